@@ -1,0 +1,35 @@
+package dev.sandboxes.api;
+
+/** Names shared by the API, the operator and clients: group, version, kinds, labels, annotations. */
+public final class ApiConstants {
+
+  public static final String GROUP = "sandboxes.dev";
+  public static final String VERSION = "v1alpha1";
+  public static final String API_VERSION = GROUP + "/" + VERSION;
+
+  public static final String KIND_SANDBOX_PROVIDER = "SandboxProvider";
+  public static final String KIND_CODE_EXECUTION = "CodeExecution";
+
+  /** Annotation marking the namespace's default provider (the StorageClass convention). */
+  public static final String DEFAULT_PROVIDER_ANNOTATION = GROUP + "/is-default-provider";
+
+  /** Label on every object and container the operator creates. */
+  public static final String MANAGED_BY_LABEL = GROUP + "/managed-by";
+  /** Value of {@link #MANAGED_BY_LABEL}. */
+  public static final String MANAGED_BY_VALUE = "sandbox-operator";
+  /** Label naming the SandboxProvider that owns a sandbox. */
+  public static final String PROVIDER_LABEL = GROUP + "/provider";
+  /** Label holding the uid of the SandboxProvider that owns a sandbox. */
+  public static final String PROVIDER_UID_LABEL = GROUP + "/provider-uid";
+  /** Label naming the language of a sandbox. */
+  public static final String LANGUAGE_LABEL = GROUP + "/language";
+  /** Label holding a sandbox's state: idle or claimed. */
+  public static final String STATE_LABEL = GROUP + "/state";
+  /** Label holding the uid of the CodeExecution a sandbox runs. */
+  public static final String EXECUTION_UID_LABEL = GROUP + "/execution-uid";
+
+  /** Finalizer for executions whose backend holds state outside the cluster. */
+  public static final String FINALIZER = GROUP + "/sandbox-cleanup";
+
+  private ApiConstants() {}
+}

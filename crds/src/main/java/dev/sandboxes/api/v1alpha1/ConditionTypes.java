@@ -1,0 +1,72 @@
+package dev.sandboxes.api.v1alpha1;
+
+/** Condition types and reasons of both kinds; reasons are one CamelCase word each. */
+public final class ConditionTypes {
+
+  // ---- types ----
+
+  /** SandboxProvider summary: the backend answered the last probe. */
+  public static final String READY = "Ready";
+  /** CodeExecution: the spec is valid and a provider was resolved. */
+  public static final String ACCEPTED = "Accepted";
+  /** CodeExecution: the code was handed to a sandbox (written before it is, so code never runs twice). */
+  public static final String STARTED = "Started";
+  /** CodeExecution summary: Unknown until finished, then True or False with a failure reason. */
+  public static final String SUCCEEDED = "Succeeded";
+
+  // ---- SandboxProvider reasons ----
+
+  /** The backend answered a real probe. */
+  public static final String BACKEND_REACHABLE = "BackendReachable";
+  /** A referenced Secret or key does not exist. */
+  public static final String CREDENTIALS_MISSING = "CredentialsMissing";
+  /** The backend refused the credentials. */
+  public static final String CREDENTIALS_REJECTED = "CredentialsRejected";
+  /** The backend could not be reached or answered with an error. */
+  public static final String BACKEND_UNREACHABLE = "BackendUnreachable";
+  /** The SelfManaged RuntimeClass does not exist. */
+  public static final String RUNTIME_CLASS_NOT_FOUND = "RuntimeClassNotFound";
+  /** The Docker engine lacks the configured OCI runtime. */
+  public static final String RUNTIME_NOT_FOUND = "RuntimeNotFound";
+  /** The configured image is not present on the engine. */
+  public static final String IMAGE_NOT_FOUND = "ImageNotFound";
+  /** The spec is invalid; the message names the field. */
+  public static final String INVALID_SPEC = "InvalidSpec";
+  /** The first probe has not finished yet. */
+  public static final String PROBING = "Probing";
+
+  // ---- CodeExecution reasons ----
+
+  /** Accepted: valid spec, provider resolved. */
+  public static final String VALID = "Valid";
+  /** Waiting for its turn in the provider's queue. */
+  public static final String QUEUED = "Queued";
+  /** Waiting for a free sandbox or a concurrency slot. */
+  public static final String WAITING_FOR_SANDBOX = "WaitingForSandbox";
+  /** The code was handed to a sandbox. */
+  public static final String SANDBOX_ASSIGNED = "SandboxAssigned";
+  /** Still running. */
+  public static final String RUNNING = "Running";
+  /** Finished with exit code 0. */
+  public static final String COMPLETED = "Completed";
+  /** Exited non-zero, raised, or returned a value JSON cannot hold. */
+  public static final String USER_CODE_ERROR = "UserCodeError";
+  /** Killed at timeoutSeconds. */
+  public static final String TIMED_OUT = "TimedOut";
+  /** Killed or failed at the memory limit. */
+  public static final String OUT_OF_MEMORY = "OutOfMemory";
+  /** Output exceeded maxOutputBytes and the provider says Fail. */
+  public static final String OUTPUT_LIMIT_EXCEEDED = "OutputLimitExceeded";
+  /** The sandbox or backend failed; the code's own outcome is unknown. */
+  public static final String SANDBOX_FAILED = "SandboxFailed";
+  /** The operator restarted mid-run and the backend could not report the outcome. */
+  public static final String INTERRUPTED = "Interrupted";
+  /** The referenced or default provider does not exist. */
+  public static final String PROVIDER_NOT_FOUND = "ProviderNotFound";
+  /** The provider exists but is not Ready. */
+  public static final String PROVIDER_NOT_READY = "ProviderNotReady";
+  /** A ConfigMap, Secret or key named by codeFrom or argumentsFrom does not exist (yet). */
+  public static final String REFERENCE_NOT_FOUND = "ReferenceNotFound";
+
+  private ConditionTypes() {}
+}

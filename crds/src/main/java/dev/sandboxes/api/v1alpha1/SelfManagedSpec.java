@@ -1,0 +1,84 @@
+package dev.sandboxes.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.kubernetes.api.model.Toleration;
+import java.util.List;
+import java.util.Map;
+
+/** Settings of a SelfManaged provider: a warm pool of pods in the provider's namespace. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class SelfManagedSpec {
+
+  @JsonPropertyDescription("RuntimeClass of sandbox pods. It must exist, or the provider is not Ready (RuntimeClassNotFound). Default gvisor.")
+  @Pattern("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+  private String runtimeClassName;
+
+  @JsonPropertyDescription("Idle pods kept ready per runtime. 0 creates a pod per execution on demand. Default 2.")
+  @Min(0)
+  @Max(100)
+  private Integer poolSize;
+
+  @JsonPropertyDescription("CPU, memory and ephemeral storage of each sandbox pod.")
+  private SandboxResources resources;
+
+  @JsonPropertyDescription("Node labels sandbox pods must match.")
+  private Map<String, String> nodeSelector;
+
+  @JsonPropertyDescription("Tolerations of sandbox pods.")
+  private List<Toleration> tolerations;
+
+  @JsonPropertyDescription("Network egress of sandbox pods. Default: deny all.")
+  private EgressSpec egress;
+
+  public String getRuntimeClassName() {
+    return runtimeClassName;
+  }
+
+  public void setRuntimeClassName(String runtimeClassName) {
+    this.runtimeClassName = runtimeClassName;
+  }
+
+  public Integer getPoolSize() {
+    return poolSize;
+  }
+
+  public void setPoolSize(Integer poolSize) {
+    this.poolSize = poolSize;
+  }
+
+  public SandboxResources getResources() {
+    return resources;
+  }
+
+  public void setResources(SandboxResources resources) {
+    this.resources = resources;
+  }
+
+  public Map<String, String> getNodeSelector() {
+    return nodeSelector;
+  }
+
+  public void setNodeSelector(Map<String, String> nodeSelector) {
+    this.nodeSelector = nodeSelector;
+  }
+
+  public List<Toleration> getTolerations() {
+    return tolerations;
+  }
+
+  public void setTolerations(List<Toleration> tolerations) {
+    this.tolerations = tolerations;
+  }
+
+  public EgressSpec getEgress() {
+    return egress;
+  }
+
+  public void setEgress(EgressSpec egress) {
+    this.egress = egress;
+  }
+}

@@ -1,0 +1,16 @@
+package dev.sandboxes.operator.backend;
+
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.docker.DockerSandboxBackend;
+
+/** The backend types this build offers, registered in one place. */
+public final class Backends {
+
+  private Backends() {}
+
+  /** A factory with every available backend type. */
+  public static SandboxBackendFactory factory() {
+    return new SandboxBackendFactory()
+        .register(ProviderType.DOCKER, DockerSandboxBackend::new);
+  }
+}

@@ -1,0 +1,65 @@
+package dev.sandboxes.operator.backend;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The link between a running execution and the operator: cancellation (the CodeExecution was
+ * deleted, the operator is shutting down) and the sandbox id as soon as the backend knows it.
+ */
+public final class RunControl {
+
+  private final Consumer<String> sandboxAssigned;
+  private final List<Runnable> cancelActions = new ArrayList<>();
+  private boolean cancelled;
+
+  public RunControl(Consumer<String> sandboxAssigned) {
+    this.sandboxAssigned = sandboxAssigned;
+  }
+
+  /** A control that records nothing and is never cancelled from outside. */
+  public static RunControl detached() {
+    return new RunControl(id -> {});
+  }
+
+  /**
+   * Reports the sandbox id. Backends that create a remote sandbox per run call this before they
+   * send code to it; the call returns once the id is recorded, so a restarted operator can clean up.
+   */
+  public void sandboxAssigned(String sandboxId) {
+    sandboxAssigned.accept(sandboxId);
+  }
+
+  /** Registers an action to run on cancellation; runs it at once if already cancelled. */
+  public void onCancel(Runnable action) {
+    boolean runNow;
+    synchronized (this) {
+      runNow = cancelled;
+      if (!runNow) {
+        cancelActions.add(action);
+      }
+    }
+    if (runNow) {
+      action.run();
+    }
+  }
+
+  /** Cancels the run: registered actions run once, on the calling thread. */
+  public void cancel() {
+    List<Runnable> actions;
+    synchronized (this) {
+      if (cancelled) {
+        return;
+      }
+      cancelled = true;
+      actions = new ArrayList<>(cancelActions);
+      cancelActions.clear();
+    }
+    actions.forEach(Runnable::run);
+  }
+
+  public synchronized boolean isCancelled() {
+    return cancelled;
+  }
+}

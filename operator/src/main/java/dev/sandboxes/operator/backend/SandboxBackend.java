@@ -1,0 +1,59 @@
+package dev.sandboxes.operator.backend;
+
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One SandboxProvider's connection to where code runs. The operator keeps one instance per
+ * provider generation; every method may be called from several threads.
+ *
+ * <p>Contract: {@link #tryAcquire} never blocks; {@link #execute} blocks for the duration of one
+ * run (it is called off the reconcile threads), enforces the request's timeout itself, never runs
+ * the code twice, and always destroys the sandbox it used.
+ */
+public interface SandboxBackend extends AutoCloseable {
+
+  ProviderType type();
+
+  /** A real, bounded-time check of the backend: reachable, credentials accepted, runtime present. */
+  ProbeResult probe();
+
+  /**
+   * A sandbox ready for this language right now, or empty when none is: the caller then waits in
+   * the queue and is told through the capacity listener when to ask again. Backends that create
+   * sandboxes per run (SaaS) return a lease at once.
+   */
+  Optional<SandboxLease> tryAcquire(Language language);
+
+  /** Runs the request in the leased sandbox, then destroys the sandbox. Blocks. */
+  ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control);
+
+  /**
+   * After an operator restart, what the backend can still tell about an execution that was started
+   * earlier in the sandbox recorded in its status. Empty means unknown: the execution is
+   * Interrupted.
+   */
+  default Optional<ExecutionOutcome> recover(String executionUid, String sandboxId) {
+    return Optional.empty();
+  }
+
+  /** Destroys whatever the backend may still hold for an execution that will not be finished. */
+  default void discard(String executionUid, String sandboxId) {}
+
+  /** Pool counts per runtime, for the provider status; empty for backends without pools. */
+  default List<PoolStatus> pools() {
+    return List.of();
+  }
+
+  /** Called (from any thread) whenever a sandbox may have become available. */
+  default void setCapacityListener(Runnable listener) {}
+
+  /** Destroys idle sandboxes and releases connections. */
+  @Override
+  void close();
+}

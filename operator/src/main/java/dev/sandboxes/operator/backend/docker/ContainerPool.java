@@ -1,0 +1,193 @@
+package dev.sandboxes.operator.backend.docker;
+
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Warm containers of one language. Keeps {@code poolSize} idle containers started, hands each to
+ * exactly one execution, and starts a replacement as soon as one is taken (ahead of demand). When
+ * none is idle, a request starts one on demand. Failed starts back off and retry, so the pool never
+ * shrinks for good.
+ */
+final class ContainerPool {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ContainerPool.class);
+
+  /** Creates and starts a container, returning its id; destroys containers. */
+  interface Launcher {
+    String launch(Language language) throws Exception;
+
+    void destroy(String containerId);
+  }
+
+  private final Language language;
+  private final int poolSize;
+  private final int maxCreating;
+  private final Launcher launcher;
+  private final ScheduledExecutorService maintenance;
+  private final Runnable capacityListener;
+  private final Deque<String> idle = new ArrayDeque<>();
+  private int creating;
+  private int claimed;
+  private int consecutiveFailures;
+  private long backoffUntilNanos;
+  private boolean retryScheduled;
+  private boolean closed;
+  private volatile String lastError;
+
+  ContainerPool(
+      Language language,
+      int poolSize,
+      Launcher launcher,
+      ScheduledExecutorService maintenance,
+      Runnable capacityListener) {
+    this.language = language;
+    this.poolSize = poolSize;
+    this.maxCreating = Math.max(2, poolSize);
+    this.launcher = launcher;
+    this.maintenance = maintenance;
+    this.capacityListener = capacityListener;
+  }
+
+  /** Starts filling the pool. */
+  synchronized void start() {
+    refillLocked(false);
+  }
+
+  /** An idle container, now claimed; or empty, in which case one is being started. */
+  synchronized Optional<String> take() {
+    String id = idle.pollFirst();
+    if (id == null) {
+      refillLocked(true);
+      return Optional.empty();
+    }
+    claimed++;
+    refillLocked(false);
+    return Optional.of(id);
+  }
+
+  /** A claimed container that ran no code: back to the idle set. */
+  void giveBack(String containerId) {
+    boolean keep;
+    synchronized (this) {
+      claimed--;
+      keep = !closed;
+      if (keep) {
+        idle.addFirst(containerId);
+      }
+    }
+    if (keep) {
+      capacityListener.run();
+    } else {
+      maintenance.execute(() -> launcher.destroy(containerId));
+    }
+  }
+
+  /** A claimed container that ran an execution: destroyed, never reused. */
+  void finished(String containerId) {
+    synchronized (this) {
+      claimed--;
+      refillLocked(false);
+    }
+    maintenance.execute(() -> launcher.destroy(containerId));
+  }
+
+  synchronized PoolStatus status() {
+    PoolStatus status = new PoolStatus();
+    status.setLanguage(language);
+    status.setReady(idle.size());
+    status.setClaimed(claimed);
+    status.setDesired(poolSize);
+    return status;
+  }
+
+  /** The last container start failure, or null. */
+  String lastError() {
+    return lastError;
+  }
+
+  /** Stops refilling and destroys idle containers; claimed ones are destroyed when their run ends. */
+  void close() {
+    List<String> toDestroy;
+    synchronized (this) {
+      closed = true;
+      toDestroy = new ArrayList<>(idle);
+      idle.clear();
+    }
+    toDestroy.forEach(launcher::destroy);
+  }
+
+  private void refillLocked(boolean demand) {
+    if (closed) {
+      return;
+    }
+    if (System.nanoTime() < backoffUntilNanos) {
+      scheduleRetryLocked();
+      return;
+    }
+    while (creating < maxCreating && (idle.size() + creating < poolSize || (demand && idle.isEmpty() && creating == 0))) {
+      creating++;
+      maintenance.execute(this::launchOne);
+      demand = false;
+    }
+  }
+
+  private void launchOne() {
+    String id;
+    try {
+      id = launcher.launch(language);
+    } catch (Exception e) {
+      synchronized (this) {
+        creating--;
+        consecutiveFailures++;
+        long delayMillis = Math.min(30_000L, 500L << Math.min(consecutiveFailures - 1, 6));
+        backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis);
+        lastError = e.getMessage();
+        scheduleRetryLocked();
+      }
+      LOG.warn("starting a {} sandbox container failed ({} in a row): {}", language, consecutiveFailures, e.getMessage());
+      return;
+    }
+    boolean keep;
+    synchronized (this) {
+      creating--;
+      consecutiveFailures = 0;
+      lastError = null;
+      keep = !closed;
+      if (keep) {
+        idle.addLast(id);
+      }
+    }
+    if (keep) {
+      capacityListener.run();
+    } else {
+      launcher.destroy(id);
+    }
+  }
+
+  private void scheduleRetryLocked() {
+    if (retryScheduled || closed) {
+      return;
+    }
+    retryScheduled = true;
+    long delay = Math.max(1, TimeUnit.NANOSECONDS.toMillis(backoffUntilNanos - System.nanoTime()));
+    maintenance.schedule(
+        () -> {
+          synchronized (this) {
+            retryScheduled = false;
+            refillLocked(idle.isEmpty());
+          }
+        },
+        delay,
+        TimeUnit.MILLISECONDS);
+  }
+}

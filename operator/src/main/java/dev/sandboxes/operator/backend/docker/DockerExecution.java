@@ -1,0 +1,214 @@
+package dev.sandboxes.operator.backend.docker;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.command.InspectExecResponse;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.Frame;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
+import dev.sandboxes.operator.runner.RunnerStreams;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * One execution in one container: exec the runner with the envelope on stdin, stream stdout and
+ * stderr into capped sinks as frames arrive, enforce the deadline by destroying the container, and
+ * classify how it ended.
+ */
+final class DockerExecution {
+
+  /** How an exec ended from the operator's side. */
+  private enum Stop {
+    NONE,
+    DEADLINE,
+    CANCELLED
+  }
+
+  private final DockerClient client;
+  private final ScheduledExecutorService scheduler;
+  private final Clock clock;
+  private final DockerSettings settings;
+
+  DockerExecution(DockerClient client, ScheduledExecutorService scheduler, Clock clock, DockerSettings settings) {
+    this.client = client;
+    this.scheduler = scheduler;
+    this.clock = clock;
+    this.settings = settings;
+  }
+
+  /**
+   * Runs the request in the container. The caller destroys the container afterwards.
+   *
+   * @param destroy kills and removes the container (deadline and cancellation use it)
+   */
+  ExecutionOutcome run(String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroy) {
+    ExecutionRequest.Envelope envelope = request.newEnvelope();
+    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
+    AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
+    Instant started = clock.instant();
+    ScheduledFuture<?> deadline =
+        scheduler.schedule(
+            () -> {
+              if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
+                destroy.accept(containerId);
+              }
+            },
+            request.timeout().toMillis(),
+            TimeUnit.MILLISECONDS);
+    control.onCancel(() -> {
+      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
+        destroy.accept(containerId);
+      }
+    });
+    String execId = null;
+    Throwable streamError = null;
+    try {
+      execId =
+          client
+              .execCreateCmd(containerId)
+              .withAttachStdin(true)
+              .withAttachStdout(true)
+              .withAttachStderr(true)
+              .withCmd(RunnerProgram.command(request.language()).toArray(String[]::new))
+              .exec()
+              .getId();
+      FrameSink sink = new FrameSink(streams);
+      client
+          .execStartCmd(execId)
+          .withDetach(false)
+          .withTty(false)
+          .withStdIn(new ByteArrayInputStream(envelope.line()))
+          .exec(sink);
+      // The deadline destroys the container, which ends the stream; the extra minute only guards
+      // against an engine that never closes it.
+      if (!sink.awaitCompletion(request.timeout().toMillis() + 60_000, TimeUnit.MILLISECONDS)) {
+        stop.compareAndSet(Stop.NONE, Stop.DEADLINE);
+        destroy.accept(containerId);
+      }
+      streamError = sink.error;
+    } catch (RuntimeException e) {
+      streamError = e;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      streamError = e;
+    } finally {
+      deadline.cancel(false);
+      streams.finish();
+    }
+    Instant finished = clock.instant();
+
+    if (stop.get() == Stop.DEADLINE) {
+      return outcome(Termination.TIMED_OUT, null, streams, containerId, started, finished, null);
+    }
+    if (stop.get() == Stop.CANCELLED) {
+      return outcome(Termination.CANCELLED, null, streams, containerId, started, finished,
+          "The CodeExecution was deleted while it ran; the sandbox was destroyed");
+    }
+    Long exitCode = null;
+    if (execId != null) {
+      try {
+        InspectExecResponse exec = client.inspectExecCmd(execId).exec();
+        if (!Boolean.TRUE.equals(exec.isRunning())) {
+          exitCode = exec.getExitCodeLong();
+        }
+      } catch (RuntimeException e) {
+        streamError = streamError == null ? e : streamError;
+      }
+    }
+    ContainerState state = containerState(containerId);
+    if (!state.running()) {
+      // The whole sandbox stopped under the code: gVisor does this at the memory or pids limit.
+      if (state.oomKilled()) {
+        return outcome(Termination.OUT_OF_MEMORY, exitCode, streams, containerId, started, finished,
+            "The sandbox was stopped at its memory limit (" + settings.memoryText() + ")");
+      }
+      return outcome(Termination.SANDBOX_FAILED, exitCode, streams, containerId, started, finished,
+          "The sandbox container stopped during the execution (container exit code " + state.exitCode()
+              + "); under gVisor this happens when the code exceeds the memory limit (" + settings.memoryText()
+              + ") or the process limit (" + settings.pidsLimit() + ")");
+    }
+    if (exitCode == null) {
+      String why = streamError == null ? "no exit code was reported" : streamError.getMessage();
+      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
+          "The exec stream to the sandbox broke: " + why);
+    }
+    String detail = exitCode == 137
+        ? "The program was killed with SIGKILL (exit 137), which here means the memory limit of "
+            + settings.memoryText()
+        : null;
+    return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
+  }
+
+  private ExecutionOutcome outcome(
+      Termination termination, Number exitCode, RunnerStreams streams, String containerId,
+      Instant started, Instant finished, String detail) {
+    return new ExecutionOutcome(
+        termination,
+        exitCode == null ? null : exitCode.intValue(),
+        streams.stdoutCapture(),
+        streams.stderrCapture(),
+        streams.report(),
+        containerId,
+        started,
+        finished,
+        detail);
+  }
+
+  private record ContainerState(boolean running, boolean oomKilled, Long exitCode) {}
+
+  private ContainerState containerState(String containerId) {
+    try {
+      InspectContainerResponse.ContainerState state = client.inspectContainerCmd(containerId).exec().getState();
+      return new ContainerState(
+          Boolean.TRUE.equals(state.getRunning()), Boolean.TRUE.equals(state.getOOMKilled()), state.getExitCodeLong());
+    } catch (NotFoundException e) {
+      return new ContainerState(false, false, null);
+    }
+  }
+
+  /** Routes frames into the runner streams as they arrive; nothing is buffered beyond the caps. */
+  private static final class FrameSink extends ResultCallback.Adapter<Frame> {
+    private final RunnerStreams streams;
+    private volatile Throwable error;
+
+    FrameSink(RunnerStreams streams) {
+      this.streams = streams;
+    }
+
+    @Override
+    public void onNext(Frame frame) {
+      byte[] payload = frame.getPayload();
+      if (payload == null || payload.length == 0) {
+        return;
+      }
+      try {
+        switch (frame.getStreamType()) {
+          case STDOUT, RAW -> streams.stdout().write(payload, 0, payload.length);
+          case STDERR -> streams.stderr().write(payload, 0, payload.length);
+          default -> { }
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public void onError(Throwable throwable) {
+      this.error = throwable;
+      super.onError(throwable);
+    }
+  }
+}

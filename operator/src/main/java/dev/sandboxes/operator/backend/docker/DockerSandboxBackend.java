@@ -1,0 +1,355 @@
+package dev.sandboxes.operator.backend.docker;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.command.CreateContainerResponse;
+import com.github.dockerjava.api.exception.DockerException;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.model.Capability;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.HostConfig;
+import com.github.dockerjava.api.model.Info;
+import com.github.dockerjava.api.model.Version;
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Docker provider: warm pools of locked-down containers on a Docker-API engine (Docker, or podman's
+ * compatible socket), one execution per container. See DESIGN.md in this package.
+ */
+public final class DockerSandboxBackend implements SandboxBackend {
+
+  private static final Logger LOG = LoggerFactory.getLogger(DockerSandboxBackend.class);
+  private static final Pattern UNSAFE_NAME = Pattern.compile("[^a-zA-Z0-9_.-]");
+
+  private final String providerUid;
+  private final ProviderSettings provider;
+  private final DockerSettings settings;
+  private final DockerClient client;
+  private final ScheduledExecutorService maintenance;
+  private final Clock clock = Clock.systemUTC();
+  private final Map<Language, ContainerPool> pools = new EnumMap<>(Language.class);
+  private final AtomicBoolean poolsStarted = new AtomicBoolean();
+  private final AtomicInteger running = new AtomicInteger();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile Runnable capacityListener = () -> {};
+
+  public DockerSandboxBackend(BackendContext context) {
+    this.providerUid = context.providerUid();
+    this.provider = context.settings();
+    this.settings = DockerSettings.of(context.spec().getDocker());
+    PemSslConfig tls = null;
+    if (context.spec().getDocker().getTlsSecretRef() != null) {
+      String secret = context.spec().getDocker().getTlsSecretRef().getName();
+      tls = new PemSslConfig(
+          context.secretValue(secret, "ca.crt"), context.secretValue(secret, "tls.crt"),
+          context.secretValue(secret, "tls.key"));
+    }
+    this.client = DockerClients.create(settings.host(), tls);
+    AtomicInteger threads = new AtomicInteger();
+    this.maintenance =
+        Executors.newScheduledThreadPool(
+            4,
+            r -> {
+              Thread thread = new Thread(r, "docker-pool-" + provider.name() + "-" + threads.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
+    for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
+      pools.put(
+          runtime.language(),
+          new ContainerPool(runtime.language(), settings.poolSize(), launcher(runtime.image()), maintenance,
+              () -> capacityListener.run()));
+    }
+  }
+
+  @Override
+  public ProviderType type() {
+    return ProviderType.DOCKER;
+  }
+
+  @Override
+  public ProbeResult probe() {
+    Version version;
+    Info info;
+    try {
+      client.pingCmd().exec();
+      version = client.versionCmd().exec();
+      info = client.infoCmd().exec();
+    } catch (RuntimeException e) {
+      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+          "The Docker API at " + settings.host() + " did not answer: " + rootMessage(e));
+    }
+    Optional<String> runtimeProblem = runtimeProblem(info);
+    if (runtimeProblem.isPresent()) {
+      return ProbeResult.notReady(ConditionTypes.RUNTIME_NOT_FOUND, runtimeProblem.get());
+    }
+    List<String> missing = new ArrayList<>();
+    for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
+      try {
+        client.inspectImageCmd(runtime.image()).exec();
+      } catch (NotFoundException e) {
+        missing.add(runtime.image() + " (" + runtime.language() + ")");
+      } catch (RuntimeException e) {
+        return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+            "The Docker API at " + settings.host() + " failed to inspect " + runtime.image() + ": " + rootMessage(e));
+      }
+    }
+    if (!missing.isEmpty()) {
+      return ProbeResult.notReady(ConditionTypes.IMAGE_NOT_FOUND,
+          "The engine at " + settings.host() + " has no image " + String.join(", ", missing)
+              + "; load it there (the operator never pulls)");
+    }
+    if (poolsStarted.compareAndSet(false, true)) {
+      removeLeftovers();
+      pools.values().forEach(ContainerPool::start);
+    }
+    String engine = version.getVersion() == null ? "unknown version" : "version " + version.getVersion();
+    String poolError = pools.values().stream().map(ContainerPool::lastError).filter(e -> e != null).findFirst().orElse(null);
+    if (poolError != null) {
+      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+          "The engine at " + settings.host() + " answered but cannot start sandbox containers: " + poolError);
+    }
+    return ProbeResult.reachable("Docker API at " + settings.host() + " answered (" + engine + ", runtime "
+        + settings.runtime() + ", " + pools.size() + " runtime(s), pool size " + settings.poolSize() + ").");
+  }
+
+  /**
+   * Docker honours HostConfig.Runtime, so the runtime must be registered with the engine. Podman's
+   * compatible API ignores it and runs its service's runtime, so there the socket selects it; the
+   * runtime named in the spec must then be what the service reports.
+   */
+  private Optional<String> runtimeProblem(Info info) {
+    Map<String, ?> runtimes = info.getRuntimes();
+    if (runtimes != null && !runtimes.isEmpty() && runtimes.keySet().stream().noneMatch(r -> r.equals(settings.runtime())
+        || r.endsWith("/" + settings.runtime()) || r.startsWith(settings.runtime()))) {
+      return Optional.of("The engine at " + settings.host() + " has no OCI runtime " + settings.runtime()
+          + " (it has " + runtimes.keySet() + "); install it or set spec.docker.runtime");
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public Optional<SandboxLease> tryAcquire(Language language) {
+    ContainerPool pool = pools.get(language);
+    if (pool == null || closed.get() || !poolsStarted.get()) {
+      return Optional.empty();
+    }
+    return pool.take().map(id -> new Lease(language, id, pool));
+  }
+
+  @Override
+  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+    Lease container = (Lease) lease;
+    running.incrementAndGet();
+    try {
+      return new DockerExecution(client, maintenance, clock, settings)
+          .run(container.sandboxId(), request, control, this::destroy);
+    } catch (RuntimeException e) {
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, container.sandboxId(), null, clock.instant(),
+          "The Docker engine failed during the execution: " + rootMessage(e));
+    } finally {
+      container.pool.finished(container.sandboxId());
+      if (running.decrementAndGet() == 0 && closed.get()) {
+        closeClient();
+      }
+    }
+  }
+
+  @Override
+  public void discard(String executionUid, String sandboxId) {
+    if (sandboxId != null) {
+      maintenance.execute(() -> destroy(sandboxId));
+    }
+  }
+
+  @Override
+  public List<PoolStatus> pools() {
+    return pools.values().stream().map(ContainerPool::status).toList();
+  }
+
+  @Override
+  public void setCapacityListener(Runnable listener) {
+    this.capacityListener = listener;
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    pools.values().forEach(ContainerPool::close);
+    maintenance.shutdown();
+    // Running executions still need the client to finish and destroy their containers.
+    if (running.get() == 0) {
+      closeClient();
+    }
+  }
+
+  private void closeClient() {
+    try {
+      client.close();
+    } catch (IOException e) {
+      LOG.debug("closing the Docker client: {}", e.toString());
+    }
+  }
+
+  private ContainerPool.Launcher launcher(String image) {
+    return new ContainerPool.Launcher() {
+      @Override
+      public String launch(Language language) {
+        return createAndStart(language, image);
+      }
+
+      @Override
+      public void destroy(String containerId) {
+        DockerSandboxBackend.this.destroy(containerId);
+      }
+    };
+  }
+
+  /** Creates and starts one locked-down container that idles until an execution is exec'd in. */
+  private String createAndStart(Language language, String image) {
+    HostConfig host =
+        HostConfig.newHostConfig()
+            .withNetworkMode(settings.network())
+            .withMemory(settings.memoryBytes())
+            .withMemorySwap(settings.memoryBytes())
+            .withPidsLimit((long) settings.pidsLimit())
+            .withNanoCPUs(settings.cpuMillis() * 1_000_000L)
+            .withReadonlyRootfs(true)
+            .withTmpFs(Map.of("/tmp", "rw,size=" + DockerSettings.TMP_SIZE + ",nosuid,nodev,noexec,mode=1777"))
+            .withCapDrop(Capability.ALL)
+            .withSecurityOpts(List.of("no-new-privileges"))
+            .withRuntime(settings.runtime());
+    String name = "sbx-" + UNSAFE_NAME.matcher(provider.name()).replaceAll("-") + "-" + language.value() + "-"
+        + UUID.randomUUID().toString().substring(0, 8);
+    CreateContainerResponse created =
+        client
+            .createContainerCmd(image)
+            .withName(name)
+            .withHostConfig(host)
+            .withUser("1000:1000")
+            .withWorkingDir("/tmp")
+            .withEnv("HOME=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1")
+            .withEntrypoint("sleep")
+            .withCmd("infinity")
+            .withNetworkDisabled("none".equals(settings.network()))
+            .withLabels(Map.of(
+                ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE,
+                ApiConstants.PROVIDER_LABEL, provider.name(),
+                ApiConstants.PROVIDER_UID_LABEL, providerUid,
+                ApiConstants.LANGUAGE_LABEL, language.value()))
+            .exec();
+    try {
+      client.startContainerCmd(created.getId()).exec();
+    } catch (RuntimeException e) {
+      destroy(created.getId());
+      throw e;
+    }
+    return created.getId();
+  }
+
+  /** Kills and removes a container; a container that is already gone is fine. */
+  private void destroy(String containerId) {
+    try {
+      client.removeContainerCmd(containerId).withForce(true).withRemoveVolumes(true).exec();
+    } catch (NotFoundException e) {
+      // already gone
+    } catch (DockerException e) {
+      if (e.getHttpStatus() != 409) { // 409: removal already in progress
+        LOG.warn("removing sandbox container {} failed: {}", shortId(containerId), e.getMessage());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("removing sandbox container {} failed: {}", shortId(containerId), rootMessage(e));
+    }
+  }
+
+  /** Containers of this provider left by an earlier operator process (crash, restart). */
+  private void removeLeftovers() {
+    try {
+      List<Container> leftovers =
+          client.listContainersCmd().withShowAll(true)
+              .withLabelFilter(Map.of(ApiConstants.PROVIDER_UID_LABEL, providerUid)).exec();
+      for (Container container : leftovers) {
+        destroy(container.getId());
+      }
+      if (!leftovers.isEmpty()) {
+        LOG.info("removed {} sandbox container(s) left by an earlier run of SandboxProvider {}",
+            leftovers.size(), provider.displayName());
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("listing leftover sandbox containers failed: {}", rootMessage(e));
+    }
+  }
+
+  private static String shortId(String id) {
+    return id.length() > 12 ? id.substring(0, 12) : id;
+  }
+
+  static String rootMessage(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    return message.strip();
+  }
+
+  /** A claimed pool container. */
+  private static final class Lease implements SandboxLease {
+    private final Language language;
+    private final String containerId;
+    private final ContainerPool pool;
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    Lease(Language language, String containerId, ContainerPool pool) {
+      this.language = language;
+      this.containerId = containerId;
+      this.pool = pool;
+    }
+
+    @Override
+    public Language language() {
+      return language;
+    }
+
+    @Override
+    public String sandboxId() {
+      return containerId;
+    }
+
+    @Override
+    public void release() {
+      if (released.compareAndSet(false, true)) {
+        pool.giveBack(containerId);
+      }
+    }
+  }
+}

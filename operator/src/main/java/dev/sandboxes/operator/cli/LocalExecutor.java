@@ -1,0 +1,141 @@
+package dev.sandboxes.operator.cli;
+
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
+import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
+import dev.sandboxes.operator.codeexecution.CodeExecutionValidator;
+import dev.sandboxes.operator.codeexecution.ExecutionInputs;
+import dev.sandboxes.operator.codeexecution.ReferencedObjects;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Runs one CodeExecution through a backend without a cluster, with the operator's own steps:
+ * validate, resolve inputs, validate against the provider, wait for a sandbox, write-ahead
+ * Started, run, final status.
+ */
+final class LocalExecutor {
+
+  private static final Duration SANDBOX_WAIT = Duration.ofMinutes(5);
+
+  private final ProviderSettings settings;
+  private final SandboxBackend backend;
+  private final ReferencedObjects objects;
+  private final Clock clock;
+  private final Object capacity = new Object();
+
+  LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock) {
+    this.settings = settings;
+    this.backend = backend;
+    this.objects = objects;
+    this.clock = clock;
+    backend.setCapacityListener(() -> {
+      synchronized (capacity) {
+        capacity.notifyAll();
+      }
+    });
+  }
+
+  /** Runs it and returns the status it ends with. */
+  CodeExecutionStatus run(CodeExecution cx) {
+    Instant now = clock.instant();
+    List<String> problems = CodeExecutionValidator.validate(cx.getSpec());
+    if (!problems.isEmpty()) {
+      return CodeExecutionStatusCalculator.invalid(cx, problems, now);
+    }
+    if (cx.getSpec().getProviderRef() != null && !settings.name().equals(cx.getSpec().getProviderRef().getName())) {
+      return CodeExecutionStatusCalculator.invalid(cx, List.of(
+          "spec.providerRef names SandboxProvider " + cx.getSpec().getProviderRef().getName()
+              + " but --provider is " + settings.name()), now);
+    }
+    ExecutionInputs.Resolution resolution = ExecutionInputs.resolve(cx.getMetadata().getNamespace(), cx.getSpec(), objects);
+    if (resolution instanceof ExecutionInputs.Missing missing) {
+      return CodeExecutionStatusCalculator.invalid(cx, List.of(missing.message() + " (pass it in -f or --secret)"), now);
+    }
+    if (resolution instanceof ExecutionInputs.Invalid invalid) {
+      return CodeExecutionStatusCalculator.invalid(cx, List.of(invalid.message()), now);
+    }
+    ExecutionInputs inputs = ((ExecutionInputs.Resolved) resolution).inputs();
+    problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, inputs.code());
+    if (!problems.isEmpty()) {
+      return CodeExecutionStatusCalculator.invalid(cx, problems, now);
+    }
+    Optional<SandboxLease> lease = waitForSandbox(cx);
+    if (lease.isEmpty()) {
+      return CodeExecutionStatusCalculator.finished(cx,
+          ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, clock.instant(), clock.instant(),
+              "No sandbox became available within " + SANDBOX_WAIT.toMinutes() + " minutes"),
+          settings.limits().outputLimitAction(), clock.instant());
+    }
+    CodeExecutionStatus started =
+        CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.get().sandboxId(), clock.instant());
+    cx.setStatus(started);
+    CodeExecutionSpec spec = cx.getSpec();
+    ExecutionRequest request =
+        new ExecutionRequest(
+            cx.getMetadata().getNamespace(),
+            cx.getMetadata().getName(),
+            cx.getMetadata().getUid(),
+            spec.getLanguage(),
+            spec.getMode() == null ? ExecutionMode.FUNCTION : spec.getMode(),
+            spec.getEntrypoint() == null ? "main" : spec.getEntrypoint(),
+            inputs.code(),
+            inputs.arguments(),
+            Duration.ofSeconds(spec.getTimeoutSeconds() != null
+                ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds()),
+            settings.limits().maxOutputBytes());
+    ExecutionOutcome outcome;
+    try {
+      outcome = backend.execute(lease.get(), request, RunControl.detached());
+    } catch (RuntimeException e) {
+      outcome = ExecutionOutcome.failure(Termination.SANDBOX_FAILED, lease.get().sandboxId(), null, clock.instant(),
+          "The backend failed: " + e.getMessage());
+    }
+    return CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
+  }
+
+  private Optional<SandboxLease> waitForSandbox(CodeExecution cx) {
+    long deadline = System.nanoTime() + SANDBOX_WAIT.toNanos();
+    while (System.nanoTime() < deadline) {
+      Optional<SandboxLease> lease = backend.tryAcquire(cx.getSpec().getLanguage());
+      if (lease.isPresent()) {
+        return lease;
+      }
+      synchronized (capacity) {
+        try {
+          capacity.wait(250);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return Optional.empty();
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** The exit status class of a finished execution: 0 success, 1 user code, 2 input or infrastructure. */
+  static int exitClass(CodeExecutionStatus status) {
+    String reason = dev.sandboxes.api.util.Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED);
+    if (dev.sandboxes.api.util.Conditions.isTrue(status.getConditions(), ConditionTypes.SUCCEEDED)) {
+      return 0;
+    }
+    if (ConditionTypes.USER_CODE_ERROR.equals(reason) || ConditionTypes.TIMED_OUT.equals(reason)
+        || ConditionTypes.OUT_OF_MEMORY.equals(reason) || ConditionTypes.OUTPUT_LIMIT_EXCEEDED.equals(reason)) {
+      return 1;
+    }
+    return 2;
+  }
+}

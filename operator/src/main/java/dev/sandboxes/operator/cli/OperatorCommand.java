@@ -1,0 +1,53 @@
+package dev.sandboxes.operator.cli;
+
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.Backends;
+import dev.sandboxes.operator.config.OperatorConfig;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** `operator`: runs the controller against the cluster of the current kubeconfig or service account. */
+@Command(
+    name = "operator",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs the controller. Configuration comes from the environment: SANDBOX_WATCH_NAMESPACES (comma-separated;",
+      "empty = all), SANDBOX_DEFAULT_RUNTIME_IMAGE, SANDBOX_PROBE_INTERVAL_SECONDS, SANDBOX_RECONCILE_THREADS,",
+      "SANDBOX_HEALTH_PORT."
+    })
+public final class OperatorCommand implements Callable<Integer> {
+
+  @Option(names = "--shutdown-grace-seconds", defaultValue = "25",
+      description = "On SIGTERM, how long running executions may take to finish before they are cancelled.")
+  int shutdownGraceSeconds;
+
+  private final OperatorConfig config;
+
+  public OperatorCommand(OperatorConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    KubernetesClient client = new KubernetesClientBuilder().build();
+    SandboxOperator operator = new SandboxOperator(client, Backends.factory(), config, null);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  operator.stop(Duration.ofSeconds(shutdownGraceSeconds));
+                  client.close();
+                  stopped.countDown();
+                },
+                "shutdown"));
+    operator.start();
+    stopped.await();
+    return 0;
+  }
+}

@@ -1,0 +1,276 @@
+package dev.sandboxes.operator.cli;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
+import dev.sandboxes.operator.sandboxprovider.SecretRequirements;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Secret;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * `run`: executes the CodeExecutions of manifest files through the provider a SandboxProvider
+ * manifest describes, with no cluster, and prints them with their status.
+ */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Runs CodeExecution manifests through the provider a SandboxProvider manifest describes, without a cluster,",
+      "and prints each CodeExecution with its status (several: a kind: List).",
+      "Exit status: 0 all succeeded; 1 one failed in user code or timed out; 2 invalid input or a sandbox failure."
+    })
+public final class RunCommand implements Callable<Integer> {
+
+  /** Exit status for invalid input and infrastructure failures. */
+  public static final int EXIT_INVALID_OR_INFRASTRUCTURE = 2;
+
+  @Option(names = "--provider", required = true, paramLabel = "PROVIDER.yaml",
+      description = "A SandboxProvider manifest (a Docker provider's host may be any Docker-API socket, podman's too).")
+  Path providerFile;
+
+  @Option(names = {"-f", "--filename"}, required = true, paramLabel = "EXECUTION.yaml",
+      description = "Manifest file(s) with CodeExecutions, plus any ConfigMaps and Secrets they refer to. Repeatable.")
+  List<Path> executionFiles;
+
+  @Option(names = {"-o", "--output"}, defaultValue = "yaml", paramLabel = "yaml|json",
+      description = "Output format: yaml (default) or json.")
+  String output;
+
+  @Option(names = "--secret", paramLabel = "NAME=PATH.yaml",
+      description = {
+        "A Secret manifest to use for the Secret NAME the provider or an execution refers to. Repeatable.",
+        "Without it, key K of Secret NAME is read from the variable SANDBOX_SECRET_<NAME>_<K>."
+      })
+  Map<String, Path> secretFiles = new LinkedHashMap<>();
+
+  @Option(names = {"-q", "--quiet"}, description = "No progress lines on stderr.")
+  boolean quiet;
+
+  private final SandboxBackendFactory factory;
+  private final OperatorConfig config;
+  private final Map<String, String> environment;
+  private final PrintStream out;
+  private final PrintStream err;
+  private final Clock clock;
+
+  public RunCommand(
+      SandboxBackendFactory factory,
+      OperatorConfig config,
+      Map<String, String> environment,
+      PrintStream out,
+      PrintStream err,
+      Clock clock) {
+    this.factory = factory;
+    this.config = config;
+    this.environment = environment;
+    this.out = out;
+    this.err = err;
+    this.clock = clock;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (!"yaml".equals(output) && !"json".equals(output)) {
+      return fail("-o must be yaml or json, not " + output);
+    }
+    SandboxProvider provider;
+    LocalReferencedObjects objects = new LocalReferencedObjects(environment);
+    List<CodeExecution> executions = new ArrayList<>();
+    try {
+      provider = readProvider();
+      for (Map.Entry<String, Path> secret : secretFiles.entrySet()) {
+        for (Manifests.Document document : Manifests.read(secret.getValue())) {
+          if (!"Secret".equals(document.kind())) {
+            return fail(document.origin() + " is a " + document.kind() + ", but --secret needs a Secret manifest");
+          }
+          objects.add(secret.getKey(), Manifests.convert(document, Secret.class));
+        }
+      }
+      String namespace = provider.getMetadata().getNamespace();
+      for (Path file : executionFiles) {
+        for (Manifests.Document document : Manifests.read(file)) {
+          switch (String.valueOf(document.kind())) {
+            case "CodeExecution" -> executions.add(execution(document, namespace));
+            case "ConfigMap" -> objects.add(Manifests.convert(document, ConfigMap.class));
+            case "Secret" -> objects.add(Manifests.convert(document, Secret.class));
+            case "SandboxProvider" -> { } // lets one file hold everything; --provider decides
+            default -> {
+              return fail(document.origin() + " has kind " + document.kind()
+                  + "; expected CodeExecution, ConfigMap or Secret");
+            }
+          }
+        }
+      }
+    } catch (IllegalArgumentException | java.io.IOException e) {
+      return fail(e.getMessage());
+    }
+    if (executions.isEmpty()) {
+      return fail("no CodeExecution found in " + executionFiles);
+    }
+
+    List<String> problems = SandboxProviderValidator.validate(provider.getSpec());
+    if (!problems.isEmpty()) {
+      return fail("SandboxProvider " + provider.getMetadata().getName() + " is invalid: " + String.join("; ", problems));
+    }
+    if (!factory.supports(provider.getSpec().getType())) {
+      return fail("provider type " + provider.getSpec().getType().value() + " is not available in this build");
+    }
+    SecretRequirements.Resolution secrets =
+        SecretRequirements.resolve(provider.getMetadata().getNamespace(), provider.getSpec(), objects);
+    if (!secrets.ok()) {
+      return fail(secrets.problem() + " (pass it with --secret NAME=PATH.yaml or SANDBOX_SECRET_* variables)");
+    }
+    ProviderSettings settings = ProviderSettings.of(provider, config);
+    progress("Probing SandboxProvider %s (%s)...", settings.name(), settings.type().value());
+    try (SandboxBackend backend =
+        factory.create(new BackendContext(
+            "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null))) {
+      ProbeResult probe = backend.probe();
+      if (!probe.ready()) {
+        return fail("SandboxProvider " + settings.name() + " is not ready (" + probe.reason() + "): " + probe.message());
+      }
+      progress("  %s", probe.message());
+      List<CodeExecutionStatus> statuses = runAll(settings, backend, objects, executions);
+      int exit = 0;
+      for (int i = 0; i < executions.size(); i++) {
+        executions.get(i).setStatus(statuses.get(i));
+        exit = Math.max(exit, LocalExecutor.exitClass(statuses.get(i)));
+      }
+      print(executions);
+      return exit;
+    }
+  }
+
+  private List<CodeExecutionStatus> runAll(
+      ProviderSettings settings, SandboxBackend backend, LocalReferencedObjects objects, List<CodeExecution> executions)
+      throws Exception {
+    LocalExecutor executor = new LocalExecutor(settings, backend, objects, clock);
+    Integer limit = settings.limits().maxConcurrentExecutions();
+    int threads = Math.max(1, Math.min(executions.size(), limit == null ? 8 : limit));
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<CodeExecutionStatus>> futures = new ArrayList<>();
+      for (CodeExecution cx : executions) {
+        futures.add(pool.submit(() -> {
+          String name = cx.getMetadata().getNamespace() + "/" + cx.getMetadata().getName();
+          progress("Running %s (%s)...", name, cx.getSpec() == null ? "?" : cx.getSpec().getLanguage());
+          CodeExecutionStatus status = executor.run(cx);
+          progress("  %s: %s (%s)%s", name, status.getPhase(),
+              dev.sandboxes.api.util.Conditions.reason(status.getConditions(), "Succeeded"),
+              status.getDuration() == null ? "" : " in " + status.getDuration());
+          return status;
+        }));
+      }
+      List<CodeExecutionStatus> statuses = new ArrayList<>();
+      for (Future<CodeExecutionStatus> future : futures) {
+        statuses.add(future.get());
+      }
+      return statuses;
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private SandboxProvider readProvider() throws java.io.IOException {
+    if (!Files.isReadable(providerFile)) {
+      throw new IllegalArgumentException("cannot read --provider " + providerFile);
+    }
+    List<Manifests.Document> documents = Manifests.read(providerFile);
+    List<Manifests.Document> providers =
+        documents.stream().filter(d -> ApiConstants.KIND_SANDBOX_PROVIDER.equals(d.kind())).toList();
+    if (providers.size() != 1) {
+      throw new IllegalArgumentException(
+          providerFile + " must hold exactly one SandboxProvider (found " + providers.size() + ")");
+    }
+    checkApiVersion(providers.get(0));
+    SandboxProvider provider = Manifests.convert(providers.get(0), SandboxProvider.class);
+    if (provider.getMetadata() == null || provider.getMetadata().getName() == null) {
+      throw new IllegalArgumentException(providers.get(0).origin() + ": metadata.name is required");
+    }
+    if (provider.getMetadata().getNamespace() == null) {
+      provider.getMetadata().setNamespace("default");
+    }
+    provider.getMetadata().setUid(UUID.randomUUID().toString());
+    provider.getMetadata().setGeneration(1L);
+    return provider;
+  }
+
+  private CodeExecution execution(Manifests.Document document, String namespace) {
+    checkApiVersion(document);
+    CodeExecution cx = Manifests.convert(document, CodeExecution.class);
+    if (cx.getMetadata() == null || (cx.getMetadata().getName() == null && cx.getMetadata().getGenerateName() == null)) {
+      throw new IllegalArgumentException(document.origin() + ": metadata.name is required");
+    }
+    if (cx.getMetadata().getName() == null) {
+      cx.getMetadata().setName(cx.getMetadata().getGenerateName() + UUID.randomUUID().toString().substring(0, 5));
+    }
+    if (cx.getMetadata().getNamespace() == null) {
+      cx.getMetadata().setNamespace(namespace);
+    }
+    cx.getMetadata().setUid(UUID.randomUUID().toString());
+    cx.getMetadata().setGeneration(1L);
+    cx.getMetadata().setCreationTimestamp(CodeExecutionStatusCalculator.timestamp(Instant.now(clock)));
+    return cx;
+  }
+
+  private static void checkApiVersion(Manifests.Document document) {
+    if (!ApiConstants.API_VERSION.equals(document.apiVersion())) {
+      throw new IllegalArgumentException(document.origin() + " has apiVersion " + document.apiVersion()
+          + "; expected " + ApiConstants.API_VERSION);
+    }
+  }
+
+  private void print(List<CodeExecution> executions) throws Exception {
+    Object value;
+    if (executions.size() == 1) {
+      value = executions.get(0);
+    } else {
+      ObjectNode list = JsonNodeFactory.instance.objectNode();
+      list.put("apiVersion", "v1");
+      list.put("kind", "List");
+      list.set("items", Manifests.JSON.valueToTree(executions));
+      value = list;
+    }
+    out.print(Manifests.write(value, output));
+    out.flush();
+  }
+
+  private void progress(String format, Object... args) {
+    if (!quiet) {
+      err.println(String.format(format, args));
+      err.flush();
+    }
+  }
+
+  private int fail(String message) {
+    err.println("error: " + message);
+    return EXIT_INVALID_OR_INFRASTRUCTURE;
+  }
+}

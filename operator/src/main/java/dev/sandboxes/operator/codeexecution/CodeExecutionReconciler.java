@@ -1,0 +1,517 @@
+package dev.sandboxes.operator.codeexecution;
+
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
+import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.common.TriggerEventSource;
+import dev.sandboxes.operator.events.EventRecorder;
+import dev.sandboxes.operator.events.EventRecorder.Reason;
+import dev.sandboxes.operator.events.EventRecorder.Type;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
+import dev.sandboxes.operator.sandboxprovider.ProviderRuntime;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
+import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reconciles CodeExecutions: validate → resolve the provider → queue → write Started → run off
+ * the reconcile thread → write the final status → apply ttlSecondsAfterFinished.
+ *
+ * <p>At most once: Started is written (with optimistic locking) before any code reaches a sandbox,
+ * and an execution found Started that this process is not running is never run again; it is
+ * finished from what the backend can still report, or as Interrupted. See DESIGN.md.
+ */
+@ControllerConfiguration(
+    name = "codeexecution",
+    maxReconciliationInterval = @MaxReconciliationInterval(interval = 10, timeUnit = TimeUnit.MINUTES))
+public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CodeExecutionReconciler.class);
+  private static final String PROVIDER_INDEX = "codeexecution-by-provider";
+  private static final String DEFAULT_PROVIDER_KEY = "*default*";
+  private static final Duration REFERENCE_RETRY = Duration.ofSeconds(15);
+
+  private final ProviderRegistry registry;
+  private final ExecutionQueue queue;
+  private final ExecutionTracker tracker;
+  private final EventRecorder events;
+  private final Clock clock;
+  private final TriggerEventSource<CodeExecution> triggers;
+  private volatile InformerEventSource<SandboxProvider, CodeExecution> providers;
+  private volatile KubernetesClient client;
+
+  public CodeExecutionReconciler(
+      ProviderRegistry registry,
+      ExecutionQueue queue,
+      ExecutionTracker tracker,
+      TriggerEventSource<CodeExecution> triggers,
+      EventRecorder events,
+      Clock clock) {
+    this.registry = registry;
+    this.queue = queue;
+    this.tracker = tracker;
+    this.triggers = triggers;
+    this.events = events;
+    this.clock = clock;
+    triggers.onDeleted(
+        cx -> {
+          String uid = cx.getMetadata().getUid();
+          tracker.cancel(uid);
+          queue.remove(uid);
+          events.forget(uid);
+        });
+    tracker.onSandboxAssigned(this::recordSandboxId);
+  }
+
+  @Override
+  public List<EventSource<?, CodeExecution>> prepareEventSources(EventSourceContext<CodeExecution> context) {
+    this.client = context.getClient();
+    context.getPrimaryCache().addIndexer(PROVIDER_INDEX, cx -> List.of(providerKey(cx)));
+    InformerEventSourceConfiguration<SandboxProvider> configuration =
+        InformerEventSourceConfiguration.from(SandboxProvider.class, CodeExecution.class)
+            .withName("providers")
+            // Only what changes the outcome of provider resolution wakes waiting executions:
+            // not the pool counts and probe times that change all the time.
+            .withOnUpdateFilter((updated, old) -> resolutionRelevantChange(old, updated))
+            .withSecondaryToPrimaryMapper(provider -> waitingOn(context, provider))
+            .build();
+    InformerEventSource<SandboxProvider, CodeExecution> source = new InformerEventSource<>(configuration, context);
+    this.providers = source;
+    return List.of(source, triggers);
+  }
+
+  @Override
+  public UpdateControl<CodeExecution> reconcile(CodeExecution cx, Context<CodeExecution> context) {
+    String uid = cx.getMetadata().getUid();
+    CodeExecutionStatus status = cx.getStatus();
+    Instant now = clock.instant();
+
+    if (CodeExecutionStatusCalculator.isTerminal(status)) {
+      tracker.forget(uid);
+      return finishedControl(cx, context, now);
+    }
+
+    Optional<ExecutionTracker.Run> run = tracker.get(uid);
+    if (run.isPresent()) {
+      Optional<ExecutionOutcome> outcome = run.get().outcome();
+      if (outcome.isEmpty()) {
+        return UpdateControl.noUpdate(); // running; the tracker triggers us when it ends
+      }
+      writeFinal(cx, context, outcome.get(), run.get().providerUid(), now);
+      tracker.forget(uid);
+      return ttlControl(cx, now);
+    }
+
+    if (CodeExecutionStatusCalculator.isStarted(status)) {
+      return recoverAfterRestart(cx, context, now);
+    }
+
+    Long generation = cx.getMetadata().getGeneration();
+    if (generation != null && generation > 1) {
+      return invalid(cx, context, List.of(
+          "the spec was changed after the CodeExecution was created; the spec is immutable"), now);
+    }
+    List<String> problems = CodeExecutionValidator.validate(cx.getSpec());
+    if (!problems.isEmpty()) {
+      return invalid(cx, context, problems, now);
+    }
+
+    ProviderResolution resolution = resolveProvider(cx);
+    if (resolution.provider() == null) {
+      events.record(cx, Type.Warning, Reason.ProviderNotFound, resolution.problem());
+      return waiting(cx, ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), now, null);
+    }
+    SandboxProvider provider = resolution.provider();
+    Optional<ProviderRuntime> runtime = registry.get(provider.getMetadata().getUid());
+    if (runtime.isEmpty() || !runtime.get().ready()) {
+      String message =
+          "SandboxProvider " + provider.getMetadata().getName() + " is not Ready"
+              + runtime.map(r -> r.lastProbe() == null ? " yet" : ": " + r.lastProbe().message()).orElse(" yet")
+              + "; the execution waits for it.";
+      events.record(cx, Type.Warning, Reason.ProviderNotReady, message);
+      return waiting(cx, ConditionTypes.PROVIDER_NOT_READY, message, now, null);
+    }
+    ProviderSettings settings = runtime.get().settings();
+
+    ExecutionInputs.Resolution inputs =
+        ExecutionInputs.resolve(cx.getMetadata().getNamespace(), cx.getSpec(), new KubernetesReferencedObjects(context.getClient()));
+    if (inputs instanceof ExecutionInputs.Missing missing) {
+      events.record(cx, Type.Warning, Reason.ReferenceNotFound, missing.message());
+      return waiting(cx, ConditionTypes.REFERENCE_NOT_FOUND, missing.message() + "; the execution waits for it.", now,
+          REFERENCE_RETRY);
+    }
+    if (inputs instanceof ExecutionInputs.Invalid invalid) {
+      return invalid(cx, context, List.of(invalid.message()), now);
+    }
+    ExecutionInputs resolved = ((ExecutionInputs.Resolved) inputs).inputs();
+    problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, resolved.code());
+    if (!problems.isEmpty()) {
+      return invalid(cx, context, problems, now);
+    }
+
+    String providerUid = runtime.get().uid();
+    SandboxBackend backend = runtime.get().backend();
+    ExecutionQueue.Entry entry =
+        new ExecutionQueue.Entry(ResourceID.fromResource(cx), uid, created(cx, now), cx.getSpec().getLanguage());
+    ExecutionQueue.Admission admission =
+        queue.admit(providerUid, entry, backend, settings.limits().maxConcurrentExecutions());
+    if (admission instanceof ExecutionQueue.Waiting waiting) {
+      CodeExecutionStatus queued =
+          CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), waiting.reason(), now);
+      return sameWaitingState(status, queued) ? UpdateControl.noUpdate() : UpdateControl.patchStatus(fresh(cx, queued));
+    }
+    SandboxLease lease = ((ExecutionQueue.Granted) admission).lease();
+    return start(cx, context, settings, providerUid, backend, lease, resolved, now);
+  }
+
+  private UpdateControl<CodeExecution> start(
+      CodeExecution cx,
+      Context<CodeExecution> context,
+      ProviderSettings settings,
+      String providerUid,
+      SandboxBackend backend,
+      SandboxLease lease,
+      ExecutionInputs inputs,
+      Instant now) {
+    String uid = cx.getMetadata().getUid();
+    CodeExecutionStatus started =
+        CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.sandboxId(), now);
+    try {
+      // The write-ahead record, with optimistic locking: no code reaches a sandbox before it exists.
+      PrimaryUpdateAndCacheUtils.mergePatchStatusAndCacheResource(cx, context, current -> fresh(current, started));
+    } catch (RuntimeException e) {
+      lease.release();
+      queue.release(providerUid, uid);
+      if (isNotFound(e)) {
+        return UpdateControl.noUpdate(); // deleted meanwhile
+      }
+      throw e;
+    }
+    CodeExecutionSpec spec = cx.getSpec();
+    int timeoutSeconds =
+        spec.getTimeoutSeconds() != null ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds();
+    ExecutionRequest request =
+        new ExecutionRequest(
+            cx.getMetadata().getNamespace(),
+            cx.getMetadata().getName(),
+            uid,
+            spec.getLanguage(),
+            spec.getMode() == null ? ExecutionMode.FUNCTION : spec.getMode(),
+            spec.getEntrypoint() == null ? "main" : spec.getEntrypoint(),
+            inputs.code(),
+            inputs.arguments(),
+            Duration.ofSeconds(timeoutSeconds),
+            settings.limits().maxOutputBytes());
+    tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request);
+    LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
+    events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
+    return UpdateControl.noUpdate();
+  }
+
+  /** Writes the final status synchronously, so the run can be forgotten once it is stored. */
+  private void writeFinal(
+      CodeExecution cx, Context<CodeExecution> context, ExecutionOutcome outcome, String providerUid, Instant now) {
+    var action =
+        registry.get(providerUid).map(r -> r.settings().limits().outputLimitAction())
+            .orElse(dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE);
+    CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, action, now);
+    try {
+      PrimaryUpdateAndCacheUtils.mergePatchStatusAndCacheResource(cx, context, current -> fresh(current, finished));
+    } catch (RuntimeException e) {
+      if (!isNotFound(e)) {
+        throw e;
+      }
+      return;
+    }
+    recordFinished(cx, finished);
+  }
+
+  private void recordFinished(CodeExecution cx, CodeExecutionStatus finished) {
+    String reason = Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED);
+    boolean succeeded = Conditions.isTrue(finished.getConditions(), ConditionTypes.SUCCEEDED);
+    LOG.info("CodeExecution {}/{} finished: {} ({}) in {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
+        finished.getPhase(), reason, finished.getDuration());
+    Reason eventReason = eventReason(reason);
+    events.record(cx, succeeded ? Type.Normal : Type.Warning, eventReason, finished.getMessage());
+  }
+
+  /** Started by an earlier operator process: finish from the backend's knowledge, never run again. */
+  private UpdateControl<CodeExecution> recoverAfterRestart(CodeExecution cx, Context<CodeExecution> context, Instant now) {
+    String uid = cx.getMetadata().getUid();
+    String sandboxId = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getId();
+    Optional<ProviderRuntime> runtime = findRuntime(cx);
+    Optional<ExecutionOutcome> recovered = Optional.empty();
+    if (runtime.isPresent()) {
+      try {
+        recovered = runtime.get().backend().recover(uid, sandboxId);
+        if (recovered.isEmpty()) {
+          runtime.get().backend().discard(uid, sandboxId);
+        }
+      } catch (RuntimeException e) {
+        LOG.warn("recovering CodeExecution {}/{} failed: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), e.toString());
+      }
+    }
+    CodeExecutionStatus finished =
+        recovered.isPresent()
+            ? CodeExecutionStatusCalculator.finished(cx, recovered.get(),
+                runtime.get().settings().limits().outputLimitAction(), now)
+            : CodeExecutionStatusCalculator.interrupted(cx, null, now);
+    PrimaryUpdateAndCacheUtils.mergePatchStatusAndCacheResource(cx, context, current -> fresh(current, finished));
+    recordFinished(cx, finished);
+    return ttlControl(cx, now);
+  }
+
+  private Optional<ProviderRuntime> findRuntime(CodeExecution cx) {
+    String providerName = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getProvider();
+    if (providerName == null || providers == null) {
+      return Optional.empty();
+    }
+    return providers.get(new ResourceID(providerName, cx.getMetadata().getNamespace()))
+        .flatMap(p -> registry.get(p.getMetadata().getUid()));
+  }
+
+  private UpdateControl<CodeExecution> invalid(
+      CodeExecution cx, Context<CodeExecution> context, List<String> problems, Instant now) {
+    queue.remove(cx.getMetadata().getUid());
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.invalid(cx, problems, now);
+    events.record(cx, Type.Warning, Reason.InvalidSpec, status.getMessage());
+    LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), problems);
+    return ttlAfter(UpdateControl.patchStatus(fresh(cx, status)), cx, status, now);
+  }
+
+  private UpdateControl<CodeExecution> waiting(
+      CodeExecution cx, String reason, String message, Instant now, Duration retry) {
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
+    UpdateControl<CodeExecution> control =
+        sameWaitingState(cx.getStatus(), status) ? UpdateControl.noUpdate() : UpdateControl.patchStatus(fresh(cx, status));
+    return retry == null ? control : control.rescheduleAfter(retry);
+  }
+
+  /** A finished execution: note spec changes, then apply the TTL. */
+  private UpdateControl<CodeExecution> finishedControl(CodeExecution cx, Context<CodeExecution> context, Instant now) {
+    CodeExecutionStatus status = cx.getStatus();
+    Long generation = cx.getMetadata().getGeneration();
+    if (generation != null && status.getObservedGeneration() != null && generation > status.getObservedGeneration()) {
+      events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
+          "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
+      CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(cx);
+      updated.setObservedGeneration(generation);
+      return ttlAfter(UpdateControl.patchStatus(fresh(cx, updated)), cx, status, now);
+    }
+    return ttlControl(cx, now);
+  }
+
+  private UpdateControl<CodeExecution> ttlControl(CodeExecution cx, Instant now) {
+    return ttlAfter(UpdateControl.noUpdate(), cx, cx.getStatus(), now);
+  }
+
+  /** Deletes the object once ttlSecondsAfterFinished passed, or schedules the next look. */
+  private UpdateControl<CodeExecution> ttlAfter(
+      UpdateControl<CodeExecution> control, CodeExecution cx, CodeExecutionStatus status, Instant now) {
+    Integer ttl = cx.getSpec() == null ? null : cx.getSpec().getTtlSecondsAfterFinished();
+    if (ttl == null || status == null) {
+      return control;
+    }
+    Instant completed = parseOr(status.getCompletionTime(), now);
+    Instant expiry = completed.plusSeconds(ttl);
+    if (!now.isBefore(expiry) && control.isNoUpdate()) {
+      LOG.info("CodeExecution {}/{} expired after ttlSecondsAfterFinished={}; deleting it",
+          cx.getMetadata().getNamespace(), cx.getMetadata().getName(), ttl);
+      try {
+        client.resource(cx).delete();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 404) {
+          throw e;
+        }
+      }
+      return UpdateControl.noUpdate();
+    }
+    Duration wait = Duration.between(now, expiry);
+    return control.rescheduleAfter(wait.isNegative() ? Duration.ofMillis(100) : wait.plusMillis(50));
+  }
+
+  /** Records the sandbox id a backend reported mid-run; returns once it is stored. */
+  private void recordSandboxId(ExecutionTracker.Run run) {
+    String patch = "{\"status\":{\"sandbox\":{\"id\":" + quote(run.sandboxId()) + "}}}";
+    client
+        .resources(CodeExecution.class)
+        .inNamespace(run.id().getNamespace().orElseThrow())
+        .withName(run.id().getName())
+        .subresource("status")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+  }
+
+  private record ProviderResolution(SandboxProvider provider, String problem) {}
+
+  private ProviderResolution resolveProvider(CodeExecution cx) {
+    String namespace = cx.getMetadata().getNamespace();
+    if (cx.getSpec().getProviderRef() != null) {
+      String name = cx.getSpec().getProviderRef().getName();
+      Optional<SandboxProvider> provider = providers.get(new ResourceID(name, namespace));
+      return provider
+          .map(p -> new ProviderResolution(p, null))
+          .orElseGet(() -> new ProviderResolution(null,
+              "SandboxProvider " + name + " (spec.providerRef) does not exist in namespace " + namespace
+                  + "; create it or fix the name"));
+    }
+    List<SandboxProvider> defaults =
+        providers.list(namespace, CodeExecutionReconciler::isDefault).sorted(
+            java.util.Comparator.comparing(p -> p.getMetadata().getName())).toList();
+    if (defaults.size() == 1) {
+      return new ProviderResolution(defaults.get(0), null);
+    }
+    if (defaults.isEmpty()) {
+      return new ProviderResolution(null,
+          "spec.providerRef is not set and namespace " + namespace + " has no SandboxProvider annotated "
+              + ApiConstants.DEFAULT_PROVIDER_ANNOTATION + "=\"true\"; set spec.providerRef or annotate one provider");
+    }
+    return new ProviderResolution(null,
+        "spec.providerRef is not set and namespace " + namespace + " has " + defaults.size()
+            + " default SandboxProviders (" + defaults.stream().map(p -> p.getMetadata().getName()).collect(Collectors.joining(", "))
+            + "); keep the annotation on one, or set spec.providerRef");
+  }
+
+  static boolean isDefault(SandboxProvider provider) {
+    var annotations = provider.getMetadata().getAnnotations();
+    return annotations != null && "true".equalsIgnoreCase(annotations.get(ApiConstants.DEFAULT_PROVIDER_ANNOTATION));
+  }
+
+  private static String providerKey(CodeExecution cx) {
+    String namespace = cx.getMetadata().getNamespace();
+    if (cx.getSpec() != null && cx.getSpec().getProviderRef() != null && cx.getSpec().getProviderRef().getName() != null) {
+      return namespace + "/" + cx.getSpec().getProviderRef().getName();
+    }
+    return namespace + "/" + DEFAULT_PROVIDER_KEY;
+  }
+
+  /** Executions that wait for this provider to appear or become Ready. */
+  private static Set<ResourceID> waitingOn(EventSourceContext<CodeExecution> context, SandboxProvider provider) {
+    String namespace = provider.getMetadata().getNamespace();
+    List<CodeExecution> candidates = new ArrayList<>(
+        context.getPrimaryCache().byIndex(PROVIDER_INDEX, namespace + "/" + provider.getMetadata().getName()));
+    if (isDefault(provider)) {
+      candidates.addAll(context.getPrimaryCache().byIndex(PROVIDER_INDEX, namespace + "/" + DEFAULT_PROVIDER_KEY));
+    }
+    Set<ResourceID> ids = new HashSet<>();
+    for (CodeExecution cx : candidates) {
+      if (!CodeExecutionStatusCalculator.isTerminal(cx.getStatus()) && !CodeExecutionStatusCalculator.isStarted(cx.getStatus())) {
+        ids.add(ResourceID.fromResource(cx));
+      }
+    }
+    return ids;
+  }
+
+  private static boolean resolutionRelevantChange(SandboxProvider old, SandboxProvider updated) {
+    return !Objects.equals(readyStatus(old), readyStatus(updated))
+        || !Objects.equals(old.getMetadata().getGeneration(), updated.getMetadata().getGeneration())
+        || isDefault(old) != isDefault(updated);
+  }
+
+  private static String readyStatus(SandboxProvider provider) {
+    return provider.getStatus() == null
+        ? null
+        : Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).map(c -> c.getStatus()).orElse(null);
+  }
+
+  /** Whether a waiting status would change nothing a reader cares about (avoids write storms). */
+  private static boolean sameWaitingState(CodeExecutionStatus current, CodeExecutionStatus next) {
+    if (current == null) {
+      return false;
+    }
+    return Objects.equals(current.getPhase(), next.getPhase())
+        && Objects.equals(current.getMessage(), next.getMessage())
+        && Objects.equals(current.getObservedGeneration(), next.getObservedGeneration())
+        && Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.ACCEPTED),
+            Conditions.reason(next.getConditions(), ConditionTypes.ACCEPTED))
+        && Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.SUCCEEDED),
+            Conditions.reason(next.getConditions(), ConditionTypes.SUCCEEDED));
+  }
+
+  private static Reason eventReason(String conditionReason) {
+    try {
+      return Reason.valueOf(conditionReason);
+    } catch (IllegalArgumentException | NullPointerException e) {
+      return Reason.SandboxFailed;
+    }
+  }
+
+  private static Instant created(CodeExecution cx, Instant fallback) {
+    return parseOr(cx.getMetadata().getCreationTimestamp(), fallback);
+  }
+
+  private static Instant parseOr(String timestamp, Instant fallback) {
+    try {
+      return timestamp == null ? fallback : Instant.parse(timestamp);
+    } catch (RuntimeException e) {
+      return fallback;
+    }
+  }
+
+  private static boolean isNotFound(RuntimeException e) {
+    Throwable cause = e;
+    while (cause != null) {
+      if (cause instanceof KubernetesClientException k && k.getCode() == 404) {
+        return true;
+      }
+      cause = cause.getCause();
+    }
+    return false;
+  }
+
+  /** A fresh object with only name, namespace and the status: what gets patched. */
+  static CodeExecution fresh(CodeExecution current, CodeExecutionStatus status) {
+    CodeExecution fresh = new CodeExecution();
+    fresh.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(current.getMetadata().getName())
+            .withNamespace(current.getMetadata().getNamespace())
+            .withResourceVersion(current.getMetadata().getResourceVersion())
+            .build());
+    fresh.setStatus(status);
+    return fresh;
+  }
+
+  private static String quote(String value) {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(value);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

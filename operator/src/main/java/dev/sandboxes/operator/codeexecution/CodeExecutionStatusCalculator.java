@@ -1,0 +1,335 @@
+package dev.sandboxes.operator.codeexecution;
+
+import static dev.sandboxes.api.util.Conditions.FALSE;
+import static dev.sandboxes.api.util.Conditions.TRUE;
+import static dev.sandboxes.api.util.Conditions.UNKNOWN;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.OutputLimitAction;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxReference;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
+import dev.sandboxes.operator.runner.RunnerReport;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Computes CodeExecution statuses: pure functions from the current object and an observation to
+ * a new status. The phase is derived from the conditions here and nowhere else.
+ */
+public final class CodeExecutionStatusCalculator {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private CodeExecutionStatusCalculator() {}
+
+  /** The reason and message of a finished execution, before they are written. */
+  public record Verdict(boolean succeeded, String reason, String message) {}
+
+  /** Invalid spec: final. Accepted=False and Succeeded=False, both InvalidSpec. */
+  public static CodeExecutionStatus invalid(CodeExecution cx, List<String> problems, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    String message = "Invalid spec: " + String.join("; ", problems) + ". Fix it and create a new CodeExecution.";
+    long generation = generation(cx);
+    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, FALSE, ConditionTypes.INVALID_SPEC, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, ConditionTypes.INVALID_SPEC, message, generation, now);
+    status.setMessage(message);
+    status.setCompletionTime(timestamp(now));
+    return finish(status, generation);
+  }
+
+  /** Waiting for a provider or a referenced object: Accepted=False with the reason, Pending. */
+  public static CodeExecutionStatus waiting(CodeExecution cx, String reason, String message, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    long generation = generation(cx);
+    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, FALSE, reason, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, reason, message, generation, now);
+    status.setMessage(message);
+    return finish(status, generation);
+  }
+
+  /** Accepted and queued on a provider; reason Queued or WaitingForSandbox. */
+  public static CodeExecutionStatus queued(
+      CodeExecution cx, String provider, ProviderType type, String reason, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    long generation = generation(cx);
+    String accepted = "Accepted by SandboxProvider " + provider + " (" + type.value() + ").";
+    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, TRUE, ConditionTypes.VALID, accepted, generation, now);
+    String message =
+        ConditionTypes.WAITING_FOR_SANDBOX.equals(reason)
+            ? "Waiting for a free sandbox on SandboxProvider " + provider + "; executions run oldest first."
+            : "Queued on SandboxProvider " + provider + ".";
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, reason, message, generation, now);
+    if (status.getQueuedTime() == null) {
+      status.setQueuedTime(timestamp(now));
+    }
+    status.setSandbox(sandbox(provider, type, null));
+    status.setMessage(message);
+    return finish(status, generation);
+  }
+
+  /**
+   * The write-ahead record: Started=True before any code reaches the sandbox, so that a restarted
+   * operator never runs it again.
+   */
+  public static CodeExecutionStatus started(
+      CodeExecution cx, String provider, ProviderType type, String sandboxId, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    long generation = generation(cx);
+    if (status.getQueuedTime() == null) {
+      status.setQueuedTime(timestamp(now));
+      Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, TRUE, ConditionTypes.VALID,
+          "Accepted by SandboxProvider " + provider + " (" + type.value() + ").", generation, now);
+    }
+    String message = "Running on SandboxProvider " + provider + ".";
+    Conditions.set(status.getConditions(), ConditionTypes.STARTED, TRUE, ConditionTypes.SANDBOX_ASSIGNED, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, ConditionTypes.RUNNING, message, generation, now);
+    status.setStartTime(timestamp(now));
+    status.setSandbox(sandbox(provider, type, sandboxId));
+    status.setMessage(message);
+    return finish(status, generation);
+  }
+
+  /** Adds the sandbox id once a backend reports it, keeping everything else. */
+  public static CodeExecutionStatus withSandboxId(CodeExecution cx, String sandboxId) {
+    CodeExecutionStatus status = copy(cx);
+    SandboxReference sandbox = status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
+    sandbox.setId(sandboxId);
+    status.setSandbox(sandbox);
+    return status;
+  }
+
+  /** The final status from what the backend observed. */
+  public static CodeExecutionStatus finished(
+      CodeExecution cx, ExecutionOutcome outcome, OutputLimitAction outputLimitAction, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    long generation = generation(cx);
+    ExecutionMode mode = cx.getSpec().getMode() == null ? ExecutionMode.FUNCTION : cx.getSpec().getMode();
+    String entrypoint = cx.getSpec().getEntrypoint() == null ? "main" : cx.getSpec().getEntrypoint();
+    Verdict verdict = verdict(outcome, mode, entrypoint, outputLimitAction, timeoutSeconds(cx, outcome));
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, verdict.succeeded() ? TRUE : FALSE,
+        verdict.reason(), verdict.message(), generation, now);
+    if (!Conditions.get(status.getConditions(), ConditionTypes.STARTED).isPresent()) {
+      Conditions.set(status.getConditions(), ConditionTypes.STARTED, TRUE, ConditionTypes.SANDBOX_ASSIGNED,
+          "Ran on SandboxProvider.", generation, now);
+    }
+    status.setExitCode(outcome.exitCode());
+    status.setStdout(outcome.stdout().text());
+    status.setStderr(outcome.stderr().text());
+    status.setStdoutBytes(outcome.stdout().totalBytes());
+    status.setStderrBytes(outcome.stderr().totalBytes());
+    status.setStdoutTruncated(outcome.stdout().truncated());
+    status.setStderrTruncated(outcome.stderr().truncated());
+    status.setResult(verdict.succeeded() && mode == ExecutionMode.FUNCTION ? outcome.report().result() : null);
+    if (outcome.sandboxId() != null) {
+      SandboxReference sandbox = status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
+      sandbox.setId(outcome.sandboxId());
+      status.setSandbox(sandbox);
+    }
+    Instant start = outcome.startTime() != null ? outcome.startTime() : parse(status.getStartTime(), now);
+    Instant end = outcome.completionTime() != null ? outcome.completionTime() : now;
+    if (status.getStartTime() == null) {
+      status.setStartTime(timestamp(start));
+    }
+    status.setCompletionTime(timestamp(end));
+    long millis = Math.max(0, Duration.between(start, end).toMillis());
+    status.setDurationMillis(millis);
+    status.setDuration(humanDuration(millis));
+    status.setMessage(verdict.message());
+    return finish(status, generation);
+  }
+
+  /** Started earlier but the outcome is lost (operator restart); final. */
+  public static CodeExecutionStatus interrupted(CodeExecution cx, String detail, Instant now) {
+    return finished(cx, ExecutionOutcome.failure(Termination.INTERRUPTED,
+        cx.getStatus() != null && cx.getStatus().getSandbox() != null ? cx.getStatus().getSandbox().getId() : null,
+        null, now, detail), OutputLimitAction.TRUNCATE, now);
+  }
+
+  /** How an outcome reads as a condition. The exit code decides; stderr alone never fails a run. */
+  public static Verdict verdict(
+      ExecutionOutcome outcome, ExecutionMode mode, String entrypoint, OutputLimitAction action, int timeoutSeconds) {
+    RunnerReport report = outcome.report();
+    String detail = outcome.detail();
+    switch (outcome.termination()) {
+      case TIMED_OUT:
+        return new Verdict(false, ConditionTypes.TIMED_OUT,
+            "Killed after the time limit of " + timeoutSeconds + "s (spec.timeoutSeconds); raise the limit or make the code faster.");
+      case OUT_OF_MEMORY:
+        return new Verdict(false, ConditionTypes.OUT_OF_MEMORY,
+            sentence(detail, "Killed at the sandbox's memory limit") + " Use less memory or raise the provider's memory limit.");
+      case SANDBOX_FAILED:
+        return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+            sentence(detail, "The sandbox failed") + " The code's own outcome is unknown; create a new CodeExecution to retry.");
+      case INTERRUPTED:
+        return new Verdict(false, ConditionTypes.INTERRUPTED,
+            sentence(detail, "The operator restarted while this execution ran and its outcome could not be recovered")
+                + " It was not run again; create a new CodeExecution to retry.");
+      case CANCELLED:
+        return new Verdict(false, ConditionTypes.INTERRUPTED, sentence(detail, "The execution was cancelled"));
+      case EXITED:
+      default:
+        break;
+    }
+    Integer exit = outcome.exitCode();
+    if ("MemoryError".equals(report.kind())) {
+      return new Verdict(false, ConditionTypes.OUT_OF_MEMORY,
+          "The code ran out of memory (" + report.message() + "). Use less memory or raise the provider's memory limit.");
+    }
+    if (exit != null && exit == RunnerProgram.ENVELOPE_ERROR_EXIT_CODE && !report.finished()) {
+      return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+          "The sandbox runner could not start the code (exit 70); the sandbox image may lack a compatible python3 or node.");
+    }
+    if (exit != null && exit == 137 && !report.finished()) {
+      return new Verdict(false, ConditionTypes.OUT_OF_MEMORY,
+          sentence(detail, "The program was killed with SIGKILL (exit 137), which in a sandbox means its memory limit")
+              + " Use less memory or raise the provider's memory limit.");
+    }
+    if (exit == null || exit != 0) {
+      String what;
+      if (report.isError() && report.message() != null) {
+        what = ("Exception".equals(report.kind()) ? "The code raised " : "") + report.message()
+            + " (exit code " + exit + ")";
+      } else {
+        what = "The program exited with code " + exit;
+      }
+      return new Verdict(false, ConditionTypes.USER_CODE_ERROR, sentence(what, null) + " See status.stderr.");
+    }
+    if (report.resultProblem() != null && mode == ExecutionMode.FUNCTION) {
+      return new Verdict(false, ConditionTypes.USER_CODE_ERROR, sentence(report.resultProblem(), null) + " Return a smaller value.");
+    }
+    boolean cut = outcome.stdout().truncated() || outcome.stderr().truncated();
+    if (cut && action == OutputLimitAction.FAIL) {
+      return new Verdict(false, ConditionTypes.OUTPUT_LIMIT_EXCEEDED,
+          "The output exceeded the provider's maxOutputBytes (stdout " + outcome.stdout().totalBytes()
+              + " bytes, stderr " + outcome.stderr().totalBytes() + " bytes); print less or raise the limit.");
+    }
+    String message;
+    if (mode == ExecutionMode.FUNCTION && !report.finished()) {
+      message = "The program exited with code 0 before " + entrypoint + "() returned; there is no result.";
+    } else if (mode == ExecutionMode.FUNCTION) {
+      message = entrypoint + "() returned" + (report.result() == null ? " no value." : "; the value is in status.result.");
+    } else {
+      message = "The program exited with code 0.";
+    }
+    if (cut) {
+      message += " Output was cut at maxOutputBytes; stdoutBytes and stderrBytes give the full size.";
+    }
+    return new Verdict(true, ConditionTypes.COMPLETED, message);
+  }
+
+  /** The phase, computed from the conditions. */
+  public static Phase phase(CodeExecutionStatus status) {
+    if (Conditions.isTrue(status.getConditions(), ConditionTypes.SUCCEEDED)) {
+      return Phase.SUCCEEDED;
+    }
+    if (Conditions.isFalse(status.getConditions(), ConditionTypes.SUCCEEDED)) {
+      return Phase.FAILED;
+    }
+    if (Conditions.isTrue(status.getConditions(), ConditionTypes.STARTED)) {
+      return Phase.RUNNING;
+    }
+    return Phase.PENDING;
+  }
+
+  /** Whether the execution has finished for good. */
+  public static boolean isTerminal(CodeExecutionStatus status) {
+    return status != null
+        && Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED)
+            .map(c -> !UNKNOWN.equals(c.getStatus()))
+            .orElse(false);
+  }
+
+  /** Whether a sandbox may already have received the code (the write-ahead record exists). */
+  public static boolean isStarted(CodeExecutionStatus status) {
+    return status != null && Conditions.isTrue(status.getConditions(), ConditionTypes.STARTED);
+  }
+
+  /** "153ms", "2.41s", "3m05s". */
+  public static String humanDuration(long millis) {
+    if (millis < 1000) {
+      return millis + "ms";
+    }
+    if (millis < 60_000) {
+      return String.format(Locale.ROOT, "%.2fs", millis / 1000.0);
+    }
+    long seconds = millis / 1000;
+    return String.format(Locale.ROOT, "%dm%02ds", seconds / 60, seconds % 60);
+  }
+
+  /** RFC 3339 with millisecond precision. */
+  public static String timestamp(Instant instant) {
+    return instant.truncatedTo(ChronoUnit.MILLIS).toString();
+  }
+
+  private static int timeoutSeconds(CodeExecution cx, ExecutionOutcome outcome) {
+    if (cx.getSpec().getTimeoutSeconds() != null) {
+      return cx.getSpec().getTimeoutSeconds();
+    }
+    if (outcome.startTime() != null && outcome.completionTime() != null) {
+      return (int) Math.round(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis() / 1000.0);
+    }
+    return 0;
+  }
+
+  private static String sentence(String text, String fallback) {
+    String value = text == null || text.isBlank() ? fallback : text.trim();
+    if (value == null) {
+      return "";
+    }
+    return value.endsWith(".") ? value : value + ".";
+  }
+
+  private static SandboxReference sandbox(String provider, ProviderType type, String id) {
+    SandboxReference sandbox = new SandboxReference();
+    sandbox.setProvider(provider);
+    sandbox.setType(type);
+    sandbox.setId(id);
+    return sandbox;
+  }
+
+  private static CodeExecutionStatus finish(CodeExecutionStatus status, long generation) {
+    status.setObservedGeneration(generation);
+    status.setPhase(phase(status));
+    return status;
+  }
+
+  private static long generation(CodeExecution cx) {
+    Long generation = cx.getMetadata().getGeneration();
+    return generation == null ? 1L : generation;
+  }
+
+  private static Instant parse(String timestamp, Instant fallback) {
+    try {
+      return timestamp == null ? fallback : Instant.parse(timestamp);
+    } catch (RuntimeException e) {
+      return fallback;
+    }
+  }
+
+  /** A deep copy of the current status (never mutate objects from the informer cache). */
+  static CodeExecutionStatus copy(CodeExecution cx) {
+    if (cx.getStatus() == null) {
+      CodeExecutionStatus fresh = new CodeExecutionStatus();
+      fresh.setConditions(new ArrayList<>());
+      return fresh;
+    }
+    CodeExecutionStatus copy = JSON.convertValue(cx.getStatus(), CodeExecutionStatus.class);
+    if (copy.getConditions() == null) {
+      copy.setConditions(new ArrayList<>());
+    }
+    return copy;
+  }
+}

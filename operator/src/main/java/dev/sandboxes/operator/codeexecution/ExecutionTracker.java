@@ -1,0 +1,190 @@
+package dev.sandboxes.operator.codeexecution;
+
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs executions off the reconcile threads and remembers each one until its outcome is written.
+ * When a run ends, the tracker frees its queue slot and triggers a reconcile that writes the final
+ * status.
+ */
+public final class ExecutionTracker implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ExecutionTracker.class);
+
+  /** One execution handed to a backend in this process. */
+  public static final class Run {
+    private final ResourceID id;
+    private final String providerUid;
+    private final RunControl control;
+    private volatile String sandboxId;
+    private volatile ExecutionOutcome outcome;
+
+    Run(ResourceID id, String providerUid, String sandboxId, Consumer<Run> sandboxAssigned) {
+      this.id = id;
+      this.providerUid = providerUid;
+      this.sandboxId = sandboxId;
+      this.control =
+          new RunControl(
+              assigned -> {
+                this.sandboxId = assigned;
+                sandboxAssigned.accept(this);
+              });
+    }
+
+    public ResourceID id() {
+      return id;
+    }
+
+    public String providerUid() {
+      return providerUid;
+    }
+
+    public String sandboxId() {
+      return sandboxId;
+    }
+
+    /** The outcome once the run ended, else empty. */
+    public Optional<ExecutionOutcome> outcome() {
+      return Optional.ofNullable(outcome);
+    }
+
+    public RunControl control() {
+      return control;
+    }
+  }
+
+  private final ConcurrentMap<String, Run> runs = new ConcurrentHashMap<>();
+  private final ExecutorService executor;
+  private final ExecutionQueue queue;
+  private final Consumer<ResourceID> trigger;
+  private final Clock clock;
+  private volatile Consumer<Run> sandboxAssignedHandler = run -> {};
+
+  public ExecutionTracker(ExecutionQueue queue, Consumer<ResourceID> trigger, Clock clock) {
+    this.queue = queue;
+    this.trigger = trigger;
+    this.clock = clock;
+    AtomicInteger counter = new AtomicInteger();
+    this.executor =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread thread = new Thread(r, "execution-" + counter.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
+  }
+
+  /**
+   * Sets what happens when a backend reports a sandbox id mid-run (the reconciler records it in the
+   * status before the backend goes on).
+   */
+  public void onSandboxAssigned(Consumer<Run> handler) {
+    this.sandboxAssignedHandler = handler;
+  }
+
+  /** The run of an execution uid, if this process started it and its outcome is not written yet. */
+  public Optional<Run> get(String executionUid) {
+    return Optional.ofNullable(runs.get(executionUid));
+  }
+
+  /** Starts the run in the background. The Started status must already be written. */
+  public Run start(
+      ResourceID id,
+      String executionUid,
+      String providerUid,
+      SandboxBackend backend,
+      SandboxLease lease,
+      ExecutionRequest request) {
+    Run run = new Run(id, providerUid, lease.sandboxId(), r -> sandboxAssignedHandler.accept(r));
+    runs.put(executionUid, run);
+    executor.execute(
+        () -> {
+          ExecutionOutcome outcome;
+          Instant started = clock.instant();
+          try {
+            outcome = backend.execute(lease, request, run.control);
+          } catch (RuntimeException e) {
+            LOG.warn("execution {} failed in the backend: {}", request.displayName(), e.toString());
+            outcome =
+                ExecutionOutcome.failure(
+                    Termination.SANDBOX_FAILED, run.sandboxId, started, clock.instant(),
+                    "The backend failed: " + e.getMessage());
+          }
+          run.outcome = outcome;
+          queue.release(providerUid, executionUid);
+          trigger.accept(id);
+        });
+    return run;
+  }
+
+  /** The outcome was written (or the execution is gone): forget the run. */
+  public void forget(String executionUid) {
+    runs.remove(executionUid);
+  }
+
+  /** Cancels a run whose CodeExecution was deleted; the backend destroys the sandbox. */
+  public void cancel(String executionUid) {
+    Run run = runs.remove(executionUid);
+    if (run != null) {
+      run.control.cancel();
+    }
+  }
+
+  /** Runs that ended but whose outcome is not written yet. */
+  public int pendingOutcomes() {
+    return (int) runs.values().stream().filter(r -> r.outcome != null).count();
+  }
+
+  /** Runs in progress. */
+  public List<Run> active() {
+    return runs.values().stream().filter(r -> r.outcome == null).toList();
+  }
+
+  /**
+   * Graceful shutdown: waits up to the grace period for runs to finish (their outcomes are written
+   * by the still-running controller), then cancels the rest.
+   */
+  public void drain(Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
+    while (!active().isEmpty() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    active().forEach(run -> run.control.cancel());
+  }
+
+  @Override
+  public void close() {
+    active().forEach(run -> run.control.cancel());
+    executor.shutdownNow();
+    try {
+      executor.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package dev.sandboxes.operator.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Operator settings from environment variables, with defaults. Read once at start.
+ *
+ * @param defaultRuntimeImage image of SelfManaged and Docker runtimes that name none
+ * @param watchNamespaces namespaces to watch; empty means all
+ * @param probeInterval how often a Ready provider is probed again
+ * @param reconcileThreads JOSDK reconciliation threads per controller
+ * @param healthPort port of /healthz, /readyz and /metrics; 0 disables the server
+ */
+public record OperatorConfig(
+    String defaultRuntimeImage,
+    List<String> watchNamespaces,
+    Duration probeInterval,
+    int reconcileThreads,
+    int healthPort) {
+
+  public static final String DEFAULT_RUNTIME_IMAGE = "localhost/sandbox-runtime:v1";
+
+  /** Defaults only, for tests and the run command. */
+  public static OperatorConfig defaults() {
+    return fromEnvironment(Map.of());
+  }
+
+  /** Reads SANDBOX_* variables; unknown values fall back to defaults with no surprises. */
+  public static OperatorConfig fromEnvironment(Map<String, String> env) {
+    String image = env.getOrDefault("SANDBOX_DEFAULT_RUNTIME_IMAGE", DEFAULT_RUNTIME_IMAGE);
+    String namespaces = env.getOrDefault("SANDBOX_WATCH_NAMESPACES", "").trim();
+    List<String> watch =
+        namespaces.isEmpty()
+            ? List.of()
+            : List.of(namespaces.split("\\s*,\\s*"));
+    return new OperatorConfig(
+        image,
+        watch,
+        Duration.ofSeconds(positive(env.get("SANDBOX_PROBE_INTERVAL_SECONDS"), 30)),
+        positive(env.get("SANDBOX_RECONCILE_THREADS"), 20),
+        nonNegative(env.get("SANDBOX_HEALTH_PORT"), 8080));
+  }
+
+  private static int positive(String value, int fallback) {
+    int parsed = nonNegative(value, fallback);
+    return parsed > 0 ? parsed : fallback;
+  }
+
+  private static int nonNegative(String value, int fallback) {
+    if (value == null || value.isBlank()) {
+      return fallback;
+    }
+    try {
+      int parsed = Integer.parseInt(value.trim());
+      if (parsed < 0) {
+        throw new IllegalArgumentException("must not be negative: " + value);
+      }
+      return parsed;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not a number: " + value, e);
+    }
+  }
+}

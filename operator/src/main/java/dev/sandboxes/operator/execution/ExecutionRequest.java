@@ -1,0 +1,41 @@
+package dev.sandboxes.operator.execution;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.operator.runner.RunnerProgram;
+import java.time.Duration;
+
+/**
+ * Everything a backend needs to run one execution: resolved code and arguments, effective limits,
+ * and identity (for labels and idempotency keys). Built once the spec is valid.
+ *
+ * @param uid metadata.uid of the CodeExecution: the idempotency key and sandbox label
+ * @param arguments a JSON object, arguments from the spec with argumentsFrom merged over them
+ */
+public record ExecutionRequest(
+    String namespace,
+    String name,
+    String uid,
+    Language language,
+    ExecutionMode mode,
+    String entrypoint,
+    String code,
+    JsonNode arguments,
+    Duration timeout,
+    int maxOutputBytes) {
+
+  /** The envelope line for this request with a fresh nonce. */
+  public Envelope newEnvelope() {
+    String nonce = RunnerProgram.newNonce();
+    return new Envelope(nonce, RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments));
+  }
+
+  /** "namespace/name", for log lines. */
+  public String displayName() {
+    return namespace + "/" + name;
+  }
+
+  /** An envelope and the nonce that authenticates the runner's records. */
+  public record Envelope(String nonce, byte[] line) {}
+}

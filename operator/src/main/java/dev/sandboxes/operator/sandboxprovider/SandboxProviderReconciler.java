@@ -1,0 +1,292 @@
+package dev.sandboxes.operator.sandboxprovider;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.codeexecution.ReferencedObjects;
+import dev.sandboxes.operator.common.TriggerEventSource;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.events.EventRecorder;
+import dev.sandboxes.operator.events.EventRecorder.Reason;
+import dev.sandboxes.operator.events.EventRecorder.Type;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reconciles SandboxProviders: validate, resolve referenced Secrets, keep one live backend per
+ * provider, probe it, and report Ready with pool counts. Re-probes periodically and whenever the
+ * spec or a referenced Secret changes.
+ */
+@ControllerConfiguration(name = "sandboxprovider")
+public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(SandboxProviderReconciler.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String SECRET_INDEX = "sandboxprovider-by-secret";
+  private static final Duration NOT_READY_PROBE_INTERVAL = Duration.ofSeconds(10);
+  private static final Duration POOL_STATUS_DELAY = Duration.ofSeconds(2);
+
+  private final ProviderRegistry registry;
+  private final OperatorConfig config;
+  private final EventRecorder events;
+  private final Clock clock;
+  private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
+  private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
+  private final Set<String> poolRefreshPending = ConcurrentHashMap.newKeySet();
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread thread = new Thread(r, "provider-pool-status");
+            thread.setDaemon(true);
+            return thread;
+          });
+
+  public SandboxProviderReconciler(
+      ProviderRegistry registry, OperatorConfig config, EventRecorder events, Clock clock) {
+    this.registry = registry;
+    this.config = config;
+    this.events = events;
+    this.clock = clock;
+    triggers.onDeleted(
+        provider -> {
+          registry.remove(provider.getMetadata().getUid());
+          lastProbeTimes.remove(provider.getMetadata().getUid());
+          events.forget(provider.getMetadata().getUid());
+        });
+  }
+
+  @Override
+  public List<EventSource<?, SandboxProvider>> prepareEventSources(EventSourceContext<SandboxProvider> context) {
+    context
+        .getPrimaryCache()
+        .addIndexer(
+            SECRET_INDEX,
+            provider ->
+                SecretRequirements.secretNames(provider.getSpec()).stream()
+                    .map(name -> provider.getMetadata().getNamespace() + "/" + name)
+                    .toList());
+    InformerEventSourceConfiguration<Secret> secrets =
+        InformerEventSourceConfiguration.from(Secret.class, SandboxProvider.class)
+            .withName("provider-secrets")
+            .withSecondaryToPrimaryMapper(
+                secret ->
+                    context
+                        .getPrimaryCache()
+                        .byIndex(SECRET_INDEX, secret.getMetadata().getNamespace() + "/" + secret.getMetadata().getName())
+                        .stream()
+                        .map(ResourceID::fromResource)
+                        .collect(Collectors.toSet()))
+            .withPrimaryToSecondaryMapper(
+                (SandboxProvider provider) ->
+                    SecretRequirements.secretNames(provider.getSpec()).stream()
+                        .map(name -> new ResourceID(name, provider.getMetadata().getNamespace()))
+                        .collect(Collectors.toSet()))
+            .build();
+    return List.of(new InformerEventSource<>(secrets, context), triggers);
+  }
+
+  @Override
+  public UpdateControl<SandboxProvider> reconcile(SandboxProvider provider, Context<SandboxProvider> context) {
+    String uid = provider.getMetadata().getUid();
+    Instant now = clock.instant();
+    List<String> problems = SandboxProviderValidator.validate(provider.getSpec());
+    if (!problems.isEmpty()) {
+      registry.remove(uid);
+      String message = "Invalid spec: " + String.join("; ", problems) + ".";
+      events.record(provider, Type.Warning, Reason.InvalidProviderSpec, message);
+      return write(provider, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+    }
+    if (!registry.factory().supports(provider.getSpec().getType())) {
+      registry.remove(uid);
+      String message = "Provider type " + provider.getSpec().getType().value() + " is not available in this operator build.";
+      return write(provider, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+    }
+    SecretRequirements.Resolution secrets =
+        SecretRequirements.resolve(
+            provider.getMetadata().getNamespace(), provider.getSpec(), secretsFrom(context));
+    if (!secrets.ok()) {
+      registry.remove(uid);
+      events.record(provider, Type.Warning, Reason.CredentialsMissing, secrets.problem());
+      return write(provider,
+          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.CREDENTIALS_MISSING, secrets.problem(), now),
+          Duration.ofMinutes(5));
+    }
+    ProviderSettings settings = ProviderSettings.of(provider, config);
+    BackendContext backendContext =
+        new BackendContext(uid, settings, provider.getSpec(), secrets.secrets(), config, context.getClient());
+    ProviderRuntime runtime;
+    try {
+      runtime = registry.ensure(backendContext, fingerprint(provider, secrets.secrets()));
+    } catch (RuntimeException e) {
+      registry.remove(uid);
+      String message = "The backend could not be set up: " + e.getMessage();
+      return write(provider,
+          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now),
+          NOT_READY_PROBE_INTERVAL);
+    }
+    ProbeResult probe = runtime.lastProbe();
+    Instant lastProbe = lastProbeTimes.get(uid);
+    boolean probeDue =
+        probe == null
+            || lastProbe == null
+            || !probe.ready()
+            || Duration.between(lastProbe, now).compareTo(config.probeInterval()) >= 0
+            || observedGenerationBehind(provider);
+    if (probeDue) {
+      boolean wasReady = runtime.ready();
+      probe = probeSafely(runtime);
+      runtime.recordProbe(probe);
+      lastProbeTimes.put(uid, now);
+      if (probe.ready() && !wasReady) {
+        LOG.info("SandboxProvider {} is ready: {}", settings.displayName(), probe.message());
+        events.record(provider, Type.Normal, Reason.ProviderReady, probe.message());
+      } else if (!probe.ready()) {
+        LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
+        events.record(provider, Type.Warning, Reason.ProbeFailed, probe.message());
+      }
+    }
+    SandboxProviderStatus status =
+        SandboxProviderStatusCalculator.probed(
+            provider, probe, runtime.backend().pools(), probeDue ? now : lastProbe);
+    return write(provider, status, probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL);
+  }
+
+  /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
+  public void poolChanged(String providerUid) {
+    Optional<ProviderRuntime> runtime = registry.get(providerUid);
+    if (runtime.isEmpty() || !poolRefreshPending.add(providerUid)) {
+      return;
+    }
+    ProviderSettings settings = runtime.get().settings();
+    scheduler.schedule(
+        () -> {
+          poolRefreshPending.remove(providerUid);
+          triggers.trigger(new ResourceID(settings.name(), settings.namespace()));
+        },
+        POOL_STATUS_DELAY.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private static ProbeResult probeSafely(ProviderRuntime runtime) {
+    try {
+      return runtime.backend().probe();
+    } catch (RuntimeException e) {
+      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
+    }
+  }
+
+  private static boolean observedGenerationBehind(SandboxProvider provider) {
+    SandboxProviderStatus status = provider.getStatus();
+    return status == null
+        || status.getObservedGeneration() == null
+        || !status.getObservedGeneration().equals(provider.getMetadata().getGeneration())
+        || !Conditions.get(status.getConditions(), ConditionTypes.READY).isPresent();
+  }
+
+  private static UpdateControl<SandboxProvider> write(
+      SandboxProvider provider, SandboxProviderStatus status, Duration reschedule) {
+    UpdateControl<SandboxProvider> control;
+    if (provider.getStatus() != null
+        && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
+        && status.getLastProbeTime() != null
+        && status.getLastProbeTime().equals(provider.getStatus().getLastProbeTime())) {
+      control = UpdateControl.noUpdate();
+    } else {
+      SandboxProvider fresh = new SandboxProvider();
+      fresh.setMetadata(
+          new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+              .withName(provider.getMetadata().getName())
+              .withNamespace(provider.getMetadata().getNamespace())
+              .build());
+      fresh.setStatus(status);
+      control = UpdateControl.patchStatus(fresh);
+    }
+    return reschedule == null ? control : control.rescheduleAfter(reschedule);
+  }
+
+  private static ReferencedObjects secretsFrom(Context<SandboxProvider> context) {
+    Map<String, Secret> byName =
+        context.getSecondaryResources(Secret.class).stream()
+            .collect(Collectors.toMap(s -> s.getMetadata().getName(), s -> s, (a, b) -> a));
+    return new ReferencedObjects() {
+      @Override
+      public Optional<Map<String, String>> configMap(String namespace, String name) {
+        return Optional.empty();
+      }
+
+      @Override
+      public Optional<Map<String, String>> secret(String namespace, String name) {
+        return Optional.ofNullable(byName.get(name)).map(SandboxProviderReconciler::decode);
+      }
+    };
+  }
+
+  /** Secret data and stringData, decoded. */
+  public static Map<String, String> decode(Secret secret) {
+    Map<String, String> values = new TreeMap<>();
+    if (secret.getData() != null) {
+      secret.getData().forEach((k, v) -> values.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+    }
+    if (secret.getStringData() != null) {
+      values.putAll(secret.getStringData());
+    }
+    return values;
+  }
+
+  /** A digest of everything the backend is built from; Secret values enter it hashed only. */
+  static String fingerprint(SandboxProvider provider, Map<String, Map<String, String>> secrets) {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      digest.update(JSON.writeValueAsBytes(provider.getSpec()));
+      for (Map.Entry<String, Map<String, String>> secret : new TreeMap<>(secrets).entrySet()) {
+        digest.update(secret.getKey().getBytes(StandardCharsets.UTF_8));
+        for (Map.Entry<String, String> entry : new TreeMap<>(secret.getValue()).entrySet()) {
+          digest.update(entry.getKey().getBytes(StandardCharsets.UTF_8));
+          digest.update((byte) 0);
+          digest.update(entry.getValue().getBytes(StandardCharsets.UTF_8));
+          digest.update((byte) 0);
+        }
+      }
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (NoSuchAlgorithmException | com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+  }
+}

@@ -1,0 +1,104 @@
+package dev.sandboxes.operator.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
+import dev.sandboxes.operator.runner.RunnerStreams;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs the real runner programs as local processes (python3 and node on this machine), the way a
+ * sandbox runs them: envelope on stdin without closing it, stdout and stderr pumped into the
+ * operator's capped sinks, the whole process tree killed at the deadline. Test-only: no isolation.
+ */
+public final class LocalRunner {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private LocalRunner() {}
+
+  public static ExecutionOutcome run(Language language, String code, String argumentsJson) {
+    return run(language, ExecutionMode.FUNCTION, "main", code, argumentsJson, Duration.ofSeconds(20), 65536);
+  }
+
+  public static ExecutionOutcome script(Language language, String code) {
+    return run(language, ExecutionMode.SCRIPT, "main", code, "{}", Duration.ofSeconds(20), 65536);
+  }
+
+  public static ExecutionOutcome run(
+      Language language, ExecutionMode mode, String entrypoint, String code, String argumentsJson,
+      Duration timeout, int maxOutputBytes) {
+    JsonNode arguments;
+    try {
+      arguments = JSON.readTree(argumentsJson);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    ExecutionRequest request =
+        new ExecutionRequest("test", "local", "uid", language, mode, entrypoint, code, arguments, timeout, maxOutputBytes);
+    ExecutionRequest.Envelope envelope = request.newEnvelope();
+    RunnerStreams streams = new RunnerStreams(envelope.nonce(), maxOutputBytes);
+    Instant started = Instant.now();
+    try {
+      Process process = new ProcessBuilder(RunnerProgram.command(language)).directory(new java.io.File("/tmp")).start();
+      Thread out = pump(process.getInputStream(), streams.stdout());
+      Thread err = pump(process.getErrorStream(), streams.stderr());
+      process.getOutputStream().write(envelope.line());
+      process.getOutputStream().flush(); // stdin stays open, as over an exec stream
+      boolean exited = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (!exited) {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        process.waitFor();
+      }
+      out.join(10_000);
+      err.join(10_000);
+      streams.finish();
+      return new ExecutionOutcome(
+          exited ? Termination.EXITED : Termination.TIMED_OUT,
+          exited ? process.exitValue() : null,
+          streams.stdoutCapture(),
+          streams.stderrCapture(),
+          streams.report(),
+          "local",
+          started,
+          Instant.now(),
+          null);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static Thread pump(InputStream in, OutputStream sink) {
+    Thread thread =
+        new Thread(
+            () -> {
+              byte[] buffer = new byte[65536];
+              try {
+                int read;
+                while ((read = in.read(buffer)) >= 0) {
+                  sink.write(buffer, 0, read);
+                }
+              } catch (IOException ignored) {
+                // process gone
+              }
+            });
+    thread.setDaemon(true);
+    thread.start();
+    return thread;
+  }
+}
