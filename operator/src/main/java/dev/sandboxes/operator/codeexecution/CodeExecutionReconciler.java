@@ -10,6 +10,7 @@ import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.events.EventRecorder;
 import dev.sandboxes.operator.events.EventRecorder.Reason;
@@ -19,7 +20,6 @@ import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
 import dev.sandboxes.operator.sandboxprovider.ProviderRuntime;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
-import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -29,7 +29,6 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
-import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
@@ -155,7 +154,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     ProviderResolution resolution = resolveProvider(cx);
     if (resolution.provider() == null) {
       events.record(cx, Type.Warning, Reason.ProviderNotFound, resolution.problem());
-      return waiting(cx, ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), now, null);
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), now, null);
     }
     SandboxProvider provider = resolution.provider();
     Optional<ProviderRuntime> runtime = registry.get(provider.getMetadata().getUid());
@@ -165,7 +164,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
               + runtime.map(r -> r.lastProbe() == null ? " yet" : ": " + r.lastProbe().message()).orElse(" yet")
               + "; the execution waits for it.";
       events.record(cx, Type.Warning, Reason.ProviderNotReady, message);
-      return waiting(cx, ConditionTypes.PROVIDER_NOT_READY, message, now, null);
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now, null);
     }
     ProviderSettings settings = runtime.get().settings();
 
@@ -173,7 +172,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         ExecutionInputs.resolve(cx.getMetadata().getNamespace(), cx.getSpec(), new KubernetesReferencedObjects(context.getClient()));
     if (inputs instanceof ExecutionInputs.Missing missing) {
       events.record(cx, Type.Warning, Reason.ReferenceNotFound, missing.message());
-      return waiting(cx, ConditionTypes.REFERENCE_NOT_FOUND, missing.message() + "; the execution waits for it.", now,
+      return waiting(cx, context, ConditionTypes.REFERENCE_NOT_FOUND, missing.message() + "; the execution waits for it.", now,
           REFERENCE_RETRY);
     }
     if (inputs instanceof ExecutionInputs.Invalid invalid) {
@@ -194,7 +193,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     if (admission instanceof ExecutionQueue.Waiting waiting) {
       CodeExecutionStatus queued =
           CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), waiting.reason(), now);
-      return sameWaitingState(status, queued) ? UpdateControl.noUpdate() : UpdateControl.patchStatus(fresh(cx, queued));
+      if (!sameWaitingState(status, queued)) {
+        StatusWriter.write(cx, context, queued, CodeExecution::new);
+      }
+      return UpdateControl.noUpdate();
     }
     SandboxLease lease = ((ExecutionQueue.Granted) admission).lease();
     return start(cx, context, settings, providerUid, backend, lease, resolved, now);
@@ -214,7 +216,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.sandboxId(), now);
     try {
       // The write-ahead record, with optimistic locking: no code reaches a sandbox before it exists.
-      PrimaryUpdateAndCacheUtils.mergePatchStatusAndCacheResource(cx, context, current -> fresh(current, started));
+      StatusWriter.write(cx, context, started, CodeExecution::new);
     } catch (RuntimeException e) {
       lease.release();
       queue.release(providerUid, uid);
@@ -252,7 +254,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             .orElse(dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE);
     CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, action, now);
     try {
-      PrimaryUpdateAndCacheUtils.mergePatchStatusAndCacheResource(cx, context, current -> fresh(current, finished));
+      StatusWriter.write(cx, context, finished, CodeExecution::new);
     } catch (RuntimeException e) {
       if (!isNotFound(e)) {
         throw e;
@@ -292,7 +294,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             ? CodeExecutionStatusCalculator.finished(cx, recovered.get(),
                 runtime.get().settings().limits().outputLimitAction(), now)
             : CodeExecutionStatusCalculator.interrupted(cx, null, now);
-    PrimaryUpdateAndCacheUtils.mergePatchStatusAndCacheResource(cx, context, current -> fresh(current, finished));
+    StatusWriter.write(cx, context, finished, CodeExecution::new);
     recordFinished(cx, finished);
     return ttlControl(cx, now);
   }
@@ -312,14 +314,17 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.invalid(cx, problems, now);
     events.record(cx, Type.Warning, Reason.InvalidSpec, status.getMessage());
     LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), problems);
-    return ttlAfter(UpdateControl.patchStatus(fresh(cx, status)), cx, status, now);
+    StatusWriter.write(cx, context, status, CodeExecution::new);
+    return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 
   private UpdateControl<CodeExecution> waiting(
-      CodeExecution cx, String reason, String message, Instant now, Duration retry) {
+      CodeExecution cx, Context<CodeExecution> context, String reason, String message, Instant now, Duration retry) {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
-    UpdateControl<CodeExecution> control =
-        sameWaitingState(cx.getStatus(), status) ? UpdateControl.noUpdate() : UpdateControl.patchStatus(fresh(cx, status));
+    if (!sameWaitingState(cx.getStatus(), status)) {
+      StatusWriter.write(cx, context, status, CodeExecution::new);
+    }
+    UpdateControl<CodeExecution> control = UpdateControl.noUpdate();
     return retry == null ? control : control.rescheduleAfter(retry);
   }
 
@@ -332,7 +337,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
       CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(cx);
       updated.setObservedGeneration(generation);
-      return ttlAfter(UpdateControl.patchStatus(fresh(cx, updated)), cx, status, now);
+      StatusWriter.write(cx, context, updated, CodeExecution::new);
     }
     return ttlControl(cx, now);
   }
@@ -350,7 +355,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
     Instant completed = parseOr(status.getCompletionTime(), now);
     Instant expiry = completed.plusSeconds(ttl);
-    if (!now.isBefore(expiry) && control.isNoUpdate()) {
+    if (!now.isBefore(expiry)) {
       LOG.info("CodeExecution {}/{} expired after ttlSecondsAfterFinished={}; deleting it",
           cx.getMetadata().getNamespace(), cx.getMetadata().getName(), ttl);
       try {
@@ -492,19 +497,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       cause = cause.getCause();
     }
     return false;
-  }
-
-  /** A fresh object with only name, namespace and the status: what gets patched. */
-  static CodeExecution fresh(CodeExecution current, CodeExecutionStatus status) {
-    CodeExecution fresh = new CodeExecution();
-    fresh.setMetadata(
-        new ObjectMetaBuilder()
-            .withName(current.getMetadata().getName())
-            .withNamespace(current.getMetadata().getNamespace())
-            .withResourceVersion(current.getMetadata().getResourceVersion())
-            .build());
-    fresh.setStatus(status);
-    return fresh;
   }
 
   private static String quote(String value) {

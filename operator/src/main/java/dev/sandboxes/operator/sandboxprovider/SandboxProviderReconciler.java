@@ -8,6 +8,7 @@ import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.codeexecution.ReferencedObjects;
+import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
@@ -126,12 +127,12 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       registry.remove(uid);
       String message = "Invalid spec: " + String.join("; ", problems) + ".";
       events.record(provider, Type.Warning, Reason.InvalidProviderSpec, message);
-      return write(provider, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
     }
     if (!registry.factory().supports(provider.getSpec().getType())) {
       registry.remove(uid);
       String message = "Provider type " + provider.getSpec().getType().value() + " is not available in this operator build.";
-      return write(provider, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
     }
     SecretRequirements.Resolution secrets =
         SecretRequirements.resolve(
@@ -139,7 +140,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     if (!secrets.ok()) {
       registry.remove(uid);
       events.record(provider, Type.Warning, Reason.CredentialsMissing, secrets.problem());
-      return write(provider,
+      return write(provider, context,
           SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.CREDENTIALS_MISSING, secrets.problem(), now),
           Duration.ofMinutes(5));
     }
@@ -152,7 +153,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     } catch (RuntimeException e) {
       registry.remove(uid);
       String message = "The backend could not be set up: " + e.getMessage();
-      return write(provider,
+      return write(provider, context,
           SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now),
           NOT_READY_PROBE_INTERVAL);
     }
@@ -180,7 +181,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     SandboxProviderStatus status =
         SandboxProviderStatusCalculator.probed(
             provider, probe, runtime.backend().pools(), probeDue ? now : lastProbe);
-    return write(provider, status, probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL);
+    return write(provider, context, status, probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL);
   }
 
   /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
@@ -216,23 +217,15 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   }
 
   private static UpdateControl<SandboxProvider> write(
-      SandboxProvider provider, SandboxProviderStatus status, Duration reschedule) {
-    UpdateControl<SandboxProvider> control;
-    if (provider.getStatus() != null
-        && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
-        && status.getLastProbeTime() != null
-        && status.getLastProbeTime().equals(provider.getStatus().getLastProbeTime())) {
-      control = UpdateControl.noUpdate();
-    } else {
-      SandboxProvider fresh = new SandboxProvider();
-      fresh.setMetadata(
-          new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-              .withName(provider.getMetadata().getName())
-              .withNamespace(provider.getMetadata().getNamespace())
-              .build());
-      fresh.setStatus(status);
-      control = UpdateControl.patchStatus(fresh);
+      SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
+    boolean unchanged =
+        provider.getStatus() != null
+            && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
+            && java.util.Objects.equals(status.getLastProbeTime(), provider.getStatus().getLastProbeTime());
+    if (!unchanged) {
+      StatusWriter.write(provider, context, status, SandboxProvider::new);
     }
+    UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();
     return reschedule == null ? control : control.rescheduleAfter(reschedule);
   }
 

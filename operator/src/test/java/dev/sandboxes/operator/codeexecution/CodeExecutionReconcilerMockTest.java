@@ -1,0 +1,270 @@
+package dev.sandboxes.operator.codeexecution;
+
+import static dev.sandboxes.operator.testing.TestResources.aDockerProvider;
+import static dev.sandboxes.operator.testing.TestResources.anExecution;
+import static dev.sandboxes.operator.testing.TestResources.asDefault;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionLimits;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import io.fabric8.kubernetes.api.model.events.v1.Event;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CodeExecution lifecycle on fabric8's CRUD mock server with an in-memory backend: a plain
+ * JOSDK operator, merge-patch status, no schema validation (the validator does it), no GC.
+ */
+@EnableKubernetesMockClient(crud = true)
+class CodeExecutionReconcilerMockTest {
+
+  KubernetesClient client;
+
+  private final Map<String, FakeSandboxBackend> backends = new ConcurrentHashMap<>();
+  private volatile int sandboxes = 4;
+  private SandboxOperator operator;
+
+  @BeforeEach
+  void startOperator() {
+    operator = newOperator().start();
+  }
+
+  @AfterEach
+  void stopOperator() {
+    if (operator != null) {
+      operator.stop(Duration.ofSeconds(1));
+    }
+  }
+
+  private SandboxOperator newOperator() {
+    SandboxBackendFactory factory = new SandboxBackendFactory()
+        .register(ProviderType.DOCKER, context -> backends.computeIfAbsent(
+            context.settings().name(), name -> new FakeSandboxBackend(sandboxes)));
+    return new SandboxOperator(client, factory, OperatorConfig.defaults(), null);
+  }
+
+  @Test
+  void runsAnExecutionAndWritesTheOutcome() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    client.resource(anExecution("default", "hello", "fake")).create();
+
+    CodeExecution cx = awaitPhase("hello", Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getExitCode()).isZero();
+    assertThat(cx.getStatus().getStdout()).isEqualTo("ran hello\n");
+    assertThat(cx.getStatus().getResult().toString()).isEqualTo("{\"x\":1}");
+    assertThat(cx.getStatus().getObservedGeneration()).isEqualTo(cx.getMetadata().getGeneration());
+    assertThat(cx.getStatus().getSandbox().getProvider()).isEqualTo("fake");
+    assertThat(cx.getStatus().getSandbox().getType()).isEqualTo(ProviderType.DOCKER);
+    assertThat(cx.getStatus().getSandbox().getId()).startsWith("fake-");
+    assertThat(cx.getStatus().getStartTime()).isNotNull();
+    assertThat(cx.getStatus().getCompletionTime()).isNotNull();
+    assertThat(cx.getStatus().getDuration()).isEqualTo("5ms");
+    assertThat(Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isTrue();
+    assertThat(Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.STARTED)).isTrue();
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Completed");
+    await().untilAsserted(() -> assertThat(eventReasons("hello")).contains("Started", "Completed"));
+    assertThat(backends.get("fake").runs(cx.getMetadata().getUid())).isEqualTo(1);
+  }
+
+  @Test
+  void waitsForAMissingProviderAndRunsWhenItAppears() {
+    client.resource(anExecution("default", "early", "late-provider")).create();
+    CodeExecution waiting = awaitReason("early", ConditionTypes.ACCEPTED, ConditionTypes.PROVIDER_NOT_FOUND);
+    assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
+    assertThat(waiting.getStatus().getMessage()).contains("late-provider").contains("does not exist");
+
+    client.resource(aDockerProvider("default", "late-provider")).create();
+    awaitPhase("early", Phase.SUCCEEDED);
+  }
+
+  @Test
+  void usesTheNamespaceDefaultProvider() {
+    client.resource(aDockerProvider("default", "other")).create();
+    client.resource(asDefault(aDockerProvider("default", "the-default"))).create();
+    client.resource(anExecution("default", "defaulted", null)).create();
+
+    CodeExecution cx = awaitPhase("defaulted", Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getSandbox().getProvider()).isEqualTo("the-default");
+  }
+
+  @Test
+  void invalidSpecFailsWithoutRunningAndNamesTheField() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    CodeExecution bad = anExecution("default", "bad", "fake");
+    bad.getSpec().setCodeFrom(new dev.sandboxes.api.v1alpha1.CodeSource()); // both code and codeFrom
+    bad.getSpec().setEntrypoint("not a name");
+    client.resource(bad).create();
+
+    CodeExecution cx = awaitPhase("bad", Phase.FAILED);
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("InvalidSpec");
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isEqualTo("InvalidSpec");
+    assertThat(cx.getStatus().getMessage()).contains("spec.code and spec.codeFrom").contains("spec.entrypoint");
+    await().untilAsserted(() -> assertThat(eventReasons("bad")).contains("InvalidSpec"));
+    assertThat(backends.get("fake").totalRuns()).isZero();
+  }
+
+  @Test
+  void timeoutAboveTheProviderMaximumIsRejectedNotClamped() {
+    SandboxProvider provider = aDockerProvider("default", "fake");
+    ExecutionLimits limits = new ExecutionLimits();
+    limits.setMaxTimeoutSeconds(30);
+    provider.getSpec().setLimits(limits);
+    client.resource(provider).create();
+    CodeExecution cx = anExecution("default", "too-long", "fake");
+    cx.getSpec().setTimeoutSeconds(31);
+    client.resource(cx).create();
+
+    CodeExecution failed = awaitPhase("too-long", Phase.FAILED);
+    assertThat(failed.getStatus().getMessage()).contains("spec.timeoutSeconds is 31").contains("at most 30");
+  }
+
+  @Test
+  void queuesWhenNoSandboxIsFreeAndRunsOldestFirst() throws Exception {
+    sandboxes = 0;
+    client.resource(aDockerProvider("default", "busy")).create();
+    for (int i = 1; i <= 3; i++) {
+      client.resource(anExecution("default", "queued-" + i, "busy")).create();
+      Thread.sleep(1100); // creationTimestamp has second precision
+    }
+    for (int i = 1; i <= 3; i++) {
+      CodeExecution waiting = awaitReason("queued-" + i, ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+      assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
+      assertThat(Conditions.isTrue(waiting.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isTrue();
+    }
+    backends.get("busy").addCapacity(1);
+    for (int i = 1; i <= 3; i++) {
+      awaitPhase("queued-" + i, Phase.SUCCEEDED);
+    }
+    assertThat(backends.get("busy").startOrder()).containsExactly("queued-1", "queued-2", "queued-3");
+  }
+
+  @Test
+  void maxConcurrentExecutionsLimitsRunsAtOnce() {
+    SandboxProvider provider = aDockerProvider("default", "limited");
+    ExecutionLimits limits = new ExecutionLimits();
+    limits.setMaxConcurrentExecutions(1);
+    provider.getSpec().setLimits(limits);
+    client.resource(provider).create();
+    await().until(() -> backends.containsKey("limited"));
+    backends.get("limited").gate("slow");
+    client.resource(anExecution("default", "slow-1", "limited")).create();
+    awaitPhase("slow-1", Phase.RUNNING);
+    client.resource(anExecution("default", "next", "limited")).create();
+    awaitReason("next", ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+
+    backends.get("limited").open("slow");
+    awaitPhase("slow-1", Phase.SUCCEEDED);
+    awaitPhase("next", Phase.SUCCEEDED);
+  }
+
+  @Test
+  void anOperatorRestartMidRunFinishesTheExecutionAsInterruptedAndNeverRunsItTwice() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    backends.get("fake").gate("victim");
+    client.resource(anExecution("default", "victim", "fake")).create();
+    CodeExecution running = awaitPhase("victim", Phase.RUNNING);
+    String uid = running.getMetadata().getUid();
+    String sandbox = running.getStatus().getSandbox().getId();
+
+    // The operator dies mid-run: no drain, the run's outcome never reaches the API server.
+    operator.operator().stop();
+    operator.tracker().close();
+    operator = newOperator().start();
+
+    CodeExecution cx = awaitPhase("victim", Phase.FAILED);
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Interrupted");
+    assertThat(cx.getStatus().getMessage()).contains("not run again");
+    assertThat(backends.get("fake").runs(uid)).isEqualTo(1);
+    assertThat(backends.get("fake").discarded()).contains(sandbox);
+  }
+
+  @Test
+  void deletingAFinishedExecutionAfterItsTtl() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    CodeExecution cx = anExecution("default", "short-lived", "fake");
+    cx.getSpec().setTtlSecondsAfterFinished(1);
+    client.resource(cx).create();
+    awaitPhase("short-lived", Phase.SUCCEEDED);
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> client.resources(CodeExecution.class).inNamespace("default").withName("short-lived").get() == null);
+  }
+
+  @Test
+  void deletingARunningExecutionCancelsItsRun() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    backends.get("fake").gate("doomed");
+    client.resource(anExecution("default", "doomed", "fake")).create();
+    awaitPhase("doomed", Phase.RUNNING);
+    client.resources(CodeExecution.class).inNamespace("default").withName("doomed").delete();
+    await().untilAsserted(() -> assertThat(operator.tracker().active()).isEmpty());
+  }
+
+  @Test
+  void codeFromAMissingConfigMapWaitsThenRuns() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    CodeExecution cx = anExecution("default", "from-config", "fake");
+    cx.getSpec().setCode(null);
+    var source = new dev.sandboxes.api.v1alpha1.CodeSource();
+    var ref = new dev.sandboxes.api.v1alpha1.ConfigMapKeyReference();
+    ref.setName("code");
+    ref.setKey("main.py");
+    source.setConfigMapKeyRef(ref);
+    cx.getSpec().setCodeFrom(source);
+    client.resource(cx).create();
+    CodeExecution waiting = awaitReason("from-config", ConditionTypes.ACCEPTED, ConditionTypes.REFERENCE_NOT_FOUND);
+    assertThat(waiting.getStatus().getMessage()).contains("ConfigMap code");
+
+    client.resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata().withName("code")
+        .withNamespace("default").endMetadata().addToData("main.py", "def main(x):\n    return x\n").build()).create();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+        assertThat(get("from-config").getStatus().getPhase()).isEqualTo(Phase.SUCCEEDED));
+  }
+
+  private CodeExecution awaitPhase(String name, Phase phase) {
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      CodeExecution cx = get(name);
+      assertThat(cx.getStatus()).isNotNull();
+      assertThat(cx.getStatus().getPhase()).isEqualTo(phase);
+    });
+    return get(name);
+  }
+
+  private CodeExecution awaitReason(String name, String type, String reason) {
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      CodeExecution cx = get(name);
+      assertThat(cx.getStatus()).isNotNull();
+      assertThat(Conditions.reason(cx.getStatus().getConditions(), type)).isEqualTo(reason);
+    });
+    return get(name);
+  }
+
+  private CodeExecution get(String name) {
+    return client.resources(CodeExecution.class).inNamespace("default").withName(name).get();
+  }
+
+  private List<String> eventReasons(String name) {
+    return client.events().v1().events().inNamespace("default").list().getItems().stream()
+        .filter(e -> name.equals(e.getRegarding().getName()))
+        .map(Event::getReason)
+        .toList();
+  }
+}

@@ -1,0 +1,202 @@
+package dev.sandboxes.operator.testing;
+
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerReport;
+import dev.sandboxes.operator.runner.StreamCapture;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+
+/**
+ * An in-memory backend for reconciler tests: a fixed number of sandboxes, a scripted outcome per
+ * request, optional gates that hold runs until released, and a record of every run (to prove
+ * at-most-once).
+ */
+public final class FakeSandboxBackend implements SandboxBackend {
+
+  private final AtomicInteger free;
+  private final AtomicInteger sandboxCounter = new AtomicInteger();
+  private final Map<String, AtomicInteger> runsByUid = new ConcurrentHashMap<>();
+  private final List<String> startOrder = new CopyOnWriteArrayList<>();
+  private final Map<String, CountDownLatch> gates = new ConcurrentHashMap<>();
+  private volatile Function<ExecutionRequest, ExecutionOutcome> behaviour = FakeSandboxBackend::succeedWithArguments;
+  private volatile ProbeResult probe = ProbeResult.reachable("fake backend answered");
+  private volatile Runnable capacityListener = () -> {};
+  private volatile boolean closed;
+  private final List<String> discarded = new CopyOnWriteArrayList<>();
+
+  public FakeSandboxBackend(int sandboxes) {
+    this.free = new AtomicInteger(sandboxes);
+  }
+
+  /** Answers every run with exit 0, the arguments as result, and "ran <name>" on stdout. */
+  public static ExecutionOutcome succeedWithArguments(ExecutionRequest request) {
+    Instant now = Instant.now();
+    return new ExecutionOutcome(Termination.EXITED, 0,
+        new StreamCapture("ran " + request.name() + "\n", 5 + request.name().length(), false),
+        StreamCapture.EMPTY,
+        new RunnerReport("ok", null, null, request.arguments(), null),
+        null, now, now.plusMillis(5), null);
+  }
+
+  public FakeSandboxBackend behaviour(Function<ExecutionRequest, ExecutionOutcome> behaviour) {
+    this.behaviour = behaviour;
+    return this;
+  }
+
+  public FakeSandboxBackend probe(ProbeResult probe) {
+    this.probe = probe;
+    return this;
+  }
+
+  /** Runs of executions whose name starts with the prefix wait until {@link #open} is called. */
+  public FakeSandboxBackend gate(String namePrefix) {
+    gates.put(namePrefix, new CountDownLatch(1));
+    return this;
+  }
+
+  public void open(String namePrefix) {
+    CountDownLatch gate = gates.get(namePrefix);
+    if (gate != null) {
+      gate.countDown();
+    }
+  }
+
+  /** Adds sandboxes and tells the operator. */
+  public void addCapacity(int sandboxes) {
+    free.addAndGet(sandboxes);
+    capacityListener.run();
+  }
+
+  public int runs(String executionUid) {
+    AtomicInteger count = runsByUid.get(executionUid);
+    return count == null ? 0 : count.get();
+  }
+
+  public int totalRuns() {
+    return runsByUid.values().stream().mapToInt(AtomicInteger::get).sum();
+  }
+
+  /** Names in the order their runs started. */
+  public List<String> startOrder() {
+    return List.copyOf(startOrder);
+  }
+
+  public List<String> discarded() {
+    return List.copyOf(discarded);
+  }
+
+  public boolean closed() {
+    return closed;
+  }
+
+  @Override
+  public ProviderType type() {
+    return ProviderType.DOCKER;
+  }
+
+  @Override
+  public ProbeResult probe() {
+    return probe;
+  }
+
+  @Override
+  public Optional<SandboxLease> tryAcquire(Language language) {
+    while (true) {
+      int current = free.get();
+      if (current <= 0) {
+        return Optional.empty();
+      }
+      if (free.compareAndSet(current, current - 1)) {
+        String id = "fake-" + sandboxCounter.incrementAndGet();
+        return Optional.of(new SandboxLease() {
+          @Override
+          public Language language() {
+            return language;
+          }
+
+          @Override
+          public String sandboxId() {
+            return id;
+          }
+
+          @Override
+          public void release() {
+            free.incrementAndGet();
+            capacityListener.run();
+          }
+        });
+      }
+    }
+  }
+
+  @Override
+  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+    runsByUid.computeIfAbsent(request.uid(), k -> new AtomicInteger()).incrementAndGet();
+    startOrder.add(request.name());
+    try {
+      CountDownLatch cancelled = new CountDownLatch(1);
+      control.onCancel(cancelled::countDown);
+      for (Map.Entry<String, CountDownLatch> gate : gates.entrySet()) {
+        if (request.name().startsWith(gate.getKey())) {
+          while (!gate.getValue().await(50, TimeUnit.MILLISECONDS)) {
+            if (cancelled.getCount() == 0) {
+              return ExecutionOutcome.failure(Termination.CANCELLED, lease.sandboxId(), null, Instant.now(), "cancelled");
+            }
+          }
+        }
+      }
+      ExecutionOutcome outcome = behaviour.apply(request);
+      return new ExecutionOutcome(outcome.termination(), outcome.exitCode(), outcome.stdout(), outcome.stderr(),
+          outcome.report(), lease.sandboxId(), outcome.startTime(), outcome.completionTime(), outcome.detail());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, lease.sandboxId(), null, Instant.now(), "interrupted");
+    } finally {
+      // The sandbox is destroyed and a fresh one takes its place, as in a real pool.
+      free.incrementAndGet();
+      capacityListener.run();
+    }
+  }
+
+  @Override
+  public void discard(String executionUid, String sandboxId) {
+    discarded.add(sandboxId);
+  }
+
+  @Override
+  public List<PoolStatus> pools() {
+    PoolStatus pool = new PoolStatus();
+    pool.setLanguage(Language.PYTHON);
+    pool.setReady(Math.max(0, free.get()));
+    pool.setClaimed(0);
+    pool.setDesired(0);
+    return List.of(pool);
+  }
+
+  @Override
+  public void setCapacityListener(Runnable listener) {
+    this.capacityListener = listener;
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+  }
+}

@@ -1,0 +1,54 @@
+package dev.sandboxes.operator.testing;
+
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
+import dev.sandboxes.api.v1alpha1.DockerSpec;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.ProviderReference;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import java.util.Map;
+
+/** Builders for the objects tests use. */
+public final class TestResources {
+
+  private TestResources() {}
+
+  /** A Docker provider pointing at a host tests replace with a fake backend. */
+  public static SandboxProvider aDockerProvider(String namespace, String name) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.DOCKER);
+    DockerSpec docker = new DockerSpec();
+    docker.setHost("unix:///fake/docker.sock");
+    spec.setDocker(docker);
+    provider.setSpec(spec);
+    return provider;
+  }
+
+  public static SandboxProvider asDefault(SandboxProvider provider) {
+    provider.getMetadata().setAnnotations(Map.of(ApiConstants.DEFAULT_PROVIDER_ANNOTATION, "true"));
+    return provider;
+  }
+
+  /** A Python execution on a named provider. */
+  public static CodeExecution anExecution(String namespace, String name, String provider) {
+    CodeExecution cx = new CodeExecution();
+    cx.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
+    CodeExecutionSpec spec = new CodeExecutionSpec();
+    if (provider != null) {
+      ProviderReference ref = new ProviderReference();
+      ref.setName(provider);
+      spec.setProviderRef(ref);
+    }
+    spec.setLanguage(Language.PYTHON);
+    spec.setCode("def main(x):\n    return x\n");
+    spec.setArguments(Map.of("x", 1));
+    cx.setSpec(spec);
+    return cx;
+  }
+}
