@@ -34,7 +34,11 @@ def _sandbox_runner():
     os.dup2(null_fd, 0)
     os.close(null_fd)
 
+    runner_pid = os.getpid()
+
     def send(kind, payload):
+        if os.getpid() != runner_pid:
+            return  # a process the code forked: only the runner itself reports
         step = pipe_buf - header_size
         for start in range(0, max(len(payload), 1), step):
             chunk = payload[start:start + step]

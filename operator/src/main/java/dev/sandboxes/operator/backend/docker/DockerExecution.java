@@ -130,15 +130,21 @@ final class DockerExecution {
     }
     ContainerState state = containerState(containerId);
     if (!state.running()) {
-      // The whole sandbox stopped under the code: gVisor does this at the memory or pids limit.
-      if (state.oomKilled()) {
-        return outcome(Termination.OUT_OF_MEMORY, exitCode, streams, containerId, started, finished,
-            "The sandbox was stopped at its memory limit (" + settings.memoryText() + ")");
+      // The whole sandbox stopped under the code. gVisor does this at its limits (docs/container-engine.md):
+      // the container exits 137 at the memory limit and 2 when the process limit is hit. Podman
+      // never sets OOMKilled, so the exit code is the evidence.
+      Long containerExit = state.exitCode();
+      if (state.oomKilled() || (containerExit != null && containerExit == 137)) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
+            "The sandbox was stopped at its memory limit of " + settings.memoryText());
       }
-      return outcome(Termination.SANDBOX_FAILED, exitCode, streams, containerId, started, finished,
-          "The sandbox container stopped during the execution (container exit code " + state.exitCode()
-              + "); under gVisor this happens when the code exceeds the memory limit (" + settings.memoryText()
-              + ") or the process limit (" + settings.pidsLimit() + ")");
+      if (containerExit != null && containerExit == 2) {
+        return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
+            "The sandbox was stopped at its process limit of " + settings.pidsLimit()
+                + " (gVisor counts its own threads); the code started too many processes or threads");
+      }
+      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
+          "The sandbox container stopped during the execution (container exit code " + containerExit + ")");
     }
     if (exitCode == null) {
       String why = streamError == null ? "no exit code was reported" : streamError.getMessage();
@@ -174,8 +180,11 @@ final class DockerExecution {
       InspectContainerResponse.ContainerState state = client.inspectContainerCmd(containerId).exec().getState();
       return new ContainerState(
           Boolean.TRUE.equals(state.getRunning()), Boolean.TRUE.equals(state.getOOMKilled()), state.getExitCodeLong());
-    } catch (NotFoundException e) {
-      return new ContainerState(false, false, null);
+    } catch (RuntimeException e) {
+      if (DockerSandboxBackend.isNoSuchContainer(e)) {
+        return new ContainerState(false, false, null);
+      }
+      throw e;
     }
   }
 

@@ -280,9 +280,10 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private void destroy(String containerId) {
     try {
       client.removeContainerCmd(containerId).withForce(true).withRemoveVolumes(true).exec();
-    } catch (NotFoundException e) {
-      // already gone
     } catch (DockerException e) {
+      if (isNoSuchContainer(e)) {
+        return; // already gone
+      }
       if (e.getHttpStatus() != 409) { // 409: removal already in progress
         LOG.warn("removing sandbox container {} failed: {}", shortId(containerId), e.getMessage());
       }
@@ -307,6 +308,25 @@ public final class DockerSandboxBackend implements SandboxBackend {
     } catch (RuntimeException e) {
       LOG.warn("listing leftover sandbox containers failed: {}", rootMessage(e));
     }
+  }
+
+  /** Whether a container still exists (tests check that sandboxes are destroyed). */
+  boolean containerExists(String containerId) {
+    try {
+      client.inspectContainerCmd(containerId).exec();
+      return true;
+    } catch (RuntimeException e) {
+      if (isNoSuchContainer(e)) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /** Docker answers 404 for a missing container; podman 4.3 sometimes 500 "no such container". */
+  static boolean isNoSuchContainer(RuntimeException e) {
+    return e instanceof NotFoundException
+        || (e instanceof DockerException d && d.getHttpStatus() == 500 && String.valueOf(d.getMessage()).contains("no such container"));
   }
 
   private static String shortId(String id) {

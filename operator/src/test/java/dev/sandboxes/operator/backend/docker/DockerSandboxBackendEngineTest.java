@@ -1,0 +1,251 @@
+package dev.sandboxes.operator.backend.docker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.DockerSpec;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.OutputLimitAction;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
+import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator.Verdict;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.testing.DockerEngines;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The Docker backend on a real engine: podman's Docker-compatible API with runc and with gVisor
+ * (runsc), one socket each. Covers the hostile cases the sandbox must contain. Skipped, with the
+ * reason, where no engine can be started (needs root); CI always runs it.
+ */
+class DockerSandboxBackendEngineTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Map<String, DockerSandboxBackend> BACKENDS = new ConcurrentHashMap<>();
+
+  @AfterAll
+  static void closeBackends() {
+    BACKENDS.values().forEach(DockerSandboxBackend::close);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void runsPythonAndJavascriptWithTrueNullAndUnicodeArguments(String runtime) throws Exception {
+    ExecutionOutcome python = run(runtime, Language.PYTHON,
+        "def main(flag, nothing, text):\n    print('hi from python')\n    return {'flag': flag, 'nothing': nothing, 'text': text}",
+        "{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\"}", 20);
+    assertThat(python.termination()).isEqualTo(Termination.EXITED);
+    assertThat(python.exitCode()).isZero();
+    assertThat(python.stdout().text()).isEqualTo("hi from python\n");
+    assertThat(python.report().result().toString()).isEqualTo("{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\"}");
+    ExecutionOutcome js = run(runtime, Language.JAVASCRIPT,
+        "async function main(a) { return { flag: a.flag, nothing: a.nothing, text: a.text }; }",
+        "{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\"}", 20);
+    assertThat(js.exitCode()).isZero();
+    assertThat(js.report().result().toString()).isEqualTo("{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\"}");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void nonZeroExitIsAUserCodeError(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON, "import sys\ndef main():\n    sys.exit(3)", "{}", 20);
+    assertThat(outcome.exitCode()).isEqualTo(3);
+    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void infiniteLoopIsKilledAtTheDeadline(String runtime) {
+    long started = System.nanoTime();
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "def main():\n    print('spinning', flush=True)\n    while True:\n        pass", "{}", 2);
+    long millis = (System.nanoTime() - started) / 1_000_000;
+    assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
+    assertThat(outcome.stdout().text()).isEqualTo("spinning\n"); // output up to the deadline is kept
+    assertThat(millis).as("reported within about a second of the 2 s limit").isLessThan(4000);
+    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.TIMED_OUT);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void childrenThatIgnoreSigtermDieWithTheSandbox(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "import subprocess, time\ndef main():\n"
+            + "    subprocess.Popen(['sh', '-c', 'trap \"\" TERM; sleep 600'])\n"
+            + "    time.sleep(600)", "{}", 2);
+    assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
+    assertContainerGone(runtime, outcome.sandboxId());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void forkBombIsContainedAndThePoolRecovers(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "import os\ndef main():\n    while True:\n        os.fork()", "{}", 10);
+    Verdict verdict = verdict(outcome);
+    assertThat(verdict.succeeded()).isFalse();
+    if ("runc".equals(runtime)) {
+      // runc: fork fails at pids.max (EAGAIN, an exception in the code), or the copies of the
+      // interpreter exhaust the memory limit first and are OOM-killed.
+      assertThat(verdict.reason()).isIn(ConditionTypes.USER_CODE_ERROR, ConditionTypes.OUT_OF_MEMORY);
+    } else {
+      // gVisor stops the whole sandbox at pids.max (its own threads count too).
+      assertThat(verdict.reason()).isEqualTo(ConditionTypes.SANDBOX_FAILED);
+      assertThat(verdict.message()).contains("process limit");
+    }
+    assertContainerGone(runtime, outcome.sandboxId());
+    assertThat(run(runtime, Language.PYTHON, "def main():\n    return 'fine'", "{}", 20).report().result().asText())
+        .isEqualTo("fine");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void memoryBombIsOutOfMemoryAndThePoolRecovers(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))", "{}", 20);
+    Verdict verdict = verdict(outcome);
+    assertThat(verdict.reason()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
+    assertThat(verdict.message()).contains("memory");
+    assertThat(run(runtime, Language.PYTHON, "def main():\n    return 'fine'", "{}", 20).report().result().asText())
+        .isEqualTo("fine");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void hundredMegabytesOfOutputAreCountedNotKept(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "import sys\ndef main():\n    chunk = 'x' * (1024 * 1024)\n    for _ in range(100):\n        sys.stdout.write(chunk)\n    return 'done'",
+        "{}", 60);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().totalBytes()).isEqualTo(100L * 1024 * 1024);
+    assertThat(outcome.stdout().truncated()).isTrue();
+    assertThat(outcome.stdout().text()).hasSize(65536);
+    assertThat(outcome.report().result().asText()).isEqualTo("done");
+    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.COMPLETED);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void theRootFilesystemIsReadOnlyAndTmpIsWritable(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "import os\ndef main():\n"
+            + "    open('/tmp/scratch', 'w').write('ok')\n"
+            + "    try:\n        open('/home/sandbox/x', 'w')\n        return 'writable'\n"
+            + "    except OSError as e:\n        return [os.getuid(), e.strerror]", "{}", 20);
+    assertThat(outcome.report().result().toString()).isEqualTo("[1000,\"Read-only file system\"]");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void thereIsNoNetworkAndNoPrivilege(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "import socket\ndef main():\n"
+            + "    status = open('/proc/self/status').read()\n"
+            + "    fields = dict(l.split(':', 1) for l in status.splitlines() if ':' in l)\n"
+            + "    try:\n        socket.create_connection(('1.1.1.1', 53), timeout=3)\n        net = 'connected'\n"
+            + "    except OSError as e:\n        net = type(e).__name__\n"
+            + "    ifaces = sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:])\n"
+            + "    return {'net': net, 'ifaces': ifaces, 'capEff': fields['CapEff'].strip(), 'noNewPrivs': fields.get('NoNewPrivs', '').strip()}",
+        "{}", 20);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.report().result().get("net").asText()).isNotEqualTo("connected");
+    assertThat(outcome.report().result().get("ifaces").toString()).isEqualTo("[\"lo\"]");
+    assertThat(outcome.report().result().get("capEff").asText()).isEqualTo("0000000000000000");
+    if ("runc".equals(runtime)) {
+      assertThat(outcome.report().result().get("noNewPrivs").asText()).isEqualTo("1");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void twoExecutionsNeverSeeEachOthersFilesOrProcesses(String runtime) {
+    ExecutionOutcome first = run(runtime, Language.PYTHON,
+        "import subprocess\ndef main():\n"
+            + "    open('/tmp/secret', 'w').write('from the first execution')\n"
+            + "    subprocess.Popen(['sleep', '300'])\n    return 'left things behind'", "{}", 20);
+    assertThat(first.exitCode()).isZero();
+    ExecutionOutcome second = run(runtime, Language.PYTHON,
+        "import os\ndef main():\n"
+            + "    cmdlines = []\n"
+            + "    for pid in os.listdir('/proc'):\n"
+            + "        if pid.isdigit():\n"
+            + "            try:\n                cmdlines.append(open('/proc/%s/cmdline' % pid).read().replace('\\0', ' ').strip())\n"
+            + "            except OSError:\n                pass\n"
+            + "    return {'secret': os.path.exists('/tmp/secret'), 'sleepers': [c for c in cmdlines if c.startswith('sleep 300')]}",
+        "{}", 20);
+    assertThat(second.sandboxId()).isNotEqualTo(first.sandboxId());
+    assertThat(second.report().result().toString()).isEqualTo("{\"secret\":false,\"sleepers\":[]}");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void probeReportsReachableEngine(String runtime) {
+    ProbeResult probe = backend(runtime).probe();
+    assertThat(probe.ready()).as(probe.message()).isTrue();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+  }
+
+  private ExecutionOutcome run(String runtime, Language language, String code, String arguments, int timeoutSeconds) {
+    DockerSandboxBackend backend = backend(runtime);
+    SandboxLease lease = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+        .until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+    try {
+      ExecutionRequest request = new ExecutionRequest("test", "engine-test", UUID.randomUUID().toString(), language,
+          ExecutionMode.FUNCTION, "main", code, JSON.readTree(arguments), Duration.ofSeconds(timeoutSeconds), 65536);
+      return backend.execute(lease, request, RunControl.detached());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static Verdict verdict(ExecutionOutcome outcome) {
+    return CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.FUNCTION, "main", OutputLimitAction.TRUNCATE, 0);
+  }
+
+  private void assertContainerGone(String runtime, String containerId) {
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+        assertThat(backend(runtime).containerExists(containerId)).isFalse());
+  }
+
+  static DockerSandboxBackend backend(String runtime) {
+    return BACKENDS.computeIfAbsent(runtime, r -> {
+      SandboxProvider provider = new SandboxProvider();
+      provider.setMetadata(new ObjectMetaBuilder().withNamespace("test").withName("engine-" + r).build());
+      SandboxProviderSpec spec = new SandboxProviderSpec();
+      spec.setType(ProviderType.DOCKER);
+      DockerSpec docker = new DockerSpec();
+      docker.setHost(DockerEngines.host(r));
+      docker.setRuntime(r);
+      docker.setPoolSize(2);
+      spec.setDocker(docker);
+      provider.setSpec(spec);
+      OperatorConfig config = OperatorConfig.defaults();
+      DockerSandboxBackend backend = new DockerSandboxBackend(new BackendContext(
+          "engine-test-" + r, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
+      ProbeResult probe = backend.probe();
+      assertThat(probe.ready()).as("probe of the %s engine: %s", r, probe.message()).isTrue();
+      return backend;
+    });
+  }
+}
