@@ -106,7 +106,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
       return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
           "The Docker API at " + settings.host() + " did not answer: " + rootMessage(e));
     }
-    Optional<String> runtimeProblem = runtimeProblem(info);
+    Optional<String> runtimeProblem = runtimeProblem(version, info);
     if (runtimeProblem.isPresent()) {
       return ProbeResult.notReady(ConditionTypes.RUNTIME_NOT_FOUND, runtimeProblem.get());
     }
@@ -142,15 +142,30 @@ public final class DockerSandboxBackend implements SandboxBackend {
 
   /**
    * Docker honours HostConfig.Runtime, so the runtime must be registered with the engine. Podman's
-   * compatible API ignores it and runs its service's runtime, so there the socket selects it; the
-   * runtime named in the spec must then be what the service reports.
+   * compatible API ignores it and runs its service's runtime (docs/container-engine.md), so there
+   * the socket selects it and the runtime the service reports must be the one the spec names:
+   * a runc socket must not pass for gVisor.
    */
-  private Optional<String> runtimeProblem(Info info) {
+  Optional<String> runtimeProblem(Version version, Info info) {
+    List<com.github.dockerjava.api.model.VersionComponent> components =
+        version.getComponents() == null ? List.of() : version.getComponents();
+    boolean podman = components.stream().anyMatch(c -> "Podman Engine".equals(c.getName()));
+    if (podman) {
+      String actual = components.stream()
+          .filter(c -> c.getName() != null && c.getName().startsWith("OCI Runtime"))
+          .map(c -> c.getVersion() == null ? "" : c.getVersion().strip().split("\\s+")[0])
+          .findFirst().orElse("unknown");
+      if (!actual.equals(settings.runtime())) {
+        return Optional.of("The podman service at " + settings.host() + " runs the OCI runtime " + actual
+            + ", not " + settings.runtime() + " (podman ignores the per-container runtime, so each runtime needs its"
+            + " own service socket); point spec.docker.host at the " + settings.runtime() + " socket or set spec.docker.runtime");
+      }
+      return Optional.empty();
+    }
     Map<String, ?> runtimes = info.getRuntimes();
-    if (runtimes != null && !runtimes.isEmpty() && runtimes.keySet().stream().noneMatch(r -> r.equals(settings.runtime())
-        || r.endsWith("/" + settings.runtime()) || r.startsWith(settings.runtime()))) {
+    if (runtimes == null || !runtimes.containsKey(settings.runtime())) {
       return Optional.of("The engine at " + settings.host() + " has no OCI runtime " + settings.runtime()
-          + " (it has " + runtimes.keySet() + "); install it or set spec.docker.runtime");
+          + " (it has " + (runtimes == null ? "none listed" : runtimes.keySet()) + "); install it or set spec.docker.runtime");
     }
     return Optional.empty();
   }

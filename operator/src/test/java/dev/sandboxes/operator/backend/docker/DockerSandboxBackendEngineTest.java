@@ -105,14 +105,18 @@ class DockerSandboxBackendEngineTest {
         "import os\ndef main():\n    while True:\n        os.fork()", "{}", 10);
     Verdict verdict = verdict(outcome);
     assertThat(verdict.succeeded()).isFalse();
-    if ("runc".equals(runtime)) {
-      // runc: fork fails at pids.max (EAGAIN, an exception in the code), or the copies of the
-      // interpreter exhaust the memory limit first and are OOM-killed.
-      assertThat(verdict.reason()).isIn(ConditionTypes.USER_CODE_ERROR, ConditionTypes.OUT_OF_MEMORY);
-    } else {
-      // gVisor stops the whole sandbox at pids.max (its own threads count too).
-      assertThat(verdict.reason()).isEqualTo(ConditionTypes.SANDBOX_FAILED);
-      assertThat(verdict.message()).contains("process limit");
+    // Whichever limit is hit first decides, and each has its own precise reason: fork() failing
+    // with EAGAIN at pids.max (an exception in the code), the interpreter copies exhausting the
+    // memory limit (runc: OOM kill), or gVisor stopping the whole sandbox at pids.max.
+    switch (verdict.reason()) {
+      case ConditionTypes.USER_CODE_ERROR ->
+          assertThat(outcome.stderr().text()).contains("Resource temporarily unavailable");
+      case ConditionTypes.OUT_OF_MEMORY -> assertThat(runtime).isEqualTo("runc");
+      case ConditionTypes.SANDBOX_FAILED -> {
+        assertThat(runtime).isEqualTo("runsc");
+        assertThat(verdict.message()).contains("process limit");
+      }
+      default -> throw new AssertionError("unexpected outcome of a fork bomb: " + verdict);
     }
     assertContainerGone(runtime, outcome.sandboxId());
     assertThat(run(runtime, Language.PYTHON, "def main():\n    return 'fine'", "{}", 20).report().result().asText())
@@ -206,6 +210,62 @@ class DockerSandboxBackendEngineTest {
     assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
   }
 
+  @org.junit.jupiter.api.Test
+  void aRuncSocketDoesNotPassForGvisor() {
+    SandboxProviderSpec spec = dockerSpec(DockerEngines.host("runc"), "runsc");
+    try (DockerSandboxBackend backend = newBackend("mismatch", spec)) {
+      ProbeResult probe = backend.probe();
+      assertThat(probe.ready()).isFalse();
+      assertThat(probe.reason()).isEqualTo(ConditionTypes.RUNTIME_NOT_FOUND);
+      assertThat(probe.message()).contains("runs the OCI runtime runc, not runsc");
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void anUnreachableEngineIsReportedNotHidden() {
+    SandboxProviderSpec spec = dockerSpec("unix:///run/sandbox-operator/engine/no-such.sock", "runc");
+    try (DockerSandboxBackend backend = newBackend("unreachable", spec)) {
+      ProbeResult probe = backend.probe();
+      assertThat(probe.ready()).isFalse();
+      assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+      assertThat(probe.message()).contains("no-such.sock");
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void aMissingImageIsReportedWithItsName() {
+    SandboxProviderSpec spec = dockerSpec(DockerEngines.host("runc"), "runc");
+    dev.sandboxes.api.v1alpha1.RuntimeSpec runtime = new dev.sandboxes.api.v1alpha1.RuntimeSpec();
+    runtime.setLanguage(Language.PYTHON);
+    runtime.setImage("localhost/does-not-exist:v0");
+    spec.setRuntimes(java.util.List.of(runtime));
+    try (DockerSandboxBackend backend = newBackend("no-image", spec)) {
+      ProbeResult probe = backend.probe();
+      assertThat(probe.reason()).isEqualTo(ConditionTypes.IMAGE_NOT_FOUND);
+      assertThat(probe.message()).contains("localhost/does-not-exist:v0");
+    }
+  }
+
+  private static SandboxProviderSpec dockerSpec(String host, String runtime) {
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.DOCKER);
+    DockerSpec docker = new DockerSpec();
+    docker.setHost(host);
+    docker.setRuntime(runtime);
+    docker.setPoolSize(2);
+    spec.setDocker(docker);
+    return spec;
+  }
+
+  private static DockerSandboxBackend newBackend(String name, SandboxProviderSpec spec) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace("test").withName(name).build());
+    provider.setSpec(spec);
+    OperatorConfig config = OperatorConfig.defaults();
+    return new DockerSandboxBackend(new BackendContext(
+        "engine-test-" + name, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
+  }
+
   private ExecutionOutcome run(String runtime, Language language, String code, String arguments, int timeoutSeconds) {
     DockerSandboxBackend backend = backend(runtime);
     SandboxLease lease = await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
@@ -230,19 +290,7 @@ class DockerSandboxBackendEngineTest {
 
   static DockerSandboxBackend backend(String runtime) {
     return BACKENDS.computeIfAbsent(runtime, r -> {
-      SandboxProvider provider = new SandboxProvider();
-      provider.setMetadata(new ObjectMetaBuilder().withNamespace("test").withName("engine-" + r).build());
-      SandboxProviderSpec spec = new SandboxProviderSpec();
-      spec.setType(ProviderType.DOCKER);
-      DockerSpec docker = new DockerSpec();
-      docker.setHost(DockerEngines.host(r));
-      docker.setRuntime(r);
-      docker.setPoolSize(2);
-      spec.setDocker(docker);
-      provider.setSpec(spec);
-      OperatorConfig config = OperatorConfig.defaults();
-      DockerSandboxBackend backend = new DockerSandboxBackend(new BackendContext(
-          "engine-test-" + r, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
+      DockerSandboxBackend backend = newBackend("engine-" + r, dockerSpec(DockerEngines.host(r), r));
       ProbeResult probe = backend.probe();
       assertThat(probe.ready()).as("probe of the %s engine: %s", r, probe.message()).isTrue();
       return backend;
