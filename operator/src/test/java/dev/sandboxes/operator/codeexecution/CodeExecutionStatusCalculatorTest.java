@@ -1,0 +1,146 @@
+package dev.sandboxes.operator.codeexecution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.IntNode;
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.OutputLimitAction;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerReport;
+import dev.sandboxes.operator.runner.StreamCapture;
+import dev.sandboxes.operator.testing.TestResources;
+import java.time.Instant;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class CodeExecutionStatusCalculatorTest {
+
+  private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+  private static final StreamCapture CUT = new StreamCapture("x", 100_000, true);
+
+  static Stream<Arguments> outcomes() {
+    return Stream.of(
+        // termination, exit, report, stdout, action, expected succeeded, expected reason
+        Arguments.of(Termination.EXITED, 0, ok(), StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, true, "Completed"),
+        Arguments.of(Termination.EXITED, 0, ok(), CUT, OutputLimitAction.TRUNCATE, true, "Completed"),
+        Arguments.of(Termination.EXITED, 0, ok(), CUT, OutputLimitAction.FAIL, false, "OutputLimitExceeded"),
+        Arguments.of(Termination.EXITED, 1, error("Exception", "ZeroDivisionError: division by zero"),
+            StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        Arguments.of(Termination.EXITED, 3, new RunnerReport("exit", null, null, null, null),
+            StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        Arguments.of(Termination.EXITED, 1, error("MemoryError", "MemoryError: "), StreamCapture.EMPTY,
+            OutputLimitAction.TRUNCATE, false, "OutOfMemory"),
+        Arguments.of(Termination.EXITED, 137, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
+            "OutOfMemory"),
+        Arguments.of(Termination.EXITED, 70, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
+            "SandboxFailed"),
+        Arguments.of(Termination.EXITED, 0, new RunnerReport("ok", null, null, null, "too big"), StreamCapture.EMPTY,
+            OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        Arguments.of(Termination.TIMED_OUT, null, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE,
+            false, "TimedOut"),
+        Arguments.of(Termination.OUT_OF_MEMORY, null, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE,
+            false, "OutOfMemory"),
+        Arguments.of(Termination.SANDBOX_FAILED, null, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE,
+            false, "SandboxFailed"),
+        Arguments.of(Termination.INTERRUPTED, null, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE,
+            false, "Interrupted"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("outcomes")
+  void verdictFollowsTheExitCodeAndTheBackendsEvidence(
+      Termination termination, Integer exit, RunnerReport report, StreamCapture stdout, OutputLimitAction action,
+      boolean succeeded, String reason) {
+    ExecutionOutcome outcome = new ExecutionOutcome(termination, exit, stdout, StreamCapture.EMPTY, report, "s", T0,
+        T0.plusMillis(10), null);
+    CodeExecutionStatusCalculator.Verdict verdict =
+        CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.FUNCTION, "main", action, 5);
+    assertThat(verdict.succeeded()).isEqualTo(succeeded);
+    assertThat(verdict.reason()).isEqualTo(reason);
+    assertThat(verdict.message()).isNotBlank().endsWith(".");
+  }
+
+  @Test
+  void stderrAloneNeverFailsARun() {
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY,
+        new StreamCapture("DeprecationWarning: old API\n", 28, false), ok(), "s", T0, T0, null);
+    assertThat(CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.FUNCTION, "main",
+        OutputLimitAction.TRUNCATE, 5).succeeded()).isTrue();
+  }
+
+  @Test
+  void finishedStatusCarriesOutputResultTimingsAndComputedPhase() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    cx.getMetadata().setGeneration(1L);
+    cx.setStatus(CodeExecutionStatusCalculator.started(cx, "p", ProviderType.DOCKER, "c1", T0));
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, new StreamCapture("hi\n", 3, false),
+        StreamCapture.EMPTY, new RunnerReport("ok", null, null, IntNode.valueOf(42), null), "c1", T0, T0.plusMillis(1530),
+        null);
+    CodeExecutionStatus status =
+        CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0.plusSeconds(2));
+    assertThat(status.getPhase()).isEqualTo(Phase.SUCCEEDED);
+    assertThat(status.getResult().asInt()).isEqualTo(42);
+    assertThat(status.getStdout()).isEqualTo("hi\n");
+    assertThat(status.getDurationMillis()).isEqualTo(1530);
+    assertThat(status.getDuration()).isEqualTo("1.53s");
+    assertThat(status.getObservedGeneration()).isEqualTo(1L);
+    assertThat(status.getConditions()).extracting("type").containsExactlyInAnyOrder("Accepted", "Started", "Succeeded");
+    assertThat(status.getConditions()).allSatisfy(c -> assertThat(c.getObservedGeneration()).isEqualTo(1L));
+    // The input object is not modified (it comes from the informer cache).
+    assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.RUNNING);
+  }
+
+  @Test
+  void failedRunsKeepNoResult() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 2, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        new RunnerReport("ok", null, null, IntNode.valueOf(1), null), "c", T0, T0, null);
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getResult()).isNull();
+  }
+
+  @Test
+  void lastTransitionTimeChangesOnlyWhenTheStatusFlips() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    cx.setStatus(CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, ConditionTypes.QUEUED, T0));
+    CodeExecutionStatus later =
+        CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, ConditionTypes.WAITING_FOR_SANDBOX, T0.plusSeconds(60));
+    assertThat(Conditions.get(later.getConditions(), "Succeeded").orElseThrow().getLastTransitionTime())
+        .isEqualTo("2026-01-01T00:00:00Z");
+    assertThat(later.getQueuedTime()).isEqualTo("2026-01-01T00:00:00Z");
+  }
+
+  @Test
+  void invalidIsFinalAndSaysHowToFixIt() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.invalid(cx, List.of("spec.language is required"), T0);
+    assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
+    assertThat(CodeExecutionStatusCalculator.isTerminal(status)).isTrue();
+    assertThat(status.getMessage()).contains("spec.language is required").contains("create a new CodeExecution");
+  }
+
+  @Test
+  void humanDurations() {
+    assertThat(CodeExecutionStatusCalculator.humanDuration(153)).isEqualTo("153ms");
+    assertThat(CodeExecutionStatusCalculator.humanDuration(2410)).isEqualTo("2.41s");
+    assertThat(CodeExecutionStatusCalculator.humanDuration(185_000)).isEqualTo("3m05s");
+  }
+
+  private static RunnerReport ok() {
+    return new RunnerReport("ok", null, null, null, null);
+  }
+
+  private static RunnerReport error(String kind, String message) {
+    return new RunnerReport("error", kind, message, null, null);
+  }
+}

@@ -1,0 +1,143 @@
+package dev.sandboxes.operator.sandboxprovider;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SecretReference;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import dev.sandboxes.operator.testing.TestResources;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** SandboxProvider readiness on the CRUD mock server: validation, Secrets, probes, replacement. */
+@EnableKubernetesMockClient(crud = true)
+class SandboxProviderReconcilerMockTest {
+
+  KubernetesClient client;
+
+  private final List<FakeSandboxBackend> created = new CopyOnWriteArrayList<>();
+  private final Map<String, Map<String, String>> secretsSeen = new ConcurrentHashMap<>();
+  private volatile ProbeResult probe = ProbeResult.reachable("fake backend answered");
+  private SandboxOperator operator;
+
+  @BeforeEach
+  void start() {
+    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
+      context.secrets().forEach(secretsSeen::put);
+      FakeSandboxBackend backend = new FakeSandboxBackend(1).probe(probe);
+      created.add(backend);
+      return backend;
+    });
+    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+  }
+
+  @AfterEach
+  void stop() {
+    operator.stop(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void aReachableBackendMakesTheProviderReadyWithPoolCounts() {
+    client.resource(TestResources.aDockerProvider("default", "p")).create();
+    SandboxProvider provider = awaitReady("p", "True", ConditionTypes.BACKEND_REACHABLE);
+    assertThat(provider.getStatus().getObservedGeneration()).isEqualTo(provider.getMetadata().getGeneration());
+    assertThat(provider.getStatus().getLastProbeTime()).isNotNull();
+    assertThat(provider.getStatus().getPools()).singleElement().satisfies(pool -> assertThat(pool.getReady()).isEqualTo(1));
+  }
+
+  @Test
+  void aFailedProbeIsNotReadyWithTheBackendsReason() {
+    probe = ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, "The Docker API at unix:///x did not answer");
+    client.resource(TestResources.aDockerProvider("default", "down")).create();
+    SandboxProvider provider = awaitReady("down", "False", ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(Conditions.get(provider.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
+        .contains("did not answer");
+  }
+
+  @Test
+  void aMissingSecretIsNamedAndTheProviderBecomesReadyWhenItAppears() {
+    SandboxProvider provider = TestResources.aDockerProvider("default", "tls");
+    provider.getSpec().getDocker().setHost("tcp://engine:2376");
+    SecretReference ref = new SecretReference();
+    ref.setName("engine-tls");
+    provider.getSpec().getDocker().setTlsSecretRef(ref);
+    client.resource(provider).create();
+    SandboxProvider waiting = awaitReady("tls", "False", ConditionTypes.CREDENTIALS_MISSING);
+    assertThat(Conditions.get(waiting.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
+        .contains("Secret engine-tls").contains("spec.docker.tlsSecretRef");
+
+    client.resource(new SecretBuilder().withNewMetadata().withName("engine-tls").withNamespace("default").endMetadata()
+        .addToStringData("ca.crt", "CA").addToStringData("tls.crt", "CERT").build()).create();
+    SandboxProvider stillWaiting = awaitReady("tls", "False", ConditionTypes.CREDENTIALS_MISSING);
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+        assertThat(Conditions.get(get("tls").getStatus().getConditions(), "Ready").orElseThrow().getMessage())
+            .contains("no key tls.key"));
+    assertThat(stillWaiting).isNotNull();
+
+    client.resource(new SecretBuilder().withNewMetadata().withName("engine-tls").withNamespace("default").endMetadata()
+        .addToStringData("ca.crt", "CA").addToStringData("tls.crt", "CERT").addToStringData("tls.key", "KEY").build())
+        .update();
+    awaitReady("tls", "True", ConditionTypes.BACKEND_REACHABLE);
+    assertThat(secretsSeen.get("engine-tls")).containsEntry("tls.key", "KEY");
+    // Nothing from the Secret is copied into the status.
+    assertThat(client.resource(get("tls")).get().getStatus().toString()).doesNotContain("KEY").doesNotContain("CERT");
+  }
+
+  @Test
+  void anInvalidSpecIsNotReadyAndNamesTheField() {
+    SandboxProvider provider = TestResources.aDockerProvider("default", "bad");
+    provider.getSpec().getDocker().setHost("http://nope");
+    client.resource(provider).create();
+    SandboxProvider status = awaitReady("bad", "False", ConditionTypes.INVALID_SPEC);
+    assertThat(Conditions.get(status.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
+        .contains("spec.docker.host");
+    assertThat(created).isEmpty();
+  }
+
+  @Test
+  void aSpecChangeReplacesTheBackendAndDeletionClosesIt() {
+    client.resource(TestResources.aDockerProvider("default", "p")).create();
+    awaitReady("p", "True", ConditionTypes.BACKEND_REACHABLE);
+    SandboxProvider changed = get("p");
+    changed.getSpec().getDocker().setPoolSize(5);
+    client.resource(changed).update();
+    await().atMost(Duration.ofSeconds(20)).until(() -> created.size() == 2);
+    assertThat(created.get(0).closed()).isTrue();
+    client.resource(get("p")).delete();
+    await().atMost(Duration.ofSeconds(20)).until(() -> created.get(1).closed());
+  }
+
+  private SandboxProvider awaitReady(String name, String status, String reason) {
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      SandboxProvider provider = get(name);
+      assertThat(provider.getStatus()).isNotNull();
+      assertThat(Conditions.get(provider.getStatus().getConditions(), "Ready"))
+          .hasValueSatisfying(c -> {
+            assertThat(c.getStatus()).isEqualTo(status);
+            assertThat(c.getReason()).isEqualTo(reason);
+          });
+    });
+    return get(name);
+  }
+
+  private SandboxProvider get(String name) {
+    return client.resources(SandboxProvider.class).inNamespace("default").withName(name).get();
+  }
+}

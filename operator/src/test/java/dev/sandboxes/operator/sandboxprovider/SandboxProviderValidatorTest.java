@@ -1,0 +1,94 @@
+package dev.sandboxes.operator.sandboxprovider;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sandboxes.api.v1alpha1.AliyunSpec;
+import dev.sandboxes.api.v1alpha1.EgressPolicy;
+import dev.sandboxes.api.v1alpha1.EgressSpec;
+import dev.sandboxes.api.v1alpha1.ExecutionLimits;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
+import dev.sandboxes.operator.testing.TestResources;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SandboxProviderValidatorTest {
+
+  @Test
+  void aDockerProviderIsValid() {
+    assertThat(SandboxProviderValidator.validate(TestResources.aDockerProvider("ns", "p").getSpec())).isEmpty();
+  }
+
+  @Test
+  void theTypeSectionIsRequired() {
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.ALIYUN);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().startsWith("spec.aliyun is required");
+    spec.setType(ProviderType.E2B);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().startsWith("spec.e2b is required");
+    spec.setType(null);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().startsWith("spec.type is required");
+  }
+
+  @Test
+  void aliyunTimeoutsAboveThirtySecondsAreRejected() {
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.ALIYUN);
+    AliyunSpec aliyun = new AliyunSpec();
+    aliyun.setCredentialsSecretRef(new dev.sandboxes.api.v1alpha1.SecretReference());
+    aliyun.getCredentialsSecretRef().setName("creds");
+    spec.setAliyun(aliyun);
+    ExecutionLimits limits = new ExecutionLimits();
+    limits.setMaxTimeoutSeconds(60);
+    spec.setLimits(limits);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().contains("at most 30 seconds");
+  }
+
+  @Test
+  void defaultTimeoutMustFitTheMaximum() {
+    SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
+    ExecutionLimits limits = new ExecutionLimits();
+    limits.setDefaultTimeoutSeconds(100);
+    limits.setMaxTimeoutSeconds(50);
+    spec.setLimits(limits);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().contains("defaultTimeoutSeconds (100)");
+  }
+
+  @Test
+  void runtimesAreUniqueAndUseTheRightField() {
+    SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
+    RuntimeSpec a = new RuntimeSpec();
+    a.setLanguage(Language.PYTHON);
+    a.setTemplate("t");
+    RuntimeSpec b = new RuntimeSpec();
+    b.setLanguage(Language.PYTHON);
+    spec.setRuntimes(List.of(a, b));
+    assertThat(SandboxProviderValidator.validate(spec))
+        .anyMatch(p -> p.contains("listed twice"))
+        .anyMatch(p -> p.contains("template applies to Aliyun and E2B"));
+  }
+
+  @Test
+  void egressAllowListNeedsValidCidrs() {
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.SELF_MANAGED);
+    SelfManagedSpec selfManaged = new SelfManagedSpec();
+    EgressSpec egress = new EgressSpec();
+    egress.setPolicy(EgressPolicy.ALLOW_LIST);
+    egress.setAllowedCidrs(List.of("10.0.0.0/8", "not-a-cidr"));
+    selfManaged.setEgress(egress);
+    spec.setSelfManaged(selfManaged);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().contains("'not-a-cidr'");
+  }
+
+  @Test
+  void dockerHostMustBeASocketOrTcp() {
+    SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
+    spec.getDocker().setHost("http://example");
+    spec.getDocker().setPidsLimit(1);
+    assertThat(SandboxProviderValidator.validate(spec)).hasSize(2);
+  }
+}
