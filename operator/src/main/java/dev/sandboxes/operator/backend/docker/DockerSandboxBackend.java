@@ -325,6 +325,11 @@ public final class DockerSandboxBackend implements SandboxBackend {
     }
   }
 
+  /** Whether every pool is full and no container is being started or destroyed. */
+  public boolean warmAndQuiet() {
+    return pools.values().stream().allMatch(pool -> pool.quiet() && pool.status().getReady() >= pool.status().getDesired());
+  }
+
   /** Whether a container still exists (tests check that sandboxes are destroyed). */
   boolean containerExists(String containerId) {
     try {
