@@ -12,7 +12,12 @@ import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderReconciler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
+import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
+import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
@@ -34,6 +39,8 @@ public final class SandboxOperator implements AutoCloseable {
   private final ExecutionTracker tracker;
   private final ExecutionQueue queue;
   private final EventRecorder events;
+  private final PrometheusMeterRegistry meterRegistry;
+  private final OperatorMetrics metrics;
   private final SandboxProviderReconciler providerReconciler;
   private final CodeExecutionReconciler executionReconciler;
   private volatile boolean stopped;
@@ -45,6 +52,7 @@ public final class SandboxOperator implements AutoCloseable {
       OperatorConfig config,
       Consumer<io.javaoperatorsdk.operator.api.config.ConfigurationServiceOverrider> overrides) {
     Clock clock = Clock.systemUTC();
+    this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.events = new EventRecorder(client);
     TriggerEventSource<CodeExecution> executionTriggers = new TriggerEventSource<>("execution-triggers");
     this.queue = new ExecutionQueue(executionTriggers::trigger);
@@ -59,10 +67,11 @@ public final class SandboxOperator implements AutoCloseable {
                 providerRef[0].poolChanged(providerUid);
               }
             });
-    this.providerReconciler = new SandboxProviderReconciler(registry, config, events, clock);
+    this.metrics = new OperatorMetrics(meterRegistry, registry);
+    this.providerReconciler = new SandboxProviderReconciler(registry, config, events, metrics, clock);
     providerRef[0] = providerReconciler;
     this.executionReconciler =
-        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, clock);
+        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock);
     this.operator =
         new Operator(
             o -> {
@@ -73,7 +82,15 @@ public final class SandboxOperator implements AutoCloseable {
                   .withSSABasedCreateUpdateMatchForDependentResources(false)
                   .withCloseClientOnStop(false)
                   .withConcurrentReconciliationThreads(config.reconcileThreads())
-                  .withReconciliationTerminationTimeout(Duration.ofSeconds(10));
+                  .withReconciliationTerminationTimeout(Duration.ofSeconds(10))
+                  .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(meterRegistry));
+              if (config.leaderElection()) {
+                o.withLeaderElectionConfiguration(
+                    LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(config.leaseName())
+                        .withLeaseNamespace(config.leaseNamespace())
+                        .withIdentity(identity())
+                        .build());
+              }
               if (overrides != null) {
                 overrides.accept(o);
               }
@@ -100,6 +117,23 @@ public final class SandboxOperator implements AutoCloseable {
     return operator;
   }
 
+  public PrometheusMeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
+  public boolean stopping() {
+    return stopped;
+  }
+
+  /** Lease holder identity: the pod name where there is one, else host and process. */
+  private static String identity() {
+    String pod = System.getenv("POD_NAME");
+    if (pod != null && !pod.isBlank()) {
+      return pod;
+    }
+    return java.lang.management.ManagementFactory.getRuntimeMXBean().getName();
+  }
+
   public ExecutionTracker tracker() {
     return tracker;
   }
@@ -123,9 +157,10 @@ public final class SandboxOperator implements AutoCloseable {
     }
     stopped = true;
     tracker.drain(grace);
-    // Give the controller a moment to write the outcomes of runs that just ended.
-    long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
-    while (System.nanoTime() < deadline && tracker.pendingOutcomes() > 0) {
+    // Cancelled runs end as soon as their sandboxes are destroyed; the still-running controller
+    // writes every outcome (Interrupted for the cancelled ones), so nothing is left Running.
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (System.nanoTime() < deadline && (!tracker.active().isEmpty() || tracker.pendingOutcomes() > 0)) {
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {

@@ -13,6 +13,7 @@ public final class RunControl {
   private final Consumer<String> sandboxAssigned;
   private final List<Runnable> cancelActions = new ArrayList<>();
   private boolean cancelled;
+  private volatile String cancelReason;
 
   public RunControl(Consumer<String> sandboxAssigned) {
     this.sandboxAssigned = sandboxAssigned;
@@ -45,14 +46,24 @@ public final class RunControl {
     }
   }
 
-  /** Cancels the run: registered actions run once, on the calling thread. */
+  /** Cancels the run because its CodeExecution was deleted. */
   public void cancel() {
+    cancel("The CodeExecution was deleted while it ran; the sandbox was destroyed");
+  }
+
+  /**
+   * Cancels the run: registered actions run once, on the calling thread.
+   *
+   * @param reason a sentence for the status message, e.g. why the operator gave up on the run
+   */
+  public void cancel(String reason) {
     List<Runnable> actions;
     synchronized (this) {
       if (cancelled) {
         return;
       }
       cancelled = true;
+      cancelReason = reason;
       actions = new ArrayList<>(cancelActions);
       cancelActions.clear();
     }
@@ -61,5 +72,10 @@ public final class RunControl {
 
   public synchronized boolean isCancelled() {
     return cancelled;
+  }
+
+  /** Why the run was cancelled, or null. */
+  public String cancelReason() {
+    return cancelReason;
   }
 }

@@ -3,6 +3,7 @@ package dev.sandboxes.operator.cli;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.Backends;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.health.HealthServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.time.Duration;
@@ -47,7 +48,13 @@ public final class OperatorCommand implements Callable<Integer> {
                 },
                 "shutdown"));
     operator.start();
+    HealthServer health = config.healthPort() > 0
+        ? new HealthServer(config.healthPort(), operator.operator(), operator.meterRegistry(), operator::stopping).start()
+        : null;
     stopped.await();
+    if (health != null) {
+      health.close();
+    }
     return 0;
   }
 }

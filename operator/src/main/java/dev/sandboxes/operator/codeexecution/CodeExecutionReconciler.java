@@ -7,6 +7,7 @@ import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -15,6 +16,7 @@ import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.events.EventRecorder;
 import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
+import dev.sandboxes.operator.metrics.OperatorMetrics;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
@@ -70,6 +72,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final ExecutionQueue queue;
   private final ExecutionTracker tracker;
   private final EventRecorder events;
+  private final OperatorMetrics metrics;
   private final Clock clock;
   private final TriggerEventSource<CodeExecution> triggers;
   private volatile InformerEventSource<SandboxProvider, CodeExecution> providers;
@@ -81,8 +84,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       ExecutionTracker tracker,
       TriggerEventSource<CodeExecution> triggers,
       EventRecorder events,
+      OperatorMetrics metrics,
       Clock clock) {
     this.registry = registry;
+    this.metrics = metrics;
     this.queue = queue;
     this.tracker = tracker;
     this.triggers = triggers;
@@ -243,6 +248,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request);
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
     events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
+    metrics.executionStarted(settings.type(), spec.getLanguage(), Duration.between(created(cx, now), now));
     return UpdateControl.noUpdate();
   }
 
@@ -271,13 +277,27 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         finished.getPhase(), reason, finished.getDuration());
     Reason eventReason = eventReason(reason);
     events.record(cx, succeeded ? Type.Normal : Type.Warning, eventReason, finished.getMessage());
+    ProviderType type = finished.getSandbox() == null ? null : finished.getSandbox().getType();
+    metrics.executionFinished(type, cx.getSpec().getLanguage(), reason,
+        finished.getDurationMillis() == null ? null : Duration.ofMillis(finished.getDurationMillis()));
+    if (ConditionTypes.SANDBOX_FAILED.equals(reason)) {
+      metrics.backendError(type, reason);
+    }
   }
 
   /** Started by an earlier operator process: finish from the backend's knowledge, never run again. */
   private UpdateControl<CodeExecution> recoverAfterRestart(CodeExecution cx, Context<CodeExecution> context, Instant now) {
     String uid = cx.getMetadata().getUid();
     String sandboxId = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getId();
-    Optional<ProviderRuntime> runtime = findRuntime(cx);
+    Optional<SandboxProvider> provider = findProvider(cx);
+    Optional<ProviderRuntime> runtime = provider.flatMap(p -> registry.get(p.getMetadata().getUid()));
+    boolean providerKnownBroken = provider.map(p -> p.getStatus() != null
+        && Conditions.isFalse(p.getStatus().getConditions(), ConditionTypes.READY)).orElse(false);
+    if (provider.isPresent() && runtime.isEmpty() && !providerKnownBroken) {
+      // The provider's backend is not set up yet after the restart: wait for it, so that whatever
+      // the backend still holds for this execution can be recovered or destroyed.
+      return UpdateControl.<CodeExecution>noUpdate().rescheduleAfter(Duration.ofSeconds(1));
+    }
     Optional<ExecutionOutcome> recovered = Optional.empty();
     if (runtime.isPresent()) {
       try {
@@ -299,13 +319,12 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return ttlControl(cx, now);
   }
 
-  private Optional<ProviderRuntime> findRuntime(CodeExecution cx) {
+  private Optional<SandboxProvider> findProvider(CodeExecution cx) {
     String providerName = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getProvider();
     if (providerName == null || providers == null) {
       return Optional.empty();
     }
-    return providers.get(new ResourceID(providerName, cx.getMetadata().getNamespace()))
-        .flatMap(p -> registry.get(p.getMetadata().getUid()));
+    return providers.get(new ResourceID(providerName, cx.getMetadata().getNamespace()));
   }
 
   private UpdateControl<CodeExecution> invalid(

@@ -174,7 +174,8 @@ public final class ExecutionTracker implements AutoCloseable {
         break;
       }
     }
-    active().forEach(run -> run.control.cancel());
+    active().forEach(run -> run.control.cancel(
+        "The operator shut down before the execution finished; its sandbox was destroyed"));
   }
 
   @Override

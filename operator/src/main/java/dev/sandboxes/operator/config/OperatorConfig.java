@@ -12,13 +12,19 @@ import java.util.Map;
  * @param probeInterval how often a Ready provider is probed again
  * @param reconcileThreads JOSDK reconciliation threads per controller
  * @param healthPort port of /healthz, /readyz and /metrics; 0 disables the server
+ * @param leaderElection whether replicas elect a leader through a Lease (several replicas)
+ * @param leaseName name of the Lease
+ * @param leaseNamespace namespace of the Lease (the operator's own namespace)
  */
 public record OperatorConfig(
     String defaultRuntimeImage,
     List<String> watchNamespaces,
     Duration probeInterval,
     int reconcileThreads,
-    int healthPort) {
+    int healthPort,
+    boolean leaderElection,
+    String leaseName,
+    String leaseNamespace) {
 
   public static final String DEFAULT_RUNTIME_IMAGE = "localhost/sandbox-runtime:v1";
 
@@ -40,7 +46,10 @@ public record OperatorConfig(
         watch,
         Duration.ofSeconds(positive(env.get("SANDBOX_PROBE_INTERVAL_SECONDS"), 30)),
         positive(env.get("SANDBOX_RECONCILE_THREADS"), 20),
-        nonNegative(env.get("SANDBOX_HEALTH_PORT"), 8080));
+        nonNegative(env.get("SANDBOX_HEALTH_PORT"), 8080),
+        Boolean.parseBoolean(env.getOrDefault("SANDBOX_LEADER_ELECTION", "false")),
+        env.getOrDefault("SANDBOX_LEASE_NAME", "sandbox-operator"),
+        env.getOrDefault("SANDBOX_LEASE_NAMESPACE", env.getOrDefault("POD_NAMESPACE", "default")));
   }
 
   private static int positive(String value, int fallback) {

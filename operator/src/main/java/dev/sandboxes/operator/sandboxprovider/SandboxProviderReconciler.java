@@ -14,6 +14,7 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
 import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
+import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -62,6 +63,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final ProviderRegistry registry;
   private final OperatorConfig config;
   private final EventRecorder events;
+  private final OperatorMetrics metrics;
   private final Clock clock;
   private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
   private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
@@ -75,8 +77,9 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
           });
 
   public SandboxProviderReconciler(
-      ProviderRegistry registry, OperatorConfig config, EventRecorder events, Clock clock) {
+      ProviderRegistry registry, OperatorConfig config, EventRecorder events, OperatorMetrics metrics, Clock clock) {
     this.registry = registry;
+    this.metrics = metrics;
     this.config = config;
     this.events = events;
     this.clock = clock;
@@ -176,6 +179,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       } else if (!probe.ready()) {
         LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
         events.record(provider, Type.Warning, Reason.ProbeFailed, probe.message());
+        metrics.backendError(settings.type(), probe.reason());
       }
     }
     SandboxProviderStatus status =

@@ -197,6 +197,47 @@ class CodeExecutionReconcilerMockTest {
   }
 
   @Test
+  void gracefulShutdownFinishesRunningExecutionsAsInterruptedNeverLeavingThemRunning() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    backends.get("fake").gate("long");
+    client.resource(anExecution("default", "long", "fake")).create();
+    awaitPhase("long", Phase.RUNNING);
+
+    operator.stop(Duration.ofMillis(500)); // the run does not finish within the grace period
+    operator = null;
+
+    CodeExecution cx = get("long");
+    assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.FAILED);
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Interrupted");
+    assertThat(cx.getStatus().getMessage()).contains("operator shut down");
+  }
+
+  @Test
+  void exposesMetricsAndHealth() throws Exception {
+    client.resource(aDockerProvider("default", "fake")).create();
+    client.resource(anExecution("default", "measured", "fake")).create();
+    awaitPhase("measured", Phase.SUCCEEDED);
+    try (var health = new dev.sandboxes.operator.health.HealthServer(
+        0, operator.operator(), operator.meterRegistry(), operator::stopping).start()) {
+      var http = java.net.http.HttpClient.newHttpClient();
+      String base = "http://127.0.0.1:" + health.port();
+      var metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(metrics.body())
+          .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1.0")
+          .contains("sandbox_provider_ready{type=\"Docker\"} 1.0")
+          .contains("sandbox_codeexecution_queue_wait_seconds_count")
+          .doesNotContain("measured"); // no names in tags
+      await().untilAsserted(() -> assertThat(http.send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/readyz")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200));
+      assertThat(http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/healthz")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void deletingAFinishedExecutionAfterItsTtl() {
     client.resource(aDockerProvider("default", "fake")).create();
     CodeExecution cx = anExecution("default", "short-lived", "fake");

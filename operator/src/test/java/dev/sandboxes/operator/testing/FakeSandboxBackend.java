@@ -157,7 +157,8 @@ public final class FakeSandboxBackend implements SandboxBackend {
         if (request.name().startsWith(gate.getKey())) {
           while (!gate.getValue().await(50, TimeUnit.MILLISECONDS)) {
             if (cancelled.getCount() == 0) {
-              return ExecutionOutcome.failure(Termination.CANCELLED, lease.sandboxId(), null, Instant.now(), "cancelled");
+              return ExecutionOutcome.failure(Termination.CANCELLED, lease.sandboxId(), null, Instant.now(),
+                  control.cancelReason());
             }
           }
         }

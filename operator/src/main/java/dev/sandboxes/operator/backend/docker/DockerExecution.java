@@ -114,8 +114,7 @@ final class DockerExecution {
       return outcome(Termination.TIMED_OUT, null, streams, containerId, started, finished, null);
     }
     if (stop.get() == Stop.CANCELLED) {
-      return outcome(Termination.CANCELLED, null, streams, containerId, started, finished,
-          "The CodeExecution was deleted while it ran; the sandbox was destroyed");
+      return outcome(Termination.CANCELLED, null, streams, containerId, started, finished, control.cancelReason());
     }
     Long exitCode = null;
     if (execId != null) {
