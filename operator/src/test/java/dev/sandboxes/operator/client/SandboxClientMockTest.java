@@ -1,0 +1,103 @@
+package dev.sandboxes.operator.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.client.ExecutionResult;
+import dev.sandboxes.client.SandboxClient;
+import dev.sandboxes.client.SandboxExecutionException;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerReport;
+import dev.sandboxes.operator.runner.StreamCapture;
+import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import dev.sandboxes.operator.testing.TestResources;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Java client against the operator on the CRUD mock server with an in-memory backend. */
+@EnableKubernetesMockClient(crud = true)
+class SandboxClientMockTest {
+
+  KubernetesClient client;
+
+  private final FakeSandboxBackend backend = new FakeSandboxBackend(4);
+  private SandboxOperator operator;
+
+  @BeforeEach
+  void start() {
+    operator = new SandboxOperator(client,
+        new SandboxBackendFactory().register(ProviderType.DOCKER, context -> backend), OperatorConfig.defaults(), null)
+        .start();
+    client.resource(TestResources.asDefault(TestResources.aDockerProvider("agents", "sandboxes"))).create();
+  }
+
+  @AfterEach
+  void stop() {
+    operator.stop(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void executeReturnsATypedResultAndCleansUp() {
+    ExecutionResult result = new SandboxClient(client, "agents")
+        .execute("def main(x):\n    return x", Language.PYTHON, Map.of("x", 21), Duration.ofSeconds(10));
+    assertThat(result.succeeded()).isTrue();
+    assertThat(result.reason()).isEqualTo("Completed");
+    assertThat(result.exitCode()).isZero();
+    assertThat(result.result().get("x").asInt()).isEqualTo(21);
+    assertThat(result.stdout()).startsWith("ran exec-");
+    assertThat(client.resources(CodeExecution.class).inNamespace("agents").list().getItems()).isEmpty();
+  }
+
+  @Test
+  void keepingTheExecutionLeavesItForKubectl() {
+    SandboxClient sandboxes = new SandboxClient(client, "agents", SandboxClient.Options.defaults().keepingTheExecution());
+    ExecutionResult result = sandboxes.execute("def main():\n    return 1", Language.PYTHON, Map.of(), Duration.ofSeconds(10));
+    assertThat(client.resources(CodeExecution.class).inNamespace("agents").withName(result.name()).get()).isNotNull();
+  }
+
+  @Test
+  void failuresBecomeTypedExceptionsCarryingTheOutput() {
+    backend.behaviour(request -> new ExecutionOutcome(Termination.EXITED, 1, StreamCapture.EMPTY,
+        new StreamCapture("Traceback ... ValueError: bad\n", 30, false),
+        new RunnerReport("error", "Exception", "ValueError: bad", null, null), null, Instant.now(), Instant.now(), null));
+    SandboxClient sandboxes = new SandboxClient(client, "agents");
+    assertThatThrownBy(() -> sandboxes.execute("x", Language.PYTHON, Map.of(), Duration.ofSeconds(10)))
+        .isInstanceOfSatisfying(SandboxExecutionException.CodeFailedException.class, e -> {
+          assertThat(e.getMessage()).contains("UserCodeError").contains("ValueError: bad");
+          assertThat(e.result().stderr()).contains("ValueError: bad");
+          assertThat(e.result().exitCode()).isEqualTo(1);
+        });
+
+    backend.behaviour(request -> ExecutionOutcome.failure(Termination.TIMED_OUT, null, Instant.now(), Instant.now(), null));
+    assertThatThrownBy(() -> sandboxes.execute("x", Language.PYTHON, Map.of(), Duration.ofSeconds(3)))
+        .isInstanceOf(SandboxExecutionException.TimedOutException.class);
+
+    backend.behaviour(request -> ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, Instant.now(), Instant.now(),
+        "engine gone"));
+    assertThatThrownBy(() -> sandboxes.execute("x", Language.PYTHON, Map.of(), Duration.ofSeconds(3)))
+        .isInstanceOf(SandboxExecutionException.SandboxUnavailableException.class);
+  }
+
+  @Test
+  void anUnknownProviderFailsFastInsteadOfWaiting() {
+    SandboxClient sandboxes = new SandboxClient(client, "agents", SandboxClient.Options.defaults().withProvider("nope"));
+    long started = System.nanoTime();
+    assertThatThrownBy(() -> sandboxes.execute("x", Language.PYTHON, Map.of(), Duration.ofSeconds(30)))
+        .isInstanceOf(SandboxExecutionException.InvalidExecutionException.class)
+        .hasMessageContaining("nope");
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(20));
+  }
+}
