@@ -73,6 +73,7 @@ final class E2bExecution implements CallGuard {
   private volatile InputStream stream;
   /** A creation call ended without an answer: the sandbox may exist without the operator knowing its id. */
   private volatile boolean creationUncertain;
+  private volatile E2bApi.CreatedSandbox created;
 
   E2bExecution(
       E2bApi api,
@@ -93,20 +94,18 @@ final class E2bExecution implements CallGuard {
     this.metadata = metadata;
   }
 
-  /** The sandbox this run created, once it exists. */
-  private volatile String sandboxId;
-
-  String sandboxId() {
-    return sandboxId;
+  /** The sandbox this run created, once it exists, or null. */
+  E2bApi.CreatedSandbox sandbox() {
+    return created;
   }
 
   /** Whether a sandbox may exist that this run cannot name (the caller sweeps by metadata). */
   boolean creationUncertain() {
-    return creationUncertain && sandboxId == null;
+    return creationUncertain && created == null;
   }
 
   /**
-   * Runs the request. The caller kills {@link #sandboxId()} afterwards, whatever happened.
+   * Runs the request. The caller kills {@link #sandbox()} afterwards, whatever happened.
    *
    * @param holder the lease, which the creation gate knows as a probe or not
    */
@@ -116,6 +115,7 @@ final class E2bExecution implements CallGuard {
     E2bApi.CreatedSandbox sandbox;
     try {
       sandbox = create(holder, request);
+      created = sandbox;
     } catch (Failure failure) {
       return failure.outcome(null, begun, clock.instant());
     } catch (InterruptedException e) {
@@ -126,7 +126,6 @@ final class E2bExecution implements CallGuard {
     if (sandbox == null) {
       return stoppedBeforeCode(null, begun);
     }
-    sandboxId = sandbox.sandboxId();
     try {
       control.sandboxAssigned(sandbox.sandboxId());
     } catch (RuntimeException e) {
@@ -428,7 +427,7 @@ final class E2bExecution implements CallGuard {
   // ---- stopping ----
 
   /** Stops the run once: aborts the call in flight and closes the event stream. */
-  void stop(Stop reason) {
+  private void stop(Stop reason) {
     if (!stop.compareAndSet(Stop.NONE, reason)) {
       return;
     }

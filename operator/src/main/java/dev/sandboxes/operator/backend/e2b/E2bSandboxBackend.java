@@ -173,13 +173,16 @@ public final class E2bSandboxBackend implements SandboxBackend {
     try {
       return execution.run(claimed, request, control);
     } catch (RuntimeException e) {
-      LOG.warn("E2B execution {} failed in the backend: {}", request.displayName(), e.toString());
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, execution.sandboxId(), null, clock.instant(),
-          "The E2B backend failed: " + redactor.clean(E2bApi.rootMessage(e)));
+      LOG.warn("E2B execution {} failed in the backend: {}", request.displayName(), redactor.clean(e.toString()));
+      E2bApi.CreatedSandbox sandbox = execution.sandbox();
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandbox == null ? null : sandbox.sandboxId(), null,
+          clock.instant(), "The E2B backend failed: " + redactor.clean(E2bApi.rootMessage(e)));
     } finally {
       gate.abandoned(claimed);
-      if (execution.sandboxId() != null) {
-        kill(execution.sandboxId());
+      E2bApi.CreatedSandbox sandbox = execution.sandbox();
+      if (sandbox != null) {
+        kill(sandbox.sandboxId());
+        redactor.forget(sandbox.envdAccessToken());
       } else if (execution.creationUncertain()) {
         cleanup.execute(() -> sweep(request.uid()));
       }

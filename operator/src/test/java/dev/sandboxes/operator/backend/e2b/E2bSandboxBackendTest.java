@@ -419,6 +419,23 @@ class E2bSandboxBackendTest {
   }
 
   @Test
+  void cancellingWhileWaitingForQuotaCreatesNothing() throws Exception {
+    fake.quota(0);
+    E2bSandboxBackend backend = backend();
+    RunControl control = RunControl.detached();
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() -> execute(backend,
+        request(Language.PYTHON, "def main():\n    return 1\n", "{}", Duration.ofSeconds(10)), control), async);
+    await().until(() -> fake.createRequests().size() >= 2);
+
+    control.cancel();
+    ExecutionOutcome result = outcome.get(5, TimeUnit.SECONDS);
+
+    assertThat(result.termination()).isEqualTo(Termination.CANCELLED);
+    assertThat(result.sandboxId()).isNull();
+    assertThat(fake.journal()).isEmpty();
+  }
+
+  @Test
   void aRejectedKeyAtCreationStopsNewLeasesUntilAProbeAcceptsIt() {
     E2bSandboxBackend backend = backend();
     AtomicInteger wakeUps = new AtomicInteger();
