@@ -146,6 +146,7 @@ public final class FakeE2bServer implements AutoCloseable {
   private volatile boolean rejectAccessTokens;
   private volatile boolean echoKeys;
   private volatile boolean vanishOnStart;
+  private final Set<String> missingCommands = ConcurrentHashMap.newKeySet();
 
   public FakeE2bServer(String apiKey) throws IOException {
     this.apiKey = apiKey;
@@ -276,6 +277,11 @@ public final class FakeE2bServer implements AutoCloseable {
   /** Error messages repeat the API key the client sent (services should not; the operator must cope). */
   public void echoKeysInErrors(boolean echo) {
     this.echoKeys = echo;
+  }
+
+  /** Templates lack this program (envd cannot start it). */
+  public void withoutCommand(String command) {
+    missingCommands.add(command);
   }
 
   /** The sandbox disappears right after the next process starts, as if its host died. */
@@ -502,9 +508,13 @@ public final class FakeE2bServer implements AutoCloseable {
     FrameWriter out = new FrameWriter(exchange.getResponseBody());
     RunningProcess running;
     try {
+      if (missingCommands.contains(argv.get(0))) {
+        throw new IOException("not installed in this template");
+      }
       running = new RunningProcess(builder.start());
     } catch (IOException e) {
-      out.end("{\"error\":{\"code\":\"invalid_argument\",\"message\":" + quote("error starting process: " + e.getMessage()) + "}}");
+      out.end("{\"error\":{\"code\":\"invalid_argument\",\"message\":" + quote("error starting process: exec: \""
+          + argv.get(0) + "\": executable file not found in $PATH") + "}}");
       return;
     }
     sandbox.processes.add(running);

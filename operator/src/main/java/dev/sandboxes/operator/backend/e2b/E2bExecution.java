@@ -355,8 +355,9 @@ final class E2bExecution implements CallGuard {
             + "); it may have reached its timeout or been killed");
       }
       if (!result.started) {
-        return failed("envd could not start the runner (" + what + "); the template needs "
-            + "python3 (python) or node (javascript) on its PATH");
+        String hint = message.contains("not found")
+            ? "; the template needs python3 (python) or node (javascript) on its PATH" : "";
+        return failed("envd could not start the runner (" + what + ")" + hint);
       }
       return failed("envd ended the process stream with an error (" + what + ")");
     }

@@ -245,6 +245,9 @@ class E2bSandboxBackendTest {
 
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
     assertThat(outcome.stdout().text()).isEqualTo("before the sleep\n");
+    System.out.printf("E2B deadline of 2000 ms: stream closed after %d ms, sandbox killed after %d ms%n",
+        Duration.between(outcome.startTime(), outcome.completionTime()).toMillis(),
+        Duration.between(outcome.startTime(), returned).toMillis());
     assertThat(Duration.between(outcome.startTime(), returned).toMillis())
         .as("from sending the code to the killed sandbox").isBetween(2000L, 2000L + 1000);
     assertThat(fake.killedSandboxes()).containsExactly(outcome.sandboxId());
@@ -337,6 +340,18 @@ class E2bSandboxBackendTest {
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
     assertThat(outcome.detail()).contains("unavailable: sandbox timeout reached");
+  }
+
+  @Test
+  void aTemplateWithoutTheInterpreterFailsWithEnvdsMessage() {
+    fake.withoutCommand("node");
+    ExecutionOutcome outcome = run(backend(), request(Language.JAVASCRIPT, "function main() { return 1; }", "{}",
+        Duration.ofSeconds(10)));
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("could not start the runner")
+        .contains("invalid_argument: error starting process: exec: \"node\": executable file not found")
+        .contains("needs python3 (python) or node (javascript)");
   }
 
   @Test
