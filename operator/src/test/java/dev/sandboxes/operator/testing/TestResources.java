@@ -4,11 +4,15 @@ import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
+import dev.sandboxes.api.v1alpha1.E2bSpec;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderReference;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import dev.sandboxes.api.v1alpha1.SecretKeyReference;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.util.Map;
 
@@ -28,6 +32,29 @@ public final class TestResources {
     spec.setDocker(docker);
     provider.setSpec(spec);
     return provider;
+  }
+
+  /** An E2B provider whose API key is key {@code apiKey} of Secret {@code secretName}. */
+  public static SandboxProvider anE2bProvider(String namespace, String name, String apiUrl, String secretName) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.E2B);
+    E2bSpec e2b = new E2bSpec();
+    SecretKeyReference key = new SecretKeyReference();
+    key.setName(secretName);
+    key.setKey("apiKey");
+    e2b.setApiKeySecretRef(key);
+    e2b.setApiUrl(apiUrl);
+    spec.setE2b(e2b);
+    provider.setSpec(spec);
+    return provider;
+  }
+
+  /** A Secret holding one string value under {@code key}. */
+  public static Secret aSecret(String namespace, String name, String key, String value) {
+    return new SecretBuilder().withNewMetadata().withNamespace(namespace).withName(name).endMetadata()
+        .withStringData(Map.of(key, value)).build();
   }
 
   public static SandboxProvider asDefault(SandboxProvider provider) {

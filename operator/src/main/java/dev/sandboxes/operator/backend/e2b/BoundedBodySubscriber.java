@@ -1,0 +1,64 @@
+package dev.sandboxes.operator.backend.e2b;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
+
+/**
+ * Collects a small response body (control-plane JSON, error bodies) and gives up beyond a limit,
+ * so a misbehaving service cannot grow the operator's heap.
+ */
+final class BoundedBodySubscriber implements HttpResponse.BodySubscriber<byte[]> {
+
+  private final int maxBytes;
+  private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+  private final CompletableFuture<byte[]> result = new CompletableFuture<>();
+  private Flow.Subscription subscription;
+
+  BoundedBodySubscriber(int maxBytes) {
+    this.maxBytes = maxBytes;
+  }
+
+  @Override
+  public CompletionStage<byte[]> getBody() {
+    return result;
+  }
+
+  @Override
+  public void onSubscribe(Flow.Subscription subscription) {
+    this.subscription = subscription;
+    subscription.request(Long.MAX_VALUE);
+  }
+
+  @Override
+  public void onNext(List<ByteBuffer> items) {
+    if (result.isDone()) {
+      return;
+    }
+    for (ByteBuffer item : items) {
+      if (bytes.size() + item.remaining() > maxBytes) {
+        subscription.cancel();
+        result.completeExceptionally(new IOException("the response is larger than " + maxBytes + " bytes"));
+        return;
+      }
+      byte[] chunk = new byte[item.remaining()];
+      item.get(chunk);
+      bytes.write(chunk, 0, chunk.length);
+    }
+  }
+
+  @Override
+  public void onError(Throwable throwable) {
+    result.completeExceptionally(throwable);
+  }
+
+  @Override
+  public void onComplete() {
+    result.complete(bytes.toByteArray());
+  }
+}

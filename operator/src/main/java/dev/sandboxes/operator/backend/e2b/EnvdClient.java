@@ -1,0 +1,171 @@
+package dev.sandboxes.operator.backend.e2b;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * envd's process service in one sandbox (saas-apis.md §2.4), over Connect with JSON messages:
+ * Start streams a process's events, SendInput writes to its stdin. Requests carry the routing
+ * headers, so one gateway URL can serve every sandbox.
+ */
+final class EnvdClient {
+
+  static final int ENVD_PORT = 49983;
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** envd picks the OS user from the basic-auth user name; "user" is the templates' default user. */
+  private static final String DEFAULT_USER =
+      "Basic " + Base64.getEncoder().encodeToString("user:".getBytes(StandardCharsets.UTF_8));
+  private static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+  private final HttpClient http;
+  private final String baseUrl;
+  private final String sandboxId;
+  private final String accessToken;
+  private final Duration requestTimeout;
+  private final Redactor redactor;
+
+  /**
+   * @param baseUrl where envd of this sandbox is reached (its own host, or a shared gateway)
+   */
+  EnvdClient(HttpClient http, String baseUrl, String sandboxId, String accessToken, Duration requestTimeout,
+      Redactor redactor) {
+    this.http = http;
+    this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+    this.sandboxId = sandboxId;
+    this.accessToken = accessToken;
+    this.requestTimeout = requestTimeout;
+    this.redactor = redactor;
+  }
+
+  /**
+   * Starts a process with stdin open and returns its event stream once the response headers are
+   * in. The process is started with argv as given: no shell, nothing interpolated.
+   *
+   * @param serverDeadline sent as Connect-Timeout-Ms: envd kills the process when it lapses
+   */
+  InputStream start(List<String> argv, Duration serverDeadline, CallGuard guard)
+      throws E2bServiceException, InterruptedException {
+    ObjectNode request = JSON.createObjectNode();
+    ObjectNode process = request.putObject("process");
+    process.put("cmd", argv.get(0));
+    ArrayNode args = process.putArray("args");
+    argv.subList(1, argv.size()).forEach(args::add);
+    process.putObject("envs").put("LANG", "C.UTF-8").put("PYTHONDONTWRITEBYTECODE", "1");
+    request.put("stdin", true);
+    byte[] envelope;
+    try {
+      envelope = ConnectFrames.encode(JSON.writeValueAsBytes(request));
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    HttpRequest httpRequest =
+        builder("/process.Process/Start")
+            .header("Content-Type", "application/connect+json")
+            .header("Connect-Timeout-Ms", Long.toString(serverDeadline.toMillis()))
+            .header("Keepalive-Ping-Interval", "30")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(envelope))
+            .build();
+    CompletableFuture<HttpResponse<InputStream>> call =
+        http.sendAsync(httpRequest, HttpResponse.BodyHandlers.ofInputStream());
+    guard.watch(call);
+    HttpResponse<InputStream> response;
+    try {
+      response = call.get(requestTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (CancellationException e) {
+      throw E2bServiceException.unreachable("starting the process was aborted");
+    } catch (TimeoutException e) {
+      call.cancel(true);
+      throw E2bServiceException.unreachable("envd did not answer within " + requestTimeout.toSeconds() + "s");
+    } catch (ExecutionException e) {
+      throw E2bServiceException.unreachable("envd could not be reached: " + redactor.clean(E2bApi.rootMessage(e)));
+    } finally {
+      guard.unwatch(call);
+    }
+    if (response.statusCode() != 200) {
+      byte[] body;
+      try (InputStream in = response.body()) {
+        body = in.readNBytes(MAX_ERROR_BODY_BYTES);
+      } catch (IOException e) {
+        body = new byte[0];
+      }
+      throw error(response.statusCode(), body);
+    }
+    return response.body();
+  }
+
+  /** Writes bytes to the stdin of a process started with stdin open (unary SendInput). */
+  void sendStdin(long pid, byte[] data, CallGuard guard) throws E2bServiceException, InterruptedException {
+    ObjectNode request = JSON.createObjectNode();
+    request.putObject("process").put("pid", pid);
+    request.putObject("input").put("stdin", Base64.getEncoder().encodeToString(data));
+    byte[] body;
+    try {
+      body = JSON.writeValueAsBytes(request);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    HttpRequest httpRequest =
+        builder("/process.Process/SendInput")
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+            .build();
+    E2bApi.Answer answer = E2bApi.send(http, httpRequest, requestTimeout, guard, redactor);
+    if (answer.status() != 200) {
+      throw error(answer.status(), answer.body());
+    }
+  }
+
+  private HttpRequest.Builder builder(String path) {
+    HttpRequest.Builder builder =
+        HttpRequest.newBuilder(URI.create(baseUrl + path))
+            .timeout(requestTimeout)
+            .header("Connect-Protocol-Version", "1")
+            .header("Authorization", DEFAULT_USER)
+            .header("E2b-Sandbox-Id", sandboxId)
+            .header("E2b-Sandbox-Port", Integer.toString(ENVD_PORT));
+    if (accessToken != null) {
+      builder.header("X-Access-Token", accessToken);
+    }
+    return builder;
+  }
+
+  /**
+   * An HTTP error before the stream: a Connect error {code, message} from envd, or the edge's
+   * {sandboxId, message, code} (502 when the sandbox is gone).
+   */
+  private E2bServiceException error(int status, byte[] body) {
+    String message = null;
+    String code = null;
+    try {
+      JsonNode json = JSON.readTree(body);
+      if (json != null && json.isObject()) {
+        message = E2bApi.text(json, "message");
+        JsonNode codeNode = json.get("code");
+        code = codeNode != null && codeNode.isTextual() ? codeNode.asText() : null;
+      }
+    } catch (IOException notJson) {
+      // plain text below
+    }
+    if (message == null) {
+      message = new String(body, StandardCharsets.UTF_8);
+    }
+    return new E2bServiceException(status, code, redactor.clean(message.isBlank() ? "no message" : message), null);
+  }
+}

@@ -1,0 +1,186 @@
+package dev.sandboxes.operator.backend.e2b;
+
+import static dev.sandboxes.operator.testing.TestResources.aSecret;
+import static dev.sandboxes.operator.testing.TestResources.anE2bProvider;
+import static dev.sandboxes.operator.testing.TestResources.anExecution;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.testing.FakeE2bServer;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CodeExecutions on an E2B SandboxProvider through the whole operator (fabric8 CRUD mock server)
+ * against {@link FakeE2bServer}: Ready from a real probe, a run that succeeds, a rejected key,
+ * quota refusals that keep executions Pending, and deletion mid-run.
+ */
+@EnableKubernetesMockClient(crud = true)
+class E2bSandboxBackendMockTest {
+
+  private static final String NAMESPACE = "default";
+
+  KubernetesClient client;
+
+  private final String apiKey = FakeE2bServer.newApiKey();
+  private FakeE2bServer fake;
+  private SandboxOperator operator;
+  private volatile E2bTimings timings =
+      new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofMillis(200), Duration.ofSeconds(1),
+          Duration.ofMinutes(1));
+
+  @BeforeEach
+  void start() throws Exception {
+    fake = new FakeE2bServer(apiKey);
+    SandboxBackendFactory factory = new SandboxBackendFactory()
+        .register(ProviderType.E2B, context -> new E2bSandboxBackend(context, fake.sandboxUrl(), timings));
+    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+  }
+
+  @AfterEach
+  void stop() {
+    try {
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(fake.liveSandboxes()).isEmpty());
+    } finally {
+      operator.stop(Duration.ofSeconds(1));
+      fake.close();
+    }
+  }
+
+  @Test
+  void aCodeExecutionSucceedsOnAnE2bProvider() {
+    client.resource(aSecret(NAMESPACE, "e2b", "apiKey", apiKey)).create();
+    client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "e2b")).create();
+    CodeExecution request = anExecution(NAMESPACE, "hello-e2b", "e2b");
+    request.getSpec().setCode("def main(x):\n    print('ran in e2b')\n    return {'doubled': x * 2}\n");
+    request.getSpec().setArguments(Map.of("x", 21));
+    client.resource(request).create();
+
+    CodeExecution cx = awaitPhase("hello-e2b", Phase.SUCCEEDED);
+
+    assertThat(cx.getStatus().getExitCode()).isZero();
+    assertThat(cx.getStatus().getStdout()).isEqualTo("ran in e2b\n");
+    assertThat(cx.getStatus().getResult().toString()).isEqualTo("{\"doubled\":42}");
+    assertThat(cx.getStatus().getSandbox().getType()).isEqualTo(ProviderType.E2B);
+    assertThat(cx.getStatus().getSandbox().getProvider()).isEqualTo("e2b");
+    assertThat(fake.killedSandboxes()).containsExactly(cx.getStatus().getSandbox().getId());
+    SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
+    assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
+        .isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+  }
+
+  @Test
+  void aRejectedKeyMakesTheProviderNotReadyAndExecutionsWait() {
+    client.resource(aSecret(NAMESPACE, "wrong", "apiKey", FakeE2bServer.newApiKey())).create();
+    client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "wrong")).create();
+    client.resource(anExecution(NAMESPACE, "waits", "e2b")).create();
+
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
+      assertThat(provider.getStatus()).isNotNull();
+      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
+          .isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+    });
+    SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
+    String message = Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).orElseThrow().getMessage();
+    assertThat(message).contains("Secret wrong").contains("HTTP 401");
+    CodeExecution cx = awaitReason("waits", ConditionTypes.ACCEPTED, ConditionTypes.PROVIDER_NOT_READY);
+    assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.PENDING);
+    assertThat(fake.createRequests()).isEmpty();
+  }
+
+  @Test
+  void quotaRefusalsKeepLaterExecutionsPendingUntilTheServiceHasRoom() {
+    timings = new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofSeconds(3), Duration.ofSeconds(3),
+        Duration.ofMinutes(1));
+    fake.quota(1);
+    client.resource(aSecret(NAMESPACE, "e2b", "apiKey", apiKey)).create();
+    client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "e2b")).create();
+    CodeExecution first = anExecution(NAMESPACE, "first", "e2b");
+    first.getSpec().setCode("import time\ndef main(x):\n    time.sleep(4)\n    return x\n");
+    client.resource(first).create();
+    awaitPhase("first", Phase.RUNNING);
+    await().until(() -> fake.liveSandboxes().size() == 1);
+
+    client.resource(anExecution(NAMESPACE, "second", "e2b")).create(); // gets a lease, is refused, retries
+    await().until(() -> fake.createRequests().size() >= 2);
+    client.resource(anExecution(NAMESPACE, "third", "e2b")).create(); // the gate is closed: Pending
+
+    AtomicBoolean sawPending = new AtomicBoolean();
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      CodeExecution third = get("third");
+      assertThat(third.getStatus()).isNotNull();
+      if (Phase.PENDING.equals(third.getStatus().getPhase())
+          && ConditionTypes.WAITING_FOR_SANDBOX.equals(
+              Conditions.reason(third.getStatus().getConditions(), ConditionTypes.SUCCEEDED))) {
+        sawPending.set(true);
+      }
+      assertThat(sawPending).isTrue();
+    });
+
+    for (String name : new String[] {"first", "second", "third"}) {
+      CodeExecution cx = awaitPhase(name, Phase.SUCCEEDED, Duration.ofSeconds(60));
+      assertThat(cx.getStatus().getResult().toString()).isEqualTo("1");
+    }
+    assertThat(fake.peakLive()).isEqualTo(1);
+  }
+
+  @Test
+  void deletingARunningExecutionKillsItsSandbox() {
+    client.resource(aSecret(NAMESPACE, "e2b", "apiKey", apiKey)).create();
+    client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "e2b")).create();
+    CodeExecution slow = anExecution(NAMESPACE, "doomed", "e2b");
+    slow.getSpec().setCode("import time\ndef main(x):\n    time.sleep(60)\n");
+    slow.getSpec().setTimeoutSeconds(120);
+    client.resource(slow).create();
+    await().atMost(Duration.ofSeconds(20)).until(() -> fake.journal().stream().anyMatch(l -> l.startsWith("input ")));
+    String sandbox = fake.liveSandboxes().iterator().next();
+    await().untilAsserted(() -> assertThat(get("doomed").getStatus().getSandbox().getId()).isEqualTo(sandbox));
+
+    client.resources(CodeExecution.class).inNamespace(NAMESPACE).withName("doomed").delete();
+
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(fake.killedSandboxes()).containsExactly(sandbox));
+    assertThat(fake.runningProcesses()).isZero();
+  }
+
+  private CodeExecution awaitPhase(String name, Phase phase) {
+    return awaitPhase(name, phase, Duration.ofSeconds(30));
+  }
+
+  private CodeExecution awaitPhase(String name, Phase phase, Duration atMost) {
+    await().atMost(atMost).untilAsserted(() -> {
+      CodeExecution cx = get(name);
+      assertThat(cx.getStatus()).isNotNull();
+      assertThat(cx.getStatus().getPhase()).as("%s: %s", name, cx.getStatus().getMessage()).isEqualTo(phase);
+    });
+    return get(name);
+  }
+
+  private CodeExecution awaitReason(String name, String type, String reason) {
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      CodeExecution cx = get(name);
+      assertThat(cx.getStatus()).isNotNull();
+      assertThat(Conditions.reason(cx.getStatus().getConditions(), type)).isEqualTo(reason);
+    });
+    return get(name);
+  }
+
+  private CodeExecution get(String name) {
+    return client.resources(CodeExecution.class).inNamespace(NAMESPACE).withName(name).get();
+  }
+}

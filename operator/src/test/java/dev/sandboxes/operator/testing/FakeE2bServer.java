@@ -1,0 +1,800 @@
+package dev.sandboxes.operator.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An in-process E2B-protocol service on loopback (saas-apis.md Part 3) that really runs code: the
+ * REST control plane on one listener; envd's process API (Connect streaming, 5-byte envelopes, the
+ * 0x02 end-of-stream message) and the code interpreter's /execute (NDJSON) on a second listener,
+ * routed by the E2b-Sandbox-Id and E2b-Sandbox-Port headers. Processes run locally (python3,
+ * node), without isolation. Hooks inject the faults the backend must survive.
+ */
+public final class FakeE2bServer implements AutoCloseable {
+
+  public static final String DEFAULT_TEMPLATE = "code-interpreter-v1";
+  private static final int ENVD_PORT = 49983;
+  private static final int JUPYTER_PORT = 49999;
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final String ENVD_USER =
+      "Basic " + Base64.getEncoder().encodeToString("user:".getBytes(StandardCharsets.UTF_8));
+
+  /** An HTTP answer a test scripts for a route. */
+  public record Scripted(int status, String body, Map<String, String> headers) {
+    public static Scripted json(int status, String body) {
+      return new Scripted(status, body, Map.of());
+    }
+  }
+
+  /** One sandbox. */
+  public final class Sandbox {
+    final String id;
+    final String template;
+    final String accessToken;
+    final Map<String, String> metadata;
+    final long timeoutSeconds;
+    volatile Instant endAt;
+    final List<RunningProcess> processes = new CopyOnWriteArrayList<>();
+    final CountDownLatch gone = new CountDownLatch(1);
+    final AtomicInteger starts = new AtomicInteger();
+
+    Sandbox(String id, String template, Map<String, String> metadata, long timeoutSeconds) {
+      this.id = id;
+      this.template = template;
+      this.accessToken = "ea_" + hex(12);
+      this.metadata = metadata;
+      this.timeoutSeconds = timeoutSeconds;
+      this.endAt = Instant.now().plusSeconds(timeoutSeconds);
+    }
+
+    public String id() {
+      return id;
+    }
+
+    public String template() {
+      return template;
+    }
+
+    public Map<String, String> metadata() {
+      return metadata;
+    }
+
+    public long timeoutSeconds() {
+      return timeoutSeconds;
+    }
+
+    /** How many processes were started in it. */
+    public int starts() {
+      return starts.get();
+    }
+
+    /** Processes still running in it. */
+    public int running() {
+      return (int) processes.stream().filter(p -> p.process.isAlive()).count();
+    }
+  }
+
+  /** A process started through envd. */
+  static final class RunningProcess {
+    final Process process;
+    final OutputStream stdin;
+
+    RunningProcess(Process process) {
+      this.process = process;
+      this.stdin = process.getOutputStream();
+    }
+
+    void kill() {
+      process.descendants().forEach(ProcessHandle::destroyForcibly);
+      process.destroyForcibly();
+    }
+  }
+
+  private final String apiKey;
+  private final HttpServer api;
+  private final HttpServer sandboxHost;
+  private final ExecutorService threads;
+  private final ScheduledExecutorService reaper;
+  private final Map<String, Sandbox> live = new ConcurrentHashMap<>();
+  private final Set<String> templates = ConcurrentHashMap.newKeySet();
+  private final List<JsonNode> createRequests = new CopyOnWriteArrayList<>();
+  private final List<String> killed = new CopyOnWriteArrayList<>();
+  private final List<String> journal = new CopyOnWriteArrayList<>();
+  private final AtomicInteger peakLive = new AtomicInteger();
+  private final ConcurrentLinkedDeque<Scripted> createAnswers = new ConcurrentLinkedDeque<>();
+  private final ConcurrentLinkedDeque<Scripted> startAnswers = new ConcurrentLinkedDeque<>();
+  private final ConcurrentLinkedDeque<Scripted> probeAnswers = new ConcurrentLinkedDeque<>();
+  private volatile Integer quota;
+  private volatile boolean stallStreams;
+  private volatile int slowChunkBytes;
+  private volatile Duration slowChunkDelay = Duration.ZERO;
+  private volatile Duration envdDeadline;
+  private volatile String trailerErrorCode;
+  private volatile String trailerErrorMessage;
+  private volatile boolean rejectAccessTokens;
+  private volatile boolean echoKeys;
+  private volatile boolean vanishOnStart;
+  private final Set<String> missingCommands = ConcurrentHashMap.newKeySet();
+
+  public FakeE2bServer(String apiKey) throws IOException {
+    this.apiKey = apiKey;
+    templates.add(DEFAULT_TEMPLATE);
+    AtomicInteger counter = new AtomicInteger();
+    this.threads = Executors.newCachedThreadPool(r -> {
+      Thread thread = new Thread(r, "fake-e2b-" + counter.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    });
+    this.reaper = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread thread = new Thread(r, "fake-e2b-reaper");
+      thread.setDaemon(true);
+      return thread;
+    });
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    this.api = HttpServer.create(new InetSocketAddress(loopback, 0), 64);
+    api.createContext("/", this::handleApi);
+    api.setExecutor(threads);
+    this.sandboxHost = HttpServer.create(new InetSocketAddress(loopback, 0), 64);
+    sandboxHost.createContext("/", this::handleSandbox);
+    sandboxHost.setExecutor(threads);
+    api.start();
+    sandboxHost.start();
+    reaper.scheduleWithFixedDelay(this::reapExpired, 200, 200, TimeUnit.MILLISECONDS);
+  }
+
+  /** A key in E2B's format. */
+  public static String newApiKey() {
+    return "e2b_" + hex(20);
+  }
+
+  public String apiUrl() {
+    return "http://" + api.getAddress().getHostString() + ":" + api.getAddress().getPort();
+  }
+
+  /** The one base URL for all sandbox traffic (routing by header). */
+  public String sandboxUrl() {
+    return "http://" + sandboxHost.getAddress().getHostString() + ":" + sandboxHost.getAddress().getPort();
+  }
+
+  // ---- state for assertions ----
+
+  public Set<String> liveSandboxes() {
+    return Set.copyOf(live.keySet());
+  }
+
+  public Sandbox sandbox(String id) {
+    return live.get(id);
+  }
+
+  public List<JsonNode> createRequests() {
+    return List.copyOf(createRequests);
+  }
+
+  public List<String> killedSandboxes() {
+    return List.copyOf(killed);
+  }
+
+  /** Most sandboxes alive at once. */
+  public int peakLive() {
+    return peakLive.get();
+  }
+
+  /** "create id", "start id", "input id", "kill id" in order. */
+  public List<String> journal() {
+    return List.copyOf(journal);
+  }
+
+  /** Processes running in any sandbox (killed sandboxes have none). */
+  public int runningProcesses() {
+    return live.values().stream().mapToInt(Sandbox::running).sum();
+  }
+
+  // ---- faults ----
+
+  public void addTemplate(String template) {
+    templates.add(template);
+  }
+
+  /** The next creations get these answers instead of a sandbox, in order. */
+  public void scriptCreates(Scripted... answers) {
+    createAnswers.addAll(List.of(answers));
+  }
+
+  /** 429s like E2B's when more than this many sandboxes would be alive. */
+  public void quota(Integer maxLive) {
+    this.quota = maxLive;
+  }
+
+  /** The next process starts get these HTTP answers instead of a stream. */
+  public void scriptStarts(Scripted... answers) {
+    startAnswers.addAll(List.of(answers));
+  }
+
+  /** The next sandbox listings (the health probe) get these answers. */
+  public void scriptProbes(Scripted... answers) {
+    probeAnswers.addAll(List.of(answers));
+  }
+
+  /** Streams send the start event, then nothing at all, until the sandbox is killed. */
+  public void stallStreams(boolean stall) {
+    this.stallStreams = stall;
+  }
+
+  /** Output goes out in frames of this many bytes with a pause before each. */
+  public void slowStreams(int chunkBytes, Duration delay) {
+    this.slowChunkBytes = chunkBytes;
+    this.slowChunkDelay = delay;
+  }
+
+  /** envd kills processes after this instead of the client's Connect-Timeout-Ms. */
+  public void envdDeadline(Duration deadline) {
+    this.envdDeadline = deadline;
+  }
+
+  /** Streams end with this Connect error once the process ends, without an end event. */
+  public void endStreamsWithError(String code, String message) {
+    this.trailerErrorCode = code;
+    this.trailerErrorMessage = message;
+  }
+
+  /** envd refuses every access token (401). */
+  public void rejectAccessTokens(boolean reject) {
+    this.rejectAccessTokens = reject;
+  }
+
+  /** Error messages repeat the API key the client sent (services should not; the operator must cope). */
+  public void echoKeysInErrors(boolean echo) {
+    this.echoKeys = echo;
+  }
+
+  /** Templates lack this program (envd cannot start it). */
+  public void withoutCommand(String command) {
+    missingCommands.add(command);
+  }
+
+  /** The sandbox disappears right after the next process starts, as if its host died. */
+  public void vanishOnNextStart() {
+    this.vanishOnStart = true;
+  }
+
+  /** The sandbox disappears now: processes killed, streams cut without an end. */
+  public void vanish(String sandboxId) {
+    remove(sandboxId, false);
+  }
+
+  // ---- REST control plane ----
+
+  private void handleApi(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String key = exchange.getRequestHeaders().getFirst("X-API-Key");
+      if (key == null || !key.equals(apiKey) || !key.matches("e2b_[0-9a-f]+")) {
+        sendJson(exchange, 401, "{\"code\":401,\"message\":"
+            + quote("Invalid API key" + (echoKeys ? " " + key : "") + ", please visit https://e2b.dev/docs to get your"
+                + " API key.") + "}");
+        return;
+      }
+      String method = exchange.getRequestMethod();
+      String path = exchange.getRequestURI().getRawPath();
+      if ("POST".equals(method) && "/sandboxes".equals(path)) {
+        create(exchange);
+      } else if ("GET".equals(method) && ("/v2/sandboxes".equals(path) || "/sandboxes".equals(path))) {
+        list(exchange);
+      } else if (path.startsWith("/sandboxes/")) {
+        String rest = path.substring("/sandboxes/".length());
+        boolean timeout = rest.endsWith("/timeout");
+        String id = timeout ? rest.substring(0, rest.length() - "/timeout".length()) : rest;
+        Sandbox sandbox = live.get(id);
+        if (sandbox == null) {
+          sendJson(exchange, 404, "{\"code\":404,\"message\":" + quote("Sandbox \"" + id
+              + "\" doesn't exist or you don't have access to it") + "}");
+        } else if ("GET".equals(method) && !timeout) {
+          sendJson(exchange, 200, describe(sandbox).toString());
+        } else if ("DELETE".equals(method) && !timeout) {
+          remove(id, true);
+          exchange.sendResponseHeaders(204, -1);
+        } else if ("POST".equals(method) && timeout) {
+          JsonNode body = JSON.readTree(exchange.getRequestBody().readAllBytes());
+          sandbox.endAt = Instant.now().plusSeconds(body.path("timeout").asLong());
+          exchange.sendResponseHeaders(204, -1);
+        } else {
+          sendJson(exchange, 404, "{\"code\":404,\"message\":\"not found\"}");
+        }
+      } else {
+        sendJson(exchange, 404, "{\"code\":404,\"message\":\"not found\"}");
+      }
+    }
+  }
+
+  private void create(HttpExchange exchange) throws IOException {
+    JsonNode body = JSON.readTree(exchange.getRequestBody().readAllBytes());
+    createRequests.add(body);
+    Scripted scripted = createAnswers.poll();
+    if (scripted != null) {
+      send(exchange, scripted);
+      return;
+    }
+    String template = body.path("templateID").asText(null);
+    if (template == null) {
+      sendJson(exchange, 400, "{\"code\":400,\"message\":\"templateID is required\"}");
+      return;
+    }
+    if (!templates.contains(template)) {
+      sendJson(exchange, 404, "{\"code\":404,\"message\":" + quote("template '" + template + "' not found") + "}");
+      return;
+    }
+    long timeout = body.path("timeout").asLong(15);
+    if (timeout <= 0) {
+      sendJson(exchange, 400, "{\"code\":400,\"message\":\"Timeout must be greater than 0\"}");
+      return;
+    }
+    Map<String, String> metadata = new LinkedHashMap<>();
+    body.path("metadata").fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
+    Sandbox sandbox;
+    synchronized (live) {
+      Integer limit = quota;
+      if (limit != null && live.size() >= limit) {
+        sendJson(exchange, 429, "{\"code\":429,\"message\":" + quote("you have reached the maximum number of"
+            + " concurrent E2B sandboxes (" + limit + "). If you need more, please contact us.") + "}");
+        return;
+      }
+      sandbox = new Sandbox("i" + hex(10), template, metadata, timeout);
+      live.put(sandbox.id, sandbox);
+      peakLive.accumulateAndGet(live.size(), Math::max);
+    }
+    journal.add("create " + sandbox.id);
+    ObjectNode answer = describe(sandbox);
+    if (body.path("secure").asBoolean(false)) {
+      answer.put("envdAccessToken", sandbox.accessToken);
+    }
+    sendJson(exchange, 201, answer.toString());
+  }
+
+  private ObjectNode describe(Sandbox sandbox) {
+    ObjectNode node = JSON.createObjectNode();
+    node.put("templateID", sandbox.template);
+    node.put("sandboxID", sandbox.id);
+    node.put("clientID", "fake");
+    node.put("envdVersion", "0.2.0");
+    node.put("state", "running");
+    node.put("endAt", sandbox.endAt.toString());
+    node.putNull("domain");
+    ObjectNode meta = node.putObject("metadata");
+    sandbox.metadata.forEach(meta::put);
+    return node;
+  }
+
+  private void list(HttpExchange exchange) throws IOException {
+    Scripted scripted = probeAnswers.poll();
+    if (scripted != null) {
+      send(exchange, scripted);
+      return;
+    }
+    Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
+    Map<String, String> wanted = query.containsKey("metadata") ? query(query.get("metadata")) : Map.of();
+    int limit = query.containsKey("limit") ? Integer.parseInt(query.get("limit")) : 1000;
+    ArrayNode items = JSON.createArrayNode();
+    for (Sandbox sandbox : live.values()) {
+      boolean matches = wanted.entrySet().stream().allMatch(e -> e.getValue().equals(sandbox.metadata.get(e.getKey())));
+      if (matches && items.size() < limit) {
+        items.add(describe(sandbox));
+      }
+    }
+    sendJson(exchange, 200, items.toString());
+  }
+
+  private void remove(String id, boolean byApi) {
+    Sandbox sandbox = live.remove(id);
+    if (sandbox == null) {
+      return;
+    }
+    journal.add((byApi ? "kill " : "vanish ") + id);
+    if (byApi) {
+      killed.add(id);
+    }
+    sandbox.processes.forEach(RunningProcess::kill);
+    sandbox.gone.countDown();
+  }
+
+  private void reapExpired() {
+    Instant now = Instant.now();
+    for (Sandbox sandbox : live.values()) {
+      if (now.isAfter(sandbox.endAt)) {
+        remove(sandbox.id, false);
+      }
+    }
+  }
+
+  // ---- sandbox traffic ----
+
+  private void handleSandbox(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String id = exchange.getRequestHeaders().getFirst("E2b-Sandbox-Id");
+      String port = exchange.getRequestHeaders().getFirst("E2b-Sandbox-Port");
+      Sandbox sandbox = id == null ? null : live.get(id);
+      if (sandbox == null) {
+        sendJson(exchange, 502, "{\"sandboxId\":" + quote(String.valueOf(id))
+            + ",\"message\":\"The sandbox was not found\",\"code\":502}");
+        return;
+      }
+      String token = exchange.getRequestHeaders().getFirst("X-Access-Token");
+      String path = exchange.getRequestURI().getPath();
+      if (String.valueOf(ENVD_PORT).equals(port)) {
+        if (rejectAccessTokens || !sandbox.accessToken.equals(token)) {
+          sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"invalid access token\"}");
+          return;
+        }
+        if (!ENVD_USER.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+          sendJson(exchange, 400, "{\"code\":\"invalid_argument\",\"message\":\"no user given\"}");
+          return;
+        }
+        switch (path) {
+          case "/process.Process/Start" -> startProcess(exchange, sandbox);
+          case "/process.Process/SendInput" -> sendInput(exchange, sandbox);
+          case "/health" -> exchange.sendResponseHeaders(204, -1);
+          default -> sendJson(exchange, 404, "{\"code\":\"not_found\",\"message\":\"no such procedure\"}");
+        }
+      } else if (String.valueOf(JUPYTER_PORT).equals(port)) {
+        if (!sandbox.accessToken.equals(token)) {
+          sendJson(exchange, 401, "{\"message\":\"invalid access token\"}");
+          return;
+        }
+        switch (path) {
+          case "/execute" -> execute(exchange);
+          case "/health" -> send(exchange, new Scripted(200, "OK", Map.of()));
+          default -> send(exchange, new Scripted(404, "Not Found", Map.of()));
+        }
+      } else {
+        sendJson(exchange, 502, "{\"sandboxId\":" + quote(id)
+            + ",\"message\":\"The sandbox is running but port is not open\",\"port\":" + quote(String.valueOf(port))
+            + ",\"code\":502}");
+      }
+    }
+  }
+
+  private void startProcess(HttpExchange exchange, Sandbox sandbox) throws IOException {
+    String contentType = exchange.getRequestHeaders().getFirst("Content-Type");
+    if (!"application/connect+json".equals(contentType)
+        || !"1".equals(exchange.getRequestHeaders().getFirst("Connect-Protocol-Version"))) {
+      sendJson(exchange, 415, "{\"code\":\"invalid_argument\",\"message\":\"expected a Connect streaming JSON request\"}");
+      return;
+    }
+    Scripted scripted = startAnswers.poll();
+    if (scripted != null) {
+      send(exchange, scripted);
+      return;
+    }
+    JsonNode request = readEnvelope(exchange.getRequestBody());
+    sandbox.starts.incrementAndGet();
+    journal.add("start " + sandbox.id);
+    List<String> argv = new ArrayList<>();
+    argv.add(request.path("process").path("cmd").asText());
+    request.path("process").path("args").forEach(a -> argv.add(a.asText()));
+    ProcessBuilder builder = new ProcessBuilder(argv).directory(new java.io.File("/tmp"));
+    request.path("process").path("envs").fields().forEachRemaining(e -> builder.environment().put(e.getKey(), e.getValue().asText()));
+    exchange.getResponseHeaders().set("Content-Type", "application/connect+json");
+    exchange.sendResponseHeaders(200, 0);
+    FrameWriter out = new FrameWriter(exchange.getResponseBody());
+    RunningProcess running;
+    try {
+      if (missingCommands.contains(argv.get(0))) {
+        throw new IOException("not installed in this template");
+      }
+      running = new RunningProcess(builder.start());
+    } catch (IOException e) {
+      out.end("{\"error\":{\"code\":\"invalid_argument\",\"message\":" + quote("error starting process: exec: \""
+          + argv.get(0) + "\": executable file not found in $PATH") + "}}");
+      return;
+    }
+    sandbox.processes.add(running);
+    if (!request.path("stdin").asBoolean(false)) {
+      running.stdin.close();
+    }
+    out.data("{\"event\":{\"start\":{\"pid\":" + running.process.pid() + "}}}");
+    out.data("{\"event\":{\"keepalive\":{}}}");
+    if (vanishOnStart) {
+      vanishOnStart = false;
+      vanish(sandbox.id);
+      return; // the connection drops, as when the sandbox's host dies
+    }
+    Thread stdout = pump(running.process.getInputStream(), "stdout", out);
+    Thread stderr = pump(running.process.getErrorStream(), "stderr", out);
+    String deadlineHeader = exchange.getRequestHeaders().getFirst("Connect-Timeout-Ms");
+    long deadlineMillis = envdDeadline != null ? envdDeadline.toMillis()
+        : deadlineHeader != null ? Long.parseLong(deadlineHeader) : Long.MAX_VALUE;
+    boolean exited;
+    try {
+      exited = running.process.waitFor(deadlineMillis, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    if (!exited) {
+      running.kill();
+      if (sandbox.gone.getCount() == 0) {
+        return;
+      }
+      out.end("{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
+      return;
+    }
+    join(stdout);
+    join(stderr);
+    if (stallStreams) {
+      try {
+        sandbox.gone.await(); // nothing more until the client gives up and kills the sandbox
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return;
+    }
+    if (sandbox.gone.getCount() == 0) {
+      return; // killed or vanished: the stream is cut
+    }
+    if (trailerErrorCode != null) {
+      out.end("{\"error\":{\"code\":" + quote(trailerErrorCode) + ",\"message\":" + quote(trailerErrorMessage) + "}}");
+      return;
+    }
+    int exit = running.process.exitValue();
+    ObjectNode end = JSON.createObjectNode();
+    String signal = exit == 137 ? "killed" : exit == 143 ? "terminated" : null;
+    if (signal != null) {
+      end.put("exitCode", -1);
+      end.put("status", "signal: " + signal); // exited is false and so left out, as proto3 JSON does
+    } else {
+      if (exit != 0) {
+        end.put("exitCode", exit); // zero is left out, as proto3 JSON does
+      }
+      end.put("exited", true);
+      end.put("status", "exit status " + exit);
+    }
+    out.data("{\"event\":{\"end\":" + end + "}}");
+    out.end("{}");
+  }
+
+  private Thread pump(InputStream in, String stream, FrameWriter out) {
+    Thread thread = new Thread(() -> {
+      byte[] buffer = new byte[32 * 1024];
+      try {
+        int read;
+        while ((read = in.read(buffer)) >= 0) {
+          if (stallStreams) {
+            continue; // drained, never sent
+          }
+          int chunk = slowChunkBytes > 0 ? slowChunkBytes : read;
+          for (int offset = 0; offset < read; offset += chunk) {
+            if (!slowChunkDelay.isZero()) {
+              Thread.sleep(slowChunkDelay.toMillis());
+            }
+            int length = Math.min(chunk, read - offset);
+            byte[] part = new byte[length];
+            System.arraycopy(buffer, offset, part, 0, length);
+            out.data("{\"event\":{\"data\":{\"" + stream + "\":\"" + Base64.getEncoder().encodeToString(part) + "\"}}}");
+          }
+        }
+      } catch (IOException | InterruptedException gone) {
+        // the process or the client went away
+      }
+    }, "fake-e2b-pump");
+    thread.setDaemon(true);
+    thread.start();
+    return thread;
+  }
+
+  private void sendInput(HttpExchange exchange, Sandbox sandbox) throws IOException {
+    if (!"application/json".equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
+      sendJson(exchange, 415, "{\"code\":\"invalid_argument\",\"message\":\"expected application/json\"}");
+      return;
+    }
+    JsonNode request = JSON.readTree(exchange.getRequestBody().readAllBytes());
+    long pid = request.path("process").path("pid").asLong();
+    RunningProcess target = sandbox.processes.stream().filter(p -> p.process.pid() == pid).findFirst().orElse(null);
+    if (target == null || !target.process.isAlive()) {
+      sendJson(exchange, 404, "{\"code\":\"not_found\",\"message\":\"process with pid " + pid + " not found\"}");
+      return;
+    }
+    byte[] data = Base64.getDecoder().decode(request.path("input").path("stdin").asText());
+    try {
+      target.stdin.write(data);
+      target.stdin.flush();
+    } catch (IOException e) {
+      sendJson(exchange, 500, "{\"code\":\"internal\",\"message\":\"stdin closed\"}");
+      return;
+    }
+    journal.add("input " + sandbox.id);
+    sendJson(exchange, 200, "{}");
+  }
+
+  /** The code interpreter's /execute: NDJSON lines, always ending with end_of_execution. */
+  private void execute(HttpExchange exchange) throws IOException {
+    JsonNode request = JSON.readTree(exchange.getRequestBody().readAllBytes());
+    if (request.hasNonNull("context_id") && request.hasNonNull("language")) {
+      send(exchange, new Scripted(400, "Only one of context_id or language can be provided", Map.of()));
+      return;
+    }
+    String language = request.path("language").asText("python");
+    List<String> argv = "javascript".equals(language) || "js".equals(language)
+        ? List.of("node", "-e", request.path("code").asText())
+        : List.of("python3", "-c", request.path("code").asText());
+    Process process = new ProcessBuilder(argv).directory(new java.io.File("/tmp")).start();
+    process.getOutputStream().close();
+    exchange.getResponseHeaders().set("Content-Type", "application/x-ndjson");
+    exchange.sendResponseHeaders(200, 0);
+    OutputStream body = exchange.getResponseBody();
+    Thread out = lines(process.getInputStream(), "stdout", body);
+    Thread err = lines(process.getErrorStream(), "stderr", body);
+    try {
+      process.waitFor();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+      return;
+    }
+    join(out);
+    join(err);
+    synchronized (body) {
+      if (process.exitValue() != 0) {
+        writeLine(body, "{\"type\":\"error\",\"name\":\"ProcessError\",\"value\":\"exit status " + process.exitValue()
+            + "\",\"traceback\":\"\"}");
+      }
+      writeLine(body, "{\"type\":\"end_of_execution\"}");
+    }
+  }
+
+  private Thread lines(InputStream in, String type, OutputStream body) {
+    Thread thread = new Thread(() -> {
+      try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = reader.readLine()) != null) {
+          synchronized (body) {
+            writeLine(body, "{\"type\":\"" + type + "\",\"text\":" + quote(line + "\n") + ",\"timestamp\":"
+                + System.currentTimeMillis() * 1000 + "}");
+          }
+        }
+      } catch (IOException ignored) {
+        // client gone
+      }
+    });
+    thread.setDaemon(true);
+    thread.start();
+    return thread;
+  }
+
+  private static void writeLine(OutputStream body, String line) throws IOException {
+    body.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+    body.flush();
+  }
+
+  /** Writes Connect envelopes; pumps and the handler share it. */
+  private static final class FrameWriter {
+    private final OutputStream out;
+    private boolean broken;
+
+    FrameWriter(OutputStream out) {
+      this.out = out;
+    }
+
+    synchronized void data(String json) {
+      write(0, json);
+    }
+
+    synchronized void end(String json) {
+      write(0x02, json);
+    }
+
+    private void write(int flags, String json) {
+      if (broken) {
+        return;
+      }
+      byte[] message = json.getBytes(StandardCharsets.UTF_8);
+      try {
+        out.write(ByteBuffer.allocate(5 + message.length).put((byte) flags).putInt(message.length).put(message).array());
+        out.flush();
+      } catch (IOException e) {
+        broken = true; // the client left
+      }
+    }
+  }
+
+  private static JsonNode readEnvelope(InputStream in) throws IOException {
+    byte[] body = in.readAllBytes();
+    if (body.length < 5 || body[0] != 0) {
+      throw new IOException("not a Connect envelope");
+    }
+    int length = ByteBuffer.wrap(body, 1, 4).getInt();
+    return JSON.readTree(new String(body, 5, length, StandardCharsets.UTF_8));
+  }
+
+  // ---- helpers ----
+
+  private static void join(Thread thread) {
+    try {
+      thread.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void send(HttpExchange exchange, Scripted scripted) throws IOException {
+    scripted.headers().forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
+    byte[] bytes = scripted.body().getBytes(StandardCharsets.UTF_8);
+    exchange.sendResponseHeaders(scripted.status(), bytes.length == 0 ? -1 : bytes.length);
+    if (bytes.length > 0) {
+      exchange.getResponseBody().write(bytes);
+    }
+  }
+
+  private static void sendJson(HttpExchange exchange, int status, String json) throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", "application/json");
+    send(exchange, new Scripted(status, json, Map.of()));
+  }
+
+  private static Map<String, String> query(String raw) {
+    Map<String, String> values = new LinkedHashMap<>();
+    if (raw == null || raw.isEmpty()) {
+      return values;
+    }
+    for (String pair : raw.split("&")) {
+      int eq = pair.indexOf('=');
+      String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+      String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      values.put(key, value);
+    }
+    return values;
+  }
+
+  private static String quote(String value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String hex(int bytes) {
+    byte[] random = new byte[bytes];
+    RANDOM.nextBytes(random);
+    return HexFormat.of().formatHex(random);
+  }
+
+  @Override
+  public void close() {
+    for (String id : liveSandboxes()) {
+      remove(id, false);
+    }
+    reaper.shutdownNow();
+    api.stop(0);
+    sandboxHost.stop(0);
+    threads.shutdownNow();
+  }
+}

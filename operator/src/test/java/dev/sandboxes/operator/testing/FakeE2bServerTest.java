@@ -1,0 +1,102 @@
+package dev.sandboxes.operator.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fake's routes that the E2B backend does not use, checked against saas-apis.md so that the
+ * fake stays a faithful stand-in: the code interpreter's NDJSON /execute, health, and the edge's
+ * answers for unknown sandboxes and bad tokens.
+ */
+class FakeE2bServerTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final String apiKey = FakeE2bServer.newApiKey();
+  private final HttpClient http = HttpClient.newHttpClient();
+  private FakeE2bServer fake;
+  private String sandboxId;
+  private String token;
+
+  @BeforeEach
+  void createSandbox() throws Exception {
+    fake = new FakeE2bServer(apiKey);
+    HttpResponse<String> created = http.send(
+        HttpRequest.newBuilder(URI.create(fake.apiUrl() + "/sandboxes")).header("X-API-Key", apiKey)
+            .POST(HttpRequest.BodyPublishers.ofString("{\"templateID\":\"code-interpreter-v1\",\"timeout\":60,\"secure\":true}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(created.statusCode()).isEqualTo(201);
+    JsonNode body = JSON.readTree(created.body());
+    sandboxId = body.path("sandboxID").asText();
+    token = body.path("envdAccessToken").asText();
+  }
+
+  @AfterEach
+  void stop() {
+    fake.close();
+  }
+
+  @Test
+  void executeStreamsNdjsonEndingWithEndOfExecution() throws Exception {
+    HttpResponse<String> response = sandbox(49999, "/execute", token,
+        "{\"code\":\"print('one')\\nprint('two')\\nraise SystemExit(3)\",\"language\":\"python\",\"env_vars\":{}}");
+
+    assertThat(response.statusCode()).isEqualTo(200);
+    List<JsonNode> items = response.body().lines().map(FakeE2bServerTest::json).toList();
+    assertThat(items).extracting(i -> i.path("type").asText())
+        .containsExactly("stdout", "stdout", "error", "end_of_execution");
+    assertThat(items.get(0).path("text").asText()).isEqualTo("one\n");
+    assertThat(items.get(2).path("value").asText()).isEqualTo("exit status 3");
+  }
+
+  @Test
+  void executeRefusesContextAndLanguageTogether() throws Exception {
+    HttpResponse<String> response = sandbox(49999, "/execute", token,
+        "{\"code\":\"1\",\"language\":\"python\",\"context_id\":\"ctx\"}");
+    assertThat(response.statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void edgeAndEnvdAnswers() throws Exception {
+    assertThat(sandbox(49983, "/health", token, null).statusCode()).isEqualTo(204);
+    assertThat(sandbox(49983, "/health", "wrong", null).statusCode()).isEqualTo(401);
+    HttpResponse<String> missing = sandboxWithId("nope", 49983, "/health", token);
+    assertThat(missing.statusCode()).isEqualTo(502);
+    assertThat(json(missing.body()).path("message").asText()).isEqualTo("The sandbox was not found");
+    assertThat(sandbox(8080, "/", token, null).body()).contains("port is not open");
+  }
+
+  private HttpResponse<String> sandbox(int port, String path, String accessToken, String body) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(fake.sandboxUrl() + path))
+        .header("E2b-Sandbox-Id", sandboxId).header("E2b-Sandbox-Port", Integer.toString(port))
+        .header("X-Access-Token", accessToken).header("Authorization", "Basic dXNlcjo=");
+    request = body == null ? request.GET() : request.header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body));
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> sandboxWithId(String id, int port, String path, String accessToken) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(fake.sandboxUrl() + path)).header("E2b-Sandbox-Id", id)
+        .header("E2b-Sandbox-Port", Integer.toString(port)).header("X-Access-Token", accessToken).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode json(String text) {
+    try {
+      return JSON.readTree(text);
+    } catch (Exception e) {
+      throw new IllegalArgumentException(text, e);
+    }
+  }
+}
