@@ -3,39 +3,18 @@ package dev.sandboxes.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /** Kind of backend a SandboxProvider runs code on. */
-public enum ProviderType {
+public enum ProviderType implements WireNamed {
   @JsonProperty("SelfManaged")
-  SELF_MANAGED("SelfManaged"),
+  SELF_MANAGED,
   @JsonProperty("Docker")
-  DOCKER("Docker"),
+  DOCKER,
   @JsonProperty("Aliyun")
-  ALIYUN("Aliyun"),
+  ALIYUN,
   @JsonProperty("E2B")
-  E2B("E2B");
-
-  private final String value;
-
-  ProviderType(String value) {
-    this.value = value;
-  }
-
-  /** The name used in manifests. */
-  public String value() {
-    return value;
-  }
-
-  /** Parses the manifest name; null when unknown. */
-  public static ProviderType fromValue(String value) {
-    for (ProviderType candidate : values()) {
-      if (candidate.value.equals(value)) {
-        return candidate;
-      }
-    }
-    return null;
-  }
+  E2B;
 
   @Override
   public String toString() {
-    return value;
+    return value();
   }
 }
