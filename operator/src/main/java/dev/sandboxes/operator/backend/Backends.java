@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend;
 
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.docker.DockerSandboxBackend;
 
 /** The backend types this build offers, registered in one place. */
@@ -11,6 +12,7 @@ public final class Backends {
   /** A factory with every available backend type. */
   public static SandboxBackendFactory factory() {
     return new SandboxBackendFactory()
-        .register(ProviderType.DOCKER, DockerSandboxBackend::new);
+        .register(ProviderType.DOCKER, DockerSandboxBackend::new)
+        .register(ProviderType.ALIYUN, AliyunSandboxBackend::new);
   }
 }
