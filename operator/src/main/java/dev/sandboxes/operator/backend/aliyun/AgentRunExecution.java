@@ -58,6 +58,7 @@ final class AgentRunExecution {
   private final RunControl runControl;
   private final Abort abort = new Abort();
   private String nonce;
+  private volatile boolean creationUncertain;
 
   AgentRunExecution(
       AgentRunControlClient control, AgentRunDataClient data, Throttle throttle, AgentRunTimings timings,
@@ -73,6 +74,11 @@ final class AgentRunExecution {
     this.template = template;
     this.request = request;
     this.runControl = runControl;
+  }
+
+  /** Whether CreateSandbox went unanswered, so the sandbox may appear after the deletion. */
+  boolean creationUncertain() {
+    return creationUncertain;
   }
 
   /**
@@ -132,6 +138,8 @@ final class AgentRunExecution {
         if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
           throw new Failed("AgentRun cannot create a sandbox from template " + template + ": " + e.getMessage());
         }
+        // No answer: the service may still create the sandbox after the operator gave up on it.
+        creationUncertain = e.kind() == AgentRunException.Kind.CONNECTION || e.kind() == AgentRunException.Kind.SERVER;
         throw e;
       }
     }

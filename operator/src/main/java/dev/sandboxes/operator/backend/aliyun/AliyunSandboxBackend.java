@@ -59,6 +59,8 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final Throttle throttle;
   private final Set<String> active = ConcurrentHashMap.newKeySet();
   private final Set<String> pendingDeletes = ConcurrentHashMap.newKeySet();
+  /** Ids whose CreateSandbox went unanswered: deleted again until a deletion finds them, or they are leftovers. */
+  private final Map<String, Instant> uncertain = new ConcurrentHashMap<>();
   private final Map<String, Instant> firstSeen = new ConcurrentHashMap<>();
   private final AtomicBoolean maintenanceStarted = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -229,15 +231,20 @@ public final class AliyunSandboxBackend implements SandboxBackend {
             "The sandbox id could not be recorded in the status (" + e.getMessage() + "), so no sandbox was created");
       }
       active.add(sandboxId);
+      AgentRunExecution execution =
+          new AgentRunExecution(this.control, data, throttle, timings, scheduler, clock, sandboxId,
+              settings.templates().get(request.language()), request, control);
       try {
         LOG.debug("CodeExecution {} runs in AgentRun sandbox {}", request.displayName(), sandboxId);
-        return new AgentRunExecution(this.control, data, throttle, timings, scheduler, clock, sandboxId,
-            settings.templates().get(request.language()), request, control).run();
+        return execution.run();
       } catch (RuntimeException e) {
         return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandboxId, null, clock.instant(),
             "The Aliyun backend failed: " + e);
       } finally {
         delete(sandboxId);
+        if (execution.creationUncertain()) {
+          uncertain.put(sandboxId, clock.instant());
+        }
         active.remove(sandboxId);
       }
     } finally {
@@ -290,6 +297,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     try {
       if (control.deleteSandbox(sandboxId)) {
         LOG.debug("deleted AgentRun sandbox {}", sandboxId);
+        uncertain.remove(sandboxId);
       }
       pendingDeletes.remove(sandboxId);
     } catch (AgentRunException | RuntimeException e) {
@@ -305,6 +313,14 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     try {
       for (String id : new ArrayList<>(pendingDeletes)) {
         delete(id);
+      }
+      Instant now = clock.instant();
+      for (Map.Entry<String, Instant> entry : new ArrayList<>(uncertain.entrySet())) {
+        if (entry.getValue().plus(timings.leftoverAge()).isBefore(now)) {
+          uncertain.remove(entry.getKey()); // from now on a leftover for the sweeper
+        } else if (!active.contains(entry.getKey())) {
+          delete(entry.getKey());
+        }
       }
       sweepLeftovers();
     } catch (RuntimeException e) {
