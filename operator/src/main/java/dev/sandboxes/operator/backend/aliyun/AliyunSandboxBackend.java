@@ -241,7 +241,12 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandboxId, null, clock.instant(),
             "The Aliyun backend failed: " + e);
       } finally {
+        // The deletion must happen even when the run's thread was interrupted (operator shutdown).
+        boolean interrupted = Thread.interrupted();
         delete(sandboxId);
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
         if (execution.creationUncertain()) {
           uncertain.put(sandboxId, clock.instant());
         }
