@@ -3,7 +3,6 @@ package dev.sandboxes.operator.sandboxprovider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.operator.codeexecution.ReferencedObjects;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -82,7 +81,9 @@ public final class SecretRequirements {
               "Secret " + requirement.secretName() + " (" + requirement.field() + ") does not exist in namespace "
                   + namespace + "; create it");
         }
-        data = new HashMap<>(secret.get());
+        // As returned: the run command's map from environment variables finds camelCase keys
+        // case-insensitively, which a copy would lose.
+        data = secret.get();
         found.put(requirement.secretName(), data);
       }
       String value = data.get(requirement.key());
