@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * Signs control-plane calls with ACS3-HMAC-SHA256 (Aliyun OpenAPI V3). The headers are ours; the
@@ -29,10 +30,23 @@ final class Acs3Signer {
 
   private final AliyunCredentials credentials;
   private final Clock clock;
+  private final Supplier<String> nonces;
 
   Acs3Signer(AliyunCredentials credentials, Clock clock) {
+    this(credentials, clock, Acs3Signer::randomNonce);
+  }
+
+  /** With fixed nonces, for known-answer tests. */
+  Acs3Signer(AliyunCredentials credentials, Clock clock, Supplier<String> nonces) {
     this.credentials = credentials;
     this.clock = clock;
+    this.nonces = nonces;
+  }
+
+  private static String randomNonce() {
+    byte[] nonce = new byte[16];
+    RANDOM.nextBytes(nonce);
+    return HexFormat.of().formatHex(nonce);
   }
 
   /**
@@ -48,9 +62,7 @@ final class Acs3Signer {
     headers.put("x-acs-action", action);
     headers.put("x-acs-version", API_VERSION);
     headers.put("x-acs-date", DATE.format(clock.instant()));
-    byte[] nonce = new byte[16];
-    RANDOM.nextBytes(nonce);
-    headers.put("x-acs-signature-nonce", HexFormat.of().formatHex(nonce));
+    headers.put("x-acs-signature-nonce", nonces.get());
     String payloadHash = sha256Hex(body == null ? new byte[0] : body);
     headers.put("x-acs-content-sha256", payloadHash);
     headers.put("accept", "application/json");
@@ -61,7 +73,9 @@ final class Acs3Signer {
     request.method = method;
     request.pathname = path;
     request.query = new TreeMap<>(query);
-    request.headers = new LinkedHashMap<>(headers);
+    // Sorted, so that Aliyun's signer lists the signed headers in the documented (sorted) order
+    // rather than in map order.
+    request.headers = new TreeMap<>(headers);
     try {
       headers.put(
           "authorization",
