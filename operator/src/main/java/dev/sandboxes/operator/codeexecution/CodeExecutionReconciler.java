@@ -65,6 +65,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private static final String PROVIDER_INDEX = "codeexecution-by-provider";
   private static final String DEFAULT_PROVIDER_KEY = "*default*";
   private static final Duration REFERENCE_RETRY = Duration.ofSeconds(15);
+  private static final Duration BACKEND_WAIT_AFTER_RESTART = Duration.ofSeconds(60);
 
   private final ProviderRegistry registry;
   private final ExecutionQueue queue;
@@ -74,6 +75,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final TriggerEventSource<CodeExecution> triggers;
   private volatile InformerEventSource<SandboxProvider, CodeExecution> providers;
   private volatile KubernetesClient client;
+  /** Executions found Started after a restart whose provider has no backend yet: since when. */
+  private final java.util.Map<String, Instant> awaitingBackend = new java.util.concurrent.ConcurrentHashMap<>();
 
   public CodeExecutionReconciler(
       ProviderRegistry registry,
@@ -93,6 +96,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           String uid = cx.getMetadata().getUid();
           tracker.cancel(uid);
           queue.remove(uid);
+          awaitingBackend.remove(uid);
           events.forget(uid);
         });
     tracker.onSandboxAssigned(this::recordSandboxId);
@@ -278,6 +282,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     String uid = cx.getMetadata().getUid();
     String sandboxId = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getId();
     Optional<ProviderRuntime> runtime = findRuntime(cx);
+    if (runtime.isEmpty() && providerExists(cx)) {
+      // Right after a restart the provider's backend may not be built yet; without it the sandbox
+      // could not be discarded. Wait for it a little, not forever (the provider may be broken).
+      Instant first = awaitingBackend.computeIfAbsent(uid, k -> now);
+      if (Duration.between(first, now).compareTo(BACKEND_WAIT_AFTER_RESTART) < 0) {
+        return UpdateControl.<CodeExecution>noUpdate().rescheduleAfter(Duration.ofSeconds(1));
+      }
+    }
+    awaitingBackend.remove(uid);
     Optional<ExecutionOutcome> recovered = Optional.empty();
     if (runtime.isPresent()) {
       try {
@@ -297,6 +310,12 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     StatusWriter.write(cx, context, finished, CodeExecution::new);
     recordFinished(cx, finished);
     return ttlControl(cx, now);
+  }
+
+  private boolean providerExists(CodeExecution cx) {
+    String providerName = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getProvider();
+    return providerName != null && providers != null
+        && providers.get(new ResourceID(providerName, cx.getMetadata().getNamespace())).isPresent();
   }
 
   private Optional<ProviderRuntime> findRuntime(CodeExecution cx) {

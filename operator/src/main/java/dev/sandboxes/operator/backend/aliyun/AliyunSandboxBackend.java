@@ -46,6 +46,16 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private static final Set<String> TEMPLATE_USABLE = Set.of("READY", "UPDATING");
   private static final Set<String> TEMPLATE_PENDING = Set.of("CREATING");
   private static final int MAX_LIST_PAGES = 50;
+  /**
+   * Deadlines and throttle wake-ups of all Aliyun backends: short tasks on a timer that is never
+   * shut down, so that an execution granted just before its backend was replaced still has one.
+   */
+  private static final ScheduledExecutorService TIMERS =
+      Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread thread = new Thread(r, "aliyun-timers");
+        thread.setDaemon(true);
+        return thread;
+      });
 
   private final ProviderSettings provider;
   private final AliyunSettings settings;
@@ -64,7 +74,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final Map<String, Instant> firstSeen = new ConcurrentHashMap<>();
   private final AtomicBoolean maintenanceStarted = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
-  private final AtomicInteger running = new AtomicInteger();
   private volatile ScheduledFuture<?> maintenance;
   private volatile Runnable capacityListener = () -> {};
 
@@ -85,13 +94,13 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     AtomicInteger threads = new AtomicInteger();
     this.scheduler =
         Executors.newScheduledThreadPool(
-            2,
+            1,
             r -> {
               Thread thread = new Thread(r, "aliyun-" + provider.name() + "-" + threads.incrementAndGet());
               thread.setDaemon(true);
               return thread;
             });
-    this.throttle = new Throttle(clock, timings, scheduler, () -> capacityListener.run());
+    this.throttle = new Throttle(clock, timings, TIMERS, () -> capacityListener.run());
   }
 
   @Override
@@ -132,8 +141,13 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       ready.add(template.getKey());
     }
     if (maintenanceStarted.compareAndSet(false, true) && !closed.get()) {
-      maintenance = scheduler.scheduleWithFixedDelay(
-          this::maintain, 0, timings.maintenanceInterval().toMillis(), TimeUnit.MILLISECONDS);
+      try {
+        // The first run at once: leftovers of an earlier operator process go at backend start.
+        maintenance = scheduler.scheduleWithFixedDelay(
+            this::maintain, 0, timings.maintenanceInterval().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        // closed meanwhile
+      }
     }
     return ProbeResult.reachable(where + " (region " + settings.region() + ") answered"
         + (throttled ? " but is throttling requests" : "") + "; template " + String.join(", ", ready) + " READY.");
@@ -221,41 +235,34 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   @Override
   public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
     String sandboxId = ids.forExecution(request.uid());
-    running.incrementAndGet();
+    // Before the sandbox exists: a restarted operator finds the id in the status and deletes it.
     try {
-      // Before the sandbox exists: a restarted operator finds the id in the status and deletes it.
-      try {
-        control.sandboxAssigned(sandboxId);
-      } catch (RuntimeException e) {
-        return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, null, clock.instant(),
-            "The sandbox id could not be recorded in the status (" + e.getMessage() + "), so no sandbox was created");
-      }
-      active.add(sandboxId);
-      AgentRunExecution execution =
-          new AgentRunExecution(this.control, data, throttle, timings, scheduler, clock, sandboxId,
-              settings.templates().get(request.language()), request, control);
-      try {
-        LOG.debug("CodeExecution {} runs in AgentRun sandbox {}", request.displayName(), sandboxId);
-        return execution.run();
-      } catch (RuntimeException e) {
-        return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandboxId, null, clock.instant(),
-            "The Aliyun backend failed: " + e);
-      } finally {
-        // The deletion must happen even when the run's thread was interrupted (operator shutdown).
-        boolean interrupted = Thread.interrupted();
-        delete(sandboxId);
-        if (interrupted) {
-          Thread.currentThread().interrupt();
-        }
-        if (execution.creationUncertain()) {
-          uncertain.put(sandboxId, clock.instant());
-        }
-        active.remove(sandboxId);
-      }
+      control.sandboxAssigned(sandboxId);
+    } catch (RuntimeException e) {
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, null, clock.instant(),
+          "The sandbox id could not be recorded in the status (" + e.getMessage() + "), so no sandbox was created");
+    }
+    active.add(sandboxId);
+    AgentRunExecution execution =
+        new AgentRunExecution(this.control, data, throttle, timings, TIMERS, clock, sandboxId,
+            settings.templates().get(request.language()), request, control);
+    try {
+      LOG.debug("CodeExecution {} runs in AgentRun sandbox {}", request.displayName(), sandboxId);
+      return execution.run();
+    } catch (RuntimeException e) {
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandboxId, null, clock.instant(),
+          "The Aliyun backend failed: " + e);
     } finally {
-      if (running.decrementAndGet() == 0 && closed.get()) {
-        scheduler.shutdownNow();
+      // The deletion must happen even when the run's thread was interrupted (operator shutdown).
+      boolean interrupted = Thread.interrupted();
+      delete(sandboxId);
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
+      if (execution.creationUncertain()) {
+        uncertain.put(sandboxId, clock.instant());
+      }
+      active.remove(sandboxId);
     }
   }
 
@@ -276,8 +283,8 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   }
 
   /**
-   * Stops the maintenance. Running executions still finish and delete their sandboxes; the
-   * scheduler their deadlines need stops after the last one.
+   * Stops the maintenance. Running executions still finish and delete their sandboxes (their
+   * deadlines run on the shared timer).
    */
   @Override
   public void close() {
@@ -292,9 +299,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       LOG.warn("SandboxProvider {} closes with {} AgentRun sandbox(es) it could not delete; AgentRun removes them"
           + " after {}s idle", provider.displayName(), pendingDeletes.size(), timings.sandboxIdleTimeoutSeconds());
     }
-    if (running.get() == 0) {
-      scheduler.shutdownNow();
-    }
+    scheduler.shutdown();
   }
 
   /** Deletes a sandbox; when that fails, maintenance tries again (and AgentRun's idle timeout is the backstop). */
