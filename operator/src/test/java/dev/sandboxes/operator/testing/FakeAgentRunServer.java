@@ -53,7 +53,7 @@ public final class FakeAgentRunServer implements AutoCloseable {
   private static final int COMMAND_CAP_SECONDS = 30;
 
   /** A request as the fake received it, for assertions. */
-  public record Recorded(String plane, String method, String path, String action, String body) {}
+  public record Recorded(String plane, String method, String path, String action, String body, long receivedNanos) {}
 
   /** A template's state. */
   private static final class Template {
@@ -124,6 +124,12 @@ public final class FakeAgentRunServer implements AutoCloseable {
   private volatile int sandboxPollsUntilReady = 0;
   private volatile int healthChecksUntilOk = 0;
   private volatile boolean wrapCommandResult = true;
+
+  static {
+    // The JDK server writes headers and body separately; with Nagle on, the client's delayed ACK
+    // adds about 40 ms to every answer, which the real service does not have.
+    System.setProperty("sun.net.httpserver.nodelay", "true");
+  }
 
   public FakeAgentRunServer() {
     try {
@@ -287,7 +293,7 @@ public final class FakeAgentRunServer implements AutoCloseable {
       String method = exchange.getRequestMethod();
       String path = exchange.getRequestURI().getRawPath();
       String action = "control".equals(plane) ? controlAction(method, path) : dataAction(method, path);
-      requests.add(new Recorded(plane, method, path, action, new String(body, StandardCharsets.UTF_8)));
+      requests.add(new Recorded(plane, method, path, action, new String(body, StandardCharsets.UTF_8), System.nanoTime()));
       Duration delay = action == null ? null : delays.get(action);
       if (delay != null && !delay.isZero()) {
         Thread.sleep(delay.toMillis());

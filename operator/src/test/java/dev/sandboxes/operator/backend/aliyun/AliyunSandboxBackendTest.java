@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
-import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -267,6 +266,8 @@ class AliyunSandboxBackendTest {
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
     assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis()).isBetween(1900L, 3000L);
     assertThat(millis).isLessThan(8000);
+    System.out.printf("Aliyun timeout: limit 2000 ms, TimedOut after %d ms of code, execute() returned after %d ms%n",
+        Duration.between(outcome.startTime(), outcome.completionTime()).toMillis(), millis);
     assertThat(fake.deletedSandboxes()).containsExactly(outcome.sandboxId());
   }
 
@@ -539,11 +540,4 @@ class AliyunSandboxBackendTest {
     }
   }
 
-  /** Unused for now: a provider serving only one language. */
-  static RuntimeSpec runtime(Language language, String template) {
-    RuntimeSpec runtime = new RuntimeSpec();
-    runtime.setLanguage(language);
-    runtime.setTemplate(template);
-    return runtime;
-  }
 }
