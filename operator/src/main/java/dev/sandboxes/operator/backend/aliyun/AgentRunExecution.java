@@ -144,8 +144,9 @@ final class AgentRunExecution {
       }
     }
     Instant readyDeadline = clock.instant().plus(timings.provisionTimeout());
-    while (status == null || !USABLE.contains(status.toUpperCase(Locale.ROOT))) {
-      if (status != null && TERMINAL.contains(status.toUpperCase(Locale.ROOT))) {
+    // No status at all: the health check below is the readiness signal then.
+    while (status != null && !USABLE.contains(status.toUpperCase(Locale.ROOT))) {
+      if (TERMINAL.contains(status.toUpperCase(Locale.ROOT))) {
         throw new Failed("AgentRun sandbox " + sandboxId + " failed to start (status " + status + ")");
       }
       if (clock.instant().isAfter(readyDeadline)) {

@@ -31,6 +31,7 @@ public record AliyunSettings(
   public static final String DEFAULT_REGION = "cn-hangzhou";
   /** The code-interpreter template the operator creates (once per account and region) when none is named. */
   public static final String DEFAULT_TEMPLATE = "sandbox-operator-code-interpreter";
+  private static final java.util.regex.Pattern ACCOUNT_ID = java.util.regex.Pattern.compile("^[0-9A-Za-z-]{1,64}$");
 
   public static AliyunSettings of(BackendContext context) {
     AliyunSpec spec = context.spec().getAliyun();
@@ -75,7 +76,13 @@ public record AliyunSettings(
    */
   static URI dataEndpoint(String override, String region, String accountId) {
     if (override == null || override.isBlank()) {
-      return URI.create("https://" + accountId.trim().toLowerCase(Locale.ROOT) + "-ram.agentrun-data." + region + ".aliyuncs.com");
+      String account = accountId == null ? "" : accountId.trim();
+      if (!ACCOUNT_ID.matcher(account).matches()) {
+        // The value comes from a Secret: the message must not show it.
+        throw new IllegalArgumentException("the accountId key of the credentials Secret is not an Aliyun account id"
+            + " (the account's numeric UID); fix the Secret or set spec.aliyun.dataEndpoint");
+      }
+      return URI.create("https://" + account.toLowerCase(Locale.ROOT) + "-ram.agentrun-data." + region + ".aliyuncs.com");
     }
     String value = override.endsWith("/") ? override.substring(0, override.length() - 1) : override;
     return parse(value.contains("://") ? value : "https://" + value, "spec.aliyun.dataEndpoint");

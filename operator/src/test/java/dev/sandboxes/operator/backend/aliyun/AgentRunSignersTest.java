@@ -70,6 +70,8 @@ class AgentRunSignersTest {
     assertThat(AliyunSettings.dataEndpoint(null, "cn-beijing", "1234567890123456").toString())
         .isEqualTo("https://1234567890123456-ram.agentrun-data.cn-beijing.aliyuncs.com");
     assertThat(AliyunSettings.dataEndpoint("http://127.0.0.1:9/base/", "x", "1").toString()).isEqualTo("http://127.0.0.1:9/base");
+    assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> AliyunSettings.dataEndpoint(null, "cn-hangzhou", "oops/secret value")))
+        .hasMessageContaining("accountId").hasMessageNotContaining("secret value");
     assertThat(AgentRunHttp.hostHeader(java.net.URI.create("https://a.example:443"))).isEqualTo("a.example");
     assertThat(AgentRunHttp.hostHeader(java.net.URI.create("http://127.0.0.1:8080"))).isEqualTo("127.0.0.1:8080");
   }
