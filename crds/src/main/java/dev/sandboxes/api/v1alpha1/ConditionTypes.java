@@ -30,6 +30,8 @@ public final class ConditionTypes {
   public static final String RUNTIME_NOT_FOUND = "RuntimeNotFound";
   /** The configured image is not present on the engine. */
   public static final String IMAGE_NOT_FOUND = "ImageNotFound";
+  /** The Aliyun or E2B template a runtime names does not exist, or failed to build. */
+  public static final String TEMPLATE_NOT_FOUND = "TemplateNotFound";
   /** The spec is invalid; the message names the field. */
   public static final String INVALID_SPEC = "InvalidSpec";
   /** The first probe has not finished yet. */

@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend;
 
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.docker.DockerSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bSandboxBackend;
 
@@ -13,6 +14,7 @@ public final class Backends {
   public static SandboxBackendFactory factory() {
     return new SandboxBackendFactory()
         .register(ProviderType.DOCKER, DockerSandboxBackend::new)
-        .register(ProviderType.E2B, E2bSandboxBackend::new);
+        .register(ProviderType.E2B, E2bSandboxBackend::new)
+        .register(ProviderType.ALIYUN, AliyunSandboxBackend::new);
   }
 }

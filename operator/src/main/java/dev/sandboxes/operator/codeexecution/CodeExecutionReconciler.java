@@ -67,6 +67,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private static final String PROVIDER_INDEX = "codeexecution-by-provider";
   private static final String DEFAULT_PROVIDER_KEY = "*default*";
   private static final Duration REFERENCE_RETRY = Duration.ofSeconds(15);
+  private static final Duration BACKEND_WAIT_AFTER_RESTART = Duration.ofSeconds(60);
 
   private final ProviderRegistry registry;
   private final ExecutionQueue queue;
@@ -77,6 +78,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final TriggerEventSource<CodeExecution> triggers;
   private volatile InformerEventSource<SandboxProvider, CodeExecution> providers;
   private volatile KubernetesClient client;
+  /** Executions found Started after a restart whose provider has no backend yet: since when. */
+  private final java.util.Map<String, Instant> awaitingBackend = new java.util.concurrent.ConcurrentHashMap<>();
 
   public CodeExecutionReconciler(
       ProviderRegistry registry,
@@ -98,6 +101,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           String uid = cx.getMetadata().getUid();
           tracker.cancel(uid);
           queue.remove(uid);
+          awaitingBackend.remove(uid);
           events.forget(uid);
         });
     tracker.onSandboxAssigned(this::recordSandboxId);
@@ -294,10 +298,14 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     boolean providerKnownBroken = provider.map(p -> p.getStatus() != null
         && Conditions.isFalse(p.getStatus().getConditions(), ConditionTypes.READY)).orElse(false);
     if (provider.isPresent() && runtime.isEmpty() && !providerKnownBroken) {
-      // The provider's backend is not set up yet after the restart: wait for it, so that whatever
-      // the backend still holds for this execution can be recovered or destroyed.
-      return UpdateControl.<CodeExecution>noUpdate().rescheduleAfter(Duration.ofSeconds(1));
+      // Right after a restart the provider's backend may not be built yet; without it the sandbox
+      // could not be discarded. Wait for it a little, not forever.
+      Instant first = awaitingBackend.computeIfAbsent(uid, k -> now);
+      if (Duration.between(first, now).compareTo(BACKEND_WAIT_AFTER_RESTART) < 0) {
+        return UpdateControl.<CodeExecution>noUpdate().rescheduleAfter(Duration.ofSeconds(1));
+      }
     }
+    awaitingBackend.remove(uid);
     Optional<ExecutionOutcome> recovered = Optional.empty();
     if (runtime.isPresent()) {
       try {

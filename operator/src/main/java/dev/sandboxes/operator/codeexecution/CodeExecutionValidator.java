@@ -110,10 +110,8 @@ public final class CodeExecutionValidator {
     Integer timeout = spec.getTimeoutSeconds();
     int max = provider.limits().maxTimeoutSeconds();
     if (timeout != null && timeout > max) {
-      String why =
-          provider.type() == ProviderType.ALIYUN && max == ProviderSettings.ALIYUN_MAX_TIMEOUT_SECONDS
-              ? " (AgentRun runs code for at most 30 seconds)"
-              : "";
+      boolean serviceCap =
+          provider.type() == ProviderType.ALIYUN && max == ProviderSettings.ALIYUN_MAX_TIMEOUT_SECONDS;
       problems.add(
           "spec.timeoutSeconds is "
               + timeout
@@ -121,8 +119,10 @@ public final class CodeExecutionValidator {
               + provider.name()
               + " allows at most "
               + max
-              + why
-              + "; lower it or raise the provider's spec.limits.maxTimeoutSeconds");
+              + (serviceCap
+                  ? " (AgentRun runs code for at most 30 seconds; no setting raises that); lower it to 30 or less,"
+                      + " or use a provider of another type"
+                  : "; lower it or raise the provider's spec.limits.maxTimeoutSeconds"));
     }
     int codeBytes = code.getBytes(StandardCharsets.UTF_8).length;
     if (codeBytes > provider.limits().maxCodeBytes()) {

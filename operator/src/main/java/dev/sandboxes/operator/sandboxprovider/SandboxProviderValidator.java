@@ -28,6 +28,10 @@ public final class SandboxProviderValidator {
       Pattern.compile("^(\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}|[0-9a-fA-F:]+/\\d{1,3})$");
   private static final Pattern DOCKER_HOST = Pattern.compile("^(unix|tcp)://.+$");
   private static final Pattern NAME = Pattern.compile("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$");
+  private static final Pattern ALIYUN_REGION = Pattern.compile("^[a-z0-9-]+$");
+  private static final Pattern ALIYUN_TEMPLATE = Pattern.compile("^[A-Za-z0-9_.-]{1,128}$");
+  private static final Pattern ENDPOINT = Pattern.compile("^(https?://)?[A-Za-z0-9.-]+(:\\d{1,5})?/?$");
+  private static final Pattern URL = Pattern.compile("^(https?://)?[A-Za-z0-9.-]+(:\\d{1,5})?(/[^\\s?#]*)?$");
 
   private SandboxProviderValidator() {}
 
@@ -47,7 +51,10 @@ public final class SandboxProviderValidator {
     switch (spec.getType()) {
       case SELF_MANAGED -> validateSelfManaged(spec.getSelfManaged(), problems);
       case DOCKER -> validateDocker(spec.getDocker(), problems);
-      case ALIYUN -> validateAliyun(spec.getAliyun(), problems);
+      case ALIYUN -> {
+        validateAliyun(spec.getAliyun(), problems);
+        validateTemplates(spec, problems);
+      }
       case E2B -> validateE2b(spec.getE2b(), problems);
     }
     return problems;
@@ -165,6 +172,30 @@ public final class SandboxProviderValidator {
     if (aliyun.getCredentialsSecretRef() == null || aliyun.getCredentialsSecretRef().getName() == null) {
       problems.add(
           "spec.aliyun.credentialsSecretRef.name is required: a Secret with accessKeyId, accessKeySecret and accountId");
+    }
+    if (aliyun.getRegion() != null && !ALIYUN_REGION.matcher(aliyun.getRegion()).matches()) {
+      problems.add("spec.aliyun.region must be a region id such as cn-hangzhou (is '" + aliyun.getRegion() + "')");
+    }
+    if (aliyun.getTemplateName() != null && !ALIYUN_TEMPLATE.matcher(aliyun.getTemplateName()).matches()) {
+      problems.add("spec.aliyun.templateName may hold letters, digits, '_', '.' and '-' (1 to 128)");
+    }
+    if (aliyun.getControlEndpoint() != null && !ENDPOINT.matcher(aliyun.getControlEndpoint()).matches()) {
+      problems.add("spec.aliyun.controlEndpoint must be host[:port] or http(s)://host[:port], without a path");
+    }
+    if (aliyun.getDataEndpoint() != null && !URL.matcher(aliyun.getDataEndpoint()).matches()) {
+      problems.add("spec.aliyun.dataEndpoint must be host[:port][/path] or an http(s) URL");
+    }
+  }
+
+  private static void validateTemplates(SandboxProviderSpec spec, List<String> problems) {
+    if (spec.getType() != ProviderType.ALIYUN || spec.getRuntimes() == null) {
+      return;
+    }
+    for (int i = 0; i < spec.getRuntimes().size(); i++) {
+      RuntimeSpec runtime = spec.getRuntimes().get(i);
+      if (runtime != null && runtime.getTemplate() != null && !ALIYUN_TEMPLATE.matcher(runtime.getTemplate()).matches()) {
+        problems.add("spec.runtimes[" + i + "].template may hold letters, digits, '_', '.' and '-' (1 to 128)");
+      }
     }
   }
 

@@ -81,6 +81,8 @@ public final class SecretRequirements {
               "Secret " + requirement.secretName() + " (" + requirement.field() + ") does not exist in namespace "
                   + namespace + "; create it");
         }
+        // As returned: the run command's map from environment variables finds camelCase keys
+        // case-insensitively, which a copy would lose.
         data = secret.get();
         found.put(requirement.secretName(), data);
       }

@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.testing;
 
 import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.AliyunSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
@@ -13,6 +14,7 @@ import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
+import dev.sandboxes.api.v1alpha1.SecretReference;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.util.Map;
 
@@ -51,10 +53,43 @@ public final class TestResources {
     return provider;
   }
 
+  /** An Aliyun provider whose endpoints point at a fake AgentRun service. */
+  public static SandboxProvider anAliyunProvider(String namespace, String name, FakeAgentRunServer fake) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.ALIYUN);
+    AliyunSpec aliyun = new AliyunSpec();
+    SecretReference secret = new SecretReference();
+    secret.setName(ALIYUN_SECRET);
+    aliyun.setCredentialsSecretRef(secret);
+    aliyun.setControlEndpoint(fake.controlEndpoint());
+    aliyun.setDataEndpoint(fake.dataEndpoint());
+    spec.setAliyun(aliyun);
+    provider.setSpec(spec);
+    return provider;
+  }
+
   /** A Secret holding one string value under {@code key}. */
   public static Secret aSecret(String namespace, String name, String key, String value) {
     return new SecretBuilder().withNewMetadata().withNamespace(namespace).withName(name).endMetadata()
         .withStringData(Map.of(key, value)).build();
+  }
+
+  /** Name of the credentials Secret of {@link #anAliyunProvider}. */
+  public static final String ALIYUN_SECRET = "aliyun-credentials";
+
+  /** The credentials Secret's data for the fake AgentRun service (or other values, to be rejected). */
+  public static Map<String, String> aliyunCredentials(String accessKeyId, String accessKeySecret) {
+    return Map.of("accessKeyId", accessKeyId, "accessKeySecret", accessKeySecret, "accountId", FakeAgentRunServer.ACCOUNT_ID);
+  }
+
+  /** The credentials Secret as an object, for tests on a (mock) API server. */
+  public static io.fabric8.kubernetes.api.model.Secret aliyunSecret(String namespace) {
+    return new io.fabric8.kubernetes.api.model.SecretBuilder()
+        .withNewMetadata().withNamespace(namespace).withName(ALIYUN_SECRET).endMetadata()
+        .addToStringData(aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET))
+        .build();
   }
 
   public static SandboxProvider asDefault(SandboxProvider provider) {

@@ -1,0 +1,173 @@
+package dev.sandboxes.operator.backend.aliyun;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The AgentRun control plane (API 2025-09-10, ROA paths, ACS3-HMAC-SHA256): templates and the
+ * sandbox lifecycle. Transient failures (5xx, no answer) are retried with backoff here; every
+ * other failure is thrown, classified, to the caller.
+ */
+final class AgentRunControlClient {
+
+  private static final String PREFIX = "/" + Acs3Signer.API_VERSION;
+
+  private final URI endpoint;
+  private final String host;
+  private final Acs3Signer signer;
+  private final AgentRunHttp http;
+  private final AgentRunTimings timings;
+
+  AgentRunControlClient(URI endpoint, AliyunCredentials credentials, AgentRunHttp http, AgentRunTimings timings, Clock clock) {
+    this.endpoint = endpoint;
+    this.host = AgentRunHttp.hostHeader(endpoint);
+    this.signer = new Acs3Signer(credentials, clock);
+    this.http = http;
+    this.timings = timings;
+  }
+
+  URI endpoint() {
+    return endpoint;
+  }
+
+  /** ListTemplates with one item per page: the cheapest authenticated call, used by the probe. */
+  JsonNode listTemplates(Abort abort) throws AgentRunException, Abort.AbortedException {
+    return call("ListTemplates", "GET", PREFIX + "/templates", Map.of("pageNumber", "1", "pageSize", "1"), null, abort);
+  }
+
+  /** GetTemplate; empty when it does not exist. */
+  Optional<JsonNode> getTemplate(String name, Abort abort) throws AgentRunException, Abort.AbortedException {
+    try {
+      return Optional.of(call("GetTemplate", "GET", PREFIX + "/templates/" + name, Map.of(), null, abort));
+    } catch (AgentRunException e) {
+      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  /** CreateTemplate of a code-interpreter template with the official SDK's defaults. */
+  JsonNode createTemplate(String name, int sandboxIdleTimeoutSeconds, Abort abort)
+      throws AgentRunException, Abort.AbortedException {
+    ObjectNode body = AgentRunHttp.JSON.createObjectNode();
+    body.put("templateName", name);
+    body.put("templateType", "CodeInterpreter");
+    body.put("description", "Created by sandbox-operator for its Aliyun SandboxProviders");
+    body.put("cpu", 2.0);
+    body.put("memory", 4096);
+    body.put("diskSize", 512);
+    body.put("sandboxIdleTimeoutInSeconds", sandboxIdleTimeoutSeconds);
+    body.put("sandboxTTLInSeconds", 21600);
+    body.putObject("networkConfiguration").put("networkMode", "PUBLIC");
+    return call("CreateTemplate", "POST", PREFIX + "/templates", Map.of(), body, abort);
+  }
+
+  /**
+   * CreateSandbox with a chosen id, so that a retry after a lost answer cannot make a second
+   * sandbox: the retry answers "already exists" and the caller adopts its own sandbox.
+   */
+  JsonNode createSandbox(String sandboxId, String template, int idleTimeoutSeconds, Abort abort)
+      throws AgentRunException, Abort.AbortedException {
+    ObjectNode body = AgentRunHttp.JSON.createObjectNode();
+    body.put("templateName", template);
+    body.put("sandboxId", sandboxId);
+    body.put("sandboxIdleTimeoutSeconds", idleTimeoutSeconds);
+    return call("CreateSandbox", "POST", PREFIX + "/sandboxes", Map.of(), body, abort);
+  }
+
+  /** GetSandbox; empty when it does not exist. */
+  Optional<JsonNode> getSandbox(String sandboxId, Abort abort) throws AgentRunException, Abort.AbortedException {
+    try {
+      return Optional.of(call("GetSandbox", "GET", PREFIX + "/sandboxes/" + sandboxId, Map.of(), null, abort));
+    } catch (AgentRunException e) {
+      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+
+  /** DeleteSandbox; false when it was already gone. */
+  boolean deleteSandbox(String sandboxId) throws AgentRunException {
+    try {
+      call("DeleteSandbox", "DELETE", PREFIX + "/sandboxes/" + sandboxId, Map.of(), null, Abort.never());
+      return true;
+    } catch (AgentRunException e) {
+      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
+        return false;
+      }
+      throw e;
+    } catch (Abort.AbortedException e) {
+      throw new IllegalStateException(e); // Abort.never() does not fire
+    }
+  }
+
+  /** One page of ListSandboxes: data with items and nextToken. */
+  JsonNode listSandboxes(String nextToken) throws AgentRunException {
+    Map<String, String> query = new LinkedHashMap<>();
+    query.put("maxResults", "100");
+    if (nextToken != null && !nextToken.isBlank()) {
+      query.put("nextToken", nextToken);
+    }
+    try {
+      return call("ListSandboxes", "GET", PREFIX + "/sandboxes", query, null, Abort.never());
+    } catch (Abort.AbortedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Sends one signed call, retrying transient failures; returns the envelope's data. */
+  private JsonNode call(String action, String method, String path, Map<String, String> query, JsonNode body, Abort abort)
+      throws AgentRunException, Abort.AbortedException {
+    byte[] bytes;
+    try {
+      bytes = body == null ? null : AgentRunHttp.JSON.writeValueAsBytes(body);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    AgentRunException last = null;
+    Duration backoff = timings.retryBackoff();
+    for (int attempt = 1; attempt <= Math.max(1, timings.attempts()); attempt++) {
+      if (attempt > 1) {
+        abort.sleep(backoff);
+        backoff = backoff.multipliedBy(2);
+      }
+      String queryString = Acs3Signer.queryString(query);
+      URI uri = URI.create(endpoint + path + (queryString.isEmpty() ? "" : "?" + queryString));
+      HttpRequest.Builder request =
+          HttpRequest.newBuilder(uri)
+              .timeout(timings.callTimeout())
+              .method(method, bytes == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(bytes));
+      signer.sign(action, method, host, path, query, bytes).forEach((name, value) -> {
+        if (!name.equals("host")) {
+          request.header(name, value);
+        }
+      });
+      try {
+        AgentRunHttp.Reply reply = http.exchange(action, request.build(), timings.callTimeout(), abort);
+        Optional<AgentRunException> failure = AgentRunHttp.failure(action, reply);
+        if (failure.isEmpty()) {
+          JsonNode json = reply.jsonOrNull();
+          return AgentRunHttp.data(json);
+        }
+        throw failure.get();
+      } catch (AgentRunException e) {
+        if (!e.transientFailure()) {
+          throw e;
+        }
+        last = e;
+      }
+    }
+    throw last;
+  }
+}

@@ -1,0 +1,302 @@
+package dev.sandboxes.operator.backend.aliyun;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpHeaders;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.UnresolvedAddressException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+
+/**
+ * The HTTP exchange both AgentRun planes share: one JDK client, a bound on each call's time and on
+ * each response's size, aborts that end a call at once, request ids from headers or body, and the
+ * classification of failures. Signing is the callers' business.
+ */
+final class AgentRunHttp {
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  private static final List<String> REQUEST_ID_HEADERS =
+      List.of("x-acs-request-id", "x-agentrun-request-id", "x-request-id", "x-fc-request-id");
+  private static final Pattern CREDENTIAL_CODES =
+      Pattern.compile("^(SignatureDoesNotMatch|IncompleteSignature|InvalidAccessKeyId.*|InvalidSecurityToken.*"
+          + "|MissingSecurityToken|Forbidden.*|NoPermission.*|Unauthorized|InvalidAuthorization.*|AccessDenied.*)$",
+          Pattern.CASE_INSENSITIVE);
+  private static final int MAX_MESSAGE = 300;
+
+  /** One answer: status, headers and the whole (bounded) body. */
+  record Reply(int status, HttpHeaders headers, byte[] body) {
+
+    /** The service's request id, from the response headers or the body's requestId. */
+    String requestId() {
+      for (String name : REQUEST_ID_HEADERS) {
+        Optional<String> value = headers.firstValue(name);
+        if (value.isPresent() && !value.get().isBlank()) {
+          return value.get().strip();
+        }
+      }
+      JsonNode json = jsonOrNull();
+      if (json != null) {
+        String id = text(json, "requestId", "RequestId");
+        if (id != null) {
+          return id;
+        }
+      }
+      return null;
+    }
+
+    /** The body as JSON, or null when it is not JSON. */
+    JsonNode jsonOrNull() {
+      if (body.length == 0) {
+        return null;
+      }
+      try {
+        return JSON.readTree(body);
+      } catch (IOException e) {
+        return null;
+      }
+    }
+
+    boolean ok() {
+      return status >= 200 && status < 300;
+    }
+  }
+
+  private final HttpClient client;
+  private final long maxResponseBytes;
+
+  AgentRunHttp(Duration connectTimeout, long maxResponseBytes) {
+    this.client =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(connectTimeout)
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .build();
+    this.maxResponseBytes = maxResponseBytes;
+  }
+
+  /**
+   * Sends a request and waits for the whole answer, at most the timeout, or until the abort fires.
+   *
+   * @throws AgentRunException CONNECTION when there is no complete answer in time
+   */
+  Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort)
+      throws AgentRunException, Abort.AbortedException {
+    abort.check();
+    CompletableFuture<HttpResponse<byte[]>> response =
+        client.sendAsync(request, info -> new BoundedBody(maxResponseBytes));
+    try {
+      CompletableFuture.anyOf(response, abort.signal()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      response.cancel(true);
+      throw AgentRunException.connection(operation, "no complete response within " + timeout.toSeconds() + "s", false, e);
+    } catch (InterruptedException e) {
+      response.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new Abort.AbortedException(Abort.Reason.CANCELLED);
+    } catch (ExecutionException e) {
+      // the response failed; handled below
+    }
+    if (!response.isDone()) {
+      response.cancel(true); // the abort fired first
+      abort.check();
+    }
+    try {
+      HttpResponse<byte[]> answer = response.get();
+      return new Reply(answer.statusCode(), answer.headers(), answer.body());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Abort.AbortedException(Abort.Reason.CANCELLED);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      if (cause instanceof ResponseTooLarge) {
+        throw AgentRunException.protocol(operation, 0, "the response is larger than " + maxResponseBytes + " bytes", null);
+      }
+      boolean notSent = cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException
+          || cause instanceof UnresolvedAddressException || cause.getCause() instanceof UnresolvedAddressException;
+      String why = cause instanceof HttpTimeoutException
+          ? "no response within " + timeout.toSeconds() + "s"
+          : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : " " + cause.getMessage());
+      throw AgentRunException.connection(operation, why, notSent, cause);
+    } catch (java.util.concurrent.CancellationException e) {
+      abort.check();
+      throw AgentRunException.connection(operation, "the call was cancelled", false, e);
+    }
+  }
+
+  /**
+   * The failure a reply stands for, or empty when it is a success. Reads either casing of the
+   * error fields; an HTTP 200 whose code is not SUCCESS is a failure too.
+   */
+  static Optional<AgentRunException> failure(String operation, Reply reply) {
+    JsonNode json = reply.jsonOrNull();
+    String code = json == null ? null : text(json, "code", "Code");
+    String message = json == null ? null : text(json, "message", "Message");
+    if (reply.ok() && (code == null || code.equalsIgnoreCase("SUCCESS"))) {
+      return Optional.empty();
+    }
+    if (json == null && reply.body().length > 0) {
+      message = snippet(new String(reply.body(), java.nio.charset.StandardCharsets.UTF_8));
+    }
+    message = message == null ? null : snippet(message);
+    int status = reply.status();
+    String lower = message == null ? "" : message.toLowerCase(Locale.ROOT);
+    Duration retryAfter = retryAfter(reply.headers());
+    AgentRunException.Kind kind;
+    if (status == 401 || status == 403 || (code != null && CREDENTIAL_CODES.matcher(code).matches())) {
+      kind = AgentRunException.Kind.CREDENTIALS;
+    } else if (status == 429 || (status >= 400 && status < 500 && retryAfter != null)
+        || (code != null && code.toLowerCase(Locale.ROOT).startsWith("throttling"))) {
+      kind = AgentRunException.Kind.THROTTLED;
+    } else if (status == 404 || lower.contains("not found") || lower.contains("does not exist") || lower.contains("not exist")) {
+      kind = AgentRunException.Kind.NOT_FOUND;
+    } else if (status == 409 || lower.contains("already exist")) {
+      kind = AgentRunException.Kind.CONFLICT;
+    } else if (status >= 500) {
+      kind = AgentRunException.Kind.SERVER;
+    } else if (status >= 400) {
+      kind = AgentRunException.Kind.CLIENT;
+    } else {
+      kind = AgentRunException.Kind.PROTOCOL; // 2xx with a failure code, or 1xx/3xx
+    }
+    return Optional.of(new AgentRunException(kind, operation, status, code, message, reply.requestId(), retryAfter, false, null));
+  }
+
+  /**
+   * The service's wait hint: x-acs-retry-after in milliseconds (how Aliyun's SDKs read it) or the
+   * standard Retry-After in seconds.
+   */
+  static Duration retryAfter(HttpHeaders headers) {
+    Optional<String> acs = headers.firstValue("x-acs-retry-after");
+    if (acs.isPresent()) {
+      try {
+        long millis = Long.parseLong(acs.get().strip());
+        if (millis > 0) {
+          return Duration.ofMillis(millis);
+        }
+      } catch (NumberFormatException ignored) {
+        // fall through to Retry-After
+      }
+    }
+    Optional<String> standard = headers.firstValue("retry-after");
+    if (standard.isPresent()) {
+      try {
+        long seconds = Long.parseLong(standard.get().strip());
+        if (seconds > 0) {
+          return Duration.ofSeconds(seconds);
+        }
+      } catch (NumberFormatException ignored) {
+        // an HTTP date: not worth honouring precisely
+      }
+    }
+    return null;
+  }
+
+  /** The Host header the JDK client sends for this URI (it cannot be set by hand). */
+  static String hostHeader(URI uri) {
+    int port = uri.getPort();
+    boolean https = "https".equalsIgnoreCase(uri.getScheme());
+    boolean defaultPort = port == -1 || (https ? port == 443 : port == 80);
+    return defaultPort ? uri.getHost() : uri.getHost() + ":" + port;
+  }
+
+  static String text(JsonNode node, String... names) {
+    for (String name : names) {
+      JsonNode value = node.get(name);
+      if (value != null && !value.isNull() && !value.asText().isBlank()) {
+        return value.asText();
+      }
+    }
+    return null;
+  }
+
+  /** The data field of an envelope, or the body itself when it is not wrapped. */
+  static JsonNode data(JsonNode body) {
+    if (body == null) {
+      return NullNode.getInstance();
+    }
+    JsonNode data = body.get("data");
+    return data != null && !data.isNull() && body.has("code") ? data : body;
+  }
+
+  private static String snippet(String text) {
+    String oneLine = text.replaceAll("\\s+", " ").strip();
+    return oneLine.length() > MAX_MESSAGE ? oneLine.substring(0, MAX_MESSAGE) + "…" : oneLine;
+  }
+
+  /** Thrown into the body future when a response exceeds the size bound. */
+  private static final class ResponseTooLarge extends IOException {
+    ResponseTooLarge() {
+      super("response too large", null);
+    }
+  }
+
+  /** Collects a body up to a bound and fails beyond it, so no answer can exhaust the heap. */
+  private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
+    private final long max;
+    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    private final CompletableFuture<byte[]> result = new CompletableFuture<>();
+    private Flow.Subscription subscription;
+
+    BoundedBody(long max) {
+      this.max = max;
+    }
+
+    @Override
+    public CompletionStage<byte[]> getBody() {
+      return result;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription subscription) {
+      this.subscription = subscription;
+      subscription.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(List<ByteBuffer> items) {
+      if (result.isDone()) {
+        return;
+      }
+      for (ByteBuffer item : items) {
+        if (bytes.size() + (long) item.remaining() > max) {
+          subscription.cancel();
+          result.completeExceptionally(new ResponseTooLarge());
+          return;
+        }
+        byte[] chunk = new byte[item.remaining()];
+        item.get(chunk);
+        bytes.write(chunk, 0, chunk.length);
+      }
+    }
+
+    @Override
+    public void onError(Throwable throwable) {
+      result.completeExceptionally(throwable);
+    }
+
+    @Override
+    public void onComplete() {
+      result.complete(bytes.toByteArray());
+    }
+  }
+}

@@ -1,0 +1,543 @@
+package dev.sandboxes.operator.backend.aliyun;
+
+import static dev.sandboxes.operator.testing.TestResources.ALIYUN_SECRET;
+import static dev.sandboxes.operator.testing.TestResources.aliyunCredentials;
+import static dev.sandboxes.operator.testing.TestResources.anAliyunProvider;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.testing.FakeAgentRunServer;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Aliyun backend against the fake AgentRun service: real python3 and node runs, every error
+ * mapping, and the cleanup guarantee (no sandbox is left in the fake after any test).
+ */
+class AliyunSandboxBackendTest {
+
+  static final AgentRunTimings FAST =
+      new AgentRunTimings(
+          Duration.ofSeconds(3), 3, Duration.ofMillis(50), Duration.ofSeconds(10), Duration.ofMillis(200),
+          Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofMillis(50), Duration.ofSeconds(2), 300,
+          Duration.ofHours(1), Duration.ofMinutes(10), 64L * 1024 * 1024);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private FakeAgentRunServer fake;
+  private final List<AliyunSandboxBackend> backends = new ArrayList<>();
+
+  @BeforeEach
+  void startFake() {
+    fake = new FakeAgentRunServer();
+  }
+
+  @AfterEach
+  void noSandboxLeftBehind() {
+    try {
+      assertThat(fake.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty();
+      assertThat(backends).allSatisfy(b -> assertThat(b.activeSandboxes()).isEmpty());
+    } finally {
+      backends.forEach(AliyunSandboxBackend::close);
+      fake.close();
+    }
+  }
+
+  // ---- probe ----
+
+  @Test
+  void probeCreatesTheDefaultTemplateOnceAndReusesIt() {
+    fake.templatePollsUntilReady(2);
+    AliyunSandboxBackend backend = backend(FAST);
+
+    ProbeResult first = backend.probe();
+    ProbeResult second = backend.probe();
+
+    assertThat(first.ready()).as(first.message()).isTrue();
+    assertThat(first.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    assertThat(first.message()).contains(AliyunSettings.DEFAULT_TEMPLATE).contains("READY");
+    assertThat(second.ready()).isTrue();
+    assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isTrue();
+    assertThat(fake.count("CreateTemplate")).isEqualTo(1);
+    assertThat(fake.count("ListTemplates")).isEqualTo(2);
+    assertThat(fake.signatureRejections()).isZero();
+  }
+
+  @Test
+  void anExistingConfiguredTemplateIsFoundNotRecreated() {
+    fake.withTemplate("team-interpreter", "READY");
+    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("team-interpreter"));
+
+    ProbeResult probe = backend.probe();
+
+    assertThat(probe.ready()).as(probe.message()).isTrue();
+    assertThat(fake.count("CreateTemplate")).isZero();
+    assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isFalse();
+  }
+
+  @Test
+  void aTemplateStillCreatingKeepsTheProviderNotReadyUntilItIsReady() {
+    fake.withTemplate("slow", "CREATING");
+    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("slow"));
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.PROBING);
+    assertThat(probe.message()).contains("slow is CREATING");
+  }
+
+  @Test
+  void anUnknownConfiguredTemplateIsTemplateNotFound() {
+    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("no-such-template"));
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_FOUND);
+    assertThat(probe.message()).contains("no-such-template").contains("does not exist in region cn-hangzhou");
+    assertThat(fake.count("CreateTemplate")).isZero();
+  }
+
+  @Test
+  void aWrongSecretIsCredentialsRejectedAndNeverShown() {
+    String wrongSecret = "not-the-right-secret-value";
+    AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, wrongSecret));
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+    assertThat(probe.message()).contains("SignatureDoesNotMatch").contains("request id fake-").contains(ALIYUN_SECRET)
+        .doesNotContain(wrongSecret).doesNotContain(FakeAgentRunServer.ACCESS_KEY_ID);
+    assertThat(fake.signatureRejections()).isPositive();
+  }
+
+  @Test
+  void anUnknownAccessKeyIsCredentialsRejected() {
+    AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials("LTAI5tUnknownKey", FakeAgentRunServer.ACCESS_KEY_SECRET));
+    ProbeResult probe = backend.probe();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+    assertThat(probe.message()).contains("InvalidAccessKeyId.NotFound").doesNotContain("LTAI5tUnknownKey");
+  }
+
+  @Test
+  void anEndpointThatDoesNotAnswerIsBackendUnreachable() {
+    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setControlEndpoint("http://127.0.0.1:1"));
+    ProbeResult probe = backend.probe();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(probe.message()).contains("did not answer");
+  }
+
+  @Test
+  void serverErrorsOnTheProbeAreRetriedThenReportedWithTheRequestId() {
+    fake.failNext("ListTemplates", 1, 503, "ServiceUnavailable", "try again");
+    AliyunSandboxBackend backend = backend(FAST);
+    assertThat(backend.probe().ready()).isTrue();
+
+    fake.failNext("ListTemplates", 10, 500, "InternalError", "the service broke");
+    ProbeResult probe = backend.probe();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(probe.message()).contains("HTTP 500 InternalError: the service broke").contains("request id fake-");
+  }
+
+  // ---- executions ----
+
+  @Test
+  void runsPythonWithArgumentsAsDataAndDeletesTheSandbox() throws Exception {
+    AliyunSandboxBackend backend = readyBackend();
+    String code = "def main(name, flag, nothing, nested):\n    print('hi ' + name)\n"
+        + "    return {'flag': flag, 'nothing': nothing, 'nested': nested, 'len': len(name)}\n";
+    String arguments = "{\"name\":\"Wörld ✓ 世界\",\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]}}";
+    List<String> events = new CopyOnWriteArrayList<>();
+    RunControl control = new RunControl(id -> events.add("assigned " + id + " after " + fake.count("CreateSandbox") + " creates"));
+
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, code, arguments, 10, control);
+
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("hi Wörld ✓ 世界\n");
+    assertThat(JSON.writeValueAsString(outcome.report().result()))
+        .isEqualTo("{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"len\":10}");
+    String sandboxId = outcome.sandboxId();
+    assertThat(sandboxId).startsWith("sbx-").endsWith(lastUid);
+    assertThat(events).containsExactly("assigned " + sandboxId + " after 0 creates");
+    assertThat(fake.createdSandboxes()).containsExactly(sandboxId);
+    assertThat(fake.deletedSandboxes()).containsExactly(sandboxId);
+    // Code and arguments travel in files, never in the command.
+    FakeAgentRunServer.Recorded command = fake.requests().stream().filter(r -> "RunCommand".equals(r.action())).findFirst().orElseThrow();
+    assertThat(command.body()).doesNotContain("print").doesNotContain("flag").doesNotContain("\\u4e16");
+    assertThat(fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).findFirst().orElseThrow().body())
+        .contains("\"sandboxIdleTimeoutSeconds\":300").contains("\"sandboxId\":\"" + sandboxId + "\"");
+    assertThat(fake.signatureRejections()).isZero();
+  }
+
+  @Test
+  void runsJavaScriptAndAwaitsAnAsyncMain() {
+    AliyunSandboxBackend backend = readyBackend();
+    String code = "async function main(args) { console.log('js', args.n); return { doubled: args.n * 2, ok: true }; }\n"
+        + "module.exports = { main };\n";
+
+    ExecutionOutcome outcome = run(backend, Language.JAVASCRIPT, code, "{\"n\":21}", 10, RunControl.detached());
+
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("js 21\n");
+    assertThat(outcome.report().result().toString()).isEqualTo("{\"doubled\":42,\"ok\":true}");
+  }
+
+  @Test
+  void theExitCodeDecidesNotStderr() {
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome warned = run(backend, Language.PYTHON,
+        "import sys\ndef main():\n    sys.stderr.write('just a warning\\n')\n    return 1\n", "{}", 10, RunControl.detached());
+    ExecutionOutcome raised = run(backend, Language.PYTHON,
+        "def main():\n    raise ValueError('bad input')\n", "{}", 10, RunControl.detached());
+
+    assertThat(warned.exitCode()).isZero();
+    assertThat(warned.stderr().text()).isEqualTo("just a warning\n");
+    assertThat(raised.termination()).isEqualTo(Termination.EXITED);
+    assertThat(raised.exitCode()).isEqualTo(1);
+    assertThat(raised.stderr().text()).contains("ValueError: bad input");
+    assertThat(raised.report().message()).contains("bad input");
+  }
+
+  @Test
+  void aLargeNonAsciiResultSurvivesTheTextApi() {
+    // The runner frames its records in 4 KiB pieces that may split a character; the base64 pipe
+    // keeps the bytes intact although the service returns stdout as JSON text.
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON,
+        "def main():\n    return {'text': '汉字✓' * 3000}\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(outcome.report().resultProblem()).isNull();
+    assertThat(outcome.report().result().get("text").asText()).isEqualTo("汉字✓".repeat(3000));
+  }
+
+  @Test
+  void theUnwrappedCommandAnswerShapeWorksToo() {
+    fake.wrapCommandResult(false);
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 7\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.report().result().asInt()).isEqualTo(7);
+  }
+
+  @Test
+  void aSandboxThatStartsSlowlyIsAwaited() {
+    fake.sandboxPollsUntilReady(3).healthChecksUntilOk(2);
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(fake.count("GetSandbox")).isGreaterThanOrEqualTo(3);
+    assertThat(fake.count("SandboxHealth")).isGreaterThanOrEqualTo(3);
+  }
+
+  @Test
+  void theTimeLimitKillsTheRunAndDeletesTheSandbox() {
+    AliyunSandboxBackend backend = readyBackend();
+    long started = System.nanoTime();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON,
+        "import time\ndef main():\n    time.sleep(25)\n", "{}", 2, RunControl.detached());
+    long millis = (System.nanoTime() - started) / 1_000_000;
+
+    assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
+    assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis()).isBetween(1900L, 3000L);
+    assertThat(millis).isLessThan(8000);
+    System.out.printf("Aliyun timeout: limit 2000 ms, TimedOut after %d ms of code, execute() returned after %d ms%n",
+        Duration.between(outcome.startTime(), outcome.completionTime()).toMillis(), millis);
+    assertThat(fake.deletedSandboxes()).containsExactly(outcome.sandboxId());
+  }
+
+  @Test
+  void cancellingARunDeletesItsSandboxAtOnce() throws Exception {
+    AliyunSandboxBackend backend = readyBackend();
+    RunControl control = new RunControl(id -> { });
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
+        run(backend, Language.PYTHON, "import time\ndef main():\n    time.sleep(25)\n", "{}", 20, control));
+    await().atMost(Duration.ofSeconds(10)).until(() -> fake.count("RunCommand") == 1);
+    Thread.sleep(200);
+    long cancelled = System.nanoTime();
+    control.cancel();
+
+    ExecutionOutcome result = outcome.get(10, TimeUnit.SECONDS);
+    assertThat((System.nanoTime() - cancelled) / 1_000_000).isLessThan(3000);
+    assertThat(result.termination()).isEqualTo(Termination.CANCELLED);
+    assertThat(fake.liveSandboxes()).isEmpty();
+  }
+
+  @Test
+  void cancellingWhileTheSandboxIsCreatedDeletesItToo() throws Exception {
+    fake.sandboxPollsUntilReady(1000);
+    AliyunSandboxBackend backend = readyBackend();
+    RunControl control = new RunControl(id -> { });
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
+        run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 20, control));
+    await().atMost(Duration.ofSeconds(10)).until(() -> fake.count("GetSandbox") >= 2);
+    control.cancel();
+    assertThat(outcome.get(10, TimeUnit.SECONDS).termination()).isEqualTo(Termination.CANCELLED);
+    assertThat(fake.count("RunCommand")).isZero();
+  }
+
+  @Test
+  void throttlingHoldsNewLeasesBackAndTheRunRetriesAfterTheHint() throws Exception {
+    AliyunSandboxBackend backend = readyBackend();
+    AtomicInteger wakeUps = new AtomicInteger();
+    backend.setCapacityListener(wakeUps::incrementAndGet);
+    fake.throttleNext("CreateSandbox", 2, 600);
+
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
+        run(backend, Language.PYTHON, "def main():\n    return 'made it'\n", "{}", 10, RunControl.detached()));
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.count("CreateSandbox") >= 1);
+    await().atMost(Duration.ofSeconds(2)).until(() -> backend.tryAcquire(Language.PYTHON).isEmpty());
+
+    ExecutionOutcome result = outcome.get(15, TimeUnit.SECONDS);
+    assertThat(result.exitCode()).as(result.detail()).isZero();
+    assertThat(result.report().result().asText()).isEqualTo("made it");
+    assertThat(fake.count("CreateSandbox")).isEqualTo(3);
+    await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> assertThat(wakeUps.get()).isPositive());
+    assertThat(backend.tryAcquire(Language.PYTHON)).isPresent();
+  }
+
+  @Test
+  void aQuotaThatStaysExhaustedFailsTheRunWithTheRequestId() {
+    AgentRunTimings shortQuotaWait = new AgentRunTimings(FAST.callTimeout(), FAST.attempts(), FAST.retryBackoff(),
+        Duration.ofMillis(1500), FAST.firstThrottleBackoff(), FAST.maxThrottleBackoff(), FAST.provisionTimeout(),
+        FAST.pollInterval(), FAST.templateWait(), 300, FAST.maintenanceInterval(), FAST.leftoverAge(), FAST.maxResponseBytes());
+    AliyunSandboxBackend backend = backend(shortQuotaWait);
+    assertThat(backend.probe().ready()).isTrue();
+    fake.maxSandboxes(0, 400);
+
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("refused to create a sandbox").contains("quota")
+        .contains("HTTP 429 SandboxQuotaExceeded").contains("request id fake-");
+    assertThat(fake.count("CreateSandbox")).isGreaterThanOrEqualTo(3);
+    assertThat(fake.count("RunCommand")).isZero();
+  }
+
+  @Test
+  void transientServerErrorsAreRetried() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.failNext("CreateSandbox", 2, 503, "ServiceUnavailable", "busy");
+    fake.failNext("WriteFile", 1, 502, "BadGateway", "upstream");
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(fake.count("CreateSandbox")).isEqualTo(3);
+  }
+
+  @Test
+  void persistentServerErrorsAreSandboxFailedWithTheRequestId() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.failNext("CreateSandbox", 100, 500, "InternalError", "the control plane broke");
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("AgentRun CreateSandbox answered HTTP 500 InternalError: the control plane broke")
+        .containsPattern("request id fake-\\d+");
+    assertThat(fake.count("CreateSandbox")).isEqualTo(FAST.attempts());
+  }
+
+  @Test
+  void aFailedCommandIsNeverSentTwice() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.failNext("RunCommand", 1, 502, "BadGateway", "lost the sandbox connection");
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("RunCommand answered HTTP 502").contains("request id fake-");
+    assertThat(fake.count("RunCommand")).isEqualTo(1);
+  }
+
+  @Test
+  void aSandboxVanishingMidRunIsSandboxFailed() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.vanishDuringNextCommand();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON,
+        "import time\ndef main():\n    time.sleep(5)\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("vanished during the execution").contains("SandboxNotFound").contains("request id fake-");
+  }
+
+  @Test
+  void anUnknownTemplateAtRunTimeIsSandboxFailed() {
+    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("deleted-meanwhile"));
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("cannot create a sandbox from template deleted-meanwhile").contains("TemplateNotFound");
+  }
+
+  @Test
+  void aSlowControlPlanePastTheCallTimeoutFailsAndTheLateSandboxIsStillDeleted() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.delay("CreateSandbox", Duration.ofMillis(3500));
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("CreateSandbox got no answer").contains("3s");
+    fake.delay("CreateSandbox", Duration.ZERO);
+    // The fake creates the sandbox after the operator gave up on the call; maintenance finds it.
+    await().atMost(Duration.ofSeconds(10)).until(() -> !fake.liveSandboxes().isEmpty() || fake.createdSandboxes().size() == 1);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      backend.maintain();
+      assertThat(fake.liveSandboxes()).isEmpty();
+      assertThat(fake.createdSandboxes()).hasSize(1);
+    });
+  }
+
+  @Test
+  void aDataPlaneThatRejectsTheSignatureIsSandboxFailed() {
+    // The control plane ignores the region; the data plane's signature scope includes it.
+    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setRegion("cn-beijing"));
+    assertThat(backend.probe().ready()).isTrue();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("HTTP 403 SignatureDoesNotMatch");
+  }
+
+  @Test
+  void twentyExecutionsAtOnceEachGetTheirOwnSandbox() throws Exception {
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutorService pool = Executors.newFixedThreadPool(20);
+    try {
+      List<CompletableFuture<ExecutionOutcome>> runs = new ArrayList<>();
+      long started = System.nanoTime();
+      for (int i = 0; i < 20; i++) {
+        int n = i;
+        runs.add(CompletableFuture.supplyAsync(() -> run(backend, Language.PYTHON,
+            "import time\ndef main(n):\n    time.sleep(1)\n    return n * n\n", "{\"n\":" + n + "}", 20, RunControl.detached()), pool));
+      }
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        ExecutionOutcome outcome = runs.get(i).get(60, TimeUnit.SECONDS);
+        assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+        assertThat(outcome.report().result().asInt()).isEqualTo(i * i);
+        ids.add(outcome.sandboxId());
+      }
+      long millis = (System.nanoTime() - started) / 1_000_000;
+      assertThat(ids).doesNotHaveDuplicates();
+      assertThat(fake.createdSandboxes()).containsExactlyInAnyOrderElementsOf(ids);
+      assertThat(fake.deletedSandboxes()).containsExactlyInAnyOrderElementsOf(ids);
+      assertThat(fake.maxConcurrentCommands()).isGreaterThanOrEqualTo(10);
+      System.out.printf("20 concurrent Aliyun executions (1 s of code each) took %d ms; at most %d commands at once%n",
+          millis, fake.maxConcurrentCommands());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  // ---- after a restart ----
+
+  @Test
+  void discardDeletesTheSandboxOfAnInterruptedExecution() {
+    AliyunSandboxBackend backend = readyBackend();
+    String uid = UUID.randomUUID().toString();
+    String id = backend.ids().forExecution(uid);
+    fake.addLeftover(id, AliyunSettings.DEFAULT_TEMPLATE, Instant.now());
+    backend.discard(uid, null);
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.liveSandboxes().isEmpty());
+
+    String recorded = backend.ids().forExecution(UUID.randomUUID().toString());
+    fake.addLeftover(recorded, AliyunSettings.DEFAULT_TEMPLATE, Instant.now());
+    backend.discard("some-uid", recorded);
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.liveSandboxes().isEmpty());
+  }
+
+  @Test
+  void maintenanceSweepsOldLeftoversOfThisProviderOnly() {
+    AliyunSandboxBackend backend = readyBackend();
+    String old = backend.ids().forExecution(UUID.randomUUID().toString());
+    String young = backend.ids().forExecution(UUID.randomUUID().toString());
+    String foreign = "sbx-0123456789-" + UUID.randomUUID();
+    fake.addLeftover(old, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
+    fake.addLeftover(young, AliyunSettings.DEFAULT_TEMPLATE, Instant.now());
+    fake.addLeftover(foreign, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
+
+    backend.maintain();
+
+    assertThat(fake.liveSandboxes()).containsExactlyInAnyOrder(young, foreign);
+    backend.discard("x", young);
+    backend.discard("y", foreign); // clean up for the after-test check
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.liveSandboxes().isEmpty());
+  }
+
+  @Test
+  void theProbeStartsMaintenanceThatRemovesLeftoversAtBackendStart() {
+    AgentRunTimings fastMaintenance = new AgentRunTimings(FAST.callTimeout(), FAST.attempts(), FAST.retryBackoff(),
+        FAST.quotaWait(), FAST.firstThrottleBackoff(), FAST.maxThrottleBackoff(), FAST.provisionTimeout(), FAST.pollInterval(),
+        FAST.templateWait(), 300, Duration.ofMillis(200), Duration.ofSeconds(1), FAST.maxResponseBytes());
+    AliyunSandboxBackend backend = backend(fastMaintenance);
+    String leftover = backend.ids().forExecution(UUID.randomUUID().toString());
+    fake.addLeftover(leftover, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofMinutes(30)));
+    assertThat(backend.probe().ready()).isTrue();
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.liveSandboxes().isEmpty());
+  }
+
+  // ---- helpers ----
+
+  private volatile String lastUid;
+
+  private AliyunSandboxBackend readyBackend() {
+    AliyunSandboxBackend backend = backend(FAST);
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).as(probe.message()).isTrue();
+    return backend;
+  }
+
+  private AliyunSandboxBackend backend(AgentRunTimings timings) {
+    return backend(timings, p -> { });
+  }
+
+  private AliyunSandboxBackend backend(AgentRunTimings timings, Consumer<SandboxProvider> customize) {
+    return backend(timings, customize, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET));
+  }
+
+  private AliyunSandboxBackend backend(AgentRunTimings timings, Consumer<SandboxProvider> customize, Map<String, String> credentials) {
+    SandboxProvider provider = anAliyunProvider("team-a", "aliyun", fake);
+    customize.accept(provider);
+    ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
+    BackendContext context = new BackendContext("uid-" + UUID.randomUUID(), settings, provider.getSpec(),
+        Map.of(ALIYUN_SECRET, credentials), OperatorConfig.defaults(), null);
+    AliyunSandboxBackend backend = new AliyunSandboxBackend(context, timings, Clock.systemUTC());
+    backends.add(backend);
+    return backend;
+  }
+
+  private ExecutionOutcome run(
+      AliyunSandboxBackend backend, Language language, String code, String arguments, int timeoutSeconds, RunControl control) {
+    try {
+      String uid = UUID.randomUUID().toString();
+      lastUid = uid;
+      ExecutionRequest request = new ExecutionRequest("team-a", "cx-" + uid.substring(0, 8), uid, language, ExecutionMode.FUNCTION,
+          "main", code, JSON.readTree(arguments), Duration.ofSeconds(timeoutSeconds), 65536);
+      SandboxLease lease = backend.tryAcquire(language).orElseGet(() -> {
+        await().atMost(Duration.ofSeconds(10)).until(() -> backend.tryAcquire(language).isPresent());
+        return backend.tryAcquire(language).orElseThrow();
+      });
+      return backend.execute(lease, request, control);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+}

@@ -1,0 +1,208 @@
+package dev.sandboxes.operator.codeexecution;
+
+import static dev.sandboxes.operator.testing.TestResources.anAliyunProvider;
+import static dev.sandboxes.operator.testing.TestResources.anExecution;
+import static dev.sandboxes.operator.testing.TestResources.aliyunCredentials;
+import static dev.sandboxes.operator.testing.TestResources.aliyunSecret;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
+import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.testing.FakeAgentRunServer;
+import dev.sandboxes.operator.testing.TestResources;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CodeExecutions on an Aliyun SandboxProvider through the whole operator (fabric8 CRUD mock) with
+ * the real Aliyun backend against the fake AgentRun service.
+ */
+@EnableKubernetesMockClient(crud = true)
+class AliyunCodeExecutionMockTest {
+
+  private static final AgentRunTimings TIMINGS =
+      new AgentRunTimings(
+          Duration.ofSeconds(5), 3, Duration.ofMillis(50), Duration.ofSeconds(20), Duration.ofMillis(500),
+          Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofMillis(50), Duration.ofSeconds(2), 300,
+          Duration.ofHours(1), Duration.ofMinutes(10), 64L * 1024 * 1024);
+
+  KubernetesClient client;
+
+  private FakeAgentRunServer fake;
+  private SandboxOperator operator;
+
+  @BeforeEach
+  void startFake() {
+    fake = new FakeAgentRunServer();
+  }
+
+  @AfterEach
+  void stop() {
+    try {
+      if (operator != null) {
+        operator.stop(Duration.ofSeconds(1));
+      }
+      assertThat(fake.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty();
+    } finally {
+      fake.close();
+    }
+  }
+
+  private void startOperator() {
+    SandboxBackendFactory factory = new SandboxBackendFactory()
+        .register(ProviderType.ALIYUN, context -> new AliyunSandboxBackend(context, TIMINGS, Clock.systemUTC()));
+    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+  }
+
+  @Test
+  void aPythonExecutionSucceedsOnAnAliyunProvider() {
+    startOperator();
+    client.resource(aliyunSecret("default")).create();
+    client.resource(anAliyunProvider("default", "aliyun", fake)).create();
+    CodeExecution cx = anExecution("default", "hello", "aliyun");
+    cx.getSpec().setCode("def main(x):\n    print('computing')\n    return {'x': x, 'square': x * x}\n");
+    cx.getSpec().setArguments(Map.of("x", 12));
+    client.resource(cx).create();
+
+    CodeExecution done = awaitPhase("hello", Phase.SUCCEEDED);
+    assertThat(done.getStatus().getExitCode()).isZero();
+    assertThat(done.getStatus().getStdout()).isEqualTo("computing\n");
+    assertThat(done.getStatus().getResult().toString()).isEqualTo("{\"x\":12,\"square\":144}");
+    assertThat(done.getStatus().getSandbox().getType()).isEqualTo(ProviderType.ALIYUN);
+    assertThat(done.getStatus().getSandbox().getId()).startsWith("sbx-").endsWith(done.getMetadata().getUid());
+    assertThat(fake.deletedSandboxes()).containsExactly(done.getStatus().getSandbox().getId());
+    SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace("default").withName("aliyun").get();
+    assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY)).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+  }
+
+  @Test
+  void aTimeoutAboveThirtySecondsIsRejectedAtAdmissionWithTheReason() {
+    startOperator();
+    client.resource(aliyunSecret("default")).create();
+    client.resource(anAliyunProvider("default", "aliyun", fake)).create();
+    CodeExecution cx = anExecution("default", "too-long", "aliyun");
+    cx.getSpec().setTimeoutSeconds(31);
+    client.resource(cx).create();
+
+    CodeExecution failed = awaitPhase("too-long", Phase.FAILED);
+    assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.INVALID_SPEC);
+    assertThat(failed.getStatus().getMessage()).contains("spec.timeoutSeconds is 31").contains("AgentRun runs code for at most 30 seconds")
+        .contains("lower it to 30 or less");
+    assertThat(fake.count("CreateSandbox")).isZero();
+  }
+
+  @Test
+  void rejectedCredentialsKeepTheProviderNotReadyAndExecutionsWaiting() {
+    startOperator();
+    client.resource(new SecretBuilder().withNewMetadata().withNamespace("default").withName(TestResources.ALIYUN_SECRET).endMetadata()
+        .addToStringData(aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, "a-wrong-secret")).build()).create();
+    client.resource(anAliyunProvider("default", "aliyun", fake)).create();
+    client.resource(anExecution("default", "waits", "aliyun")).create();
+
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace("default").withName("aliyun").get();
+      assertThat(provider.getStatus()).isNotNull();
+      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY)).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+      assertThat(provider.getStatus().getConditions().toString()).doesNotContain("a-wrong-secret");
+    });
+    CodeExecution waiting = awaitReason("waits", ConditionTypes.ACCEPTED, ConditionTypes.PROVIDER_NOT_READY);
+    assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
+    assertThat(fake.count("CreateSandbox")).isZero();
+  }
+
+  @Test
+  void whileAgentRunThrottlesNewExecutionsWaitInPendingThenRun() {
+    startOperator();
+    client.resource(aliyunSecret("default")).create();
+    client.resource(anAliyunProvider("default", "aliyun", fake)).create();
+    await().atMost(Duration.ofSeconds(20)).until(() -> fake.count("ListTemplates") > 0 && fake.templateExists("sandbox-operator-code-interpreter"));
+    fake.throttleNext("CreateSandbox", 2, 2500);
+    client.resource(anExecution("default", "first", "aliyun")).create();
+    await().atMost(Duration.ofSeconds(20)).until(() -> fake.count("CreateSandbox") >= 1);
+    client.resource(anExecution("default", "second", "aliyun")).create();
+
+    CodeExecution waiting = awaitReason("second", ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+    assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
+    awaitPhase("first", Phase.SUCCEEDED);
+    awaitPhase("second", Phase.SUCCEEDED);
+  }
+
+  @Test
+  void deletingARunningExecutionDeletesItsSandbox() {
+    startOperator();
+    client.resource(aliyunSecret("default")).create();
+    client.resource(anAliyunProvider("default", "aliyun", fake)).create();
+    CodeExecution cx = anExecution("default", "doomed", "aliyun");
+    cx.getSpec().setCode("import time\ndef main(x):\n    time.sleep(25)\n");
+    cx.getSpec().setTimeoutSeconds(30);
+    client.resource(cx).create();
+    await().atMost(Duration.ofSeconds(20)).until(() -> fake.count("RunCommand") == 1);
+    CodeExecution running = get("doomed");
+    assertThat(running.getStatus().getSandbox().getId()).isIn(fake.liveSandboxes());
+
+    client.resources(CodeExecution.class).inNamespace("default").withName("doomed").delete();
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.liveSandboxes().isEmpty());
+  }
+
+  @Test
+  void anExecutionStartedByAnEarlierOperatorIsInterruptedAndItsSandboxDeleted() {
+    client.resource(aliyunSecret("default")).create();
+    client.resource(anAliyunProvider("default", "aliyun", fake)).create();
+    client.resource(anExecution("default", "orphan", "aliyun")).create();
+    CodeExecution created = get("orphan");
+    // What the earlier operator process wrote before it died: Started, with the sandbox id.
+    String sandboxId = "sbx-leftover-" + created.getMetadata().getUid();
+    created.setStatus(CodeExecutionStatusCalculator.started(created, "aliyun", ProviderType.ALIYUN, sandboxId, Instant.now()));
+    client.resource(created).updateStatus();
+    fake.withTemplate("sandbox-operator-code-interpreter", "READY");
+    fake.addLeftover(sandboxId, "sandbox-operator-code-interpreter", Instant.now());
+
+    startOperator();
+
+    CodeExecution cx = awaitPhase("orphan", Phase.FAILED);
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.INTERRUPTED);
+    await().atMost(Duration.ofSeconds(10)).until(() -> fake.liveSandboxes().isEmpty());
+    assertThat(fake.deletedSandboxes()).containsExactly(sandboxId);
+    assertThat(fake.count("RunCommand")).isZero();
+  }
+
+  private CodeExecution awaitPhase(String name, Phase phase) {
+    await().atMost(Duration.ofSeconds(40)).untilAsserted(() -> {
+      CodeExecution cx = get(name);
+      assertThat(cx.getStatus()).isNotNull();
+      assertThat(cx.getStatus().getPhase()).as(String.valueOf(cx.getStatus().getMessage())).isEqualTo(phase);
+    });
+    return get(name);
+  }
+
+  private CodeExecution awaitReason(String name, String type, String reason) {
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      CodeExecution cx = get(name);
+      assertThat(cx.getStatus()).isNotNull();
+      assertThat(Conditions.reason(cx.getStatus().getConditions(), type)).isEqualTo(reason);
+    });
+    return get(name);
+  }
+
+  private CodeExecution get(String name) {
+    return client.resources(CodeExecution.class).inNamespace("default").withName(name).get();
+  }
+}
