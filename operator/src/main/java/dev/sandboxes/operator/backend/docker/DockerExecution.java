@@ -16,6 +16,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -36,6 +37,9 @@ final class DockerExecution {
     DEADLINE,
     CANCELLED
   }
+
+  /** How long a sandbox that may be dying gets to show it; see {@link #settledState}. */
+  private static final Duration SETTLE_WAIT = Duration.ofMillis(1500);
 
   private final DockerClient client;
   private final ScheduledExecutorService scheduler;
@@ -127,7 +131,7 @@ final class DockerExecution {
         streamError = streamError == null ? e : streamError;
       }
     }
-    ContainerState state = containerState(containerId);
+    ContainerState state = settledState(containerId, exitCode, streams.report().finished());
     if (!state.running()) {
       // The whole sandbox stopped under the code. gVisor does this at its limits (docs/container-engine.md):
       // the container exits 137 at the memory limit and 2 when the process limit is hit. Podman
@@ -173,6 +177,28 @@ final class DockerExecution {
   }
 
   private record ContainerState(boolean running, boolean oomKilled, Long exitCode) {}
+
+  /**
+   * The container's state once it has settled. When gVisor stops a sandbox at a limit, the exec
+   * can report its failure (a non-zero code, runsc's own error on stderr) a moment before the
+   * engine sees the container stop; without a report from the runner that is the likely story, so
+   * the state is polled briefly before the run is blamed on the code.
+   */
+  private ContainerState settledState(String containerId, Long exitCode, boolean runnerReported) {
+    ContainerState state = containerState(containerId);
+    boolean suspicious = !runnerReported && (exitCode == null || exitCode != 0);
+    long until = System.nanoTime() + SETTLE_WAIT.toNanos();
+    while (suspicious && state.running() && System.nanoTime() < until) {
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      state = containerState(containerId);
+    }
+    return state;
+  }
 
   private ContainerState containerState(String containerId) {
     try {
