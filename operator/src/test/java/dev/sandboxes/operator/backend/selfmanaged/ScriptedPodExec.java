@@ -10,19 +10,19 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A {@link PodExec} whose behaviour the test scripts. By default it runs the command as a local
  * process (the real runner with python3 or node on this machine), so results are genuine.
  */
-final class ScriptedPodExec implements PodExec {
+public final class ScriptedPodExec implements PodExec {
 
   /** What an exec does; returns its exit-code future. */
-  interface Script {
+  public interface Script {
     CompletableFuture<Integer> run(String pod, List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr);
   }
 
-  final List<String> execedPods = new CopyOnWriteArrayList<>();
+  public final List<String> execedPods = new CopyOnWriteArrayList<>();
   private final List<Process> processes = new CopyOnWriteArrayList<>();
   private volatile Script script =
       (pod, command, stdin, stdout, stderr) -> LocalRunner.start(command, stdin, stdout, stderr, processes);
 
-  void script(Script script) {
+  public void script(Script script) {
     this.script = script;
   }
 
@@ -43,7 +43,7 @@ final class ScriptedPodExec implements PodExec {
   }
 
   /** Kills local processes left by abandoned execs. */
-  void killAll() {
+  public void killAll() {
     processes.forEach(p -> {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
