@@ -36,7 +36,8 @@ final class SandboxPodTemplate {
   /** The standard label, besides the sandboxes.dev one, so that generic tooling recognises the pods. */
   static final String APP_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 
-  static final long RUN_AS_USER = 65534L;
+  /** The runtime image's sandbox user, as spec.runtimes[].image documents it (and the Docker provider uses). */
+  static final long RUN_AS_USER = 1000L;
 
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
   private static final SecureRandom RANDOM = new SecureRandom();

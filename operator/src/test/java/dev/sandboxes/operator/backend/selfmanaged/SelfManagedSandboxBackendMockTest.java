@@ -111,7 +111,7 @@ class SelfManagedSandboxBackendMockTest {
       assertThat(spec.getRestartPolicy()).isEqualTo("Never");
       assertThat(spec.getTerminationGracePeriodSeconds()).isZero();
       assertThat(spec.getSecurityContext().getRunAsNonRoot()).isTrue();
-      assertThat(spec.getSecurityContext().getRunAsUser()).isEqualTo(65534L);
+      assertThat(spec.getSecurityContext().getRunAsUser()).isEqualTo(1000L);
       assertThat(spec.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
       Container container = spec.getContainers().get(0);
       assertThat(container.getImage()).isEqualTo("localhost/sandbox-runtime:v1");
