@@ -6,12 +6,17 @@ import io.fabric8.kubernetes.client.dsl.ExecListener;
 import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** {@link PodExec} over fabric8's websocket exec (pods/exec). */
 final class KubernetesPodExec implements PodExec {
+
+  /** How long after the exit status the websocket may take to close (and flush output). */
+  private static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
 
   private final KubernetesClient client;
 
@@ -33,6 +38,11 @@ final class KubernetesPodExec implements PodExec {
             exit.set(code);
             if (code < 0 && status != null) {
               failure.set(status.getMessage());
+            }
+            if (code >= 0) {
+              // The close normally follows at once; should it never come, the exit code still counts.
+              CompletableFuture.delayedExecutor(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS)
+                  .execute(() -> done.complete(code));
             }
           }
 
