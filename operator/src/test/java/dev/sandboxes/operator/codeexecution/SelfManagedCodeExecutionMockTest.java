@@ -100,6 +100,39 @@ class SelfManagedCodeExecutionMockTest {
   }
 
   @Test
+  void aChangedImageRollsTheIdlePodsAndADeletedProviderTakesItsPodsAlong() {
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
+        .create();
+    SandboxProvider provider = aSelfManagedProvider(NS, "rolling", 1);
+    provider.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v1")));
+    client.resource(provider).create();
+    List<String> first = await().atMost(Duration.ofSeconds(30)).until(
+        () -> pods().stream().map(p -> p.getMetadata().getName()).toList(), names -> names.size() == 1);
+
+    client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").edit(p -> {
+      p.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v2")));
+      return p;
+    });
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      List<Pod> pods = pods();
+      assertThat(pods).hasSize(1);
+      assertThat(pods.get(0).getMetadata().getName()).isNotIn(first);
+      assertThat(pods.get(0).getSpec().getContainers().get(0).getImage()).isEqualTo("localhost/sandbox-runtime:v2");
+    });
+
+    // The mock has no garbage collector: what disappears here, the operator deleted itself.
+    client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").delete();
+    await().atMost(Duration.ofSeconds(30)).until(() -> pods().isEmpty());
+  }
+
+  private static dev.sandboxes.api.v1alpha1.RuntimeSpec runtime(String image) {
+    dev.sandboxes.api.v1alpha1.RuntimeSpec runtime = new dev.sandboxes.api.v1alpha1.RuntimeSpec();
+    runtime.setLanguage(dev.sandboxes.api.v1alpha1.Language.PYTHON);
+    runtime.setImage(image);
+    return runtime;
+  }
+
+  @Test
   void withoutItsRuntimeClassTheProviderIsNotReadyAndExecutionsWait() throws Exception {
     client.resource(aSelfManagedProvider(NS, "no-gvisor", 2)).create();
     client.resource(anExecution(NS, "waiting", "no-gvisor")).create();

@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend.selfmanaged;
 
 import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
@@ -17,10 +18,12 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -217,7 +220,7 @@ final class PodPool implements AutoCloseable {
     for (SandboxPodTemplate template : templates.values()) {
       Language language = template.language();
       int ready = 0;
-      java.util.Set<String> claimed = new java.util.HashSet<>();
+      Set<String> claimed = new HashSet<>();
       for (Pod pod : pods) {
         if (SandboxPods.language(pod).orElse(null) != language || SandboxPods.deleting(pod)) {
           continue;
@@ -259,22 +262,22 @@ final class PodPool implements AutoCloseable {
       String image = pod.getSpec().getContainers().get(0).getImage();
       String language = SandboxPods.language(pod).map(Language::value).orElse("?");
       if (SandboxPods.IMAGE_PULL_REASONS.contains(reason)) {
-        return Optional.of(new Problem(dev.sandboxes.api.v1alpha1.ConditionTypes.IMAGE_PULL_FAILED,
+        return Optional.of(new Problem(ConditionTypes.IMAGE_PULL_FAILED,
             "Sandbox pods cannot pull image " + image + " (" + language + "): " + detail
                 + "; fix spec.runtimes[].image or make the image available to the nodes"));
       }
       if (SandboxPods.START_FAILURE_REASONS.contains(reason)) {
-        return Optional.of(new Problem(dev.sandboxes.api.v1alpha1.ConditionTypes.SANDBOX_POD_FAILED,
+        return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED,
             "Sandbox pod " + SandboxPods.name(pod) + " (" + language + ", image " + image + ") cannot start: " + detail));
       }
     }
     String podFailure = lastPodFailure;
     if (podFailure != null) {
-      return Optional.of(new Problem(dev.sandboxes.api.v1alpha1.ConditionTypes.SANDBOX_POD_FAILED, podFailure));
+      return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED, podFailure));
     }
     String createError = lastCreateError;
     if (createError != null) {
-      return Optional.of(new Problem(dev.sandboxes.api.v1alpha1.ConditionTypes.SANDBOX_POD_FAILED,
+      return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED,
           "Creating sandbox pods in namespace " + namespace + " failed: " + createError));
     }
     return Optional.empty();
@@ -298,7 +301,7 @@ final class PodPool implements AutoCloseable {
       return;
     }
     pods.stop();
-    java.util.Set<String> hashes = new java.util.HashSet<>();
+    Set<String> hashes = new HashSet<>();
     templates.values().forEach(t -> hashes.add(t.hash()));
     List<String> idle = new ArrayList<>();
     for (Pod pod : pods.getStore().list()) {
@@ -354,7 +357,7 @@ final class PodPool implements AutoCloseable {
     try {
       List<Pod> all = pods.getStore().list();
       Instant now = clock.instant();
-      java.util.Set<String> present = new java.util.HashSet<>();
+      Set<String> present = new HashSet<>();
       for (Pod pod : all) {
         String name = SandboxPods.name(pod);
         present.add(name);

@@ -401,6 +401,26 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   @Test
+  void aNodeThatStopsReportingIsNamedWhenTheStreamBreaks() {
+    SelfManagedSandboxBackend backend = warmBackend("node-gone", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    client.pods().inNamespace(NS).withName(lease.sandboxId()).edit(p -> {
+      p.getSpec().setNodeName("node-7");
+      return p;
+    });
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      kubelet().setStatus(pod, new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
+          .addNewCondition().withType("Ready").withStatus("False").endCondition().build());
+      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null));
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("connection reset by peer").contains("node node-7 may be gone");
+  }
+
+  @Test
   void aBrokenExecStreamIsASandboxFailureWithTheCause() {
     SelfManagedSandboxBackend backend = warmBackend("broken", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
