@@ -24,10 +24,12 @@ public class CodeExecutionStatus {
   @JsonPropertyDescription("Exit code of the program, when it exited.")
   private Integer exitCode;
 
-  @JsonPropertyDescription("Standard output, UTF-8, at most maxOutputBytes without splitting a character.")
+  @JsonPropertyDescription("Standard output, UTF-8, at most maxOutputBytes without splitting a character; absent when empty.")
+  @JsonInclude(JsonInclude.Include.NON_EMPTY) // Kubernetes 1.20 rejects "" here as "must be of type string: null"
   private String stdout;
 
-  @JsonPropertyDescription("Standard error, UTF-8, at most maxOutputBytes without splitting a character.")
+  @JsonPropertyDescription("Standard error, UTF-8, at most maxOutputBytes without splitting a character; absent when empty.")
+  @JsonInclude(JsonInclude.Include.NON_EMPTY) // Kubernetes 1.20 rejects "" here as "must be of type string: null"
   private String stderr;
 
   @JsonPropertyDescription("Full size of the standard output in bytes.")

@@ -263,6 +263,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         registry.get(providerUid).map(r -> r.settings().limits().outputLimitAction())
             .orElse(dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE);
     CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, action, now);
+    Long startedGeneration = cx.getStatus() == null ? null : cx.getStatus().getObservedGeneration();
     try {
       StatusWriter.write(cx, context, finished, CodeExecution::new);
     } catch (RuntimeException e) {
@@ -272,6 +273,12 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       return;
     }
     recordFinished(cx, finished);
+    if (startedGeneration != null && finished.getObservedGeneration() > startedGeneration) {
+      // Edited while it ran: the outcome is that of the spec it started with.
+      events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
+          "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
+              + " original spec. Create a new CodeExecution to run the changed spec.");
+    }
   }
 
   private void recordFinished(CodeExecution cx, CodeExecutionStatus finished) {
