@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.javaoperatorsdk.operator.api.config.ConfigurationServiceOverrider;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -28,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -130,7 +132,16 @@ public final class E2eCluster implements AutoCloseable {
   }
 
   public SandboxOperator startOperator(OperatorConfig config) {
-    SandboxOperator operator = new SandboxOperator(client, Backends.factory(), config, null);
+    return startOperator(client, config, null);
+  }
+
+  /**
+   * Starts an operator on its own client (e.g. one of two replicas) with JOSDK overrides applied
+   * after the operator's own settings; stopped by close(), the client is the caller's.
+   */
+  public SandboxOperator startOperator(
+      KubernetesClient operatorClient, OperatorConfig config, Consumer<ConfigurationServiceOverrider> overrides) {
+    SandboxOperator operator = new SandboxOperator(operatorClient, Backends.factory(), config, overrides);
     synchronized (operators) {
       operators.add(operator);
     }
