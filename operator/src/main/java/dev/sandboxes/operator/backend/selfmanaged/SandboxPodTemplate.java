@@ -39,6 +39,9 @@ final class SandboxPodTemplate {
   /** The runtime image's sandbox user, as spec.runtimes[].image documents it (and the Docker provider uses). */
   static final long RUN_AS_USER = 1000L;
 
+  /** CPU requested by a sandbox pod (at most its limit); see podSpec. */
+  static final Quantity IDLE_CPU_REQUEST = new Quantity("100m");
+
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final String NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -127,11 +130,23 @@ final class SandboxPodTemplate {
     return cut.replaceAll("[^A-Za-z0-9]+$", "");
   }
 
+  /** The CPU a pool pod requests: {@link #IDLE_CPU_REQUEST}, or the limit when that is lower. */
+  static Quantity cpuRequest(Quantity limit) {
+    return Quantity.getAmountInBytes(limit).compareTo(Quantity.getAmountInBytes(IDLE_CPU_REQUEST)) < 0
+        ? limit
+        : IDLE_CPU_REQUEST;
+  }
+
   private static PodSpec podSpec(SelfManagedSettings settings, String image) {
-    Map<String, Quantity> resources = new LinkedHashMap<>();
-    resources.put("cpu", new Quantity(settings.cpu()));
-    resources.put("memory", new Quantity(settings.memory()));
-    resources.put("ephemeral-storage", new Quantity(settings.ephemeralStorage()));
+    Map<String, Quantity> limits = new LinkedHashMap<>();
+    limits.put("cpu", new Quantity(settings.cpu()));
+    limits.put("memory", new Quantity(settings.memory()));
+    limits.put("ephemeral-storage", new Quantity(settings.ephemeralStorage()));
+    // An idle pool pod sleeps: requesting its whole CPU limit would let a few warm pods fill a
+    // node's allocatable CPU and leave the rest unschedulable. Memory and storage are requested
+    // in full, so a running sandbox is never evicted or OOM-killed for another pod's sake.
+    Map<String, Quantity> requests = new LinkedHashMap<>(limits);
+    requests.put("cpu", cpuRequest(limits.get("cpu")));
     return new PodSpecBuilder()
         .withRuntimeClassName(settings.runtimeClassName())
         .withAutomountServiceAccountToken(false)
@@ -158,7 +173,7 @@ final class SandboxPodTemplate {
         .addNewEnv().withName("HOME").withValue("/tmp").endEnv()
         .addNewEnv().withName("LANG").withValue("C.UTF-8").endEnv()
         .addNewEnv().withName("PYTHONDONTWRITEBYTECODE").withValue("1").endEnv()
-        .withNewResources().withRequests(resources).withLimits(resources).endResources()
+        .withNewResources().withRequests(requests).withLimits(limits).endResources()
         .withNewSecurityContext()
         .withRunAsNonRoot(true)
         .withRunAsUser(RUN_AS_USER)
