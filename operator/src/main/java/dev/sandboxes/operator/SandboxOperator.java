@@ -72,6 +72,7 @@ public final class SandboxOperator implements AutoCloseable {
     providerRef[0] = providerReconciler;
     this.executionReconciler =
         new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock);
+    providerReconciler.onProviderReady(executionReconciler::providerBecameReady);
     this.operator =
         new Operator(
             o -> {

@@ -76,6 +76,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final OperatorMetrics metrics;
   private final Clock clock;
   private final TriggerEventSource<CodeExecution> triggers;
+  private volatile EventSourceContext<CodeExecution> eventSourceContext;
   private volatile InformerEventSource<SandboxProvider, CodeExecution> providers;
   private volatile KubernetesClient client;
   /** Executions found Started after a restart whose provider has no backend yet: since when. */
@@ -110,6 +111,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   @Override
   public List<EventSource<?, CodeExecution>> prepareEventSources(EventSourceContext<CodeExecution> context) {
     this.client = context.getClient();
+    this.eventSourceContext = context;
     context.getPrimaryCache().addIndexer(PROVIDER_INDEX, cx -> List.of(providerKey(cx)));
     InformerEventSourceConfiguration<SandboxProvider> configuration =
         InformerEventSourceConfiguration.from(SandboxProvider.class, CodeExecution.class)
@@ -460,6 +462,14 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   }
 
   /** Executions that wait for this provider to appear or become Ready. */
+  /** Wakes the executions waiting for a provider that just became ready in this process. */
+  public void providerBecameReady(SandboxProvider provider) {
+    EventSourceContext<CodeExecution> context = eventSourceContext;
+    if (context != null) {
+      waitingOn(context, provider).forEach(triggers::trigger);
+    }
+  }
+
   private static Set<ResourceID> waitingOn(EventSourceContext<CodeExecution> context, SandboxProvider provider) {
     String namespace = provider.getMetadata().getNamespace();
     List<CodeExecution> candidates = new ArrayList<>(

@@ -66,6 +66,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final OperatorMetrics metrics;
   private final Clock clock;
   private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
+  private volatile java.util.function.Consumer<SandboxProvider> readyListener = provider -> {};
   private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
   private final Set<String> poolRefreshPending = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService scheduler =
@@ -176,6 +177,9 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       if (probe.ready() && !wasReady) {
         LOG.info("SandboxProvider {} is ready: {}", settings.displayName(), probe.message());
         events.record(provider, Type.Normal, Reason.ProviderReady, probe.message());
+        // A restarted operator finds Ready=True already written, so the status does not change and
+        // executions waiting for this process to see the provider ready must be told directly.
+        readyListener.accept(provider);
       } else if (!probe.ready()) {
         LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
         events.record(provider, Type.Warning, Reason.ProbeFailed, probe.message());
@@ -189,6 +193,11 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   }
 
   /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
+  /** Called (on a reconcile thread) each time a provider becomes ready in this process. */
+  public void onProviderReady(java.util.function.Consumer<SandboxProvider> listener) {
+    this.readyListener = listener;
+  }
+
   public void poolChanged(String providerUid) {
     Optional<ProviderRuntime> runtime = registry.get(providerUid);
     if (runtime.isEmpty() || !poolRefreshPending.add(providerUid)) {
