@@ -30,6 +30,10 @@ public final class ConditionTypes {
   public static final String RUNTIME_NOT_FOUND = "RuntimeNotFound";
   /** The configured image is not present on the engine. */
   public static final String IMAGE_NOT_FOUND = "ImageNotFound";
+  /** SelfManaged sandbox pods cannot pull their image (ErrImagePull, ImagePullBackOff, InvalidImageName). */
+  public static final String IMAGE_PULL_FAILED = "ImagePullFailed";
+  /** SelfManaged sandbox pods are created but fail to start (container config error, exit at start). */
+  public static final String SANDBOX_POD_FAILED = "SandboxPodFailed";
   /** The Aliyun or E2B template a runtime names does not exist, or failed to build. */
   public static final String TEMPLATE_NOT_FOUND = "TemplateNotFound";
   /** The spec is invalid; the message names the field. */

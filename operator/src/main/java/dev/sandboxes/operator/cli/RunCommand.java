@@ -149,9 +149,14 @@ public final class RunCommand implements Callable<Integer> {
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
     progress("Probing SandboxProvider %s (%s)...", settings.name(), settings.type().value());
-    try (SandboxBackend backend =
-        factory.create(new BackendContext(
-            "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null))) {
+    SandboxBackend created;
+    try {
+      created = factory.create(new BackendContext(
+          "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null));
+    } catch (IllegalStateException e) {
+      return fail(e.getMessage()); // a backend that cannot work here, e.g. SelfManaged without a cluster
+    }
+    try (SandboxBackend backend = created) {
       ProbeResult probe = backend.probe();
       if (!probe.ready()) {
         return fail("SandboxProvider " + settings.name() + " is not ready (" + probe.reason() + "): " + probe.message());

@@ -2,6 +2,7 @@ package dev.sandboxes.operator.common;
 
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.PrimaryUpdateAndCacheUtils;
 import java.util.function.Supplier;
@@ -22,7 +23,7 @@ public final class StatusWriter {
   /** Replaces the status of {@code primary} with {@code status}; retries on conflicts. */
   public static <S, P extends CustomResource<?, S>> P write(
       P primary, Context<P> context, S status, Supplier<P> newInstance) {
-    return PrimaryUpdateAndCacheUtils.updateStatusAndCacheResource(
+    return PrimaryUpdateAndCacheUtils.updateAndCacheResource(
         primary,
         context,
         current -> {
@@ -38,7 +39,26 @@ public final class StatusWriter {
           setSpec(fresh, current);
           fresh.setStatus(status);
           return fresh;
-        });
+        },
+        fresh -> putStatus(context, fresh));
+  }
+
+  /**
+   * PUT /status. A 422 is the API server rejecting the status itself: JOSDK would treat it like a
+   * conflict and wait for a newer cached copy that never comes, hiding the server's message
+   * behind a cache-polling timeout, so it is raised as what it is.
+   */
+  private static <P extends CustomResource<?, ?>> P putStatus(Context<P> context, P fresh) {
+    try {
+      return context.getClient().resource(fresh).updateStatus();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 422) {
+        throw new IllegalStateException("the API server rejected the status of "
+            + fresh.getMetadata().getNamespace() + "/" + fresh.getMetadata().getName() + ": "
+            + (e.getStatus() == null ? e.getMessage() : e.getStatus().getMessage()), e);
+      }
+      throw e;
+    }
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})

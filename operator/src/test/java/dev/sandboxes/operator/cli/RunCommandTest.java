@@ -153,6 +153,16 @@ class RunCommandTest {
     assertThat(run("--provider", write("p.yaml", PROVIDER), "-f", write("e.yaml", manifests))).isZero();
   }
 
+  @Test
+  void aSelfManagedProviderNeedsAClusterAndSaysSo() throws IOException {
+    String provider = Files.readString(dev.sandboxes.operator.testing.ProjectPaths.root()
+        .resolve("examples/providers/selfmanaged.yaml"));
+    int exit = run("--provider", write("p.yaml", provider), "-f", write("e.yaml", TWO_EXECUTIONS));
+    assertThat(exit).isNotZero();
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("error: SelfManaged providers run pods in a cluster");
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+  }
+
   private int run(String... args) {
     return run(Map.of(), args);
   }
@@ -161,7 +171,7 @@ class RunCommandTest {
     SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
       secretsSeen.set(context.secrets());
       return backend;
-    });
+    }).register(ProviderType.SELF_MANAGED, dev.sandboxes.operator.backend.selfmanaged.SelfManagedSandboxBackend::new);
     RunCommand command = new RunCommand(factory, OperatorConfig.defaults(), env,
         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
         Clock.systemUTC());

@@ -79,6 +79,35 @@ class HelmChartTest {
   }
 
   @Test
+  void rbacGrantsExactlyWhatTheSelfManagedBackendUses() throws IOException {
+    for (List<JsonNode> objects : List.of(render(t -> t), render(t -> t.set("watchNamespaces[0]", "team-a")))) {
+      List<JsonNode> rules = new ArrayList<>();
+      objects.stream().filter(o -> o.path("kind").asText().endsWith("Role") && !o.at("/metadata/name").asText().matches(".*-(admin|edit|view)$"))
+          .forEach(o -> o.get("rules").forEach(rules::add));
+      // Pods: created, watched by the pool's informer, claimed by an update, labelled back, deleted.
+      assertThat(verbs(rules, "", "pods")).containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
+      // Exec: a websocket upgrade of a GET or POST, so both verbs.
+      assertThat(verbs(rules, "", "pods/exec")).containsExactly("create", "get");
+      assertThat(verbs(rules, "networking.k8s.io", "networkpolicies"))
+          .containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
+      assertThat(verbs(rules, "node.k8s.io", "runtimeclasses")).containsExactly("get", "list", "watch");
+      assertThat(rules.toString()).doesNotContain("deletecollection").doesNotContain("\"nodes\"");
+    }
+  }
+
+  private static List<String> verbs(List<JsonNode> rules, String group, String resource) {
+    List<String> verbs = new ArrayList<>();
+    for (JsonNode rule : rules) {
+      boolean matches = rule.get("apiGroups").toString().contains("\"" + group + "\"")
+          && rule.get("resources").toString().contains("\"" + resource + "\"");
+      if (matches) {
+        rule.get("verbs").forEach(v -> verbs.add(v.asText()));
+      }
+    }
+    return verbs;
+  }
+
+  @Test
   void watchNamespacesGetARoleEach() throws IOException {
     List<JsonNode> objects = render(t -> t.set("watchNamespaces[0]", "team-a").set("watchNamespaces[1]", "team-b"));
     List<String> roleNamespaces = new ArrayList<>();

@@ -15,6 +15,8 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -80,6 +82,34 @@ public final class LocalRunner {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Starts a command as a local process the way an exec into a sandbox does: {@code stdin} written
+   * and left open, stdout and stderr pumped into the sinks. The future completes with the exit code
+   * once both streams are drained.
+   */
+  public static CompletableFuture<Integer> start(
+      List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    try {
+      Process process = new ProcessBuilder(command).directory(new java.io.File("/tmp")).start();
+      started.add(process);
+      Thread out = pump(process.getInputStream(), stdout);
+      Thread err = pump(process.getErrorStream(), stderr);
+      process.getOutputStream().write(stdin);
+      process.getOutputStream().flush();
+      return process.onExit().thenApplyAsync(p -> {
+        try {
+          out.join(10_000);
+          err.join(10_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return p.exitValue();
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

@@ -36,6 +36,19 @@ public final class TestResources {
     return provider;
   }
 
+  /** A SelfManaged provider keeping {@code poolSize} idle pods of the default runtime image. */
+  public static SandboxProvider aSelfManagedProvider(String namespace, String name, int poolSize) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.SELF_MANAGED);
+    dev.sandboxes.api.v1alpha1.SelfManagedSpec selfManaged = new dev.sandboxes.api.v1alpha1.SelfManagedSpec();
+    selfManaged.setPoolSize(poolSize);
+    spec.setSelfManaged(selfManaged);
+    provider.setSpec(spec);
+    return provider;
+  }
+
   /** An E2B provider whose API key is key {@code apiKey} of Secret {@code secretName}. */
   public static SandboxProvider anE2bProvider(String namespace, String name, String apiUrl, String secretName) {
     SandboxProvider provider = new SandboxProvider();

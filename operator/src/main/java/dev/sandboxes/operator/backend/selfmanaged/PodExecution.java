@@ -1,0 +1,240 @@
+package dev.sandboxes.operator.backend.selfmanaged;
+
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
+import dev.sandboxes.operator.runner.RunnerStreams;
+import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * One execution in one claimed pod: exec the runner with the envelope on stdin, stream its output
+ * into capped sinks, delete the pod at the deadline or on cancellation, and tell from the pod's
+ * status what ended a run that did not end by itself.
+ */
+final class PodExecution {
+
+  /** How a run ended from the operator's side. */
+  private enum Stop {
+    NONE,
+    DEADLINE,
+    CANCELLED
+  }
+
+  /** How long a pod that may be dying gets to show it in its status. */
+  private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
+  /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
+  private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
+
+  private final KubernetesClient client;
+  private final PodExec exec;
+  private final String namespace;
+  private final SelfManagedSettings settings;
+  private final ScheduledExecutorService scheduler;
+  private final Clock clock;
+
+  PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings,
+      ScheduledExecutorService scheduler, Clock clock) {
+    this.client = client;
+    this.exec = exec;
+    this.namespace = namespace;
+    this.settings = settings;
+    this.scheduler = scheduler;
+    this.clock = clock;
+  }
+
+  /**
+   * Runs the request in the pod. The caller deletes the pod afterwards.
+   *
+   * @param deletePod deletes the pod at once (deadline and cancellation use it)
+   */
+  ExecutionOutcome run(String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod) {
+    ExecutionRequest.Envelope envelope = request.newEnvelope();
+    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
+    GatedSink stdout = new GatedSink(streams.stdout());
+    GatedSink stderr = new GatedSink(streams.stderr());
+    AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
+    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    Instant started = clock.instant();
+    ScheduledFuture<?> deadline =
+        scheduler.schedule(
+            () -> {
+              if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
+                stopped.complete(null);
+                deletePod.accept(pod);
+              }
+            },
+            request.timeout().toMillis(),
+            TimeUnit.MILLISECONDS);
+    control.onCancel(() -> {
+      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
+        stopped.complete(null);
+        deletePod.accept(pod);
+      }
+    });
+    Integer exitCode = null;
+    String broken = null;
+    PodExec.Running running = null;
+    try {
+      running = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, RunnerProgram.command(request.language()),
+          envelope.line(), stdout, stderr);
+      CompletableFuture<Integer> exit = running.exitCode();
+      CompletableFuture.anyOf(exit, stopped)
+          .get(request.timeout().plus(STREAM_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+      if (exit.isDone() && stop.get() == Stop.NONE) {
+        exitCode = exit.get();
+      }
+    } catch (ExecutionException e) {
+      broken = describe(e.getCause());
+    } catch (TimeoutException e) {
+      // The deadline deleted the pod long ago and the stream still did not end: give up on it.
+      broken = "the exec stream did not end after the pod was deleted";
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      broken = "the operator stopped waiting for the execution";
+    } catch (RuntimeException e) {
+      broken = describe(e);
+    } finally {
+      deadline.cancel(false);
+      if (running != null) {
+        running.close();
+      }
+      stdout.shut();
+      stderr.shut();
+      streams.finish();
+    }
+    Instant finished = clock.instant();
+
+    if (stop.get() == Stop.DEADLINE) {
+      return outcome(Termination.TIMED_OUT, null, streams, pod, started, finished, null);
+    }
+    if (stop.get() == Stop.CANCELLED) {
+      return outcome(Termination.CANCELLED, null, streams, pod, started, finished, control.cancelReason());
+    }
+    boolean suspicious = !streams.report().finished() && (exitCode == null || exitCode != 0);
+    PodState state = suspicious ? settledState(pod) : PodState.RUNNING;
+    if (state.gone()) {
+      return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
+          "The sandbox pod " + pod + " was deleted during the execution"
+              + (state.evidence() == null ? "" : " (" + state.evidence() + ")")
+              + "; the code's own outcome is unknown");
+    }
+    if (state.oomKilled()) {
+      return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished,
+          "The sandbox pod was stopped at its memory limit of " + settings.memory());
+    }
+    if (state.failed()) {
+      return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
+          "The sandbox pod " + pod + " failed during the execution: " + state.evidence());
+    }
+    if (exitCode == null) {
+      String why = broken == null ? "no exit status was reported" : broken;
+      return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
+          "The exec stream to sandbox pod " + pod + " broke: " + why
+              + (state.evidence() == null ? "" : " (" + state.evidence() + ")"));
+    }
+    String detail = exitCode == 137
+        ? "The program was killed with SIGKILL (exit 137), which here means the memory limit of " + settings.memory()
+        : null;
+    return outcome(Termination.EXITED, exitCode, streams, pod, started, finished, detail);
+  }
+
+  /** What the pod's status says about a run that did not end well. */
+  record PodState(boolean gone, boolean oomKilled, boolean failed, String evidence) {
+    static final PodState RUNNING = new PodState(false, false, false, null);
+
+    boolean settled() {
+      return gone || oomKilled || failed;
+    }
+  }
+
+  /**
+   * The pod's state once it settled: the exec can end a moment before the kubelet reports why
+   * (OOM kill, eviction), so a run without a runner report polls briefly before it blames the code.
+   */
+  private PodState settledState(String pod) {
+    long until = System.nanoTime() + SETTLE_WAIT.toNanos();
+    PodState state = podState(pod);
+    while (!state.settled() && System.nanoTime() < until) {
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      state = podState(pod);
+    }
+    return state;
+  }
+
+  PodState podState(String podName) {
+    Pod pod;
+    try {
+      pod = client.pods().inNamespace(namespace).withName(podName).get();
+    } catch (RuntimeException e) {
+      return new PodState(false, false, false, "its status could not be read: " + describe(e));
+    }
+    if (pod == null) {
+      return new PodState(true, false, false, null);
+    }
+    return classify(pod);
+  }
+
+  /** Reads the evidence in a pod's status. */
+  static PodState classify(Pod pod) {
+    Optional<ContainerStateTerminated> terminated = SandboxPods.terminated(pod);
+    if (terminated.isPresent()
+        && ("OOMKilled".equals(terminated.get().getReason()) || Integer.valueOf(137).equals(terminated.get().getExitCode()))) {
+      return new PodState(false, true, false, null);
+    }
+    String reason = pod.getStatus() == null ? null : pod.getStatus().getReason();
+    if (SandboxPods.deleting(pod)) {
+      return new PodState(true, false, false, reason == null ? null : "reason " + reason);
+    }
+    if (SandboxPods.ended(pod)) {
+      return new PodState(false, false, true, SandboxPods.howEnded(pod));
+    }
+    // A node that stops reporting leaves its pods Running but not Ready: the likely story behind a
+    // broken stream.
+    boolean notReady = SandboxPods.condition(pod, "Ready").map(c -> "False".equals(c.getStatus())).orElse(false);
+    if (notReady) {
+      String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
+      return new PodState(false, false, false, "the pod is no longer Ready; its node " + (node == null ? "" : node + " ")
+          + "may be gone");
+    }
+    return PodState.RUNNING;
+  }
+
+  private static ExecutionOutcome outcome(
+      Termination termination, Integer exitCode, RunnerStreams streams, String pod,
+      Instant started, Instant finished, String detail) {
+    return new ExecutionOutcome(termination, exitCode, streams.stdoutCapture(), streams.stderrCapture(),
+        streams.report(), pod, started, finished, detail);
+  }
+
+  static String describe(Throwable t) {
+    if (t instanceof PodExec.StreamBrokenException) {
+      return t.getMessage();
+    }
+    Throwable root = t;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage().strip();
+  }
+}

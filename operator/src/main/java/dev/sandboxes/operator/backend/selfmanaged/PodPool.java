@@ -1,0 +1,499 @@
+package dev.sandboxes.operator.backend.selfmanaged;
+
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The warm pods of one SelfManaged provider, all runtimes. The API server is the source of truth:
+ * an informer (selected by the provider-uid label) shows the pods, a claim is a label update under
+ * the pod's resourceVersion (so two claimers, even in two processes, never get the same pod), and
+ * a replacement is created as soon as a pod is claimed. See DESIGN.md in this package.
+ */
+final class PodPool implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PodPool.class);
+  /** A created pod the informer has not shown after this long is no longer counted as coming. */
+  private static final Duration CREATION_VISIBLE_WITHIN = Duration.ofSeconds(60);
+  private static final Duration MAINTENANCE_INTERVAL = Duration.ofSeconds(5);
+
+  /** A pod being created: counted towards the pool until the informer shows it. */
+  private record Creating(Language language, Instant since) {}
+
+  private final KubernetesClient client;
+  private final String namespace;
+  private final String providerUid;
+  private final String providerName;
+  private final int poolSize;
+  private final int maxCreating;
+  private final Map<Language, SandboxPodTemplate> templates;
+  private final Duration claimExpiry;
+  private final ScheduledExecutorService executor;
+  private final Runnable capacityListener;
+  private final Clock clock;
+
+  /** Pods this process claimed: the informer may still show them idle for a moment. */
+  private final Map<String, Language> claimedHere = new ConcurrentHashMap<>();
+  private final Map<String, Creating> creating = new ConcurrentHashMap<>();
+  /** Pods this process asked to delete and the informer still shows. */
+  private final Map<String, Instant> deletingHere = new ConcurrentHashMap<>();
+  private final Map<Language, AtomicBoolean> demand = new EnumMap<>(Language.class);
+  private final AtomicBoolean maintenanceQueued = new AtomicBoolean();
+  private volatile SharedIndexInformer<Pod> informer;
+  private volatile boolean creationAllowed = true;
+  private volatile boolean closed;
+  private volatile String lastCreateError;
+  private volatile String lastPodFailure;
+  private int consecutiveFailures;
+  private long backoffUntilNanos;
+
+  PodPool(
+      KubernetesClient client,
+      String namespace,
+      String providerUid,
+      String providerName,
+      int poolSize,
+      Map<Language, SandboxPodTemplate> templates,
+      Duration claimExpiry,
+      ScheduledExecutorService executor,
+      Runnable capacityListener,
+      Clock clock) {
+    this.client = client;
+    this.namespace = namespace;
+    this.providerUid = providerUid;
+    this.providerName = providerName;
+    this.poolSize = poolSize;
+    this.maxCreating = Math.max(2, poolSize);
+    this.templates = templates;
+    this.claimExpiry = claimExpiry;
+    this.executor = executor;
+    this.capacityListener = capacityListener;
+    this.clock = clock;
+    templates.keySet().forEach(language -> demand.put(language, new AtomicBoolean()));
+  }
+
+  /** Starts watching and filling. Idempotent; blocks until the informer has listed the pods. */
+  synchronized void start() {
+    if (informer != null || closed) {
+      return;
+    }
+    informer =
+        client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
+            .inform(new Handler(), 0);
+    executor.scheduleWithFixedDelay(
+        this::maintain, MAINTENANCE_INTERVAL.toMillis(), MAINTENANCE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+    requestMaintenance();
+  }
+
+  boolean started() {
+    return informer != null;
+  }
+
+  /** Pauses or resumes pod creation (paused while the RuntimeClass is missing). */
+  void allowCreation(boolean allowed) {
+    boolean resumed = allowed && !creationAllowed;
+    creationAllowed = allowed;
+    if (resumed) {
+      requestMaintenance();
+    }
+  }
+
+  /**
+   * Claims a Ready idle pod of the language, or returns empty and makes sure one is coming. Never
+   * blocks on more than the few label updates it tries.
+   */
+  Optional<String> claim(Language language) {
+    SandboxPodTemplate template = templates.get(language);
+    SharedIndexInformer<Pod> pods = informer;
+    if (template == null || pods == null || closed) {
+      return Optional.empty();
+    }
+    List<Pod> candidates =
+        pods.getStore().list().stream()
+            .filter(pod -> usable(pod, template) && SandboxPods.ready(pod))
+            .sorted(Comparator.comparing((Pod pod) -> String.valueOf(pod.getMetadata().getCreationTimestamp()))
+                .thenComparing(SandboxPods::name))
+            .toList();
+    for (Pod pod : candidates) {
+      String name = SandboxPods.name(pod);
+      if (claimedHere.putIfAbsent(name, language) != null) {
+        continue; // another thread of this process has it
+      }
+      try {
+        // The update carries the resourceVersion the informer saw: a pod changed by anyone since
+        // (another claimer, a deletion) answers 409 and is skipped.
+        client.resource(claimedCopy(pod)).update();
+        demand.get(language).set(false);
+        requestMaintenance(); // the replacement, ahead of demand
+        return Optional.of(name);
+      } catch (KubernetesClientException e) {
+        claimedHere.remove(name);
+        if (e.getCode() != 409 && e.getCode() != 404) {
+          LOG.warn("claiming sandbox pod {}/{} failed: {}", namespace, name, e.getMessage());
+          break;
+        }
+      }
+    }
+    demand.get(language).set(true);
+    requestMaintenance();
+    return Optional.empty();
+  }
+
+  /** A claimed pod that ran no code goes back to the idle set. */
+  void giveBack(String podName) {
+    try {
+      client.pods().inNamespace(namespace).withName(podName).edit(pod -> {
+        Pod copy = new PodBuilder(pod).build();
+        Map<String, String> labels = new LinkedHashMap<>(copy.getMetadata().getLabels());
+        labels.put(ApiConstants.STATE_LABEL, SandboxPodTemplate.STATE_IDLE);
+        copy.getMetadata().setLabels(labels);
+        if (copy.getMetadata().getAnnotations() != null) {
+          Map<String, String> annotations = new LinkedHashMap<>(copy.getMetadata().getAnnotations());
+          annotations.remove(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+          copy.getMetadata().setAnnotations(annotations);
+        }
+        return copy;
+      });
+      claimedHere.remove(podName);
+      capacityListener.run();
+    } catch (KubernetesClientException e) {
+      LOG.debug("returning sandbox pod {}/{} failed, deleting it: {}", namespace, podName, e.getMessage());
+      release(podName);
+    }
+  }
+
+  /** A claimed pod that ran an execution: deleted, never reused. */
+  void release(String podName) {
+    delete(podName);
+    requestMaintenance();
+  }
+
+  /** Deletes a pod at once (grace period 0); a pod that is already gone is fine. */
+  void delete(String podName) {
+    deletingHere.put(podName, clock.instant());
+    try {
+      client.pods().inNamespace(namespace).withName(podName).withGracePeriod(0).delete();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        deletingHere.remove(podName);
+        LOG.warn("deleting sandbox pod {}/{} failed: {}", namespace, podName, e.getMessage());
+      }
+    }
+  }
+
+  /** The pod as the informer last saw it. */
+  Optional<Pod> cached(String podName) {
+    SharedIndexInformer<Pod> pods = informer;
+    return pods == null ? Optional.empty() : Optional.ofNullable(pods.getStore().getByKey(namespace + "/" + podName));
+  }
+
+  List<PoolStatus> status() {
+    List<PoolStatus> result = new ArrayList<>();
+    List<Pod> pods = informer == null ? List.of() : informer.getStore().list();
+    for (SandboxPodTemplate template : templates.values()) {
+      Language language = template.language();
+      int ready = 0;
+      Set<String> claimed = new HashSet<>();
+      for (Pod pod : pods) {
+        if (SandboxPods.language(pod).orElse(null) != language || SandboxPods.deleting(pod)) {
+          continue;
+        }
+        if (usable(pod, template) && SandboxPods.ready(pod)) {
+          ready++;
+        } else if (SandboxPods.claimed(pod)) {
+          claimed.add(SandboxPods.name(pod));
+        }
+      }
+      claimedHere.forEach((name, lang) -> {
+        if (lang == language) {
+          claimed.add(name);
+        }
+      });
+      PoolStatus status = new PoolStatus();
+      status.setLanguage(language);
+      status.setReady(ready);
+      status.setClaimed(claimed.size());
+      status.setDesired(poolSize);
+      result.add(status);
+    }
+    return result;
+  }
+
+  /** Why the pool cannot provide sandboxes, if it can tell: image pulls, failing pods, creation errors. */
+  Optional<Problem> problem() {
+    List<Pod> pods = informer == null ? List.of() : informer.getStore().list();
+    for (Pod pod : pods) {
+      if (!SandboxPods.idle(pod) || SandboxPods.deleting(pod)) {
+        continue;
+      }
+      Optional<ContainerStateWaiting> waiting = SandboxPods.waiting(pod);
+      if (waiting.isEmpty() || waiting.get().getReason() == null) {
+        continue;
+      }
+      String reason = waiting.get().getReason();
+      String detail = waiting.get().getMessage() == null ? reason : reason + ": " + waiting.get().getMessage().strip();
+      String image = pod.getSpec().getContainers().get(0).getImage();
+      String language = SandboxPods.language(pod).map(Language::value).orElse("?");
+      if (SandboxPods.IMAGE_PULL_REASONS.contains(reason)) {
+        return Optional.of(new Problem(ConditionTypes.IMAGE_PULL_FAILED,
+            "Sandbox pods cannot pull image " + image + " (" + language + "): " + detail
+                + "; fix spec.runtimes[].image or make the image available to the nodes"));
+      }
+      if (SandboxPods.START_FAILURE_REASONS.contains(reason)) {
+        return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED,
+            "Sandbox pod " + SandboxPods.name(pod) + " (" + language + ", image " + image + ") cannot start: " + detail));
+      }
+    }
+    String podFailure = lastPodFailure;
+    if (podFailure != null) {
+      return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED, podFailure));
+    }
+    String createError = lastCreateError;
+    if (createError != null) {
+      return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED,
+          "Creating sandbox pods in namespace " + namespace + " failed: " + createError));
+    }
+    return Optional.empty();
+  }
+
+  /** A reason and message for the provider's Ready condition. */
+  record Problem(String reason, String message) {}
+
+  /** Stops the pool and deletes its idle pods; claimed pods are deleted when their runs end. */
+  @Override
+  public void close() {
+    SharedIndexInformer<Pod> pods;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      pods = informer;
+    }
+    if (pods == null) {
+      return;
+    }
+    pods.stop();
+    Set<String> hashes = new HashSet<>();
+    templates.values().forEach(t -> hashes.add(t.hash()));
+    List<String> idle = new ArrayList<>();
+    for (Pod pod : pods.getStore().list()) {
+      if (SandboxPods.idle(pod) && !claimedHere.containsKey(SandboxPods.name(pod))
+          && hashes.contains(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
+        idle.add(SandboxPods.name(pod));
+      }
+    }
+    idle.forEach(this::delete);
+    if (!idle.isEmpty()) {
+      LOG.info("deleted {} idle sandbox pod(s) of SandboxProvider {}/{}", idle.size(), namespace, providerName);
+    }
+  }
+
+  /** An idle pod of the current template that nobody here claimed and nobody deletes. */
+  private boolean usable(Pod pod, SandboxPodTemplate template) {
+    String name = SandboxPods.name(pod);
+    return SandboxPods.idle(pod)
+        && SandboxPods.language(pod).orElse(null) == template.language()
+        && template.hash().equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))
+        && !SandboxPods.deleting(pod)
+        && !SandboxPods.ended(pod)
+        && !claimedHere.containsKey(name)
+        && !deletingHere.containsKey(name);
+  }
+
+  private Pod claimedCopy(Pod pod) {
+    Map<String, String> labels = new LinkedHashMap<>(pod.getMetadata().getLabels());
+    labels.put(ApiConstants.STATE_LABEL, SandboxPodTemplate.STATE_CLAIMED);
+    Map<String, String> annotations =
+        pod.getMetadata().getAnnotations() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(pod.getMetadata().getAnnotations());
+    annotations.put(SandboxPodTemplate.CLAIMED_AT_ANNOTATION, clock.instant().toString());
+    return new PodBuilder(pod)
+        .editMetadata().withLabels(labels).withAnnotations(annotations).endMetadata()
+        .build();
+  }
+
+  private void requestMaintenance() {
+    if (!closed && maintenanceQueued.compareAndSet(false, true)) {
+      executor.execute(() -> {
+        maintenanceQueued.set(false);
+        maintain();
+      });
+    }
+  }
+
+  /** Removes stale, ended and forgotten pods, then tops every runtime up to poolSize. */
+  private synchronized void maintain() {
+    SharedIndexInformer<Pod> pods = informer;
+    if (closed || pods == null) {
+      return;
+    }
+    try {
+      List<Pod> all = pods.getStore().list();
+      Instant now = clock.instant();
+      Set<String> present = new HashSet<>();
+      for (Pod pod : all) {
+        String name = SandboxPods.name(pod);
+        present.add(name);
+        if (SandboxPods.deleting(pod) || deletingHere.containsKey(name)) {
+          continue;
+        }
+        Optional<Language> language = SandboxPods.language(pod);
+        SandboxPodTemplate template = language.map(templates::get).orElse(null);
+        if (SandboxPods.idle(pod)) {
+          if (template == null || !template.hash().equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
+            LOG.debug("deleting idle sandbox pod {}/{}: its template changed", namespace, name);
+            executor.execute(() -> delete(name));
+            deletingHere.put(name, now);
+          } else if (SandboxPods.ended(pod)) {
+            recordPodFailure(pod);
+            executor.execute(() -> delete(name));
+            deletingHere.put(name, now);
+          }
+        } else if (SandboxPods.claimed(pod) && !claimedHere.containsKey(name) && claimExpired(pod, now)) {
+          // Claimed by a process that died before it recorded the execution: nobody will use it.
+          LOG.info("deleting sandbox pod {}/{}: claimed more than {}s ago and not in use", namespace, name,
+              claimExpiry.toSeconds());
+          executor.execute(() -> delete(name));
+          deletingHere.put(name, now);
+        }
+      }
+      creating.entrySet().removeIf(e -> present.contains(e.getKey())
+          || Duration.between(e.getValue().since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
+      deletingHere.keySet().removeIf(name -> !present.contains(name));
+      if (!creationAllowed || System.nanoTime() < backoffUntilNanos) {
+        return;
+      }
+      for (SandboxPodTemplate template : templates.values()) {
+        topUp(template, all);
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("maintaining the sandbox pool of SandboxProvider {}/{} failed: {}", namespace, providerName, e.toString());
+    }
+  }
+
+  private void topUp(SandboxPodTemplate template, List<Pod> all) {
+    Language language = template.language();
+    long coming = creating.values().stream().filter(c -> c.language() == language).count();
+    long available = all.stream().filter(pod -> usable(pod, template)).count();
+    long wanted = poolSize - available - coming;
+    if (demand.get(language).get() && available + coming == 0) {
+      wanted = Math.max(wanted, 1); // poolSize 0, or a pool drained faster than it refills
+    }
+    wanted = Math.min(wanted, maxCreating - coming);
+    for (int i = 0; i < wanted; i++) {
+      Pod pod = template.newPod();
+      String name = SandboxPods.name(pod);
+      creating.put(name, new Creating(language, clock.instant()));
+      executor.execute(() -> create(pod));
+    }
+  }
+
+  private void create(Pod pod) {
+    String name = SandboxPods.name(pod);
+    try {
+      client.resource(pod).create();
+      synchronized (this) {
+        consecutiveFailures = 0;
+        lastCreateError = null;
+      }
+      if (closed) {
+        delete(name); // the pool closed while the pod was being created
+      }
+    } catch (KubernetesClientException e) {
+      creating.remove(name);
+      synchronized (this) {
+        consecutiveFailures++;
+        backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMillis());
+        lastCreateError = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
+      }
+      LOG.warn("creating a sandbox pod in {} failed ({} in a row): {}", namespace, consecutiveFailures, e.getMessage());
+    }
+  }
+
+  private synchronized void recordPodFailure(Pod pod) {
+    consecutiveFailures++;
+    backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMillis());
+    lastPodFailure = "Sandbox pod " + SandboxPods.name(pod) + " (image " + pod.getSpec().getContainers().get(0).getImage()
+        + ") stopped before it was used: " + SandboxPods.howEnded(pod);
+    LOG.warn("{}", lastPodFailure);
+  }
+
+  private long backoffMillis() {
+    return Math.min(30_000L, 500L << Math.min(consecutiveFailures - 1, 6));
+  }
+
+  private boolean claimExpired(Pod pod, Instant now) {
+    String claimedAt = pod.getMetadata().getAnnotations() == null ? null
+        : pod.getMetadata().getAnnotations().get(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    String since = claimedAt != null ? claimedAt : pod.getMetadata().getCreationTimestamp();
+    try {
+      return since != null && Duration.between(Instant.parse(since), now).compareTo(claimExpiry) > 0;
+    } catch (DateTimeParseException e) {
+      return false;
+    }
+  }
+
+  /** Keeps the counts fresh and tells the queue when a pod became claimable. */
+  private final class Handler implements ResourceEventHandler<Pod> {
+    @Override
+    public void onAdd(Pod pod) {
+      creating.remove(SandboxPods.name(pod));
+      if (SandboxPods.ready(pod) && SandboxPods.idle(pod)) {
+        onClaimable();
+      }
+      requestMaintenance();
+    }
+
+    @Override
+    public void onUpdate(Pod old, Pod pod) {
+      boolean nowClaimable = SandboxPods.ready(pod) && SandboxPods.idle(pod);
+      boolean wasClaimable = SandboxPods.ready(old) && SandboxPods.idle(old);
+      if (nowClaimable && !wasClaimable) {
+        onClaimable();
+      }
+      if (SandboxPods.ended(pod) != SandboxPods.ended(old) || SandboxPods.idle(pod) != SandboxPods.idle(old)) {
+        requestMaintenance();
+      }
+    }
+
+    @Override
+    public void onDelete(Pod pod, boolean deletedFinalStateUnknown) {
+      String name = SandboxPods.name(pod);
+      deletingHere.remove(name);
+      claimedHere.remove(name);
+      requestMaintenance();
+    }
+
+    private void onClaimable() {
+      lastPodFailure = null;
+      capacityListener.run();
+    }
+  }
+}

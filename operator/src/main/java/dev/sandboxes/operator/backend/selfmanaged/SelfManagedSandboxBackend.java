@@ -1,0 +1,217 @@
+package dev.sandboxes.operator.backend.selfmanaged;
+
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * SelfManaged provider: warm pools of locked-down pods in the provider's namespace, run by a
+ * RuntimeClass (gVisor by default), one execution per pod. See DESIGN.md in this package.
+ */
+public final class SelfManagedSandboxBackend implements SandboxBackend {
+
+  /** Claims older than the longest allowed run plus this are swept as forgotten. */
+  private static final Duration CLAIM_EXPIRY_MARGIN = Duration.ofMinutes(5);
+
+  private final KubernetesClient client;
+  private final ProviderSettings provider;
+  private final String providerUid;
+  private final SelfManagedSettings settings;
+  private final PodExec exec;
+  private final ScheduledExecutorService executor;
+  private final Clock clock = Clock.systemUTC();
+  private final PodPool pool;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile Runnable capacityListener = () -> {};
+
+  public SelfManagedSandboxBackend(BackendContext context) {
+    this(context, null);
+  }
+
+  /**
+   * @param exec how commands reach pods; null for the exec API (tests pass a scripted one)
+   */
+  public SelfManagedSandboxBackend(BackendContext context, PodExec exec) {
+    if (context.client() == null) {
+      throw new IllegalStateException(
+          "SelfManaged providers run pods in a cluster; without a Kubernetes client (the run command) use a Docker provider");
+    }
+    this.client = context.client();
+    this.provider = context.settings();
+    this.providerUid = context.providerUid();
+    this.settings = SelfManagedSettings.of(context.spec().getSelfManaged());
+    this.exec = exec != null ? exec : new KubernetesPodExec(client);
+    AtomicInteger threads = new AtomicInteger();
+    this.executor =
+        Executors.newScheduledThreadPool(
+            4,
+            r -> {
+              Thread thread = new Thread(r, "selfmanaged-" + provider.name() + "-" + threads.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
+    Map<Language, SandboxPodTemplate> templates = new EnumMap<>(Language.class);
+    for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
+      templates.put(runtime.language(),
+          new SandboxPodTemplate(provider, providerUid, settings, runtime.language(), runtime.image()));
+    }
+    Duration claimExpiry = Duration.ofSeconds(provider.limits().maxTimeoutSeconds()).plus(CLAIM_EXPIRY_MARGIN);
+    this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), templates,
+        claimExpiry, executor, () -> capacityListener.run(), clock);
+  }
+
+  @Override
+  public ProviderType type() {
+    return ProviderType.SELF_MANAGED;
+  }
+
+  @Override
+  public ProbeResult probe() {
+    String runtimeClass = settings.runtimeClassName();
+    RuntimeClass found;
+    try {
+      found = client.resources(RuntimeClass.class).withName(runtimeClass).get();
+    } catch (KubernetesClientException e) {
+      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+          "Reading RuntimeClass " + runtimeClass + " failed: " + e.getMessage());
+    }
+    if (found == null) {
+      // No pod is created without the RuntimeClass: it would run under the node's default runtime.
+      pool.allowCreation(false);
+      return ProbeResult.notReady(ConditionTypes.RUNTIME_CLASS_NOT_FOUND,
+          "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) does not exist; install gVisor and"
+              + " create the RuntimeClass, or name an existing one");
+    }
+    try {
+      // The policy exists before the first pod does, so no sandbox ever runs without it.
+      SandboxNetworkPolicy.ensure(client, SandboxNetworkPolicy.build(provider, providerUid, settings));
+    } catch (KubernetesClientException e) {
+      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+          "Creating NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " failed: " + e.getMessage());
+    }
+    pool.allowCreation(true);
+    try {
+      pool.start();
+    } catch (KubernetesClientException e) {
+      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+          "Watching the sandbox pods in namespace " + provider.namespace() + " failed: " + e.getMessage());
+    }
+    Optional<PodPool.Problem> problem = pool.problem();
+    if (problem.isPresent()) {
+      return ProbeResult.notReady(problem.get().reason(), problem.get().message());
+    }
+    String egress = settings.egressCidrs().isEmpty()
+        ? "no egress"
+        : "egress to " + String.join(", ", settings.egressCidrs()) + " only";
+    return ProbeResult.reachable("RuntimeClass " + runtimeClass + " exists; NetworkPolicy "
+        + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
+        + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize() + ".");
+  }
+
+  @Override
+  public Optional<SandboxLease> tryAcquire(Language language) {
+    if (closed.get() || !pool.started()) {
+      return Optional.empty();
+    }
+    return pool.claim(language).map(pod -> new Lease(language, pod, pool));
+  }
+
+  @Override
+  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+    String pod = lease.sandboxId();
+    // The pod's name is the lease's sandbox id, which the write-ahead Started status already
+    // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
+    try {
+      return new PodExecution(client, exec, provider.namespace(), settings, executor, clock)
+          .run(pod, request, control, pool::delete);
+    } catch (RuntimeException e) {
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
+          "The sandbox pod " + pod + " failed during the execution: " + PodExecution.describe(e));
+    } finally {
+      pool.release(pod);
+    }
+  }
+
+  @Override
+  public Optional<ExecutionOutcome> recover(String executionUid, String sandboxId) {
+    // A pod keeps no record of a run it was executing when the operator stopped: unknown.
+    return Optional.empty();
+  }
+
+  @Override
+  public void discard(String executionUid, String sandboxId) {
+    if (sandboxId == null) {
+      return;
+    }
+    Pod pod;
+    try {
+      pod = client.pods().inNamespace(provider.namespace()).withName(sandboxId).get();
+    } catch (KubernetesClientException e) {
+      return; // the claim sweep deletes it later
+    }
+    // Only pods of this provider: the id comes from a status a user could have written.
+    if (pod != null && providerUid.equals(SandboxPods.label(pod, ApiConstants.PROVIDER_UID_LABEL))) {
+      pool.delete(sandboxId);
+    }
+  }
+
+  @Override
+  public List<PoolStatus> pools() {
+    return pool.status();
+  }
+
+  @Override
+  public void setCapacityListener(Runnable listener) {
+    this.capacityListener = listener;
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    pool.close();
+    // Running executions still use the executor for their deadlines; it ends with the last of them.
+    executor.shutdown();
+  }
+
+  /** A claimed pod. */
+  private record Lease(Language language, String sandboxId, PodPool pool, AtomicBoolean released)
+      implements SandboxLease {
+    Lease(Language language, String sandboxId, PodPool pool) {
+      this(language, sandboxId, pool, new AtomicBoolean());
+    }
+
+    @Override
+    public void release() {
+      if (released.compareAndSet(false, true)) {
+        pool.giveBack(sandboxId);
+      }
+    }
+  }
+}

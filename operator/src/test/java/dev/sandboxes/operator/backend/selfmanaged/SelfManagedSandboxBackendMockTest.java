@@ -1,0 +1,653 @@
+package dev.sandboxes.operator.backend.selfmanaged;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.EgressPolicy;
+import dev.sandboxes.api.v1alpha1.EgressSpec;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import dev.sandboxes.api.v1alpha1.SandboxResources;
+import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
+import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.testing.FakeKubelet;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The SelfManaged backend on fabric8's CRUD mock server: pods, policy and claims are real API
+ * objects; a FakeKubelet writes pod statuses and a ScriptedPodExec stands in for pods/exec (by
+ * default running the real runner locally).
+ */
+@EnableKubernetesMockClient(crud = true)
+class SelfManagedSandboxBackendMockTest {
+
+  private static final String NS = "team-a";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  KubernetesClient client;
+
+  private final List<SelfManagedSandboxBackend> backends = new ArrayList<>();
+  private final ScriptedPodExec exec = new ScriptedPodExec();
+  private final AtomicInteger capacitySignals = new AtomicInteger();
+  private FakeKubelet kubelet;
+
+  @AfterEach
+  void tearDown() {
+    backends.forEach(SelfManagedSandboxBackend::close);
+    exec.killAll();
+    if (kubelet != null) {
+      kubelet.close();
+    }
+  }
+
+  // ---- pool and hardening ----
+
+  @Test
+  void fillsThePoolWithHardenedPodsOfEveryRuntime() {
+    SelfManagedSandboxBackend backend = readyBackend(provider("pool", 2));
+
+    List<Pod> pods = await().until(() -> pods(), list -> list.size() == 4);
+    assertThat(pods).extracting(p -> p.getMetadata().getLabels().get(ApiConstants.LANGUAGE_LABEL))
+        .containsExactlyInAnyOrder("python", "python", "javascript", "javascript");
+    String uid = providerUid("pool");
+    for (Pod pod : pods) {
+      Map<String, String> labels = pod.getMetadata().getLabels();
+      assertThat(labels).containsEntry(ApiConstants.PROVIDER_LABEL, "pool")
+          .containsEntry(ApiConstants.PROVIDER_UID_LABEL, uid)
+          .containsEntry(ApiConstants.STATE_LABEL, "idle")
+          .containsEntry("app.kubernetes.io/managed-by", "sandbox-operator")
+          .containsKey(SandboxPodTemplate.TEMPLATE_HASH_LABEL);
+      assertThat(pod.getMetadata().getOwnerReferences()).singleElement().satisfies(owner -> {
+        assertThat(owner.getKind()).isEqualTo("SandboxProvider");
+        assertThat(owner.getUid()).isEqualTo(uid);
+        assertThat(owner.getController()).isTrue();
+      });
+      PodSpec spec = pod.getSpec();
+      assertThat(spec.getRuntimeClassName()).isEqualTo("gvisor");
+      assertThat(spec.getAutomountServiceAccountToken()).isFalse();
+      assertThat(spec.getEnableServiceLinks()).isFalse();
+      assertThat(spec.getRestartPolicy()).isEqualTo("Never");
+      assertThat(spec.getTerminationGracePeriodSeconds()).isZero();
+      assertThat(spec.getSecurityContext().getRunAsNonRoot()).isTrue();
+      assertThat(spec.getSecurityContext().getRunAsUser()).isEqualTo(1000L);
+      assertThat(spec.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+      Container container = spec.getContainers().get(0);
+      assertThat(container.getImage()).isEqualTo("localhost/sandbox-runtime:v1");
+      assertThat(container.getCommand()).containsExactly("sleep", "infinity");
+      assertThat(container.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+      assertThat(container.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
+      assertThat(container.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
+      assertThat(container.getSecurityContext().getRunAsNonRoot()).isTrue();
+      assertThat(container.getResources().getLimits()).containsKeys("cpu", "memory", "ephemeral-storage");
+      assertThat(container.getResources().getLimits().get("memory").toString()).isEqualTo("256Mi");
+      assertThat(container.getResources().getRequests()).isEqualTo(container.getResources().getLimits());
+      assertThat(container.getVolumeMounts()).singleElement().satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/tmp"));
+      assertThat(spec.getVolumes()).singleElement().satisfies(v ->
+          assertThat(v.getEmptyDir().getSizeLimit().toString()).isEqualTo("64Mi"));
+    }
+    assertThat(backend.pools()).extracting(PoolStatus::getDesired).containsOnly(2);
+  }
+
+  @Test
+  void resourcesSchedulingAndImageComeFromTheSpec() {
+    SandboxProvider provider = provider("sized", 1);
+    SelfManagedSpec selfManaged = provider.getSpec().getSelfManaged();
+    selfManaged.setRuntimeClassName("kata");
+    SandboxResources resources = new SandboxResources();
+    resources.setCpu("500m");
+    resources.setMemory("512Mi");
+    resources.setEphemeralStorage("128Mi");
+    selfManaged.setResources(resources);
+    selfManaged.setNodeSelector(Map.of("sandbox", "true"));
+    selfManaged.setTolerations(List.of(new io.fabric8.kubernetes.api.model.TolerationBuilder()
+        .withKey("sandbox").withOperator("Exists").withEffect("NoSchedule").build()));
+    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "registry.example/python:3")));
+    runtimeClass("kata");
+    readyBackend(provider);
+
+    Pod pod = await().until(() -> pods(), list -> list.size() == 1).get(0);
+    assertThat(pod.getSpec().getRuntimeClassName()).isEqualTo("kata");
+    assertThat(pod.getSpec().getNodeSelector()).containsEntry("sandbox", "true");
+    assertThat(pod.getSpec().getTolerations()).singleElement().satisfies(t -> assertThat(t.getKey()).isEqualTo("sandbox"));
+    Container container = pod.getSpec().getContainers().get(0);
+    assertThat(container.getImage()).isEqualTo("registry.example/python:3");
+    assertThat(container.getResources().getLimits().get("cpu").toString()).isEqualTo("500m");
+    assertThat(container.getResources().getLimits().get("memory").toString()).isEqualTo("512Mi");
+    assertThat(pod.getSpec().getVolumes().get(0).getEmptyDir().getSizeLimit().toString()).isEqualTo("128Mi");
+  }
+
+  @Test
+  void aMissingRuntimeClassMakesTheProviderNotReadyAndCreatesNoPod() throws Exception {
+    SelfManagedSandboxBackend backend = backend(provider("no-rc", 2));
+
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.RUNTIME_CLASS_NOT_FOUND);
+    assertThat(probe.message()).contains("RuntimeClass gvisor").contains("does not exist");
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    Thread.sleep(500);
+    assertThat(pods()).isEmpty();
+
+    runtimeClass("gvisor");
+    assertThat(backend.probe().ready()).isTrue();
+    await().until(() -> pods().size() == 4);
+  }
+
+  @Test
+  void anImagePullFailureIsAPreciseNotReadyReasonNotAHang() {
+    SandboxProvider provider = provider("bad-image", 1);
+    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "localhost/no-such-image:v9")));
+    SelfManagedSandboxBackend backend = readyBackend(provider);
+    Pod pod = await().until(() -> pods(), list -> list.size() == 1).get(0);
+    kubelet().markWaiting(pod.getMetadata().getName(), "ImagePullBackOff", "Back-off pulling image \"localhost/no-such-image:v9\"");
+
+    await().untilAsserted(() -> {
+      ProbeResult probe = backend.probe();
+      assertThat(probe.ready()).isFalse();
+      assertThat(probe.reason()).isEqualTo(ConditionTypes.IMAGE_PULL_FAILED);
+      assertThat(probe.message()).contains("localhost/no-such-image:v9").contains("python").contains("ImagePullBackOff");
+    });
+    // The stuck pod fills the pool's slot: no pod storm while it cannot pull.
+    assertThat(pods()).hasSize(1);
+  }
+
+  @Test
+  void aPodThatStopsBeforeUseIsReplacedAndReported() {
+    SelfManagedSandboxBackend backend = readyBackend(provider("crashing", 1));
+    Pod pod = await().until(() -> pods(), list -> list.size() == 2).get(0);
+    kubelet().markTerminated(pod.getMetadata().getName(), "Error", 127);
+
+    await().untilAsserted(() -> {
+      ProbeResult probe = backend.probe();
+      assertThat(probe.reason()).isEqualTo(ConditionTypes.SANDBOX_POD_FAILED);
+      assertThat(probe.message()).contains(pod.getMetadata().getName()).contains("exited with code 127");
+    });
+    await().until(() -> client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).get() == null);
+  }
+
+  // ---- claims ----
+
+  @Test
+  void aClaimTakesAReadyIdlePodAndTheReplacementIsCreatedAtOnce() {
+    SelfManagedSandboxBackend backend = readyBackend(provider("claims", 2));
+    List<Pod> pods = await().until(() -> pythonPods(), list -> list.size() == 2);
+    assertThat(backend.tryAcquire(Language.PYTHON)).as("no pod is Ready yet").isEmpty();
+
+    pods.forEach(p -> kubelet().markReady(p.getMetadata().getName()));
+    await().until(() -> capacitySignals.get() >= 2);
+    SandboxLease lease = await().until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent).get();
+
+    Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+    assertThat(claimed.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "claimed");
+    assertThat(claimed.getMetadata().getAnnotations()).containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    await().until(() -> pythonPods().size() == 3); // refilled ahead of demand
+    await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON)).satisfies(p -> {
+      assertThat(p.getReady()).isEqualTo(1);
+      assertThat(p.getClaimed()).isEqualTo(1);
+      assertThat(p.getDesired()).isEqualTo(2);
+    }));
+
+    lease.release(); // unused: back to idle
+    await().untilAsserted(() -> assertThat(client.pods().inNamespace(NS).withName(lease.sandboxId()).get()
+        .getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "idle"));
+  }
+
+  @Test
+  void aStaleResourceVersionIsRejectedByTheServer() {
+    // What the claim relies on: the server refuses an update based on an outdated read.
+    Pod pod = client.resource(new PodBuilder().withNewMetadata().withName("p").withNamespace(NS).endMetadata()
+        .withNewSpec().addNewContainer().withName("c").withImage("i").endContainer().endSpec().build()).create();
+    client.pods().inNamespace(NS).withName("p").edit(p -> new PodBuilder(p).editMetadata().addToLabels("x", "1").endMetadata().build());
+    Pod stale = new PodBuilder(pod).editMetadata().addToLabels("x", "2").endMetadata().build();
+    try {
+      client.resource(stale).update();
+      throw new AssertionError("a stale update was accepted");
+    } catch (KubernetesClientException e) {
+      assertThat(e.getCode()).isEqualTo(409);
+    }
+  }
+
+  @Test
+  void concurrentClaimsFromTwoBackendsNeverShareAPod() throws Exception {
+    SandboxProvider provider = provider("race", 5);
+    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, null)));
+    SelfManagedSandboxBackend first = readyBackend(provider);
+    List<Pod> pods = await().until(() -> pythonPods(), list -> list.size() == 5);
+    pods.forEach(p -> kubelet().markReady(p.getMetadata().getName()));
+    // A second backend of the same provider (another replica, or the replacement after a spec
+    // change) sees the same pods: only the server's resourceVersion check separates them.
+    SelfManagedSandboxBackend second = backend(provider);
+    assertThat(second.probe().ready()).isTrue();
+    await().until(() -> ready(first) == 5 && ready(second) == 5);
+
+    ExecutorService threads = Executors.newFixedThreadPool(20);
+    CountDownLatch go = new CountDownLatch(1);
+    ConcurrentLinkedQueue<String> claims = new ConcurrentLinkedQueue<>();
+    List<Future<?>> futures = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      SelfManagedSandboxBackend backend = i % 2 == 0 ? first : second;
+      futures.add(threads.submit(() -> {
+        go.await();
+        backend.tryAcquire(Language.PYTHON).ifPresent(lease -> claims.add(lease.sandboxId()));
+        return null;
+      }));
+    }
+    go.countDown();
+    for (Future<?> future : futures) {
+      future.get(30, TimeUnit.SECONDS);
+    }
+    threads.shutdown();
+
+    Set<String> originals = new HashSet<>(pods.stream().map(p -> p.getMetadata().getName()).toList());
+    assertThat(claims).doesNotHaveDuplicates().isNotEmpty().hasSizeLessThanOrEqualTo(5);
+    assertThat(originals).containsAll(claims);
+    for (String name : claims) {
+      assertThat(client.pods().inNamespace(NS).withName(name).get().getMetadata().getLabels())
+          .containsEntry(ApiConstants.STATE_LABEL, "claimed");
+    }
+  }
+
+  @Test
+  void poolSizeZeroCreatesAPodOnDemand() {
+    SelfManagedSandboxBackend backend = readyBackend(provider("on-demand", 0));
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    Pod pod = await().until(() -> pods(), list -> list.size() == 1).get(0);
+    assertThat(pod.getMetadata().getLabels()).containsEntry(ApiConstants.LANGUAGE_LABEL, "python");
+
+    int before = capacitySignals.get();
+    kubelet().markReady(pod.getMetadata().getName());
+    await().until(() -> capacitySignals.get() > before);
+    Optional<SandboxLease> lease = backend.tryAcquire(Language.PYTHON);
+    assertThat(lease).map(SandboxLease::sandboxId).contains(pod.getMetadata().getName());
+    assertThat(pods()).hasSize(1); // nothing kept warm
+    assertThat(pool(backend, Language.PYTHON).getDesired()).isZero();
+  }
+
+  // ---- executions ----
+
+  @Test
+  void runsTheRealRunnerThroughExecAndDeletesThePodAfterwards() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("runs", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "import sys\ndef main(name):\n    print('hello', name)\n    print('warn', file=sys.stderr)\n"
+            + "    return {'greeting': 'hi ' + name, 'ok': True}\n", "{\"name\": \"Zoë\"}", 10),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("hello Zoë\n");
+    assertThat(outcome.stderr().text()).isEqualTo("warn\n");
+    assertThat(outcome.report().result()).isEqualTo(JSON.readTree("{\"greeting\":\"hi Zoë\",\"ok\":true}"));
+    assertThat(outcome.sandboxId()).isEqualTo(lease.sandboxId());
+    assertThat(exec.execedPods).containsExactly(lease.sandboxId());
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void javascriptRunsToo() {
+    SelfManagedSandboxBackend backend = warmBackend("js", 1);
+    SandboxLease lease = claim(backend, Language.JAVASCRIPT);
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.JAVASCRIPT, "async function main(args) { return args.n * 2; }\nmodule.exports = { main };", "{\"n\": 21}", 10),
+        RunControl.detached());
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.report().result().asInt()).isEqualTo(42);
+  }
+
+  @Test
+  void theDeadlineDeletesThePodAndReportsTimedOut() {
+    SelfManagedSandboxBackend backend = warmBackend("slow", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> new CompletableFuture<>()); // never ends by itself
+
+    long start = System.nanoTime();
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main():\n    while True: pass\n", "{}", 1),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void aPodDeletedMidRunIsASandboxFailureThatSaysSo() {
+    SelfManagedSandboxBackend backend = warmBackend("deleted", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      client.pods().inNamespace(NS).withName(pod).withGracePeriod(0).delete();
+      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("websocket closed (1006)", null));
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("sandbox pod " + lease.sandboxId()).contains("was deleted during the execution");
+  }
+
+  @Test
+  void anOomKilledContainerIsOutOfMemory() {
+    SelfManagedSandboxBackend backend = warmBackend("oom", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      kubelet().markTerminated(pod, "OOMKilled", 137);
+      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("the stream closed without an exit status", null));
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): x = ' ' * 10**10\n", "{}", 10),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.OUT_OF_MEMORY);
+    assertThat(outcome.detail()).contains("memory limit of 256Mi");
+  }
+
+  @Test
+  void anEvictedPodIsASandboxFailureNamingTheEviction() {
+    SelfManagedSandboxBackend backend = warmBackend("evicted", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      kubelet().setStatus(pod, new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Failed")
+          .withReason("Evicted").withMessage("The node was low on resource: memory.").build());
+      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("websocket closed (1006)", null));
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("failed during the execution").contains("Evicted").contains("low on resource");
+  }
+
+  @Test
+  void aNodeThatStopsReportingIsNamedWhenTheStreamBreaks() {
+    SelfManagedSandboxBackend backend = warmBackend("node-gone", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    client.pods().inNamespace(NS).withName(lease.sandboxId()).edit(p -> {
+      p.getSpec().setNodeName("node-7");
+      return p;
+    });
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      kubelet().setStatus(pod, new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
+          .addNewCondition().withType("Ready").withStatus("False").endCondition().build());
+      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null));
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("connection reset by peer").contains("node node-7 may be gone");
+  }
+
+  @Test
+  void aBrokenExecStreamIsASandboxFailureWithTheCause() {
+    SelfManagedSandboxBackend backend = warmBackend("broken", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) ->
+        CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null)));
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("exec stream to sandbox pod").contains("connection reset by peer");
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void cancellationDeletesThePod() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("cancel", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> new CompletableFuture<>());
+    RunControl control = new RunControl(id -> {});
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
+        backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 30), control));
+    await().until(() -> !exec.execedPods.isEmpty());
+    control.cancel();
+
+    assertThat(outcome.get(5, TimeUnit.SECONDS).termination()).isEqualTo(Termination.CANCELLED);
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void discardDeletesTheRecordedPodOfThisProviderOnly() {
+    SelfManagedSandboxBackend backend = warmBackend("discard", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    client.resource(new PodBuilder().withNewMetadata().withName("someone-else").withNamespace(NS).endMetadata()
+        .withNewSpec().addNewContainer().withName("c").withImage("i").endContainer().endSpec().build()).create();
+
+    backend.discard("cx-uid", lease.sandboxId());
+    backend.discard("cx-uid", "someone-else");
+    backend.discard("cx-uid", null);
+
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+    assertThat(client.pods().inNamespace(NS).withName("someone-else").get()).isNotNull();
+    assertThat(backend.recover("cx-uid", lease.sandboxId())).isEmpty();
+  }
+
+  // ---- lifecycle ----
+
+  @Test
+  void idlePodsOfAnOutdatedTemplateAreReplaced() {
+    SandboxProvider provider = provider("rolling", 1);
+    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "localhost/sandbox-runtime:v1")));
+    client.resource(provider).update();
+    String uid = providerUid("rolling");
+    // An idle pod left by an earlier configuration (older image, other hash), and a claimed one.
+    Pod stale = new PodBuilder()
+        .withMetadata(new ObjectMetaBuilder().withName("sbx-rolling-py-old").withNamespace(NS)
+            .withLabels(Map.of(ApiConstants.PROVIDER_UID_LABEL, uid, ApiConstants.LANGUAGE_LABEL, "python",
+                ApiConstants.STATE_LABEL, "idle", SandboxPodTemplate.TEMPLATE_HASH_LABEL, "0000000000000000"))
+            .build())
+        .withNewSpec().addNewContainer().withName("sandbox").withImage("localhost/sandbox-runtime:v0").endContainer().endSpec()
+        .build();
+    client.resource(stale).create();
+    client.resource(new PodBuilder(stale).editMetadata().withName("sbx-rolling-py-busy")
+        .addToLabels(ApiConstants.STATE_LABEL, "claimed")
+        .addToAnnotations(SandboxPodTemplate.CLAIMED_AT_ANNOTATION, java.time.Instant.now().toString()).endMetadata().build()).create();
+
+    readyBackend(provider);
+
+    await().until(() -> client.pods().inNamespace(NS).withName("sbx-rolling-py-old").get() == null);
+    List<Pod> current = await().until(() -> pods().stream()
+        .filter(p -> "idle".equals(p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL))).toList(), l -> l.size() == 1);
+    assertThat(current.get(0).getSpec().getContainers().get(0).getImage()).isEqualTo("localhost/sandbox-runtime:v1");
+    // A pod running an execution is never rolled out from under it.
+    assertThat(client.pods().inNamespace(NS).withName("sbx-rolling-py-busy").get()).isNotNull();
+  }
+
+  @Test
+  void closeDeletesIdlePodsAndLeavesClaimedOnesToTheirRuns() {
+    SelfManagedSandboxBackend backend = warmBackend("closing", 2);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    await().until(() -> pods().size() == 5); // 4 warm + the python replacement
+
+    backend.close();
+
+    await().untilAsserted(() -> assertThat(pods()).extracting(p -> p.getMetadata().getName())
+        .containsExactly(lease.sandboxId()));
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+  }
+
+  @Test
+  void theNetworkPolicyDeniesAllTrafficByDefault() {
+    readyBackend(provider("sealed", 1));
+    NetworkPolicy policy = client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-sealed").get();
+    assertThat(policy).isNotNull();
+    assertThat(policy.getSpec().getPodSelector().getMatchLabels())
+        .containsExactly(Map.entry(ApiConstants.PROVIDER_UID_LABEL, providerUid("sealed")));
+    assertThat(policy.getSpec().getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
+    assertThat(policy.getSpec().getIngress()).isNullOrEmpty();
+    assertThat(policy.getSpec().getEgress()).isNullOrEmpty();
+    assertThat(policy.getMetadata().getOwnerReferences()).singleElement()
+        .satisfies(o -> assertThat(o.getUid()).isEqualTo(providerUid("sealed")));
+  }
+
+  @Test
+  void theNetworkPolicyAllowsExactlyTheListedEgressCidrs() {
+    SandboxProvider provider = provider("egress", 1);
+    EgressSpec egress = new EgressSpec();
+    egress.setPolicy(EgressPolicy.ALLOW_LIST);
+    egress.setAllowedCidrs(List.of("10.0.0.0/8", "192.168.1.0/24"));
+    provider.getSpec().getSelfManaged().setEgress(egress);
+    SelfManagedSandboxBackend backend = readyBackend(provider);
+    assertThat(backend.probe().message()).contains("egress to 10.0.0.0/8, 192.168.1.0/24 only");
+
+    NetworkPolicy policy = client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-egress").get();
+    assertThat(policy.getSpec().getIngress()).isNullOrEmpty();
+    assertThat(policy.getSpec().getEgress()).singleElement().satisfies(rule ->
+        assertThat(rule.getTo()).extracting(peer -> peer.getIpBlock().getCidr()).containsExactly("10.0.0.0/8", "192.168.1.0/24"));
+  }
+
+  @Test
+  void aHandEditedNetworkPolicyIsPutBack() {
+    SelfManagedSandboxBackend backend = readyBackend(provider("tampered", 1));
+    client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-tampered").edit(p -> {
+      p.getSpec().setPolicyTypes(List.of("Ingress"));
+      return p;
+    });
+    backend.probe();
+    assertThat(client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-tampered").get().getSpec()
+        .getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
+  }
+
+  // ---- helpers ----
+
+  private SandboxProvider provider(String name, int poolSize) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace(NS).withName(name).build());
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.SELF_MANAGED);
+    SelfManagedSpec selfManaged = new SelfManagedSpec();
+    selfManaged.setPoolSize(poolSize);
+    spec.setSelfManaged(selfManaged);
+    provider.setSpec(spec);
+    return client.resource(provider).create();
+  }
+
+  private static RuntimeSpec runtime(Language language, String image) {
+    RuntimeSpec runtime = new RuntimeSpec();
+    runtime.setLanguage(language);
+    runtime.setImage(image);
+    return runtime;
+  }
+
+  private void runtimeClass(String name) {
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName(name).endMetadata().withHandler("runsc").build())
+        .create();
+  }
+
+  private String providerUid(String name) {
+    return client.resources(SandboxProvider.class).inNamespace(NS).withName(name).get().getMetadata().getUid();
+  }
+
+  private SelfManagedSandboxBackend backend(SandboxProvider provider) {
+    SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS).withName(provider.getMetadata().getName()).get();
+    stored.setSpec(provider.getSpec());
+    OperatorConfig config = OperatorConfig.defaults();
+    BackendContext context = new BackendContext(stored.getMetadata().getUid(), ProviderSettings.of(stored, config),
+        stored.getSpec(), Map.of(), config, client);
+    SelfManagedSandboxBackend backend = new SelfManagedSandboxBackend(context, exec);
+    backend.setCapacityListener(capacitySignals::incrementAndGet);
+    backends.add(backend);
+    return backend;
+  }
+
+  /** A backend whose RuntimeClass exists and whose first probe passed. */
+  private SelfManagedSandboxBackend readyBackend(SandboxProvider provider) {
+    if (client.resources(io.fabric8.kubernetes.api.model.node.v1.RuntimeClass.class).withName("gvisor").get() == null) {
+      runtimeClass("gvisor");
+    }
+    SelfManagedSandboxBackend backend = backend(provider);
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).as(probe.message()).isTrue();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    return backend;
+  }
+
+  /** A ready backend whose pods the fake kubelet marks Ready as they appear. */
+  private SelfManagedSandboxBackend warmBackend(String name, int poolSize) {
+    kubelet();
+    kubelet.start();
+    SelfManagedSandboxBackend backend = readyBackend(provider(name, poolSize));
+    await().until(() -> ready(backend) == 2 * poolSize);
+    return backend;
+  }
+
+  private SandboxLease claim(SelfManagedSandboxBackend backend, Language language) {
+    return await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+  }
+
+  private FakeKubelet kubelet() {
+    if (kubelet == null) {
+      kubelet = new FakeKubelet(client, NS);
+    }
+    return kubelet;
+  }
+
+  private static int ready(SelfManagedSandboxBackend backend) {
+    return backend.pools().stream().mapToInt(PoolStatus::getReady).sum();
+  }
+
+  private static PoolStatus pool(SelfManagedSandboxBackend backend, Language language) {
+    return backend.pools().stream().filter(p -> p.getLanguage() == language).findFirst().orElseThrow();
+  }
+
+  private List<Pod> pods() {
+    return client.pods().inNamespace(NS).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems()
+        .stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+  }
+
+  private List<Pod> pythonPods() {
+    return pods().stream().filter(p -> "python".equals(p.getMetadata().getLabels().get(ApiConstants.LANGUAGE_LABEL))).toList();
+  }
+
+  private static ExecutionRequest request(Language language, String code, String argumentsJson, int timeoutSeconds) {
+    try {
+      return new ExecutionRequest(NS, "cx", "uid-1", language, ExecutionMode.FUNCTION, "main", code,
+          JSON.readTree(argumentsJson), Duration.ofSeconds(timeoutSeconds), 65536);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,163 @@
+package dev.sandboxes.operator.codeexecution;
+
+import static dev.sandboxes.operator.testing.TestResources.aSelfManagedProvider;
+import static dev.sandboxes.operator.testing.TestResources.anExecution;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.backend.selfmanaged.ScriptedPodExec;
+import dev.sandboxes.operator.backend.selfmanaged.SelfManagedSandboxBackend;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.testing.FakeKubelet;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CodeExecutions on a SelfManaged SandboxProvider through the whole operator (fabric8 CRUD mock):
+ * the real backend creates and claims pods, a FakeKubelet marks them Ready, and the exec runs the
+ * real runner locally.
+ */
+@EnableKubernetesMockClient(crud = true)
+class SelfManagedCodeExecutionMockTest {
+
+  private static final String NS = "default";
+
+  KubernetesClient client;
+
+  private final ScriptedPodExec exec = new ScriptedPodExec();
+  private FakeKubelet kubelet;
+  private SandboxOperator operator;
+
+  @BeforeEach
+  void start() {
+    kubelet = new FakeKubelet(client, NS).start();
+    SandboxBackendFactory factory = new SandboxBackendFactory()
+        .register(ProviderType.SELF_MANAGED, context -> new SelfManagedSandboxBackend(context, exec));
+    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+  }
+
+  @AfterEach
+  void stop() {
+    if (operator != null) {
+      operator.stop(Duration.ofSeconds(1));
+    }
+    kubelet.close();
+    exec.killAll();
+  }
+
+  @Test
+  void executionsRunInFreshPodsOfTheWarmPool() {
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
+        .create();
+    client.resource(aSelfManagedProvider(NS, "pool", 1)).create();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("pool").get();
+      assertThat(Conditions.isTrue(provider.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
+    });
+
+    client.resource(anExecution(NS, "first", "pool")).create();
+    client.resource(anExecution(NS, "second", "pool")).create();
+
+    CodeExecution first = awaitPhase("first", Phase.SUCCEEDED);
+    CodeExecution second = awaitPhase("second", Phase.SUCCEEDED);
+    for (CodeExecution cx : List.of(first, second)) {
+      assertThat(cx.getStatus().getResult().toString()).isEqualTo("1"); // main(x) returns x, run by the real runner
+      assertThat(cx.getStatus().getExitCode()).isZero();
+      assertThat(cx.getStatus().getSandbox().getType()).isEqualTo(ProviderType.SELF_MANAGED);
+      assertThat(cx.getStatus().getSandbox().getId()).startsWith("sbx-pool-py-");
+    }
+    // One pod per execution, each deleted after its run.
+    assertThat(first.getStatus().getSandbox().getId()).isNotEqualTo(second.getStatus().getSandbox().getId());
+    assertThat(exec.execedPods).containsExactlyInAnyOrder(first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
+    await().untilAsserted(() -> {
+      List<String> names = pods().stream().map(p -> p.getMetadata().getName()).toList();
+      assertThat(names).doesNotContain(first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
+    });
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("pool").get();
+      assertThat(provider.getStatus().getPools()).anySatisfy(pool -> {
+        assertThat(pool.getLanguage().value()).isEqualTo("python");
+        assertThat(pool.getReady()).isEqualTo(1);
+        assertThat(pool.getDesired()).isEqualTo(1);
+      });
+    });
+  }
+
+  @Test
+  void aChangedImageRollsTheIdlePodsAndADeletedProviderTakesItsPodsAlong() {
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
+        .create();
+    SandboxProvider provider = aSelfManagedProvider(NS, "rolling", 1);
+    provider.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v1")));
+    client.resource(provider).create();
+    List<String> first = await().atMost(Duration.ofSeconds(30)).until(
+        () -> pods().stream().map(p -> p.getMetadata().getName()).toList(), names -> names.size() == 1);
+
+    client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").edit(p -> {
+      p.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v2")));
+      return p;
+    });
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      List<Pod> pods = pods();
+      assertThat(pods).hasSize(1);
+      assertThat(pods.get(0).getMetadata().getName()).isNotIn(first);
+      assertThat(pods.get(0).getSpec().getContainers().get(0).getImage()).isEqualTo("localhost/sandbox-runtime:v2");
+    });
+
+    // The mock has no garbage collector: what disappears here, the operator deleted itself.
+    client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").delete();
+    await().atMost(Duration.ofSeconds(30)).until(() -> pods().isEmpty());
+  }
+
+  private static dev.sandboxes.api.v1alpha1.RuntimeSpec runtime(String image) {
+    dev.sandboxes.api.v1alpha1.RuntimeSpec runtime = new dev.sandboxes.api.v1alpha1.RuntimeSpec();
+    runtime.setLanguage(dev.sandboxes.api.v1alpha1.Language.PYTHON);
+    runtime.setImage(image);
+    return runtime;
+  }
+
+  @Test
+  void withoutItsRuntimeClassTheProviderIsNotReadyAndExecutionsWait() throws Exception {
+    client.resource(aSelfManagedProvider(NS, "no-gvisor", 2)).create();
+    client.resource(anExecution(NS, "waiting", "no-gvisor")).create();
+
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("no-gvisor").get();
+      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
+          .isEqualTo(ConditionTypes.RUNTIME_CLASS_NOT_FOUND);
+    });
+    CodeExecution cx = await().until(() -> get("waiting"), c -> c != null && c.getStatus() != null
+        && ConditionTypes.PROVIDER_NOT_READY.equals(Conditions.reason(c.getStatus().getConditions(), ConditionTypes.ACCEPTED)));
+    assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.PENDING);
+    assertThat(pods()).isEmpty();
+  }
+
+  private List<Pod> pods() {
+    return client.pods().inNamespace(NS).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems();
+  }
+
+  private CodeExecution get(String name) {
+    return client.resources(CodeExecution.class).inNamespace(NS).withName(name).get();
+  }
+
+  private CodeExecution awaitPhase(String name, Phase phase) {
+    return await().atMost(Duration.ofSeconds(30)).until(() -> get(name),
+        cx -> cx != null && cx.getStatus() != null && cx.getStatus().getPhase() == phase);
+  }
+}
