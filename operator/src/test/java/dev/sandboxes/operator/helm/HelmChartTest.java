@@ -88,9 +88,13 @@ class HelmChartTest {
       assertThat(verbs(rules, "", "pods")).containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
       // Exec: a websocket upgrade of a GET or POST, so both verbs.
       assertThat(verbs(rules, "", "pods/exec")).containsExactly("create", "get");
-      assertThat(verbs(rules, "networking.k8s.io", "networkpolicies"))
-          .containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
-      assertThat(verbs(rules, "node.k8s.io", "runtimeclasses")).containsExactly("get", "list", "watch");
+      // The NetworkPolicy: read, created, updated back to the desired spec; the garbage collector
+      // deletes it with its provider (owner reference).
+      assertThat(verbs(rules, "networking.k8s.io", "networkpolicies")).containsExactly("get", "create", "update");
+      // The RuntimeClass is only looked up by name.
+      assertThat(verbs(rules, "node.k8s.io", "runtimeclasses")).containsExactly("get");
+      // Events are only created.
+      assertThat(verbs(rules, "events.k8s.io", "events")).containsExactly("create");
       assertThat(rules.toString()).doesNotContain("deletecollection").doesNotContain("\"nodes\"");
     }
   }
