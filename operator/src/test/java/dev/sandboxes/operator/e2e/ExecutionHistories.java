@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
@@ -11,6 +12,7 @@ import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -127,6 +129,28 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
           .mapToInt(ExecutionHistories::occurrences).sum();
       assertThat(started).as("%s Started events", name).isLessThanOrEqualTo(1);
     }
+  }
+
+  /**
+   * For the executions of {@link #createSleepers}, all terminal: each Completed with its index as
+   * result or Interrupted (it ran on an operator that died), each run at most once and ended once
+   * (after a moment for the watch to deliver the last changes). Returns the count per reason.
+   */
+  Map<String, Long> assertSleepersEndedOnce(List<String> names) {
+    Map<String, Long> outcomes = new TreeMap<>();
+    for (int i = 0; i < names.size(); i++) {
+      CodeExecution cx = cluster.execution(names.get(i));
+      String reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
+      outcomes.merge(reason, 1L, Long::sum);
+      assertThat(reason).as("%s: %s", names.get(i), cx.getStatus().getMessage())
+          .isIn(ConditionTypes.COMPLETED, ConditionTypes.INTERRUPTED);
+      if (ConditionTypes.COMPLETED.equals(reason)) {
+        assertThat(cx.getStatus().getResult().asInt()).as(names.get(i)).isEqualTo(i);
+      }
+    }
+    await().pollDelay(Duration.ofSeconds(2)).until(() -> true);
+    assertEachRanAtMostOnceAndEndedOnce(names);
+    return outcomes;
   }
 
   private static int occurrences(Event event) {

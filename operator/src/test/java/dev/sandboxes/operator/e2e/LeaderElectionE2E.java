@@ -3,16 +3,10 @@ package dev.sandboxes.operator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.sandboxes.api.util.Conditions;
-import dev.sandboxes.api.v1alpha1.CodeExecution;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.api.v1alpha1.DockerSpec;
-import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.e2e.ExecutionHistories.Stage;
 import dev.sandboxes.operator.testing.DockerEngines;
-import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
@@ -50,7 +44,7 @@ class LeaderElectionE2E {
 
   @BeforeEach
   void open() {
-    String dockerHost = DockerEngines.host("runc");
+    DockerEngines.host("runc");
     cluster = E2eCluster.open("leader");
     OperatorConfig base = cluster.operatorConfig();
     OperatorConfig config = new OperatorConfig(base.defaultRuntimeImage(), base.watchNamespaces(), base.probeInterval(),
@@ -68,12 +62,7 @@ class LeaderElectionE2E {
               .withExitOnStopLeading(false)
               .build())));
     }
-    SandboxProvider provider = TestResources.asDefault(TestResources.aDockerProvider(cluster.namespace(), PROVIDER));
-    DockerSpec docker = provider.getSpec().getDocker();
-    docker.setHost(dockerHost);
-    docker.setRuntime("runc");
-    docker.setPoolSize(2);
-    cluster.create(provider);
+    cluster.createDockerProvider(PROVIDER, "runc", true);
   }
 
   @AfterEach
@@ -99,7 +88,6 @@ class LeaderElectionE2E {
   void theSurvivorTakesOverAndEveryExecutionEndsExactlyOnce() {
     String leader = awaitLeaseHolder(null, Duration.ofSeconds(60));
     String survivor = replicas.keySet().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
-    cluster.awaitReady(PROVIDER);
     histories = new ExecutionHistories(cluster, "burst-");
     List<String> names = histories.createSleepers(BURST, PROVIDER);
 
@@ -124,19 +112,7 @@ class LeaderElectionE2E {
     }
     Duration allTerminal = Duration.ofNanos(System.nanoTime() - crashedAt);
 
-    Map<String, Long> outcomes = new TreeMap<>();
-    for (int i = 0; i < BURST; i++) {
-      CodeExecution cx = cluster.execution(names.get(i));
-      String reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
-      outcomes.merge(reason, 1L, Long::sum);
-      assertThat(reason).as(names.get(i)).isIn(ConditionTypes.COMPLETED, ConditionTypes.INTERRUPTED);
-      if (ConditionTypes.COMPLETED.equals(reason)) {
-        assertThat(cx.getStatus().getResult().asInt()).as(names.get(i)).isEqualTo(i);
-      }
-    }
-    // Let the watch deliver the last changes before judging the histories.
-    await().pollDelay(Duration.ofSeconds(2)).until(() -> true);
-    histories.assertEachRanAtMostOnceAndEndedOnce(names);
+    Map<String, Long> outcomes = histories.assertSleepersEndedOnce(names);
     LOG.info("leader {} crashed with {}; {} took over after {} ms; all {} terminal {} ms after the crash; outcomes {}",
         leader, atCrash, survivor, takeover.toMillis(), BURST, allTerminal.toMillis(), outcomes);
     System.out.printf("LeaderElectionE2E: at crash %s; takeover %d ms; all terminal %d ms after the crash; outcomes %s%n",

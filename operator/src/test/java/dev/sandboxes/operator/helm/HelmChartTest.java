@@ -130,6 +130,9 @@ class HelmChartTest {
         .set("podDisruptionBudget.enabled", true));
     JsonNode lease = objects.stream().filter(o -> "Role".equals(o.path("kind").asText())).findFirst().orElseThrow();
     assertThat(lease.at("/rules/0/resources/0").asText()).isEqualTo("leases");
+    // fabric8 renews with PATCH (a 403 there loses the lease and exits the pod); JOSDK checks
+    // get, create and update before it starts.
+    assertThat(lease.at("/rules/0/verbs").toString()).isEqualTo("[\"get\",\"create\",\"update\",\"patch\"]");
     assertThat(one(objects, "Deployment").at("/spec/replicas").asInt()).isEqualTo(2);
     assertThat(kinds(objects)).contains("PodDisruptionBudget");
   }
