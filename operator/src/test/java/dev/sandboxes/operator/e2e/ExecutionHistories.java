@@ -21,6 +21,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * Every status change of the CodeExecutions whose names start with a prefix, as a watch delivers
@@ -78,6 +80,26 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       names.add(name);
     }
     return names;
+  }
+
+  /**
+   * Waits for the middle of a burst (at least one finished and {@code running} running) and
+   * returns the stages at that moment.
+   */
+  Map<Stage, Long> awaitMidBurst(int total, int running, Duration wait) {
+    await("some executions finished and " + running + " running").atMost(wait).pollInterval(Duration.ofMillis(100))
+        .until(() -> count(Stage.TERMINAL, total) >= 1 && count(Stage.RUNNING, total) >= running);
+    return stages(total);
+  }
+
+  /** Waits until every execution is terminal; on a timeout the message says what is left and why. */
+  void awaitAllTerminal(List<String> names, Duration wait, Supplier<String> diagnostics) {
+    try {
+      await("every execution terminal").atMost(wait).pollInterval(Duration.ofMillis(250))
+          .until(() -> count(Stage.TERMINAL, names.size()) == names.size());
+    } catch (ConditionTimeoutException e) {
+      throw new AssertionError(e.getMessage() + "\n" + unfinished(names) + diagnostics.get(), e);
+    }
   }
 
   /** How many of {@code total} executions are at a stage; unseen ones count as Pending. */

@@ -157,22 +157,14 @@ class HelmInstallE2E {
 
     try (ExecutionHistories histories = new ExecutionHistories(cluster, "burst-")) {
       List<String> names = histories.createSleepers(BURST, SELF_MANAGED);
-      await("some executions finished and some running").atMost(Duration.ofMinutes(3))
-          .pollInterval(Duration.ofMillis(100))
-          .until(() -> histories.count(Stage.TERMINAL, BURST) >= 1 && histories.count(Stage.RUNNING, BURST) >= 1);
-      Map<Stage, Long> atKill = histories.stages(BURST);
+      Map<Stage, Long> atKill = histories.awaitMidBurst(BURST, 1, Duration.ofMinutes(3));
       long killedAt = System.nanoTime();
       E2eCluster.kubectl("delete", "pod", leader, "-n", cluster.namespace(), "--grace-period=0", "--force",
           "--wait=false");
       String successor = awaitLeaseHolder(leader);
       long takeoverMillis = (System.nanoTime() - killedAt) / 1_000_000;
       assertThat(pods).extracting(p -> p.getMetadata().getName()).contains(successor);
-      try {
-        await("every execution terminal").atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(250))
-            .until(() -> histories.count(Stage.TERMINAL, BURST) == BURST);
-      } catch (org.awaitility.core.ConditionTimeoutException e) {
-        throw new AssertionError(e.getMessage() + "\n" + histories.unfinished(names) + describe(), e);
-      }
+      histories.awaitAllTerminal(names, Duration.ofMinutes(4), this::describe);
       long allTerminalMillis = (System.nanoTime() - killedAt) / 1_000_000;
       Map<String, Long> outcomes = histories.assertSleepersEndedOnce(names);
       LOG.info("leader pod {} killed with {}; {} holds the Lease after {} ms; all terminal after {} ms; {}",

@@ -15,7 +15,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -92,10 +91,7 @@ class LeaderElectionE2E {
     List<String> names = histories.createSleepers(BURST, PROVIDER);
 
     // Mid-burst: some finished, some running, the rest waiting.
-    await("some executions finished and some running").atMost(Duration.ofSeconds(120))
-        .pollInterval(Duration.ofMillis(100))
-        .until(() -> histories.count(Stage.TERMINAL, BURST) >= 1 && histories.count(Stage.RUNNING, BURST) >= 2);
-    Map<Stage, Long> atCrash = histories.stages(BURST);
+    Map<Stage, Long> atCrash = histories.awaitMidBurst(BURST, 2, Duration.ofSeconds(120));
     long crashedAt = System.nanoTime();
     clients.get(leader).close();
     LOG.info("crashed {} with executions {}", leader, atCrash);
@@ -104,12 +100,7 @@ class LeaderElectionE2E {
     Duration takeover = Duration.ofNanos(System.nanoTime() - crashedAt);
     assertThat(newHolder).isEqualTo(survivor);
 
-    try {
-      await("every execution terminal").atMost(Duration.ofSeconds(150)).pollInterval(Duration.ofMillis(250))
-          .until(() -> histories.count(Stage.TERMINAL, BURST) == BURST);
-    } catch (ConditionTimeoutException e) {
-      throw new AssertionError(e.getMessage() + "\n" + histories.unfinished(names) + reconcilerThreads(), e);
-    }
+    histories.awaitAllTerminal(names, Duration.ofSeconds(150), LeaderElectionE2E::reconcilerThreads);
     Duration allTerminal = Duration.ofNanos(System.nanoTime() - crashedAt);
 
     Map<String, Long> outcomes = histories.assertSleepersEndedOnce(names);
