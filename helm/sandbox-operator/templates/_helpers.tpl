@@ -71,9 +71,10 @@ app.kubernetes.io/component: operator
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]
+# Events: each one is a new object (no series updates).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 # SelfManaged pools: sandbox pods, exec into them, and their NetworkPolicy.
 - apiGroups: [""]
   resources: ["pods"]
@@ -81,7 +82,9 @@ app.kubernetes.io/component: operator
 - apiGroups: [""]
   resources: ["pods/exec"]
   verbs: ["create", "get"]
+# The pool's NetworkPolicy: read, created, brought back to the desired spec by an update; it is
+# deleted with its provider through the owner reference (garbage collector), not by the operator.
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "create", "update"]
 {{- end -}}

@@ -67,6 +67,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private static final String PROVIDER_INDEX = "codeexecution-by-provider";
   private static final String DEFAULT_PROVIDER_KEY = "*default*";
   private static final Duration REFERENCE_RETRY = Duration.ofSeconds(15);
+  private static final Duration LOCAL_BACKEND_RETRY = Duration.ofSeconds(1);
   private static final Duration BACKEND_WAIT_AFTER_RESTART = Duration.ofSeconds(60);
 
   private final ProviderRegistry registry;
@@ -175,7 +176,12 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
               + runtime.map(r -> r.lastProbe() == null ? " yet" : ": " + r.lastProbe().message()).orElse(" yet")
               + "; the execution waits for it.";
       events.record(cx, Type.Warning, Reason.ProviderNotReady, message);
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now, null);
+      // The provider informer wakes us when its Ready condition flips. Right after a restart or a
+      // leader change it may still say True (written by the previous process) while this process
+      // builds its own backend: no flip will come, so look again shortly.
+      boolean readyInStatus = "True".equals(readyStatus(provider));
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now,
+          readyInStatus ? LOCAL_BACKEND_RETRY : null);
     }
     ProviderSettings settings = runtime.get().settings();
 

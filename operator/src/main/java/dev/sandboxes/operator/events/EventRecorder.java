@@ -5,7 +5,6 @@ import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.api.model.events.v1.EventBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -153,7 +152,8 @@ public class EventRecorder implements AutoCloseable {
   private void write(Event event) {
     try {
       client.events().v1().events().inNamespace(event.getMetadata().getNamespace()).resource(event).create();
-    } catch (KubernetesClientException e) {
+    } catch (RuntimeException e) {
+      // Best effort, also when the client is already closed (shutdown): an event never fails anything.
       LOG.debug("event {} not written: {}", event.getReason(), e.getMessage());
     }
   }

@@ -8,7 +8,9 @@ import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.Backends;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.testing.DockerEngines;
 import dev.sandboxes.operator.testing.ProjectPaths;
+import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
@@ -146,6 +148,19 @@ public final class E2eCluster implements AutoCloseable {
       operators.add(operator);
     }
     return operator.start();
+  }
+
+  /**
+   * Creates a Docker provider on the podman engine of hack/sandbox-engine for an OCI runtime (runc
+   * or runsc; the test is skipped without it), pool size 2, and waits until it is Ready.
+   */
+  public SandboxProvider createDockerProvider(String name, String runtime, boolean asDefault) {
+    SandboxProvider provider = TestResources.aDockerProvider(namespace, name);
+    provider.getSpec().getDocker().setHost(DockerEngines.host(runtime));
+    provider.getSpec().getDocker().setRuntime(runtime);
+    provider.getSpec().getDocker().setPoolSize(2);
+    create(asDefault ? TestResources.asDefault(provider) : provider);
+    return awaitReady(name);
   }
 
   /** Creates an object in this namespace. */

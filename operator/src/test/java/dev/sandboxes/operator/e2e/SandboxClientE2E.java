@@ -6,15 +6,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.Phase;
-import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.client.ExecutionResult;
 import dev.sandboxes.client.SandboxClient;
 import dev.sandboxes.client.SandboxExecutionException;
 import dev.sandboxes.operator.testing.DockerEngines;
-import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -43,16 +40,10 @@ class SandboxClientE2E {
 
   @BeforeAll
   static void open() {
-    String dockerHost = DockerEngines.host("runc");
+    DockerEngines.host("runc");
     cluster = E2eCluster.open("client");
     cluster.startOperator();
-    SandboxProvider provider = TestResources.asDefault(TestResources.aDockerProvider(cluster.namespace(), PROVIDER));
-    DockerSpec docker = provider.getSpec().getDocker();
-    docker.setHost(dockerHost);
-    docker.setRuntime("runc");
-    docker.setPoolSize(2);
-    cluster.create(provider);
-    cluster.awaitReady(PROVIDER);
+    cluster.createDockerProvider(PROVIDER, "runc", true);
     sandboxes = new SandboxClient(cluster.client(), cluster.namespace());
   }
 
