@@ -26,7 +26,9 @@ import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.e2e.E2eCluster;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
 import dev.sandboxes.operator.runner.RunnerReport;
 import dev.sandboxes.operator.runner.StreamCapture;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -98,6 +100,7 @@ public final class SelfManagedBenchmark {
     volatile long terminal;
     volatile Phase phase;
     volatile String reason;
+    volatile String message;
 
     Sample(long created) {
       this.created = created;
@@ -109,7 +112,7 @@ public final class SelfManagedBenchmark {
   }
 
   record Options(int poolSize, String runtimeClass, String image, String cpu, int rawIterations, int warmup,
-      double rate, int count, int burst, int finished, int deadlineSeconds, Path operatorJar, String operatorMaxRam) {
+      int sequential, double rate, int count, int burst, int finished, int deadlineSeconds, Path operatorJar, String operatorMaxRam) {
 
     static Options parse(String[] args) {
       int poolSize = 10;
@@ -118,6 +121,7 @@ public final class SelfManagedBenchmark {
       String cpu = null;
       int rawIterations = 50;
       int warmup = 20;
+      int sequential = 20;
       double rate = 10;
       int count = 300;
       int burst = 100;
@@ -133,6 +137,7 @@ public final class SelfManagedBenchmark {
           case "--cpu" -> cpu = args[++i];
           case "--raw-iterations" -> rawIterations = Integer.parseInt(args[++i]);
           case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+          case "--sequential" -> sequential = Integer.parseInt(args[++i]);
           case "--rate" -> rate = Double.parseDouble(args[++i]);
           case "--count" -> count = Integer.parseInt(args[++i]);
           case "--burst" -> burst = Integer.parseInt(args[++i]);
@@ -143,7 +148,7 @@ public final class SelfManagedBenchmark {
           default -> throw new IllegalArgumentException("unknown argument " + args[i]);
         }
       }
-      return new Options(poolSize, runtimeClass, image, cpu, rawIterations, warmup, rate, count, burst, finished,
+      return new Options(poolSize, runtimeClass, image, cpu, rawIterations, warmup, sequential, rate, count, burst, finished,
           deadline, jar, maxRam);
     }
   }
@@ -162,16 +167,19 @@ public final class SelfManagedBenchmark {
     SelfManagedBenchmark bench = new SelfManagedBenchmark(options, client);
     Thread hook = new Thread(bench::cleanUp, "bench-cleanup");
     Runtime.getRuntime().addShutdownHook(hook);
+    String summary;
     try {
-      bench.run();
+      summary = bench.run();
     } finally {
       bench.cleanUp();
       Runtime.getRuntime().removeShutdownHook(hook);
     }
+    System.out.println(summary); // the last line, after the clean-up's
     System.exit(0); // fabric8 and JOSDK leave non-daemon threads behind
   }
 
-  private void run() throws Exception {
+  /** Runs every phase and prints the figures; returns the summary line. */
+  private String run() throws Exception {
     progress("cluster %s, Kubernetes %s; load average %s", client.getMasterUrl(), client.getKubernetesVersion().getGitVersion(),
         loadAverage());
     RuntimeClass runtimeClass = client.resources(RuntimeClass.class).withName(options.runtimeClass()).get();
@@ -206,12 +214,28 @@ public final class SelfManagedBenchmark {
 
     // 1. Raw exec into an idle pod with a pool pod's spec, outside the pool.
     List<Double> raw = rawExec(providerUid);
-    report("raw exec python3 -c pass", raw);
 
     // 2. Through the operator at a fixed rate, after an untimed warm-up of the same shape.
     if (options.warmup() > 0) {
       progress("warm-up: %d executions at %.1f/s (not counted)", options.warmup(), options.rate());
       paced("warmup", options.warmup());
+      awaitWarm(providerUid);
+    }
+    // One at a time on a full, quiet pool: the operator's own cost per execution, without queueing.
+    if (options.sequential() > 0) {
+      progress("sequential: %d executions, one at a time, each on a warm pool", options.sequential());
+      List<Double> sequential = new ArrayList<>();
+      for (int i = 0; i < options.sequential(); i++) {
+        awaitWarm(providerUid);
+        Sample sample = create(String.format("one-%05d", i));
+        awaitAllTerminal(List.of(sample), null);
+        if (sample.terminal != 0) {
+          sequential.add(sample.millis());
+        }
+      }
+      if (!sequential.isEmpty()) {
+        report("created -> terminal, one at a time", sequential);
+      }
       awaitWarm(providerUid);
     }
     progress("paced: %d executions at %.1f/s", options.count(), options.rate());
@@ -223,7 +247,7 @@ public final class SelfManagedBenchmark {
       report("created -> terminal (operator)", latencies);
     }
     paced.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).limit(5)
-        .forEach(s -> System.out.printf("  failed: phase %s reason %s%n", s.phase, s.reason));
+        .forEach(s -> System.out.printf("  failed: %s (%s): %s%n", s.phase, s.reason, s.message));
 
     // 3. Sustained: a burst drains the pool; the steady part is paced by the refill.
     awaitWarm(providerUid);
@@ -250,8 +274,8 @@ public final class SelfManagedBenchmark {
     if ("runc".equals(handler) && !"runc".equals(options.runtimeClass())) {
       System.out.println("note: RuntimeClass " + options.runtimeClass() + " is backed by runc here, not gVisor");
     }
-    System.out.printf(Locale.ROOT,
-        "bench-selfmanaged raw_p50_ms=%.1f p50_ms=%.1f p99_ms=%.1f ratio_p50=%.2f lost=%d failed=%d per_second=%.1f rss_mb=%.0f%n",
+    return String.format(Locale.ROOT,
+        "bench-selfmanaged raw_p50_ms=%.1f p50_ms=%.1f p99_ms=%.1f ratio_p50=%.2f lost=%d failed=%d per_second=%.1f rss_mb=%.0f",
         rawP50, p50, p99, ratio, lost, failed, perSecond, rssMb);
   }
 
@@ -330,25 +354,45 @@ public final class SelfManagedBenchmark {
         Math.min(10, options.rawIterations()), options.rawIterations());
     awaitTrue("pod bench-raw-exec Ready", Duration.ofMinutes(2),
         () -> ready(client.pods().inNamespace(namespace).withName("bench-raw-exec").get()));
-    List<Double> raw = new ArrayList<>();
     int warmup = Math.min(10, options.rawIterations());
+    List<Double> raw = timedExecs(container, List.of("python3", "-c", "pass"), null, warmup);
+    report("raw exec python3 -c pass", raw);
+    // The command the operator runs (the runner, the envelope on stdin), still without the operator:
+    // tells the runner's own cost from the operator's.
+    ExecutionRequest request = new ExecutionRequest(namespace, "raw", UUID.randomUUID().toString(), Language.PYTHON,
+        ExecutionMode.SCRIPT, "main", "pass", null, Duration.ofSeconds(30), 65536);
+    List<Double> runner = timedExecs(container, RunnerProgram.command(Language.PYTHON), request, warmup);
+    report("raw exec of the runner (script pass)", runner);
+    client.pods().inNamespace(namespace).withName("bench-raw-exec").withGracePeriod(0).delete();
+    return raw;
+  }
+
+  /** Execs a command into the raw pod, untimed warm-up first; with a request, its envelope goes to stdin. */
+  private List<Double> timedExecs(String container, List<String> command, ExecutionRequest request, int warmup)
+      throws Exception {
+    List<Double> millis = new ArrayList<>();
     for (int i = 0; i < warmup + options.rawIterations(); i++) {
+      byte[] stdin = request == null ? null : request.newEnvelope().line();
       long start = System.nanoTime();
-      try (ExecWatch exec = client.pods().inNamespace(namespace).withName("bench-raw-exec").inContainer(container)
+      var target = client.pods().inNamespace(namespace).withName("bench-raw-exec").inContainer(container);
+      try (ExecWatch exec = (stdin == null ? target : target.redirectingInput())
           .writingOutput(OutputStream.nullOutputStream()).writingError(OutputStream.nullOutputStream())
-          .exec("python3", "-c", "pass")) {
+          .exec(command.toArray(String[]::new))) {
+        if (stdin != null) {
+          exec.getInput().write(stdin);
+          exec.getInput().flush();
+        }
         Integer code = exec.exitCode().get(60, TimeUnit.SECONDS);
         long elapsed = System.nanoTime() - start;
         if (code == null || code != 0) {
-          throw new IllegalStateException("raw exec exited " + code);
+          throw new IllegalStateException("raw exec of " + command.get(0) + " exited " + code);
         }
         if (i >= warmup) {
-          raw.add(elapsed / 1e6);
+          millis.add(elapsed / 1e6);
         }
       }
     }
-    client.pods().inNamespace(namespace).withName("bench-raw-exec").withGracePeriod(0).delete();
-    return raw;
+    return millis;
   }
 
   /** Creates count executions at the configured rate; waits until all are terminal or the deadline passes. */
@@ -438,6 +482,7 @@ public final class SelfManagedBenchmark {
     return cx;
   }
 
+  /** Waits for the samples to be terminal; what names them in progress lines (null: quiet). */
   private void awaitAllTerminal(List<Sample> created, String what) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(options.deadlineSeconds());
     long lastReport = System.nanoTime();
@@ -446,13 +491,16 @@ public final class SelfManagedBenchmark {
       if (terminal == created.size()) {
         break;
       }
-      if (System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
+      if (what != null && System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
         progress("%s: %d/%d terminal", what, terminal, created.size());
         lastReport = System.nanoTime();
       }
       Thread.sleep(50);
     }
     long terminal = created.stream().filter(s -> s.terminal != 0).count();
+    if (what == null) {
+      return;
+    }
     progress("%s: %d/%d terminal%s", what, terminal, created.size(),
         terminal < created.size() ? " (the rest lost: not terminal within " + options.deadlineSeconds() + " s)" : "");
   }
@@ -481,6 +529,7 @@ public final class SelfManagedBenchmark {
       if (sample != null && sample.terminal == 0) {
         sample.phase = cx.getStatus().getPhase();
         sample.reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
+        sample.message = cx.getStatus().getMessage();
         sample.terminal = now;
       }
     }
@@ -548,9 +597,18 @@ public final class SelfManagedBenchmark {
       return cpuTicks(pid) - before < 15; // under 5% of a CPU over 3 s (100 ticks/s)
     });
     double idleMb = vmKb(pid, "VmRSS") / 1024.0;
-    runJcmdGc(pid);
+    if (jcmd(pid, "GC.run") == null) {
+      System.out.println("  (jcmd not available: no GC before the reading)");
+    }
     Thread.sleep(2000);
     double afterGcMb = vmKb(pid, "VmRSS") / 1024.0;
+    // How much of it is heap the JVM keeps committed rather than live objects.
+    String heap = jcmd(pid, "GC.heap_info");
+    var heapMatch = heap == null ? null : java.util.regex.Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(heap);
+    if (heapMatch != null && heapMatch.find()) {
+      System.out.printf(Locale.ROOT, "  operator heap after the GC: %.0f MB used of %.0f MB committed%n",
+          Long.parseLong(heapMatch.group(2)) / 1024.0, Long.parseLong(heapMatch.group(1)) / 1024.0);
+    }
     double peakMb = vmKb(pid, "VmHWM") / 1024.0;
     long provisionErrors = read(log).lines().filter(l -> l.contains(" ERROR ")).count();
     System.out.printf(Locale.ROOT, "  operator process RSS with %d finished CodeExecutions: %.0f MB idle, %.0f MB after"
@@ -559,15 +617,18 @@ public final class SelfManagedBenchmark {
     return afterGcMb;
   }
 
-  private static void runJcmdGc(long pid) {
+  /** Output of `jcmd pid command`, or null when jcmd is not available. */
+  private static String jcmd(long pid, String command) {
     try {
-      Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), "GC.run").redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
+      String output = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       jcmd.waitFor(60, TimeUnit.SECONDS);
+      return output;
     } catch (IOException e) {
-      System.out.println("  (jcmd not available: no GC before the reading)");
+      return null;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return null;
     }
   }
 
