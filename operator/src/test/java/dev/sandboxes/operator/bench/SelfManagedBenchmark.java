@@ -246,8 +246,7 @@ public final class SelfManagedBenchmark {
     if (!latencies.isEmpty()) {
       report("created -> terminal (operator)", latencies);
     }
-    paced.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).limit(5)
-        .forEach(s -> System.out.printf("  failed: %s (%s): %s%n", s.phase, s.reason, s.message));
+    printFailures(paced);
 
     // 3. Sustained: a burst drains the pool; the steady part is paced by the refill.
     awaitWarm(providerUid);
@@ -447,6 +446,7 @@ public final class SelfManagedBenchmark {
     awaitAllTerminal(created, "burst");
     List<Long> done = created.stream().filter(s -> s.terminal != 0).map(s -> s.terminal).sorted().toList();
     long failed = created.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
+    printFailures(created);
     if (done.size() < 2) {
       return Double.NaN;
     }
@@ -458,6 +458,11 @@ public final class SelfManagedBenchmark {
         "  burst of %d: %d terminal (%d not Succeeded) in %.1f s; overall %.1f/s; steady (completion %d..%d) %.1f/s%n",
         n, done.size(), failed, (done.get(done.size() - 1) - start) / 1e9, overall, from + 1, done.size(), steady);
     return steady;
+  }
+
+  private static void printFailures(List<Sample> samples) {
+    samples.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).limit(5)
+        .forEach(s -> System.out.printf("  failed: %s (%s): %s%n", s.phase, s.reason, s.message));
   }
 
   private Sample create(String name) {
