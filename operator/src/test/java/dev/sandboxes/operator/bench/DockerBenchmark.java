@@ -219,7 +219,7 @@ public final class DockerBenchmark {
         new ApacheDockerHttpClient.Builder().dockerHost(URI.create(host)).build());
   }
 
-  private static void report(String what, List<Double> millis) {
+  static void report(String what, List<Double> millis) {
     System.out.printf(Locale.ROOT, "  %-34s n=%d min=%.1f p50=%.1f p90=%.1f p99=%.1f max=%.1f ms%n", what, millis.size(),
         Collections.min(millis), percentile(millis, 50), percentile(millis, 90), percentile(millis, 99),
         Collections.max(millis));

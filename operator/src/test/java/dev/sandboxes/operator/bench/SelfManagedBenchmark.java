@@ -1,0 +1,756 @@
+package dev.sandboxes.operator.bench;
+
+import static dev.sandboxes.operator.bench.DockerBenchmark.percentile;
+import static dev.sandboxes.operator.bench.DockerBenchmark.report;
+
+import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ExecutionLimits;
+import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.OutputLimitAction;
+import dev.sandboxes.api.v1alpha1.Phase;
+import dev.sandboxes.api.v1alpha1.ProviderReference;
+import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import dev.sandboxes.api.v1alpha1.SandboxResources;
+import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
+import dev.sandboxes.operator.SandboxOperator;
+import dev.sandboxes.operator.backend.Backends;
+import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
+import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.e2e.E2eCluster;
+import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
+import dev.sandboxes.operator.runner.RunnerReport;
+import dev.sandboxes.operator.runner.StreamCapture;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.dsl.ExecWatch;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * hack/bench-selfmanaged: the SelfManaged provider on a real cluster, in one run. An operator runs
+ * in-process against KUBECONFIG, watching a fresh namespace with one SelfManaged provider. Measured:
+ * raw fabric8 exec of `python3 -c pass` into an idle pod built from a pool pod's spec; CodeExecution
+ * created → terminal status (seen by a watch) at a fixed rate with a warm pool; completions per
+ * second when a burst drains the pool and only the refill feeds it; and the RSS of the operator jar,
+ * run as its own process, with thousands of finished CodeExecutions in its cache. Prints figures;
+ * asserts nothing (targets are read by people, not by a timed test).
+ */
+public final class SelfManagedBenchmark {
+
+  private static final String PROVIDER = "bench-pool";
+  private static final String PART_OF = "sandbox-operator-bench";
+
+  // Targets from the issue, and the anchor to beat.
+  private static final double TARGET_P50_MS = 150;
+  private static final double TARGET_RATIO = 1.3;
+  private static final double TARGET_P99_MS = 400;
+  private static final double TARGET_RSS_MB = 300;
+
+  private final Options options;
+  private final KubernetesClient client;
+  private final String namespace;
+  private final String rssNamespace;
+  private volatile SandboxOperator operator;
+  private volatile KubernetesClient operatorClient;
+  private volatile Process operatorProcess;
+  private volatile SharedIndexInformer<CodeExecution> watch;
+  private final Map<String, Sample> samples = new ConcurrentHashMap<>();
+
+  /** When a CodeExecution was created and when the watch saw it terminal (nanoTime). */
+  private static final class Sample {
+    final long created;
+    volatile long terminal;
+    volatile Phase phase;
+    volatile String reason;
+    volatile String message;
+
+    Sample(long created) {
+      this.created = created;
+    }
+
+    double millis() {
+      return (terminal - created) / 1e6;
+    }
+  }
+
+  record Options(int poolSize, String runtimeClass, String image, String cpu, int rawIterations, int warmup,
+      int sequential, double rate, int count, int burst, int finished, int deadlineSeconds, Path operatorJar, String operatorMaxRam) {
+
+    static Options parse(String[] args) {
+      int poolSize = 10;
+      String runtimeClass = "gvisor";
+      String image = OperatorConfig.DEFAULT_RUNTIME_IMAGE;
+      String cpu = null;
+      int rawIterations = 50;
+      int warmup = 20;
+      int sequential = 20;
+      double rate = 10;
+      int count = 300;
+      int burst = 100;
+      int finished = 5000;
+      int deadline = 300;
+      Path jar = Path.of("operator/target/sandbox-operator.jar");
+      String maxRam = "512m";
+      for (int i = 0; i < args.length; i++) {
+        switch (args[i]) {
+          case "--pool-size" -> poolSize = Integer.parseInt(args[++i]);
+          case "--runtime-class" -> runtimeClass = args[++i];
+          case "--image" -> image = args[++i];
+          case "--cpu" -> cpu = args[++i];
+          case "--raw-iterations" -> rawIterations = Integer.parseInt(args[++i]);
+          case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+          case "--sequential" -> sequential = Integer.parseInt(args[++i]);
+          case "--rate" -> rate = Double.parseDouble(args[++i]);
+          case "--count" -> count = Integer.parseInt(args[++i]);
+          case "--burst" -> burst = Integer.parseInt(args[++i]);
+          case "--finished" -> finished = Integer.parseInt(args[++i]);
+          case "--deadline-seconds" -> deadline = Integer.parseInt(args[++i]);
+          case "--operator-jar" -> jar = Path.of(args[++i]);
+          case "--operator-max-ram" -> maxRam = args[++i];
+          default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+        }
+      }
+      return new Options(poolSize, runtimeClass, image, cpu, rawIterations, warmup, sequential, rate, count, burst, finished,
+          deadline, jar, maxRam);
+    }
+  }
+
+  private SelfManagedBenchmark(Options options, KubernetesClient client) {
+    this.options = options;
+    this.client = client;
+    String suffix = UUID.randomUUID().toString().substring(0, 6);
+    this.namespace = "bench-sm-" + suffix;
+    this.rssNamespace = "bench-sm-rss-" + suffix;
+  }
+
+  public static void main(String[] args) throws Exception {
+    Options options = Options.parse(args);
+    KubernetesClient client = E2eCluster.connect();
+    SelfManagedBenchmark bench = new SelfManagedBenchmark(options, client);
+    Thread hook = new Thread(bench::cleanUp, "bench-cleanup");
+    Runtime.getRuntime().addShutdownHook(hook);
+    String summary;
+    try {
+      summary = bench.run();
+    } finally {
+      bench.cleanUp();
+      Runtime.getRuntime().removeShutdownHook(hook);
+    }
+    System.out.println(summary); // the last line, after the clean-up's
+    System.exit(0); // fabric8 and JOSDK leave non-daemon threads behind
+  }
+
+  /** Runs every phase and prints the figures; returns the summary line. */
+  private String run() throws Exception {
+    progress("cluster %s, Kubernetes %s; load average %s", client.getMasterUrl(), client.getKubernetesVersion().getGitVersion(),
+        loadAverage());
+    RuntimeClass runtimeClass = client.resources(RuntimeClass.class).withName(options.runtimeClass()).get();
+    if (runtimeClass == null) {
+      throw new IllegalStateException("RuntimeClass " + options.runtimeClass() + " does not exist");
+    }
+    String handler = runtimeClass.getHandler();
+    System.out.printf("bench-selfmanaged: RuntimeClass %s has handler %s%s%n", options.runtimeClass(), handler,
+        "runc".equals(handler) && !"runc".equals(options.runtimeClass())
+            ? " -- NOT gVisor: on this cluster the RuntimeClass is backed by runc, so these are runc figures" : "");
+    String cpu = options.cpu() != null ? options.cpu() : fittingCpu();
+    System.out.printf("bench-selfmanaged: poolSize=%d image=%s per-pod cpu=%s (requests = limits) rate=%.1f/s count=%d"
+        + " burst=%d finished=%d%n", options.poolSize(), options.image(), cpu, options.rate(), options.count(),
+        options.burst(), options.finished());
+
+    progress("installing the CRDs (create or update)");
+    E2eCluster.installCrds(client);
+    createNamespace(namespace);
+    progress("namespace %s; starting the operator in-process", namespace);
+    OperatorConfig defaults = OperatorConfig.defaults();
+    OperatorConfig config = new OperatorConfig(defaults.defaultRuntimeImage(), List.of(namespace),
+        defaults.probeInterval(), defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace);
+    operatorClient = new KubernetesClientBuilder().withConfig(Config.autoConfigure(null)).build();
+    operator = new SandboxOperator(operatorClient, Backends.factory(), config, null).start();
+    watch = client.resources(CodeExecution.class).inNamespace(namespace).inform(new TerminalWatch(), 0);
+
+    SandboxProvider provider = client.resource(provider(namespace, options.poolSize(), cpu)).create();
+    String providerUid = provider.getMetadata().getUid();
+    progress("SandboxProvider %s created; waiting for Ready and a full pool", PROVIDER);
+    awaitTrue("provider Ready", Duration.ofMinutes(3), this::providerReady);
+    awaitWarm(providerUid);
+
+    // 1. Raw exec into an idle pod with a pool pod's spec, outside the pool.
+    List<Double> raw = rawExec(providerUid);
+
+    // 2. Through the operator at a fixed rate, after an untimed warm-up of the same shape.
+    if (options.warmup() > 0) {
+      progress("warm-up: %d executions at %.1f/s (not counted)", options.warmup(), options.rate());
+      paced("warmup", options.warmup());
+      awaitWarm(providerUid);
+    }
+    // One at a time on a full, quiet pool: the operator's own cost per execution, without queueing.
+    if (options.sequential() > 0) {
+      progress("sequential: %d executions, one at a time, each on a warm pool", options.sequential());
+      List<Double> sequential = new ArrayList<>();
+      for (int i = 0; i < options.sequential(); i++) {
+        awaitWarm(providerUid);
+        Sample sample = create(String.format("one-%05d", i));
+        awaitAllTerminal(List.of(sample), null);
+        if (sample.terminal != 0) {
+          sequential.add(sample.millis());
+        }
+      }
+      if (!sequential.isEmpty()) {
+        report("created -> terminal, one at a time", sequential);
+      }
+      awaitWarm(providerUid);
+    }
+    progress("paced: %d executions at %.1f/s", options.count(), options.rate());
+    List<Sample> paced = paced("paced", options.count());
+    List<Double> latencies = paced.stream().filter(s -> s.terminal != 0).map(Sample::millis).toList();
+    int lost = (int) paced.stream().filter(s -> s.terminal == 0).count();
+    int failed = (int) paced.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
+    if (!latencies.isEmpty()) {
+      report("created -> terminal (operator)", latencies);
+    }
+    printFailures(paced);
+
+    // 3. Sustained: a burst drains the pool; the steady part is paced by the refill.
+    awaitWarm(providerUid);
+    double perSecond = burst();
+
+    // 4. RSS of the operator jar with many finished CodeExecutions in its cache.
+    double rssMb = rss();
+
+    double rawP50 = raw.isEmpty() ? Double.NaN : percentile(raw, 50);
+    double p50 = latencies.isEmpty() ? Double.NaN : percentile(latencies, 50);
+    double p99 = latencies.isEmpty() ? Double.NaN : percentile(latencies, 99);
+    double ratio = p50 / rawP50;
+    progress("done; load average %s", loadAverage());
+    System.out.println();
+    System.out.println("targets (issue 4):");
+    target("p50 <= 150 ms", p50 <= TARGET_P50_MS, String.format(Locale.ROOT, "%.1f ms", p50));
+    target("p50 <= 1.3x raw exec p50", ratio <= TARGET_RATIO, String.format(Locale.ROOT, "%.2fx (raw %.1f ms)", ratio, rawP50));
+    target("p99 <= 400 ms", p99 <= TARGET_P99_MS, String.format(Locale.ROOT, "%.1f ms", p99));
+    target("zero lost", lost == 0, Integer.toString(lost));
+    target("zero failed", failed == 0, Integer.toString(failed));
+    target("operator RSS <= 300 MB with " + options.finished() + " finished", rssMb <= TARGET_RSS_MB,
+        String.format(Locale.ROOT, "%.0f MB", rssMb));
+    System.out.println("anchor: agent-sandbox warm claim alone p50 92 ms / p99 376 ms (no code run, no result written)");
+    if ("runc".equals(handler) && !"runc".equals(options.runtimeClass())) {
+      System.out.println("note: RuntimeClass " + options.runtimeClass() + " is backed by runc here, not gVisor");
+    }
+    return String.format(Locale.ROOT,
+        "bench-selfmanaged raw_p50_ms=%.1f p50_ms=%.1f p99_ms=%.1f ratio_p50=%.2f lost=%d failed=%d per_second=%.1f rss_mb=%.0f",
+        rawP50, p50, p99, ratio, lost, failed, perSecond, rssMb);
+  }
+
+  /**
+   * A CPU size that lets the pool, the pods being replaced and the raw pod fit the schedulable
+   * CPU (requests = limits, so a 2-CPU node holds two pods of the default 1 CPU).
+   */
+  private String fittingCpu() {
+    long allocatable = 0;
+    for (var node : client.nodes().list().getItems()) {
+      Quantity cpu = node.getStatus().getAllocatable().get("cpu");
+      if (cpu != null) {
+        allocatable += Quantity.getAmountInBytes(cpu).multiply(java.math.BigDecimal.valueOf(1000)).longValue();
+      }
+    }
+    // poolSize idle, up to poolSize being created, a few claimed, the raw pod.
+    long millis = allocatable / (2L * options.poolSize() + 4);
+    millis = Math.max(10, Math.min(1000, millis / 10 * 10));
+    return millis + "m";
+  }
+
+  private SandboxProvider provider(String ns, int poolSize, String cpu) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withName(PROVIDER).withNamespace(ns).build());
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(ProviderType.SELF_MANAGED);
+    SelfManagedSpec selfManaged = new SelfManagedSpec();
+    selfManaged.setRuntimeClassName(options.runtimeClass());
+    selfManaged.setPoolSize(poolSize);
+    SandboxResources resources = new SandboxResources();
+    resources.setCpu(cpu);
+    selfManaged.setResources(resources);
+    spec.setSelfManaged(selfManaged);
+    RuntimeSpec python = new RuntimeSpec();
+    python.setLanguage(Language.PYTHON);
+    python.setImage(options.image());
+    spec.setRuntimes(List.of(python));
+    ExecutionLimits limits = new ExecutionLimits();
+    // The queue, not a concurrency cap, decides: every benchmark execution may be admitted at once.
+    limits.setMaxConcurrentExecutions(Math.max(1000, Math.max(options.count(), options.burst())));
+    spec.setLimits(limits);
+    provider.setSpec(spec);
+    return provider;
+  }
+
+  private boolean providerReady() {
+    SandboxProvider p = client.resources(SandboxProvider.class).inNamespace(namespace).withName(PROVIDER).get();
+    return p != null && p.getStatus() != null && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
+  }
+
+  /** Untimed: waits until the pool holds poolSize Ready idle pods and nothing else (no claimed or dying pod). */
+  private void awaitWarm(String providerUid) {
+    awaitTrue("a warm pool of " + options.poolSize(), Duration.ofMinutes(5), () -> {
+      List<Pod> pods = client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
+          .list().getItems();
+      long idleReady = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null
+          && "idle".equals(p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL)) && ready(p)).count();
+      return idleReady >= options.poolSize() && pods.size() == idleReady;
+    });
+  }
+
+  private List<Double> rawExec(String providerUid) throws Exception {
+    Pod template = client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
+        .list().getItems().get(0);
+    String container = template.getSpec().getContainers().get(0).getName();
+    // The same spec (image, RuntimeClass, security context, resources, /tmp), none of the pool's
+    // labels or owner: the pool never sees it.
+    Pod rawPod = new PodBuilder()
+        .withNewMetadata().withName("bench-raw-exec").withNamespace(namespace).addToLabels("app.kubernetes.io/part-of", PART_OF)
+        .endMetadata()
+        .withSpec(template.getSpec())
+        .editSpec().withNodeName(null).endSpec()
+        .build();
+    client.resource(rawPod).create();
+    progress("raw: pod bench-raw-exec (a pool pod's spec, outside the pool); %d warm-up + %d timed execs of python3 -c pass",
+        Math.min(10, options.rawIterations()), options.rawIterations());
+    awaitTrue("pod bench-raw-exec Ready", Duration.ofMinutes(2),
+        () -> ready(client.pods().inNamespace(namespace).withName("bench-raw-exec").get()));
+    int warmup = Math.min(10, options.rawIterations());
+    List<Double> raw = timedExecs(container, List.of("python3", "-c", "pass"), null, warmup);
+    report("raw exec python3 -c pass", raw);
+    // The command the operator runs (the runner, the envelope on stdin), still without the operator:
+    // tells the runner's own cost from the operator's.
+    ExecutionRequest request = new ExecutionRequest(namespace, "raw", UUID.randomUUID().toString(), Language.PYTHON,
+        ExecutionMode.SCRIPT, "main", "pass", null, Duration.ofSeconds(30), 65536);
+    List<Double> runner = timedExecs(container, RunnerProgram.command(Language.PYTHON), request, warmup);
+    report("raw exec of the runner (script pass)", runner);
+    client.pods().inNamespace(namespace).withName("bench-raw-exec").withGracePeriod(0).delete();
+    return raw;
+  }
+
+  /** Execs a command into the raw pod, untimed warm-up first; with a request, its envelope goes to stdin. */
+  private List<Double> timedExecs(String container, List<String> command, ExecutionRequest request, int warmup)
+      throws Exception {
+    List<Double> millis = new ArrayList<>();
+    for (int i = 0; i < warmup + options.rawIterations(); i++) {
+      byte[] stdin = request == null ? null : request.newEnvelope().line();
+      long start = System.nanoTime();
+      var target = client.pods().inNamespace(namespace).withName("bench-raw-exec").inContainer(container);
+      try (ExecWatch exec = (stdin == null ? target : target.redirectingInput())
+          .writingOutput(OutputStream.nullOutputStream()).writingError(OutputStream.nullOutputStream())
+          .exec(command.toArray(String[]::new))) {
+        if (stdin != null) {
+          exec.getInput().write(stdin);
+          exec.getInput().flush();
+        }
+        Integer code = exec.exitCode().get(60, TimeUnit.SECONDS);
+        long elapsed = System.nanoTime() - start;
+        if (code == null || code != 0) {
+          throw new IllegalStateException("raw exec of " + command.get(0) + " exited " + code);
+        }
+        if (i >= warmup) {
+          millis.add(elapsed / 1e6);
+        }
+      }
+    }
+    return millis;
+  }
+
+  /** Creates count executions at the configured rate; waits until all are terminal or the deadline passes. */
+  private List<Sample> paced(String prefix, int count) throws Exception {
+    long periodNanos = (long) (1e9 / options.rate());
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor();
+    ExecutorService creators = Executors.newFixedThreadPool(8);
+    List<Sample> created = Collections.synchronizedList(new ArrayList<>());
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger createErrors = new AtomicInteger();
+    try {
+      ticker.scheduleAtFixedRate(() -> {
+        int i = next.getAndIncrement();
+        if (i < count) {
+          creators.execute(() -> {
+            try {
+              created.add(create(String.format("%s-%05d", prefix, i)));
+            } catch (RuntimeException e) {
+              createErrors.incrementAndGet();
+              System.out.println("  creating a CodeExecution failed: " + e.getMessage());
+            }
+          });
+        }
+      }, 0, periodNanos, TimeUnit.NANOSECONDS);
+      awaitTrue("all " + count + " created", Duration.ofSeconds((long) (count / options.rate()) + 120),
+          () -> created.size() + createErrors.get() >= count);
+    } finally {
+      ticker.shutdownNow();
+      creators.shutdown();
+    }
+    awaitAllTerminal(created, prefix);
+    return new ArrayList<>(created);
+  }
+
+  /** Creates the burst as fast as a few threads can; the rate of the steady part is what the refill allows. */
+  private double burst() throws Exception {
+    int n = options.burst();
+    progress("burst: %d executions created at once (pool %d; the rest wait for the refill)", n, options.poolSize());
+    ExecutorService creators = Executors.newFixedThreadPool(8);
+    List<Future<Sample>> futures = new ArrayList<>();
+    long start = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      String name = String.format("burst-%05d", i);
+      futures.add(creators.submit(() -> create(name)));
+    }
+    List<Sample> created = new ArrayList<>();
+    for (Future<Sample> f : futures) {
+      created.add(f.get());
+    }
+    creators.shutdown();
+    progress("burst: created in %.1f s", (System.nanoTime() - start) / 1e9);
+    awaitAllTerminal(created, "burst");
+    List<Long> done = created.stream().filter(s -> s.terminal != 0).map(s -> s.terminal).sorted().toList();
+    long failed = created.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
+    printFailures(created);
+    if (done.size() < 2) {
+      return Double.NaN;
+    }
+    double overall = done.size() / ((done.get(done.size() - 1) - start) / 1e9);
+    // Steady part: after the warm pool's pods were used, until the last completion.
+    int from = Math.min(options.poolSize(), done.size() - 2);
+    double steady = (done.size() - 1 - from) / ((done.get(done.size() - 1) - done.get(from)) / 1e9);
+    System.out.printf(Locale.ROOT,
+        "  burst of %d: %d terminal (%d not Succeeded) in %.1f s; overall %.1f/s; steady (completion %d..%d) %.1f/s%n",
+        n, done.size(), failed, (done.get(done.size() - 1) - start) / 1e9, overall, from + 1, done.size(), steady);
+    return steady;
+  }
+
+  private static void printFailures(List<Sample> samples) {
+    samples.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).limit(5)
+        .forEach(s -> System.out.printf("  failed: %s (%s): %s%n", s.phase, s.reason, s.message));
+  }
+
+  private Sample create(String name) {
+    CodeExecution cx = execution(namespace, name);
+    Sample sample = new Sample(System.nanoTime());
+    samples.put(name, sample);
+    client.resource(cx).create();
+    return sample;
+  }
+
+  private static CodeExecution execution(String ns, String name) {
+    CodeExecution cx = new CodeExecution();
+    cx.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(ns).build());
+    CodeExecutionSpec spec = new CodeExecutionSpec();
+    ProviderReference ref = new ProviderReference();
+    ref.setName(PROVIDER);
+    spec.setProviderRef(ref);
+    spec.setLanguage(Language.PYTHON);
+    spec.setMode(ExecutionMode.SCRIPT);
+    spec.setCode("pass");
+    cx.setSpec(spec);
+    return cx;
+  }
+
+  /** Waits for the samples to be terminal; what names them in progress lines (null: quiet). */
+  private void awaitAllTerminal(List<Sample> created, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(options.deadlineSeconds());
+    long lastReport = System.nanoTime();
+    while (System.nanoTime() < deadline) {
+      long terminal = created.stream().filter(s -> s.terminal != 0).count();
+      if (terminal == created.size()) {
+        break;
+      }
+      if (what != null && System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(5)) {
+        progress("%s: %d/%d terminal", what, terminal, created.size());
+        lastReport = System.nanoTime();
+      }
+      Thread.sleep(50);
+    }
+    long terminal = created.stream().filter(s -> s.terminal != 0).count();
+    if (what == null) {
+      return;
+    }
+    progress("%s: %d/%d terminal%s", what, terminal, created.size(),
+        terminal < created.size() ? " (the rest lost: not terminal within " + options.deadlineSeconds() + " s)" : "");
+  }
+
+  /** Timestamps the first terminal status the watch delivers for each execution. */
+  private final class TerminalWatch implements ResourceEventHandler<CodeExecution> {
+    @Override
+    public void onAdd(CodeExecution cx) {
+      seen(cx);
+    }
+
+    @Override
+    public void onUpdate(CodeExecution old, CodeExecution cx) {
+      seen(cx);
+    }
+
+    @Override
+    public void onDelete(CodeExecution cx, boolean unknown) {}
+
+    private void seen(CodeExecution cx) {
+      long now = System.nanoTime();
+      if (!CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
+        return;
+      }
+      Sample sample = samples.get(cx.getMetadata().getName());
+      if (sample != null && sample.terminal == 0) {
+        sample.phase = cx.getStatus().getPhase();
+        sample.reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
+        sample.message = cx.getStatus().getMessage();
+        sample.terminal = now;
+      }
+    }
+  }
+
+  /**
+   * Creates the finished CodeExecutions (status written directly, as the operator would), then
+   * starts the operator jar on that namespace and reads its VmRSS once it is idle and after a GC.
+   */
+  private double rss() throws Exception {
+    createNamespace(rssNamespace);
+    // A provider as the executions name it, with no pods: the operator holds its backend too.
+    client.resource(provider(rssNamespace, 0, "100m")).create();
+    int n = options.finished();
+    progress("rss: creating %d finished CodeExecutions in %s (create + PUT /status, 16 threads)", n, rssNamespace);
+    ExecutorService writers = Executors.newFixedThreadPool(16);
+    AtomicInteger written = new AtomicInteger();
+    long start = System.nanoTime();
+    List<Future<?>> futures = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String name = String.format("done-%05d", i);
+      futures.add(writers.submit(() -> {
+        CodeExecution cx = client.resource(execution(rssNamespace, name)).create();
+        Instant now = Instant.now();
+        ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
+            RunnerReport.NONE, "sbx-" + PROVIDER + "-py-" + name, now.minusMillis(120), now, null);
+        cx.setStatus(CodeExecutionStatusCalculator.finished(
+            cx, outcome, OutputLimitAction.TRUNCATE, now));
+        client.resource(cx).updateStatus();
+        int w = written.incrementAndGet();
+        if (w % 1000 == 0) {
+          progress("rss: %d/%d written", w, n);
+        }
+        return null;
+      }));
+    }
+    for (Future<?> f : futures) {
+      f.get();
+    }
+    writers.shutdown();
+    progress("rss: %d written in %.1f s; starting %s as its own process (-XX:MaxRAM=%s -XX:MaxRAMPercentage=70,"
+        + " as the chart's 512Mi limit)", n, (System.nanoTime() - start) / 1e9, options.operatorJar(), options.operatorMaxRam());
+
+    Path log = Files.createTempFile("bench-selfmanaged-operator-", ".log");
+    ProcessBuilder builder = new ProcessBuilder("java", "-XX:MaxRAM=" + options.operatorMaxRam(),
+        "-XX:MaxRAMPercentage=70", "-XX:+ExitOnOutOfMemoryError", "-jar", options.operatorJar().toString(), "operator")
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    builder.environment().put("SANDBOX_WATCH_NAMESPACES", rssNamespace);
+    builder.environment().put("SANDBOX_HEALTH_PORT", "0");
+    builder.environment().remove("JAVA_TOOL_OPTIONS");
+    Process process = builder.start();
+    operatorProcess = process;
+    long pid = process.pid();
+    progress("rss: operator pid %d, log %s", pid, log);
+    awaitTrue("the operator process started", Duration.ofMinutes(3), () -> {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("the operator process exited " + process.exitValue() + "; see " + log);
+      }
+      return read(log).contains("sandbox-operator started");
+    });
+    // Idle: it read all executions into its cache and reconciled each once (no writes for finished ones).
+    awaitTrue("the operator process idle", Duration.ofMinutes(3), () -> {
+      long before = cpuTicks(pid);
+      Thread.sleep(3000);
+      return cpuTicks(pid) - before < 15; // under 5% of a CPU over 3 s (100 ticks/s)
+    });
+    double idleMb = vmKb(pid, "VmRSS") / 1024.0;
+    if (jcmd(pid, "GC.run") == null) {
+      System.out.println("  (jcmd not available: no GC before the reading)");
+    }
+    Thread.sleep(2000);
+    double afterGcMb = vmKb(pid, "VmRSS") / 1024.0;
+    // How much of it is heap the JVM keeps committed rather than live objects.
+    String heap = jcmd(pid, "GC.heap_info");
+    var heapMatch = heap == null ? null : java.util.regex.Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(heap);
+    if (heapMatch != null && heapMatch.find()) {
+      System.out.printf(Locale.ROOT, "  operator heap after the GC: %.0f MB used of %.0f MB committed%n",
+          Long.parseLong(heapMatch.group(2)) / 1024.0, Long.parseLong(heapMatch.group(1)) / 1024.0);
+    }
+    double peakMb = vmKb(pid, "VmHWM") / 1024.0;
+    long provisionErrors = read(log).lines().filter(l -> l.contains(" ERROR ")).count();
+    System.out.printf(Locale.ROOT, "  operator process RSS with %d finished CodeExecutions: %.0f MB idle, %.0f MB after"
+        + " a GC (peak %.0f MB); %d ERROR log lines%n", n, idleMb, afterGcMb, peakMb, provisionErrors);
+    stopOperatorProcess();
+    return afterGcMb;
+  }
+
+  /** Output of `jcmd pid command`, or null when jcmd is not available. */
+  private static String jcmd(long pid, String command) {
+    try {
+      Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
+      String output = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      jcmd.waitFor(60, TimeUnit.SECONDS);
+      return output;
+    } catch (IOException e) {
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    }
+  }
+
+  private static long cpuTicks(long pid) throws IOException {
+    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
+  }
+
+  private static long vmKb(long pid, String field) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+      if (line.startsWith(field + ":")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IllegalStateException(field + " not in /proc/" + pid + "/status");
+  }
+
+  private static String read(Path file) throws IOException {
+    return Files.readString(file, StandardCharsets.UTF_8);
+  }
+
+  private void createNamespace(String name) {
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name)
+        .addToLabels("app.kubernetes.io/part-of", PART_OF).endMetadata().build()).create();
+    awaitTrue("default ServiceAccount in " + name, Duration.ofSeconds(60),
+        () -> client.serviceAccounts().inNamespace(name).withName("default").get() != null);
+  }
+
+  private void stopOperatorProcess() {
+    Process process = operatorProcess;
+    if (process == null) {
+      return;
+    }
+    process.destroy();
+    try {
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
+    }
+    operatorProcess = null;
+  }
+
+  /** Idempotent: stops what this run started and deletes its namespaces (also from the shutdown hook). */
+  private synchronized void cleanUp() {
+    stopOperatorProcess();
+    if (watch != null) {
+      watch.stop();
+      watch = null;
+    }
+    if (operator != null) {
+      operator.stop(Duration.ofSeconds(5));
+      operator = null;
+      operatorClient.close();
+    }
+    for (String ns : List.of(namespace, rssNamespace)) {
+      try {
+        if (client.namespaces().withName(ns).get() != null) {
+          client.namespaces().withName(ns).delete();
+          progress("deleted namespace %s", ns);
+        }
+      } catch (RuntimeException e) {
+        System.out.println("  deleting namespace " + ns + " failed: " + e.getMessage());
+      }
+    }
+  }
+
+  private static boolean ready(Pod pod) {
+    return pod != null && pod.getStatus() != null && pod.getStatus().getConditions() != null
+        && pod.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** A condition check that may throw. */
+  private interface Check {
+    boolean met() throws Exception;
+  }
+
+  private static void awaitTrue(String what, Duration timeout, Check check) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Exception last = null;
+    while (System.nanoTime() < deadline) {
+      try {
+        if (check.met()) {
+          return;
+        }
+      } catch (IllegalStateException e) {
+        throw e;
+      } catch (Exception e) {
+        last = e;
+      }
+      try {
+        Thread.sleep(250);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted waiting for " + what, e);
+      }
+    }
+    throw new IllegalStateException("timed out after " + timeout.toSeconds() + " s waiting for " + what
+        + (last == null ? "" : " (last error: " + last.getMessage() + ")"));
+  }
+
+  private static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).trim();
+    } catch (IOException e) {
+      return "unknown";
+    }
+  }
+
+  private static void progress(String format, Object... args) {
+    System.out.printf("[%tT] %s%n", System.currentTimeMillis(), String.format(Locale.ROOT, format, args));
+  }
+
+  private static void target(String what, boolean met, String measured) {
+    System.out.printf("  %-45s %-22s %s%n", what, measured, met ? "met" : "MISSED");
+  }
+}
