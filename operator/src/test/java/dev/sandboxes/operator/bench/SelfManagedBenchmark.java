@@ -191,7 +191,7 @@ public final class SelfManagedBenchmark {
         "runc".equals(handler) && !"runc".equals(options.runtimeClass())
             ? " -- NOT gVisor: on this cluster the RuntimeClass is backed by runc, so these are runc figures" : "");
     String cpu = options.cpu() != null ? options.cpu() : fittingCpu();
-    System.out.printf("bench-selfmanaged: poolSize=%d image=%s per-pod cpu=%s (requests = limits) rate=%.1f/s count=%d"
+    System.out.printf("bench-selfmanaged: poolSize=%d image=%s per-pod cpu limit=%s (request min(limit, 100m)) rate=%.1f/s count=%d"
         + " burst=%d finished=%d%n", options.poolSize(), options.image(), cpu, options.rate(), options.count(),
         options.burst(), options.finished());
 
@@ -279,8 +279,8 @@ public final class SelfManagedBenchmark {
   }
 
   /**
-   * A CPU size that lets the pool, the pods being replaced and the raw pod fit the schedulable
-   * CPU (requests = limits, so a 2-CPU node holds two pods of the default 1 CPU).
+   * A CPU limit that lets the pool, the pods being replaced and the raw pod be scheduled: the
+   * provider default (1 CPU, requesting 100m) where that fits.
    */
   private String fittingCpu() {
     long allocatable = 0;
@@ -290,7 +290,12 @@ public final class SelfManagedBenchmark {
         allocatable += Quantity.getAmountInBytes(cpu).multiply(java.math.BigDecimal.valueOf(1000)).longValue();
       }
     }
-    // poolSize idle, up to poolSize being created, a few claimed, the raw pod.
+    // Pods request min(limit, 100m) CPU: with room for the pool, a couple of claimed pods and the
+    // raw pod at that request, they keep the provider's default limit of one CPU.
+    if (allocatable >= 100L * (options.poolSize() + 3)) {
+      return "1";
+    }
+    // Otherwise: poolSize idle, up to poolSize being created, a few claimed, the raw pod.
     long millis = allocatable / (2L * options.poolSize() + 4);
     millis = Math.max(10, Math.min(1000, millis / 10 * 10));
     return millis + "m";
