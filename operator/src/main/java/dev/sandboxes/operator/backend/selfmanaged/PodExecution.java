@@ -142,6 +142,13 @@ final class PodExecution {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
           "The sandbox pod " + pod + " failed during the execution: " + state.evidence());
     }
+    if (exitCode == null && streams.report().finished() && !"exit".equals(streams.report().status())) {
+      // The runner's done record (authenticated by the nonce) arrived, but the exit status did
+      // not: containerd's stream server can reset the connection as a fast process exits
+      // (kubelet logs "connection reset by peer"), losing the status frame. The record already
+      // says how the code ended, and the runner exits 0 after "ok" and 1 after "error".
+      exitCode = streams.report().isError() ? 1 : 0;
+    }
     if (exitCode == null) {
       String why = broken == null ? "no exit status was reported" : broken;
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,

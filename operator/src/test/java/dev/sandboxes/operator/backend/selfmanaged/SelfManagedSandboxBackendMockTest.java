@@ -38,6 +38,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
+import dev.sandboxes.operator.testing.LocalRunner;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -440,6 +441,44 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
     assertThat(outcome.detail()).contains("exec stream to sandbox pod").contains("connection reset by peer");
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void aStreamResetAfterTheRunnersDoneRecordKeepsTheOutcome() {
+    SelfManagedSandboxBackend backend = warmBackend("reset-after-done", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    // The real runner runs to the end; then the connection resets before the exit status arrives.
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.start(command, stdin, stdout, stderr, new ArrayList<>())
+        .thenCompose(code -> CompletableFuture.failedFuture(
+            new PodExec.StreamBrokenException("connection reset by peer", null))));
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main(x):\n    print('done')\n    return x * 2\n", "{\"x\": 21}", 10),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.report().result().asInt()).isEqualTo(42);
+    assertThat(outcome.stdout().text()).isEqualTo("done\n");
+  }
+
+  @Test
+  void aStreamResetBeforeTheDoneRecordIsStillASandboxFailure() {
+    SelfManagedSandboxBackend backend = warmBackend("reset-before-done", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      try {
+        stdout.write("partial\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null));
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("connection reset by peer");
   }
 
   @Test
