@@ -146,11 +146,14 @@ final class PodPool implements AutoCloseable {
       if (claimedHere.putIfAbsent(name, language) != null) {
         continue; // another thread of this process has it
       }
+      // No demand while this claim is in flight: the pod already counts as claimed here, and a
+      // maintenance pass seeing demand with nothing available would create a pod nobody needs.
+      // A failed claim sets the demand again below.
+      demand.get(language).set(false);
       try {
         // The update carries the resourceVersion the informer saw: a pod changed by anyone since
         // (another claimer, a deletion) answers 409 and is skipped.
         client.resource(claimedCopy(pod)).update();
-        demand.get(language).set(false);
         requestMaintenance(); // the replacement, ahead of demand
         return Optional.of(name);
       } catch (KubernetesClientException e) {
@@ -191,8 +194,17 @@ final class PodPool implements AutoCloseable {
 
   /** A claimed pod that ran an execution: deleted, never reused. */
   void release(String podName) {
-    delete(podName);
-    requestMaintenance();
+    // Off the result path: the outcome is final once the run ended, and the DELETE round trip
+    // would otherwise delay the execution's status. A pod whose deletion never happens (the
+    // operator died just now) is still claimed, and the claim sweep removes it.
+    try {
+      executor.execute(() -> {
+        delete(podName);
+        requestMaintenance();
+      });
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      delete(podName);
+    }
   }
 
   /** Deletes a pod at once (grace period 0); a pod that is already gone is fine. */

@@ -28,6 +28,12 @@ class KubernetesPodExecMockTest {
       "/api/v1/namespaces/team-a/pods/sbx-1/exec?command=python3&command=-c&command=pass&container=sandbox"
           + "&stdin=true&stdout=true&stderr=true";
 
+  /**
+   * No stdin: the mock server's websocket closes with 1002 on any message it was not scripted to
+   * expect, and when a stdin frame arrives relative to the emitted frames is a race.
+   */
+  private static final byte[] NO_STDIN = new byte[0];
+
   KubernetesClient client;
   KubernetesMockServer server;
 
@@ -50,7 +56,7 @@ class KubernetesPodExecMockTest {
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
 
     PodExec.Running running = new KubernetesPodExec(client).start(NS, "sbx-1", "sandbox",
-        List.of("python3", "-c", "pass"), "{}\n".getBytes(StandardCharsets.UTF_8), stdout, stderr);
+        List.of("python3", "-c", "pass"), NO_STDIN, stdout, stderr);
 
     assertThat(running.exitCode().get(10, TimeUnit.SECONDS)).isEqualTo(3);
     assertThat(stdout.toString(StandardCharsets.UTF_8)).isEqualTo("to stdout\n");
@@ -65,7 +71,7 @@ class KubernetesPodExecMockTest {
         .done().once();
 
     PodExec.Running running = new KubernetesPodExec(client).start(NS, "sbx-1", "sandbox",
-        List.of("python3", "-c", "pass"), "{}\n".getBytes(StandardCharsets.UTF_8),
+        List.of("python3", "-c", "pass"), NO_STDIN,
         new ByteArrayOutputStream(), new ByteArrayOutputStream());
 
     assertThatThrownBy(() -> running.exitCode().get(10, TimeUnit.SECONDS))
