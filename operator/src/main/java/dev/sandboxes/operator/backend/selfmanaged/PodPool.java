@@ -146,11 +146,13 @@ final class PodPool implements AutoCloseable {
       if (claimedHere.putIfAbsent(name, language) != null) {
         continue; // another thread of this process has it
       }
+      // Cleared before the update: maintenance running meanwhile must not read the demand this
+      // claim satisfies as a reason to create a pod. A failed claim sets it again below.
+      demand.get(language).set(false);
       try {
         // The update carries the resourceVersion the informer saw: a pod changed by anyone since
         // (another claimer, a deletion) answers 409 and is skipped.
         client.resource(claimedCopy(pod)).update();
-        demand.get(language).set(false);
         requestMaintenance(); // the replacement, ahead of demand
         return Optional.of(name);
       } catch (KubernetesClientException e) {
@@ -168,6 +170,10 @@ final class PodPool implements AutoCloseable {
 
   /** A claimed pod that ran no code goes back to the idle set. */
   void giveBack(String podName) {
+    if (closed) {
+      release(podName); // close() already deleted the idle pods; this one would be left behind
+      return;
+    }
     try {
       client.pods().inNamespace(namespace).withName(podName).edit(pod -> {
         Pod copy = new PodBuilder(pod).build();
@@ -192,6 +198,8 @@ final class PodPool implements AutoCloseable {
   /** A claimed pod that ran an execution: deleted, never reused. */
   void release(String podName) {
     delete(podName);
+    // Should the delete have failed, the pod is no longer held here, so the claim sweep removes it.
+    claimedHere.remove(podName);
     requestMaintenance();
   }
 
@@ -300,7 +308,6 @@ final class PodPool implements AutoCloseable {
     if (pods == null) {
       return;
     }
-    pods.stop();
     Set<String> hashes = new HashSet<>();
     templates.values().forEach(t -> hashes.add(t.hash()));
     List<String> idle = new ArrayList<>();
@@ -311,6 +318,8 @@ final class PodPool implements AutoCloseable {
       }
     }
     idle.forEach(this::delete);
+    // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
+    pods.stop();
     if (!idle.isEmpty()) {
       LOG.info("deleted {} idle sandbox pod(s) of SandboxProvider {}/{}", idle.size(), namespace, providerName);
     }
