@@ -268,6 +268,8 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(second.probe().ready()).isTrue();
     await().until(() -> ready(first) == 5 && ready(second) == 5);
 
+    // Note: under this burst the CRUD mock server itself sometimes stalls its event loop for its
+    // 30 s write timeout (a mock limitation; the test still passes, only slower).
     ExecutorService threads = Executors.newFixedThreadPool(20);
     CountDownLatch go = new CountDownLatch(1);
     ConcurrentLinkedQueue<String> claims = new ConcurrentLinkedQueue<>();
