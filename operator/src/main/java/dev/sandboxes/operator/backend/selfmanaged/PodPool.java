@@ -146,9 +146,8 @@ final class PodPool implements AutoCloseable {
       if (claimedHere.putIfAbsent(name, language) != null) {
         continue; // another thread of this process has it
       }
-      // No demand while this claim is in flight: the pod already counts as claimed here, and a
-      // maintenance pass seeing demand with nothing available would create a pod nobody needs.
-      // A failed claim sets the demand again below.
+      // Cleared before the update: maintenance running meanwhile must not read the demand this
+      // claim satisfies as a reason to create a pod. A failed claim sets it again below.
       demand.get(language).set(false);
       try {
         // The update carries the resourceVersion the informer saw: a pod changed by anyone since
@@ -171,6 +170,10 @@ final class PodPool implements AutoCloseable {
 
   /** A claimed pod that ran no code goes back to the idle set. */
   void giveBack(String podName) {
+    if (closed) {
+      release(podName); // close() already deleted the idle pods; this one would be left behind
+      return;
+    }
     try {
       client.pods().inNamespace(namespace).withName(podName).edit(pod -> {
         Pod copy = new PodBuilder(pod).build();
@@ -195,15 +198,17 @@ final class PodPool implements AutoCloseable {
   /** A claimed pod that ran an execution: deleted, never reused. */
   void release(String podName) {
     // Off the result path: the outcome is final once the run ended, and the DELETE round trip
-    // would otherwise delay the execution's status. A pod whose deletion never happens (the
-    // operator died just now) is still claimed, and the claim sweep removes it.
-    try {
-      executor.execute(() -> {
-        delete(podName);
-        requestMaintenance();
-      });
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
+    // would otherwise delay the execution's status. Should the delete fail (or never happen,
+    // the operator dying now), the pod is no longer held here and the claim sweep removes it.
+    Runnable deletion = () -> {
       delete(podName);
+      claimedHere.remove(podName);
+      requestMaintenance();
+    };
+    try {
+      executor.execute(deletion);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      deletion.run();
     }
   }
 
@@ -312,7 +317,6 @@ final class PodPool implements AutoCloseable {
     if (pods == null) {
       return;
     }
-    pods.stop();
     Set<String> hashes = new HashSet<>();
     templates.values().forEach(t -> hashes.add(t.hash()));
     List<String> idle = new ArrayList<>();
@@ -323,6 +327,8 @@ final class PodPool implements AutoCloseable {
       }
     }
     idle.forEach(this::delete);
+    // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
+    pods.stop();
     if (!idle.isEmpty()) {
       LOG.info("deleted {} idle sandbox pod(s) of SandboxProvider {}/{}", idle.size(), namespace, providerName);
     }

@@ -43,6 +43,13 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final String providerUid;
   private final SelfManagedSettings settings;
   private final PodExec exec;
+  /**
+   * Deadlines of all SelfManaged executions: shared, so that a backend closed (spec change) while a
+   * lease is still on its way to execute() cannot leave that run without one.
+   */
+  private static final ScheduledExecutorService DEADLINES =
+      Executors.newScheduledThreadPool(2, daemonThreads("selfmanaged-deadline"));
+
   private final ScheduledExecutorService executor;
   private final Clock clock = Clock.systemUTC();
   private final PodPool pool;
@@ -66,15 +73,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     this.providerUid = context.providerUid();
     this.settings = SelfManagedSettings.of(context.spec().getSelfManaged());
     this.exec = exec != null ? exec : new KubernetesPodExec(client);
-    AtomicInteger threads = new AtomicInteger();
-    this.executor =
-        Executors.newScheduledThreadPool(
-            4,
-            r -> {
-              Thread thread = new Thread(r, "selfmanaged-" + provider.name() + "-" + threads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.executor = Executors.newScheduledThreadPool(4, daemonThreads("selfmanaged-" + provider.name()));
     Map<Language, SandboxPodTemplate> templates = new EnumMap<>(Language.class);
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       templates.put(runtime.language(),
@@ -147,7 +146,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
-      return new PodExecution(client, exec, provider.namespace(), settings, executor, clock)
+      return new PodExecution(client, exec, provider.namespace(), settings, DEADLINES, clock)
           .run(pod, request, control, pool::delete);
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
@@ -196,8 +195,17 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
       return;
     }
     pool.close();
-    // Running executions still use the executor for their deadlines; it ends with the last of them.
+    // Queued pod creations still run (and delete what they create, the pool being closed).
     executor.shutdown();
+  }
+
+  private static java.util.concurrent.ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return r -> {
+      Thread thread = new Thread(r, prefix + "-" + count.incrementAndGet());
+      thread.setDaemon(true);
+      return thread;
+    };
   }
 
   /** A claimed pod. */

@@ -70,6 +70,7 @@ class SelfManagedSandboxBackendMockTest {
   KubernetesClient client;
 
   private final List<SelfManagedSandboxBackend> backends = new ArrayList<>();
+  private final List<KubernetesClient> otherClients = new ArrayList<>();
   private final ScriptedPodExec exec = new ScriptedPodExec();
   private final AtomicInteger capacitySignals = new AtomicInteger();
   private FakeKubelet kubelet;
@@ -77,6 +78,7 @@ class SelfManagedSandboxBackendMockTest {
   @AfterEach
   void tearDown() {
     backends.forEach(SelfManagedSandboxBackend::close);
+    otherClients.forEach(KubernetesClient::close);
     exec.killAll();
     if (kubelet != null) {
       kubelet.close();
@@ -267,10 +269,16 @@ class SelfManagedSandboxBackendMockTest {
     pods.forEach(p -> kubelet().markReady(p.getMetadata().getName()));
     // A second backend of the same provider (another replica, or the replacement after a spec
     // change) sees the same pods: only the server's resourceVersion check separates them.
-    SelfManagedSandboxBackend second = backend(provider);
+    // Its own client, as another process would have.
+    KubernetesClient otherClient = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+        .withConfig(client.getConfiguration()).build();
+    otherClients.add(otherClient);
+    SelfManagedSandboxBackend second = backend(provider, otherClient);
     assertThat(second.probe().ready()).isTrue();
     await().until(() -> ready(first) == 5 && ready(second) == 5);
 
+    // Note: under this burst the CRUD mock server itself sometimes stalls its event loop for its
+    // 30 s write timeout (a mock limitation; the test still passes, only slower).
     ExecutorService threads = Executors.newFixedThreadPool(20);
     CountDownLatch go = new CountDownLatch(1);
     ConcurrentLinkedQueue<String> claims = new ConcurrentLinkedQueue<>();
@@ -547,13 +555,23 @@ class SelfManagedSandboxBackendMockTest {
   void closeDeletesIdlePodsAndLeavesClaimedOnesToTheirRuns() {
     SelfManagedSandboxBackend backend = warmBackend("closing", 2);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    await().until(() -> pods().size() == 5); // 4 warm + the python replacement
+    SandboxLease unused = claim(backend, Language.JAVASCRIPT);
+    await().until(() -> pods().size() == 6); // 4 warm + the 2 replacements
 
     backend.close();
 
     await().untilAsserted(() -> assertThat(pods()).extracting(p -> p.getMetadata().getName())
-        .containsExactly(lease.sandboxId()));
+        .containsExactlyInAnyOrder(lease.sandboxId(), unused.sandboxId()));
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    // A lease given back after close is not returned to a pool that no longer exists.
+    unused.release();
+    await().untilAsserted(() -> assertThat(pods()).extracting(p -> p.getMetadata().getName())
+        .containsExactly(lease.sandboxId()));
+    // A run that started on a closed backend still has its deadline and still deletes its pod.
+    exec.script((pod, command, stdin, stdout, stderr) -> new CompletableFuture<>());
+    assertThat(backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 1), RunControl.detached())
+        .termination()).isEqualTo(Termination.TIMED_OUT);
+    await().until(() -> pods().isEmpty());
   }
 
   @Test
@@ -629,6 +647,10 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SelfManagedSandboxBackend backend(SandboxProvider provider) {
+    return backend(provider, client);
+  }
+
+  private SelfManagedSandboxBackend backend(SandboxProvider provider, KubernetesClient client) {
     SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS).withName(provider.getMetadata().getName()).get();
     stored.setSpec(provider.getSpec());
     OperatorConfig config = OperatorConfig.defaults();
