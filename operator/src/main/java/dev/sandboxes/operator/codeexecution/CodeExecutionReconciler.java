@@ -67,7 +67,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private static final String PROVIDER_INDEX = "codeexecution-by-provider";
   private static final String DEFAULT_PROVIDER_KEY = "*default*";
   private static final Duration REFERENCE_RETRY = Duration.ofSeconds(15);
-  private static final Duration LOCAL_BACKEND_RETRY = Duration.ofSeconds(1);
   private static final Duration BACKEND_WAIT_AFTER_RESTART = Duration.ofSeconds(60);
 
   private final ProviderRegistry registry;
@@ -176,12 +175,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
               + runtime.map(r -> r.lastProbe() == null ? " yet" : ": " + r.lastProbe().message()).orElse(" yet")
               + "; the execution waits for it.";
       events.record(cx, Type.Warning, Reason.ProviderNotReady, message);
-      // The provider informer wakes us when its Ready condition flips. Right after a restart or a
-      // leader change it may still say True (written by the previous process) while this process
-      // builds its own backend: no flip will come, so look again shortly.
-      boolean readyInStatus = "True".equals(readyStatus(provider));
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now,
-          readyInStatus ? LOCAL_BACKEND_RETRY : null);
+      // Woken by the provider informer when its Ready condition flips, and by the provider
+      // reconciler when this process sees it ready (after a restart or a leader change its status
+      // may already say True, so no flip comes): providerBecameReady.
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now, null);
     }
     ProviderSettings settings = runtime.get().settings();
 
@@ -467,7 +464,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return namespace + "/" + DEFAULT_PROVIDER_KEY;
   }
 
-  /** Executions that wait for this provider to appear or become Ready. */
   /** Wakes the executions waiting for a provider that just became ready in this process. */
   public void providerBecameReady(SandboxProvider provider) {
     EventSourceContext<CodeExecution> context = eventSourceContext;
@@ -476,6 +472,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
   }
 
+  /** Executions that wait for this provider to appear or become Ready. */
   private static Set<ResourceID> waitingOn(EventSourceContext<CodeExecution> context, SandboxProvider provider) {
     String namespace = provider.getMetadata().getNamespace();
     List<CodeExecution> candidates = new ArrayList<>(

@@ -5,6 +5,7 @@ import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.runner.RunnerProgram;
+import dev.sandboxes.operator.runner.RunnerReport;
 import dev.sandboxes.operator.runner.RunnerStreams;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -126,7 +127,8 @@ final class PodExecution {
     if (stop.get() == Stop.CANCELLED) {
       return outcome(Termination.CANCELLED, null, streams, pod, started, finished, control.cancelReason());
     }
-    boolean suspicious = !streams.report().finished() && (exitCode == null || exitCode != 0);
+    RunnerReport report = streams.report(); // parsed once; the streams are finished
+    boolean suspicious = !report.finished() && (exitCode == null || exitCode != 0);
     PodState state = suspicious ? settledState(pod) : PodState.RUNNING;
     if (state.gone()) {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
@@ -142,12 +144,12 @@ final class PodExecution {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
           "The sandbox pod " + pod + " failed during the execution: " + state.evidence());
     }
-    if (exitCode == null && streams.report().finished() && !"exit".equals(streams.report().status())) {
+    if (exitCode == null && report.finished() && !"exit".equals(report.status())) {
       // The runner's done record (authenticated by the nonce) arrived, but the exit status did
       // not: containerd's stream server can reset the connection as a fast process exits
       // (kubelet logs "connection reset by peer"), losing the status frame. The record already
       // says how the code ended, and the runner exits 0 after "ok" and 1 after "error".
-      exitCode = streams.report().isError() ? 1 : 0;
+      exitCode = report.isError() ? 1 : 0;
     }
     if (exitCode == null) {
       String why = broken == null ? "no exit status was reported" : broken;
