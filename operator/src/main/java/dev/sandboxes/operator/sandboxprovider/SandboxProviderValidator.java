@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.sandboxprovider;
 
+import dev.sandboxes.api.v1alpha1.AliyunEgress;
 import dev.sandboxes.api.v1alpha1.AliyunSpec;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.E2bSpec;
@@ -11,6 +12,7 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
+import dev.sandboxes.operator.backend.aliyun.AliyunSettings;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -185,6 +187,16 @@ public final class SandboxProviderValidator {
     if (aliyun.getDataEndpoint() != null && !URL.matcher(aliyun.getDataEndpoint()).matches()) {
       problems.add("spec.aliyun.dataEndpoint must be host[:port][/path] or an http(s) URL");
     }
+    if (aliyun.getEgress() != AliyunEgress.INTERNET
+        && AliyunSettings.DEFAULT_INTERNET_TEMPLATE.equals(aliyun.getTemplateName())) {
+      problems.add(publicTemplateWithoutEgress("spec.aliyun.templateName"));
+    }
+  }
+
+  /** The operator's internet template named while egress is Deny: the probe would refuse it anyway. */
+  private static String publicTemplateWithoutEgress(String field) {
+    return field + " names " + AliyunSettings.DEFAULT_INTERNET_TEMPLATE + ", the operator's template with internet access,"
+        + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet";
   }
 
   private static void validateTemplates(SandboxProviderSpec spec, List<String> problems) {
@@ -195,6 +207,10 @@ public final class SandboxProviderValidator {
       RuntimeSpec runtime = spec.getRuntimes().get(i);
       if (runtime != null && runtime.getTemplate() != null && !ALIYUN_TEMPLATE.matcher(runtime.getTemplate()).matches()) {
         problems.add("spec.runtimes[" + i + "].template may hold letters, digits, '_', '.' and '-' (1 to 128)");
+      }
+      boolean internet = spec.getAliyun() != null && spec.getAliyun().getEgress() == AliyunEgress.INTERNET;
+      if (runtime != null && !internet && AliyunSettings.DEFAULT_INTERNET_TEMPLATE.equals(runtime.getTemplate())) {
+        problems.add(publicTemplateWithoutEgress("spec.runtimes[" + i + "].template"));
       }
     }
   }
