@@ -50,6 +50,7 @@ public final class SandboxProviderValidator {
     }
     validateRuntimes(spec, problems);
     validateLimits(spec.getType(), spec.getLimits(), problems);
+    validateCanary(spec, problems);
     switch (spec.getType()) {
       case SELF_MANAGED -> validateSelfManaged(spec.getSelfManaged(), problems);
       case DOCKER -> validateDocker(spec.getDocker(), problems);
@@ -84,6 +85,20 @@ public final class SandboxProviderValidator {
       if (!pool && runtime.getImage() != null) {
         problems.add(field + ".image applies to SelfManaged and Docker providers only; use template");
       }
+    }
+  }
+
+  private static void validateCanary(SandboxProviderSpec spec, List<String> problems) {
+    if (spec.getCanary() == null) {
+      return;
+    }
+    range("spec.canary.intervalSeconds", spec.getCanary().getIntervalSeconds(), 30, 86400, problems);
+    Language language = spec.getCanary().getLanguage();
+    boolean served = spec.getRuntimes() == null || spec.getRuntimes().isEmpty()
+        || spec.getRuntimes().stream().anyMatch(r -> r != null && r.getLanguage() == language);
+    if (language != null && !served) {
+      problems.add("spec.canary.language is " + language.value() + " but spec.runtimes does not serve it; add that runtime"
+          + " or pick a served language");
     }
   }
 
