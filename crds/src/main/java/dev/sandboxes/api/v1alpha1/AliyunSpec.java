@@ -27,6 +27,9 @@ public class AliyunSpec {
   @JsonPropertyDescription("Data-plane base URL override. Default https://<accountId>-ram.agentrun-data.<region>.aliyuncs.com.")
   private String dataEndpoint;
 
+  @JsonPropertyDescription("Network access of the sandboxes. Deny (default): the operator's template is created with networkMode PRIVATE and a named template whose networkMode is not PRIVATE makes the provider not Ready (TemplateNotPrivate). Internet: public egress, the operator's template is created with networkMode PUBLIC and any template is accepted.")
+  private AliyunEgress egress;
+
   public SecretReference getCredentialsSecretRef() {
     return credentialsSecretRef;
   }
@@ -65,5 +68,13 @@ public class AliyunSpec {
 
   public void setDataEndpoint(String dataEndpoint) {
     this.dataEndpoint = dataEndpoint;
+  }
+
+  public AliyunEgress getEgress() {
+    return egress;
+  }
+
+  public void setEgress(AliyunEgress egress) {
+    this.egress = egress;
   }
 }

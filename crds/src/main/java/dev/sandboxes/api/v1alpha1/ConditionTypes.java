@@ -13,6 +13,8 @@ public final class ConditionTypes {
   public static final String STARTED = "Started";
   /** CodeExecution summary: Unknown until finished, then True or False with a failure reason. */
   public static final String SUCCEEDED = "Succeeded";
+  /** SandboxProvider with spec.canary: the last end-to-end test execution passed. */
+  public static final String CANARY_PASSED = "CanaryPassed";
 
   // ---- SandboxProvider reasons ----
 
@@ -40,6 +42,14 @@ public final class ConditionTypes {
   public static final String INVALID_SPEC = "InvalidSpec";
   /** The first probe has not finished yet. */
   public static final String PROBING = "Probing";
+  /** Aliyun with egress Deny: a template the provider uses allows public network access. */
+  public static final String TEMPLATE_NOT_PRIVATE = "TemplateNotPrivate";
+  /** CanaryPassed True: the canary returned the expected result. */
+  public static final String CANARY_SUCCEEDED = "CanarySucceeded";
+  /** CanaryPassed False: the canary failed, timed out or returned something else; the message says what. */
+  public static final String CANARY_FAILED = "CanaryFailed";
+  /** CanaryPassed Unknown: the provider is not Ready, or no sandbox was free for the canary yet. */
+  public static final String CANARY_PENDING = "CanaryPending";
 
   // ---- CodeExecution reasons ----
 

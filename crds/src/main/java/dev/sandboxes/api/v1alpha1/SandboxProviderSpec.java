@@ -37,6 +37,9 @@ public class SandboxProviderSpec {
   @JsonPropertyDescription("Settings for type E2B; required then.")
   private E2bSpec e2b;
 
+  @JsonPropertyDescription("Opt-in end-to-end test: a tiny execution run through the real backend every intervalSeconds while the provider is Ready, reported as the CanaryPassed condition with its latency. Default: off.")
+  private CanarySpec canary;
+
   public ProviderType getType() {
     return type;
   }
@@ -91,5 +94,13 @@ public class SandboxProviderSpec {
 
   public void setE2b(E2bSpec e2b) {
     this.e2b = e2b;
+  }
+
+  public CanarySpec getCanary() {
+    return canary;
+  }
+
+  public void setCanary(CanarySpec canary) {
+    this.canary = canary;
   }
 }

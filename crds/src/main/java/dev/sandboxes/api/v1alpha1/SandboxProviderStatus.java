@@ -13,7 +13,7 @@ public class SandboxProviderStatus {
   @JsonPropertyDescription("The metadata.generation this status describes.")
   private Long observedGeneration;
 
-  @JsonPropertyDescription("Ready (True when the backend answered the last probe) with a reason such as BackendReachable, CredentialsMissing, CredentialsRejected, BackendUnreachable, RuntimeClassNotFound or InvalidSpec.")
+  @JsonPropertyDescription("Ready (True when the backend answered the last probe) with a reason such as BackendReachable, CredentialsMissing, CredentialsRejected, BackendUnreachable, RuntimeClassNotFound or InvalidSpec; with spec.canary also CanaryPassed (CanarySucceeded or CanaryFailed, latency and failure in the message).")
   private List<Condition> conditions = new ArrayList<>();
 
   @JsonPropertyDescription("When the backend was last probed (RFC 3339).")
@@ -21,6 +21,9 @@ public class SandboxProviderStatus {
 
   @JsonPropertyDescription("Sandbox pool per runtime: ready, claimed and desired counts (SelfManaged and Docker).")
   private List<PoolStatus> pools;
+
+  @JsonPropertyDescription("The last canary run (spec.canary): when it finished and how long it took; CanaryPassed says whether it passed.")
+  private CanaryStatus canary;
 
   public Long getObservedGeneration() {
     return observedGeneration;
@@ -52,5 +55,13 @@ public class SandboxProviderStatus {
 
   public void setPools(List<PoolStatus> pools) {
     this.pools = pools;
+  }
+
+  public CanaryStatus getCanary() {
+    return canary;
+  }
+
+  public void setCanary(CanaryStatus canary) {
+    this.canary = canary;
   }
 }

@@ -3,16 +3,23 @@ package dev.sandboxes.operator.cli;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.CanarySpec;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
+import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
+import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.sandboxprovider.Canary;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.sandboxprovider.SandboxProviderStatusCalculator;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
 import dev.sandboxes.operator.sandboxprovider.SecretRequirements;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -55,9 +62,17 @@ public final class RunCommand implements Callable<Integer> {
       description = "A SandboxProvider manifest (a Docker provider's host may be any Docker-API socket, podman's too).")
   Path providerFile;
 
-  @Option(names = {"-f", "--filename"}, required = true, paramLabel = "EXECUTION.yaml",
+  @Option(names = {"-f", "--filename"}, paramLabel = "EXECUTION.yaml",
       description = "Manifest file(s) with CodeExecutions, plus any ConfigMaps and Secrets they refer to. Repeatable.")
-  List<Path> executionFiles;
+  List<Path> executionFiles = new ArrayList<>();
+
+  @Option(names = "--canary",
+      description = {
+        "Instead of -f: run the provider's canary (a tiny execution through the real backend, as spec.canary does in",
+        "the cluster) and print the SandboxProvider with its Ready and CanaryPassed conditions. Exit status 0 when it",
+        "passed, 2 otherwise."
+      })
+  boolean canary;
 
   @Option(names = {"-o", "--output"}, defaultValue = "yaml", paramLabel = "yaml|json",
       description = "Output format: yaml (default) or json.")
@@ -100,6 +115,12 @@ public final class RunCommand implements Callable<Integer> {
     if (!"yaml".equals(output) && !"json".equals(output)) {
       return fail("-o must be yaml or json, not " + output);
     }
+    if (canary && !executionFiles.isEmpty()) {
+      return fail("--canary runs no CodeExecutions: leave out -f, or run them in a second call");
+    }
+    if (!canary && executionFiles.isEmpty()) {
+      return fail("give the CodeExecutions to run with -f EXECUTION.yaml, or --canary to test the provider");
+    }
     SandboxProvider provider;
     LocalReferencedObjects objects = new LocalReferencedObjects(environment);
     List<CodeExecution> executions = new ArrayList<>();
@@ -131,7 +152,7 @@ public final class RunCommand implements Callable<Integer> {
     } catch (IllegalArgumentException | java.io.IOException e) {
       return fail(e.getMessage());
     }
-    if (executions.isEmpty()) {
+    if (executions.isEmpty() && !canary) {
       return fail("no CodeExecution found in " + executionFiles);
     }
 
@@ -158,6 +179,9 @@ public final class RunCommand implements Callable<Integer> {
     }
     try (SandboxBackend backend = created) {
       ProbeResult probe = backend.probe();
+      if (canary) {
+        return runCanary(provider, settings, backend, probe);
+      }
       if (!probe.ready()) {
         return fail("SandboxProvider " + settings.name() + " is not ready (" + probe.reason() + "): " + probe.message());
       }
@@ -171,6 +195,30 @@ public final class RunCommand implements Callable<Integer> {
       print(executions);
       return exit;
     }
+  }
+
+  /** `--canary`: the provider with its probe and canary outcome as the operator would write them. */
+  private int runCanary(SandboxProvider provider, ProviderSettings settings, SandboxBackend backend, ProbeResult probe)
+      throws Exception {
+    progress("  %s", probe.message());
+    SandboxProviderSpec withCanary = Manifests.JSON.convertValue(provider.getSpec(), SandboxProviderSpec.class);
+    if (withCanary.getCanary() == null) {
+      withCanary.setCanary(new CanarySpec());
+    }
+    Canary.Result result = null;
+    if (probe.ready()) {
+      Language language = Canary.language(withCanary);
+      progress("Running the canary (%s)...", language.value());
+      result = Canary.run(backend, settings, language, RunControl.detached(), clock);
+      progress("  %s", result.message());
+    }
+    Instant now = clock.instant();
+    SandboxProviderStatus status = SandboxProviderStatusCalculator.probed(provider, probe, backend.pools(), now);
+    Canary.applyTo(withCanary, status, result, probe.ready(), provider.getMetadata().getGeneration(), now);
+    provider.setStatus(status);
+    out.print(Manifests.write(provider, output));
+    out.flush();
+    return result != null && Boolean.TRUE.equals(result.passed()) ? 0 : EXIT_INVALID_OR_INFRASTRUCTURE;
   }
 
   private List<CodeExecutionStatus> runAll(

@@ -66,6 +66,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final OperatorMetrics metrics;
   private final Clock clock;
   private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
+  private final Canary canary;
   private volatile java.util.function.Consumer<SandboxProvider> readyListener = provider -> {};
   private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
   private final Set<String> poolRefreshPending = ConcurrentHashMap.newKeySet();
@@ -84,8 +85,10 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     this.config = config;
     this.events = events;
     this.clock = clock;
+    this.canary = new Canary(clock, provider -> triggers.trigger(ResourceID.fromResource(provider)));
     triggers.onDeleted(
         provider -> {
+          canary.forget(provider.getMetadata().getUid());
           registry.remove(provider.getMetadata().getUid());
           lastProbeTimes.remove(provider.getMetadata().getUid());
           events.forget(provider.getMetadata().getUid());
@@ -189,7 +192,9 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     SandboxProviderStatus status =
         SandboxProviderStatusCalculator.probed(
             provider, probe, runtime.backend().pools(), probeDue ? now : lastProbe);
-    return write(provider, context, status, probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL);
+    Duration next = probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL;
+    Optional<Duration> canaryDue = canary.schedule(provider, runtime);
+    return write(provider, context, status, canaryDue.filter(due -> due.compareTo(next) < 0).orElse(next));
   }
 
   /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
@@ -229,8 +234,9 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
         || !Conditions.get(status.getConditions(), ConditionTypes.READY).isPresent();
   }
 
-  private static UpdateControl<SandboxProvider> write(
+  private UpdateControl<SandboxProvider> write(
       SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
+    canary.applyTo(provider, status, clock.instant());
     boolean unchanged =
         provider.getStatus() != null
             && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
@@ -293,6 +299,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
 
   @Override
   public void close() {
+    canary.close();
     scheduler.shutdownNow();
   }
 }

@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.sandboxprovider;
 
+import dev.sandboxes.api.v1alpha1.AliyunEgress;
 import dev.sandboxes.api.v1alpha1.AliyunSpec;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.E2bSpec;
@@ -11,6 +12,7 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
+import dev.sandboxes.operator.backend.aliyun.AliyunSettings;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -48,6 +50,7 @@ public final class SandboxProviderValidator {
     }
     validateRuntimes(spec, problems);
     validateLimits(spec.getType(), spec.getLimits(), problems);
+    validateCanary(spec, problems);
     switch (spec.getType()) {
       case SELF_MANAGED -> validateSelfManaged(spec.getSelfManaged(), problems);
       case DOCKER -> validateDocker(spec.getDocker(), problems);
@@ -82,6 +85,20 @@ public final class SandboxProviderValidator {
       if (!pool && runtime.getImage() != null) {
         problems.add(field + ".image applies to SelfManaged and Docker providers only; use template");
       }
+    }
+  }
+
+  private static void validateCanary(SandboxProviderSpec spec, List<String> problems) {
+    if (spec.getCanary() == null) {
+      return;
+    }
+    range("spec.canary.intervalSeconds", spec.getCanary().getIntervalSeconds(), 30, 86400, problems);
+    Language language = spec.getCanary().getLanguage();
+    boolean served = spec.getRuntimes() == null || spec.getRuntimes().isEmpty()
+        || spec.getRuntimes().stream().anyMatch(r -> r != null && r.getLanguage() == language);
+    if (language != null && !served) {
+      problems.add("spec.canary.language is " + language.value() + " but spec.runtimes does not serve it; add that runtime"
+          + " or pick a served language");
     }
   }
 
@@ -185,6 +202,16 @@ public final class SandboxProviderValidator {
     if (aliyun.getDataEndpoint() != null && !URL.matcher(aliyun.getDataEndpoint()).matches()) {
       problems.add("spec.aliyun.dataEndpoint must be host[:port][/path] or an http(s) URL");
     }
+    if (aliyun.getEgress() != AliyunEgress.INTERNET
+        && AliyunSettings.DEFAULT_INTERNET_TEMPLATE.equals(aliyun.getTemplateName())) {
+      problems.add(publicTemplateWithoutEgress("spec.aliyun.templateName"));
+    }
+  }
+
+  /** The operator's internet template named while egress is Deny: the probe would refuse it anyway. */
+  private static String publicTemplateWithoutEgress(String field) {
+    return field + " names " + AliyunSettings.DEFAULT_INTERNET_TEMPLATE + ", the operator's template with internet access,"
+        + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet";
   }
 
   private static void validateTemplates(SandboxProviderSpec spec, List<String> problems) {
@@ -195,6 +222,10 @@ public final class SandboxProviderValidator {
       RuntimeSpec runtime = spec.getRuntimes().get(i);
       if (runtime != null && runtime.getTemplate() != null && !ALIYUN_TEMPLATE.matcher(runtime.getTemplate()).matches()) {
         problems.add("spec.runtimes[" + i + "].template may hold letters, digits, '_', '.' and '-' (1 to 128)");
+      }
+      boolean internet = spec.getAliyun() != null && spec.getAliyun().getEgress() == AliyunEgress.INTERNET;
+      if (runtime != null && !internet && AliyunSettings.DEFAULT_INTERNET_TEMPLATE.equals(runtime.getTemplate())) {
+        problems.add(publicTemplateWithoutEgress("spec.runtimes[" + i + "].template"));
       }
     }
   }

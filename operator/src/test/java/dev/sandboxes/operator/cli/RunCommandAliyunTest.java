@@ -88,6 +88,32 @@ class RunCommandAliyunTest {
     assertThat(fake.createdSandboxes()).isEmpty();
   }
 
+  @Test
+  void canaryTestsTheProviderEndToEndWithoutACluster() throws IOException {
+    Map<String, String> credentials = Map.of(
+        "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
+        "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET", FakeAgentRunServer.ACCESS_KEY_SECRET,
+        "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID);
+
+    Result passed = run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary");
+
+    assertThat(passed.exit()).as(passed.err()).isZero();
+    assertThat(passed.out()).contains("kind: SandboxProvider").contains("type: CanaryPassed")
+        .contains("reason: CanarySucceeded").contains("latencyMillis:").contains("reason: BackendReachable");
+    assertThat(passed.err()).contains("Running the canary (python)").contains("ran end to end in");
+    assertThat(fake.count("RunCommand")).isEqualTo(1);
+
+    fake.gatewayTimeout(java.time.Duration.ofMillis(100));
+    Result failed = run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary", "-o", "json");
+    assertThat(failed.exit()).isEqualTo(RunCommand.EXIT_INVALID_OR_INFRASTRUCTURE);
+    assertThat(failed.out()).startsWith("{").contains("CanaryFailed").contains("it timed out");
+
+    Result both = run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary",
+        "-f", ProjectPaths.root().resolve("examples/hello-python.yaml").toString());
+    assertThat(both.exit()).isEqualTo(RunCommand.EXIT_INVALID_OR_INFRASTRUCTURE);
+    assertThat(both.err()).contains("--canary runs no CodeExecutions");
+  }
+
   private Path providerPointingAtTheFake() throws IOException {
     String example = Files.readString(ProjectPaths.root().resolve("examples/providers/aliyun.yaml"));
     Path provider = dir.resolve("aliyun.yaml");

@@ -133,7 +133,7 @@ class AliyunCodeExecutionMockTest {
     startOperator();
     client.resource(aliyunSecret("default")).create();
     client.resource(anAliyunProvider("default", "aliyun", fake)).create();
-    await().atMost(Duration.ofSeconds(20)).until(() -> fake.count("ListTemplates") > 0 && fake.templateExists("sandbox-operator-code-interpreter"));
+    await().atMost(Duration.ofSeconds(20)).until(() -> fake.count("ListTemplates") > 0 && fake.templateExists(dev.sandboxes.operator.backend.aliyun.AliyunSettings.DEFAULT_TEMPLATE));
     fake.throttleNext("CreateSandbox", 2, 2500);
     client.resource(anExecution("default", "first", "aliyun")).create();
     await().atMost(Duration.ofSeconds(20)).until(() -> fake.count("CreateSandbox") >= 1);
@@ -172,8 +172,8 @@ class AliyunCodeExecutionMockTest {
     String sandboxId = "sbx-leftover-" + created.getMetadata().getUid();
     created.setStatus(CodeExecutionStatusCalculator.started(created, "aliyun", ProviderType.ALIYUN, sandboxId, Instant.now()));
     client.resource(created).updateStatus();
-    fake.withTemplate("sandbox-operator-code-interpreter", "READY");
-    fake.addLeftover(sandboxId, "sandbox-operator-code-interpreter", Instant.now());
+    fake.withTemplate(dev.sandboxes.operator.backend.aliyun.AliyunSettings.DEFAULT_TEMPLATE, "READY");
+    fake.addLeftover(sandboxId, dev.sandboxes.operator.backend.aliyun.AliyunSettings.DEFAULT_TEMPLATE, Instant.now());
 
     startOperator();
 

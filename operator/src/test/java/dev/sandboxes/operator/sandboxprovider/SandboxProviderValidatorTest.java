@@ -91,4 +91,27 @@ class SandboxProviderValidatorTest {
     spec.getDocker().setPidsLimit(1);
     assertThat(SandboxProviderValidator.validate(spec)).hasSize(2);
   }
+
+  @Test
+  void theOperatorsInternetTemplateNeedsTheEgressOptIn() {
+    SandboxProviderSpec spec = new SandboxProviderSpec();
+    spec.setType(dev.sandboxes.api.v1alpha1.ProviderType.ALIYUN);
+    AliyunSpec aliyun = new AliyunSpec();
+    aliyun.setCredentialsSecretRef(new dev.sandboxes.api.v1alpha1.SecretReference());
+    aliyun.getCredentialsSecretRef().setName("creds");
+    aliyun.setTemplateName("sandbox-operator-code-interpreter");
+    spec.setAliyun(aliyun);
+    dev.sandboxes.api.v1alpha1.RuntimeSpec runtime = new dev.sandboxes.api.v1alpha1.RuntimeSpec();
+    runtime.setLanguage(dev.sandboxes.api.v1alpha1.Language.PYTHON);
+    runtime.setTemplate("sandbox-operator-code-interpreter");
+    spec.setRuntimes(java.util.List.of(runtime));
+
+    assertThat(SandboxProviderValidator.validate(spec)).containsExactly(
+        "spec.aliyun.templateName names sandbox-operator-code-interpreter, the operator's template with internet access,"
+            + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet",
+        "spec.runtimes[0].template names sandbox-operator-code-interpreter, the operator's template with internet access,"
+            + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet");
+    aliyun.setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET);
+    assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
+  }
 }

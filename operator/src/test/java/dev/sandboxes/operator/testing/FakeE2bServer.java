@@ -35,21 +35,30 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An in-process E2B-protocol service on loopback (saas-apis.md Part 3) that really runs code: the
- * REST control plane on one listener; envd's process API (Connect streaming, 5-byte envelopes, the
- * 0x02 end-of-stream message) and the code interpreter's /execute (NDJSON) on a second listener,
- * routed by the E2b-Sandbox-Id and E2b-Sandbox-Port headers. Processes run locally (python3,
- * node), without isolation. Hooks inject the faults the backend must survive.
+ * An in-process E2B-protocol service on loopback (saas-apis.md Part 3; docs/providers/e2b.md cites
+ * the sources per behaviour) that really runs code: the REST control plane on one listener; envd's
+ * process API (Connect streaming, 5-byte envelopes, the 0x02 end-of-stream message) and the code
+ * interpreter's /execute (NDJSON) on a second listener, routed by the E2b-Sandbox-Id and
+ * E2b-Sandbox-Port headers. As the real service: processes run through envd's /bin/sh wrapper
+ * (a missing interpreter is exit 127), envd checks the access token and that a named user exists,
+ * creation checks the plan's longest timeout and the envd version a secure sandbox needs.
+ * Processes run locally (python3, node), without isolation. Hooks inject the faults the backend
+ * must survive, 503 sandbox_capacity_unavailable among them.
  */
 public final class FakeE2bServer implements AutoCloseable {
 
   public static final String DEFAULT_TEMPLATE = "code-interpreter-v1";
+  /** envd of current templates (E2B-INFRA packages/envd/pkg/version.go). */
+  public static final String CURRENT_ENVD = "0.6.13";
   private static final int ENVD_PORT = 49983;
   private static final int JUPYTER_PORT = 49999;
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final SecureRandom RANDOM = new SecureRandom();
-  private static final String ENVD_USER =
-      "Basic " + Base64.getEncoder().encodeToString("user:".getBytes(StandardCharsets.UTF_8));
+  /**
+   * envd's process wrapper since 2026-03 (E2B-INFRA #2028, services/process/handler/handler.go):
+   * every process runs as {@code /bin/sh -c '<this>' -- cmd args}, so a missing program is exit 127.
+   */
+  static final String ENVD_WRAPPER = "echo 100 > /proc/$$/oom_score_adj && exec \"${@}\"";
 
   /** An HTTP answer a test scripts for a route. */
   public record Scripted(int status, String body, Map<String, String> headers) {
@@ -147,6 +156,13 @@ public final class FakeE2bServer implements AutoCloseable {
   private volatile boolean echoKeys;
   private volatile boolean vanishOnStart;
   private final Set<String> missingCommands = ConcurrentHashMap.newKeySet();
+  private volatile java.nio.file.Path pathWithoutMissing;
+  private final Map<String, String> envdVersions = new ConcurrentHashMap<>();
+  private final Map<String, Set<String>> templateUsers = new ConcurrentHashMap<>();
+  private final AtomicInteger capacityRefusals = new AtomicInteger();
+  private final List<String> envdProtocols = new CopyOnWriteArrayList<>();
+  private final List<String> envdUsers = new CopyOnWriteArrayList<>();
+  private volatile int maxSandboxHours = 1;
 
   public FakeE2bServer(String apiKey) throws IOException {
     this.apiKey = apiKey;
@@ -279,9 +295,40 @@ public final class FakeE2bServer implements AutoCloseable {
     this.echoKeys = echo;
   }
 
-  /** Templates lack this program (envd cannot start it). */
-  public void withoutCommand(String command) {
+  /** Templates lack this program: envd's shell cannot exec it (exit 127, "not found" on stderr). */
+  public synchronized void withoutCommand(String command) {
     missingCommands.add(command);
+    pathWithoutMissing = null;
+  }
+
+  /** The envd version a template reports (default {@link #CURRENT_ENVD}); null for none. */
+  public void envdVersion(String template, String version) {
+    envdVersions.put(template, version == null ? "" : version);
+  }
+
+  /** The OS users a template's image has (default: user and root); envd refuses other names. */
+  public void templateUsers(String template, String... users) {
+    templateUsers.put(template, Set.of(users));
+  }
+
+  /** The next creations answer 503 sandbox_capacity_unavailable, as placement does when no node has room. */
+  public void capacityUnavailableNext(int times) {
+    capacityRefusals.set(times);
+  }
+
+  /** The plan's longest sandbox life in hours (hobby: 1); a longer timeout is refused with 400. */
+  public void maxSandboxHours(int hours) {
+    this.maxSandboxHours = hours;
+  }
+
+  /** The HTTP version of each envd request, in order ("HTTP/1.1" here: the JDK server has no HTTP/2). */
+  public List<String> envdProtocols() {
+    return List.copyOf(envdProtocols);
+  }
+
+  /** The Basic user of each envd request ("" when none was sent). */
+  public List<String> envdUsers() {
+    return List.copyOf(envdUsers);
   }
 
   /** The sandbox disappears right after the next process starts, as if its host died. */
@@ -359,6 +406,28 @@ public final class FakeE2bServer implements AutoCloseable {
       sendJson(exchange, 400, "{\"code\":400,\"message\":\"Timeout must be greater than 0\"}");
       return;
     }
+    if (timeout > maxSandboxHours * 3600L) {
+      sendJson(exchange, 400, "{\"code\":400,\"message\":\"Timeout cannot be greater than " + maxSandboxHours + " hours\"}");
+      return;
+    }
+    String envdVersion = envdVersions.getOrDefault(template, CURRENT_ENVD);
+    if (body.path("secure").asBoolean(false)) {
+      if (envdVersion.isEmpty()) {
+        sendJson(exchange, 400, "{\"code\":400,\"message\":\"You need to re-build template to allow using secured access."
+            + " Please visit https://e2b.dev/docs/sandbox/secured-access for more information.\"}");
+        return;
+      }
+      if (compareVersions(envdVersion, "0.2.0") < 0) {
+        sendJson(exchange, 400, "{\"code\":400,\"message\":\"Template is not compatible with secured access."
+            + " Please visit https://e2b.dev/docs/sandbox/secured-access for more information.\"}");
+        return;
+      }
+    }
+    if (capacityRefusals.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+      sendJson(exchange, 503, "{\"code\":503,\"error_code\":\"sandbox_capacity_unavailable\",\"message\":"
+          + "\"Failed to place sandbox: not enough capacity for the requested resources right now, please retry shortly\"}");
+      return;
+    }
     Map<String, String> metadata = new LinkedHashMap<>();
     body.path("metadata").fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
     Sandbox sandbox;
@@ -386,7 +455,7 @@ public final class FakeE2bServer implements AutoCloseable {
     node.put("templateID", sandbox.template);
     node.put("sandboxID", sandbox.id);
     node.put("clientID", "fake");
-    node.put("envdVersion", "0.2.0");
+    node.put("envdVersion", envdVersions.getOrDefault(sandbox.template, CURRENT_ENVD));
     node.put("state", "running");
     node.put("endAt", sandbox.endAt.toString());
     node.putNull("domain");
@@ -455,8 +524,17 @@ public final class FakeE2bServer implements AutoCloseable {
           sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"invalid access token\"}");
           return;
         }
-        if (!ENVD_USER.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
-          sendJson(exchange, 400, "{\"code\":\"invalid_argument\",\"message\":\"no user given\"}");
+        envdProtocols.add(exchange.getProtocol());
+        String user = basicUser(exchange.getRequestHeaders().getFirst("Authorization"));
+        envdUsers.add(user == null ? "" : user);
+        // envd's authn middleware (E2B-INFRA envd/internal/permissions/authenticate.go): a named
+        // user must exist; without one envd 0.4.0+ uses the template's default user.
+        if (user != null && !templateUsers.getOrDefault(sandbox.template, Set.of("user", "root")).contains(user)) {
+          sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":" + quote("invalid username: '" + user + "'") + "}");
+          return;
+        }
+        if (user == null && compareVersions(envdVersions.getOrDefault(sandbox.template, CURRENT_ENVD), "0.4.0") < 0) {
+          sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"no user specified\"}");
           return;
         }
         switch (path) {
@@ -498,23 +576,22 @@ public final class FakeE2bServer implements AutoCloseable {
     JsonNode request = readEnvelope(exchange.getRequestBody());
     sandbox.starts.incrementAndGet();
     journal.add("start " + sandbox.id);
-    List<String> argv = new ArrayList<>();
+    List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", ENVD_WRAPPER, "--"));
     argv.add(request.path("process").path("cmd").asText());
     request.path("process").path("args").forEach(a -> argv.add(a.asText()));
     ProcessBuilder builder = new ProcessBuilder(argv).directory(new java.io.File("/tmp"));
+    // The image's PATH (envd passes its own PATH on), not this machine's version-manager shims.
+    builder.environment().put("PATH", sandboxPath());
     request.path("process").path("envs").fields().forEachRemaining(e -> builder.environment().put(e.getKey(), e.getValue().asText()));
     exchange.getResponseHeaders().set("Content-Type", "application/connect+json");
     exchange.sendResponseHeaders(200, 0);
     FrameWriter out = new FrameWriter(exchange.getResponseBody());
     RunningProcess running;
     try {
-      if (missingCommands.contains(argv.get(0))) {
-        throw new IOException("not installed in this template");
-      }
       running = new RunningProcess(builder.start());
     } catch (IOException e) {
-      out.end("{\"error\":{\"code\":\"invalid_argument\",\"message\":" + quote("error starting process: exec: \""
-          + argv.get(0) + "\": executable file not found in $PATH") + "}}");
+      // Only /bin/sh itself missing gets here; envd answers that as a start error.
+      out.end("{\"error\":{\"code\":\"internal\",\"message\":" + quote("error starting process: " + e.getMessage()) + "}}");
       return;
     }
     sandbox.processes.add(running);
@@ -757,6 +834,54 @@ public final class FakeE2bServer implements AutoCloseable {
   private static void sendJson(HttpExchange exchange, int status, String json) throws IOException {
     exchange.getResponseHeaders().set("Content-Type", "application/json");
     send(exchange, new Scripted(status, json, Map.of()));
+  }
+
+  /** PATH of sandbox processes: /usr/bin:/bin, or a copy of it without the programs a test removed. */
+  private synchronized String sandboxPath() {
+    if (missingCommands.isEmpty()) {
+      return "/usr/bin:/bin";
+    }
+    if (pathWithoutMissing == null) {
+      try {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("fake-e2b-path");
+        for (String from : List.of("/usr/bin", "/bin")) {
+          java.io.File[] programs = new java.io.File(from).listFiles();
+          for (java.io.File program : programs == null ? new java.io.File[0] : programs) {
+            java.nio.file.Path link = dir.resolve(program.getName());
+            if (!missingCommands.contains(program.getName()) && !java.nio.file.Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+              java.nio.file.Files.createSymbolicLink(link, program.toPath());
+            }
+          }
+        }
+        dir.toFile().deleteOnExit();
+        pathWithoutMissing = dir;
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    return pathWithoutMissing.toString();
+  }
+
+  private static String basicUser(String authorization) {
+    if (authorization == null || !authorization.startsWith("Basic ")) {
+      return null;
+    }
+    String decoded = new String(Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
+    int colon = decoded.indexOf(':');
+    return colon < 0 ? decoded : decoded.substring(0, colon);
+  }
+
+  private static int compareVersions(String a, String b) {
+    String[] left = a.split("\\.");
+    String[] right = b.split("\\.");
+    for (int i = 0; i < 3; i++) {
+      int l = i < left.length ? Integer.parseInt(left[i].replaceAll("\\D.*", "")) : 0;
+      int r = i < right.length ? Integer.parseInt(right[i].replaceAll("\\D.*", "")) : 0;
+      if (l != r) {
+        return Integer.compare(l, r);
+      }
+    }
+    return 0;
   }
 
   private static Map<String, String> query(String raw) {

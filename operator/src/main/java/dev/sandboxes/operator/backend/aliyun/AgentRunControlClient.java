@@ -14,8 +14,9 @@ import java.util.Optional;
 
 /**
  * The AgentRun control plane (API 2025-09-10, ROA paths, ACS3-HMAC-SHA256): templates and the
- * sandbox lifecycle. Transient failures (5xx, no answer) are retried with backoff here; every
- * other failure is thrown, classified, to the caller.
+ * sandbox listing. The sandbox lifecycle itself is on the data plane, where the official SDK has
+ * it. Transient failures (5xx, no answer) are retried with backoff here; every other failure is
+ * thrown, classified, to the caller.
  */
 final class AgentRunControlClient {
 
@@ -56,8 +57,11 @@ final class AgentRunControlClient {
     }
   }
 
-  /** CreateTemplate of a code-interpreter template with the official SDK's defaults. */
-  JsonNode createTemplate(String name, int sandboxIdleTimeoutSeconds, Abort abort)
+  /**
+   * CreateTemplate of a code-interpreter template with the official SDK's defaults, except the
+   * network: PRIVATE unless the provider opted in to internet egress.
+   */
+  JsonNode createTemplate(String name, String networkMode, int sandboxIdleTimeoutSeconds, Abort abort)
       throws AgentRunException, Abort.AbortedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("templateName", name);
@@ -68,54 +72,17 @@ final class AgentRunControlClient {
     body.put("diskSize", 512);
     body.put("sandboxIdleTimeoutInSeconds", sandboxIdleTimeoutSeconds);
     body.put("sandboxTTLInSeconds", 21600);
-    body.putObject("networkConfiguration").put("networkMode", "PUBLIC");
+    body.putObject("networkConfiguration").put("networkMode", networkMode);
     return call("CreateTemplate", "POST", PREFIX + "/templates", Map.of(), body, abort);
   }
 
-  /**
-   * CreateSandbox with a chosen id, so that a retry after a lost answer cannot make a second
-   * sandbox: the retry answers "already exists" and the caller adopts its own sandbox.
-   */
-  JsonNode createSandbox(String sandboxId, String template, int idleTimeoutSeconds, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
-    ObjectNode body = AgentRunHttp.JSON.createObjectNode();
-    body.put("templateName", template);
-    body.put("sandboxId", sandboxId);
-    body.put("sandboxIdleTimeoutSeconds", idleTimeoutSeconds);
-    return call("CreateSandbox", "POST", PREFIX + "/sandboxes", Map.of(), body, abort);
-  }
-
-  /** GetSandbox; empty when it does not exist. */
-  Optional<JsonNode> getSandbox(String sandboxId, Abort abort) throws AgentRunException, Abort.AbortedException {
-    try {
-      return Optional.of(call("GetSandbox", "GET", PREFIX + "/sandboxes/" + sandboxId, Map.of(), null, abort));
-    } catch (AgentRunException e) {
-      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
-        return Optional.empty();
-      }
-      throw e;
-    }
-  }
-
-  /** DeleteSandbox; false when it was already gone. */
-  boolean deleteSandbox(String sandboxId) throws AgentRunException {
-    try {
-      call("DeleteSandbox", "DELETE", PREFIX + "/sandboxes/" + sandboxId, Map.of(), null, Abort.never());
-      return true;
-    } catch (AgentRunException e) {
-      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
-        return false;
-      }
-      throw e;
-    } catch (Abort.AbortedException e) {
-      throw new IllegalStateException(e); // Abort.never() does not fire
-    }
-  }
-
-  /** One page of ListSandboxes: data with items and nextToken. */
-  JsonNode listSandboxes(String nextToken) throws AgentRunException {
+  /** One page of ListSandboxes (optionally of one template): data with items and nextToken. */
+  JsonNode listSandboxes(String templateName, String nextToken) throws AgentRunException {
     Map<String, String> query = new LinkedHashMap<>();
     query.put("maxResults", "100");
+    if (templateName != null) {
+      query.put("templateName", templateName);
+    }
     if (nextToken != null && !nextToken.isBlank()) {
       query.put("nextToken", nextToken);
     }
@@ -139,7 +106,7 @@ final class AgentRunControlClient {
     Duration backoff = timings.retryBackoff();
     for (int attempt = 1; attempt <= Math.max(1, timings.attempts()); attempt++) {
       if (attempt > 1) {
-        abort.sleep(backoff);
+        abort.sleep(last.retryAfter() != null && last.retryAfter().compareTo(backoff) > 0 ? last.retryAfter() : backoff);
         backoff = backoff.multipliedBy(2);
       }
       String queryString = Acs3Signer.queryString(query);

@@ -12,18 +12,22 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The AgentRun data plane of one account (no version prefix, AGENTRUN4-HMAC-SHA256): a sandbox's
- * health, file writes and shell commands. Health and file writes are retried on transient
- * failures; a command never is, unless the connection could not even be opened, because a
- * command that may have started must not run twice.
+ * The AgentRun data plane of one account (no version prefix, AGENTRUN4-HMAC-SHA256): the sandbox
+ * lifecycle (create, get, delete, as the official SDK does it), a sandbox's health, file writes and
+ * shell commands. Idempotent calls are retried on 5xx and on no answer; a command never is, unless
+ * the connection could not even be opened, because a command that may have started must not run
+ * twice.
  */
 final class AgentRunDataClient {
 
   /** What a command reported. stdout and stderr are the service's text. */
   record CommandResult(Integer exitCode, String status, String stdout, String stderr, String requestId) {}
 
-  private final URI base;
+  /** One health answer: ok, or why not (an HTTP error, a status other than ok). */
+  record Health(boolean ok, String detail, AgentRunException error) {}
+
   private final String host;
+  private final URI base;
   private final String basePath;
   private final AgentRunDataSigner signer;
   private final AgentRunHttp http;
@@ -39,17 +43,69 @@ final class AgentRunDataClient {
     this.timings = timings;
   }
 
-  /** Whether the sandbox's interpreter answers its health check ({"status":"ok"}). */
-  boolean healthy(String sandboxId, Abort abort) throws AgentRunException, Abort.AbortedException {
+  URI base() {
+    return base;
+  }
+
+  /**
+   * POST /sandboxes: creates a sandbox from a template. With a chosen id a retry cannot make a
+   * second sandbox, so 5xx and lost answers are retried; without one only a call that surely did
+   * not reach the service is.
+   *
+   * @param sandboxId the id to create it with, or null to let the service choose
+   */
+  JsonNode createSandbox(String template, String sandboxId, int idleTimeoutSeconds, Abort abort)
+      throws AgentRunException, Abort.AbortedException {
+    ObjectNode body = AgentRunHttp.JSON.createObjectNode();
+    body.put("templateName", template);
+    body.put("sandboxIdleTimeoutSeconds", idleTimeoutSeconds);
+    if (sandboxId != null) {
+      body.put("sandboxId", sandboxId);
+    }
+    Retry retry = sandboxId != null ? Retry.TRANSIENT : Retry.NOT_SENT;
+    return AgentRunHttp.data(send("CreateSandbox", "POST", "/sandboxes", body, timings.callTimeout(), abort, retry));
+  }
+
+  /** GET /sandboxes/{id}; empty when it does not exist (404, or a "sandbox not found" answer). */
+  Optional<JsonNode> getSandbox(String sandboxId, Abort abort) throws AgentRunException, Abort.AbortedException {
     try {
-      JsonNode body = send("SandboxHealth", "GET", "/sandboxes/" + sandboxId + "/health", null, timings.callTimeout(), abort, true);
-      return "ok".equalsIgnoreCase(AgentRunHttp.text(AgentRunHttp.data(body), "status"));
+      return Optional.of(AgentRunHttp.data(
+          send("GetSandbox", "GET", "/sandboxes/" + sandboxId, null, timings.callTimeout(), abort, Retry.TRANSIENT)));
     } catch (AgentRunException e) {
-      if (e.kind() == AgentRunException.Kind.NOT_FOUND || e.kind() == AgentRunException.Kind.SERVER
-          || e.kind() == AgentRunException.Kind.CONNECTION) {
-        return false; // not routable or not started yet; the caller polls until its deadline
+      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
+        return Optional.empty();
       }
       throw e;
+    }
+  }
+
+  /** DELETE /sandboxes/{id}; false when it was already gone (404, or 200 with "sandbox not found"). */
+  boolean deleteSandbox(String sandboxId) throws AgentRunException {
+    try {
+      send("DeleteSandbox", "DELETE", "/sandboxes/" + sandboxId, null, timings.callTimeout(), Abort.never(), Retry.TRANSIENT);
+      return true;
+    } catch (AgentRunException e) {
+      if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
+        return false;
+      }
+      throw e;
+    } catch (Abort.AbortedException e) {
+      throw new IllegalStateException(e); // Abort.never() does not fire
+    }
+  }
+
+  /**
+   * One GET /sandboxes/{id}/health. Never throws for an answer: like the official SDK, the caller
+   * treats every error and every status but ok as "not ready yet".
+   */
+  Health health(String sandboxId, Abort abort) throws Abort.AbortedException {
+    try {
+      JsonNode body = send("SandboxHealth", "GET", "/sandboxes/" + sandboxId + "/health", null, timings.callTimeout(), abort,
+          Retry.NEVER);
+      String status = AgentRunHttp.text(AgentRunHttp.data(body), "status");
+      return "ok".equalsIgnoreCase(status) ? new Health(true, "ok", null) : new Health(false, "status " + status, null);
+    } catch (AgentRunException e) {
+      return new Health(false, e.getMessage(), e);
     }
   }
 
@@ -62,21 +118,27 @@ final class AgentRunDataClient {
     body.put("mode", mode);
     body.put("encoding", "utf-8");
     body.put("createDir", true);
-    send("WriteFile", "POST", "/sandboxes/" + sandboxId + "/files", body, timings.callTimeout(), abort, true);
+    send("WriteFile", "POST", "/sandboxes/" + sandboxId + "/files", body, timings.callTimeout(), abort, Retry.TRANSIENT);
   }
 
   /**
    * Runs a shell command in the sandbox and waits for it (the service answers when it ended).
    *
    * @param wait how long to wait for the answer; the caller's abort ends it sooner
+   * @param maxResponseBytes the largest answer accepted (the command bounds its own output)
    */
-  CommandResult runCommand(String sandboxId, String command, String cwd, int timeoutSeconds, Duration wait, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  CommandResult runCommand(String sandboxId, String command, String cwd, int timeoutSeconds, Duration wait,
+      long maxResponseBytes, Abort abort) throws AgentRunException, Abort.AbortedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("command", command);
     body.put("cwd", cwd);
     body.put("timeout", timeoutSeconds);
-    JsonNode reply = send("RunCommand", "POST", "/sandboxes/" + sandboxId + "/processes/cmd", body, wait, abort, false);
+    AgentRunHttp.Reply answer = exchangeOnce("RunCommand", "POST", "/sandboxes/" + sandboxId + "/processes/cmd", body, wait,
+        maxResponseBytes, abort);
+    JsonNode reply = answer.jsonOrNull();
+    if (reply == null) {
+      throw AgentRunException.protocol("RunCommand", answer.status(), "the answer is not JSON", answer.requestId());
+    }
     // Answers come flat or wrapped in data, with the process fields flat or under result.
     JsonNode data = AgentRunHttp.data(reply);
     JsonNode result = data.has("result") && data.get("result").isObject() ? data.get("result") : data;
@@ -86,48 +148,38 @@ final class AgentRunDataClient {
       status = AgentRunHttp.text(result, "status");
     }
     return new CommandResult(exitCode, status, textOrEmpty(result, "stdout"), textOrEmpty(result, "stderr"),
-        AgentRunHttp.text(reply, "requestId", "RequestId"));
+        answer.requestId());
   }
 
-  private JsonNode send(String operation, String method, String path, JsonNode body, Duration wait, Abort abort, boolean retry)
+  /** Which failures a call may be sent again after. */
+  private enum Retry {
+    /** 5xx and no answer: the call is idempotent. */
+    TRANSIENT,
+    /** Only a connection that could not be opened: the request surely did not arrive. */
+    NOT_SENT,
+    /** Never: the caller decides (health polls). */
+    NEVER
+  }
+
+  private JsonNode send(String operation, String method, String path, JsonNode body, Duration wait, Abort abort, Retry retry)
       throws AgentRunException, Abort.AbortedException {
-    byte[] bytes;
-    try {
-      bytes = body == null ? null : AgentRunHttp.JSON.writeValueAsBytes(body);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    String fullPath = basePath + path;
     AgentRunException last = null;
     Duration backoff = timings.retryBackoff();
     for (int attempt = 1; attempt <= Math.max(1, timings.attempts()); attempt++) {
       if (attempt > 1) {
-        abort.sleep(backoff);
+        abort.sleep(last.retryAfter() != null && last.retryAfter().compareTo(backoff) > 0 ? last.retryAfter() : backoff);
         backoff = backoff.multipliedBy(2);
       }
-      HttpRequest.Builder request =
-          HttpRequest.newBuilder(URI.create(base.getScheme() + "://" + base.getRawAuthority() + fullPath))
-              .timeout(wait)
-              .method(method, bytes == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(bytes))
-              .header("Accept", "application/json");
-      if (bytes != null) {
-        request.header("Content-Type", "application/json");
-      }
-      signer.sign(method, host, fullPath, Map.of()).forEach((name, value) -> {
-        if (!name.equals("host")) {
-          request.header(name, value);
-        }
-      });
       try {
-        AgentRunHttp.Reply reply = http.exchange(operation, request.build(), wait, abort);
-        Optional<AgentRunException> failure = AgentRunHttp.failure(operation, reply);
-        if (failure.isEmpty()) {
-          JsonNode json = reply.jsonOrNull();
-          return json == null ? AgentRunHttp.JSON.createObjectNode() : json;
-        }
-        throw failure.get();
+        AgentRunHttp.Reply reply = exchangeOnce(operation, method, path, body, wait, -1, abort);
+        JsonNode json = reply.jsonOrNull();
+        return json == null ? AgentRunHttp.JSON.createObjectNode() : json;
       } catch (AgentRunException e) {
-        boolean again = retry ? e.transientFailure() : e.kind() == AgentRunException.Kind.CONNECTION && e.notSent();
+        boolean again = switch (retry) {
+          case TRANSIENT -> e.transientFailure();
+          case NOT_SENT -> e.kind() == AgentRunException.Kind.CONNECTION && e.notSent();
+          case NEVER -> false;
+        };
         if (!again) {
           throw e;
         }
@@ -135,6 +187,39 @@ final class AgentRunDataClient {
       }
     }
     throw last;
+  }
+
+  /** One signed request; an answer that stands for a failure is thrown. */
+  private AgentRunHttp.Reply exchangeOnce(String operation, String method, String path, JsonNode body, Duration wait,
+      long maxResponseBytes, Abort abort) throws AgentRunException, Abort.AbortedException {
+    byte[] bytes;
+    try {
+      bytes = body == null ? null : AgentRunHttp.JSON.writeValueAsBytes(body);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    String fullPath = basePath + path;
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(base.getScheme() + "://" + base.getRawAuthority() + fullPath))
+            .timeout(wait)
+            .method(method, bytes == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(bytes))
+            .header("Accept", "application/json");
+    if (bytes != null) {
+      request.header("Content-Type", "application/json");
+    }
+    signer.sign(method, host, fullPath, Map.of()).forEach((name, value) -> {
+      if (!name.equals("host")) {
+        request.header(name, value);
+      }
+    });
+    AgentRunHttp.Reply reply = maxResponseBytes > 0
+        ? http.exchange(operation, request.build(), wait, abort, maxResponseBytes)
+        : http.exchange(operation, request.build(), wait, abort);
+    Optional<AgentRunException> failure = AgentRunHttp.failure(operation, reply);
+    if (failure.isPresent()) {
+      throw failure.get();
+    }
+    return reply;
   }
 
   private static String textOrEmpty(JsonNode node, String field) {

@@ -101,9 +101,15 @@ final class AgentRunHttp {
    */
   Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort)
       throws AgentRunException, Abort.AbortedException {
+    return exchange(operation, request, timeout, abort, maxResponseBytes);
+  }
+
+  /** As {@link #exchange(String, HttpRequest, Duration, Abort)}, with this call's own bound on the body. */
+  Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort, long maxBytes)
+      throws AgentRunException, Abort.AbortedException {
     abort.check();
     CompletableFuture<HttpResponse<byte[]>> response =
-        client.sendAsync(request, info -> new BoundedBody(maxResponseBytes));
+        client.sendAsync(request, info -> new BoundedBody(maxBytes));
     try {
       CompletableFuture.anyOf(response, abort.signal()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
@@ -129,7 +135,7 @@ final class AgentRunHttp {
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       if (cause instanceof ResponseTooLarge) {
-        throw AgentRunException.protocol(operation, 0, "the response is larger than " + maxResponseBytes + " bytes", null);
+        throw AgentRunException.protocol(operation, 0, "the response is larger than " + maxBytes + " bytes", null);
       }
       boolean notSent = cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException
           || cause instanceof UnresolvedAddressException || cause.getCause() instanceof UnresolvedAddressException;
@@ -167,9 +173,10 @@ final class AgentRunHttp {
     } else if (status == 429 || (status >= 400 && status < 500 && retryAfter != null)
         || (code != null && code.toLowerCase(Locale.ROOT).startsWith("throttling"))) {
       kind = AgentRunException.Kind.THROTTLED;
-    } else if (status == 404 || lower.contains("not found") || lower.contains("does not exist") || lower.contains("not exist")) {
+    } else if (status == 404
+        || status < 500 && (lower.contains("not found") || lower.contains("does not exist") || lower.contains("not exist"))) {
       kind = AgentRunException.Kind.NOT_FOUND;
-    } else if (status == 409 || lower.contains("already exist")) {
+    } else if (status == 409 || status < 500 && lower.contains("already exist")) {
       kind = AgentRunException.Kind.CONFLICT;
     } else if (status >= 500) {
       kind = AgentRunException.Kind.SERVER;

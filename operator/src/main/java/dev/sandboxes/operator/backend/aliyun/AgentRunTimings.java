@@ -13,7 +13,8 @@ import java.time.Duration;
  *     reports its quota exhausted, before it fails with SandboxFailed
  * @param firstThrottleBackoff backoff after a throttled answer without a retry-after hint; doubles
  *     up to maxThrottleBackoff while throttling goes on
- * @param provisionTimeout from CreateSandbox until the sandbox answers its health check
+ * @param provisionTimeout from CreateSandbox's answer until the sandbox passes its health check (the
+ *     official SDK waits 60 s); time spent waiting out throttling is not counted
  * @param pollInterval between GetSandbox / health polls while a sandbox starts
  * @param templateWait how long one probe waits for a template it created to become READY
  * @param sandboxIdleTimeoutSeconds AgentRun deletes a sandbox idle this long: the backstop for
@@ -21,7 +22,8 @@ import java.time.Duration;
  * @param maintenanceInterval how often failed deletions are retried and leftovers are looked for
  * @param leftoverAge a sandbox of this provider older than this is a leftover (no execution lives
  *     that long: provisioning plus at most 30 s of code)
- * @param maxResponseBytes largest response body read; the command's output comes in one body
+ * @param maxResponseBytes largest response body read, except the command's, whose bound follows from
+ *     maxOutputBytes (the command bounds its output inside the sandbox)
  */
 public record AgentRunTimings(
     Duration callTimeout,
@@ -46,12 +48,12 @@ public record AgentRunTimings(
         Duration.ofMinutes(2),
         Duration.ofSeconds(1),
         Duration.ofSeconds(30),
-        Duration.ofSeconds(90),
+        Duration.ofSeconds(60),
         Duration.ofMillis(500),
         Duration.ofSeconds(10),
         300,
         Duration.ofMinutes(1),
         Duration.ofMinutes(10),
-        64L * 1024 * 1024);
+        8L * 1024 * 1024);
   }
 }

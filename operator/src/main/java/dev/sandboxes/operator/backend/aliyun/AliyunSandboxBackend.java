@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend.aliyun;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sandboxes.api.v1alpha1.AliyunEgress;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
@@ -67,6 +68,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final AgentRunDataClient data;
   private final ScheduledExecutorService scheduler;
   private final Throttle throttle;
+  private final ChosenOrServiceIds sandboxIds = new ChosenOrServiceIds();
   private final Set<String> active = ConcurrentHashMap.newKeySet();
   private final Set<String> pendingDeletes = ConcurrentHashMap.newKeySet();
   /** Ids whose CreateSandbox went unanswered: deleted again until a deletion finds them, or they are leftovers. */
@@ -173,9 +175,16 @@ public final class AliyunSandboxBackend implements SandboxBackend {
                   + settings.region() + "; create it, or remove the field to let the operator create its default template"));
         }
         try {
-          control.createTemplate(name, timings.sandboxIdleTimeoutSeconds(), Abort.never());
+          control.createTemplate(name, settings.defaultNetworkMode(), timings.sandboxIdleTimeoutSeconds(), Abort.never());
           LOG.info("SandboxProvider {}: created AgentRun template {} in region {}", provider.displayName(), name, settings.region());
         } catch (AgentRunException e) {
+          if (e.kind() == AgentRunException.Kind.CLIENT) {
+            return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_FOUND,
+                "AgentRun refused to create the operator's template " + name + " with networkMode "
+                    + settings.defaultNetworkMode() + ": " + e.getMessage() + "; name a template of your own in"
+                    + " spec.aliyun.templateName" + (settings.egress() == AliyunEgress.DENY
+                        ? " (networkMode PRIVATE, with your VPC), or set spec.aliyun.egress: Internet" : "")));
+          }
           if (e.kind() != AgentRunException.Kind.CONFLICT) {
             throw e;
           }
@@ -193,7 +202,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       }
       String status = templateStatus(template.get());
       if (TEMPLATE_USABLE.contains(status)) {
-        return Optional.empty();
+        return networkProblem(name, template.get());
       }
       if (TEMPLATE_PENDING.contains(status)) {
         return Optional.of(ProbeResult.notReady(ConditionTypes.PROBING,
@@ -215,6 +224,26 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     }
   }
 
+  /**
+   * With egress Deny every template must be PRIVATE: a PUBLIC (or PUBLIC_AND_PRIVATE) one would
+   * give the code internet access the provider did not opt in to. A template that does not say is
+   * refused too.
+   */
+  private Optional<ProbeResult> networkProblem(String name, JsonNode template) {
+    if (settings.egress() == AliyunEgress.INTERNET) {
+      return Optional.empty();
+    }
+    JsonNode network = template.get("networkConfiguration");
+    String mode = network == null ? null : AgentRunHttp.text(network, "networkMode");
+    if ("PRIVATE".equalsIgnoreCase(mode)) {
+      return Optional.empty();
+    }
+    return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_PRIVATE,
+        "AgentRun template " + name + " has networkMode " + (mode == null ? "(not reported)" : mode)
+            + " but spec.aliyun.egress is Deny; use a template with networkMode PRIVATE, or set spec.aliyun.egress:"
+            + " Internet to allow internet access"));
+  }
+
   private static String templateStatus(JsonNode template) {
     String status = AgentRunHttp.text(template, "status");
     return status == null ? "UNKNOWN" : status.toUpperCase(Locale.ROOT);
@@ -234,35 +263,39 @@ public final class AliyunSandboxBackend implements SandboxBackend {
 
   @Override
   public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
-    String sandboxId = ids.forExecution(request.uid());
-    // Before the sandbox exists: a restarted operator finds the id in the status and deletes it.
-    try {
-      control.sandboxAssigned(sandboxId);
-    } catch (RuntimeException e) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, null, clock.instant(),
-          "The sandbox id could not be recorded in the status (" + e.getMessage() + "), so no sandbox was created");
-    }
-    active.add(sandboxId);
+    Set<String> assigned = ConcurrentHashMap.newKeySet();
+    RunControl tracked = new RunControl(id -> {
+      assigned.add(id);
+      active.add(id);
+      control.sandboxAssigned(id);
+    });
+    control.onCancel(tracked::cancel);
     AgentRunExecution execution =
-        new AgentRunExecution(this.control, data, throttle, timings, TIMERS, clock, sandboxId,
-            settings.templates().get(request.language()), request, control);
+        new AgentRunExecution(data, throttle, timings, TIMERS, clock, sandboxIds,
+            settings.templates().get(request.language()), request, tracked);
     try {
-      LOG.debug("CodeExecution {} runs in AgentRun sandbox {}", request.displayName(), sandboxId);
+      LOG.debug("CodeExecution {} runs on AgentRun", request.displayName());
       return execution.run();
     } catch (RuntimeException e) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandboxId, null, clock.instant(),
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, execution.sandboxId(), null, clock.instant(),
           "The Aliyun backend failed: " + e);
     } finally {
       // The deletion must happen even when the run's thread was interrupted (operator shutdown).
       boolean interrupted = Thread.interrupted();
-      delete(sandboxId);
+      String sandboxId = execution.sandboxId();
+      if (sandboxId != null && execution.sandboxMayExist()) {
+        delete(sandboxId);
+        if (execution.creationUncertain()) {
+          uncertain.put(sandboxId, clock.instant());
+        }
+      } else if (execution.creationUncertain()) {
+        LOG.warn("SandboxProvider {}: AgentRun did not answer a CreateSandbox without a chosen id; if it created one,"
+            + " AgentRun deletes it after {}s idle", provider.displayName(), timings.sandboxIdleTimeoutSeconds());
+      }
+      active.removeAll(assigned);
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
-      if (execution.creationUncertain()) {
-        uncertain.put(sandboxId, clock.instant());
-      }
-      active.remove(sandboxId);
     }
   }
 
@@ -270,6 +303,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   @Override
   public void discard(String executionUid, String sandboxId) {
     String id = sandboxId != null ? sandboxId : ids.forExecution(executionUid);
+    // Without a recorded id and with service-chosen ids the derived one names nothing: harmless.
     try {
       scheduler.execute(() -> delete(id));
     } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -305,7 +339,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   /** Deletes a sandbox; when that fails, maintenance tries again (and AgentRun's idle timeout is the backstop). */
   private void delete(String sandboxId) {
     try {
-      if (control.deleteSandbox(sandboxId)) {
+      if (data.deleteSandbox(sandboxId)) {
         LOG.debug("deleted AgentRun sandbox {}", sandboxId);
         uncertain.remove(sandboxId);
       }
@@ -345,13 +379,15 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     String token = null;
     try {
       for (int page = 0; page < MAX_LIST_PAGES; page++) {
-        JsonNode result = control.listSandboxes(token);
+        // Once AgentRun chooses the ids, only the operator's own template tells its sandboxes apart.
+        JsonNode result = control.listSandboxes(sweepsByTemplate() ? defaultTemplate() : null, token);
         JsonNode items = result.get("items");
         if (items != null && items.isArray()) {
           for (JsonNode item : items) {
             String id = AgentRunHttp.text(item, "sandboxId");
             String status = AgentRunHttp.text(item, "status");
-            if (!ids.ours(id) || active.contains(id) || "TERMINATED".equalsIgnoreCase(status)) {
+            boolean ours = ids.ours(id) || sweepsByTemplate() && defaultTemplate().equals(AgentRunHttp.text(item, "templateName"));
+            if (!ours || active.contains(id) || "TERMINATED".equalsIgnoreCase(status)) {
               continue;
             }
             seen.add(id);
@@ -367,7 +403,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         }
       }
     } catch (AgentRunException e) {
-      LOG.warn("SandboxProvider {}: listing AgentRun sandboxes failed: {}", provider.displayName(), e.getMessage());
+      if (e.kind() == AgentRunException.Kind.THROTTLED) {
+        LOG.debug("SandboxProvider {}: ListSandboxes is throttled; the sweep waits for its next round", provider.displayName());
+      } else {
+        LOG.warn("SandboxProvider {}: listing AgentRun sandboxes failed: {}", provider.displayName(), e.getMessage());
+      }
       return;
     }
     firstSeen.keySet().retainAll(seen);
@@ -380,6 +420,18 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       LOG.info("SandboxProvider {}: deleted {} AgentRun sandbox(es) left by an earlier operator process", provider.displayName(),
           leftovers.size());
     }
+  }
+
+  /**
+   * Whether leftovers are found by template: when AgentRun chooses the ids and this provider uses
+   * the operator's own template, which only the operator creates sandboxes from.
+   */
+  private boolean sweepsByTemplate() {
+    return sandboxIds.serviceChooses() && settings.templateConfigured().values().stream().anyMatch(named -> !named);
+  }
+
+  private String defaultTemplate() {
+    return settings.egress() == AliyunEgress.INTERNET ? AliyunSettings.DEFAULT_INTERNET_TEMPLATE : AliyunSettings.DEFAULT_TEMPLATE;
   }
 
   private static Optional<Instant> createdAt(JsonNode sandbox) {
@@ -410,6 +462,31 @@ public final class AliyunSandboxBackend implements SandboxBackend {
 
   SandboxIds ids() {
     return ids;
+  }
+
+  /**
+   * Chosen ids (derived from the execution uid, recorded before the sandbox exists) until AgentRun
+   * refuses one; from then on the service chooses and the id is recorded right after creation.
+   */
+  private final class ChosenOrServiceIds implements AgentRunExecution.Ids {
+    private final AtomicBoolean refused = new AtomicBoolean();
+
+    @Override
+    public String chosenId(String executionUid) {
+      return refused.get() ? null : ids.forExecution(executionUid);
+    }
+
+    @Override
+    public void refused(String reason) {
+      if (refused.compareAndSet(false, true)) {
+        LOG.warn("SandboxProvider {}: AgentRun refused a sandbox id chosen by the operator ({}); it assigns the ids from now"
+            + " on", provider.displayName(), reason);
+      }
+    }
+
+    boolean serviceChooses() {
+      return refused.get();
+    }
   }
 
   /** A lease that reserves nothing: the sandbox is created when the execution runs. */

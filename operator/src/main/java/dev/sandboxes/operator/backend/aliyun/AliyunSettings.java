@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.aliyun;
 
+import dev.sandboxes.api.v1alpha1.AliyunEgress;
 import dev.sandboxes.api.v1alpha1.AliyunSpec;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.operator.backend.BackendContext;
@@ -11,14 +12,15 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * An Aliyun provider's settings with defaults applied: region, the two endpoints, the credentials
- * and the template each language runs in.
+ * An Aliyun provider's settings with defaults applied: region, the two endpoints, the credentials,
+ * the network access its sandboxes may have, and the template each language runs in.
  *
  * @param controlEndpoint base URI of the control plane (templates, sandboxes), no path
  * @param dataEndpoint base URI of the data plane (files, processes), maybe with a path prefix
  * @param templates template name per served language
  * @param templateConfigured per language: true when the spec names the template (it must exist),
  *     false for the operator's default template (created when missing)
+ * @param egress DENY (default): every template must have networkMode PRIVATE
  */
 public record AliyunSettings(
     String region,
@@ -26,17 +28,28 @@ public record AliyunSettings(
     URI dataEndpoint,
     AliyunCredentials credentials,
     Map<Language, String> templates,
-    Map<Language, Boolean> templateConfigured) {
+    Map<Language, Boolean> templateConfigured,
+    AliyunEgress egress) {
 
   public static final String DEFAULT_REGION = "cn-hangzhou";
-  /** The code-interpreter template the operator creates (once per account and region) when none is named. */
-  public static final String DEFAULT_TEMPLATE = "sandbox-operator-code-interpreter";
+  /**
+   * The code-interpreter template the operator creates (once per account and region) when none is
+   * named and egress is Deny: networkMode PRIVATE.
+   */
+  public static final String DEFAULT_TEMPLATE = "sandbox-operator-code-interpreter-private";
+  /**
+   * The operator's template for providers with egress Internet: networkMode PUBLIC. (Operator
+   * versions before egress existed created this name for every provider.)
+   */
+  public static final String DEFAULT_INTERNET_TEMPLATE = "sandbox-operator-code-interpreter";
   private static final java.util.regex.Pattern ACCOUNT_ID = java.util.regex.Pattern.compile("^[0-9A-Za-z-]{1,64}$");
 
   public static AliyunSettings of(BackendContext context) {
     AliyunSpec spec = context.spec().getAliyun();
     String region = spec.getRegion() == null || spec.getRegion().isBlank() ? DEFAULT_REGION : spec.getRegion();
     String secret = spec.getCredentialsSecretRef().getName();
+    AliyunEgress egress = spec.getEgress() == null ? AliyunEgress.DENY : spec.getEgress();
+    String defaultTemplate = egress == AliyunEgress.INTERNET ? DEFAULT_INTERNET_TEMPLATE : DEFAULT_TEMPLATE;
     AliyunCredentials credentials =
         new AliyunCredentials(
             context.secretValue(secret, "accessKeyId"),
@@ -46,7 +59,7 @@ public record AliyunSettings(
     Map<Language, Boolean> configured = new EnumMap<>(Language.class);
     for (ProviderSettings.Runtime runtime : context.settings().runtimes().values()) {
       boolean named = runtime.template() != null && !runtime.template().isBlank();
-      templates.put(runtime.language(), named ? runtime.template() : DEFAULT_TEMPLATE);
+      templates.put(runtime.language(), named ? runtime.template() : defaultTemplate);
       configured.put(runtime.language(), named);
     }
     return new AliyunSettings(
@@ -55,7 +68,13 @@ public record AliyunSettings(
         dataEndpoint(spec.getDataEndpoint(), region, credentials.accountId()),
         credentials,
         templates,
-        configured);
+        configured,
+        egress);
+  }
+
+  /** The networkMode the operator creates its own template with. */
+  public String defaultNetworkMode() {
+    return egress == AliyunEgress.INTERNET ? "PUBLIC" : "PRIVATE";
   }
 
   /** host[:port] or http(s)://host[:port]; default agentrun.&lt;region&gt;.aliyuncs.com over HTTPS. */

@@ -50,6 +50,7 @@ final class E2bExecution implements CallGuard {
 
   /** What the event stream said before it ended. */
   private static final class StreamResult {
+    String interpreter;
     JsonNode end;
     JsonNode trailerError;
     E2bServiceException startError;
@@ -210,9 +211,25 @@ final class E2bExecution implements CallGuard {
           throw new Failure("The E2B API at " + api.apiUrl() + " did not answer the sandbox creation: " + e.describe());
         }
         throw new Failure("The E2B service could not create a sandbox from template " + template + " ("
-            + e.describe() + ")");
+            + e.describe() + ")" + creationHint(e));
       }
     }
+  }
+
+  /** What to do about a refused creation the service explains (E2B-INFRA handlers/sandbox_create.go, timeout_helper.go). */
+  private static String creationHint(E2bServiceException e) {
+    String message = e.getMessage();
+    if (message.contains("secured access")) {
+      // Never retried without secure: the access token is what keeps code in the sandbox from
+      // driving envd (reading the runner's stream, starting processes as another user).
+      return "; its envd is too old for secure sandboxes (0.2.0 or newer needed), which the operator always asks"
+          + " for: rebuild the template with a current E2B CLI";
+    }
+    if (message.contains("Timeout cannot be greater than")) {
+      return "; the sandbox lives timeoutSeconds + 30 s, longer than your plan allows: lower timeoutSeconds or"
+          + " spec.limits.maxTimeoutSeconds";
+    }
+    return "";
   }
 
   private ExecutionOutcome stoppedBeforeCode(String id, Instant begun) {
@@ -226,10 +243,16 @@ final class E2bExecution implements CallGuard {
   // ---- the run ----
 
   private ExecutionOutcome stream(E2bApi.CreatedSandbox sandbox, ExecutionRequest request) {
+    if (!EnvdVersion.atLeast(sandbox.envdVersion(), EnvdVersion.COMMANDS_STDIN)) {
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandbox.sandboxId(), clock.instant(), clock.instant(),
+          "Template " + template + " has envd " + sandbox.envdVersion() + ", older than " + EnvdVersion.COMMANDS_STDIN
+              + ", which the runner's stdin needs; rebuild the template with a current E2B CLI");
+    }
     ExecutionRequest.Envelope envelope = request.newEnvelope();
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
     EnvdClient envd = envdFor.apply(sandbox);
     StreamResult result = new StreamResult();
+    result.interpreter = RunnerProgram.command(request.language()).get(0);
     Instant started = clock.instant();
     ScheduledFuture<?> deadline =
         scheduler.schedule(() -> stop(Stop.DEADLINE), request.timeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -252,7 +275,7 @@ final class E2bExecution implements CallGuard {
       streams.finish();
     }
     Instant finished = clock.instant();
-    Classified classified = classify(sandbox, result);
+    Classified classified = classify(sandbox, result, streams);
     return new ExecutionOutcome(
         classified.termination(),
         classified.exitCode(),
@@ -290,8 +313,9 @@ final class E2bExecution implements CallGuard {
           try {
             envd.sendStdin(pid, envelope.line(), this);
           } catch (E2bServiceException e) {
+            // The process may have ended at once (envd's shell found no interpreter): its end
+            // event, still to come on the stream, says why better than the refused input.
             result.inputError = e;
-            return;
           }
         } else if (event.has("data")) {
           JsonNode data = event.get("data");
@@ -331,14 +355,20 @@ final class E2bExecution implements CallGuard {
   private record Classified(Termination termination, Integer exitCode, String detail) {}
 
   /** How the run ended; the operator's own stops first, then what envd said, then how it broke. */
-  private Classified classify(E2bApi.CreatedSandbox sandbox, StreamResult result) {
+  private Classified classify(E2bApi.CreatedSandbox sandbox, StreamResult result, RunnerStreams streams) {
     Stop stopped = stop.get();
     if (stopped == Stop.CANCELLED) {
       return new Classified(Termination.CANCELLED, null,
           "The CodeExecution was deleted while it ran; the sandbox was killed");
     }
     if (result.end != null) {
-      return fromEndEvent(result.end);
+      Classified ended = fromEndEvent(result.end);
+      if (interpreterMissing(ended, streams, result.interpreter)) {
+        return failed("The sandbox has no " + result.interpreter + " on envd's PATH (exit 127: "
+            + api.redact(streams.stderrCapture().text().strip()) + "); fix template " + template
+            + " or name another in spec.runtimes[].template or spec.e2b.template");
+      }
+      return ended;
     }
     if (stopped == Stop.DEADLINE) {
       return new Classified(Termination.TIMED_OUT, null, null);
@@ -356,7 +386,7 @@ final class E2bExecution implements CallGuard {
       }
       if (!result.started) {
         String hint = message.contains("not found")
-            ? "; the template needs python3 (python) or node (javascript) on its PATH" : "";
+            ? "; the template needs " + result.interpreter + " on its PATH" : "";
         return failed("envd could not start the runner (" + what + ")" + hint);
       }
       return failed("envd ended the process stream with an error (" + what + ")");
@@ -372,6 +402,10 @@ final class E2bExecution implements CallGuard {
       if (e.status() == 502 || e.status() == 404 && vanished(sandbox)) {
         return failed("The sandbox is gone (" + e.describe() + ")");
       }
+      if (e.status() == 401 && e.getMessage().contains("invalid username")) {
+        return failed("envd in the sandbox has no such OS user (" + e.describe() + "); set spec.e2b.user to a user of"
+            + " template " + template + ", or leave it unset to use the template's default user");
+      }
       if (e.status() == 401) {
         return failed("envd in the sandbox rejected the access token (" + e.describe() + ")");
       }
@@ -385,6 +419,20 @@ final class E2bExecution implements CallGuard {
         ? "it ended before the process did"
         : "it broke: " + api.redact(E2bApi.rootMessage(result.streamError));
     return failed("The process event stream from envd ended without an end event (" + why + ")");
+  }
+
+  /**
+   * Exit 127 before the runner wrote a byte, with the shell's "python3: not found" (dash,
+   * busybox) or "…: No such file or directory" on stderr: envd's /bin/sh wrapper could not exec
+   * the interpreter. Code that exits 127 itself keeps its outcome.
+   */
+  private static boolean interpreterMissing(Classified ended, RunnerStreams streams, String interpreter) {
+    if (ended.termination() != Termination.EXITED || ended.exitCode() == null || ended.exitCode() != 127) {
+      return false;
+    }
+    String stderr = streams.stderrCapture().text();
+    return streams.stdoutCapture().totalBytes() == 0 && streams.report().status() == null
+        && (stderr.contains(interpreter + ": not found") || stderr.contains(interpreter + ": No such file"));
   }
 
   private boolean vanished(E2bApi.CreatedSandbox sandbox) {

@@ -49,6 +49,9 @@ public final class E2bSandboxBackend implements SandboxBackend {
   private final String keyReference;
   private final Redactor redactor;
   private final HttpClient http;
+  /** envd over TLS: HTTP/2 when ALPN offers it, as the SDKs' envd transports (plain http stays on {@link #http}). */
+  private final HttpClient envdHttp2;
+  private final String envdUser;
   private final E2bApi api;
   private final Clock clock = Clock.systemUTC();
   private final ScheduledExecutorService scheduler;
@@ -91,6 +94,12 @@ public final class E2bSandboxBackend implements SandboxBackend {
         .connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NEVER)
         .build();
+    this.envdHttp2 = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_2)
+        .connectTimeout(Duration.ofSeconds(10))
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .build();
+    this.envdUser = context.spec().getE2b().getUser();
     this.api = new E2bApi(http, settings.apiUrl(), apiKey.strip(), timings.requestTimeout(), redactor);
     this.gate = new CreationGate(clock, scheduler, timings.initialBackoff(), timings.maxBackoff(),
         provider.displayName());
@@ -207,8 +216,19 @@ public final class E2bSandboxBackend implements SandboxBackend {
     String base = sandboxUrl != null
         ? sandboxUrl
         : settings.sandboxUrl(sandbox.sandboxId(), sandbox.domain(), EnvdClient.ENVD_PORT);
-    return new EnvdClient(http, base, sandbox.sandboxId(), sandbox.envdAccessToken(), timings.requestTimeout(),
-        redactor);
+    return new EnvdClient(EnvdClient.transportFor(base, envdHttp2, http), base, sandbox.sandboxId(), sandbox.envdAccessToken(), envdUser(sandbox),
+        timings.requestTimeout(), redactor);
+  }
+
+  /**
+   * spec.e2b.user when set; otherwise none, so envd uses the template's default user, except for
+   * envd older than 0.4.0, which has no default and gets "user" (as E2B-JS authenticationHeader).
+   */
+  private String envdUser(E2bApi.CreatedSandbox sandbox) {
+    if (envdUser != null) {
+      return envdUser;
+    }
+    return EnvdVersion.atLeast(sandbox.envdVersion(), EnvdVersion.DEFAULT_USER) ? null : EnvdClient.LEGACY_DEFAULT_USER;
   }
 
   /**

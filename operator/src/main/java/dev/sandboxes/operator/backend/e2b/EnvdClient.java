@@ -28,35 +28,52 @@ import java.util.concurrent.TimeoutException;
 final class EnvdClient {
 
   static final int ENVD_PORT = 49983;
+  /** The user the E2B SDKs name for envd older than 0.4.0, which has no default user. */
+  static final String LEGACY_DEFAULT_USER = "user";
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** envd picks the OS user from the basic-auth user name; "user" is the templates' default user. */
-  private static final String DEFAULT_USER =
-      "Basic " + Base64.getEncoder().encodeToString("user:".getBytes(StandardCharsets.UTF_8));
   private static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
 
   private final HttpClient http;
   private final String baseUrl;
   private final String sandboxId;
   private final String accessToken;
+  private final String authorization;
   private final Duration requestTimeout;
   private final Redactor redactor;
 
   /**
+   * @param http the transport {@link #transportFor} picks
    * @param baseUrl where envd of this sandbox is reached (its own host, or a shared gateway)
+   * @param user the OS user to run as (envd reads it from the Basic user name), or null for
+   *     envd's default user
    */
-  EnvdClient(HttpClient http, String baseUrl, String sandboxId, String accessToken, Duration requestTimeout,
+  EnvdClient(HttpClient http, String baseUrl, String sandboxId, String accessToken, String user, Duration requestTimeout,
       Redactor redactor) {
     this.http = http;
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     this.sandboxId = sandboxId;
     this.accessToken = accessToken;
+    this.authorization = user == null
+        ? null : "Basic " + Base64.getEncoder().encodeToString((user + ":").getBytes(StandardCharsets.UTF_8));
     this.requestTimeout = requestTimeout;
     this.redactor = redactor;
   }
 
   /**
+   * The client for envd at this base URL, as the E2B SDKs choose (E2B-PY api/client_async:
+   * "leaves the version to ALPN on TLS connections … and uses HTTP/1 for plaintext"): HTTP/2
+   * negotiated by ALPN over https, falling back to HTTP/1.1 where the server does not offer it;
+   * HTTP/1.1 over plain http (no h2c upgrade).
+   */
+  static HttpClient transportFor(String baseUrl, HttpClient http2, HttpClient http11) {
+    return baseUrl.regionMatches(true, 0, "https:", 0, 6) ? http2 : http11;
+  }
+
+  /**
    * Starts a process with stdin open and returns its event stream once the response headers are
-   * in. The process is started with argv as given: no shell, nothing interpolated.
+   * in. The argv is passed as given, nothing interpolated; envd (since 2026-03, e2b-dev/infra
+   * #2028) runs it as {@code /bin/sh -c '… exec "${@}"' -- argv}, so a missing program is exit 127
+   * with the shell's message on stderr, not a start error.
    *
    * @param serverDeadline sent as Connect-Timeout-Ms: envd kills the process when it lapses
    */
@@ -137,11 +154,13 @@ final class EnvdClient {
         HttpRequest.newBuilder(URI.create(baseUrl + path))
             .timeout(requestTimeout)
             .header("Connect-Protocol-Version", "1")
-            .header("Authorization", DEFAULT_USER)
             .header("E2b-Sandbox-Id", sandboxId)
             .header("E2b-Sandbox-Port", Integer.toString(ENVD_PORT));
     if (accessToken != null) {
       builder.header("X-Access-Token", accessToken);
+    }
+    if (authorization != null) {
+      builder.header("Authorization", authorization);
     }
     return builder;
   }

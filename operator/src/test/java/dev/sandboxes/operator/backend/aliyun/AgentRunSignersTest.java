@@ -59,7 +59,7 @@ class AgentRunSignersTest {
   @Test
   void credentialsNeverPrint() {
     assertThat(CREDENTIALS.toString()).doesNotContain("AKID").doesNotContain("SECRET");
-    assertThat(new AliyunSettings("cn-hangzhou", null, null, CREDENTIALS, Map.of(), Map.of()).toString()).doesNotContain("SECRET");
+    assertThat(new AliyunSettings("cn-hangzhou", null, null, CREDENTIALS, Map.of(), Map.of(), null).toString()).doesNotContain("SECRET");
   }
 
   @Test
@@ -78,11 +78,12 @@ class AgentRunSignersTest {
 
   @Test
   void theCommandCarriesNoRequestDataAndKeepsTheRunnersArgv() {
-    String python = AgentRunExecution.command(dev.sandboxes.api.v1alpha1.Language.PYTHON);
-    assertThat(python).isEqualTo("sh -c '{ python3 -X utf8 -c \"$(cat runner.py)\" <envelope.json; echo $? >exit-code; }"
-        + " | base64; exit \"$(cat exit-code)\"'");
-    assertThat(AgentRunExecution.command(dev.sandboxes.api.v1alpha1.Language.JAVASCRIPT)).contains("node -e \"$(cat runner.js)\"");
-    assertThat(AgentRunExecution.decodeStdout("aGkK\n")).isEqualTo("hi\n".getBytes(StandardCharsets.UTF_8));
-    assertThat(AgentRunExecution.decodeStdout("not base64: {}")).isEqualTo("not base64: {}".getBytes(StandardCharsets.UTF_8));
+    String python = AgentRunCommand.command(dev.sandboxes.api.v1alpha1.Language.PYTHON, 65536);
+    assertThat(python).startsWith("sh -c '").endsWith("'").contains("python3 -X utf8 -c \"$(cat runner.py)\" >o 2>r")
+        .contains("rm -f envelope.json").doesNotContain("exit-code");
+    assertThat(python.substring(7, python.length() - 1)).doesNotContain("'");
+    assertThat(AgentRunCommand.command(dev.sandboxes.api.v1alpha1.Language.JAVASCRIPT, 65536))
+        .contains("node -e \"$(cat runner.js)\"");
+    assertThat(AgentRunCommand.maxAnswerBytes(262144)).isLessThan(4L * 1024 * 1024);
   }
 }

@@ -86,6 +86,7 @@ class AliyunSandboxBackendTest {
     assertThat(first.message()).contains(AliyunSettings.DEFAULT_TEMPLATE).contains("READY");
     assertThat(second.ready()).isTrue();
     assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isTrue();
+    assertThat(fake.templateNetworkMode(AliyunSettings.DEFAULT_TEMPLATE)).isEqualTo("PRIVATE");
     assertThat(fake.count("CreateTemplate")).isEqualTo(1);
     assertThat(fake.count("ListTemplates")).isEqualTo(2);
     assertThat(fake.signatureRejections()).isZero();
@@ -188,7 +189,7 @@ class AliyunSandboxBackendTest {
     assertThat(fake.deletedSandboxes()).containsExactly(sandboxId);
     // Code and arguments travel in files, never in the command.
     FakeAgentRunServer.Recorded command = fake.requests().stream().filter(r -> "RunCommand".equals(r.action())).findFirst().orElseThrow();
-    assertThat(command.body()).doesNotContain("print").doesNotContain("flag").doesNotContain("\\u4e16");
+    assertThat(command.body()).doesNotContain("print('hi").doesNotContain("flag").doesNotContain("\\u4e16");
     assertThat(fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).findFirst().orElseThrow().body())
         .contains("\"sandboxIdleTimeoutSeconds\":300").contains("\"sandboxId\":\"" + sandboxId + "\"");
     assertThat(fake.signatureRejections()).isZero();
@@ -358,6 +359,8 @@ class AliyunSandboxBackendTest {
     assertThat(outcome.detail()).contains("AgentRun CreateSandbox answered HTTP 500 InternalError: the control plane broke")
         .containsPattern("request id fake-\\d+");
     assertThat(fake.count("CreateSandbox")).isEqualTo(FAST.attempts());
+    // The answer is unknown, so the chosen id was looked up once before giving up.
+    assertThat(fake.count("GetSandbox")).isEqualTo(1);
   }
 
   @Test
@@ -389,20 +392,15 @@ class AliyunSandboxBackendTest {
   }
 
   @Test
-  void aSlowControlPlanePastTheCallTimeoutFailsAndTheLateSandboxIsStillDeleted() {
+  void aCreateWhoseAnswersAreLostAdoptsTheSandboxItMadeInsteadOfASecondOne() {
     AliyunSandboxBackend backend = readyBackend();
-    fake.delay("CreateSandbox", Duration.ofMillis(3500));
+    // Every answer arrives after the call timeout (3 s): the first attempt creates the sandbox,
+    // the retries find the id taken, and the lookup by the chosen id finds the execution's own.
+    fake.delay("CreateSandbox", Duration.ofMillis(3300));
     ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
-    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("CreateSandbox got no answer").contains("3s");
-    fake.delay("CreateSandbox", Duration.ZERO);
-    // The fake creates the sandbox after the operator gave up on the call; maintenance finds it.
-    await().atMost(Duration.ofSeconds(10)).until(() -> !fake.liveSandboxes().isEmpty() || fake.createdSandboxes().size() == 1);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      backend.maintain();
-      assertThat(fake.liveSandboxes()).isEmpty();
-      assertThat(fake.createdSandboxes()).hasSize(1);
-    });
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(fake.count("CreateSandbox")).isEqualTo(FAST.attempts());
+    assertThat(fake.createdSandboxes()).containsExactly(outcome.sandboxId());
   }
 
   @Test
@@ -444,6 +442,240 @@ class AliyunSandboxBackendTest {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  // ---- as the real service behaves (issue 14) ----
+
+  @Test
+  void theSandboxLifecycleRunsOnTheDataPlaneAsTheSdkDoesIt() {
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(fake.requests()).filteredOn(r -> List.of("CreateSandbox", "GetSandbox", "DeleteSandbox").contains(r.action()))
+        .isNotEmpty().allSatisfy(r -> assertThat(r.plane()).isEqualTo("data"));
+    assertThat(fake.requests()).filteredOn(r -> "CreateSandbox".equals(r.action()))
+        .singleElement().satisfies(r -> assertThat(r.path()).isEqualTo("/sandboxes"));
+  }
+
+  @Test
+  void theGatewaysTimeoutAt30SecondsIsTimedOutNotSandboxFailed() {
+    fake.gatewayTimeout(Duration.ofMillis(1500)); // the real gateway: 30 s, longer than any allowed timeoutSeconds
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON,
+        "import time\ndef main():\n    time.sleep(20)\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.TIMED_OUT);
+    assertThat(outcome.detail()).contains("30-second limit").contains("HTTP 504");
+    assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis()).isBetween(1400L, 5000L);
+    assertThat(fake.liveSandboxes()).isEmpty();
+  }
+
+  @Test
+  void throttledHealthAndStatusPollsBackOffHoldNewLeasesAndTheRunSucceeds() throws Exception {
+    fake.sandboxPollsUntilReady(2);
+    AliyunSandboxBackend backend = readyBackend();
+    fake.throttleNext("SandboxHealth", 3, 300).throttleNext("GetSandbox", 2, 300);
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
+        run(backend, Language.PYTHON, "def main():\n    return 'through'\n", "{}", 10, RunControl.detached()));
+    await().atMost(Duration.ofSeconds(5)).until(() -> backend.tryAcquire(Language.PYTHON).isEmpty());
+    ExecutionOutcome result = outcome.get(20, TimeUnit.SECONDS);
+    assertThat(result.exitCode()).as(result.detail()).isZero();
+    assertThat(result.report().result().asText()).isEqualTo("through");
+    assertThat(fake.count("RunCommand")).isEqualTo(1);
+  }
+
+  @Test
+  void healthErrorsAndStatusesOtherThanOkMeanNotReadyYetAsInTheSdk() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.healthChecksUntilOk(2)
+        .failNext("SandboxHealth", 1, 403, "Forbidden", "gateway not ready")
+        .failNext("SandboxHealth", 1, 400, "ERR_BAD_REQUEST", "container starting")
+        .failNext("SandboxHealth", 1, 200, "FAILED", "health check failed");
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 2\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(fake.count("SandboxHealth")).isGreaterThanOrEqualTo(6);
+  }
+
+  @Test
+  void aSandboxThatNeverGetsHealthyFailsAfterTheWaitWithTheLastAnswer() {
+    fake.healthChecksUntilOk(1_000_000);
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 2\n", "{}", 10, RunControl.detached());
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("did not pass its health check within 5s").contains("status starting");
+  }
+
+  @Test
+  void htmlGatewayErrorsAreRetriedOnIdempotentCallsAndNeverOnTheCommand() {
+    AliyunSandboxBackend backend = readyBackend();
+    fake.gatewayErrorNext("CreateSandbox", 1, 502).gatewayErrorNext("WriteFile", 1, 503)
+        .gatewayErrorNext("DeleteSandbox", 1, 502);
+    ExecutionOutcome ok = run(backend, Language.PYTHON, "def main():\n    return 3\n", "{}", 10, RunControl.detached());
+    assertThat(ok.exitCode()).as(ok.detail()).isZero();
+    assertThat(fake.deletedSandboxes()).contains(ok.sandboxId());
+
+    fake.gatewayErrorNext("RunCommand", 1, 502);
+    ExecutionOutcome failed = run(backend, Language.PYTHON, "def main():\n    return 3\n", "{}", 10, RunControl.detached());
+    assertThat(failed.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(failed.detail()).contains("RunCommand answered HTTP 502").contains("502 Bad Gateway");
+    assertThat(fake.count("RunCommand")).isEqualTo(2);
+  }
+
+  @Test
+  void anIdFormatTheServiceRefusesMakesItChooseAndTheIdIsStillRecordedBeforeTheCode() {
+    fake.sandboxIdFormat("[0-9a-f]{20}"); // not the operator's format
+    AliyunSandboxBackend backend = readyBackend();
+    List<String> assigned = new CopyOnWriteArrayList<>();
+    RunControl control = new RunControl(id -> assigned.add(id + " commands=" + fake.count("RunCommand")));
+
+    ExecutionOutcome first = run(backend, Language.PYTHON, "def main():\n    return 4\n", "{}", 10, control);
+    ExecutionOutcome second = run(backend, Language.PYTHON, "def main():\n    return 5\n", "{}", 10, RunControl.detached());
+
+    assertThat(first.exitCode()).as(first.detail()).isZero();
+    assertThat(second.report().result().asInt()).isEqualTo(5);
+    assertThat(first.sandboxId()).doesNotStartWith("sbx-");
+    // The chosen id was recorded first (before CreateSandbox), then the service's, before any command.
+    assertThat(assigned).hasSize(2).last().isEqualTo(first.sandboxId() + " commands=0");
+    List<FakeAgentRunServer.Recorded> creates = fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).toList();
+    assertThat(creates).hasSize(3);
+    assertThat(creates.get(0).body()).contains("\"sandboxId\"");
+    assertThat(creates.get(2).body()).doesNotContain("\"sandboxId\"");
+    assertThat(fake.createdSandboxes()).containsExactlyInAnyOrder(first.sandboxId(), second.sandboxId());
+  }
+
+  @Test
+  void anUndocumentedAlreadyExistsAnswerIsNotTrustedTheIdIsLookedUp() {
+    fake.duplicateIdAnswer(400, "InvalidParameter", "duplicated sandbox id");
+    AliyunSandboxBackend backend = readyBackend();
+    fake.delay("CreateSandbox", Duration.ofMillis(3300)); // the first attempt's answer is lost
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 6\n", "{}", 10, RunControl.detached());
+    fake.delay("CreateSandbox", Duration.ZERO);
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(outcome.sandboxId()).startsWith("sbx-");
+    assertThat(fake.createdSandboxes()).containsExactly(outcome.sandboxId());
+  }
+
+  @Test
+  void deletedSandboxesLingerAsTerminatedAndAreLeftAlone() {
+    AliyunSandboxBackend backend = readyBackend();
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 7\n", "{}", 10, RunControl.detached());
+    long deletes = fake.count("DeleteSandbox");
+    backend.maintain();
+    assertThat(fake.count("DeleteSandbox")).isEqualTo(deletes);
+    // A second delete gets the data plane's "sandbox not found" at HTTP 200: already gone, not a failure.
+    backend.discard("whatever", outcome.sandboxId());
+    await().atMost(Duration.ofSeconds(5)).until(() -> fake.count("DeleteSandbox") == deletes + 1);
+    assertThat(backend.pendingDeletes()).isEmpty();
+  }
+
+  @Test
+  void aThrottledListingSkipsOneSweepRound() {
+    AliyunSandboxBackend backend = backend(FAST); // not probed: no background maintenance round
+    String old = backend.ids().forExecution(UUID.randomUUID().toString());
+    fake.addLeftover(old, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
+    fake.throttleNext("ListSandboxes", 1, 1000);
+    backend.maintain();
+    assertThat(fake.liveSandboxes()).containsExactly(old);
+    backend.maintain();
+    assertThat(fake.liveSandboxes()).isEmpty();
+  }
+
+  @Test
+  void outputIsCutAndCountedInsideTheSandboxSoTheAnswerStaysSmall() {
+    AliyunSandboxBackend backend = readyBackend();
+    String code = "import sys\ndef main():\n"
+        + "    for _ in range(320):\n        sys.stdout.write('o' * 65536)\n"
+        + "    for _ in range(80):\n        sys.stderr.write('e' * 65536)\n"
+        + "    return {'survived': '✓' * 20000}\n";
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, code, "{}", 20, RunControl.detached());
+
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    assertThat(outcome.report().result().get("survived").asText()).isEqualTo("✓".repeat(20000));
+    assertThat(outcome.stdout().totalBytes()).isEqualTo(320L * 65536);
+    assertThat(outcome.stdout().truncated()).isTrue();
+    assertThat(outcome.stdout().text()).hasSize(65536).matches("o+");
+    assertThat(outcome.stderr().totalBytes()).isEqualTo(80L * 65536);
+    assertThat(outcome.stderr().text()).hasSize(65536);
+    long answer = fake.largestAnswerBytes("RunCommand");
+    System.out.printf("Aliyun: 20 MiB of stdout and 5 MiB of stderr came back as a %d-byte answer%n", answer);
+    assertThat(answer).isLessThan(AgentRunCommand.maxAnswerBytes(65536)).isLessThan(2L * 1024 * 1024);
+  }
+
+  @Test
+  void theCodeFindsNoEnvelopeNonceOrExitCodeFileToTamperWith() throws Exception {
+    AliyunSandboxBackend backend = readyBackend();
+    // The code looks for the envelope in its directory and in every descriptor of its ancestors,
+    // and starts a detached process that keeps writing 0 into an exit-code file; then it fails.
+    String code = """
+        import os, stat, subprocess, sys
+        NEEDLE = None
+        def holds_nonce(path):
+            try:
+                if not stat.S_ISREG(os.stat(path).st_mode):
+                    return False  # pipes and FIFOs would block, or steal the runner's own output
+                with open(path, 'rb') as f:
+                    return NEEDLE in f.read(1 << 20)
+            except OSError:
+                return False
+        def main(marker):
+            # Only the envelope holds the marker (an argument): finding it means finding the nonce.
+            global NEEDLE
+            NEEDLE = marker.encode()
+            found = [name for name in os.listdir('.') if holds_nonce(name)]
+            pid = os.getppid()
+            for _ in range(2):  # the command's shell and the one that started it: the sandbox's processes
+                fds = os.listdir('/proc/%d/fd' % pid) if os.access('/proc/%d/fd' % pid, os.R_OK) else []
+                found += ['/proc/%d/fd/%s' % (pid, fd) for fd in fds if holds_nonce('/proc/%d/fd/%s' % (pid, fd))]
+                found += ['/proc/%d/%s' % (pid, part) for part in ('cmdline', 'environ')
+                          if holds_nonce('/proc/%d/%s' % (pid, part))]
+                pid = int(open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()[1])
+            forger = 'import time\\nfor _ in range(400):\\n    open("exit-code", "w").write("0\\\\n")\\n    time.sleep(0.005)\\n'
+            subprocess.Popen([sys.executable, '-c', forger], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+            print('found', found)
+            raise SystemExit(3)
+        """;
+    ExecutionOutcome outcome = run(backend, Language.PYTHON, code, "{\"marker\":\"envelope-marker-" + UUID.randomUUID() + "\"}", 10,
+        RunControl.detached());
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.stdout().text()).as(outcome.stderr().text()).isEqualTo("found []\n");
+    assertThat(outcome.exitCode()).isEqualTo(3);
+  }
+
+  // ---- network (issue 11) ----
+
+  @Test
+  void egressDenyRefusesANamedTemplateThatIsNotPrivate() {
+    fake.withTemplate("public-one", "READY", "PUBLIC").withTemplate("both", "READY", "PUBLIC_AND_PRIVATE");
+    ProbeResult publicOne = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("public-one")).probe();
+    ProbeResult both = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("both")).probe();
+    assertThat(publicOne.ready()).isFalse();
+    assertThat(publicOne.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_PRIVATE);
+    assertThat(publicOne.message()).contains("public-one has networkMode PUBLIC").contains("spec.aliyun.egress");
+    assertThat(both.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_PRIVATE);
+  }
+
+  @Test
+  void egressInternetIsAnExplicitOptInToAPublicTemplate() {
+    fake.withTemplate("public-one", "READY", "PUBLIC");
+    AliyunSandboxBackend named = backend(FAST, p -> {
+      p.getSpec().getAliyun().setTemplateName("public-one");
+      p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET);
+    });
+    AliyunSandboxBackend byDefault = backend(FAST, p -> p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET));
+    assertThat(named.probe().ready()).isTrue();
+    assertThat(byDefault.probe().ready()).isTrue();
+    assertThat(fake.templateNetworkMode(AliyunSettings.DEFAULT_INTERNET_TEMPLATE)).isEqualTo("PUBLIC");
+    assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isFalse();
+  }
+
+  @Test
+  void aServiceThatRefusesPrivateTemplatesWithoutAVpcIsReportedWithTheWayOut() {
+    fake.privateNetworkNeedsVpc(true);
+    ProbeResult probe = backend(FAST).probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_FOUND);
+    assertThat(probe.message()).contains("vpcId is required").contains("spec.aliyun.templateName")
+        .contains("spec.aliyun.egress: Internet");
   }
 
   // ---- after a restart ----

@@ -210,6 +210,22 @@ class DockerSandboxBackendEngineTest {
     assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void theCanaryRunsEndToEndOnTheEngineInBothLanguages(String runtime) {
+    SandboxProvider provider = new SandboxProvider();
+    provider.setMetadata(new ObjectMetaBuilder().withNamespace("test").withName("engine-" + runtime).build());
+    provider.setSpec(dockerSpec(DockerEngines.host(runtime), runtime));
+    ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
+    for (Language language : Language.values()) {
+      dev.sandboxes.operator.sandboxprovider.Canary.Result result = dev.sandboxes.operator.sandboxprovider.Canary.run(
+          backend(runtime), settings, language, RunControl.detached(), java.time.Clock.systemUTC());
+      assertThat(result.passed()).as(result.message()).isTrue();
+      assertThat(result.latencyMillis()).isPositive();
+      System.out.printf("Docker canary on %s, %s: %d ms%n", runtime, language.value(), result.latencyMillis());
+    }
+  }
+
   @org.junit.jupiter.api.Test
   void aRuncSocketDoesNotPassForGvisor() {
     SandboxProviderSpec spec = dockerSpec(DockerEngines.host("runc"), "runsc");

@@ -343,15 +343,24 @@ class E2bSandboxBackendTest {
   }
 
   @Test
-  void aTemplateWithoutTheInterpreterFailsWithEnvdsMessage() {
+  void aTemplateWithoutTheInterpreterIsExit127FromEnvdsShellAndASandboxFailureWithTheFix() {
+    // envd runs every process through /bin/sh (E2B-INFRA #2028): no start error, exit 127.
     fake.withoutCommand("node");
     ExecutionOutcome outcome = run(backend(), request(Language.JAVASCRIPT, "function main() { return 1; }", "{}",
         Duration.ofSeconds(10)));
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("could not start the runner")
-        .contains("invalid_argument: error starting process: exec: \"node\": executable file not found")
-        .contains("needs python3 (python) or node (javascript)");
+    assertThat(outcome.detail()).contains("The sandbox has no node on envd's PATH (exit 127:")
+        .contains("node: not found").contains("fix template code-interpreter-v1");
+  }
+
+  @Test
+  void codeThatExits127ItselfIsStillItsOwnOutcome() {
+    ExecutionOutcome outcome = run(backend(), request(Language.PYTHON,
+        "import os, sys\ndef main():\n    sys.stderr.write('tool: not found\\n')\n    sys.stderr.flush()\n    os._exit(127)\n",
+        "{}", Duration.ofSeconds(10)));
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isEqualTo(127);
   }
 
   @Test
@@ -567,6 +576,92 @@ class E2bSandboxBackendTest {
         millis, fake.peakLive());
     assertThat(fake.peakLive()).as("the runs overlapped").isGreaterThan(1);
     assertThat(fake.killedSandboxes()).hasSize(20);
+  }
+
+  // ---- as the real service behaves (issue 14) ----
+
+  @Test
+  void noEnvdUserIsSentByDefaultSpecUserIsAndOldEnvdGetsTheSdksUser() {
+    ExecutionOutcome plain = run(backend(), request(Language.PYTHON, "def main():\n    return 1\n", "{}", Duration.ofSeconds(10)));
+    assertThat(plain.exitCode()).as(plain.detail()).isZero();
+    assertThat(fake.envdUsers()).isNotEmpty().allMatch(String::isEmpty);
+
+    ExecutionOutcome asRoot = run(backend(p -> p.getSpec().getE2b().setUser("root")),
+        request(Language.PYTHON, "def main():\n    return 2\n", "{}", Duration.ofSeconds(10)));
+    assertThat(asRoot.exitCode()).as(asRoot.detail()).isZero();
+    assertThat(fake.envdUsers()).contains("root");
+
+    fake.addTemplate("old-envd");
+    fake.envdVersion("old-envd", "0.3.5"); // before 0.4.0 envd has no default user
+    ExecutionOutcome old = run(backend(p -> p.getSpec().getE2b().setTemplate("old-envd")),
+        request(Language.PYTHON, "def main():\n    return 3\n", "{}", Duration.ofSeconds(10)));
+    assertThat(old.exitCode()).as(old.detail()).isZero();
+    assertThat(fake.envdUsers().get(fake.envdUsers().size() - 1)).isEqualTo("user");
+  }
+
+  @Test
+  void aUserTheTemplateLacksIsNamedAsSuchNotAsARejectedToken() {
+    ExecutionOutcome outcome = run(backend(p -> p.getSpec().getE2b().setUser("alice")),
+        request(Language.PYTHON, "def main():\n    return 1\n", "{}", Duration.ofSeconds(10)));
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("no such OS user").contains("invalid username: 'alice'")
+        .contains("spec.e2b.user").doesNotContain("access token");
+  }
+
+  @Test
+  void secureIsAlwaysAskedAndATemplateTooOldForItIsExplained() {
+    fake.addTemplate("ancient");
+    fake.envdVersion("ancient", "0.1.5");
+    ExecutionOutcome outcome = run(backend(p -> p.getSpec().getE2b().setTemplate("ancient")),
+        request(Language.PYTHON, "def main():\n    return 1\n", "{}", Duration.ofSeconds(10)));
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("HTTP 400: Template is not compatible with secured access")
+        .contains("0.2.0 or newer").contains("rebuild the template");
+    assertThat(fake.createRequests()).singleElement().satisfies(r -> assertThat(r.path("secure").asBoolean()).isTrue());
+  }
+
+  @Test
+  void envdOlderThanStdinSupportIsRefusedBeforeAnythingRuns() {
+    fake.addTemplate("no-stdin");
+    fake.envdVersion("no-stdin", "0.2.4");
+    ExecutionOutcome outcome = run(backend(p -> p.getSpec().getE2b().setTemplate("no-stdin")),
+        request(Language.PYTHON, "def main():\n    return 1\n", "{}", Duration.ofSeconds(10)));
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("envd 0.2.4, older than 0.3.0");
+    assertThat(fake.journal()).noneMatch(line -> line.startsWith("start"));
+  }
+
+  @Test
+  void aTimeoutBeyondThePlansLongestSandboxIsExplained() {
+    fake.maxSandboxHours(1);
+    ExecutionOutcome outcome = run(backend(), request(Language.PYTHON, "def main():\n    return 1\n", "{}",
+        Duration.ofSeconds(3590)));
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("HTTP 400: Timeout cannot be greater than 1 hours")
+        .contains("lower timeoutSeconds or spec.limits.maxTimeoutSeconds");
+  }
+
+  @Test
+  void capacityUnavailableIsWaitedOutLikeAQuota() throws Exception {
+    E2bSandboxBackend backend = backend();
+    fake.capacityUnavailableNext(2);
+    SandboxLease lease = backend.tryAcquire(Language.PYTHON).orElseThrow();
+    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() -> execute(backend, lease,
+        request(Language.PYTHON, "def main():\n    return 'placed'\n", "{}", Duration.ofSeconds(10)), RunControl.detached()),
+        async);
+    await().until(() -> backend.tryAcquire(Language.PYTHON).isEmpty());
+    ExecutionOutcome result = outcome.get(20, TimeUnit.SECONDS);
+    assertThat(result.exitCode()).as(result.detail()).isZero();
+    assertThat(result.report().result().asText()).isEqualTo("placed");
+    assertThat(fake.createRequests()).hasSize(3);
+  }
+
+  @Test
+  void envdTrafficFallsBackToHttp11WhereHttp2IsNotOffered() {
+    ExecutionOutcome outcome = run(backend(), request(Language.PYTHON, "def main():\n    return 1\n", "{}", Duration.ofSeconds(10)));
+    assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
+    // The fake is the JDK's HTTP/1.1 server; EnvdHttp2Test shows HTTP/2 where it is offered.
+    assertThat(fake.envdProtocols()).isNotEmpty().allMatch("HTTP/1.1"::equals);
   }
 
   // ---- helpers ----
