@@ -62,7 +62,7 @@ def _sandbox_json_problem(value, max_depth, dumps, check_unicode=False):
     subclasses) with str keys become objects. Everything else is refused rather than converted.
     check_unicode also looks for strings UTF-8 cannot encode (lone surrogates): a second pass,
     only run when encoding failed."""
-    import math
+    infinity = float("inf")
 
     def path_of(entry):
         parts = []
@@ -119,9 +119,9 @@ def _sandbox_json_problem(value, max_depth, dumps, check_unicode=False):
         if isinstance(item, int):
             continue
         if isinstance(item, float):
-            if math.isnan(item):
+            if item != item:
                 return "%s is NaN, which JSON cannot hold" % path_of(entry)
-            if math.isinf(item):
+            if item == infinity or item == -infinity:
                 return "%s is %sInfinity, which JSON cannot hold" % (path_of(entry), "-" if item < 0 else "")
             continue
         if not isinstance(item, (list, tuple, dict)):
@@ -356,8 +356,15 @@ def _sandbox_child(channel_fd, loads, dumps):
 
 def _sandbox_make_undumpable():
     """prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/mem, /proc/<pid>/fd and ptrace of this process become
-    closed to other processes of the same user (the code's). Through _ctypes because the ctypes
-    package costs several milliseconds to import. Returns whether it worked."""
+    closed to other processes of the same user (the code's). Not needed where Yama restricts
+    ptrace to descendants (gVisor, many distributions): the code runs in a child of this process.
+    Through _ctypes because the ctypes package costs several milliseconds more to import."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope", "rb") as scope:
+            if int(scope.read().strip() or 0) >= 1:
+                return True
+    except (OSError, ValueError):
+        pass
     try:
         import _ctypes
 
@@ -404,13 +411,9 @@ def _sandbox_runner():
     os.close(child_fd)
 
     import _signal
-    import select
+    import _thread
 
     _sandbox_make_undumpable()
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    _signal.set_wakeup_fd(wake_write)
-    _signal.signal(_signal.SIGCHLD, lambda number, frame: None)
     for forwarded in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
         # Signals meant for the program reach the program; the runner exits the way it did.
         _signal.signal(forwarded, lambda number, frame: os.kill(pid, number))
@@ -455,8 +458,8 @@ def _sandbox_runner():
         while view:
             try:
                 view = view[os.write(1, view):]
-            except BlockingIOError:  # the code made the shared stdout non-blocking
-                select.select([], [1], [])
+            except BlockingIOError:  # the code made the shared stdout non-blocking and the pipe is full
+                _thread.allocate_lock().acquire(True, 0.001)
             except OSError:
                 return  # nobody reads stdout any more
 
@@ -514,36 +517,33 @@ def _sandbox_runner():
                 pending = pending[remaining:]
                 frame_kind = None
 
-    reading = True
-    status = None
-    while status is None:
-        watched = [wake_read, parent_end] if reading else [wake_read]
+    # A thread waits for the child; once it has ended, it shuts the channel for reading, so that
+    # the loop below gets what the child wrote and then end-of-file, even when processes the code
+    # left behind still hold the child's end (their later writes fail).
+    ended = _thread.allocate_lock()
+    ended.acquire()
+    statuses = []
+
+    def wait_for_child():
         try:
-            ready = select.select(watched, [], [])[0]
-        except InterruptedError:
-            continue
-        if wake_read in ready:
-            os.read(wake_read, 512)
-        if parent_end in ready:
+            statuses.append(os.waitpid(pid, 0)[1])
+            parent_end.shutdown(_socket.SHUT_RD)
+        except OSError:
+            pass
+        finally:
+            ended.release()
+
+    _thread.start_new_thread(wait_for_child, ())
+    while True:
+        try:
             data = parent_end.recv(1 << 16)
-            if data:
-                relay(data)
-            else:
-                reading = False
-        waited, wait_status = os.waitpid(pid, os.WNOHANG)
-        if waited:
-            status = wait_status
-    # The child is gone; take what it wrote before it ended. Processes it left behind may hold the
-    # channel open, so read only what is already there.
-    parent_end.setblocking(False)
-    try:
-        while True:
-            data = parent_end.recv(1 << 16)
-            if not data:
-                break
-            relay(data)
-    except (BlockingIOError, InterruptedError):
-        pass
+        except OSError:
+            break
+        if not data:
+            break
+        relay(data)
+    ended.acquire()
+    status = statuses[0]
 
     if os.WIFSIGNALED(status):
         # Killed (SIGKILL, SIGSEGV, ...): no done record, and the exit code a shell would show.
