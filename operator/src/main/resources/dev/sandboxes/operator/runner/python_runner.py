@@ -444,6 +444,27 @@ def _sandbox_runner():
     os.dup2(null_fd, 0)
     os.close(null_fd)
 
+    # A thread waits for the child; once it has ended, it shuts the channel for reading, so that
+    # the relay loop gets what the child wrote and then end-of-file, even when processes the code
+    # left behind still hold the child's end (their later writes fail).
+    ended = _thread.allocate_lock()
+    ended.acquire()
+    statuses = []
+
+    def wait_for_child():
+        try:
+            statuses.append(os.waitpid(pid, 0)[1])
+            parent_end.shutdown(_socket.SHUT_RD)
+        except OSError:
+            pass
+        finally:
+            ended.release()
+
+    try:
+        _thread.start_new_thread(wait_for_child, ())
+    except RuntimeError:  # no thread to spare: poll instead (see the loop below)
+        ended.release()
+        statuses.append(None)
     script = mode == "Script"
     try:
         parent_end.sendall(dumps({"mode": mode, "entrypoint": entrypoint, "code": code, "arguments": arguments})
@@ -517,33 +538,30 @@ def _sandbox_runner():
                 pending = pending[remaining:]
                 frame_kind = None
 
-    # A thread waits for the child; once it has ended, it shuts the channel for reading, so that
-    # the loop below gets what the child wrote and then end-of-file, even when processes the code
-    # left behind still hold the child's end (their later writes fail).
-    ended = _thread.allocate_lock()
-    ended.acquire()
-    statuses = []
-
-    def wait_for_child():
-        try:
-            statuses.append(os.waitpid(pid, 0)[1])
-            parent_end.shutdown(_socket.SHUT_RD)
-        except OSError:
-            pass
-        finally:
-            ended.release()
-
-    _thread.start_new_thread(wait_for_child, ())
+    # Without a waiter thread (none could be started), poll: short receive timeouts and waitpid.
+    polling = statuses == [None]
+    if polling:
+        parent_end.settimeout(0.05)
     while True:
         try:
             data = parent_end.recv(1 << 16)
+        except (_socket.timeout, BlockingIOError):
+            if statuses[0] is not None:
+                break  # the child has ended and nothing more is waiting
+            waited, wait_status = os.waitpid(pid, os.WNOHANG)
+            if waited:
+                statuses[0] = wait_status
+                parent_end.setblocking(False)  # take what is already there, then stop
+            continue
         except OSError:
             break
         if not data:
             break
         relay(data)
     ended.acquire()
-    status = statuses[0]
+    status = statuses[0] if statuses and statuses[0] is not None else None
+    if status is None:  # polling, and the channel ended before the child
+        status = os.waitpid(pid, 0)[1]
 
     if os.WIFSIGNALED(status):
         # Killed (SIGKILL, SIGSEGV, ...): no done record, and the exit code a shell would show.
