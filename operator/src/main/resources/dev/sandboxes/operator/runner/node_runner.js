@@ -461,7 +461,6 @@
   const entrypoint = envelope.entrypoint || 'main';
   const code = envelope.code;
   const args = envelope.arguments || {};
-  envelope = null;
   // Errors outside the awaited call (timers, stray promises) end the run non-zero, with the stack.
   processOn(process, 'uncaughtException', (error) => fail('Exception', error));
   processOn(process, 'unhandledRejection', (reason) => fail('Exception', reason));

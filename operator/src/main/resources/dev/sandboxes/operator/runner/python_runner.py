@@ -467,8 +467,10 @@ def _sandbox_runner():
         statuses.append(None)
     script = mode == "Script"
     try:
-        parent_end.sendall(dumps({"mode": mode, "entrypoint": entrypoint, "code": code, "arguments": arguments})
-                           .encode("utf-8"))
+        # Everything but the nonce, with the defaults filled in (later fields pass through).
+        del envelope["nonce"]
+        envelope.update(mode=mode, entrypoint=entrypoint, arguments=arguments)
+        parent_end.sendall(dumps(envelope).encode("utf-8"))
         parent_end.shutdown(_socket.SHUT_WR)
     except OSError:
         pass  # the child is gone already: its exit status tells

@@ -43,6 +43,11 @@ class DockerSandboxBackendEngineTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Map<String, DockerSandboxBackend> BACKENDS = new ConcurrentHashMap<>();
+  /**
+   * Part of the provider uid: a backend removes containers left with its uid when it starts, so
+   * runs of this class in other worktrees on the same engine must not lose their containers to it.
+   */
+  private static final String RUN_ID = UUID.randomUUID().toString().substring(0, 8);
 
   @AfterAll
   static void closeBackends() {
@@ -397,7 +402,7 @@ class DockerSandboxBackendEngineTest {
     provider.setSpec(spec);
     OperatorConfig config = OperatorConfig.defaults();
     return new DockerSandboxBackend(new BackendContext(
-        "engine-test-" + name, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
+        "engine-test-" + name + "-" + RUN_ID, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
   }
 
   private ExecutionOutcome run(String runtime, Language language, String code, String arguments, int timeoutSeconds) {
