@@ -404,8 +404,8 @@ class SelfManagedSandboxBackendMockTest {
 
   @Test
   void aSigkillIsOutOfMemoryOnlyWhenThePodsMemoryCgroupCountedAnOomKill() {
+    SelfManagedSandboxBackend backend = warmBackend("sigkill", 2);
     for (int kills : new int[] {1, 0}) {
-      SelfManagedSandboxBackend backend = warmBackend("sigkill-" + kills, 1);
       SandboxLease lease = claim(backend, Language.PYTHON);
       List<List<String>> commands = new java.util.concurrent.CopyOnWriteArrayList<>();
       exec.script((pod, command, stdin, stdout, stderr) -> {
