@@ -32,6 +32,11 @@ import java.util.Locale;
 public final class CodeExecutionStatusCalculator {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Linux signal names by number, for "killed by signal 11 (SIGSEGV, a segmentation fault)". */
+  private static final List<String> SIGNALS = List.of("", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP",
+      "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV: a segmentation fault", "SIGUSR2", "SIGPIPE",
+      "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG",
+      "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS");
 
   private CodeExecutionStatusCalculator() {}
 
@@ -132,7 +137,8 @@ public final class CodeExecutionStatusCalculator {
     status.setStderrBytes(outcome.stderr().totalBytes());
     status.setStdoutTruncated(outcome.stdout().truncated());
     status.setStderrTruncated(outcome.stderr().truncated());
-    status.setResult(verdict.succeeded() && mode == ExecutionMode.FUNCTION ? outcome.report().result() : null);
+    status.setResult(verdict.succeeded() && mode == ExecutionMode.FUNCTION
+        ? outcome.report().against(outcome.exitCode()).result() : null);
     if (outcome.sandboxId() != null) {
       SandboxReference sandbox = status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
       sandbox.setId(outcome.sandboxId());
@@ -184,24 +190,27 @@ public final class CodeExecutionStatusCalculator {
         break;
     }
     Integer exit = outcome.exitCode();
-    if ("MemoryError".equals(report.kind())) {
-      return new Verdict(false, ConditionTypes.OUT_OF_MEMORY,
-          "The code ran out of memory (" + report.message() + "). Use less memory or raise the provider's memory limit.");
-    }
-    if (exit != null && exit == RunnerProgram.ENVELOPE_ERROR_EXIT_CODE && !report.finished()) {
+    // Records are checked against the exit code: the runner's done record never contradicts how
+    // its process ended. The report never decides OutOfMemory: only the backend's evidence does.
+    report = report.against(exit);
+    if (exit != null && exit == RunnerProgram.ENVELOPE_ERROR_EXIT_CODE && !report.finished() && !report.isUntrusted()) {
       return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
           "The sandbox runner could not start the code (exit 70); the sandbox image may lack a compatible python3 or node.");
     }
-    if (exit != null && exit == 137 && !report.finished()) {
-      return new Verdict(false, ConditionTypes.OUT_OF_MEMORY,
-          sentence(detail, "The program was killed with SIGKILL (exit 137), which in a sandbox means its memory limit")
-              + " Use less memory or raise the provider's memory limit.");
+    if (report.isUntrusted()) {
+      return new Verdict(false, ConditionTypes.USER_CODE_ERROR,
+          "The runner's records cannot be believed (" + report.untrusted() + "): code in the sandbox wrote records of its"
+              + " own, so neither a result nor an error from them is used. The program exited with code " + exit
+              + ". See status.stderr.");
     }
     if (exit == null || exit != 0) {
       String what;
       if (report.isError() && report.message() != null) {
-        what = ("Exception".equals(report.kind()) ? "The code raised " : "") + report.message()
-            + " (exit code " + exit + ")";
+        what = ("Exception".equals(report.kind()) ? "The code raised " : "MemoryError".equals(report.kind())
+            ? "The code's process could not allocate memory: " : "") + report.message() + " (exit code " + exit + ")";
+      } else if (exit != null && exit > 128 && exit < 128 + SIGNALS.size() && !report.finished()) {
+        what = "The program was killed by signal " + (exit - 128) + " (" + SIGNALS.get(exit - 128) + ", exit code "
+            + exit + ")" + (detail == null ? "" : ". " + detail);
       } else {
         what = "The program exited with code " + exit;
       }
@@ -217,7 +226,7 @@ public final class CodeExecutionStatusCalculator {
               + " bytes, stderr " + outcome.stderr().totalBytes() + " bytes); print less or raise the limit.");
     }
     String message;
-    if (mode == ExecutionMode.FUNCTION && !report.finished()) {
+    if (mode == ExecutionMode.FUNCTION && (!report.finished() || "exit".equals(report.status()))) {
       message = "The program exited with code 0 before " + entrypoint + "() returned; there is no result.";
     } else if (mode == ExecutionMode.FUNCTION) {
       message = entrypoint + "() returned" + (report.result() == null ? " no value." : "; the value is in status.result.");

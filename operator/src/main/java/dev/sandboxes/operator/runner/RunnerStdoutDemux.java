@@ -26,8 +26,11 @@ public final class RunnerStdoutDemux extends OutputStream {
   private int payloadRemaining;
   private char payloadKind;
 
-  /** Receives the payload bytes of records, in order. */
+  /** Receives records in order: a begin for each record, then its payload bytes. */
   public interface RecordSink {
+    /** A record of this kind and payload length starts (also for an empty payload). */
+    default void begin(char kind, int length) {}
+
     void append(char kind, byte[] bytes, int offset, int length);
   }
 
@@ -95,6 +98,7 @@ public final class RunnerStdoutDemux extends OutputStream {
     char kind = (char) header[expectedPrefix.length];
     int length = parseHex(header, expectedPrefix.length + 1, 4);
     if ((kind == 'r' || kind == 'd') && length >= 0) {
+      records.begin(kind, length);
       payloadKind = kind;
       payloadRemaining = length;
       headerLength = 0;

@@ -1,7 +1,10 @@
 package dev.sandboxes.operator.runner;
 
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.io.OutputStream;
 
@@ -18,7 +21,12 @@ public final class RunnerStreams {
   public static final int MAX_RESULT_BYTES = 256 * 1024;
 
   private static final int MAX_DONE_BYTES = 16 * 1024;
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // Exactly one JSON value per record set, no duplicate keys: the runners never write anything else.
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .build();
 
   private final CappedOutput userStdout;
   private final CappedOutput userStderr;
@@ -27,6 +35,8 @@ public final class RunnerStreams {
       new RunnerStdoutDemux.BoundedBytes(MAX_RESULT_BYTES);
   private final RunnerStdoutDemux.BoundedBytes done =
       new RunnerStdoutDemux.BoundedBytes(MAX_DONE_BYTES);
+  private int doneRecords;
+  private boolean recordAfterDone;
   private volatile boolean finished;
 
   public RunnerStreams(String nonce, int maxOutputBytes) {
@@ -36,11 +46,24 @@ public final class RunnerStreams {
         new RunnerStdoutDemux(
             nonce,
             userStdout,
-            (kind, bytes, offset, length) -> {
-              if (kind == 'r') {
-                result.append(bytes, offset, length);
-              } else {
-                done.append(bytes, offset, length);
+            new RunnerStdoutDemux.RecordSink() {
+              @Override
+              public void begin(char kind, int length) {
+                if (doneRecords > 0) {
+                  recordAfterDone = true;
+                }
+                if (kind == 'd') {
+                  doneRecords++;
+                }
+              }
+
+              @Override
+              public void append(char kind, byte[] bytes, int offset, int length) {
+                if (kind == 'r') {
+                  result.append(bytes, offset, length);
+                } else {
+                  done.append(bytes, offset, length);
+                }
               }
             });
   }
@@ -71,19 +94,46 @@ public final class RunnerStreams {
     return userStderr.capture();
   }
 
-  /** Parses the runner's records; call after {@link #finish()}. */
+  /**
+   * Parses the runner's records; call after {@link #finish()}. The runner writes at most one done
+   * record, last, and its {@code resultBytes} counts the result records exactly; records that break
+   * these rules were not all written by the runner, and the report says so instead of choosing
+   * one of them (see docs/runner-protocol.md, "What records can claim").
+   */
   public RunnerReport report() {
-    JsonNode record;
-    try {
-      byte[] bytes = done.toByteArray();
-      if (bytes.length == 0) {
-        return RunnerReport.NONE;
-      }
-      record = JSON.readTree(bytes);
-    } catch (IOException malformed) {
+    if (doneRecords == 0) {
       return RunnerReport.NONE;
     }
+    if (doneRecords > 1) {
+      return RunnerReport.untrusted(doneRecords + " done records arrived; the runner writes one");
+    }
+    if (recordAfterDone) {
+      return RunnerReport.untrusted("records arrived after the done record");
+    }
+    if (done.overflowed()) {
+      return RunnerReport.untrusted("the done record is larger than " + MAX_DONE_BYTES + " bytes");
+    }
+    JsonNode record;
+    try {
+      record = JSON.readTree(done.toByteArray());
+    } catch (IOException malformed) {
+      record = null;
+    }
+    if (record == null || !record.isObject()) {
+      return RunnerReport.untrusted("the done record is not a JSON object");
+    }
     String status = text(record, "status");
+    if (!"ok".equals(status) && !"error".equals(status) && !"exit".equals(status)) {
+      return RunnerReport.untrusted("the done record has status " + (status == null ? "none" : "\"" + abbreviate(status) + "\""));
+    }
+    JsonNode declared = record.get("resultBytes");
+    long resultBytes = declared == null ? 0 : declared.canConvertToLong() && declared.isIntegralNumber() ? declared.asLong() : -1;
+    if (resultBytes != result.total() || (resultBytes > 0 && !"ok".equals(status))) {
+      return RunnerReport.untrusted("the result records hold " + result.total() + " bytes but the done record ("
+          + status + ") accounts for " + Math.max(resultBytes, 0));
+    }
+    JsonNode code = record.get("code");
+    Integer exitCode = code != null && code.isInt() ? code.asInt() : null;
     String kind = text(record, "kind");
     String message = text(record, "message");
     JsonNode value = null;
@@ -107,7 +157,11 @@ public final class RunnerStreams {
     if (value != null && value.isNull()) {
       value = null;
     }
-    return new RunnerReport(status, kind, message, value, problem);
+    return new RunnerReport(status, kind, message, value, problem, exitCode, null);
+  }
+
+  private static String abbreviate(String text) {
+    return text.length() <= 40 ? text : text.substring(0, 40) + "...";
   }
 
   private static String text(JsonNode node, String field) {

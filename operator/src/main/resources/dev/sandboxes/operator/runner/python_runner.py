@@ -1,7 +1,14 @@
 # sandbox-operator Python runner (protocol v1). Started as `python3 -c <this file>`; reads one JSON
 # envelope line on stdin, runs the user's code, and reports the return value and a done record as
-# framed records on stdout. Docs: docs/runner-protocol.md. Everything lives inside one function so
-# that none of the runner's names reach the user's namespace.
+# framed records on stdout. Docs: docs/runner-protocol.md.
+#
+# Two processes. The runner forks before it reads anything: the child runs the user's code, the
+# parent reads the envelope, keeps the nonce and writes every record. The child never holds the
+# nonce (it was forked before the envelope was read, and receives the envelope without it), and
+# the parent makes itself non-dumpable so that the child cannot read its memory or descriptors
+# through /proc or ptrace. The parent also sees how the child really ended (exit code or signal),
+# which no code in the child can fake. Everything lives inside functions so that none of the
+# runner's names reach the user's namespace.
 
 
 def _sandbox_json():
@@ -48,53 +55,176 @@ def _sandbox_json():
     return json.loads, lambda value: json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
-def _sandbox_runner():
+def _sandbox_json_problem(value, max_depth, dumps, check_unicode=False):
+    """Why JSON cannot hold value exactly, naming the path (result.stats.mean is NaN), or None.
+
+    The mapping: None, bool, int, finite float, str; list and tuple become arrays; dict (and its
+    subclasses) with str keys become objects. Everything else is refused rather than converted.
+    check_unicode also looks for strings UTF-8 cannot encode (lone surrogates): a second pass,
+    only run when encoding failed."""
+    infinity = float("inf")
+
+    def path_of(entry):
+        parts = []
+        while entry is not None and entry[1] is not None:
+            entry, key = entry
+            if isinstance(key, int):
+                parts.append("[%d]" % key)
+            elif key.isascii() and key.isidentifier():
+                parts.append("." + key)
+            else:
+                parts.append("[" + dumps(key.encode("utf-8", "backslashreplace").decode("utf-8")) + "]")
+        parts.reverse()
+        if len(parts) > 12:  # a deep path keeps its ends
+            parts[6:-6] = ["...(%d more)..." % (len(parts) - 12)]
+        return "result" + "".join(parts)
+
+    def describe(thing):
+        kind = type(thing)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else kind.__module__ + "." + kind.__qualname__
+        article = "an" if name[:1].lower() in "aeiou" else "a"
+        hints = {
+            "set": "convert it to a list", "frozenset": "convert it to a list",
+            "bytes": "decode it to text or base64", "bytearray": "decode it to text or base64",
+            "decimal.Decimal": "convert it with str() or float()", "complex": "store its parts",
+            "datetime.datetime": "convert it with .isoformat()", "datetime.date": "convert it with .isoformat()",
+        }
+        return "%s %s, which JSON cannot hold; %s" % (
+            article, name, hints.get(name, "return dicts, lists, strings, numbers, booleans or None"))
+
+    def lone_surrogate(text):
+        try:
+            text.encode("utf-8")
+            return None
+        except UnicodeEncodeError as error:
+            return "a lone surrogate (U+%04X), which is not valid Unicode" % ord(text[error.start])
+
+    # Iterative walk: deep values do not hit the recursion limit here, and the depth is checked.
+    leave = object()  # marks the end of a container's children
+    stack = [(value, (None, None), 0)]
+    active = set()  # ids of the containers on the current path: meeting one again is a cycle
+    owners = {}
+    while stack:
+        item, entry, depth = stack.pop()
+        if item is leave:
+            active.discard(entry)
+            continue
+        if item is None or item is True or item is False:
+            continue
+        if isinstance(item, str):
+            problem = check_unicode and lone_surrogate(item)
+            if problem:
+                return "%s contains %s" % (path_of(entry), problem)
+            continue
+        if isinstance(item, int):
+            continue
+        if isinstance(item, float):
+            if item != item:
+                return "%s is NaN, which JSON cannot hold" % path_of(entry)
+            if item == infinity or item == -infinity:
+                return "%s is %sInfinity, which JSON cannot hold" % (path_of(entry), "-" if item < 0 else "")
+            continue
+        if not isinstance(item, (list, tuple, dict)):
+            return "%s is %s" % (path_of(entry), describe(item))
+        if id(item) in active:
+            return "%s refers back to %s (a circular reference), which JSON cannot hold" % (
+                path_of(entry), path_of(owners[id(item)]))
+        if depth >= max_depth:
+            return "%s is nested more than %d levels deep" % (path_of(entry), max_depth)
+        active.add(id(item))
+        owners[id(item)] = entry
+        stack.append((leave, id(item), depth))
+        if isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return "%s has a key of type %s (%r); JSON object keys are strings, so convert it with str()" % (
+                        path_of(entry), type(key).__name__, key)
+                problem = check_unicode and lone_surrogate(key)
+                if problem:
+                    return "%s has a key that contains %s" % (path_of(entry), problem)
+                children.append((child, (entry, key), depth + 1))
+            stack.extend(reversed(children))
+        else:
+            stack.extend((child, (entry, index), depth + 1) for index, child in reversed(list(enumerate(item))))
+    return None
+
+
+def _sandbox_child(channel_fd, loads, dumps):
+    """The user's process: read the envelope (without the nonce) from the channel, run the code,
+    report to the parent on the same channel. Never returns in Function mode."""
     import os
     import sys
-    loads, dumps = _sandbox_json()
 
-    header_size = 42  # "\x1e" + "SBX1" + 32-hex nonce + kind + 4-hex length
-    pipe_buf = 4096  # writes up to PIPE_BUF are atomic: a concurrent writer cannot split a frame
+    header_size = 9  # kind byte + 8 hex digits of length
+    max_depth = 500
+    done_limit = 4000  # a done record always fits in one frame on stdout
 
-    try:
-        envelope = loads(sys.stdin.buffer.readline().decode("utf-8"))
-        nonce = envelope["nonce"].encode("ascii")
-        mode = envelope.get("mode", "Function")
-        entrypoint = envelope.get("entrypoint", "main")
-        code = envelope["code"]
-        arguments = envelope.get("arguments") or {}
-        if len(nonce) != 32 or not isinstance(code, str) or not isinstance(arguments, dict):
-            raise ValueError("malformed envelope")
-    except Exception as error:  # the operator sent something we cannot read: not the user's fault
-        sys.stderr.write("sandbox runner: cannot read the envelope: %s\n" % error)
-        sys.stderr.flush()
-        os._exit(70)
-
-    # A private copy of stdout for frames: user code may close or replace fd 1 and its result still
-    # arrives. Exec streams never deliver EOF on stdin, so user code reads /dev/null instead.
-    frame_fd = os.dup(1)
-    null_fd = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null_fd, 0)
-    os.close(null_fd)
-
+    # The channel is fd 0: code that closes "every other descriptor" (os.closerange(3, ...)) keeps
+    # it, and reading stdin gives end-of-file because the parent shut its side down. A second
+    # descriptor is kept in case the code closes fd 0 itself.
+    os.dup2(channel_fd, 0)
+    if channel_fd != 0:
+        os.close(channel_fd)
+    backup_fd = os.dup(0)
+    channel = os.fstat(0)
+    identity = (channel.st_dev, channel.st_ino)
     runner_pid = os.getpid()
+
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    envelope = loads(b"".join(chunks).decode("utf-8"))
+    del chunks
+    mode = envelope["mode"]
+    entrypoint = envelope["entrypoint"]
+    code = envelope["code"]
+    arguments = envelope["arguments"]
+    del envelope
+
+    def channel_now():
+        # Write only to the descriptor that is still our channel: code may close fd 0 and open a
+        # file that gets the same number.
+        for fd in (0, backup_fd):
+            try:
+                status = os.fstat(fd)
+            except OSError:
+                continue
+            if (status.st_dev, status.st_ino) == identity:
+                return fd
+        return None
 
     def send(kind, payload):
         if os.getpid() != runner_pid:
             return  # a process the code forked: only the runner itself reports
-        step = pipe_buf - header_size
-        for start in range(0, max(len(payload), 1), step):
-            chunk = payload[start:start + step]
-            record = b"\x1eSBX1" + nonce + kind + b"%04x" % len(chunk) + chunk
-            os.write(frame_fd, record)
+        fd = channel_now()
+        if fd is None:
+            return
+        data = memoryview(kind + b"%08x" % len(payload) + payload)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError:
+            pass  # the parent is gone; the exit code still tells
 
-    def done(status, kind=None, message=None, exit_code=0):
+    def done(status, kind=None, message=None, exit_code=0, result_bytes=0):
         flush_user_streams()
         record = {"status": status}
         if kind:
             record["kind"] = kind
-            record["message"] = message[:2000]
-        send(b"d", dumps(record).encode("utf-8"))
+            record["message"] = message
+        if status == "exit":
+            record["code"] = exit_code
+        if result_bytes:
+            record["resultBytes"] = result_bytes
+        payload = dumps(record).encode("utf-8", "replace")
+        while len(payload) > done_limit and record.get("message"):
+            record["message"] = record["message"][:len(record["message"]) // 2] + "..."
+            payload = dumps(record).encode("utf-8", "replace")
+        send(b"d", payload)
         os._exit(exit_code)
 
     def flush_user_streams():
@@ -104,18 +234,34 @@ def _sandbox_runner():
             except Exception:  # closed or replaced by user code
                 pass
 
-    def print_user_traceback(error):
+    def user_traceback(error):
         # Drop the runner's own frames: the traceback starts in the user's main.py.
         import linecache
-        import traceback
         linecache.cache["main.py"] = (len(code), None, code.splitlines(True), "main.py")
         tb = error.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != "main.py":
             tb = tb.tb_next
+        return tb
+
+    def print_user_traceback(error):
+        tb = user_traceback(error)
         try:
-            traceback.print_exception(type(error), error, tb)
-        except Exception:
-            os.write(2, ("%s: %s\n" % (type(error).__name__, error)).encode("utf-8", "replace"))
+            if sys.excepthook is sys.__excepthook__:
+                import traceback
+                traceback.print_exception(type(error), error, tb)
+            else:  # the code installed its own hook: call it, as the interpreter would
+                sys.excepthook(type(error), error, tb)
+        except BaseException:
+            try:
+                os.write(2, ("%s: %s\n" % (type(error).__name__, error)).encode("utf-8", "replace"))
+            except BaseException:
+                pass
+
+    def describe(error):
+        try:
+            return "%s: %s" % (type(error).__name__, error)
+        except BaseException:
+            return type(error).__name__
 
     def exit_code_of(system_exit):
         code_value = system_exit.code
@@ -129,7 +275,7 @@ def _sandbox_runner():
     def fail(error):
         print_user_traceback(error)
         kind = "MemoryError" if isinstance(error, MemoryError) else "Exception"
-        done("error", kind, "%s: %s" % (type(error).__name__, error), 1)
+        done("error", kind, describe(error), 1)
 
     script = mode == "Script"
     module = type(sys)("__main__" if script else "main")
@@ -143,13 +289,28 @@ def _sandbox_runner():
         where = " (main.py, line %s)" % error.lineno if isinstance(error, SyntaxError) else ""
         done("error", "SyntaxError", "%s: %s%s" % (type(error).__name__, getattr(error, "msg", error), where), 1)
 
+    if script:
+        # A program ends the way `python3 main.py` does: SystemExit goes to the interpreter, which
+        # waits for non-daemon threads, runs atexit handlers and exits with its code; an uncaught
+        # exception is printed first and the program then ends the same way with code 1. The parent
+        # writes the done record from the exit status.
+        try:
+            exec(compiled, module.__dict__)
+        except SystemExit:
+            raise
+        except BaseException as error:
+            print_user_traceback(error)
+            kind = "MemoryError" if isinstance(error, MemoryError) else "Exception"
+            message = describe(error)
+            error = None
+            record = dumps({"status": "error", "kind": kind, "message": message[:1000]}).encode("utf-8", "replace")
+            flush_user_streams()
+            send(b"d", record)
+            raise SystemExit(1)
+        return
+
     try:
         exec(compiled, module.__dict__)
-        if script:
-            # A program ends the usual way: atexit handlers run and non-daemon threads are awaited.
-            flush_user_streams()
-            send(b"d", b'{"status":"ok"}')
-            return
         function = module.__dict__.get(entrypoint)
         if function is None:
             done("error", "EntrypointNotFound",
@@ -168,14 +329,250 @@ def _sandbox_runner():
 
     if value is None:
         done("ok")
+    encoded = None
     try:
-        encoded = dumps(value).encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as error:
-        sys.stderr.write("%s() returned a value JSON cannot hold: %s\n" % (entrypoint, error))
-        done("error", "ResultNotSerializable",
-             "%s() returned a value JSON cannot hold: %s" % (entrypoint, error), 1)
+        problem = _sandbox_json_problem(value, max_depth, dumps)
+        if problem is None:
+            try:
+                encoded = dumps(value).encode("utf-8")
+            except UnicodeEncodeError:
+                problem = _sandbox_json_problem(value, max_depth, dumps, check_unicode=True) \
+                    or "the value contains a string that is not valid Unicode"
+    except MemoryError:
+        value = encoded = None
+        message = "%s() returned a value too large to serialise as JSON in this sandbox (MemoryError)" % entrypoint
+        sys.stderr.write(message + "\n")
+        done("error", "MemoryError", message, 1)
+    except Exception as error:  # the value's own code (a dict subclass's items(), say) raised
+        problem = "serialising it raised %s" % describe(error)
+    if problem is not None:
+        message = "%s() returned a value JSON cannot hold: %s" % (entrypoint, problem)
+        sys.stderr.write(message + "\n")
+        done("error", "ResultNotSerializable", message, 1)
+    value = None
     send(b"r", encoded)
-    done("ok")
+    done("ok", result_bytes=len(encoded))
+
+
+def _sandbox_make_undumpable():
+    """prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/mem, /proc/<pid>/fd and ptrace of this process become
+    closed to other processes of the same user (the code's). Not needed where Yama restricts
+    ptrace to descendants (gVisor, many distributions): the code runs in a child of this process.
+    Through _ctypes because the ctypes package costs several milliseconds more to import."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope", "rb") as scope:
+            if int(scope.read().strip() or 0) >= 1:
+                return True
+    except (OSError, ValueError):
+        pass
+    try:
+        import _ctypes
+
+        class Int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL
+            _restype_ = Int
+
+        class Libc:
+            _handle = _ctypes.dlopen(None)
+
+        prctl = Function(("prctl", Libc))
+        return prctl(4, 0, 0, 0, 0) == 0 and prctl(3, 0, 0, 0, 0) == 0  # SET_DUMPABLE 0, GET_DUMPABLE
+    except Exception:
+        return False
+
+
+def _sandbox_runner():
+    import os
+    import sys
+    import _socket
+
+    loads, dumps = _sandbox_json()
+    header_size = 42  # "\x1e" + "SBX1" + 32-hex nonce + kind + 4-hex length
+    pipe_buf = 4096  # writes up to PIPE_BUF are atomic: a concurrent writer cannot split a frame
+
+    parent_end, child_end = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    child_fd = child_end.detach()
+    pid = os.fork()
+    if pid == 0:
+        parent_end.close()
+        try:
+            _sandbox_child(child_fd, loads, dumps)
+        except SystemExit:
+            raise
+        except BaseException as error:  # the runner itself failed in the child
+            try:
+                os.write(2, ("sandbox runner: %s: %s\n" % (type(error).__name__, error)).encode("utf-8", "replace"))
+            finally:
+                os._exit(70)
+        return
+    os.close(child_fd)
+
+    import _signal
+    import _thread
+
+    _sandbox_make_undumpable()
+    for forwarded in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+        # Signals meant for the program reach the program; the runner exits the way it did.
+        _signal.signal(forwarded, lambda number, frame: os.kill(pid, number))
+
+    def end(exit_code):
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+        os._exit(exit_code)
+
+    try:
+        envelope = loads(sys.stdin.buffer.readline().decode("utf-8"))
+        nonce = envelope["nonce"].encode("ascii")
+        mode = envelope.get("mode", "Function")
+        entrypoint = envelope.get("entrypoint", "main")
+        code = envelope["code"]
+        arguments = envelope.get("arguments") or {}
+        if len(nonce) != 32 or not isinstance(code, str) or not isinstance(arguments, dict) \
+                or not isinstance(entrypoint, str):
+            raise ValueError("malformed envelope")
+    except Exception as error:  # the operator sent something we cannot read: not the user's fault
+        sys.stderr.write("sandbox runner: cannot read the envelope: %s\n" % error)
+        sys.stderr.flush()
+        end(70)
+    # fd 0 is not read again: nothing else arrives on it.
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.close(null_fd)
+
+    # A thread waits for the child; once it has ended, it shuts the channel for reading, so that
+    # the relay loop gets what the child wrote and then end-of-file, even when processes the code
+    # left behind still hold the child's end (their later writes fail).
+    ended = _thread.allocate_lock()
+    ended.acquire()
+    statuses = []
+
+    def wait_for_child():
+        try:
+            statuses.append(os.waitpid(pid, 0)[1])
+            parent_end.shutdown(_socket.SHUT_RD)
+        except OSError:
+            pass
+        finally:
+            ended.release()
+
+    try:
+        _thread.start_new_thread(wait_for_child, ())
+    except RuntimeError:  # no thread to spare: poll instead (see the loop below)
+        ended.release()
+        statuses.append(None)
+    script = mode == "Script"
+    try:
+        # Everything but the nonce, with the defaults filled in (later fields pass through).
+        del envelope["nonce"]
+        envelope.update(mode=mode, entrypoint=entrypoint, arguments=arguments)
+        parent_end.sendall(dumps(envelope).encode("utf-8"))
+        parent_end.shutdown(_socket.SHUT_WR)
+    except OSError:
+        pass  # the child is gone already: its exit status tells
+    envelope = code = arguments = None
+
+    def write_record(record):
+        view = memoryview(record)
+        while view:
+            try:
+                view = view[os.write(1, view):]
+            except BlockingIOError:  # the code made the shared stdout non-blocking and the pipe is full
+                _thread.allocate_lock().acquire(True, 0.001)
+            except OSError:
+                return  # nobody reads stdout any more
+
+    def send(kind, payload):
+        step = pipe_buf - header_size
+        for start in range(0, max(len(payload), 1), step):
+            chunk = payload[start:start + step]
+            write_record(b"\x1eSBX1" + nonce + kind + b"%04x" % len(chunk) + chunk)
+
+    # Relay the child's frames (kind byte, 8 hex digits of length, payload) as records. Result bytes
+    # are forwarded as they arrive, never buffered. Bytes that are not a frame mean the code wrote
+    # on the runner's channel: the relay stops and sends a done record the operator never believes.
+    pending = b""
+    frame_kind = None
+    remaining = 0
+    done_sent = False
+    corrupt = False
+
+    def relay(data):
+        nonlocal pending, frame_kind, remaining, done_sent, corrupt
+        pending += data
+        while pending and not corrupt:
+            if frame_kind is None:
+                if len(pending) < 9:
+                    return
+                kind, size = pending[:1], pending[1:9]
+                try:
+                    remaining = int(size, 16)
+                except ValueError:
+                    remaining = -1
+                if kind not in (b"r", b"d") or remaining < 0 or size.strip(b"0123456789abcdef") \
+                        or (kind == b"d" and remaining > pipe_buf - header_size):
+                    corrupt = True
+                    send(b"d", b'{"status":"invalid","message":"the runner channel carried bytes the runner did not write"}')
+                    done_sent = True
+                    return
+                frame_kind, pending = kind, pending[9:]
+                if kind == b"r" and remaining == 0:
+                    send(b"r", b"")
+                    frame_kind = None
+                continue
+            if frame_kind == b"r":
+                taken, pending = pending[:remaining], pending[remaining:]
+                remaining -= len(taken)
+                step = pipe_buf - header_size
+                for start in range(0, len(taken), step):
+                    send(b"r", taken[start:start + step])
+                if remaining == 0:
+                    frame_kind = None
+            else:
+                if len(pending) < remaining:
+                    return
+                send(b"d", pending[:remaining])
+                done_sent = True
+                pending = pending[remaining:]
+                frame_kind = None
+
+    # Without a waiter thread (none could be started), poll: short receive timeouts and waitpid.
+    polling = statuses == [None]
+    if polling:
+        parent_end.settimeout(0.05)
+    while True:
+        try:
+            data = parent_end.recv(1 << 16)
+        except (_socket.timeout, BlockingIOError):
+            if statuses[0] is not None:
+                break  # the child has ended and nothing more is waiting
+            waited, wait_status = os.waitpid(pid, os.WNOHANG)
+            if waited:
+                statuses[0] = wait_status
+                parent_end.setblocking(False)  # take what is already there, then stop
+            continue
+        except OSError:
+            break
+        if not data:
+            break
+        relay(data)
+    ended.acquire()
+    status = statuses[0] if statuses and statuses[0] is not None else None
+    if status is None:  # polling, and the channel ended before the child
+        status = os.waitpid(pid, 0)[1]
+
+    if os.WIFSIGNALED(status):
+        # Killed (SIGKILL, SIGSEGV, ...): no done record, and the exit code a shell would show.
+        os._exit(128 + os.WTERMSIG(status))
+    exit_code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") \
+        else os.WEXITSTATUS(status)
+    if script and not done_sent:
+        send(b"d", b'{"status":"ok"}' if exit_code == 0 else ('{"status":"exit","code":%d}' % exit_code).encode())
+    os._exit(exit_code)
 
 
 _sandbox_runner()

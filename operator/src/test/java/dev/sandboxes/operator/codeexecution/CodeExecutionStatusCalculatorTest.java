@@ -39,10 +39,23 @@ class CodeExecutionStatusCalculatorTest {
             StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false, "UserCodeError"),
         Arguments.of(Termination.EXITED, 3, new RunnerReport("exit", null, null, null, null),
             StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        // A MemoryError the code's process reports is not evidence about the sandbox's limit.
         Arguments.of(Termination.EXITED, 1, error("MemoryError", "MemoryError: "), StreamCapture.EMPTY,
-            OutputLimitAction.TRUNCATE, false, "OutOfMemory"),
+            OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        // SIGKILL alone is not OutOfMemory: the backend returns OUT_OF_MEMORY when it has evidence.
         Arguments.of(Termination.EXITED, 137, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
-            "OutOfMemory"),
+            "UserCodeError"),
+        Arguments.of(Termination.EXITED, 139, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
+            "UserCodeError"),
+        // Records that contradict the exit code, or each other, are never believed.
+        Arguments.of(Termination.EXITED, 0, error("MemoryError", "MemoryError: "), StreamCapture.EMPTY,
+            OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        Arguments.of(Termination.EXITED, 137, ok(), StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
+            "UserCodeError"),
+        Arguments.of(Termination.EXITED, 0, RunnerReport.untrusted("2 done records arrived"), StreamCapture.EMPTY,
+            OutputLimitAction.TRUNCATE, false, "UserCodeError"),
+        Arguments.of(Termination.EXITED, 0, new RunnerReport("exit", null, null, null, null, 0, null), StreamCapture.EMPTY,
+            OutputLimitAction.TRUNCATE, true, "Completed"),
         Arguments.of(Termination.EXITED, 70, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
             "SandboxFailed"),
         Arguments.of(Termination.EXITED, 0, new RunnerReport("ok", null, null, null, "too big"), StreamCapture.EMPTY,
@@ -127,6 +140,39 @@ class CodeExecutionStatusCalculatorTest {
     assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
     assertThat(CodeExecutionStatusCalculator.isTerminal(status)).isTrue();
     assertThat(status.getMessage()).contains("spec.language is required").contains("create a new CodeExecution");
+  }
+
+  @Test
+  void aResultWhoseRecordsContradictTheExitCodeIsNeverWrittenToTheStatus() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    RunnerReport report = new RunnerReport("ok", null, null, IntNode.valueOf(42), null);
+    ExecutionOutcome killed = new ExecutionOutcome(Termination.EXITED, 137, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        report, "s", T0, T0.plusMillis(10), null);
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.finished(cx, killed, OutputLimitAction.TRUNCATE, T0);
+    assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
+    assertThat(status.getResult()).isNull();
+    assertThat(status.getMessage()).contains("cannot be believed").contains("says ok but the process exited with code 137");
+  }
+
+  @Test
+  void signalsAreNamedWithTheBackendsEvidence() {
+    ExecutionOutcome segfault = new ExecutionOutcome(Termination.EXITED, 139, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        RunnerReport.NONE, "s", T0, T0, null);
+    assertThat(CodeExecutionStatusCalculator.verdict(segfault, ExecutionMode.FUNCTION, "main", OutputLimitAction.TRUNCATE, 5)
+        .message()).isEqualTo("The program was killed by signal 11 (SIGSEGV: a segmentation fault, exit code 139). See status.stderr.");
+    ExecutionOutcome killed = new ExecutionOutcome(Termination.EXITED, 137, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        RunnerReport.NONE, "s", T0, T0, "The sandbox's memory cgroup recorded no OOM kill, so it was not the memory limit");
+    assertThat(CodeExecutionStatusCalculator.verdict(killed, ExecutionMode.FUNCTION, "main", OutputLimitAction.TRUNCATE, 5)
+        .message()).isEqualTo("The program was killed by signal 9 (SIGKILL, exit code 137). The sandbox's memory cgroup"
+            + " recorded no OOM kill, so it was not the memory limit. See status.stderr.");
+  }
+
+  @Test
+  void exitingWithCodeZeroBeforeMainReturnedSucceedsWithoutAResult() {
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        new RunnerReport("exit", null, null, null, null, 0, null), "s", T0, T0, null);
+    assertThat(CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.FUNCTION, "main", OutputLimitAction.TRUNCATE, 5)
+        .message()).isEqualTo("The program exited with code 0 before main() returned; there is no result.");
   }
 
   @Test

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
-import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.runner.RunnerProgram;
 import dev.sandboxes.operator.runner.RunnerStreams;
@@ -41,22 +40,33 @@ public final class LocalRunner {
   public static ExecutionOutcome run(
       Language language, ExecutionMode mode, String entrypoint, String code, String argumentsJson,
       Duration timeout, int maxOutputBytes) {
+    return run(language, mode, entrypoint, code, argumentsJson, timeout, maxOutputBytes, RunnerProgram.newNonce(), List.of());
+  }
+
+  /**
+   * Runs with a given nonce (a test may hand it to the code to play an attacker who found it) and
+   * a command prefix (for example {@code setpriv --reuid=65534 ...} to run as an unprivileged user,
+   * as sandboxes do).
+   */
+  public static ExecutionOutcome run(
+      Language language, ExecutionMode mode, String entrypoint, String code, String argumentsJson,
+      Duration timeout, int maxOutputBytes, String nonce, List<String> prefix) {
     JsonNode arguments;
     try {
       arguments = JSON.readTree(argumentsJson);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    ExecutionRequest request =
-        new ExecutionRequest("test", "local", "uid", language, mode, entrypoint, code, arguments, timeout, maxOutputBytes);
-    ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), maxOutputBytes);
+    byte[] line = RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments);
+    RunnerStreams streams = new RunnerStreams(nonce, maxOutputBytes);
     Instant started = Instant.now();
     try {
-      Process process = new ProcessBuilder(RunnerProgram.command(language)).directory(new java.io.File("/tmp")).start();
+      List<String> command = new java.util.ArrayList<>(prefix);
+      command.addAll(RunnerProgram.command(language));
+      Process process = new ProcessBuilder(command).directory(new java.io.File("/tmp")).start();
       Thread out = pump(process.getInputStream(), streams.stdout());
       Thread err = pump(process.getErrorStream(), streams.stderr());
-      process.getOutputStream().write(envelope.line());
+      process.getOutputStream().write(line);
       process.getOutputStream().flush(); // stdin stays open, as over an exec stream
       boolean exited = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!exited) {

@@ -154,10 +154,22 @@ final class DockerExecution {
       return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
           "The exec stream to the sandbox broke: " + why);
     }
-    String detail = exitCode == 137
-        ? "The program was killed with SIGKILL (exit 137), which here means the memory limit of "
-            + settings.memoryText()
-        : null;
+    String detail = null;
+    if (exitCode == 137 && !streams.report().finished()) {
+      // SIGKILL. The memory limit sends it, but so can the code itself: only the memory cgroup's
+      // own OOM-kill count says which (the engine's OOMKilled flag covers PID 1 only).
+      MemoryCgroup.Evidence evidence = MemoryCgroup.read(client, containerId);
+      if (evidence.oomKills() > 0) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
+            "The kernel's OOM killer stopped the program at the sandbox's memory limit of " + settings.memoryText()
+                + " (the memory cgroup counted " + evidence.oomKills() + " OOM kill" + (evidence.oomKills() == 1 ? "" : "s")
+                + ")");
+      }
+      detail = evidence.readable()
+          ? "The sandbox's memory cgroup recorded no OOM kill, so it was not the memory limit"
+          : "The sandbox's memory cgroup could not be read (" + evidence.problem() + "), so nothing shows that the memory"
+              + " limit sent it";
+    }
     return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
   }
 

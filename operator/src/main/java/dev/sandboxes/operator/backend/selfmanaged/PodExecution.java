@@ -10,9 +10,13 @@ import dev.sandboxes.operator.runner.RunnerStreams;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -22,6 +26,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * One execution in one claimed pod: exec the runner with the envelope on stdin, stream its output
@@ -41,6 +47,8 @@ final class PodExecution {
   private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
+  /** The OOM-kill counter in memory.oom_control (cgroup v1) and memory.events (v2). */
+  private static final Pattern OOM_KILL = Pattern.compile("(?m)^oom_kill (\\d+)$");
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -157,10 +165,56 @@ final class PodExecution {
           "The exec stream to sandbox pod " + pod + " broke: " + why
               + (state.evidence() == null ? "" : " (" + state.evidence() + ")"));
     }
-    String detail = exitCode == 137
-        ? "The program was killed with SIGKILL (exit 137), which here means the memory limit of " + settings.memory()
-        : null;
+    String detail = null;
+    if (exitCode == 137 && !report.finished()) {
+      // SIGKILL while the pod lives on. The memory limit sends it, but so can the code itself:
+      // only the memory cgroup's own OOM-kill count says which.
+      OomKills evidence = oomKills(pod);
+      if (evidence.count() > 0) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished,
+            "The kernel's OOM killer stopped the program at the sandbox pod's memory limit of " + settings.memory()
+                + " (the memory cgroup counted " + evidence.count() + " OOM kill" + (evidence.count() == 1 ? "" : "s") + ")");
+      }
+      detail = evidence.count() == 0
+          ? "The sandbox pod's memory cgroup recorded no OOM kill, so it was not the memory limit"
+          : "The sandbox pod's memory cgroup could not be read, so nothing shows that the memory limit sent it";
+    }
     return outcome(Termination.EXITED, exitCode, streams, pod, started, finished, detail);
+  }
+
+  /** The memory cgroup's OOM-kill count: -1 when it cannot be read. */
+  record OomKills(long count) {}
+
+  /**
+   * Reads oom_kill from the pod's memory cgroup (memory.oom_control on cgroup v1, memory.events on
+   * v2) with a second exec. Each pod runs one execution, so a count above zero happened during it.
+   * Under gVisor the files do not exist; there the memory limit stops the whole sandbox, which the
+   * pod's status shows instead.
+   */
+  OomKills oomKills(String pod) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PodExec.Running probe = null;
+    try {
+      probe = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER,
+          List.of("cat", "/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"),
+          new byte[0], out, OutputStream.nullOutputStream());
+      probe.exitCode().handle((code, error) -> code).get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new OomKills(-1);
+    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+      return new OomKills(-1);
+    } finally {
+      if (probe != null) {
+        probe.close();
+      }
+    }
+    Matcher matcher = OOM_KILL.matcher(out.toString(StandardCharsets.UTF_8));
+    long kills = -1;
+    while (matcher.find() && matcher.group(1).length() < 18) {
+      kills = Math.max(kills, Long.parseLong(matcher.group(1)));
+    }
+    return new OomKills(kills);
   }
 
   /** What the pod's status says about a run that did not end well. */

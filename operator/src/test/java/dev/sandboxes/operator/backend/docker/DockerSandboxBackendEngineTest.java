@@ -43,6 +43,11 @@ class DockerSandboxBackendEngineTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Map<String, DockerSandboxBackend> BACKENDS = new ConcurrentHashMap<>();
+  /**
+   * Part of the provider uid: a backend removes containers left with its uid when it starts, so
+   * runs of this class in other worktrees on the same engine must not lose their containers to it.
+   */
+  private static final String RUN_ID = UUID.randomUUID().toString().substring(0, 8);
 
   @AfterAll
   static void closeBackends() {
@@ -107,10 +112,16 @@ class DockerSandboxBackendEngineTest {
     assertThat(verdict.succeeded()).isFalse();
     // Whichever limit is hit first decides, and each has its own precise reason: fork() failing
     // with EAGAIN at pids.max (an exception in the code), the interpreter copies exhausting the
-    // memory limit (runc: OOM kill), or gVisor stopping the whole sandbox at pids.max.
+    // memory limit (runc: OOM kill, counted by the memory cgroup), or gVisor stopping the whole
+    // sandbox at pids.max. Under runc the OOM kill can also leave no room at pids.max for the exec
+    // that reads the count: then the run is a SIGKILL without evidence, and says so.
     switch (verdict.reason()) {
-      case ConditionTypes.USER_CODE_ERROR ->
-          assertThat(outcome.stderr().text()).contains("Resource temporarily unavailable");
+      case ConditionTypes.USER_CODE_ERROR -> {
+        if (!outcome.stderr().text().contains("Resource temporarily unavailable")) {
+          assertThat(runtime).isEqualTo("runc");
+          assertThat(verdict.message()).contains("killed by signal 9").contains("memory cgroup could not be read");
+        }
+      }
       case ConditionTypes.OUT_OF_MEMORY -> assertThat(runtime).isEqualTo("runc");
       case ConditionTypes.SANDBOX_FAILED -> {
         assertThat(runtime).isEqualTo("runsc");
@@ -129,10 +140,128 @@ class DockerSandboxBackendEngineTest {
     ExecutionOutcome outcome = run(runtime, Language.PYTHON,
         "def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))", "{}", 20);
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
-    assertThat(verdict.message()).contains("memory");
+    assertThat(verdict.reason()).as(verdict.message()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
+    // The evidence comes from outside the process: the memory cgroup's OOM-kill count (runc) or
+    // the whole sandbox stopped at its limit (gVisor).
+    assertThat(verdict.message()).contains("runc".equals(runtime) ? "OOM killer" : "stopped at its memory limit");
     assertThat(run(runtime, Language.PYTHON, "def main():\n    return 'fine'", "{}", 20).report().result().asText())
         .isEqualTo("fine");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aJavascriptMemoryBombIsOutOfMemoryToo(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.JAVASCRIPT,
+        "function main() { const blocks = []; for (;;) blocks.push(Buffer.alloc(16 * 1024 * 1024, 1)); }", "{}", 20);
+    Verdict verdict = verdict(outcome);
+    assertThat(verdict.reason()).as(verdict.message()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aSigkillWithoutMemoryPressureIsNotOutOfMemory(String runtime) {
+    for (Language language : Language.values()) {
+      String code = language == Language.PYTHON
+          ? "import os\ndef main():\n    print('killing myself', flush=True)\n    os.kill(os.getpid(), 9)"
+          : "function main() { console.log('killing myself'); process.kill(process.pid, 'SIGKILL'); }";
+      ExecutionOutcome outcome = run(runtime, language, code, "{}", 20);
+      assertThat(outcome.exitCode()).as(language + " " + outcome.detail()).isEqualTo(137);
+      assertThat(outcome.stdout().text()).isEqualTo("killing myself\n");
+      Verdict verdict = verdict(outcome);
+      assertThat(verdict.reason()).as(verdict.message()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+      assertThat(verdict.message()).contains("killed by signal 9 (SIGKILL, exit code 137)")
+          .contains("runc".equals(runtime) ? "memory cgroup recorded no OOM kill" : "memory cgroup could not be read");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aSegfaultIsAUserCodeErrorWithExitCode139(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON,
+        "import ctypes\ndef main():\n    print('about to crash', flush=True)\n    ctypes.string_at(0)", "{}", 20);
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isEqualTo(139);
+    assertThat(outcome.stdout().text()).isEqualTo("about to crash\n");
+    Verdict verdict = verdict(outcome);
+    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.message()).contains("signal 11 (SIGSEGV: a segmentation fault, exit code 139)");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void pythonCodeRunningAsTheSandboxUserCannotReachTheNonce(String runtime) throws Exception {
+    ExecutionOutcome outcome = run(runtime, Language.PYTHON, attack("nonce_hunt.py"), "{}", 60);
+    assertThat(outcome.exitCode()).as(outcome.stderr().text()).isZero();
+    // It wrote a forged MemoryError record for every nonce-like string it found in its own memory;
+    // none was believed, so the real nonce was not among them.
+    assertThat(outcome.report().isUntrusted()).isFalse();
+    com.fasterxml.jackson.databind.JsonNode result = outcome.report().result();
+    assertThat(result.get("uid").asInt()).isEqualTo(1000);
+    com.fasterxml.jackson.databind.JsonNode parent = result.get("parent");
+    assertThat(parent.get("mem").asText()).isEqualTo("Permission denied");
+    assertThat(parent.get("ptrace").asText()).isEqualTo("Operation not permitted");
+    assertThat(parent.get("process_vm_readv").asText()).isIn("Operation not permitted", "Function not implemented");
+    if ("runc".equals(runtime)) {
+      // gVisor shows environ, maps and the descriptor list of any process of the user; none holds the nonce.
+      assertThat(parent.get("fd").asText()).isEqualTo("Permission denied");
+      assertThat(parent.get("environ").asText()).isEqualTo("Permission denied");
+    }
+    // The same probes reach an ordinary process of the same user.
+    assertThat(result.get("sibling").get("ptrace").asText()).isEqualTo("attached");
+    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.COMPLETED);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void javascriptCodeCannotForgeARecordOnNode18(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.JAVASCRIPT, attack("nonce_hunt.js"), "{}", 60);
+    assertThat(outcome.exitCode()).as(outcome.stderr().text()).isZero();
+    assertThat(outcome.stderr().text()).contains("fs binding: refused").contains("hooks catch a record: true")
+        .contains("heap shows a planted nonce: true");
+    assertThat(outcome.report().isUntrusted()).isFalse();
+    assertThat(outcome.report().result().asText()).isEqualTo("genuine");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void javascriptOutputIsNeverLostOnNode18(String runtime) {
+    for (int size : new int[] {200_001, 5 * 1024 * 1024}) {
+      ExecutionOutcome outcome = run(runtime, Language.JAVASCRIPT,
+          "function main() { process.stdout.write('x'.repeat(" + size + ")); process.stderr.write('e'.repeat(" + size
+              + ")); return 'done'; }", "{}", 60);
+      assertThat(outcome.exitCode()).isZero();
+      assertThat(outcome.stdout().totalBytes()).isEqualTo(size);
+      assertThat(outcome.stderr().totalBytes()).isEqualTo(size);
+      assertThat(outcome.report().result().asText()).isEqualTo("done");
+    }
+    ExecutionOutcome exited = run(runtime, Language.JAVASCRIPT,
+        "function main() { process.stdout.write('y'.repeat(200001)); process.exit(3); }", "{}", 60);
+    assertThat(exited.exitCode()).isEqualTo(3);
+    assertThat(exited.stdout().totalBytes()).isEqualTo(200_001);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void javascriptMainThatNeverSettlesFailsOnNode18(String runtime) {
+    ExecutionOutcome outcome = run(runtime, Language.JAVASCRIPT, "async function main() { await new Promise(() => {}); }", "{}", 20);
+    assertThat(outcome.exitCode()).isEqualTo(1);
+    assertThat(outcome.report().kind()).isEqualTo("NeverSettled");
+    assertThat(verdict(outcome).message()).contains("never settled");
+    ExecutionOutcome held = run(runtime, Language.JAVASCRIPT,
+        "function main() { setInterval(() => {}, 1000); return new Promise(() => {}); }", "{}", 2);
+    assertThat(held.termination()).isEqualTo(Termination.TIMED_OUT);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void valuesJsonCannotHoldAreNamedOnBothInterpreters(String runtime) {
+    ExecutionOutcome python = run(runtime, Language.PYTHON, "def main():\n    return {'stats': {'mean': float('nan')}}", "{}", 20);
+    assertThat(python.report().message()).contains("result.stats.mean is NaN");
+    ExecutionOutcome js = run(runtime, Language.JAVASCRIPT, "function main() { return { stats: { tags: new Set() } }; }", "{}", 20);
+    assertThat(js.report().message()).contains("result.stats.tags is a Set");
+    ExecutionOutcome closed = run(runtime, Language.PYTHON,
+        "import os\ndef main():\n    os.closerange(3, 65536)\n    return 'delivered'", "{}", 20);
+    assertThat(closed.report().result().asText()).isEqualTo("delivered");
   }
 
   @ParameterizedTest
@@ -279,7 +408,7 @@ class DockerSandboxBackendEngineTest {
     provider.setSpec(spec);
     OperatorConfig config = OperatorConfig.defaults();
     return new DockerSandboxBackend(new BackendContext(
-        "engine-test-" + name, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
+        "engine-test-" + name + "-" + RUN_ID, ProviderSettings.of(provider, config), spec, Map.of(), config, null));
   }
 
   private ExecutionOutcome run(String runtime, Language language, String code, String arguments, int timeoutSeconds) {
@@ -290,6 +419,14 @@ class DockerSandboxBackendEngineTest {
       ExecutionRequest request = new ExecutionRequest("test", "engine-test", UUID.randomUUID().toString(), language,
           ExecutionMode.FUNCTION, "main", code, JSON.readTree(arguments), Duration.ofSeconds(timeoutSeconds), 65536);
       return backend.execute(lease, request, RunControl.detached());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static String attack(String name) {
+    try (java.io.InputStream in = dev.sandboxes.operator.runner.RunnerProgram.class.getResourceAsStream("attacks/" + name)) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

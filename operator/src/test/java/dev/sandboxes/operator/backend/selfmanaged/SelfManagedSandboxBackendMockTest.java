@@ -37,6 +37,7 @@ import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import dev.sandboxes.operator.testing.LocalRunner;
 import java.util.ArrayList;
@@ -399,6 +400,42 @@ class SelfManagedSandboxBackendMockTest {
 
     assertThat(outcome.termination()).isEqualTo(Termination.OUT_OF_MEMORY);
     assertThat(outcome.detail()).contains("memory limit of 256Mi");
+  }
+
+  @Test
+  void aSigkillIsOutOfMemoryOnlyWhenThePodsMemoryCgroupCountedAnOomKill() {
+    SelfManagedSandboxBackend backend = warmBackend("sigkill", 2);
+    for (int kills : new int[] {1, 0}) {
+      SandboxLease lease = claim(backend, Language.PYTHON);
+      List<List<String>> commands = new java.util.concurrent.CopyOnWriteArrayList<>();
+      exec.script((pod, command, stdin, stdout, stderr) -> {
+        commands.add(command);
+        if (command.get(0).equals("cat")) {
+          try {
+            // memory.oom_control as the kernel writes it (cgroup v1)
+            stdout.write(("oom_kill_disable 0\nunder_oom 0\noom_kill " + kills + "\n").getBytes(StandardCharsets.UTF_8));
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+          return CompletableFuture.completedFuture(0);
+        }
+        return CompletableFuture.completedFuture(137); // the runner, killed; the pod lives on
+      });
+
+      ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10),
+          RunControl.detached());
+
+      assertThat(commands).hasSize(2);
+      assertThat(commands.get(1)).contains("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events");
+      if (kills > 0) {
+        assertThat(outcome.termination()).isEqualTo(Termination.OUT_OF_MEMORY);
+        assertThat(outcome.detail()).contains("OOM killer").contains("memory limit of 256Mi");
+      } else {
+        assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+        assertThat(outcome.exitCode()).isEqualTo(137);
+        assertThat(outcome.detail()).contains("recorded no OOM kill");
+      }
+    }
   }
 
   @Test

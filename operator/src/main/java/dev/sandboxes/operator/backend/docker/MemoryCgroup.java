@@ -1,0 +1,75 @@
+package dev.sandboxes.operator.backend.docker;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.api.model.StreamType;
+import java.io.ByteArrayOutputStream;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the OOM-kill count of a sandbox container's memory cgroup: the evidence that the memory
+ * limit, and not the code, sent a SIGKILL. Each container runs one execution, so any count above
+ * zero happened during it.
+ *
+ * <p>The count comes from a separate exec of {@code cat} as user 65534, which the code (user 1000)
+ * can neither signal nor trace. It reads {@code memory.oom_control} (cgroup v1) and
+ * {@code memory.events} (cgroup v2), where the kernel keeps {@code oom_kill}. Under gVisor neither
+ * file exists; there the memory limit stops the whole sandbox, which the engine reports instead.
+ */
+final class MemoryCgroup {
+
+  private static final Pattern OOM_KILL = Pattern.compile("(?m)^oom_kill (\\d+)$");
+  private static final long PROBE_TIMEOUT_MILLIS = 5_000;
+  private static final int MAX_OUTPUT = 64 * 1024;
+
+  /** What the probe found: the count, or why there is none. */
+  record Evidence(long oomKills, boolean readable, String problem) {}
+
+  private MemoryCgroup() {}
+
+  static Evidence read(DockerClient client, String containerId) {
+    try {
+      String execId = client.execCreateCmd(containerId)
+          .withUser("65534:65534")
+          .withAttachStdout(true)
+          .withAttachStderr(true)
+          .withCmd("cat", "/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+          .exec()
+          .getId();
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      ResultCallback.Adapter<Frame> callback = client.execStartCmd(execId).withDetach(false).withTty(false)
+          .exec(new ResultCallback.Adapter<>() {
+            @Override
+            public void onNext(Frame frame) {
+              if (frame.getStreamType() == StreamType.STDOUT && frame.getPayload() != null
+                  && out.size() < MAX_OUTPUT) {
+                out.write(frame.getPayload(), 0, frame.getPayload().length);
+              }
+            }
+          });
+      if (!callback.awaitCompletion(PROBE_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS)) {
+        callback.close();
+        return new Evidence(0, false, "the probe did not finish");
+      }
+      return parse(out.toString(java.nio.charset.StandardCharsets.UTF_8));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Evidence(0, false, "interrupted");
+    } catch (Exception e) {
+      return new Evidence(0, false, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().strip());
+    }
+  }
+
+  /** The highest oom_kill count in the files' text; unreadable when there is none. */
+  static Evidence parse(String text) {
+    Matcher matcher = OOM_KILL.matcher(text);
+    long kills = -1;
+    while (matcher.find() && matcher.group(1).length() < 18) {
+      kills = Math.max(kills, Long.parseLong(matcher.group(1)));
+    }
+    return kills < 0 ? new Evidence(0, false, "no oom_kill counter in the container") : new Evidence(kills, true, null);
+  }
+}
