@@ -1,6 +1,7 @@
 package dev.sandboxes.operator;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.codeexecution.CodeExecutionReconciler;
 import dev.sandboxes.operator.codeexecution.ExecutionQueue;
@@ -173,6 +174,10 @@ public final class SandboxOperator implements AutoCloseable {
     tracker.close();
     providerReconciler.close();
     registry.close();
+    // Sandboxes are destroyed off the result path; give the last removals a moment before exiting.
+    if (!ExecutionThreads.awaitTeardowns(Duration.ofSeconds(10))) {
+      LOG.warn("some sandboxes were still being destroyed at shutdown; each provider removes its leftovers on its next start");
+    }
     events.close();
     LOG.info("sandbox-operator stopped");
   }

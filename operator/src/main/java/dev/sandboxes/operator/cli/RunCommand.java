@@ -11,6 +11,7 @@ import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
@@ -28,6 +29,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -57,6 +59,9 @@ public final class RunCommand implements Callable<Integer> {
 
   /** Exit status for invalid input and infrastructure failures. */
   public static final int EXIT_INVALID_OR_INFRASTRUCTURE = 2;
+
+  /** How long the command waits at the end for sandboxes still being destroyed. */
+  private static final Duration TEARDOWN_WAIT = Duration.ofSeconds(30);
 
   @Option(names = "--provider", required = true, paramLabel = "PROVIDER.yaml",
       description = "A SandboxProvider manifest (a Docker provider's host may be any Docker-API socket, podman's too).")
@@ -194,6 +199,12 @@ public final class RunCommand implements Callable<Integer> {
       }
       print(executions);
       return exit;
+    } finally {
+      // Sandboxes are destroyed off the result path; the process must not exit before they are.
+      if (!ExecutionThreads.awaitTeardowns(TEARDOWN_WAIT)) {
+        progress("Some sandboxes were still being destroyed after %ss; the provider removes leftovers on its next start",
+            TEARDOWN_WAIT.toSeconds());
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -22,11 +23,12 @@ final class ContainerPool {
 
   private static final Logger LOG = LoggerFactory.getLogger(ContainerPool.class);
 
-  /** Creates and starts a container, returning its id; destroys containers. */
+  /** Creates and starts a container, returning its id; destroys containers without blocking. */
   interface Launcher {
     String launch(Language language) throws Exception;
 
-    void destroy(String containerId);
+    /** Starts removing the container; completes when the removal ended (well or not). */
+    CompletableFuture<Void> destroyLater(String containerId);
   }
 
   private final Language language;
@@ -93,7 +95,7 @@ final class ContainerPool {
     if (keep) {
       capacityListener.run();
     } else {
-      maintenance.execute(() -> launcher.destroy(containerId));
+      launcher.destroyLater(containerId);
     }
   }
 
@@ -104,13 +106,9 @@ final class ContainerPool {
       destroying++;
       refillLocked(false);
     }
-    maintenance.execute(() -> {
-      try {
-        launcher.destroy(containerId);
-      } finally {
-        synchronized (this) {
-          destroying--;
-        }
+    launcher.destroyLater(containerId).whenComplete((ignored, error) -> {
+      synchronized (this) {
+        destroying--;
       }
     });
   }
@@ -142,7 +140,7 @@ final class ContainerPool {
       toDestroy = new ArrayList<>(idle);
       idle.clear();
     }
-    toDestroy.forEach(launcher::destroy);
+    toDestroy.forEach(launcher::destroyLater);
   }
 
   private void refillLocked(boolean demand) {
@@ -189,7 +187,7 @@ final class ContainerPool {
     if (keep) {
       capacityListener.run();
     } else {
-      launcher.destroy(id);
+      launcher.destroyLater(id);
     }
   }
 

@@ -6,6 +6,7 @@ import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.InspectExecResponse;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Frame;
+import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -18,9 +19,11 @@ import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
@@ -28,27 +31,34 @@ import java.util.function.Consumer;
  * One execution in one container: exec the runner with the envelope on stdin, stream stdout and
  * stderr into capped sinks as frames arrive, enforce the deadline by destroying the container, and
  * classify how it ended.
+ *
+ * <p>The engine calls run on {@link ExecutionThreads#engineCalls()}, and the calling thread waits
+ * for whichever comes first: the run's own end or the operator's stop (deadline, cancellation).
+ * The stop decides the outcome at once, whatever call is still in flight: a slow engine (a loaded
+ * machine, a removal that takes seconds) delays the container's destruction, never the verdict.
  */
 final class DockerExecution {
 
   /** How an exec ended from the operator's side. */
   private enum Stop {
     NONE,
+    /** The exec stream ended on its own; the run classifies it. */
+    ENDED,
     DEADLINE,
     CANCELLED
   }
 
   /** How long a sandbox that may be dying gets to show it; see {@link #settledState}. */
   private static final Duration SETTLE_WAIT = Duration.ofMillis(1500);
+  /** Beyond the deadline, how long a run may wait for an engine that never answers. */
+  private static final Duration ENGINE_GRACE = Duration.ofSeconds(60);
 
   private final DockerClient client;
-  private final ScheduledExecutorService scheduler;
   private final Clock clock;
   private final DockerSettings settings;
 
-  DockerExecution(DockerClient client, ScheduledExecutorService scheduler, Clock clock, DockerSettings settings) {
+  DockerExecution(DockerClient client, Clock clock, DockerSettings settings) {
     this.client = client;
-    this.scheduler = scheduler;
     this.clock = clock;
     this.settings = settings;
   }
@@ -56,27 +66,94 @@ final class DockerExecution {
   /**
    * Runs the request in the container. The caller destroys the container afterwards.
    *
-   * @param destroy kills and removes the container (deadline and cancellation use it)
+   * @param destroyLater starts destroying the container without waiting for it (deadline and
+   *     cancellation use it)
    */
-  ExecutionOutcome run(String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroy) {
+  ExecutionOutcome run(String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroyLater) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
+    FrameSink sink = new FrameSink(streams);
     AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
+    CompletableFuture<Stop> stopped = new CompletableFuture<>();
     Instant started = clock.instant();
-    ScheduledFuture<?> deadline =
-        scheduler.schedule(
-            () -> {
-              if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
-                destroy.accept(containerId);
-              }
-            },
-            request.timeout().toMillis(),
-            TimeUnit.MILLISECONDS);
-    control.onCancel(() -> {
-      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
-        destroy.accept(containerId);
+    ScheduledFuture<?> deadline = ExecutionThreads.atDeadline(request.timeout(), () -> {
+      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
+        stopped.complete(Stop.DEADLINE);
+        destroyLater.accept(containerId);
       }
     });
+    control.onCancel(() -> {
+      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
+        stopped.complete(Stop.CANCELLED);
+        destroyLater.accept(containerId);
+      }
+    });
+    CompletableFuture<ExecutionOutcome> ended;
+    try {
+      ended = CompletableFuture.supplyAsync(
+          () -> exec(containerId, request, envelope, streams, sink, stop, started), ExecutionThreads.engineCalls());
+    } catch (RuntimeException e) {
+      deadline.cancel(false);
+      throw e;
+    }
+    try {
+      CompletableFuture.anyOf(ended, stopped)
+          .get(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      // The deadline passed long ago and yet neither the engine nor the deadline ended the run.
+      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
+        destroyLater.accept(containerId);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
+        destroyLater.accept(containerId);
+      }
+    } catch (ExecutionException e) {
+      // exec() reports engine failures as outcomes; anything else is the backend's to report
+      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+    } finally {
+      deadline.cancel(false);
+    }
+    Stop how = stop.get();
+    if (how == Stop.ENDED) {
+      return classified(ended, streams, containerId, started);
+    }
+    // Stopped by the operator: the verdict is now, with the output received up to now. Frames
+    // still in flight are dropped, and the engine calls still running are abandoned.
+    sink.shut();
+    streams.finish();
+    Instant finished = clock.instant();
+    if (how == Stop.DEADLINE) {
+      return outcome(Termination.TIMED_OUT, null, streams, containerId, started, finished, null);
+    }
+    return outcome(Termination.CANCELLED, null, streams, containerId, started, finished, control.cancelReason());
+  }
+
+  /** The outcome exec() is working out now that the stream ended, unless the engine stops answering. */
+  private ExecutionOutcome classified(
+      CompletableFuture<ExecutionOutcome> ended, RunnerStreams streams, String containerId, Instant started) {
+    try {
+      return ended.get(ENGINE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, clock.instant(),
+          "The Docker engine stopped answering after the execution's output ended");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, clock.instant(),
+          "The operator stopped waiting for the Docker engine after the execution's output ended");
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+    }
+  }
+
+  /**
+   * The engine side of the run, on an engine-call thread: exec, stream until the exec ends, then
+   * classify. Returns null when the operator stopped the run first (its verdict stands).
+   */
+  private ExecutionOutcome exec(
+      String containerId, ExecutionRequest request, ExecutionRequest.Envelope envelope, RunnerStreams streams,
+      FrameSink sink, AtomicReference<Stop> stop, Instant started) {
     String execId = null;
     Throwable streamError = null;
     try {
@@ -89,37 +166,32 @@ final class DockerExecution {
               .withCmd(RunnerProgram.command(request.language()).toArray(String[]::new))
               .exec()
               .getId();
-      FrameSink sink = new FrameSink(streams);
+      if (stop.get() != Stop.NONE) {
+        return null; // stopped while the exec was being created: the code never ran
+      }
       client
           .execStartCmd(execId)
           .withDetach(false)
           .withTty(false)
           .withStdIn(new ByteArrayInputStream(envelope.line()))
           .exec(sink);
-      // The deadline destroys the container, which ends the stream; the extra minute only guards
+      // The deadline destroys the container, which ends the stream; the extra time only guards
       // against an engine that never closes it.
-      if (!sink.awaitCompletion(request.timeout().toMillis() + 60_000, TimeUnit.MILLISECONDS)) {
-        stop.compareAndSet(Stop.NONE, Stop.DEADLINE);
-        destroy.accept(containerId);
-      }
+      sink.awaitCompletion(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
       streamError = sink.error;
     } catch (RuntimeException e) {
       streamError = e;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       streamError = e;
-    } finally {
-      deadline.cancel(false);
-      streams.finish();
     }
+    if (!stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+      closeQuietly(sink);
+      return null;
+    }
+    sink.shut(); // an engine that never closed the stream may still send frames
+    streams.finish();
     Instant finished = clock.instant();
-
-    if (stop.get() == Stop.DEADLINE) {
-      return outcome(Termination.TIMED_OUT, null, streams, containerId, started, finished, null);
-    }
-    if (stop.get() == Stop.CANCELLED) {
-      return outcome(Termination.CANCELLED, null, streams, containerId, started, finished, control.cancelReason());
-    }
     Long exitCode = null;
     if (execId != null) {
       try {
@@ -131,7 +203,13 @@ final class DockerExecution {
         streamError = streamError == null ? e : streamError;
       }
     }
-    ContainerState state = settledState(containerId, exitCode, streams.report().finished());
+    ContainerState state;
+    try {
+      state = settledState(containerId, exitCode, streams.report().finished());
+    } catch (RuntimeException e) {
+      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
+          "The Docker engine failed during the execution: " + DockerSandboxBackend.rootMessage(e));
+    }
     if (!state.running()) {
       // The whole sandbox stopped under the code. gVisor does this at its limits (docs/container-engine.md):
       // the container exits 137 at the memory limit and 2 when the process limit is hit. Podman
@@ -171,6 +249,14 @@ final class DockerExecution {
               + " limit sent it";
     }
     return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
+  }
+
+  private static void closeQuietly(FrameSink sink) {
+    try {
+      sink.close();
+    } catch (IOException | RuntimeException e) {
+      // the stream is being abandoned
+    }
   }
 
   private ExecutionOutcome outcome(
@@ -225,19 +311,24 @@ final class DockerExecution {
     }
   }
 
-  /** Routes frames into the runner streams as they arrive; nothing is buffered beyond the caps. */
+  /**
+   * Routes frames into the runner streams as they arrive; nothing is buffered beyond the caps.
+   * Shut when the operator stops the run: frames still in flight must not reach streams that were
+   * already read.
+   */
   private static final class FrameSink extends ResultCallback.Adapter<Frame> {
     private final RunnerStreams streams;
     private volatile Throwable error;
+    private boolean shut;
 
     FrameSink(RunnerStreams streams) {
       this.streams = streams;
     }
 
     @Override
-    public void onNext(Frame frame) {
+    public synchronized void onNext(Frame frame) {
       byte[] payload = frame.getPayload();
-      if (payload == null || payload.length == 0) {
+      if (shut || payload == null || payload.length == 0) {
         return;
       }
       try {
@@ -249,6 +340,11 @@ final class DockerExecution {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
+    }
+
+    /** Drops every frame from now on. */
+    synchronized void shut() {
+      shut = true;
     }
 
     @Override

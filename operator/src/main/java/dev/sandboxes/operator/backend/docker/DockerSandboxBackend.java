@@ -15,6 +15,7 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
@@ -31,8 +32,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
@@ -52,12 +53,15 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private final ProviderSettings provider;
   private final DockerSettings settings;
   private final DockerClient client;
-  private final ScheduledExecutorService maintenance;
+  /** Container starts and pool retries; deadlines and removals never wait behind these. */
+  private final ScheduledThreadPoolExecutor maintenance;
   private final Clock clock = Clock.systemUTC();
   private final Map<Language, ContainerPool> pools = new EnumMap<>(Language.class);
   private final AtomicBoolean poolsStarted = new AtomicBoolean();
   private final AtomicInteger running = new AtomicInteger();
+  private final AtomicInteger pendingRemovals = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final AtomicBoolean clientClosed = new AtomicBoolean();
   private volatile Runnable capacityListener = () -> {};
 
   public DockerSandboxBackend(BackendContext context) {
@@ -74,13 +78,20 @@ public final class DockerSandboxBackend implements SandboxBackend {
     this.client = DockerClients.create(settings.host(), tls);
     AtomicInteger threads = new AtomicInteger();
     this.maintenance =
-        Executors.newScheduledThreadPool(
+        new ScheduledThreadPoolExecutor(
             4,
             r -> {
               Thread thread = new Thread(r, "docker-pool-" + provider.name() + "-" + threads.incrementAndGet());
               thread.setDaemon(true);
               return thread;
-            });
+            }) {
+          @Override
+          protected void terminated() {
+            closeClientWhenUnused(); // the last container start may have handed a removal over
+          }
+        };
+    // A pool retry waiting out its backoff is pointless once the backend is closed.
+    maintenance.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       pools.put(
           runtime.language(),
@@ -184,23 +195,22 @@ public final class DockerSandboxBackend implements SandboxBackend {
     Lease container = (Lease) lease;
     running.incrementAndGet();
     try {
-      return new DockerExecution(client, maintenance, clock, settings)
-          .run(container.sandboxId(), request, control, this::destroy);
+      return new DockerExecution(client, clock, settings)
+          .run(container.sandboxId(), request, control, this::destroyLater);
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, container.sandboxId(), null, clock.instant(),
           "The Docker engine failed during the execution: " + rootMessage(e));
     } finally {
       container.pool.finished(container.sandboxId());
-      if (running.decrementAndGet() == 0 && closed.get()) {
-        closeClient();
-      }
+      running.decrementAndGet();
+      closeClientWhenUnused();
     }
   }
 
   @Override
   public void discard(String executionUid, String sandboxId) {
     if (sandboxId != null) {
-      maintenance.execute(() -> destroy(sandboxId));
+      destroyLater(sandboxId);
     }
   }
 
@@ -221,17 +231,21 @@ public final class DockerSandboxBackend implements SandboxBackend {
     }
     pools.values().forEach(ContainerPool::close);
     maintenance.shutdown();
-    // Running executions still need the client to finish and destroy their containers.
-    if (running.get() == 0) {
-      closeClient();
-    }
+    closeClientWhenUnused();
   }
 
-  private void closeClient() {
-    try {
-      client.close();
-    } catch (IOException e) {
-      LOG.debug("closing the Docker client: {}", e.toString());
+  /**
+   * Closes the client once the backend is closed and nothing needs it any more: running
+   * executions, removals handed over, container starts under way (which may hand one over).
+   */
+  private void closeClientWhenUnused() {
+    if (closed.get() && running.get() == 0 && pendingRemovals.get() == 0 && maintenance.isTerminated()
+        && clientClosed.compareAndSet(false, true)) {
+      try {
+        client.close();
+      } catch (IOException e) {
+        LOG.debug("closing the Docker client: {}", e.toString());
+      }
     }
   }
 
@@ -243,10 +257,29 @@ public final class DockerSandboxBackend implements SandboxBackend {
       }
 
       @Override
-      public void destroy(String containerId) {
-        DockerSandboxBackend.this.destroy(containerId);
+      public CompletableFuture<Void> destroyLater(String containerId) {
+        return DockerSandboxBackend.this.destroyLater(containerId);
       }
     };
+  }
+
+  /**
+   * Removes a container on a teardown thread: callers (deadlines, the end of a run) never wait for
+   * an engine that may take seconds to remove it.
+   */
+  private CompletableFuture<Void> destroyLater(String containerId) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    pendingRemovals.incrementAndGet();
+    ExecutionThreads.teardown(() -> {
+      try {
+        destroy(containerId);
+      } finally {
+        pendingRemovals.decrementAndGet();
+        done.complete(null);
+        closeClientWhenUnused();
+      }
+    });
+    return done;
   }
 
   /** Creates and starts one locked-down container that idles until an execution is exec'd in. */
@@ -328,6 +361,11 @@ public final class DockerSandboxBackend implements SandboxBackend {
   /** Whether every pool is full and no container is being started or destroyed. */
   public boolean warmAndQuiet() {
     return pools.values().stream().allMatch(pool -> pool.quiet() && pool.status().getReady() >= pool.status().getDesired());
+  }
+
+  /** Whether the backend is closed and nothing of it uses the engine any more (tests wait for this). */
+  boolean released() {
+    return clientClosed.get();
   }
 
   /** Whether a container still exists (tests check that sandboxes are destroyed). */

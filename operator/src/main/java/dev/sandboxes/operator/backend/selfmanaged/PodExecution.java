@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.selfmanaged;
 
+import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -20,7 +21,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -39,6 +39,8 @@ final class PodExecution {
   /** How a run ended from the operator's side. */
   private enum Stop {
     NONE,
+    /** The exec ended (or broke) on its own before any stop: its outcome stands. */
+    ENDED,
     DEADLINE,
     CANCELLED
   }
@@ -54,23 +56,22 @@ final class PodExecution {
   private final PodExec exec;
   private final String namespace;
   private final SelfManagedSettings settings;
-  private final ScheduledExecutorService scheduler;
   private final Clock clock;
 
-  PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings,
-      ScheduledExecutorService scheduler, Clock clock) {
+  PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings, Clock clock) {
     this.client = client;
     this.exec = exec;
     this.namespace = namespace;
     this.settings = settings;
-    this.scheduler = scheduler;
     this.clock = clock;
   }
 
   /**
-   * Runs the request in the pod. The caller deletes the pod afterwards.
+   * Runs the request in the pod. The caller deletes the pod afterwards. The deadline and
+   * cancellation decide the outcome at once: opening the exec and deleting the pod happen on other
+   * threads, so a slow API server delays the pod's deletion, never the verdict.
    *
-   * @param deletePod deletes the pod at once (deadline and cancellation use it)
+   * @param deletePod deletes the pod at once (deadline and cancellation hand it to a teardown thread)
    */
   ExecutionOutcome run(String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
@@ -80,35 +81,36 @@ final class PodExecution {
     AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
     CompletableFuture<Void> stopped = new CompletableFuture<>();
     Instant started = clock.instant();
-    ScheduledFuture<?> deadline =
-        scheduler.schedule(
-            () -> {
-              if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
-                stopped.complete(null);
-                deletePod.accept(pod);
-              }
-            },
-            request.timeout().toMillis(),
-            TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> deadline = ExecutionThreads.atDeadline(request.timeout(), () -> {
+      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
+        stopped.complete(null);
+        ExecutionThreads.teardown(() -> deletePod.accept(pod));
+      }
+    });
     control.onCancel(() -> {
       if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
         stopped.complete(null);
-        deletePod.accept(pod);
+        ExecutionThreads.teardown(() -> deletePod.accept(pod));
       }
     });
     Integer exitCode = null;
     String broken = null;
-    PodExec.Running running = null;
+    // Opening the exec blocks until the API server upgrades the connection, which a loaded server
+    // can delay past the deadline.
+    CompletableFuture<PodExec.Running> starting = CompletableFuture.supplyAsync(
+        () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, RunnerProgram.command(request.language()),
+            envelope.line(), stdout, stderr),
+        ExecutionThreads.engineCalls());
     try {
-      running = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, RunnerProgram.command(request.language()),
-          envelope.line(), stdout, stderr);
-      CompletableFuture<Integer> exit = running.exitCode();
+      CompletableFuture<Integer> exit = starting.thenCompose(PodExec.Running::exitCode);
       CompletableFuture.anyOf(exit, stopped)
           .get(request.timeout().plus(STREAM_GRACE).toMillis(), TimeUnit.MILLISECONDS);
-      if (exit.isDone() && stop.get() == Stop.NONE) {
+      // An exit just before the deadline counts: the deadline can no longer turn it into a timeout.
+      if (exit.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
         exitCode = exit.get();
       }
     } catch (ExecutionException e) {
+      stop.compareAndSet(Stop.NONE, Stop.ENDED);
       broken = describe(e.getCause());
     } catch (TimeoutException e) {
       // The deadline deleted the pod long ago and the stream still did not end: give up on it.
@@ -120,9 +122,7 @@ final class PodExecution {
       broken = describe(e);
     } finally {
       deadline.cancel(false);
-      if (running != null) {
-        running.close();
-      }
+      starting.thenAccept(PodExec.Running::close); // now, or once an abandoned exec opens after all
       stdout.shut();
       stderr.shut();
       streams.finish();

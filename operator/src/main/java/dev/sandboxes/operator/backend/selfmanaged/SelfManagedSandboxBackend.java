@@ -43,13 +43,6 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final String providerUid;
   private final SelfManagedSettings settings;
   private final PodExec exec;
-  /**
-   * Deadlines of all SelfManaged executions: shared, so that a backend closed (spec change) while a
-   * lease is still on its way to execute() cannot leave that run without one.
-   */
-  private static final ScheduledExecutorService DEADLINES =
-      Executors.newScheduledThreadPool(2, daemonThreads("selfmanaged-deadline"));
-
   private final ScheduledExecutorService executor;
   private final Clock clock = Clock.systemUTC();
   private final PodPool pool;
@@ -146,7 +139,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
-      return new PodExecution(client, exec, provider.namespace(), settings, DEADLINES, clock)
+      return new PodExecution(client, exec, provider.namespace(), settings, clock)
           .run(pod, request, control, pool::delete);
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
