@@ -16,8 +16,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -373,6 +375,11 @@ final class PodPool implements AutoCloseable {
       return;
     }
     try {
+      // Pods being created, read before the informer's store: the informer adds a pod to its store
+      // before its handler drops the pod from `creating`, so each pod counts in at least one of
+      // the two. Read the other way round, a pod added in between counts in neither, and the pool
+      // creates one pod too many, for good.
+      Map<String, Creating> comingBefore = Map.copyOf(creating);
       List<Pod> all = pods.getStore().list();
       Instant now = clock.instant();
       Set<String> present = new HashSet<>();
@@ -408,17 +415,21 @@ final class PodPool implements AutoCloseable {
       if (!creationAllowed || System.nanoTime() < backoffUntilNanos) {
         return;
       }
+      // Not from `creating` again: a pod the informer added since would fall between the two reads.
+      Map<String, Creating> coming = new HashMap<>(comingBefore);
+      coming.keySet().removeAll(present); // counted as pods already
+      coming.values().removeIf(c -> Duration.between(c.since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
       for (SandboxPodTemplate template : templates.values()) {
-        topUp(template, all);
+        topUp(template, all, coming.values());
       }
     } catch (RuntimeException e) {
       LOG.warn("maintaining the sandbox pool of SandboxProvider {}/{} failed: {}", namespace, providerName, e.toString());
     }
   }
 
-  private void topUp(SandboxPodTemplate template, List<Pod> all) {
+  private void topUp(SandboxPodTemplate template, List<Pod> all, Collection<Creating> beingCreated) {
     Language language = template.language();
-    long coming = creating.values().stream().filter(c -> c.language() == language).count();
+    long coming = beingCreated.stream().filter(c -> c.language() == language).count();
     long available = all.stream().filter(pod -> usable(pod, template)).count();
     long wanted = poolSize - available - coming;
     if (demand.get(language).get() && available + coming == 0) {
