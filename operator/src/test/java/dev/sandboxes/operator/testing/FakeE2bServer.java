@@ -492,8 +492,11 @@ public final class FakeE2bServer implements AutoCloseable {
     if (byApi) {
       killed.add(id);
     }
-    sandbox.processes.forEach(RunningProcess::kill);
+    // Gone before the processes die: a stream handler woken by its process's death must see that
+    // the sandbox went, and cut the stream instead of reporting an exit (a killed process's end
+    // event never leaves a sandbox that no longer exists).
     sandbox.gone.countDown();
+    sandbox.processes.forEach(RunningProcess::kill);
   }
 
   private void reapExpired() {
@@ -595,6 +598,9 @@ public final class FakeE2bServer implements AutoCloseable {
       return;
     }
     sandbox.processes.add(running);
+    if (sandbox.gone.getCount() == 0) {
+      running.kill(); // the sandbox went while the process started: remove() did not see it
+    }
     if (!request.path("stdin").asBoolean(false)) {
       running.stdin.close();
     }
