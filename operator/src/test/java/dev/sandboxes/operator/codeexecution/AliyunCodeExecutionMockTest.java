@@ -20,6 +20,7 @@ import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import dev.sandboxes.operator.testing.TestResources;
+import dev.sandboxes.operator.testing.ExecutionWaits;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -185,21 +186,11 @@ class AliyunCodeExecutionMockTest {
   }
 
   private CodeExecution awaitPhase(String name, Phase phase) {
-    await().atMost(Duration.ofSeconds(40)).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(cx.getStatus().getPhase()).as(String.valueOf(cx.getStatus().getMessage())).isEqualTo(phase);
-    });
-    return get(name);
+    return ExecutionWaits.awaitPhase(() -> get(name), phase);
   }
 
   private CodeExecution awaitReason(String name, String type, String reason) {
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(Conditions.reason(cx.getStatus().getConditions(), type)).isEqualTo(reason);
-    });
-    return get(name);
+    return ExecutionWaits.awaitReason(() -> get(name), type, reason);
   }
 
   private CodeExecution get(String name) {

@@ -17,6 +17,7 @@ import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import dev.sandboxes.operator.testing.ExecutionWaits;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -281,21 +282,11 @@ class CodeExecutionReconcilerMockTest {
   }
 
   private CodeExecution awaitPhase(String name, Phase phase) {
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(cx.getStatus().getPhase()).isEqualTo(phase);
-    });
-    return get(name);
+    return ExecutionWaits.awaitPhase(() -> get(name), phase);
   }
 
   private CodeExecution awaitReason(String name, String type, String reason) {
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(Conditions.reason(cx.getStatus().getConditions(), type)).isEqualTo(reason);
-    });
-    return get(name);
+    return ExecutionWaits.awaitReason(() -> get(name), type, reason);
   }
 
   private CodeExecution get(String name) {

@@ -18,6 +18,7 @@ import dev.sandboxes.operator.backend.selfmanaged.ScriptedPodExec;
 import dev.sandboxes.operator.backend.selfmanaged.SelfManagedSandboxBackend;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeKubelet;
+import dev.sandboxes.operator.testing.ExecutionWaits;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -157,7 +158,6 @@ class SelfManagedCodeExecutionMockTest {
   }
 
   private CodeExecution awaitPhase(String name, Phase phase) {
-    return await().atMost(Duration.ofSeconds(30)).until(() -> get(name),
-        cx -> cx != null && cx.getStatus() != null && cx.getStatus().getPhase() == phase);
+    return ExecutionWaits.awaitPhase(() -> get(name), phase);
   }
 }

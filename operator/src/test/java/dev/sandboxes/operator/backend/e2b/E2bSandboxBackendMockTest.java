@@ -16,6 +16,7 @@ import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeE2bServer;
+import dev.sandboxes.operator.testing.ExecutionWaits;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
@@ -134,7 +135,7 @@ class E2bSandboxBackendMockTest {
     });
 
     for (String name : new String[] {"first", "second", "third"}) {
-      CodeExecution cx = awaitPhase(name, Phase.SUCCEEDED, Duration.ofSeconds(60));
+      CodeExecution cx = awaitPhase(name, Phase.SUCCEEDED);
       assertThat(cx.getStatus().getResult().toString()).isEqualTo("1");
     }
     assertThat(fake.peakLive()).isEqualTo(1);
@@ -159,25 +160,11 @@ class E2bSandboxBackendMockTest {
   }
 
   private CodeExecution awaitPhase(String name, Phase phase) {
-    return awaitPhase(name, phase, Duration.ofSeconds(30));
-  }
-
-  private CodeExecution awaitPhase(String name, Phase phase, Duration atMost) {
-    await().atMost(atMost).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(cx.getStatus().getPhase()).as("%s: %s", name, cx.getStatus().getMessage()).isEqualTo(phase);
-    });
-    return get(name);
+    return ExecutionWaits.awaitPhase(() -> get(name), phase);
   }
 
   private CodeExecution awaitReason(String name, String type, String reason) {
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(Conditions.reason(cx.getStatus().getConditions(), type)).isEqualTo(reason);
-    });
-    return get(name);
+    return ExecutionWaits.awaitReason(() -> get(name), type, reason);
   }
 
   private CodeExecution get(String name) {
