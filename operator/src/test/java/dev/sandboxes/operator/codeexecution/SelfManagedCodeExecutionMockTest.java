@@ -67,13 +67,13 @@ class SelfManagedCodeExecutionMockTest {
     client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
         .create();
     client.resource(aSelfManagedProvider(NS, "pool", 1)).create();
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+    await().untilAsserted(() -> {
       SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("pool").get();
       assertThat(Conditions.isTrue(provider.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
     });
 
-    client.resource(anExecution(NS, "first", "pool")).create();
-    client.resource(anExecution(NS, "second", "pool")).create();
+    client.resource(execution("first")).create();
+    client.resource(execution("second")).create();
 
     CodeExecution first = awaitPhase("first", Phase.SUCCEEDED);
     CodeExecution second = awaitPhase("second", Phase.SUCCEEDED);
@@ -90,7 +90,7 @@ class SelfManagedCodeExecutionMockTest {
       List<String> names = pods().stream().map(p -> p.getMetadata().getName()).toList();
       assertThat(names).doesNotContain(first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
     });
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+    await().untilAsserted(() -> {
       SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("pool").get();
       assertThat(provider.getStatus().getPools()).anySatisfy(pool -> {
         assertThat(pool.getLanguage().value()).isEqualTo("python");
@@ -107,14 +107,14 @@ class SelfManagedCodeExecutionMockTest {
     SandboxProvider provider = aSelfManagedProvider(NS, "rolling", 1);
     provider.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v1")));
     client.resource(provider).create();
-    List<String> first = await().atMost(Duration.ofSeconds(30)).until(
+    List<String> first = await().until(
         () -> pods().stream().map(p -> p.getMetadata().getName()).toList(), names -> names.size() == 1);
 
     client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").edit(p -> {
       p.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v2")));
       return p;
     });
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+    await().untilAsserted(() -> {
       List<Pod> pods = pods();
       assertThat(pods).hasSize(1);
       assertThat(pods.get(0).getMetadata().getName()).isNotIn(first);
@@ -123,7 +123,7 @@ class SelfManagedCodeExecutionMockTest {
 
     // The mock has no garbage collector: what disappears here, the operator deleted itself.
     client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").delete();
-    await().atMost(Duration.ofSeconds(30)).until(() -> pods().isEmpty());
+    await().until(() -> pods().isEmpty());
   }
 
   private static dev.sandboxes.api.v1alpha1.RuntimeSpec runtime(String image) {
@@ -138,7 +138,7 @@ class SelfManagedCodeExecutionMockTest {
     client.resource(aSelfManagedProvider(NS, "no-gvisor", 2)).create();
     client.resource(anExecution(NS, "waiting", "no-gvisor")).create();
 
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+    await().untilAsserted(() -> {
       SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("no-gvisor").get();
       assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
           .isEqualTo(ConditionTypes.RUNTIME_CLASS_NOT_FOUND);
@@ -151,6 +151,16 @@ class SelfManagedCodeExecutionMockTest {
 
   private List<Pod> pods() {
     return client.pods().inNamespace(NS).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems();
+  }
+
+  /**
+   * An execution with a generous time limit: the real runner starts Python on this machine, which
+   * takes seconds when other builds keep it busy, and no test here is about the limit.
+   */
+  private static CodeExecution execution(String name) {
+    CodeExecution cx = anExecution(NS, name, "pool");
+    cx.getSpec().setTimeoutSeconds(120);
+    return cx;
   }
 
   private CodeExecution get(String name) {

@@ -50,12 +50,21 @@ class E2bExamplesRunTest {
     fake.close();
   }
 
+  /** A copy of an example with a 120 s time limit instead of its 10 s (see the provider above). */
+  private Path untimed(Path example) throws java.io.IOException {
+    Path copy = dir.resolve(example.getFileName());
+    Files.writeString(copy, Files.readString(example).replace("timeoutSeconds: 10", "timeoutSeconds: 120"));
+    return copy;
+  }
+
   @Test
   void theExampleProviderRunsTheExamples() throws Exception {
     Path examples = ProjectPaths.root().resolve("examples");
     ObjectNode provider = (ObjectNode) new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
         .readTree(examples.resolve("providers/e2b.yaml").toFile());
     ((ObjectNode) provider.path("spec").path("e2b")).put("apiUrl", fake.apiUrl());
+    // The limits are not what this test checks, and a loaded machine can take seconds to start Python.
+    ((ObjectNode) provider.path("spec").path("limits")).put("defaultTimeoutSeconds", 120);
     Path providerFile = dir.resolve("provider.json");
     Files.writeString(providerFile, provider.toString());
     String secret = Files.readString(examples.resolve("providers/e2b-api-key.yaml"));
@@ -72,9 +81,9 @@ class E2bExamplesRunTest {
         Clock.systemUTC());
     int exit = new CommandLine(command).execute(
         "--provider", providerFile.toString(), "--secret", "e2b-api-key=" + secretFile, "-o", "json",
-        "-f", examples.resolve("hello-python.yaml").toString(),
-        "-f", examples.resolve("hello-javascript.yaml").toString(),
-        "-f", examples.resolve("user-error.yaml").toString());
+        "-f", untimed(examples.resolve("hello-python.yaml")).toString(),
+        "-f", untimed(examples.resolve("hello-javascript.yaml")).toString(),
+        "-f", untimed(examples.resolve("user-error.yaml")).toString());
 
     assertThat(exit).as(err.toString(StandardCharsets.UTF_8)).isEqualTo(1); // user-error fails in user code
     JsonNode items = JSON.readTree(out.toString(StandardCharsets.UTF_8)).path("items");
@@ -89,7 +98,7 @@ class E2bExamplesRunTest {
     assertThat(out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8)).doesNotContain(apiKey);
     assertThat(fake.createRequests()).allSatisfy(create ->
         assertThat(create.path("templateID").asText()).isEqualTo("code-interpreter-v1"));
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+    org.awaitility.Awaitility.await()
         .untilAsserted(() -> assertThat(fake.liveSandboxes()).isEmpty());
     assertThat(fake.killedSandboxes()).hasSize(3);
   }
