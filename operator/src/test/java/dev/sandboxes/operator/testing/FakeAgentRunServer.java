@@ -911,7 +911,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
     long started = System.nanoTime();
     Process process;
     try {
-      ProcessBuilder builder = new ProcessBuilder("sh", "-c", body.get("command").asText()).directory(cwd.toFile());
+      ProcessBuilder builder = LocalInterpreters.applyTo(new ProcessBuilder("sh", "-c", body.get("command").asText()))
+          .directory(cwd.toFile());
       builder.environment().put("HOME", sandbox.root.toString());
       // A sandbox's own PATH: the image's interpreters, not this machine's version-manager shims
       // (pyenv's take seconds each to start under load).

@@ -729,7 +729,7 @@ public final class FakeE2bServer implements AutoCloseable {
     List<String> argv = "javascript".equals(language) || "js".equals(language)
         ? List.of("node", "-e", request.path("code").asText())
         : List.of("python3", "-c", request.path("code").asText());
-    Process process = new ProcessBuilder(argv).directory(new java.io.File("/tmp")).start();
+    Process process = LocalInterpreters.applyTo(new ProcessBuilder(argv)).directory(new java.io.File("/tmp")).start();
     process.getOutputStream().close();
     exchange.getResponseHeaders().set("Content-Type", "application/x-ndjson");
     exchange.sendResponseHeaders(200, 0);

@@ -63,7 +63,7 @@ public final class LocalRunner {
     try {
       List<String> command = new java.util.ArrayList<>(prefix);
       command.addAll(RunnerProgram.command(language));
-      Process process = new ProcessBuilder(command).directory(new java.io.File("/tmp")).start();
+      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
       Thread out = pump(process.getInputStream(), streams.stdout());
       Thread err = pump(process.getErrorStream(), streams.stderr());
       process.getOutputStream().write(line);
@@ -103,7 +103,7 @@ public final class LocalRunner {
   public static CompletableFuture<Integer> start(
       List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
     try {
-      Process process = new ProcessBuilder(command).directory(new java.io.File("/tmp")).start();
+      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
       started.add(process);
       Thread out = pump(process.getInputStream(), stdout);
       Thread err = pump(process.getErrorStream(), stderr);
