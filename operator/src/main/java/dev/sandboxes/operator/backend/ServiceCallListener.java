@@ -18,7 +18,9 @@ public interface ServiceCallListener {
     OK("Ok"),
     /** 429, or the service's own "throttled / no capacity, come back later" answer. */
     THROTTLED("Throttled"),
-    /** Any other 4xx, including expected ones such as a 404 for a sandbox that is already gone. */
+    /** 404, or the service's own "does not exist": often expected (a sandbox already gone, a template to create). */
+    NOT_FOUND("NotFound"),
+    /** Any other 4xx: a request the service refused (credentials, bad request, conflict). */
     CLIENT_ERROR("ClientError"),
     /** 5xx, or an answer the backend cannot read. */
     SERVER_ERROR("ServerError"),
@@ -36,10 +38,13 @@ public interface ServiceCallListener {
       return value;
     }
 
-    /** By the HTTP status alone, for services that signal throttling only with 429. */
+    /** By the HTTP status alone, for services that signal throttling with 429 and absence with 404. */
     public static Outcome ofStatus(int status) {
       if (status == 429) {
         return THROTTLED;
+      }
+      if (status == 404) {
+        return NOT_FOUND;
       }
       if (status >= 500) {
         return SERVER_ERROR;

@@ -208,7 +208,7 @@ public final class OperatorMetrics {
 
   private Counter serviceCalls(ProviderType type, ServiceCallListener.Outcome outcome) {
     return Counter.builder("sandbox.saas.requests")
-        .description("Calls of SaaS backends to their service, by outcome (Ok, Throttled, ClientError, ServerError, Unreachable)")
+        .description("Calls of SaaS backends to their service, by outcome (Ok, Throttled, NotFound, ClientError, ServerError, Unreachable)")
         .tags("type", tag(type), "outcome", outcome.value())
         .register(registry);
   }

@@ -172,7 +172,8 @@ class OperatorMetricsTest {
     assertThat(ServiceCallListener.Outcome.ofStatus(200)).isEqualTo(ServiceCallListener.Outcome.OK);
     assertThat(ServiceCallListener.Outcome.ofStatus(204)).isEqualTo(ServiceCallListener.Outcome.OK);
     assertThat(ServiceCallListener.Outcome.ofStatus(429)).isEqualTo(ServiceCallListener.Outcome.THROTTLED);
-    assertThat(ServiceCallListener.Outcome.ofStatus(404)).isEqualTo(ServiceCallListener.Outcome.CLIENT_ERROR);
+    assertThat(ServiceCallListener.Outcome.ofStatus(404)).isEqualTo(ServiceCallListener.Outcome.NOT_FOUND);
+    assertThat(ServiceCallListener.Outcome.ofStatus(401)).isEqualTo(ServiceCallListener.Outcome.CLIENT_ERROR);
     assertThat(ServiceCallListener.Outcome.ofStatus(503)).isEqualTo(ServiceCallListener.Outcome.SERVER_ERROR);
   }
 

@@ -163,15 +163,19 @@ final class AgentRunHttp {
 
   /**
    * How a call ended, for the metrics: a 2xx is Ok without reading the body (it may be large);
-   * error answers are classified as {@link #failure} does, so "Throttling.*" codes count as throttled.
+   * error answers are classified as {@link #failure} does, so "Throttling.*" codes count as throttled
+   * and "does not exist" answers as not found.
    */
   private static ServiceCallListener.Outcome outcome(String operation, Reply reply) {
     if (reply.ok()) {
       return ServiceCallListener.Outcome.OK;
     }
-    boolean throttled = failure(operation, reply).map(e -> e.kind() == AgentRunException.Kind.THROTTLED).orElse(false);
-    if (throttled) {
+    AgentRunException.Kind kind = failure(operation, reply).map(AgentRunException::kind).orElse(null);
+    if (kind == AgentRunException.Kind.THROTTLED) {
       return ServiceCallListener.Outcome.THROTTLED;
+    }
+    if (kind == AgentRunException.Kind.NOT_FOUND) {
+      return ServiceCallListener.Outcome.NOT_FOUND;
     }
     // 1xx/3xx (redirects are not followed) are answers the backend cannot use: the service's fault.
     return reply.status() >= 400 && reply.status() < 500
