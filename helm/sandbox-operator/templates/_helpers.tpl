@@ -88,3 +88,14 @@ app.kubernetes.io/component: operator
   resources: ["networkpolicies"]
   verbs: ["get", "create", "update"]
 {{- end -}}
+
+{{/* An alert's runbook: a URL into the published chart README, or the README section to read. */}}
+{{- define "sandbox-operator.runbook" -}}
+{{- $r := index . 0 -}}
+{{- $anchor := index . 1 -}}
+{{- if $r.runbookBaseUrl -}}
+runbook_url: {{ printf "%s#%s" (trimSuffix "#" $r.runbookBaseUrl) $anchor | quote }}
+{{- else -}}
+runbook: {{ printf "sandbox-operator chart README (helm/sandbox-operator/README.md#%s)" $anchor | quote }}
+{{- end -}}
+{{- end -}}

@@ -68,7 +68,8 @@ public final class SandboxOperator implements AutoCloseable {
                 providerRef[0].poolChanged(providerUid);
               }
             });
-    this.metrics = new OperatorMetrics(meterRegistry, registry);
+    this.metrics = new OperatorMetrics(meterRegistry, registry, queue, clock);
+    registry.reportServiceCallsTo(metrics::serviceCall);
     this.providerReconciler = new SandboxProviderReconciler(registry, config, events, metrics, clock);
     providerRef[0] = providerReconciler;
     this.executionReconciler =

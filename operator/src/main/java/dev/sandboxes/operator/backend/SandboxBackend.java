@@ -6,6 +6,7 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -49,6 +50,17 @@ public interface SandboxBackend extends AutoCloseable {
   default List<PoolStatus> pools() {
     return List.of();
   }
+
+  /**
+   * Sandboxes of each language being created (not yet ready to take an execution), for the
+   * metrics; empty for backends without pools.
+   */
+  default Map<Language, Integer> startingSandboxes() {
+    return Map.of();
+  }
+
+  /** Where a SaaS backend reports how each call to its service ended; others ignore it. */
+  default void setServiceCallListener(ServiceCallListener listener) {}
 
   /** Called (from any thread) whenever a sandbox may have become available. */
   default void setCapacityListener(Runnable listener) {}

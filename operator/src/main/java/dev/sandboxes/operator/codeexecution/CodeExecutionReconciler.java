@@ -354,6 +354,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     events.record(cx, Type.Warning, Reason.InvalidSpec, status.getMessage());
     LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), problems);
     StatusWriter.write(cx, context, status, CodeExecution::new);
+    // It never reaches a provider: no type, no run duration.
+    metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(), ConditionTypes.INVALID_SPEC, null);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 

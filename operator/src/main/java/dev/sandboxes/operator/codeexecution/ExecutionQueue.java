@@ -39,6 +39,9 @@ public final class ExecutionQueue {
   /** Wait; the reason says why (Queued behind older ones, or WaitingForSandbox). */
   public record Waiting(String reason) implements Admission {}
 
+  /** The executions of one language waiting on one provider: how many, and when the oldest was created. */
+  public record WaitingGroup(String providerUid, Language language, int count, Instant oldestCreated) {}
+
   private static final Comparator<Entry> OLDEST_FIRST =
       Comparator.comparing(Entry::created)
           .thenComparing(e -> e.id().getNamespace().orElse(""))
@@ -103,6 +106,25 @@ public final class ExecutionQueue {
   public int running(String providerUid) {
     ProviderQueue queue = queues.get(providerUid);
     return queue == null ? 0 : queue.runningCount();
+  }
+
+  /** Every provider's waiting executions grouped by language (for the metrics). */
+  public List<WaitingGroup> waitingGroups() {
+    List<WaitingGroup> groups = new ArrayList<>();
+    queues.forEach((providerUid, queue) -> queue.waitingGroups(providerUid, groups));
+    return groups;
+  }
+
+  /** Providers with executions holding a slot, and how many. */
+  public Map<String, Integer> runningByProvider() {
+    Map<String, Integer> running = new HashMap<>();
+    queues.forEach((providerUid, queue) -> {
+      int count = queue.runningCount();
+      if (count > 0) {
+        running.put(providerUid, count);
+      }
+    });
+    return running;
   }
 
   private ProviderQueue queue(String providerUid) {
@@ -181,6 +203,17 @@ public final class ExecutionQueue {
         }
       }
       return null;
+    }
+
+    /** Oldest first, so the first entry of a language is its oldest. */
+    synchronized void waitingGroups(String providerUid, List<WaitingGroup> groups) {
+      Map<Language, Integer> counts = new java.util.EnumMap<>(Language.class);
+      Map<Language, Instant> oldest = new java.util.EnumMap<>(Language.class);
+      for (Entry entry : waiting) {
+        counts.merge(entry.language(), 1, Integer::sum);
+        oldest.putIfAbsent(entry.language(), entry.created());
+      }
+      counts.forEach((language, count) -> groups.add(new WaitingGroup(providerUid, language, count, oldest.get(language))));
     }
 
     synchronized int waitingCount() {

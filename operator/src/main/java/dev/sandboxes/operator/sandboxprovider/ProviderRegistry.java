@@ -1,12 +1,15 @@
 package dev.sandboxes.operator.sandboxprovider;
 
+import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.backend.ServiceCallListener;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,6 +25,7 @@ public final class ProviderRegistry implements AutoCloseable {
   private final SandboxBackendFactory factory;
   private final Consumer<String> capacityListener;
   private final ConcurrentMap<String, ProviderRuntime> runtimes = new ConcurrentHashMap<>();
+  private volatile BiConsumer<ProviderType, ServiceCallListener.Outcome> serviceCalls = (type, outcome) -> {};
 
   /**
    * @param capacityListener told the provider uid whenever its backend may have a free sandbox
@@ -29,6 +33,11 @@ public final class ProviderRegistry implements AutoCloseable {
   public ProviderRegistry(SandboxBackendFactory factory, Consumer<String> capacityListener) {
     this.factory = factory;
     this.capacityListener = capacityListener;
+  }
+
+  /** Where the backends built from now on report their calls to SaaS services, with their type. */
+  public void reportServiceCallsTo(BiConsumer<ProviderType, ServiceCallListener.Outcome> sink) {
+    this.serviceCalls = sink;
   }
 
   public SandboxBackendFactory factory() {
@@ -52,6 +61,9 @@ public final class ProviderRegistry implements AutoCloseable {
     SandboxBackend backend = factory.create(context);
     ProviderRuntime fresh = new ProviderRuntime(uid, fingerprint, context.settings(), backend);
     backend.setCapacityListener(() -> capacityListener.accept(uid));
+    ProviderType type = context.settings().type();
+    BiConsumer<ProviderType, ServiceCallListener.Outcome> sink = serviceCalls;
+    backend.setServiceCallListener(outcome -> sink.accept(type, outcome));
     ProviderRuntime previous = runtimes.put(uid, fresh);
     if (previous != null) {
       LOG.info("SandboxProvider {} changed; replacing its backend", context.settings().displayName());

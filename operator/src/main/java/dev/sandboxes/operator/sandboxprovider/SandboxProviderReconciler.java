@@ -92,6 +92,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
           registry.remove(provider.getMetadata().getUid());
           lastProbeTimes.remove(provider.getMetadata().getUid());
           events.forget(provider.getMetadata().getUid());
+          metrics.providerDeleted(provider.getMetadata().getUid());
         });
   }
 
@@ -237,6 +238,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private UpdateControl<SandboxProvider> write(
       SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
     canary.applyTo(provider, status, clock.instant());
+    metrics.providerStatus(provider, status);
     boolean unchanged =
         provider.getStatus() != null
             && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)

@@ -12,7 +12,9 @@ import com.marcnuri.helm.TemplateCommand;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
+import dev.sandboxes.operator.testing.MonitoringQueries;
 import dev.sandboxes.operator.testing.ProjectPaths;
+import dev.sandboxes.operator.testing.PromQl;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The chart, linted strictly and rendered offline with helm-java; assertions on the objects. */
 class HelmChartTest {
@@ -156,6 +159,156 @@ class HelmChartTest {
         .contains("Service", "ServiceAccount", "ClusterRoleBinding");
     assertThat(kinds(render(t -> t.set("metrics.serviceMonitor.enabled", true).set("runtimeClass.create", true))))
         .contains("ServiceMonitor", "RuntimeClass");
+  }
+
+  @Test
+  void theDashboardAndTheRulesAreOffByDefault() throws IOException {
+    List<JsonNode> objects = render(t -> t);
+    assertThat(kinds(objects)).doesNotContain("PrometheusRule");
+    assertThat(objects).noneMatch(o -> o.at("/metadata/labels/grafana_dashboard").isTextual());
+  }
+
+  /** helm lint takes no values: a copy of the chart whose values.yaml switches both on. */
+  @Test
+  void theChartLintsWithTheDashboardAndTheRulesOn(@TempDir Path temp) throws IOException {
+    Path copy = temp.resolve("sandbox-operator");
+    try (var files = java.nio.file.Files.walk(CHART)) {
+      for (Path file : files.toList()) {
+        Path target = copy.resolve(CHART.relativize(file).toString());
+        if (java.nio.file.Files.isDirectory(file)) {
+          java.nio.file.Files.createDirectories(target);
+        } else {
+          java.nio.file.Files.copy(file, target);
+        }
+      }
+    }
+    Path values = copy.resolve("values.yaml");
+    String text = java.nio.file.Files.readString(values);
+    String switched = text
+        .replace("dashboard:\n  # -- Create the dashboard ConfigMap.\n  enabled: false",
+            "dashboard:\n  # -- Create the dashboard ConfigMap.\n  enabled: true")
+        .replace("prometheusRule:\n  # -- Create the PrometheusRule.\n  enabled: false",
+            "prometheusRule:\n  # -- Create the PrometheusRule.\n  enabled: true");
+    assertThat(switched).isNotEqualTo(text);
+    java.nio.file.Files.writeString(values, switched);
+    LintResult result = new Helm(copy).lint().strict().call();
+    assertThat(result.isFailed()).as(String.join("\n", result.getMessages())).isFalse();
+    assertThat(kinds(MonitoringQueries.objects(new Helm(copy).template().withName("test").call())))
+        .contains("PrometheusRule", "ConfigMap");
+  }
+
+  @Test
+  void theDashboardIsAGrafanaDashboardInALabelledConfigMap() throws IOException {
+    List<JsonNode> objects = render(t -> t.set("dashboard.enabled", true).set("dashboard.namespace", "monitoring")
+        .set("dashboard.annotations.grafana_folder", "Sandboxes"));
+    JsonNode configMap = objects.stream().filter(o -> "ConfigMap".equals(o.path("kind").asText())).findFirst().orElseThrow();
+    assertThat(configMap.at("/metadata/labels/grafana_dashboard").asText()).isEqualTo("1");
+    assertThat(configMap.at("/metadata/namespace").asText()).isEqualTo("monitoring");
+    assertThat(configMap.at("/metadata/annotations/grafana_folder").asText()).isEqualTo("Sandboxes");
+    // Valid JSON, and the same bytes as the dashboard file (Helm does not template it).
+    JsonNode dashboard = MonitoringQueries.dashboard(objects);
+    assertThat(dashboard).isEqualTo(new ObjectMapper().readTree(CHART.resolve("dashboards/sandbox-operator.json").toFile()));
+    assertThat(dashboard.path("uid").asText()).isEqualTo("sandbox-operator");
+    assertThat(dashboard.path("title").asText()).isNotBlank();
+    assertThat(dashboard.path("schemaVersion").asInt()).isGreaterThanOrEqualTo(36);
+    List<String> titles = new ArrayList<>();
+    java.util.Set<Integer> ids = new java.util.HashSet<>();
+    for (JsonNode panel : dashboard.path("panels")) {
+      assertThat(ids.add(panel.path("id").asInt())).as("unique panel id %s", panel.path("id")).isTrue();
+      assertThat(panel.at("/gridPos/w").asInt()).isBetween(1, 24);
+      if ("row".equals(panel.path("type").asText())) {
+        continue;
+      }
+      titles.add(panel.path("title").asText());
+      assertThat(panel.at("/datasource/uid").asText()).isEqualTo("${datasource}");
+      assertThat(panel.path("targets")).as(panel.path("title").asText()).isNotEmpty();
+      java.util.Set<String> refIds = new java.util.HashSet<>();
+      for (JsonNode target : panel.path("targets")) {
+        assertThat(target.path("expr").asText()).isNotBlank();
+        assertThat(refIds.add(target.path("refId").asText())).isTrue();
+      }
+    }
+    // What issue 16 asks the dashboard to show.
+    assertThat(titles).contains("Executions per second by phase", "Finished per second by reason", "Execution duration",
+        "Startup: created to Started", "Queue: oldest waiting execution", "Pool sizes", "Provider readiness",
+        "SaaS calls per second by outcome", "SaaS throttled and failed share");
+    String queries = MonitoringQueries.dashboardQueries(dashboard).toString();
+    assertThat(queries).contains("sandbox_pool_ready").contains("sandbox_pool_claimed").contains("sandbox_pool_starting")
+        .contains("histogram_quantile(0.99");
+  }
+
+  @Test
+  void thePrometheusRuleHasTheFourAlertsEachWithSummaryDescriptionAndRunbook() throws IOException {
+    JsonNode rule = MonitoringQueries.prometheusRule(render(t -> t.set("prometheusRule.enabled", true)));
+    assertThat(rule.path("apiVersion").asText()).isEqualTo("monitoring.coreos.com/v1");
+    Map<String, JsonNode> alerts = alerts(rule);
+    assertThat(alerts).containsOnlyKeys("SandboxProviderNotReady", "SandboxExecutionWaitingTooLong", "SandboxFailedRateHigh",
+        "SandboxOperatorDown");
+    alerts.forEach((name, alert) -> {
+      assertThat(alert.at("/annotations/summary").asText()).as(name).isNotBlank();
+      assertThat(alert.at("/annotations/description").asText()).as(name).isNotBlank();
+      assertThat(alert.at("/annotations/runbook").asText()).as(name)
+          .contains("helm/sandbox-operator/README.md#" + name.toLowerCase(java.util.Locale.ROOT));
+      assertThat(alert.at("/labels/severity").asText()).as(name).isIn("warning", "critical");
+    });
+    // The defaults, and the series of this release only (the chart's ServiceMonitor sets job to the Service).
+    String selector = "job=\"test-sandbox-operator-metrics\", namespace=\"sandbox-system\"";
+    assertThat(alerts.get("SandboxProviderNotReady").path("expr").asText())
+        .isEqualTo("max by (type) (sandbox_provider_not_ready_longest_seconds{" + selector + "}) > 300");
+    assertThat(alerts.get("SandboxExecutionWaitingTooLong").path("expr").asText())
+        .isEqualTo("max by (type, language) (sandbox_codeexecution_waiting_oldest_seconds{" + selector + "}) > 120");
+    assertThat(alerts.get("SandboxFailedRateHigh").path("expr").asText())
+        .contains("outcome=\"SandboxFailed\"}[10m]").endsWith("> 5");
+    assertThat(alerts.get("SandboxFailedRateHigh").path("for").asText()).isEqualTo("5m");
+    assertThat(alerts.get("SandboxOperatorDown").path("expr").asText()).isEqualTo("absent(up{" + selector + "} == 1)");
+    assertThat(alerts.get("SandboxOperatorDown").path("for").asText()).isEqualTo("5m");
+    // Prometheus's own template syntax reaches the rule untouched by Helm.
+    assertThat(alerts.get("SandboxProviderNotReady").at("/annotations/summary").asText()).contains("{{ $labels.type }}");
+  }
+
+  @Test
+  void theAlertThresholdsSelectorAndRunbookUrlComeFromValues() throws IOException {
+    JsonNode rule = MonitoringQueries.prometheusRule(render(t -> t.set("prometheusRule.enabled", true)
+        .set("prometheusRule.providerNotReadySeconds", 600).set("prometheusRule.executionWaitSeconds", 45)
+        .set("prometheusRule.sandboxFailedPercent", 20).set("prometheusRule.window", "30m")
+        .set("prometheusRule.selector", "service=\"sandbox\"")
+        .set("prometheusRule.runbookBaseUrl", "https://docs.example.test/chart")
+        .set("prometheusRule.labels.release", "kube-prometheus").set("prometheusRule.alertLabels.team", "agents")));
+    Map<String, JsonNode> alerts = alerts(rule);
+    assertThat(alerts.get("SandboxProviderNotReady").path("expr").asText())
+        .isEqualTo("max by (type) (sandbox_provider_not_ready_longest_seconds{service=\"sandbox\"}) > 600");
+    assertThat(alerts.get("SandboxExecutionWaitingTooLong").path("expr").asText()).endsWith("> 45");
+    assertThat(alerts.get("SandboxFailedRateHigh").path("expr").asText()).contains("[30m]").endsWith("> 20");
+    assertThat(alerts.get("SandboxOperatorDown").at("/annotations/runbook_url").asText())
+        .isEqualTo("https://docs.example.test/chart#sandboxoperatordown");
+    assertThat(alerts.get("SandboxOperatorDown").at("/labels/team").asText()).isEqualTo("agents");
+    assertThat(rule.at("/metadata/labels/release").asText()).isEqualTo("kube-prometheus");
+  }
+
+  @Test
+  void badAlertValuesAreRejectedByTheSchema() {
+    assertThatThrownBy(() -> render(t -> t.set("prometheusRule.enabled", true).set("prometheusRule.sandboxFailedPercent", 150)))
+        .hasMessageContaining("sandboxFailedPercent");
+    assertThatThrownBy(() -> render(t -> t.set("prometheusRule.enabled", true).set("prometheusRule.window", "ten minutes")))
+        .hasMessageContaining("window");
+    assertThatThrownBy(() -> render(t -> t.set("dashboard.enabld", true))).hasMessageContaining("enabld");
+  }
+
+  @Test
+  void everyDashboardAndAlertQueryNamesOperatorMetrics() {
+    List<MonitoringQueries.Query> queries = MonitoringQueries.all();
+    for (MonitoringQueries.Query query : queries) {
+      assertThat(PromQl.metricNames(query.expression())).as(query.toString()).isNotEmpty();
+    }
+    // Which names the checks against a running operator (DashboardMetricsMockTest, MonitoringE2E) look for.
+    assertThat(MonitoringQueries.metricNames(queries).keySet()).allMatch(
+        name -> name.startsWith("sandbox_") || name.equals("up") || name.startsWith("jvm_"));
+  }
+
+  private static Map<String, JsonNode> alerts(JsonNode rule) {
+    Map<String, JsonNode> alerts = new java.util.LinkedHashMap<>();
+    rule.at("/spec/groups").forEach(g -> g.path("rules").forEach(r -> alerts.put(r.path("alert").asText(), r)));
+    return alerts;
   }
 
   private static List<JsonNode> render(UnaryOperator<TemplateCommand> values) throws IOException {

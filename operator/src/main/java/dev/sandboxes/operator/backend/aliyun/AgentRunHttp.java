@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend.aliyun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
+import dev.sandboxes.operator.backend.ServiceCallListener;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -83,6 +84,7 @@ final class AgentRunHttp {
 
   private final HttpClient client;
   private final long maxResponseBytes;
+  private volatile ServiceCallListener calls = ServiceCallListener.NONE;
 
   AgentRunHttp(Duration connectTimeout, long maxResponseBytes) {
     this.client =
@@ -92,6 +94,11 @@ final class AgentRunHttp {
             .followRedirects(HttpClient.Redirect.NEVER)
             .build();
     this.maxResponseBytes = maxResponseBytes;
+  }
+
+  /** Where each call's outcome is reported (the operator's metrics). */
+  void reportCallsTo(ServiceCallListener listener) {
+    this.calls = listener;
   }
 
   /**
@@ -114,6 +121,7 @@ final class AgentRunHttp {
       CompletableFuture.anyOf(response, abort.signal()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       response.cancel(true);
+      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
       throw AgentRunException.connection(operation, "no complete response within " + timeout.toSeconds() + "s", false, e);
     } catch (InterruptedException e) {
       response.cancel(true);
@@ -128,13 +136,16 @@ final class AgentRunHttp {
     }
     try {
       HttpResponse<byte[]> answer = response.get();
-      return new Reply(answer.statusCode(), answer.headers(), answer.body());
+      Reply reply = new Reply(answer.statusCode(), answer.headers(), answer.body());
+      calls.called(outcome(operation, reply));
+      return reply;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Abort.AbortedException(Abort.Reason.CANCELLED);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       if (cause instanceof ResponseTooLarge) {
+        calls.called(ServiceCallListener.Outcome.SERVER_ERROR);
         throw AgentRunException.protocol(operation, 0, "the response is larger than " + maxBytes + " bytes", null);
       }
       boolean notSent = cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException
@@ -142,11 +153,33 @@ final class AgentRunHttp {
       String why = cause instanceof HttpTimeoutException
           ? "no response within " + timeout.toSeconds() + "s"
           : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : " " + cause.getMessage());
+      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
       throw AgentRunException.connection(operation, why, notSent, cause);
     } catch (java.util.concurrent.CancellationException e) {
       abort.check();
       throw AgentRunException.connection(operation, "the call was cancelled", false, e);
     }
+  }
+
+  /**
+   * How a call ended, for the metrics: a 2xx is Ok without reading the body (it may be large);
+   * error answers are classified as {@link #failure} does, so "Throttling.*" codes count as throttled
+   * and "does not exist" answers as not found.
+   */
+  private static ServiceCallListener.Outcome outcome(String operation, Reply reply) {
+    if (reply.ok()) {
+      return ServiceCallListener.Outcome.OK;
+    }
+    AgentRunException.Kind kind = failure(operation, reply).map(AgentRunException::kind).orElse(null);
+    if (kind == AgentRunException.Kind.THROTTLED) {
+      return ServiceCallListener.Outcome.THROTTLED;
+    }
+    if (kind == AgentRunException.Kind.NOT_FOUND) {
+      return ServiceCallListener.Outcome.NOT_FOUND;
+    }
+    // 1xx/3xx (redirects are not followed) are answers the backend cannot use: the service's fault.
+    return reply.status() >= 400 && reply.status() < 500
+        ? ServiceCallListener.Outcome.CLIENT_ERROR : ServiceCallListener.Outcome.SERVER_ERROR;
   }
 
   /**

@@ -10,6 +10,7 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -64,6 +65,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final Clock clock;
   private final String secretName;
   private final SandboxIds ids;
+  private final AgentRunHttp http;
   private final AgentRunControlClient control;
   private final AgentRunDataClient data;
   private final ScheduledExecutorService scheduler;
@@ -90,7 +92,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     this.clock = clock;
     this.secretName = context.spec().getAliyun().getCredentialsSecretRef().getName();
     this.ids = new SandboxIds(provider.namespace(), provider.name());
-    AgentRunHttp http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes());
+    this.http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes());
     this.control = new AgentRunControlClient(settings.controlEndpoint(), settings.credentials(), http, timings, clock);
     this.data = new AgentRunDataClient(settings.dataEndpoint(), settings.credentials(), settings.region(), http, timings, clock);
     AtomicInteger threads = new AtomicInteger();
@@ -108,6 +110,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   @Override
   public ProviderType type() {
     return ProviderType.ALIYUN;
+  }
+
+  @Override
+  public void setServiceCallListener(ServiceCallListener listener) {
+    http.reportCallsTo(listener);
   }
 
   @Override

@@ -127,6 +127,11 @@ final class ContainerPool {
     return status;
   }
 
+  /** Containers being created and started for this pool. */
+  synchronized int starting() {
+    return creating;
+  }
+
   /** The last container start failure, or null. */
   String lastError() {
     return lastError;

@@ -220,6 +220,13 @@ public final class DockerSandboxBackend implements SandboxBackend {
   }
 
   @Override
+  public Map<Language, Integer> startingSandboxes() {
+    Map<Language, Integer> starting = new EnumMap<>(Language.class);
+    pools.forEach((language, pool) -> starting.put(language, pool.starting()));
+    return starting;
+  }
+
+  @Override
   public void setCapacityListener(Runnable listener) {
     this.capacityListener = listener;
   }

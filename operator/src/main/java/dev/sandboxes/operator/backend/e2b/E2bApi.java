@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend.e2b;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.operator.backend.ServiceCallListener;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -47,6 +48,7 @@ final class E2bApi {
   private final String apiKey;
   private final Duration timeout;
   private final Redactor redactor;
+  private volatile ServiceCallListener calls = ServiceCallListener.NONE;
 
   E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor) {
     this.http = http;
@@ -54,6 +56,11 @@ final class E2bApi {
     this.apiKey = apiKey;
     this.timeout = timeout;
     this.redactor = redactor;
+  }
+
+  /** Where each call's outcome is reported (the operator's metrics). */
+  void reportCallsTo(ServiceCallListener listener) {
+    this.calls = listener;
   }
 
   String apiUrl() {
@@ -174,13 +181,25 @@ final class E2bApi {
         .header("Accept", "application/json");
   }
 
-  /** Sends and waits for the whole (bounded) answer, at most the request timeout. */
+  /** Sends and waits for the whole (bounded) answer, at most the request timeout; reports the outcome. */
   Answer send(HttpRequest.Builder builder, CallGuard guard) throws E2bServiceException, InterruptedException {
-    return send(http, builder.build(), timeout, guard, redactor);
+    Answer answer = send(http, builder.build(), timeout, guard, redactor, calls);
+    ServiceCallListener.Outcome outcome = ServiceCallListener.Outcome.ofStatus(answer.status());
+    if (outcome != ServiceCallListener.Outcome.OK && error(answer).isQuota()) {
+      outcome = ServiceCallListener.Outcome.THROTTLED; // e.g. 503 sandbox_capacity_unavailable
+    }
+    calls.called(outcome);
+    return answer;
   }
 
   static Answer send(HttpClient http, HttpRequest request, Duration timeout, CallGuard guard, Redactor redactor)
       throws E2bServiceException, InterruptedException {
+    return send(http, request, timeout, guard, redactor, ServiceCallListener.NONE);
+  }
+
+  /** As above; a call that gets no answer is reported as unreachable (one the run aborted is not). */
+  private static Answer send(HttpClient http, HttpRequest request, Duration timeout, CallGuard guard, Redactor redactor,
+      ServiceCallListener calls) throws E2bServiceException, InterruptedException {
     CompletableFuture<HttpResponse<byte[]>> call =
         http.sendAsync(request, info -> new BoundedBodySubscriber(MAX_RESPONSE_BYTES));
     guard.watch(call);
@@ -191,9 +210,11 @@ final class E2bApi {
       throw E2bServiceException.unreachable("the call to " + request.uri().getHost() + " was aborted");
     } catch (TimeoutException e) {
       call.cancel(true);
+      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
       throw E2bServiceException.unreachable(
           request.uri().getHost() + " did not answer within " + timeout.toSeconds() + "s");
     } catch (ExecutionException e) {
+      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
       throw E2bServiceException.unreachable(
           request.method() + " " + request.uri().getScheme() + "://" + request.uri().getAuthority()
               + request.uri().getPath() + " failed: " + redactor.clean(rootMessage(e)));

@@ -10,6 +10,7 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -114,6 +115,11 @@ public final class E2bSandboxBackend implements SandboxBackend {
   @Override
   public ProviderType type() {
     return ProviderType.E2B;
+  }
+
+  @Override
+  public void setServiceCallListener(ServiceCallListener listener) {
+    api.reportCallsTo(listener);
   }
 
   @Override

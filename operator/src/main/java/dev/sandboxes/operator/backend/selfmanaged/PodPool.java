@@ -265,6 +265,25 @@ final class PodPool implements AutoCloseable {
     return result;
   }
 
+  /**
+   * Pods of each language on their way into the pool: asked for and not yet seen, or seen idle
+   * and not yet Ready.
+   */
+  Map<Language, Integer> starting() {
+    Map<Language, Integer> result = new EnumMap<>(Language.class);
+    templates.keySet().forEach(language -> result.put(language, 0));
+    creating.values().forEach(c -> result.merge(c.language(), 1, Integer::sum));
+    List<Pod> pods = informer == null ? List.of() : informer.getStore().list();
+    for (SandboxPodTemplate template : templates.values()) {
+      for (Pod pod : pods) {
+        if (!creating.containsKey(SandboxPods.name(pod)) && usable(pod, template) && !SandboxPods.ready(pod)) {
+          result.merge(template.language(), 1, Integer::sum);
+        }
+      }
+    }
+    return result;
+  }
+
   /** Why the pool cannot provide sandboxes, if it can tell: image pulls, failing pods, creation errors. */
   Optional<Problem> problem() {
     List<Pod> pods = informer == null ? List.of() : informer.getStore().list();

@@ -178,6 +178,11 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   }
 
   @Override
+  public Map<Language, Integer> startingSandboxes() {
+    return pool.starting();
+  }
+
+  @Override
   public void setCapacityListener(Runnable listener) {
     this.capacityListener = listener;
   }
