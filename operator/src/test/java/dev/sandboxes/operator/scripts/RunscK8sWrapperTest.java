@@ -35,6 +35,7 @@ class RunscK8sWrapperTest {
   private Path stateDir;
   private Path cgroupRoot;
   private Path log;
+  private Path terminationLog;
 
   @BeforeEach
   void setUp() throws IOException {
@@ -42,6 +43,7 @@ class RunscK8sWrapperTest {
     stateDir = tmp.resolve("state");
     cgroupRoot = Files.createDirectories(tmp.resolve("cgroup"));
     log = tmp.resolve("runsc-k8s.log");
+    terminationLog = Files.writeString(tmp.resolve("termination-log"), "");
   }
 
   @AfterEach
@@ -110,17 +112,52 @@ class RunscK8sWrapperTest {
   }
 
   @Test
-  void anAppContainerWhoseSandboxDiedExitsWith137() throws Exception {
+  void anAppContainerWhoseSandboxDiedOfItsMemoryLimitExitsWith137AndSaysSo() throws Exception {
     Path pidFile = tmp.resolve("app.pid");
     create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
     ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
     wrapper("--root", "r", "start", APP);
+    Files.writeString(terminationLog, "sandbox killed: nothing happened"); // what code inside could write
+
+    // cgroup v1 records the OOM kill in the victim's cgroup: the sandbox's, a sibling of the app's.
+    Path sandboxCgroup = Files.createDirectories(cgroupRoot.resolve("memory/kubepods/pod1/" + SANDBOX));
+    Files.writeString(sandboxCgroup.resolve("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    Files.writeString(fakeDir.resolve("gone-" + APP), "");
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> !handle.isAlive());
+    assertThat(Files.readString(stateDir.resolve(APP + ".status")).trim()).isEqualTo("137");
+    assertThat(Files.readString(terminationLog)).startsWith("sandbox killed: out of memory").contains("oom_kill 1");
+    assertThat(Files.readString(log)).contains("the sandbox is gone (oom kills: 1): exit 137");
+  }
+
+  @Test
+  void anAppContainerWhoseSandboxDiedOtherwiseExitsWith137AndSaysSo() throws Exception {
+    Path pidFile = tmp.resolve("app.pid");
+    create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
+    ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    wrapper("--root", "r", "start", APP);
+    Files.writeString(terminationLog, "sandbox killed: out of memory, says the code");
 
     Files.writeString(fakeDir.resolve("gone-" + APP), "");
 
     await().atMost(Duration.ofSeconds(20)).until(() -> !handle.isAlive());
     assertThat(Files.readString(stateDir.resolve(APP + ".status")).trim()).isEqualTo("137");
-    assertThat(Files.readString(log)).contains("the sandbox is gone: exit 137");
+    assertThat(Files.readString(terminationLog)).startsWith("sandbox killed: the gVisor sandbox died");
+  }
+
+  @Test
+  void aNormalExitClearsWhatTheCodeWroteAsTerminationMessage() throws Exception {
+    Path pidFile = tmp.resolve("app.pid");
+    create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
+    ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    wrapper("--root", "r", "start", APP);
+    Files.writeString(terminationLog, "sandbox killed: out of memory, says the code");
+
+    Files.writeString(fakeDir.resolve("exit-" + APP), "137");
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> !handle.isAlive());
+    assertThat(Files.readString(stateDir.resolve(APP + ".status")).trim()).isEqualTo("137");
+    assertThat(Files.readString(terminationLog)).isEmpty();
   }
 
   @Test
@@ -167,6 +204,8 @@ class RunscK8sWrapperTest {
     Path bundle = Files.createDirectories(tmp.resolve("bundle-" + containerType));
     Files.writeString(bundle.resolve("config.json"),
         "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"" + containerType + "\"},"
+            + "\"mounts\":[{\"destination\":\"/etc/hosts\",\"source\":\"/nowhere\"},"
+            + "{\"destination\":\"/dev/termination-log\",\"source\":\"" + terminationLog + "\"}],"
             + "\"linux\":{\"cgroupsPath\":\"" + cgroupsPath + "\"}}");
     for (String controller : List.of("memory", "pids")) {
       Path dir = Files.createDirectories(cgroupRoot.resolve(controller + cgroupsPath));
@@ -195,6 +234,7 @@ class RunscK8sWrapperTest {
     env.put("RUNSC_K8S_LOG", log.toString());
     env.put("RUNSC_K8S_CGROUP_ROOT", cgroupRoot.toString());
     env.put("FAKE_RUNSC_DIR", fakeDir.toString());
+    env.put("RUNSC_K8S_OOM_GRACE", "0");
     long start = System.nanoTime();
     Process process = builder.start();
     String output;

@@ -273,8 +273,13 @@ final class PodExecution {
   /** Reads the evidence in a pod's status. */
   static PodState classify(Pod pod) {
     Optional<ContainerStateTerminated> terminated = SandboxPods.terminated(pod);
-    if (terminated.isPresent()
-        && ("OOMKilled".equals(terminated.get().getReason()) || Integer.valueOf(137).equals(terminated.get().getExitCode()))) {
+    if (terminated.isPresent() && SandboxPods.oomKilled(terminated.get())) {
+      return new PodState(false, true, false, null);
+    }
+    if (terminated.isPresent() && SandboxPods.sandboxDied(terminated.get())) {
+      return new PodState(false, false, true, SandboxPods.howEnded(pod));
+    }
+    if (terminated.isPresent() && Integer.valueOf(137).equals(terminated.get().getExitCode())) {
       return new PodState(false, true, false, null);
     }
     String reason = pod.getStatus() == null ? null : pod.getStatus().getReason();
