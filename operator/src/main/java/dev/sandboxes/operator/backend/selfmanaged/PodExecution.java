@@ -279,9 +279,6 @@ final class PodExecution {
     if (terminated.isPresent() && SandboxPods.sandboxDied(terminated.get())) {
       return new PodState(false, false, true, SandboxPods.howEnded(pod));
     }
-    if (terminated.isPresent() && Integer.valueOf(137).equals(terminated.get().getExitCode())) {
-      return new PodState(false, true, false, null);
-    }
     String reason = pod.getStatus() == null ? null : pod.getStatus().getReason();
     if (SandboxPods.deleting(pod)) {
       return new PodState(true, false, false, reason == null ? null : "reason " + reason);

@@ -36,6 +36,15 @@ class PodStateClassificationTest {
   }
 
   @Test
+  void aContainerKilledWithoutEvidenceOfTheMemoryLimitIsNotOutOfMemory() {
+    PodExecution.PodState state = PodExecution.classify(terminatedPod(137, "Error", null));
+
+    assertThat(state.oomKilled()).isFalse();
+    assertThat(state.failed()).isTrue();
+    assertThat(state.evidence()).contains("exited with code 137");
+  }
+
+  @Test
   void theOomMessageCountsOnlyWithTheExitOfAKilledContainer() {
     PodExecution.PodState state = PodExecution.classify(terminatedPod(0, "Completed", "sandbox killed: out of memory"));
 
