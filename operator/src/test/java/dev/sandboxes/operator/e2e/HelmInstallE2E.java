@@ -128,8 +128,8 @@ class HelmInstallE2E {
 
   /**
    * A SelfManaged provider from examples/, the namespace's default, with small pods so that a pool
-   * fits the test node. Its RuntimeClass gvisor is backed by runc on the local cluster
-   * (docs/local-cluster.md): ordinary container isolation there, not gVisor.
+   * fits the test node. Its RuntimeClass gvisor runs real gVisor on the local cluster
+   * (docs/local-cluster.md).
    */
   private void createSelfManagedProvider(int poolSize) {
     SandboxProvider provider = cluster.client().resources(SandboxProvider.class)

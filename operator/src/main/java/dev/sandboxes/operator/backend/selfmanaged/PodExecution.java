@@ -47,6 +47,12 @@ final class PodExecution {
 
   /** How long a pod that may be dying gets to show it in its status. */
   private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
+  /**
+   * The same when the run ended the way a dead sandbox ends it: killed (137), or an exec that lost
+   * its sandbox (gVisor's runsc exec reports 128 when the sandbox dies of its memory limit, and the
+   * kubelet reports OOMKilled only a few seconds later, more under load).
+   */
+  private static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(15);
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
   /** The OOM-kill counter in memory.oom_control (cgroup v1) and memory.events (v2). */
@@ -137,7 +143,8 @@ final class PodExecution {
     }
     RunnerReport report = streams.report(); // parsed once; the streams are finished
     boolean suspicious = !report.finished() && (exitCode == null || exitCode != 0);
-    PodState state = suspicious ? settledState(pod) : PodState.RUNNING;
+    PodState state = suspicious ? settledState(pod, maybeSandboxDeath(exitCode) ? SANDBOX_DEATH_SETTLE_WAIT : SETTLE_WAIT)
+        : PodState.RUNNING;
     if (state.gone()) {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
           "The sandbox pod " + pod + " was deleted during the execution"
@@ -230,8 +237,8 @@ final class PodExecution {
    * The pod's state once it settled: the exec can end a moment before the kubelet reports why
    * (OOM kill, eviction), so a run without a runner report polls briefly before it blames the code.
    */
-  private PodState settledState(String pod) {
-    long until = System.nanoTime() + SETTLE_WAIT.toNanos();
+  private PodState settledState(String pod, Duration wait) {
+    long until = System.nanoTime() + wait.toNanos();
     PodState state = podState(pod);
     while (!state.settled() && System.nanoTime() < until) {
       try {
@@ -243,6 +250,11 @@ final class PodExecution {
       state = podState(pod);
     }
     return state;
+  }
+
+  /** Exit statuses that a dying sandbox produces: none at all, SIGKILL, or runsc exec's 128. */
+  static boolean maybeSandboxDeath(Integer exitCode) {
+    return exitCode == null || exitCode == 137 || exitCode == 128;
   }
 
   PodState podState(String podName) {
@@ -261,9 +273,11 @@ final class PodExecution {
   /** Reads the evidence in a pod's status. */
   static PodState classify(Pod pod) {
     Optional<ContainerStateTerminated> terminated = SandboxPods.terminated(pod);
-    if (terminated.isPresent()
-        && ("OOMKilled".equals(terminated.get().getReason()) || Integer.valueOf(137).equals(terminated.get().getExitCode()))) {
+    if (terminated.isPresent() && SandboxPods.oomKilled(terminated.get())) {
       return new PodState(false, true, false, null);
+    }
+    if (terminated.isPresent() && SandboxPods.sandboxDied(terminated.get())) {
+      return new PodState(false, false, true, SandboxPods.howEnded(pod));
     }
     String reason = pod.getStatus() == null ? null : pod.getStatus().getReason();
     if (SandboxPods.deleting(pod)) {

@@ -21,7 +21,31 @@ final class SandboxPods {
   static final Set<String> START_FAILURE_REASONS =
       Set.of("CreateContainerConfigError", "CreateContainerError", "RunContainerError");
 
+  /**
+   * How a gVisor sandbox's death reaches the pod status on runtimes that wrap runsc for the runc
+   * shim (hack/gvisor/runsc-k8s writes it as the container's termination message, exit 137): the
+   * sandbox process dies as a whole, and containerd's own OOM report (reason OOMKilled) can be
+   * lost when the container's cgroup goes first. Code inside cannot forge it: the wrapper clears
+   * the message whenever the container itself ended, and code cannot kill the pod's init.
+   */
+  static final String SANDBOX_OOM_MESSAGE = "sandbox killed: out of memory";
+  /** The same, when the pod's memory cgroup recorded no OOM kill. */
+  static final String SANDBOX_DIED_MESSAGE = "sandbox killed: the gVisor sandbox died";
+
   private SandboxPods() {}
+
+  /** The container was killed at the pod's memory limit, by the kernel or with its whole sandbox. */
+  static boolean oomKilled(ContainerStateTerminated terminated) {
+    return "OOMKilled".equals(terminated.getReason())
+        || (Integer.valueOf(137).equals(terminated.getExitCode()) && terminated.getMessage() != null
+            && terminated.getMessage().startsWith(SANDBOX_OOM_MESSAGE));
+  }
+
+  /** The container's gVisor sandbox died without an out-of-memory kill. */
+  static boolean sandboxDied(ContainerStateTerminated terminated) {
+    return Integer.valueOf(137).equals(terminated.getExitCode()) && terminated.getMessage() != null
+        && terminated.getMessage().startsWith(SANDBOX_DIED_MESSAGE);
+  }
 
   static String name(Pod pod) {
     return pod.getMetadata().getName();
