@@ -80,10 +80,17 @@
       return 'Uncaught ' + require('util').inspect(error);
     }
     // Drop the runner's own frames ([eval] and node internals): the stack starts in main.js.
-    return String(error.stack)
+    const lines = String(error.stack)
       .split('\n')
-      .filter((line) => !/^\s+at .*(\[eval\]|node:internal|node:vm)/.test(line))
-      .join('\n');
+      .filter((line) => !/^\s+at .*(\[eval\]|node:internal|node:vm)/.test(line));
+    if (envelope.hideSource === true) {
+      // Code from a Secret: node puts the offending source line (and a caret) above a syntax
+      // error's stack whatever displayErrors says, so keep only the message and the frames.
+      // The "main.js:LINE" header of a syntax error stays: it locates the error without showing it.
+      const where = lines.length > 0 && /^main\.js:\d+$/.test(lines[0]) ? [lines[0]] : [];
+      return where.concat([error.name + ': ' + error.message], lines.filter((line) => /^\s+at /.test(line))).join('\n');
+    }
+    return lines.join('\n');
   }
 
   function fail(kind, error) {
@@ -111,7 +118,8 @@
   process.on('uncaughtException', (error) => fail('Exception', error));
   process.on('unhandledRejection', (reason) => fail('Exception', reason));
   try {
-    vm.runInThisContext(envelope.code, { filename: 'main.js' });
+    // Code from a Secret (hideSource): no source line with a caret in the error's stack.
+    vm.runInThisContext(envelope.code, { filename: 'main.js', displayErrors: envelope.hideSource !== true });
   } catch (error) {
     if (error instanceof SyntaxError && /\b(export|import)\b/.test(error.message + '')) {
       error.message += ' (ES module syntax is not supported: use require() and module.exports = { main })';

@@ -63,6 +63,7 @@ def _sandbox_runner():
         entrypoint = envelope.get("entrypoint", "main")
         code = envelope["code"]
         arguments = envelope.get("arguments") or {}
+        hide_source = envelope.get("hideSource") is True
         if len(nonce) != 32 or not isinstance(code, str) or not isinstance(arguments, dict):
             raise ValueError("malformed envelope")
     except Exception as error:  # the operator sent something we cannot read: not the user's fault
@@ -108,7 +109,14 @@ def _sandbox_runner():
         # Drop the runner's own frames: the traceback starts in the user's main.py.
         import linecache
         import traceback
-        linecache.cache["main.py"] = (len(code), None, code.splitlines(True), "main.py")
+        if hide_source:
+            # Code from a Secret: frames keep file, line and function, but no source line is shown
+            # (an empty cache entry also stops linecache from reading a main.py the code wrote).
+            linecache.cache["main.py"] = (0, None, [], "main.py")
+            if isinstance(error, SyntaxError):
+                error.text = None
+        else:
+            linecache.cache["main.py"] = (len(code), None, code.splitlines(True), "main.py")
         tb = error.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != "main.py":
             tb = tb.tb_next

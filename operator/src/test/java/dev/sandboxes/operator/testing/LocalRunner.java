@@ -47,8 +47,21 @@ public final class LocalRunner {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    ExecutionRequest request =
-        new ExecutionRequest("test", "local", "uid", language, mode, entrypoint, code, arguments, timeout, maxOutputBytes);
+    return run(new ExecutionRequest("test", "local", "uid", language, mode, entrypoint, code, arguments, timeout,
+        maxOutputBytes));
+  }
+
+  /** Function mode, as for code read from a Secret: the runner must print no source line. */
+  public static ExecutionOutcome runHidingSource(Language language, String code) {
+    return run(new ExecutionRequest("test", "local", "uid", language, ExecutionMode.FUNCTION, "main", code,
+        JSON.createObjectNode(), Duration.ofSeconds(20), 65536, true));
+  }
+
+  /** Runs a request's envelope through the local interpreter. */
+  public static ExecutionOutcome run(ExecutionRequest request) {
+    Language language = request.language();
+    int maxOutputBytes = request.maxOutputBytes();
+    Duration timeout = request.timeout();
     ExecutionRequest.Envelope envelope = request.newEnvelope();
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), maxOutputBytes);
     Instant started = Instant.now();

@@ -10,6 +10,7 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -42,6 +43,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final ProviderSettings provider;
   private final String providerUid;
   private final SelfManagedSettings settings;
+  private final IsolationPolicy policy;
   private final PodExec exec;
   /**
    * Deadlines of all SelfManaged executions: shared, so that a backend closed (spec change) while a
@@ -72,6 +74,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     this.provider = context.settings();
     this.providerUid = context.providerUid();
     this.settings = SelfManagedSettings.of(context.spec().getSelfManaged());
+    this.policy = context.config().isolationPolicy();
     this.exec = exec != null ? exec : new KubernetesPodExec(client);
     this.executor = Executors.newScheduledThreadPool(4, daemonThreads("selfmanaged-" + provider.name()));
     Map<Language, SandboxPodTemplate> templates = new EnumMap<>(Language.class);
@@ -105,6 +108,14 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
       return ProbeResult.notReady(ConditionTypes.RUNTIME_CLASS_NOT_FOUND,
           "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) does not exist; install gVisor and"
               + " create the RuntimeClass, or name an existing one");
+    }
+    if (!policy.allowsRuntimeClassHandler(found.getHandler())) {
+      // The name alone proves nothing: a RuntimeClass called gvisor may well run plain runc.
+      pool.allowCreation(false);
+      return ProbeResult.notReady(ConditionTypes.POLICY_VIOLATION,
+          "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) has handler " + found.getHandler()
+              + ", which the operator's isolation policy does not allow (allowed handlers: "
+              + IsolationPolicy.describe(policy.runtimeClassHandlers()) + "); no sandbox pod is created");
     }
     try {
       // The policy exists before the first pod does, so no sandbox ever runs without it.

@@ -21,6 +21,7 @@ import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -184,6 +185,34 @@ class SelfManagedSandboxBackendMockTest {
     runtimeClass("gvisor");
     assertThat(backend.probe().ready()).isTrue();
     await().until(() -> pods().size() == 4);
+  }
+
+  @Test
+  void aRuntimeClassWhoseHandlerThePolicyDoesNotAllowCreatesNoPod() throws Exception {
+    // Named gvisor, but run by plain runc: the name alone must not pass for gVisor.
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
+        .build()).create();
+    SelfManagedSandboxBackend backend = backend(provider("fake-gvisor", 1));
+
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.POLICY_VIOLATION);
+    assertThat(probe.message()).contains("RuntimeClass gvisor").contains("spec.selfManaged.runtimeClassName")
+        .contains("handler runc").contains("allowed handlers: runsc");
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    Thread.sleep(500);
+    assertThat(pods()).isEmpty();
+  }
+
+  @Test
+  void aHandlerTheClustersOperatorAllowsIsAccepted() {
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
+        .build()).create();
+    OperatorConfig config = OperatorConfig.defaults().withIsolationPolicy(
+        IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
+    SelfManagedSandboxBackend backend = backend(provider("runc-allowed", 1), client, config);
+    assertThat(backend.probe().ready()).isTrue();
+    await().until(() -> pods().size() == 2);
   }
 
   @Test
@@ -651,9 +680,12 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SelfManagedSandboxBackend backend(SandboxProvider provider, KubernetesClient client) {
+    return backend(provider, client, OperatorConfig.defaults());
+  }
+
+  private SelfManagedSandboxBackend backend(SandboxProvider provider, KubernetesClient client, OperatorConfig config) {
     SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS).withName(provider.getMetadata().getName()).get();
     stored.setSpec(provider.getSpec());
-    OperatorConfig config = OperatorConfig.defaults();
     BackendContext context = new BackendContext(stored.getMetadata().getUid(), ProviderSettings.of(stored, config),
         stored.getSpec(), Map.of(), config, client);
     SelfManagedSandboxBackend backend = new SelfManagedSandboxBackend(context, exec);
