@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -48,15 +49,18 @@ final class PodExecution {
   private final SelfManagedSettings settings;
   private final ScheduledExecutorService scheduler;
   private final Clock clock;
+  private final boolean limitProcesses;
 
+  /** @param limitProcesses run under settings.pidsLimit (see SandboxProcessLimit) */
   PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings,
-      ScheduledExecutorService scheduler, Clock clock) {
+      ScheduledExecutorService scheduler, Clock clock, boolean limitProcesses) {
     this.client = client;
     this.exec = exec;
     this.namespace = namespace;
     this.settings = settings;
     this.scheduler = scheduler;
     this.clock = clock;
+    this.limitProcesses = limitProcesses;
   }
 
   /**
@@ -92,8 +96,11 @@ final class PodExecution {
     String broken = null;
     PodExec.Running running = null;
     try {
-      running = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, RunnerProgram.command(request.language()),
-          envelope.line(), stdout, stderr);
+      List<String> command = RunnerProgram.command(request.language());
+      if (limitProcesses) {
+        command = SandboxProcessLimit.wrap(command, settings.pidsLimit());
+      }
+      running = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, command, envelope.line(), stdout, stderr);
       CompletableFuture<Integer> exit = running.exitCode();
       CompletableFuture.anyOf(exit, stopped)
           .get(request.timeout().plus(STREAM_GRACE).toMillis(), TimeUnit.MILLISECONDS);
