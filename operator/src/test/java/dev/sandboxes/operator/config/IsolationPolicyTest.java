@@ -28,6 +28,7 @@ class IsolationPolicyTest {
     assertThat(policy.runtimeClasses()).containsExactly("gvisor");
     assertThat(policy.runtimeClassHandlers()).containsExactly("runsc");
     assertThat(policy.selfManagedEgress()).isFalse();
+    assertThat(policy.dockerMaxContainers()).isEqualTo(16);
     assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///run/podman-runsc.sock", null, null))).isEmpty();
     assertThat(IsolationPolicyCheck.violations(policy, selfManaged(null, null))).isEmpty();
   }
@@ -67,7 +68,9 @@ class IsolationPolicyTest {
         IsolationPolicy.ENV_DOCKER_NETWORKS, "*",
         IsolationPolicy.ENV_RUNTIME_CLASSES, "gvisor,runc",
         IsolationPolicy.ENV_RUNTIME_CLASS_HANDLERS, "runsc,runc",
-        IsolationPolicy.ENV_SELFMANAGED_EGRESS, "true"));
+        IsolationPolicy.ENV_SELFMANAGED_EGRESS, "true",
+        IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS, "40"));
+    assertThat(policy.dockerContainerCap(null)).isEqualTo(40);
     assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///x.sock", "runc", "bridge"))).isEmpty();
     assertThat(IsolationPolicyCheck.violations(policy, selfManaged("runc", EgressPolicy.ALLOW_LIST))).isEmpty();
     assertThat(policy.allowsRuntimeClassHandler("runc")).isTrue();
@@ -88,6 +91,8 @@ class IsolationPolicyTest {
         .hasMessageContaining(IsolationPolicy.ENV_DOCKER_PLAIN_TCP).hasMessageContaining("true or false");
     assertThatThrownBy(() -> IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc;runc")))
         .hasMessageContaining(IsolationPolicy.ENV_DOCKER_RUNTIMES);
+    assertThatThrownBy(() -> IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS, "0")))
+        .hasMessageContaining(IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS).hasMessageContaining("at least 1");
   }
 
   private static SandboxProviderSpec docker(String host, String runtime, String network) {

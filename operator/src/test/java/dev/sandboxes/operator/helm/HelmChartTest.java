@@ -124,6 +124,7 @@ class HelmChartTest {
     Map<String, String> env = env(one(render(t -> t
         .set("isolationPolicy.docker.allowedRuntimes[0]", "runsc").set("isolationPolicy.docker.allowedRuntimes[1]", "runc")
         .set("isolationPolicy.docker.allowPlainTcp", true)
+        .set("isolationPolicy.docker.maxContainersPerProvider", 40)
         .set("isolationPolicy.selfManaged.allowedRuntimeClasses[0]", "gvisor")
         .set("isolationPolicy.selfManaged.allowedRuntimeClasses[1]", "kata")
         .set("isolationPolicy.selfManaged.allowedRuntimeClassHandlers[0]", "runsc")
@@ -133,6 +134,7 @@ class HelmChartTest {
     assertThat(policy.dockerRuntimes()).containsExactlyInAnyOrder("runsc", "runc");
     assertThat(policy.dockerNetworks()).containsExactly("none");
     assertThat(policy.dockerPlainTcp()).isTrue();
+    assertThat(policy.dockerMaxContainers()).isEqualTo(40);
     assertThat(policy.runtimeClasses()).containsExactlyInAnyOrder("gvisor", "kata");
     assertThat(policy.runtimeClassHandlers()).containsExactlyInAnyOrder("runsc", "kata-qemu");
     assertThat(policy.selfManagedEgress()).isTrue();
