@@ -361,14 +361,19 @@ final class PodPool implements AutoCloseable {
     if (pods == null) {
       return;
     }
-    Set<String> hashes = new HashSet<>();
-    templates.values().forEach(t -> hashes.add(t.hash()));
+    // Every pod this pool created and no run holds, also one the informer does not show yet (its
+    // event may lag behind the create call); not one that replaced ours under the same name.
     List<String> idle = new ArrayList<>();
-    for (Pod pod : pods.getStore().list()) {
-      if (SandboxPods.idle(pod) && createdHere(pod) && !claimedHere.containsKey(SandboxPods.name(pod))
-          && hashes.contains(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
-        idle.add(SandboxPods.name(pod));
+    for (Map.Entry<String, String> own : createdHere.entrySet()) {
+      String name = own.getKey();
+      if (claimedHere.containsKey(name) || deletingHere.containsKey(name)) {
+        continue;
       }
+      Pod seen = pods.getStore().getByKey(namespace + "/" + name);
+      if (seen != null && (!own.getValue().equals(seen.getMetadata().getUid()) || !SandboxPods.idle(seen))) {
+        continue;
+      }
+      idle.add(name);
     }
     idle.forEach(this::delete);
     // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
