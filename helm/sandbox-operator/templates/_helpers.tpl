@@ -50,6 +50,15 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 
+{{/* The namespaces the operator watches and holds a Role in: the listed ones, else the release's own. */}}
+{{- define "sandbox-operator.watchedNamespaces" -}}
+{{- if .Values.watchNamespaces -}}
+{{- join "," .Values.watchNamespaces -}}
+{{- else -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The namespaced rules the operator needs, for a ClusterRole or a per-namespace Role. */}}
 {{- define "sandbox-operator.namespacedRules" -}}
 # The two custom resources: watched; executions deleted after ttlSecondsAfterFinished.
@@ -63,10 +72,11 @@ app.kubernetes.io/component: operator
 - apiGroups: ["sandboxes.dev"]
   resources: ["sandboxproviders/status", "codeexecutions/status"]
   verbs: ["get", "update", "patch"]
-# Secrets referenced by providers and executions: read only.
+# Secrets referenced by providers and executions: read one by one by name, never listed, watched
+# or cached (executions may only use Secrets labelled sandboxes.dev/execution-input: "true").
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 # Code kept in ConfigMaps (codeFrom).
 - apiGroups: [""]
   resources: ["configmaps"]
@@ -75,6 +85,7 @@ app.kubernetes.io/component: operator
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create"]
+{{- if .Values.rbac.selfManagedPods }}
 # SelfManaged pools: sandbox pods, exec into them, and their NetworkPolicy.
 - apiGroups: [""]
   resources: ["pods"]
@@ -87,6 +98,7 @@ app.kubernetes.io/component: operator
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "create", "update"]
+{{- end }}
 {{- end -}}
 
 {{/* An alert's runbook: a URL into the published chart README, or the README section to read. */}}

@@ -28,6 +28,15 @@ public final class ApiConstants {
   /** Label holding the uid of the CodeExecution a sandbox runs. */
   public static final String EXECUTION_UID_LABEL = GROUP + "/execution-uid";
 
+  /**
+   * Label by which a Secret opts in to being read by CodeExecutions (codeFrom.secretKeyRef,
+   * argumentsFrom.secretKeyRef); the value must be {@link #EXECUTION_INPUT_VALUE}. Without it the
+   * operator refuses to read the Secret on an execution's behalf (no confused deputy).
+   */
+  public static final String EXECUTION_INPUT_LABEL = GROUP + "/execution-input";
+  /** Value of {@link #EXECUTION_INPUT_LABEL}. */
+  public static final String EXECUTION_INPUT_VALUE = "true";
+
   /** Finalizer for executions whose backend holds state outside the cluster. */
   public static final String FINALIZER = GROUP + "/sandbox-cleanup";
 

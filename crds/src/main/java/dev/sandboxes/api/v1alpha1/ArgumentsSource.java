@@ -8,7 +8,7 @@ import io.fabric8.generator.annotation.Required;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ArgumentsSource {
 
-  @JsonPropertyDescription("Secret key holding a JSON object of arguments.")
+  @JsonPropertyDescription("Secret key holding a JSON object of arguments. The Secret must carry the label sandboxes.dev/execution-input: \"true\", else the execution fails (SecretNotAllowed).")
   @Required
   private SecretKeyReference secretKeyRef;
 

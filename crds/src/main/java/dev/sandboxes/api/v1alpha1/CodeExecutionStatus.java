@@ -18,7 +18,7 @@ public class CodeExecutionStatus {
   @JsonPropertyDescription("Pending, Running, Succeeded or Failed; computed from the conditions.")
   private Phase phase;
 
-  @JsonPropertyDescription("Accepted, Started and Succeeded (Unknown while running; on failure one of the reasons UserCodeError, TimedOut, OutOfMemory, OutputLimitExceeded, SandboxFailed, Interrupted, ProviderNotFound, ProviderNotReady, InvalidSpec).")
+  @JsonPropertyDescription("Accepted, Started and Succeeded (Unknown while running; on failure one of the reasons UserCodeError, TimedOut, OutOfMemory, OutputLimitExceeded, SandboxFailed, Interrupted, ProviderNotFound, ProviderNotReady, InvalidSpec, SecretNotAllowed).")
   private List<Condition> conditions = new ArrayList<>();
 
   @JsonPropertyDescription("Exit code of the program, when it exited.")

@@ -10,7 +10,7 @@ public class CodeSource {
   @JsonPropertyDescription("ConfigMap key holding the code.")
   private ConfigMapKeyReference configMapKeyRef;
 
-  @JsonPropertyDescription("Secret key holding the code.")
+  @JsonPropertyDescription("Secret key holding the code. The Secret must carry the label sandboxes.dev/execution-input: \"true\", else the execution fails (SecretNotAllowed). Source lines of code from a Secret are never printed in tracebacks.")
   private SecretKeyReference secretKeyRef;
 
   public ConfigMapKeyReference getConfigMapKeyRef() {

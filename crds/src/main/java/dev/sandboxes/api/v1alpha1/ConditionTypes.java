@@ -40,6 +40,12 @@ public final class ConditionTypes {
   public static final String TEMPLATE_NOT_FOUND = "TemplateNotFound";
   /** The spec is invalid; the message names the field. */
   public static final String INVALID_SPEC = "InvalidSpec";
+  /**
+   * The provider asks for weaker isolation than the operator's isolation policy allows (a Docker
+   * runtime, network mode or plain tcp:// host, a RuntimeClass or handler, egress); the message
+   * names the field. Set by the cluster's operator (Helm values), not by the provider's author.
+   */
+  public static final String POLICY_VIOLATION = "PolicyViolation";
   /** The first probe has not finished yet. */
   public static final String PROBING = "Probing";
   /** Aliyun with egress Deny: a template the provider uses allows public network access. */
@@ -83,6 +89,12 @@ public final class ConditionTypes {
   public static final String PROVIDER_NOT_READY = "ProviderNotReady";
   /** A ConfigMap, Secret or key named by codeFrom or argumentsFrom does not exist (yet). */
   public static final String REFERENCE_NOT_FOUND = "ReferenceNotFound";
+  /**
+   * A Secret named by codeFrom.secretKeyRef or argumentsFrom.secretKeyRef exists but does not carry
+   * the label sandboxes.dev/execution-input: "true", so the operator refuses to read it for the
+   * execution. Final: the execution never starts; label the Secret and create a new execution.
+   */
+  public static final String SECRET_NOT_ALLOWED = "SecretNotAllowed";
 
   private ConditionTypes() {}
 }

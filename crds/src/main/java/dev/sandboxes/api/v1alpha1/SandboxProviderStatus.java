@@ -13,7 +13,7 @@ public class SandboxProviderStatus {
   @JsonPropertyDescription("The metadata.generation this status describes.")
   private Long observedGeneration;
 
-  @JsonPropertyDescription("Ready (True when the backend answered the last probe) with a reason such as BackendReachable, CredentialsMissing, CredentialsRejected, BackendUnreachable, RuntimeClassNotFound or InvalidSpec; with spec.canary also CanaryPassed (CanarySucceeded or CanaryFailed, latency and failure in the message).")
+  @JsonPropertyDescription("Ready (True when the backend answered the last probe) with a reason such as BackendReachable, CredentialsMissing, CredentialsRejected, BackendUnreachable, RuntimeClassNotFound, PolicyViolation (the operator's isolation policy forbids a setting) or InvalidSpec; with spec.canary also CanaryPassed (CanarySucceeded or CanaryFailed, latency and failure in the message).")
   private List<Condition> conditions = new ArrayList<>();
 
   @JsonPropertyDescription("When the backend was last probed (RFC 3339).")

@@ -34,6 +34,11 @@ public class SelfManagedSpec {
   @JsonPropertyDescription("Network egress of sandbox pods. Default: deny all.")
   private EgressSpec egress;
 
+  @JsonPropertyDescription("Processes and threads an execution may have at once (RLIMIT_NPROC of the runner, which the code cannot raise). Applied when the RuntimeClass handler is gVisor (runsc), whose kernel counts per sandbox; with other handlers only the node's kubelet podPidsLimit applies. Default 256.")
+  @Min(16)
+  @Max(65536)
+  private Integer pidsLimit;
+
   public String getRuntimeClassName() {
     return runtimeClassName;
   }
@@ -72,6 +77,14 @@ public class SelfManagedSpec {
 
   public void setTolerations(List<Toleration> tolerations) {
     this.tolerations = tolerations;
+  }
+
+  public Integer getPidsLimit() {
+    return pidsLimit;
+  }
+
+  public void setPidsLimit(Integer pidsLimit) {
+    this.pidsLimit = pidsLimit;
   }
 
   public EgressSpec getEgress() {

@@ -68,6 +68,9 @@ final class LocalExecutor {
     if (resolution instanceof ExecutionInputs.Invalid invalid) {
       return CodeExecutionStatusCalculator.invalid(cx, List.of(invalid.message()), now);
     }
+    if (resolution instanceof ExecutionInputs.NotAllowed notAllowed) { // not from LocalReferencedObjects
+      return CodeExecutionStatusCalculator.refused(cx, ConditionTypes.SECRET_NOT_ALLOWED, notAllowed.message(), now);
+    }
     ExecutionInputs inputs = ((ExecutionInputs.Resolved) resolution).inputs();
     problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, inputs.code());
     if (!problems.isEmpty()) {
@@ -96,7 +99,8 @@ final class LocalExecutor {
             inputs.arguments(),
             Duration.ofSeconds(spec.getTimeoutSeconds() != null
                 ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds()),
-            settings.limits().maxOutputBytes());
+            settings.limits().maxOutputBytes(),
+            inputs.codeFromSecret());
     ExecutionOutcome outcome;
     try {
       outcome = backend.execute(lease.get(), request, RunControl.detached());

@@ -13,6 +13,9 @@ import java.util.Optional;
  * ConfigMaps and Secrets for `run`: the ones in the manifest files and `--secret` files, then
  * the environment. A key K of Secret S is read from {@code SANDBOX_SECRET_<S>_<K>} (upper case,
  * other characters as underscores) when no file provides S.
+ *
+ * <p>The execution-input label is not required here: `run` acts with the authority of whoever runs
+ * it, who passes the Secret values in themselves, so there is no deputy to confuse.
  */
 public final class LocalReferencedObjects implements ReferencedObjects {
 
@@ -61,6 +64,11 @@ public final class LocalReferencedObjects implements ReferencedObjects {
     }
     // Keys are matched case-insensitively against the variable suffix (variables are upper case).
     return Optional.of(new CaseInsensitiveKeys(fromEnvironment));
+  }
+
+  @Override
+  public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
+    return secret(namespace, name).map(data -> new ExecutionSecret(true, data));
   }
 
   /** The environment variable name part for a Secret or key name. */

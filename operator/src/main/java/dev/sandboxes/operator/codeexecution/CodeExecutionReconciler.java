@@ -192,6 +192,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     if (inputs instanceof ExecutionInputs.Invalid invalid) {
       return invalid(cx, context, List.of(invalid.message()), now);
     }
+    if (inputs instanceof ExecutionInputs.NotAllowed notAllowed) {
+      return refused(cx, context, ConditionTypes.SECRET_NOT_ALLOWED, Reason.SecretNotAllowed, notAllowed.message(), now);
+    }
     ExecutionInputs resolved = ((ExecutionInputs.Resolved) inputs).inputs();
     problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, resolved.code());
     if (!problems.isEmpty()) {
@@ -253,7 +256,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             inputs.code(),
             inputs.arguments(),
             Duration.ofSeconds(timeoutSeconds),
-            settings.limits().maxOutputBytes());
+            settings.limits().maxOutputBytes(),
+            inputs.codeFromSecret());
     tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request);
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
     events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
@@ -356,6 +360,18 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     StatusWriter.write(cx, context, status, CodeExecution::new);
     // It never reaches a provider: no type, no run duration.
     metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(), ConditionTypes.INVALID_SPEC, null);
+    return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
+  }
+
+  /** Final before it started (e.g. a Secret that did not opt in): Warning event, no retry. */
+  private UpdateControl<CodeExecution> refused(
+      CodeExecution cx, Context<CodeExecution> context, String reason, Reason eventReason, String problem, Instant now) {
+    queue.remove(cx.getMetadata().getUid());
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.refused(cx, reason, problem, now);
+    events.record(cx, Type.Warning, eventReason, status.getMessage());
+    LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), reason,
+        problem);
+    StatusWriter.write(cx, context, status, CodeExecution::new);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 

@@ -55,6 +55,21 @@ public final class CodeExecutionStatusCalculator {
     return finish(status, generation);
   }
 
+  /**
+   * Refused for good before it started, for a reason other than the spec's form (e.g.
+   * SecretNotAllowed): Accepted=False and Succeeded=False with that reason.
+   */
+  public static CodeExecutionStatus refused(CodeExecution cx, String reason, String problem, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    String message = sentence(problem, null) + " The execution did not run; create a new CodeExecution once this is fixed.";
+    long generation = generation(cx);
+    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, FALSE, reason, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, reason, message, generation, now);
+    status.setMessage(message);
+    status.setCompletionTime(timestamp(now));
+    return finish(status, generation);
+  }
+
   /** Waiting for a provider or a referenced object: Accepted=False with the reason, Pending. */
   public static CodeExecutionStatus waiting(CodeExecution cx, String reason, String message, Instant now) {
     CodeExecutionStatus status = copy(cx);

@@ -3,6 +3,7 @@ package dev.sandboxes.operator.codeexecution;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
@@ -12,10 +13,18 @@ import java.util.Optional;
 
 /**
  * The code and arguments of an execution after following codeFrom and argumentsFrom. Resolution
- * either succeeds, waits for a missing object (it may be applied later, as in GitOps), or fails
- * for good (the referenced value is unusable).
+ * either succeeds, waits for a missing object (it may be applied later, as in GitOps), fails for
+ * good (the referenced value is unusable), or is refused (a Secret that did not opt in).
+ *
+ * <p>The operator reads Secrets with its own rights, which are wider than those of whoever creates
+ * CodeExecutions. So it reads a Secret for an execution only when the Secret says it may be read
+ * that way (label sandboxes.dev/execution-input: "true"); otherwise anyone allowed to create
+ * CodeExecutions could have any Secret of the namespace returned as a result.
+ *
+ * @param codeFromSecret whether the code came from a Secret: its source lines must not be echoed
+ *     back (tracebacks), see ExecutionRequest#hideSource
  */
-public record ExecutionInputs(String code, JsonNode arguments) {
+public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromSecret) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -31,9 +40,13 @@ public record ExecutionInputs(String code, JsonNode arguments) {
   /** A referenced value exists but cannot be used: InvalidSpec. */
   public record Invalid(String message) implements Resolution {}
 
+  /** A referenced Secret did not opt in to execution input: SecretNotAllowed, final. */
+  public record NotAllowed(String message) implements Resolution {}
+
   /** Resolves code and arguments; never logs or returns their values in messages. */
   public static Resolution resolve(String namespace, CodeExecutionSpec spec, ReferencedObjects objects) {
     String code = spec.getCode();
+    boolean codeFromSecret = false;
     CodeSource from = spec.getCodeFrom();
     if (code == null && from != null) {
       if (from.getConfigMapKeyRef() != null) {
@@ -49,31 +62,25 @@ public record ExecutionInputs(String code, JsonNode arguments) {
         }
       } else {
         SecretKeyReference ref = from.getSecretKeyRef();
-        Optional<Map<String, String>> data = objects.secret(namespace, ref.getName());
-        if (data.isEmpty()) {
-          return new Missing("Secret " + ref.getName() + " (spec.codeFrom.secretKeyRef) does not exist; create it");
+        Lookup lookup = secretValue(namespace, ref, "spec.codeFrom.secretKeyRef", objects);
+        if (lookup.problem() != null) {
+          return lookup.problem();
         }
-        code = data.get().get(ref.getKey());
-        if (code == null) {
-          return new Missing("Secret " + ref.getName() + " has no key " + ref.getKey() + " (spec.codeFrom.secretKeyRef.key)");
-        }
+        code = lookup.value();
+        codeFromSecret = true;
       }
     }
     ObjectNode arguments =
         spec.getArguments() == null ? JSON.createObjectNode() : JSON.valueToTree(spec.getArguments());
     if (spec.getArgumentsFrom() != null) {
       SecretKeyReference ref = spec.getArgumentsFrom().getSecretKeyRef();
-      Optional<Map<String, String>> data = objects.secret(namespace, ref.getName());
-      if (data.isEmpty()) {
-        return new Missing("Secret " + ref.getName() + " (spec.argumentsFrom.secretKeyRef) does not exist; create it");
-      }
-      String value = data.get().get(ref.getKey());
-      if (value == null) {
-        return new Missing("Secret " + ref.getName() + " has no key " + ref.getKey() + " (spec.argumentsFrom.secretKeyRef.key)");
+      Lookup lookup = secretValue(namespace, ref, "spec.argumentsFrom.secretKeyRef", objects);
+      if (lookup.problem() != null) {
+        return lookup.problem();
       }
       JsonNode parsed;
       try {
-        parsed = JSON.readTree(value);
+        parsed = JSON.readTree(lookup.value());
       } catch (IOException e) {
         return new Invalid("Secret " + ref.getName() + " key " + ref.getKey() + " is not valid JSON; it must hold a JSON object");
       }
@@ -82,6 +89,31 @@ public record ExecutionInputs(String code, JsonNode arguments) {
       }
       arguments.setAll((ObjectNode) parsed);
     }
-    return new Resolved(new ExecutionInputs(code, arguments));
+    return new Resolved(new ExecutionInputs(code, arguments, codeFromSecret));
+  }
+
+  /** A Secret key's value, or why it cannot be had. */
+  private record Lookup(String value, Resolution problem) {}
+
+  /**
+   * The label is checked before the key, so that an execution learns nothing about the keys of a
+   * Secret it may not read; only whether a Secret of that name exists.
+   */
+  private static Lookup secretValue(String namespace, SecretKeyReference ref, String field, ReferencedObjects objects) {
+    Optional<ReferencedObjects.ExecutionSecret> secret = objects.executionSecret(namespace, ref.getName());
+    if (secret.isEmpty()) {
+      return new Lookup(null, new Missing("Secret " + ref.getName() + " (" + field + ") does not exist; create it"));
+    }
+    if (!secret.get().allowed()) {
+      return new Lookup(null, new NotAllowed("Secret " + ref.getName() + " (" + field + ") does not carry the label "
+          + ApiConstants.EXECUTION_INPUT_LABEL + ": \"" + ApiConstants.EXECUTION_INPUT_VALUE + "\", so the operator does not"
+          + " read it for executions; if its owner means it to be an execution input, they add the label (then anyone"
+          + " who can create CodeExecutions in this namespace can use its values)"));
+    }
+    String value = secret.get().data().get(ref.getKey());
+    if (value == null) {
+      return new Lookup(null, new Missing("Secret " + ref.getName() + " has no key " + ref.getKey() + " (" + field + ".key)"));
+    }
+    return new Lookup(value, null);
   }
 }

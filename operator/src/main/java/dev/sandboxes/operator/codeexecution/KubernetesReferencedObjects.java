@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.codeexecution;
 
+import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderReconciler;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -8,7 +9,10 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 
-/** ConfigMaps and Secrets read from the API server when an execution is about to run. */
+/**
+ * ConfigMaps and Secrets read from the API server with plain GETs when they are needed: nothing is
+ * cached, so the operator needs no list or watch on Secrets.
+ */
 public final class KubernetesReferencedObjects implements ReferencedObjects {
 
   private final KubernetesClient client;
@@ -34,5 +38,24 @@ public final class KubernetesReferencedObjects implements ReferencedObjects {
   public Optional<Map<String, String>> secret(String namespace, String name) {
     Secret secret = client.secrets().inNamespace(namespace).withName(name).get();
     return Optional.ofNullable(secret).map(SandboxProviderReconciler::decode);
+  }
+
+  @Override
+  public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
+    Secret secret = client.secrets().inNamespace(namespace).withName(name).get();
+    if (secret == null) {
+      return Optional.empty();
+    }
+    // One read decides both: the label and the values come from the same version of the Secret.
+    if (!optedIn(secret)) {
+      return Optional.of(new ExecutionSecret(false, Map.of()));
+    }
+    return Optional.of(new ExecutionSecret(true, SandboxProviderReconciler.decode(secret)));
+  }
+
+  /** Whether a Secret carries sandboxes.dev/execution-input: "true". */
+  public static boolean optedIn(Secret secret) {
+    Map<String, String> labels = secret.getMetadata() == null ? null : secret.getMetadata().getLabels();
+    return labels != null && ApiConstants.EXECUTION_INPUT_VALUE.equals(labels.get(ApiConstants.EXECUTION_INPUT_LABEL));
   }
 }

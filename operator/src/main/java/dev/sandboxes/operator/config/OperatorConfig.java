@@ -15,6 +15,7 @@ import java.util.Map;
  * @param leaderElection whether replicas elect a leader through a Lease (several replicas)
  * @param leaseName name of the Lease
  * @param leaseNamespace namespace of the Lease (the operator's own namespace)
+ * @param isolationPolicy the floor for sandbox isolation that providers cannot lower
  */
 public record OperatorConfig(
     String defaultRuntimeImage,
@@ -24,9 +25,30 @@ public record OperatorConfig(
     int healthPort,
     boolean leaderElection,
     String leaseName,
-    String leaseNamespace) {
+    String leaseNamespace,
+    IsolationPolicy isolationPolicy) {
 
   public static final String DEFAULT_RUNTIME_IMAGE = "localhost/sandbox-runtime:v1";
+
+  /** Settings with the default isolation policy. */
+  public OperatorConfig(
+      String defaultRuntimeImage,
+      List<String> watchNamespaces,
+      Duration probeInterval,
+      int reconcileThreads,
+      int healthPort,
+      boolean leaderElection,
+      String leaseName,
+      String leaseNamespace) {
+    this(defaultRuntimeImage, watchNamespaces, probeInterval, reconcileThreads, healthPort, leaderElection, leaseName,
+        leaseNamespace, IsolationPolicy.defaults());
+  }
+
+  /** The same settings with another isolation policy. */
+  public OperatorConfig withIsolationPolicy(IsolationPolicy policy) {
+    return new OperatorConfig(defaultRuntimeImage, watchNamespaces, probeInterval, reconcileThreads, healthPort,
+        leaderElection, leaseName, leaseNamespace, policy);
+  }
 
   /** Defaults only, for tests and the run command. */
   public static OperatorConfig defaults() {
@@ -49,7 +71,8 @@ public record OperatorConfig(
         nonNegative(env.get("SANDBOX_HEALTH_PORT"), 8080),
         Boolean.parseBoolean(env.getOrDefault("SANDBOX_LEADER_ELECTION", "false")),
         env.getOrDefault("SANDBOX_LEASE_NAME", "sandbox-operator"),
-        env.getOrDefault("SANDBOX_LEASE_NAMESPACE", env.getOrDefault("POD_NAMESPACE", "default")));
+        env.getOrDefault("SANDBOX_LEASE_NAMESPACE", env.getOrDefault("POD_NAMESPACE", "default")),
+        IsolationPolicy.fromEnvironment(env));
   }
 
   private static int positive(String value, int fallback) {

@@ -48,6 +48,8 @@ public class EventRecorder implements AutoCloseable {
     ProviderNotReady,
     /** A referenced ConfigMap, Secret or key does not exist. */
     ReferenceNotFound,
+    /** A referenced Secret does not carry the execution-input label; the execution is refused. */
+    SecretNotAllowed,
     /** Code was handed to a sandbox. */
     Started,
     /** An execution succeeded. */
@@ -75,7 +77,9 @@ public class EventRecorder implements AutoCloseable {
     /** A referenced Secret or key of a provider is missing. */
     CredentialsMissing,
     /** A provider's spec is invalid. */
-    InvalidProviderSpec
+    InvalidProviderSpec,
+    /** A provider asks for weaker isolation than the operator's policy allows. */
+    PolicyViolation
   }
 
   private final KubernetesClient client;

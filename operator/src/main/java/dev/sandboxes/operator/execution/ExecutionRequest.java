@@ -12,6 +12,8 @@ import java.time.Duration;
  *
  * @param uid metadata.uid of the CodeExecution: the idempotency key and sandbox label
  * @param arguments a JSON object, arguments from the spec with argumentsFrom merged over them
+ * @param hideSource the code came from a Secret: the runner must not print its source lines
+ *     (tracebacks, syntax errors), so that it never reaches status.stderr
  */
 public record ExecutionRequest(
     String namespace,
@@ -23,12 +25,28 @@ public record ExecutionRequest(
     String code,
     JsonNode arguments,
     Duration timeout,
-    int maxOutputBytes) {
+    int maxOutputBytes,
+    boolean hideSource) {
+
+  /** A request for inline or ConfigMap code, whose source lines tracebacks may show. */
+  public ExecutionRequest(
+      String namespace,
+      String name,
+      String uid,
+      Language language,
+      ExecutionMode mode,
+      String entrypoint,
+      String code,
+      JsonNode arguments,
+      Duration timeout,
+      int maxOutputBytes) {
+    this(namespace, name, uid, language, mode, entrypoint, code, arguments, timeout, maxOutputBytes, false);
+  }
 
   /** The envelope line for this request with a fresh nonce. */
   public Envelope newEnvelope() {
     String nonce = RunnerProgram.newNonce();
-    return new Envelope(nonce, RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments));
+    return new Envelope(nonce, RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, hideSource));
   }
 
   /** "namespace/name", for log lines. */

@@ -53,9 +53,20 @@ public final class RunnerProgram {
     return HexFormat.of().formatHex(bytes);
   }
 
-  /** The envelope line, newline-terminated, as UTF-8 bytes. */
+  /** The envelope line, newline-terminated, as UTF-8 bytes; tracebacks may show source lines. */
   public static byte[] envelope(
       String nonce, ExecutionMode mode, String entrypoint, String code, JsonNode arguments) {
+    return envelope(nonce, mode, entrypoint, code, arguments, false);
+  }
+
+  /**
+   * The envelope line, newline-terminated, as UTF-8 bytes.
+   *
+   * @param hideSource the runner prints no source line of the code (tracebacks, syntax errors):
+   *     set for code read from a Secret
+   */
+  public static byte[] envelope(
+      String nonce, ExecutionMode mode, String entrypoint, String code, JsonNode arguments, boolean hideSource) {
     ObjectNode envelope = JSON.createObjectNode();
     envelope.put("v", PROTOCOL_VERSION);
     envelope.put("nonce", nonce);
@@ -63,6 +74,9 @@ public final class RunnerProgram {
     envelope.put("entrypoint", entrypoint);
     envelope.put("code", code);
     envelope.set("arguments", arguments == null ? JSON.createObjectNode() : arguments);
+    if (hideSource) {
+      envelope.put("hideSource", true);
+    }
     try {
       // Compact JSON escapes every newline inside strings, so the envelope is exactly one line.
       byte[] json = JSON.writeValueAsBytes(envelope);

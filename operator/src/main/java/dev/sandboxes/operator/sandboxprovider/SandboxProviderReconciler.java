@@ -7,7 +7,7 @@ import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
-import dev.sandboxes.operator.codeexecution.ReferencedObjects;
+import dev.sandboxes.operator.codeexecution.KubernetesReferencedObjects;
 import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
@@ -16,7 +16,6 @@ import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.fabric8.kubernetes.api.model.Secret;
-import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
@@ -24,7 +23,6 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -47,16 +45,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reconciles SandboxProviders: validate, resolve referenced Secrets, keep one live backend per
- * provider, probe it, and report Ready with pool counts. Re-probes periodically and whenever the
- * spec or a referenced Secret changes.
+ * Reconciles SandboxProviders: validate, check the operator's isolation policy, read referenced
+ * Secrets, keep one live backend per provider, probe it, and report Ready with pool counts.
+ * Re-probes periodically and whenever the spec changes; a changed Secret is seen at the next
+ * periodic reconcile (Secrets are read with GETs, never cached).
  */
 @ControllerConfiguration(name = "sandboxprovider")
 public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SandboxProviderReconciler.class);
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String SECRET_INDEX = "sandboxprovider-by-secret";
   private static final Duration NOT_READY_PROBE_INTERVAL = Duration.ofSeconds(10);
   private static final Duration POOL_STATUS_DELAY = Duration.ofSeconds(2);
 
@@ -96,34 +94,14 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
         });
   }
 
+  /**
+   * No informer on Secrets: it would cache every Secret of the watched namespaces (and need list and
+   * watch on all of them). Referenced Secrets are read with GETs on each reconcile instead, which
+   * runs at least every probe interval, so a rotated or newly created Secret is picked up within it.
+   */
   @Override
   public List<EventSource<?, SandboxProvider>> prepareEventSources(EventSourceContext<SandboxProvider> context) {
-    context
-        .getPrimaryCache()
-        .addIndexer(
-            SECRET_INDEX,
-            provider ->
-                SecretRequirements.secretNames(provider.getSpec()).stream()
-                    .map(name -> provider.getMetadata().getNamespace() + "/" + name)
-                    .toList());
-    InformerEventSourceConfiguration<Secret> secrets =
-        InformerEventSourceConfiguration.from(Secret.class, SandboxProvider.class)
-            .withName("provider-secrets")
-            .withSecondaryToPrimaryMapper(
-                secret ->
-                    context
-                        .getPrimaryCache()
-                        .byIndex(SECRET_INDEX, secret.getMetadata().getNamespace() + "/" + secret.getMetadata().getName())
-                        .stream()
-                        .map(ResourceID::fromResource)
-                        .collect(Collectors.toSet()))
-            .withPrimaryToSecondaryMapper(
-                (SandboxProvider provider) ->
-                    SecretRequirements.secretNames(provider.getSpec()).stream()
-                        .map(name -> new ResourceID(name, provider.getMetadata().getNamespace()))
-                        .collect(Collectors.toSet()))
-            .build();
-    return List.of(new InformerEventSource<>(secrets, context), triggers);
+    return List.of(triggers);
   }
 
   @Override
@@ -137,6 +115,16 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       events.record(provider, Type.Warning, Reason.InvalidProviderSpec, message);
       return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
     }
+    List<String> violations = IsolationPolicyCheck.violations(config.isolationPolicy(), provider.getSpec());
+    if (!violations.isEmpty()) {
+      registry.remove(uid);
+      String message = "The operator's isolation policy forbids " + String.join("; ", violations)
+          + ". Change the provider, or ask the cluster's operator to allow it (Helm values isolationPolicy.*).";
+      events.record(provider, Type.Warning, Reason.PolicyViolation, message);
+      // No retry storm: the policy only changes with an operator restart, the spec with an event.
+      return write(provider, context,
+          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.POLICY_VIOLATION, message, now), null);
+    }
     if (!registry.factory().supports(provider.getSpec().getType())) {
       registry.remove(uid);
       String message = "Provider type " + provider.getSpec().getType().value() + " is not available in this operator build.";
@@ -144,13 +132,14 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     }
     SecretRequirements.Resolution secrets =
         SecretRequirements.resolve(
-            provider.getMetadata().getNamespace(), provider.getSpec(), secretsFrom(context));
+            provider.getMetadata().getNamespace(), provider.getSpec(), new KubernetesReferencedObjects(context.getClient()));
     if (!secrets.ok()) {
       registry.remove(uid);
       events.record(provider, Type.Warning, Reason.CredentialsMissing, secrets.problem());
+      // Secrets are not watched: look again soon, so that a Secret created now is found quickly.
       return write(provider, context,
           SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.CREDENTIALS_MISSING, secrets.problem(), now),
-          Duration.ofMinutes(5));
+          NOT_READY_PROBE_INTERVAL);
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
     BackendContext backendContext =
@@ -248,23 +237,6 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     }
     UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();
     return reschedule == null ? control : control.rescheduleAfter(reschedule);
-  }
-
-  private static ReferencedObjects secretsFrom(Context<SandboxProvider> context) {
-    Map<String, Secret> byName =
-        context.getSecondaryResources(Secret.class).stream()
-            .collect(Collectors.toMap(s -> s.getMetadata().getName(), s -> s, (a, b) -> a));
-    return new ReferencedObjects() {
-      @Override
-      public Optional<Map<String, String>> configMap(String namespace, String name) {
-        return Optional.empty();
-      }
-
-      @Override
-      public Optional<Map<String, String>> secret(String namespace, String name) {
-        return Optional.ofNullable(byName.get(name)).map(SandboxProviderReconciler::decode);
-      }
-    };
   }
 
   /** Secret data and stringData, decoded. */

@@ -142,6 +142,7 @@ public final class SandboxProviderValidator {
       return;
     }
     range("spec.selfManaged.poolSize", selfManaged.getPoolSize(), 0, 100, problems);
+    range("spec.selfManaged.pidsLimit", selfManaged.getPidsLimit(), 16, 65536, problems);
     if (selfManaged.getRuntimeClassName() != null && !NAME.matcher(selfManaged.getRuntimeClassName()).matches()) {
       problems.add("spec.selfManaged.runtimeClassName is not a valid object name");
     }

@@ -178,6 +178,7 @@
     stderrWrite(stderr, 'sandbox runner: cannot read the envelope: ' + error.message + '\n');
     exitWith(70);
   }
+  const hideSource = envelope.hideSource === true;
 
   // A second descriptor for the stdout pipe, so that records still arrive when user code closes
   // fd 1. Before each record the runner checks that the descriptor is still that pipe: code may
@@ -290,6 +291,18 @@
     const kept = [];
     for (const line of lines) {
       if (!stringTest(/^\s+at .*(\[eval\]|node:internal|node:vm)/, line)) arrayPush(kept, line);
+    }
+    if (hideSource) {
+      // Code from a Secret: node puts the offending source line (and a caret) above a syntax
+      // error's stack whatever displayErrors says, so keep only the message and the frames.
+      // The "main.js:LINE" header of a syntax error stays: it locates the error without showing it.
+      const shown = [];
+      if (kept.length > 0 && stringTest(/^main\.js:\d+$/, kept[0])) arrayPush(shown, kept[0]);
+      arrayPush(shown, error.name + ': ' + error.message);
+      for (const line of kept) {
+        if (stringTest(/^\s+at /, line)) arrayPush(shown, line);
+      }
+      return arrayJoin(shown, '\n');
     }
     return arrayJoin(kept, '\n');
   }
@@ -481,7 +494,8 @@
     }
   });
   try {
-    vm.runInThisContext(code, { filename: 'main.js' });
+    // Code from a Secret (hideSource): no source line with a caret in the error's stack.
+    vm.runInThisContext(code, { filename: 'main.js', displayErrors: !hideSource });
   } catch (error) {
     if (error instanceof SyntaxError && /\b(export|import)\b/.test(error.message + '')) {
       error.message += ' (ES module syntax is not supported: use require() and module.exports = { main })';

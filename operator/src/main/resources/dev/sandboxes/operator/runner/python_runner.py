@@ -183,6 +183,7 @@ def _sandbox_child(channel_fd, loads, dumps):
     entrypoint = envelope["entrypoint"]
     code = envelope["code"]
     arguments = envelope["arguments"]
+    hide_source = envelope.get("hideSource") is True
     del envelope
 
     def channel_now():
@@ -237,7 +238,14 @@ def _sandbox_child(channel_fd, loads, dumps):
     def user_traceback(error):
         # Drop the runner's own frames: the traceback starts in the user's main.py.
         import linecache
-        linecache.cache["main.py"] = (len(code), None, code.splitlines(True), "main.py")
+        if hide_source:
+            # Code from a Secret: frames keep file, line and function, but no source line is shown
+            # (an empty cache entry also stops linecache from reading a main.py the code wrote).
+            linecache.cache["main.py"] = (0, None, [], "main.py")
+            if isinstance(error, SyntaxError):
+                error.text = None
+        else:
+            linecache.cache["main.py"] = (len(code), None, code.splitlines(True), "main.py")
         tb = error.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != "main.py":
             tb = tb.tb_next

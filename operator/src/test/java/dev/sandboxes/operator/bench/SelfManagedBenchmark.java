@@ -23,6 +23,7 @@ import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.Backends;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.e2e.E2eCluster;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
@@ -55,6 +56,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -200,8 +202,13 @@ public final class SelfManagedBenchmark {
     createNamespace(namespace);
     progress("namespace %s; starting the operator in-process", namespace);
     OperatorConfig defaults = OperatorConfig.defaults();
+    // The policy allows exactly the RuntimeClass measured (and its handler), said out loud: a runc
+    // run is a comparison, never the product's default.
+    IsolationPolicy policy = IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(options.runtimeClass()), Set.of(handler));
+    System.out.printf("bench-selfmanaged: isolation policy allows RuntimeClasses %s, handlers %s%n",
+        IsolationPolicy.describe(policy.runtimeClasses()), IsolationPolicy.describe(policy.runtimeClassHandlers()));
     OperatorConfig config = new OperatorConfig(defaults.defaultRuntimeImage(), List.of(namespace),
-        defaults.probeInterval(), defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace);
+        defaults.probeInterval(), defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace, policy);
     operatorClient = new KubernetesClientBuilder().withConfig(Config.autoConfigure(null)).build();
     operator = new SandboxOperator(operatorClient, Backends.factory(), config, null).start();
     watch = client.resources(CodeExecution.class).inNamespace(namespace).inform(new TerminalWatch(), 0);

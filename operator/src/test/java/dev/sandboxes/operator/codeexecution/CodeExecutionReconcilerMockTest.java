@@ -6,6 +6,7 @@ import static dev.sandboxes.operator.testing.TestResources.asDefault;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
@@ -16,8 +17,10 @@ import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.ExecutionWaits;
+import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -279,6 +282,93 @@ class CodeExecutionReconcilerMockTest {
         .withNamespace("default").endMetadata().addToData("main.py", "def main(x):\n    return x\n").build()).create();
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
         assertThat(get("from-config").getStatus().getPhase()).isEqualTo(Phase.SUCCEEDED));
+  }
+
+  @Test
+  void secretsThatDidNotOptInAreNeverReadForAnExecutionAndItNeverStarts() throws Exception {
+    client.resource(aDockerProvider("default", "fake")).create();
+    // A credential that is not meant for executions: no sandboxes.dev/execution-input label.
+    client.resource(TestResources.aSecret("default", "registry-credentials", ".dockerconfigjson",
+        "{\"auths\":{\"registry.example\":{\"auth\":\"c2VjcmV0\"}}}")).create();
+    CodeExecution asCode = anExecution("default", "steal-as-code", "fake");
+    asCode.getSpec().setCode(null);
+    asCode.getSpec().setCodeFrom(codeFromSecret("registry-credentials", ".dockerconfigjson"));
+    client.resource(asCode).create();
+    CodeExecution asArguments = anExecution("default", "steal-as-arguments", "fake");
+    asArguments.getSpec().setCode("def main(**a):\n    return a\n");
+    asArguments.getSpec().setArgumentsFrom(argumentsFromSecret("registry-credentials", ".dockerconfigjson"));
+    client.resource(asArguments).create();
+
+    for (String name : List.of("steal-as-code", "steal-as-arguments")) {
+      CodeExecution cx = awaitPhase(name, Phase.FAILED);
+      String field = name.endsWith("code") ? "spec.codeFrom.secretKeyRef" : "spec.argumentsFrom.secretKeyRef";
+      assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+          .isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+      assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED))
+          .isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+      assertThat(Conditions.get(cx.getStatus().getConditions(), ConditionTypes.STARTED)).isEmpty();
+      assertThat(cx.getStatus().getMessage()).contains("Secret registry-credentials").contains(field)
+          .contains("sandboxes.dev/execution-input");
+      // Nothing of the Secret's content reaches the status.
+      assertThat(cx.getStatus().toString()).doesNotContain("c2VjcmV0").doesNotContain("auths");
+      await().untilAsserted(() -> assertThat(eventReasons(name)).contains("SecretNotAllowed"));
+    }
+    assertThat(backends.get("fake") == null ? 0 : backends.get("fake").totalRuns()).isZero();
+    // Final, and no retry storm: the status is not rewritten again and again.
+    String version = get("steal-as-code").getMetadata().getResourceVersion();
+    Thread.sleep(1500);
+    assertThat(get("steal-as-code").getMetadata().getResourceVersion()).isEqualTo(version);
+    assertThat(eventReasons("steal-as-code")).containsOnlyOnce("SecretNotAllowed");
+  }
+
+  @Test
+  void aSecretThatOptedInIsReadAndCodeFromItRunsWithItsSourceHidden() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    List<ExecutionRequest> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
+    backends.get("fake").behaviour(request -> {
+      requests.add(request);
+      return FakeSandboxBackend.succeedWithArguments(request);
+    });
+    io.fabric8.kubernetes.api.model.Secret code =
+        TestResources.aSecret("default", "private-code", "main.py", "def main(x, token):\n    return x\n");
+    code.getMetadata().setLabels(Map.of(ApiConstants.EXECUTION_INPUT_LABEL, "true"));
+    client.resource(code).create();
+    io.fabric8.kubernetes.api.model.Secret arguments =
+        TestResources.aSecret("default", "private-args", "args.json", "{\"token\":\"t0ken\"}");
+    arguments.getMetadata().setLabels(Map.of(ApiConstants.EXECUTION_INPUT_LABEL, "true"));
+    client.resource(arguments).create();
+    CodeExecution cx = anExecution("default", "from-secrets", "fake");
+    cx.getSpec().setCode(null);
+    cx.getSpec().setCodeFrom(codeFromSecret("private-code", "main.py"));
+    cx.getSpec().setArgumentsFrom(argumentsFromSecret("private-args", "args.json"));
+    client.resource(cx).create();
+
+    awaitPhase("from-secrets", Phase.SUCCEEDED);
+    assertThat(requests).singleElement().satisfies(request -> {
+      assertThat(request.code()).startsWith("def main(x, token)");
+      assertThat(request.arguments().toString()).isEqualTo("{\"x\":1,\"token\":\"t0ken\"}");
+      assertThat(request.hideSource()).as("source lines of code from a Secret are not printed").isTrue();
+    });
+  }
+
+  private static dev.sandboxes.api.v1alpha1.CodeSource codeFromSecret(String name, String key) {
+    var source = new dev.sandboxes.api.v1alpha1.CodeSource();
+    source.setSecretKeyRef(secretKey(name, key));
+    return source;
+  }
+
+  private static dev.sandboxes.api.v1alpha1.ArgumentsSource argumentsFromSecret(String name, String key) {
+    var source = new dev.sandboxes.api.v1alpha1.ArgumentsSource();
+    source.setSecretKeyRef(secretKey(name, key));
+    return source;
+  }
+
+  private static dev.sandboxes.api.v1alpha1.SecretKeyReference secretKey(String name, String key) {
+    var ref = new dev.sandboxes.api.v1alpha1.SecretKeyReference();
+    ref.setName(name);
+    ref.setKey(key);
+    return ref;
   }
 
   private CodeExecution awaitPhase(String name, Phase phase) {

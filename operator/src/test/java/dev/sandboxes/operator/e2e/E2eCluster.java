@@ -7,6 +7,7 @@ import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.Backends;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.DockerEngines;
 import dev.sandboxes.operator.testing.ProjectPaths;
@@ -29,6 +30,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -121,11 +123,17 @@ public final class E2eCluster implements AutoCloseable {
     return namespace;
   }
 
-  /** Settings of an in-process operator that watches only this namespace. */
+  /**
+   * Settings of an in-process operator that watches only this namespace. Its isolation policy is
+   * the default (gVisor only) plus the Docker runtime runc, explicitly: several tests run Docker
+   * providers on the podman runc socket. SelfManaged pods stay on gVisor (RuntimeClass gvisor,
+   * handler runsc).
+   */
   public OperatorConfig operatorConfig() {
     OperatorConfig defaults = OperatorConfig.defaults();
     return new OperatorConfig(defaults.defaultRuntimeImage(), List.of(namespace), Duration.ofSeconds(5),
-        defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace);
+        defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace,
+        IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(), Set.of()));
   }
 
   /** Starts an operator with every backend type, watching this namespace; stopped by close(). */

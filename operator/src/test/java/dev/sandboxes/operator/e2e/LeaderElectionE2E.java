@@ -47,7 +47,7 @@ class LeaderElectionE2E {
     cluster = E2eCluster.open("leader");
     OperatorConfig base = cluster.operatorConfig();
     OperatorConfig config = new OperatorConfig(base.defaultRuntimeImage(), base.watchNamespaces(), base.probeInterval(),
-        base.reconcileThreads(), 0, true, LEASE, cluster.namespace());
+        base.reconcileThreads(), 0, true, LEASE, cluster.namespace(), base.isolationPolicy());
     for (String identity : List.of("replica-a", "replica-b")) {
       KubernetesClient client = E2eCluster.connect();
       clients.put(identity, client);

@@ -58,6 +58,11 @@ class SelfManagedE2E {
   }
 
   static SandboxProvider provider(String name, String runtimeClass, int poolSize) {
+    return providerIn(cluster, name, runtimeClass, poolSize);
+  }
+
+  /** The test's SelfManaged provider (python and javascript, small pods) for another test's cluster. */
+  static SandboxProvider providerIn(E2eCluster cluster, String name, String runtimeClass, int poolSize) {
     return cluster.client().getKubernetesSerialization().unmarshal("""
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider

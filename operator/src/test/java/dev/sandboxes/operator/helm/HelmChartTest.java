@@ -10,6 +10,7 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
 import dev.sandboxes.operator.testing.MonitoringQueries;
@@ -55,38 +56,121 @@ class HelmChartTest {
     assertThat(env).containsKeys("SANDBOX_WATCH_NAMESPACES", "SANDBOX_DEFAULT_RUNTIME_IMAGE", "SANDBOX_HEALTH_PORT",
         "SANDBOX_LEADER_ELECTION", "SANDBOX_LEASE_NAME", "POD_NAMESPACE", "POD_NAME");
     // What the chart sets is what the operator understands.
-    OperatorConfig config = OperatorConfig.fromEnvironment(Map.of(
-        "SANDBOX_WATCH_NAMESPACES", env.get("SANDBOX_WATCH_NAMESPACES"),
-        "SANDBOX_HEALTH_PORT", env.get("SANDBOX_HEALTH_PORT"),
-        "SANDBOX_RECONCILE_THREADS", env.get("SANDBOX_RECONCILE_THREADS"),
-        "SANDBOX_PROBE_INTERVAL_SECONDS", env.get("SANDBOX_PROBE_INTERVAL_SECONDS")));
-    assertThat(config.watchNamespaces()).isEmpty();
+    OperatorConfig config = OperatorConfig.fromEnvironment(env);
+    // Least privilege by default: the release namespace only, not every namespace.
+    assertThat(config.watchNamespaces()).containsExactly("sandbox-system");
     assertThat(config.healthPort()).isEqualTo(container.at("/ports/0/containerPort").asInt());
+    assertThat(config.isolationPolicy()).isEqualTo(IsolationPolicy.defaults());
     assertThat(deployment.at("/spec/strategy/type").asText()).isEqualTo("Recreate");
   }
 
   @Test
-  void rbacIsLeastPrivilege() throws IOException {
+  void theDefaultInstallHoldsRightsOnlyInItsOwnNamespace() throws IOException {
     List<JsonNode> objects = render(t -> t);
-    JsonNode role = objects.stream()
-        .filter(o -> "ClusterRole".equals(o.path("kind").asText()) && o.at("/metadata/name").asText().equals("test-sandbox-operator"))
-        .findFirst().orElseThrow();
+    // No ClusterRole with namespaced rights: the only cluster-wide grant reads RuntimeClasses.
+    List<JsonNode> clusterRoles = operatorRoles(objects).stream()
+        .filter(o -> "ClusterRole".equals(o.path("kind").asText())).toList();
+    assertThat(clusterRoles).singleElement().satisfies(role -> {
+      assertThat(role.at("/metadata/name").asText()).isEqualTo("test-sandbox-operator-runtimeclasses");
+      assertThat(role.get("rules").toString())
+          .isEqualTo("[{\"apiGroups\":[\"node.k8s.io\"],\"resources\":[\"runtimeclasses\"],\"verbs\":[\"get\"]}]");
+    });
+    JsonNode role = objects.stream().filter(o -> "Role".equals(o.path("kind").asText())).collect(onlyOne());
+    assertThat(role.at("/metadata/namespace").asText()).isEqualTo("sandbox-system");
+    JsonNode binding = objects.stream().filter(o -> "RoleBinding".equals(o.path("kind").asText())).collect(onlyOne());
+    assertThat(binding.at("/metadata/namespace").asText()).isEqualTo("sandbox-system");
+    assertThat(binding.at("/subjects/0/name").asText()).isEqualTo("test-sandbox-operator");
     for (JsonNode rule : role.get("rules")) {
       assertThat(rule.get("verbs").toString()).doesNotContain("*");
       assertThat(rule.get("resources").toString()).doesNotContain("*");
-      if (rule.get("resources").toString().contains("\"secrets\"")) {
-        assertThat(rule.get("verbs").toString()).isEqualTo("[\"get\",\"list\",\"watch\"]");
-      }
     }
-    assertThat(kinds(objects)).doesNotContain("Role"); // no leader election by default
+    // Secrets: read by name only, never listed or watched (nothing caches them).
+    List<JsonNode> rules = new ArrayList<>();
+    role.get("rules").forEach(rules::add);
+    assertThat(verbs(rules, "", "secrets")).containsExactly("get");
+    assertThat(objects.stream().filter(o -> "ClusterRoleBinding".equals(o.path("kind").asText()))
+        .map(o -> o.at("/roleRef/name").asText())).containsExactly("test-sandbox-operator-runtimeclasses");
+  }
+
+  @Test
+  void everyNamespaceIsAnExplicitOptIn() throws IOException {
+    List<JsonNode> objects = render(t -> t.set("watchAllNamespaces", true));
+    JsonNode clusterRole = objects.stream().filter(o -> "ClusterRole".equals(o.path("kind").asText())
+        && o.at("/metadata/name").asText().equals("test-sandbox-operator")).collect(onlyOne());
+    List<JsonNode> rules = new ArrayList<>();
+    clusterRole.get("rules").forEach(rules::add);
+    assertThat(verbs(rules, "", "secrets")).containsExactly("get");
+    assertThat(objects.stream().filter(o -> "Role".equals(o.path("kind").asText()))).isEmpty();
+    Map<String, String> env = env(one(objects, "Deployment"));
+    assertThat(OperatorConfig.fromEnvironment(env).watchNamespaces()).isEmpty(); // empty = all
+    // A list of namespaces and "all of them" at once is a mistake the schema catches.
+    assertThatThrownBy(() -> render(t -> t.set("watchAllNamespaces", true).set("watchNamespaces[0]", "team-a")))
+        .hasMessageContaining("watchNamespaces");
+  }
+
+  @Test
+  void withoutSelfManagedPodsTheOperatorHoldsNoPodRights() throws IOException {
+    for (List<JsonNode> objects : List.of(render(t -> t.set("rbac.selfManagedPods", false)),
+        render(t -> t.set("rbac.selfManagedPods", false).set("watchAllNamespaces", true)))) {
+      List<JsonNode> rules = new ArrayList<>();
+      operatorRoles(objects).forEach(o -> o.get("rules").forEach(rules::add));
+      assertThat(verbs(rules, "", "pods")).isEmpty();
+      assertThat(verbs(rules, "", "pods/exec")).isEmpty();
+      assertThat(verbs(rules, "networking.k8s.io", "networkpolicies")).isEmpty();
+      assertThat(verbs(rules, "node.k8s.io", "runtimeclasses")).isEmpty();
+      assertThat(verbs(rules, "", "secrets")).containsExactly("get");
+    }
+  }
+
+  @Test
+  void theIsolationPolicyValuesReachTheOperator() throws IOException {
+    Map<String, String> env = env(one(render(t -> t
+        .set("isolationPolicy.docker.allowedRuntimes[0]", "runsc").set("isolationPolicy.docker.allowedRuntimes[1]", "runc")
+        .set("isolationPolicy.docker.allowPlainTcp", true)
+        .set("isolationPolicy.docker.maxContainersPerProvider", 40)
+        .set("isolationPolicy.selfManaged.allowedRuntimeClasses[0]", "gvisor")
+        .set("isolationPolicy.selfManaged.allowedRuntimeClasses[1]", "kata")
+        .set("isolationPolicy.selfManaged.allowedRuntimeClassHandlers[0]", "runsc")
+        .set("isolationPolicy.selfManaged.allowedRuntimeClassHandlers[1]", "kata-qemu")
+        .set("isolationPolicy.selfManaged.allowEgress", true)), "Deployment"));
+    IsolationPolicy policy = OperatorConfig.fromEnvironment(env).isolationPolicy();
+    assertThat(policy.dockerRuntimes()).containsExactlyInAnyOrder("runsc", "runc");
+    assertThat(policy.dockerNetworks()).containsExactly("none");
+    assertThat(policy.dockerPlainTcp()).isTrue();
+    assertThat(policy.dockerMaxContainers()).isEqualTo(40);
+    assertThat(policy.runtimeClasses()).containsExactlyInAnyOrder("gvisor", "kata");
+    assertThat(policy.runtimeClassHandlers()).containsExactlyInAnyOrder("runsc", "kata-qemu");
+    assertThat(policy.selfManagedEgress()).isTrue();
+    assertThatThrownBy(() -> render(t -> t.set("isolationPolicy.docker.allowedRuntimes[0]", "runc; rm -rf /")))
+        .hasMessageContaining("allowedRuntimes");
+  }
+
+  private static List<JsonNode> operatorRoles(List<JsonNode> objects) {
+    return objects.stream().filter(o -> o.path("kind").asText().endsWith("Role")
+        && !o.at("/metadata/name").asText().matches(".*-(admin|edit|view)$")).toList();
+  }
+
+  private static Map<String, String> env(JsonNode deployment) {
+    Map<String, String> env = new java.util.HashMap<>();
+    deployment.at("/spec/template/spec/containers/0/env")
+        .forEach(e -> env.put(e.get("name").asText(), e.path("value").asText(null)));
+    env.values().removeIf(java.util.Objects::isNull); // fieldRef values
+    return env;
+  }
+
+  private static <T> java.util.stream.Collector<T, ?, T> onlyOne() {
+    return java.util.stream.Collectors.collectingAndThen(java.util.stream.Collectors.toList(), list -> {
+      assertThat(list).hasSize(1);
+      return list.get(0);
+    });
   }
 
   @Test
   void rbacGrantsExactlyWhatTheSelfManagedBackendUses() throws IOException {
-    for (List<JsonNode> objects : List.of(render(t -> t), render(t -> t.set("watchNamespaces[0]", "team-a")))) {
+    for (List<JsonNode> objects : List.of(render(t -> t), render(t -> t.set("watchNamespaces[0]", "team-a")),
+        render(t -> t.set("watchAllNamespaces", true)))) {
       List<JsonNode> rules = new ArrayList<>();
-      objects.stream().filter(o -> o.path("kind").asText().endsWith("Role") && !o.at("/metadata/name").asText().matches(".*-(admin|edit|view)$"))
-          .forEach(o -> o.get("rules").forEach(rules::add));
+      operatorRoles(objects).forEach(o -> o.get("rules").forEach(rules::add));
       // Pods: created, watched by the pool's informer, claimed by an update, labelled back, deleted.
       assertThat(verbs(rules, "", "pods")).containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
       // Exec: a websocket upgrade of a GET or POST, so both verbs.
@@ -131,7 +215,8 @@ class HelmChartTest {
   void leaderElectionAddsALeaseRoleAndAllowsSeveralReplicas() throws IOException {
     List<JsonNode> objects = render(t -> t.set("leaderElection.enabled", true).set("replicaCount", 2)
         .set("podDisruptionBudget.enabled", true));
-    JsonNode lease = objects.stream().filter(o -> "Role".equals(o.path("kind").asText())).findFirst().orElseThrow();
+    JsonNode lease = objects.stream().filter(o -> "Role".equals(o.path("kind").asText())
+        && o.at("/metadata/name").asText().endsWith("-leader-election")).findFirst().orElseThrow();
     assertThat(lease.at("/rules/0/resources/0").asText()).isEqualTo("leases");
     // fabric8 renews with PATCH (a 403 there loses the lease and exits the pod); JOSDK checks
     // get, create and update before it starts.

@@ -154,6 +154,46 @@ class RunnerProgramTest {
         .contains("return 1 / 0");
   }
 
+  /** Source lines that tracebacks and syntax errors would print; each carries this marker. */
+  private static final String MARKER = "s3cr3tMarker";
+
+  static Stream<Arguments> codeThatFailsWithItsSourceShown() {
+    return Stream.of(
+        // an exception raised in main: the traceback shows the line
+        Arguments.of(PYTHON,
+            "def main():\n    s3cr3tMarker = 1\n    raise ValueError('boom')  # s3cr3tMarker\n", "ValueError: boom"),
+        // a syntax error: Python shows the line with a caret
+        Arguments.of(PYTHON, "x = 1\ns3cr3tMarker = = 2\n", "SyntaxError"),
+        // an exception at module level, outside main
+        Arguments.of(PYTHON,
+            "import json  # s3cr3tMarker\njson.loads('{')  # s3cr3tMarker\ndef main():\n    pass\n", "JSONDecodeError"),
+        // a syntax error: node prints the line with a caret above the stack, even without displayErrors
+        Arguments.of(JAVASCRIPT,
+            "const s3cr3tMarker = = 1;\nfunction main() {}\n", "SyntaxError"),
+        // an error thrown at top level while the script is evaluated
+        Arguments.of(JAVASCRIPT,
+            "const s3cr3tMarkerValue = 1; null.x;\nfunction main() {}\n", "TypeError"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("codeThatFailsWithItsSourceShown")
+  void codeFromASecretNeverHasItsSourceLinesPrinted(Language language, String code, String error) {
+    ExecutionOutcome hidden = LocalRunner.runHidingSource(language, code);
+    assertThat(hidden.exitCode()).isEqualTo(1);
+    assertThat(hidden.stderr().text()).contains(error).doesNotContain(MARKER);
+    // Frames still locate the error in the user's code.
+    assertThat(hidden.stderr().text()).containsAnyOf("main.py", "main.js");
+    assertThat(hidden.report().message()).doesNotContain(MARKER);
+  }
+
+  @ParameterizedTest
+  @MethodSource("codeThatFailsWithItsSourceShown")
+  void inlineCodeStillHasItsSourceLinesInTracebacks(Language language, String code, String error) {
+    // The same cases without the flag do print the marker: they are real leaks that the flag stops.
+    ExecutionOutcome shown = LocalRunner.run(language, code, "{}");
+    assertThat(shown.stderr().text()).contains(error).contains(MARKER);
+  }
+
   @Test
   void javascriptRejectionExitsNonZeroWithStack() {
     ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT,

@@ -11,6 +11,7 @@ import dev.sandboxes.api.v1alpha1.SecretReference;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.TestResources;
@@ -39,13 +40,17 @@ class SandboxProviderReconcilerMockTest {
 
   @BeforeEach
   void start() {
+    operator = newOperator(OperatorConfig.defaults()).start();
+  }
+
+  private SandboxOperator newOperator(OperatorConfig config) {
     SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
       context.secrets().forEach(secretsSeen::put);
       FakeSandboxBackend backend = new FakeSandboxBackend(1).probe(probe);
       created.add(backend);
       return backend;
     });
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+    return new SandboxOperator(client, factory, config, null);
   }
 
   @AfterEach
@@ -122,6 +127,49 @@ class SandboxProviderReconcilerMockTest {
     assertThat(created.get(0).closed()).isTrue();
     client.resource(get("p")).delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.get(1).closed());
+  }
+
+  @Test
+  void aProviderAskingForWeakerIsolationThanThePolicyAllowsIsNotReadyAndNamesTheField() {
+    SandboxProvider runc = TestResources.aDockerProvider("default", "runc");
+    runc.getSpec().getDocker().setRuntime("runc");
+    client.resource(runc).create();
+    SandboxProvider plainTcp = TestResources.aDockerProvider("default", "plain-tcp");
+    plainTcp.getSpec().getDocker().setHost("tcp://engine:2375");
+    plainTcp.getSpec().getDocker().setNetwork("bridge");
+    client.resource(plainTcp).create();
+    SandboxProvider pods = TestResources.aSelfManagedProvider("default", "runc-pods", 1);
+    pods.getSpec().getSelfManaged().setRuntimeClassName("runc");
+    client.resource(pods).create();
+
+    assertThat(readyMessage(awaitReady("runc", "False", ConditionTypes.POLICY_VIOLATION)))
+        .contains("spec.docker.runtime runc").contains("allowed runtimes: runsc");
+    assertThat(readyMessage(awaitReady("plain-tcp", "False", ConditionTypes.POLICY_VIOLATION)))
+        .contains("spec.docker.host tcp://engine:2375").contains("spec.docker.network bridge");
+    assertThat(readyMessage(awaitReady("runc-pods", "False", ConditionTypes.POLICY_VIOLATION)))
+        .contains("spec.selfManaged.runtimeClassName runc").contains("allowed RuntimeClasses: gvisor");
+    // No backend is ever built for them: nothing connects to the engine, no pod is created.
+    assertThat(created).isEmpty();
+    await().untilAsserted(() -> assertThat(client.events().v1().events().inNamespace("default").list().getItems())
+        .anySatisfy(e -> {
+          assertThat(e.getReason()).isEqualTo("PolicyViolation");
+          assertThat(e.getRegarding().getName()).isEqualTo("runc");
+        }));
+  }
+
+  @Test
+  void theClustersOperatorCanAllowMoreExplicitly() {
+    operator.stop(Duration.ofSeconds(1));
+    operator = newOperator(OperatorConfig.defaults().withIsolationPolicy(
+        IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc,runc")))).start();
+    SandboxProvider runc = TestResources.aDockerProvider("default", "runc-allowed");
+    runc.getSpec().getDocker().setRuntime("runc");
+    client.resource(runc).create();
+    awaitReady("runc-allowed", "True", ConditionTypes.BACKEND_REACHABLE);
+  }
+
+  private static String readyMessage(SandboxProvider provider) {
+    return Conditions.get(provider.getStatus().getConditions(), "Ready").orElseThrow().getMessage();
   }
 
   private SandboxProvider awaitReady(String name, String status, String reason) {

@@ -48,6 +48,16 @@ class SandboxProviderValidatorTest {
   }
 
   @Test
+  void theSelfManagedPidsLimitIsBounded() {
+    SandboxProviderSpec spec = TestResources.aSelfManagedProvider("ns", "p", 1).getSpec();
+    spec.getSelfManaged().setPidsLimit(8);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString()
+        .contains("spec.selfManaged.pidsLimit must be between 16 and 65536 (is 8)");
+    spec.getSelfManaged().setPidsLimit(256);
+    assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
+  }
+
+  @Test
   void defaultTimeoutMustFitTheMaximum() {
     SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
     ExecutionLimits limits = new ExecutionLimits();

@@ -57,7 +57,21 @@ public final class LocalRunner {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    byte[] line = RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments);
+    return run(language, mode, code, arguments, timeout, maxOutputBytes,
+        RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, false), nonce, prefix);
+  }
+
+  /** Function mode, as for code read from a Secret: the runner must print no source line. */
+  public static ExecutionOutcome runHidingSource(Language language, String code) {
+    String nonce = RunnerProgram.newNonce();
+    JsonNode arguments = JSON.createObjectNode();
+    return run(language, ExecutionMode.FUNCTION, code, arguments, Duration.ofSeconds(20), 65536,
+        RunnerProgram.envelope(nonce, ExecutionMode.FUNCTION, "main", code, arguments, true), nonce, List.of());
+  }
+
+  private static ExecutionOutcome run(
+      Language language, ExecutionMode mode, String code, JsonNode arguments, Duration timeout, int maxOutputBytes,
+      byte[] line, String nonce, List<String> prefix) {
     RunnerStreams streams = new RunnerStreams(nonce, maxOutputBytes);
     Instant started = Instant.now();
     try {

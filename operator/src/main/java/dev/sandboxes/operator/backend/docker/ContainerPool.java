@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * Warm containers of one language. Keeps {@code poolSize} idle containers started, hands each to
  * exactly one execution, and starts a replacement as soon as one is taken (ahead of demand). When
  * none is idle, a request starts one on demand. Failed starts back off and retry, so the pool never
- * shrinks for good.
+ * shrinks for good. Claims are bounded by the provider's {@link ContainerBudget}: when it is used
+ * up, a request gets nothing and starts nothing.
  */
 final class ContainerPool {
 
@@ -37,6 +38,7 @@ final class ContainerPool {
   private final Launcher launcher;
   private final ScheduledExecutorService maintenance;
   private final Runnable capacityListener;
+  private final ContainerBudget budget;
   private final Deque<String> idle = new ArrayDeque<>();
   private int creating;
   private int destroying;
@@ -52,8 +54,10 @@ final class ContainerPool {
       int poolSize,
       Launcher launcher,
       ScheduledExecutorService maintenance,
-      Runnable capacityListener) {
+      Runnable capacityListener,
+      ContainerBudget budget) {
     this.language = language;
+    this.budget = budget;
     this.poolSize = poolSize;
     this.maxCreating = Math.max(2, poolSize);
     this.launcher = launcher;
@@ -66,10 +70,17 @@ final class ContainerPool {
     refillLocked(false);
   }
 
-  /** An idle container, now claimed; or empty, in which case one is being started. */
+  /**
+   * An idle container, now claimed; or empty, in which case one is being started, unless the
+   * provider's cap is reached: then nothing is started and the caller waits for a slot.
+   */
   synchronized Optional<String> take() {
+    if (!budget.tryTake()) {
+      return Optional.empty(); // capacityListener fires when a container is removed
+    }
     String id = idle.pollFirst();
     if (id == null) {
+      budget.giveBack();
       refillLocked(true);
       return Optional.empty();
     }
@@ -92,6 +103,7 @@ final class ContainerPool {
         idle.addFirst(containerId);
       }
     }
+    budget.giveBack();
     if (keep) {
       capacityListener.run();
     } else {
@@ -110,6 +122,9 @@ final class ContainerPool {
       synchronized (this) {
         destroying--;
       }
+      // The slot is free once the container is gone from the engine, not when its run ended.
+      budget.giveBack();
+      capacityListener.run();
     });
   }
 

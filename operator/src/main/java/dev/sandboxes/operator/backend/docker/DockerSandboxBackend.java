@@ -57,6 +57,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private final ScheduledThreadPoolExecutor maintenance;
   private final Clock clock = Clock.systemUTC();
   private final Map<Language, ContainerPool> pools = new EnumMap<>(Language.class);
+  private final ContainerBudget budget;
   private final AtomicBoolean poolsStarted = new AtomicBoolean();
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicInteger pendingRemovals = new AtomicInteger();
@@ -92,11 +93,14 @@ public final class DockerSandboxBackend implements SandboxBackend {
         };
     // A pool retry waiting out its backoff is pointless once the backend is closed.
     maintenance.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    // The operator's cap, lowered (never raised) by the provider's own maxConcurrentExecutions.
+    this.budget = new ContainerBudget(
+        context.config().isolationPolicy().dockerContainerCap(provider.limits().maxConcurrentExecutions()));
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       pools.put(
           runtime.language(),
           new ContainerPool(runtime.language(), settings.poolSize(), launcher(runtime.image()), maintenance,
-              () -> capacityListener.run()));
+              () -> capacityListener.run(), budget));
     }
   }
 
@@ -148,7 +152,8 @@ public final class DockerSandboxBackend implements SandboxBackend {
           "The engine at " + settings.host() + " answered but cannot start sandbox containers: " + poolError);
     }
     return ProbeResult.reachable("Docker API at " + settings.host() + " answered (" + engine + ", runtime "
-        + settings.runtime() + ", " + pools.size() + " runtime(s), pool size " + settings.poolSize() + ").");
+        + settings.runtime() + ", " + pools.size() + " runtime(s), pool size " + settings.poolSize()
+        + ", at most " + budget.max() + " containers running executions).");
   }
 
   /**
@@ -363,6 +368,16 @@ public final class DockerSandboxBackend implements SandboxBackend {
     } catch (RuntimeException e) {
       LOG.warn("listing leftover sandbox containers failed: {}", rootMessage(e));
     }
+  }
+
+  /** How many containers may hold an execution at once; more executions wait (WaitingForSandbox). */
+  public int maxClaimedContainers() {
+    return budget.max();
+  }
+
+  /** Containers claimed or being removed now, across languages. */
+  int claimedContainers() {
+    return budget.inUse();
   }
 
   /** Whether every pool is full and no container is being started or destroyed. */

@@ -63,13 +63,17 @@ final class PodExecution {
   private final String namespace;
   private final SelfManagedSettings settings;
   private final Clock clock;
+  private final boolean limitProcesses;
 
-  PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings, Clock clock) {
+  /** @param limitProcesses run under settings.pidsLimit (see SandboxProcessLimit) */
+  PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings, Clock clock,
+      boolean limitProcesses) {
     this.client = client;
     this.exec = exec;
     this.namespace = namespace;
     this.settings = settings;
     this.clock = clock;
+    this.limitProcesses = limitProcesses;
   }
 
   /**
@@ -103,9 +107,11 @@ final class PodExecution {
     String broken = null;
     // Opening the exec blocks until the API server upgrades the connection, which a loaded server
     // can delay past the deadline.
+    List<String> command = limitProcesses
+        ? SandboxProcessLimit.wrap(RunnerProgram.command(request.language()), settings.pidsLimit())
+        : RunnerProgram.command(request.language());
     CompletableFuture<PodExec.Running> starting = CompletableFuture.supplyAsync(
-        () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, RunnerProgram.command(request.language()),
-            envelope.line(), stdout, stderr),
+        () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, command, envelope.line(), stdout, stderr),
         ExecutionThreads.engineCalls());
     try {
       CompletableFuture<Integer> exit = starting.thenCompose(PodExec.Running::exitCode);

@@ -34,10 +34,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The warm pods of one SelfManaged provider, all runtimes. The API server is the source of truth:
- * an informer (selected by the provider-uid label) shows the pods, a claim is a label update under
- * the pod's resourceVersion (so two claimers, even in two processes, never get the same pod), and
- * a replacement is created as soon as a pod is claimed. See DESIGN.md in this package.
+ * The warm pods of one SelfManaged provider, all runtimes. An informer (selected by the
+ * provider-uid label) shows the pods, a claim is a label update under the pod's resourceVersion
+ * (so two claimers, even in two processes, never get the same pod), and a replacement is created
+ * as soon as a pod is claimed. See DESIGN.md in this package.
+ *
+ * <p>Labels are not an identity: anyone who may create pods in the namespace can copy them, and
+ * an owner reference too. So the pool claims, counts and deletes only pods it created itself: the
+ * uid the API server gave each pod at creation is kept here ({@code createdHere}) and must match,
+ * as must the owner reference to the provider. A look-alike pod never receives code.
  */
 final class PodPool implements AutoCloseable {
 
@@ -61,6 +66,16 @@ final class PodPool implements AutoCloseable {
   private final Runnable capacityListener;
   private final Clock clock;
 
+  /**
+   * Pods this pool created, by name: the uid the API server returned for each. The only proof
+   * that a pod is one of ours; entries leave when the informer reports the pod deleted.
+   */
+  private final Map<String, String> createdHere = new ConcurrentHashMap<>();
+  /**
+   * Pods of this provider (owner reference) that were already there when the pool started: left by
+   * an earlier operator process or backend. Idle ones are deleted, never claimed.
+   */
+  private final Set<String> leftovers = ConcurrentHashMap.newKeySet();
   /** Pods this process claimed: the informer may still show them idle for a moment. */
   private final Map<String, Language> claimedHere = new ConcurrentHashMap<>();
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
@@ -109,6 +124,12 @@ final class PodPool implements AutoCloseable {
     informer =
         client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
             .inform(new Handler(), 0);
+    // The informer has listed the pods: whatever of this provider exists now, this pool did not make.
+    for (Pod pod : informer.getStore().list()) {
+      if (ownedByProvider(pod)) {
+        leftovers.add(SandboxPods.name(pod));
+      }
+    }
     executor.scheduleWithFixedDelay(
         this::maintain, MAINTENANCE_INTERVAL.toMillis(), MAINTENANCE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
     requestMaintenance();
@@ -214,6 +235,17 @@ final class PodPool implements AutoCloseable {
     }
   }
 
+  /** Drops a claim without touching the pod (it is not the one this pool created). */
+  void forget(String podName) {
+    claimedHere.remove(podName);
+    requestMaintenance();
+  }
+
+  /** Whether the pod is of this provider by its owner reference (for pods named in a status). */
+  boolean ownedByProvider(String podName, Pod pod) {
+    return pod != null && podName.equals(SandboxPods.name(pod)) && ownedByProvider(pod);
+  }
+
   /** Deletes a pod at once (grace period 0); a pod that is already gone is fine. */
   void delete(String podName) {
     deletingHere.put(podName, clock.instant());
@@ -222,6 +254,18 @@ final class PodPool implements AutoCloseable {
     } catch (KubernetesClientException e) {
       if (e.getCode() != 404) {
         deletingHere.remove(podName);
+        LOG.warn("deleting sandbox pod {}/{} failed: {}", namespace, podName, e.getMessage());
+      }
+    }
+  }
+
+  /** Deletes a pod only if it still has this resourceVersion (nobody claimed it meanwhile). */
+  private void deleteUnchanged(String podName, String resourceVersion) {
+    try {
+      client.pods().inNamespace(namespace).withName(podName).lockResourceVersion(resourceVersion).delete();
+    } catch (KubernetesClientException e) {
+      deletingHere.remove(podName);
+      if (e.getCode() != 404 && e.getCode() != 409) {
         LOG.warn("deleting sandbox pod {}/{} failed: {}", namespace, podName, e.getMessage());
       }
     }
@@ -246,7 +290,7 @@ final class PodPool implements AutoCloseable {
         }
         if (usable(pod, template) && SandboxPods.ready(pod)) {
           ready++;
-        } else if (SandboxPods.claimed(pod)) {
+        } else if (SandboxPods.claimed(pod) && ownedByProvider(pod)) {
           claimed.add(SandboxPods.name(pod));
         }
       }
@@ -288,8 +332,8 @@ final class PodPool implements AutoCloseable {
   Optional<Problem> problem() {
     List<Pod> pods = informer == null ? List.of() : informer.getStore().list();
     for (Pod pod : pods) {
-      if (!SandboxPods.idle(pod) || SandboxPods.deleting(pod)) {
-        continue;
+      if (!SandboxPods.idle(pod) || SandboxPods.deleting(pod) || !createdHere(pod)) {
+        continue; // a look-alike pod must not be able to make the provider look broken either
       }
       Optional<ContainerStateWaiting> waiting = SandboxPods.waiting(pod);
       if (waiting.isEmpty() || waiting.get().getReason() == null) {
@@ -338,14 +382,19 @@ final class PodPool implements AutoCloseable {
     if (pods == null) {
       return;
     }
-    Set<String> hashes = new HashSet<>();
-    templates.values().forEach(t -> hashes.add(t.hash()));
+    // Every pod this pool created and no run holds, also one the informer does not show yet (its
+    // event may lag behind the create call); not one that replaced ours under the same name.
     List<String> idle = new ArrayList<>();
-    for (Pod pod : pods.getStore().list()) {
-      if (SandboxPods.idle(pod) && !claimedHere.containsKey(SandboxPods.name(pod))
-          && hashes.contains(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
-        idle.add(SandboxPods.name(pod));
+    for (Map.Entry<String, String> own : createdHere.entrySet()) {
+      String name = own.getKey();
+      if (claimedHere.containsKey(name) || deletingHere.containsKey(name)) {
+        continue;
       }
+      Pod seen = pods.getStore().getByKey(namespace + "/" + name);
+      if (seen != null && (!own.getValue().equals(seen.getMetadata().getUid()) || !SandboxPods.idle(seen))) {
+        continue;
+      }
+      idle.add(name);
     }
     idle.forEach(this::delete);
     // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
@@ -355,16 +404,36 @@ final class PodPool implements AutoCloseable {
     }
   }
 
-  /** An idle pod of the current template that nobody here claimed and nobody deletes. */
+  /** An idle pod this pool created, of the current template, that nobody here claimed or deletes. */
   private boolean usable(Pod pod, SandboxPodTemplate template) {
     String name = SandboxPods.name(pod);
-    return SandboxPods.idle(pod)
+    return createdHere(pod)
+        && SandboxPods.idle(pod)
         && SandboxPods.language(pod).orElse(null) == template.language()
         && template.hash().equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))
         && !SandboxPods.deleting(pod)
         && !SandboxPods.ended(pod)
         && !claimedHere.containsKey(name)
         && !deletingHere.containsKey(name);
+  }
+
+  /** Whether this pool created the pod: same uid as at creation, and owned by the provider. */
+  private boolean createdHere(Pod pod) {
+    String uid = pod.getMetadata().getUid();
+    return uid != null && uid.equals(createdHere.get(SandboxPods.name(pod))) && ownedByProvider(pod);
+  }
+
+  /** Whether the pod's controller is this provider (by uid). Necessary, not sufficient: it can be copied. */
+  private boolean ownedByProvider(Pod pod) {
+    return pod.getMetadata().getOwnerReferences() != null
+        && pod.getMetadata().getOwnerReferences().stream().anyMatch(owner ->
+            providerUid.equals(owner.getUid()) && ApiConstants.KIND_SANDBOX_PROVIDER.equals(owner.getKind())
+                && Boolean.TRUE.equals(owner.getController()));
+  }
+
+  /** Whether the pod in the informer is still the one this pool created (not deleted and replaced). */
+  boolean stillCreatedHere(String podName) {
+    return cached(podName).map(this::createdHere).orElse(false);
   }
 
   private Pod claimedCopy(Pod pod) {
@@ -411,7 +480,18 @@ final class PodPool implements AutoCloseable {
         Optional<Language> language = SandboxPods.language(pod);
         SandboxPodTemplate template = language.map(templates::get).orElse(null);
         if (SandboxPods.idle(pod)) {
-          if (template == null || !template.hash().equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
+          if (!createdHere(pod)) {
+            if (leftovers.contains(name)) {
+              // Left by an earlier process: never claimed (it might not be what it seems), deleted
+              // unless someone claims it meanwhile (the delete carries its resourceVersion).
+              LOG.debug("deleting idle sandbox pod {}/{} left by an earlier operator process", namespace, name);
+              String version = pod.getMetadata().getResourceVersion();
+              executor.execute(() -> deleteUnchanged(name, version));
+              deletingHere.put(name, now);
+            }
+            // Anything else is not ours: a look-alike is neither claimed, counted nor touched.
+          } else if (template == null
+              || !template.hash().equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
             LOG.debug("deleting idle sandbox pod {}/{}: its template changed", namespace, name);
             executor.execute(() -> delete(name));
             deletingHere.put(name, now);
@@ -420,7 +500,8 @@ final class PodPool implements AutoCloseable {
             executor.execute(() -> delete(name));
             deletingHere.put(name, now);
           }
-        } else if (SandboxPods.claimed(pod) && !claimedHere.containsKey(name) && claimExpired(pod, now)) {
+        } else if (SandboxPods.claimed(pod) && ownedByProvider(pod) && !claimedHere.containsKey(name)
+            && claimExpired(pod, now)) {
           // Claimed by a process that died before it recorded the execution: nobody will use it.
           LOG.info("deleting sandbox pod {}/{}: claimed more than {}s ago and not in use", namespace, name,
               claimExpiry.toSeconds());
@@ -428,7 +509,8 @@ final class PodPool implements AutoCloseable {
           deletingHere.put(name, now);
         }
       }
-      creating.entrySet().removeIf(e -> present.contains(e.getKey())
+      // A pod counts as coming until it is both visible and confirmed as created by this pool.
+      creating.entrySet().removeIf(e -> (present.contains(e.getKey()) && createdHere.containsKey(e.getKey()))
           || Duration.between(e.getValue().since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
       deletingHere.keySet().removeIf(name -> !present.contains(name));
       if (!creationAllowed || System.nanoTime() < backoffUntilNanos) {
@@ -436,7 +518,9 @@ final class PodPool implements AutoCloseable {
       }
       // Not from `creating` again: a pod the informer added since would fall between the two reads.
       Map<String, Creating> coming = new HashMap<>(comingBefore);
-      coming.keySet().removeAll(present); // counted as pods already
+      // Counted as pods already, once visible and confirmed as ours (a pod counts as available only
+      // then, see usable(); createdHere only grows while the pod exists, so it stays counted).
+      coming.keySet().removeIf(name -> present.contains(name) && createdHere.containsKey(name));
       coming.values().removeIf(c -> Duration.between(c.since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
       for (SandboxPodTemplate template : templates.values()) {
         topUp(template, all, coming.values());
@@ -466,7 +550,12 @@ final class PodPool implements AutoCloseable {
   private void create(Pod pod) {
     String name = SandboxPods.name(pod);
     try {
-      client.resource(pod).create();
+      Pod created = client.resource(pod).create();
+      createdHere.put(name, created.getMetadata().getUid());
+      requestMaintenance(); // it may be visible already and can now count as available
+      if (cached(name).map(p -> SandboxPods.ready(p) && createdHere(p)).orElse(false)) {
+        capacityListener.run(); // it became Ready before its uid was recorded
+      }
       synchronized (this) {
         consecutiveFailures = 0;
         lastCreateError = null;
@@ -512,9 +601,11 @@ final class PodPool implements AutoCloseable {
   private final class Handler implements ResourceEventHandler<Pod> {
     @Override
     public void onAdd(Pod pod) {
-      creating.remove(SandboxPods.name(pod));
+      if (createdHere.containsKey(SandboxPods.name(pod))) {
+        creating.remove(SandboxPods.name(pod));
+      }
       if (SandboxPods.ready(pod) && SandboxPods.idle(pod)) {
-        onClaimable();
+        onClaimable(pod);
       }
       requestMaintenance();
     }
@@ -524,7 +615,7 @@ final class PodPool implements AutoCloseable {
       boolean nowClaimable = SandboxPods.ready(pod) && SandboxPods.idle(pod);
       boolean wasClaimable = SandboxPods.ready(old) && SandboxPods.idle(old);
       if (nowClaimable && !wasClaimable) {
-        onClaimable();
+        onClaimable(pod);
       }
       if (SandboxPods.ended(pod) != SandboxPods.ended(old) || SandboxPods.idle(pod) != SandboxPods.idle(old)) {
         requestMaintenance();
@@ -536,11 +627,17 @@ final class PodPool implements AutoCloseable {
       String name = SandboxPods.name(pod);
       deletingHere.remove(name);
       claimedHere.remove(name);
+      leftovers.remove(name);
+      // Only the pod we made: a look-alike of the same name deleted later must not erase our record.
+      createdHere.remove(name, pod.getMetadata().getUid());
       requestMaintenance();
     }
 
-    private void onClaimable() {
-      lastPodFailure = null;
+    /** A wake-up costs nothing even for a pod that is not ours (the claim then finds nothing). */
+    private void onClaimable(Pod pod) {
+      if (createdHere(pod)) {
+        lastPodFailure = null;
+      }
       capacityListener.run();
     }
   }

@@ -10,6 +10,7 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -42,11 +43,14 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final ProviderSettings provider;
   private final String providerUid;
   private final SelfManagedSettings settings;
+  private final IsolationPolicy policy;
   private final PodExec exec;
   private final ScheduledExecutorService executor;
   private final Clock clock = Clock.systemUTC();
   private final PodPool pool;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit. */
+  private volatile boolean limitProcesses;
   private volatile Runnable capacityListener = () -> {};
 
   public SelfManagedSandboxBackend(BackendContext context) {
@@ -65,6 +69,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     this.provider = context.settings();
     this.providerUid = context.providerUid();
     this.settings = SelfManagedSettings.of(context.spec().getSelfManaged());
+    this.policy = context.config().isolationPolicy();
     this.exec = exec != null ? exec : new KubernetesPodExec(client);
     this.executor = Executors.newScheduledThreadPool(4, daemonThreads("selfmanaged-" + provider.name()));
     Map<Language, SandboxPodTemplate> templates = new EnumMap<>(Language.class);
@@ -99,6 +104,15 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
           "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) does not exist; install gVisor and"
               + " create the RuntimeClass, or name an existing one");
     }
+    if (!policy.allowsRuntimeClassHandler(found.getHandler())) {
+      // The name alone proves nothing: a RuntimeClass called gvisor may well run plain runc.
+      pool.allowCreation(false);
+      return ProbeResult.notReady(ConditionTypes.POLICY_VIOLATION,
+          "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) has handler " + found.getHandler()
+              + ", which the operator's isolation policy does not allow (allowed handlers: "
+              + IsolationPolicy.describe(policy.runtimeClassHandlers()) + "); no sandbox pod is created");
+    }
+    limitProcesses = SandboxProcessLimit.appliesTo(found.getHandler());
     try {
       // The policy exists before the first pod does, so no sandbox ever runs without it.
       SandboxNetworkPolicy.ensure(client, SandboxNetworkPolicy.build(provider, providerUid, settings));
@@ -120,9 +134,12 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     String egress = settings.egressCidrs().isEmpty()
         ? "no egress"
         : "egress to " + String.join(", ", settings.egressCidrs()) + " only";
-    return ProbeResult.reachable("RuntimeClass " + runtimeClass + " exists; NetworkPolicy "
-        + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
-        + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize() + ".");
+    String processes = limitProcesses
+        ? "at most " + settings.pidsLimit() + " processes per execution"
+        : "processes limited only by the node's podPidsLimit (handler " + found.getHandler() + ")";
+    return ProbeResult.reachable("RuntimeClass " + runtimeClass + " exists (handler " + found.getHandler()
+        + "); NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
+        + processes + "; " + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize() + ".");
   }
 
   @Override
@@ -136,10 +153,18 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   @Override
   public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
     String pod = lease.sandboxId();
+    if (!pool.stillCreatedHere(pod)) {
+      // Exec goes by name: a pod deleted since the claim and recreated under the same name by
+      // someone else must not receive the code. Not deleted either: it is not ours.
+      pool.forget(pod);
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
+          "The sandbox pod " + pod + " was deleted or replaced after it was claimed, before the code was sent;"
+              + " the code did not run");
+    }
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
-      return new PodExecution(client, exec, provider.namespace(), settings, clock)
+      return new PodExecution(client, exec, provider.namespace(), settings, clock, limitProcesses)
           .run(pod, request, control, pool::delete);
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
@@ -166,8 +191,9 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     } catch (KubernetesClientException e) {
       return; // the claim sweep deletes it later
     }
-    // Only pods of this provider: the id comes from a status a user could have written.
-    if (pod != null && providerUid.equals(SandboxPods.label(pod, ApiConstants.PROVIDER_UID_LABEL))) {
+    // Only pods of this provider (owner reference, not a label anyone can set): the id comes from
+    // a status a user could have written.
+    if (pool.ownedByProvider(sandboxId, pod)) {
       pool.delete(sandboxId);
     }
   }

@@ -15,6 +15,7 @@ import java.util.TreeMap;
  * are, and what network they may reach.
  *
  * @param egressCidrs CIDRs sandbox pods may reach; empty means no egress at all
+ * @param pidsLimit processes and threads an execution may have at once (see SandboxProcessLimit)
  */
 public record SelfManagedSettings(
     String runtimeClassName,
@@ -24,13 +25,16 @@ public record SelfManagedSettings(
     String ephemeralStorage,
     Map<String, String> nodeSelector,
     List<Toleration> tolerations,
-    List<String> egressCidrs) {
+    List<String> egressCidrs,
+    int pidsLimit) {
 
   public static final String DEFAULT_RUNTIME_CLASS = "gvisor";
   public static final String DEFAULT_CPU = "1";
   public static final String DEFAULT_MEMORY = "256Mi";
   /** Also the size limit of the writable /tmp. */
   public static final String DEFAULT_EPHEMERAL_STORAGE = "64Mi";
+  /** Tasks (processes and threads) per execution: node needs about a dozen, a fork bomb thousands. */
+  public static final int DEFAULT_PIDS_LIMIT = 256;
 
   public static SelfManagedSettings of(SelfManagedSpec spec) {
     SelfManagedSpec s = spec == null ? new SelfManagedSpec() : spec;
@@ -48,7 +52,8 @@ public record SelfManagedSettings(
         or(resources.getEphemeralStorage(), DEFAULT_EPHEMERAL_STORAGE),
         s.getNodeSelector() == null ? Map.of() : new TreeMap<>(s.getNodeSelector()),
         s.getTolerations() == null ? List.of() : List.copyOf(s.getTolerations()),
-        cidrs);
+        cidrs,
+        s.getPidsLimit() == null ? DEFAULT_PIDS_LIMIT : s.getPidsLimit());
   }
 
   private static String or(String value, String fallback) {

@@ -18,6 +18,8 @@ public final class ScriptedPodExec implements PodExec {
   }
 
   public final List<String> execedPods = new CopyOnWriteArrayList<>();
+  /** The argv of every exec, in order. */
+  public final List<List<String>> commands = new CopyOnWriteArrayList<>();
   private final List<Process> processes = new CopyOnWriteArrayList<>();
   private volatile Script script =
       (pod, command, stdin, stdout, stderr) -> LocalRunner.start(command, stdin, stdout, stderr, processes);
@@ -30,6 +32,7 @@ public final class ScriptedPodExec implements PodExec {
   public Running start(String namespace, String pod, String container, List<String> command, byte[] stdin,
       OutputStream stdout, OutputStream stderr) {
     execedPods.add(pod);
+    commands.add(List.copyOf(command));
     CompletableFuture<Integer> exit = script.run(pod, command, stdin, stdout, stderr);
     return new Running() {
       @Override

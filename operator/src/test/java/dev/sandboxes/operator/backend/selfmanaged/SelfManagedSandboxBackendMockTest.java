@@ -21,6 +21,7 @@ import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -205,6 +206,34 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   @Test
+  void aRuntimeClassWhoseHandlerThePolicyDoesNotAllowCreatesNoPod() throws Exception {
+    // Named gvisor, but run by plain runc: the name alone must not pass for gVisor.
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
+        .build()).create();
+    SelfManagedSandboxBackend backend = backend(provider("fake-gvisor", 1));
+
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.POLICY_VIOLATION);
+    assertThat(probe.message()).contains("RuntimeClass gvisor").contains("spec.selfManaged.runtimeClassName")
+        .contains("handler runc").contains("allowed handlers: runsc");
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    Thread.sleep(500);
+    assertThat(pods()).isEmpty();
+  }
+
+  @Test
+  void aHandlerTheClustersOperatorAllowsIsAccepted() {
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
+        .build()).create();
+    OperatorConfig config = OperatorConfig.defaults().withIsolationPolicy(
+        IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
+    SelfManagedSandboxBackend backend = backend(provider("runc-allowed", 1), client, config);
+    assertThat(backend.probe().ready()).isTrue();
+    await().until(() -> pods().size() == 2);
+  }
+
+  @Test
   void anImagePullFailureIsAPreciseNotReadyReasonNotAHang() {
     SandboxProvider provider = provider("bad-image", 1);
     provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "localhost/no-such-image:v9")));
@@ -282,30 +311,35 @@ class SelfManagedSandboxBackendMockTest {
   void concurrentClaimsFromTwoBackendsNeverShareAPod() throws Exception {
     SandboxProvider provider = provider("race", 5);
     provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, null)));
-    SelfManagedSandboxBackend first = readyBackend(provider);
-    List<Pod> pods = awaitPods(this::pythonPods, 5);
-    pods.forEach(p -> kubelet().markReady(p.getMetadata().getName()));
-    // A second backend of the same provider (another replica, or the replacement after a spec
-    // change) sees the same pods: only the server's resourceVersion check separates them.
-    // Its own client, as another process would have.
+    kubelet().start();
+    // Two backends of the same provider at once (two replicas, or an old and a new backend): each
+    // on its own client, as another process would have, and each claiming only the pods it made.
     KubernetesClient otherClient = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
         .withConfig(client.getConfiguration()).build();
     otherClients.add(otherClient);
+    runtimeClass("gvisor");
+    SelfManagedSandboxBackend first = backend(provider);
     SelfManagedSandboxBackend second = backend(provider, otherClient);
+    assertThat(first.probe().ready()).isTrue();
     assertThat(second.probe().ready()).isTrue();
     await().until(() -> ready(first) == 5 && ready(second) == 5);
+    assertThat(pythonPods()).hasSize(10);
 
     // Note: under this burst the CRUD mock server itself sometimes stalls its event loop for its
     // 30 s write timeout (a mock limitation; the test still passes, only slower).
     ExecutorService threads = Executors.newFixedThreadPool(20);
     CountDownLatch go = new CountDownLatch(1);
-    ConcurrentLinkedQueue<String> claims = new ConcurrentLinkedQueue<>();
+    Map<String, SelfManagedSandboxBackend> claims = new java.util.concurrent.ConcurrentHashMap<>();
+    ConcurrentLinkedQueue<String> all = new ConcurrentLinkedQueue<>();
     List<Future<?>> futures = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
       SelfManagedSandboxBackend backend = i % 2 == 0 ? first : second;
       futures.add(threads.submit(() -> {
         go.await();
-        backend.tryAcquire(Language.PYTHON).ifPresent(lease -> claims.add(lease.sandboxId()));
+        backend.tryAcquire(Language.PYTHON).ifPresent(lease -> {
+          all.add(lease.sandboxId());
+          claims.put(lease.sandboxId(), backend);
+        });
         return null;
       }));
     }
@@ -315,13 +349,85 @@ class SelfManagedSandboxBackendMockTest {
     }
     threads.shutdown();
 
-    Set<String> originals = new HashSet<>(pods.stream().map(p -> p.getMetadata().getName()).toList());
-    assertThat(claims).doesNotHaveDuplicates().isNotEmpty().hasSizeLessThanOrEqualTo(5);
-    assertThat(originals).containsAll(claims);
-    for (String name : claims) {
+    assertThat(all).doesNotHaveDuplicates().isNotEmpty().hasSizeLessThanOrEqualTo(10);
+    for (String name : all) {
       assertThat(client.pods().inNamespace(NS).withName(name).get().getMetadata().getLabels())
           .containsEntry(ApiConstants.STATE_LABEL, "claimed");
     }
+  }
+
+  @Test
+  void aLookAlikePodWithCopiedLabelsAndOwnerNeverReceivesCode() throws Exception {
+    // poolSize 0: the pool has no pod of its own, so the look-alike is the only candidate.
+    SandboxProvider provider = provider("victim", 0);
+    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, null)));
+    SelfManagedSandboxBackend backend = readyBackend(provider);
+    // Someone who may create pods in the namespace makes one with exactly the labels, the owner
+    // reference and the template hash of the pool's pods (all readable), and gets it Ready.
+    Pod lookAlike = template(provider, Language.PYTHON).newPod();
+    lookAlike.getMetadata().setName("sbx-victim-py-impostor");
+    client.resource(lookAlike).create();
+    kubelet().markReady("sbx-victim-py-impostor");
+    await().until(() -> capacitySignals.get() > 0);
+
+    // Not claimed: a pod of the pool's own is created on demand instead.
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    Pod own = await().until(() -> pythonPods().stream()
+        .filter(p -> !p.getMetadata().getName().equals("sbx-victim-py-impostor")).toList(), l -> l.size() == 1).get(0);
+    kubelet().markReady(own.getMetadata().getName());
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    assertThat(lease.sandboxId()).isEqualTo(own.getMetadata().getName());
+    backend.execute(lease, request(Language.PYTHON, "def main():\n    return 'other users code'\n", "{}", 10),
+        RunControl.detached());
+    assertThat(exec.execedPods).containsExactly(own.getMetadata().getName());
+
+    // Nor counted, nor touched: it stays idle, is not deleted, and the pool reports no ready pod.
+    assertThat(pool(backend, Language.PYTHON).getReady()).isZero();
+    Pod after = client.pods().inNamespace(NS).withName("sbx-victim-py-impostor").get();
+    assertThat(after).isNotNull();
+    assertThat(after.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "idle");
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+  }
+
+  @Test
+  void idlePodsLeftByAnEarlierProcessAreDeletedNeverClaimed() {
+    SandboxProvider provider = provider("restarted", 1);
+    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, null)));
+    client.resource(provider).update();
+    // Pods an operator process made before it stopped: right labels, owner and hash, Ready.
+    Pod left = template(provider, Language.PYTHON).newPod();
+    client.resource(left).create();
+    kubelet().markReady(left.getMetadata().getName());
+    kubelet().start();
+
+    SelfManagedSandboxBackend backend = readyBackend(provider);
+
+    await().until(() -> client.pods().inNamespace(NS).withName(left.getMetadata().getName()).get() == null);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    assertThat(lease.sandboxId()).isNotEqualTo(left.getMetadata().getName());
+  }
+
+  @Test
+  void aPodReplacedUnderItsNameAfterTheClaimNeverReceivesTheCode() {
+    SelfManagedSandboxBackend backend = warmBackend("swapped", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    Pod original = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+    // Deleted and recreated under the same name (a new uid) before the code is sent.
+    client.pods().inNamespace(NS).withName(lease.sandboxId()).withGracePeriod(0).delete();
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+    client.resource(new PodBuilder(original).editMetadata().withUid(null).withResourceVersion(null).endMetadata()
+        .withStatus(null).build()).create();
+    assertThat(client.pods().inNamespace(NS).withName(lease.sandboxId()).get().getMetadata().getUid())
+        .isNotEqualTo(original.getMetadata().getUid());
+    await().pollDelay(Duration.ofMillis(500)).until(() -> true); // the pool's informer sees the new pod
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main():\n    return 1\n", "{}", 10), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
+    assertThat(outcome.detail()).contains("replaced").contains("did not run");
+    assertThat(exec.execedPods).isEmpty();
+    assertThat(client.pods().inNamespace(NS).withName(lease.sandboxId()).get()).isNotNull(); // not ours to delete
   }
 
   @Test
@@ -360,6 +466,51 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.sandboxId()).isEqualTo(lease.sandboxId());
     assertThat(exec.execedPods).containsExactly(lease.sandboxId());
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void underGvisorEachExecutionRunsUnderAProcessLimitItCannotRaise() {
+    SandboxProvider provider = provider("pids", 1);
+    provider.getSpec().getSelfManaged().setPidsLimit(40);
+    kubelet().start();
+    SelfManagedSandboxBackend backend = readyBackend(provider); // RuntimeClass gvisor, handler runsc
+    assertThat(backend.probe().message()).contains("at most 40 processes per execution");
+    SandboxLease lease = claim(backend, Language.PYTHON);
+
+    // The real shell and runner, locally: the limit the code sees, and that it cannot lift it.
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
+        "import resource\n"
+            + "def main():\n"
+            + "    limits = resource.getrlimit(resource.RLIMIT_NPROC)\n"
+            + "    try:\n"
+            + "        resource.setrlimit(resource.RLIMIT_NPROC, (100000, 100000))\n"
+            + "        raised = True\n"
+            + "    except (ValueError, OSError):\n"
+            + "        raised = False\n"
+            + "    return {'soft': limits[0], 'hard': limits[1], 'raised': raised}\n", "{}", 10), RunControl.detached());
+
+    assertThat(exec.commands).singleElement().satisfies(command ->
+        assertThat(command.subList(0, 2)).containsExactly("sh", "-c"));
+    assertThat(outcome.report().result().get("soft").asInt()).isEqualTo(40);
+    assertThat(outcome.report().result().get("hard").asInt()).isEqualTo(40);
+    if (!"root".equals(System.getProperty("user.name"))) {
+      assertThat(outcome.report().result().get("raised").asBoolean()).isFalse(); // root may; sandbox uid 1000 may not
+    }
+  }
+
+  @Test
+  void withAHandlerThatSharesTheNodesKernelNoPerExecutionLimitIsSet() {
+    // Under runc, RLIMIT_NPROC would count every uid-1000 process of the node: not set there.
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
+        .build()).create();
+    OperatorConfig config = OperatorConfig.defaults().withIsolationPolicy(
+        IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
+    kubelet().start();
+    SelfManagedSandboxBackend backend = backend(provider("runc-pids", 1), client, config);
+    assertThat(backend.probe().message()).contains("limited only by the node's podPidsLimit (handler runc)");
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    backend.execute(lease, request(Language.PYTHON, "def main():\n    return 1\n", "{}", 10), RunControl.detached());
+    assertThat(exec.commands).singleElement().satisfies(command -> assertThat(command.get(0)).isEqualTo("python3"));
   }
 
   @Test
@@ -616,6 +767,10 @@ class SelfManagedSandboxBackendMockTest {
         .withMetadata(new ObjectMetaBuilder().withName("sbx-rolling-py-old").withNamespace(NS)
             .withLabels(Map.of(ApiConstants.PROVIDER_UID_LABEL, uid, ApiConstants.LANGUAGE_LABEL, "python",
                 ApiConstants.STATE_LABEL, "idle", SandboxPodTemplate.TEMPLATE_HASH_LABEL, "0000000000000000"))
+            // Made by an earlier backend of this provider, so owned by it as every pool pod is.
+            .withOwnerReferences(new io.fabric8.kubernetes.api.model.OwnerReferenceBuilder()
+                .withApiVersion(ApiConstants.API_VERSION).withKind(ApiConstants.KIND_SANDBOX_PROVIDER)
+                .withName("rolling").withUid(uid).withController(true).build())
             .build())
         .withNewSpec().addNewContainer().withName("sandbox").withImage("localhost/sandbox-runtime:v0").endContainer().endSpec()
         .build();
@@ -722,6 +877,16 @@ class SelfManagedSandboxBackendMockTest {
     }
   }
 
+  /** The pool's own template for a provider, as the backend builds it (what a look-alike copies). */
+  private SandboxPodTemplate template(SandboxProvider provider, Language language) {
+    SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS)
+        .withName(provider.getMetadata().getName()).get();
+    stored.setSpec(provider.getSpec());
+    ProviderSettings settings = ProviderSettings.of(stored, OperatorConfig.defaults());
+    return new SandboxPodTemplate(settings, stored.getMetadata().getUid(),
+        SelfManagedSettings.of(stored.getSpec().getSelfManaged()), language, settings.runtime(language).orElseThrow().image());
+  }
+
   private static RuntimeSpec runtime(Language language, String image) {
     RuntimeSpec runtime = new RuntimeSpec();
     runtime.setLanguage(language);
@@ -743,9 +908,12 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SelfManagedSandboxBackend backend(SandboxProvider provider, KubernetesClient client) {
+    return backend(provider, client, OperatorConfig.defaults());
+  }
+
+  private SelfManagedSandboxBackend backend(SandboxProvider provider, KubernetesClient client, OperatorConfig config) {
     SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS).withName(provider.getMetadata().getName()).get();
     stored.setSpec(provider.getSpec());
-    OperatorConfig config = OperatorConfig.defaults();
     BackendContext context = new BackendContext(stored.getMetadata().getUid(), ProviderSettings.of(stored, config),
         stored.getSpec(), Map.of(), config, client);
     SelfManagedSandboxBackend backend = new SelfManagedSandboxBackend(context, exec);

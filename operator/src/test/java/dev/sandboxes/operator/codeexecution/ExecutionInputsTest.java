@@ -1,0 +1,131 @@
+package dev.sandboxes.operator.codeexecution;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sandboxes.api.v1alpha1.ArgumentsSource;
+import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
+import dev.sandboxes.api.v1alpha1.CodeSource;
+import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
+import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.SecretKeyReference;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** Resolving codeFrom and argumentsFrom: only Secrets that opted in are read for an execution. */
+class ExecutionInputsTest {
+
+  /** Secrets by name, each labelled or not; ConfigMaps by name. */
+  private final Map<String, ReferencedObjects.ExecutionSecret> secrets = new HashMap<>();
+  private final Map<String, Map<String, String>> configMaps = new HashMap<>();
+  private final ReferencedObjects objects = new ReferencedObjects() {
+    @Override
+    public Optional<Map<String, String>> configMap(String namespace, String name) {
+      return Optional.ofNullable(configMaps.get(name));
+    }
+
+    @Override
+    public Optional<Map<String, String>> secret(String namespace, String name) {
+      throw new AssertionError("executions must not read Secrets the way providers do");
+    }
+
+    @Override
+    public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
+      return Optional.ofNullable(secrets.get(name));
+    }
+  };
+
+  @Test
+  void codeFromASecretThatDidNotOptInIsRefusedNamingTheFieldAndTheLabel() {
+    secrets.put("registry-credentials", new ReferencedObjects.ExecutionSecret(false, Map.of()));
+    ExecutionInputs.Resolution resolution = ExecutionInputs.resolve("ns", codeFromSecret("registry-credentials", "main.py"), objects);
+
+    assertThat(resolution).isInstanceOf(ExecutionInputs.NotAllowed.class);
+    assertThat(((ExecutionInputs.NotAllowed) resolution).message())
+        .contains("Secret registry-credentials").contains("spec.codeFrom.secretKeyRef")
+        .contains("sandboxes.dev/execution-input: \"true\"");
+  }
+
+  @Test
+  void argumentsFromASecretThatDidNotOptInIsRefusedBeforeItsKeysAreLookedAt() {
+    secrets.put("db", new ReferencedObjects.ExecutionSecret(false, Map.of()));
+    CodeExecutionSpec spec = inline();
+    spec.setArgumentsFrom(argumentsFrom("db", "no-such-key"));
+
+    ExecutionInputs.Resolution resolution = ExecutionInputs.resolve("ns", spec, objects);
+
+    // Refused, not "has no key": the execution learns nothing about the Secret's keys.
+    assertThat(resolution).isInstanceOf(ExecutionInputs.NotAllowed.class);
+    assertThat(((ExecutionInputs.NotAllowed) resolution).message())
+        .contains("Secret db").contains("spec.argumentsFrom.secretKeyRef").contains("sandboxes.dev/execution-input")
+        .doesNotContain("no-such-key");
+  }
+
+  @Test
+  void aMissingSecretStillWaits() {
+    assertThat(ExecutionInputs.resolve("ns", codeFromSecret("later", "k"), objects))
+        .isInstanceOf(ExecutionInputs.Missing.class);
+  }
+
+  @Test
+  void aSecretThatOptedInIsReadAndItsCodeIsMarkedToHideItsSource() {
+    secrets.put("code", new ReferencedObjects.ExecutionSecret(true, Map.of("main.py", "def main(a, b):\n    return a + b\n")));
+    secrets.put("args", new ReferencedObjects.ExecutionSecret(true, Map.of("args.json", "{\"b\": 2}")));
+    CodeExecutionSpec spec = codeFromSecret("code", "main.py");
+    spec.setArguments(Map.of("a", 1, "b", 0));
+    spec.setArgumentsFrom(argumentsFrom("args", "args.json"));
+
+    ExecutionInputs inputs = ((ExecutionInputs.Resolved) ExecutionInputs.resolve("ns", spec, objects)).inputs();
+
+    assertThat(inputs.code()).startsWith("def main(a, b)");
+    assertThat(inputs.arguments().toString()).isEqualTo("{\"a\":1,\"b\":2}");
+    assertThat(inputs.codeFromSecret()).isTrue();
+  }
+
+  @Test
+  void inlineAndConfigMapCodeKeepTheirTracebacks() {
+    assertThat(((ExecutionInputs.Resolved) ExecutionInputs.resolve("ns", inline(), objects)).inputs().codeFromSecret())
+        .isFalse();
+    configMaps.put("cm", Map.of("main.py", "def main():\n    pass\n"));
+    CodeExecutionSpec spec = new CodeExecutionSpec();
+    spec.setLanguage(Language.PYTHON);
+    CodeSource source = new CodeSource();
+    ConfigMapKeyReference ref = new ConfigMapKeyReference();
+    ref.setName("cm");
+    ref.setKey("main.py");
+    source.setConfigMapKeyRef(ref);
+    spec.setCodeFrom(source);
+    assertThat(((ExecutionInputs.Resolved) ExecutionInputs.resolve("ns", spec, objects)).inputs().codeFromSecret())
+        .isFalse();
+  }
+
+  private static CodeExecutionSpec inline() {
+    CodeExecutionSpec spec = new CodeExecutionSpec();
+    spec.setLanguage(Language.PYTHON);
+    spec.setCode("def main(**a):\n    return a\n");
+    return spec;
+  }
+
+  private static CodeExecutionSpec codeFromSecret(String name, String key) {
+    CodeExecutionSpec spec = new CodeExecutionSpec();
+    spec.setLanguage(Language.PYTHON);
+    CodeSource source = new CodeSource();
+    source.setSecretKeyRef(secretKey(name, key));
+    spec.setCodeFrom(source);
+    return spec;
+  }
+
+  private static ArgumentsSource argumentsFrom(String name, String key) {
+    ArgumentsSource source = new ArgumentsSource();
+    source.setSecretKeyRef(secretKey(name, key));
+    return source;
+  }
+
+  private static SecretKeyReference secretKey(String name, String key) {
+    SecretKeyReference ref = new SecretKeyReference();
+    ref.setName(name);
+    ref.setKey(key);
+    return ref;
+  }
+}
