@@ -3,6 +3,7 @@ package dev.sandboxes.operator;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.codeexecution.CodeExecutionReconciler;
+import dev.sandboxes.operator.codeexecution.ExecutionCachePruning;
 import dev.sandboxes.operator.codeexecution.ExecutionQueue;
 import dev.sandboxes.operator.codeexecution.ExecutionTracker;
 import dev.sandboxes.operator.common.TriggerEventSource;
@@ -34,6 +35,13 @@ public final class SandboxOperator implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SandboxOperator.class);
 
+  /**
+   * CodeExecutions per page of the informer's list. A page is buffered whole before parsing, and
+   * an object can be 1.5 MiB: 50 bound a page to 75 MiB in the worst case, and 5,000 executions
+   * to 100 requests.
+   */
+  static final long INFORMER_LIST_LIMIT = 50;
+
   private final Operator operator;
   private final ProviderRegistry registry;
   private final ExecutionTracker tracker;
@@ -43,15 +51,22 @@ public final class SandboxOperator implements AutoCloseable {
   private final OperatorMetrics metrics;
   private final SandboxProviderReconciler providerReconciler;
   private final CodeExecutionReconciler executionReconciler;
+  private final KubernetesClient informerClient;
   private volatile boolean stopped;
 
-  /** Builds (does not start) an operator on a client. */
+  /**
+   * Builds (does not start) an operator on a client. The informers get a client of their own with
+   * the same configuration, whose serialization leaves large fields out of the cache
+   * ({@link ExecutionCachePruning}); {@code client} reads complete objects. The caller closes
+   * {@code client}; stop() closes the other.
+   */
   public SandboxOperator(
       KubernetesClient client,
       SandboxBackendFactory factory,
       OperatorConfig config,
       Consumer<io.javaoperatorsdk.operator.api.config.ConfigurationServiceOverrider> overrides) {
     Clock clock = Clock.systemUTC();
+    this.informerClient = ExecutionCachePruning.informerClient(client);
     this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.events = new EventRecorder(client);
     TriggerEventSource<CodeExecution> executionTriggers = new TriggerEventSource<>("execution-triggers");
@@ -71,12 +86,12 @@ public final class SandboxOperator implements AutoCloseable {
     this.providerReconciler = new SandboxProviderReconciler(registry, config, events, metrics, clock);
     providerRef[0] = providerReconciler;
     this.executionReconciler =
-        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock);
+        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock, client);
     providerReconciler.onProviderReady(executionReconciler::providerBecameReady);
     this.operator =
         new Operator(
             o -> {
-              o.withKubernetesClient(client)
+              o.withKubernetesClient(informerClient)
                   // Status is written with JSON merge patch: 1.20's server-side apply is beta and the
                   // mock server has none (house-style §4).
                   .withUseSSAToPatchPrimaryResource(false)
@@ -98,7 +113,12 @@ public final class SandboxOperator implements AutoCloseable {
             });
     Set<String> namespaces = new HashSet<>(config.watchNamespaces());
     operator.register(providerReconciler, o -> watch(o, namespaces));
-    operator.register(executionReconciler, o -> watch(o, namespaces));
+    operator.register(executionReconciler, o -> {
+      watch(o, namespaces);
+      // The first list of all CodeExecutions comes in pages: a page is held whole in memory
+      // before it is parsed, and one CodeExecution can be 1.5 MiB.
+      o.withInformerListLimit(INFORMER_LIST_LIMIT);
+    });
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
@@ -174,6 +194,7 @@ public final class SandboxOperator implements AutoCloseable {
     providerReconciler.close();
     registry.close();
     events.close();
+    informerClient.close();
     LOG.info("sandbox-operator stopped");
   }
 
