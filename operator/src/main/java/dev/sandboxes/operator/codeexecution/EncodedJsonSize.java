@@ -95,23 +95,18 @@ public final class EncodedJsonSize {
   }
 
   /**
-   * What the API server's managedFields add for a free-form value: each object key is listed
-   * again as {@code "f:key":{}}.
+   * What the API server's managedFields add for a free-form value: it lists the top-level keys of
+   * an object (seen on Kubernetes 1.20 for x-kubernetes-preserve-unknown-fields: deeper levels and
+   * arrays are atomic) as {@code "f:key":{}}.
    */
   public static long managedFieldsOf(JsonNode root) {
     long size = 0;
-    Deque<JsonNode> pending = new ArrayDeque<>();
-    pending.push(root);
-    while (!pending.isEmpty()) {
-      JsonNode node = pending.pop();
-      if (node.isObject()) {
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-          Map.Entry<String, JsonNode> field = it.next();
-          size += ofString(field.getKey()) + 6;
-          pending.push(field.getValue());
-        }
+    if (root.isObject()) {
+      for (Iterator<String> names = root.fieldNames(); names.hasNext(); ) {
+        size += ofString(names.next()) + 6;
       }
     }
     return size;
   }
+
 }

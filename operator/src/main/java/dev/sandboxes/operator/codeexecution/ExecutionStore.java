@@ -70,11 +70,15 @@ final class ExecutionStore {
             + " changed since resourceVersion " + base.getMetadata().getResourceVersion(), null));
   }
 
-  /** The parser's complaint when a read failed on the content rather than the connection, else null. */
+  /** What is wrong with the content when a read failed on it rather than on the connection, else null. */
   private static String parseProblem(Throwable e) {
     for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+      if (cause instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException) {
+        return "its JSON nests deeper than the parser's limit of "
+            + com.fasterxml.jackson.core.StreamReadConstraints.defaults().getMaxNestingDepth() + " levels";
+      }
       if (cause instanceof JacksonException json) {
-        return json.getOriginalMessage();
+        return "its JSON does not parse: " + json.getOriginalMessage();
       }
     }
     return null;

@@ -137,8 +137,12 @@ public final class StatusBudget {
     if (e.getCode() == 413 || e.getCode() == 422) {
       return true;
     }
+    // Kubernetes 1.20 answers 500 for what etcd refuses: "etcdserver: request is too large" above
+    // etcd's --max-request-bytes, "trying to send message larger than max" above the 2 MiB of its
+    // gRPC client.
     String message = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
-    return e.getCode() == 500 && message != null && message.toLowerCase(Locale.ROOT).contains("too large");
+    String lower = message == null ? "" : message.toLowerCase(Locale.ROOT);
+    return e.getCode() == 500 && (lower.contains("too large") || lower.contains("larger than max"));
   }
 
   /** HTTP code and reason of a refusal; never the server's message, which may quote the output. */

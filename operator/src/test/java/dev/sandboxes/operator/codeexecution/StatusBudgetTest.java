@@ -168,6 +168,9 @@ class StatusBudgetTest {
     assertThat(StatusBudget.refusedForContent(refusal(413, "RequestEntityTooLarge", "too large"))).isTrue();
     assertThat(StatusBudget.refusedForContent(refusal(422, "Invalid", "status.stdout: Invalid value"))).isTrue();
     assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError", "etcdserver: request is too large"))).isTrue();
+    assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError",
+        "rpc error: code = ResourceExhausted desc = trying to send message larger than max (2500406 vs. 2097152)")))
+        .isTrue();
     assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError", "etcd leader changed"))).isFalse();
     assertThat(StatusBudget.refusedForContent(refusal(409, "Conflict", "too large"))).isFalse();
     // The description never quotes the server's message (it may hold the refused output).
