@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
+import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -46,7 +47,13 @@ public final class ExecutionCachePruning {
     mapper.addMixIn(CodeExecution.class, CachedAsPruned.class);
     mapper.addMixIn(CodeExecutionSpec.class, PrunedSpec.class);
     mapper.addMixIn(CodeExecutionStatus.class, PrunedStatus.class);
-    return new KubernetesSerialization(mapper, true);
+    KubernetesSerialization serialization = new KubernetesSerialization(mapper, true);
+    // Watch events carry an untyped object: fabric8 reads kinds it does not know as a
+    // GenericKubernetesResource, every nested map included, and converts that (recursively) to the
+    // watched type. Known, a CodeExecution is read directly, skipping what is pruned.
+    serialization.registerKubernetesResource(CodeExecution.class);
+    serialization.registerKubernetesResource(SandboxProvider.class);
+    return serialization;
   }
 
   /**

@@ -13,8 +13,9 @@ import java.util.Locale;
  * Keeps a final status within what the API server can store beside the rest of the object. The
  * sizes are encoded sizes ({@link EncodedJsonSize}): output of control characters takes six times
  * its raw size. What does not fit goes in this order: the result first (a truncated JSON value
- * means nothing), then output, cut without splitting a character. When the server still rejects
- * the status, {@link #fallback} keeps the verdict and drops every output field.
+ * means nothing; a result of at most a quarter of the budget stays when output must be cut anyway),
+ * then output, cut without splitting a character. When the server still rejects the status,
+ * {@link #fallback} keeps the verdict and drops every output field.
  */
 public final class StatusBudget {
 
@@ -23,6 +24,9 @@ public final class StatusBudget {
 
   /** Room for the etcd request around the object and for metadata that grows after the start. */
   static final long MARGIN_BYTES = 32 * 1024;
+
+  /** A result of at most this fraction of the budget stays while output is cut. */
+  static final int SMALL_RESULT_SHARE = 4;
 
   /** status.message and each condition message are cut to this many characters. */
   public static final int MAX_MESSAGE_CHARS = 4096;
@@ -66,13 +70,20 @@ public final class StatusBudget {
     boolean resultDropped = false;
     if (status.getResult() != null) {
       JsonNode result = status.getResult();
+      long resultSize = EncodedJsonSize.of(result);
       status.setResult(null);
-      resultDropped = true;
-      appendToMessages(status, String.format(Locale.ROOT,
-          "The result (%d bytes of JSON) did not fit in the status and was dropped; return a smaller value.",
-          EncodedJsonSize.of(result)));
-      if (encodedSize(status) <= budget) {
-        return new Fitted(status, true, false);
+      // The result goes first: a cut JSON value means nothing, cut output still does. But a small
+      // result is not dropped in vain when the output has to be cut anyway.
+      if (encodedSize(status) <= budget || resultSize > budget / SMALL_RESULT_SHARE) {
+        resultDropped = true;
+        appendToMessages(status, String.format(Locale.ROOT,
+            "The result (%d bytes of JSON) did not fit in the status and was dropped; return a smaller value.",
+            resultSize));
+        if (encodedSize(status) <= budget) {
+          return new Fitted(status, true, false);
+        }
+      } else {
+        status.setResult(result);
       }
     }
     String stdout = orEmpty(status.getStdout());

@@ -78,8 +78,10 @@ class ExecutionCachePruningTest {
         new com.fasterxml.jackson.core.type.TypeReference<io.fabric8.kubernetes.api.model.DefaultKubernetesResourceList<CodeExecution>>() {});
     assertThat(items.getItems()).singleElement().isInstanceOf(PrunedCodeExecution.class);
 
-    pruning.registerKubernetesResource(CodeExecution.class);
-    WatchEvent event = pruning.unmarshal("{\"type\":\"MODIFIED\",\"object\":" + finishedJson("{\"x\":1}") + "}",
+    // A watch event's object is untyped: read as the registered kind, not as a generic map first.
+    int depth = 5000;
+    String deep = "{\"a\":".repeat(depth) + "1" + "}".repeat(depth);
+    WatchEvent event = pruning.unmarshal("{\"type\":\"MODIFIED\",\"object\":" + finishedJson(deep) + "}",
         WatchEvent.class);
     assertThat(event.getObject()).isInstanceOf(PrunedCodeExecution.class);
     assertThat(((CodeExecution) event.getObject()).getStatus().getStdout()).isNull();

@@ -109,6 +109,18 @@ class StatusBudgetTest {
   }
 
   @Test
+  void aSmallResultStaysWhenTheOutputMustBeCutAnyway() {
+    String controls = "\u0001".repeat(MAX_OUTPUT);
+    CodeExecutionStatus status = finished(out(controls), out(controls), JSON.getNodeFactory().numberNode(500_000));
+    StatusBudget.Fitted fitted = StatusBudget.fit(status, 500_000);
+    assertThat(fitted.resultDropped()).isFalse();
+    assertThat(fitted.outputCut()).isTrue();
+    assertThat(fitted.status().getResult().asInt()).isEqualTo(500_000);
+    assertThat(fitted.status().getMessage()).doesNotContain("was dropped");
+    assertThat(StatusBudget.encodedSize(fitted.status())).isLessThanOrEqualTo(StatusBudget.statusBudget(500_000));
+  }
+
+  @Test
   void aResultThatFitsStaysAndManagedFieldsOfItsKeysAreCounted() {
     ObjectNode result = JSON.createObjectNode();
     for (int i = 0; i < 1000; i++) {
