@@ -83,7 +83,7 @@ class HostileExecutionsE2E {
   void argumentsNestedJustBeyondTheLimitNameTheLimit() {
     createDeeplyNested("deeper-than-64", 100);
     CodeExecution cx = cluster.awaitTerminal("deeper-than-64", Duration.ofMinutes(2));
-    assertThat(cx.getStatus().getMessage()).contains("spec.arguments nests 101 levels deep; at most 64");
+    assertThat(cx.getStatus().getMessage()).contains("spec.arguments nests 100 levels deep; at most 64");
   }
 
   /** Created with kubectl from raw JSON: no Java client would write it. */
