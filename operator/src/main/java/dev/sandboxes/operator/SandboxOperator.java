@@ -42,6 +42,9 @@ public final class SandboxOperator implements AutoCloseable {
    */
   static final long INFORMER_LIST_LIMIT = 50;
 
+  /** How long the informers may take to list everything before the operator gives up starting. */
+  static final Duration CACHE_SYNC_TIMEOUT = Duration.ofMinutes(5);
+
   private final Operator operator;
   private final ProviderRegistry registry;
   private final ExecutionTracker tracker;
@@ -99,6 +102,10 @@ public final class SandboxOperator implements AutoCloseable {
                   .withCloseClientOnStop(false)
                   .withConcurrentReconciliationThreads(config.reconcileThreads())
                   .withReconciliationTerminationTimeout(Duration.ofSeconds(10))
+                  // Listing thousands of CodeExecutions page by page from a busy API server can take
+                  // minutes; JOSDK's default of 2 stops the operator, which then fails again on
+                  // every restart.
+                  .withCacheSyncTimeout(CACHE_SYNC_TIMEOUT)
                   .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(meterRegistry));
               if (config.leaderElection()) {
                 o.withLeaderElectionConfiguration(

@@ -53,7 +53,7 @@ public final class MemoryBenchmark {
   private static final double TARGET_RSS_MB = 200;
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  record Options(int big, int finished, int argumentsBytes, int statusBytes, int depth, Path operatorJar,
+  record Options(int big, int finished, int argumentsBytes, int statusBytes, int depth, int leafBytes, Path operatorJar,
       List<String> javaOptions, String memoryLimit) {
 
     static Options parse(String[] args) {
@@ -62,6 +62,7 @@ public final class MemoryBenchmark {
       int argumentsBytes = 510 * 1024; // just under the validator's 512 KiB
       int statusBytes = 1024 * 1024;
       int depth = 60; // within the validator's 64: these are valid executions
+      int leafBytes = 16 * 1024;
       Path jar = Path.of("operator/target/sandbox-operator.jar");
       List<String> javaOptions = List.of("-XX:MaxRAMPercentage=70", "-XX:+ExitOnOutOfMemoryError");
       String memoryLimit = "512m";
@@ -72,13 +73,14 @@ public final class MemoryBenchmark {
           case "--arguments-bytes" -> argumentsBytes = Integer.parseInt(args[++i]);
           case "--status-bytes" -> statusBytes = Integer.parseInt(args[++i]);
           case "--depth" -> depth = Integer.parseInt(args[++i]);
+          case "--leaf-bytes" -> leafBytes = Integer.parseInt(args[++i]);
           case "--operator-jar" -> jar = Path.of(args[++i]);
           case "--java-options" -> javaOptions = Arrays.stream(args[++i].trim().split("\\s+")).filter(s -> !s.isEmpty()).toList();
           case "--memory-limit" -> memoryLimit = args[++i];
           default -> throw new IllegalArgumentException("unknown argument " + args[i]);
         }
       }
-      return new Options(big, finished, argumentsBytes, statusBytes, depth, jar, javaOptions, memoryLimit);
+      return new Options(big, finished, argumentsBytes, statusBytes, depth, leafBytes, jar, javaOptions, memoryLimit);
     }
   }
 
@@ -184,8 +186,9 @@ public final class MemoryBenchmark {
             + (outOfMemory ? ", OutOfMemoryError in its log" : "") + "; log " + log + ")");
     System.out.printf(Locale.ROOT, "  operator: after a GC heap %.0f MiB used of %.0f MiB committed; RSS %.0f MB;"
         + " peak RSS seen %.0f MB%n", heapMib, committedMib, rssMb, peakKb.get() / 1024.0);
-    System.out.printf(Locale.ROOT, "  objects: %d with ~%d KiB arguments (depth %d) and a %d KiB status, %d ordinary finished%n",
-        options.big(), options.argumentsBytes() / 1024, options.depth(), bigStatus / 1024, options.finished());
+    System.out.printf(Locale.ROOT, "  objects: %d with ~%d KiB arguments (depth %d, %d-byte leaves) and a %d KiB status,"
+        + " %d ordinary finished%n", options.big(), options.argumentsBytes() / 1024, options.depth(), options.leafBytes(),
+        bigStatus / 1024, options.finished());
     System.out.printf(Locale.ROOT, "  target: survived and RSS <= %.0f MB: %s%n", TARGET_RSS_MB,
         survived && rssMb <= TARGET_RSS_MB ? "met" : "MISSED");
     stopOperator();
@@ -195,7 +198,7 @@ public final class MemoryBenchmark {
 
   /** Creates the large executions (4 at a time); returns the encoded size of the statuses the server accepted. */
   private long createBigExecutions() throws Exception {
-    Map<String, Object> arguments = deepArguments(options.argumentsBytes(), options.depth());
+    Map<String, Object> arguments = deepArguments(options.argumentsBytes(), options.depth(), options.leafBytes());
     progress("creating %d executions with %d KiB of arguments nested %d deep and ~%d KiB finished statuses",
         options.big(), JSON.writeValueAsBytes(arguments).length / 1024, options.depth(), options.statusBytes() / 1024);
     AtomicLong statusTarget = new AtomicLong(options.statusBytes());
@@ -211,7 +214,7 @@ public final class MemoryBenchmark {
         cx = createOrGet(cx);
         while (true) {
           long target = statusTarget.get();
-          cx.setStatus(bigStatus(cx, target));
+          cx.setStatus(bigStatus(cx, target, options.leafBytes()));
           try {
             client.resource(cx).updateStatus();
             accepted.set(StatusBudget.encodedSize(cx.getStatus()));
@@ -295,13 +298,13 @@ public final class MemoryBenchmark {
   }
 
   /** A finished status of about {@code bytes}: stdout, stderr and a nested result. */
-  private static dev.sandboxes.api.v1alpha1.CodeExecutionStatus bigStatus(CodeExecution cx, long bytes) {
+  private static dev.sandboxes.api.v1alpha1.CodeExecutionStatus bigStatus(CodeExecution cx, long bytes, int leafBytes) {
     int stdout = (int) (bytes * 0.4);
     int stderr = (int) (bytes * 0.2);
     int result = (int) (bytes * 0.35);
     String out = "output line of a chatty program\n".repeat(stdout / 32);
     String err = "warning: something to say\n".repeat(stderr / 26);
-    JsonNode value = JSON.valueToTree(deepArguments(result, 20));
+    JsonNode value = JSON.valueToTree(deepArguments(result, 20, leafBytes));
     Instant now = Instant.now();
     ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0,
         new StreamCapture(out, out.length(), false), new StreamCapture(err, err.length(), false),
@@ -310,12 +313,14 @@ public final class MemoryBenchmark {
   }
 
   /**
-   * {"chains": [{"k":{"k":...["<1 KiB>"]}}, ...]}: objects {@code depth} levels deep, about {@code
-   * bytes} of JSON, thousands of maps once parsed. (Lists keep managedFields small, as a tenant who
-   * wants the object to fit would; 1 KiB leaves keep the API server's own cost of the load bearable.)
+   * {"chains": [{"k":{"k":...["<leaf>"]}}, ...]}: objects {@code depth} levels deep with string
+   * leaves of {@code leafBytes}, about {@code bytes} of JSON. Lists keep managedFields small, as a
+   * tenant who wants the object to fit would. Smaller leaves mean more maps: harder on a client that
+   * parses them, but just as hard on the API server, which decodes every object into Go maps
+   * (with 1 KiB leaves, 200 such objects took a Kubernetes 1.20 API server to 18 GB).
    */
-  static Map<String, Object> deepArguments(int bytes, int depth) {
-    Object chain = List.of("leaf ".repeat(200));
+  static Map<String, Object> deepArguments(int bytes, int depth, int leafBytes) {
+    Object chain = List.of("x".repeat(leafBytes));
     for (int level = 0; level < depth - 3; level++) { // the root object and the list are two levels
       chain = Map.of("k", chain);
     }
