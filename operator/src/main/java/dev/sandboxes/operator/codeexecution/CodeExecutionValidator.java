@@ -207,8 +207,10 @@ public final class CodeExecutionValidator {
       }
       deepest = Math.max(deepest, level);
       for (Object child : children) {
-        values.push(child);
-        levels.push(level + 1);
+        if (child != null) { // a JSON null is a leaf (and ArrayDeque takes no nulls)
+          values.push(child);
+          levels.push(level + 1);
+        }
       }
     }
     return deepest;

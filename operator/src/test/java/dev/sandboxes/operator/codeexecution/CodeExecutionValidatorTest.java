@@ -69,6 +69,11 @@ class CodeExecutionValidatorTest {
     assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
     spec.setArguments(Map.of("list", List.of(List.of(deep))));
     assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString().contains("nests 67 levels");
+    java.util.Map<String, Object> withNull = new java.util.HashMap<>();
+    withNull.put("nothing", null);
+    withNull.put("list", java.util.Arrays.asList(1, null));
+    spec.setArguments(withNull);
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
   }
 
   @Test
