@@ -4,6 +4,7 @@ import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.codeexecution.CodeExecutionReconciler;
+import dev.sandboxes.operator.codeexecution.ExecutionCachePruning;
 import dev.sandboxes.operator.codeexecution.ExecutionQueue;
 import dev.sandboxes.operator.codeexecution.ExecutionTracker;
 import dev.sandboxes.operator.common.TriggerEventSource;
@@ -35,6 +36,16 @@ public final class SandboxOperator implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(SandboxOperator.class);
 
+  /**
+   * CodeExecutions per page of the informer's list. A page is buffered whole before parsing, and
+   * an object can be 1.5 MiB: 50 bound a page to 75 MiB in the worst case, and 5,000 executions
+   * to 100 requests.
+   */
+  static final long INFORMER_LIST_LIMIT = 50;
+
+  /** How long the informers may take to list everything before the operator gives up starting. */
+  static final Duration CACHE_SYNC_TIMEOUT = Duration.ofMinutes(5);
+
   private final Operator operator;
   private final ProviderRegistry registry;
   private final ExecutionTracker tracker;
@@ -44,15 +55,22 @@ public final class SandboxOperator implements AutoCloseable {
   private final OperatorMetrics metrics;
   private final SandboxProviderReconciler providerReconciler;
   private final CodeExecutionReconciler executionReconciler;
+  private final KubernetesClient informerClient;
   private volatile boolean stopped;
 
-  /** Builds (does not start) an operator on a client. */
+  /**
+   * Builds (does not start) an operator on a client. The informers get a client of their own with
+   * the same configuration, whose serialization leaves large fields out of the cache
+   * ({@link ExecutionCachePruning}); {@code client} reads complete objects. The caller closes
+   * {@code client}; stop() closes the other.
+   */
   public SandboxOperator(
       KubernetesClient client,
       SandboxBackendFactory factory,
       OperatorConfig config,
       Consumer<io.javaoperatorsdk.operator.api.config.ConfigurationServiceOverrider> overrides) {
     Clock clock = Clock.systemUTC();
+    this.informerClient = ExecutionCachePruning.informerClient(client);
     this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.events = new EventRecorder(client);
     TriggerEventSource<CodeExecution> executionTriggers = new TriggerEventSource<>("execution-triggers");
@@ -73,12 +91,12 @@ public final class SandboxOperator implements AutoCloseable {
     this.providerReconciler = new SandboxProviderReconciler(registry, config, events, metrics, clock);
     providerRef[0] = providerReconciler;
     this.executionReconciler =
-        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock);
+        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock, client);
     providerReconciler.onProviderReady(executionReconciler::providerBecameReady);
     this.operator =
         new Operator(
             o -> {
-              o.withKubernetesClient(client)
+              o.withKubernetesClient(informerClient)
                   // Status is written with JSON merge patch: 1.20's server-side apply is beta and the
                   // mock server has none (house-style §4).
                   .withUseSSAToPatchPrimaryResource(false)
@@ -86,6 +104,10 @@ public final class SandboxOperator implements AutoCloseable {
                   .withCloseClientOnStop(false)
                   .withConcurrentReconciliationThreads(config.reconcileThreads())
                   .withReconciliationTerminationTimeout(Duration.ofSeconds(10))
+                  // Listing thousands of CodeExecutions page by page from a busy API server can take
+                  // minutes; JOSDK's default of 2 stops the operator, which then fails again on
+                  // every restart.
+                  .withCacheSyncTimeout(CACHE_SYNC_TIMEOUT)
                   .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(meterRegistry));
               if (config.leaderElection()) {
                 o.withLeaderElectionConfiguration(
@@ -100,7 +122,12 @@ public final class SandboxOperator implements AutoCloseable {
             });
     Set<String> namespaces = new HashSet<>(config.watchNamespaces());
     operator.register(providerReconciler, o -> watch(o, namespaces));
-    operator.register(executionReconciler, o -> watch(o, namespaces));
+    operator.register(executionReconciler, o -> {
+      watch(o, namespaces);
+      // The first list of all CodeExecutions comes in pages: a page is held whole in memory
+      // before it is parsed, and one CodeExecution can be 1.5 MiB.
+      o.withInformerListLimit(INFORMER_LIST_LIMIT);
+    });
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
@@ -180,6 +207,7 @@ public final class SandboxOperator implements AutoCloseable {
       LOG.warn("some sandboxes were still being destroyed at shutdown; each provider removes its leftovers on its next start");
     }
     events.close();
+    informerClient.close();
     LOG.info("sandbox-operator stopped");
   }
 

@@ -24,8 +24,6 @@ import dev.sandboxes.operator.sandboxprovider.ProviderRuntime;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -68,6 +66,11 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private static final String DEFAULT_PROVIDER_KEY = "*default*";
   private static final Duration REFERENCE_RETRY = Duration.ofSeconds(15);
   private static final Duration BACKEND_WAIT_AFTER_RESTART = Duration.ofSeconds(60);
+  /** Decisions per reconcile when writes keep conflicting; then a reschedule. */
+  private static final int MAX_DECISIONS = 5;
+  private static final Duration CONFLICT_RETRY = Duration.ofSeconds(1);
+  /** How long past its deadline an execution started by another operator may take to be written. */
+  static final Duration OTHER_WRITER_GRACE = Duration.ofSeconds(30);
 
   private final ProviderRegistry registry;
   private final ExecutionQueue queue;
@@ -78,10 +81,17 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final TriggerEventSource<CodeExecution> triggers;
   private volatile EventSourceContext<CodeExecution> eventSourceContext;
   private volatile InformerEventSource<SandboxProvider, CodeExecution> providers;
+  private final KubernetesClient completeReads;
+  private final Instant processStart;
   private volatile KubernetesClient client;
+  private volatile ExecutionStore store;
   /** Executions found Started after a restart whose provider has no backend yet: since when. */
   private final java.util.Map<String, Instant> awaitingBackend = new java.util.concurrent.ConcurrentHashMap<>();
 
+  /**
+   * @param completeReads a client with the standard serialization: the informers' client prunes
+   *     large fields (see {@link ExecutionCachePruning}), and starting an execution needs them
+   */
   public CodeExecutionReconciler(
       ProviderRegistry registry,
       ExecutionQueue queue,
@@ -89,7 +99,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       TriggerEventSource<CodeExecution> triggers,
       EventRecorder events,
       OperatorMetrics metrics,
-      Clock clock) {
+      Clock clock,
+      KubernetesClient completeReads) {
+    this.completeReads = completeReads;
+    this.processStart = clock.instant();
     this.registry = registry;
     this.metrics = metrics;
     this.queue = queue;
@@ -111,6 +124,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   @Override
   public List<EventSource<?, CodeExecution>> prepareEventSources(EventSourceContext<CodeExecution> context) {
     this.client = context.getClient();
+    this.store = new ExecutionStore(completeReads, context.getClient());
     this.eventSourceContext = context;
     context.getPrimaryCache().addIndexer(PROVIDER_INDEX, cx -> List.of(providerKey(cx)));
     InformerEventSourceConfiguration<SandboxProvider> configuration =
@@ -127,29 +141,90 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   }
 
   @Override
-  public UpdateControl<CodeExecution> reconcile(CodeExecution cx, Context<CodeExecution> context) {
+  public UpdateControl<CodeExecution> reconcile(CodeExecution cached, Context<CodeExecution> context) {
+    CodeExecution cx = cached;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return decide(cx, context);
+      } catch (StaleCopyException stale) {
+        // Another writer (or our own sandbox-id record) changed the object since it was read:
+        // decide again on what is stored now, never re-apply the status computed from the old copy.
+        if (attempt == MAX_DECISIONS) {
+          LOG.info("CodeExecution {}/{} kept changing while it was reconciled; trying again shortly",
+              cx.getMetadata().getNamespace(), cx.getMetadata().getName());
+          return UpdateControl.<CodeExecution>noUpdate().rescheduleAfter(CONFLICT_RETRY);
+        }
+        CodeExecution fresh = stale.fresh();
+        if (fresh == null) {
+          ExecutionStore.Read read = store.read(cx);
+          if (read instanceof ExecutionStore.Gone) {
+            return UpdateControl.noUpdate(); // deleted meanwhile; the delete event cleans up
+          }
+          if (read instanceof ExecutionStore.Unreadable unreadable) {
+            return unreadable(cx, context, unreadable.problem(), clock.instant());
+          }
+          fresh = ((ExecutionStore.Found) read).execution();
+        }
+        LOG.debug("CodeExecution {}/{} changed (resourceVersion {} -> {}); deciding again",
+            cx.getMetadata().getNamespace(), cx.getMetadata().getName(), cx.getMetadata().getResourceVersion(),
+            fresh.getMetadata().getResourceVersion());
+        cx = fresh;
+      }
+    }
+  }
+
+  /** One decision on one copy (cached and pruned, or read complete). Writes throw StaleCopyException on a 409. */
+  private UpdateControl<CodeExecution> decide(CodeExecution cx, Context<CodeExecution> context) {
     String uid = cx.getMetadata().getUid();
     CodeExecutionStatus status = cx.getStatus();
     Instant now = clock.instant();
+    Optional<ExecutionTracker.Run> run = tracker.get(uid);
 
     if (CodeExecutionStatusCalculator.isTerminal(status)) {
-      tracker.forget(uid);
+      if (run.isPresent()) {
+        // Finished by another writer while (or after) this process ran it: its status stays.
+        LOG.info("CodeExecution {}/{} was finished by another writer; keeping its status ({})",
+            cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
+            Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED));
+        tracker.cancel(uid, "Another operator finished this execution; its status is kept");
+      } else {
+        queue.remove(uid); // it may still wait in this process's queue
+      }
       return finishedControl(cx, context, now);
     }
 
-    Optional<ExecutionTracker.Run> run = tracker.get(uid);
     if (run.isPresent()) {
       Optional<ExecutionOutcome> outcome = run.get().outcome();
       if (outcome.isEmpty()) {
         return UpdateControl.noUpdate(); // running; the tracker triggers us when it ends
       }
-      writeFinal(cx, context, outcome.get(), run.get().providerUid(), now);
+      CodeExecutionStatus written = writeFinal(cx, context, run.get(), outcome.get(), now);
       tracker.forget(uid);
-      return ttlControl(cx, now);
+      return written == null ? UpdateControl.noUpdate() : ttlAfter(UpdateControl.noUpdate(), cx, written, now);
     }
 
     if (CodeExecutionStatusCalculator.isStarted(status)) {
-      return recoverAfterRestart(cx, context, now);
+      queue.remove(uid); // started elsewhere; it may still wait in this process's queue
+      return recoverStartedElsewhere(cx, context, now);
+    }
+
+    // Pending: starting needs spec.code and spec.arguments, which the cache does not hold, and a
+    // copy as recent as possible, since the Started write is conditioned on its resourceVersion.
+    if (ExecutionCachePruning.isPruned(cx)) {
+      ExecutionStore.Read read = store.read(cx);
+      if (read instanceof ExecutionStore.Gone) {
+        return UpdateControl.noUpdate();
+      }
+      if (read instanceof ExecutionStore.Unreadable unreadable) {
+        return unreadable(cx, context, unreadable.problem(), now);
+      }
+      CodeExecution complete = ((ExecutionStore.Found) read).execution();
+      if (CodeExecutionStatusCalculator.isStarted(complete.getStatus())
+          || CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
+        throw new StaleCopyException("started or finished since the cached copy", complete);
+      }
+      cx = complete;
+      status = cx.getStatus();
     }
 
     Long generation = cx.getMetadata().getGeneration();
@@ -211,7 +286,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       CodeExecutionStatus queued =
           CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), waiting.reason(), now);
       if (!sameWaitingState(status, queued)) {
-        StatusWriter.write(cx, context, queued, CodeExecution::new);
+        write(cx, context, queued);
       }
       return UpdateControl.noUpdate();
     }
@@ -232,15 +307,16 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus started =
         CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.sandboxId(), now);
     try {
-      // The write-ahead record, with optimistic locking: no code reaches a sandbox before it exists.
-      StatusWriter.write(cx, context, started, CodeExecution::new);
+      // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
+      // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
+      write(cx, context, started);
     } catch (RuntimeException e) {
       lease.release();
       queue.release(providerUid, uid);
       if (isNotFound(e)) {
         return UpdateControl.noUpdate(); // deleted meanwhile
       }
-      throw e;
+      throw e; // a conflict: decide again on a fresh read (it may have been started elsewhere)
     }
     CodeExecutionSpec spec = cx.getSpec();
     int timeoutSeconds =
@@ -258,36 +334,76 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             Duration.ofSeconds(timeoutSeconds),
             settings.limits().maxOutputBytes(),
             inputs.codeFromSecret());
-    tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request);
+    tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request,
+        StatusBudget.storedBytesWithoutStatus(cx));
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
     events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
     metrics.executionStarted(settings.type(), spec.getLanguage(), Duration.between(created(cx, now), now));
     return UpdateControl.noUpdate();
   }
 
-  /** Writes the final status synchronously, so the run can be forgotten once it is stored. */
-  private void writeFinal(
-      CodeExecution cx, Context<CodeExecution> context, ExecutionOutcome outcome, String providerUid, Instant now) {
+  /**
+   * Writes the final status synchronously, so the run can be forgotten once it is stored: within
+   * the size the API server can store, and if it still refuses it, without output. Returns the
+   * status written, or null when the object is gone. A conflict propagates: another writer may
+   * have finished the execution, and its status must stay.
+   */
+  private CodeExecutionStatus writeFinal(
+      CodeExecution cx, Context<CodeExecution> context, ExecutionTracker.Run run, ExecutionOutcome outcome, Instant now) {
     var action =
-        registry.get(providerUid).map(r -> r.settings().limits().outputLimitAction())
+        registry.get(run.providerUid()).map(r -> r.settings().limits().outputLimitAction())
             .orElse(dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE);
     CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, action, now);
     Long startedGeneration = cx.getStatus() == null ? null : cx.getStatus().getObservedGeneration();
+    CodeExecutionStatus written;
     try {
-      StatusWriter.write(cx, context, finished, CodeExecution::new);
+      written = writeFitting(cx, context, finished, run.storedBytesWithoutStatus());
     } catch (RuntimeException e) {
       if (!isNotFound(e)) {
         throw e;
       }
-      return;
+      return null;
     }
-    recordFinished(cx, finished);
-    if (startedGeneration != null && finished.getObservedGeneration() > startedGeneration) {
+    recordFinished(cx, written);
+    if (startedGeneration != null && written.getObservedGeneration() > startedGeneration) {
       // Edited while it ran: the outcome is that of the spec it started with.
       events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
           "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
               + " original spec. Create a new CodeExecution to run the changed spec.");
     }
+    return written;
+  }
+
+  /** A final status, cut to the budget; if the API server still refuses it, the fallback without output. */
+  private CodeExecutionStatus writeFitting(
+      CodeExecution cx, Context<CodeExecution> context, CodeExecutionStatus finished, long storedBytesWithoutStatus) {
+    StatusBudget.Fitted fitted = StatusBudget.fit(finished, storedBytesWithoutStatus);
+    if (fitted.resultDropped() || fitted.outputCut()) {
+      LOG.info("CodeExecution {}/{}: the final status was cut to fit the object size limit (result dropped: {},"
+          + " output cut: {})", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), fitted.resultDropped(),
+          fitted.outputCut());
+    }
+    try {
+      write(cx, context, fitted.status());
+      return fitted.status();
+    } catch (KubernetesClientException e) {
+      if (!StatusBudget.refusedForContent(e)) {
+        throw e;
+      }
+      String why = StatusBudget.describeRefusal(e);
+      LOG.warn("CodeExecution {}/{}: the API server refused the final status ({}); writing it without output",
+          cx.getMetadata().getNamespace(), cx.getMetadata().getName(), why);
+      CodeExecutionStatus fallback = StatusBudget.fallback(fitted.status(), why);
+      write(cx, context, fallback);
+      return fallback;
+    }
+  }
+
+  /** One conditional status write; the stored copy goes to JOSDK's temporary cache. */
+  private CodeExecution write(CodeExecution base, Context<CodeExecution> context, CodeExecutionStatus status) {
+    CodeExecution written = store.replaceStatus(base, status);
+    StatusWriter.remember(context, base, written);
+    return written;
   }
 
   private void recordFinished(CodeExecution cx, CodeExecutionStatus finished) {
@@ -305,12 +421,26 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
   }
 
-  /** Started by an earlier operator process: finish from the backend's knowledge, never run again. */
-  private UpdateControl<CodeExecution> recoverAfterRestart(CodeExecution cx, Context<CodeExecution> context, Instant now) {
+  /**
+   * Started, but not by this process. Started before this process came up: its operator is gone,
+   * so finish from the backend's knowledge, never run again. Started while this process was up:
+   * another operator runs it (an overlapping leader, a second deployment); give it until the
+   * execution's deadline to write its outcome before treating it the same way.
+   */
+  private UpdateControl<CodeExecution> recoverStartedElsewhere(CodeExecution cx, Context<CodeExecution> context, Instant now) {
     String uid = cx.getMetadata().getUid();
     String sandboxId = cx.getStatus().getSandbox() == null ? null : cx.getStatus().getSandbox().getId();
     Optional<SandboxProvider> provider = findProvider(cx);
     Optional<ProviderRuntime> runtime = provider.flatMap(p -> registry.get(p.getMetadata().getUid()));
+    Instant startedAt = parseOr(cx.getStatus().getStartTime(), null);
+    if (startedAt != null && startedAt.isAfter(processStart)) {
+      Instant deadline = startedAt.plus(timeout(cx, runtime)).plus(OTHER_WRITER_GRACE);
+      if (now.isBefore(deadline)) {
+        LOG.debug("CodeExecution {}/{} was started by another operator; waiting until {} for its outcome",
+            cx.getMetadata().getNamespace(), cx.getMetadata().getName(), deadline);
+        return UpdateControl.<CodeExecution>noUpdate().rescheduleAfter(Duration.between(now, deadline).plusMillis(50));
+      }
+    }
     boolean providerKnownBroken = provider.map(p -> p.getStatus() != null
         && Conditions.isFalse(p.getStatus().getConditions(), ConditionTypes.READY)).orElse(false);
     if (provider.isPresent() && runtime.isEmpty() && !providerKnownBroken) {
@@ -333,14 +463,37 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         LOG.warn("recovering CodeExecution {}/{} failed: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), e.toString());
       }
     }
-    CodeExecutionStatus finished =
-        recovered.isPresent()
-            ? CodeExecutionStatusCalculator.finished(cx, recovered.get(),
-                runtime.get().settings().limits().outputLimitAction(), now)
-            : CodeExecutionStatusCalculator.interrupted(cx, null, now);
-    StatusWriter.write(cx, context, finished, CodeExecution::new);
-    recordFinished(cx, finished);
-    return ttlControl(cx, now);
+    CodeExecutionStatus written;
+    if (recovered.isPresent()) {
+      CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, recovered.get(),
+          runtime.get().settings().limits().outputLimitAction(), now);
+      written = writeFitting(cx, context, finished, storedBytesWithoutStatus(cx));
+    } else {
+      written = CodeExecutionStatusCalculator.interrupted(cx, null, now);
+      write(cx, context, written);
+    }
+    recordFinished(cx, written);
+    return ttlAfter(UpdateControl.noUpdate(), cx, written, now);
+  }
+
+  /** The encoded size of the stored object without its status, read now (a rare path). */
+  private long storedBytesWithoutStatus(CodeExecution cx) {
+    if (!ExecutionCachePruning.isPruned(cx)) {
+      return StatusBudget.storedBytesWithoutStatus(cx);
+    }
+    ExecutionStore.Read read = store.read(cx);
+    return read instanceof ExecutionStore.Found found
+        ? StatusBudget.storedBytesWithoutStatus(found.execution())
+        : StatusBudget.OBJECT_LIMIT_BYTES / 2; // unreadable: assume half the object is taken
+  }
+
+  /** The execution's time limit: its own, the provider's default, or the largest default maximum. */
+  private static Duration timeout(CodeExecution cx, Optional<ProviderRuntime> runtime) {
+    if (cx.getSpec() != null && cx.getSpec().getTimeoutSeconds() != null) {
+      return Duration.ofSeconds(cx.getSpec().getTimeoutSeconds());
+    }
+    return Duration.ofSeconds(runtime.map(r -> r.settings().limits().defaultTimeoutSeconds())
+        .orElse(ProviderSettings.DEFAULT_MAX_TIMEOUT_SECONDS));
   }
 
   private Optional<SandboxProvider> findProvider(CodeExecution cx) {
@@ -355,9 +508,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       CodeExecution cx, Context<CodeExecution> context, List<String> problems, Instant now) {
     queue.remove(cx.getMetadata().getUid());
     CodeExecutionStatus status = CodeExecutionStatusCalculator.invalid(cx, problems, now);
+    write(cx, context, status);
     events.record(cx, Type.Warning, Reason.InvalidSpec, status.getMessage());
     LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), problems);
-    StatusWriter.write(cx, context, status, CodeExecution::new);
     // It never reaches a provider: no type, no run duration.
     metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(), ConditionTypes.INVALID_SPEC, null);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
@@ -368,18 +521,25 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       CodeExecution cx, Context<CodeExecution> context, String reason, Reason eventReason, String problem, Instant now) {
     queue.remove(cx.getMetadata().getUid());
     CodeExecutionStatus status = CodeExecutionStatusCalculator.refused(cx, reason, problem, now);
+    write(cx, context, status);
     events.record(cx, Type.Warning, eventReason, status.getMessage());
     LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), reason,
         problem);
-    StatusWriter.write(cx, context, status, CodeExecution::new);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
+  }
+
+  /** The API server holds the object, but it cannot be parsed: final, as an invalid spec. */
+  private UpdateControl<CodeExecution> unreadable(CodeExecution cx, Context<CodeExecution> context, String problem, Instant now) {
+    // Only a pending execution is read whole, and its status holds no output to keep.
+    return invalid(cx, context, List.of("the CodeExecution cannot be read (" + problem + "); spec.arguments may nest at most "
+        + CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + " levels"), now);
   }
 
   private UpdateControl<CodeExecution> waiting(
       CodeExecution cx, Context<CodeExecution> context, String reason, String message, Instant now, Duration retry) {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
     if (!sameWaitingState(cx.getStatus(), status)) {
-      StatusWriter.write(cx, context, status, CodeExecution::new);
+      write(cx, context, status);
     }
     UpdateControl<CodeExecution> control = UpdateControl.noUpdate();
     return retry == null ? control : control.rescheduleAfter(retry);
@@ -390,17 +550,21 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus status = cx.getStatus();
     Long generation = cx.getMetadata().getGeneration();
     if (generation != null && status.getObservedGeneration() != null && generation > status.getObservedGeneration()) {
-      events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
-          "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
-      CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(cx);
-      updated.setObservedGeneration(generation);
-      StatusWriter.write(cx, context, updated, CodeExecution::new);
+      // The cached copy has no output: the status is rebuilt from a complete read.
+      ExecutionStore.Read read = store.read(cx);
+      if (read instanceof ExecutionStore.Found found) {
+        CodeExecution complete = found.execution();
+        if (!CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
+          throw new StaleCopyException("no longer finished", complete);
+        }
+        events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
+            "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
+        CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(complete);
+        updated.setObservedGeneration(generation);
+        write(complete, context, updated);
+      }
     }
-    return ttlControl(cx, now);
-  }
-
-  private UpdateControl<CodeExecution> ttlControl(CodeExecution cx, Instant now) {
-    return ttlAfter(UpdateControl.noUpdate(), cx, cx.getStatus(), now);
+    return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 
   /** Deletes the object once ttlSecondsAfterFinished passed, or schedules the next look. */
@@ -428,15 +592,33 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return control.rescheduleAfter(wait.isNegative() ? Duration.ofMillis(100) : wait.plusMillis(50));
   }
 
-  /** Records the sandbox id a backend reported mid-run; returns once it is stored. */
+  /**
+   * Records the sandbox id a backend reported mid-run; returns once it is stored. Throws when the
+   * execution is gone or was finished by another writer: the backend then sends no code.
+   */
   private void recordSandboxId(ExecutionTracker.Run run) {
-    String patch = "{\"status\":{\"sandbox\":{\"id\":" + quote(run.sandboxId()) + "}}}";
-    client
-        .resources(CodeExecution.class)
-        .inNamespace(run.id().getNamespace().orElseThrow())
-        .withName(run.id().getName())
-        .subresource("status")
-        .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+    CodeExecution key = new CodeExecution();
+    key.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
+        .withNamespace(run.id().getNamespace().orElseThrow()).withName(run.id().getName())
+        .withUid(run.executionUid()).build());
+    for (int attempt = 1; attempt <= MAX_DECISIONS; attempt++) {
+      ExecutionStore.Read read = store.read(key);
+      if (!(read instanceof ExecutionStore.Found found)) {
+        throw new IllegalStateException("the CodeExecution is gone or cannot be read");
+      }
+      CodeExecution current = found.execution();
+      if (CodeExecutionStatusCalculator.isTerminal(current.getStatus())
+          || !CodeExecutionStatusCalculator.isStarted(current.getStatus())) {
+        throw new IllegalStateException("another operator finished or reset the CodeExecution");
+      }
+      try {
+        store.replaceStatus(current, CodeExecutionStatusCalculator.withSandboxId(current, run.sandboxId()));
+        return;
+      } catch (StaleCopyException e) {
+        // changed meanwhile: look again
+      }
+    }
+    throw new IllegalStateException("the CodeExecution kept changing while its sandbox id was recorded");
   }
 
   private record ProviderResolution(SandboxProvider provider, String problem) {}
@@ -564,11 +746,4 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return false;
   }
 
-  private static String quote(String value) {
-    try {
-      return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(value);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 }

@@ -343,8 +343,17 @@ public final class CodeExecutionStatusCalculator {
     }
   }
 
-  /** A deep copy of the current status (never mutate objects from the informer cache). */
+  /**
+   * A deep copy of the current status (never mutate objects from the informer cache). Refuses a
+   * pruned cached copy of a finished execution: its stdout, stderr and result are not in it, and a
+   * status built from it would erase them. Read the object first ({@link ExecutionStore#read}).
+   * Unfinished executions carry no output the operator would keep, and the final statuses set it.
+   */
   static CodeExecutionStatus copy(CodeExecution cx) {
+    if (ExecutionCachePruning.isPruned(cx) && isTerminal(cx.getStatus())) {
+      throw new IllegalStateException("the status of finished CodeExecution " + cx.getMetadata().getNamespace() + "/"
+          + cx.getMetadata().getName() + " must be computed from a complete read, not from the pruned cached copy");
+    }
     if (cx.getStatus() == null) {
       CodeExecutionStatus fresh = new CodeExecutionStatus();
       fresh.setConditions(new ArrayList<>());

@@ -23,6 +23,21 @@ public final class CodeExecutionValidator {
   /** Largest arguments object, serialised; arguments live in the object, which etcd caps. */
   public static final int MAX_ARGUMENTS_BYTES = 512 * 1024;
 
+  /**
+   * Deepest arguments object: every level is a recursion in JSON parsers (the operator's and the
+   * sandbox's: Python's json gives up near 1,000), and nothing real nests deeper than a few dozen.
+   */
+  public static final int MAX_ARGUMENTS_DEPTH = 64;
+
+  /** Largest inline code, as in the CRD schema; the provider's maxCodeBytes may be lower. */
+  public static final int MAX_CODE_BYTES = 262144;
+
+  /** Longest object name or key a reference may name (a DNS subdomain; ConfigMap keys alike). */
+  static final int MAX_NAME_LENGTH = 253;
+
+  static final int MAX_TIMEOUT_SECONDS = 86400;
+  static final int MAX_TTL_SECONDS = 31536000;
+
   private static final Pattern ENTRYPOINT = Pattern.compile("^[A-Za-z_$][A-Za-z0-9_$]{0,127}$");
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -57,6 +72,21 @@ public final class CodeExecutionValidator {
     if (inline && spec.getCode().isBlank()) {
       problems.add("spec.code is empty; put the program in it");
     }
+    if (inline) {
+      int codeBytes = spec.getCode().getBytes(StandardCharsets.UTF_8).length;
+      if (codeBytes > MAX_CODE_BYTES) {
+        problems.add("spec.code is " + codeBytes + " bytes; at most " + MAX_CODE_BYTES
+            + " are allowed inline (larger programs do not fit a Kubernetes object with their output)");
+      }
+    }
+    if (from != null && from.getConfigMapKeyRef() != null) {
+      nameLength("spec.codeFrom.configMapKeyRef.name", from.getConfigMapKeyRef().getName(), problems);
+      nameLength("spec.codeFrom.configMapKeyRef.key", from.getConfigMapKeyRef().getKey(), problems);
+    }
+    if (from != null && from.getSecretKeyRef() != null) {
+      nameLength("spec.codeFrom.secretKeyRef.name", from.getSecretKeyRef().getName(), problems);
+      nameLength("spec.codeFrom.secretKeyRef.key", from.getSecretKeyRef().getKey(), problems);
+    }
     ExecutionMode mode = spec.getMode() == null ? ExecutionMode.FUNCTION : spec.getMode();
     if (spec.getEntrypoint() != null) {
       if (!ENTRYPOINT.matcher(spec.getEntrypoint()).matches()) {
@@ -66,6 +96,11 @@ public final class CodeExecutionValidator {
       }
     }
     if (spec.getArguments() != null) {
+      int depth = depth(spec.getArguments());
+      if (depth > MAX_ARGUMENTS_DEPTH) {
+        problems.add("spec.arguments nests " + depth + " levels deep; at most " + MAX_ARGUMENTS_DEPTH
+            + " are allowed (pass deep structures as a JSON string)");
+      }
       int size = serialisedSize(spec.getArguments());
       if (size > MAX_ARGUMENTS_BYTES) {
         problems.add("spec.arguments is " + size + " bytes of JSON; at most " + MAX_ARGUMENTS_BYTES + " are allowed");
@@ -79,15 +114,26 @@ public final class CodeExecutionValidator {
             || spec.getArgumentsFrom().getSecretKeyRef().getName() == null
             || spec.getArgumentsFrom().getSecretKeyRef().getKey() == null)) {
       problems.add("spec.argumentsFrom.secretKeyRef needs name and key");
+    } else if (spec.getArgumentsFrom() != null) {
+      nameLength("spec.argumentsFrom.secretKeyRef.name", spec.getArgumentsFrom().getSecretKeyRef().getName(), problems);
+      nameLength("spec.argumentsFrom.secretKeyRef.key", spec.getArgumentsFrom().getSecretKeyRef().getKey(), problems);
     }
     if (spec.getTimeoutSeconds() != null && spec.getTimeoutSeconds() < 1) {
       problems.add("spec.timeoutSeconds must be at least 1");
     }
+    if (spec.getTimeoutSeconds() != null && spec.getTimeoutSeconds() > MAX_TIMEOUT_SECONDS) {
+      problems.add("spec.timeoutSeconds must be at most " + MAX_TIMEOUT_SECONDS);
+    }
     if (spec.getTtlSecondsAfterFinished() != null && spec.getTtlSecondsAfterFinished() < 0) {
       problems.add("spec.ttlSecondsAfterFinished must not be negative");
     }
+    if (spec.getTtlSecondsAfterFinished() != null && spec.getTtlSecondsAfterFinished() > MAX_TTL_SECONDS) {
+      problems.add("spec.ttlSecondsAfterFinished must be at most " + MAX_TTL_SECONDS + " (a year)");
+    }
     if (spec.getProviderRef() != null && spec.getProviderRef().getName() == null) {
       problems.add("spec.providerRef.name is required when providerRef is set");
+    } else if (spec.getProviderRef() != null) {
+      nameLength("spec.providerRef.name", spec.getProviderRef().getName(), problems);
     }
     return problems;
   }
@@ -136,6 +182,38 @@ public final class CodeExecutionValidator {
               + " (spec.limits.maxCodeBytes)");
     }
     return problems;
+  }
+
+  private static void nameLength(String field, String value, List<String> problems) {
+    if (value != null && value.length() > MAX_NAME_LENGTH) {
+      problems.add(field + " is " + value.length() + " characters long; at most " + MAX_NAME_LENGTH + " are allowed");
+    }
+  }
+
+  /** Nesting depth of a JSON value (the object itself is level 1); iterative, for any depth. */
+  static int depth(Object root) {
+    int deepest = 0;
+    java.util.Deque<Object> values = new java.util.ArrayDeque<>();
+    java.util.Deque<Integer> levels = new java.util.ArrayDeque<>();
+    values.push(root);
+    levels.push(1);
+    while (!values.isEmpty()) {
+      Object value = values.pop();
+      int level = levels.pop();
+      java.util.Collection<?> children =
+          value instanceof java.util.Map<?, ?> map ? map.values() : value instanceof java.util.Collection<?> list ? list : null;
+      if (children == null) {
+        continue;
+      }
+      deepest = Math.max(deepest, level);
+      for (Object child : children) {
+        if (child != null) { // a JSON null is a leaf (and ArrayDeque takes no nulls)
+          values.push(child);
+          levels.push(level + 1);
+        }
+      }
+    }
+    return deepest;
   }
 
   private static int serialisedSize(Object value) {

@@ -34,14 +34,19 @@ public final class ExecutionTracker implements AutoCloseable {
   /** One execution handed to a backend in this process. */
   public static final class Run {
     private final ResourceID id;
+    private final String executionUid;
     private final String providerUid;
     private final RunControl control;
+    private final long storedBytesWithoutStatus;
     private volatile String sandboxId;
     private volatile ExecutionOutcome outcome;
 
-    Run(ResourceID id, String providerUid, String sandboxId, Consumer<Run> sandboxAssigned) {
+    Run(ResourceID id, String executionUid, String providerUid, String sandboxId, long storedBytesWithoutStatus,
+        Consumer<Run> sandboxAssigned) {
       this.id = id;
+      this.executionUid = executionUid;
       this.providerUid = providerUid;
+      this.storedBytesWithoutStatus = storedBytesWithoutStatus;
       this.sandboxId = sandboxId;
       this.control =
           new RunControl(
@@ -55,12 +60,21 @@ public final class ExecutionTracker implements AutoCloseable {
       return id;
     }
 
+    public String executionUid() {
+      return executionUid;
+    }
+
     public String providerUid() {
       return providerUid;
     }
 
     public String sandboxId() {
       return sandboxId;
+    }
+
+    /** Size of the stored object without its status when the run started: what the status must fit beside. */
+    public long storedBytesWithoutStatus() {
+      return storedBytesWithoutStatus;
     }
 
     /** The outcome once the run ended, else empty. */
@@ -107,15 +121,21 @@ public final class ExecutionTracker implements AutoCloseable {
     return Optional.ofNullable(runs.get(executionUid));
   }
 
-  /** Starts the run in the background. The Started status must already be written. */
+  /**
+   * Starts the run in the background. The Started status must already be written.
+   *
+   * @param storedBytesWithoutStatus the encoded size of the object without its status, for the
+   *     final status's budget
+   */
   public Run start(
       ResourceID id,
       String executionUid,
       String providerUid,
       SandboxBackend backend,
       SandboxLease lease,
-      ExecutionRequest request) {
-    Run run = new Run(id, providerUid, lease.sandboxId(), r -> sandboxAssignedHandler.accept(r));
+      ExecutionRequest request,
+      long storedBytesWithoutStatus) {
+    Run run = new Run(id, executionUid, providerUid, lease.sandboxId(), storedBytesWithoutStatus, r -> sandboxAssignedHandler.accept(r));
     runs.put(executionUid, run);
     executor.execute(
         () -> {
@@ -147,6 +167,14 @@ public final class ExecutionTracker implements AutoCloseable {
     Run run = runs.remove(executionUid);
     if (run != null) {
       run.control.cancel();
+    }
+  }
+
+  /** Cancels a run whose outcome nobody will record (another writer finished the execution). */
+  public void cancel(String executionUid, String reason) {
+    Run run = runs.remove(executionUid);
+    if (run != null) {
+      run.control.cancel(reason);
     }
   }
 

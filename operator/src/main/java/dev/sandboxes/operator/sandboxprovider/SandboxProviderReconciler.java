@@ -233,7 +233,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
             && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
             && java.util.Objects.equals(status.getLastProbeTime(), provider.getStatus().getLastProbeTime());
     if (!unchanged) {
-      StatusWriter.write(provider, context, status, SandboxProvider::new);
+      StatusWriter.overwrite(provider, context, status, SandboxProvider::new);
     }
     UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();
     return reschedule == null ? control : control.rescheduleAfter(reschedule);

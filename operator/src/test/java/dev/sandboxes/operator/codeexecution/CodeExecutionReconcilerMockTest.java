@@ -264,6 +264,63 @@ class CodeExecutionReconcilerMockTest {
   }
 
   @Test
+  void largeCodeAndArgumentsReachTheBackendThoughTheCacheDoesNotHoldThem() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    java.util.concurrent.atomic.AtomicReference<dev.sandboxes.operator.execution.ExecutionRequest> seen =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    backends.get("fake").behaviour(request -> {
+      seen.set(request);
+      return FakeSandboxBackend.succeedWithArguments(request);
+    });
+    CodeExecution cx = anExecution("default", "big", "fake");
+    String code = "# " + "x".repeat(200_000) + "\ndef main(**arguments):\n    return arguments\n";
+    cx.getSpec().setCode(code);
+    cx.getSpec().setArguments(Map.of("blob", "y".repeat(300_000), "nested", Map.of("list", List.of(1, true))));
+    client.resource(cx).create();
+
+    CodeExecution done = awaitPhase("big", Phase.SUCCEEDED);
+    assertThat(seen.get().code()).isEqualTo(code);
+    assertThat(seen.get().arguments().get("blob").asText()).hasSize(300_000);
+    assertThat(seen.get().arguments().at("/nested/list/1").asBoolean()).isTrue();
+    assertThat(done.getStatus().getResult().get("blob").asText()).hasSize(300_000);
+  }
+
+  @Test
+  void argumentsNestedTooDeeplyAreAnInvalidSpecNamingTheField() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    Object deep = "bottom";
+    for (int i = 0; i < 100; i++) {
+      deep = Map.of("level", deep);
+    }
+    CodeExecution cx = anExecution("default", "deep", "fake");
+    cx.getSpec().setArguments(Map.of("root", deep));
+    client.resource(cx).create();
+    CodeExecution failed = awaitPhase("deep", Phase.FAILED);
+    assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("InvalidSpec");
+    assertThat(failed.getStatus().getMessage()).contains("spec.arguments nests 101 levels deep; at most 64");
+  }
+
+  @Test
+  void aSpecChangeAfterTheEndKeepsTheStoredOutputAndResult() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    client.resource(anExecution("default", "kept", "fake")).create();
+    CodeExecution done = awaitPhase("kept", Phase.SUCCEEDED);
+    assertThat(done.getStatus().getStdout()).isEqualTo("ran kept\n");
+
+    // The operator rewrites the finished status (observedGeneration); its cache has no output.
+    done.getSpec().setTimeoutSeconds(5);
+    client.resource(done).update();
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+        assertThat(get("kept").getStatus().getObservedGeneration()).isEqualTo(2L));
+    CodeExecution after = get("kept");
+    assertThat(after.getStatus().getStdout()).isEqualTo("ran kept\n");
+    assertThat(after.getStatus().getResult().toString()).isEqualTo("{\"x\":1}");
+    assertThat(after.getStatus().getCompletionTime()).isEqualTo(done.getStatus().getCompletionTime());
+    await().untilAsserted(() -> assertThat(eventReasons("kept")).contains("SpecChangeIgnored"));
+  }
+
+  @Test
   void codeFromAMissingConfigMapWaitsThenRuns() {
     client.resource(aDockerProvider("default", "fake")).create();
     CodeExecution cx = anExecution("default", "from-config", "fake");

@@ -189,4 +189,18 @@ class CodeExecutionStatusCalculatorTest {
   private static RunnerReport error(String kind, String message) {
     return new RunnerReport("error", kind, message, null, null);
   }
+
+  @Test
+  void aFinishedStatusIsNeverRebuiltFromAPrunedCachedCopy() {
+    var pruning = ExecutionCachePruning.serialization();
+    var plain = new io.fabric8.kubernetes.client.utils.KubernetesSerialization();
+    CodeExecution cached = pruning.unmarshal(ExecutionCachePruningTest.finishedJson("{}"), CodeExecution.class);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> CodeExecutionStatusCalculator.copy(cached))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("complete read");
+    CodeExecution complete = plain.unmarshal(ExecutionCachePruningTest.finishedJson("{}"), CodeExecution.class);
+    assertThat(CodeExecutionStatusCalculator.copy(complete).getStdout()).isEqualTo("hello");
+    // A running execution's cached copy may be finished from: the final status sets every output field.
+    cached.getStatus().getConditions().get(0).setStatus("Unknown");
+    assertThat(CodeExecutionStatusCalculator.copy(cached).getStdout()).isNull();
+  }
 }

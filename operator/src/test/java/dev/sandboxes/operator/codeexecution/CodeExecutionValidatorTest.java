@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
+@SuppressWarnings("unchecked")
 class CodeExecutionValidatorTest {
 
   @Test
@@ -50,6 +51,51 @@ class CodeExecutionValidatorTest {
     CodeExecutionSpec spec = spec();
     spec.setArguments(Map.of("blob", "x".repeat(CodeExecutionValidator.MAX_ARGUMENTS_BYTES)));
     assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString().contains("spec.arguments");
+  }
+
+  @Test
+  void argumentsNestedTooDeeplyAreRejectedNamingTheDepth() {
+    CodeExecutionSpec spec = spec();
+    Object deep = 1;
+    for (int i = 0; i < CodeExecutionValidator.MAX_ARGUMENTS_DEPTH; i++) {
+      deep = Map.of("a", deep);
+    }
+    spec.setArguments(Map.of("root", deep)); // one level more than allowed
+    assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString()
+        .startsWith("spec.arguments nests " + (CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + 1) + " levels deep")
+        .contains("at most " + CodeExecutionValidator.MAX_ARGUMENTS_DEPTH);
+
+    spec.setArguments((Map<String, Object>) deep); // exactly the limit; lists count as levels too
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
+    spec.setArguments(Map.of("list", List.of(List.of(deep))));
+    assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString().contains("nests 67 levels");
+    java.util.Map<String, Object> withNull = new java.util.HashMap<>();
+    withNull.put("nothing", null);
+    withNull.put("list", java.util.Arrays.asList(1, null));
+    spec.setArguments(withNull);
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
+  }
+
+  @Test
+  void sizeLimitsOfEveryUnboundedFieldNameTheField() {
+    CodeExecutionSpec spec = spec();
+    spec.setCode("x".repeat(CodeExecutionValidator.MAX_CODE_BYTES) + "é");
+    spec.setTimeoutSeconds(86401);
+    spec.setTtlSecondsAfterFinished(31536001);
+    spec.getProviderRef().setName("p".repeat(254));
+    dev.sandboxes.api.v1alpha1.ArgumentsSource from = new dev.sandboxes.api.v1alpha1.ArgumentsSource();
+    dev.sandboxes.api.v1alpha1.SecretKeyReference key = new dev.sandboxes.api.v1alpha1.SecretKeyReference();
+    key.setName("s");
+    key.setKey("k".repeat(300));
+    from.setSecretKeyRef(key);
+    spec.setArgumentsFrom(from);
+    assertThat(CodeExecutionValidator.validate(spec))
+        .anyMatch(p -> p.startsWith("spec.code is 262146 bytes; at most 262144"))
+        .anyMatch(p -> p.equals("spec.timeoutSeconds must be at most 86400"))
+        .anyMatch(p -> p.startsWith("spec.ttlSecondsAfterFinished must be at most 31536000"))
+        .anyMatch(p -> p.startsWith("spec.providerRef.name is 254 characters long; at most 253"))
+        .anyMatch(p -> p.startsWith("spec.argumentsFrom.secretKeyRef.key is 300 characters long"))
+        .hasSize(5);
   }
 
   @Test

@@ -7,6 +7,7 @@ import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.Backends;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.DockerEngines;
@@ -151,7 +152,13 @@ public final class E2eCluster implements AutoCloseable {
    */
   public SandboxOperator startOperator(
       KubernetesClient operatorClient, OperatorConfig config, Consumer<ConfigurationServiceOverrider> overrides) {
-    SandboxOperator operator = new SandboxOperator(operatorClient, Backends.factory(), config, overrides);
+    return startOperator(operatorClient, Backends.factory(), config, overrides);
+  }
+
+  /** As above, with backends of the test's choosing (e.g. counting fakes). */
+  public SandboxOperator startOperator(KubernetesClient operatorClient, SandboxBackendFactory factory,
+      OperatorConfig config, Consumer<ConfigurationServiceOverrider> overrides) {
+    SandboxOperator operator = new SandboxOperator(operatorClient, factory, config, overrides);
     synchronized (operators) {
       operators.add(operator);
     }

@@ -32,7 +32,11 @@ public final class FakeSandboxBackend implements SandboxBackend {
 
   private final AtomicInteger free;
   private final AtomicInteger sandboxCounter = new AtomicInteger();
-  private final Map<String, AtomicInteger> runsByUid = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> runsByUid;
+  private final String sandboxPrefix;
+  private volatile Runnable onAcquire = () -> {};
+  private volatile java.util.function.Consumer<ExecutionRequest> beforeRun = request -> {};
+  private volatile boolean reportsSandboxIds;
   private final List<String> startOrder = new CopyOnWriteArrayList<>();
   private final Map<String, CountDownLatch> gates = new ConcurrentHashMap<>();
   private volatile Function<ExecutionRequest, ExecutionOutcome> behaviour = FakeSandboxBackend::succeedWithArguments;
@@ -42,7 +46,44 @@ public final class FakeSandboxBackend implements SandboxBackend {
   private final List<String> discarded = new CopyOnWriteArrayList<>();
 
   public FakeSandboxBackend(int sandboxes) {
+    this(sandboxes, new ConcurrentHashMap<>(), "fake-");
+  }
+
+  /**
+   * A backend that counts runs per execution uid into {@code runsByUid}, shared with other
+   * backends (e.g. one per operator, to prove that no execution runs twice across operators), and
+   * names its sandboxes {@code sandboxPrefix + n}.
+   */
+  public FakeSandboxBackend(int sandboxes, Map<String, AtomicInteger> runsByUid, String sandboxPrefix) {
     this.free = new AtomicInteger(sandboxes);
+    this.runsByUid = runsByUid;
+    this.sandboxPrefix = sandboxPrefix;
+  }
+
+  /** Runs {@code action} on the reconcile thread each time a sandbox is leased, before the lease is returned. */
+  public FakeSandboxBackend onAcquire(Runnable action) {
+    this.onAcquire = action;
+    return this;
+  }
+
+  /** Runs {@code action} when a run begins, before anything else (before the sandbox id is reported). */
+  public FakeSandboxBackend beforeRun(java.util.function.Consumer<ExecutionRequest> action) {
+    this.beforeRun = action;
+    return this;
+  }
+
+  /**
+   * Reports the sandbox id through the run control before running, as backends that create a
+   * remote sandbox per run do; if recording it fails, nothing runs.
+   */
+  public FakeSandboxBackend reportingSandboxIds() {
+    this.reportsSandboxIds = true;
+    return this;
+  }
+
+  /** Sandboxes free now. */
+  public int free() {
+    return free.get();
   }
 
   /** Answers every run with exit 0, the arguments as result, and "ran <name>" on stdout. */
@@ -124,7 +165,8 @@ public final class FakeSandboxBackend implements SandboxBackend {
         return Optional.empty();
       }
       if (free.compareAndSet(current, current - 1)) {
-        String id = "fake-" + sandboxCounter.incrementAndGet();
+        onAcquire.run();
+        String id = sandboxPrefix + sandboxCounter.incrementAndGet();
         return Optional.of(new SandboxLease() {
           @Override
           public Language language() {
@@ -148,6 +190,17 @@ public final class FakeSandboxBackend implements SandboxBackend {
 
   @Override
   public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+    beforeRun.accept(request);
+    if (reportsSandboxIds) {
+      try {
+        control.sandboxAssigned(lease.sandboxId());
+      } catch (RuntimeException e) {
+        free.incrementAndGet();
+        capacityListener.run();
+        return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, null, Instant.now(),
+            "The sandbox id could not be recorded, so no code was sent");
+      }
+    }
     runsByUid.computeIfAbsent(request.uid(), k -> new AtomicInteger()).incrementAndGet();
     startOrder.add(request.name());
     try {
