@@ -12,6 +12,11 @@ public final class ApiConstants {
 
   /** Annotation marking the namespace's default provider (the StorageClass convention). */
   public static final String DEFAULT_PROVIDER_ANNOTATION = GROUP + "/is-default-provider";
+  /**
+   * On a RuntimeClass: {@code none} says its pods get no network at all (the local cluster's gVisor
+   * runs with {@code --network=none}), so an egress allow-list cannot work on it.
+   */
+  public static final String POD_NETWORK_ANNOTATION = GROUP + "/pod-network";
 
   /** Label on every object and container the operator creates. */
   public static final String MANAGED_BY_LABEL = GROUP + "/managed-by";

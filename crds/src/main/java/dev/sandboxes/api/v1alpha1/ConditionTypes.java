@@ -46,6 +46,11 @@ public final class ConditionTypes {
    * names the field. Set by the cluster's operator (Helm values), not by the provider's author.
    */
   public static final String POLICY_VIOLATION = "PolicyViolation";
+  /**
+   * SelfManaged: the provider allows egress to some CIDRs, but its RuntimeClass gives pods no
+   * network at all (annotation sandboxes.dev/pod-network: none), so the allow-list cannot work.
+   */
+  public static final String EGRESS_UNSUPPORTED = "EgressUnsupported";
   /** The first probe has not finished yet. */
   public static final String PROBING = "Probing";
   /** Aliyun with egress Deny: a template the provider uses allows public network access. */

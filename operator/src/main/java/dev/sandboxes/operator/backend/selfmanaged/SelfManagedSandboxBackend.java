@@ -112,6 +112,15 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
               + ", which the operator's isolation policy does not allow (allowed handlers: "
               + IsolationPolicy.describe(policy.runtimeClassHandlers()) + "); no sandbox pod is created");
     }
+    if (!settings.egressCidrs().isEmpty() && withoutPodNetwork(found)) {
+      // Refused rather than half-kept: the pods would start, and every allowed connection would fail.
+      pool.allowCreation(false);
+      return ProbeResult.notReady(ConditionTypes.EGRESS_UNSUPPORTED,
+          "spec.selfManaged.egress allows " + String.join(", ", settings.egressCidrs()) + ", but RuntimeClass "
+              + runtimeClass + " gives pods no network (annotation " + ApiConstants.POD_NETWORK_ANNOTATION
+              + ": none), so no allowed address could be reached; use egress policy Deny, or a RuntimeClass whose"
+              + " pods have a network; no sandbox pod is created");
+    }
     limitProcesses = SandboxProcessLimit.appliesTo(found.getHandler());
     try {
       // The policy exists before the first pod does, so no sandbox ever runs without it.
@@ -140,6 +149,12 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     return ProbeResult.reachable("RuntimeClass " + runtimeClass + " exists (handler " + found.getHandler()
         + "); NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
         + processes + "; " + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize() + ".");
+  }
+
+  /** Whether the RuntimeClass declares that its pods get no network interface but loopback. */
+  private static boolean withoutPodNetwork(RuntimeClass runtimeClass) {
+    Map<String, String> annotations = runtimeClass.getMetadata().getAnnotations();
+    return annotations != null && "none".equals(annotations.get(ApiConstants.POD_NETWORK_ANNOTATION));
   }
 
   @Override

@@ -843,6 +843,31 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   @Test
+  void anEgressAllowListOnARuntimeClassWithoutPodNetworkIsRefusedAndCreatesNoPod() {
+    // The local cluster's gVisor RuntimeClass: runsc --network=none, declared by its annotation.
+    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor")
+        .addToAnnotations(ApiConstants.POD_NETWORK_ANNOTATION, "none").endMetadata().withHandler("runsc").build())
+        .create();
+    SandboxProvider provider = provider("netless", 1);
+    EgressSpec egress = new EgressSpec();
+    egress.setPolicy(EgressPolicy.ALLOW_LIST);
+    egress.setAllowedCidrs(List.of("192.0.2.0/24"));
+    provider.getSpec().getSelfManaged().setEgress(egress);
+    SelfManagedSandboxBackend backend = backend(provider);
+
+    ProbeResult probe = backend.probe();
+    assertThat(probe.ready()).isFalse();
+    assertThat(probe.reason()).isEqualTo(ConditionTypes.EGRESS_UNSUPPORTED);
+    assertThat(probe.message()).contains("192.0.2.0/24", "RuntimeClass gvisor", "no network", "Deny");
+    assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
+    assertThat(pythonPods()).isEmpty();
+
+    // The same RuntimeClass with egress denied is fine: loopback-only pods keep that promise.
+    SandboxProvider sealed = provider("netless-sealed", 1);
+    assertThat(backend(sealed).probe().ready()).isTrue();
+  }
+
+  @Test
   void aHandEditedNetworkPolicyIsPutBack() {
     SelfManagedSandboxBackend backend = readyBackend(provider("tampered", 1));
     client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-tampered").edit(p -> {
