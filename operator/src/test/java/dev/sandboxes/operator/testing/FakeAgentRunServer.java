@@ -263,7 +263,7 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return this;
   }
 
-  /** Every call of an operation answers only after this delay (Duration.ZERO removes it). */
+  /** Every call of an operation is carried out at once but answered only after this delay (Duration.ZERO removes it). */
   public FakeAgentRunServer delay(String operation, Duration delay) {
     delays.put(operation, delay);
     return this;
@@ -363,11 +363,13 @@ public final class FakeAgentRunServer implements AutoCloseable {
       String path = exchange.getRequestURI().getRawPath();
       String action = "control".equals(plane) ? controlAction(method, path) : dataAction(method, path);
       requests.add(new Recorded(plane, method, path, action, new String(body, StandardCharsets.UTF_8), System.nanoTime()));
+      Response response = "control".equals(plane) ? control(exchange, method, path, action, body) : data(exchange, method, path, action, body);
+      // The service did the work; only its answer is late (a client that gave up never sees it),
+      // as when an answer is lost on the way back.
       Duration delay = action == null ? null : delays.get(action);
       if (delay != null && !delay.isZero()) {
         Thread.sleep(delay.toMillis());
       }
-      Response response = "control".equals(plane) ? control(exchange, method, path, action, body) : data(exchange, method, path, action, body);
       long size = send(exchange, response);
       if (action != null) {
         largestAnswers.merge(action, size, Math::max);
