@@ -106,6 +106,9 @@ public final class OperatorMetrics {
           completed(type.value(), language.value(), outcome);
         }
       }
+      // Executions that ended SandboxFailed are backend errors of every type; probe failures
+      // appear by their reason when they first happen.
+      backendErrors(type, ConditionTypes.SANDBOX_FAILED);
       if (SAAS_TYPES.contains(type)) {
         for (ServiceCallListener.Outcome outcome : ServiceCallListener.Outcome.values()) {
           serviceCalls(type, outcome);
@@ -146,11 +149,14 @@ public final class OperatorMetrics {
     if (reason == null) {
       reason = "unknown";
     }
-    Counter.builder("sandbox.backend.errors")
+    backendErrors(type, reason).increment();
+  }
+
+  private Counter backendErrors(ProviderType type, String reason) {
+    return Counter.builder("sandbox.backend.errors")
         .description("Failed probes and sandbox failures, by reason")
         .tags("type", tag(type), "reason", reason)
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 
   /** A SaaS backend's call to its service ended. */

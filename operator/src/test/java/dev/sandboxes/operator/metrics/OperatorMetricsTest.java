@@ -58,7 +58,8 @@ class OperatorMetricsTest {
         .contains("sandbox_codeexecution_waiting{language=\"python\",type=\"SelfManaged\"} 0.0")
         .contains("sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"SelfManaged\"} 0.0")
         .contains("sandbox_codeexecution_running{type=\"Docker\"} 0.0")
-        .contains("sandbox_pool_starting{language=\"python\",type=\"SelfManaged\"} 0.0");
+        .contains("sandbox_pool_starting{language=\"python\",type=\"SelfManaged\"} 0.0")
+        .contains("sandbox_backend_errors_total{reason=\"SandboxFailed\",type=\"Docker\"} 0.0");
     // SaaS call counters only for the types that call a service.
     assertThat(scrape).doesNotContain("sandbox_saas_requests_total{outcome=\"Ok\",type=\"Docker\"}");
     // Histograms appear with the first execution.
