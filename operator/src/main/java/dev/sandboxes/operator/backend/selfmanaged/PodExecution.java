@@ -50,9 +50,11 @@ final class PodExecution {
   /**
    * The same when the run ended the way a dead sandbox ends it: killed (137), or an exec that lost
    * its sandbox (gVisor's runsc exec reports 128 when the sandbox dies of its memory limit, and the
-   * kubelet reports OOMKilled only a few seconds later, more under load).
+   * kubelet reports OOMKilled only a few seconds later: its relist runs every second, but a loaded
+   * node was measured taking more than 15 s). The wait ends as soon as the pod shows how it ended;
+   * only a run that ended this way while its pod lives on waits it out.
    */
-  private static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(15);
+  private static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(45);
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
   /** The OOM-kill counter in memory.oom_control (cgroup v1) and memory.events (v2). */
@@ -149,7 +151,8 @@ final class PodExecution {
     }
     RunnerReport report = streams.report(); // parsed once; the streams are finished
     boolean suspicious = !report.finished() && (exitCode == null || exitCode != 0);
-    PodState state = suspicious ? settledState(pod, maybeSandboxDeath(exitCode) ? SANDBOX_DEATH_SETTLE_WAIT : SETTLE_WAIT)
+    PodState state = suspicious ? settledState(pod,
+        maybeSandboxDeath(exitCode, streams.stderrCapture().text()) ? SANDBOX_DEATH_SETTLE_WAIT : SETTLE_WAIT)
         : PodState.RUNNING;
     if (state.gone()) {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
@@ -258,9 +261,14 @@ final class PodExecution {
     return state;
   }
 
-  /** Exit statuses that a dying sandbox produces: none at all, SIGKILL, or runsc exec's 128. */
-  static boolean maybeSandboxDeath(Integer exitCode) {
-    return exitCode == null || exitCode == 137 || exitCode == 128;
+  /**
+   * Exit statuses that a dying sandbox produces: none at all, SIGKILL, or runsc exec's 128 with its
+   * lost-connection message (a plain exit(128) of the code does not wait). Only decides how long to
+   * look; the verdict still needs the pod's own evidence.
+   */
+  static boolean maybeSandboxDeath(Integer exitCode, String stderr) {
+    return exitCode == null || exitCode == 137
+        || (exitCode == 128 && stderr != null && stderr.contains("urpc method") && stderr.contains("EOF"));
   }
 
   PodState podState(String podName) {

@@ -52,6 +52,18 @@ class PodStateClassificationTest {
     assertThat(state.failed()).isTrue();
   }
 
+  @Test
+  void onlyTheWaysADyingSandboxEndsARunWaitForThePodToShowWhy() {
+    // runsc exec after the sandbox died: 128 and the lost urpc connection on stderr.
+    assertThat(PodExecution.maybeSandboxDeath(128,
+        "urpc method \"containerManager.WaitPID\" failed: EOF")).isTrue();
+    assertThat(PodExecution.maybeSandboxDeath(137, "")).isTrue();
+    assertThat(PodExecution.maybeSandboxDeath(null, null)).isTrue();
+    // The code's own exit(128) or exit(1) is taken at once.
+    assertThat(PodExecution.maybeSandboxDeath(128, "")).isFalse();
+    assertThat(PodExecution.maybeSandboxDeath(1, "urpc method failed: EOF")).isFalse();
+  }
+
   private static Pod terminatedPod(int exitCode, String reason, String message) {
     return new PodBuilder()
         .withNewMetadata().withName("pool-python-abc").withNamespace("team").endMetadata()
