@@ -102,13 +102,13 @@ class StartFailureMockTest {
   @Test
   void aMissingProviderIsWaitedForOnlyUntilTheAdmissionDeadline() {
     CodeExecution cx = anExecution("default", "orphan", "never-created");
-    cx.getSpec().setAdmissionTimeoutSeconds(2);
+    cx.getSpec().setAdmissionTimeoutSeconds(8); // the operator may take seconds to start on a busy machine
     client.resource(cx).create();
     CodeExecution waiting = ExecutionWaits.awaitReason(() -> get("orphan"), ConditionTypes.ACCEPTED,
         ConditionTypes.PROVIDER_NOT_FOUND);
     assertThat(waiting.getStatus().getMessage()).contains("never-created").contains("until");
     CodeExecution failed = ExecutionWaits.awaitPhase(() -> get("orphan"), Phase.FAILED);
-    assertThat(failed.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (2s)").contains("never-created")
+    assertThat(failed.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (8s)").contains("never-created")
         .contains("The code did not run");
   }
 
