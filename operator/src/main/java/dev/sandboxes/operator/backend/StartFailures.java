@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend;
 
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
@@ -19,7 +20,13 @@ public final class StartFailures {
   /** Parts of an error that differ between attempts of the same cause: ids, numbers, names' suffixes. */
   private static final Pattern VARYING = Pattern.compile("[0-9a-f]{12,}|[0-9]+|sbx-[A-Za-z0-9.-]+");
 
+  /** First trial start after the flip, for backends that start sandboxes only per execution; doubles up to the maximum. */
+  static final Duration FIRST_TRIAL = Duration.ofSeconds(10);
+  static final Duration MAX_TRIAL_INTERVAL = Duration.ofMinutes(5);
+
   private final UnaryOperator<String> redact;
+  private long nextTrialNanos;
+  private Duration trialInterval = FIRST_TRIAL;
   private volatile Runnable listener = () -> {};
   private String cause;
   private int inARow;
@@ -49,6 +56,10 @@ public final class StartFailures {
       inARow = key.equals(cause) ? inARow + 1 : 1;
       cause = key;
       flipped = failing == null && inARow >= THRESHOLD;
+      if (flipped) {
+        trialInterval = FIRST_TRIAL;
+        nextTrialNanos = System.nanoTime() + trialInterval.toNanos();
+      }
       if (failing != null || flipped) {
         // Once failing, it stays so until a start succeeds; the message follows the latest error.
         failing = new StartFailure(reason, clean, hint);
@@ -71,6 +82,21 @@ public final class StartFailures {
     if (recovered) {
       listener.run();
     }
+  }
+
+  /**
+   * For backends that create a sandbox per execution (SaaS), whose executions wait while the
+   * provider is not Ready: whether the probe should try one start itself now. True at most once
+   * per interval, which doubles from 10 s up to 5 minutes while the starts keep failing.
+   */
+  public synchronized boolean trialDue() {
+    if (failing == null || System.nanoTime() < nextTrialNanos) {
+      return false;
+    }
+    Duration doubled = trialInterval.multipliedBy(2);
+    trialInterval = doubled.compareTo(MAX_TRIAL_INTERVAL) > 0 ? MAX_TRIAL_INTERVAL : doubled;
+    nextTrialNanos = System.nanoTime() + trialInterval.toNanos();
+    return true;
   }
 
   /** The failure the backend is stuck in, if it is. */
