@@ -135,12 +135,14 @@ final class LocalExecutor {
     long deadline = start + admission.toNanos();
     long nextProgress = start + PROGRESS_INTERVAL.toNanos();
     while (System.nanoTime() < deadline) {
+      // First: backends that start a sandbox per run (SaaS) always grant a lease, which would
+      // only fail the same way again.
+      if (backend.startFailure().isPresent()) {
+        return Optional.empty();
+      }
       Optional<SandboxLease> lease = backend.tryAcquire(cx.getSpec().getLanguage());
       if (lease.isPresent()) {
         return lease;
-      }
-      if (backend.startFailure().isPresent()) {
-        return Optional.empty();
       }
       long now = System.nanoTime();
       if (now >= nextProgress) {
