@@ -256,7 +256,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           "SandboxProvider " + provider.getMetadata().getName() + " is not Ready"
               + runtime.map(r -> r.lastProbe() == null ? " yet" : " (" + r.lastProbe().reason() + "): "
                   + r.lastProbe().message()).orElse(" yet");
-      if (!now.isBefore(admissionDeadline)) {
+      if (!now.isBefore(admissionDeadline) && knownNotReady(provider, runtime, now)) {
         return admissionTimedOut(cx, context, why, now);
       }
       String message = why + "; the execution waits for it until " + admissionDeadline + " (spec.admissionTimeoutSeconds).";
@@ -265,7 +265,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       // change, by the provider reconciler when this process sees it ready (after a restart or a
       // leader change its status may already say True, so no flip comes): providerBecameReady;
       // and at the admission deadline.
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now, Duration.between(now, admissionDeadline));
+      Duration untilDeadline = Duration.between(now, admissionDeadline);
+      // Past the deadline without knowing yet (just restarted): look again shortly.
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now,
+          untilDeadline.isNegative() || untilDeadline.isZero() ? Duration.ofSeconds(5) : untilDeadline);
     }
     ProviderSettings settings = runtime.get().settings();
 
@@ -556,6 +559,20 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     Integer seconds = cx.getSpec().getAdmissionTimeoutSeconds();
     return created(cx, now).plusSeconds(seconds != null ? seconds : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS)
         .truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+  }
+
+  /**
+   * Whether the provider is known not to be able to take executions: its backend in this process
+   * probed not Ready. Right after a restart (backends not built yet, or not probed) an execution
+   * queued long ago on a Ready provider must not be ended for this process's slowness: its status
+   * must say not Ready too, and the process must have had time to probe.
+   */
+  private boolean knownNotReady(SandboxProvider provider, Optional<ProviderRuntime> runtime, Instant now) {
+    if (runtime.isPresent() && runtime.get().lastProbe() != null) {
+      return !runtime.get().ready();
+    }
+    return !"True".equals(readyStatus(provider))
+        && Duration.between(processStart, now).compareTo(BACKEND_WAIT_AFTER_RESTART) >= 0;
   }
 
   /** The admission deadline passed while the provider could not take the execution: final, never run. */
