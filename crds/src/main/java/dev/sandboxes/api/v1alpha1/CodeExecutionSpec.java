@@ -52,6 +52,13 @@ public class CodeExecutionSpec {
   @Max(86400)
   private Integer timeoutSeconds;
 
+  @JsonPropertyDescription("How long the execution may wait, from its creation, while its provider is missing or not"
+      + " Ready (for example because its sandboxes fail to start) before it ends as SandboxFailed without running."
+      + " Waiting in the queue of a Ready provider does not end it. Default 300.")
+  @Min(1)
+  @Max(86400)
+  private Integer admissionTimeoutSeconds;
+
   @JsonPropertyDescription("Delete this CodeExecution this many seconds after it finished. Default: keep it.")
   @Min(0)
   @Max(31536000)
@@ -127,6 +134,14 @@ public class CodeExecutionSpec {
 
   public void setTimeoutSeconds(Integer timeoutSeconds) {
     this.timeoutSeconds = timeoutSeconds;
+  }
+
+  public Integer getAdmissionTimeoutSeconds() {
+    return admissionTimeoutSeconds;
+  }
+
+  public void setAdmissionTimeoutSeconds(Integer admissionTimeoutSeconds) {
+    this.admissionTimeoutSeconds = admissionTimeoutSeconds;
   }
 
   public Integer getTtlSecondsAfterFinished() {

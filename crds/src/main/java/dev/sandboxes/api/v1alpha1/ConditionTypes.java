@@ -36,6 +36,13 @@ public final class ConditionTypes {
   public static final String IMAGE_PULL_FAILED = "ImagePullFailed";
   /** SelfManaged sandbox pods are created but fail to start (container config error, exit at start). */
   public static final String SANDBOX_POD_FAILED = "SandboxPodFailed";
+  /**
+   * Sandboxes fail to start, the same way several times in a row (a container engine's runtime
+   * error, a pod whose entrypoint cannot exec, an E2B sandbox whose envd does not answer, an
+   * AgentRun sandbox that never becomes healthy); the message quotes the backend's error. Cleared
+   * by itself once a start succeeds.
+   */
+  public static final String SANDBOX_START_FAILING = "SandboxStartFailing";
   /** The Aliyun or E2B template a runtime names does not exist, or failed to build. */
   public static final String TEMPLATE_NOT_FOUND = "TemplateNotFound";
   /** The spec is invalid; the message names the field. */

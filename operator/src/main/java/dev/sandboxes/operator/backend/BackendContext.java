@@ -19,6 +19,26 @@ public record BackendContext(
     OperatorConfig config,
     KubernetesClient client) {
 
+  /**
+   * The text with every value of the referenced Secrets replaced by {@code ***}: for errors a
+   * backend or engine returns, which may echo what they were given.
+   */
+  public String redact(String text) {
+    if (text == null) {
+      return null;
+    }
+    String clean = text;
+    for (Map<String, String> data : secrets.values()) {
+      for (String value : data.values()) {
+        // Very short values would blank out ordinary words; they are no secrets worth the name.
+        if (value != null && value.strip().length() >= 6) {
+          clean = clean.replace(value.strip(), "***");
+        }
+      }
+    }
+    return clean;
+  }
+
   /** A value from a referenced Secret; callers checked presence through SecretRequirements. */
   public String secretValue(String secretName, String key) {
     Map<String, String> data = secrets.get(secretName);

@@ -62,6 +62,16 @@ public interface SandboxBackend extends AutoCloseable {
   /** Where a SaaS backend reports how each call to its service ended; others ignore it. */
   default void setServiceCallListener(ServiceCallListener listener) {}
 
+  /**
+   * Why this backend's sandboxes keep failing to start, when they do: set after a few identical
+   * start failures in a row ({@link StartFailures}), cleared by the next start that succeeds. The
+   * provider is then not Ready and the `run` command gives up. The capacity listener is called
+   * when it changes.
+   */
+  default Optional<StartFailure> startFailure() {
+    return Optional.empty();
+  }
+
   /** Called (from any thread) whenever a sandbox may have become available. */
   default void setCapacityListener(Runnable listener) {}
 

@@ -8,6 +8,8 @@ import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.StartFailure;
+import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.codeexecution.CodeExecutionValidator;
 import dev.sandboxes.operator.codeexecution.ExecutionInputs;
@@ -29,15 +31,24 @@ import java.util.Optional;
  */
 final class LocalExecutor {
 
-  private static final Duration SANDBOX_WAIT = Duration.ofMinutes(5);
+  /** How often a long wait for a sandbox says that it still waits. */
+  private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
 
   private final ProviderSettings settings;
+  private final java.util.function.Consumer<String> progress;
   private final SandboxBackend backend;
   private final ReferencedObjects objects;
   private final Clock clock;
   private final Object capacity = new Object();
 
   LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock) {
+    this(settings, backend, objects, clock, line -> {});
+  }
+
+  /** @param progress where a long wait for a sandbox reports itself, a line at a time */
+  LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock,
+      java.util.function.Consumer<String> progress) {
+    this.progress = progress;
     this.settings = settings;
     this.backend = backend;
     this.objects = objects;
@@ -76,12 +87,16 @@ final class LocalExecutor {
     if (!problems.isEmpty()) {
       return CodeExecutionStatusCalculator.invalid(cx, problems, now);
     }
-    Optional<SandboxLease> lease = waitForSandbox(cx);
+    Duration admission = Duration.ofSeconds(cx.getSpec().getAdmissionTimeoutSeconds() != null
+        ? cx.getSpec().getAdmissionTimeoutSeconds() : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS);
+    Optional<SandboxLease> lease = waitForSandbox(cx, admission);
     if (lease.isEmpty()) {
-      return CodeExecutionStatusCalculator.finished(cx,
-          ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, clock.instant(), clock.instant(),
-              "No sandbox became available within " + SANDBOX_WAIT.toMinutes() + " minutes"),
-          settings.limits().outputLimitAction(), clock.instant());
+      Optional<StartFailure> failing = backend.startFailure();
+      String message = failing
+          .map(f -> "Sandboxes of SandboxProvider " + settings.name() + " fail to start (" + StartFailures.THRESHOLD
+              + " times in a row, same error): " + f.error())
+          .orElse("No sandbox became available within spec.admissionTimeoutSeconds (" + admission.toSeconds() + "s)");
+      return CodeExecutionStatusCalculator.neverStarted(cx, message, clock.instant());
     }
     CodeExecutionStatus started =
         CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.get().sandboxId(), clock.instant());
@@ -111,12 +126,30 @@ final class LocalExecutor {
     return CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
   }
 
-  private Optional<SandboxLease> waitForSandbox(CodeExecution cx) {
-    long deadline = System.nanoTime() + SANDBOX_WAIT.toNanos();
+  /**
+   * A sandbox, or empty when the admission time passed or the backend's sandboxes keep failing to
+   * start (a few identical failures in a row: waiting longer would only repeat them).
+   */
+  private Optional<SandboxLease> waitForSandbox(CodeExecution cx, Duration admission) {
+    long start = System.nanoTime();
+    long deadline = start + admission.toNanos();
+    long nextProgress = start + PROGRESS_INTERVAL.toNanos();
     while (System.nanoTime() < deadline) {
+      // First: backends that start a sandbox per run (SaaS) always grant a lease, which would
+      // only fail the same way again.
+      if (backend.startFailure().isPresent()) {
+        return Optional.empty();
+      }
       Optional<SandboxLease> lease = backend.tryAcquire(cx.getSpec().getLanguage());
       if (lease.isPresent()) {
         return lease;
+      }
+      long now = System.nanoTime();
+      if (now >= nextProgress) {
+        nextProgress = now + PROGRESS_INTERVAL.toNanos();
+        progress.accept(String.format("  %s/%s: still waiting for a sandbox after %ds (gives up after %ds)",
+            cx.getMetadata().getNamespace(), cx.getMetadata().getName(), Duration.ofNanos(now - start).toSeconds(),
+            admission.toSeconds()));
       }
       synchronized (capacity) {
         try {

@@ -16,6 +16,8 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.backend.StartFailure;
+import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.sandboxprovider.Canary;
@@ -35,6 +37,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -198,6 +201,17 @@ public final class RunCommand implements Callable<Integer> {
         exit = Math.max(exit, LocalExecutor.exitClass(statuses.get(i)));
       }
       print(executions);
+      Optional<StartFailure> failing = backend.startFailure();
+      if (failing.isPresent()) {
+        // Always on stderr, also with --quiet: it is why the command failed, and what to do.
+        err.println("error: SandboxProvider " + settings.name() + ": sandboxes fail to start ("
+            + StartFailures.THRESHOLD + " times in a row, same error): " + failing.get().error());
+        if (failing.get().hint() != null) {
+          err.println("check: " + failing.get().hint());
+        }
+        err.flush();
+        return EXIT_INVALID_OR_INFRASTRUCTURE;
+      }
       return exit;
     } finally {
       // Sandboxes are destroyed off the result path; the process must not exit before they are.
@@ -235,7 +249,7 @@ public final class RunCommand implements Callable<Integer> {
   private List<CodeExecutionStatus> runAll(
       ProviderSettings settings, SandboxBackend backend, LocalReferencedObjects objects, List<CodeExecution> executions)
       throws Exception {
-    LocalExecutor executor = new LocalExecutor(settings, backend, objects, clock);
+    LocalExecutor executor = new LocalExecutor(settings, backend, objects, clock, line -> progress("%s", line));
     Integer limit = settings.limits().maxConcurrentExecutions();
     int threads = Math.max(1, Math.min(executions.size(), limit == null ? 8 : limit));
     ExecutorService pool = Executors.newFixedThreadPool(threads);

@@ -238,22 +238,37 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
 
     ProviderResolution resolution = resolveProvider(cx);
+    Instant admissionDeadline = admissionDeadline(cx, now);
     if (resolution.provider() == null) {
+      if (!now.isBefore(admissionDeadline)) {
+        return admissionTimedOut(cx, context, resolution.problem(), now);
+      }
       events.record(cx, Type.Warning, Reason.ProviderNotFound, resolution.problem());
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), now, null);
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_FOUND,
+          resolution.problem() + "; the execution waits for it until " + admissionDeadline + " (spec.admissionTimeoutSeconds)",
+          now, Duration.between(now, admissionDeadline));
     }
     SandboxProvider provider = resolution.provider();
     Optional<ProviderRuntime> runtime = registry.get(provider.getMetadata().getUid());
     if (runtime.isEmpty() || !runtime.get().ready()) {
-      String message =
+      // The provider's own message: when its sandboxes fail to start, it quotes the start error.
+      String why =
           "SandboxProvider " + provider.getMetadata().getName() + " is not Ready"
-              + runtime.map(r -> r.lastProbe() == null ? " yet" : ": " + r.lastProbe().message()).orElse(" yet")
-              + "; the execution waits for it.";
+              + runtime.map(r -> r.lastProbe() == null ? " yet" : " (" + r.lastProbe().reason() + "): "
+                  + r.lastProbe().message()).orElse(" yet");
+      if (!now.isBefore(admissionDeadline) && knownNotReady(provider, runtime, now)) {
+        return admissionTimedOut(cx, context, why, now);
+      }
+      String message = why + "; the execution waits for it until " + admissionDeadline + " (spec.admissionTimeoutSeconds).";
       events.record(cx, Type.Warning, Reason.ProviderNotReady, message);
-      // Woken by the provider informer when its Ready condition flips, and by the provider
-      // reconciler when this process sees it ready (after a restart or a leader change its status
-      // may already say True, so no flip comes): providerBecameReady.
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now, null);
+      // Woken by the provider informer when its Ready condition flips or its reason or message
+      // change, by the provider reconciler when this process sees it ready (after a restart or a
+      // leader change its status may already say True, so no flip comes): providerBecameReady;
+      // and at the admission deadline.
+      Duration untilDeadline = Duration.between(now, admissionDeadline);
+      // Past the deadline without knowing yet (just restarted): look again shortly.
+      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now,
+          untilDeadline.isNegative() || untilDeadline.isZero() ? Duration.ofSeconds(5) : untilDeadline);
     }
     ProviderSettings settings = runtime.get().settings();
 
@@ -535,6 +550,47 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         + CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + " levels"), now);
   }
 
+  /**
+   * When a pending execution stops waiting for a provider that is missing or not Ready: its
+   * creation plus spec.admissionTimeoutSeconds. Waiting in a Ready provider's queue is not bounded
+   * by it (queue, don't fail).
+   */
+  private static Instant admissionDeadline(CodeExecution cx, Instant now) {
+    Integer seconds = cx.getSpec().getAdmissionTimeoutSeconds();
+    return created(cx, now).plusSeconds(seconds != null ? seconds : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS)
+        .truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+  }
+
+  /**
+   * Whether the provider is known not to be able to take executions: its backend in this process
+   * probed not Ready. Right after a restart (backends not built yet, or not probed) an execution
+   * queued long ago on a Ready provider must not be ended for this process's slowness: its status
+   * must say not Ready too, and the process must have had time to probe.
+   */
+  private boolean knownNotReady(SandboxProvider provider, Optional<ProviderRuntime> runtime, Instant now) {
+    if (runtime.isPresent() && runtime.get().lastProbe() != null) {
+      return !runtime.get().ready();
+    }
+    return !"True".equals(readyStatus(provider))
+        && Duration.between(processStart, now).compareTo(BACKEND_WAIT_AFTER_RESTART) >= 0;
+  }
+
+  /** The admission deadline passed while the provider could not take the execution: final, never run. */
+  private UpdateControl<CodeExecution> admissionTimedOut(
+      CodeExecution cx, Context<CodeExecution> context, String why, Instant now) {
+    queue.remove(cx.getMetadata().getUid());
+    Integer seconds = cx.getSpec().getAdmissionTimeoutSeconds();
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.neverStarted(cx,
+        "No sandbox within spec.admissionTimeoutSeconds ("
+            + (seconds != null ? seconds : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS) + "s): " + why, now);
+    write(cx, context, status);
+    events.record(cx, Type.Warning, Reason.SandboxFailed, status.getMessage());
+    LOG.info("CodeExecution {}/{} gave up waiting for its provider: {}", cx.getMetadata().getNamespace(),
+        cx.getMetadata().getName(), why);
+    metrics.executionFinished(null, cx.getSpec().getLanguage(), ConditionTypes.SANDBOX_FAILED, null);
+    return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
+  }
+
   private UpdateControl<CodeExecution> waiting(
       CodeExecution cx, Context<CodeExecution> context, String reason, String message, Instant now, Duration retry) {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
@@ -542,7 +598,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       write(cx, context, status);
     }
     UpdateControl<CodeExecution> control = UpdateControl.noUpdate();
-    return retry == null ? control : control.rescheduleAfter(retry);
+    return retry == null ? control : control.rescheduleAfter(retry.isNegative() || retry.isZero() ? Duration.ofMillis(100) : retry);
   }
 
   /** A finished execution: note spec changes, then apply the TTL. */
@@ -690,9 +746,18 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   }
 
   private static boolean resolutionRelevantChange(SandboxProvider old, SandboxProvider updated) {
+    // Reason and message too: waiting executions show the provider's message (a new start error).
     return !Objects.equals(readyStatus(old), readyStatus(updated))
+        || !Objects.equals(readyText(old), readyText(updated))
         || !Objects.equals(old.getMetadata().getGeneration(), updated.getMetadata().getGeneration())
         || isDefault(old) != isDefault(updated);
+  }
+
+  private static String readyText(SandboxProvider provider) {
+    return provider.getStatus() == null
+        ? null
+        : Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY)
+            .map(c -> c.getReason() + ": " + c.getMessage()).orElse(null);
   }
 
   private static String readyStatus(SandboxProvider provider) {

@@ -70,6 +70,26 @@ public final class CodeExecutionStatusCalculator {
     return finish(status, generation);
   }
 
+  /**
+   * Final without having started: no sandbox could be had before spec.admissionTimeoutSeconds
+   * passed (the provider was missing, or not Ready because its sandboxes fail to start).
+   * Started=False and Succeeded=False, reason SandboxFailed; the message says the code did not run,
+   * so retrying cannot run it twice.
+   */
+  public static CodeExecutionStatus neverStarted(CodeExecution cx, String problem, Instant now) {
+    CodeExecutionStatus status = copy(cx);
+    String message = sentence(problem, "No sandbox could be started")
+        + " The code did not run; create a new CodeExecution once the provider is Ready.";
+    long generation = generation(cx);
+    Conditions.set(status.getConditions(), ConditionTypes.STARTED, FALSE, ConditionTypes.SANDBOX_FAILED, message,
+        generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, ConditionTypes.SANDBOX_FAILED, message,
+        generation, now);
+    status.setMessage(message);
+    status.setCompletionTime(timestamp(now));
+    return finish(status, generation);
+  }
+
   /** Waiting for a provider or a referenced object: Accepted=False with the reason, Pending. */
   public static CodeExecutionStatus waiting(CodeExecution cx, String reason, String message, Instant now) {
     CodeExecutionStatus status = copy(cx);

@@ -37,6 +37,9 @@ public final class CodeExecutionValidator {
 
   static final int MAX_TIMEOUT_SECONDS = 86400;
   static final int MAX_TTL_SECONDS = 31536000;
+  /** Default of spec.admissionTimeoutSeconds: how long an execution waits for a provider that cannot start sandboxes. */
+  public static final int DEFAULT_ADMISSION_TIMEOUT_SECONDS = 300;
+  static final int MAX_ADMISSION_TIMEOUT_SECONDS = 86400;
 
   private static final Pattern ENTRYPOINT = Pattern.compile("^[A-Za-z_$][A-Za-z0-9_$]{0,127}$");
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -123,6 +126,11 @@ public final class CodeExecutionValidator {
     }
     if (spec.getTimeoutSeconds() != null && spec.getTimeoutSeconds() > MAX_TIMEOUT_SECONDS) {
       problems.add("spec.timeoutSeconds must be at most " + MAX_TIMEOUT_SECONDS);
+    }
+    if (spec.getAdmissionTimeoutSeconds() != null
+        && (spec.getAdmissionTimeoutSeconds() < 1 || spec.getAdmissionTimeoutSeconds() > MAX_ADMISSION_TIMEOUT_SECONDS)) {
+      problems.add("spec.admissionTimeoutSeconds must be between 1 and " + MAX_ADMISSION_TIMEOUT_SECONDS
+          + " (default " + DEFAULT_ADMISSION_TIMEOUT_SECONDS + ")");
     }
     if (spec.getTtlSecondsAfterFinished() != null && spec.getTtlSecondsAfterFinished() < 0) {
       problems.add("spec.ttlSecondsAfterFinished must not be negative");

@@ -74,6 +74,10 @@ public class EventRecorder implements AutoCloseable {
     ProviderReady,
     /** A provider's backend failed its probe. */
     ProbeFailed,
+    /** A provider's sandboxes fail to start, the same way several times in a row; the message quotes the error. */
+    SandboxStartFailing,
+    /** A provider whose sandboxes failed to start started one again. */
+    SandboxStartRecovered,
     /** A referenced Secret or key of a provider is missing. */
     CredentialsMissing,
     /** A provider's spec is invalid. */

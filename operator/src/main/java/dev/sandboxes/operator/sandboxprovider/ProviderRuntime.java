@@ -14,6 +14,7 @@ public final class ProviderRuntime {
   private final ProviderSettings settings;
   private final SandboxBackend backend;
   private volatile ProbeResult lastProbe;
+  private volatile ProbeResult previousProbe;
 
   public ProviderRuntime(String uid, String fingerprint, ProviderSettings settings, SandboxBackend backend) {
     this.uid = uid;
@@ -43,7 +44,13 @@ public final class ProviderRuntime {
   }
 
   public void recordProbe(ProbeResult probe) {
+    this.previousProbe = lastProbe;
     this.lastProbe = probe;
+  }
+
+  /** The probe before the last one (null before the second probe). */
+  public ProbeResult previousProbe() {
+    return previousProbe;
   }
 
   /** Ready when the last probe succeeded. */

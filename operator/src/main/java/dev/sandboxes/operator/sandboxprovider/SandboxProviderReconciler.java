@@ -161,7 +161,9 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
             || lastProbe == null
             || !probe.ready()
             || Duration.between(lastProbe, now).compareTo(config.probeInterval()) >= 0
-            || observedGenerationBehind(provider);
+            || observedGenerationBehind(provider)
+            // Sandboxes started failing since the last probe: say so now, not at the next interval.
+            || runtime.backend().startFailure().isPresent();
     if (probeDue) {
       boolean wasReady = runtime.ready();
       probe = probeSafely(runtime);
@@ -169,13 +171,20 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       lastProbeTimes.put(uid, now);
       if (probe.ready() && !wasReady) {
         LOG.info("SandboxProvider {} is ready: {}", settings.displayName(), probe.message());
+        ProbeResult before = runtime.previousProbe();
+        if (before != null && ConditionTypes.SANDBOX_START_FAILING.equals(before.reason())) {
+          events.record(provider, Type.Normal, Reason.SandboxStartRecovered,
+              "A sandbox started again; the provider is Ready. " + probe.message());
+        }
         events.record(provider, Type.Normal, Reason.ProviderReady, probe.message());
         // A restarted operator finds Ready=True already written, so the status does not change and
         // executions waiting for this process to see the provider ready must be told directly.
         readyListener.accept(provider);
       } else if (!probe.ready()) {
         LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
-        events.record(provider, Type.Warning, Reason.ProbeFailed, probe.message());
+        events.record(provider, Type.Warning,
+            ConditionTypes.SANDBOX_START_FAILING.equals(probe.reason()) ? Reason.SandboxStartFailing : Reason.ProbeFailed,
+            probe.message());
         metrics.backendError(settings.type(), probe.reason());
       }
     }

@@ -30,12 +30,24 @@ class CodeExecutionValidatorTest {
     spec.setEntrypoint("1bad");
     spec.setTimeoutSeconds(0);
     spec.setTtlSecondsAfterFinished(-1);
+    spec.setAdmissionTimeoutSeconds(0);
     assertThat(CodeExecutionValidator.validate(spec))
+        .anyMatch(p -> p.equals("spec.admissionTimeoutSeconds must be between 1 and 86400 (default 300)"))
         .anyMatch(p -> p.startsWith("spec.language is required"))
         .anyMatch(p -> p.contains("exactly one of spec.code and spec.codeFrom"))
         .anyMatch(p -> p.startsWith("spec.entrypoint"))
         .anyMatch(p -> p.startsWith("spec.timeoutSeconds"))
         .anyMatch(p -> p.startsWith("spec.ttlSecondsAfterFinished"));
+  }
+
+  @Test
+  void anAdmissionTimeoutAboveADayIsRejected() {
+    CodeExecutionSpec spec = spec();
+    spec.setAdmissionTimeoutSeconds(86401);
+    assertThat(CodeExecutionValidator.validate(spec)).containsExactly(
+        "spec.admissionTimeoutSeconds must be between 1 and 86400 (default 300)");
+    spec.setAdmissionTimeoutSeconds(86400);
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
   }
 
   @Test

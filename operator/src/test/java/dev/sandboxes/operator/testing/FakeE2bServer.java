@@ -155,6 +155,7 @@ public final class FakeE2bServer implements AutoCloseable {
   private volatile boolean rejectAccessTokens;
   private volatile boolean echoKeys;
   private volatile boolean vanishOnStart;
+  private volatile boolean envdDown;
   private final Set<String> missingCommands = ConcurrentHashMap.newKeySet();
   private volatile java.nio.file.Path pathWithoutMissing;
   private final Map<String, String> envdVersions = new ConcurrentHashMap<>();
@@ -332,6 +333,11 @@ public final class FakeE2bServer implements AutoCloseable {
   }
 
   /** The sandbox disappears right after the next process starts, as if its host died. */
+  /** New and running sandboxes' envd stops (true) or starts again (false) answering. */
+  public void envdDown(boolean down) {
+    this.envdDown = down;
+  }
+
   public void vanishOnNextStart() {
     this.vanishOnStart = true;
   }
@@ -522,7 +528,13 @@ public final class FakeE2bServer implements AutoCloseable {
       }
       String token = exchange.getRequestHeaders().getFirst("X-Access-Token");
       String path = exchange.getRequestURI().getPath();
-      if (String.valueOf(ENVD_PORT).equals(port)) {
+      if (String.valueOf(ENVD_PORT).equals(port) && envdDown) {
+        // envd is not listening (a template whose envd does not start): the client proxy answers
+        // as for any closed port of a running sandbox (the branch below).
+        sendJson(exchange, 502, "{\"sandboxId\":" + quote(id)
+            + ",\"message\":\"The sandbox is running but port is not open\",\"port\":" + quote(String.valueOf(port))
+            + ",\"code\":502}");
+      } else if (String.valueOf(ENVD_PORT).equals(port)) {
         if (rejectAccessTokens || !sandbox.accessToken.equals(token)) {
           sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"invalid access token\"}");
           return;

@@ -42,6 +42,8 @@ public final class FakeSandboxBackend implements SandboxBackend {
   private volatile Function<ExecutionRequest, ExecutionOutcome> behaviour = FakeSandboxBackend::succeedWithArguments;
   private volatile ProbeResult probe = ProbeResult.reachable("fake backend answered");
   private volatile Runnable capacityListener = () -> {};
+  /** Set while sandboxes "fail to start": what the real backends' StartFailures would report. */
+  private volatile dev.sandboxes.operator.backend.StartFailure startFailure;
   private volatile boolean closed;
   private final List<String> discarded = new CopyOnWriteArrayList<>();
 
@@ -152,13 +154,36 @@ public final class FakeSandboxBackend implements SandboxBackend {
     return ProviderType.DOCKER;
   }
 
+  /**
+   * From now on sandboxes fail to start with this error (null: they start again), as the real
+   * backends report it after a few identical failures: the probe says SandboxStartFailing, no
+   * sandbox is handed out, and the capacity listener is told of the change.
+   */
+  public FakeSandboxBackend startFailure(dev.sandboxes.operator.backend.StartFailure failure) {
+    this.startFailure = failure;
+    capacityListener.run();
+    return this;
+  }
+
+  @Override
+  public Optional<dev.sandboxes.operator.backend.StartFailure> startFailure() {
+    return Optional.ofNullable(startFailure);
+  }
+
   @Override
   public ProbeResult probe() {
+    dev.sandboxes.operator.backend.StartFailure failure = startFailure;
+    if (failure != null) {
+      return ProbeResult.notReady(failure.reason(), "fake sandboxes fail to start: " + failure.describe());
+    }
     return probe;
   }
 
   @Override
   public Optional<SandboxLease> tryAcquire(Language language) {
+    if (startFailure != null) {
+      return Optional.empty();
+    }
     while (true) {
       int current = free.get();
       if (current <= 0) {

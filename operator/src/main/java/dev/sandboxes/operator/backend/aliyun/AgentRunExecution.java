@@ -89,6 +89,8 @@ final class AgentRunExecution {
     return creationUncertain;
   }
 
+  private volatile boolean healthy;
+
   /** Whether {@link #sandboxId()} may exist: it was created, or its creation's outcome is unknown. */
   boolean sandboxMayExist() {
     return created || creationUncertain;
@@ -139,6 +141,12 @@ final class AgentRunExecution {
       assign(createdId); // the service chose the id: recorded now, before any code is sent
     }
     awaitHealthy(AgentRunHttp.text(sandbox, "status"));
+    healthy = true;
+  }
+
+  /** Whether the sandbox passed its health check: AgentRun started it. */
+  boolean sandboxStarted() {
+    return healthy;
   }
 
   private void assign(String id) throws Failed {

@@ -10,10 +10,13 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.StartFailure;
+import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.Canary;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import java.time.Clock;
 import java.time.Duration;
@@ -49,6 +52,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private static final Set<String> TEMPLATE_PENDING = Set.of("CREATING");
   private static final int MAX_LIST_PAGES = 50;
   /**
+   * A template still CREATING after this many probe waits (templateWait each: 5 minutes by
+   * default) is stuck: the provider says SandboxStartFailing instead of Probing.
+   */
+  static final int TEMPLATE_STUCK_AFTER_WAITS = 30;
+  /**
    * Deadlines and throttle wake-ups of all Aliyun backends: short tasks on a timer that is never
    * shut down, so that an execution granted just before its backend was replaced still has one.
    */
@@ -80,6 +88,9 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile ScheduledFuture<?> maintenance;
   private volatile Runnable capacityListener = () -> {};
+  private final StartFailures startFailures;
+  /** Templates seen CREATING, and since when (cleared once READY). */
+  private final Map<String, Instant> creatingSince = new ConcurrentHashMap<>();
 
   public AliyunSandboxBackend(BackendContext context) {
     this(context, AgentRunTimings.defaults(), Clock.systemUTC());
@@ -105,6 +116,8 @@ public final class AliyunSandboxBackend implements SandboxBackend {
               return thread;
             });
     this.throttle = new Throttle(clock, timings, TIMERS, () -> capacityListener.run());
+    this.startFailures = new StartFailures(context::redact);
+    startFailures.setListener(() -> capacityListener.run());
   }
 
   @Override
@@ -148,6 +161,18 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         return problem.get();
       }
       ready.add(template.getKey());
+    }
+    if (startFailures.trialDue()) {
+      // Executions wait while sandboxes fail to start: the probe tries one itself, with backoff.
+      Language language = settings.templates().keySet().iterator().next();
+      Canary.Result trial = Canary.run(this, provider, language, RunControl.detached(), clock);
+      LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(), trial.message());
+    }
+    Optional<StartFailure> failing = startFailures.current();
+    if (failing.isPresent()) {
+      return ProbeResult.notReady(failing.get().reason(), where + " answered and template " + String.join(", ", ready)
+          + " is READY, but sandboxes fail to start (at least " + StartFailures.THRESHOLD + " times in a row): "
+          + failing.get().describe());
     }
     if (maintenanceStarted.compareAndSet(false, true) && !closed.get()) {
       try {
@@ -209,11 +234,18 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       }
       String status = templateStatus(template.get());
       if (TEMPLATE_USABLE.contains(status)) {
+        creatingSince.remove(name);
         return networkProblem(name, template.get());
       }
       if (TEMPLATE_PENDING.contains(status)) {
-        return Optional.of(ProbeResult.notReady(ConditionTypes.PROBING,
-            "AgentRun template " + name + " is " + status + "; the provider becomes Ready when it is READY"));
+        Instant since = creatingSince.computeIfAbsent(name, n -> clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+        boolean stuck = Duration.between(since, clock.instant())
+            .compareTo(timings.templateWait().multipliedBy(TEMPLATE_STUCK_AFTER_WAITS)) >= 0;
+        return Optional.of(ProbeResult.notReady(stuck ? ConditionTypes.SANDBOX_START_FAILING : ConditionTypes.PROBING,
+            "AgentRun template " + name + " is " + status + " since " + since
+                + (stuck ? ", longer than a template takes to build; no sandbox can start from it. Check it in the"
+                    + " AgentRun console, or recreate it (docs/providers/aliyun.md)"
+                    : "; the provider becomes Ready when it is READY")));
       }
       String reason = AgentRunHttp.text(template.get(), "statusReason");
       return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_FOUND,
@@ -282,7 +314,14 @@ public final class AliyunSandboxBackend implements SandboxBackend {
             settings.templates().get(request.language()), request, tracked);
     try {
       LOG.debug("CodeExecution {} runs on AgentRun", request.displayName());
-      return execution.run();
+      ExecutionOutcome outcome = execution.run();
+      if (execution.sandboxStarted()) {
+        startFailures.succeeded();
+      } else if (outcome.termination() == Termination.SANDBOX_FAILED) {
+        startFailures.failed(outcome.detail(), "Check template " + settings.templates().get(request.language())
+            + " and its sandboxes in the AgentRun console (docs/providers/aliyun.md)");
+      }
+      return outcome;
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, execution.sandboxId(), null, clock.instant(),
           "The Aliyun backend failed: " + e);
@@ -316,6 +355,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     } catch (java.util.concurrent.RejectedExecutionException e) {
       delete(id);
     }
+  }
+
+  @Override
+  public Optional<StartFailure> startFailure() {
+    return startFailures.current();
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.sandboxes.operator.backend.docker;
 
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.operator.backend.StartFailures;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -30,6 +31,16 @@ final class ContainerPool {
 
     /** Starts removing the container; completes when the removal ended (well or not). */
     CompletableFuture<Void> destroyLater(String containerId);
+
+    /** The engine's own words for a failed start (for the status), secrets removed. */
+    default String describe(Exception e) {
+      return String.valueOf(e.getMessage());
+    }
+
+    /** What to check for this failure, one sentence, or null. */
+    default String hint(String error) {
+      return null;
+    }
   }
 
   private final Language language;
@@ -39,6 +50,7 @@ final class ContainerPool {
   private final ScheduledExecutorService maintenance;
   private final Runnable capacityListener;
   private final ContainerBudget budget;
+  private final StartFailures startFailures;
   private final Deque<String> idle = new ArrayDeque<>();
   private int creating;
   private int destroying;
@@ -56,6 +68,19 @@ final class ContainerPool {
       ScheduledExecutorService maintenance,
       Runnable capacityListener,
       ContainerBudget budget) {
+    this(language, poolSize, launcher, maintenance, capacityListener, budget, new StartFailures(text -> text));
+  }
+
+  /** @param startFailures where every start of the provider's pools is counted, failed or not */
+  ContainerPool(
+      Language language,
+      int poolSize,
+      Launcher launcher,
+      ScheduledExecutorService maintenance,
+      Runnable capacityListener,
+      ContainerBudget budget,
+      StartFailures startFailures) {
+    this.startFailures = startFailures;
     this.language = language;
     this.budget = budget;
     this.poolSize = poolSize;
@@ -188,10 +213,11 @@ final class ContainerPool {
         consecutiveFailures++;
         long delayMillis = Math.min(30_000L, 500L << Math.min(consecutiveFailures - 1, 6));
         backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMillis);
-        lastError = e.getMessage();
+        lastError = launcher.describe(e);
         scheduleRetryLocked();
       }
-      LOG.warn("starting a {} sandbox container failed ({} in a row): {}", language, consecutiveFailures, e.getMessage());
+      LOG.warn("starting a {} sandbox container failed ({} in a row): {}", language, consecutiveFailures, lastError);
+      startFailures.failed(lastError, launcher.hint(lastError));
       return;
     }
     boolean keep;
@@ -204,6 +230,7 @@ final class ContainerPool {
         idle.addLast(id);
       }
     }
+    startFailures.succeeded();
     if (keep) {
       capacityListener.run();
     } else {

@@ -20,6 +20,8 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.StartFailure;
+import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -58,6 +60,9 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private final Clock clock = Clock.systemUTC();
   private final Map<Language, ContainerPool> pools = new EnumMap<>(Language.class);
   private final ContainerBudget budget;
+  private final StartFailures startFailures;
+  /** Whether the engine is podman (its answer to /version), for the hints on start failures. */
+  private volatile boolean podman;
   private final AtomicBoolean poolsStarted = new AtomicBoolean();
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicInteger pendingRemovals = new AtomicInteger();
@@ -96,11 +101,13 @@ public final class DockerSandboxBackend implements SandboxBackend {
     // The operator's cap, lowered (never raised) by the provider's own maxConcurrentExecutions.
     this.budget = new ContainerBudget(
         context.config().isolationPolicy().dockerContainerCap(provider.limits().maxConcurrentExecutions()));
+    this.startFailures = new StartFailures(context::redact);
+    startFailures.setListener(() -> capacityListener.run());
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       pools.put(
           runtime.language(),
           new ContainerPool(runtime.language(), settings.poolSize(), launcher(runtime.image()), maintenance,
-              () -> capacityListener.run(), budget));
+              () -> capacityListener.run(), budget, startFailures));
     }
   }
 
@@ -121,6 +128,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
       return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
           "The Docker API at " + settings.host() + " did not answer: " + rootMessage(e));
     }
+    podman = isPodman(version);
     Optional<String> runtimeProblem = runtimeProblem(version, info);
     if (runtimeProblem.isPresent()) {
       return ProbeResult.notReady(ConditionTypes.RUNTIME_NOT_FOUND, runtimeProblem.get());
@@ -146,10 +154,12 @@ public final class DockerSandboxBackend implements SandboxBackend {
       pools.values().forEach(ContainerPool::start);
     }
     String engine = version.getVersion() == null ? "unknown version" : "version " + version.getVersion();
-    String poolError = pools.values().stream().map(ContainerPool::lastError).filter(e -> e != null).findFirst().orElse(null);
-    if (poolError != null) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
-          "The engine at " + settings.host() + " answered but cannot start sandbox containers: " + poolError);
+    Optional<StartFailure> failing = startFailure();
+    if (failing.isPresent()) {
+      // The pools keep retrying with backoff (up to 30 s apart): the first start that works clears this.
+      return ProbeResult.notReady(failing.get().reason(),
+          "The engine at " + settings.host() + " answered, but sandbox containers fail to start (at least "
+              + StartFailures.THRESHOLD + " times in a row): " + failing.get().describe());
     }
     return ProbeResult.reachable("Docker API at " + settings.host() + " answered (" + engine + ", runtime "
         + settings.runtime() + ", " + pools.size() + " runtime(s), pool size " + settings.poolSize()
@@ -165,8 +175,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
   Optional<String> runtimeProblem(Version version, Info info) {
     List<com.github.dockerjava.api.model.VersionComponent> components =
         version.getComponents() == null ? List.of() : version.getComponents();
-    boolean podman = components.stream().anyMatch(c -> "Podman Engine".equals(c.getName()));
-    if (podman) {
+    if (isPodman(version)) {
       String actual = components.stream()
           .filter(c -> c.getName() != null && c.getName().startsWith("OCI Runtime"))
           .map(c -> c.getVersion() == null ? "" : c.getVersion().strip().split("\\s+")[0])
@@ -184,6 +193,16 @@ public final class DockerSandboxBackend implements SandboxBackend {
           + " (it has " + (runtimes == null ? "none listed" : runtimes.keySet()) + "); install it or set spec.docker.runtime");
     }
     return Optional.empty();
+  }
+
+  private static boolean isPodman(Version version) {
+    return version.getComponents() != null
+        && version.getComponents().stream().anyMatch(c -> "Podman Engine".equals(c.getName()));
+  }
+
+  @Override
+  public Optional<StartFailure> startFailure() {
+    return startFailures.current();
   }
 
   @Override
@@ -271,6 +290,16 @@ public final class DockerSandboxBackend implements SandboxBackend {
       @Override
       public CompletableFuture<Void> destroyLater(String containerId) {
         return DockerSandboxBackend.this.destroyLater(containerId);
+      }
+
+      @Override
+      public String describe(Exception e) {
+        return engineMessage(e);
+      }
+
+      @Override
+      public String hint(String error) {
+        return startHint(error, podman, settings.host());
       }
     };
   }
@@ -411,6 +440,47 @@ public final class DockerSandboxBackend implements SandboxBackend {
 
   private static String shortId(String id) {
     return id.length() > 12 ? id.substring(0, 12) : id;
+  }
+
+  /**
+   * The engine's own message for a failed call: docker-java reports "Status 500: {json}", whose
+   * {@code message} field is what the engine said (podman quotes runc's error there).
+   */
+  static String engineMessage(Throwable e) {
+    String text = rootMessage(e);
+    int json = text.indexOf('{');
+    if (json >= 0) {
+      try {
+        com.fasterxml.jackson.databind.JsonNode body =
+            new com.fasterxml.jackson.databind.ObjectMapper().readTree(text.substring(json));
+        if (body.hasNonNull("message")) {
+          return body.get("message").asText().strip();
+        }
+      } catch (IOException | RuntimeException notJson) {
+        // keep the text as it is
+      }
+    }
+    return text;
+  }
+
+  /** One sentence on what to check when sandbox containers fail to start with this error. */
+  static String startHint(String error, boolean podman, String host) {
+    String lower = error == null ? "" : error.toLowerCase(java.util.Locale.ROOT);
+    if (lower.contains("rlimit")) {
+      return podman
+          ? "Check the rlimits in the containers.conf of the podman service at " + host + ": default_ulimits must stay"
+              + " at or below the hard limits of the user running it (docs/container-engine.md, \"Rlimits\")"
+          : "Check the engine's default ulimits (--default-ulimit): they must stay at or below the hard limits of the"
+              + " user running the engine (docs/container-engine.md, \"Rlimits\")";
+    }
+    if (lower.contains("executable file not found") || lower.contains("no such file or directory")) {
+      return "The image lacks something the sandbox needs (sleep, python3 or node on its PATH); check spec.runtimes[].image";
+    }
+    if (lower.contains("cgroup")) {
+      return "Check the engine's cgroup setup (cgroup_manager, and for crun the hybrid cgroup layout:"
+          + " docs/container-engine.md)";
+    }
+    return "Check the engine's own log for this error; executions wait while the provider is not Ready";
   }
 
   static String rootMessage(Throwable e) {

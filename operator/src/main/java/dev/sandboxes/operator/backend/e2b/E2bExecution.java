@@ -59,6 +59,7 @@ final class E2bExecution implements CallGuard {
     boolean started;
   }
 
+  private volatile boolean runnerStarted;
   private final E2bApi api;
   private final Function<E2bApi.CreatedSandbox, EnvdClient> envdFor;
   private final CreationGate gate;
@@ -93,6 +94,11 @@ final class E2bExecution implements CallGuard {
     this.timings = timings;
     this.template = template;
     this.metadata = metadata;
+  }
+
+  /** Whether envd started the runner in the sandbox: the sandbox is up and answering. */
+  boolean runnerStarted() {
+    return runnerStarted;
   }
 
   /** The sandbox this run created, once it exists, or null. */
@@ -309,6 +315,7 @@ final class E2bExecution implements CallGuard {
         }
         if (event.has("start")) {
           result.started = true;
+          runnerStarted = true;
           long pid = event.get("start").path("pid").asLong();
           try {
             envd.sendStdin(pid, envelope.line(), this);
@@ -399,6 +406,11 @@ final class E2bExecution implements CallGuard {
     }
     if (result.startError != null) {
       E2bServiceException e = result.startError;
+      if (e.status() == 502 && e.getMessage().contains("port is not open")) {
+        // The service's proxy reached the sandbox, but nothing listens on envd's port.
+        return failed("envd in the sandbox does not answer (" + e.describe() + "); the code did not run. Check that"
+            + " template " + template + " starts envd (rebuild it with a current E2B CLI)");
+      }
       if (e.status() == 502 || e.status() == 404 && vanished(sandbox)) {
         return failed("The sandbox is gone (" + e.describe() + ")");
       }

@@ -10,10 +10,13 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.StartFailure;
+import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.sandboxprovider.Canary;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import java.net.http.HttpClient;
 import java.time.Clock;
@@ -60,6 +63,8 @@ public final class E2bSandboxBackend implements SandboxBackend {
   private final CreationGate gate;
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final StartFailures startFailures;
+  private volatile Runnable capacityListener = () -> {};
 
   /** The production backend: sandboxes are addressed by the E2B host convention. */
   public E2bSandboxBackend(BackendContext context) {
@@ -85,6 +90,8 @@ public final class E2bSandboxBackend implements SandboxBackend {
       throw new IllegalArgumentException(keyReference + " holds no API key");
     }
     this.redactor = new Redactor(apiKey.strip());
+    this.startFailures = new StartFailures(text -> redactor.clean(context.redact(text)));
+    startFailures.setListener(() -> capacityListener.run());
     AtomicInteger threads = new AtomicInteger();
     this.scheduler = Executors.newScheduledThreadPool(2, r -> daemon(r, "e2b-timer-" + provider.name() + "-"
         + threads.incrementAndGet()));
@@ -137,6 +144,12 @@ public final class E2bSandboxBackend implements SandboxBackend {
     int status = answer.status();
     if (status == 200 || status == 429) {
       gate.credentialsAccepted();
+      Optional<StartFailure> failing = failingAfterTrial();
+      if (failing.isPresent()) {
+        return ProbeResult.notReady(failing.get().reason(), "The E2B API at " + settings.apiUrl()
+            + " accepted the API key, but sandboxes fail to start (at least " + StartFailures.THRESHOLD
+            + " times in a row): " + failing.get().describe());
+      }
       String limited = status == 429 ? " (it is rate limiting: " + api.error(answer).getMessage() + ")" : "";
       return ProbeResult.reachable("E2B API at " + settings.apiUrl() + " accepted the API key" + limited
           + "; templates " + templates() + ".");
@@ -155,6 +168,26 @@ public final class E2bSandboxBackend implements SandboxBackend {
     }
     return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
         "The E2B API at " + settings.apiUrl() + " answered " + error.describe());
+  }
+
+  /**
+   * While executions keep failing before their code ran, no execution is sent (the provider is not
+   * Ready); instead the probe tries a start itself now and then (backoff in StartFailures), and the
+   * first that works makes the provider Ready again.
+   */
+  private Optional<StartFailure> failingAfterTrial() {
+    if (startFailures.trialDue()) {
+      Language language = provider.runtimes().keySet().iterator().next();
+      Canary.Result trial = Canary.run(this, provider, language, RunControl.detached(), clock);
+      LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(),
+          trial.message());
+    }
+    return startFailures.current();
+  }
+
+  @Override
+  public Optional<StartFailure> startFailure() {
+    return startFailures.current();
   }
 
   private String templates() {
@@ -186,7 +219,9 @@ public final class E2bSandboxBackend implements SandboxBackend {
     E2bExecution execution =
         new E2bExecution(api, this::envdFor, gate, scheduler, clock, timings, template, metadata(request));
     try {
-      return execution.run(claimed, request, control);
+      ExecutionOutcome outcome = execution.run(claimed, request, control);
+      recordStart(execution, outcome, template);
+      return outcome;
     } catch (RuntimeException e) {
       LOG.warn("E2B execution {} failed in the backend: {}", request.displayName(), redactor.clean(e.toString()));
       E2bApi.CreatedSandbox sandbox = execution.sandbox();
@@ -204,6 +239,21 @@ public final class E2bSandboxBackend implements SandboxBackend {
       if (running.decrementAndGet() == 0 && closed.get()) {
         shutdownExecutors();
       }
+    }
+  }
+
+  /**
+   * Counts the run for the provider's start health: a runner that envd started is a sandbox that
+   * works; a run that failed before that (creation refused, envd not answering) is a start failure.
+   * Runs stopped by their deadline or a deletion say nothing about the service.
+   */
+  private void recordStart(E2bExecution execution, ExecutionOutcome outcome, String template) {
+    if (execution.runnerStarted()) {
+      startFailures.succeeded();
+    } else if (outcome.termination() == Termination.SANDBOX_FAILED) {
+      startFailures.failed(outcome.detail(), "Check template " + template
+          + " (spec.runtimes[].template or spec.e2b.template) in the E2B console or with the E2B CLI: a sandbox from it"
+          + " must start envd (docs/providers/e2b.md)");
     }
   }
 
@@ -296,6 +346,7 @@ public final class E2bSandboxBackend implements SandboxBackend {
 
   @Override
   public void setCapacityListener(Runnable listener) {
+    this.capacityListener = listener;
     gate.setListener(listener);
   }
 

@@ -349,13 +349,13 @@ final class PodPool implements AutoCloseable {
                 + "; fix spec.runtimes[].image or make the image available to the nodes"));
       }
       if (SandboxPods.START_FAILURE_REASONS.contains(reason)) {
-        return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED,
+        return Optional.of(new Problem(ConditionTypes.SANDBOX_START_FAILING,
             "Sandbox pod " + SandboxPods.name(pod) + " (" + language + ", image " + image + ") cannot start: " + detail));
       }
     }
     String podFailure = lastPodFailure;
     if (podFailure != null) {
-      return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED, podFailure));
+      return Optional.of(new Problem(ConditionTypes.SANDBOX_START_FAILING, podFailure));
     }
     String createError = lastCreateError;
     if (createError != null) {
@@ -580,6 +580,7 @@ final class PodPool implements AutoCloseable {
     lastPodFailure = "Sandbox pod " + SandboxPods.name(pod) + " (image " + pod.getSpec().getContainers().get(0).getImage()
         + ") stopped before it was used: " + SandboxPods.howEnded(pod);
     LOG.warn("{}", lastPodFailure);
+    executor.execute(capacityListener); // the provider probes at once and reports it (issue 19)
   }
 
   private long backoffMillis() {
@@ -620,6 +621,9 @@ final class PodPool implements AutoCloseable {
       if (SandboxPods.ended(pod) != SandboxPods.ended(old) || SandboxPods.idle(pod) != SandboxPods.idle(old)) {
         requestMaintenance();
       }
+      if (startProblem(pod) && !startProblem(old) && createdHere(pod)) {
+        capacityListener.run(); // the provider probes at once and reports it (issue 19)
+      }
     }
 
     @Override
@@ -631,6 +635,13 @@ final class PodPool implements AutoCloseable {
       // Only the pod we made: a look-alike of the same name deleted later must not erase our record.
       createdHere.remove(name, pod.getMetadata().getUid());
       requestMaintenance();
+    }
+
+    /** Whether the pod's container waits for a reason that means it cannot pull or start. */
+    private boolean startProblem(Pod pod) {
+      String reason = SandboxPods.waiting(pod).map(ContainerStateWaiting::getReason).orElse(null);
+      return reason != null
+          && (SandboxPods.IMAGE_PULL_REASONS.contains(reason) || SandboxPods.START_FAILURE_REASONS.contains(reason));
     }
 
     /** A wake-up costs nothing even for a pod that is not ours (the claim then finds nothing). */

@@ -10,6 +10,7 @@ import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -155,6 +156,18 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private static boolean withoutPodNetwork(RuntimeClass runtimeClass) {
     Map<String, String> annotations = runtimeClass.getMetadata().getAnnotations();
     return annotations != null && "none".equals(annotations.get(ApiConstants.POD_NETWORK_ANNOTATION));
+  }
+
+  /**
+   * Pool pods that cannot pull their image or start (a container waiting with such a reason, or a
+   * pod that ended before it was used): the pool's problem, by stage. A pod the API server refused
+   * to create is not a start failure; the probe reports it as SandboxPodFailed.
+   */
+  @Override
+  public Optional<StartFailure> startFailure() {
+    return pool.problem()
+        .filter(p -> ConditionTypes.SANDBOX_START_FAILING.equals(p.reason()) || ConditionTypes.IMAGE_PULL_FAILED.equals(p.reason()))
+        .map(p -> new StartFailure(p.reason(), p.message(), null));
   }
 
   @Override

@@ -259,9 +259,10 @@ class SelfManagedSandboxBackendMockTest {
 
     await().untilAsserted(() -> {
       ProbeResult probe = backend.probe();
-      assertThat(probe.reason()).isEqualTo(ConditionTypes.SANDBOX_POD_FAILED);
+      assertThat(probe.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
       assertThat(probe.message()).contains(pod.getMetadata().getName()).contains("exited with code 127");
     });
+    assertThat(backend.startFailure()).hasValueSatisfying(f -> assertThat(f.error()).contains("exited with code 127"));
     await().until(() -> client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).get() == null);
   }
 
