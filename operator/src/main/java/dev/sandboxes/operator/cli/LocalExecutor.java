@@ -100,7 +100,8 @@ final class LocalExecutor {
             Duration.ofSeconds(spec.getTimeoutSeconds() != null
                 ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds()),
             settings.limits().maxOutputBytes(),
-            inputs.codeFromSecret());
+            inputs.codeFromSecret(),
+            settings.limits().artifactLimits());
     ExecutionOutcome outcome;
     try {
       outcome = backend.execute(lease.get(), request, RunControl.detached());

@@ -327,7 +327,7 @@ final class AgentRunExecution {
   }
 
   private ExecutionOutcome runCode(Instant[] codeStarted) throws AgentRunException, Abort.AbortedException, Failed {
-    RunnerStreams streams = new RunnerStreams(nonce, request.maxOutputBytes());
+    RunnerStreams streams = new RunnerStreams(nonce, request.maxOutputBytes(), request.artifacts());
     int seconds = (int) Math.max(1, Math.min(Integer.MAX_VALUE, request.timeout().toSeconds()));
     codeStarted[0] = clock.instant();
     ScheduledFuture<?> deadline = abort.deadlineAfter(request.timeout(), scheduler);
