@@ -35,9 +35,18 @@ final class LocalExecutor {
   private final SandboxBackend backend;
   private final ReferencedObjects objects;
   private final Clock clock;
+  private final java.nio.file.Path artifactsDir;
   private final Object capacity = new Object();
 
   LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock) {
+    this(settings, backend, objects, clock, null);
+  }
+
+  /** @param artifactsDir where each execution's files go (a directory per execution), or null */
+  LocalExecutor(
+      ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock,
+      java.nio.file.Path artifactsDir) {
+    this.artifactsDir = artifactsDir;
     this.settings = settings;
     this.backend = backend;
     this.objects = objects;
@@ -109,7 +118,10 @@ final class LocalExecutor {
       outcome = ExecutionOutcome.failure(Termination.SANDBOX_FAILED, lease.get().sandboxId(), null, clock.instant(),
           "The backend failed: " + e.getMessage());
     }
-    return CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
+    CodeExecutionStatus finished =
+        CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
+    LocalArtifacts.apply(cx, finished, outcome.report().against(outcome.exitCode()).artifacts(), artifactsDir);
+    return finished;
   }
 
   private Optional<SandboxLease> waitForSandbox(CodeExecution cx) {

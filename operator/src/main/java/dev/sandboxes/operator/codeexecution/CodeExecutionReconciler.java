@@ -426,7 +426,11 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
   }
 
-  /** Creates the ConfigMap; one left by an earlier attempt for this same execution is replaced. */
+  /**
+   * Creates the ConfigMap. One that already belongs to this execution was stored by an earlier
+   * attempt at the final write (an execution runs once, so it holds the same files): it stays.
+   * Only create is needed, which keeps the operator's rights on ConfigMaps to get and create.
+   */
   private void storeConfigMap(CodeExecution cx, ConfigMap configMap) {
     var configMaps = client.configMaps().inNamespace(configMap.getMetadata().getNamespace());
     try {
@@ -440,10 +444,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           .anyMatch(owner -> cx.getMetadata().getUid().equals(owner.getUid()));
       if (!ours) {
         throw new KubernetesClientException("a ConfigMap named " + configMap.getMetadata().getName()
-            + " exists and does not belong to this execution", 409, null);
+            + " already exists and does not belong to this execution", 409, null);
       }
-      configMap.getMetadata().setResourceVersion(existing.getMetadata().getResourceVersion());
-      configMaps.resource(configMap).update();
     }
   }
 

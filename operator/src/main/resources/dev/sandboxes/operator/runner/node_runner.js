@@ -247,7 +247,11 @@
   let maxArtifacts = 10;
   let maxArtifactBytes = 1048576;
   if (outputs) {
-    outputDir = typeof outputs.dir === 'string' ? outputs.dir : '/tmp/outputs';
+    // The sandbox's own environment may move the directory (the local fakes in tests do, so that
+    // parallel runs on one machine never share it); sandboxes leave it to the envelope.
+    const fromEnvironment = process.env.SANDBOX_OUTPUT_DIR;
+    outputDir = typeof fromEnvironment === 'string' && fromEnvironment !== '' ? fromEnvironment
+      : typeof outputs.dir === 'string' ? outputs.dir : '/tmp/outputs';
     if (typeof outputs.maxArtifacts === 'number') maxArtifacts = outputs.maxArtifacts;
     if (typeof outputs.maxArtifactBytes === 'number') maxArtifactBytes = outputs.maxArtifactBytes;
     try {

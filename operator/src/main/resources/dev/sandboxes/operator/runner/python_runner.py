@@ -710,7 +710,9 @@ def _sandbox_runner():
     outputs = envelope.get("artifacts")
     output_dir = None
     if isinstance(outputs, dict):
-        output_dir = outputs.get("dir", "/tmp/outputs")
+        # The sandbox's own environment may move the directory (the local fakes in tests do, so
+        # that parallel runs on one machine never share it); sandboxes leave it to the envelope.
+        output_dir = os.environ.get("SANDBOX_OUTPUT_DIR") or outputs.get("dir", "/tmp/outputs")
         max_artifacts = outputs.get("maxArtifacts", 10)
         max_artifact_bytes = outputs.get("maxArtifactBytes", 1 << 20)
         if not isinstance(output_dir, str) or not isinstance(max_artifacts, int) \
@@ -718,7 +720,8 @@ def _sandbox_runner():
             sys.stderr.write("sandbox runner: cannot read the envelope: malformed artifacts\n")
             sys.stderr.flush()
             end(70)
-        problem = _sandbox_prepare_outputs(output_dir)
+        problem = _sandbox_prepare_outputs(output_dir) if isinstance(output_dir, str) else None
+        outputs["dir"] = output_dir  # what the child announces to the code
         if problem:
             sys.stderr.write("sandbox runner: %s; no artifacts are collected\n" % problem)
             sys.stderr.flush()

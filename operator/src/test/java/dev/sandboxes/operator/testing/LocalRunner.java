@@ -92,7 +92,11 @@ public final class LocalRunner {
     try {
       List<String> command = new java.util.ArrayList<>(prefix);
       command.addAll(RunnerProgram.command(language));
-      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
+      ProcessBuilder builder = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp"));
+      if (limits != null) {
+        builder.environment().put("SANDBOX_OUTPUT_DIR", limits.dir()); // the test's own directory
+      }
+      Process process = builder.start();
       Thread out = pump(process.getInputStream(), streams.stdout());
       Thread err = pump(process.getErrorStream(), streams.stderr());
       process.getOutputStream().write(line);

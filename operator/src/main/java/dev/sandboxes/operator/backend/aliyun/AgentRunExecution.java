@@ -333,8 +333,8 @@ final class AgentRunExecution {
     ScheduledFuture<?> deadline = abort.deadlineAfter(request.timeout(), scheduler);
     AgentRunDataClient.CommandResult result;
     try {
-      result = data.runCommand(sandboxId, AgentRunCommand.command(request.language(), request.maxOutputBytes()), WORK_DIR,
-          seconds, request.timeout().plus(ANSWER_GRACE), AgentRunCommand.maxAnswerBytes(request.maxOutputBytes()), abort);
+      result = data.runCommand(sandboxId, AgentRunCommand.command(request.language(), request.maxOutputBytes(), request.artifacts()), WORK_DIR,
+          seconds, request.timeout().plus(ANSWER_GRACE), AgentRunCommand.maxAnswerBytes(request.maxOutputBytes(), request.artifacts()), abort);
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
         throw new Failed("AgentRun sandbox " + sandboxId + " vanished during the execution (" + e.getMessage() + ")");

@@ -201,6 +201,25 @@ class AliyunSandboxBackendTest {
   }
 
   @Test
+  void artifactRecordsSurviveTheCommandApiAndItsKeptTailInBothLanguages() {
+    AliyunSandboxBackend backend = readyBackend();
+    for (Language language : Language.values()) {
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(run(backend, language,
+          dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED, RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(run(backend, language,
+          dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED, RunControl.detached()));
+    }
+    // A large result and 1 MiB of artifacts together: the artifacts never push the result out of the tail.
+    ExecutionOutcome both = run(backend, Language.PYTHON,
+        "import os\ndef main():\n    open(os.environ['SANDBOX_OUTPUT_DIR'] + '/m.bin', 'wb').write(os.urandom(1048576))\n"
+            + "    print('x' * 100000)\n    return 'r' * 200000\n", "{}", UNTIMED, RunControl.detached());
+    assertThat(both.exitCode()).as(both.stderr().text()).isZero();
+    assertThat(both.report().against(0).result().asText()).hasSize(200000);
+    assertThat(both.report().against(0).artifacts().files()).singleElement()
+        .satisfies(file -> assertThat(file.sizeBytes()).isEqualTo(1048576));
+  }
+
+  @Test
   void runsJavaScriptAndAwaitsAnAsyncMain() {
     AliyunSandboxBackend backend = readyBackend();
     String code = "async function main(args) { console.log('js', args.n); return { doubled: args.n * 2, ok: true }; }\n"
