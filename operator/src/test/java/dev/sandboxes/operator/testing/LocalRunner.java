@@ -95,6 +95,8 @@ public final class LocalRunner {
       ProcessBuilder builder = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp"));
       if (limits != null) {
         builder.environment().put("SANDBOX_OUTPUT_DIR", limits.dir()); // the test's own directory
+      } else {
+        builder.environment().remove("SANDBOX_OUTPUT_DIR"); // as in a sandbox: only the envelope asks for artifacts
       }
       Process process = builder.start();
       Thread out = pump(process.getInputStream(), streams.stdout());
