@@ -256,6 +256,9 @@
     if (typeof outputs.maxArtifactBytes === 'number') maxArtifactBytes = outputs.maxArtifactBytes;
     try {
       if (outputDir[0] !== '/') throw new Error('not an absolute path');
+      // It is emptied: never / or a top-level directory such as /tmp.
+      const parts = outputDir.split('/').filter((part) => part !== '' && part !== '.');
+      if (parts.length < 2 || parts.includes('..')) throw new Error('it must be at least two levels deep, like /tmp/outputs');
       let status = null;
       try {
         status = lstatSync(outputDir);

@@ -471,6 +471,9 @@ def _sandbox_prepare_outputs(directory):
 
     if not directory.startswith("/") or "\0" in directory:
         return "the output directory %r is not an absolute path" % directory
+    if len([part for part in directory.split("/") if part not in ("", ".")]) < 2 or ".." in directory.split("/"):
+        # It is emptied: never / or a top-level directory such as /tmp.
+        return "the output directory %r must be at least two levels deep, like /tmp/outputs" % directory
     try:
         try:
             status = os.lstat(directory)

@@ -76,8 +76,12 @@ class ArtifactRecordsTest {
     RunnerStreams streams = new RunnerStreams(NONCE, 1024, limits);
     byte[] bytes = stdout.getBytes(StandardCharsets.UTF_8);
     // In uneven pieces: the assembly must not depend on how the stream was chunked.
-    for (int i = 0; i < bytes.length; i += 7) {
-      streams.stdout().write(bytes, i, Math.min(7, bytes.length - i));
+    try {
+      for (int i = 0; i < bytes.length; i += 7) {
+        streams.stdout().write(bytes, i, Math.min(7, bytes.length - i));
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
     streams.finish();
     return streams.report();
