@@ -77,10 +77,11 @@ app.kubernetes.io/component: operator
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# Code kept in ConfigMaps (codeFrom).
+# Code kept in ConfigMaps (codeFrom); each execution's artifacts are stored in a new ConfigMap
+# <execution-name>-artifacts that it owns (never updated, deleted with it by the garbage collector).
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get"]
+  verbs: ["get", "create"]
 # Events: each one is a new object (no series updates).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

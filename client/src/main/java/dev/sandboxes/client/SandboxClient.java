@@ -2,18 +2,26 @@ package dev.sandboxes.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.ArtifactStatus;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderReference;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.KubernetesClientTimeoutException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -161,7 +169,7 @@ public final class SandboxClient {
     return cx;
   }
 
-  private static ExecutionResult toResult(CodeExecution cx) {
+  private ExecutionResult toResult(CodeExecution cx) {
     CodeExecutionStatus s = cx.getStatus();
     boolean succeeded = Conditions.isTrue(s.getConditions(), ConditionTypes.SUCCEEDED);
     String reason = Conditions.reason(s.getConditions(), ConditionTypes.SUCCEEDED);
@@ -173,7 +181,38 @@ public final class SandboxClient {
         nullToEmpty(s.getStdout()), nullToEmpty(s.getStderr()), orZero(s.getStdoutBytes()), orZero(s.getStderrBytes()),
         Boolean.TRUE.equals(s.getStdoutTruncated()), Boolean.TRUE.equals(s.getStderrTruncated()), result,
         s.getSandbox() == null ? null : s.getSandbox().getId(),
-        s.getDurationMillis() == null ? null : Duration.ofMillis(s.getDurationMillis()));
+        s.getDurationMillis() == null ? null : Duration.ofMillis(s.getDurationMillis()), artifacts(cx));
+  }
+
+  /**
+   * The artifacts listed in the status, with their bytes from the artifacts ConfigMap. Read before
+   * the execution is deleted (the ConfigMap goes with it); needs get on configmaps.
+   */
+  private List<ExecutionArtifact> artifacts(CodeExecution cx) {
+    List<ArtifactStatus> listed = cx.getStatus().getArtifacts();
+    if (listed == null || listed.isEmpty()) {
+      return List.of();
+    }
+    Map<String, ConfigMap> configMaps = new HashMap<>();
+    List<ExecutionArtifact> artifacts = new ArrayList<>();
+    for (ArtifactStatus artifact : listed) {
+      byte[] bytes = null;
+      ConfigMapKeyReference ref = artifact.getConfigMapKeyRef();
+      if (ref != null && ref.getName() != null) {
+        ConfigMap configMap = configMaps.computeIfAbsent(ref.getName(), name -> {
+          try {
+            return client.configMaps().inNamespace(namespace).withName(name).get();
+          } catch (KubernetesClientException e) {
+            return null; // e.g. forbidden: the listing still says what there was
+          }
+        });
+        String encoded = configMap == null || configMap.getBinaryData() == null ? null : configMap.getBinaryData().get(ref.getKey());
+        bytes = encoded == null ? null : Base64.getDecoder().decode(encoded);
+      }
+      artifacts.add(new ExecutionArtifact(artifact.getName(), artifact.getSizeBytes() == null ? 0 : artifact.getSizeBytes(),
+          artifact.getSha256(), artifact.getContentType(), bytes));
+    }
+    return artifacts;
   }
 
   private static boolean isFinal(CodeExecutionStatus status) {

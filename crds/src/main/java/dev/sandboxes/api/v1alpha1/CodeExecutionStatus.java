@@ -48,6 +48,12 @@ public class CodeExecutionStatus {
   @PreserveUnknownFields
   private JsonNode result;
 
+  @JsonPropertyDescription("Files the code left under SANDBOX_OUTPUT_DIR (default /tmp/outputs), sorted by name; their bytes are in the ConfigMap <execution-name>-artifacts, which the execution owns.")
+  private List<ArtifactStatus> artifacts;
+
+  @JsonPropertyDescription("Whether files were left out because of the provider's maxArtifacts or maxArtifactBytes; an ArtifactsTruncated event names them.")
+  private Boolean artifactsTruncated;
+
   @JsonPropertyDescription("Which provider and sandbox ran the execution.")
   private SandboxReference sandbox;
 
@@ -211,5 +217,21 @@ public class CodeExecutionStatus {
 
   public void setMessage(String message) {
     this.message = message;
+  }
+
+  public List<ArtifactStatus> getArtifacts() {
+    return artifacts;
+  }
+
+  public void setArtifacts(List<ArtifactStatus> artifacts) {
+    this.artifacts = artifacts;
+  }
+
+  public Boolean getArtifactsTruncated() {
+    return artifactsTruncated;
+  }
+
+  public void setArtifactsTruncated(Boolean artifactsTruncated) {
+    this.artifactsTruncated = artifactsTruncated;
   }
 }

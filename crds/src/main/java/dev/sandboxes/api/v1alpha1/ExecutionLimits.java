@@ -34,6 +34,16 @@ public class ExecutionLimits {
   @Max(100000)
   private Integer maxConcurrentExecutions;
 
+  @JsonPropertyDescription("Most files collected from an execution's output directory (SANDBOX_OUTPUT_DIR, /tmp/outputs); further files are left out, the execution still succeeds and status.artifactsTruncated says so. 0 collects none. Default 10, at most 100.")
+  @Min(0)
+  @Max(100)
+  private Integer maxArtifacts;
+
+  @JsonPropertyDescription("Most bytes of files collected from an execution's output directory, in total. The files are stored in one ConfigMap, which Kubernetes limits to 1 MiB. Default 1048576 (1 MiB), which is also the maximum.")
+  @Min(0)
+  @Max(1048576)
+  private Integer maxArtifactBytes;
+
   @JsonPropertyDescription("What exceeding maxOutputBytes does: Truncate (default) keeps the first maxOutputBytes and succeeds; Fail also fails the execution with reason OutputLimitExceeded.")
   private OutputLimitAction outputLimitAction;
 
@@ -67,6 +77,22 @@ public class ExecutionLimits {
 
   public void setMaxCodeBytes(Integer maxCodeBytes) {
     this.maxCodeBytes = maxCodeBytes;
+  }
+
+  public Integer getMaxArtifacts() {
+    return maxArtifacts;
+  }
+
+  public void setMaxArtifacts(Integer maxArtifacts) {
+    this.maxArtifacts = maxArtifacts;
+  }
+
+  public Integer getMaxArtifactBytes() {
+    return maxArtifactBytes;
+  }
+
+  public void setMaxArtifactBytes(Integer maxArtifactBytes) {
+    this.maxArtifactBytes = maxArtifactBytes;
   }
 
   public Integer getMaxConcurrentExecutions() {

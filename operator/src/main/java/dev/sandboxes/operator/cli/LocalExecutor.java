@@ -39,16 +39,21 @@ final class LocalExecutor {
   private final SandboxBackend backend;
   private final ReferencedObjects objects;
   private final Clock clock;
+  private final java.nio.file.Path artifactsDir;
   private final Object capacity = new Object();
 
   LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock) {
-    this(settings, backend, objects, clock, line -> {});
+    this(settings, backend, objects, clock, line -> {}, null);
   }
 
-  /** @param progress where a long wait for a sandbox reports itself, a line at a time */
+  /**
+   * @param progress where a long wait for a sandbox reports itself, a line at a time
+   * @param artifactsDir where each execution's files go (a directory per execution), or null
+   */
   LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock,
-      java.util.function.Consumer<String> progress) {
+      java.util.function.Consumer<String> progress, java.nio.file.Path artifactsDir) {
     this.progress = progress;
+    this.artifactsDir = artifactsDir;
     this.settings = settings;
     this.backend = backend;
     this.objects = objects;
@@ -115,7 +120,8 @@ final class LocalExecutor {
             Duration.ofSeconds(spec.getTimeoutSeconds() != null
                 ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds()),
             settings.limits().maxOutputBytes(),
-            inputs.codeFromSecret());
+            inputs.codeFromSecret(),
+            settings.limits().artifactLimits());
     ExecutionOutcome outcome;
     try {
       outcome = backend.execute(lease.get(), request, RunControl.detached());
@@ -123,7 +129,10 @@ final class LocalExecutor {
       outcome = ExecutionOutcome.failure(Termination.SANDBOX_FAILED, lease.get().sandboxId(), null, clock.instant(),
           "The backend failed: " + e.getMessage());
     }
-    return CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
+    CodeExecutionStatus finished =
+        CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
+    LocalArtifacts.apply(cx, finished, outcome.report().against(outcome.exitCode()).artifacts(), artifactsDir);
+    return finished;
   }
 
   /**

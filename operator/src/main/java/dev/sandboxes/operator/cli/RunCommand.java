@@ -93,6 +93,13 @@ public final class RunCommand implements Callable<Integer> {
       })
   Map<String, Path> secretFiles = new LinkedHashMap<>();
 
+  @Option(names = "--artifacts-dir", paramLabel = "DIR",
+      description = {
+        "Write the files each execution left in SANDBOX_OUTPUT_DIR (/tmp/outputs) to DIR/<execution-name>/.",
+        "Without it, the printed status still lists them (name, size, sha256, content type)."
+      })
+  Path artifactsDir;
+
   @Option(names = {"-q", "--quiet"}, description = "No progress lines on stderr.")
   boolean quiet;
 
@@ -249,7 +256,8 @@ public final class RunCommand implements Callable<Integer> {
   private List<CodeExecutionStatus> runAll(
       ProviderSettings settings, SandboxBackend backend, LocalReferencedObjects objects, List<CodeExecution> executions)
       throws Exception {
-    LocalExecutor executor = new LocalExecutor(settings, backend, objects, clock, line -> progress("%s", line));
+    LocalExecutor executor =
+        new LocalExecutor(settings, backend, objects, clock, line -> progress("%s", line), artifactsDir);
     Integer limit = settings.limits().maxConcurrentExecutions();
     int threads = Math.max(1, Math.min(executions.size(), limit == null ? 8 : limit));
     ExecutorService pool = Executors.newFixedThreadPool(threads);

@@ -22,6 +22,8 @@ import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
 import dev.sandboxes.operator.sandboxprovider.ProviderRuntime;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.runner.CollectedArtifacts;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
@@ -348,7 +350,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             inputs.arguments(),
             Duration.ofSeconds(timeoutSeconds),
             settings.limits().maxOutputBytes(),
-            inputs.codeFromSecret());
+            inputs.codeFromSecret(),
+            settings.limits().artifactLimits());
     tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request,
         StatusBudget.storedBytesWithoutStatus(cx));
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
@@ -369,6 +372,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         registry.get(run.providerUid()).map(r -> r.settings().limits().outputLimitAction())
             .orElse(dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE);
     CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, action, now);
+    // The files go first: the final status may point into their ConfigMap only once it exists.
+    storeArtifacts(cx, finished, outcome.report().against(outcome.exitCode()).artifacts());
     Long startedGeneration = cx.getStatus() == null ? null : cx.getStatus().getObservedGeneration();
     CodeExecutionStatus written;
     try {
@@ -387,6 +392,80 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
               + " original spec. Create a new CodeExecution to run the changed spec.");
     }
     return written;
+  }
+
+  /**
+   * Stores the execution's files in its ConfigMap and lists them in {@code finished} (in place),
+   * with events for what was left out. The verdict never changes: a run whose files could not be
+   * kept still ran, and the message says what happened to them.
+   */
+  private void storeArtifacts(CodeExecution cx, CodeExecutionStatus finished, CollectedArtifacts artifacts) {
+    if (artifacts.isEmpty()) {
+      return;
+    }
+    if (artifacts.problem() != null) {
+      appendMessage(finished, "The runner's artifact records could not be used (" + artifacts.problem()
+          + "); no artifacts were kept.");
+      return;
+    }
+    if (artifacts.truncated()) {
+      finished.setArtifactsTruncated(true);
+      events.record(cx, Type.Warning, Reason.ArtifactsTruncated, artifacts.omissionSummary()
+          + ". Raise spec.limits.maxArtifacts or maxArtifactBytes on the provider, or write fewer or smaller files.");
+    } else if (artifacts.omittedCount() > 0) {
+      events.record(cx, Type.Normal, Reason.ArtifactsSkipped, artifacts.omissionSummary() + ".");
+    }
+    String configMapName = null;
+    if (!artifacts.files().isEmpty()) {
+      ConfigMap configMap = ArtifactConfigMaps.build(cx, artifacts.files());
+      try {
+        storeConfigMap(cx, configMap);
+        configMapName = configMap.getMetadata().getName();
+        finished.setArtifacts(ArtifactConfigMaps.statuses(artifacts.files(), configMapName));
+      } catch (KubernetesClientException e) {
+        String why = e.getCode() == 403
+            ? "the operator may not create ConfigMaps in this namespace"
+            : e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
+        LOG.warn("CodeExecution {}/{}: its artifacts could not be stored: {}", cx.getMetadata().getNamespace(),
+            cx.getMetadata().getName(), why);
+        events.record(cx, Type.Warning, Reason.ArtifactsNotStored,
+            "The " + artifacts.files().size() + " artifacts could not be stored in ConfigMap "
+                + configMap.getMetadata().getName() + ": " + why + ".");
+        appendMessage(finished, "Its " + artifacts.files().size() + " artifacts could not be stored (" + why + ").");
+        return;
+      }
+    }
+    String summary = ArtifactConfigMaps.summary(artifacts, configMapName);
+    if (!summary.isEmpty()) {
+      appendMessage(finished, summary);
+    }
+  }
+
+  /**
+   * Creates the ConfigMap. One that already belongs to this execution was stored by an earlier
+   * attempt at the final write (an execution runs once, so it holds the same files): it stays.
+   * Only create is needed, which keeps the operator's rights on ConfigMaps to get and create.
+   */
+  private void storeConfigMap(CodeExecution cx, ConfigMap configMap) {
+    var configMaps = client.configMaps().inNamespace(configMap.getMetadata().getNamespace());
+    try {
+      configMaps.resource(configMap).create();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) {
+        throw e;
+      }
+      ConfigMap existing = configMaps.withName(configMap.getMetadata().getName()).get();
+      boolean ours = existing != null && existing.getMetadata().getOwnerReferences().stream()
+          .anyMatch(owner -> cx.getMetadata().getUid().equals(owner.getUid()));
+      if (!ours) {
+        throw new KubernetesClientException("a ConfigMap named " + configMap.getMetadata().getName()
+            + " already exists and does not belong to this execution", 409, null);
+      }
+    }
+  }
+
+  private static void appendMessage(CodeExecutionStatus status, String sentence) {
+    status.setMessage(status.getMessage() == null ? sentence : status.getMessage() + " " + sentence);
   }
 
   /** A final status, cut to the budget; if the API server still refuses it, the fallback without output. */

@@ -66,6 +66,12 @@ public class EventRecorder implements AutoCloseable {
     SandboxFailed,
     /** The outcome was lost in an operator restart. */
     Interrupted,
+    /** Files in an execution's output directory were left out at the provider's artifact limits. */
+    ArtifactsTruncated,
+    /** Entries in an execution's output directory were skipped: symlinks, special files, bad names. */
+    ArtifactsSkipped,
+    /** An execution's artifacts could not be stored in their ConfigMap. */
+    ArtifactsNotStored,
     /** The spec was changed after the execution was accepted; the change is ignored. */
     SpecChangeIgnored,
     /** A finished execution was deleted after ttlSecondsAfterFinished. */

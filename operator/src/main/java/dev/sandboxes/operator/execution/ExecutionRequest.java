@@ -3,6 +3,7 @@ package dev.sandboxes.operator.execution;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.operator.runner.ArtifactLimits;
 import dev.sandboxes.operator.runner.RunnerProgram;
 import java.time.Duration;
 
@@ -14,6 +15,7 @@ import java.time.Duration;
  * @param arguments a JSON object, arguments from the spec with argumentsFrom merged over them
  * @param hideSource the code came from a Secret: the runner must not print its source lines
  *     (tracebacks, syntax errors), so that it never reaches status.stderr
+ * @param artifacts the output directory and the provider's artifact limits
  */
 public record ExecutionRequest(
     String namespace,
@@ -26,7 +28,31 @@ public record ExecutionRequest(
     JsonNode arguments,
     Duration timeout,
     int maxOutputBytes,
-    boolean hideSource) {
+    boolean hideSource,
+    ArtifactLimits artifacts) {
+
+  public ExecutionRequest {
+    if (artifacts == null) {
+      artifacts = ArtifactLimits.DEFAULT;
+    }
+  }
+
+  /** A request with the default artifact limits. */
+  public ExecutionRequest(
+      String namespace,
+      String name,
+      String uid,
+      Language language,
+      ExecutionMode mode,
+      String entrypoint,
+      String code,
+      JsonNode arguments,
+      Duration timeout,
+      int maxOutputBytes,
+      boolean hideSource) {
+    this(namespace, name, uid, language, mode, entrypoint, code, arguments, timeout, maxOutputBytes, hideSource,
+        ArtifactLimits.DEFAULT);
+  }
 
   /** A request for inline or ConfigMap code, whose source lines tracebacks may show. */
   public ExecutionRequest(
@@ -46,7 +72,7 @@ public record ExecutionRequest(
   /** The envelope line for this request with a fresh nonce. */
   public Envelope newEnvelope() {
     String nonce = RunnerProgram.newNonce();
-    return new Envelope(nonce, RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, hideSource));
+    return new Envelope(nonce, RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, hideSource, artifacts));
   }
 
   /** "namespace/name", for log lines. */

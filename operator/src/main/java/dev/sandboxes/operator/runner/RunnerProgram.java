@@ -67,6 +67,22 @@ public final class RunnerProgram {
    */
   public static byte[] envelope(
       String nonce, ExecutionMode mode, String entrypoint, String code, JsonNode arguments, boolean hideSource) {
+    return envelope(nonce, mode, entrypoint, code, arguments, hideSource, null);
+  }
+
+  /**
+   * The envelope line, newline-terminated, as UTF-8 bytes.
+   *
+   * @param artifacts where the runner collects files from and its limits; null: it collects none
+   */
+  public static byte[] envelope(
+      String nonce,
+      ExecutionMode mode,
+      String entrypoint,
+      String code,
+      JsonNode arguments,
+      boolean hideSource,
+      ArtifactLimits artifacts) {
     ObjectNode envelope = JSON.createObjectNode();
     envelope.put("v", PROTOCOL_VERSION);
     envelope.put("nonce", nonce);
@@ -76,6 +92,12 @@ public final class RunnerProgram {
     envelope.set("arguments", arguments == null ? JSON.createObjectNode() : arguments);
     if (hideSource) {
       envelope.put("hideSource", true);
+    }
+    if (artifacts != null) {
+      ObjectNode limits = envelope.putObject("artifacts");
+      limits.put("dir", artifacts.dir());
+      limits.put("maxArtifacts", artifacts.maxArtifacts());
+      limits.put("maxArtifactBytes", artifacts.maxArtifactBytes());
     }
     try {
       // Compact JSON escapes every newline inside strings, so the envelope is exactly one line.

@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  * @param resultProblem why a result could not be used (too large, not JSON), or null
  * @param exitCode for status {@code exit}: the exit code the runner saw, or null
  * @param untrusted why the records cannot be believed, or null when they can
+ * @param artifacts the files the runner sent from the output directory (none when untrusted)
  */
 public record RunnerReport(
     String status,
@@ -24,10 +25,23 @@ public record RunnerReport(
     JsonNode result,
     String resultProblem,
     Integer exitCode,
-    String untrusted) {
+    String untrusted,
+    CollectedArtifacts artifacts) {
 
   /** No done record arrived. */
   public static final RunnerReport NONE = new RunnerReport(null, null, null, null, null, null, null);
+
+  public RunnerReport {
+    if (artifacts == null) {
+      artifacts = CollectedArtifacts.NONE;
+    }
+  }
+
+  /** A report without artifacts. */
+  public RunnerReport(
+      String status, String kind, String message, JsonNode result, String resultProblem, Integer exitCode, String untrusted) {
+    this(status, kind, message, result, resultProblem, exitCode, untrusted, CollectedArtifacts.NONE);
+  }
 
   /** A report without an exit code in its done record, believed. */
   public RunnerReport(String status, String kind, String message, JsonNode result, String resultProblem) {

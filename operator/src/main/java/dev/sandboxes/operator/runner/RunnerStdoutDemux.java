@@ -97,7 +97,7 @@ public final class RunnerStdoutDemux extends OutputStream {
   private void acceptOrRejectHeader() {
     char kind = (char) header[expectedPrefix.length];
     int length = parseHex(header, expectedPrefix.length + 1, 4);
-    if ((kind == 'r' || kind == 'd') && length >= 0) {
+    if ((kind == 'r' || kind == 'd' || kind == 'a' || kind == 'b' || kind == 't') && length >= 0) {
       records.begin(kind, length);
       payloadKind = kind;
       payloadRemaining = length;

@@ -35,11 +35,19 @@ public final class RunnerStreams {
       new RunnerStdoutDemux.BoundedBytes(MAX_RESULT_BYTES);
   private final RunnerStdoutDemux.BoundedBytes done =
       new RunnerStdoutDemux.BoundedBytes(MAX_DONE_BYTES);
+  private final ArtifactRecords artifacts;
   private int doneRecords;
   private boolean recordAfterDone;
   private volatile boolean finished;
 
+  /** Streams for a runner that collects no artifacts (none are expected; any that arrive are capped by the defaults). */
   public RunnerStreams(String nonce, int maxOutputBytes) {
+    this(nonce, maxOutputBytes, ArtifactLimits.DEFAULT);
+  }
+
+  /** Streams that accept artifacts up to {@code limits}. */
+  public RunnerStreams(String nonce, int maxOutputBytes, ArtifactLimits limits) {
+    this.artifacts = new ArtifactRecords(limits == null ? ArtifactLimits.DEFAULT : limits);
     this.userStdout = new CappedOutput(maxOutputBytes);
     this.userStderr = new CappedOutput(maxOutputBytes);
     this.demux =
@@ -55,12 +63,15 @@ public final class RunnerStreams {
                 if (kind == 'd') {
                   doneRecords++;
                 }
+                artifacts.begin(kind, length);
               }
 
               @Override
               public void append(char kind, byte[] bytes, int offset, int length) {
                 if (kind == 'r') {
                   result.append(bytes, offset, length);
+                } else if (ArtifactRecords.isArtifactKind(kind)) {
+                  artifacts.append(bytes, offset, length);
                 } else {
                   done.append(bytes, offset, length);
                 }
@@ -102,7 +113,9 @@ public final class RunnerStreams {
    */
   public RunnerReport report() {
     if (doneRecords == 0) {
-      return RunnerReport.NONE;
+      // Killed, or os._exit: files the runner still sent are kept, nothing else is claimed.
+      CollectedArtifacts files = artifacts.result();
+      return files.isEmpty() ? RunnerReport.NONE : new RunnerReport(null, null, null, null, null, null, null, files);
     }
     if (doneRecords > 1) {
       return RunnerReport.untrusted(doneRecords + " done records arrived; the runner writes one");
@@ -157,7 +170,7 @@ public final class RunnerStreams {
     if (value != null && value.isNull()) {
       value = null;
     }
-    return new RunnerReport(status, kind, message, value, problem, exitCode, null);
+    return new RunnerReport(status, kind, message, value, problem, exitCode, null, artifacts.result());
   }
 
   private static String abbreviate(String text) {

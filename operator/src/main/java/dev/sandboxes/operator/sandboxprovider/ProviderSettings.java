@@ -11,6 +11,7 @@ import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.runner.ArtifactLimits;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Optional;
@@ -43,7 +44,15 @@ public record ProviderSettings(
       int maxOutputBytes,
       int maxCodeBytes,
       Integer maxConcurrentExecutions,
-      OutputLimitAction outputLimitAction) {}
+      OutputLimitAction outputLimitAction,
+      int maxArtifacts,
+      int maxArtifactBytes) {
+
+    /** Where runners collect files and how many: the output directory is the same everywhere. */
+    public ArtifactLimits artifactLimits() {
+      return new ArtifactLimits(ArtifactLimits.DEFAULT_DIR, maxArtifacts, maxArtifactBytes);
+    }
+  }
 
   /** One served language: the image (pools) or template (SaaS) its sandboxes use. */
   public record Runtime(Language language, String image, String template) {}
@@ -71,7 +80,9 @@ public record ProviderSettings(
         or(l.getMaxOutputBytes(), DEFAULT_MAX_OUTPUT_BYTES),
         or(l.getMaxCodeBytes(), DEFAULT_MAX_CODE_BYTES),
         l.getMaxConcurrentExecutions(),
-        l.getOutputLimitAction() == null ? OutputLimitAction.TRUNCATE : l.getOutputLimitAction());
+        l.getOutputLimitAction() == null ? OutputLimitAction.TRUNCATE : l.getOutputLimitAction(),
+        or(l.getMaxArtifacts(), ArtifactLimits.DEFAULT_MAX_ARTIFACTS),
+        or(l.getMaxArtifactBytes(), (int) ArtifactLimits.DEFAULT_MAX_ARTIFACT_BYTES));
   }
 
   private static Map<Language, Runtime> runtimes(SandboxProviderSpec spec, OperatorConfig config) {

@@ -135,6 +135,9 @@ public final class SandboxProviderValidator {
     range("spec.limits.maxOutputBytes", limits.getMaxOutputBytes(), 1024, 262144, problems);
     range("spec.limits.maxCodeBytes", limits.getMaxCodeBytes(), 1, 262144, problems);
     range("spec.limits.maxConcurrentExecutions", limits.getMaxConcurrentExecutions(), 1, 100000, problems);
+    // Artifacts live in one ConfigMap (1 MiB) and are listed in the status: both bounds are hard.
+    range("spec.limits.maxArtifacts", limits.getMaxArtifacts(), 0, 100, problems);
+    range("spec.limits.maxArtifactBytes", limits.getMaxArtifactBytes(), 0, 1048576, problems);
   }
 
   private static void validateSelfManaged(SelfManagedSpec selfManaged, List<String> problems) {

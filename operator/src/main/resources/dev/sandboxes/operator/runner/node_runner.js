@@ -27,6 +27,18 @@
   const readSync = fs.readSync;
   const openSync = fs.openSync;
   const readlinkSync = fs.readlinkSync;
+  const lstatSync = fs.lstatSync;
+  const fstatSync = fs.fstatSync;
+  const closeSync = fs.closeSync;
+  const readdirSync = fs.readdirSync;
+  const mkdirSync = fs.mkdirSync;
+  const rmSync = fs.rmSync;
+  const unlinkSync = fs.unlinkSync;
+  const realpathSync = fs.realpathSync;
+  const O_FILE = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
+  const bufferToString = uncurry(Buffer.prototype.toString);
+  const bufferAlloc = Buffer.alloc;
+  const arraySort = uncurry(Array.prototype.sort);
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const objectKeys = Object.keys;
@@ -202,6 +214,8 @@
   }
 
   const HEX = '0123456789abcdef';
+  // Record kinds: result, done, artifact header, artifact bytes (base64), artifacts left out.
+  const KIND_BYTE = Object.freeze({ __proto__: null, r: 0x72, d: 0x64, a: 0x61, b: 0x62, t: 0x74 });
   function send(kind, payload) {
     const fd = frameFdNow();
     if (fd < 0) return;
@@ -210,7 +224,7 @@
     let start = 0;
     do {
       const size = min(step, total - start);
-      frame[37] = kind === 'r' ? 0x72 : 0x64;
+      frame[37] = KIND_BYTE[kind];
       frame[38] = HEX.charCodeAt((size >> 12) & 15);
       frame[39] = HEX.charCodeAt((size >> 8) & 15);
       frame[40] = HEX.charCodeAt((size >> 4) & 15);
@@ -223,6 +237,166 @@
       }
       start += size;
     } while (start < total);
+  }
+
+
+  // --- Artifacts: files the code wrote under the output directory, sent before the done record.
+
+  const outputs = envelope.artifacts !== null && typeof envelope.artifacts === 'object' ? envelope.artifacts : null;
+  let outputDir = null;
+  let maxArtifacts = 10;
+  let maxArtifactBytes = 1048576;
+  if (outputs) {
+    // The sandbox's own environment may move the directory (the local fakes in tests do, so that
+    // parallel runs on one machine never share it); sandboxes leave it to the envelope.
+    const fromEnvironment = process.env.SANDBOX_OUTPUT_DIR;
+    outputDir = typeof fromEnvironment === 'string' && fromEnvironment !== '' ? fromEnvironment
+      : typeof outputs.dir === 'string' ? outputs.dir : '/tmp/outputs';
+    if (typeof outputs.maxArtifacts === 'number') maxArtifacts = outputs.maxArtifacts;
+    if (typeof outputs.maxArtifactBytes === 'number') maxArtifactBytes = outputs.maxArtifactBytes;
+    try {
+      if (outputDir[0] !== '/') throw new Error('not an absolute path');
+      // It is emptied: never / or a top-level directory such as /tmp.
+      const parts = outputDir.split('/').filter((part) => part !== '' && part !== '.');
+      if (parts.length < 2 || parts.includes('..')) throw new Error('it must be at least two levels deep, like /tmp/outputs');
+      let status = null;
+      try {
+        status = lstatSync(outputDir);
+      } catch (error) {
+        if (error.code !== 'ENOENT') throw error;
+      }
+      if (status !== null && !status.isDirectory()) {
+        unlinkSync(outputDir); // a symlink or a file where the directory belongs
+        status = null;
+      }
+      if (status === null) {
+        mkdirSync(outputDir, { recursive: true, mode: 0o700 });
+      } else {
+        const stale = readdirSync(outputDir); // a reused sandbox: rmSync removes symlinks, not targets
+        for (let i = 0; i < stale.length; i++) rmSync(outputDir + '/' + stale[i], { recursive: true, force: true });
+      }
+      outputDir = realpathSync(outputDir);
+      process.env.SANDBOX_OUTPUT_DIR = outputDir;
+    } catch (error) {
+      stderrWrite(stderr, 'sandbox runner: cannot prepare the output directory ' + outputDir + ': ' + error.message
+        + '; no artifacts are collected\n');
+      outputDir = null;
+    }
+  }
+
+  // Regular files only, opened with O_NOFOLLOW and checked through /proc/self/fd to really lie
+  // under the directory (a symlink swapped in for a parent directory is caught there); FIFOs,
+  // devices and sockets are never opened. Runs once, after the code has ended.
+  function collectArtifacts() {
+    if (outputDir === null) return;
+    const CHUNK = 3000; // 4000 base64 characters: one record
+    let count = 0;
+    let bytes = 0;
+    let entries = 0;
+    let omittedCount = 0;
+    let truncated = false;
+    const omitted = [];
+    function omit(name, reason, size) {
+      omittedCount++;
+      if (reason === 'TooMany' || reason === 'TooLarge' || reason === 'ScanLimit') truncated = true;
+      if (omitted.length < 20) {
+        const entry = { name: stringSlice(name, 0, 200), reason };
+        if (size !== undefined) entry.sizeBytes = size;
+        arrayPush(omitted, entry);
+      }
+    }
+    function take(path, name, size) {
+      if (count >= maxArtifacts) return omit(name, 'TooMany', size);
+      const room = maxArtifactBytes - bytes;
+      if (size > room) return omit(name, 'TooLarge', size);
+      let fd;
+      try {
+        fd = openSync(path, O_FILE);
+      } catch (ignored) {
+        return omit(name, 'Unreadable');
+      }
+      let data;
+      let got = 0;
+      try {
+        if (!fstatSync(fd).isFile() || readlinkSync('/proc/self/fd/' + fd) !== path) return omit(name, 'NotRegularFile');
+        data = bufferAlloc(min(size, room) + 1);
+        for (;;) {
+          const read = readSync(fd, data, got, typedArrayLength(data) - got, null);
+          if (read === 0) break;
+          got += read;
+          if (got === typedArrayLength(data)) break;
+        }
+      } catch (ignored) {
+        return omit(name, 'Unreadable');
+      } finally {
+        try {
+          closeSync(fd);
+        } catch (ignored) {
+          // nothing to do
+        }
+      }
+      if (got > room) return omit(name, 'TooLarge', got); // it grew while being read
+      count++;
+      bytes += got;
+      send('a', encodeUtf8(utf8Encoder, stringify({ name, size: got })));
+      for (let start = 0; start < got; start += CHUNK) {
+        send('b', encodeUtf8(utf8Encoder, bufferToString(data, 'base64', start, min(got, start + CHUNK))));
+      }
+    }
+    function walk(dir, prefix, depth) {
+      let names;
+      try {
+        names = arraySort(readdirSync(dir));
+      } catch (ignored) {
+        return;
+      }
+      for (let i = 0; i < names.length; i++) {
+        const name = prefix + names[i];
+        const path = dir + '/' + names[i];
+        if (++entries > 10000) {
+          omit(name, 'ScanLimit');
+          return;
+        }
+        if (typedArrayLength(encodeUtf8(utf8Encoder, name)) > 1000 || stringTest(LONE_SURROGATE, name)) {
+          omit(name, 'BadName');
+          continue;
+        }
+        let status;
+        try {
+          status = lstatSync(path);
+        } catch (ignored) {
+          continue;
+        }
+        if (status.isSymbolicLink()) {
+          omit(name, 'Symlink');
+        } else if (status.isDirectory()) {
+          if (depth >= 16) omit(name, 'TooDeep');
+          else walk(path, name + '/', depth + 1);
+        } else if (status.isFile()) {
+          take(path, name, status.size);
+        } else {
+          omit(name, 'NotRegularFile');
+        }
+        if (entries > 10000) return;
+      }
+    }
+    walk(outputDir, '', 0);
+    if (omittedCount > 0) {
+      send('t', encodeUtf8(utf8Encoder, stringify({ omitted, omittedCount, truncated })));
+    }
+  }
+
+  function sendArtifacts() {
+    try {
+      collectArtifacts();
+    } catch (error) {
+      try {
+        stderrWrite(stderr, 'sandbox runner: collecting artifacts failed: ' + error.message + '\n');
+      } catch (ignored) {
+        // the exit code still tells
+      }
+    }
+    outputDir = null; // once
   }
 
   function doneRecord(fields) {
@@ -245,6 +419,7 @@
     pendingEnd = () => {
       pendingEnd = null;
       if (result) send('r', result);
+      sendArtifacts();
       send('d', doneRecord(fields));
       exitWith(exitCode);
     };
@@ -482,6 +657,7 @@
   processOn(process, 'exit', (exitCode) => {
     if (finished) return;
     finished = true;
+    sendArtifacts();
     send('d', doneRecord(script && exitCode === 0 ? { status: 'ok' } : { status: 'exit', code: exitCode }));
   });
   processOn(process, 'beforeExit', () => {

@@ -184,7 +184,19 @@ def _sandbox_child(channel_fd, loads, dumps):
     code = envelope["code"]
     arguments = envelope["arguments"]
     hide_source = envelope.get("hideSource") is True
+    outputs = envelope.get("artifacts")
     del envelope
+    output_dir = outputs.get("dir") if isinstance(outputs, dict) else None
+    save_figures = None
+    if isinstance(output_dir, str):
+        os.environ["SANDBOX_OUTPUT_DIR"] = output_dir
+        os.environ.setdefault("MPLBACKEND", "Agg")  # no display in a sandbox: figures become files
+        save_figures = _sandbox_figures(output_dir)
+
+    def end_figures():
+        # Figures still open when the code ends become figure-N.png (only if the code used pyplot).
+        if save_figures is not None and "matplotlib.pyplot" in sys.modules:
+            save_figures(sys.modules["matplotlib.pyplot"])
 
     def channel_now():
         # Write only to the descriptor that is still our channel: code may close fd 0 and open a
@@ -211,7 +223,9 @@ def _sandbox_child(channel_fd, loads, dumps):
         except OSError:
             pass  # the parent is gone; the exit code still tells
 
-    def done(status, kind=None, message=None, exit_code=0, result_bytes=0):
+    def done(status, kind=None, message=None, exit_code=0, result_bytes=0, figures=False):
+        if figures:
+            end_figures()
         flush_user_streams()
         record = {"status": status}
         if kind:
@@ -304,9 +318,12 @@ def _sandbox_child(channel_fd, loads, dumps):
         # writes the done record from the exit status.
         try:
             exec(compiled, module.__dict__)
+            end_figures()
         except SystemExit:
+            end_figures()
             raise
         except BaseException as error:
+            end_figures()
             print_user_traceback(error)
             kind = "MemoryError" if isinstance(error, MemoryError) else "Exception"
             message = describe(error)
@@ -331,10 +348,11 @@ def _sandbox_child(channel_fd, loads, dumps):
             import asyncio
             value = asyncio.run(value)
     except SystemExit as error:
-        done("exit", exit_code=exit_code_of(error))
+        done("exit", exit_code=exit_code_of(error), figures=True)
     except BaseException as error:
         fail(error)
 
+    end_figures()
     if value is None:
         done("ok")
     encoded = None
@@ -360,6 +378,251 @@ def _sandbox_child(channel_fd, loads, dumps):
     value = None
     send(b"r", encoded)
     done("ok", result_bytes=len(encoded))
+
+
+def _sandbox_figures(directory):
+    """Charts without extra code: returns save(pyplot), which writes every open figure to
+    directory as figure-N.png and closes it. An import hook wraps pyplot.show once the code imports
+    pyplot, so that show() under a non-interactive backend (Agg, the default here) saves the
+    figures instead of warning that they cannot be shown. matplotlib itself is never imported here:
+    the hook only acts when the code imports it."""
+    import os
+    import sys
+
+    counter = [0]
+
+    def save(pyplot):
+        try:
+            numbers = list(pyplot.get_fignums())
+        except Exception:
+            return
+        for number in numbers:
+            try:
+                figure = pyplot.figure(number)
+                while True:
+                    counter[0] += 1
+                    path = os.path.join(directory, "figure-%d.png" % counter[0])
+                    if not os.path.lexists(path):
+                        break
+                figure.savefig(path, format="png")
+                pyplot.close(figure)
+            except Exception as error:
+                try:
+                    sys.stderr.write("sandbox runner: could not save figure %s: %s\n" % (number, error))
+                except Exception:
+                    pass
+
+    def patch(pyplot):
+        shown = pyplot.show
+
+        def show(*args, **kwargs):
+            try:
+                backend = str(pyplot.get_backend()).lower()
+            except Exception:
+                backend = "agg"
+            if backend in ("agg", "pdf", "ps", "svg", "pgf", "cairo", "template"):
+                save(pyplot)
+                return None
+            return shown(*args, **kwargs)
+
+        show.__doc__ = shown.__doc__
+        show.__wrapped__ = shown
+        pyplot.show = show
+
+    class PyplotHook:
+        """Finds matplotlib.pyplot through the other finders and patches show() once it loaded."""
+
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname != "matplotlib.pyplot":
+                return None
+            for finder in sys.meta_path:
+                find = getattr(finder, "find_spec", None)
+                if finder is self or find is None:
+                    continue
+                spec = find(fullname, path, target)
+                if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = PatchingLoader(spec.loader)
+                    return spec
+            return None
+
+    class PatchingLoader:
+        def __init__(self, loader):
+            self.loader = loader
+
+        def create_module(self, spec):
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module):
+            self.loader.exec_module(module)
+            patch(module)
+
+        def __getattr__(self, name):
+            return getattr(self.loader, name)
+
+    sys.meta_path.insert(0, PyplotHook())
+    return save
+
+
+def _sandbox_prepare_outputs(directory):
+    """Creates the output directory empty, as a real directory (not a symlink). Returns None, or
+    why it could not."""
+    import os
+    import stat
+
+    if not directory.startswith("/") or "\0" in directory:
+        return "the output directory %r is not an absolute path" % directory
+    if len([part for part in directory.split("/") if part not in ("", ".")]) < 2 or ".." in directory.split("/"):
+        # It is emptied: never / or a top-level directory such as /tmp.
+        return "the output directory %r must be at least two levels deep, like /tmp/outputs" % directory
+    try:
+        try:
+            status = os.lstat(directory)
+        except FileNotFoundError:
+            status = None
+        if status is not None and not stat.S_ISDIR(status.st_mode):
+            os.unlink(directory)  # a symlink or a file where the directory belongs
+            status = None
+        if status is None:
+            os.makedirs(directory, mode=0o700)
+        elif os.listdir(directory):
+            import shutil  # rare (a reused sandbox): shutil removes symlinks, never their targets
+
+            for name in os.listdir(directory):
+                path = os.path.join(directory, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+        return None
+    except OSError as error:
+        return "cannot prepare the output directory %s: %s" % (directory, error)
+
+
+def _sandbox_collect(directory, max_count, max_bytes, send, dumps):
+    """Sends the regular files under directory as artifact records: for each file an `a` record
+    (JSON name and size) and `b` records (its bytes in base64), then a `t` record listing what was
+    left out, if anything. Walks with directory descriptors and O_NOFOLLOW, so a symlink (also one
+    swapped in while walking) is never followed; FIFOs, devices and sockets are never opened."""
+    import os
+    import stat
+    import binascii
+
+    cloexec = getattr(os, "O_CLOEXEC", 0)
+    dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | cloexec
+    file_flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | cloexec
+    max_depth = 16
+    max_entries = 10000
+    chunk = 3000  # 4000 base64 characters: one record
+    state = {"count": 0, "bytes": 0, "entries": 0}
+    omitted = []
+    omitted_count = [0]
+    truncated = [False]
+
+    def shown(name):
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")[:200]
+
+    def omit(name, reason, size=None):
+        omitted_count[0] += 1
+        if reason in ("TooMany", "TooLarge", "ScanLimit"):
+            truncated[0] = True
+        if len(omitted) < 20:
+            entry = {"name": shown(name), "reason": reason}
+            if size is not None:
+                entry["sizeBytes"] = size
+            omitted.append(entry)
+
+    def take(dir_fd, entry, name, size):
+        if state["count"] >= max_count:
+            return omit(name, "TooMany", size)
+        room = max_bytes - state["bytes"]
+        if size > room:
+            return omit(name, "TooLarge", size)
+        try:
+            fd = os.open(entry, file_flags, dir_fd=dir_fd)
+        except OSError:
+            return omit(name, "Unreadable")
+        try:
+            status = os.fstat(fd)
+            if not stat.S_ISREG(status.st_mode):
+                return omit(name, "NotRegularFile")
+            parts = []
+            got = 0
+            while got <= room:
+                try:
+                    data = os.read(fd, min(1 << 16, room + 1 - got))
+                except BlockingIOError:
+                    continue
+                if not data:
+                    break
+                parts.append(data)
+                got += len(data)
+        except OSError:
+            return omit(name, "Unreadable")
+        finally:
+            os.close(fd)
+        if got > room:  # it grew while being read
+            return omit(name, "TooLarge", got)
+        data = b"".join(parts)
+        state["count"] += 1
+        state["bytes"] += len(data)
+        send(b"a", dumps({"name": name, "size": len(data)}).encode("utf-8"))
+        for start in range(0, len(data), chunk):
+            send(b"b", binascii.b2a_base64(data[start:start + chunk], newline=False))
+
+    def walk(dir_fd, prefix, depth):
+        try:
+            entries = sorted(os.listdir(dir_fd))
+        except OSError:
+            return
+        for entry in entries:
+            name = prefix + entry
+            state["entries"] += 1
+            if state["entries"] > max_entries:
+                omit(name, "ScanLimit")
+                return
+            try:
+                if len(name.encode("utf-8")) > 1000:
+                    raise UnicodeEncodeError("utf-8", "", 0, 1, "too long")
+            except UnicodeEncodeError:
+                omit(name, "BadName")
+                continue
+            try:
+                status = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISLNK(status.st_mode):
+                omit(name, "Symlink")
+            elif stat.S_ISDIR(status.st_mode):
+                if depth >= max_depth:
+                    omit(name, "TooDeep")
+                    continue
+                try:
+                    child = os.open(entry, dir_flags, dir_fd=dir_fd)
+                except OSError:
+                    omit(name, "Unreadable")
+                    continue
+                try:
+                    walk(child, name + "/", depth + 1)
+                finally:
+                    os.close(child)
+            elif stat.S_ISREG(status.st_mode):
+                take(dir_fd, entry, name, status.st_size)
+            else:
+                omit(name, "NotRegularFile")
+            if state["entries"] > max_entries:
+                return
+
+    try:
+        root = os.open(directory, dir_flags)
+    except OSError:
+        return
+    try:
+        walk(root, "", 0)
+    finally:
+        os.close(root)
+    if omitted_count[0]:
+        send(b"t", dumps({"omitted": omitted, "omittedCount": omitted_count[0],
+                          "truncated": truncated[0]}).encode("utf-8"))
 
 
 def _sandbox_make_undumpable():
@@ -447,6 +710,26 @@ def _sandbox_runner():
         sys.stderr.write("sandbox runner: cannot read the envelope: %s\n" % error)
         sys.stderr.flush()
         end(70)
+    outputs = envelope.get("artifacts")
+    output_dir = None
+    if isinstance(outputs, dict):
+        # The sandbox's own environment may move the directory (the local fakes in tests do, so
+        # that parallel runs on one machine never share it); sandboxes leave it to the envelope.
+        output_dir = os.environ.get("SANDBOX_OUTPUT_DIR") or outputs.get("dir", "/tmp/outputs")
+        max_artifacts = outputs.get("maxArtifacts", 10)
+        max_artifact_bytes = outputs.get("maxArtifactBytes", 1 << 20)
+        if not isinstance(output_dir, str) or not isinstance(max_artifacts, int) \
+                or not isinstance(max_artifact_bytes, int):
+            sys.stderr.write("sandbox runner: cannot read the envelope: malformed artifacts\n")
+            sys.stderr.flush()
+            end(70)
+        problem = _sandbox_prepare_outputs(output_dir) if isinstance(output_dir, str) else None
+        outputs["dir"] = output_dir  # what the child announces to the code
+        if problem:
+            sys.stderr.write("sandbox runner: %s; no artifacts are collected\n" % problem)
+            sys.stderr.flush()
+            output_dir = None
+            del envelope["artifacts"]
     # fd 0 is not read again: nothing else arrives on it.
     null_fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null_fd, 0)
@@ -508,6 +791,7 @@ def _sandbox_runner():
     remaining = 0
     done_sent = False
     corrupt = False
+    held_done = []
 
     def relay(data):
         nonlocal pending, frame_kind, remaining, done_sent, corrupt
@@ -543,7 +827,7 @@ def _sandbox_runner():
             else:
                 if len(pending) < remaining:
                     return
-                send(b"d", pending[:remaining])
+                held_done.append(pending[:remaining])  # sent last, after the artifacts
                 done_sent = True
                 pending = pending[remaining:]
                 frame_kind = None
@@ -573,6 +857,15 @@ def _sandbox_runner():
     if status is None:  # polling, and the channel ended before the child
         status = os.waitpid(pid, 0)[1]
 
+    if output_dir is not None and not corrupt:
+        # The code has ended: its files are complete. Sent before the done record, which is last.
+        try:
+            _sandbox_collect(output_dir, max_artifacts, max_artifact_bytes, send, dumps)
+        except Exception as error:
+            sys.stderr.write("sandbox runner: collecting artifacts failed: %s\n" % error)
+            sys.stderr.flush()
+    for record in held_done:
+        send(b"d", record)
     if os.WIFSIGNALED(status):
         # Killed (SIGKILL, SIGSEGV, ...): no done record, and the exit code a shell would show.
         os._exit(128 + os.WTERMSIG(status))

@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -86,6 +87,39 @@ class RunCommandTest {
         null, Instant.now(), Instant.now(), null));
     assertThat(run("--provider", write("p.yaml", PROVIDER), "-f", write("e.yaml", TWO_EXECUTIONS))).isEqualTo(1);
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("UserCodeError");
+  }
+
+  @Test
+  void artifactsAreListedInThePrintedStatusAndWrittenToTheArtifactsDir() throws Exception {
+    backend.behaviour(request -> {
+      var plain = FakeSandboxBackend.succeedWithArguments(request);
+      var artifacts = new dev.sandboxes.operator.runner.CollectedArtifacts(List.of(
+          new dev.sandboxes.operator.runner.Artifact("figure-1.png", new byte[] {(byte) 0x89, 'P', 'N', 'G'}),
+          new dev.sandboxes.operator.runner.Artifact("tables/out.csv", "a,b\n".getBytes(StandardCharsets.UTF_8))),
+          List.of(), 0, false, null);
+      return new ExecutionOutcome(plain.termination(), 0, plain.stdout(), plain.stderr(),
+          new RunnerReport("ok", null, null, null, null, null, null, artifacts), null, plain.startTime(),
+          plain.completionTime(), null);
+    });
+    Path artifactsDir = dir.resolve("artifacts");
+    int exit = run("--provider", write("p.yaml", PROVIDER), "-f", write("e.yaml", TWO_EXECUTIONS.split("---")[0]),
+        "--artifacts-dir", artifactsDir.toString(), "-q");
+    assertThat(exit).isZero();
+    JsonNode cx = Manifests.YAML.readTree(out.toString(StandardCharsets.UTF_8));
+    assertThat(cx.at("/status/artifacts/0/name").asText()).isEqualTo("figure-1.png");
+    assertThat(cx.at("/status/artifacts/0/contentType").asText()).isEqualTo("image/png");
+    assertThat(cx.at("/status/artifacts/1/name").asText()).isEqualTo("tables/out.csv");
+    assertThat(cx.at("/status/artifacts/1/sizeBytes").asLong()).isEqualTo(4);
+    assertThat(cx.at("/status/artifacts/1/configMapKeyRef").isMissingNode()).isTrue();
+    assertThat(cx.at("/status/message").asText()).contains("2 artifacts (8 bytes) written to " + artifactsDir.resolve("one"));
+    assertThat(artifactsDir.resolve("one/figure-1.png")).hasBinaryContent(new byte[] {(byte) 0x89, 'P', 'N', 'G'});
+    assertThat(artifactsDir.resolve("one/tables/out.csv")).hasContent("a,b");
+
+    out.reset();
+    assertThat(run("--provider", write("p.yaml", PROVIDER), "-f", write("e.yaml", TWO_EXECUTIONS.split("---")[0]), "-q"))
+        .isZero();
+    assertThat(Manifests.YAML.readTree(out.toString(StandardCharsets.UTF_8)).at("/status/message").asText())
+        .contains("2 artifacts (8 bytes) collected; pass --artifacts-dir DIR to write them.");
   }
 
   @Test

@@ -22,6 +22,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -59,6 +60,28 @@ class SandboxClientMockTest {
     assertThat(result.result().get("x").asInt()).isEqualTo(21);
     assertThat(result.stdout()).startsWith("ran exec-");
     assertThat(client.resources(CodeExecution.class).inNamespace("agents").list().getItems()).isEmpty();
+  }
+
+  @Test
+  void artifactsComeWithTheirBytesReadBeforeTheExecutionIsDeleted() {
+    backend.behaviour(request -> {
+      var plain = dev.sandboxes.operator.testing.FakeSandboxBackend.succeedWithArguments(request);
+      var artifacts = new dev.sandboxes.operator.runner.CollectedArtifacts(List.of(
+          new dev.sandboxes.operator.runner.Artifact("figure-1.png", new byte[] {(byte) 0x89, 'P', 'N', 'G', 0, 1}),
+          new dev.sandboxes.operator.runner.Artifact("out/data.csv", "a,b\n".getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+          List.of(), 0, false, null);
+      return new ExecutionOutcome(plain.termination(), 0, plain.stdout(), plain.stderr(),
+          new RunnerReport("ok", null, null, null, null, null, null, artifacts), null, plain.startTime(),
+          plain.completionTime(), null);
+    });
+    ExecutionResult result = new SandboxClient(client, "agents")
+        .execute("def main():\n    pass", Language.PYTHON, Map.of(), Duration.ofSeconds(10));
+    assertThat(result.artifacts()).extracting(a -> a.name(), a -> a.sizeBytes(), a -> a.contentType())
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("figure-1.png", 6L, "image/png"),
+            org.assertj.core.groups.Tuple.tuple("out/data.csv", 4L, "text/csv"));
+    assertThat(result.artifacts().get(0).bytes()).containsExactly((byte) 0x89, 'P', 'N', 'G', 0, 1);
+    assertThat(new String(result.artifacts().get(1).bytes(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("a,b\n");
+    assertThat(result.artifacts().get(1).sha256()).hasSize(64);
   }
 
   @Test

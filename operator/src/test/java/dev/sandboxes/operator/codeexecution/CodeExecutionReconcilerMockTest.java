@@ -428,6 +428,78 @@ class CodeExecutionReconcilerMockTest {
     return ref;
   }
 
+  @Test
+  void artifactsAreStoredInAConfigMapOwnedByTheExecutionAndListedInTheStatus() {
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    var seenLimits = new java.util.concurrent.atomic.AtomicReference<dev.sandboxes.operator.runner.ArtifactLimits>();
+    backends.get("fake").behaviour(request -> {
+      seenLimits.set(request.artifacts());
+      var plain = FakeSandboxBackend.succeedWithArguments(request);
+      var artifacts = new dev.sandboxes.operator.runner.CollectedArtifacts(
+          List.of(new dev.sandboxes.operator.runner.Artifact("charts/figure-1.png", new byte[] {(byte) 0x89, 'P', 'N', 'G'}),
+              new dev.sandboxes.operator.runner.Artifact("report.txt", "hello".getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+          List.of(new dev.sandboxes.operator.runner.CollectedArtifacts.Omitted("zz.bin", "TooMany", 3L)), 1, true, null);
+      var report = plain.report();
+      return new dev.sandboxes.operator.execution.ExecutionOutcome(plain.termination(), plain.exitCode(), plain.stdout(),
+          plain.stderr(), new dev.sandboxes.operator.runner.RunnerReport(report.status(), null, null, report.result(),
+              null, null, null, artifacts), null, plain.startTime(), plain.completionTime(), null);
+    });
+    client.resource(anExecution("default", "charted", "fake")).create();
+
+    CodeExecution cx = awaitPhase("charted", Phase.SUCCEEDED);
+    assertThat(seenLimits.get()).isEqualTo(dev.sandboxes.operator.runner.ArtifactLimits.DEFAULT);
+    var configMap = client.configMaps().inNamespace("default").withName("charted-artifacts").get();
+    assertThat(configMap).isNotNull();
+    assertThat(configMap.getMetadata().getOwnerReferences()).singleElement().satisfies(owner -> {
+      assertThat(owner.getUid()).isEqualTo(cx.getMetadata().getUid());
+      assertThat(owner.getKind()).isEqualTo("CodeExecution");
+      assertThat(owner.getController()).isTrue();
+    });
+    assertThat(configMap.getBinaryData()).containsOnlyKeys("charts_figure-1.png", "report.txt");
+    assertThat(java.util.Base64.getDecoder().decode(configMap.getBinaryData().get("report.txt"))).asString().isEqualTo("hello");
+    var artifacts = cx.getStatus().getArtifacts();
+    assertThat(artifacts).extracting(a -> a.getName(), a -> a.getSizeBytes(), a -> a.getContentType(),
+            a -> a.getConfigMapKeyRef().getName(), a -> a.getConfigMapKeyRef().getKey())
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("charts/figure-1.png", 4L, "image/png", "charted-artifacts", "charts_figure-1.png"),
+            org.assertj.core.groups.Tuple.tuple("report.txt", 5L, "text/plain", "charted-artifacts", "report.txt"));
+    assertThat(artifacts.get(1).getSha256())
+        .isEqualTo("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"); // sha256("hello")
+    assertThat(cx.getStatus().getArtifactsTruncated()).isTrue();
+    assertThat(cx.getStatus().getMessage()).contains("2 artifacts (9 bytes) stored in ConfigMap charted-artifacts")
+        .contains("left out");
+    await().untilAsserted(() -> assertThat(client.events().v1().events().inNamespace("default").list().getItems())
+        .anySatisfy(e -> {
+          assertThat(e.getReason()).isEqualTo("ArtifactsTruncated");
+          assertThat(e.getNote()).contains("zz.bin (over maxArtifacts)").contains("maxArtifacts");
+        }));
+  }
+
+  @Test
+  void aConfigMapOfTheSameNameThatBelongsToSomeoneElseIsLeftAloneAndTheRunStillSucceeds() {
+    client.configMaps().inNamespace("default").resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+        .withNewMetadata().withName("taken-artifacts").endMetadata().addToData("mine", "do not touch").build()).create();
+    client.resource(aDockerProvider("default", "fake")).create();
+    await().until(() -> backends.containsKey("fake"));
+    backends.get("fake").behaviour(request -> {
+      var plain = FakeSandboxBackend.succeedWithArguments(request);
+      var artifacts = new dev.sandboxes.operator.runner.CollectedArtifacts(
+          List.of(new dev.sandboxes.operator.runner.Artifact("a.txt", new byte[] {1})), List.of(), 0, false, null);
+      return new dev.sandboxes.operator.execution.ExecutionOutcome(plain.termination(), plain.exitCode(), plain.stdout(),
+          plain.stderr(), new dev.sandboxes.operator.runner.RunnerReport("ok", null, null, null, null, null, null, artifacts),
+          null, plain.startTime(), plain.completionTime(), null);
+    });
+    client.resource(anExecution("default", "taken", "fake")).create();
+
+    CodeExecution cx = awaitPhase("taken", Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getArtifacts()).isNull();
+    assertThat(cx.getStatus().getMessage()).contains("artifacts could not be stored").contains("does not belong");
+    assertThat(client.configMaps().inNamespace("default").withName("taken-artifacts").get().getData())
+        .containsEntry("mine", "do not touch");
+    await().untilAsserted(() -> assertThat(eventReasons("taken")).contains("ArtifactsNotStored"));
+  }
+
   private CodeExecution awaitPhase(String name, Phase phase) {
     return ExecutionWaits.awaitPhase(() -> get(name), phase);
   }

@@ -57,6 +57,10 @@ class ChartRbacE2E {
     assertThat(allowed("create", "", "pods", "exec", own)).isTrue();
     assertThat(allowed("list", "sandboxes.dev", "codeexecutions", null, own)).isTrue();
     assertThat(allowed("get", "node.k8s.io", "runtimeclasses", null, null)).isTrue();
+    // Artifacts: a new ConfigMap per execution; existing ConfigMaps are never changed or listed.
+    assertThat(allowed("create", "", "configmaps", null, own)).isTrue();
+    assertThat(allowed("update", "", "configmaps", null, own)).isFalse();
+    assertThat(allowed("list", "", "configmaps", null, own)).isFalse();
     // Never every Secret at once: nothing caches them.
     assertThat(allowed("list", "", "secrets", null, own)).isFalse();
     assertThat(allowed("watch", "", "secrets", null, own)).isFalse();
@@ -66,6 +70,7 @@ class ChartRbacE2E {
       assertThat(allowed("create", "", "pods", null, other)).as("create pods in %s", other).isFalse();
       assertThat(allowed("create", "", "pods", "exec", other)).as("exec into pods in %s", other).isFalse();
       assertThat(allowed("delete", "", "pods", null, other)).as("delete pods in %s", other).isFalse();
+      assertThat(allowed("create", "", "configmaps", null, other)).as("create configmaps in %s", other).isFalse();
       assertThat(allowed("list", "sandboxes.dev", "sandboxproviders", null, other)).isFalse();
     }
   }

@@ -61,6 +61,15 @@ class ExamplesE2E {
       assertSucceeded(fibonacci);
       assertThat(fibonacci.getStatus().getResult().asLong()).isEqualTo(2880067194370816120L);
 
+      CodeExecution artifacts = cluster.awaitTerminal("artifacts");
+      assertSucceeded(artifacts);
+      assertThat(artifacts.getStatus().getArtifacts()).extracting(a -> a.getName())
+          .containsExactly("notes.txt", "report/summary.csv");
+      var artifactsConfigMap = cluster.client().configMaps().inNamespace(cluster.namespace())
+          .withName("artifacts-artifacts").get();
+      assertThat(new String(java.util.Base64.getDecoder().decode(artifactsConfigMap.getBinaryData()
+          .get("report_summary.csv")), java.nio.charset.StandardCharsets.UTF_8)).startsWith("n,square").contains("5,25");
+
       CodeExecution userError = cluster.awaitTerminal("user-error");
       assertThat(userError.getStatus().getPhase()).isEqualTo(Phase.FAILED);
       assertThat(Conditions.reason(userError.getStatus().getConditions(), ConditionTypes.SUCCEEDED))

@@ -88,6 +88,8 @@ class HelmChartTest {
     List<JsonNode> rules = new ArrayList<>();
     role.get("rules").forEach(rules::add);
     assertThat(verbs(rules, "", "secrets")).containsExactly("get");
+    // ConfigMaps: code is read from them, artifacts are stored in new ones; never listed, updated or deleted.
+    assertThat(verbs(rules, "", "configmaps")).containsExactly("get", "create");
     assertThat(objects.stream().filter(o -> "ClusterRoleBinding".equals(o.path("kind").asText()))
         .map(o -> o.at("/roleRef/name").asText())).containsExactly("test-sandbox-operator-runtimeclasses");
   }

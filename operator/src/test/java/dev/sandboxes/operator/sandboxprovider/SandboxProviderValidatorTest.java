@@ -58,6 +58,27 @@ class SandboxProviderValidatorTest {
   }
 
   @Test
+  void artifactLimitsAreBoundedByTheStatusAndTheConfigMapAndDefaultToTenFilesAndOneMebibyte() {
+    SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
+    ExecutionLimits limits = new ExecutionLimits();
+    limits.setMaxArtifacts(101);
+    limits.setMaxArtifactBytes(1048577);
+    spec.setLimits(limits);
+    assertThat(SandboxProviderValidator.validate(spec)).containsExactlyInAnyOrder(
+        "spec.limits.maxArtifacts must be between 0 and 100 (is 101)",
+        "spec.limits.maxArtifactBytes must be between 0 and 1048576 (is 1048577)");
+    limits.setMaxArtifacts(0);
+    limits.setMaxArtifactBytes(0);
+    assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
+
+    var provider = TestResources.aDockerProvider("ns", "p");
+    var defaults = ProviderSettings.of(provider, dev.sandboxes.operator.config.OperatorConfig.defaults()).limits();
+    assertThat(defaults.artifactLimits()).isEqualTo(dev.sandboxes.operator.runner.ArtifactLimits.DEFAULT);
+    assertThat(defaults.maxArtifacts()).isEqualTo(10);
+    assertThat(defaults.maxArtifactBytes()).isEqualTo(1048576);
+  }
+
+  @Test
   void defaultTimeoutMustFitTheMaximum() {
     SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
     ExecutionLimits limits = new ExecutionLimits();

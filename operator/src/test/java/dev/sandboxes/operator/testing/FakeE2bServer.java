@@ -597,6 +597,9 @@ public final class FakeE2bServer implements AutoCloseable {
     ProcessBuilder builder = new ProcessBuilder(argv).directory(new java.io.File("/tmp"));
     // The image's PATH (envd passes its own PATH on), not this machine's version-manager shims.
     builder.environment().put("PATH", sandboxPath());
+    // A sandbox VM has /tmp/outputs to itself; these processes share one machine, so each gets its own.
+    builder.environment().put("SANDBOX_OUTPUT_DIR", LocalInterpreters.applyTo(new ProcessBuilder("true"))
+        .environment().get("SANDBOX_OUTPUT_DIR"));
     request.path("process").path("envs").fields().forEachRemaining(e -> builder.environment().put(e.getKey(), e.getValue().asText()));
     exchange.getResponseHeaders().set("Content-Type", "application/connect+json");
     exchange.sendResponseHeaders(200, 0);

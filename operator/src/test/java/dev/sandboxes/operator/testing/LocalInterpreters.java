@@ -22,13 +22,35 @@ public final class LocalInterpreters {
   private static final List<String> INTERPRETERS = List.of("python3", "node");
   private static final String PATH = computePath();
 
+  private static final Path OUTPUTS_ROOT = outputsRoot();
+
   private LocalInterpreters() {}
+
+  private static Path outputsRoot() {
+    try {
+      Path root = Files.createTempDirectory("sandbox-outputs-");
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try (var walk = Files.walk(root)) {
+          walk.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        } catch (java.io.IOException | RuntimeException ignored) {
+          // best effort: a temporary directory
+        }
+      }));
+      return root;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
 
   /**
    * Gives the process to be started the PATH described above, and resolves its program on it (Java
    * looks a bare program name up on its own PATH, not the child's).
    */
   public static ProcessBuilder applyTo(ProcessBuilder builder) {
+    // Every process gets an output directory of its own: the runners' default, /tmp/outputs, is
+    // emptied at each start and would be shared by parallel runs (and other users) on this machine.
+    builder.environment().put("SANDBOX_OUTPUT_DIR", OUTPUTS_ROOT.resolve(java.util.UUID.randomUUID().toString())
+        .resolve("outputs").toString());
     if (PATH == null) {
       return builder;
     }

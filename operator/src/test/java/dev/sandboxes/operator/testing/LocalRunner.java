@@ -61,6 +61,15 @@ public final class LocalRunner {
         RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, false), nonce, prefix);
   }
 
+  /** Runs with an output directory and artifact limits, as backends do. */
+  public static ExecutionOutcome withArtifacts(
+      Language language, ExecutionMode mode, String code, dev.sandboxes.operator.runner.ArtifactLimits limits) {
+    String nonce = RunnerProgram.newNonce();
+    JsonNode arguments = JSON.createObjectNode();
+    byte[] line = RunnerProgram.envelope(nonce, mode, "main", code, arguments, false, limits);
+    return run(language, mode, code, arguments, Duration.ofSeconds(30), 65536, line, nonce, List.of(), limits);
+  }
+
   /** Function mode, as for code read from a Secret: the runner must print no source line. */
   public static ExecutionOutcome runHidingSource(Language language, String code) {
     String nonce = RunnerProgram.newNonce();
@@ -72,12 +81,24 @@ public final class LocalRunner {
   private static ExecutionOutcome run(
       Language language, ExecutionMode mode, String code, JsonNode arguments, Duration timeout, int maxOutputBytes,
       byte[] line, String nonce, List<String> prefix) {
-    RunnerStreams streams = new RunnerStreams(nonce, maxOutputBytes);
+    return run(language, mode, code, arguments, timeout, maxOutputBytes, line, nonce, prefix, null);
+  }
+
+  private static ExecutionOutcome run(
+      Language language, ExecutionMode mode, String code, JsonNode arguments, Duration timeout, int maxOutputBytes,
+      byte[] line, String nonce, List<String> prefix, dev.sandboxes.operator.runner.ArtifactLimits limits) {
+    RunnerStreams streams = new RunnerStreams(nonce, maxOutputBytes, limits);
     Instant started = Instant.now();
     try {
       List<String> command = new java.util.ArrayList<>(prefix);
       command.addAll(RunnerProgram.command(language));
-      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
+      ProcessBuilder builder = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp"));
+      if (limits != null) {
+        builder.environment().put("SANDBOX_OUTPUT_DIR", limits.dir()); // the test's own directory
+      } else {
+        builder.environment().remove("SANDBOX_OUTPUT_DIR"); // as in a sandbox: only the envelope asks for artifacts
+      }
+      Process process = builder.start();
       Thread out = pump(process.getInputStream(), streams.stdout());
       Thread err = pump(process.getErrorStream(), streams.stderr());
       process.getOutputStream().write(line);

@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend.aliyun;
 
 import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.operator.runner.ArtifactLimits;
 import dev.sandboxes.operator.runner.RunnerProgram;
 import dev.sandboxes.operator.runner.RunnerStreams;
 import java.util.List;
@@ -41,6 +42,24 @@ final class AgentRunCommand {
 
   private AgentRunCommand() {}
 
+  /**
+   * Room the runner's artifact records take at the end of stdout, before the done record: the
+   * files in base64 records (4,000 characters for 3,000 bytes, plus a 42-byte header), a header
+   * record per file and the record of what was left out (docs/runner-protocol.md, "Artifacts").
+   */
+  static long artifactRecordBytes(ArtifactLimits limits) {
+    if (limits == null) {
+      return 0;
+    }
+    long dataRecords = (limits.maxArtifactBytes() + 2999) / 3000;
+    return dataRecords * (4000 + 42) + limits.maxArtifacts() * (1100L + 42) + 16 * 1024;
+  }
+
+  /** Bytes of stdout kept at the end: the records, including artifacts up to the limits. */
+  static long tailBytes(ArtifactLimits limits) {
+    return TAIL_BYTES + artifactRecordBytes(limits);
+  }
+
   /** Bytes of stdout kept from the start. */
   static int headBytes(int maxOutputBytes) {
     return maxOutputBytes + HEAD_SLACK;
@@ -48,7 +67,12 @@ final class AgentRunCommand {
 
   /** The largest answer such a command can produce, with room for the service's JSON around it. */
   static long maxAnswerBytes(int maxOutputBytes) {
-    long kept = 2L * headBytes(maxOutputBytes) + TAIL_BYTES;
+    return maxAnswerBytes(maxOutputBytes, null);
+  }
+
+  /** The largest answer a command for these limits can produce. */
+  static long maxAnswerBytes(int maxOutputBytes, ArtifactLimits artifacts) {
+    long kept = 2L * headBytes(maxOutputBytes) + tailBytes(artifacts);
     return kept * 2 + 64 * 1024; // base64 (4/3), line prefixes and JSON escaping stay well below 2x
   }
 
@@ -58,11 +82,19 @@ final class AgentRunCommand {
    * @param maxOutputBytes the provider's cap per stream; the command keeps a little more
    */
   static String command(Language language, int maxOutputBytes) {
+    return command(language, maxOutputBytes, null);
+  }
+
+  /**
+   * The command for one run whose runner may send artifacts up to {@code artifacts}: the tail kept
+   * grows by their records, so that they never push the result out of it.
+   */
+  static String command(Language language, int maxOutputBytes, ArtifactLimits artifacts) {
     List<String> argv = RunnerProgram.command(language);
     String interpreter = String.join(" ", argv.subList(0, argv.size() - 1));
     int head = headBytes(maxOutputBytes);
     // base64 lines carry 57 bytes each; one more line so that the ring never cuts into TAIL_BYTES.
-    int tailLines = TAIL_BYTES / 57 + 2;
+    long tailLines = tailBytes(artifacts) / 57 + 2;
     String script =
         // The request's cwd is the work directory; cd there too in case the service ignores cwd.
         "{ [ -f envelope.json ] || cd " + AgentRunExecution.WORK_DIR + "; } || exit " + SETUP_FAILED + "; "

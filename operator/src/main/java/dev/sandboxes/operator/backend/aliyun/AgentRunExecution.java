@@ -335,14 +335,14 @@ final class AgentRunExecution {
   }
 
   private ExecutionOutcome runCode(Instant[] codeStarted) throws AgentRunException, Abort.AbortedException, Failed {
-    RunnerStreams streams = new RunnerStreams(nonce, request.maxOutputBytes());
+    RunnerStreams streams = new RunnerStreams(nonce, request.maxOutputBytes(), request.artifacts());
     int seconds = (int) Math.max(1, Math.min(Integer.MAX_VALUE, request.timeout().toSeconds()));
     codeStarted[0] = clock.instant();
     ScheduledFuture<?> deadline = abort.deadlineAfter(request.timeout(), scheduler);
     AgentRunDataClient.CommandResult result;
     try {
-      result = data.runCommand(sandboxId, AgentRunCommand.command(request.language(), request.maxOutputBytes()), WORK_DIR,
-          seconds, request.timeout().plus(ANSWER_GRACE), AgentRunCommand.maxAnswerBytes(request.maxOutputBytes()), abort);
+      result = data.runCommand(sandboxId, AgentRunCommand.command(request.language(), request.maxOutputBytes(), request.artifacts()), WORK_DIR,
+          seconds, request.timeout().plus(ANSWER_GRACE), AgentRunCommand.maxAnswerBytes(request.maxOutputBytes(), request.artifacts()), abort);
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
         throw new Failed("AgentRun sandbox " + sandboxId + " vanished during the execution (" + e.getMessage() + ")");

@@ -71,7 +71,7 @@ final class DockerExecution {
    */
   ExecutionOutcome run(String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroyLater) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
+    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     FrameSink sink = new FrameSink(streams);
     AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
     CompletableFuture<Stop> stopped = new CompletableFuture<>();

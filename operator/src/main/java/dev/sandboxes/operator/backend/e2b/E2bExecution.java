@@ -255,7 +255,7 @@ final class E2bExecution implements CallGuard {
               + ", which the runner's stdin needs; rebuild the template with a current E2B CLI");
     }
     ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
+    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     EnvdClient envd = envdFor.apply(sandbox);
     StreamResult result = new StreamResult();
     result.interpreter = RunnerProgram.command(request.language()).get(0);

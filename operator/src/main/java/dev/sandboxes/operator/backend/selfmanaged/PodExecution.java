@@ -87,7 +87,7 @@ final class PodExecution {
    */
   ExecutionOutcome run(String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes());
+    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     GatedSink stdout = new GatedSink(streams.stdout());
     GatedSink stderr = new GatedSink(streams.stderr());
     AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);

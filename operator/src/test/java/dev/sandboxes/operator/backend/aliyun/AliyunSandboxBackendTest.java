@@ -21,6 +21,7 @@ import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
+import dev.sandboxes.operator.runner.ArtifactLimits;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -198,6 +199,25 @@ class AliyunSandboxBackendTest {
     assertThat(fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).findFirst().orElseThrow().body())
         .contains("\"sandboxIdleTimeoutSeconds\":300").contains("\"sandboxId\":\"" + sandboxId + "\"");
     assertThat(fake.signatureRejections()).isZero();
+  }
+
+  @Test
+  void artifactRecordsSurviveTheCommandApiAndItsKeptTailInBothLanguages() {
+    AliyunSandboxBackend backend = readyBackend();
+    for (Language language : Language.values()) {
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(run(backend, language,
+          dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED, RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(run(backend, language,
+          dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED, RunControl.detached()));
+    }
+    // A large result and 1 MiB of artifacts together: the artifacts never push the result out of the tail.
+    ExecutionOutcome both = run(backend, Language.PYTHON,
+        "import os\ndef main():\n    open(os.environ['SANDBOX_OUTPUT_DIR'] + '/m.bin', 'wb').write(os.urandom(1048576))\n"
+            + "    print('x' * 100000)\n    return 'r' * 200000\n", "{}", UNTIMED, RunControl.detached());
+    assertThat(both.exitCode()).as(both.stderr().text()).isZero();
+    assertThat(both.report().against(0).result().asText()).hasSize(200000);
+    assertThat(both.report().against(0).artifacts().files()).singleElement()
+        .satisfies(file -> assertThat(file.sizeBytes()).isEqualTo(1048576));
   }
 
   @Test
@@ -604,7 +624,9 @@ class AliyunSandboxBackendTest {
     assertThat(outcome.stderr().text()).hasSize(65536);
     long answer = fake.largestAnswerBytes("RunCommand");
     System.out.printf("Aliyun: 20 MiB of stdout and 5 MiB of stderr came back as a %d-byte answer%n", answer);
-    assertThat(answer).isLessThan(AgentRunCommand.maxAnswerBytes(65536)).isLessThan(2L * 1024 * 1024);
+    // The kept tail has room for the runner's records, artifacts up to the provider's limits (1 MiB
+    // by default) included, so a run that prints this much answers with that much of its output.
+    assertThat(answer).isLessThan(AgentRunCommand.maxAnswerBytes(65536, ArtifactLimits.DEFAULT)).isLessThan(3L * 1024 * 1024);
   }
 
   @Test

@@ -24,6 +24,8 @@ import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.operator.testing.ArtifactScenarios;
 import dev.sandboxes.operator.testing.DockerEngines;
 import dev.sandboxes.operator.testing.SlowEngineProxy;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -44,6 +46,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class DockerSandboxBackendEngineTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String DATASCIENCE_IMAGE = "localhost/sandbox-runtime-datascience:v1";
   private static final Map<String, DockerSandboxBackend> BACKENDS = new ConcurrentHashMap<>();
   /**
    * The time limit of runs whose subject is not the limit: generous, because on a machine that
@@ -397,6 +400,37 @@ class DockerSandboxBackendEngineTest {
         "{}", UNTIMED);
     assertThat(second.sandboxId()).isNotEqualTo(first.sandboxId());
     assertThat(second.report().result().toString()).isEqualTo("{\"secret\":false,\"sleepers\":[]}");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void filesUnderTheOutputDirectoryComeBackWithinTheLimitsAndSymlinksAreNotFollowed(String runtime) {
+    for (Language language : Language.values()) {
+      ArtifactScenarios.assertMebibyteAndSymlink(
+          run(runtime, language, ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED));
+      ArtifactScenarios.assertMoreFilesThanTheLimit(
+          run(runtime, language, ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED));
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aMatplotlibFigureLeftOpenBecomesAPngOnTheDatascienceImage(String runtime) {
+    SandboxProviderSpec spec = dockerSpec(DockerEngines.host(runtime), runtime);
+    RuntimeSpec python = new RuntimeSpec();
+    python.setLanguage(Language.PYTHON);
+    python.setImage(DATASCIENCE_IMAGE);
+    spec.setRuntimes(java.util.List.of(python));
+    spec.getDocker().setPoolSize(1);
+    try (DockerSandboxBackend backend = newBackend("datascience-" + runtime, spec)) {
+      ProbeResult probe = backend.probe();
+      org.junit.jupiter.api.Assumptions.assumeFalse(ConditionTypes.IMAGE_NOT_FOUND.equals(probe.reason()),
+          DATASCIENCE_IMAGE + " is not built (hack/build-runtime-image --variant datascience)");
+      assertThat(probe.ready()).as(probe.message()).isTrue();
+      SandboxLease lease = lease(backend, Language.PYTHON);
+      ArtifactScenarios.assertMatplotlibChart(backend.execute(lease,
+          request(Language.PYTHON, ArtifactScenarios.MATPLOTLIB_CHART, "{}", UNTIMED), RunControl.detached()));
+    }
   }
 
   @ParameterizedTest

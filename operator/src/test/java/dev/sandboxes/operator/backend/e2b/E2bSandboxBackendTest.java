@@ -92,6 +92,17 @@ class E2bSandboxBackendTest {
   // ---- happy paths ----
 
   @Test
+  void artifactRecordsSurviveEnvdsProcessStreamInBothLanguages() {
+    E2bSandboxBackend backend = backend();
+    for (Language language : Language.values()) {
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(run(backend,
+          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED)));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(run(backend,
+          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED)));
+    }
+  }
+
+  @Test
   void runsPythonAndReturnsTheResultWithArgumentsIntact() {
     E2bSandboxBackend backend = backend();
     ExecutionRequest request = request(Language.PYTHON,

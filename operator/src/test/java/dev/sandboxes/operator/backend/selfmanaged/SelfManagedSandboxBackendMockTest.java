@@ -470,6 +470,19 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   @Test
+  void artifactRecordsComeThroughPodExecWithinTheLimits() {
+    SelfManagedSandboxBackend backend = warmBackend("artifacts", 1);
+    for (Language language : Language.values()) {
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(backend.execute(claim(backend, language),
+          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED),
+          RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(backend.execute(claim(backend, language),
+          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED),
+          RunControl.detached()));
+    }
+  }
+
+  @Test
   void underGvisorEachExecutionRunsUnderAProcessLimitItCannotRaise() {
     SandboxProvider provider = provider("pids", 1);
     provider.getSpec().getSelfManaged().setPidsLimit(40);
