@@ -271,6 +271,9 @@ public final class CodeExecutionStatusCalculator {
     if (cut) {
       message += " Output was cut at maxOutputBytes; stdoutBytes and stderrBytes give the full size.";
     }
+    if (detail != null && !detail.isBlank()) {
+      message += " " + sentence(detail, null); // e.g. processes the code left running were stopped
+    }
     return new Verdict(true, ConditionTypes.COMPLETED, message);
   }
 
