@@ -77,7 +77,8 @@ app.kubernetes.io/component: operator
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# Code kept in ConfigMaps (codeFrom).
+# ConfigMaps referenced by executions, read one by one by name: code (codeFrom) and arguments
+# (argumentsFrom; only ConfigMaps labelled sandboxes.dev/execution-input: "true").
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]

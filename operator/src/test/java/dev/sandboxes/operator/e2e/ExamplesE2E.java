@@ -61,6 +61,12 @@ class ExamplesE2E {
       assertSucceeded(fibonacci);
       assertThat(fibonacci.getStatus().getResult().asLong()).isEqualTo(2880067194370816120L);
 
+      // Issue 18: nulls survive client-side apply through argumentsJSON and a ConfigMap.
+      CodeExecution nulls = cluster.awaitTerminal("null-arguments");
+      assertSucceeded(nulls);
+      assertThat(nulls.getStatus().getResult().toString())
+          .isEqualTo("{\"value\":3.14,\"nothing\":null,\"unit\":null,\"options\":{\"verbose\":null,\"tags\":[]}}");
+
       CodeExecution userError = cluster.awaitTerminal("user-error");
       assertThat(userError.getStatus().getPhase()).isEqualTo(Phase.FAILED);
       assertThat(Conditions.reason(userError.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
