@@ -52,6 +52,8 @@ import picocli.CommandLine;
 class ParityE2E {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper SORTED =
+      new ObjectMapper().enable(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
   /** Every JSON type, nested, unicode, and nulls in objects and lists. */
   private static final String EVERY_TYPE =
       "{\"text\": \"h\\u00e9llo \\u4e16\\u754c \\ud83d\\ude80\", \"int\": 42, \"negative\": -7, \"float\": 1.5,"
@@ -247,7 +249,19 @@ class ParityE2E {
   /** Phase, reason, exit code and result: what must be equal on every path. */
   private static String signature(CodeExecutionStatus status, boolean withReason) {
     return status.getPhase() + (withReason ? " " + Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)
-        + " exit " + status.getExitCode() + " result " + status.getResult() : "");
+        + " exit " + status.getExitCode() + " result " + canonical(status.getResult()) : "");
+  }
+
+  /** JSON with object keys sorted: the API server stores a result's keys in its own order. */
+  private static String canonical(JsonNode value) {
+    if (value == null) {
+      return "none";
+    }
+    try {
+      return SORTED.writeValueAsString(JSON.convertValue(json(value.toString()), Object.class));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static void endedLongBeforeItsLimit(CodeExecutionStatus status) {

@@ -600,6 +600,46 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.detail()).contains("memory limit of 256Mi");
   }
 
+  /**
+   * Issue 18: gVisor's sandbox dies at the memory limit, runsc exec says 128, and a loaded kubelet
+   * reports the OOM kill (runsc-k8s's termination message) well after 15 s. A sandbox that answers
+   * no second exec is known dead, so the run waits for its pod to say why.
+   */
+  @Test
+  void aGvisorSandboxThatDiedIsOutOfMemoryEvenWhenTheKubeletIsSlowToSaySo() {
+    SelfManagedSandboxBackend backend = warmBackend("slow-kubelet", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      if (command.equals(List.of("true"))) {
+        return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("container not running", null));
+      }
+      CompletableFuture.delayedExecutor(17, TimeUnit.SECONDS).execute(() -> kubelet().setStatus(pod,
+          new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Failed")
+              .addNewContainerStatus().withName("sandbox").withNewState().withNewTerminated().withExitCode(137)
+              .withMessage(SandboxPods.SANDBOX_OOM_MESSAGE + " (the pod's memory cgroup killed gVisor's sandbox)")
+              .endTerminated().endState().endContainerStatus().build()));
+      return CompletableFuture.completedFuture(128); // runsc exec: urpc method "containerManager.WaitPID" failed: EOF
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.OUT_OF_MEMORY);
+  }
+
+  @Test
+  void theCodesOwnExit128IsNotHeldOnceTheSandboxAnswers() {
+    SelfManagedSandboxBackend backend = warmBackend("exit-128", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
+        "import os\ndef main():\n    os._exit(128)\n", "{}", UNTIMED), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isEqualTo(128);
+    assertThat(exec.commands).contains(List.of("true"));
+  }
+
   @Test
   void aSigkillIsOutOfMemoryOnlyWhenThePodsMemoryCgroupCountedAnOomKill() {
     SelfManagedSandboxBackend backend = warmBackend("sigkill", 2);
