@@ -63,12 +63,6 @@ final class PodExecution {
    * is deleted with everything still running in it.
    */
   static final Duration EXIT_STATUS_GRACE = Duration.ofSeconds(2);
-  /**
-   * The same once a second exec showed that the sandbox no longer runs anything: its pod will say
-   * why, and a busy kubelet was seen to take more than 15 s to say it (issue 18's memory bomb on a
-   * loaded two-core node).
-   */
-  private static final Duration DEAD_SANDBOX_SETTLE_WAIT = Duration.ofSeconds(60);
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
   /** The OOM-kill counter in memory.oom_control (cgroup v1) and memory.events (v2). */
@@ -182,11 +176,6 @@ final class PodExecution {
     PodState state = suspicious ? settledState(pod,
         maybeSandboxDeath(exitCode, streams.stderrCapture().text()) ? SANDBOX_DEATH_SETTLE_WAIT : SETTLE_WAIT)
         : PodState.RUNNING;
-    if (suspicious && !state.settled() && exitCode != null && exitCode == 128 && !sandboxAnswers(pod)) {
-      // runsc exec's 128 and a sandbox that answers no exec: gVisor's sandbox died (its memory
-      // limit, mostly), which the code's own exit 128 never does. Its pod's status will say why.
-      state = settledState(pod, DEAD_SANDBOX_SETTLE_WAIT);
-    }
     if (state.gone()) {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
           "The sandbox pod " + pod + " was deleted during the execution"
@@ -235,26 +224,6 @@ final class PodExecution {
           : "The sandbox pod's memory cgroup could not be read, so nothing shows that the memory limit sent it";
     }
     return outcome(Termination.EXITED, exitCode, streams, pod, started, finished, detail);
-  }
-
-  /** Whether the sandbox still runs a command: {@code true} exits 0 within 5 s. */
-  boolean sandboxAnswers(String pod) {
-    PodExec.Running probe = null;
-    try {
-      probe = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, List.of("true"), new byte[0],
-          OutputStream.nullOutputStream(), OutputStream.nullOutputStream());
-      Integer code = probe.exitCode().get(5, TimeUnit.SECONDS);
-      return code != null && code == 0;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return true;
-    } catch (ExecutionException | TimeoutException | RuntimeException e) {
-      return false;
-    } finally {
-      if (probe != null) {
-        probe.close();
-      }
-    }
   }
 
   /** The memory cgroup's OOM-kill count: -1 when it cannot be read. */
