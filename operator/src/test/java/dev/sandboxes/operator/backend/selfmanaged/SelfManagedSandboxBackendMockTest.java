@@ -615,7 +615,12 @@ class SelfManagedSandboxBackendMockTest {
               .addNewContainerStatus().withName("sandbox").withNewState().withNewTerminated().withExitCode(137)
               .withMessage(SandboxPods.SANDBOX_OOM_MESSAGE + " (the pod's memory cgroup killed gVisor's sandbox)")
               .endTerminated().endState().endContainerStatus().build()));
-      return CompletableFuture.completedFuture(128); // runsc exec: urpc method "containerManager.WaitPID" failed: EOF
+      try { // what runsc exec prints when its sandbox dies under it
+        stderr.write(("waiting on pid 3: urpc method \"containerManager.WaitPID\" failed: EOF\n").getBytes(StandardCharsets.UTF_8));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return CompletableFuture.completedFuture(128);
     });
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
