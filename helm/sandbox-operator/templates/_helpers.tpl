@@ -77,8 +77,10 @@ app.kubernetes.io/component: operator
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# Code kept in ConfigMaps (codeFrom); each execution's artifacts are stored in a new ConfigMap
-# <execution-name>-artifacts that it owns (never updated, deleted with it by the garbage collector).
+# ConfigMaps referenced by executions, read one by one by name: code (codeFrom) and arguments
+# (argumentsFrom; only ConfigMaps labelled sandboxes.dev/execution-input: "true"). Each execution's
+# artifacts are stored in a new ConfigMap <execution-name>-artifacts that it owns (never updated,
+# deleted with it by the garbage collector).
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "create"]

@@ -35,8 +35,9 @@ public final class ApiConstants {
 
   /**
    * Label by which a Secret opts in to being read by CodeExecutions (codeFrom.secretKeyRef,
-   * argumentsFrom.secretKeyRef); the value must be {@link #EXECUTION_INPUT_VALUE}. Without it the
-   * operator refuses to read the Secret on an execution's behalf (no confused deputy).
+   * argumentsFrom.secretKeyRef), and a ConfigMap to being read as arguments
+   * (argumentsFrom.configMapKeyRef); the value must be {@link #EXECUTION_INPUT_VALUE}. Without it
+   * the operator refuses to read the object on an execution's behalf (no confused deputy).
    */
   public static final String EXECUTION_INPUT_LABEL = GROUP + "/execution-input";
   /** Value of {@link #EXECUTION_INPUT_LABEL}. */

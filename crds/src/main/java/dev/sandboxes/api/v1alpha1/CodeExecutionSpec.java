@@ -1,6 +1,7 @@
 package dev.sandboxes.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.PreserveUnknownFields;
 import io.fabric8.crd.generator.annotation.SchemaFrom;
@@ -16,6 +17,7 @@ import java.util.Map;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "self == oldSelf", message = "spec is immutable; create a new CodeExecution instead")
 @ValidationRule(value = "has(self.code) != has(self.codeFrom)", message = "set exactly one of spec.code and spec.codeFrom")
+@ValidationRule(value = "!has(self.arguments) || !has(self.argumentsJSON)", message = "set at most one of spec.arguments and spec.argumentsJSON")
 public class CodeExecutionSpec {
 
   @JsonPropertyDescription("SandboxProvider to run on. Default: the provider of this namespace annotated sandboxes.dev/is-default-provider=true.")
@@ -44,7 +46,12 @@ public class CodeExecutionSpec {
   @SchemaFrom(type = FreeFormObject.class)
   private Map<String, Object> arguments;
 
-  @JsonPropertyDescription("Secret key with a JSON object merged over arguments.")
+  @JsonPropertyDescription("Arguments as the text of a JSON object, kept verbatim: use it for null values, which client-side kubectl apply drops from spec.arguments (kubectl create and kubectl apply --server-side keep them). Example: '{\"a\": true, \"nothing\": null}'. Set at most one of arguments and argumentsJSON.")
+  @JsonProperty("argumentsJSON")
+  @Size(max = 524288)
+  private String argumentsJSON;
+
+  @JsonPropertyDescription("A ConfigMap or Secret key holding a JSON object, merged over arguments (or argumentsJSON).")
   private ArgumentsSource argumentsFrom;
 
   @JsonPropertyDescription("Wall-clock limit in seconds. Default and maximum come from the provider's limits.")
@@ -118,6 +125,16 @@ public class CodeExecutionSpec {
 
   public void setArguments(Map<String, Object> arguments) {
     this.arguments = arguments;
+  }
+
+  @JsonProperty("argumentsJSON")
+  public String getArgumentsJSON() {
+    return argumentsJSON;
+  }
+
+  @JsonProperty("argumentsJSON")
+  public void setArgumentsJSON(String argumentsJSON) {
+    this.argumentsJSON = argumentsJSON;
   }
 
   public ArgumentsSource getArgumentsFrom() {

@@ -107,6 +107,12 @@ public final class ConditionTypes {
    * execution. Final: the execution never starts; label the Secret and create a new execution.
    */
   public static final String SECRET_NOT_ALLOWED = "SecretNotAllowed";
+  /**
+   * A ConfigMap named by argumentsFrom.configMapKeyRef exists but does not carry the label
+   * sandboxes.dev/execution-input: "true" (the rule of {@link #SECRET_NOT_ALLOWED}, since arguments
+   * can come back as the result). Final: label the ConfigMap and create a new execution.
+   */
+  public static final String CONFIG_MAP_NOT_ALLOWED = "ConfigMapNotAllowed";
 
   private ConditionTypes() {}
 }

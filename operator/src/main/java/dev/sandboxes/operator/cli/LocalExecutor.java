@@ -85,7 +85,7 @@ final class LocalExecutor {
       return CodeExecutionStatusCalculator.invalid(cx, List.of(invalid.message()), now);
     }
     if (resolution instanceof ExecutionInputs.NotAllowed notAllowed) { // not from LocalReferencedObjects
-      return CodeExecutionStatusCalculator.refused(cx, ConditionTypes.SECRET_NOT_ALLOWED, notAllowed.message(), now);
+      return CodeExecutionStatusCalculator.refused(cx, notAllowed.reason(), notAllowed.message(), now);
     }
     ExecutionInputs inputs = ((ExecutionInputs.Resolved) resolution).inputs();
     problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, inputs.code());

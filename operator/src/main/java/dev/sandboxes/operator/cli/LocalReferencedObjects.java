@@ -71,6 +71,11 @@ public final class LocalReferencedObjects implements ReferencedObjects {
     return secret(namespace, name).map(data -> new ExecutionSecret(true, data));
   }
 
+  @Override
+  public Optional<ExecutionSecret> executionConfigMap(String namespace, String name) {
+    return configMap(namespace, name).map(data -> new ExecutionSecret(true, data));
+  }
+
   /** The environment variable name part for a Secret or key name. */
   public static String envName(String name) {
     return name.toUpperCase(Locale.ROOT).replaceAll("[^A-Z0-9]", "_");

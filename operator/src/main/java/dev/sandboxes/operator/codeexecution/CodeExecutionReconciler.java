@@ -285,7 +285,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       return invalid(cx, context, List.of(invalid.message()), now);
     }
     if (inputs instanceof ExecutionInputs.NotAllowed notAllowed) {
-      return refused(cx, context, ConditionTypes.SECRET_NOT_ALLOWED, Reason.SecretNotAllowed, notAllowed.message(), now);
+      return refused(cx, context, notAllowed.reason(), Reason.valueOf(notAllowed.reason()), notAllowed.message(), now);
     }
     ExecutionInputs resolved = ((ExecutionInputs.Resolved) inputs).inputs();
     problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, resolved.code());

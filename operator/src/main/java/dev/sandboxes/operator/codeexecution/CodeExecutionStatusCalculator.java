@@ -158,7 +158,8 @@ public final class CodeExecutionStatusCalculator {
     long generation = generation(cx);
     ExecutionMode mode = cx.getSpec().getMode() == null ? ExecutionMode.FUNCTION : cx.getSpec().getMode();
     String entrypoint = cx.getSpec().getEntrypoint() == null ? "main" : cx.getSpec().getEntrypoint();
-    Verdict verdict = verdict(outcome, mode, entrypoint, outputLimitAction, timeoutSeconds(cx, outcome));
+    Verdict verdict = withDroppedNullsHint(cx,
+        verdict(outcome, mode, entrypoint, outputLimitAction, timeoutSeconds(cx, outcome)), outcome.report());
     Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, verdict.succeeded() ? TRUE : FALSE,
         verdict.reason(), verdict.message(), generation, now);
     if (!Conditions.get(status.getConditions(), ConditionTypes.STARTED).isPresent()) {
@@ -271,8 +272,37 @@ public final class CodeExecutionStatusCalculator {
     if (cut) {
       message += " Output was cut at maxOutputBytes; stdoutBytes and stderrBytes give the full size.";
     }
+    if (detail != null && !detail.isBlank()) {
+      message += " " + sentence(detail, null); // e.g. processes the code left running were stopped
+    }
     return new Verdict(true, ConditionTypes.COMPLETED, message);
   }
+
+  /**
+   * Issue 18: client-side {@code kubectl apply} deletes every key whose value is null from
+   * spec.arguments (its three-way merge reads null as "remove this field"), so main(a, nothing)
+   * then fails with a TypeError that seems to blame the code. When a parameter is missing and the
+   * manifest had arguments, the message says so and names the ways that keep nulls.
+   */
+  static Verdict withDroppedNullsHint(CodeExecution cx, Verdict verdict, RunnerReport report) {
+    boolean hadArguments = cx.getSpec().getArguments() != null
+        || (cx.getMetadata() != null && cx.getMetadata().getAnnotations() != null
+            && cx.getMetadata().getAnnotations().containsKey(LAST_APPLIED));
+    if (verdict.succeeded() || !hadArguments || report == null || !"Exception".equals(report.kind())
+        || report.message() == null || !MISSING_PARAMETER.matcher(report.message()).find()) {
+      return verdict;
+    }
+    return new Verdict(false, verdict.reason(), verdict.message()
+        + " If the manifest gave this argument the value null: client-side kubectl apply drops null values from"
+        + " spec.arguments; put the arguments in spec.argumentsJSON (a JSON string kept verbatim), or use kubectl"
+        + " apply --server-side or kubectl create.");
+  }
+
+  /** Python's TypeError for a parameter the call did not supply. */
+  private static final java.util.regex.Pattern MISSING_PARAMETER =
+      java.util.regex.Pattern.compile("^TypeError: .*missing \\d+ required (positional|keyword-only) arguments?: ");
+  /** The annotation client-side kubectl apply keeps the applied manifest in. */
+  private static final String LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
   /** The phase, computed from the conditions. */
   public static Phase phase(CodeExecutionStatus status) {

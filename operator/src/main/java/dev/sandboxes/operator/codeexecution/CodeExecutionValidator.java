@@ -2,8 +2,10 @@ package dev.sandboxes.operator.codeexecution;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandboxes.api.v1alpha1.ArgumentsSource;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeSource;
+import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
@@ -112,14 +114,26 @@ public final class CodeExecutionValidator {
         problems.add("spec.arguments are passed to the entrypoint, which mode Script does not call; use mode Function");
       }
     }
-    if (spec.getArgumentsFrom() != null
-        && (spec.getArgumentsFrom().getSecretKeyRef() == null
-            || spec.getArgumentsFrom().getSecretKeyRef().getName() == null
-            || spec.getArgumentsFrom().getSecretKeyRef().getKey() == null)) {
+    if (spec.getArgumentsJSON() != null) {
+      argumentsJson(spec, mode, problems);
+    }
+    ArgumentsSource argumentsFrom = spec.getArgumentsFrom();
+    if (argumentsFrom != null && (argumentsFrom.getConfigMapKeyRef() == null) == (argumentsFrom.getSecretKeyRef() == null)) {
+      problems.add("spec.argumentsFrom needs exactly one of configMapKeyRef and secretKeyRef");
+    } else if (argumentsFrom != null && argumentsFrom.getConfigMapKeyRef() != null) {
+      ConfigMapKeyReference ref = argumentsFrom.getConfigMapKeyRef();
+      if (ref.getName() == null || ref.getKey() == null) {
+        problems.add("spec.argumentsFrom.configMapKeyRef needs name and key");
+      } else {
+        nameLength("spec.argumentsFrom.configMapKeyRef.name", ref.getName(), problems);
+        nameLength("spec.argumentsFrom.configMapKeyRef.key", ref.getKey(), problems);
+      }
+    } else if (argumentsFrom != null && (argumentsFrom.getSecretKeyRef().getName() == null
+        || argumentsFrom.getSecretKeyRef().getKey() == null)) {
       problems.add("spec.argumentsFrom.secretKeyRef needs name and key");
-    } else if (spec.getArgumentsFrom() != null) {
-      nameLength("spec.argumentsFrom.secretKeyRef.name", spec.getArgumentsFrom().getSecretKeyRef().getName(), problems);
-      nameLength("spec.argumentsFrom.secretKeyRef.key", spec.getArgumentsFrom().getSecretKeyRef().getKey(), problems);
+    } else if (argumentsFrom != null) {
+      nameLength("spec.argumentsFrom.secretKeyRef.name", argumentsFrom.getSecretKeyRef().getName(), problems);
+      nameLength("spec.argumentsFrom.secretKeyRef.key", argumentsFrom.getSecretKeyRef().getKey(), problems);
     }
     if (spec.getTimeoutSeconds() != null && spec.getTimeoutSeconds() < 1) {
       problems.add("spec.timeoutSeconds must be at least 1");
@@ -190,6 +204,33 @@ public final class CodeExecutionValidator {
               + " (spec.limits.maxCodeBytes)");
     }
     return problems;
+  }
+
+  /** spec.argumentsJSON: alone, one JSON object, within the limits spec.arguments has. */
+  private static void argumentsJson(CodeExecutionSpec spec, ExecutionMode mode, List<String> problems) {
+    if (spec.getArguments() != null) {
+      problems.add("set at most one of spec.arguments and spec.argumentsJSON (argumentsJSON replaces arguments; keep"
+          + " argumentsJSON if some values are null)");
+      return;
+    }
+    int size = spec.getArgumentsJSON().getBytes(StandardCharsets.UTF_8).length;
+    if (size > MAX_ARGUMENTS_BYTES) {
+      problems.add("spec.argumentsJSON is " + size + " bytes; at most " + MAX_ARGUMENTS_BYTES + " are allowed");
+      return;
+    }
+    ArgumentsJson.Parsed parsed = ArgumentsJson.parse(spec.getArgumentsJSON());
+    if (parsed.problem() != null) {
+      problems.add("spec.argumentsJSON " + parsed.problem());
+      return;
+    }
+    int depth = depth(JSON.convertValue(parsed.object(), Object.class));
+    if (depth > MAX_ARGUMENTS_DEPTH) {
+      problems.add("spec.argumentsJSON nests " + depth + " levels deep; at most " + MAX_ARGUMENTS_DEPTH + " are allowed");
+    }
+    if (mode == ExecutionMode.SCRIPT && !parsed.object().isEmpty()) {
+      problems.add("spec.argumentsJSON holds arguments for the entrypoint, which mode Script does not call; use mode"
+          + " Function");
+    }
   }
 
   private static void nameLength(String field, String value, List<String> problems) {

@@ -20,6 +20,7 @@ import java.util.List;
  * CodeExecution of 1.5 MiB never becomes megabytes of nested maps in the heap.
  *
  * <p>Skipped on read (still written when present): {@code spec.code}, {@code spec.arguments},
+ * {@code spec.argumentsJSON},
  * {@code status.stdout}, {@code status.stderr}, {@code status.result}, and {@code
  * metadata.managedFields} of every kind (for a CodeExecution they mirror every key of the
  * arguments). CodeExecutions are read as {@link PrunedCodeExecution}. Skipping is iterative, so
@@ -30,7 +31,7 @@ public final class ExecutionCachePruning {
 
   /** The fields a cached CodeExecution never carries. */
   public static final List<String> PRUNED_FIELDS =
-      List.of("metadata.managedFields", "spec.code", "spec.arguments", "status.stdout", "status.stderr",
+      List.of("metadata.managedFields", "spec.code", "spec.arguments", "spec.argumentsJSON", "status.stdout", "status.stderr",
           "status.result");
 
   /** Deeper than the API server's own limit (10,000 levels in Go's encoding/json). */
@@ -79,7 +80,7 @@ public final class ExecutionCachePruning {
   @JsonDeserialize(as = PrunedCodeExecution.class)
   private abstract static class CachedAsPruned {}
 
-  @JsonIgnoreProperties(value = {"code", "arguments"}, allowGetters = true, ignoreUnknown = true)
+  @JsonIgnoreProperties(value = {"code", "arguments", "argumentsJSON"}, allowGetters = true, ignoreUnknown = true)
   private abstract static class PrunedSpec {}
 
   @JsonIgnoreProperties(value = {"stdout", "stderr", "result"}, allowGetters = true, ignoreUnknown = true)

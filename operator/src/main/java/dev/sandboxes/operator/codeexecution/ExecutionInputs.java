@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.api.ApiConstants;
+import dev.sandboxes.api.v1alpha1.ArgumentsSource;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
+import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
-import java.io.IOException;
 import java.util.Map;
 import java.util.Optional;
 
@@ -40,8 +42,17 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
   /** A referenced value exists but cannot be used: InvalidSpec. */
   public record Invalid(String message) implements Resolution {}
 
-  /** A referenced Secret did not opt in to execution input: SecretNotAllowed, final. */
-  public record NotAllowed(String message) implements Resolution {}
+  /**
+   * A referenced Secret (or ConfigMap of arguments) did not opt in to execution input: final.
+   *
+   * @param reason SecretNotAllowed or ConfigMapNotAllowed
+   */
+  public record NotAllowed(String message, String reason) implements Resolution {
+    /** A Secret that did not opt in. */
+    public NotAllowed(String message) {
+      this(message, ConditionTypes.SECRET_NOT_ALLOWED);
+    }
+  }
 
   /** Resolves code and arguments; never logs or returns their values in messages. */
   public static Resolution resolve(String namespace, CodeExecutionSpec spec, ReferencedObjects objects) {
@@ -70,30 +81,65 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
         codeFromSecret = true;
       }
     }
-    ObjectNode arguments =
-        spec.getArguments() == null ? JSON.createObjectNode() : JSON.valueToTree(spec.getArguments());
-    if (spec.getArgumentsFrom() != null) {
-      SecretKeyReference ref = spec.getArgumentsFrom().getSecretKeyRef();
-      Lookup lookup = secretValue(namespace, ref, "spec.argumentsFrom.secretKeyRef", objects);
+    ObjectNode arguments;
+    if (spec.getArgumentsJSON() != null) {
+      // The validator has checked it; a spec that skipped validation still gets a clear answer.
+      ArgumentsJson.Parsed parsed = ArgumentsJson.parse(spec.getArgumentsJSON());
+      if (parsed.problem() != null) {
+        return new Invalid("spec.argumentsJSON " + parsed.problem());
+      }
+      arguments = parsed.object();
+    } else {
+      arguments = spec.getArguments() == null ? JSON.createObjectNode() : JSON.valueToTree(spec.getArguments());
+    }
+    ArgumentsSource argumentsFrom = spec.getArgumentsFrom();
+    if (argumentsFrom != null) {
+      Lookup lookup;
+      String what;
+      if (argumentsFrom.getConfigMapKeyRef() != null) {
+        ConfigMapKeyReference ref = argumentsFrom.getConfigMapKeyRef();
+        lookup = configMapValue(namespace, ref, objects);
+        what = "ConfigMap " + ref.getName() + " key " + ref.getKey();
+      } else {
+        SecretKeyReference ref = argumentsFrom.getSecretKeyRef();
+        lookup = secretValue(namespace, ref, "spec.argumentsFrom.secretKeyRef", objects);
+        what = "Secret " + ref.getName() + " key " + ref.getKey();
+      }
       if (lookup.problem() != null) {
         return lookup.problem();
       }
-      JsonNode parsed;
-      try {
-        parsed = JSON.readTree(lookup.value());
-      } catch (IOException e) {
-        return new Invalid("Secret " + ref.getName() + " key " + ref.getKey() + " is not valid JSON; it must hold a JSON object");
+      ArgumentsJson.Parsed parsed = ArgumentsJson.parse(lookup.value());
+      if (parsed.problem() != null) {
+        // The location only: the value may be confidential.
+        return new Invalid(what + " " + parsed.problem());
       }
-      if (parsed == null || !parsed.isObject()) {
-        return new Invalid("Secret " + ref.getName() + " key " + ref.getKey() + " must hold a JSON object");
-      }
-      arguments.setAll((ObjectNode) parsed);
+      arguments.setAll(parsed.object());
     }
     return new Resolved(new ExecutionInputs(code, arguments, codeFromSecret));
   }
 
   /** A Secret key's value, or why it cannot be had. */
   private record Lookup(String value, Resolution problem) {}
+
+  /** A ConfigMap key's value for argumentsFrom, under the same opt-in rule as Secrets. */
+  private static Lookup configMapValue(String namespace, ConfigMapKeyReference ref, ReferencedObjects objects) {
+    String field = "spec.argumentsFrom.configMapKeyRef";
+    Optional<ReferencedObjects.ExecutionSecret> configMap = objects.executionConfigMap(namespace, ref.getName());
+    if (configMap.isEmpty()) {
+      return new Lookup(null, new Missing("ConfigMap " + ref.getName() + " (" + field + ") does not exist; create it"));
+    }
+    if (!configMap.get().allowed()) {
+      return new Lookup(null, new NotAllowed("ConfigMap " + ref.getName() + " (" + field + ") does not carry the label "
+          + ApiConstants.EXECUTION_INPUT_LABEL + ": \"" + ApiConstants.EXECUTION_INPUT_VALUE + "\", so the operator does not"
+          + " read it for executions (arguments can come back as the result); if its owner means it to be an execution"
+          + " input, they add the label", ConditionTypes.CONFIG_MAP_NOT_ALLOWED));
+    }
+    String value = configMap.get().data().get(ref.getKey());
+    if (value == null) {
+      return new Lookup(null, new Missing("ConfigMap " + ref.getName() + " has no key " + ref.getKey() + " (" + field + ".key)"));
+    }
+    return new Lookup(value, null);
+  }
 
   /**
    * The label is checked before the key, so that an execution learns nothing about the keys of a

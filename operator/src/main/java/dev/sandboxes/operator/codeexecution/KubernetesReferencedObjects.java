@@ -3,6 +3,7 @@ package dev.sandboxes.operator.codeexecution;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderReconciler;
 import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.HashMap;
@@ -53,9 +54,21 @@ public final class KubernetesReferencedObjects implements ReferencedObjects {
     return Optional.of(new ExecutionSecret(true, SandboxProviderReconciler.decode(secret)));
   }
 
-  /** Whether a Secret carries sandboxes.dev/execution-input: "true". */
-  public static boolean optedIn(Secret secret) {
-    Map<String, String> labels = secret.getMetadata() == null ? null : secret.getMetadata().getLabels();
+  @Override
+  public Optional<ExecutionSecret> executionConfigMap(String namespace, String name) {
+    ConfigMap configMap = client.configMaps().inNamespace(namespace).withName(name).get();
+    if (configMap == null) {
+      return Optional.empty();
+    }
+    if (!optedIn(configMap)) {
+      return Optional.of(new ExecutionSecret(false, Map.of()));
+    }
+    return Optional.of(new ExecutionSecret(true, configMap.getData() == null ? Map.of() : Map.copyOf(configMap.getData())));
+  }
+
+  /** Whether a Secret or ConfigMap carries sandboxes.dev/execution-input: "true". */
+  public static boolean optedIn(HasMetadata object) {
+    Map<String, String> labels = object.getMetadata() == null ? null : object.getMetadata().getLabels();
     return labels != null && ApiConstants.EXECUTION_INPUT_VALUE.equals(labels.get(ApiConstants.EXECUTION_INPUT_LABEL));
   }
 }

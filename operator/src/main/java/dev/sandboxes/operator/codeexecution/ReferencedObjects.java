@@ -25,4 +25,10 @@ public interface ReferencedObjects {
 
   /** A Secret an execution refers to (codeFrom, argumentsFrom), or empty when it does not exist. */
   Optional<ExecutionSecret> executionSecret(String namespace, String name);
+
+  /**
+   * A ConfigMap an execution reads arguments from (argumentsFrom.configMapKeyRef), under the same
+   * opt-in label as Secrets ({@code allowed}, data empty when not), or empty when it does not exist.
+   */
+  Optional<ExecutionSecret> executionConfigMap(String namespace, String name);
 }

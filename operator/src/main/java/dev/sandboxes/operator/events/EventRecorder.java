@@ -50,6 +50,8 @@ public class EventRecorder implements AutoCloseable {
     ReferenceNotFound,
     /** A referenced Secret does not carry the execution-input label; the execution is refused. */
     SecretNotAllowed,
+    /** A ConfigMap named for arguments does not carry the execution-input label; the execution is refused. */
+    ConfigMapNotAllowed,
     /** Code was handed to a sandbox. */
     Started,
     /** An execution succeeded. */

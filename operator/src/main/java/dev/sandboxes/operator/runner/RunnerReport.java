@@ -69,6 +69,21 @@ public record RunnerReport(
   }
 
   /**
+   * The exit code the runner ends with after this done record: 0 after {@code ok}, 1 after
+   * {@code error}, the recorded code after {@code exit}; null without a believable record.
+   */
+  public Integer impliedExitCode() {
+    if (!finished()) {
+      return null;
+    }
+    return switch (status) {
+      case "ok" -> 0;
+      case "error" -> 1;
+      default -> exitCode;
+    };
+  }
+
+  /**
    * This report checked against the exit code the backend observed: the runner exits 0 after
    * {@code ok}, 1 after {@code error} and with the recorded code after {@code exit}. Anything else
    * means the records did not come from the runner's own ending (code in the sandbox wrote them,

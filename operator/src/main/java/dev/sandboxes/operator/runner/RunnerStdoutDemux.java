@@ -32,6 +32,9 @@ public final class RunnerStdoutDemux extends OutputStream {
     default void begin(char kind, int length) {}
 
     void append(char kind, byte[] bytes, int offset, int length);
+
+    /** The record of this kind has arrived whole (its payload, if any, was appended). */
+    default void end(char kind) {}
   }
 
   public RunnerStdoutDemux(String nonce, OutputStream userOutput, RecordSink records) {
@@ -62,6 +65,9 @@ public final class RunnerStdoutDemux extends OutputStream {
         records.append(payloadKind, bytes, position, taken);
         payloadRemaining -= taken;
         position += taken;
+        if (payloadRemaining == 0) {
+          records.end(payloadKind);
+        }
       } else if (headerLength > 0) {
         position = continueHeader(bytes, position, end);
       } else {
@@ -102,6 +108,9 @@ public final class RunnerStdoutDemux extends OutputStream {
       payloadKind = kind;
       payloadRemaining = length;
       headerLength = 0;
+      if (length == 0) {
+        records.end(kind);
+      }
     } else {
       rejectHeader();
     }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The operator's end of one execution's output: a stdout sink that separates runner records from
@@ -39,6 +40,7 @@ public final class RunnerStreams {
   private int doneRecords;
   private boolean recordAfterDone;
   private volatile boolean finished;
+  private final CompletableFuture<Void> doneRecord = new CompletableFuture<>();
 
   /** Streams for a runner that collects no artifacts (none are expected; any that arrive are capped by the defaults). */
   public RunnerStreams(String nonce, int maxOutputBytes) {
@@ -76,7 +78,25 @@ public final class RunnerStreams {
                   done.append(bytes, offset, length);
                 }
               }
+
+              @Override
+              public void end(char kind) {
+                if (kind == 'd') {
+                  doneRecord.complete(null);
+                }
+              }
             });
+  }
+
+  /**
+   * Completes when a whole done record with this execution's nonce has arrived on stdout. The
+   * runners write it once the code's process has ended (docs/runner-protocol.md, "Ending"), so a
+   * backend whose exit status waits for every holder of the output stream to let go (a process the
+   * code left running) can end the run on it. Whether the record is believed is decided later by
+   * {@link #report()}.
+   */
+  public CompletableFuture<Void> doneRecordArrived() {
+    return doneRecord;
   }
 
   /** Where the sandbox's stdout goes. */

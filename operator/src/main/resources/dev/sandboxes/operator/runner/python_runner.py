@@ -784,17 +784,19 @@ def _sandbox_runner():
             write_record(b"\x1eSBX1" + nonce + kind + b"%04x" % len(chunk) + chunk)
 
     # Relay the child's frames (kind byte, 8 hex digits of length, payload) as records. Result bytes
-    # are forwarded as they arrive, never buffered. Bytes that are not a frame mean the code wrote
-    # on the runner's channel: the relay stops and sends a done record the operator never believes.
+    # are forwarded as they arrive, never buffered. The done record is held until the child has
+    # ended: the operator may end the run on it alone when processes the code left running keep
+    # stdout open, so it must mean that the code's process is gone. Bytes that are not a frame mean
+    # the code wrote on the runner's channel: the relay stops and the done record is one the
+    # operator never believes.
     pending = b""
     frame_kind = None
     remaining = 0
-    done_sent = False
+    done_record = None
     corrupt = False
-    held_done = []
 
     def relay(data):
-        nonlocal pending, frame_kind, remaining, done_sent, corrupt
+        nonlocal pending, frame_kind, remaining, done_record, corrupt
         pending += data
         while pending and not corrupt:
             if frame_kind is None:
@@ -808,8 +810,7 @@ def _sandbox_runner():
                 if kind not in (b"r", b"d") or remaining < 0 or size.strip(b"0123456789abcdef") \
                         or (kind == b"d" and remaining > pipe_buf - header_size):
                     corrupt = True
-                    send(b"d", b'{"status":"invalid","message":"the runner channel carried bytes the runner did not write"}')
-                    done_sent = True
+                    done_record = b'{"status":"invalid","message":"the runner channel carried bytes the runner did not write"}'
                     return
                 frame_kind, pending = kind, pending[9:]
                 if kind == b"r" and remaining == 0:
@@ -827,8 +828,11 @@ def _sandbox_runner():
             else:
                 if len(pending) < remaining:
                     return
-                held_done.append(pending[:remaining])  # sent last, after the artifacts
-                done_sent = True
+                if done_record is None:
+                    done_record = pending[:remaining]
+                else:  # a second done frame: the code wrote on the channel
+                    corrupt = True
+                    done_record = b'{"status":"invalid","message":"the runner channel carried two done records"}'
                 pending = pending[remaining:]
                 frame_kind = None
 
@@ -864,14 +868,17 @@ def _sandbox_runner():
         except Exception as error:
             sys.stderr.write("sandbox runner: collecting artifacts failed: %s\n" % error)
             sys.stderr.flush()
-    for record in held_done:
-        send(b"d", record)
     if os.WIFSIGNALED(status):
-        # Killed (SIGKILL, SIGSEGV, ...): no done record, and the exit code a shell would show.
+        # Killed (SIGKILL, SIGSEGV, ...): no done record (whatever the child reported before), and
+        # the exit code a shell would show.
+        if corrupt:
+            send(b"d", done_record)
         os._exit(128 + os.WTERMSIG(status))
     exit_code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") \
         else os.WEXITSTATUS(status)
-    if script and not done_sent:
+    if done_record is not None:
+        send(b"d", done_record)
+    elif script:
         send(b"d", b'{"status":"ok"}' if exit_code == 0 else ('{"status":"exit","code":%d}' % exit_code).encode())
     os._exit(exit_code)
 

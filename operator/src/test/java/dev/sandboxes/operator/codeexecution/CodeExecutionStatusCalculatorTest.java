@@ -114,6 +114,42 @@ class CodeExecutionStatusCalculatorTest {
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.RUNNING);
   }
 
+  /** Issue 18: client-side kubectl apply drops null arguments; the message must not blame the code alone. */
+  @Test
+  void aMissingParameterWithArgumentsInTheManifestMentionsKubectlDroppingNulls() {
+    String missing = "TypeError: main() missing 1 required positional argument: 'nothing'";
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    cx.getSpec().setArguments(java.util.Map.of("a", true));
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 1, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        error("Exception", missing), "c", T0, T0, null);
+
+    String message = CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage();
+
+    assertThat(message).startsWith("The code raised " + missing).contains("client-side kubectl apply drops null values")
+        .contains("spec.argumentsJSON").contains("kubectl apply --server-side");
+    // Another TypeError, or no arguments in the manifest: no hint.
+    ExecutionOutcome other = new ExecutionOutcome(Termination.EXITED, 1, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        error("Exception", "TypeError: unsupported operand type(s) for +: 'int' and 'str'"), "c", T0, T0, null);
+    assertThat(CodeExecutionStatusCalculator.finished(cx, other, OutputLimitAction.TRUNCATE, T0).getMessage())
+        .doesNotContain("kubectl");
+    cx.getSpec().setArguments(null);
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage())
+        .doesNotContain("kubectl");
+    // Applied client-side with only null arguments: kubectl may have removed spec.arguments whole.
+    cx.getMetadata().setAnnotations(java.util.Map.of("kubectl.kubernetes.io/last-applied-configuration", "{}"));
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage())
+        .contains("spec.argumentsJSON");
+  }
+
+  @Test
+  void aRunWhoseLeftoverProcessesWereStoppedSaysSo() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
+        ok(), "c", T0, T0, "Processes the code left running were stopped with the sandbox");
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage())
+        .isEqualTo("main() returned no value. Processes the code left running were stopped with the sandbox.");
+  }
+
   @Test
   void failedRunsKeepNoResult() {
     CodeExecution cx = TestResources.anExecution("ns", "x", "p");

@@ -137,6 +137,69 @@ class CodeExecutionValidatorTest {
     assertThat(problems.get(1)).contains("12 bytes").contains("maxCodeBytes");
   }
 
+  // ---- issue 18: spec.argumentsJSON and argumentsFrom.configMapKeyRef ----
+
+  @Test
+  void argumentsJsonHoldingAnObjectWithNullsIsValid() {
+    CodeExecutionSpec spec = spec();
+    spec.setArguments(null);
+    spec.setArgumentsJSON("{\"a\": true, \"nothing\": null, \"list\": [null]}");
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
+  }
+
+  @Test
+  void argumentsJsonThatIsNotOneJsonObjectGetsAClearError() {
+    for (String[] bad : new String[][] {
+        {"{\"a\": ", "is not valid JSON (line 1"},
+        {"[1, 2]", "not an array"},
+        {"\"text\"", "not a string"},
+        {"null", "not null"},
+        {"{\"a\": 1} {\"b\": 2}", "not valid JSON"},
+        {"{\"a\": 1, \"a\": 2}", "a key appears twice"},
+        {"", "is empty"}}) {
+      CodeExecutionSpec spec = spec();
+      spec.setArguments(null);
+      spec.setArgumentsJSON(bad[0]);
+      assertThat(CodeExecutionValidator.validate(spec)).as(bad[0]).singleElement().satisfies(problem ->
+          assertThat(problem).startsWith("spec.argumentsJSON ").contains("must hold a JSON object").contains(bad[1]));
+    }
+  }
+
+  @Test
+  void argumentsAndArgumentsJsonTogetherAreRefused() {
+    CodeExecutionSpec spec = spec();
+    spec.setArguments(Map.of("a", 1));
+    spec.setArgumentsJSON("{\"a\": 1}");
+    assertThat(CodeExecutionValidator.validate(spec))
+        .anyMatch(p -> p.startsWith("set at most one of spec.arguments and spec.argumentsJSON"));
+  }
+
+  @Test
+  void argumentsJsonInScriptModeIsRefusedUnlessEmpty() {
+    CodeExecutionSpec spec = spec();
+    spec.setArguments(null);
+    spec.setMode(ExecutionMode.SCRIPT);
+    spec.setEntrypoint(null);
+    spec.setArgumentsJSON("{}");
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
+    spec.setArgumentsJSON("{\"a\": null}");
+    assertThat(CodeExecutionValidator.validate(spec)).anyMatch(p -> p.startsWith("spec.argumentsJSON holds arguments"));
+  }
+
+  @Test
+  void argumentsFromNeedsExactlyOneReference() {
+    CodeExecutionSpec spec = spec();
+    spec.setArgumentsFrom(new dev.sandboxes.api.v1alpha1.ArgumentsSource());
+    assertThat(CodeExecutionValidator.validate(spec))
+        .contains("spec.argumentsFrom needs exactly one of configMapKeyRef and secretKeyRef");
+    dev.sandboxes.api.v1alpha1.ConfigMapKeyReference ref = new dev.sandboxes.api.v1alpha1.ConfigMapKeyReference();
+    ref.setName("args");
+    spec.getArgumentsFrom().setConfigMapKeyRef(ref);
+    assertThat(CodeExecutionValidator.validate(spec)).contains("spec.argumentsFrom.configMapKeyRef needs name and key");
+    ref.setKey("args.json");
+    assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
+  }
+
   private static CodeExecutionSpec spec() {
     return TestResources.anExecution("ns", "x", "p").getSpec();
   }

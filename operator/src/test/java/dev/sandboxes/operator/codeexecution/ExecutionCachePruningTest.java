@@ -46,6 +46,15 @@ class ExecutionCachePruningTest {
   }
 
   @Test
+  void dropsArgumentsGivenAsJsonTextToo() {
+    String json = finishedJson("{\"x\":1}").replace("\"arguments\":{\"x\":1}",
+        "\"argumentsJSON\":\"{\\\"x\\\": null}\"");
+    assertThat(json).contains("argumentsJSON");
+    assertThat(pruning.unmarshal(json, CodeExecution.class).getSpec().getArgumentsJSON()).isNull();
+    assertThat(plain.unmarshal(json, CodeExecution.class).getSpec().getArgumentsJSON()).isEqualTo("{\"x\": null}");
+  }
+
+  @Test
   void aPlainClientStillReadsEverything() {
     CodeExecution full = plain.unmarshal(finishedJson("{\"x\":1}"), CodeExecution.class);
     assertThat(ExecutionCachePruning.isPruned(full)).isFalse();

@@ -19,6 +19,8 @@ class ExecutionInputsTest {
   /** Secrets by name, each labelled or not; ConfigMaps by name. */
   private final Map<String, ReferencedObjects.ExecutionSecret> secrets = new HashMap<>();
   private final Map<String, Map<String, String>> configMaps = new HashMap<>();
+  /** ConfigMaps read for arguments, each labelled or not. */
+  private final Map<String, ReferencedObjects.ExecutionSecret> argumentConfigMaps = new HashMap<>();
   private final ReferencedObjects objects = new ReferencedObjects() {
     @Override
     public Optional<Map<String, String>> configMap(String namespace, String name) {
@@ -33,6 +35,11 @@ class ExecutionInputsTest {
     @Override
     public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
       return Optional.ofNullable(secrets.get(name));
+    }
+
+    @Override
+    public Optional<ExecutionSecret> executionConfigMap(String namespace, String name) {
+      return Optional.ofNullable(argumentConfigMaps.get(name));
     }
   };
 
@@ -73,7 +80,10 @@ class ExecutionInputsTest {
     secrets.put("code", new ReferencedObjects.ExecutionSecret(true, Map.of("main.py", "def main(a, b):\n    return a + b\n")));
     secrets.put("args", new ReferencedObjects.ExecutionSecret(true, Map.of("args.json", "{\"b\": 2}")));
     CodeExecutionSpec spec = codeFromSecret("code", "main.py");
-    spec.setArguments(Map.of("a", 1, "b", 0));
+    Map<String, Object> arguments = new java.util.LinkedHashMap<>(); // Map.of has no fixed order
+    arguments.put("a", 1);
+    arguments.put("b", 0);
+    spec.setArguments(arguments);
     spec.setArgumentsFrom(argumentsFrom("args", "args.json"));
 
     ExecutionInputs inputs = ((ExecutionInputs.Resolved) ExecutionInputs.resolve("ns", spec, objects)).inputs();
@@ -99,6 +109,67 @@ class ExecutionInputsTest {
     spec.setCodeFrom(source);
     assertThat(((ExecutionInputs.Resolved) ExecutionInputs.resolve("ns", spec, objects)).inputs().codeFromSecret())
         .isFalse();
+  }
+
+  // ---- issue 18: arguments as JSON text, and from ConfigMaps ----
+
+  @Test
+  void argumentsJsonIsTakenVerbatimWithItsNullsAndMergedUnderArgumentsFrom() {
+    argumentConfigMaps.put("args", new ReferencedObjects.ExecutionSecret(true,
+        Map.of("args.json", "{\"b\": null, \"deep\": {\"n\": null, \"list\": [null, 1.5, \"\u00e9\"]}}")));
+    CodeExecutionSpec spec = inline();
+    spec.setArgumentsJSON("{\"a\": true, \"b\": 1, \"nothing\": null}");
+    spec.setArgumentsFrom(argumentsFromConfigMap("args", "args.json"));
+
+    ExecutionInputs inputs = ((ExecutionInputs.Resolved) ExecutionInputs.resolve("ns", spec, objects)).inputs();
+
+    assertThat(inputs.arguments().toString())
+        .isEqualTo("{\"a\":true,\"b\":null,\"nothing\":null,\"deep\":{\"n\":null,\"list\":[null,1.5,\"\u00e9\"]}}");
+  }
+
+  @Test
+  void aConfigMapOfArgumentsThatDidNotOptInIsRefusedAsConfigMapNotAllowed() {
+    argumentConfigMaps.put("settings", new ReferencedObjects.ExecutionSecret(false, Map.of()));
+    CodeExecutionSpec spec = inline();
+    spec.setArgumentsFrom(argumentsFromConfigMap("settings", "no-such-key"));
+
+    ExecutionInputs.Resolution resolution = ExecutionInputs.resolve("ns", spec, objects);
+
+    assertThat(resolution).isInstanceOf(ExecutionInputs.NotAllowed.class);
+    ExecutionInputs.NotAllowed refused = (ExecutionInputs.NotAllowed) resolution;
+    assertThat(refused.reason()).isEqualTo("ConfigMapNotAllowed");
+    assertThat(refused.message()).contains("ConfigMap settings").contains("spec.argumentsFrom.configMapKeyRef")
+        .contains("sandboxes.dev/execution-input: \"true\"").doesNotContain("no-such-key");
+  }
+
+  @Test
+  void aConfigMapKeyThatIsNotAJsonObjectIsInvalidWithoutQuotingIt() {
+    argumentConfigMaps.put("args", new ReferencedObjects.ExecutionSecret(true, Map.of("list", "[\"private\"]",
+        "broken", "{\"private\": ")));
+    CodeExecutionSpec spec = inline();
+    spec.setArgumentsFrom(argumentsFromConfigMap("args", "list"));
+    assertThat(ExecutionInputs.resolve("ns", spec, objects)).isInstanceOfSatisfying(ExecutionInputs.Invalid.class,
+        invalid -> assertThat(invalid.message()).contains("ConfigMap args key list").contains("not an array")
+            .doesNotContain("private"));
+    spec.setArgumentsFrom(argumentsFromConfigMap("args", "broken"));
+    assertThat(ExecutionInputs.resolve("ns", spec, objects)).isInstanceOfSatisfying(ExecutionInputs.Invalid.class,
+        invalid -> assertThat(invalid.message()).contains("not valid JSON (line 1").doesNotContain("private"));
+  }
+
+  @Test
+  void aMissingConfigMapOfArgumentsWaits() {
+    CodeExecutionSpec spec = inline();
+    spec.setArgumentsFrom(argumentsFromConfigMap("later", "k"));
+    assertThat(ExecutionInputs.resolve("ns", spec, objects)).isInstanceOf(ExecutionInputs.Missing.class);
+  }
+
+  private static ArgumentsSource argumentsFromConfigMap(String name, String key) {
+    ArgumentsSource source = new ArgumentsSource();
+    ConfigMapKeyReference ref = new ConfigMapKeyReference();
+    ref.setName(name);
+    ref.setKey(key);
+    source.setConfigMapKeyRef(ref);
+    return source;
   }
 
   private static CodeExecutionSpec inline() {

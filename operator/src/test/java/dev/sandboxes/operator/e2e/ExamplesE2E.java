@@ -69,6 +69,11 @@ class ExamplesE2E {
           .withName("artifacts-artifacts").get();
       assertThat(new String(java.util.Base64.getDecoder().decode(artifactsConfigMap.getBinaryData()
           .get("report_summary.csv")), java.nio.charset.StandardCharsets.UTF_8)).startsWith("n,square").contains("5,25");
+      // Issue 18: nulls survive client-side apply through argumentsJSON and a ConfigMap.
+      CodeExecution nulls = cluster.awaitTerminal("null-arguments");
+      assertSucceeded(nulls);
+      assertThat(nulls.getStatus().getResult().toString())
+          .isEqualTo("{\"value\":3.14,\"nothing\":null,\"unit\":null,\"options\":{\"verbose\":null,\"tags\":[]}}");
 
       CodeExecution userError = cluster.awaitTerminal("user-error");
       assertThat(userError.getStatus().getPhase()).isEqualTo(Phase.FAILED);

@@ -24,6 +24,27 @@ class RunnerStreamsTest {
     assertThat(report.against(0)).isEqualTo(report);
   }
 
+  /** Issue 18: a backend may end a run on the done record when the exit status cannot arrive. */
+  @Test
+  void theDoneRecordIsSignalledOnceItHasArrivedWhole() throws IOException {
+    RunnerStreams streams = new RunnerStreams(NONCE, 1024);
+    byte[] bytes = (record('r', "42") + record('d', "{\"status\":\"ok\",\"resultBytes\":2}")).getBytes(StandardCharsets.UTF_8);
+    streams.stdout().write(bytes, 0, bytes.length - 1);
+    assertThat(streams.doneRecordArrived()).as("the payload's last byte is missing").isNotDone();
+    streams.stdout().write(bytes, bytes.length - 1, 1);
+    assertThat(streams.doneRecordArrived()).isDone();
+  }
+
+  @Test
+  void aDoneRecordUnderAnotherNonceIsUserOutputAndSignalsNothing() throws IOException {
+    RunnerStreams streams = new RunnerStreams(NONCE, 1024);
+    String foreign = record('d', "{\"status\":\"ok\"}").replace(NONCE, "f".repeat(32));
+    streams.stdout().write(foreign.getBytes(StandardCharsets.UTF_8));
+    assertThat(streams.doneRecordArrived()).isNotDone();
+    streams.finish();
+    assertThat(streams.stdoutCapture().totalBytes()).isEqualTo(foreign.length());
+  }
+
   @Test
   void aSecondDoneRecordIsEvidenceOfForgeryAndNeitherIsBelieved() throws IOException {
     RunnerReport report = report(record('d', "{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}")

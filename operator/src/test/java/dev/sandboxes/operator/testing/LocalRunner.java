@@ -158,6 +158,34 @@ public final class LocalRunner {
     }
   }
 
+  /**
+   * Like {@link #start}, but the exit code arrives only once every holder of stdout and stderr has
+   * let go, as with containerd's exec streams: a process the code left running with the output
+   * open keeps the exit status from ever arriving.
+   */
+  public static CompletableFuture<Integer> startLikeContainerd(
+      List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    try {
+      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
+      started.add(process);
+      Thread out = pump(process.getInputStream(), stdout);
+      Thread err = pump(process.getErrorStream(), stderr);
+      process.getOutputStream().write(stdin);
+      process.getOutputStream().flush();
+      return process.onExit().thenApplyAsync(p -> {
+        try {
+          out.join();
+          err.join();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return p.exitValue();
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   private static Thread pump(InputStream in, OutputStream sink) {
     Thread thread =
         new Thread(

@@ -55,6 +55,14 @@ final class PodExecution {
    * only a run that ended this way while its pod lives on waits it out.
    */
   private static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(45);
+  /**
+   * After the runner's done record, how long its exit status may take. The runner exits right
+   * after the record, so the status normally follows within milliseconds; it never comes while a
+   * process the code left running still holds the exec's stdout (the container runtime sends the
+   * status only once every holder of the output has let go). Then the record decides, and the pod
+   * is deleted with everything still running in it.
+   */
+  static final Duration EXIT_STATUS_GRACE = Duration.ofSeconds(2);
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
   /** The OOM-kill counter in memory.oom_control (cgroup v1) and memory.events (v2). */
@@ -93,7 +101,16 @@ final class PodExecution {
     AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
     CompletableFuture<Void> stopped = new CompletableFuture<>();
     Instant started = clock.instant();
+    // Completes EXIT_STATUS_GRACE after the runner's done record, or at the deadline if the record
+    // came before it: the code ended in time, only its exit status is late.
+    CompletableFuture<Void> reported = new CompletableFuture<>();
+    streams.doneRecordArrived().thenRun(() -> CompletableFuture.delayedExecutor(
+        EXIT_STATUS_GRACE.toMillis(), TimeUnit.MILLISECONDS).execute(() -> reported.complete(null)));
     ScheduledFuture<?> deadline = ExecutionThreads.atDeadline(request.timeout(), () -> {
+      if (streams.doneRecordArrived().isDone()) {
+        reported.complete(null);
+        return;
+      }
       if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
         stopped.complete(null);
         ExecutionThreads.teardown(() -> deletePod.accept(pod));
@@ -115,13 +132,18 @@ final class PodExecution {
     CompletableFuture<PodExec.Running> starting = CompletableFuture.supplyAsync(
         () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, command, envelope.line(), stdout, stderr),
         ExecutionThreads.engineCalls());
+    boolean exitStatusLost = false;
     try {
       CompletableFuture<Integer> exit = starting.thenCompose(PodExec.Running::exitCode);
-      CompletableFuture.anyOf(exit, stopped)
+      CompletableFuture.anyOf(exit, stopped, reported)
           .get(request.timeout().plus(STREAM_GRACE).toMillis(), TimeUnit.MILLISECONDS);
       // An exit just before the deadline counts: the deadline can no longer turn it into a timeout.
       if (exit.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
         exitCode = exit.get();
+      } else if (reported.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+        // The runner reported its end, but no exit status followed: a process the code started
+        // still holds the exec's output. The done record decides (below); the caller deletes the pod.
+        exitStatusLost = true;
       }
     } catch (ExecutionException e) {
       stop.compareAndSet(Stop.NONE, Stop.ENDED);
@@ -168,12 +190,18 @@ final class PodExecution {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
           "The sandbox pod " + pod + " failed during the execution: " + state.evidence());
     }
-    if (exitCode == null && report.finished() && !"exit".equals(report.status())) {
+    if (exitCode == null && report.finished()) {
       // The runner's done record (authenticated by the nonce) arrived, but the exit status did
-      // not: containerd's stream server can reset the connection as a fast process exits
-      // (kubelet logs "connection reset by peer"), losing the status frame. The record already
-      // says how the code ended, and the runner exits 0 after "ok" and 1 after "error".
-      exitCode = report.isError() ? 1 : 0;
+      // not: a process the code left running holds the exec's stdout (see EXIT_STATUS_GRACE), or
+      // containerd's stream server reset the connection as a fast process exited (kubelet logs
+      // "connection reset by peer"), losing the status frame. The runner writes the record once
+      // the code's process has ended, then exits 0 after "ok", 1 after "error" and with the
+      // recorded code after "exit".
+      exitCode = report.impliedExitCode();
+    }
+    if (exitStatusLost && exitCode != null) {
+      return outcome(Termination.EXITED, exitCode, streams, pod, started, finished,
+          "Processes the code left running were stopped with the sandbox");
     }
     if (exitCode == null) {
       String why = broken == null ? "no exit status was reported" : broken;

@@ -164,6 +164,31 @@ class DockerSandboxBackendEngineTest {
     assertContainerGone(runtime, outcome.sandboxId());
   }
 
+  /**
+   * Issue 18: a child the code leaves running still holds the exec's stdout. The runner's done
+   * record and its exit end the execution at once, and the child dies with the sandbox.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aBackgroundChildNeitherHoldsTheExecutionNorOutlivesTheSandbox(String runtime) {
+    long started = System.nanoTime();
+    ExecutionOutcome python = run(runtime, Language.PYTHON,
+        "import subprocess\ndef main():\n    subprocess.Popen(['sleep', '300'])\n    return {'started': True}", "{}", 60);
+    assertThat(python.termination()).isEqualTo(Termination.EXITED);
+    assertThat(python.exitCode()).isZero();
+    assertThat(python.report().result().toString()).isEqualTo("{\"started\":true}");
+    ExecutionOutcome js = run(runtime, Language.JAVASCRIPT,
+        "const cp = require('child_process');\n"
+            + "function main() { cp.spawn('sleep', ['300'], { stdio: 'inherit', detached: true }).unref(); return 7; }",
+        "{}", 60);
+    assertThat(js.exitCode()).isZero();
+    assertThat(js.report().result().asInt()).isEqualTo(7);
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).as("both ended long before their 60 s limit")
+        .isLessThan(Duration.ofSeconds(50));
+    assertContainerGone(runtime, python.sandboxId());
+    assertContainerGone(runtime, js.sandboxId());
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"runc", "runsc"})
   void forkBombIsContainedAndThePoolRecovers(String runtime) {

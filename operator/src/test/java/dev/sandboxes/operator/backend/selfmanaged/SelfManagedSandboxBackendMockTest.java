@@ -613,6 +613,35 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.detail()).contains("memory limit of 256Mi");
   }
 
+  /**
+   * Issue 18: gVisor's sandbox dies at the memory limit, runsc exec says 128, and a loaded kubelet
+   * reports the OOM kill (runsc-k8s's termination message) well after 15 s (seen in ParityE2E);
+   * the run waits for its pod to say why.
+   */
+  @Test
+  void aGvisorSandboxThatDiedIsOutOfMemoryEvenWhenTheKubeletIsSlowToSaySo() {
+    SelfManagedSandboxBackend backend = warmBackend("slow-kubelet", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      CompletableFuture.delayedExecutor(17, TimeUnit.SECONDS).execute(() -> kubelet().setStatus(pod,
+          new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Failed")
+              .addNewContainerStatus().withName("sandbox").withNewState().withNewTerminated().withExitCode(137)
+              .withMessage(SandboxPods.SANDBOX_OOM_MESSAGE + " (the pod's memory cgroup killed gVisor's sandbox)")
+              .endTerminated().endState().endContainerStatus().build()));
+      try { // what runsc exec prints when its sandbox dies under it
+        stderr.write(("waiting on pid 3: urpc method \"containerManager.WaitPID\" failed: EOF\n").getBytes(StandardCharsets.UTF_8));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return CompletableFuture.completedFuture(128);
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.OUT_OF_MEMORY);
+  }
+
   @Test
   void aSigkillIsOutOfMemoryOnlyWhenThePodsMemoryCgroupCountedAnOomKill() {
     SelfManagedSandboxBackend backend = warmBackend("sigkill", 2);
@@ -716,6 +745,148 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().result().asInt()).isEqualTo(42);
     assertThat(outcome.stdout().text()).isEqualTo("done\n");
+  }
+
+  /**
+   * Issue 18: a child the code leaves running holds the exec's stdout, so containerd never sends
+   * the exit status. The runner's done record and a short grace end the run with the record's
+   * outcome, and the pod is deleted with the child in it.
+   */
+  @Test
+  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("bg-python", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    List<Process> runners = new ArrayList<>();
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr, runners));
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
+        "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n    print('started')\n"
+            + "    return {'child': child.pid}\n", "{}", 60), RunControl.detached());
+    killLocally(outcome.report().result() == null ? -1 : outcome.report().result().get("child").asLong());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("started\n");
+    assertThat(outcome.report().result().has("child")).isTrue();
+    assertThat(outcome.detail()).contains("left running were stopped with the sandbox");
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void aBackgroundChildDoesNotHoldAScriptOnceItsMainProgramExited() {
+    SelfManagedSandboxBackend backend = warmBackend("bg-script", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+        new ArrayList<>()));
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
+        "import subprocess, sys\nchild = subprocess.Popen(['sleep', '120'])\nprint(child.pid, flush=True)\nsys.exit(4)\n",
+        "{}", 60), RunControl.detached());
+    killLocally(Long.parseLong(outcome.stdout().text().strip()));
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isEqualTo(4);
+    assertThat(outcome.report().status()).isEqualTo("exit");
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  /**
+   * A Script that raised still runs its non-daemon threads before the interpreter exits: the done
+   * record waits for them, so ending on the record loses none of their output.
+   */
+  @Test
+  void theDoneRecordWaitsForAFailedScriptsThreadsBeforeAnythingEnds() {
+    SelfManagedSandboxBackend backend = warmBackend("bg-threads", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+        new ArrayList<>()));
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
+        "import subprocess, threading, time\n"
+            + "child = subprocess.Popen(['sleep', '120'])\n"
+            + "print(child.pid, flush=True)\n"
+            + "def later():\n    time.sleep(4)\n    print('late', flush=True)\n"
+            + "threading.Thread(target=later).start()\n"
+            + "raise ValueError('boom')\n", "{}", 60), RunControl.detached());
+    killLocally(Long.parseLong(outcome.stdout().text().lines().findFirst().orElse("-1").strip()));
+
+    assertThat(outcome.exitCode()).isEqualTo(1);
+    assertThat(outcome.report().kind()).isEqualTo("Exception");
+    assertThat(outcome.stdout().text()).endsWith("late\n");
+    assertThat(outcome.stderr().text()).contains("ValueError: boom");
+  }
+
+  @Test
+  void javascriptChildrenLeftRunningDoNotHoldTheFunction() {
+    SelfManagedSandboxBackend backend = warmBackend("bg-js", 1);
+    SandboxLease lease = claim(backend, Language.JAVASCRIPT);
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+        new ArrayList<>()));
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.JAVASCRIPT,
+        "const cp = require('child_process');\n"
+            + "function main() {\n"
+            + "  const inherit = cp.spawn('sleep', ['120'], { stdio: 'inherit' });\n"
+            + "  const detached = cp.spawn('sleep', ['120'], { stdio: 'inherit', detached: true });\n"
+            + "  detached.unref();\n"
+            + "  return [inherit.pid, detached.pid];\n"
+            + "}\n", "{}", 60), RunControl.detached());
+    if (outcome.report().result() != null) {
+      outcome.report().result().forEach(pid -> killLocally(pid.asLong()));
+    }
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.report().result()).hasSize(2);
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  /** A done record that came before the deadline wins over it: the code ended in time. */
+  @Test
+  void aDoneRecordBeforeTheDeadlineIsNotATimeoutWhenOnlyTheExitStatusIsLate() {
+    SelfManagedSandboxBackend backend = warmBackend("bg-deadline", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      String nonce = nonceOf(stdin);
+      try {
+        byte[] done = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
+        stdout.write(("\u001eSBX1" + nonce + "d" + String.format("%04x", done.length)).getBytes(StandardCharsets.US_ASCII));
+        stdout.write(done);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return new CompletableFuture<>(); // the status never comes
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 1),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+  }
+
+  @Test
+  void withoutADoneRecordALostExitStatusStillRunsIntoTheDeadline() {
+    SelfManagedSandboxBackend backend = warmBackend("bg-no-record", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    exec.script((pod, command, stdin, stdout, stderr) -> {
+      String nonce = nonceOf(stdin);
+      try {
+        // A record with another nonce is user output: it ends nothing.
+        byte[] done = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
+        String other = nonce.substring(1) + (nonce.charAt(0) == 'a' ? 'b' : 'a');
+        stdout.write(("\u001eSBX1" + other + "d" + String.format("%04x", done.length)).getBytes(StandardCharsets.US_ASCII));
+        stdout.write(done);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return new CompletableFuture<>();
+    });
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 3),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
   }
 
   @Test
@@ -1020,8 +1191,28 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private static ExecutionRequest request(Language language, String code, String argumentsJson, int timeoutSeconds) {
+    return request(language, ExecutionMode.FUNCTION, code, argumentsJson, timeoutSeconds);
+  }
+
+  private static String nonceOf(byte[] envelope) {
     try {
-      return new ExecutionRequest(NS, "cx", "uid-1", language, ExecutionMode.FUNCTION, "main", code,
+      return JSON.readTree(envelope).get("nonce").asText();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** Children the code left running locally (no pod deletion kills them here). */
+  private static void killLocally(long pid) {
+    if (pid > 0) {
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  private static ExecutionRequest request(Language language, ExecutionMode mode, String code, String argumentsJson,
+      int timeoutSeconds) {
+    try {
+      return new ExecutionRequest(NS, "cx", "uid-1", language, mode, "main", code,
           JSON.readTree(argumentsJson), Duration.ofSeconds(timeoutSeconds), 65536);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
