@@ -125,16 +125,22 @@ public final class E2eCluster implements AutoCloseable {
   }
 
   /**
+   * A RuntimeClass name the E2E operators' isolation policy allows but no cluster has: a provider
+   * naming it passes the policy and then finds no RuntimeClass (RuntimeClassNotFound).
+   */
+  public static final String UNINSTALLED_RUNTIME_CLASS = "gvisor-not-installed";
+
+  /**
    * Settings of an in-process operator that watches only this namespace. Its isolation policy is
    * the default (gVisor only) plus the Docker runtime runc, explicitly: several tests run Docker
-   * providers on the podman runc socket. SelfManaged pods stay on gVisor (RuntimeClass gvisor,
+   * providers on the podman runc socket; and the name {@link #UNINSTALLED_RUNTIME_CLASS}. SelfManaged pods stay on gVisor (RuntimeClass gvisor,
    * handler runsc).
    */
   public OperatorConfig operatorConfig() {
     OperatorConfig defaults = OperatorConfig.defaults();
     return new OperatorConfig(defaults.defaultRuntimeImage(), List.of(namespace), Duration.ofSeconds(5),
         defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace,
-        IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(), Set.of()));
+        IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(UNINSTALLED_RUNTIME_CLASS), Set.of()));
   }
 
   /** Starts an operator with every backend type, watching this namespace; stopped by close(). */

@@ -69,7 +69,7 @@ class MonitoringE2E {
         .until(() -> gauge("sandbox_pool_ready", "language=\"python\",type=\"SelfManaged\"") >= 1);
 
     // A provider whose RuntimeClass does not exist: its probe fails.
-    cluster.create(provider(BROKEN, "no-such-runtime-class"));
+    cluster.create(provider(BROKEN, E2eCluster.UNINSTALLED_RUNTIME_CLASS));
     await("provider " + BROKEN + " not Ready").atMost(Duration.ofSeconds(60)).until(() -> {
       SandboxProvider p = cluster.provider(BROKEN);
       return p != null && p.getStatus() != null && Conditions.isFalse(p.getStatus().getConditions(), ConditionTypes.READY);

@@ -256,14 +256,14 @@ class SelfManagedE2E {
 
   @Test
   void aMissingRuntimeClassIsNotReadyAndCreatesNoPod() {
-    cluster.create(provider("no-runtime-class", "does-not-exist", 2));
+    cluster.create(provider("no-runtime-class", E2eCluster.UNINSTALLED_RUNTIME_CLASS, 2));
     await().atMost(Duration.ofSeconds(30)).until(() -> {
       SandboxProvider provider = cluster.provider("no-runtime-class");
       return provider.getStatus() != null && ConditionTypes.RUNTIME_CLASS_NOT_FOUND.equals(
           Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY));
     });
     assertThat(Conditions.get(cluster.provider("no-runtime-class").getStatus().getConditions(), ConditionTypes.READY)
-        .orElseThrow().getMessage()).contains("does-not-exist");
+        .orElseThrow().getMessage()).contains(E2eCluster.UNINSTALLED_RUNTIME_CLASS);
     assertThat(poolPods("no-runtime-class")).isEmpty();
   }
 
