@@ -26,7 +26,7 @@ class ExamplesE2E {
 
   @ParameterizedTest(name = "kubectl apply {0}")
   @ValueSource(strings = {"--server-side=false", "--server-side=true"})
-  void everyExampleAppliesAndRuns(String applyMode) {
+  void everyExampleAppliesAndRuns(String applyMode) throws Exception {
     // The examples name the podman sockets; make sure the engines behind them are up.
     DockerEngines.host("runsc");
     DockerEngines.host("runc");
@@ -73,8 +73,8 @@ class ExamplesE2E {
       CodeExecution nulls = cluster.awaitTerminal("null-arguments");
       assertSucceeded(nulls);
       // Compared as JSON: the key order of a stored object is the API server's, not the manifest's.
-      assertThat(new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(nulls.getStatus().getResult()))
-          .isEqualTo(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+      com.fasterxml.jackson.databind.JsonNode nullsResult = nulls.getStatus().getResult();
+      assertThat(nullsResult).isEqualTo(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
               "{\"value\":3.14,\"nothing\":null,\"unit\":null,\"options\":{\"verbose\":null,\"tags\":[]}}"));
 
       CodeExecution userError = cluster.awaitTerminal("user-error");
