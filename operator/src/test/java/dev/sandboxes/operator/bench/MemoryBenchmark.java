@@ -32,7 +32,6 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -168,11 +167,11 @@ public final class MemoryBenchmark {
     double heapMib = 0;
     double committedMib = 0;
     if (survived) {
-      jcmd(pid, "GC.run");
+      ProcessProbe.jcmd(pid, "GC.run");
       Thread.sleep(2000);
-      rssMb = vmKb(pid, "VmRSS") / 1024.0;
+      rssMb = ProcessProbe.vmKb(pid, "VmRSS") / 1024.0;
       sample(pid, peakKb);
-      String heap = jcmd(pid, "GC.heap_info");
+      String heap = ProcessProbe.jcmd(pid, "GC.heap_info");
       var match = heap == null ? null : java.util.regex.Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(heap);
       while (match != null && match.find()) { // Serial: young then old generation; G1: one line
         committedMib += Long.parseLong(match.group(1)) / 1024.0;
@@ -344,13 +343,13 @@ public final class MemoryBenchmark {
       if (!process.isAlive()) {
         return false;
       }
-      long before = cpuTicks(process.pid());
+      long before = ProcessProbe.cpuTicks(process.pid());
       Thread.sleep(3000);
       if (!process.isAlive()) {
         return false;
       }
       sample(process.pid(), peakKb);
-      if (cpuTicks(process.pid()) - before < 15) {
+      if (ProcessProbe.cpuTicks(process.pid()) - before < 15) {
         return true;
       }
     }
@@ -386,40 +385,13 @@ public final class MemoryBenchmark {
 
   private static void sample(long pid, AtomicLong peakKb) {
     try {
-      peakKb.accumulateAndGet(vmKb(pid, "VmHWM"), Math::max);
+      peakKb.accumulateAndGet(ProcessProbe.vmKb(pid, "VmHWM"), Math::max);
     } catch (IOException | RuntimeException e) {
       // exited meanwhile
     }
   }
 
-  private static String jcmd(long pid, String command) {
-    try {
-      Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
-      String output = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      jcmd.waitFor(60, TimeUnit.SECONDS);
-      return output;
-    } catch (IOException e) {
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return null;
-    }
-  }
 
-  private static long cpuTicks(long pid) throws IOException {
-    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-  }
-
-  private static long vmKb(long pid, String field) throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", ""));
-      }
-    }
-    throw new IllegalStateException(field + " not in /proc/" + pid + "/status");
-  }
 
   private static String read(Path file) throws IOException {
     return Files.readString(file, StandardCharsets.UTF_8);
@@ -432,19 +404,7 @@ public final class MemoryBenchmark {
   }
 
   private void stopOperator() {
-    Process process = operatorProcess;
-    if (process == null) {
-      return;
-    }
-    process.destroy();
-    try {
-      if (!process.waitFor(30, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-      }
-    } catch (InterruptedException e) {
-      process.destroyForcibly();
-      Thread.currentThread().interrupt();
-    }
+    ProcessProbe.stop(operatorProcess);
     operatorProcess = null;
   }
 

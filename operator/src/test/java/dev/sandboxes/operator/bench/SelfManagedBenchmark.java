@@ -609,24 +609,24 @@ public final class SelfManagedBenchmark {
     });
     // Idle: it read all executions into its cache and reconciled each once (no writes for finished ones).
     awaitTrue("the operator process idle", Duration.ofMinutes(3), () -> {
-      long before = cpuTicks(pid);
+      long before = ProcessProbe.cpuTicks(pid);
       Thread.sleep(3000);
-      return cpuTicks(pid) - before < 15; // under 5% of a CPU over 3 s (100 ticks/s)
+      return ProcessProbe.cpuTicks(pid) - before < 15; // under 5% of a CPU over 3 s (100 ticks/s)
     });
-    double idleMb = vmKb(pid, "VmRSS") / 1024.0;
-    if (jcmd(pid, "GC.run") == null) {
+    double idleMb = ProcessProbe.vmKb(pid, "VmRSS") / 1024.0;
+    if (ProcessProbe.jcmd(pid, "GC.run") == null) {
       System.out.println("  (jcmd not available: no GC before the reading)");
     }
     Thread.sleep(2000);
-    double afterGcMb = vmKb(pid, "VmRSS") / 1024.0;
+    double afterGcMb = ProcessProbe.vmKb(pid, "VmRSS") / 1024.0;
     // How much of it is heap the JVM keeps committed rather than live objects.
-    String heap = jcmd(pid, "GC.heap_info");
+    String heap = ProcessProbe.jcmd(pid, "GC.heap_info");
     var heapMatch = heap == null ? null : java.util.regex.Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(heap);
     if (heapMatch != null && heapMatch.find()) {
       System.out.printf(Locale.ROOT, "  operator heap after the GC: %.0f MB used of %.0f MB committed%n",
           Long.parseLong(heapMatch.group(2)) / 1024.0, Long.parseLong(heapMatch.group(1)) / 1024.0);
     }
-    double peakMb = vmKb(pid, "VmHWM") / 1024.0;
+    double peakMb = ProcessProbe.vmKb(pid, "VmHWM") / 1024.0;
     long provisionErrors = read(log).lines().filter(l -> l.contains(" ERROR ")).count();
     System.out.printf(Locale.ROOT, "  operator process RSS with %d finished CodeExecutions: %.0f MB idle, %.0f MB after"
         + " a GC (peak %.0f MB); %d ERROR log lines%n", n, idleMb, afterGcMb, peakMb, provisionErrors);
@@ -634,35 +634,7 @@ public final class SelfManagedBenchmark {
     return afterGcMb;
   }
 
-  /** Output of `jcmd pid command`, or null when jcmd is not available. */
-  private static String jcmd(long pid, String command) {
-    try {
-      Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
-      String output = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      jcmd.waitFor(60, TimeUnit.SECONDS);
-      return output;
-    } catch (IOException e) {
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return null;
-    }
-  }
 
-  private static long cpuTicks(long pid) throws IOException {
-    String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-    return Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
-  }
-
-  private static long vmKb(long pid, String field) throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", ""));
-      }
-    }
-    throw new IllegalStateException(field + " not in /proc/" + pid + "/status");
-  }
 
   private static String read(Path file) throws IOException {
     return Files.readString(file, StandardCharsets.UTF_8);
@@ -676,19 +648,7 @@ public final class SelfManagedBenchmark {
   }
 
   private void stopOperatorProcess() {
-    Process process = operatorProcess;
-    if (process == null) {
-      return;
-    }
-    process.destroy();
-    try {
-      if (!process.waitFor(30, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-      }
-    } catch (InterruptedException e) {
-      process.destroyForcibly();
-      Thread.currentThread().interrupt();
-    }
+    ProcessProbe.stop(operatorProcess);
     operatorProcess = null;
   }
 
