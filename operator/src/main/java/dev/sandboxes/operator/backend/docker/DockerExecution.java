@@ -236,7 +236,7 @@ final class DockerExecution {
     if (exitCode == 137 && !streams.report().finished()) {
       // SIGKILL. The memory limit sends it, but so can the code itself: only the memory cgroup's
       // own OOM-kill count says which (the engine's OOMKilled flag covers PID 1 only).
-      MemoryCgroup.Evidence evidence = MemoryCgroup.read(client, containerId);
+      MemoryCgroup.Evidence evidence = MemoryCgroup.read(client, containerId, settings.pidsLimit());
       if (evidence.oomKills() > 0) {
         return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
             "The kernel's OOM killer stopped the program at the sandbox's memory limit of " + settings.memoryText()

@@ -28,6 +28,7 @@ import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -49,6 +50,9 @@ import org.slf4j.LoggerFactory;
 public final class DockerSandboxBackend implements SandboxBackend {
 
   private static final Logger LOG = LoggerFactory.getLogger(DockerSandboxBackend.class);
+  /** How long a teardown keeps trying to remove a container the engine could not stop. */
+  static final Duration REMOVAL_PATIENCE = Duration.ofMinutes(3);
+  private static final Duration MAX_REMOVAL_PAUSE = Duration.ofSeconds(15);
   private static final Pattern UNSAFE_NAME = Pattern.compile("[^a-zA-Z0-9_.-]");
 
   private final String providerUid;
@@ -313,7 +317,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
     pendingRemovals.incrementAndGet();
     ExecutionThreads.teardown(() -> {
       try {
-        destroy(containerId);
+        destroyPatiently(containerId);
       } finally {
         pendingRemovals.decrementAndGet();
         done.complete(null);
@@ -359,25 +363,60 @@ public final class DockerSandboxBackend implements SandboxBackend {
     try {
       client.startContainerCmd(created.getId()).exec();
     } catch (RuntimeException e) {
-      destroy(created.getId());
+      destroyOnce(created.getId());
       throw e;
     }
     return created.getId();
   }
 
-  /** Kills and removes a container; a container that is already gone is fine. */
-  private void destroy(String containerId) {
+  /**
+   * Removes a container, trying again while the engine cannot: after a fork bomb, the killed
+   * processes can take longer to die than podman waits for them ("could not be stopped: given PIDs
+   * did not die within timeout"), and a single attempt would leave the container behind for good.
+   * Runs on a teardown thread, so waiting between attempts delays no outcome.
+   */
+  private void destroyPatiently(String containerId) {
+    long giveUpAt = System.nanoTime() + REMOVAL_PATIENCE.toNanos();
+    Duration pause = Duration.ofSeconds(1);
+    String failure;
+    while ((failure = destroy(containerId)) != null) {
+      if (System.nanoTime() + pause.toNanos() > giveUpAt) {
+        LOG.warn("removing sandbox container {} failed for {} s, giving up: {}",
+            shortId(containerId), REMOVAL_PATIENCE.toSeconds(), failure);
+        return;
+      }
+      LOG.debug("removing sandbox container {} failed, trying again in {} ms: {}", shortId(containerId), pause.toMillis(), failure);
+      try {
+        Thread.sleep(pause.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      pause = pause.multipliedBy(2).compareTo(MAX_REMOVAL_PAUSE) > 0 ? MAX_REMOVAL_PAUSE : pause.multipliedBy(2);
+    }
+  }
+
+  /**
+   * Kills and removes a container once. Returns null when it is gone (or already was), else the
+   * engine's reason. A removal already in progress (409) may still fail, so it counts as a failure
+   * to try again after.
+   */
+  private String destroy(String containerId) {
     try {
       client.removeContainerCmd(containerId).withForce(true).withRemoveVolumes(true).exec();
+      return null;
     } catch (DockerException e) {
-      if (isNoSuchContainer(e)) {
-        return; // already gone
-      }
-      if (e.getHttpStatus() != 409) { // 409: removal already in progress
-        LOG.warn("removing sandbox container {} failed: {}", shortId(containerId), e.getMessage());
-      }
+      return isNoSuchContainer(e) ? null : e.getMessage();
     } catch (RuntimeException e) {
-      LOG.warn("removing sandbox container {} failed: {}", shortId(containerId), rootMessage(e));
+      return rootMessage(e);
+    }
+  }
+
+  /** Logs a failed single removal attempt (engine start-up paths do not retry). */
+  private void destroyOnce(String containerId) {
+    String failure = destroy(containerId);
+    if (failure != null) {
+      LOG.warn("removing sandbox container {} failed: {}", shortId(containerId), failure);
     }
   }
 
@@ -388,7 +427,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
           client.listContainersCmd().withShowAll(true)
               .withLabelFilter(Map.of(ApiConstants.PROVIDER_UID_LABEL, providerUid)).exec();
       for (Container container : leftovers) {
-        destroy(container.getId());
+        destroyOnce(container.getId());
       }
       if (!leftovers.isEmpty()) {
         LOG.info("removed {} sandbox container(s) left by an earlier run of SandboxProvider {}",

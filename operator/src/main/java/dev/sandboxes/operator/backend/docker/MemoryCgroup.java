@@ -3,9 +3,12 @@ package dev.sandboxes.operator.backend.docker;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.api.model.MemoryStatsConfig;
+import com.github.dockerjava.api.model.Statistics;
 import com.github.dockerjava.api.model.StreamType;
 import java.io.ByteArrayOutputStream;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -18,19 +21,31 @@ import java.util.regex.Pattern;
  * can neither signal nor trace. It reads {@code memory.oom_control} (cgroup v1) and
  * {@code memory.events} (cgroup v2), where the kernel keeps {@code oom_kill}. Under gVisor neither
  * file exists; there the memory limit stops the whole sandbox, which the engine reports instead.
+ *
+ * <p>Before the exec, the engine's stats (read from the host, no process in the container) say
+ * whether there is room for one: in a container whose code filled its process limit and its
+ * memory (a fork bomb), the exec's runtime process cannot start and hangs for a minute or more
+ * while the engine holds the container's lock, and the container's removal waits behind it.
  */
 final class MemoryCgroup {
 
   private static final Pattern OOM_KILL = Pattern.compile("(?m)^oom_kill (\\d+)$");
   private static final long PROBE_TIMEOUT_MILLIS = 5_000;
   private static final int MAX_OUTPUT = 64 * 1024;
+  /** What an exec needs besides the code: the runtime's init process and {@code cat}. */
+  private static final long PROBE_PIDS = 2;
+  static final long PROBE_MEMORY_BYTES = 16L * 1024 * 1024;
 
   /** What the probe found: the count, or why there is none. */
   record Evidence(long oomKills, boolean readable, String problem) {}
 
   private MemoryCgroup() {}
 
-  static Evidence read(DockerClient client, String containerId) {
+  static Evidence read(DockerClient client, String containerId, long pidsLimit) {
+    String full = noRoomToProbe(stats(client, containerId), pidsLimit);
+    if (full != null) {
+      return new Evidence(0, false, full);
+    }
     try {
       String execId = client.execCreateCmd(containerId)
           .withUser("65534:65534")
@@ -61,6 +76,47 @@ final class MemoryCgroup {
     } catch (Exception e) {
       return new Evidence(0, false, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().strip());
     }
+  }
+
+  /** The engine's one-shot stats of the container, or null when it has none to give in time. */
+  private static Statistics stats(DockerClient client, String containerId) {
+    AtomicReference<Statistics> first = new AtomicReference<>();
+    try (ResultCallback.Adapter<Statistics> callback = client.statsCmd(containerId).withNoStream(true)
+        .exec(new ResultCallback.Adapter<>() {
+          @Override
+          public void onNext(Statistics statistics) {
+            first.compareAndSet(null, statistics);
+          }
+        })) {
+      callback.awaitCompletion(PROBE_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      // no stats: try the probe anyway, bounded by its own timeout
+    }
+    return first.get();
+  }
+
+  /**
+   * Why an exec cannot start in the container now, or null when it can (or the stats do not say):
+   * its processes fill the limit, or its memory is nearly all in use.
+   */
+  static String noRoomToProbe(Statistics stats, long pidsLimit) {
+    if (stats == null) {
+      return null;
+    }
+    Long pids = stats.getPidsStats() == null ? null : stats.getPidsStats().getCurrent();
+    if (pids != null && pidsLimit > 0 && pids + PROBE_PIDS > pidsLimit) {
+      return "the code's " + pids + " processes fill the limit of " + pidsLimit + ", leaving no room for a probe";
+    }
+    MemoryStatsConfig memory = stats.getMemoryStats();
+    Long usage = memory == null ? null : memory.getUsage();
+    Long limit = memory == null ? null : memory.getLimit();
+    if (usage != null && limit != null && limit > 0 && limit - usage < PROBE_MEMORY_BYTES) {
+      return "the code's processes use " + usage / (1024 * 1024) + " of the " + limit / (1024 * 1024)
+          + " MiB memory limit, leaving no room for a probe";
+    }
+    return null;
   }
 
   /** The highest oom_kill count in the files' text; unreadable when there is none. */
