@@ -211,6 +211,15 @@ public final class SandboxOperator implements AutoCloseable {
     LOG.info("sandbox-operator stopped");
   }
 
+  /**
+   * Closes the client this operator made for its informers and its leader election, with no
+   * graceful step. Crash tests call it beside closing the client they gave the operator: together
+   * they cut it off the API server as a crash would (no status write, no Lease renewal or release).
+   */
+  public void closeOwnClientAbruptly() {
+    informerClient.close();
+  }
+
   @Override
   public void close() {
     stop(Duration.ofSeconds(10));

@@ -93,7 +93,9 @@ class LeaderElectionE2E {
     // Mid-burst: some finished, some running, the rest waiting.
     Map<Stage, Long> atCrash = histories.awaitMidBurst(BURST, 2, Duration.ofSeconds(120));
     long crashedAt = System.nanoTime();
+    // Both clients: the one it was given, and its informers' own, which also renews the Lease.
     clients.get(leader).close();
+    replicas.get(leader).closeOwnClientAbruptly();
     LOG.info("crashed {} with executions {}", leader, atCrash);
 
     String newHolder = awaitLeaseHolder(leader, Duration.ofSeconds(60));

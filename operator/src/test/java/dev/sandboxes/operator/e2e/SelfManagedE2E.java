@@ -319,7 +319,9 @@ class SelfManagedE2E {
         }
         await("some executions started").atMost(Duration.ofSeconds(60)).until(() -> sandboxes.size() >= 3);
 
-        doomedClient.close(); // the crash: watches, exec streams and status writes die with it
+        // The crash: watches, exec streams and status writes die with the operator's clients.
+        doomedClient.close();
+        doomed.closeOwnClientAbruptly();
         doomed.operator().stop();
         burst.startOperator();
 
