@@ -137,14 +137,32 @@ public final class LocalRunner {
    */
   public static CompletableFuture<Integer> start(
       List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    Waiting waiting = startWaiting(command, stdout, stderr, started);
+    waiting.send(stdin);
+    return waiting.exit();
+  }
+
+  /** A local runner process started with its stdin still empty, as a pre-started runner in a pod. */
+  public record Waiting(Process process, CompletableFuture<Integer> exit) {
+    /** Writes to its stdin and leaves stdin open, as over an exec stream. */
+    public void send(byte[] stdin) {
+      try {
+        process.getOutputStream().write(stdin);
+        process.getOutputStream().flush();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  /** Starts the command now; its stdin is written later through {@link Waiting#send}. */
+  public static Waiting startWaiting(List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started) {
     try {
       Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
       started.add(process);
       Thread out = pump(process.getInputStream(), stdout);
       Thread err = pump(process.getErrorStream(), stderr);
-      process.getOutputStream().write(stdin);
-      process.getOutputStream().flush();
-      return process.onExit().thenApplyAsync(p -> {
+      return new Waiting(process, process.onExit().thenApplyAsync(p -> {
         try {
           out.join(10_000);
           err.join(10_000);
@@ -152,7 +170,7 @@ public final class LocalRunner {
           Thread.currentThread().interrupt();
         }
         return p.exitValue();
-      });
+      }));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -65,6 +65,8 @@ final class PodPool implements AutoCloseable {
   private final ScheduledExecutorService executor;
   private final Runnable capacityListener;
   private final Clock clock;
+  /** Runners waiting in idle Ready pods, or null when runners are exec'd per execution. */
+  private final WarmRunners warmRunners;
 
   /**
    * Pods this pool created, by name: the uid the API server returned for each. The only proof
@@ -101,7 +103,8 @@ final class PodPool implements AutoCloseable {
       Duration claimExpiry,
       ScheduledExecutorService executor,
       Runnable capacityListener,
-      Clock clock) {
+      Clock clock,
+      WarmRunners warmRunners) {
     this.client = client;
     this.namespace = namespace;
     this.providerUid = providerUid;
@@ -113,6 +116,7 @@ final class PodPool implements AutoCloseable {
     this.executor = executor;
     this.capacityListener = capacityListener;
     this.clock = clock;
+    this.warmRunners = warmRunners;
     templates.keySet().forEach(language -> demand.put(language, new AtomicBoolean()));
   }
 
@@ -249,6 +253,9 @@ final class PodPool implements AutoCloseable {
   /** Deletes a pod at once (grace period 0); a pod that is already gone is fine. */
   void delete(String podName) {
     deletingHere.put(podName, clock.instant());
+    if (warmRunners != null) {
+      warmRunners.forget(podName);
+    }
     try {
       client.pods().inNamespace(namespace).withName(podName).withGracePeriod(0).delete();
     } catch (KubernetesClientException e) {
@@ -397,6 +404,9 @@ final class PodPool implements AutoCloseable {
       idle.add(name);
     }
     idle.forEach(this::delete);
+    if (warmRunners != null) {
+      warmRunners.close();
+    }
     // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
     pods.stop();
     if (!idle.isEmpty()) {
@@ -499,6 +509,8 @@ final class PodPool implements AutoCloseable {
             recordPodFailure(pod);
             executor.execute(() -> delete(name));
             deletingHere.put(name, now);
+          } else if (warmRunners != null && usable(pod, template) && SandboxPods.ready(pod)) {
+            warmRunners.ensure(name, template.language()); // a runner whose stream ended is replaced
           }
         } else if (SandboxPods.claimed(pod) && ownedByProvider(pod) && !claimedHere.containsKey(name)
             && claimExpired(pod, now)) {
@@ -634,6 +646,9 @@ final class PodPool implements AutoCloseable {
       leftovers.remove(name);
       // Only the pod we made: a look-alike of the same name deleted later must not erase our record.
       createdHere.remove(name, pod.getMetadata().getUid());
+      if (warmRunners != null) {
+        warmRunners.forget(name);
+      }
       requestMaintenance();
     }
 
@@ -648,6 +663,10 @@ final class PodPool implements AutoCloseable {
     private void onClaimable(Pod pod) {
       if (createdHere(pod)) {
         lastPodFailure = null;
+        if (warmRunners != null) {
+          // The runner starts as soon as the pod can take code, ahead of any claim.
+          SandboxPods.language(pod).ifPresent(language -> warmRunners.ensure(SandboxPods.name(pod), language));
+        }
       }
       capacityListener.run();
     }

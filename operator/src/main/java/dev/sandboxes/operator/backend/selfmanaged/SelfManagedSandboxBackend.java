@@ -49,6 +49,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final ScheduledExecutorService executor;
   private final Clock clock = Clock.systemUTC();
   private final PodPool pool;
+  private final WarmRunners warmRunners;
   private final AtomicBoolean closed = new AtomicBoolean();
   /** Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit. */
   private volatile boolean limitProcesses;
@@ -79,8 +80,12 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
           new SandboxPodTemplate(provider, providerUid, settings, runtime.language(), runtime.image()));
     }
     Duration claimExpiry = Duration.ofSeconds(provider.limits().maxTimeoutSeconds()).plus(CLAIM_EXPIRY_MARGIN);
+    // Opening an exec blocks until the API server upgrades the connection: not on the pool's threads.
+    this.warmRunners = new WarmRunners(this.exec, provider.namespace(),
+        language -> PodExecution.runnerCommand(language, limitProcesses, settings.pidsLimit()),
+        dev.sandboxes.operator.backend.ExecutionThreads.engineCalls());
     this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), templates,
-        claimExpiry, executor, () -> capacityListener.run(), clock);
+        claimExpiry, executor, () -> capacityListener.run(), clock, warmRunners);
   }
 
   @Override
@@ -193,7 +198,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
       return new PodExecution(client, exec, provider.namespace(), settings, clock, limitProcesses)
-          .run(pod, request, control, pool::delete);
+          .run(pod, request, control, pool::delete, warmRunners.take(pod).orElse(null));
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
           "The sandbox pod " + pod + " failed during the execution: " + PodExecution.describe(e));

@@ -469,6 +469,114 @@ class SelfManagedSandboxBackendMockTest {
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
   }
 
+  // ---- pre-started runners and the once-only guard ----
+
+  @Test
+  void aPreStartedRunnerWaitsInEveryReadyPodAndTakesTheEnvelopeWithoutAnExec() throws Exception {
+    exec.preStartLocally();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    String pod = lease.sandboxId();
+    // Started when the pod became Ready, before any claim: the interpreter is loaded and forked.
+    await().until(() -> exec.waiting.containsKey(pod) && exec.waiting.get(pod).process().isAlive());
+    assertThat(exec.openedPods).hasSize(2); // python and javascript, one runner each
+    long pid = exec.waiting.get(pod).process().pid();
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main(x):\n    print('hi')\n    return x + 1\n", "{\"x\": 41}", UNTIMED),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("hi\n");
+    assertThat(outcome.report().result()).isEqualTo(JSON.readTree("42"));
+    assertThat(exec.execedPods).as("no exec on the hot path").isEmpty();
+    assertThat(exec.waiting.get(pod).process().pid()).isEqualTo(pid);
+    await().until(() -> client.pods().inNamespace(NS).withName(pod).get() == null);
+  }
+
+  @Test
+  void aPreStartedRunnerThatIsGoneIsReplacedByAFreshExec() throws Exception {
+    exec.preStartLocally();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted-gone", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    String pod = lease.sandboxId();
+    await().until(() -> exec.waiting.containsKey(pod));
+    Process runner = exec.waiting.get(pod).process();
+    runner.destroyForcibly();
+    runner.waitFor(10, TimeUnit.SECONDS);
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main():\n    return 'fresh'\n", "{}", UNTIMED), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.report().result()).isEqualTo(JSON.readTree("\"fresh\""));
+    assertThat(exec.execedPods).containsExactly(pod);
+  }
+
+  /**
+   * Two envelopes race for one pod: the execution through its pre-started runner, and a second
+   * runner exec'd into the same pod at the same moment (what a second operator, or a fallback
+   * exec, would do). The once-only marker lets exactly one read its envelope; the other exits 73
+   * without reading its code. Repeated, so that either side wins some of the rounds.
+   */
+  @Test
+  void twoEnvelopesRacingForOnePodRunExactlyOnce() throws Exception {
+    exec.preStartLocally();
+    java.nio.file.Path runs = java.nio.file.Files.createTempDirectory("race-runs");
+    SelfManagedSandboxBackend backend = warmBackend("race", 2);
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      for (int round = 0; round < 6; round++) {
+        SandboxLease lease = claim(backend, Language.PYTHON);
+        String pod = lease.sandboxId();
+        await().until(() -> exec.waiting.containsKey(pod));
+        java.nio.file.Path ran = runs.resolve(pod);
+        String code = "def main(who):\n    open(" + JSON.writeValueAsString(ran.toString()) + ", 'a').write(who + '\\n')\n"
+            + "    return who\n";
+        ByteArrayOutputStreamPair second = new ByteArrayOutputStreamPair();
+        PodExec.Waiting rival = exec.open(NS, pod, SandboxPodTemplate.CONTAINER,
+            PodExecution.runnerCommand(Language.PYTHON, false, 0), second.out, second.err);
+        await().until(() -> exec.waiting.get(pod).process().isAlive() && rival.alive());
+        CountDownLatch go = new CountDownLatch(1);
+        Future<ExecutionOutcome> first = threads.submit(() -> {
+          go.await();
+          return backend.execute(lease, request(Language.PYTHON, code, "{\"who\": \"operator\"}", UNTIMED),
+              RunControl.detached());
+        });
+        Future<Integer> other = threads.submit(() -> {
+          go.await();
+          return rival.send(dev.sandboxes.operator.runner.RunnerProgram.envelope(
+              dev.sandboxes.operator.runner.RunnerProgram.newNonce(), ExecutionMode.FUNCTION, "main", code,
+              JSON.readTree("{\"who\": \"rival\"}"))).exitCode().get(60, TimeUnit.SECONDS);
+        });
+        go.countDown();
+        ExecutionOutcome outcome = first.get(90, TimeUnit.SECONDS);
+        int rivalExit = other.get(90, TimeUnit.SECONDS);
+
+        List<String> lines = java.nio.file.Files.readAllLines(ran);
+        assertThat(lines).as("round %d: the code ran exactly once in pod %s", round, pod).hasSize(1);
+        if (lines.get(0).equals("operator")) {
+          assertThat(outcome.exitCode()).isZero();
+          assertThat(rivalExit).isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+          assertThat(second.err.toString(StandardCharsets.UTF_8)).contains("already received an envelope");
+        } else {
+          assertThat(rivalExit).isZero();
+          assertThat(outcome.exitCode()).isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+          assertThat(outcome.report().finished()).isFalse();
+        }
+      }
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  /** Two output sinks for a runner exec'd by hand. */
+  private static final class ByteArrayOutputStreamPair {
+    final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    final java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+  }
+
   @Test
   void artifactRecordsComeThroughPodExecWithinTheLimits() {
     SelfManagedSandboxBackend backend = warmBackend("artifacts", 1);
@@ -733,7 +841,7 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = warmBackend("reset-after-done", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
     // The real runner runs to the end; then the connection resets before the exit status arrives.
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.start(command, stdin, stdout, stderr, new ArrayList<>())
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.start(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>())
         .thenCompose(code -> CompletableFuture.failedFuture(
             new PodExec.StreamBrokenException("connection reset by peer", null))));
 
