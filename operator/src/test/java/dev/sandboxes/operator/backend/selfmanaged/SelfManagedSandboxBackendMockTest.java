@@ -278,9 +278,12 @@ class SelfManagedSandboxBackendMockTest {
     await().until(() -> capacitySignals.get() >= 2);
     SandboxLease lease = await().until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent).get();
 
-    Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-    assertThat(claimed.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "claimed");
-    assertThat(claimed.getMetadata().getAnnotations()).containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    // The claim PUT runs while the caller writes Started; an execution waits for it before sending code.
+    await().untilAsserted(() -> {
+      Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+      assertThat(claimed.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "claimed");
+      assertThat(claimed.getMetadata().getAnnotations()).containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    });
     awaitPods(this::pythonPods, 3); // refilled ahead of demand
     await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON)).satisfies(p -> {
       assertThat(p.getReady()).isEqualTo(1);
