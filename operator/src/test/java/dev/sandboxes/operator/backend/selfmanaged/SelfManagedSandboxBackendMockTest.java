@@ -482,7 +482,7 @@ class SelfManagedSandboxBackendMockTest {
     String pod = lease.sandboxId();
     // Started when the pod became Ready, before any claim: the interpreter is loaded and forked.
     await().until(() -> exec.waiting.containsKey(pod) && exec.waiting.get(pod).process().isAlive());
-    assertThat(exec.openedPods).hasSize(2); // python and javascript, one runner each
+    assertThat(exec.openedPods).contains(pod); // every Ready idle pod gets one, the replacement too
     long pid = exec.waiting.get(pod).process().pid();
 
     ExecutionOutcome outcome = backend.execute(lease,
@@ -1265,7 +1265,14 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SandboxLease claim(SelfManagedSandboxBackend backend, Language language) {
-    return await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+    SandboxLease lease = await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+    // The claim PUT runs in the background (in production while Started is written): tests that
+    // change the pod next wait until it is recorded, as an execution does before it sends code.
+    await().until(() -> {
+      Pod pod = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+      return pod != null && "claimed".equals(pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL));
+    });
+    return lease;
   }
 
   private FakeKubelet kubelet() {
