@@ -868,7 +868,7 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = warmBackend("bg-python", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
     List<Process> runners = new ArrayList<>();
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr, runners));
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr, runners));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
         "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n    print('started')\n"
@@ -887,7 +887,7 @@ class SelfManagedSandboxBackendMockTest {
   void aBackgroundChildDoesNotHoldAScriptOnceItsMainProgramExited() {
     SelfManagedSandboxBackend backend = warmBackend("bg-script", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
         new ArrayList<>()));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
@@ -909,7 +909,7 @@ class SelfManagedSandboxBackendMockTest {
   void theDoneRecordWaitsForAFailedScriptsThreadsBeforeAnythingEnds() {
     SelfManagedSandboxBackend backend = warmBackend("bg-threads", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
         new ArrayList<>()));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
@@ -931,7 +931,7 @@ class SelfManagedSandboxBackendMockTest {
   void javascriptChildrenLeftRunningDoNotHoldTheFunction() {
     SelfManagedSandboxBackend backend = warmBackend("bg-js", 1);
     SandboxLease lease = claim(backend, Language.JAVASCRIPT);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
         new ArrayList<>()));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.JAVASCRIPT,
