@@ -53,12 +53,22 @@ public final class ScriptedPodExec implements PodExec {
   /** The local pre-started runners by pod, newest last. */
   public final java.util.Map<String, LocalRunner.Waiting> waiting = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile boolean preStart;
+  private volatile boolean likeContainerd;
 
   /**
    * From now on {@link #open} starts the real runner as a local process at once, with its stdin
    * empty (as the exec API does in a pod), instead of deferring the whole exec to the envelope.
    */
   public void preStartLocally() {
+    preStart = true;
+  }
+
+  /**
+   * {@link #preStartLocally}, with the exit status held back while any process still holds the
+   * runner's stdout or stderr, as containerd does (see {@link LocalRunner#startWaitingLikeContainerd}).
+   */
+  public void preStartLocallyLikeContainerd() {
+    likeContainerd = true;
     preStart = true;
   }
 
@@ -69,7 +79,9 @@ public final class ScriptedPodExec implements PodExec {
       return PodExec.super.open(namespace, pod, container, command, stdout, stderr);
     }
     openedPods.add(pod);
-    LocalRunner.Waiting local = LocalRunner.startWaiting(perPod(pod, command), stdout, stderr, processes);
+    LocalRunner.Waiting local = likeContainerd
+        ? LocalRunner.startWaitingLikeContainerd(perPod(pod, command), stdout, stderr, processes)
+        : LocalRunner.startWaiting(perPod(pod, command), stdout, stderr, processes);
     waiting.put(pod, local);
     return new Waiting() {
       @Override

@@ -574,6 +574,46 @@ class SelfManagedSandboxBackendMockTest {
     }
   }
 
+  /**
+   * A pre-started runner still collects the files under the output directory once the code has
+   * ended and sends them before its done record (records after it would make the report untrusted).
+   */
+  @Test
+  void aPreStartedRunnerSendsTheCodesArtifactsBeforeItsDoneRecord() {
+    exec.preStartLocally();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted-artifacts", 1);
+    for (Language language : Language.values()) {
+      SandboxLease lease = claim(backend, language);
+      await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(backend.execute(lease,
+          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED),
+          RunControl.detached()));
+    }
+    assertThat(exec.execedPods).as("every run went through its pre-started runner").isEmpty();
+  }
+
+  /**
+   * Issue 18 through a pre-started runner: a child the code leaves running holds the runner's
+   * stdout, so the exit status never arrives; the done record and the grace end the run.
+   */
+  @Test
+  void aBackgroundChildDoesNotHoldAPreStartedRunner() {
+    exec.preStartLocallyLikeContainerd();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted-bg", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
+
+    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
+        "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n"
+            + "    return {'child': child.pid}\n", "{}", 60), RunControl.detached());
+    killLocally(outcome.report().result() == null ? -1 : outcome.report().result().get("child").asLong());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.detail()).contains("left running were stopped with the sandbox");
+    assertThat(exec.execedPods).as("the pre-started runner took the envelope").isEmpty();
+  }
+
   /** Two output sinks for a runner exec'd by hand. */
   private static final class ByteArrayOutputStreamPair {
     final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
