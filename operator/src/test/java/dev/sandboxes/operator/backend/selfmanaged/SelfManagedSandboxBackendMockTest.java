@@ -59,6 +59,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The SelfManaged backend on fabric8's CRUD mock server: pods, policy and claims are real API
@@ -592,28 +594,6 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(exec.execedPods).as("every run went through its pre-started runner").isEmpty();
   }
 
-  /**
-   * Issue 18 through a pre-started runner: a child the code leaves running holds the runner's
-   * stdout, so the exit status never arrives; the done record and the grace end the run.
-   */
-  @Test
-  void aBackgroundChildDoesNotHoldAPreStartedRunner() {
-    exec.preStartLocallyLikeContainerd();
-    SelfManagedSandboxBackend backend = warmBackend("prestarted-bg", 1);
-    SandboxLease lease = claim(backend, Language.PYTHON);
-    await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
-
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
-        "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n"
-            + "    return {'child': child.pid}\n", "{}", 60), RunControl.detached());
-    killLocally(outcome.report().result() == null ? -1 : outcome.report().result().get("child").asLong());
-
-    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
-    assertThat(outcome.exitCode()).isZero();
-    assertThat(outcome.detail()).contains("left running were stopped with the sandbox");
-    assertThat(exec.execedPods).as("the pre-started runner took the envelope").isEmpty();
-  }
-
   /** Two output sinks for a runner exec'd by hand. */
   private static final class ByteArrayOutputStreamPair {
     final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
@@ -901,14 +881,23 @@ class SelfManagedSandboxBackendMockTest {
   /**
    * Issue 18: a child the code leaves running holds the exec's stdout, so containerd never sends
    * the exit status. The runner's done record and a short grace end the run with the record's
-   * outcome, and the pod is deleted with the child in it.
+   * outcome, and the pod is deleted with the child in it. The same through a pre-started runner,
+   * whose exec was opened before the claim.
    */
-  @Test
-  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction(boolean preStarted) throws Exception {
+    if (preStarted) {
+      exec.preStartLocallyLikeContainerd();
+    }
     SelfManagedSandboxBackend backend = warmBackend("bg-python", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    List<Process> runners = new ArrayList<>();
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr, runners));
+    if (preStarted) {
+      await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
+    } else {
+      exec.script((pod, command, stdin, stdout, stderr) ->
+          LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
+    }
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
         "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n    print('started')\n"
@@ -920,6 +909,7 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.stdout().text()).isEqualTo("started\n");
     assertThat(outcome.report().result().has("child")).isTrue();
     assertThat(outcome.detail()).contains("left running were stopped with the sandbox");
+    assertThat(exec.execedPods).as("a fresh exec only without a pre-started runner").hasSize(preStarted ? 0 : 1);
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
   }
 
