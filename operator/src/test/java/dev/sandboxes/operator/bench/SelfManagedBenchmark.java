@@ -116,7 +116,7 @@ public final class SelfManagedBenchmark {
 
   record Options(int poolSize, String runtimeClass, String image, String cpu, int rawIterations, int warmup,
       int sequential, double rate, int count, int burst, int finished, int deadlineSeconds, Path operatorJar, String operatorMaxRam,
-      int maxPoolSize, int churnPods, int churnCycles) {
+      List<String> operatorJavaOptions, int maxPoolSize, int churnPods, int churnCycles) {
 
     static Options parse(String[] args) {
       int poolSize = 10;
@@ -133,6 +133,7 @@ public final class SelfManagedBenchmark {
       int deadline = 300;
       Path jar = Path.of("operator/target/sandbox-operator.jar");
       String maxRam = "512m";
+      List<String> javaOptions = List.of("-XX:MaxRAMPercentage=70", "-XX:+ExitOnOutOfMemoryError");
       int maxPoolSize = -1;
       int churnPods = 8;
       int churnCycles = 24;
@@ -152,6 +153,8 @@ public final class SelfManagedBenchmark {
           case "--deadline-seconds" -> deadline = Integer.parseInt(args[++i]);
           case "--operator-jar" -> jar = Path.of(args[++i]);
           case "--operator-max-ram" -> maxRam = args[++i];
+          case "--operator-java-options" -> javaOptions =
+              java.util.Arrays.stream(args[++i].trim().split("\\s+")).filter(o -> !o.isEmpty()).toList();
           case "--max-pool-size" -> maxPoolSize = Integer.parseInt(args[++i]);
           case "--churn-pods" -> churnPods = Integer.parseInt(args[++i]);
           case "--churn-cycles" -> churnCycles = Integer.parseInt(args[++i]);
@@ -162,7 +165,7 @@ public final class SelfManagedBenchmark {
         maxPoolSize = Math.min(30, 3 * poolSize);
       }
       return new Options(poolSize, runtimeClass, image, cpu, rawIterations, warmup, sequential, rate, count, burst, finished,
-          deadline, jar, maxRam, Math.max(poolSize, maxPoolSize), churnPods, churnCycles);
+          deadline, jar, maxRam, javaOptions, Math.max(poolSize, maxPoolSize), churnPods, churnCycles);
     }
   }
 
@@ -703,13 +706,15 @@ public final class SelfManagedBenchmark {
       f.get();
     }
     writers.shutdown();
-    progress("rss: %d written in %.1f s; starting %s as its own process (-XX:MaxRAM=%s -XX:MaxRAMPercentage=70,"
-        + " as the chart's 512Mi limit)", n, (System.nanoTime() - start) / 1e9, options.operatorJar(), options.operatorMaxRam());
+    List<String> command = new ArrayList<>(List.of("java", "-XX:MaxRAM=" + options.operatorMaxRam()));
+    command.addAll(options.operatorJavaOptions());
+    command.addAll(List.of("-jar", options.operatorJar().toString(), "operator"));
+    progress("rss: %d written in %.1f s; starting %s as its own process (%s, MALLOC_ARENA_MAX=%s)", n,
+        (System.nanoTime() - start) / 1e9, options.operatorJar(), String.join(" ", command.subList(1, command.size() - 3)),
+        System.getenv().getOrDefault("MALLOC_ARENA_MAX", "unset"));
 
     Path log = Files.createTempFile("bench-selfmanaged-operator-", ".log");
-    ProcessBuilder builder = new ProcessBuilder("java", "-XX:MaxRAM=" + options.operatorMaxRam(),
-        "-XX:MaxRAMPercentage=70", "-XX:+ExitOnOutOfMemoryError", "-jar", options.operatorJar().toString(), "operator")
-        .redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     builder.environment().put("SANDBOX_WATCH_NAMESPACES", rssNamespace);
     builder.environment().put("SANDBOX_HEALTH_PORT", "0");
     builder.environment().remove("JAVA_TOOL_OPTIONS");
