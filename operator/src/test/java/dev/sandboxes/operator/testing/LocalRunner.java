@@ -137,25 +137,7 @@ public final class LocalRunner {
    */
   public static CompletableFuture<Integer> start(
       List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
-    try {
-      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
-      started.add(process);
-      Thread out = pump(process.getInputStream(), stdout);
-      Thread err = pump(process.getErrorStream(), stderr);
-      process.getOutputStream().write(stdin);
-      process.getOutputStream().flush();
-      return process.onExit().thenApplyAsync(p -> {
-        try {
-          out.join(10_000);
-          err.join(10_000);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        return p.exitValue();
-      });
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return launch(command, stdin, stdout, stderr, started, 10_000);
   }
 
   /**
@@ -165,6 +147,12 @@ public final class LocalRunner {
    */
   public static CompletableFuture<Integer> startLikeContainerd(
       List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    return launch(command, stdin, stdout, stderr, started, 0);
+  }
+
+  /** Starts the process; its exit code waits for the output pumps at most this long (0: until they end). */
+  private static CompletableFuture<Integer> launch(List<String> command, byte[] stdin, OutputStream stdout,
+      OutputStream stderr, List<Process> started, long drainMillis) {
     try {
       Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
       started.add(process);
@@ -174,8 +162,8 @@ public final class LocalRunner {
       process.getOutputStream().flush();
       return process.onExit().thenApplyAsync(p -> {
         try {
-          out.join();
-          err.join();
+          out.join(drainMillis);
+          err.join(drainMillis);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
