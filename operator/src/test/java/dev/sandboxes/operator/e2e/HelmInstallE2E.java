@@ -283,6 +283,13 @@ class HelmInstallE2E {
   }
 
   /** Everything the release created, namespaced and cluster-wide, is gone (CRDs stay by Helm's design). */
+  /** Deleted, and the kubelet reports no container of it running. */
+  private static boolean stoppedForGood(Pod pod) {
+    return pod.getMetadata().getDeletionTimestamp() != null && pod.getStatus() != null
+        && (pod.getStatus().getContainerStatuses() == null
+            || pod.getStatus().getContainerStatuses().stream().allMatch(c -> c.getState() == null || c.getState().getRunning() == null));
+  }
+
   private void assertReleaseObjectsGone() {
     String selector = "app.kubernetes.io/instance";
     var client = cluster.client();
@@ -290,7 +297,10 @@ class HelmInstallE2E {
     await("release objects deleted").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
       List<HasMetadata> left = new ArrayList<>();
       left.addAll(client.apps().deployments().inNamespace(ns).withLabel(selector, release).list().getItems());
-      left.addAll(client.pods().inNamespace(ns).withLabel(selector, release).list().getItems());
+      // A deleted pod whose containers have stopped counts as gone: kubelet 1.20 removes the pod
+      // object only after its one-minute container GC has removed the pod sandbox.
+      left.addAll(client.pods().inNamespace(ns).withLabel(selector, release).list().getItems().stream()
+          .filter(p -> !stoppedForGood(p)).toList());
       left.addAll(client.services().inNamespace(ns).withLabel(selector, release).list().getItems());
       left.addAll(client.serviceAccounts().inNamespace(ns).withLabel(selector, release).list().getItems());
       left.addAll(client.rbac().roles().inNamespace(ns).withLabel(selector, release).list().getItems());
