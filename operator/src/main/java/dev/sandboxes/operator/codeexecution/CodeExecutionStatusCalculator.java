@@ -233,6 +233,12 @@ public final class CodeExecutionStatusCalculator {
       return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
           "The sandbox runner could not start the code (exit 70); the sandbox image may lack a compatible python3 or node.");
     }
+    if (exit != null && exit == RunnerProgram.ALREADY_USED_EXIT_CODE && !report.finished() && !report.isUntrusted()) {
+      // The runner's once-only guard: another runner in this sandbox had taken an envelope first.
+      return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+          "The sandbox had already received a program (the runner's once-only marker existed, exit 73), so the code was"
+              + " not run in it. It was not run again; create a new CodeExecution to retry.");
+    }
     if (report.isUntrusted()) {
       return new Verdict(false, ConditionTypes.USER_CODE_ERROR,
           "The runner's records cannot be believed (" + report.untrusted() + "): code in the sandbox wrote records of its"

@@ -58,6 +58,9 @@ class CodeExecutionStatusCalculatorTest {
             OutputLimitAction.TRUNCATE, true, "Completed"),
         Arguments.of(Termination.EXITED, 70, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
             "SandboxFailed"),
+        // The once-only marker refused the envelope: the code did not run in this sandbox.
+        Arguments.of(Termination.EXITED, 73, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
+            "SandboxFailed"),
         Arguments.of(Termination.EXITED, 0, new RunnerReport("ok", null, null, null, "too big"), StreamCapture.EMPTY,
             OutputLimitAction.TRUNCATE, false, "UserCodeError"),
         Arguments.of(Termination.TIMED_OUT, null, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE,
