@@ -41,6 +41,11 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private static final Duration CLAIM_EXPIRY_MARGIN = Duration.ofMinutes(5);
   /** How long an execution waits for its pod's claim PUT (normally done before Started is). */
   private static final Duration CLAIM_WRITE_WAIT = Duration.ofSeconds(30);
+  /**
+   * How long an execution waits for its pod's pre-started runner when the exec is still being
+   * opened (normally well under a second); after that it execs a fresh runner.
+   */
+  private static final Duration RUNNER_OPENING_WAIT = Duration.ofSeconds(10);
 
   private final KubernetesClient client;
   private final ProviderSettings provider;
@@ -85,7 +90,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     // Opening an exec blocks until the API server upgrades the connection: not on the pool's threads.
     this.warmRunners = new WarmRunners(this.exec, provider.namespace(),
         language -> PodExecution.runnerCommand(language, limitProcesses, settings.pidsLimit()),
-        dev.sandboxes.operator.backend.ExecutionThreads.engineCalls());
+        dev.sandboxes.operator.backend.ExecutionThreads.engineCalls(), RUNNER_OPENING_WAIT);
     this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), settings.maxPoolSize(), templates,
         claimExpiry, executor, () -> capacityListener.run(), clock, warmRunners);
   }
