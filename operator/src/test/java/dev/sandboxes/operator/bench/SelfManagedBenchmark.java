@@ -97,10 +97,15 @@ public final class SelfManagedBenchmark {
   private volatile SharedIndexInformer<CodeExecution> watch;
   private final Map<String, Sample> samples = new ConcurrentHashMap<>();
 
-  /** When a CodeExecution was created and when the watch saw it terminal (nanoTime). */
+  /**
+   * When a CodeExecution was created, when the watch first saw it Running and when terminal
+   * (nanoTime), and the operator's own measure of its run (status.durationMillis).
+   */
   private static final class Sample {
     final long created;
+    volatile long running;
     volatile long terminal;
+    volatile long durationMillis = -1;
     volatile Phase phase;
     volatile String reason;
     volatile String message;
@@ -249,6 +254,7 @@ public final class SelfManagedBenchmark {
     }
     // One at a time on a full, quiet pool: the operator's own cost per execution, without queueing.
     List<Double> sequential = new ArrayList<>();
+    List<Sample> sequentialSamples = new ArrayList<>();
     if (options.sequential() > 0) {
       progress("sequential: %d executions, one at a time, each on a warm pool", options.sequential());
       for (int i = 0; i < options.sequential(); i++) {
@@ -257,10 +263,12 @@ public final class SelfManagedBenchmark {
         awaitAllTerminal(List.of(sample), null);
         if (sample.terminal != 0) {
           sequential.add(sample.millis());
+          sequentialSamples.add(sample);
         }
       }
       if (!sequential.isEmpty()) {
         report("created -> terminal, one at a time", sequential);
+        reportPhases(sequentialSamples);
       }
       awaitWarm(providerUid);
     }
@@ -641,7 +649,26 @@ public final class SelfManagedBenchmark {
         terminal < created.size() ? " (the rest lost: not terminal within " + options.deadlineSeconds() + " s)" : "");
   }
 
-  /** Timestamps the first terminal status the watch delivers for each execution. */
+  /**
+   * Where one execution's time goes, p50 per phase over the samples the watch saw Running:
+   * admission (created -> Running seen: admission, claim, the Started write, a watch delivery), in
+   * the sandbox (status.durationMillis: the exec or envelope, the interpreter, the code, its exit)
+   * and the rest (Running seen -> terminal seen, minus the run: the final write, a watch delivery).
+   */
+  private static void reportPhases(List<Sample> samples) {
+    List<Sample> seen = samples.stream().filter(s -> s.running != 0 && s.durationMillis >= 0).toList();
+    if (seen.isEmpty()) {
+      System.out.println("  phases: no sample was seen Running by the watch");
+      return;
+    }
+    List<Double> admission = seen.stream().map(s -> (s.running - s.created) / 1e6).toList();
+    List<Double> inSandbox = seen.stream().map(s -> (double) s.durationMillis).toList();
+    List<Double> rest = seen.stream().map(s -> (s.terminal - s.running) / 1e6 - s.durationMillis).toList();
+    System.out.printf(Locale.ROOT, "  phases (p50 over %d): admission_ms=%.1f in_sandbox_ms=%.1f rest_ms=%.1f%n",
+        seen.size(), percentile(admission, 50), percentile(inSandbox, 50), percentile(rest, 50));
+  }
+
+  /** Timestamps the first Running and terminal statuses the watch delivers for each execution. */
   private final class TerminalWatch implements ResourceEventHandler<CodeExecution> {
     @Override
     public void onAdd(CodeExecution cx) {
@@ -658,14 +685,19 @@ public final class SelfManagedBenchmark {
 
     private void seen(CodeExecution cx) {
       long now = System.nanoTime();
+      Sample sample = samples.get(cx.getMetadata().getName());
       if (!CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
+        if (sample != null && sample.running == 0 && cx.getStatus() != null && cx.getStatus().getPhase() == Phase.RUNNING) {
+          sample.running = now;
+        }
         return;
       }
-      Sample sample = samples.get(cx.getMetadata().getName());
       if (sample != null && sample.terminal == 0) {
         sample.phase = cx.getStatus().getPhase();
         sample.reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
         sample.message = cx.getStatus().getMessage();
+        Long duration = cx.getStatus().getDurationMillis();
+        sample.durationMillis = duration != null ? duration : -1;
         sample.terminal = now;
       }
     }
