@@ -185,6 +185,10 @@ public final class MemoryBenchmark {
             + (outOfMemory ? ", OutOfMemoryError in its log" : "") + "; log " + log + ")");
     System.out.printf(Locale.ROOT, "  operator: after a GC heap %.0f MiB used of %.0f MiB committed; RSS %.0f MB;"
         + " peak RSS seen %.0f MB%n", heapMib, committedMib, rssMb, peakKb.get() / 1024.0);
+    String nativeMemory = survived ? ProcessProbe.nativeMemory(pid) : null;
+    if (nativeMemory != null) {
+      System.out.println("  operator: committed MiB by area (NMT): " + nativeMemory);
+    }
     System.out.printf(Locale.ROOT, "  objects: %d with ~%d KiB arguments (depth %d, %d-byte leaves) and a %d KiB status,"
         + " %d ordinary finished%n", options.big(), options.argumentsBytes() / 1024, options.depth(), options.leafBytes(),
         bigStatus / 1024, options.finished());

@@ -5,6 +5,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** What the benchmarks read of an operator process they started: /proc figures, jcmd, a clean stop. */
 final class ProcessProbe {
@@ -24,6 +26,25 @@ final class ProcessProbe {
       Thread.currentThread().interrupt();
       return null;
     }
+  }
+
+  /**
+   * The JVM's own account of its committed memory per area, one line ("Java Heap=34 Class=48 ...",
+   * MiB), or null unless the process runs with -XX:NativeMemoryTracking=summary.
+   */
+  static String nativeMemory(long pid) {
+    String summary = jcmd(pid, "VM.native_memory summary scale=MB");
+    if (summary == null || !summary.contains("Native Memory Tracking")) {
+      return null;
+    }
+    StringBuilder line = new StringBuilder();
+    Matcher area = Pattern.compile("(?m)^(?:-\\s*)?([A-Za-z][A-Za-z ]*?)\\s*\\(reserved=\\d+MB, committed=(\\d+)MB\\)").matcher(summary);
+    while (area.find()) {
+      if (Integer.parseInt(area.group(2)) > 0) {
+        line.append(line.length() == 0 ? "" : " ").append(area.group(1).trim()).append('=').append(area.group(2));
+      }
+    }
+    return line.toString();
   }
 
   /** CPU time used so far, in clock ticks (utime + stime of /proc/pid/stat). */
