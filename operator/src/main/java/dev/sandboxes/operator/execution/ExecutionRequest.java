@@ -45,25 +45,7 @@ public record ExecutionRequest(
     }
   }
 
-  /** A request whose cut output does not fail the run (the providers' default). */
-  public ExecutionRequest(
-      String namespace,
-      String name,
-      String uid,
-      Language language,
-      ExecutionMode mode,
-      String entrypoint,
-      String code,
-      JsonNode arguments,
-      Duration timeout,
-      int maxOutputBytes,
-      boolean hideSource,
-      ArtifactLimits artifacts) {
-    this(namespace, name, uid, language, mode, entrypoint, code, arguments, timeout, maxOutputBytes, hideSource,
-        artifacts, OutputLimitAction.TRUNCATE);
-  }
-
-  /** A request with the default artifact limits. */
+  /** A request with the default artifact limits, whose cut output does not fail the run. */
   public ExecutionRequest(
       String namespace,
       String name,
@@ -77,7 +59,7 @@ public record ExecutionRequest(
       int maxOutputBytes,
       boolean hideSource) {
     this(namespace, name, uid, language, mode, entrypoint, code, arguments, timeout, maxOutputBytes, hideSource,
-        ArtifactLimits.DEFAULT);
+        ArtifactLimits.DEFAULT, OutputLimitAction.TRUNCATE);
   }
 
   /** A request for inline or ConfigMap code, whose source lines tracebacks may show. */

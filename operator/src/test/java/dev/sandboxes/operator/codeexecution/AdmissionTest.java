@@ -18,13 +18,12 @@ import dev.sandboxes.api.v1alpha1.SecretKeyReference;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.testing.FakeReferencedObjects;
 import dev.sandboxes.operator.testing.TestResources;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** The one admission decision the operator and `run` share: Admitted, Waiting or Invalid. */
@@ -34,51 +33,7 @@ class AdmissionTest {
   /** What the caller holds for the chosen provider; admission hands it back untouched. */
   private static final String HANDLE = "the-runtime";
 
-  private final Map<String, Map<String, String>> configMaps = new HashMap<>();
-  private final Map<String, ReferencedObjects.ExecutionSecret> secrets = new HashMap<>();
-  private final ReferencedObjects objects = new ReferencedObjects() {
-    @Override
-    public Optional<Map<String, String>> configMap(String namespace, String name) {
-      return Optional.ofNullable(configMaps.get(name));
-    }
-
-    @Override
-    public Optional<Map<String, String>> secret(String namespace, String name) {
-      throw new AssertionError("executions must not read Secrets the way providers do");
-    }
-
-    @Override
-    public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
-      return Optional.ofNullable(secrets.get(name));
-    }
-
-    @Override
-    public Optional<ExecutionSecret> executionConfigMap(String namespace, String name) {
-      return Optional.empty();
-    }
-  };
-  /** For decisions that must be taken before any input is read. */
-  private static final ReferencedObjects NO_READS = new ReferencedObjects() {
-    @Override
-    public Optional<Map<String, String>> configMap(String namespace, String name) {
-      throw new AssertionError("no input may be read before the provider is chosen");
-    }
-
-    @Override
-    public Optional<Map<String, String>> secret(String namespace, String name) {
-      throw new AssertionError("no input may be read before the provider is chosen");
-    }
-
-    @Override
-    public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
-      throw new AssertionError("no input may be read before the provider is chosen");
-    }
-
-    @Override
-    public Optional<ExecutionSecret> executionConfigMap(String namespace, String name) {
-      throw new AssertionError("no input may be read before the provider is chosen");
-    }
-  };
+  private final FakeReferencedObjects objects = new FakeReferencedObjects();
 
   @Test
   void aValidExecutionIsAdmittedWithTheProvidersDefaultTimeoutAndOutputLimitAction() {
@@ -130,7 +85,7 @@ class AdmissionTest {
       throw new AssertionError("an invalid spec must not be sent to a provider");
     };
 
-    Admission.Decision<String> decision = Admission.admit(cx, noLookup, NO_READS);
+    Admission.Decision<String> decision = Admission.admit(cx, noLookup, objects);
 
     assertThat(decision).isInstanceOf(Admission.Invalid.class);
     Admission.Invalid<String> invalid = (Admission.Invalid<String>) decision;
@@ -140,6 +95,7 @@ class AdmissionTest {
     assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
     assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(ConditionTypes.INVALID_SPEC);
     assertThat(status.getMessage()).startsWith("Invalid spec: ").contains("spec.language");
+    assertThat(objects.lookups()).isZero();
   }
 
   @Test
@@ -147,10 +103,11 @@ class AdmissionTest {
     Admission.ProviderLookup<String> missing = ignored ->
         new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true);
 
-    Admission.Decision<String> decision = Admission.admit(execution(), missing, NO_READS);
+    Admission.Decision<String> decision = Admission.admit(execution(), missing, objects);
 
     assertThat(decision).isEqualTo(
         new Admission.Waiting<String>(ConditionTypes.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true));
+    assertThat(objects.lookups()).isZero();
   }
 
   @Test
@@ -158,11 +115,12 @@ class AdmissionTest {
     Admission.ProviderLookup<String> other = ignored ->
         Admission.Invalid.spec(List.of("spec.providerRef names SandboxProvider p but --provider is q"));
 
-    Admission.Decision<String> decision = Admission.admit(execution(), other, NO_READS);
+    Admission.Decision<String> decision = Admission.admit(execution(), other, objects);
 
     assertThat(decision).isInstanceOf(Admission.Invalid.class);
     assertThat(((Admission.Invalid<String>) decision).problems())
         .containsExactly("spec.providerRef names SandboxProvider p but --provider is q");
+    assertThat(objects.lookups()).isZero();
   }
 
   @Test
@@ -184,13 +142,13 @@ class AdmissionTest {
     assertThat(waiting.problem()).contains("ConfigMap scripts").contains("spec.codeFrom.configMapKeyRef");
     assertThat(waiting.endsAtAdmissionTimeout()).isFalse();
 
-    configMaps.put("scripts", Map.of("main.py", "def main(x):\n    return x\n"));
+    objects.configMaps().put("scripts", Map.of("main.py", "def main(x):\n    return x\n"));
     assertThat(Admission.admit(cx, usable(settings(null)), objects)).isInstanceOf(Admission.Admitted.class);
   }
 
   @Test
   void codeFromASecretThatDidNotOptInIsRefusedWithItsOwnReason() {
-    secrets.put("registry", new ReferencedObjects.ExecutionSecret(false, Map.of()));
+    objects.executionSecrets().put("registry", new ReferencedObjects.ExecutionSecret(false, Map.of()));
     CodeExecution cx = codeFromSecret("registry");
 
     Admission.Decision<String> decision = Admission.admit(cx, usable(settings(null)), objects);
@@ -207,7 +165,7 @@ class AdmissionTest {
 
   @Test
   void codeFromASecretThatOptedInIsAdmittedWithItsSourceHidden() {
-    secrets.put("private-code", new ReferencedObjects.ExecutionSecret(true, Map.of("main.py", "def main(x):\n    return x\n")));
+    objects.executionSecrets().put("private-code", new ReferencedObjects.ExecutionSecret(true, Map.of("main.py", "def main(x):\n    return x\n")));
 
     Admission.Decision<String> decision = Admission.admit(codeFromSecret("private-code"), usable(settings(null)), objects);
 
