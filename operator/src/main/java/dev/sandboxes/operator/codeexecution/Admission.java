@@ -17,8 +17,8 @@ import java.util.List;
  * a manifest is admitted the same way with or without a cluster.
  *
  * <p>Pure apart from what the caller passes in: the provider comes from a {@link ProviderLookup}
- * and referenced ConfigMaps and Secrets from {@link ReferencedObjects}. Writing statuses, events
- * and deadlines stay with the caller, which knows whether waiting makes sense.
+ * and referenced ConfigMaps and Secrets from {@link ReferencedObjects}. Status writes, events and
+ * deadlines stay with the caller, which knows whether waiting makes sense.
  */
 public final class Admission {
 
@@ -49,7 +49,8 @@ public final class Admission {
    * @param problem what is missing, as a clause without a final period (the caller adds how long
    *     it waits)
    * @param endsAtAdmissionTimeout whether spec.admissionTimeoutSeconds ends the wait: a missing
-   *     provider's does, a missing reference's does not (it is the user's to create)
+   *     provider's does, a not Ready one's once it is known not Ready (not just unprobed after a
+   *     restart), a missing reference's never (it is the user's to create)
    */
   public record Waiting<P>(String reason, String problem, boolean endsAtAdmissionTimeout)
       implements Decision<P>, ProviderChoice<P> {}
