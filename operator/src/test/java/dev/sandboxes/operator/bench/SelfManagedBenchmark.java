@@ -725,7 +725,7 @@ public final class SelfManagedBenchmark {
         ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
             RunnerReport.NONE, "sbx-" + PROVIDER + "-py-" + name, now.minusMillis(120), now, null);
         cx.setStatus(CodeExecutionStatusCalculator.finished(
-            cx, outcome, OutputLimitAction.TRUNCATE, now));
+            cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
         client.resource(cx).updateStatus();
         int w = written.incrementAndGet();
         if (w % 1000 == 0) {
