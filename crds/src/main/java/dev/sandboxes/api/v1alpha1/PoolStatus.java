@@ -19,6 +19,13 @@ public class PoolStatus {
   @JsonPropertyDescription("Idle sandboxes the pool aims to keep ready.")
   private Integer desired;
 
+  @JsonPropertyDescription("Executions that arrived per minute over the last 30 seconds (SelfManaged pools).")
+  private Integer arrivalsPerMinute;
+
+  @JsonPropertyDescription("Measured time from a sandbox's creation to Ready, moving average, in milliseconds"
+      + " (SelfManaged pools).")
+  private Integer startMillis;
+
   public Language getLanguage() {
     return language;
   }
@@ -41,6 +48,22 @@ public class PoolStatus {
 
   public void setClaimed(Integer claimed) {
     this.claimed = claimed;
+  }
+
+  public Integer getArrivalsPerMinute() {
+    return arrivalsPerMinute;
+  }
+
+  public void setArrivalsPerMinute(Integer arrivalsPerMinute) {
+    this.arrivalsPerMinute = arrivalsPerMinute;
+  }
+
+  public Integer getStartMillis() {
+    return startMillis;
+  }
+
+  public void setStartMillis(Integer startMillis) {
+    this.startMillis = startMillis;
   }
 
   public Integer getDesired() {

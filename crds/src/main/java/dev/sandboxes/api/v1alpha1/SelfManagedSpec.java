@@ -22,6 +22,13 @@ public class SelfManagedSpec {
   @Max(100)
   private Integer poolSize;
 
+  @JsonPropertyDescription("Most idle and starting pods per runtime when demand is high. The pool grows from poolSize"
+      + " towards it by Little's law (arrival rate x measured pod start time) and shrinks back when idle."
+      + " Default: poolSize (a fixed pool). Must not be below poolSize.")
+  @Min(0)
+  @Max(100)
+  private Integer maxPoolSize;
+
   @JsonPropertyDescription("CPU, memory and ephemeral storage of each sandbox pod.")
   private SandboxResources resources;
 
@@ -45,6 +52,14 @@ public class SelfManagedSpec {
 
   public void setRuntimeClassName(String runtimeClassName) {
     this.runtimeClassName = runtimeClassName;
+  }
+
+  public Integer getMaxPoolSize() {
+    return maxPoolSize;
+  }
+
+  public void setMaxPoolSize(Integer maxPoolSize) {
+    this.maxPoolSize = maxPoolSize;
   }
 
   public Integer getPoolSize() {

@@ -1,18 +1,15 @@
 package dev.sandboxes.operator.cli;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
-import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
+import dev.sandboxes.operator.codeexecution.Admission;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
-import dev.sandboxes.operator.codeexecution.CodeExecutionValidator;
-import dev.sandboxes.operator.codeexecution.ExecutionInputs;
 import dev.sandboxes.operator.codeexecution.ReferencedObjects;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -26,7 +23,7 @@ import java.util.Optional;
 
 /**
  * Runs one CodeExecution through a backend without a cluster, with the operator's own steps:
- * validate, resolve inputs, validate against the provider, wait for a sandbox, write-ahead
+ * admission (the same {@link Admission} as the operator's), wait for a sandbox, write-ahead
  * Started, run, final status.
  */
 final class LocalExecutor {
@@ -68,32 +65,16 @@ final class LocalExecutor {
   /** Runs it and returns the status it ends with. */
   CodeExecutionStatus run(CodeExecution cx) {
     Instant now = clock.instant();
-    List<String> problems = CodeExecutionValidator.validate(cx.getSpec());
-    if (!problems.isEmpty()) {
-      return CodeExecutionStatusCalculator.invalid(cx, problems, now);
+    Admission.Decision<SandboxBackend> decision = Admission.admit(cx, this::chooseProvider, objects);
+    if (decision instanceof Admission.Invalid<SandboxBackend> invalid) {
+      return invalid.status(cx, now);
     }
-    if (cx.getSpec().getProviderRef() != null && !settings.name().equals(cx.getSpec().getProviderRef().getName())) {
-      return CodeExecutionStatusCalculator.invalid(cx, List.of(
-          "spec.providerRef names SandboxProvider " + cx.getSpec().getProviderRef().getName()
-              + " but --provider is " + settings.name()), now);
+    if (decision instanceof Admission.Waiting<SandboxBackend> waiting) {
+      // Without a cluster nothing appears later: what is missing had to come with the command.
+      return CodeExecutionStatusCalculator.invalid(cx, List.of(waiting.problem() + " (pass it in -f or --secret)"), now);
     }
-    ExecutionInputs.Resolution resolution = ExecutionInputs.resolve(cx.getMetadata().getNamespace(), cx.getSpec(), objects);
-    if (resolution instanceof ExecutionInputs.Missing missing) {
-      return CodeExecutionStatusCalculator.invalid(cx, List.of(missing.message() + " (pass it in -f or --secret)"), now);
-    }
-    if (resolution instanceof ExecutionInputs.Invalid invalid) {
-      return CodeExecutionStatusCalculator.invalid(cx, List.of(invalid.message()), now);
-    }
-    if (resolution instanceof ExecutionInputs.NotAllowed notAllowed) { // not from LocalReferencedObjects
-      return CodeExecutionStatusCalculator.refused(cx, notAllowed.reason(), notAllowed.message(), now);
-    }
-    ExecutionInputs inputs = ((ExecutionInputs.Resolved) resolution).inputs();
-    problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, inputs.code());
-    if (!problems.isEmpty()) {
-      return CodeExecutionStatusCalculator.invalid(cx, problems, now);
-    }
-    Duration admission = Duration.ofSeconds(cx.getSpec().getAdmissionTimeoutSeconds() != null
-        ? cx.getSpec().getAdmissionTimeoutSeconds() : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS);
+    ExecutionRequest request = ((Admission.Admitted<SandboxBackend>) decision).request();
+    Duration admission = Admission.admissionTimeout(cx.getSpec());
     Optional<SandboxLease> lease = waitForSandbox(cx, admission);
     if (lease.isEmpty()) {
       Optional<StartFailure> failing = backend.startFailure();
@@ -106,22 +87,6 @@ final class LocalExecutor {
     CodeExecutionStatus started =
         CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.get().sandboxId(), clock.instant());
     cx.setStatus(started);
-    CodeExecutionSpec spec = cx.getSpec();
-    ExecutionRequest request =
-        new ExecutionRequest(
-            cx.getMetadata().getNamespace(),
-            cx.getMetadata().getName(),
-            cx.getMetadata().getUid(),
-            spec.getLanguage(),
-            spec.getMode() == null ? ExecutionMode.FUNCTION : spec.getMode(),
-            spec.getEntrypoint() == null ? "main" : spec.getEntrypoint(),
-            inputs.code(),
-            inputs.arguments(),
-            Duration.ofSeconds(spec.getTimeoutSeconds() != null
-                ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds()),
-            settings.limits().maxOutputBytes(),
-            inputs.codeFromSecret(),
-            settings.limits().artifactLimits());
     ExecutionOutcome outcome;
     try {
       outcome = backend.execute(lease.get(), request, RunControl.detached());
@@ -130,9 +95,18 @@ final class LocalExecutor {
           "The backend failed: " + e.getMessage());
     }
     CodeExecutionStatus finished =
-        CodeExecutionStatusCalculator.finished(cx, outcome, settings.limits().outputLimitAction(), clock.instant());
+        CodeExecutionStatusCalculator.finished(cx, outcome, request, clock.instant());
     LocalArtifacts.apply(cx, finished, outcome.report().against(outcome.exitCode()).artifacts(), artifactsDir);
     return finished;
+  }
+
+  /** The one provider of this run: an execution that names another is invalid, not waiting. */
+  private Admission.ProviderChoice<SandboxBackend> chooseProvider(CodeExecution cx) {
+    if (cx.getSpec().getProviderRef() != null && !settings.name().equals(cx.getSpec().getProviderRef().getName())) {
+      return Admission.Invalid.spec(List.of("spec.providerRef names SandboxProvider "
+          + cx.getSpec().getProviderRef().getName() + " but --provider is " + settings.name()));
+    }
+    return new Admission.Usable<>(backend, settings);
   }
 
   /**

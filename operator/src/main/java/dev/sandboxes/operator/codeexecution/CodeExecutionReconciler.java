@@ -3,13 +3,10 @@ package dev.sandboxes.operator.codeexecution;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
-import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
@@ -226,29 +223,30 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         throw new StaleCopyException("started or finished since the cached copy", complete);
       }
       cx = complete;
-      status = cx.getStatus();
     }
 
     Long generation = cx.getMetadata().getGeneration();
     if (generation != null && generation > 1) {
-      return invalid(cx, context, List.of(
-          "the spec was changed after the CodeExecution was created; the spec is immutable"), now);
+      // Only the stored object has a history, so this check is not admission's (run has none).
+      return rejected(cx, context, Admission.Invalid.spec(List.of(
+          "the spec was changed after the CodeExecution was created; the spec is immutable")), now);
     }
-    List<String> problems = CodeExecutionValidator.validate(cx.getSpec());
-    if (!problems.isEmpty()) {
-      return invalid(cx, context, problems, now);
+    Admission.Decision<ProviderRuntime> decision = Admission.admit(
+        cx, pending -> chooseProvider(pending, now), new KubernetesReferencedObjects(context.getClient()));
+    if (decision instanceof Admission.Invalid<ProviderRuntime> rejected) {
+      return rejected(cx, context, rejected, now);
     }
+    if (decision instanceof Admission.Waiting<ProviderRuntime> waiting) {
+      return waitFor(cx, context, waiting, now);
+    }
+    return queueOrStart(cx, context, (Admission.Admitted<ProviderRuntime>) decision, now);
+  }
 
+  /** The provider the execution names, or the namespace's default, if this process can run on it now. */
+  private Admission.ProviderChoice<ProviderRuntime> chooseProvider(CodeExecution cx, Instant now) {
     ProviderResolution resolution = resolveProvider(cx);
-    Instant admissionDeadline = admissionDeadline(cx, now);
     if (resolution.provider() == null) {
-      if (!now.isBefore(admissionDeadline)) {
-        return admissionTimedOut(cx, context, resolution.problem(), now);
-      }
-      events.record(cx, Type.Warning, Reason.ProviderNotFound, resolution.problem());
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_FOUND,
-          resolution.problem() + "; the execution waits for it until " + admissionDeadline + " (spec.admissionTimeoutSeconds)",
-          now, Duration.between(now, admissionDeadline));
+      return new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), true);
     }
     SandboxProvider provider = resolution.provider();
     Optional<ProviderRuntime> runtime = registry.get(provider.getMetadata().getUid());
@@ -258,69 +256,72 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           "SandboxProvider " + provider.getMetadata().getName() + " is not Ready"
               + runtime.map(r -> r.lastProbe() == null ? " yet" : " (" + r.lastProbe().reason() + "): "
                   + r.lastProbe().message()).orElse(" yet");
-      if (!now.isBefore(admissionDeadline) && knownNotReady(provider, runtime, now)) {
-        return admissionTimedOut(cx, context, why, now);
-      }
-      String message = why + "; the execution waits for it until " + admissionDeadline + " (spec.admissionTimeoutSeconds).";
-      events.record(cx, Type.Warning, Reason.ProviderNotReady, message);
-      // Woken by the provider informer when its Ready condition flips or its reason or message
-      // change, by the provider reconciler when this process sees it ready (after a restart or a
-      // leader change its status may already say True, so no flip comes): providerBecameReady;
-      // and at the admission deadline.
-      Duration untilDeadline = Duration.between(now, admissionDeadline);
-      // Past the deadline without knowing yet (just restarted): look again shortly.
-      return waiting(cx, context, ConditionTypes.PROVIDER_NOT_READY, message, now,
-          untilDeadline.isNegative() || untilDeadline.isZero() ? Duration.ofSeconds(5) : untilDeadline);
+      return new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_READY, why, knownNotReady(provider, runtime, now));
     }
-    ProviderSettings settings = runtime.get().settings();
+    return new Admission.Usable<>(runtime.get(), runtime.get().settings());
+  }
 
-    ExecutionInputs.Resolution inputs =
-        ExecutionInputs.resolve(cx.getMetadata().getNamespace(), cx.getSpec(), new KubernetesReferencedObjects(context.getClient()));
-    if (inputs instanceof ExecutionInputs.Missing missing) {
-      events.record(cx, Type.Warning, Reason.ReferenceNotFound, missing.message());
-      return waiting(cx, context, ConditionTypes.REFERENCE_NOT_FOUND, missing.message() + "; the execution waits for it.", now,
-          REFERENCE_RETRY);
+  /**
+   * Waits for what admission lacks, with a Warning event. A missing reference is waited for until
+   * it appears; a missing or not Ready provider until spec.admissionTimeoutSeconds.
+   */
+  private UpdateControl<CodeExecution> waitFor(
+      CodeExecution cx, Context<CodeExecution> context, Admission.Waiting<?> waiting, Instant now) {
+    if (ConditionTypes.REFERENCE_NOT_FOUND.equals(waiting.reason())) {
+      events.record(cx, Type.Warning, Reason.ReferenceNotFound, waiting.problem());
+      return waiting(cx, context, ConditionTypes.REFERENCE_NOT_FOUND, waiting.problem() + "; the execution waits for it.",
+          now, REFERENCE_RETRY);
     }
-    if (inputs instanceof ExecutionInputs.Invalid invalid) {
-      return invalid(cx, context, List.of(invalid.message()), now);
+    Instant admissionDeadline = admissionDeadline(cx, now);
+    if (!now.isBefore(admissionDeadline) && waiting.endsAtAdmissionTimeout()) {
+      return admissionTimedOut(cx, context, waiting.problem(), now);
     }
-    if (inputs instanceof ExecutionInputs.NotAllowed notAllowed) {
-      return refused(cx, context, notAllowed.reason(), Reason.valueOf(notAllowed.reason()), notAllowed.message(), now);
-    }
-    ExecutionInputs resolved = ((ExecutionInputs.Resolved) inputs).inputs();
-    problems = CodeExecutionValidator.validateAgainst(cx.getSpec(), settings, resolved.code());
-    if (!problems.isEmpty()) {
-      return invalid(cx, context, problems, now);
-    }
+    boolean notReady = ConditionTypes.PROVIDER_NOT_READY.equals(waiting.reason());
+    String message = waiting.problem() + "; the execution waits for it until " + admissionDeadline
+        + " (spec.admissionTimeoutSeconds)" + (notReady ? "." : "");
+    // A missing provider's event names the problem alone; a not Ready one's the wait too.
+    events.record(cx, Type.Warning, Reason.valueOf(waiting.reason()), notReady ? message : waiting.problem());
+    // Woken by the provider informer when the provider appears, when its Ready condition flips or
+    // its reason or message change, by the provider reconciler when this process sees it ready
+    // (after a restart or a leader change its status may already say True, so no flip comes):
+    // providerBecameReady; and at the admission deadline.
+    Duration untilDeadline = Duration.between(now, admissionDeadline);
+    // Past the deadline without knowing yet (just restarted): look again shortly.
+    return waiting(cx, context, waiting.reason(), message, now,
+        untilDeadline.isNegative() || untilDeadline.isZero() ? Duration.ofSeconds(5) : untilDeadline);
+  }
 
-    String providerUid = runtime.get().uid();
-    SandboxBackend backend = runtime.get().backend();
+  /** Admitted: take a sandbox now, or wait in the provider's queue (queue, don't fail). */
+  private UpdateControl<CodeExecution> queueOrStart(
+      CodeExecution cx, Context<CodeExecution> context, Admission.Admitted<ProviderRuntime> admitted, Instant now) {
+    String uid = cx.getMetadata().getUid();
+    ProviderRuntime runtime = admitted.provider();
+    ProviderSettings settings = admitted.settings();
     ExecutionQueue.Entry entry =
         new ExecutionQueue.Entry(ResourceID.fromResource(cx), uid, created(cx, now), cx.getSpec().getLanguage());
-    ExecutionQueue.Admission admission =
-        queue.admit(providerUid, entry, backend, settings.limits().maxConcurrentExecutions());
-    if (admission instanceof ExecutionQueue.Waiting waiting) {
+    ExecutionQueue.Admission turn =
+        queue.admit(runtime.uid(), entry, runtime.backend(), settings.limits().maxConcurrentExecutions());
+    if (turn instanceof ExecutionQueue.Waiting waiting) {
       CodeExecutionStatus queued =
           CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), waiting.reason(), now);
-      if (!sameWaitingState(status, queued)) {
+      if (!sameWaitingState(cx.getStatus(), queued)) {
         write(cx, context, queued);
       }
       return UpdateControl.noUpdate();
     }
-    SandboxLease lease = ((ExecutionQueue.Granted) admission).lease();
-    return start(cx, context, settings, providerUid, backend, lease, resolved, now);
+    SandboxLease lease = ((ExecutionQueue.Granted) turn).lease();
+    return start(cx, context, admitted, lease, now);
   }
 
   private UpdateControl<CodeExecution> start(
       CodeExecution cx,
       Context<CodeExecution> context,
-      ProviderSettings settings,
-      String providerUid,
-      SandboxBackend backend,
+      Admission.Admitted<ProviderRuntime> admitted,
       SandboxLease lease,
-      ExecutionInputs inputs,
       Instant now) {
     String uid = cx.getMetadata().getUid();
+    ProviderRuntime runtime = admitted.provider();
+    ProviderSettings settings = admitted.settings();
     CodeExecutionStatus started =
         CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.sandboxId(), now);
     try {
@@ -329,34 +330,18 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       write(cx, context, started);
     } catch (RuntimeException e) {
       lease.release();
-      queue.release(providerUid, uid);
+      queue.release(runtime.uid(), uid);
       if (isNotFound(e)) {
         return UpdateControl.noUpdate(); // deleted meanwhile
       }
       throw e; // a conflict: decide again on a fresh read (it may have been started elsewhere)
     }
-    CodeExecutionSpec spec = cx.getSpec();
-    int timeoutSeconds =
-        spec.getTimeoutSeconds() != null ? spec.getTimeoutSeconds() : settings.limits().defaultTimeoutSeconds();
-    ExecutionRequest request =
-        new ExecutionRequest(
-            cx.getMetadata().getNamespace(),
-            cx.getMetadata().getName(),
-            uid,
-            spec.getLanguage(),
-            spec.getMode() == null ? ExecutionMode.FUNCTION : spec.getMode(),
-            spec.getEntrypoint() == null ? "main" : spec.getEntrypoint(),
-            inputs.code(),
-            inputs.arguments(),
-            Duration.ofSeconds(timeoutSeconds),
-            settings.limits().maxOutputBytes(),
-            inputs.codeFromSecret(),
-            settings.limits().artifactLimits());
-    tracker.start(ResourceID.fromResource(cx), uid, providerUid, backend, lease, request,
+    ExecutionRequest request = admitted.request();
+    tracker.start(ResourceID.fromResource(cx), uid, runtime.uid(), runtime.backend(), lease, request,
         StatusBudget.storedBytesWithoutStatus(cx));
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
     events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
-    metrics.executionStarted(settings.type(), spec.getLanguage(), Duration.between(created(cx, now), now));
+    metrics.executionStarted(settings.type(), cx.getSpec().getLanguage(), Duration.between(created(cx, now), now));
     return UpdateControl.noUpdate();
   }
 
@@ -368,10 +353,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
    */
   private CodeExecutionStatus writeFinal(
       CodeExecution cx, Context<CodeExecution> context, ExecutionTracker.Run run, ExecutionOutcome outcome, Instant now) {
-    var action =
-        registry.get(run.providerUid()).map(r -> r.settings().limits().outputLimitAction())
-            .orElse(dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE);
-    CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, action, now);
+    // Judged by the limits it was admitted with, even if the provider changed or went away since.
+    CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, run.request(), now);
     // The files go first: the final status may point into their ConfigMap only once it exists.
     storeArtifacts(cx, finished, outcome.report().against(outcome.exitCode()).artifacts());
     Long startedGeneration = cx.getStatus() == null ? null : cx.getStatus().getObservedGeneration();
@@ -559,8 +542,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
     CodeExecutionStatus written;
     if (recovered.isPresent()) {
+      ProviderSettings settings = runtime.get().settings();
       CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, recovered.get(),
-          runtime.get().settings().limits().outputLimitAction(), now);
+          settings.limits().outputLimitAction(), Admission.effectiveTimeout(cx.getSpec(), settings), now);
       written = writeFitting(cx, context, finished, storedBytesWithoutStatus(cx));
     } else {
       written = CodeExecutionStatusCalculator.interrupted(cx, null, now);
@@ -598,35 +582,31 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return providers.get(new ResourceID(providerName, cx.getMetadata().getNamespace()));
   }
 
-  private UpdateControl<CodeExecution> invalid(
-      CodeExecution cx, Context<CodeExecution> context, List<String> problems, Instant now) {
+  /** Final before it started (an invalid spec, a Secret that did not opt in): Warning event, no retry. */
+  private UpdateControl<CodeExecution> rejected(
+      CodeExecution cx, Context<CodeExecution> context, Admission.Invalid<?> rejected, Instant now) {
     queue.remove(cx.getMetadata().getUid());
-    CodeExecutionStatus status = CodeExecutionStatusCalculator.invalid(cx, problems, now);
+    CodeExecutionStatus status = rejected.status(cx, now);
     write(cx, context, status);
-    events.record(cx, Type.Warning, Reason.InvalidSpec, status.getMessage());
-    LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), problems);
-    // It never reaches a provider: no type, no run duration.
-    metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(), ConditionTypes.INVALID_SPEC, null);
-    return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
-  }
-
-  /** Final before it started (e.g. a Secret that did not opt in): Warning event, no retry. */
-  private UpdateControl<CodeExecution> refused(
-      CodeExecution cx, Context<CodeExecution> context, String reason, Reason eventReason, String problem, Instant now) {
-    queue.remove(cx.getMetadata().getUid());
-    CodeExecutionStatus status = CodeExecutionStatusCalculator.refused(cx, reason, problem, now);
-    write(cx, context, status);
-    events.record(cx, Type.Warning, eventReason, status.getMessage());
-    LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(), reason,
-        problem);
+    events.record(cx, Type.Warning, Reason.valueOf(rejected.reason()), status.getMessage());
+    if (rejected.invalidSpec()) {
+      LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
+          rejected.problems());
+      // It never reaches a provider: no type, no run duration.
+      metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(),
+          ConditionTypes.INVALID_SPEC, null);
+    } else {
+      LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
+          rejected.reason(), String.join("; ", rejected.problems()));
+    }
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 
   /** The API server holds the object, but it cannot be parsed: final, as an invalid spec. */
   private UpdateControl<CodeExecution> unreadable(CodeExecution cx, Context<CodeExecution> context, String problem, Instant now) {
     // Only a pending execution is read whole, and its status holds no output to keep.
-    return invalid(cx, context, List.of("the CodeExecution cannot be read (" + problem + "); spec.arguments may nest at most "
-        + CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + " levels"), now);
+    return rejected(cx, context, Admission.Invalid.spec(List.of("the CodeExecution cannot be read (" + problem
+        + "); spec.arguments may nest at most " + CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + " levels")), now);
   }
 
   /**
@@ -635,9 +615,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
    * by it (queue, don't fail).
    */
   private static Instant admissionDeadline(CodeExecution cx, Instant now) {
-    Integer seconds = cx.getSpec().getAdmissionTimeoutSeconds();
-    return created(cx, now).plusSeconds(seconds != null ? seconds : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS)
-        .truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    return created(cx, now).plus(Admission.admissionTimeout(cx.getSpec())).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
   }
 
   /**
@@ -658,10 +636,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private UpdateControl<CodeExecution> admissionTimedOut(
       CodeExecution cx, Context<CodeExecution> context, String why, Instant now) {
     queue.remove(cx.getMetadata().getUid());
-    Integer seconds = cx.getSpec().getAdmissionTimeoutSeconds();
     CodeExecutionStatus status = CodeExecutionStatusCalculator.neverStarted(cx,
-        "No sandbox within spec.admissionTimeoutSeconds ("
-            + (seconds != null ? seconds : CodeExecutionValidator.DEFAULT_ADMISSION_TIMEOUT_SECONDS) + "s): " + why, now);
+        "No sandbox within spec.admissionTimeoutSeconds (" + Admission.admissionTimeout(cx.getSpec()).toSeconds() + "s): "
+            + why, now);
     write(cx, context, status);
     events.record(cx, Type.Warning, Reason.SandboxFailed, status.getMessage());
     LOG.info("CodeExecution {}/{} gave up waiting for its provider: {}", cx.getMetadata().getNamespace(),

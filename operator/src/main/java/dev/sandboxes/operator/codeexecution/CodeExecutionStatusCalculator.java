@@ -15,6 +15,7 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxReference;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.runner.RunnerProgram;
 import dev.sandboxes.operator.runner.RunnerReport;
@@ -151,15 +152,25 @@ public final class CodeExecutionStatusCalculator {
     return status;
   }
 
-  /** The final status from what the backend observed. */
+  /** The final status from what the backend observed, judged by the limits the request ran with. */
   public static CodeExecutionStatus finished(
-      CodeExecution cx, ExecutionOutcome outcome, OutputLimitAction outputLimitAction, Instant now) {
+      CodeExecution cx, ExecutionOutcome outcome, ExecutionRequest request, Instant now) {
+    return finished(cx, outcome, request.outputLimitAction(), request.timeout(), now);
+  }
+
+  /**
+   * The final status from what the backend observed.
+   *
+   * @param timeout the effective time limit the run had, named when it timed out
+   */
+  public static CodeExecutionStatus finished(
+      CodeExecution cx, ExecutionOutcome outcome, OutputLimitAction outputLimitAction, Duration timeout, Instant now) {
     CodeExecutionStatus status = copy(cx);
     long generation = generation(cx);
     ExecutionMode mode = cx.getSpec().getMode() == null ? ExecutionMode.FUNCTION : cx.getSpec().getMode();
     String entrypoint = cx.getSpec().getEntrypoint() == null ? "main" : cx.getSpec().getEntrypoint();
     Verdict verdict = withDroppedNullsHint(cx,
-        verdict(outcome, mode, entrypoint, outputLimitAction, timeoutSeconds(cx, outcome)), outcome.report());
+        verdict(outcome, mode, entrypoint, outputLimitAction, (int) timeout.toSeconds()), outcome.report());
     Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, verdict.succeeded() ? TRUE : FALSE,
         verdict.reason(), verdict.message(), generation, now);
     if (!Conditions.get(status.getConditions(), ConditionTypes.STARTED).isPresent()) {
@@ -197,7 +208,7 @@ public final class CodeExecutionStatusCalculator {
   public static CodeExecutionStatus interrupted(CodeExecution cx, String detail, Instant now) {
     return finished(cx, ExecutionOutcome.failure(Termination.INTERRUPTED,
         cx.getStatus() != null && cx.getStatus().getSandbox() != null ? cx.getStatus().getSandbox().getId() : null,
-        null, now, detail), OutputLimitAction.TRUNCATE, now);
+        null, now, detail), OutputLimitAction.TRUNCATE, Duration.ZERO, now); // limits play no part in Interrupted
   }
 
   /** How an outcome reads as a condition. The exit code decides; stderr alone never fails a run. */
@@ -232,6 +243,12 @@ public final class CodeExecutionStatusCalculator {
     if (exit != null && exit == RunnerProgram.ENVELOPE_ERROR_EXIT_CODE && !report.finished() && !report.isUntrusted()) {
       return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
           "The sandbox runner could not start the code (exit 70); the sandbox image may lack a compatible python3 or node.");
+    }
+    if (exit != null && exit == RunnerProgram.ALREADY_USED_EXIT_CODE && !report.finished() && !report.isUntrusted()) {
+      // The runner's once-only guard: another runner in this sandbox had taken an envelope first.
+      return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+          "The sandbox had already received a program (the runner's once-only marker existed, exit 73), so the code was"
+              + " not run in it. It was not run again; create a new CodeExecution to retry.");
     }
     if (report.isUntrusted()) {
       return new Verdict(false, ConditionTypes.USER_CODE_ERROR,
@@ -346,16 +363,6 @@ public final class CodeExecutionStatusCalculator {
   /** RFC 3339 with millisecond precision. */
   public static String timestamp(Instant instant) {
     return instant.truncatedTo(ChronoUnit.MILLIS).toString();
-  }
-
-  private static int timeoutSeconds(CodeExecution cx, ExecutionOutcome outcome) {
-    if (cx.getSpec().getTimeoutSeconds() != null) {
-      return cx.getSpec().getTimeoutSeconds();
-    }
-    if (outcome.startTime() != null && outcome.completionTime() != null) {
-      return (int) Math.round(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis() / 1000.0);
-    }
-    return 0;
   }
 
   private static String sentence(String text, String fallback) {

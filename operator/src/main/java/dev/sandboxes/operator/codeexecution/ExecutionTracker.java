@@ -36,16 +36,18 @@ public final class ExecutionTracker implements AutoCloseable {
     private final ResourceID id;
     private final String executionUid;
     private final String providerUid;
+    private final ExecutionRequest request;
     private final RunControl control;
     private final long storedBytesWithoutStatus;
     private volatile String sandboxId;
     private volatile ExecutionOutcome outcome;
 
-    Run(ResourceID id, String executionUid, String providerUid, String sandboxId, long storedBytesWithoutStatus,
-        Consumer<Run> sandboxAssigned) {
+    Run(ResourceID id, String executionUid, String providerUid, ExecutionRequest request, String sandboxId,
+        long storedBytesWithoutStatus, Consumer<Run> sandboxAssigned) {
       this.id = id;
       this.executionUid = executionUid;
       this.providerUid = providerUid;
+      this.request = request;
       this.storedBytesWithoutStatus = storedBytesWithoutStatus;
       this.sandboxId = sandboxId;
       this.control =
@@ -66,6 +68,11 @@ public final class ExecutionTracker implements AutoCloseable {
 
     public String providerUid() {
       return providerUid;
+    }
+
+    /** What the backend was asked to run, with the limits its outcome is judged by. */
+    public ExecutionRequest request() {
+      return request;
     }
 
     public String sandboxId() {
@@ -135,7 +142,7 @@ public final class ExecutionTracker implements AutoCloseable {
       SandboxLease lease,
       ExecutionRequest request,
       long storedBytesWithoutStatus) {
-    Run run = new Run(id, executionUid, providerUid, lease.sandboxId(), storedBytesWithoutStatus, r -> sandboxAssignedHandler.accept(r));
+    Run run = new Run(id, executionUid, providerUid, request, lease.sandboxId(), storedBytesWithoutStatus, r -> sandboxAssignedHandler.accept(r));
     runs.put(executionUid, run);
     executor.execute(
         () -> {

@@ -90,6 +90,8 @@ public class EventRecorder implements AutoCloseable {
     CredentialsMissing,
     /** A provider's spec is invalid. */
     InvalidProviderSpec,
+    /** A pool's target changed with demand (arrival rate × pod start time, between poolSize and maxPoolSize). */
+    PoolResized,
     /** A provider asks for weaker isolation than the operator's policy allows. */
     PolicyViolation
   }

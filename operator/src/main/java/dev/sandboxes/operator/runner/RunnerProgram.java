@@ -25,6 +25,18 @@ public final class RunnerProgram {
   /** Exit code of a runner that could not read its envelope: the operator's fault, not the user's. */
   public static final int ENVELOPE_ERROR_EXIT_CODE = 70;
 
+  /**
+   * Exit code of a runner that refused its envelope because the sandbox already received one (the
+   * once-only marker existed): the code did not run.
+   */
+  public static final int ALREADY_USED_EXIT_CODE = 73;
+
+  /**
+   * Where pool sandboxes keep the once-only marker: the sandbox's own {@code /tmp} (a per-pod
+   * emptyDir, a per-container tmpfs), never shared with another sandbox. See docs/runner-protocol.md.
+   */
+  public static final String ONCE_MARKER = "/tmp/.sandbox-runner-envelope-received";
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final String PYTHON_SOURCE = load("python_runner.py");
@@ -39,6 +51,17 @@ public final class RunnerProgram {
       case PYTHON -> List.of("python3", "-X", "utf8", "-c", PYTHON_SOURCE);
       case JAVASCRIPT -> List.of("node", "-e", NODE_SOURCE);
     };
+  }
+
+  /**
+   * The argv that starts the runner with the once-only guard: before it reads its envelope, the
+   * runner creates {@code onceMarker} exclusively, and exits {@link #ALREADY_USED_EXIT_CODE}
+   * without reading it when the marker exists (another runner in this sandbox got an envelope).
+   */
+  public static List<String> command(Language language, String onceMarker) {
+    List<String> command = new java.util.ArrayList<>(command(language));
+    command.add(onceMarker);
+    return List.copyOf(command);
   }
 
   /** The runner's source for a language (for backends that ship it as a file). */

@@ -233,10 +233,31 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
         || !Conditions.get(status.getConditions(), ConditionTypes.READY).isPresent();
   }
 
+  /** One event per pool whose target moved since the last status, with the two numbers behind it. */
+  private void recordPoolResizes(SandboxProvider provider, SandboxProviderStatus status) {
+    if (provider.getStatus() == null || provider.getStatus().getPools() == null || status.getPools() == null) {
+      return;
+    }
+    for (dev.sandboxes.api.v1alpha1.PoolStatus pool : status.getPools()) {
+      provider.getStatus().getPools().stream()
+          .filter(before -> before.getLanguage() == pool.getLanguage())
+          .filter(before -> before.getDesired() != null && pool.getDesired() != null
+              && !before.getDesired().equals(pool.getDesired()))
+          .findFirst()
+          .ifPresent(before -> events.record(provider, Type.Normal, Reason.PoolResized, String.format(java.util.Locale.ROOT,
+              "The %s pool now aims for %d idle or starting sandboxes (was %d): %s executions per minute x %.1f s"
+                  + " sandbox start time (Little's law), within poolSize and maxPoolSize.",
+              pool.getLanguage().value(), pool.getDesired(), before.getDesired(),
+              pool.getArrivalsPerMinute() == null ? "?" : pool.getArrivalsPerMinute().toString(),
+              pool.getStartMillis() == null ? 0.0 : pool.getStartMillis() / 1000.0)));
+    }
+  }
+
   private UpdateControl<SandboxProvider> write(
       SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
     canary.applyTo(provider, status, clock.instant());
     metrics.providerStatus(provider, status);
+    recordPoolResizes(provider, status);
     boolean unchanged =
         provider.getStatus() != null
             && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)

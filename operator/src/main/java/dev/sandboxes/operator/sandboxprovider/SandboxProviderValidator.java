@@ -145,6 +145,12 @@ public final class SandboxProviderValidator {
       return;
     }
     range("spec.selfManaged.poolSize", selfManaged.getPoolSize(), 0, 100, problems);
+    range("spec.selfManaged.maxPoolSize", selfManaged.getMaxPoolSize(), 0, 100, problems);
+    int poolSize = selfManaged.getPoolSize() == null ? ProviderSettings.DEFAULT_POOL_SIZE : selfManaged.getPoolSize();
+    if (selfManaged.getMaxPoolSize() != null && selfManaged.getMaxPoolSize() < poolSize) {
+      problems.add("spec.selfManaged.maxPoolSize (" + selfManaged.getMaxPoolSize() + ") is below spec.selfManaged.poolSize ("
+          + poolSize + "); raise it, or leave it out for a fixed pool");
+    }
     range("spec.selfManaged.pidsLimit", selfManaged.getPidsLimit(), 16, 65536, problems);
     if (selfManaged.getRuntimeClassName() != null && !NAME.matcher(selfManaged.getRuntimeClassName()).matches()) {
       problems.add("spec.selfManaged.runtimeClassName is not a valid object name");

@@ -39,6 +39,8 @@
   const bufferToString = uncurry(Buffer.prototype.toString);
   const bufferAlloc = Buffer.alloc;
   const arraySort = uncurry(Array.prototype.sort);
+  // `node -e <runner> <marker>`: the once-only marker's path, or none (local runs, SaaS sandboxes).
+  const onceMarker = process.argv.length > 1 ? process.argv[1] : '';
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const objectKeys = Object.keys;
@@ -145,6 +147,32 @@
     let line = Buffer.alloc(65536);
     let length = 0;
     let taken = false;
+    // The once-only guard (docs/runner-protocol.md, "One envelope per sandbox"): with a marker
+    // path, the first byte (always "{") only shows that an envelope is arriving; the marker is
+    // created with O_EXCL before anything else is read, so of two runners in one sandbox exactly
+    // one reads its envelope and the other exits 73 without reading its code.
+    if (onceMarker) {
+      for (;;) {
+        try {
+          length = readSync(0, line, 0, 1, null);
+          break;
+        } catch (error) {
+          if (error.code !== 'EAGAIN') throw error;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+        }
+      }
+      if (length === 0) return '';
+      try {
+        closeSync(openSync(onceMarker, 'wx', 0o400));
+      } catch (error) {
+        if (error.code === 'EEXIST') {
+          stderrWrite(stderr, 'sandbox runner: this sandbox already received an envelope; refusing a second one\n');
+          exitWith(73);
+        }
+        stderrWrite(stderr, 'sandbox runner: cannot create the once-only marker: ' + error.code + '\n');
+        exitWith(70);
+      }
+    }
     for (;;) {
       if (length === line.length) {
         const larger = Buffer.alloc(line.length * 2);

@@ -696,8 +696,24 @@ def _sandbox_runner():
             pass
         os._exit(exit_code)
 
+    # The once-only guard (docs/runner-protocol.md, "One envelope per sandbox"): a runner started
+    # with a marker path takes the marker before it reads the envelope. The first byte only shows
+    # that an envelope is arriving (it is always "{"); the marker is created with O_EXCL, so of two
+    # runners in one sandbox exactly one gets past this point, and the other never reads its code.
+    first = os.read(0, 1)
+    if first and len(sys.argv) > 1 and sys.argv[1]:
+        try:
+            os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400))
+        except FileExistsError:
+            sys.stderr.write("sandbox runner: this sandbox already received an envelope; refusing a second one\n")
+            sys.stderr.flush()
+            end(73)
+        except OSError as error:
+            sys.stderr.write("sandbox runner: cannot create the once-only marker: %s\n" % error.strerror)
+            sys.stderr.flush()
+            end(70)
     try:
-        envelope = loads(sys.stdin.buffer.readline().decode("utf-8"))
+        envelope = loads((first + sys.stdin.buffer.readline()).decode("utf-8"))
         nonce = envelope["nonce"].encode("ascii")
         mode = envelope.get("mode", "Function")
         entrypoint = envelope.get("entrypoint", "main")

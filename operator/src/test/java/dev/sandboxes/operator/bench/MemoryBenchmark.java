@@ -268,7 +268,7 @@ public final class MemoryBenchmark {
         Instant now = Instant.now();
         ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
             RunnerReport.NONE, "sbx-" + name, now.minusMillis(120), now, null);
-        cx.setStatus(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, now));
+        cx.setStatus(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
         try {
           client.resource(cx).updateStatus();
         } catch (KubernetesClientException e) {
@@ -312,7 +312,7 @@ public final class MemoryBenchmark {
     ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0,
         new StreamCapture(out, out.length(), false), new StreamCapture(err, err.length(), false),
         new RunnerReport("ok", null, null, value, null), "sbx-" + cx.getMetadata().getName(), now.minusSeconds(1), now, null);
-    return CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, now);
+    return CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now);
   }
 
   /**

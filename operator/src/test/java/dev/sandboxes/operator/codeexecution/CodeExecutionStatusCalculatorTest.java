@@ -3,19 +3,23 @@ package dev.sandboxes.operator.codeexecution;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
+import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
+import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.runner.RunnerReport;
 import dev.sandboxes.operator.runner.StreamCapture;
 import dev.sandboxes.operator.testing.TestResources;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.stream.Stream;
@@ -57,6 +61,9 @@ class CodeExecutionStatusCalculatorTest {
         Arguments.of(Termination.EXITED, 0, new RunnerReport("exit", null, null, null, null, 0, null), StreamCapture.EMPTY,
             OutputLimitAction.TRUNCATE, true, "Completed"),
         Arguments.of(Termination.EXITED, 70, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
+            "SandboxFailed"),
+        // The once-only marker refused the envelope: the code did not run in this sandbox.
+        Arguments.of(Termination.EXITED, 73, RunnerReport.NONE, StreamCapture.EMPTY, OutputLimitAction.TRUNCATE, false,
             "SandboxFailed"),
         Arguments.of(Termination.EXITED, 0, new RunnerReport("ok", null, null, null, "too big"), StreamCapture.EMPTY,
             OutputLimitAction.TRUNCATE, false, "UserCodeError"),
@@ -101,7 +108,7 @@ class CodeExecutionStatusCalculatorTest {
         StreamCapture.EMPTY, new RunnerReport("ok", null, null, IntNode.valueOf(42), null), "c1", T0, T0.plusMillis(1530),
         null);
     CodeExecutionStatus status =
-        CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0.plusSeconds(2));
+        CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0.plusSeconds(2));
     assertThat(status.getPhase()).isEqualTo(Phase.SUCCEEDED);
     assertThat(status.getResult().asInt()).isEqualTo(42);
     assertThat(status.getStdout()).isEqualTo("hi\n");
@@ -114,6 +121,35 @@ class CodeExecutionStatusCalculatorTest {
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.RUNNING);
   }
 
+  /** Issue 15: TimedOut names the limit the run was admitted with, not a figure guessed from how long it took. */
+  @Test
+  void aTimedOutRunNamesTheEffectiveLimitOfItsRequest() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p"); // no spec.timeoutSeconds: the provider's default
+    ExecutionOutcome outcome = ExecutionOutcome.failure(Termination.TIMED_OUT, "s", T0, T0.plusMillis(11_400), null);
+    ExecutionRequest request = new ExecutionRequest("ns", "x", "u", Language.PYTHON, ExecutionMode.FUNCTION, "main",
+        cx.getSpec().getCode(), JsonNodeFactory.instance.objectNode(), Duration.ofSeconds(10), 1024, false, null,
+        OutputLimitAction.FAIL);
+
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.finished(cx, outcome, request, T0.plusSeconds(12));
+
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.TIMED_OUT);
+    assertThat(status.getMessage()).startsWith("Killed after the time limit of 10s (spec.timeoutSeconds)");
+  }
+
+  /** The request's outputLimitAction decides whether cut output fails the run. */
+  @Test
+  void cutOutputFailsTheRunWhenItsRequestSaysFail() {
+    CodeExecution cx = TestResources.anExecution("ns", "x", "p");
+    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, CUT, StreamCapture.EMPTY, ok(), "s", T0,
+        T0.plusMillis(10), null);
+    ExecutionRequest failing = new ExecutionRequest("ns", "x", "u", Language.PYTHON, ExecutionMode.FUNCTION, "main",
+        cx.getSpec().getCode(), JsonNodeFactory.instance.objectNode(), Duration.ofSeconds(10), 1024, false, null,
+        OutputLimitAction.FAIL);
+
+    assertThat(Conditions.reason(CodeExecutionStatusCalculator.finished(cx, outcome, failing, T0).getConditions(),
+        ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.OUTPUT_LIMIT_EXCEEDED);
+  }
+
   /** Issue 18: client-side kubectl apply drops null arguments; the message must not blame the code alone. */
   @Test
   void aMissingParameterWithArgumentsInTheManifestMentionsKubectlDroppingNulls() {
@@ -123,21 +159,21 @@ class CodeExecutionStatusCalculatorTest {
     ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 1, StreamCapture.EMPTY, StreamCapture.EMPTY,
         error("Exception", missing), "c", T0, T0, null);
 
-    String message = CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage();
+    String message = CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0).getMessage();
 
     assertThat(message).startsWith("The code raised " + missing).contains("client-side kubectl apply drops null values")
         .contains("spec.argumentsJSON").contains("kubectl apply --server-side");
     // Another TypeError, or no arguments in the manifest: no hint.
     ExecutionOutcome other = new ExecutionOutcome(Termination.EXITED, 1, StreamCapture.EMPTY, StreamCapture.EMPTY,
         error("Exception", "TypeError: unsupported operand type(s) for +: 'int' and 'str'"), "c", T0, T0, null);
-    assertThat(CodeExecutionStatusCalculator.finished(cx, other, OutputLimitAction.TRUNCATE, T0).getMessage())
+    assertThat(CodeExecutionStatusCalculator.finished(cx, other, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0).getMessage())
         .doesNotContain("kubectl");
     cx.getSpec().setArguments(null);
-    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage())
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0).getMessage())
         .doesNotContain("kubectl");
     // Applied client-side with only null arguments: kubectl may have removed spec.arguments whole.
     cx.getMetadata().setAnnotations(java.util.Map.of("kubectl.kubernetes.io/last-applied-configuration", "{}"));
-    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage())
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0).getMessage())
         .contains("spec.argumentsJSON");
   }
 
@@ -146,7 +182,7 @@ class CodeExecutionStatusCalculatorTest {
     CodeExecution cx = TestResources.anExecution("ns", "x", "p");
     ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
         ok(), "c", T0, T0, "Processes the code left running were stopped with the sandbox");
-    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getMessage())
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0).getMessage())
         .isEqualTo("main() returned no value. Processes the code left running were stopped with the sandbox.");
   }
 
@@ -155,7 +191,7 @@ class CodeExecutionStatusCalculatorTest {
     CodeExecution cx = TestResources.anExecution("ns", "x", "p");
     ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 2, StreamCapture.EMPTY, StreamCapture.EMPTY,
         new RunnerReport("ok", null, null, IntNode.valueOf(1), null), "c", T0, T0, null);
-    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0).getResult()).isNull();
+    assertThat(CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0).getResult()).isNull();
   }
 
   @Test
@@ -184,7 +220,7 @@ class CodeExecutionStatusCalculatorTest {
     RunnerReport report = new RunnerReport("ok", null, null, IntNode.valueOf(42), null);
     ExecutionOutcome killed = new ExecutionOutcome(Termination.EXITED, 137, StreamCapture.EMPTY, StreamCapture.EMPTY,
         report, "s", T0, T0.plusMillis(10), null);
-    CodeExecutionStatus status = CodeExecutionStatusCalculator.finished(cx, killed, OutputLimitAction.TRUNCATE, T0);
+    CodeExecutionStatus status = CodeExecutionStatusCalculator.finished(cx, killed, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0);
     assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
     assertThat(status.getResult()).isNull();
     assertThat(status.getMessage()).contains("cannot be believed").contains("says ok but the process exited with code 137");

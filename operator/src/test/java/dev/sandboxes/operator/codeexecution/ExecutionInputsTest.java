@@ -8,40 +8,19 @@ import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
-import java.util.HashMap;
+import dev.sandboxes.operator.testing.FakeReferencedObjects;
 import java.util.Map;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** Resolving codeFrom and argumentsFrom: only Secrets that opted in are read for an execution. */
 class ExecutionInputsTest {
 
+  private final FakeReferencedObjects objects = new FakeReferencedObjects();
   /** Secrets by name, each labelled or not; ConfigMaps by name. */
-  private final Map<String, ReferencedObjects.ExecutionSecret> secrets = new HashMap<>();
-  private final Map<String, Map<String, String>> configMaps = new HashMap<>();
+  private final Map<String, ReferencedObjects.ExecutionSecret> secrets = objects.executionSecrets();
+  private final Map<String, Map<String, String>> configMaps = objects.configMaps();
   /** ConfigMaps read for arguments, each labelled or not. */
-  private final Map<String, ReferencedObjects.ExecutionSecret> argumentConfigMaps = new HashMap<>();
-  private final ReferencedObjects objects = new ReferencedObjects() {
-    @Override
-    public Optional<Map<String, String>> configMap(String namespace, String name) {
-      return Optional.ofNullable(configMaps.get(name));
-    }
-
-    @Override
-    public Optional<Map<String, String>> secret(String namespace, String name) {
-      throw new AssertionError("executions must not read Secrets the way providers do");
-    }
-
-    @Override
-    public Optional<ExecutionSecret> executionSecret(String namespace, String name) {
-      return Optional.ofNullable(secrets.get(name));
-    }
-
-    @Override
-    public Optional<ExecutionSecret> executionConfigMap(String namespace, String name) {
-      return Optional.ofNullable(argumentConfigMaps.get(name));
-    }
-  };
+  private final Map<String, ReferencedObjects.ExecutionSecret> argumentConfigMaps = objects.executionConfigMaps();
 
   @Test
   void codeFromASecretThatDidNotOptInIsRefusedNamingTheFieldAndTheLabel() {

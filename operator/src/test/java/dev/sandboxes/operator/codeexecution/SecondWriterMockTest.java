@@ -99,7 +99,7 @@ class SecondWriterMockTest {
 
     // The other operator finishes its execution; this one neither ran it nor touches it.
     CodeExecutionStatus theirs = writeAsAnotherOperator("contested", cx -> CodeExecutionStatusCalculator.finished(cx,
-        FakeSandboxBackend.succeedWithArguments(request(cx)), dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE,
+        FakeSandboxBackend.succeedWithArguments(request(cx)), dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE, Duration.ofSeconds(10),
         Instant.now()));
     await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
       assertThat(get("contested").getStatus().getCompletionTime()).isEqualTo(theirs.getCompletionTime());

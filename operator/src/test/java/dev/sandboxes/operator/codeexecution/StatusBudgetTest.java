@@ -19,6 +19,7 @@ import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
@@ -211,6 +212,6 @@ class StatusBudgetTest {
     cx.getMetadata().setGeneration(1L);
     ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, stdout, stderr,
         new RunnerReport("ok", null, null, result, null), "sbx", T0, T0.plusSeconds(1), null);
-    return CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, T0.plusSeconds(1));
+    return CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0.plusSeconds(1));
   }
 }

@@ -58,6 +58,21 @@ class SandboxProviderValidatorTest {
   }
 
   @Test
+  void theSelfManagedMaxPoolSizeIsBoundedAndNotBelowThePoolSize() {
+    SandboxProviderSpec spec = TestResources.aSelfManagedProvider("ns", "p", 3).getSpec();
+    spec.getSelfManaged().setMaxPoolSize(2);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString()
+        .contains("spec.selfManaged.maxPoolSize (2) is below spec.selfManaged.poolSize (3)");
+    spec.getSelfManaged().setMaxPoolSize(101);
+    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString()
+        .contains("spec.selfManaged.maxPoolSize must be between 0 and 100 (is 101)");
+    spec.getSelfManaged().setMaxPoolSize(3);
+    assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
+    spec.getSelfManaged().setMaxPoolSize(null); // a fixed pool
+    assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
+  }
+
+  @Test
   void artifactLimitsAreBoundedByTheStatusAndTheConfigMapAndDefaultToTenFilesAndOneMebibyte() {
     SandboxProviderSpec spec = TestResources.aDockerProvider("ns", "p").getSpec();
     ExecutionLimits limits = new ExecutionLimits();

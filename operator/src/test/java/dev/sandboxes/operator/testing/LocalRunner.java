@@ -137,30 +137,60 @@ public final class LocalRunner {
    */
   public static CompletableFuture<Integer> start(
       List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
-    return launch(command, stdin, stdout, stderr, started, 10_000);
+    Waiting waiting = startWaiting(command, stdout, stderr, started);
+    waiting.send(stdin);
+    return waiting.exit();
+  }
+
+  /** A local runner process started with its stdin still empty, as a pre-started runner in a pod. */
+  public record Waiting(Process process, CompletableFuture<Integer> exit) {
+    /** Writes to its stdin and leaves stdin open, as over an exec stream. */
+    public void send(byte[] stdin) {
+      try {
+        process.getOutputStream().write(stdin);
+        process.getOutputStream().flush();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  /** Starts the command now; its stdin is written later through {@link Waiting#send}. */
+  public static Waiting startWaiting(List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    return startWaiting(command, stdout, stderr, started, 10_000);
   }
 
   /**
-   * Like {@link #start}, but the exit code arrives only once every holder of stdout and stderr has
-   * let go, as with containerd's exec streams: a process the code left running with the output
-   * open keeps the exit status from ever arriving.
+   * Like {@link #startWaiting}, but the exit code arrives only once every holder of stdout and
+   * stderr has let go, as with containerd's exec streams: a process the code left running with the
+   * output open keeps the exit status from ever arriving.
    */
-  public static CompletableFuture<Integer> startLikeContainerd(
-      List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
-    return launch(command, stdin, stdout, stderr, started, 0);
+  public static Waiting startWaitingLikeContainerd(
+      List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    return startWaiting(command, stdout, stderr, started, 0); // join(0): no limit
   }
 
-  /** Starts the process; its exit code waits for the output pumps at most this long (0: until they end). */
-  private static CompletableFuture<Integer> launch(List<String> command, byte[] stdin, OutputStream stdout,
-      OutputStream stderr, List<Process> started, long drainMillis) {
+  /** {@link #start} with the exit status of {@link #startWaitingLikeContainerd}. */
+  public static CompletableFuture<Integer> startLikeContainerd(
+      List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+    Waiting waiting = startWaitingLikeContainerd(command, stdout, stderr, started);
+    waiting.send(stdin);
+    return waiting.exit();
+  }
+
+  private static Waiting startWaiting(
+      List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started, long drainMillis) {
+    if (command.contains(RunnerProgram.ONCE_MARKER)) {
+      // On this machine /tmp is shared by every test and user: the marker would refuse all later runs.
+      throw new IllegalArgumentException("a local runner needs a once-only marker path of its own, not "
+          + RunnerProgram.ONCE_MARKER + " (see ScriptedPodExec.perPod)");
+    }
     try {
       Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
       started.add(process);
       Thread out = pump(process.getInputStream(), stdout);
       Thread err = pump(process.getErrorStream(), stderr);
-      process.getOutputStream().write(stdin);
-      process.getOutputStream().flush();
-      return process.onExit().thenApplyAsync(p -> {
+      return new Waiting(process, process.onExit().thenApplyAsync(p -> {
         try {
           out.join(drainMillis);
           err.join(drainMillis);
@@ -168,7 +198,7 @@ public final class LocalRunner {
           Thread.currentThread().interrupt();
         }
         return p.exitValue();
-      });
+      }));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

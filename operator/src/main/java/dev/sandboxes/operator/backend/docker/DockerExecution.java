@@ -70,6 +70,18 @@ final class DockerExecution {
    *     cancellation use it)
    */
   ExecutionOutcome run(String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroyLater) {
+    return run(containerId, request, control, destroyLater, null);
+  }
+
+  /**
+   * Runs the request through the container's pre-started runner when it is still waiting (the
+   * envelope is then the only thing sent), else through a fresh exec. Never both: the fresh exec
+   * is used only when the waiting runner's stream had already ended, before any byte was sent.
+   *
+   * @param warm the container's pre-started runner, taken for this execution, or null
+   */
+  ExecutionOutcome run(
+      String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroyLater, WarmExec warm) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     FrameSink sink = new FrameSink(streams);
@@ -91,7 +103,7 @@ final class DockerExecution {
     CompletableFuture<ExecutionOutcome> ended;
     try {
       ended = CompletableFuture.supplyAsync(
-          () -> exec(containerId, request, envelope, streams, sink, stop, started), ExecutionThreads.engineCalls());
+          () -> exec(containerId, request, envelope, streams, sink, stop, started, warm), ExecutionThreads.engineCalls());
     } catch (RuntimeException e) {
       deadline.cancel(false);
       throw e;
@@ -153,32 +165,48 @@ final class DockerExecution {
    */
   private ExecutionOutcome exec(
       String containerId, ExecutionRequest request, ExecutionRequest.Envelope envelope, RunnerStreams streams,
-      FrameSink sink, AtomicReference<Stop> stop, Instant started) {
+      FrameSink sink, AtomicReference<Stop> stop, Instant started, WarmExec warm) {
     String execId = null;
     Throwable streamError = null;
+    ResultCallback.Adapter<Frame> stream = sink;
     try {
-      execId =
-          client
-              .execCreateCmd(containerId)
-              .withAttachStdin(true)
-              .withAttachStdout(true)
-              .withAttachStderr(true)
-              .withCmd(RunnerProgram.command(request.language()).toArray(String[]::new))
-              .exec()
-              .getId();
-      if (stop.get() != Stop.NONE) {
-        return null; // stopped while the exec was being created: the code never ran
+      if (warm != null && warm.alive()) {
+        execId = warm.execId();
+        warm.attach(sink);
+        if (stop.get() != Stop.NONE) {
+          return null; // stopped before the envelope was sent: the code never ran
+        }
+        stream = warm;
+        warm.send(envelope.line());
+        warm.awaitCompletion(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+        streamError = warm.error();
+      } else {
+        if (warm != null) {
+          warm.close(); // its stream ended before use: no byte of this envelope reached it
+        }
+        execId =
+            client
+                .execCreateCmd(containerId)
+                .withAttachStdin(true)
+                .withAttachStdout(true)
+                .withAttachStderr(true)
+                .withCmd(RunnerProgram.command(request.language(), RunnerProgram.ONCE_MARKER).toArray(String[]::new))
+                .exec()
+                .getId();
+        if (stop.get() != Stop.NONE) {
+          return null; // stopped while the exec was being created: the code never ran
+        }
+        client
+            .execStartCmd(execId)
+            .withDetach(false)
+            .withTty(false)
+            .withStdIn(new ByteArrayInputStream(envelope.line()))
+            .exec(sink);
+        // The deadline destroys the container, which ends the stream; the extra time only guards
+        // against an engine that never closes it.
+        sink.awaitCompletion(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+        streamError = sink.error;
       }
-      client
-          .execStartCmd(execId)
-          .withDetach(false)
-          .withTty(false)
-          .withStdIn(new ByteArrayInputStream(envelope.line()))
-          .exec(sink);
-      // The deadline destroys the container, which ends the stream; the extra time only guards
-      // against an engine that never closes it.
-      sink.awaitCompletion(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
-      streamError = sink.error;
     } catch (RuntimeException e) {
       streamError = e;
     } catch (InterruptedException e) {
@@ -186,7 +214,7 @@ final class DockerExecution {
       streamError = e;
     }
     if (!stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
-      closeQuietly(sink);
+      closeQuietly(stream);
       return null;
     }
     sink.shut(); // an engine that never closed the stream may still send frames
@@ -251,7 +279,7 @@ final class DockerExecution {
     return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
   }
 
-  private static void closeQuietly(FrameSink sink) {
+  private static void closeQuietly(ResultCallback.Adapter<Frame> sink) {
     try {
       sink.close();
     } catch (IOException | RuntimeException e) {

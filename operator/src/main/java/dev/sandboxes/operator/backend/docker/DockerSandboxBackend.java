@@ -25,6 +25,7 @@ import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.runner.RunnerProgram;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import java.io.IOException;
 import java.time.Clock;
@@ -73,6 +74,8 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicBoolean clientClosed = new AtomicBoolean();
   private volatile Runnable capacityListener = () -> {};
+  /** Runners waiting in idle containers, by container id (see WarmExec). */
+  private final Map<String, WarmExec> warmRunners = new java.util.concurrent.ConcurrentHashMap<>();
 
   public DockerSandboxBackend(BackendContext context) {
     this.providerUid = context.providerUid();
@@ -224,7 +227,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
     running.incrementAndGet();
     try {
       return new DockerExecution(client, clock, settings)
-          .run(container.sandboxId(), request, control, this::destroyLater);
+          .run(container.sandboxId(), request, control, this::destroyLater, warmRunners.remove(container.sandboxId()));
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, container.sandboxId(), null, clock.instant(),
           "The Docker engine failed during the execution: " + rootMessage(e));
@@ -288,7 +291,15 @@ public final class DockerSandboxBackend implements SandboxBackend {
     return new ContainerPool.Launcher() {
       @Override
       public String launch(Language language) {
-        return createAndStart(language, image);
+        String id = createAndStart(language, image);
+        try {
+          // The runner starts now, while the container waits in the pool: claiming it then costs
+          // one envelope write instead of an exec and an interpreter start.
+          warmRunners.put(id, WarmExec.open(client, id, RunnerProgram.command(language, RunnerProgram.ONCE_MARKER)));
+        } catch (RuntimeException e) {
+          LOG.debug("pre-starting the runner in container {} failed: {}", shortId(id), rootMessage(e));
+        }
+        return id;
       }
 
       @Override
@@ -399,9 +410,13 @@ public final class DockerSandboxBackend implements SandboxBackend {
   /**
    * Kills and removes a container once. Returns null when it is gone (or already was), else the
    * engine's reason. A removal already in progress (409) may still fail, so it counts as a failure
-   * to try again after.
+   * to try again after. The container's pre-started runner, if any, is closed first.
    */
   private String destroy(String containerId) {
+    WarmExec warm = warmRunners.remove(containerId);
+    if (warm != null) {
+      warm.close();
+    }
     try {
       client.removeContainerCmd(containerId).withForce(true).withRemoveVolumes(true).exec();
       return null;
@@ -451,6 +466,22 @@ public final class DockerSandboxBackend implements SandboxBackend {
   /** Whether every pool is full and no container is being started or destroyed. */
   public boolean warmAndQuiet() {
     return pools.values().stream().allMatch(pool -> pool.quiet() && pool.status().getReady() >= pool.status().getDesired());
+  }
+
+  /** Whether an idle container's pre-started runner is waiting for its envelope (tests check this). */
+  boolean runnerWaiting(String containerId) {
+    WarmExec warm = warmRunners.get(containerId);
+    return warm != null && warm.alive();
+  }
+
+  /** Takes a container's pre-started runner away from the pool's use (tests race it against others). */
+  WarmExec takeWaitingRunner(String containerId) {
+    return warmRunners.remove(containerId);
+  }
+
+  /** The engine client (tests exec into leased containers with it). */
+  DockerClient client() {
+    return client;
   }
 
   /** Whether the backend is closed and nothing of it uses the engine any more (tests wait for this). */

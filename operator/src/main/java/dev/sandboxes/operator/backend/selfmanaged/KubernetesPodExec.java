@@ -28,6 +28,12 @@ final class KubernetesPodExec implements PodExec {
   public Running start(
       String namespace, String pod, String container, List<String> command, byte[] stdin,
       OutputStream stdout, OutputStream stderr) {
+    return open(namespace, pod, container, command, stdout, stderr).send(stdin);
+  }
+
+  @Override
+  public Waiting open(
+      String namespace, String pod, String container, List<String> command, OutputStream stdout, OutputStream stderr) {
     CompletableFuture<Integer> done = new CompletableFuture<>();
     AtomicReference<Integer> exit = new AtomicReference<>();
     AtomicReference<String> failure = new AtomicReference<>();
@@ -72,17 +78,34 @@ final class KubernetesPodExec implements PodExec {
             .writingError(stderr)
             .usingListener(listener)
             .exec(command.toArray(String[]::new));
-    try {
-      OutputStream input = watch.getInput();
-      input.write(stdin);
-      input.flush();
-    } catch (IOException | RuntimeException e) {
-      done.completeExceptionally(new StreamBrokenException("sending the program to the sandbox failed: " + describe(e), e));
-    }
-    return new Running() {
+    Running running = new Running() {
       @Override
       public CompletableFuture<Integer> exitCode() {
         return done;
+      }
+
+      @Override
+      public void close() {
+        watch.close();
+      }
+    };
+    return new Waiting() {
+      @Override
+      public boolean alive() {
+        return !done.isDone();
+      }
+
+      @Override
+      public Running send(byte[] stdin) {
+        try {
+          OutputStream input = watch.getInput();
+          input.write(stdin);
+          input.flush();
+        } catch (IOException | RuntimeException e) {
+          done.completeExceptionally(
+              new StreamBrokenException("sending the program to the sandbox failed: " + describe(e), e));
+        }
+        return running;
       }
 
       @Override

@@ -18,6 +18,51 @@ public interface PodExec {
       String namespace, String pod, String container, List<String> command, byte[] stdin,
       OutputStream stdout, OutputStream stderr);
 
+  /**
+   * Starts the command now with its stdin still empty: a pre-started runner loads its interpreter
+   * and waits for the envelope, which {@link Waiting#send} writes later. The default defers the
+   * whole exec to {@code send} (scripted execs in tests); the exec API opens it at once.
+   */
+  default Waiting open(
+      String namespace, String pod, String container, List<String> command, OutputStream stdout, OutputStream stderr) {
+    PodExec self = this;
+    return new Waiting() {
+      private volatile boolean closed;
+
+      @Override
+      public boolean alive() {
+        return !closed;
+      }
+
+      @Override
+      public Running send(byte[] stdin) {
+        return self.start(namespace, pod, container, command, stdin, stdout, stderr);
+      }
+
+      @Override
+      public void close() {
+        closed = true;
+      }
+    };
+  }
+
+  /** A command started without input, waiting for it. */
+  interface Waiting extends AutoCloseable {
+
+    /** Whether the command's stream is still open: false once it ended or broke. */
+    boolean alive();
+
+    /**
+     * Writes stdin (and leaves it open) and returns the exec in progress; a failed write completes
+     * its exit code exceptionally ({@link StreamBrokenException}). Called at most once.
+     */
+    Running send(byte[] stdin);
+
+    /** Abandons the command before any input reached it. */
+    @Override
+    void close();
+  }
+
   /** An exec in progress. */
   interface Running extends AutoCloseable {
 

@@ -94,6 +94,20 @@ final class PodExecution {
    * @param deletePod deletes the pod at once (deadline and cancellation hand it to a teardown thread)
    */
   ExecutionOutcome run(String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod) {
+    return run(pod, request, control, deletePod, null);
+  }
+
+  /**
+   * Runs the request in the pod, through its pre-started runner when one is waiting: then the
+   * envelope is the only thing sent on the hot path. Without one (none was started, or its stream
+   * ended before use), a fresh runner is exec'd. Never both: once a byte of the envelope went to a
+   * runner, no other runner is started for this execution (the once-only marker would refuse it
+   * anyway, see docs/runner-protocol.md).
+   *
+   * @param warm the pod's waiting runner, taken for this execution, or null
+   */
+  ExecutionOutcome run(
+      String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod, WarmRunners.Warm warm) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     GatedSink stdout = new GatedSink(streams.stdout());
@@ -126,12 +140,20 @@ final class PodExecution {
     String broken = null;
     // Opening the exec blocks until the API server upgrades the connection, which a loaded server
     // can delay past the deadline.
-    List<String> command = limitProcesses
-        ? SandboxProcessLimit.wrap(RunnerProgram.command(request.language()), settings.pidsLimit())
-        : RunnerProgram.command(request.language());
-    CompletableFuture<PodExec.Running> starting = CompletableFuture.supplyAsync(
-        () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, command, envelope.line(), stdout, stderr),
-        ExecutionThreads.engineCalls());
+    CompletableFuture<PodExec.Running> starting;
+    if (warm != null && warm.waiting().alive() && attach(warm, stdout, stderr)) {
+      // One websocket frame: the runner already runs, with its interpreter loaded and forked.
+      // Still off this thread: a send that blocks must not hold up the deadline's verdict.
+      starting = CompletableFuture.supplyAsync(() -> warm.waiting().send(envelope.line()), ExecutionThreads.engineCalls());
+    } else {
+      if (warm != null) {
+        warm.close(); // its stream ended: no byte of this envelope reached it
+      }
+      List<String> command = runnerCommand(request.language(), limitProcesses, settings.pidsLimit());
+      starting = CompletableFuture.supplyAsync(
+          () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, command, envelope.line(), stdout, stderr),
+          ExecutionThreads.engineCalls());
+    }
     boolean exitStatusLost = false;
     try {
       CompletableFuture<Integer> exit = starting.thenCompose(PodExec.Running::exitCode);
@@ -224,6 +246,22 @@ final class PodExecution {
           : "The sandbox pod's memory cgroup could not be read, so nothing shows that the memory limit sent it";
     }
     return outcome(Termination.EXITED, exitCode, streams, pod, started, finished, detail);
+  }
+
+  /** The runner's argv: with the once-only marker, and under the process limit where it applies. */
+  static List<String> runnerCommand(dev.sandboxes.api.v1alpha1.Language language, boolean limitProcesses, int pidsLimit) {
+    List<String> command = RunnerProgram.command(language, RunnerProgram.ONCE_MARKER);
+    return limitProcesses ? SandboxProcessLimit.wrap(command, pidsLimit) : command;
+  }
+
+  private static boolean attach(WarmRunners.Warm warm, OutputStream stdout, OutputStream stderr) {
+    try {
+      warm.stdout().attach(stdout);
+      warm.stderr().attach(stderr);
+      return true;
+    } catch (java.io.IOException e) {
+      return false;
+    }
   }
 
   /** The memory cgroup's OOM-kill count: -1 when it cannot be read. */

@@ -4,6 +4,7 @@ import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.operator.backend.ExecutionThreads;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -59,12 +61,17 @@ final class PodPool implements AutoCloseable {
   private final String providerUid;
   private final String providerName;
   private final int poolSize;
-  private final int maxCreating;
+  /** Per runtime: the target between poolSize and maxPoolSize, from demand (see PoolSizer). */
+  private final Map<Language, PoolSizer> sizers = new EnumMap<>(Language.class);
+  /** When each pod still starting was asked for (this process's clock): its start time once Ready. */
+  private final Map<String, Instant> askedAt = new ConcurrentHashMap<>();
   private final Map<Language, SandboxPodTemplate> templates;
   private final Duration claimExpiry;
   private final ScheduledExecutorService executor;
   private final Runnable capacityListener;
   private final Clock clock;
+  /** Runners waiting in idle Ready pods, or null when runners are exec'd per execution. */
+  private final WarmRunners warmRunners;
 
   /**
    * Pods this pool created, by name: the uid the API server returned for each. The only proof
@@ -79,6 +86,11 @@ final class PodPool implements AutoCloseable {
   /** Pods this process claimed: the informer may still show them idle for a moment. */
   private final Map<String, Language> claimedHere = new ConcurrentHashMap<>();
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
+  /**
+   * The claim PUT of each pod claimed here, in flight or done: it runs while the caller writes the
+   * execution's Started status, and the execution sends its envelope only once it succeeded.
+   */
+  private final Map<String, CompletableFuture<Void>> claimWrites = new ConcurrentHashMap<>();
   /** Pods this process asked to delete and the informer still shows. */
   private final Map<String, Instant> deletingHere = new ConcurrentHashMap<>();
   private final Map<Language, AtomicBoolean> demand = new EnumMap<>(Language.class);
@@ -97,23 +109,26 @@ final class PodPool implements AutoCloseable {
       String providerUid,
       String providerName,
       int poolSize,
+      int maxPoolSize,
       Map<Language, SandboxPodTemplate> templates,
       Duration claimExpiry,
       ScheduledExecutorService executor,
       Runnable capacityListener,
-      Clock clock) {
+      Clock clock,
+      WarmRunners warmRunners) {
     this.client = client;
     this.namespace = namespace;
     this.providerUid = providerUid;
     this.providerName = providerName;
     this.poolSize = poolSize;
-    this.maxCreating = Math.max(2, poolSize);
     this.templates = templates;
     this.claimExpiry = claimExpiry;
     this.executor = executor;
     this.capacityListener = capacityListener;
     this.clock = clock;
+    this.warmRunners = warmRunners;
     templates.keySet().forEach(language -> demand.put(language, new AtomicBoolean()));
+    templates.keySet().forEach(language -> sizers.put(language, new PoolSizer(poolSize, maxPoolSize, clock)));
   }
 
   /** Starts watching and filling. Idempotent; blocks until the informer has listed the pods. */
@@ -169,30 +184,81 @@ final class PodPool implements AutoCloseable {
       if (claimedHere.putIfAbsent(name, language) != null) {
         continue; // another thread of this process has it
       }
-      // Cleared before the update: maintenance running meanwhile must not read the demand this
-      // claim satisfies as a reason to create a pod. A failed claim sets it again below.
+      // Cleared before the claim: maintenance running meanwhile must not read the demand this
+      // claim satisfies as a reason to create a pod.
       demand.get(language).set(false);
-      try {
-        // The update carries the resourceVersion the informer saw: a pod changed by anyone since
-        // (another claimer, a deletion) answers 409 and is skipped.
-        client.resource(claimedCopy(pod)).update();
-        requestMaintenance(); // the replacement, ahead of demand
-        return Optional.of(name);
-      } catch (KubernetesClientException e) {
-        claimedHere.remove(name);
-        if (e.getCode() != 409 && e.getCode() != 404) {
-          LOG.warn("claiming sandbox pod {}/{} failed: {}", namespace, name, e.getMessage());
-          break;
+      // Taken here at once (only this process claims pods it created, and claimedHere keeps its own
+      // threads apart); the PUT that records it in the API server runs while the caller writes
+      // Started, and the execution waits for it before any code is sent (claimConfirmed).
+      CompletableFuture<Void> write = CompletableFuture.runAsync(() -> writeClaim(pod), ExecutionThreads.engineCalls());
+      claimWrites.put(name, write);
+      write.whenComplete((ignored, error) -> {
+        if (error != null) {
+          LOG.warn("claiming sandbox pod {}/{} failed: {}", namespace, name, error.getMessage());
         }
-      }
+      });
+      sizers.get(language).claimed();
+      requestMaintenance(); // the replacement, ahead of demand
+      return Optional.of(name);
     }
+    sizers.get(language).missed();
     demand.get(language).set(true);
     requestMaintenance();
     return Optional.empty();
   }
 
+  /**
+   * Labels the pod claimed with a PUT conditioned on its resourceVersion: a pod changed by anyone
+   * since (a deletion, another process) answers 409. On 409 the pod is read again and claimed only
+   * if it is still idle and still the pod this pool created: a status update by the kubelet moves
+   * the resourceVersion without making the pod anyone else's.
+   */
+  private void writeClaim(Pod seen) {
+    Pod pod = seen;
+    for (int attempt = 0; ; attempt++) {
+      try {
+        client.resource(claimedCopy(pod)).update();
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt >= 2) {
+          throw e;
+        }
+      }
+      String name = SandboxPods.name(seen);
+      Pod fresh = client.pods().inNamespace(namespace).withName(name).get();
+      if (fresh == null || !SandboxPods.idle(fresh) || SandboxPods.deleting(fresh) || !createdHere(fresh)) {
+        throw new KubernetesClientException("sandbox pod " + name + " was deleted or changed before it was claimed", 409, null);
+      }
+      pod = fresh;
+    }
+  }
+
+  /**
+   * Waits for the pod's claim PUT; true once the API server recorded the claim. No code may reach
+   * the pod before: false means the pod was deleted or taken meanwhile.
+   */
+  boolean claimConfirmed(String podName, Duration limit) {
+    CompletableFuture<Void> write = claimWrites.get(podName);
+    if (write == null) {
+      return false;
+    }
+    try {
+      write.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      return false;
+    }
+  }
+
   /** A claimed pod that ran no code goes back to the idle set. */
   void giveBack(String podName) {
+    if (!claimConfirmed(podName, Duration.ofSeconds(30))) {
+      release(podName); // the claim was not recorded (or is still in flight): delete rather than guess
+      return;
+    }
     if (closed) {
       release(podName); // close() already deleted the idle pods; this one would be left behind
       return;
@@ -211,6 +277,7 @@ final class PodPool implements AutoCloseable {
         return copy;
       });
       claimedHere.remove(podName);
+      claimWrites.remove(podName);
       capacityListener.run();
     } catch (KubernetesClientException e) {
       LOG.debug("returning sandbox pod {}/{} failed, deleting it: {}", namespace, podName, e.getMessage());
@@ -224,8 +291,11 @@ final class PodPool implements AutoCloseable {
     // would otherwise delay the execution's status. Should the delete fail (or never happen,
     // the operator dying now), the pod is no longer held here and the claim sweep removes it.
     Runnable deletion = () -> {
+      // After the claim PUT: deleting first could let a late claim write fail noisily, nothing more.
+      claimConfirmed(podName, Duration.ofSeconds(30));
       delete(podName);
       claimedHere.remove(podName);
+      claimWrites.remove(podName);
       requestMaintenance();
     };
     try {
@@ -238,6 +308,7 @@ final class PodPool implements AutoCloseable {
   /** Drops a claim without touching the pod (it is not the one this pool created). */
   void forget(String podName) {
     claimedHere.remove(podName);
+    claimWrites.remove(podName);
     requestMaintenance();
   }
 
@@ -249,6 +320,9 @@ final class PodPool implements AutoCloseable {
   /** Deletes a pod at once (grace period 0); a pod that is already gone is fine. */
   void delete(String podName) {
     deletingHere.put(podName, clock.instant());
+    if (warmRunners != null) {
+      warmRunners.forget(podName);
+    }
     try {
       client.pods().inNamespace(namespace).withName(podName).withGracePeriod(0).delete();
     } catch (KubernetesClientException e) {
@@ -303,7 +377,10 @@ final class PodPool implements AutoCloseable {
       status.setLanguage(language);
       status.setReady(ready);
       status.setClaimed(claimed.size());
-      status.setDesired(poolSize);
+      PoolSizer sizer = sizers.get(language);
+      status.setDesired(sizer.target());
+      status.setArrivalsPerMinute((int) Math.round(sizer.arrivalsPerSecond() * 60));
+      status.setStartMillis((int) Math.min(Integer.MAX_VALUE, sizer.startTime().toMillis()));
       result.add(status);
     }
     return result;
@@ -397,6 +474,9 @@ final class PodPool implements AutoCloseable {
       idle.add(name);
     }
     idle.forEach(this::delete);
+    if (warmRunners != null) {
+      warmRunners.close();
+    }
     // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
     pods.stop();
     if (!idle.isEmpty()) {
@@ -456,7 +536,7 @@ final class PodPool implements AutoCloseable {
     }
   }
 
-  /** Removes stale, ended and forgotten pods, then tops every runtime up to poolSize. */
+  /** Removes stale, ended and forgotten pods, then brings every runtime to its target (PoolSizer). */
   private synchronized void maintain() {
     SharedIndexInformer<Pod> pods = informer;
     if (closed || pods == null) {
@@ -499,6 +579,8 @@ final class PodPool implements AutoCloseable {
             recordPodFailure(pod);
             executor.execute(() -> delete(name));
             deletingHere.put(name, now);
+          } else if (warmRunners != null && usable(pod, template) && SandboxPods.ready(pod)) {
+            warmRunners.ensure(name, template.language()); // a runner whose stream ended is replaced
           }
         } else if (SandboxPods.claimed(pod) && ownedByProvider(pod) && !claimedHere.containsKey(name)
             && claimExpired(pod, now)) {
@@ -532,18 +614,48 @@ final class PodPool implements AutoCloseable {
 
   private void topUp(SandboxPodTemplate template, List<Pod> all, Collection<Creating> beingCreated) {
     Language language = template.language();
+    int target = sizers.get(language).target();
     long coming = beingCreated.stream().filter(c -> c.language() == language).count();
     long available = all.stream().filter(pod -> usable(pod, template)).count();
-    long wanted = poolSize - available - coming;
+    long wanted = target - available - coming;
     if (demand.get(language).get() && available + coming == 0) {
       wanted = Math.max(wanted, 1); // poolSize 0, or a pool drained faster than it refills
     }
-    wanted = Math.min(wanted, maxCreating - coming);
+    // Creations in flight at once: the target (at least 2), so a grown pool refills as fast as it drains.
+    wanted = Math.min(wanted, Math.max(2, target) - coming);
     for (int i = 0; i < wanted; i++) {
       Pod pod = template.newPod();
       String name = SandboxPods.name(pod);
       creating.put(name, new Creating(language, clock.instant()));
+      askedAt.put(name, clock.instant());
       executor.execute(() -> create(pod));
+    }
+    long excess = Math.min(-wanted, available - target);
+    if (excess > 0 && !demand.get(language).get()) {
+      shrink(template, all, (int) excess);
+    }
+  }
+
+  /**
+   * Deletes idle Ready pods above the target (demand fell), newest first: the oldest have their
+   * runners warm the longest. Only pods nobody claimed since the informer saw them (the delete
+   * carries their resourceVersion, so a claim in between keeps the pod).
+   */
+  private void shrink(SandboxPodTemplate template, List<Pod> all, int excess) {
+    List<Pod> idle = all.stream()
+        .filter(pod -> usable(pod, template) && SandboxPods.ready(pod))
+        .sorted(Comparator.comparing((Pod pod) -> String.valueOf(pod.getMetadata().getCreationTimestamp())).reversed())
+        .limit(excess)
+        .toList();
+    for (Pod pod : idle) {
+      String name = SandboxPods.name(pod);
+      String version = pod.getMetadata().getResourceVersion();
+      deletingHere.put(name, clock.instant());
+      if (warmRunners != null) {
+        warmRunners.forget(name);
+      }
+      LOG.debug("deleting idle sandbox pod {}/{}: the pool shrinks to {}", namespace, name, sizers.get(template.language()).target());
+      executor.execute(() -> deleteUnchanged(name, version));
     }
   }
 
@@ -565,6 +677,7 @@ final class PodPool implements AutoCloseable {
       }
     } catch (KubernetesClientException e) {
       creating.remove(name);
+      askedAt.remove(name);
       synchronized (this) {
         consecutiveFailures++;
         backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMillis());
@@ -631,9 +744,14 @@ final class PodPool implements AutoCloseable {
       String name = SandboxPods.name(pod);
       deletingHere.remove(name);
       claimedHere.remove(name);
+      claimWrites.remove(name);
+      askedAt.remove(name);
       leftovers.remove(name);
       // Only the pod we made: a look-alike of the same name deleted later must not erase our record.
       createdHere.remove(name, pod.getMetadata().getUid());
+      if (warmRunners != null) {
+        warmRunners.forget(name);
+      }
       requestMaintenance();
     }
 
@@ -646,8 +764,17 @@ final class PodPool implements AutoCloseable {
 
     /** A wake-up costs nothing even for a pod that is not ours (the claim then finds nothing). */
     private void onClaimable(Pod pod) {
+      Instant asked = askedAt.remove(SandboxPods.name(pod));
+      if (asked != null) {
+        SandboxPods.language(pod).map(sizers::get)
+            .ifPresent(sizer -> sizer.started(Duration.between(asked, clock.instant())));
+      }
       if (createdHere(pod)) {
         lastPodFailure = null;
+        if (warmRunners != null) {
+          // The runner starts as soon as the pod can take code, ahead of any claim.
+          SandboxPods.language(pod).ifPresent(language -> warmRunners.ensure(SandboxPods.name(pod), language));
+        }
       }
       capacityListener.run();
     }

@@ -39,6 +39,13 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
 
   /** Claims older than the longest allowed run plus this are swept as forgotten. */
   private static final Duration CLAIM_EXPIRY_MARGIN = Duration.ofMinutes(5);
+  /** How long an execution waits for its pod's claim PUT (normally done before Started is). */
+  private static final Duration CLAIM_WRITE_WAIT = Duration.ofSeconds(30);
+  /**
+   * How long an execution waits for its pod's pre-started runner when the exec is still being
+   * opened (normally well under a second); after that it execs a fresh runner.
+   */
+  private static final Duration RUNNER_OPENING_WAIT = Duration.ofSeconds(10);
 
   private final KubernetesClient client;
   private final ProviderSettings provider;
@@ -49,6 +56,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final ScheduledExecutorService executor;
   private final Clock clock = Clock.systemUTC();
   private final PodPool pool;
+  private final WarmRunners warmRunners;
   private final AtomicBoolean closed = new AtomicBoolean();
   /** Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit. */
   private volatile boolean limitProcesses;
@@ -79,8 +87,12 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
           new SandboxPodTemplate(provider, providerUid, settings, runtime.language(), runtime.image()));
     }
     Duration claimExpiry = Duration.ofSeconds(provider.limits().maxTimeoutSeconds()).plus(CLAIM_EXPIRY_MARGIN);
-    this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), templates,
-        claimExpiry, executor, () -> capacityListener.run(), clock);
+    // Opening an exec blocks until the API server upgrades the connection: not on the pool's threads.
+    this.warmRunners = new WarmRunners(this.exec, provider.namespace(),
+        language -> PodExecution.runnerCommand(language, limitProcesses, settings.pidsLimit()),
+        dev.sandboxes.operator.backend.ExecutionThreads.engineCalls(), RUNNER_OPENING_WAIT);
+    this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), settings.maxPoolSize(), templates,
+        claimExpiry, executor, () -> capacityListener.run(), clock, warmRunners);
   }
 
   @Override
@@ -149,7 +161,8 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
         : "processes limited only by the node's podPidsLimit (handler " + found.getHandler() + ")";
     return ProbeResult.reachable("RuntimeClass " + runtimeClass + " exists (handler " + found.getHandler()
         + "); NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
-        + processes + "; " + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize() + ".");
+        + processes + "; " + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize()
+        + (settings.maxPoolSize() > settings.poolSize() ? " growing with demand up to " + settings.maxPoolSize() : "") + ".");
   }
 
   /** Whether the RuntimeClass declares that its pods get no network interface but loopback. */
@@ -189,11 +202,18 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
           "The sandbox pod " + pod + " was deleted or replaced after it was claimed, before the code was sent;"
               + " the code did not run");
     }
+    if (!pool.claimConfirmed(pod, CLAIM_WRITE_WAIT)) {
+      // The claim PUT ran while Started was written; it failed, so the pod may be someone else's
+      // (or gone). No code was sent.
+      pool.release(pod);
+      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
+          "The sandbox pod " + pod + " was deleted or changed before its claim was recorded; the code did not run");
+    }
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
       return new PodExecution(client, exec, provider.namespace(), settings, clock, limitProcesses)
-          .run(pod, request, control, pool::delete);
+          .run(pod, request, control, pool::delete, warmRunners.take(pod).orElse(null));
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
           "The sandbox pod " + pod + " failed during the execution: " + PodExecution.describe(e));

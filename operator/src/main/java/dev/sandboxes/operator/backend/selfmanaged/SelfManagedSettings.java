@@ -16,6 +16,7 @@ import java.util.TreeMap;
  *
  * @param egressCidrs CIDRs sandbox pods may reach; empty means no egress at all
  * @param pidsLimit processes and threads an execution may have at once (see SandboxProcessLimit)
+ * @param maxPoolSize most idle and starting pods per runtime when demand is high (at least poolSize)
  */
 public record SelfManagedSettings(
     String runtimeClassName,
@@ -26,7 +27,8 @@ public record SelfManagedSettings(
     Map<String, String> nodeSelector,
     List<Toleration> tolerations,
     List<String> egressCidrs,
-    int pidsLimit) {
+    int pidsLimit,
+    int maxPoolSize) {
 
   public static final String DEFAULT_RUNTIME_CLASS = "gvisor";
   public static final String DEFAULT_CPU = "1";
@@ -53,7 +55,9 @@ public record SelfManagedSettings(
         s.getNodeSelector() == null ? Map.of() : new TreeMap<>(s.getNodeSelector()),
         s.getTolerations() == null ? List.of() : List.copyOf(s.getTolerations()),
         cidrs,
-        s.getPidsLimit() == null ? DEFAULT_PIDS_LIMIT : s.getPidsLimit());
+        s.getPidsLimit() == null ? DEFAULT_PIDS_LIMIT : s.getPidsLimit(),
+        Math.max(s.getPoolSize() == null ? ProviderSettings.DEFAULT_POOL_SIZE : s.getPoolSize(),
+            s.getMaxPoolSize() == null ? 0 : s.getMaxPoolSize()));
   }
 
   private static String or(String value, String fallback) {

@@ -482,6 +482,123 @@ class DockerSandboxBackendEngineTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aWarmContainerHoldsAPreStartedRunnerThatTakesTheEnvelope(String runtime) throws Exception {
+    DockerSandboxBackend backend = backend(runtime);
+    SandboxLease lease = lease(backend, Language.PYTHON);
+    assertThat(backend.runnerWaiting(lease.sandboxId())).as("runner started with the container").isTrue();
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main(x):\n    print('warm')\n    return x * 2", "{\"x\": 21}", UNTIMED),
+        RunControl.detached());
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("warm\n");
+    assertThat(outcome.report().result().toString()).isEqualTo("42");
+    assertThat(backend.runnerWaiting(lease.sandboxId())).isFalse();
+  }
+
+  /** A pre-started runner whose stream ended before use got no byte: a fresh exec runs the code. */
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void aPreStartedRunnerThatIsGoneIsReplacedByAFreshExec(String runtime) throws Exception {
+    DockerSandboxBackend backend = backend(runtime);
+    SandboxLease lease = lease(backend, Language.PYTHON);
+    WarmExec warm = backend.takeWaitingRunner(lease.sandboxId());
+    assertThat(warm).isNotNull();
+    warm.close(); // the stream ends; the runner gets end-of-file and exits without taking the marker
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main():\n    return 'fresh'", "{}", UNTIMED), RunControl.detached());
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.report().result().toString()).isEqualTo("\"fresh\"");
+  }
+
+  /**
+   * Two envelopes race for one container: its pre-started runner and a second runner exec'd into
+   * it get theirs at the same moment. The once-only marker lets exactly one read its envelope: the
+   * code ran once (one line in the file it appends to), the other runner exited 73 unread.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"runc", "runsc"})
+  void twoEnvelopesRacingForOneContainerRunExactlyOnce(String runtime) throws Exception {
+    DockerSandboxBackend backend = backend(runtime);
+    com.github.dockerjava.api.DockerClient client = backend.client();
+    for (int round = 0; round < 3; round++) {
+      SandboxLease lease = lease(backend, Language.PYTHON);
+      String container = lease.sandboxId();
+      try {
+        java.util.List<String> command = dev.sandboxes.operator.runner.RunnerProgram.command(
+            Language.PYTHON, dev.sandboxes.operator.runner.RunnerProgram.ONCE_MARKER);
+        WarmExec first = backend.takeWaitingRunner(container);
+        WarmExec second = WarmExec.open(client, container, command);
+        java.util.List<Collected> outputs = java.util.List.of(new Collected(), new Collected());
+        first.attach(outputs.get(0));
+        second.attach(outputs.get(1));
+        String code = "def main(who):\n    open('/tmp/ran', 'a').write(who + '\\n')\n    return who";
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        java.util.List<Thread> senders = new java.util.ArrayList<>();
+        int index = 0;
+        for (WarmExec runner : java.util.List.of(first, second)) {
+          byte[] envelope = dev.sandboxes.operator.runner.RunnerProgram.envelope(
+              dev.sandboxes.operator.runner.RunnerProgram.newNonce(), ExecutionMode.FUNCTION, "main", code,
+              JSON.readTree("{\"who\": \"runner-" + index++ + "\"}"));
+          Thread sender = new Thread(() -> {
+            try {
+              go.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            runner.send(envelope);
+          });
+          sender.start();
+          senders.add(sender);
+        }
+        go.countDown();
+        for (Thread sender : senders) {
+          sender.join();
+        }
+        first.awaitCompletion(UNTIMED, java.util.concurrent.TimeUnit.SECONDS);
+        second.awaitCompletion(UNTIMED, java.util.concurrent.TimeUnit.SECONDS);
+        java.util.List<Long> exits = java.util.List.of(
+            client.inspectExecCmd(first.execId()).exec().getExitCodeLong(),
+            client.inspectExecCmd(second.execId()).exec().getExitCodeLong());
+        assertThat(exits).as("round %d on %s", round, runtime).containsExactlyInAnyOrder(
+            0L, (long) dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+        Collected loser = outputs.get(exits.get(0) == 0L ? 1 : 0);
+        assertThat(loser.stderr.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("already received an envelope");
+        assertThat(catFile(client, container, "/tmp/ran")).as("the code ran once").hasLineCount(1);
+      } finally {
+        backend.discard(null, container); // used: never back to the pool
+      }
+    }
+  }
+
+  /** Collects an exec's stderr. */
+  private static final class Collected extends com.github.dockerjava.api.async.ResultCallback.Adapter<
+      com.github.dockerjava.api.model.Frame> {
+    final java.io.ByteArrayOutputStream stderr = new java.io.ByteArrayOutputStream();
+
+    @Override
+    public synchronized void onNext(com.github.dockerjava.api.model.Frame frame) {
+      if (frame.getStreamType() == com.github.dockerjava.api.model.StreamType.STDERR) {
+        stderr.writeBytes(frame.getPayload());
+      }
+    }
+  }
+
+  private static String catFile(com.github.dockerjava.api.DockerClient client, String container, String path)
+      throws InterruptedException {
+    String exec = client.execCreateCmd(container).withAttachStdout(true).withCmd("cat", path).exec().getId();
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    client.execStartCmd(exec).exec(new com.github.dockerjava.api.async.ResultCallback.Adapter<
+        com.github.dockerjava.api.model.Frame>() {
+      @Override
+      public void onNext(com.github.dockerjava.api.model.Frame frame) {
+        out.writeBytes(frame.getPayload());
+      }
+    }).awaitCompletion(60, java.util.concurrent.TimeUnit.SECONDS);
+    return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   @org.junit.jupiter.api.Test
   void aRuncSocketDoesNotPassForGvisor() {
     SandboxProviderSpec spec = dockerSpec(DockerEngines.host("runc"), "runsc");

@@ -59,6 +59,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The SelfManaged backend on fabric8's CRUD mock server: pods, policy and claims are real API
@@ -278,9 +280,12 @@ class SelfManagedSandboxBackendMockTest {
     await().until(() -> capacitySignals.get() >= 2);
     SandboxLease lease = await().until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent).get();
 
-    Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-    assertThat(claimed.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "claimed");
-    assertThat(claimed.getMetadata().getAnnotations()).containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    // The claim PUT runs while the caller writes Started; an execution waits for it before sending code.
+    await().untilAsserted(() -> {
+      Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+      assertThat(claimed.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "claimed");
+      assertThat(claimed.getMetadata().getAnnotations()).containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    });
     awaitPods(this::pythonPods, 3); // refilled ahead of demand
     await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON)).satisfies(p -> {
       assertThat(p.getReady()).isEqualTo(1);
@@ -467,6 +472,132 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.sandboxId()).isEqualTo(lease.sandboxId());
     assertThat(exec.execedPods).containsExactly(lease.sandboxId());
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  // ---- pre-started runners and the once-only guard ----
+
+  @Test
+  void aPreStartedRunnerWaitsInEveryReadyPodAndTakesTheEnvelopeWithoutAnExec() throws Exception {
+    exec.preStartLocally();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    String pod = lease.sandboxId();
+    // Started when the pod became Ready, before any claim: the interpreter is loaded and forked.
+    await().until(() -> exec.waiting.containsKey(pod) && exec.waiting.get(pod).process().isAlive());
+    assertThat(exec.openedPods).contains(pod); // every Ready idle pod gets one, the replacement too
+    long pid = exec.waiting.get(pod).process().pid();
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main(x):\n    print('hi')\n    return x + 1\n", "{\"x\": 41}", UNTIMED),
+        RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.exitCode()).isZero();
+    assertThat(outcome.stdout().text()).isEqualTo("hi\n");
+    assertThat(outcome.report().result()).isEqualTo(JSON.readTree("42"));
+    assertThat(exec.execedPods).as("no exec on the hot path").isEmpty();
+    assertThat(exec.waiting.get(pod).process().pid()).isEqualTo(pid);
+    await().until(() -> client.pods().inNamespace(NS).withName(pod).get() == null);
+  }
+
+  @Test
+  void aPreStartedRunnerThatIsGoneIsReplacedByAFreshExec() throws Exception {
+    exec.preStartLocally();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted-gone", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    String pod = lease.sandboxId();
+    await().until(() -> exec.waiting.containsKey(pod));
+    Process runner = exec.waiting.get(pod).process();
+    runner.destroyForcibly();
+    runner.waitFor(10, TimeUnit.SECONDS);
+
+    ExecutionOutcome outcome = backend.execute(lease,
+        request(Language.PYTHON, "def main():\n    return 'fresh'\n", "{}", UNTIMED), RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    assertThat(outcome.report().result()).isEqualTo(JSON.readTree("\"fresh\""));
+    assertThat(exec.execedPods).containsExactly(pod);
+  }
+
+  /**
+   * Two envelopes race for one pod: the execution through its pre-started runner, and a second
+   * runner exec'd into the same pod at the same moment (what a second operator, or a fallback
+   * exec, would do). The once-only marker lets exactly one read its envelope; the other exits 73
+   * without reading its code. Repeated, so that either side wins some of the rounds.
+   */
+  @Test
+  void twoEnvelopesRacingForOnePodRunExactlyOnce() throws Exception {
+    exec.preStartLocally();
+    java.nio.file.Path runs = java.nio.file.Files.createTempDirectory("race-runs");
+    SelfManagedSandboxBackend backend = warmBackend("race", 2);
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      for (int round = 0; round < 6; round++) {
+        SandboxLease lease = claim(backend, Language.PYTHON);
+        String pod = lease.sandboxId();
+        await().until(() -> exec.waiting.containsKey(pod));
+        java.nio.file.Path ran = runs.resolve(pod);
+        String code = "def main(who):\n    open(" + JSON.writeValueAsString(ran.toString()) + ", 'a').write(who + '\\n')\n"
+            + "    return who\n";
+        ByteArrayOutputStreamPair second = new ByteArrayOutputStreamPair();
+        PodExec.Waiting rival = exec.open(NS, pod, SandboxPodTemplate.CONTAINER,
+            PodExecution.runnerCommand(Language.PYTHON, false, 0), second.out, second.err);
+        await().until(() -> exec.waiting.get(pod).process().isAlive() && rival.alive());
+        CountDownLatch go = new CountDownLatch(1);
+        Future<ExecutionOutcome> first = threads.submit(() -> {
+          go.await();
+          return backend.execute(lease, request(Language.PYTHON, code, "{\"who\": \"operator\"}", UNTIMED),
+              RunControl.detached());
+        });
+        Future<Integer> other = threads.submit(() -> {
+          go.await();
+          return rival.send(dev.sandboxes.operator.runner.RunnerProgram.envelope(
+              dev.sandboxes.operator.runner.RunnerProgram.newNonce(), ExecutionMode.FUNCTION, "main", code,
+              JSON.readTree("{\"who\": \"rival\"}"))).exitCode().get(60, TimeUnit.SECONDS);
+        });
+        go.countDown();
+        ExecutionOutcome outcome = first.get(90, TimeUnit.SECONDS);
+        int rivalExit = other.get(90, TimeUnit.SECONDS);
+
+        List<String> lines = java.nio.file.Files.readAllLines(ran);
+        assertThat(lines).as("round %d: the code ran exactly once in pod %s", round, pod).hasSize(1);
+        if (lines.get(0).equals("operator")) {
+          assertThat(outcome.exitCode()).isZero();
+          assertThat(rivalExit).isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+          assertThat(second.err.toString(StandardCharsets.UTF_8)).contains("already received an envelope");
+        } else {
+          assertThat(rivalExit).isZero();
+          assertThat(outcome.exitCode()).isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+          assertThat(outcome.report().finished()).isFalse();
+        }
+      }
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  /**
+   * A pre-started runner still collects the files under the output directory once the code has
+   * ended and sends them before its done record (records after it would make the report untrusted).
+   */
+  @Test
+  void aPreStartedRunnerSendsTheCodesArtifactsBeforeItsDoneRecord() {
+    exec.preStartLocally();
+    SelfManagedSandboxBackend backend = warmBackend("prestarted-artifacts", 1);
+    for (Language language : Language.values()) {
+      SandboxLease lease = claim(backend, language);
+      await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(backend.execute(lease,
+          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED),
+          RunControl.detached()));
+    }
+    assertThat(exec.execedPods).as("every run went through its pre-started runner").isEmpty();
+  }
+
+  /** Two output sinks for a runner exec'd by hand. */
+  private static final class ByteArrayOutputStreamPair {
+    final java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    final java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
   }
 
   @Test
@@ -733,7 +864,7 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = warmBackend("reset-after-done", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
     // The real runner runs to the end; then the connection resets before the exit status arrives.
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.start(command, stdin, stdout, stderr, new ArrayList<>())
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.start(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>())
         .thenCompose(code -> CompletableFuture.failedFuture(
             new PodExec.StreamBrokenException("connection reset by peer", null))));
 
@@ -750,14 +881,23 @@ class SelfManagedSandboxBackendMockTest {
   /**
    * Issue 18: a child the code leaves running holds the exec's stdout, so containerd never sends
    * the exit status. The runner's done record and a short grace end the run with the record's
-   * outcome, and the pod is deleted with the child in it.
+   * outcome, and the pod is deleted with the child in it. The same through a pre-started runner,
+   * whose exec was opened before the claim.
    */
-  @Test
-  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction(boolean preStarted) throws Exception {
+    if (preStarted) {
+      exec.preStartLocallyLikeContainerd();
+    }
     SelfManagedSandboxBackend backend = warmBackend("bg-python", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    List<Process> runners = new ArrayList<>();
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr, runners));
+    if (preStarted) {
+      await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
+    } else {
+      exec.script((pod, command, stdin, stdout, stderr) ->
+          LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
+    }
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
         "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n    print('started')\n"
@@ -769,6 +909,7 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.stdout().text()).isEqualTo("started\n");
     assertThat(outcome.report().result().has("child")).isTrue();
     assertThat(outcome.detail()).contains("left running were stopped with the sandbox");
+    assertThat(exec.execedPods).as("a fresh exec only without a pre-started runner").hasSize(preStarted ? 0 : 1);
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
   }
 
@@ -776,7 +917,7 @@ class SelfManagedSandboxBackendMockTest {
   void aBackgroundChildDoesNotHoldAScriptOnceItsMainProgramExited() {
     SelfManagedSandboxBackend backend = warmBackend("bg-script", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
         new ArrayList<>()));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
@@ -798,7 +939,7 @@ class SelfManagedSandboxBackendMockTest {
   void theDoneRecordWaitsForAFailedScriptsThreadsBeforeAnythingEnds() {
     SelfManagedSandboxBackend backend = warmBackend("bg-threads", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
         new ArrayList<>()));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
@@ -820,7 +961,7 @@ class SelfManagedSandboxBackendMockTest {
   void javascriptChildrenLeftRunningDoNotHoldTheFunction() {
     SelfManagedSandboxBackend backend = warmBackend("bg-js", 1);
     SandboxLease lease = claim(backend, Language.JAVASCRIPT);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(command, stdin, stdout, stderr,
+    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
         new ArrayList<>()));
 
     ExecutionOutcome outcome = backend.execute(lease, request(Language.JAVASCRIPT,
@@ -1154,7 +1295,14 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SandboxLease claim(SelfManagedSandboxBackend backend, Language language) {
-    return await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+    SandboxLease lease = await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+    // The claim PUT runs in the background (in production while Started is written): tests that
+    // change the pod next wait until it is recorded, as an execution does before it sends code.
+    await().until(() -> {
+      Pod pod = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+      return pod != null && "claimed".equals(pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL));
+    });
+    return lease;
   }
 
   private FakeKubelet kubelet() {
