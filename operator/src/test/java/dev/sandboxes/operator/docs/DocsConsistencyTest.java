@@ -3,12 +3,11 @@ package dev.sandboxes.operator.docs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.TemplateCommand;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.operator.events.EventRecorder;
+import dev.sandboxes.operator.testing.MonitoringQueries;
 import dev.sandboxes.operator.testing.ProjectPaths;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,7 +44,6 @@ class DocsConsistencyTest {
   private static final List<Path> MAIN_SOURCES = List.of(
       ROOT.resolve("operator/src/main/java"), ROOT.resolve("crds/src/main/java"), ROOT.resolve("client/src/main/java"));
   private static final Pattern CONSTANT = Pattern.compile("public static final String (\\w+) = \"(\\w+)\";");
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
   @Test
   void theReadmeListsExactlyTheConditionReasonsTheCodeSets() {
@@ -152,7 +151,7 @@ class DocsConsistencyTest {
     return values;
   }
 
-  private static Set<String> unused(java.util.Collection<String> declared, Set<String> produced) {
+  private static Set<String> unused(Collection<String> declared, Set<String> produced) {
     Set<String> unused = new TreeSet<>(declared);
     unused.removeAll(produced);
     return unused;
@@ -202,20 +201,8 @@ class DocsConsistencyTest {
   }
 
   private static List<JsonNode> render(UnaryOperator<TemplateCommand> values) {
-    String manifest = values.apply(new Helm(ROOT.resolve("helm/sandbox-operator")).template()
-        .withName("docs").withNamespace("sandbox-system")).call();
-    List<JsonNode> objects = new ArrayList<>();
-    try (var parser = YAML.getFactory().createParser(manifest)) {
-      while (parser.nextToken() != null) {
-        JsonNode node = YAML.readTree(parser);
-        if (node != null && node.has("kind")) {
-          objects.add(node);
-        }
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
-    return objects;
+    return MonitoringQueries.objects(values.apply(new Helm(ROOT.resolve("helm/sandbox-operator")).template()
+        .withName("docs").withNamespace("sandbox-system")).call());
   }
 
   /** The Java sources under src/main of every module, as one text, without {@code except}. */
