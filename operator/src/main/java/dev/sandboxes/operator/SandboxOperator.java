@@ -97,8 +97,10 @@ public final class SandboxOperator implements AutoCloseable {
         new Operator(
             o -> {
               o.withKubernetesClient(informerClient)
-                  // Status is written with JSON merge patch: 1.20's server-side apply is beta and the
-                  // mock server has none (house-style §4).
+                  // The reconcilers write status themselves, as whole-status PUTs on the copy's
+                  // resourceVersion (common/StatusWriter), never through UpdateControl; SSA stays off
+                  // for anything JOSDK writes: 1.20's server-side apply is beta and the mock server
+                  // has none (house-style §4).
                   .withUseSSAToPatchPrimaryResource(false)
                   .withSSABasedCreateUpdateMatchForDependentResources(false)
                   .withCloseClientOnStop(false)
