@@ -68,10 +68,11 @@ app.kubernetes.io/component: operator
 - apiGroups: ["sandboxes.dev"]
   resources: ["codeexecutions"]
   verbs: ["delete"]
-# Status is written with a full update (and the sandbox id with a merge patch).
+# Status, the sandbox id included, is written with whole-status PUTs conditioned on the
+# resourceVersion read: no code path patches it, so no patch verb.
 - apiGroups: ["sandboxes.dev"]
   resources: ["sandboxproviders/status", "codeexecutions/status"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["get", "update"]
 # Secrets referenced by providers and executions: read one by one by name, never listed, watched
 # or cached (executions may only use Secrets labelled sandboxes.dev/execution-input: "true").
 - apiGroups: [""]

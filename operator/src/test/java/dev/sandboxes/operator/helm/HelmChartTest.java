@@ -175,6 +175,9 @@ class HelmChartTest {
       operatorRoles(objects).forEach(o -> o.get("rules").forEach(rules::add));
       // Pods: created, watched by the pool's informer, claimed by an update, labelled back, deleted.
       assertThat(verbs(rules, "", "pods")).containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
+      // Status: whole-status PUTs on the resourceVersion read; nothing patches it.
+      assertThat(verbs(rules, "sandboxes.dev", "codeexecutions/status")).containsExactly("get", "update");
+      assertThat(verbs(rules, "sandboxes.dev", "sandboxproviders/status")).containsExactly("get", "update");
       // Exec: a websocket upgrade of a GET or POST, so both verbs.
       assertThat(verbs(rules, "", "pods/exec")).containsExactly("create", "get");
       // The NetworkPolicy: read, created, updated back to the desired spec; the garbage collector
