@@ -100,7 +100,7 @@ public final class SandboxOperator implements AutoCloseable {
                   // The reconcilers write status themselves, as whole-status PUTs on the copy's
                   // resourceVersion (common/StatusWriter), never through UpdateControl; SSA stays off
                   // for anything JOSDK writes: 1.20's server-side apply is beta and the mock server
-                  // has none (house-style §4).
+                  // has none.
                   .withUseSSAToPatchPrimaryResource(false)
                   .withSSABasedCreateUpdateMatchForDependentResources(false)
                   .withCloseClientOnStop(false)

@@ -12,7 +12,7 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The two AgentRun signature algorithms as saas-apis.md documents them, written from the document
+ * The two AgentRun signature algorithms as their public sources document them (docs/providers/aliyun.md cites them), written from those
  * for the fake service: it must not share code with the operator's signers, or a shared mistake
  * would pass unnoticed.
  */

@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The real Docker-API engines the tests use: podman services on one socket per OCI runtime, from
- * hack/sandbox-engine (environment.md: podman ignores HostConfig.Runtime, so the socket selects
+ * hack/sandbox-engine (docs/container-engine.md: podman ignores HostConfig.Runtime, so the socket selects
  * it). Found through SANDBOX_DOCKER_HOST_RUNC / _RUNSC, else at the script's default paths; when
  * a socket is absent and the tests run as root, the script starts the services (again: on a shared
  * machine someone else's run may have stopped them since). Otherwise the test is skipped with the

@@ -35,8 +35,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An in-process E2B-protocol service on loopback (saas-apis.md Part 3; docs/providers/e2b.md cites
- * the sources per behaviour) that really runs code: the REST control plane on one listener; envd's
+ * An in-process E2B-protocol service on loopback (docs/providers/e2b.md cites the public sources per
+ * behaviour: e2b-dev/E2B spec/openapi.yml, e2b-dev/infra packages/envd) that really runs code: the REST control plane on one listener; envd's
  * process API (Connect streaming, 5-byte envelopes, the 0x02 end-of-stream message) and the code
  * interpreter's /execute (NDJSON) on a second listener, routed by the E2b-Sandbox-Id and
  * E2b-Sandbox-Port headers. As the real service: processes run through envd's /bin/sh wrapper

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The fake's routes that the E2B backend does not use, checked against saas-apis.md so that the
+ * The fake's routes that the E2B backend does not use, checked against E2B's public sources (docs/providers/e2b.md) so that the
  * fake stays a faithful stand-in: the code interpreter's NDJSON /execute, health, and the edge's
  * answers for unknown sandboxes and bad tokens.
  */

@@ -24,7 +24,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 
 /**
- * The REST control plane of an E2B-protocol service (saas-apis.md §2.2): create, get, kill and list
+ * The REST control plane of an E2B-protocol service (e2b-dev/E2B spec/openapi.yml): create, get, kill and list
  * sandboxes, authenticated with X-API-Key. Every call is bounded in time and response size.
  */
 final class E2bApi {

@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * envd's process service in one sandbox (saas-apis.md §2.4), over Connect with JSON messages:
+ * envd's process service in one sandbox (e2b-dev/infra packages/envd, process.proto), over Connect with JSON messages:
  * Start streams a process's events, SendInput writes to its stdin. Requests carry the routing
  * headers, so one gateway URL can serve every sandbox.
  */

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Known answers for both signatures. The expected values were computed once by a separate Python
- * rendition of the recipes in saas-apis.md (the ACS3 one, and the AGENTRUN4 one as the official
- * Python SDK's signer.py implements it): a third implementation next to the production signers
+ * rendition of the two recipes (Alibaba Cloud's ACS3-HMAC-SHA256 request signature, and AGENTRUN4 as
+ * the official Python SDK's signer.py implements it; docs/providers/aliyun.md cites both): a third implementation next to the production signers
  * and the fake's verifiers.
  */
 class AgentRunSignersTest {
