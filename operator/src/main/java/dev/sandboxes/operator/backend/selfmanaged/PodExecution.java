@@ -54,7 +54,7 @@ final class PodExecution {
    * node was measured taking more than 15 s). The wait ends as soon as the pod shows how it ended;
    * only a run that ended this way while its pod lives on waits it out.
    */
-  private static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(45);
+  static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(45);
   /**
    * After the runner's done record, how long its exit status may take. The runner exits right
    * after the record, so the status normally follows within milliseconds; it never comes while a
@@ -74,16 +74,21 @@ final class PodExecution {
   private final SelfManagedSettings settings;
   private final Clock clock;
   private final boolean limitProcesses;
+  private final Duration sandboxDeathSettleWait;
 
-  /** @param limitProcesses run under settings.pidsLimit (see SandboxProcessLimit) */
+  /**
+   * @param limitProcesses run under settings.pidsLimit (see SandboxProcessLimit)
+   * @param sandboxDeathSettleWait SANDBOX_DEATH_SETTLE_WAIT, or shorter where no kubelet is slow
+   */
   PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings, Clock clock,
-      boolean limitProcesses) {
+      boolean limitProcesses, Duration sandboxDeathSettleWait) {
     this.client = client;
     this.exec = exec;
     this.namespace = namespace;
     this.settings = settings;
     this.clock = clock;
     this.limitProcesses = limitProcesses;
+    this.sandboxDeathSettleWait = sandboxDeathSettleWait;
   }
 
   /**
@@ -196,7 +201,7 @@ final class PodExecution {
     RunnerReport report = streams.report(); // parsed once; the streams are finished
     boolean suspicious = !report.finished() && (exitCode == null || exitCode != 0);
     PodState state = suspicious ? settledState(pod,
-        maybeSandboxDeath(exitCode, streams.stderrCapture().text()) ? SANDBOX_DEATH_SETTLE_WAIT : SETTLE_WAIT)
+        maybeSandboxDeath(exitCode, streams.stderrCapture().text()) ? sandboxDeathSettleWait : SETTLE_WAIT)
         : PodState.RUNNING;
     if (state.gone()) {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,

@@ -61,6 +61,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   /** Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit. */
   private volatile boolean limitProcesses;
   private volatile Runnable capacityListener = () -> {};
+  private final Duration sandboxDeathSettleWait;
 
   public SelfManagedSandboxBackend(BackendContext context) {
     this(context, null);
@@ -70,6 +71,14 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
    * @param exec how commands reach pods; null for the exec API (tests pass a scripted one)
    */
   public SelfManagedSandboxBackend(BackendContext context, PodExec exec) {
+    this(context, exec, PodExecution.SANDBOX_DEATH_SETTLE_WAIT);
+  }
+
+  /**
+   * @param sandboxDeathSettleWait how long a run that ended like a dead sandbox waits for its pod to
+   *     say so; tests whose fake kubelet never will shorten it
+   */
+  SelfManagedSandboxBackend(BackendContext context, PodExec exec, Duration sandboxDeathSettleWait) {
     if (context.client() == null) {
       throw new IllegalStateException(
           "SelfManaged providers run pods in a cluster; without a Kubernetes client (the run command) use a Docker provider");
@@ -79,6 +88,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     this.providerUid = context.providerUid();
     this.settings = SelfManagedSettings.of(context.spec().getSelfManaged());
     this.policy = context.config().isolationPolicy();
+    this.sandboxDeathSettleWait = sandboxDeathSettleWait;
     this.exec = exec != null ? exec : new KubernetesPodExec(client);
     this.executor = Executors.newScheduledThreadPool(4, daemonThreads("selfmanaged-" + provider.name()));
     Map<Language, SandboxPodTemplate> templates = new EnumMap<>(Language.class);
@@ -212,7 +222,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
-      return new PodExecution(client, exec, provider.namespace(), settings, clock, limitProcesses)
+      return new PodExecution(client, exec, provider.namespace(), settings, clock, limitProcesses, sandboxDeathSettleWait)
           .run(pod, request, control, pool::delete, warmRunners.take(pod).orElse(null));
     } catch (RuntimeException e) {
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),

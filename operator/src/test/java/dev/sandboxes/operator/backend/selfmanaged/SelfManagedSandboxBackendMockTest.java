@@ -86,6 +86,12 @@ class SelfManagedSandboxBackendMockTest {
   private final ScriptedPodExec exec = new ScriptedPodExec();
   private final AtomicInteger capacitySignals = new AtomicInteger();
   private FakeKubelet kubelet;
+  /**
+   * How long a run that ended like a dead sandbox waits for its pod to say so. The fake kubelet
+   * says so at once or never, so the tests do not wait out production's 45 s, except the one
+   * about a slow kubelet.
+   */
+  private Duration sandboxDeathSettleWait = Duration.ofSeconds(5);
 
   @AfterEach
   void tearDown() {
@@ -759,6 +765,7 @@ class SelfManagedSandboxBackendMockTest {
    */
   @Test
   void aGvisorSandboxThatDiedIsOutOfMemoryEvenWhenTheKubeletIsSlowToSaySo() {
+    sandboxDeathSettleWait = PodExecution.SANDBOX_DEATH_SETTLE_WAIT; // the production wait is what is tested
     SelfManagedSandboxBackend backend = warmBackend("slow-kubelet", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
     exec.script((pod, command, stdin, stdout, stderr) -> {
@@ -1275,7 +1282,7 @@ class SelfManagedSandboxBackendMockTest {
     stored.setSpec(provider.getSpec());
     BackendContext context = new BackendContext(stored.getMetadata().getUid(), ProviderSettings.of(stored, config),
         stored.getSpec(), Map.of(), config, client);
-    SelfManagedSandboxBackend backend = new SelfManagedSandboxBackend(context, exec);
+    SelfManagedSandboxBackend backend = new SelfManagedSandboxBackend(context, exec, sandboxDeathSettleWait);
     backend.setCapacityListener(capacitySignals::incrementAndGet);
     backends.add(backend);
     return backend;
