@@ -4,6 +4,7 @@ import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.Backends;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.health.HealthServer;
+import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.time.Duration;
@@ -35,7 +36,7 @@ public final class OperatorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    KubernetesClient client = new KubernetesClientBuilder().build();
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(withoutConnectTimer(Config.autoConfigure(null))).build();
     SandboxOperator operator = new SandboxOperator(client, Backends.factory(), config, null);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -56,5 +57,17 @@ public final class OperatorCommand implements Callable<Integer> {
       health.close();
     }
     return 0;
+  }
+
+  /**
+   * No separate connect timeout: the requests' own timeout (10 s) still bounds a connect. With
+   * one, the JDK's HTTP client keeps the exchange that opened a connection reachable for as long as
+   * the connection lives (its connect timer is never cleared), and with it that exchange's whole
+   * response body. When that exchange is a page of the informers' first list, up to 75 MiB stay
+   * live for the operator's lifetime: hack/bench-memory measured 105 MiB of live heap instead of 32.
+   */
+  static Config withoutConnectTimer(Config config) {
+    config.setConnectionTimeout(0);
+    return config;
   }
 }

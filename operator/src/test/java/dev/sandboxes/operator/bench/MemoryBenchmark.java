@@ -185,6 +185,18 @@ public final class MemoryBenchmark {
             + (outOfMemory ? ", OutOfMemoryError in its log" : "") + "; log " + log + ")");
     System.out.printf(Locale.ROOT, "  operator: after a GC heap %.0f MiB used of %.0f MiB committed; RSS %.0f MB;"
         + " peak RSS seen %.0f MB%n", heapMib, committedMib, rssMb, peakKb.get() / 1024.0);
+    if (survived) {
+      // What the live heap is made of: the first rows of the class histogram (itself after a full GC).
+      String histogram = ProcessProbe.jcmd(pid, "GC.class_histogram");
+      if (histogram != null) {
+        histogram.lines().filter(line -> line.matches("\\s*\\d+:\\s+\\d+\\s+\\d+\\s+.*")).limit(8)
+            .forEach(line -> System.out.println("  operator: live heap by class:" + line));
+      }
+    }
+    String dumpPath = System.getenv("BENCH_MEMORY_HEAP_DUMP"); // for a closer look at what is live
+    if (survived && dumpPath != null && !dumpPath.isBlank()) {
+      System.out.println("  operator: heap dump: " + String.valueOf(ProcessProbe.jcmd(pid, "GC.heap_dump " + dumpPath)).strip());
+    }
     String nativeMemory = survived ? ProcessProbe.nativeMemory(pid) : null;
     if (nativeMemory != null) {
       System.out.println("  operator: committed MiB by area (NMT): " + nativeMemory);
