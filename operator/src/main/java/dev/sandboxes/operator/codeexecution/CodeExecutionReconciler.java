@@ -3,6 +3,7 @@ package dev.sandboxes.operator.codeexecution;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
@@ -11,7 +12,6 @@ import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.events.EventRecorder;
-import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
@@ -246,7 +246,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private Admission.ProviderChoice<ProviderRuntime> chooseProvider(CodeExecution cx, Instant now) {
     ProviderResolution resolution = resolveProvider(cx);
     if (resolution.provider() == null) {
-      return new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), true);
+      return new Admission.Waiting<>(CodeExecutionReason.PROVIDER_NOT_FOUND, resolution.problem(), true);
     }
     SandboxProvider provider = resolution.provider();
     Optional<ProviderRuntime> runtime = registry.get(provider.getMetadata().getUid());
@@ -256,7 +256,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           "SandboxProvider " + provider.getMetadata().getName() + " is not Ready"
               + runtime.map(r -> r.lastProbe() == null ? " yet" : " (" + r.lastProbe().reason() + "): "
                   + r.lastProbe().message()).orElse(" yet");
-      return new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_READY, why, knownNotReady(provider, runtime, now));
+      return new Admission.Waiting<>(CodeExecutionReason.PROVIDER_NOT_READY, why, knownNotReady(provider, runtime, now));
     }
     return new Admission.Usable<>(runtime.get(), runtime.get().settings());
   }
@@ -267,20 +267,20 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
    */
   private UpdateControl<CodeExecution> waitFor(
       CodeExecution cx, Context<CodeExecution> context, Admission.Waiting<?> waiting, Instant now) {
-    if (ConditionTypes.REFERENCE_NOT_FOUND.equals(waiting.reason())) {
-      events.record(cx, Type.Warning, Reason.ReferenceNotFound, waiting.problem());
-      return waiting(cx, context, ConditionTypes.REFERENCE_NOT_FOUND, waiting.problem() + "; the execution waits for it.",
+    if (waiting.reason() == CodeExecutionReason.REFERENCE_NOT_FOUND) {
+      events.record(cx, Type.Warning, CodeExecutionReason.REFERENCE_NOT_FOUND, waiting.problem());
+      return waiting(cx, context, CodeExecutionReason.REFERENCE_NOT_FOUND, waiting.problem() + "; the execution waits for it.",
           now, REFERENCE_RETRY);
     }
     Instant admissionDeadline = admissionDeadline(cx, now);
     if (!now.isBefore(admissionDeadline) && waiting.endsAtAdmissionTimeout()) {
       return admissionTimedOut(cx, context, waiting.problem(), now);
     }
-    boolean notReady = ConditionTypes.PROVIDER_NOT_READY.equals(waiting.reason());
+    boolean notReady = waiting.reason() == CodeExecutionReason.PROVIDER_NOT_READY;
     String message = waiting.problem() + "; the execution waits for it until " + admissionDeadline
         + " (spec.admissionTimeoutSeconds)" + (notReady ? "." : "");
     // A missing provider's event names the problem alone; a not Ready one's the wait too.
-    events.record(cx, Type.Warning, Reason.valueOf(waiting.reason()), notReady ? message : waiting.problem());
+    events.record(cx, Type.Warning, waiting.reason(), notReady ? message : waiting.problem());
     // Woken by the provider informer when the provider appears, when its Ready condition flips or
     // its reason or message change, by the provider reconciler when this process sees it ready
     // (after a restart or a leader change its status may already say True, so no flip comes):
@@ -299,11 +299,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     ProviderSettings settings = admitted.settings();
     ExecutionQueue.Entry entry =
         new ExecutionQueue.Entry(ResourceID.fromResource(cx), uid, created(cx, now), cx.getSpec().getLanguage());
-    ExecutionQueue.Admission turn =
+    ExecutionQueue.Turn turn =
         queue.admit(runtime.uid(), entry, runtime.backend(), settings.limits().maxConcurrentExecutions());
-    if (turn instanceof ExecutionQueue.Waiting waiting) {
-      CodeExecutionStatus queued =
-          CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), waiting.reason(), now);
+    if (turn instanceof ExecutionQueue.Waiting) {
+      CodeExecutionStatus queued = CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), now);
       if (!sameWaitingState(cx.getStatus(), queued)) {
         write(cx, context, queued);
       }
@@ -340,7 +339,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     tracker.start(ResourceID.fromResource(cx), uid, runtime.uid(), runtime.backend(), lease, request,
         StatusBudget.storedBytesWithoutStatus(cx));
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
-    events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
+    events.record(cx, Type.Normal, CodeExecutionReason.STARTED, "Running on SandboxProvider " + settings.name() + ".");
     metrics.executionStarted(settings.type(), cx.getSpec().getLanguage(), Duration.between(created(cx, now), now));
     return UpdateControl.noUpdate();
   }
@@ -370,7 +369,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     recordFinished(cx, written);
     if (startedGeneration != null && written.getObservedGeneration() > startedGeneration) {
       // Edited while it ran: the outcome is that of the spec it started with.
-      events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
+      events.record(cx, Type.Warning, CodeExecutionReason.SPEC_CHANGE_IGNORED,
           "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
               + " original spec. Create a new CodeExecution to run the changed spec.");
     }
@@ -393,10 +392,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
     if (artifacts.truncated()) {
       finished.setArtifactsTruncated(true);
-      events.record(cx, Type.Warning, Reason.ArtifactsTruncated, artifacts.omissionSummary()
+      events.record(cx, Type.Warning, CodeExecutionReason.ARTIFACTS_TRUNCATED, artifacts.omissionSummary()
           + ". Raise spec.limits.maxArtifacts or maxArtifactBytes on the provider, or write fewer or smaller files.");
     } else if (artifacts.omittedCount() > 0) {
-      events.record(cx, Type.Normal, Reason.ArtifactsSkipped, artifacts.omissionSummary() + ".");
+      events.record(cx, Type.Normal, CodeExecutionReason.ARTIFACTS_SKIPPED, artifacts.omissionSummary() + ".");
     }
     String configMapName = null;
     if (!artifacts.files().isEmpty()) {
@@ -411,7 +410,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             : e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
         LOG.warn("CodeExecution {}/{}: its artifacts could not be stored: {}", cx.getMetadata().getNamespace(),
             cx.getMetadata().getName(), why);
-        events.record(cx, Type.Warning, Reason.ArtifactsNotStored,
+        events.record(cx, Type.Warning, CodeExecutionReason.ARTIFACTS_NOT_STORED,
             "The " + artifacts.files().size() + " artifacts could not be stored in ConfigMap "
                 + configMap.getMetadata().getName() + ": " + why + ".");
         appendMessage(finished, "Its " + artifacts.files().size() + " artifacts could not be stored (" + why + ").");
@@ -484,16 +483,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   }
 
   private void recordFinished(CodeExecution cx, CodeExecutionStatus finished) {
-    String reason = Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED);
+    CodeExecutionReason reason = finalReason(finished);
     boolean succeeded = Conditions.isTrue(finished.getConditions(), ConditionTypes.SUCCEEDED);
     LOG.info("CodeExecution {}/{} finished: {} ({}) in {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
         finished.getPhase(), reason, finished.getDuration());
-    Reason eventReason = eventReason(reason);
-    events.record(cx, succeeded ? Type.Normal : Type.Warning, eventReason, finished.getMessage());
+    events.record(cx, succeeded ? Type.Normal : Type.Warning, reason, finished.getMessage());
     ProviderType type = finished.getSandbox() == null ? null : finished.getSandbox().getType();
     metrics.executionFinished(type, cx.getSpec().getLanguage(), reason,
         finished.getDurationMillis() == null ? null : Duration.ofMillis(finished.getDurationMillis()));
-    if (ConditionTypes.SANDBOX_FAILED.equals(reason)) {
+    if (reason == CodeExecutionReason.SANDBOX_FAILED) {
       metrics.backendError(type, reason);
     }
   }
@@ -588,13 +586,13 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     queue.remove(cx.getMetadata().getUid());
     CodeExecutionStatus status = rejected.status(cx, now);
     write(cx, context, status);
-    events.record(cx, Type.Warning, Reason.valueOf(rejected.reason()), status.getMessage());
+    events.record(cx, Type.Warning, rejected.reason(), status.getMessage());
     if (rejected.invalidSpec()) {
       LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
           rejected.problems());
       // It never reaches a provider: no type, no run duration.
       metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(),
-          ConditionTypes.INVALID_SPEC, null);
+          CodeExecutionReason.INVALID_SPEC, null);
     } else {
       LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
           rejected.reason(), String.join("; ", rejected.problems()));
@@ -640,15 +638,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         "No sandbox within spec.admissionTimeoutSeconds (" + Admission.admissionTimeout(cx.getSpec()).toSeconds() + "s): "
             + why, now);
     write(cx, context, status);
-    events.record(cx, Type.Warning, Reason.SandboxFailed, status.getMessage());
+    events.record(cx, Type.Warning, CodeExecutionReason.SANDBOX_FAILED, status.getMessage());
     LOG.info("CodeExecution {}/{} gave up waiting for its provider: {}", cx.getMetadata().getNamespace(),
         cx.getMetadata().getName(), why);
-    metrics.executionFinished(null, cx.getSpec().getLanguage(), ConditionTypes.SANDBOX_FAILED, null);
+    metrics.executionFinished(null, cx.getSpec().getLanguage(), CodeExecutionReason.SANDBOX_FAILED, null);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 
   private UpdateControl<CodeExecution> waiting(
-      CodeExecution cx, Context<CodeExecution> context, String reason, String message, Instant now, Duration retry) {
+      CodeExecution cx, Context<CodeExecution> context, CodeExecutionReason reason, String message, Instant now, Duration retry) {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
     if (!sameWaitingState(cx.getStatus(), status)) {
       write(cx, context, status);
@@ -669,7 +667,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         if (!CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
           throw new StaleCopyException("no longer finished", complete);
         }
-        events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
+        events.record(cx, Type.Warning, CodeExecutionReason.SPEC_CHANGE_IGNORED,
             "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
         CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(complete);
         updated.setObservedGeneration(generation);
@@ -836,12 +834,11 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             Conditions.reason(next.getConditions(), ConditionTypes.SUCCEEDED));
   }
 
-  private static Reason eventReason(String conditionReason) {
-    try {
-      return Reason.valueOf(conditionReason);
-    } catch (IllegalArgumentException | NullPointerException e) {
-      return Reason.SandboxFailed;
-    }
+  /** The final reason of a finished status; SandboxFailed should it carry none known. */
+  private static CodeExecutionReason finalReason(CodeExecutionStatus finished) {
+    return CodeExecutionReason.ofCondition(Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED))
+        .filter(CodeExecutionReason::onEvents)
+        .orElse(CodeExecutionReason.SANDBOX_FAILED);
   }
 
   private static Instant created(CodeExecution cx, Instant fallback) {

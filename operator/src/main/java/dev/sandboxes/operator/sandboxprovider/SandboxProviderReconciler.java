@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -12,7 +13,6 @@ import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
-import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -112,33 +112,33 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     if (!problems.isEmpty()) {
       registry.remove(uid);
       String message = "Invalid spec: " + String.join("; ", problems) + ".";
-      events.record(provider, Type.Warning, Reason.InvalidProviderSpec, message);
-      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+      events.record(provider, Type.Warning, SandboxProviderReason.INVALID_PROVIDER_SPEC, message);
+      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now), null);
     }
     List<String> violations = IsolationPolicyCheck.violations(config.isolationPolicy(), provider.getSpec());
     if (!violations.isEmpty()) {
       registry.remove(uid);
       String message = "The operator's isolation policy forbids " + String.join("; ", violations)
           + ". Change the provider, or ask the cluster's operator to allow it (Helm values isolationPolicy.*).";
-      events.record(provider, Type.Warning, Reason.PolicyViolation, message);
+      events.record(provider, Type.Warning, SandboxProviderReason.POLICY_VIOLATION, message);
       // No retry storm: the policy only changes with an operator restart, the spec with an event.
       return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.POLICY_VIOLATION, message, now), null);
+          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.POLICY_VIOLATION, message, now), null);
     }
     if (!registry.factory().supports(provider.getSpec().getType())) {
       registry.remove(uid);
       String message = "Provider type " + provider.getSpec().getType().value() + " is not available in this operator build.";
-      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now), null);
     }
     SecretRequirements.Resolution secrets =
         SecretRequirements.resolve(
             provider.getMetadata().getNamespace(), provider.getSpec(), new KubernetesReferencedObjects(context.getClient()));
     if (!secrets.ok()) {
       registry.remove(uid);
-      events.record(provider, Type.Warning, Reason.CredentialsMissing, secrets.problem());
+      events.record(provider, Type.Warning, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem());
       // Secrets are not watched: look again soon, so that a Secret created now is found quickly.
       return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.CREDENTIALS_MISSING, secrets.problem(), now),
+          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem(), now),
           NOT_READY_PROBE_INTERVAL);
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
@@ -151,7 +151,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       registry.remove(uid);
       String message = "The backend could not be set up: " + e.getMessage();
       return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now),
+          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now),
           NOT_READY_PROBE_INTERVAL);
     }
     ProbeResult probe = runtime.lastProbe();
@@ -172,18 +172,18 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       if (probe.ready() && !wasReady) {
         LOG.info("SandboxProvider {} is ready: {}", settings.displayName(), probe.message());
         ProbeResult before = runtime.previousProbe();
-        if (before != null && ConditionTypes.SANDBOX_START_FAILING.equals(before.reason())) {
-          events.record(provider, Type.Normal, Reason.SandboxStartRecovered,
+        if (before != null && before.reason() == SandboxProviderReason.SANDBOX_START_FAILING) {
+          events.record(provider, Type.Normal, SandboxProviderReason.SANDBOX_START_RECOVERED,
               "A sandbox started again; the provider is Ready. " + probe.message());
         }
-        events.record(provider, Type.Normal, Reason.ProviderReady, probe.message());
+        events.record(provider, Type.Normal, SandboxProviderReason.PROVIDER_READY, probe.message());
         // A restarted operator finds Ready=True already written, so the status does not change and
         // executions waiting for this process to see the provider ready must be told directly.
         readyListener.accept(provider);
       } else if (!probe.ready()) {
         LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
         events.record(provider, Type.Warning,
-            ConditionTypes.SANDBOX_START_FAILING.equals(probe.reason()) ? Reason.SandboxStartFailing : Reason.ProbeFailed,
+            probe.reason() == SandboxProviderReason.SANDBOX_START_FAILING ? SandboxProviderReason.SANDBOX_START_FAILING : SandboxProviderReason.PROBE_FAILED,
             probe.message());
         metrics.backendError(settings.type(), probe.reason());
       }
@@ -221,7 +221,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     try {
       return runtime.backend().probe();
     } catch (RuntimeException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
     }
   }
 
@@ -244,7 +244,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
           .filter(before -> before.getDesired() != null && pool.getDesired() != null
               && !before.getDesired().equals(pool.getDesired()))
           .findFirst()
-          .ifPresent(before -> events.record(provider, Type.Normal, Reason.PoolResized, String.format(java.util.Locale.ROOT,
+          .ifPresent(before -> events.record(provider, Type.Normal, SandboxProviderReason.POOL_RESIZED, String.format(java.util.Locale.ROOT,
               "The %s pool now aims for %d idle or starting sandboxes (was %d): %s executions per minute x %.1f s"
                   + " sandbox start time (Little's law), within poolSize and maxPoolSize.",
               pool.getLanguage().value(), pool.getDesired(), before.getDesired(),

@@ -8,6 +8,7 @@ import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.ProbeResult;
 import java.time.Instant;
@@ -38,7 +39,7 @@ public final class SandboxProviderStatusCalculator {
 
   /** Not Ready without a probe: invalid spec, missing Secret, unsupported type. */
   public static SandboxProviderStatus notReady(
-      SandboxProvider provider, String reason, String message, Instant now) {
+      SandboxProvider provider, SandboxProviderReason reason, String message, Instant now) {
     SandboxProviderStatus status = copy(provider);
     long generation = generation(provider);
     Conditions.set(status.getConditions(), ConditionTypes.READY, FALSE, reason, message, generation, now);
