@@ -6,10 +6,8 @@ import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.SandboxLease;
-import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.events.EventRecorder;
 import dev.sandboxes.operator.events.EventRecorder.Type;
@@ -84,6 +82,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final Instant processStart;
   private volatile KubernetesClient client;
   private volatile ExecutionStore store;
+  private volatile CodeExecutionStatusRecorder recorder;
   /** Executions found Started after a restart whose provider has no backend yet: since when. */
   private final java.util.Map<String, Instant> awaitingBackend = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -117,13 +116,17 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           awaitingBackend.remove(uid);
           events.forget(uid);
         });
-    tracker.onSandboxAssigned(this::recordSandboxId);
+    tracker.onSandboxAssigned(run -> recorder.recordSandboxId(run.id(), run.executionUid(), run.sandboxId()));
   }
 
   @Override
   public List<EventSource<?, CodeExecution>> prepareEventSources(EventSourceContext<CodeExecution> context) {
     this.client = context.getClient();
     this.store = new ExecutionStore(completeReads, context.getClient());
+    CodeExecutionStatusRecorder statusRecorder = new CodeExecutionStatusRecorder(store);
+    statusRecorder.subscribe(new CodeExecutionEvents(events));
+    statusRecorder.subscribe(new CodeExecutionMetrics(metrics, clock));
+    this.recorder = statusRecorder;
     this.eventSourceContext = context;
     context.getPrimaryCache().addIndexer(PROVIDER_INDEX, cx -> List.of(providerKey(cx)));
     InformerEventSourceConfiguration<SandboxProvider> configuration =
@@ -302,10 +305,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     ExecutionQueue.Turn turn =
         queue.admit(runtime.uid(), entry, runtime.backend(), settings.limits().maxConcurrentExecutions());
     if (turn instanceof ExecutionQueue.Waiting) {
-      CodeExecutionStatus queued = CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), now);
-      if (!sameWaitingState(cx.getStatus(), queued)) {
-        write(cx, context, queued);
-      }
+      recorder.record(cx, context, CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), now));
       return UpdateControl.noUpdate();
     }
     SandboxLease lease = ((ExecutionQueue.Granted) turn).lease();
@@ -326,7 +326,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     try {
       // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
       // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
-      write(cx, context, started);
+      recorder.record(cx, context, started);
     } catch (RuntimeException e) {
       lease.release();
       queue.release(runtime.uid(), uid);
@@ -339,8 +339,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     tracker.start(ResourceID.fromResource(cx), uid, runtime.uid(), runtime.backend(), lease, request,
         StatusBudget.storedBytesWithoutStatus(cx));
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
-    events.record(cx, Type.Normal, CodeExecutionReason.STARTED, "Running on SandboxProvider " + settings.name() + ".");
-    metrics.executionStarted(settings.type(), cx.getSpec().getLanguage(), Duration.between(created(cx, now), now));
     return UpdateControl.noUpdate();
   }
 
@@ -356,24 +354,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, run.request(), now);
     // The files go first: the final status may point into their ConfigMap only once it exists.
     storeArtifacts(cx, finished, outcome.report().against(outcome.exitCode()).artifacts());
-    Long startedGeneration = cx.getStatus() == null ? null : cx.getStatus().getObservedGeneration();
-    CodeExecutionStatus written;
     try {
-      written = writeFitting(cx, context, finished, run.storedBytesWithoutStatus());
+      // Edited while it ran: the outcome is that of the spec it started with (SpecChangeIgnored).
+      return writeFitting(cx, context, finished, run.storedBytesWithoutStatus());
     } catch (RuntimeException e) {
       if (!isNotFound(e)) {
         throw e;
       }
       return null;
     }
-    recordFinished(cx, written);
-    if (startedGeneration != null && written.getObservedGeneration() > startedGeneration) {
-      // Edited while it ran: the outcome is that of the spec it started with.
-      events.record(cx, Type.Warning, CodeExecutionReason.SPEC_CHANGE_IGNORED,
-          "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
-              + " original spec. Create a new CodeExecution to run the changed spec.");
-    }
-    return written;
   }
 
   /**
@@ -460,8 +449,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           fitted.outputCut());
     }
     try {
-      write(cx, context, fitted.status());
-      return fitted.status();
+      return recorder.record(cx, context, fitted.status());
     } catch (KubernetesClientException e) {
       if (!StatusBudget.refusedForContent(e)) {
         throw e;
@@ -470,29 +458,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       LOG.warn("CodeExecution {}/{}: the API server refused the final status ({}); writing it without output",
           cx.getMetadata().getNamespace(), cx.getMetadata().getName(), why);
       CodeExecutionStatus fallback = StatusBudget.fallback(fitted.status(), why);
-      write(cx, context, fallback);
-      return fallback;
-    }
-  }
-
-  /** One conditional status write; the stored copy goes to JOSDK's temporary cache. */
-  private CodeExecution write(CodeExecution base, Context<CodeExecution> context, CodeExecutionStatus status) {
-    CodeExecution written = store.replaceStatus(base, status);
-    StatusWriter.remember(context, base, written);
-    return written;
-  }
-
-  private void recordFinished(CodeExecution cx, CodeExecutionStatus finished) {
-    CodeExecutionReason reason = finalReason(finished);
-    boolean succeeded = Conditions.isTrue(finished.getConditions(), ConditionTypes.SUCCEEDED);
-    LOG.info("CodeExecution {}/{} finished: {} ({}) in {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
-        finished.getPhase(), reason, finished.getDuration());
-    events.record(cx, succeeded ? Type.Normal : Type.Warning, reason, finished.getMessage());
-    ProviderType type = finished.getSandbox() == null ? null : finished.getSandbox().getType();
-    metrics.executionFinished(type, cx.getSpec().getLanguage(), reason,
-        finished.getDurationMillis() == null ? null : Duration.ofMillis(finished.getDurationMillis()));
-    if (reason == CodeExecutionReason.SANDBOX_FAILED) {
-      metrics.backendError(type, reason);
+      return recorder.record(cx, context, fallback);
     }
   }
 
@@ -545,10 +511,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           settings.limits().outputLimitAction(), Admission.effectiveTimeout(cx.getSpec(), settings), now);
       written = writeFitting(cx, context, finished, storedBytesWithoutStatus(cx));
     } else {
-      written = CodeExecutionStatusCalculator.interrupted(cx, null, now);
-      write(cx, context, written);
+      written = recorder.record(cx, context, CodeExecutionStatusCalculator.interrupted(cx, null, now));
     }
-    recordFinished(cx, written);
     return ttlAfter(UpdateControl.noUpdate(), cx, written, now);
   }
 
@@ -584,15 +548,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private UpdateControl<CodeExecution> rejected(
       CodeExecution cx, Context<CodeExecution> context, Admission.Invalid<?> rejected, Instant now) {
     queue.remove(cx.getMetadata().getUid());
-    CodeExecutionStatus status = rejected.status(cx, now);
-    write(cx, context, status);
-    events.record(cx, Type.Warning, rejected.reason(), status.getMessage());
+    CodeExecutionStatus status = recorder.record(cx, context, rejected.status(cx, now));
     if (rejected.invalidSpec()) {
       LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
           rejected.problems());
-      // It never reaches a provider: no type, no run duration.
-      metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(),
-          CodeExecutionReason.INVALID_SPEC, null);
     } else {
       LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
           rejected.reason(), String.join("; ", rejected.problems()));
@@ -637,20 +596,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.neverStarted(cx,
         "No sandbox within spec.admissionTimeoutSeconds (" + Admission.admissionTimeout(cx.getSpec()).toSeconds() + "s): "
             + why, now);
-    write(cx, context, status);
-    events.record(cx, Type.Warning, CodeExecutionReason.SANDBOX_FAILED, status.getMessage());
+    recorder.record(cx, context, status);
     LOG.info("CodeExecution {}/{} gave up waiting for its provider: {}", cx.getMetadata().getNamespace(),
         cx.getMetadata().getName(), why);
-    metrics.executionFinished(null, cx.getSpec().getLanguage(), CodeExecutionReason.SANDBOX_FAILED, null);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 
   private UpdateControl<CodeExecution> waiting(
       CodeExecution cx, Context<CodeExecution> context, CodeExecutionReason reason, String message, Instant now, Duration retry) {
-    CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
-    if (!sameWaitingState(cx.getStatus(), status)) {
-      write(cx, context, status);
-    }
+    recorder.record(cx, context, CodeExecutionStatusCalculator.waiting(cx, reason, message, now));
     UpdateControl<CodeExecution> control = UpdateControl.noUpdate();
     return retry == null ? control : control.rescheduleAfter(retry.isNegative() || retry.isZero() ? Duration.ofMillis(100) : retry);
   }
@@ -667,11 +621,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         if (!CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
           throw new StaleCopyException("no longer finished", complete);
         }
-        events.record(cx, Type.Warning, CodeExecutionReason.SPEC_CHANGE_IGNORED,
-            "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
         CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(complete);
         updated.setObservedGeneration(generation);
-        write(complete, context, updated);
+        recorder.record(complete, context, updated); // its subscribers say SpecChangeIgnored
       }
     }
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
@@ -700,35 +652,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
     Duration wait = Duration.between(now, expiry);
     return control.rescheduleAfter(wait.isNegative() ? Duration.ofMillis(100) : wait.plusMillis(50));
-  }
-
-  /**
-   * Records the sandbox id a backend reported mid-run; returns once it is stored. Throws when the
-   * execution is gone or was finished by another writer: the backend then sends no code.
-   */
-  private void recordSandboxId(ExecutionTracker.Run run) {
-    CodeExecution key = new CodeExecution();
-    key.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-        .withNamespace(run.id().getNamespace().orElseThrow()).withName(run.id().getName())
-        .withUid(run.executionUid()).build());
-    for (int attempt = 1; attempt <= MAX_DECISIONS; attempt++) {
-      ExecutionStore.Read read = store.read(key);
-      if (!(read instanceof ExecutionStore.Found found)) {
-        throw new IllegalStateException("the CodeExecution is gone or cannot be read");
-      }
-      CodeExecution current = found.execution();
-      if (CodeExecutionStatusCalculator.isTerminal(current.getStatus())
-          || !CodeExecutionStatusCalculator.isStarted(current.getStatus())) {
-        throw new IllegalStateException("another operator finished or reset the CodeExecution");
-      }
-      try {
-        store.replaceStatus(current, CodeExecutionStatusCalculator.withSandboxId(current, run.sandboxId()));
-        return;
-      } catch (StaleCopyException e) {
-        // changed meanwhile: look again
-      }
-    }
-    throw new IllegalStateException("the CodeExecution kept changing while its sandbox id was recorded");
   }
 
   private record ProviderResolution(SandboxProvider provider, String problem) {}
@@ -818,27 +741,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return provider.getStatus() == null
         ? null
         : Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).map(c -> c.getStatus()).orElse(null);
-  }
-
-  /** Whether a waiting status would change nothing a reader cares about (avoids write storms). */
-  private static boolean sameWaitingState(CodeExecutionStatus current, CodeExecutionStatus next) {
-    if (current == null) {
-      return false;
-    }
-    return Objects.equals(current.getPhase(), next.getPhase())
-        && Objects.equals(current.getMessage(), next.getMessage())
-        && Objects.equals(current.getObservedGeneration(), next.getObservedGeneration())
-        && Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.ACCEPTED),
-            Conditions.reason(next.getConditions(), ConditionTypes.ACCEPTED))
-        && Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.SUCCEEDED),
-            Conditions.reason(next.getConditions(), ConditionTypes.SUCCEEDED));
-  }
-
-  /** The final reason of a finished status; SandboxFailed should it carry none known. */
-  private static CodeExecutionReason finalReason(CodeExecutionStatus finished) {
-    return CodeExecutionReason.ofCondition(Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED))
-        .filter(CodeExecutionReason::onEvents)
-        .orElse(CodeExecutionReason.SANDBOX_FAILED);
   }
 
   private static Instant created(CodeExecution cx, Instant fallback) {

@@ -141,15 +141,6 @@ public final class CodeExecutionStatusCalculator {
     return finish(status, generation);
   }
 
-  /** Adds the sandbox id once a backend reports it, keeping everything else. */
-  public static CodeExecutionStatus withSandboxId(CodeExecution cx, String sandboxId) {
-    CodeExecutionStatus status = copy(cx);
-    SandboxReference sandbox = status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
-    sandbox.setId(sandboxId);
-    status.setSandbox(sandbox);
-    return status;
-  }
-
   /** The final status from what the backend observed, judged by the limits the request ran with. */
   public static CodeExecutionStatus finished(
       CodeExecution cx, ExecutionOutcome outcome, ExecutionRequest request, Instant now) {
