@@ -24,6 +24,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
@@ -173,6 +174,20 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         cx = fresh;
       }
     }
+  }
+
+  /**
+   * A reconcile failed; JOSDK retries it as usual. A pending execution says so in its message; a
+   * started or finished one keeps its status, which belongs to its run or to another writer.
+   */
+  @Override
+  public ErrorStatusUpdateControl<CodeExecution> updateErrorStatus(
+      CodeExecution cx, Context<CodeExecution> context, Exception e) {
+    CodeExecutionStatusRecorder statusRecorder = recorder;
+    if (statusRecorder != null) {
+      statusRecorder.recordRetrying(cx, context, e);
+    }
+    return ErrorStatusUpdateControl.defaultErrorProcessing();
   }
 
   /** One decision on one copy (cached and pruned, or read complete). Writes throw StaleCopyException on a 409. */

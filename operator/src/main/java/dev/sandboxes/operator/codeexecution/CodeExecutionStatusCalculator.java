@@ -193,6 +193,18 @@ public final class CodeExecutionStatusCalculator {
     return finish(status, generation);
   }
 
+  /**
+   * A pending execution whose reconcile failed and is being retried: the same status with a message
+   * saying so. It names the error's type only: its text may quote more than a status should show.
+   */
+  public static CodeExecutionStatus retrying(CodeExecution cx, Exception error) {
+    CodeExecutionStatus status = copy(cx);
+    status.setMessage("The operator could not process this CodeExecution (" + error.getClass().getSimpleName()
+        + ") and retries; the operator's log has the details.");
+    status.setPhase(phase(status));
+    return status;
+  }
+
   /** Started earlier but the outcome is lost (operator restart); final. */
   public static CodeExecutionStatus interrupted(CodeExecution cx, String detail, Instant now) {
     return finished(cx, ExecutionOutcome.failure(Termination.INTERRUPTED,

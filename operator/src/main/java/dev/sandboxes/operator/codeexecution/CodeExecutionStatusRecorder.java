@@ -13,6 +13,8 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one writer of CodeExecution statuses. It decides which changes are worth writing now (a
@@ -27,6 +29,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 final class CodeExecutionStatusRecorder {
 
+  private static final Logger LOG = LoggerFactory.getLogger(CodeExecutionStatusRecorder.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   /** Attempts at the sandbox id write when the object keeps changing under it. */
   private static final int SANDBOX_ID_ATTEMPTS = 5;
@@ -99,6 +102,29 @@ final class CodeExecutionStatusRecorder {
       }
     }
     throw new IllegalStateException("the CodeExecution kept changing while its sandbox id was recorded");
+  }
+
+  /**
+   * After a failed reconcile (JOSDK retries it): a pending execution's message says so, written on a
+   * complete read; a started or finished execution keeps its status. Best effort: the error that
+   * failed the reconcile may fail this write too, and then the retry is all there is.
+   */
+  void recordRetrying(CodeExecution cx, Context<CodeExecution> context, Exception error) {
+    if (!isPending(cx.getStatus())) {
+      return;
+    }
+    try {
+      if (store.read(cx) instanceof ExecutionStore.Found found && isPending(found.execution().getStatus())) {
+        record(found.execution(), context, CodeExecutionStatusCalculator.retrying(found.execution(), error));
+      }
+    } catch (RuntimeException notWritten) {
+      LOG.debug("CodeExecution {}/{}: the error status was not written: {}", cx.getMetadata().getNamespace(),
+          cx.getMetadata().getName(), notWritten.toString());
+    }
+  }
+
+  private static boolean isPending(CodeExecutionStatus status) {
+    return !CodeExecutionStatusCalculator.isStarted(status) && !CodeExecutionStatusCalculator.isTerminal(status);
   }
 
   /**

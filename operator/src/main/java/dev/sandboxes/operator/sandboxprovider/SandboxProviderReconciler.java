@@ -9,7 +9,6 @@ import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.codeexecution.KubernetesReferencedObjects;
-import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
@@ -18,6 +17,7 @@ import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -65,6 +65,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final Clock clock;
   private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
   private final Canary canary;
+  private final SandboxProviderStatusRecorder recorder = new SandboxProviderStatusRecorder();
   private volatile java.util.function.Consumer<SandboxProvider> readyListener = provider -> {};
   private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
   private final Set<String> poolRefreshPending = ConcurrentHashMap.newKeySet();
@@ -84,6 +85,8 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     this.events = events;
     this.clock = clock;
     this.canary = new Canary(clock, provider -> triggers.trigger(ResourceID.fromResource(provider)));
+    recorder.subscribe((provider, before, after) -> metrics.providerStatus(provider, after));
+    recorder.subscribe(this::recordPoolResizes);
     triggers.onDeleted(
         provider -> {
           canary.forget(provider.getMetadata().getUid());
@@ -196,6 +199,27 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     return write(provider, context, status, canaryDue.filter(due -> due.compareTo(next) < 0).orElse(next));
   }
 
+  /**
+   * A reconcile failed; JOSDK retries it as usual. A provider probed before keeps its status (an
+   * observation that still stands); one never probed says why it is not Ready yet. The message names
+   * the error's type only: its text may quote more than a status should show.
+   */
+  @Override
+  public ErrorStatusUpdateControl<SandboxProvider> updateErrorStatus(
+      SandboxProvider provider, Context<SandboxProvider> context, Exception e) {
+    if (provider.getStatus() == null || Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).isEmpty()) {
+      try {
+        recorder.record(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.PROBING,
+            "The operator could not reconcile this SandboxProvider yet (" + e.getClass().getSimpleName()
+                + ") and retries; the operator's log has the details.", clock.instant()));
+      } catch (RuntimeException notWritten) {
+        LOG.debug("SandboxProvider {}/{}: the error status was not written: {}", provider.getMetadata().getNamespace(),
+            provider.getMetadata().getName(), notWritten.toString());
+      }
+    }
+    return ErrorStatusUpdateControl.defaultErrorProcessing();
+  }
+
   /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
   /** Called (on a reconcile thread) each time a provider becomes ready in this process. */
   public void onProviderReady(java.util.function.Consumer<SandboxProvider> listener) {
@@ -234,12 +258,12 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   }
 
   /** One event per pool whose target moved since the last status, with the two numbers behind it. */
-  private void recordPoolResizes(SandboxProvider provider, SandboxProviderStatus status) {
-    if (provider.getStatus() == null || provider.getStatus().getPools() == null || status.getPools() == null) {
+  private void recordPoolResizes(SandboxProvider provider, SandboxProviderStatus previous, SandboxProviderStatus status) {
+    if (previous == null || previous.getPools() == null || status.getPools() == null) {
       return;
     }
     for (dev.sandboxes.api.v1alpha1.PoolStatus pool : status.getPools()) {
-      provider.getStatus().getPools().stream()
+      previous.getPools().stream()
           .filter(before -> before.getLanguage() == pool.getLanguage())
           .filter(before -> before.getDesired() != null && pool.getDesired() != null
               && !before.getDesired().equals(pool.getDesired()))
@@ -256,15 +280,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private UpdateControl<SandboxProvider> write(
       SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
     canary.applyTo(provider, status, clock.instant());
-    metrics.providerStatus(provider, status);
-    recordPoolResizes(provider, status);
-    boolean unchanged =
-        provider.getStatus() != null
-            && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
-            && java.util.Objects.equals(status.getLastProbeTime(), provider.getStatus().getLastProbeTime());
-    if (!unchanged) {
-      StatusWriter.overwrite(provider, context, status, SandboxProvider::new);
-    }
+    recorder.record(provider, context, status);
     UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();
     return reschedule == null ? control : control.rescheduleAfter(reschedule);
   }

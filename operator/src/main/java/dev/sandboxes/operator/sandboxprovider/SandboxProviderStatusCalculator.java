@@ -15,7 +15,6 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 
 /** Computes SandboxProvider statuses: pure functions from the object and a probe result. */
 public final class SandboxProviderStatusCalculator {
@@ -46,18 +45,6 @@ public final class SandboxProviderStatusCalculator {
     status.setPools(null);
     status.setObservedGeneration(generation);
     return status;
-  }
-
-  /** Whether two statuses differ in anything but the probe time. */
-  public static boolean differsBeyondProbeTime(SandboxProviderStatus a, SandboxProviderStatus b) {
-    if (a == null || b == null) {
-      return a != b;
-    }
-    SandboxProviderStatus left = JSON.convertValue(a, SandboxProviderStatus.class);
-    SandboxProviderStatus right = JSON.convertValue(b, SandboxProviderStatus.class);
-    left.setLastProbeTime(null);
-    right.setLastProbeTime(null);
-    return !Objects.equals(JSON.valueToTree(left), JSON.valueToTree(right));
   }
 
   private static SandboxProviderStatus copy(SandboxProvider provider) {
