@@ -42,6 +42,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -143,15 +144,67 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return List.of(source, triggers);
   }
 
+  /**
+   * observe → admit → act; every status goes through the {@link CodeExecutionStatusRecorder}, whose
+   * subscribers record the events and meters. A write that conflicts means the copy decided on is
+   * stale: decide again on what is stored now, never re-apply a status computed from the old copy.
+   */
   @Override
   public UpdateControl<CodeExecution> reconcile(CodeExecution cached, Context<CodeExecution> context) {
+    return onFreshCopies(cached, context, cx -> {
+      Instant now = clock.instant();
+      Observation observed = observe(cx);
+      if (!(observed instanceof Observation.Pending pending)) {
+        return followUp(cx, context, observed, now);
+      }
+      CodeExecution complete = pending.execution();
+      Admission.Decision<ProviderRuntime> decision = admit(complete, context, now);
+      if (decision instanceof Admission.Invalid<ProviderRuntime> rejected) {
+        return rejected(complete, context, rejected, now);
+      }
+      if (decision instanceof Admission.Waiting<ProviderRuntime> waiting) {
+        return waitFor(complete, context, waiting, now);
+      }
+      return queueOrStart(complete, context, (Admission.Admitted<ProviderRuntime>) decision, now);
+    });
+  }
+
+  /** What one copy of an execution shows, before anything is written. */
+  private sealed interface Observation {
+    /** Finished; {@code ranHere} when this process still tracks a run of it (another writer finished it). */
+    record Finished(boolean ranHere) implements Observation {}
+
+    /** Running in this process; the tracker triggers a reconcile when it ends. */
+    record Running() implements Observation {}
+
+    /** Its run in this process ended: the outcome is to be written. */
+    record Ended(ExecutionTracker.Run run, ExecutionOutcome outcome) implements Observation {}
+
+    /** Started, not by this process (a restart, or another operator). */
+    record StartedElsewhere() implements Observation {}
+
+    /** Pending, as a complete copy (the cache's lacks spec.code and spec.arguments). */
+    record Pending(CodeExecution execution) implements Observation {}
+
+    /** Deleted meanwhile; the delete event cleans up. */
+    record Vanished() implements Observation {}
+
+    /** Stored, but it cannot be parsed. */
+    record Unreadable(String problem) implements Observation {}
+  }
+
+  /**
+   * Decides on {@code cached}, then on fresh reads while writes conflict, at most
+   * {@link #MAX_DECISIONS} times before a reschedule.
+   */
+  private UpdateControl<CodeExecution> onFreshCopies(
+      CodeExecution cached, Context<CodeExecution> context, Function<CodeExecution, UpdateControl<CodeExecution>> decide) {
     CodeExecution cx = cached;
     for (int attempt = 1; ; attempt++) {
       try {
-        return decide(cx, context);
+        return decide.apply(cx);
       } catch (StaleCopyException stale) {
-        // Another writer (or our own sandbox-id record) changed the object since it was read:
-        // decide again on what is stored now, never re-apply the status computed from the old copy.
+        // Another writer (or our own sandbox-id record) changed the object since it was read.
         if (attempt == MAX_DECISIONS) {
           LOG.info("CodeExecution {}/{} kept changing while it was reconciled; trying again shortly",
               cx.getMetadata().getNamespace(), cx.getMetadata().getName());
@@ -176,91 +229,79 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
   }
 
-  /**
-   * A reconcile failed; JOSDK retries it as usual. A pending execution says so in its message; a
-   * started or finished one keeps its status, which belongs to its run or to another writer.
-   */
-  @Override
-  public ErrorStatusUpdateControl<CodeExecution> updateErrorStatus(
-      CodeExecution cx, Context<CodeExecution> context, Exception e) {
-    CodeExecutionStatusRecorder statusRecorder = recorder;
-    if (statusRecorder != null) {
-      statusRecorder.recordRetrying(cx, context, e);
+  /** Observes one copy (cached and pruned, or read complete); writes nothing. */
+  private Observation observe(CodeExecution cx) {
+    Optional<ExecutionTracker.Run> run = tracker.get(cx.getMetadata().getUid());
+    if (CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
+      return new Observation.Finished(run.isPresent());
     }
-    return ErrorStatusUpdateControl.defaultErrorProcessing();
+    if (run.isPresent()) {
+      Optional<ExecutionOutcome> outcome = run.get().outcome();
+      return outcome.isEmpty() ? new Observation.Running() : new Observation.Ended(run.get(), outcome.get());
+    }
+    if (CodeExecutionStatusCalculator.isStarted(cx.getStatus())) {
+      return new Observation.StartedElsewhere();
+    }
+    if (!ExecutionCachePruning.isPruned(cx)) {
+      return new Observation.Pending(cx);
+    }
+    // Starting needs spec.code and spec.arguments, which the cache does not hold, and a copy as
+    // recent as possible, since the Started write is conditioned on its resourceVersion.
+    ExecutionStore.Read read = store.read(cx);
+    if (read instanceof ExecutionStore.Gone) {
+      return new Observation.Vanished();
+    }
+    if (read instanceof ExecutionStore.Unreadable unreadable) {
+      return new Observation.Unreadable(unreadable.problem());
+    }
+    CodeExecution complete = ((ExecutionStore.Found) read).execution();
+    if (CodeExecutionStatusCalculator.isStarted(complete.getStatus())
+        || CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
+      throw new StaleCopyException("started or finished since the cached copy", complete);
+    }
+    return new Observation.Pending(complete);
   }
 
-  /** One decision on one copy (cached and pruned, or read complete). Writes throw StaleCopyException on a 409. */
-  private UpdateControl<CodeExecution> decide(CodeExecution cx, Context<CodeExecution> context) {
+  /** Everything but a pending execution: a finished one, a run to follow, a start by someone else. */
+  private UpdateControl<CodeExecution> followUp(
+      CodeExecution cx, Context<CodeExecution> context, Observation observed, Instant now) {
     String uid = cx.getMetadata().getUid();
-    CodeExecutionStatus status = cx.getStatus();
-    Instant now = clock.instant();
-    Optional<ExecutionTracker.Run> run = tracker.get(uid);
-
-    if (CodeExecutionStatusCalculator.isTerminal(status)) {
-      if (run.isPresent()) {
+    if (observed instanceof Observation.Finished finished) {
+      if (finished.ranHere()) {
         // Finished by another writer while (or after) this process ran it: its status stays.
         LOG.info("CodeExecution {}/{} was finished by another writer; keeping its status ({})",
             cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
-            Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED));
+            Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED));
         tracker.cancel(uid, "Another operator finished this execution; its status is kept");
       } else {
         queue.remove(uid); // it may still wait in this process's queue
       }
       return finishedControl(cx, context, now);
     }
-
-    if (run.isPresent()) {
-      Optional<ExecutionOutcome> outcome = run.get().outcome();
-      if (outcome.isEmpty()) {
-        return UpdateControl.noUpdate(); // running; the tracker triggers us when it ends
-      }
-      CodeExecutionStatus written = writeFinal(cx, context, run.get(), outcome.get(), now);
+    if (observed instanceof Observation.Ended ended) {
+      CodeExecutionStatus written = writeFinal(cx, context, ended.run(), ended.outcome(), now);
       tracker.forget(uid);
       return written == null ? UpdateControl.noUpdate() : ttlAfter(UpdateControl.noUpdate(), cx, written, now);
     }
-
-    if (CodeExecutionStatusCalculator.isStarted(status)) {
+    if (observed instanceof Observation.StartedElsewhere) {
       queue.remove(uid); // started elsewhere; it may still wait in this process's queue
       return recoverStartedElsewhere(cx, context, now);
     }
-
-    // Pending: starting needs spec.code and spec.arguments, which the cache does not hold, and a
-    // copy as recent as possible, since the Started write is conditioned on its resourceVersion.
-    if (ExecutionCachePruning.isPruned(cx)) {
-      ExecutionStore.Read read = store.read(cx);
-      if (read instanceof ExecutionStore.Gone) {
-        return UpdateControl.noUpdate();
-      }
-      if (read instanceof ExecutionStore.Unreadable unreadable) {
-        return unreadable(cx, context, unreadable.problem(), now);
-      }
-      CodeExecution complete = ((ExecutionStore.Found) read).execution();
-      if (CodeExecutionStatusCalculator.isStarted(complete.getStatus())
-          || CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
-        throw new StaleCopyException("started or finished since the cached copy", complete);
-      }
-      cx = complete;
+    if (observed instanceof Observation.Unreadable unreadable) {
+      return unreadable(cx, context, unreadable.problem(), now);
     }
-
-    Long generation = cx.getMetadata().getGeneration();
-    if (generation != null && generation > 1) {
-      // Only the stored object has a history, so this check is not admission's (run has none).
-      return rejected(cx, context, Admission.Invalid.spec(List.of(
-          "the spec was changed after the CodeExecution was created; the spec is immutable")), now);
-    }
-    Admission.Decision<ProviderRuntime> decision = Admission.admit(
-        cx, pending -> chooseProvider(pending, now), new KubernetesReferencedObjects(context.getClient()));
-    if (decision instanceof Admission.Invalid<ProviderRuntime> rejected) {
-      return rejected(cx, context, rejected, now);
-    }
-    if (decision instanceof Admission.Waiting<ProviderRuntime> waiting) {
-      return waitFor(cx, context, waiting, now);
-    }
-    return queueOrStart(cx, context, (Admission.Admitted<ProviderRuntime>) decision, now);
+    return UpdateControl.noUpdate(); // running, or deleted meanwhile
   }
 
-  /** The provider the execution names, or the namespace's default, if this process can run on it now. */
+  /** Admission of a pending execution, with the check only the stored object can make (its history). */
+  private Admission.Decision<ProviderRuntime> admit(CodeExecution cx, Context<CodeExecution> context, Instant now) {
+    Long generation = cx.getMetadata().getGeneration();
+    if (generation != null && generation > 1) {
+      return Admission.Invalid.spec(List.of("the spec was changed after the CodeExecution was created; the spec is immutable"));
+    }
+    return Admission.admit(cx, pending -> chooseProvider(pending, now), new KubernetesReferencedObjects(context.getClient()));
+  }
+
   private Admission.ProviderChoice<ProviderRuntime> chooseProvider(CodeExecution cx, Instant now) {
     ProviderResolution resolution = resolveProvider(cx);
     if (resolution.provider() == null) {
