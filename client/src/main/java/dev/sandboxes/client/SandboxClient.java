@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ArtifactStatus;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
@@ -137,11 +138,11 @@ public final class SandboxClient {
       return result;
     }
     String message = cx.getMetadata().getName() + ": " + result.reason() + ": " + result.message();
-    switch (result.reason()) {
-      case ConditionTypes.USER_CODE_ERROR, ConditionTypes.OUT_OF_MEMORY, ConditionTypes.OUTPUT_LIMIT_EXCEEDED ->
+    switch (CodeExecutionReason.ofCondition(result.reason()).orElse(CodeExecutionReason.SANDBOX_FAILED)) {
+      case USER_CODE_ERROR, OUT_OF_MEMORY, OUTPUT_LIMIT_EXCEEDED ->
           throw new SandboxExecutionException.CodeFailedException(message, result);
-      case ConditionTypes.TIMED_OUT -> throw new SandboxExecutionException.TimedOutException(message, result);
-      case ConditionTypes.INVALID_SPEC, ConditionTypes.PROVIDER_NOT_FOUND ->
+      case TIMED_OUT -> throw new SandboxExecutionException.TimedOutException(message, result);
+      case INVALID_SPEC, PROVIDER_NOT_FOUND ->
           throw new SandboxExecutionException.InvalidExecutionException(message, result);
       default -> throw new SandboxExecutionException.SandboxUnavailableException(message, result);
     }
@@ -221,7 +222,7 @@ public final class SandboxClient {
   }
 
   private static boolean providerMissing(CodeExecutionStatus status) {
-    return status != null && ConditionTypes.PROVIDER_NOT_FOUND.equals(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED));
+    return status != null && CodeExecutionReason.PROVIDER_NOT_FOUND.is(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED));
   }
 
   private static String nullToEmpty(String value) {

@@ -1,5 +1,6 @@
 package dev.sandboxes.api.util;
 
+import dev.sandboxes.api.v1alpha1.Reason;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -37,6 +38,18 @@ public final class Conditions {
   /** The reason of the condition of that type, or null. */
   public static String reason(List<Condition> conditions, String type) {
     return get(conditions, type).map(Condition::getReason).orElse(null);
+  }
+
+  /** Sets (adds or replaces) a condition with a typed reason; see the other {@code set}. */
+  public static void set(
+      List<Condition> conditions,
+      String type,
+      String status,
+      Reason reason,
+      String message,
+      Long observedGeneration,
+      Instant now) {
+    set(conditions, type, status, reason.value(), message, observedGeneration, now);
   }
 
   /**

@@ -1,5 +1,8 @@
 package dev.sandboxes.operator.backend;
 
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
+
+
 /**
  * Why a backend's sandboxes fail to start, after several identical failures in a row.
  *
@@ -8,7 +11,7 @@ package dev.sandboxes.operator.backend;
  * @param error the backend's or engine's own error, quoted, with secret values redacted
  * @param hint one sentence on what to check, or null
  */
-public record StartFailure(String reason, String error, String hint) {
+public record StartFailure(SandboxProviderReason reason, String error, String hint) {
 
   /** The error and the hint as one message for a condition, an event or a terminal line. */
   public String describe() {

@@ -1,6 +1,6 @@
 package dev.sandboxes.operator.backend;
 
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
@@ -44,11 +44,11 @@ public final class StartFailures {
 
   /** A sandbox failed to start with this error (the engine's own words) and hint (or null). */
   public void failed(String error, String hint) {
-    failed(ConditionTypes.SANDBOX_START_FAILING, error, hint);
+    failed(SandboxProviderReason.SANDBOX_START_FAILING, error, hint);
   }
 
   /** A sandbox failed to start; {@code reason} names the stage (SandboxStartFailing, ImagePullFailed). */
-  public void failed(String reason, String error, String hint) {
+  public void failed(SandboxProviderReason reason, String error, String hint) {
     String clean = redact.apply(error == null ? "unknown error" : error.strip());
     boolean flipped;
     synchronized (this) {

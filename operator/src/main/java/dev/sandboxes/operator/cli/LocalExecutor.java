@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.cli;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.operator.backend.RunControl;
@@ -152,8 +153,8 @@ final class LocalExecutor {
     if (dev.sandboxes.api.util.Conditions.isTrue(status.getConditions(), ConditionTypes.SUCCEEDED)) {
       return 0;
     }
-    if (ConditionTypes.USER_CODE_ERROR.equals(reason) || ConditionTypes.TIMED_OUT.equals(reason)
-        || ConditionTypes.OUT_OF_MEMORY.equals(reason) || ConditionTypes.OUTPUT_LIMIT_EXCEEDED.equals(reason)) {
+    if (CodeExecutionReason.USER_CODE_ERROR.is(reason) || CodeExecutionReason.TIMED_OUT.is(reason)
+        || CodeExecutionReason.OUT_OF_MEMORY.is(reason) || CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED.is(reason)) {
       return 1;
     }
     return 2;

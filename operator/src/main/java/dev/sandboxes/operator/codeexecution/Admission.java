@@ -1,9 +1,9 @@
 package dev.sandboxes.operator.codeexecution;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
@@ -52,7 +52,7 @@ public final class Admission {
    *     provider's does, a not Ready one's once it is known not Ready (not just unprobed after a
    *     restart), a missing reference's never (it is the user's to create)
    */
-  public record Waiting<P>(String reason, String problem, boolean endsAtAdmissionTimeout)
+  public record Waiting<P>(CodeExecutionReason reason, String problem, boolean endsAtAdmissionTimeout)
       implements Decision<P>, ProviderChoice<P> {}
 
   /**
@@ -60,16 +60,16 @@ public final class Admission {
    *
    * @param reason InvalidSpec, SecretNotAllowed or ConfigMapNotAllowed
    */
-  public record Invalid<P>(String reason, List<String> problems) implements Decision<P>, ProviderChoice<P> {
+  public record Invalid<P>(CodeExecutionReason reason, List<String> problems) implements Decision<P>, ProviderChoice<P> {
 
     /** An invalid spec, with each problem naming the field and the fix. */
     public static <P> Invalid<P> spec(List<String> problems) {
-      return new Invalid<>(ConditionTypes.INVALID_SPEC, problems);
+      return new Invalid<>(CodeExecutionReason.INVALID_SPEC, problems);
     }
 
     /** Whether the spec itself is at fault (rather than a referenced object that did not opt in). */
     public boolean invalidSpec() {
-      return ConditionTypes.INVALID_SPEC.equals(reason);
+      return reason == CodeExecutionReason.INVALID_SPEC;
     }
 
     /** The final status this decision gives the execution. */
@@ -96,7 +96,7 @@ public final class Admission {
     Usable<P> usable = (Usable<P>) choice;
     ExecutionInputs.Resolution resolution = ExecutionInputs.resolve(cx.getMetadata().getNamespace(), cx.getSpec(), objects);
     if (resolution instanceof ExecutionInputs.Missing missing) {
-      return new Waiting<>(ConditionTypes.REFERENCE_NOT_FOUND, missing.message(), false);
+      return new Waiting<>(CodeExecutionReason.REFERENCE_NOT_FOUND, missing.message(), false);
     }
     if (resolution instanceof ExecutionInputs.Invalid invalid) {
       return Invalid.spec(List.of(invalid.message()));

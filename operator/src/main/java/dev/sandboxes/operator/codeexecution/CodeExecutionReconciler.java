@@ -3,15 +3,13 @@ package dev.sandboxes.operator.codeexecution;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.SandboxLease;
-import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.events.EventRecorder;
-import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
@@ -26,6 +24,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
@@ -43,6 +42,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,6 +84,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private final Instant processStart;
   private volatile KubernetesClient client;
   private volatile ExecutionStore store;
+  private volatile CodeExecutionStatusRecorder recorder;
   /** Executions found Started after a restart whose provider has no backend yet: since when. */
   private final java.util.Map<String, Instant> awaitingBackend = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -117,13 +118,17 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           awaitingBackend.remove(uid);
           events.forget(uid);
         });
-    tracker.onSandboxAssigned(this::recordSandboxId);
+    tracker.onSandboxAssigned(run -> recorder.recordSandboxId(run.id(), run.executionUid(), run.sandboxId()));
   }
 
   @Override
   public List<EventSource<?, CodeExecution>> prepareEventSources(EventSourceContext<CodeExecution> context) {
     this.client = context.getClient();
     this.store = new ExecutionStore(completeReads, context.getClient());
+    CodeExecutionStatusRecorder statusRecorder = new CodeExecutionStatusRecorder(store);
+    statusRecorder.subscribe(new CodeExecutionEvents(events));
+    statusRecorder.subscribe(new CodeExecutionMetrics(metrics, clock));
+    this.recorder = statusRecorder;
     this.eventSourceContext = context;
     context.getPrimaryCache().addIndexer(PROVIDER_INDEX, cx -> List.of(providerKey(cx)));
     InformerEventSourceConfiguration<SandboxProvider> configuration =
@@ -139,15 +144,67 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return List.of(source, triggers);
   }
 
+  /**
+   * observe → admit → act; every status goes through the {@link CodeExecutionStatusRecorder}, whose
+   * subscribers record the events and meters. A write that conflicts means the copy decided on is
+   * stale: decide again on what is stored now, never re-apply a status computed from the old copy.
+   */
   @Override
   public UpdateControl<CodeExecution> reconcile(CodeExecution cached, Context<CodeExecution> context) {
+    return onFreshCopies(cached, context, cx -> {
+      Instant now = clock.instant();
+      Observation observed = observe(cx);
+      if (!(observed instanceof Observation.Pending pending)) {
+        return followUp(cx, context, observed, now);
+      }
+      CodeExecution complete = pending.execution();
+      Admission.Decision<ProviderRuntime> decision = admit(complete, context, now);
+      if (decision instanceof Admission.Invalid<ProviderRuntime> rejected) {
+        return rejected(complete, context, rejected, now);
+      }
+      if (decision instanceof Admission.Waiting<ProviderRuntime> waiting) {
+        return waitFor(complete, context, waiting, now);
+      }
+      return queueOrStart(complete, context, (Admission.Admitted<ProviderRuntime>) decision, now);
+    });
+  }
+
+  /** What one copy of an execution shows, before anything is written. */
+  private sealed interface Observation {
+    /** Finished; {@code ranHere} when this process still tracks a run of it (another writer finished it). */
+    record Finished(boolean ranHere) implements Observation {}
+
+    /** Running in this process; the tracker triggers a reconcile when it ends. */
+    record Running() implements Observation {}
+
+    /** Its run in this process ended: the outcome is to be written. */
+    record Ended(ExecutionTracker.Run run, ExecutionOutcome outcome) implements Observation {}
+
+    /** Started, not by this process (a restart, or another operator). */
+    record StartedElsewhere() implements Observation {}
+
+    /** Pending, as a complete copy (the cache's lacks spec.code and spec.arguments). */
+    record Pending(CodeExecution execution) implements Observation {}
+
+    /** Deleted meanwhile; the delete event cleans up. */
+    record Vanished() implements Observation {}
+
+    /** Stored, but it cannot be parsed. */
+    record Unreadable(String problem) implements Observation {}
+  }
+
+  /**
+   * Decides on {@code cached}, then on fresh reads while writes conflict, at most
+   * {@link #MAX_DECISIONS} times before a reschedule.
+   */
+  private UpdateControl<CodeExecution> onFreshCopies(
+      CodeExecution cached, Context<CodeExecution> context, Function<CodeExecution, UpdateControl<CodeExecution>> decide) {
     CodeExecution cx = cached;
     for (int attempt = 1; ; attempt++) {
       try {
-        return decide(cx, context);
+        return decide.apply(cx);
       } catch (StaleCopyException stale) {
-        // Another writer (or our own sandbox-id record) changed the object since it was read:
-        // decide again on what is stored now, never re-apply the status computed from the old copy.
+        // Another writer (or our own sandbox-id record) changed the object since it was read.
         if (attempt == MAX_DECISIONS) {
           LOG.info("CodeExecution {}/{} kept changing while it was reconciled; trying again shortly",
               cx.getMetadata().getNamespace(), cx.getMetadata().getName());
@@ -172,81 +229,83 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
   }
 
-  /** One decision on one copy (cached and pruned, or read complete). Writes throw StaleCopyException on a 409. */
-  private UpdateControl<CodeExecution> decide(CodeExecution cx, Context<CodeExecution> context) {
-    String uid = cx.getMetadata().getUid();
-    CodeExecutionStatus status = cx.getStatus();
-    Instant now = clock.instant();
-    Optional<ExecutionTracker.Run> run = tracker.get(uid);
+  /** Observes one copy (cached and pruned, or read complete); writes nothing. */
+  private Observation observe(CodeExecution cx) {
+    Optional<ExecutionTracker.Run> run = tracker.get(cx.getMetadata().getUid());
+    if (CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
+      return new Observation.Finished(run.isPresent());
+    }
+    if (run.isPresent()) {
+      Optional<ExecutionOutcome> outcome = run.get().outcome();
+      return outcome.isEmpty() ? new Observation.Running() : new Observation.Ended(run.get(), outcome.get());
+    }
+    if (CodeExecutionStatusCalculator.isStarted(cx.getStatus())) {
+      return new Observation.StartedElsewhere();
+    }
+    if (!ExecutionCachePruning.isPruned(cx)) {
+      return new Observation.Pending(cx);
+    }
+    // Starting needs spec.code and spec.arguments, which the cache does not hold, and a copy as
+    // recent as possible, since the Started write is conditioned on its resourceVersion.
+    ExecutionStore.Read read = store.read(cx);
+    if (read instanceof ExecutionStore.Gone) {
+      return new Observation.Vanished();
+    }
+    if (read instanceof ExecutionStore.Unreadable unreadable) {
+      return new Observation.Unreadable(unreadable.problem());
+    }
+    CodeExecution complete = ((ExecutionStore.Found) read).execution();
+    if (CodeExecutionStatusCalculator.isStarted(complete.getStatus())
+        || CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
+      throw new StaleCopyException("started or finished since the cached copy", complete);
+    }
+    return new Observation.Pending(complete);
+  }
 
-    if (CodeExecutionStatusCalculator.isTerminal(status)) {
-      if (run.isPresent()) {
+  /** Everything but a pending execution: a finished one, a run to follow, a start by someone else. */
+  private UpdateControl<CodeExecution> followUp(
+      CodeExecution cx, Context<CodeExecution> context, Observation observed, Instant now) {
+    String uid = cx.getMetadata().getUid();
+    if (observed instanceof Observation.Finished finished) {
+      if (finished.ranHere()) {
         // Finished by another writer while (or after) this process ran it: its status stays.
         LOG.info("CodeExecution {}/{} was finished by another writer; keeping its status ({})",
             cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
-            Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED));
+            Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED));
         tracker.cancel(uid, "Another operator finished this execution; its status is kept");
       } else {
         queue.remove(uid); // it may still wait in this process's queue
       }
       return finishedControl(cx, context, now);
     }
-
-    if (run.isPresent()) {
-      Optional<ExecutionOutcome> outcome = run.get().outcome();
-      if (outcome.isEmpty()) {
-        return UpdateControl.noUpdate(); // running; the tracker triggers us when it ends
-      }
-      CodeExecutionStatus written = writeFinal(cx, context, run.get(), outcome.get(), now);
+    if (observed instanceof Observation.Ended ended) {
+      CodeExecutionStatus written = writeFinal(cx, context, ended.run(), ended.outcome(), now);
       tracker.forget(uid);
       return written == null ? UpdateControl.noUpdate() : ttlAfter(UpdateControl.noUpdate(), cx, written, now);
     }
-
-    if (CodeExecutionStatusCalculator.isStarted(status)) {
+    if (observed instanceof Observation.StartedElsewhere) {
       queue.remove(uid); // started elsewhere; it may still wait in this process's queue
       return recoverStartedElsewhere(cx, context, now);
     }
-
-    // Pending: starting needs spec.code and spec.arguments, which the cache does not hold, and a
-    // copy as recent as possible, since the Started write is conditioned on its resourceVersion.
-    if (ExecutionCachePruning.isPruned(cx)) {
-      ExecutionStore.Read read = store.read(cx);
-      if (read instanceof ExecutionStore.Gone) {
-        return UpdateControl.noUpdate();
-      }
-      if (read instanceof ExecutionStore.Unreadable unreadable) {
-        return unreadable(cx, context, unreadable.problem(), now);
-      }
-      CodeExecution complete = ((ExecutionStore.Found) read).execution();
-      if (CodeExecutionStatusCalculator.isStarted(complete.getStatus())
-          || CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
-        throw new StaleCopyException("started or finished since the cached copy", complete);
-      }
-      cx = complete;
+    if (observed instanceof Observation.Unreadable unreadable) {
+      return unreadable(cx, context, unreadable.problem(), now);
     }
-
-    Long generation = cx.getMetadata().getGeneration();
-    if (generation != null && generation > 1) {
-      // Only the stored object has a history, so this check is not admission's (run has none).
-      return rejected(cx, context, Admission.Invalid.spec(List.of(
-          "the spec was changed after the CodeExecution was created; the spec is immutable")), now);
-    }
-    Admission.Decision<ProviderRuntime> decision = Admission.admit(
-        cx, pending -> chooseProvider(pending, now), new KubernetesReferencedObjects(context.getClient()));
-    if (decision instanceof Admission.Invalid<ProviderRuntime> rejected) {
-      return rejected(cx, context, rejected, now);
-    }
-    if (decision instanceof Admission.Waiting<ProviderRuntime> waiting) {
-      return waitFor(cx, context, waiting, now);
-    }
-    return queueOrStart(cx, context, (Admission.Admitted<ProviderRuntime>) decision, now);
+    return UpdateControl.noUpdate(); // running, or deleted meanwhile
   }
 
-  /** The provider the execution names, or the namespace's default, if this process can run on it now. */
+  /** Admission of a pending execution, with the check only the stored object can make (its history). */
+  private Admission.Decision<ProviderRuntime> admit(CodeExecution cx, Context<CodeExecution> context, Instant now) {
+    Long generation = cx.getMetadata().getGeneration();
+    if (generation != null && generation > 1) {
+      return Admission.Invalid.spec(List.of("the spec was changed after the CodeExecution was created; the spec is immutable"));
+    }
+    return Admission.admit(cx, pending -> chooseProvider(pending, now), new KubernetesReferencedObjects(context.getClient()));
+  }
+
   private Admission.ProviderChoice<ProviderRuntime> chooseProvider(CodeExecution cx, Instant now) {
     ProviderResolution resolution = resolveProvider(cx);
     if (resolution.provider() == null) {
-      return new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_FOUND, resolution.problem(), true);
+      return new Admission.Waiting<>(CodeExecutionReason.PROVIDER_NOT_FOUND, resolution.problem(), true);
     }
     SandboxProvider provider = resolution.provider();
     Optional<ProviderRuntime> runtime = registry.get(provider.getMetadata().getUid());
@@ -256,7 +315,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           "SandboxProvider " + provider.getMetadata().getName() + " is not Ready"
               + runtime.map(r -> r.lastProbe() == null ? " yet" : " (" + r.lastProbe().reason() + "): "
                   + r.lastProbe().message()).orElse(" yet");
-      return new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_READY, why, knownNotReady(provider, runtime, now));
+      return new Admission.Waiting<>(CodeExecutionReason.PROVIDER_NOT_READY, why, knownNotReady(provider, runtime, now));
     }
     return new Admission.Usable<>(runtime.get(), runtime.get().settings());
   }
@@ -267,20 +326,20 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
    */
   private UpdateControl<CodeExecution> waitFor(
       CodeExecution cx, Context<CodeExecution> context, Admission.Waiting<?> waiting, Instant now) {
-    if (ConditionTypes.REFERENCE_NOT_FOUND.equals(waiting.reason())) {
-      events.record(cx, Type.Warning, Reason.ReferenceNotFound, waiting.problem());
-      return waiting(cx, context, ConditionTypes.REFERENCE_NOT_FOUND, waiting.problem() + "; the execution waits for it.",
+    if (waiting.reason() == CodeExecutionReason.REFERENCE_NOT_FOUND) {
+      events.record(cx, Type.Warning, CodeExecutionReason.REFERENCE_NOT_FOUND, waiting.problem());
+      return waiting(cx, context, CodeExecutionReason.REFERENCE_NOT_FOUND, waiting.problem() + "; the execution waits for it.",
           now, REFERENCE_RETRY);
     }
     Instant admissionDeadline = admissionDeadline(cx, now);
     if (!now.isBefore(admissionDeadline) && waiting.endsAtAdmissionTimeout()) {
       return admissionTimedOut(cx, context, waiting.problem(), now);
     }
-    boolean notReady = ConditionTypes.PROVIDER_NOT_READY.equals(waiting.reason());
+    boolean notReady = waiting.reason() == CodeExecutionReason.PROVIDER_NOT_READY;
     String message = waiting.problem() + "; the execution waits for it until " + admissionDeadline
         + " (spec.admissionTimeoutSeconds)" + (notReady ? "." : "");
     // A missing provider's event names the problem alone; a not Ready one's the wait too.
-    events.record(cx, Type.Warning, Reason.valueOf(waiting.reason()), notReady ? message : waiting.problem());
+    events.record(cx, Type.Warning, waiting.reason(), notReady ? message : waiting.problem());
     // Woken by the provider informer when the provider appears, when its Ready condition flips or
     // its reason or message change, by the provider reconciler when this process sees it ready
     // (after a restart or a leader change its status may already say True, so no flip comes):
@@ -299,14 +358,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     ProviderSettings settings = admitted.settings();
     ExecutionQueue.Entry entry =
         new ExecutionQueue.Entry(ResourceID.fromResource(cx), uid, created(cx, now), cx.getSpec().getLanguage());
-    ExecutionQueue.Admission turn =
+    ExecutionQueue.Turn turn =
         queue.admit(runtime.uid(), entry, runtime.backend(), settings.limits().maxConcurrentExecutions());
-    if (turn instanceof ExecutionQueue.Waiting waiting) {
-      CodeExecutionStatus queued =
-          CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), waiting.reason(), now);
-      if (!sameWaitingState(cx.getStatus(), queued)) {
-        write(cx, context, queued);
-      }
+    if (turn instanceof ExecutionQueue.Waiting) {
+      recorder.record(cx, context, CodeExecutionStatusCalculator.queued(cx, settings.name(), settings.type(), now));
       return UpdateControl.noUpdate();
     }
     SandboxLease lease = ((ExecutionQueue.Granted) turn).lease();
@@ -327,7 +382,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     try {
       // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
       // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
-      write(cx, context, started);
+      recorder.record(cx, context, started);
     } catch (RuntimeException e) {
       lease.release();
       queue.release(runtime.uid(), uid);
@@ -340,8 +395,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     tracker.start(ResourceID.fromResource(cx), uid, runtime.uid(), runtime.backend(), lease, request,
         StatusBudget.storedBytesWithoutStatus(cx));
     LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
-    events.record(cx, Type.Normal, Reason.Started, "Running on SandboxProvider " + settings.name() + ".");
-    metrics.executionStarted(settings.type(), cx.getSpec().getLanguage(), Duration.between(created(cx, now), now));
     return UpdateControl.noUpdate();
   }
 
@@ -357,24 +410,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus finished = CodeExecutionStatusCalculator.finished(cx, outcome, run.request(), now);
     // The files go first: the final status may point into their ConfigMap only once it exists.
     storeArtifacts(cx, finished, outcome.report().against(outcome.exitCode()).artifacts());
-    Long startedGeneration = cx.getStatus() == null ? null : cx.getStatus().getObservedGeneration();
-    CodeExecutionStatus written;
     try {
-      written = writeFitting(cx, context, finished, run.storedBytesWithoutStatus());
+      // Edited while it ran: the outcome is that of the spec it started with (SpecChangeIgnored).
+      return writeFitting(cx, context, finished, run.storedBytesWithoutStatus());
     } catch (RuntimeException e) {
       if (!isNotFound(e)) {
         throw e;
       }
       return null;
     }
-    recordFinished(cx, written);
-    if (startedGeneration != null && written.getObservedGeneration() > startedGeneration) {
-      // Edited while it ran: the outcome is that of the spec it started with.
-      events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
-          "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
-              + " original spec. Create a new CodeExecution to run the changed spec.");
-    }
-    return written;
   }
 
   /**
@@ -393,10 +437,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
     if (artifacts.truncated()) {
       finished.setArtifactsTruncated(true);
-      events.record(cx, Type.Warning, Reason.ArtifactsTruncated, artifacts.omissionSummary()
+      events.record(cx, Type.Warning, CodeExecutionReason.ARTIFACTS_TRUNCATED, artifacts.omissionSummary()
           + ". Raise spec.limits.maxArtifacts or maxArtifactBytes on the provider, or write fewer or smaller files.");
     } else if (artifacts.omittedCount() > 0) {
-      events.record(cx, Type.Normal, Reason.ArtifactsSkipped, artifacts.omissionSummary() + ".");
+      events.record(cx, Type.Normal, CodeExecutionReason.ARTIFACTS_SKIPPED, artifacts.omissionSummary() + ".");
     }
     String configMapName = null;
     if (!artifacts.files().isEmpty()) {
@@ -411,7 +455,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
             : e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
         LOG.warn("CodeExecution {}/{}: its artifacts could not be stored: {}", cx.getMetadata().getNamespace(),
             cx.getMetadata().getName(), why);
-        events.record(cx, Type.Warning, Reason.ArtifactsNotStored,
+        events.record(cx, Type.Warning, CodeExecutionReason.ARTIFACTS_NOT_STORED,
             "The " + artifacts.files().size() + " artifacts could not be stored in ConfigMap "
                 + configMap.getMetadata().getName() + ": " + why + ".");
         appendMessage(finished, "Its " + artifacts.files().size() + " artifacts could not be stored (" + why + ").");
@@ -461,8 +505,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           fitted.outputCut());
     }
     try {
-      write(cx, context, fitted.status());
-      return fitted.status();
+      return recorder.record(cx, context, fitted.status());
     } catch (KubernetesClientException e) {
       if (!StatusBudget.refusedForContent(e)) {
         throw e;
@@ -471,30 +514,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
       LOG.warn("CodeExecution {}/{}: the API server refused the final status ({}); writing it without output",
           cx.getMetadata().getNamespace(), cx.getMetadata().getName(), why);
       CodeExecutionStatus fallback = StatusBudget.fallback(fitted.status(), why);
-      write(cx, context, fallback);
-      return fallback;
-    }
-  }
-
-  /** One conditional status write; the stored copy goes to JOSDK's temporary cache. */
-  private CodeExecution write(CodeExecution base, Context<CodeExecution> context, CodeExecutionStatus status) {
-    CodeExecution written = store.replaceStatus(base, status);
-    StatusWriter.remember(context, base, written);
-    return written;
-  }
-
-  private void recordFinished(CodeExecution cx, CodeExecutionStatus finished) {
-    String reason = Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED);
-    boolean succeeded = Conditions.isTrue(finished.getConditions(), ConditionTypes.SUCCEEDED);
-    LOG.info("CodeExecution {}/{} finished: {} ({}) in {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
-        finished.getPhase(), reason, finished.getDuration());
-    Reason eventReason = eventReason(reason);
-    events.record(cx, succeeded ? Type.Normal : Type.Warning, eventReason, finished.getMessage());
-    ProviderType type = finished.getSandbox() == null ? null : finished.getSandbox().getType();
-    metrics.executionFinished(type, cx.getSpec().getLanguage(), reason,
-        finished.getDurationMillis() == null ? null : Duration.ofMillis(finished.getDurationMillis()));
-    if (ConditionTypes.SANDBOX_FAILED.equals(reason)) {
-      metrics.backendError(type, reason);
+      return recorder.record(cx, context, fallback);
     }
   }
 
@@ -547,10 +567,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
           settings.limits().outputLimitAction(), Admission.effectiveTimeout(cx.getSpec(), settings), now);
       written = writeFitting(cx, context, finished, storedBytesWithoutStatus(cx));
     } else {
-      written = CodeExecutionStatusCalculator.interrupted(cx, null, now);
-      write(cx, context, written);
+      written = recorder.record(cx, context, CodeExecutionStatusCalculator.interrupted(cx, null, now));
     }
-    recordFinished(cx, written);
     return ttlAfter(UpdateControl.noUpdate(), cx, written, now);
   }
 
@@ -586,15 +604,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   private UpdateControl<CodeExecution> rejected(
       CodeExecution cx, Context<CodeExecution> context, Admission.Invalid<?> rejected, Instant now) {
     queue.remove(cx.getMetadata().getUid());
-    CodeExecutionStatus status = rejected.status(cx, now);
-    write(cx, context, status);
-    events.record(cx, Type.Warning, Reason.valueOf(rejected.reason()), status.getMessage());
+    CodeExecutionStatus status = recorder.record(cx, context, rejected.status(cx, now));
     if (rejected.invalidSpec()) {
       LOG.info("CodeExecution {}/{} is invalid: {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
           rejected.problems());
-      // It never reaches a provider: no type, no run duration.
-      metrics.executionFinished(null, cx.getSpec() == null ? null : cx.getSpec().getLanguage(),
-          ConditionTypes.INVALID_SPEC, null);
     } else {
       LOG.info("CodeExecution {}/{} refused ({}): {}", cx.getMetadata().getNamespace(), cx.getMetadata().getName(),
           rejected.reason(), String.join("; ", rejected.problems()));
@@ -639,20 +652,15 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.neverStarted(cx,
         "No sandbox within spec.admissionTimeoutSeconds (" + Admission.admissionTimeout(cx.getSpec()).toSeconds() + "s): "
             + why, now);
-    write(cx, context, status);
-    events.record(cx, Type.Warning, Reason.SandboxFailed, status.getMessage());
+    recorder.record(cx, context, status);
     LOG.info("CodeExecution {}/{} gave up waiting for its provider: {}", cx.getMetadata().getNamespace(),
         cx.getMetadata().getName(), why);
-    metrics.executionFinished(null, cx.getSpec().getLanguage(), ConditionTypes.SANDBOX_FAILED, null);
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
   }
 
   private UpdateControl<CodeExecution> waiting(
-      CodeExecution cx, Context<CodeExecution> context, String reason, String message, Instant now, Duration retry) {
-    CodeExecutionStatus status = CodeExecutionStatusCalculator.waiting(cx, reason, message, now);
-    if (!sameWaitingState(cx.getStatus(), status)) {
-      write(cx, context, status);
-    }
+      CodeExecution cx, Context<CodeExecution> context, CodeExecutionReason reason, String message, Instant now, Duration retry) {
+    recorder.record(cx, context, CodeExecutionStatusCalculator.waiting(cx, reason, message, now));
     UpdateControl<CodeExecution> control = UpdateControl.noUpdate();
     return retry == null ? control : control.rescheduleAfter(retry.isNegative() || retry.isZero() ? Duration.ofMillis(100) : retry);
   }
@@ -669,11 +677,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         if (!CodeExecutionStatusCalculator.isTerminal(complete.getStatus())) {
           throw new StaleCopyException("no longer finished", complete);
         }
-        events.record(cx, Type.Warning, Reason.SpecChangeIgnored,
-            "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution.");
         CodeExecutionStatus updated = CodeExecutionStatusCalculator.copy(complete);
         updated.setObservedGeneration(generation);
-        write(complete, context, updated);
+        recorder.record(complete, context, updated); // its subscribers say SpecChangeIgnored
       }
     }
     return ttlAfter(UpdateControl.noUpdate(), cx, status, now);
@@ -702,35 +708,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     }
     Duration wait = Duration.between(now, expiry);
     return control.rescheduleAfter(wait.isNegative() ? Duration.ofMillis(100) : wait.plusMillis(50));
-  }
-
-  /**
-   * Records the sandbox id a backend reported mid-run; returns once it is stored. Throws when the
-   * execution is gone or was finished by another writer: the backend then sends no code.
-   */
-  private void recordSandboxId(ExecutionTracker.Run run) {
-    CodeExecution key = new CodeExecution();
-    key.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder()
-        .withNamespace(run.id().getNamespace().orElseThrow()).withName(run.id().getName())
-        .withUid(run.executionUid()).build());
-    for (int attempt = 1; attempt <= MAX_DECISIONS; attempt++) {
-      ExecutionStore.Read read = store.read(key);
-      if (!(read instanceof ExecutionStore.Found found)) {
-        throw new IllegalStateException("the CodeExecution is gone or cannot be read");
-      }
-      CodeExecution current = found.execution();
-      if (CodeExecutionStatusCalculator.isTerminal(current.getStatus())
-          || !CodeExecutionStatusCalculator.isStarted(current.getStatus())) {
-        throw new IllegalStateException("another operator finished or reset the CodeExecution");
-      }
-      try {
-        store.replaceStatus(current, CodeExecutionStatusCalculator.withSandboxId(current, run.sandboxId()));
-        return;
-      } catch (StaleCopyException e) {
-        // changed meanwhile: look again
-      }
-    }
-    throw new IllegalStateException("the CodeExecution kept changing while its sandbox id was recorded");
   }
 
   private record ProviderResolution(SandboxProvider provider, String problem) {}
@@ -820,28 +797,6 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     return provider.getStatus() == null
         ? null
         : Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).map(c -> c.getStatus()).orElse(null);
-  }
-
-  /** Whether a waiting status would change nothing a reader cares about (avoids write storms). */
-  private static boolean sameWaitingState(CodeExecutionStatus current, CodeExecutionStatus next) {
-    if (current == null) {
-      return false;
-    }
-    return Objects.equals(current.getPhase(), next.getPhase())
-        && Objects.equals(current.getMessage(), next.getMessage())
-        && Objects.equals(current.getObservedGeneration(), next.getObservedGeneration())
-        && Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.ACCEPTED),
-            Conditions.reason(next.getConditions(), ConditionTypes.ACCEPTED))
-        && Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.SUCCEEDED),
-            Conditions.reason(next.getConditions(), ConditionTypes.SUCCEEDED));
-  }
-
-  private static Reason eventReason(String conditionReason) {
-    try {
-      return Reason.valueOf(conditionReason);
-    } catch (IllegalArgumentException | NullPointerException e) {
-      return Reason.SandboxFailed;
-    }
   }
 
   private static Instant created(CodeExecution cx, Instant fallback) {

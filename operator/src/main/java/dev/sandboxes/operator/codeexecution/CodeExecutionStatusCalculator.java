@@ -7,6 +7,7 @@ import static dev.sandboxes.api.util.Conditions.UNKNOWN;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
@@ -42,15 +43,15 @@ public final class CodeExecutionStatusCalculator {
   private CodeExecutionStatusCalculator() {}
 
   /** The reason and message of a finished execution, before they are written. */
-  public record Verdict(boolean succeeded, String reason, String message) {}
+  public record Verdict(boolean succeeded, CodeExecutionReason reason, String message) {}
 
   /** Invalid spec: final. Accepted=False and Succeeded=False, both InvalidSpec. */
   public static CodeExecutionStatus invalid(CodeExecution cx, List<String> problems, Instant now) {
     CodeExecutionStatus status = copy(cx);
     String message = "Invalid spec: " + String.join("; ", problems) + ". Fix it and create a new CodeExecution.";
     long generation = generation(cx);
-    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, FALSE, ConditionTypes.INVALID_SPEC, message, generation, now);
-    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, ConditionTypes.INVALID_SPEC, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, FALSE, CodeExecutionReason.INVALID_SPEC, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, CodeExecutionReason.INVALID_SPEC, message, generation, now);
     status.setMessage(message);
     status.setCompletionTime(timestamp(now));
     return finish(status, generation);
@@ -60,7 +61,7 @@ public final class CodeExecutionStatusCalculator {
    * Refused for good before it started, for a reason other than the spec's form (e.g.
    * SecretNotAllowed): Accepted=False and Succeeded=False with that reason.
    */
-  public static CodeExecutionStatus refused(CodeExecution cx, String reason, String problem, Instant now) {
+  public static CodeExecutionStatus refused(CodeExecution cx, CodeExecutionReason reason, String problem, Instant now) {
     CodeExecutionStatus status = copy(cx);
     String message = sentence(problem, null) + " The execution did not run; create a new CodeExecution once this is fixed.";
     long generation = generation(cx);
@@ -82,9 +83,9 @@ public final class CodeExecutionStatusCalculator {
     String message = sentence(problem, "No sandbox could be started")
         + " The code did not run; create a new CodeExecution once the provider is Ready.";
     long generation = generation(cx);
-    Conditions.set(status.getConditions(), ConditionTypes.STARTED, FALSE, ConditionTypes.SANDBOX_FAILED, message,
+    Conditions.set(status.getConditions(), ConditionTypes.STARTED, FALSE, CodeExecutionReason.SANDBOX_FAILED, message,
         generation, now);
-    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, ConditionTypes.SANDBOX_FAILED, message,
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, FALSE, CodeExecutionReason.SANDBOX_FAILED, message,
         generation, now);
     status.setMessage(message);
     status.setCompletionTime(timestamp(now));
@@ -92,7 +93,7 @@ public final class CodeExecutionStatusCalculator {
   }
 
   /** Waiting for a provider or a referenced object: Accepted=False with the reason, Pending. */
-  public static CodeExecutionStatus waiting(CodeExecution cx, String reason, String message, Instant now) {
+  public static CodeExecutionStatus waiting(CodeExecution cx, CodeExecutionReason reason, String message, Instant now) {
     CodeExecutionStatus status = copy(cx);
     long generation = generation(cx);
     Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, FALSE, reason, message, generation, now);
@@ -101,18 +102,15 @@ public final class CodeExecutionStatusCalculator {
     return finish(status, generation);
   }
 
-  /** Accepted and queued on a provider; reason Queued or WaitingForSandbox. */
-  public static CodeExecutionStatus queued(
-      CodeExecution cx, String provider, ProviderType type, String reason, Instant now) {
+  /** Accepted and queued on a provider, waiting for a sandbox: reason WaitingForSandbox. */
+  public static CodeExecutionStatus queued(CodeExecution cx, String provider, ProviderType type, Instant now) {
     CodeExecutionStatus status = copy(cx);
     long generation = generation(cx);
     String accepted = "Accepted by SandboxProvider " + provider + " (" + type.value() + ").";
-    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, TRUE, ConditionTypes.VALID, accepted, generation, now);
-    String message =
-        ConditionTypes.WAITING_FOR_SANDBOX.equals(reason)
-            ? "Waiting for a free sandbox on SandboxProvider " + provider + "; executions run oldest first."
-            : "Queued on SandboxProvider " + provider + ".";
-    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, reason, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, TRUE, CodeExecutionReason.VALID, accepted, generation, now);
+    String message = "Waiting for a free sandbox on SandboxProvider " + provider + "; executions run oldest first.";
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, CodeExecutionReason.WAITING_FOR_SANDBOX,
+        message, generation, now);
     if (status.getQueuedTime() == null) {
       status.setQueuedTime(timestamp(now));
     }
@@ -131,25 +129,16 @@ public final class CodeExecutionStatusCalculator {
     long generation = generation(cx);
     if (status.getQueuedTime() == null) {
       status.setQueuedTime(timestamp(now));
-      Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, TRUE, ConditionTypes.VALID,
+      Conditions.set(status.getConditions(), ConditionTypes.ACCEPTED, TRUE, CodeExecutionReason.VALID,
           "Accepted by SandboxProvider " + provider + " (" + type.value() + ").", generation, now);
     }
     String message = "Running on SandboxProvider " + provider + ".";
-    Conditions.set(status.getConditions(), ConditionTypes.STARTED, TRUE, ConditionTypes.SANDBOX_ASSIGNED, message, generation, now);
-    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, ConditionTypes.RUNNING, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.STARTED, TRUE, CodeExecutionReason.SANDBOX_ASSIGNED, message, generation, now);
+    Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, UNKNOWN, CodeExecutionReason.RUNNING, message, generation, now);
     status.setStartTime(timestamp(now));
     status.setSandbox(sandbox(provider, type, sandboxId));
     status.setMessage(message);
     return finish(status, generation);
-  }
-
-  /** Adds the sandbox id once a backend reports it, keeping everything else. */
-  public static CodeExecutionStatus withSandboxId(CodeExecution cx, String sandboxId) {
-    CodeExecutionStatus status = copy(cx);
-    SandboxReference sandbox = status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
-    sandbox.setId(sandboxId);
-    status.setSandbox(sandbox);
-    return status;
   }
 
   /** The final status from what the backend observed, judged by the limits the request ran with. */
@@ -174,7 +163,7 @@ public final class CodeExecutionStatusCalculator {
     Conditions.set(status.getConditions(), ConditionTypes.SUCCEEDED, verdict.succeeded() ? TRUE : FALSE,
         verdict.reason(), verdict.message(), generation, now);
     if (!Conditions.get(status.getConditions(), ConditionTypes.STARTED).isPresent()) {
-      Conditions.set(status.getConditions(), ConditionTypes.STARTED, TRUE, ConditionTypes.SANDBOX_ASSIGNED,
+      Conditions.set(status.getConditions(), ConditionTypes.STARTED, TRUE, CodeExecutionReason.SANDBOX_ASSIGNED,
           "Ran on SandboxProvider.", generation, now);
     }
     status.setExitCode(outcome.exitCode());
@@ -204,6 +193,18 @@ public final class CodeExecutionStatusCalculator {
     return finish(status, generation);
   }
 
+  /**
+   * A pending execution whose reconcile failed and is being retried: the same status with a message
+   * saying so. It names the error's type only: its text may quote more than a status should show.
+   */
+  public static CodeExecutionStatus retrying(CodeExecution cx, Exception error) {
+    CodeExecutionStatus status = copy(cx);
+    status.setMessage("The operator could not process this CodeExecution (" + error.getClass().getSimpleName()
+        + ") and retries; the operator's log has the details.");
+    status.setPhase(phase(status));
+    return status;
+  }
+
   /** Started earlier but the outcome is lost (operator restart); final. */
   public static CodeExecutionStatus interrupted(CodeExecution cx, String detail, Instant now) {
     return finished(cx, ExecutionOutcome.failure(Termination.INTERRUPTED,
@@ -218,20 +219,20 @@ public final class CodeExecutionStatusCalculator {
     String detail = outcome.detail();
     switch (outcome.termination()) {
       case TIMED_OUT:
-        return new Verdict(false, ConditionTypes.TIMED_OUT,
+        return new Verdict(false, CodeExecutionReason.TIMED_OUT,
             "Killed after the time limit of " + timeoutSeconds + "s (spec.timeoutSeconds); raise the limit or make the code faster.");
       case OUT_OF_MEMORY:
-        return new Verdict(false, ConditionTypes.OUT_OF_MEMORY,
+        return new Verdict(false, CodeExecutionReason.OUT_OF_MEMORY,
             sentence(detail, "Killed at the sandbox's memory limit") + " Use less memory or raise the provider's memory limit.");
       case SANDBOX_FAILED:
-        return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+        return new Verdict(false, CodeExecutionReason.SANDBOX_FAILED,
             sentence(detail, "The sandbox failed") + " The code's own outcome is unknown; create a new CodeExecution to retry.");
       case INTERRUPTED:
-        return new Verdict(false, ConditionTypes.INTERRUPTED,
+        return new Verdict(false, CodeExecutionReason.INTERRUPTED,
             sentence(detail, "The operator restarted while this execution ran and its outcome could not be recovered")
                 + " It was not run again; create a new CodeExecution to retry.");
       case CANCELLED:
-        return new Verdict(false, ConditionTypes.INTERRUPTED, sentence(detail, "The execution was cancelled"));
+        return new Verdict(false, CodeExecutionReason.INTERRUPTED, sentence(detail, "The execution was cancelled"));
       case EXITED:
       default:
         break;
@@ -241,17 +242,17 @@ public final class CodeExecutionStatusCalculator {
     // its process ended. The report never decides OutOfMemory: only the backend's evidence does.
     report = report.against(exit);
     if (exit != null && exit == RunnerProgram.ENVELOPE_ERROR_EXIT_CODE && !report.finished() && !report.isUntrusted()) {
-      return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+      return new Verdict(false, CodeExecutionReason.SANDBOX_FAILED,
           "The sandbox runner could not start the code (exit 70); the sandbox image may lack a compatible python3 or node.");
     }
     if (exit != null && exit == RunnerProgram.ALREADY_USED_EXIT_CODE && !report.finished() && !report.isUntrusted()) {
       // The runner's once-only guard: another runner in this sandbox had taken an envelope first.
-      return new Verdict(false, ConditionTypes.SANDBOX_FAILED,
+      return new Verdict(false, CodeExecutionReason.SANDBOX_FAILED,
           "The sandbox had already received a program (the runner's once-only marker existed, exit 73), so the code was"
               + " not run in it. It was not run again; create a new CodeExecution to retry.");
     }
     if (report.isUntrusted()) {
-      return new Verdict(false, ConditionTypes.USER_CODE_ERROR,
+      return new Verdict(false, CodeExecutionReason.USER_CODE_ERROR,
           "The runner's records cannot be believed (" + report.untrusted() + "): code in the sandbox wrote records of its"
               + " own, so neither a result nor an error from them is used. The program exited with code " + exit
               + ". See status.stderr.");
@@ -267,14 +268,14 @@ public final class CodeExecutionStatusCalculator {
       } else {
         what = "The program exited with code " + exit;
       }
-      return new Verdict(false, ConditionTypes.USER_CODE_ERROR, sentence(what, null) + " See status.stderr.");
+      return new Verdict(false, CodeExecutionReason.USER_CODE_ERROR, sentence(what, null) + " See status.stderr.");
     }
     if (report.resultProblem() != null && mode == ExecutionMode.FUNCTION) {
-      return new Verdict(false, ConditionTypes.USER_CODE_ERROR, sentence(report.resultProblem(), null) + " Return a smaller value.");
+      return new Verdict(false, CodeExecutionReason.USER_CODE_ERROR, sentence(report.resultProblem(), null) + " Return a smaller value.");
     }
     boolean cut = outcome.stdout().truncated() || outcome.stderr().truncated();
     if (cut && action == OutputLimitAction.FAIL) {
-      return new Verdict(false, ConditionTypes.OUTPUT_LIMIT_EXCEEDED,
+      return new Verdict(false, CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED,
           "The output exceeded the provider's maxOutputBytes (stdout " + outcome.stdout().totalBytes()
               + " bytes, stderr " + outcome.stderr().totalBytes() + " bytes); print less or raise the limit.");
     }
@@ -292,7 +293,7 @@ public final class CodeExecutionStatusCalculator {
     if (detail != null && !detail.isBlank()) {
       message += " " + sentence(detail, null); // e.g. processes the code left running were stopped
     }
-    return new Verdict(true, ConditionTypes.COMPLETED, message);
+    return new Verdict(true, CodeExecutionReason.COMPLETED, message);
   }
 
   /**

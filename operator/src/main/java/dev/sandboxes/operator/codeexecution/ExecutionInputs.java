@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.v1alpha1.ArgumentsSource;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
@@ -47,10 +47,10 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
    *
    * @param reason SecretNotAllowed or ConfigMapNotAllowed
    */
-  public record NotAllowed(String message, String reason) implements Resolution {
+  public record NotAllowed(String message, CodeExecutionReason reason) implements Resolution {
     /** A Secret that did not opt in. */
     public NotAllowed(String message) {
-      this(message, ConditionTypes.SECRET_NOT_ALLOWED);
+      this(message, CodeExecutionReason.SECRET_NOT_ALLOWED);
     }
   }
 
@@ -132,7 +132,7 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
       return new Lookup(null, new NotAllowed("ConfigMap " + ref.getName() + " (" + field + ") does not carry the label "
           + ApiConstants.EXECUTION_INPUT_LABEL + ": \"" + ApiConstants.EXECUTION_INPUT_VALUE + "\", so the operator does not"
           + " read it for executions (arguments can come back as the result); if its owner means it to be an execution"
-          + " input, they add the label", ConditionTypes.CONFIG_MAP_NOT_ALLOWED));
+          + " input, they add the label", CodeExecutionReason.CONFIG_MAP_NOT_ALLOWED));
     }
     String value = configMap.get().data().get(ref.getKey());
     if (value == null) {

@@ -1,6 +1,5 @@
 package dev.sandboxes.operator.codeexecution;
 
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -30,14 +29,14 @@ public final class ExecutionQueue {
   /** A waiting execution. Ordered by creation time, then namespace/name, so ties are stable. */
   public record Entry(ResourceID id, String uid, Instant created, Language language) {}
 
-  /** The answer to an admission request. */
-  public sealed interface Admission {}
+  /** Whether an execution's turn for a sandbox has come: the queue's answer to {@link #admit}. */
+  public sealed interface Turn {}
 
-  /** Run now in this sandbox. */
-  public record Granted(SandboxLease lease) implements Admission {}
+  /** Its turn: run now in this sandbox. */
+  public record Granted(SandboxLease lease) implements Turn {}
 
-  /** Wait; the reason says why (Queued behind older ones, or WaitingForSandbox). */
-  public record Waiting(String reason) implements Admission {}
+  /** Not yet: older executions go first, or no sandbox or concurrency slot is free (WaitingForSandbox). */
+  public record Waiting() implements Turn {}
 
   /** The executions of one language waiting on one provider: how many, and when the oldest was created. */
   public record WaitingGroup(String providerUid, Language language, int count, Instant oldestCreated) {}
@@ -60,11 +59,11 @@ public final class ExecutionQueue {
    * Asks for a sandbox for an execution. Registers it as waiting when it cannot start now; idempotent
    * for repeated reconciles of the same execution.
    */
-  public Admission admit(String providerUid, Entry entry, SandboxBackend backend, Integer maxConcurrent) {
+  public Turn admit(String providerUid, Entry entry, SandboxBackend backend, Integer maxConcurrent) {
     List<ResourceID> wake = new ArrayList<>();
-    Admission admission = queue(providerUid).admit(entry, backend, maxConcurrent, wake);
+    Turn turn = queue(providerUid).admit(entry, backend, maxConcurrent, wake);
     wake.forEach(trigger);
-    return admission;
+    return turn;
   }
 
   /** A granted execution finished (or never started): frees its slot and wakes the next ones. */
@@ -137,24 +136,24 @@ public final class ExecutionQueue {
     private final Map<String, Entry> waitingByUid = new HashMap<>();
     private final Set<String> running = new HashSet<>();
 
-    synchronized Admission admit(
+    synchronized Turn admit(
         Entry entry, SandboxBackend backend, Integer maxConcurrent, List<ResourceID> wake) {
       if (!waitingByUid.containsKey(entry.uid())) {
         waiting.add(entry);
         waitingByUid.put(entry.uid(), entry);
       }
       if (maxConcurrent != null && running.size() >= maxConcurrent) {
-        return new Waiting(ConditionTypes.WAITING_FOR_SANDBOX);
+        return new Waiting();
       }
       Entry head = headOf(entry.language());
       if (!head.uid().equals(entry.uid())) {
         // An older execution of this language goes first; make sure it is being looked at.
         wake.add(head.id());
-        return new Waiting(ConditionTypes.WAITING_FOR_SANDBOX);
+        return new Waiting();
       }
       Optional<SandboxLease> lease = backend.tryAcquire(entry.language());
       if (lease.isEmpty()) {
-        return new Waiting(ConditionTypes.WAITING_FOR_SANDBOX);
+        return new Waiting();
       }
       waiting.remove(entry);
       waitingByUid.remove(entry.uid());

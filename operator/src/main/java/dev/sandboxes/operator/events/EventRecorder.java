@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.events;
 
+import dev.sandboxes.api.v1alpha1.Reason;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
@@ -21,7 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Kubernetes events with specific CamelCase reasons. Events are written off the reconcile path (a
+ * Kubernetes events with specific CamelCase reasons: the event reasons of the kinds' reason enums
+ * ({@link dev.sandboxes.api.v1alpha1.CodeExecutionReason}, {@link
+ * dev.sandboxes.api.v1alpha1.SandboxProviderReason}). Events are written off the reconcile path (a
  * small bounded queue; when it is full an event is dropped, never a reconcile delayed), and a
  * repeated (object, reason) within the dedup interval is written once.
  */
@@ -36,64 +39,6 @@ public class EventRecorder implements AutoCloseable {
   public enum Type {
     Normal,
     Warning
-  }
-
-  /** Every reason the operator emits. */
-  public enum Reason {
-    /** A CodeExecution spec is invalid. */
-    InvalidSpec,
-    /** The referenced or default provider does not exist. */
-    ProviderNotFound,
-    /** The provider exists but is not Ready. */
-    ProviderNotReady,
-    /** A referenced ConfigMap, Secret or key does not exist. */
-    ReferenceNotFound,
-    /** A referenced Secret does not carry the execution-input label; the execution is refused. */
-    SecretNotAllowed,
-    /** A ConfigMap named for arguments does not carry the execution-input label; the execution is refused. */
-    ConfigMapNotAllowed,
-    /** Code was handed to a sandbox. */
-    Started,
-    /** An execution succeeded. */
-    Completed,
-    /** An execution's code failed. */
-    UserCodeError,
-    /** An execution hit its time limit. */
-    TimedOut,
-    /** An execution hit the memory limit. */
-    OutOfMemory,
-    /** An execution's output exceeded the cap and the provider fails such runs. */
-    OutputLimitExceeded,
-    /** The sandbox or backend failed. */
-    SandboxFailed,
-    /** The outcome was lost in an operator restart. */
-    Interrupted,
-    /** Files in an execution's output directory were left out at the provider's artifact limits. */
-    ArtifactsTruncated,
-    /** Entries in an execution's output directory were skipped: symlinks, special files, bad names. */
-    ArtifactsSkipped,
-    /** An execution's artifacts could not be stored in their ConfigMap. */
-    ArtifactsNotStored,
-    /** The spec was changed after the execution was accepted; the change is ignored. */
-    SpecChangeIgnored,
-    /** A finished execution was deleted after ttlSecondsAfterFinished. */
-    Expired,
-    /** A provider's backend answered its probe. */
-    ProviderReady,
-    /** A provider's backend failed its probe. */
-    ProbeFailed,
-    /** A provider's sandboxes fail to start, the same way several times in a row; the message quotes the error. */
-    SandboxStartFailing,
-    /** A provider whose sandboxes failed to start started one again. */
-    SandboxStartRecovered,
-    /** A referenced Secret or key of a provider is missing. */
-    CredentialsMissing,
-    /** A provider's spec is invalid. */
-    InvalidProviderSpec,
-    /** A pool's target changed with demand (arrival rate × pod start time, between poolSize and maxPoolSize). */
-    PoolResized,
-    /** A provider asks for weaker isolation than the operator's policy allows. */
-    PolicyViolation
   }
 
   private final KubernetesClient client;
@@ -121,9 +66,16 @@ public class EventRecorder implements AutoCloseable {
             new ThreadPoolExecutor.DiscardPolicy());
   }
 
-  /** Records an event about an object; the message must not contain code, output or secrets. */
+  /**
+   * Records an event about an object; the message must not contain code, output or secrets.
+   *
+   * @throws IllegalArgumentException if {@code reason} is not an event reason (a bug in the caller)
+   */
   public void record(HasMetadata object, Type type, Reason reason, String message) {
-    String key = object.getMetadata().getUid() + "/" + reason;
+    if (!reason.onEvents()) {
+      throw new IllegalArgumentException(reason + " is not an event reason");
+    }
+    String key = object.getMetadata().getUid() + "/" + reason.value();
     Instant now = clock.instant();
     Instant previous = lastWritten.get(key);
     if (previous != null && Duration.between(previous, now).compareTo(dedupInterval) < 0) {
@@ -150,9 +102,9 @@ public class EventRecorder implements AutoCloseable {
         .withName(object.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 13))
         .endMetadata()
         .withType(type.name())
-        .withReason(reason.name())
+        .withReason(reason.value())
         .withNote(message.length() > 1000 ? message.substring(0, 997) + "..." : message)
-        .withAction(reason.name())
+        .withAction(reason.value())
         .withReportingController(COMPONENT)
         .withReportingInstance(COMPONENT)
         .withEventTime(new io.fabric8.kubernetes.api.model.MicroTime(MICRO.format(now.truncatedTo(ChronoUnit.MICROS))))

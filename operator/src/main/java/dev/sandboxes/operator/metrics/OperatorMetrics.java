@@ -1,10 +1,12 @@
 package dev.sandboxes.operator.metrics;
 
 import dev.sandboxes.api.util.Conditions;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.Reason;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.ServiceCallListener;
@@ -46,10 +48,10 @@ import java.util.function.ToIntFunction;
 public final class OperatorMetrics {
 
   /** Every reason a CodeExecution ends with: the values of the outcome tag of the completed counter. */
-  public static final List<String> OUTCOMES =
-      List.of(ConditionTypes.COMPLETED, ConditionTypes.USER_CODE_ERROR, ConditionTypes.TIMED_OUT,
-          ConditionTypes.OUT_OF_MEMORY, ConditionTypes.OUTPUT_LIMIT_EXCEEDED, ConditionTypes.SANDBOX_FAILED,
-          ConditionTypes.INTERRUPTED, ConditionTypes.INVALID_SPEC);
+  public static final List<CodeExecutionReason> OUTCOMES =
+      List.of(CodeExecutionReason.COMPLETED, CodeExecutionReason.USER_CODE_ERROR, CodeExecutionReason.TIMED_OUT,
+          CodeExecutionReason.OUT_OF_MEMORY, CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED, CodeExecutionReason.SANDBOX_FAILED,
+          CodeExecutionReason.INTERRUPTED, CodeExecutionReason.INVALID_SPEC);
 
   /** Provider types whose backends call a SaaS service. */
   private static final Set<ProviderType> SAAS_TYPES = EnumSet.of(ProviderType.ALIYUN, ProviderType.E2B);
@@ -102,13 +104,13 @@ public final class OperatorMetrics {
             .tags("type", type.value(), "language", language.value())
             .strongReference(true)
             .register(registry);
-        for (String outcome : OUTCOMES) {
-          completed(type.value(), language.value(), outcome);
+        for (CodeExecutionReason outcome : OUTCOMES) {
+          completed(type.value(), language.value(), outcome.value());
         }
       }
       // Executions that ended SandboxFailed are backend errors of every type; probe failures
       // appear by their reason when they first happen.
-      backendErrors(type, ConditionTypes.SANDBOX_FAILED);
+      backendErrors(type, CodeExecutionReason.SANDBOX_FAILED.value());
       if (SAAS_TYPES.contains(type)) {
         for (ServiceCallListener.Outcome outcome : ServiceCallListener.Outcome.values()) {
           serviceCalls(type, outcome);
@@ -122,12 +124,12 @@ public final class OperatorMetrics {
   }
 
   /** A finished execution: outcome counter and run-duration timer (no run, no duration). */
-  public void executionFinished(ProviderType type, Language language, String outcome, Duration run) {
-    completed(tag(type), tag(language), outcome).increment();
+  public void executionFinished(ProviderType type, Language language, CodeExecutionReason outcome, Duration run) {
+    completed(tag(type), tag(language), outcome.value()).increment();
     if (run != null) {
       Timer.builder("sandbox.codeexecution.duration")
           .description("Time from Started to the final status")
-          .tags("type", tag(type), "language", tag(language), "outcome", outcome)
+          .tags("type", tag(type), "language", tag(language), "outcome", outcome.value())
           .serviceLevelObjectives(LATENCY_BUCKETS)
           .register(registry)
           .record(run);
@@ -145,11 +147,8 @@ public final class OperatorMetrics {
   }
 
   /** A backend failure: a failed probe or an execution whose sandbox failed. */
-  public void backendError(ProviderType type, String reason) {
-    if (reason == null) {
-      reason = "unknown";
-    }
-    backendErrors(type, reason).increment();
+  public void backendError(ProviderType type, Reason reason) {
+    backendErrors(type, reason.value()).increment();
   }
 
   private Counter backendErrors(ProviderType type, String reason) {

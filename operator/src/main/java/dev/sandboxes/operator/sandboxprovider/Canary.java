@@ -9,6 +9,7 @@ import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.RunControl;
@@ -277,24 +278,24 @@ public final class Canary implements AutoCloseable {
       status.setCanary(canary);
     }
     String conditionStatus;
-    String reason;
+    SandboxProviderReason reason;
     String message;
     if (!ready) {
       conditionStatus = Conditions.UNKNOWN;
-      reason = ConditionTypes.CANARY_PENDING;
+      reason = SandboxProviderReason.CANARY_PENDING;
       message = "The provider is not Ready; the canary runs once it is"
           + (last == null || last.passed() == null ? "." : " (the last one " + (last.passed() ? "passed" : "failed") + ").");
     } else if (last == null) {
       conditionStatus = Conditions.UNKNOWN;
-      reason = ConditionTypes.CANARY_PENDING;
+      reason = SandboxProviderReason.CANARY_PENDING;
       message = "The first canary is running.";
     } else if (last.passed() == null) {
       conditionStatus = Conditions.UNKNOWN;
-      reason = ConditionTypes.CANARY_PENDING;
+      reason = SandboxProviderReason.CANARY_PENDING;
       message = "The canary " + last.message() + ".";
     } else {
       conditionStatus = last.passed() ? Conditions.TRUE : Conditions.FALSE;
-      reason = last.passed() ? ConditionTypes.CANARY_SUCCEEDED : ConditionTypes.CANARY_FAILED;
+      reason = last.passed() ? SandboxProviderReason.CANARY_SUCCEEDED : SandboxProviderReason.CANARY_FAILED;
       message = capitalize(last.message()) + ".";
     }
     Conditions.set(status.getConditions(), ConditionTypes.CANARY_PASSED, conditionStatus, reason, message, generation, now);

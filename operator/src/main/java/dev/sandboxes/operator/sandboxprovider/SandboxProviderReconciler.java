@@ -4,20 +4,20 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.codeexecution.KubernetesReferencedObjects;
-import dev.sandboxes.operator.common.StatusWriter;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
-import dev.sandboxes.operator.events.EventRecorder.Reason;
 import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -65,6 +65,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final Clock clock;
   private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
   private final Canary canary;
+  private final SandboxProviderStatusRecorder recorder = new SandboxProviderStatusRecorder();
   private volatile java.util.function.Consumer<SandboxProvider> readyListener = provider -> {};
   private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
   private final Set<String> poolRefreshPending = ConcurrentHashMap.newKeySet();
@@ -84,6 +85,8 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     this.events = events;
     this.clock = clock;
     this.canary = new Canary(clock, provider -> triggers.trigger(ResourceID.fromResource(provider)));
+    recorder.subscribe((provider, before, after) -> metrics.providerStatus(provider, after));
+    recorder.subscribe(this::recordPoolResizes);
     triggers.onDeleted(
         provider -> {
           canary.forget(provider.getMetadata().getUid());
@@ -112,33 +115,33 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     if (!problems.isEmpty()) {
       registry.remove(uid);
       String message = "Invalid spec: " + String.join("; ", problems) + ".";
-      events.record(provider, Type.Warning, Reason.InvalidProviderSpec, message);
-      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+      events.record(provider, Type.Warning, SandboxProviderReason.INVALID_PROVIDER_SPEC, message);
+      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now), null);
     }
     List<String> violations = IsolationPolicyCheck.violations(config.isolationPolicy(), provider.getSpec());
     if (!violations.isEmpty()) {
       registry.remove(uid);
       String message = "The operator's isolation policy forbids " + String.join("; ", violations)
           + ". Change the provider, or ask the cluster's operator to allow it (Helm values isolationPolicy.*).";
-      events.record(provider, Type.Warning, Reason.PolicyViolation, message);
+      events.record(provider, Type.Warning, SandboxProviderReason.POLICY_VIOLATION, message);
       // No retry storm: the policy only changes with an operator restart, the spec with an event.
       return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.POLICY_VIOLATION, message, now), null);
+          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.POLICY_VIOLATION, message, now), null);
     }
     if (!registry.factory().supports(provider.getSpec().getType())) {
       registry.remove(uid);
       String message = "Provider type " + provider.getSpec().getType().value() + " is not available in this operator build.";
-      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now), null);
+      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now), null);
     }
     SecretRequirements.Resolution secrets =
         SecretRequirements.resolve(
             provider.getMetadata().getNamespace(), provider.getSpec(), new KubernetesReferencedObjects(context.getClient()));
     if (!secrets.ok()) {
       registry.remove(uid);
-      events.record(provider, Type.Warning, Reason.CredentialsMissing, secrets.problem());
+      events.record(provider, Type.Warning, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem());
       // Secrets are not watched: look again soon, so that a Secret created now is found quickly.
       return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.CREDENTIALS_MISSING, secrets.problem(), now),
+          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem(), now),
           NOT_READY_PROBE_INTERVAL);
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
@@ -151,7 +154,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       registry.remove(uid);
       String message = "The backend could not be set up: " + e.getMessage();
       return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, ConditionTypes.INVALID_SPEC, message, now),
+          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now),
           NOT_READY_PROBE_INTERVAL);
     }
     ProbeResult probe = runtime.lastProbe();
@@ -172,18 +175,18 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       if (probe.ready() && !wasReady) {
         LOG.info("SandboxProvider {} is ready: {}", settings.displayName(), probe.message());
         ProbeResult before = runtime.previousProbe();
-        if (before != null && ConditionTypes.SANDBOX_START_FAILING.equals(before.reason())) {
-          events.record(provider, Type.Normal, Reason.SandboxStartRecovered,
+        if (before != null && before.reason() == SandboxProviderReason.SANDBOX_START_FAILING) {
+          events.record(provider, Type.Normal, SandboxProviderReason.SANDBOX_START_RECOVERED,
               "A sandbox started again; the provider is Ready. " + probe.message());
         }
-        events.record(provider, Type.Normal, Reason.ProviderReady, probe.message());
+        events.record(provider, Type.Normal, SandboxProviderReason.PROVIDER_READY, probe.message());
         // A restarted operator finds Ready=True already written, so the status does not change and
         // executions waiting for this process to see the provider ready must be told directly.
         readyListener.accept(provider);
       } else if (!probe.ready()) {
         LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
         events.record(provider, Type.Warning,
-            ConditionTypes.SANDBOX_START_FAILING.equals(probe.reason()) ? Reason.SandboxStartFailing : Reason.ProbeFailed,
+            probe.reason() == SandboxProviderReason.SANDBOX_START_FAILING ? SandboxProviderReason.SANDBOX_START_FAILING : SandboxProviderReason.PROBE_FAILED,
             probe.message());
         metrics.backendError(settings.type(), probe.reason());
       }
@@ -194,6 +197,27 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     Duration next = probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL;
     Optional<Duration> canaryDue = canary.schedule(provider, runtime);
     return write(provider, context, status, canaryDue.filter(due -> due.compareTo(next) < 0).orElse(next));
+  }
+
+  /**
+   * A reconcile failed; JOSDK retries it as usual. A provider probed before keeps its status (an
+   * observation that still stands); one never probed says why it is not Ready yet. The message names
+   * the error's type only: its text may quote more than a status should show.
+   */
+  @Override
+  public ErrorStatusUpdateControl<SandboxProvider> updateErrorStatus(
+      SandboxProvider provider, Context<SandboxProvider> context, Exception e) {
+    if (provider.getStatus() == null || Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).isEmpty()) {
+      try {
+        recorder.record(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.PROBING,
+            "The operator could not reconcile this SandboxProvider yet (" + e.getClass().getSimpleName()
+                + ") and retries; the operator's log has the details.", clock.instant()));
+      } catch (RuntimeException notWritten) {
+        LOG.debug("SandboxProvider {}/{}: the error status was not written: {}", provider.getMetadata().getNamespace(),
+            provider.getMetadata().getName(), notWritten.toString());
+      }
+    }
+    return ErrorStatusUpdateControl.defaultErrorProcessing();
   }
 
   /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
@@ -221,7 +245,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     try {
       return runtime.backend().probe();
     } catch (RuntimeException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
     }
   }
 
@@ -234,17 +258,17 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   }
 
   /** One event per pool whose target moved since the last status, with the two numbers behind it. */
-  private void recordPoolResizes(SandboxProvider provider, SandboxProviderStatus status) {
-    if (provider.getStatus() == null || provider.getStatus().getPools() == null || status.getPools() == null) {
+  private void recordPoolResizes(SandboxProvider provider, SandboxProviderStatus previous, SandboxProviderStatus status) {
+    if (previous == null || previous.getPools() == null || status.getPools() == null) {
       return;
     }
     for (dev.sandboxes.api.v1alpha1.PoolStatus pool : status.getPools()) {
-      provider.getStatus().getPools().stream()
+      previous.getPools().stream()
           .filter(before -> before.getLanguage() == pool.getLanguage())
           .filter(before -> before.getDesired() != null && pool.getDesired() != null
               && !before.getDesired().equals(pool.getDesired()))
           .findFirst()
-          .ifPresent(before -> events.record(provider, Type.Normal, Reason.PoolResized, String.format(java.util.Locale.ROOT,
+          .ifPresent(before -> events.record(provider, Type.Normal, SandboxProviderReason.POOL_RESIZED, String.format(java.util.Locale.ROOT,
               "The %s pool now aims for %d idle or starting sandboxes (was %d): %s executions per minute x %.1f s"
                   + " sandbox start time (Little's law), within poolSize and maxPoolSize.",
               pool.getLanguage().value(), pool.getDesired(), before.getDesired(),
@@ -256,15 +280,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private UpdateControl<SandboxProvider> write(
       SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
     canary.applyTo(provider, status, clock.instant());
-    metrics.providerStatus(provider, status);
-    recordPoolResizes(provider, status);
-    boolean unchanged =
-        provider.getStatus() != null
-            && !SandboxProviderStatusCalculator.differsBeyondProbeTime(provider.getStatus(), status)
-            && java.util.Objects.equals(status.getLastProbeTime(), provider.getStatus().getLastProbeTime());
-    if (!unchanged) {
-      StatusWriter.overwrite(provider, context, status, SandboxProvider::new);
-    }
+    recorder.record(provider, context, status);
     UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();
     return reschedule == null ? control : control.rescheduleAfter(reschedule);
   }

@@ -8,13 +8,13 @@ import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.backend.ProbeResult;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 
 /** Computes SandboxProvider statuses: pure functions from the object and a probe result. */
 public final class SandboxProviderStatusCalculator {
@@ -38,25 +38,13 @@ public final class SandboxProviderStatusCalculator {
 
   /** Not Ready without a probe: invalid spec, missing Secret, unsupported type. */
   public static SandboxProviderStatus notReady(
-      SandboxProvider provider, String reason, String message, Instant now) {
+      SandboxProvider provider, SandboxProviderReason reason, String message, Instant now) {
     SandboxProviderStatus status = copy(provider);
     long generation = generation(provider);
     Conditions.set(status.getConditions(), ConditionTypes.READY, FALSE, reason, message, generation, now);
     status.setPools(null);
     status.setObservedGeneration(generation);
     return status;
-  }
-
-  /** Whether two statuses differ in anything but the probe time. */
-  public static boolean differsBeyondProbeTime(SandboxProviderStatus a, SandboxProviderStatus b) {
-    if (a == null || b == null) {
-      return a != b;
-    }
-    SandboxProviderStatus left = JSON.convertValue(a, SandboxProviderStatus.class);
-    SandboxProviderStatus right = JSON.convertValue(b, SandboxProviderStatus.class);
-    left.setLastProbeTime(null);
-    right.setLastProbeTime(null);
-    return !Objects.equals(JSON.valueToTree(left), JSON.valueToTree(right));
   }
 
   private static SandboxProviderStatus copy(SandboxProvider provider) {

@@ -2,9 +2,9 @@ package dev.sandboxes.operator.backend;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
@@ -33,7 +33,7 @@ class StartFailuresTest {
     assertThat(flips).hasValue(0);
     failures.failed(RLIMITS.formatted("aaaaaaaaaaaaaaaaaa"), "check containers.conf");
     assertThat(failures.current()).hasValueSatisfying(f -> {
-      assertThat(f.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(f.error()).contains("aaaaaaaaaaaaaaaaaa").contains("error setting rlimits");
       assertThat(f.describe()).isEqualTo(f.error() + ". check containers.conf");
     });

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
@@ -158,7 +159,7 @@ public final class MemoryBenchmark {
       responsive = awaitTrue("the operator answered a new execution", Duration.ofSeconds(90), process, peakKb, () -> {
         CodeExecution cx = client.resources(CodeExecution.class).inNamespace(namespace).withName("probe-after-load").get();
         return cx != null && cx.getStatus() != null
-            && ConditionTypes.INVALID_SPEC.equals(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED));
+            && CodeExecutionReason.INVALID_SPEC.value().equals(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED));
       });
     }
     survived = survived && responsive && process.isAlive();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
@@ -89,11 +90,11 @@ class AdmissionTest {
 
     assertThat(decision).isInstanceOf(Admission.Invalid.class);
     Admission.Invalid<String> invalid = (Admission.Invalid<String>) decision;
-    assertThat(invalid.reason()).isEqualTo(ConditionTypes.INVALID_SPEC);
+    assertThat(invalid.reason()).isEqualTo(CodeExecutionReason.INVALID_SPEC);
     assertThat(invalid.problems()).anySatisfy(p -> assertThat(p).contains("spec.language"));
     CodeExecutionStatus status = invalid.status(cx, T0);
     assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(ConditionTypes.INVALID_SPEC);
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(CodeExecutionReason.INVALID_SPEC.value());
     assertThat(status.getMessage()).startsWith("Invalid spec: ").contains("spec.language");
     assertThat(objects.lookups()).isZero();
   }
@@ -101,12 +102,12 @@ class AdmissionTest {
   @Test
   void aProviderThatCannotTakeTheExecutionMakesItWaitWithoutReadingItsInputs() {
     Admission.ProviderLookup<String> missing = ignored ->
-        new Admission.Waiting<>(ConditionTypes.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true);
+        new Admission.Waiting<>(CodeExecutionReason.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true);
 
     Admission.Decision<String> decision = Admission.admit(execution(), missing, objects);
 
     assertThat(decision).isEqualTo(
-        new Admission.Waiting<String>(ConditionTypes.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true));
+        new Admission.Waiting<String>(CodeExecutionReason.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true));
     assertThat(objects.lookups()).isZero();
   }
 
@@ -138,7 +139,7 @@ class AdmissionTest {
 
     assertThat(decision).isInstanceOf(Admission.Waiting.class);
     Admission.Waiting<String> waiting = (Admission.Waiting<String>) decision;
-    assertThat(waiting.reason()).isEqualTo(ConditionTypes.REFERENCE_NOT_FOUND);
+    assertThat(waiting.reason()).isEqualTo(CodeExecutionReason.REFERENCE_NOT_FOUND);
     assertThat(waiting.problem()).contains("ConfigMap scripts").contains("spec.codeFrom.configMapKeyRef");
     assertThat(waiting.endsAtAdmissionTimeout()).isFalse();
 
@@ -155,11 +156,11 @@ class AdmissionTest {
 
     assertThat(decision).isInstanceOf(Admission.Invalid.class);
     Admission.Invalid<String> refused = (Admission.Invalid<String>) decision;
-    assertThat(refused.reason()).isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+    assertThat(refused.reason()).isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED);
     assertThat(refused.invalidSpec()).isFalse();
     CodeExecutionStatus status = refused.status(cx, T0);
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
     assertThat(status.getMessage()).contains("Secret registry").contains("The execution did not run");
   }
 
@@ -186,7 +187,7 @@ class AdmissionTest {
 
     assertThat(decision).isInstanceOf(Admission.Invalid.class);
     Admission.Invalid<String> invalid = (Admission.Invalid<String>) decision;
-    assertThat(invalid.reason()).isEqualTo(ConditionTypes.INVALID_SPEC);
+    assertThat(invalid.reason()).isEqualTo(CodeExecutionReason.INVALID_SPEC);
     assertThat(invalid.problems()).hasSize(2);
     assertThat(invalid.problems()).anySatisfy(p -> assertThat(p).startsWith("spec.timeoutSeconds is 60 but SandboxProvider p"));
     assertThat(invalid.problems()).anySatisfy(p -> assertThat(p).contains("bytes; SandboxProvider p"));

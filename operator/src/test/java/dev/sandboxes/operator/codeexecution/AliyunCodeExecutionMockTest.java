@@ -9,10 +9,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
@@ -92,7 +94,7 @@ class AliyunCodeExecutionMockTest {
     assertThat(done.getStatus().getSandbox().getId()).startsWith("sbx-").endsWith(done.getMetadata().getUid());
     assertThat(fake.deletedSandboxes()).containsExactly(done.getStatus().getSandbox().getId());
     SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace("default").withName("aliyun").get();
-    assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY)).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY)).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE.value());
   }
 
   @Test
@@ -105,7 +107,7 @@ class AliyunCodeExecutionMockTest {
     client.resource(cx).create();
 
     CodeExecution failed = awaitPhase("too-long", Phase.FAILED);
-    assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.INVALID_SPEC);
+    assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.INVALID_SPEC.value());
     assertThat(failed.getStatus().getMessage()).contains("spec.timeoutSeconds is 31").contains("AgentRun runs code for at most 30 seconds")
         .contains("lower it to 30 or less");
     assertThat(fake.count("CreateSandbox")).isZero();
@@ -122,10 +124,10 @@ class AliyunCodeExecutionMockTest {
     await().untilAsserted(() -> {
       SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace("default").withName("aliyun").get();
       assertThat(provider.getStatus()).isNotNull();
-      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY)).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY)).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED.value());
       assertThat(provider.getStatus().getConditions().toString()).doesNotContain("a-wrong-secret");
     });
-    CodeExecution waiting = awaitReason("waits", ConditionTypes.ACCEPTED, ConditionTypes.PROVIDER_NOT_READY);
+    CodeExecution waiting = awaitReason("waits", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_READY.value());
     assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(fake.count("CreateSandbox")).isZero();
   }
@@ -141,7 +143,7 @@ class AliyunCodeExecutionMockTest {
     await().until(() -> fake.count("CreateSandbox") >= 1);
     client.resource(execution("second")).create();
 
-    CodeExecution waiting = awaitReason("second", ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+    CodeExecution waiting = awaitReason("second", ConditionTypes.SUCCEEDED, CodeExecutionReason.WAITING_FOR_SANDBOX.value());
     assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     awaitPhase("first", Phase.SUCCEEDED);
     awaitPhase("second", Phase.SUCCEEDED);
@@ -180,7 +182,7 @@ class AliyunCodeExecutionMockTest {
     startOperator();
 
     CodeExecution cx = awaitPhase("orphan", Phase.FAILED);
-    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.INTERRUPTED);
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.INTERRUPTED.value());
     await().until(() -> fake.liveSandboxes().isEmpty());
     assertThat(fake.deletedSandboxes()).containsExactly(sandboxId);
     assertThat(fake.count("RunCommand")).isZero();

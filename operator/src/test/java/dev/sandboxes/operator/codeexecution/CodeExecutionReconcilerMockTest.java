@@ -9,6 +9,7 @@ import static org.awaitility.Awaitility.await;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionLimits;
 import dev.sandboxes.api.v1alpha1.Phase;
@@ -90,7 +91,7 @@ class CodeExecutionReconcilerMockTest {
   @Test
   void waitsForAMissingProviderAndRunsWhenItAppears() {
     client.resource(anExecution("default", "early", "late-provider")).create();
-    CodeExecution waiting = awaitReason("early", ConditionTypes.ACCEPTED, ConditionTypes.PROVIDER_NOT_FOUND);
+    CodeExecution waiting = awaitReason("early", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_FOUND.value());
     assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(waiting.getStatus().getMessage()).contains("late-provider").contains("does not exist");
 
@@ -148,7 +149,7 @@ class CodeExecutionReconcilerMockTest {
       Thread.sleep(1100); // creationTimestamp has second precision
     }
     for (int i = 1; i <= 3; i++) {
-      CodeExecution waiting = awaitReason("queued-" + i, ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+      CodeExecution waiting = awaitReason("queued-" + i, ConditionTypes.SUCCEEDED, CodeExecutionReason.WAITING_FOR_SANDBOX.value());
       assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
       assertThat(Conditions.isTrue(waiting.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isTrue();
     }
@@ -171,7 +172,7 @@ class CodeExecutionReconcilerMockTest {
     client.resource(anExecution("default", "slow-1", "limited")).create();
     awaitPhase("slow-1", Phase.RUNNING);
     client.resource(anExecution("default", "next", "limited")).create();
-    awaitReason("next", ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+    awaitReason("next", ConditionTypes.SUCCEEDED, CodeExecutionReason.WAITING_FOR_SANDBOX.value());
 
     backends.get("limited").open("slow");
     awaitPhase("slow-1", Phase.SUCCEEDED);
@@ -332,7 +333,7 @@ class CodeExecutionReconcilerMockTest {
     source.setConfigMapKeyRef(ref);
     cx.getSpec().setCodeFrom(source);
     client.resource(cx).create();
-    CodeExecution waiting = awaitReason("from-config", ConditionTypes.ACCEPTED, ConditionTypes.REFERENCE_NOT_FOUND);
+    CodeExecution waiting = awaitReason("from-config", ConditionTypes.ACCEPTED, CodeExecutionReason.REFERENCE_NOT_FOUND.value());
     assertThat(waiting.getStatus().getMessage()).contains("ConfigMap code");
 
     client.resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata().withName("code")
@@ -360,9 +361,9 @@ class CodeExecutionReconcilerMockTest {
       CodeExecution cx = awaitPhase(name, Phase.FAILED);
       String field = name.endsWith("code") ? "spec.codeFrom.secretKeyRef" : "spec.argumentsFrom.secretKeyRef";
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-          .isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+          .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED))
-          .isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+          .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
       assertThat(Conditions.get(cx.getStatus().getConditions(), ConditionTypes.STARTED)).isEmpty();
       assertThat(cx.getStatus().getMessage()).contains("Secret registry-credentials").contains(field)
           .contains("sandboxes.dev/execution-input");

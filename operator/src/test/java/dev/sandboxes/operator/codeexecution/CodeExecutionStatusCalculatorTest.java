@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
@@ -87,7 +88,7 @@ class CodeExecutionStatusCalculatorTest {
     CodeExecutionStatusCalculator.Verdict verdict =
         CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.FUNCTION, "main", action, 5);
     assertThat(verdict.succeeded()).isEqualTo(succeeded);
-    assertThat(verdict.reason()).isEqualTo(reason);
+    assertThat(verdict.reason().value()).isEqualTo(reason);
     assertThat(verdict.message()).isNotBlank().endsWith(".");
   }
 
@@ -132,7 +133,7 @@ class CodeExecutionStatusCalculatorTest {
 
     CodeExecutionStatus status = CodeExecutionStatusCalculator.finished(cx, outcome, request, T0.plusSeconds(12));
 
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.TIMED_OUT);
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.TIMED_OUT.value());
     assertThat(status.getMessage()).startsWith("Killed after the time limit of 10s (spec.timeoutSeconds)");
   }
 
@@ -147,7 +148,7 @@ class CodeExecutionStatusCalculatorTest {
         OutputLimitAction.FAIL);
 
     assertThat(Conditions.reason(CodeExecutionStatusCalculator.finished(cx, outcome, failing, T0).getConditions(),
-        ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.OUTPUT_LIMIT_EXCEEDED);
+        ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED.value());
   }
 
   /** Issue 18: client-side kubectl apply drops null arguments; the message must not blame the code alone. */
@@ -197,12 +198,15 @@ class CodeExecutionStatusCalculatorTest {
   @Test
   void lastTransitionTimeChangesOnlyWhenTheStatusFlips() {
     CodeExecution cx = TestResources.anExecution("ns", "x", "p");
-    cx.setStatus(CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, ConditionTypes.QUEUED, T0));
-    CodeExecutionStatus later =
-        CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, ConditionTypes.WAITING_FOR_SANDBOX, T0.plusSeconds(60));
+    cx.setStatus(CodeExecutionStatusCalculator.waiting(cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready.", T0));
+    CodeExecutionStatus later = CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, T0.plusSeconds(60));
+    assertThat(Conditions.reason(later.getConditions(), "Succeeded")).isEqualTo(CodeExecutionReason.WAITING_FOR_SANDBOX.value());
     assertThat(Conditions.get(later.getConditions(), "Succeeded").orElseThrow().getLastTransitionTime())
-        .isEqualTo("2026-01-01T00:00:00Z");
-    assertThat(later.getQueuedTime()).isEqualTo("2026-01-01T00:00:00Z");
+        .as("Unknown before and after: only the reason changed").isEqualTo("2026-01-01T00:00:00Z");
+    assertThat(later.getQueuedTime()).isEqualTo("2026-01-01T00:01:00Z");
+    cx.setStatus(later);
+    assertThat(CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, T0.plusSeconds(120)).getQueuedTime())
+        .as("queued once, at the first time").isEqualTo("2026-01-01T00:01:00Z");
   }
 
   @Test

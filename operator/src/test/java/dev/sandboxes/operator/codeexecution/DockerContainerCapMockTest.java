@@ -11,6 +11,7 @@ import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.Phase;
@@ -103,7 +104,7 @@ class DockerContainerCapMockTest {
           long running = all.stream().filter(cx -> cx.getStatus() != null && cx.getStatus().getPhase() == Phase.RUNNING)
               .count();
           long waiting = all.stream().filter(cx -> cx.getStatus() != null && cx.getStatus().getPhase() == Phase.PENDING
-              && ConditionTypes.WAITING_FOR_SANDBOX.equals(
+              && CodeExecutionReason.WAITING_FOR_SANDBOX.value().equals(
                   Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))).count();
           maxRunning.accumulateAndGet((int) running, Math::max);
           if (waiting > 0) {

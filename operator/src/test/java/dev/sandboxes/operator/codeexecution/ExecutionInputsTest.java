@@ -116,7 +116,7 @@ class ExecutionInputsTest {
 
     assertThat(resolution).isInstanceOf(ExecutionInputs.NotAllowed.class);
     ExecutionInputs.NotAllowed refused = (ExecutionInputs.NotAllowed) resolution;
-    assertThat(refused.reason()).isEqualTo("ConfigMapNotAllowed");
+    assertThat(refused.reason().value()).isEqualTo("ConfigMapNotAllowed");
     assertThat(refused.message()).contains("ConfigMap settings").contains("spec.argumentsFrom.configMapKeyRef")
         .contains("sandboxes.dev/execution-input: \"true\"").doesNotContain("no-such-key");
   }

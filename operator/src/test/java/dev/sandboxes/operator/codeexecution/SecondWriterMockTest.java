@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
@@ -131,12 +132,12 @@ class SecondWriterMockTest {
     await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
       CodeExecution now = get("raced");
       assertThat(Conditions.reason(now.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-          .isEqualTo(ConditionTypes.INTERRUPTED);
+          .isEqualTo(CodeExecutionReason.INTERRUPTED.value());
       assertThat(now.getStatus().getMessage()).contains("Another operator gave up on it");
       assertThat(now.getStatus().getStdout()).isNull(); // not the outcome of this operator's run
     });
     assertThat(runs(cx)).isEqualTo(1);
-    assertThat(terminal).containsOnly(ConditionTypes.INTERRUPTED);
+    assertThat(terminal).containsOnly(CodeExecutionReason.INTERRUPTED.value());
     await().untilAsserted(() -> assertThat(operators.get(0).tracker().pendingOutcomes()).isZero());
   }
 
@@ -186,7 +187,7 @@ class SecondWriterMockTest {
     for (CodeExecution cx : client.resources(CodeExecution.class).inNamespace("default").list().getItems()) {
       assertThat(runs(cx)).as(cx.getMetadata().getName()).isEqualTo(1);
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-          .as(cx.getMetadata().getName()).isEqualTo(ConditionTypes.COMPLETED);
+          .as(cx.getMetadata().getName()).isEqualTo(CodeExecutionReason.COMPLETED.value());
     }
     assertThat(terminal).hasSize(count); // each reached a terminal status once and kept it
     assertThat(backends.get("a").totalRuns()).isEqualTo(count); // the shared count over both operators

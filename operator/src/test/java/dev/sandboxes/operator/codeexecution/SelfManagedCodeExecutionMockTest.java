@@ -8,10 +8,12 @@ import static org.awaitility.Awaitility.await;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.selfmanaged.ScriptedPodExec;
@@ -141,10 +143,10 @@ class SelfManagedCodeExecutionMockTest {
     await().untilAsserted(() -> {
       SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("no-gvisor").get();
       assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
-          .isEqualTo(ConditionTypes.RUNTIME_CLASS_NOT_FOUND);
+          .isEqualTo(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND.value());
     });
     CodeExecution cx = await().until(() -> get("waiting"), c -> c != null && c.getStatus() != null
-        && ConditionTypes.PROVIDER_NOT_READY.equals(Conditions.reason(c.getStatus().getConditions(), ConditionTypes.ACCEPTED)));
+        && CodeExecutionReason.PROVIDER_NOT_READY.value().equals(Conditions.reason(c.getStatus().getConditions(), ConditionTypes.ACCEPTED)));
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(pods()).isEmpty();
   }

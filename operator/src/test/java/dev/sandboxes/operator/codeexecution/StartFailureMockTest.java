@@ -7,10 +7,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.StartFailure;
@@ -59,11 +61,11 @@ class StartFailureMockTest {
   @Test
   void theProviderSaysWhyWaitingExecutionsShowItEndAtTheirDeadlineAndTheRestRunOnceItRecovers() {
     client.resource(aDockerProvider("default", "flaky")).create();
-    awaitReady("flaky", "True", ConditionTypes.BACKEND_REACHABLE);
+    awaitReady("flaky", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
 
-    backend.startFailure(new StartFailure(ConditionTypes.SANDBOX_START_FAILING, ERROR, "Check default_ulimits"));
+    backend.startFailure(new StartFailure(SandboxProviderReason.SANDBOX_START_FAILING, ERROR, "Check default_ulimits"));
     // Not at the next probe interval (minutes): the backend's signal makes the reconciler probe now.
-    Condition ready = awaitReady("flaky", "False", ConditionTypes.SANDBOX_START_FAILING);
+    Condition ready = awaitReady("flaky", "False", SandboxProviderReason.SANDBOX_START_FAILING.value());
     assertThat(ready.getMessage()).contains(ERROR).contains("Check default_ulimits");
     await().untilAsserted(() -> assertThat(events("flaky")).anySatisfy(e -> {
       assertThat(e.getReason()).isEqualTo("SandboxStartFailing");
@@ -76,14 +78,14 @@ class StartFailureMockTest {
     client.resource(impatient).create();
 
     CodeExecution waiting = ExecutionWaits.awaitReason(() -> get("patient"), ConditionTypes.ACCEPTED,
-        ConditionTypes.PROVIDER_NOT_READY);
+        CodeExecutionReason.PROVIDER_NOT_READY.value());
     assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(waiting.getStatus().getMessage()).contains("SandboxProvider flaky is not Ready (SandboxStartFailing)")
         .contains(ERROR).contains("spec.admissionTimeoutSeconds");
 
     CodeExecution gaveUp = ExecutionWaits.awaitPhase(() -> get("impatient"), Phase.FAILED);
     assertThat(Conditions.reason(gaveUp.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.SANDBOX_FAILED);
+        .isEqualTo(CodeExecutionReason.SANDBOX_FAILED.value());
     assertThat(Conditions.get(gaveUp.getStatus().getConditions(), ConditionTypes.STARTED))
         .hasValueSatisfying(c -> assertThat(c.getStatus()).isEqualTo("False"));
     assertThat(gaveUp.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (3s)").contains(ERROR)
@@ -93,7 +95,7 @@ class StartFailureMockTest {
     assertThat(get("patient").getStatus().getPhase()).isEqualTo(Phase.PENDING);
 
     backend.startFailure(null); // a sandbox started again
-    awaitReady("flaky", "True", ConditionTypes.BACKEND_REACHABLE);
+    awaitReady("flaky", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
     ExecutionWaits.awaitPhase(() -> get("patient"), Phase.SUCCEEDED);
     await().untilAsserted(() -> assertThat(events("flaky")).extracting(Event::getReason).contains("SandboxStartRecovered"));
     assertThat(backend.runs(get("impatient").getMetadata().getUid())).isZero();
@@ -105,7 +107,7 @@ class StartFailureMockTest {
     cx.getSpec().setAdmissionTimeoutSeconds(8); // the operator may take seconds to start on a busy machine
     client.resource(cx).create();
     CodeExecution waiting = ExecutionWaits.awaitReason(() -> get("orphan"), ConditionTypes.ACCEPTED,
-        ConditionTypes.PROVIDER_NOT_FOUND);
+        CodeExecutionReason.PROVIDER_NOT_FOUND.value());
     assertThat(waiting.getStatus().getMessage()).contains("never-created").contains("until");
     CodeExecution failed = ExecutionWaits.awaitPhase(() -> get("orphan"), Phase.FAILED);
     assertThat(failed.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (8s)").contains("never-created")

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
@@ -171,7 +172,7 @@ class StatusBudgetTest {
     assertThat(fallback.getStdoutBytes()).isEqualTo(3);
     assertThat(fallback.getExitCode()).isZero();
     assertThat(fallback.getCompletionTime()).isEqualTo(refused.getCompletionTime());
-    assertThat(Conditions.reason(fallback.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(ConditionTypes.COMPLETED);
+    assertThat(Conditions.reason(fallback.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.COMPLETED.value());
     assertThat(fallback.getMessage()).contains("were not stored").contains("HTTP 413 RequestEntityTooLarge");
     assertThat(refused.getStdout()).isEqualTo("out"); // a copy, not the original
   }

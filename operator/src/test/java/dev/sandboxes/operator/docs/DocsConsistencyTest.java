@@ -5,19 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.TemplateCommand;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
-import dev.sandboxes.operator.events.EventRecorder;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
+import dev.sandboxes.api.v1alpha1.Reason;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.testing.MonitoringQueries;
 import dev.sandboxes.operator.testing.ProjectPaths;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +23,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -33,47 +30,64 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The docs say what the code and the chart do: the README's condition and event reasons are exactly
- * those the code can produce, and the RBAC tables are exactly the chart's rules. No cluster: the
+ * those of the reason enums (on the right kind), every reason of the enums is produced by the code,
+ * and the RBAC tables are exactly the chart's rules. No cluster: the
  * sources are read as text and the chart is rendered offline with helm-java.
  */
 class DocsConsistencyTest {
 
   private static final Path ROOT = ProjectPaths.root();
-  private static final Path CONDITION_TYPES =
-      ROOT.resolve("crds/src/main/java/dev/sandboxes/api/v1alpha1/ConditionTypes.java");
   private static final List<Path> MAIN_SOURCES = List.of(
       ROOT.resolve("operator/src/main/java"), ROOT.resolve("crds/src/main/java"), ROOT.resolve("client/src/main/java"));
-  private static final Pattern CONSTANT = Pattern.compile("public static final String (\\w+) = \"(\\w+)\";");
+  private static final List<Class<? extends Enum<?>>> REASON_ENUMS =
+      List.of(CodeExecutionReason.class, SandboxProviderReason.class);
 
   @Test
-  void theReadmeListsExactlyTheConditionReasonsTheCodeSets() {
-    Map<String, String> reasons = declaredConditionReasons();
-    Set<String> produced = usedConditionReasons();
-    assertThat(produced).as("reasons found in use (a guard on this test's scan)").hasSizeGreaterThan(20);
-    assertThat(readmeColumn("### Condition reasons"))
-        .as("README 'Condition reasons' against the ConditionTypes reasons used in src/main "
-            + "(declared, never used: %s)", unused(reasons.values(), produced))
-        .containsExactlyInAnyOrderElementsOf(produced);
+  void everyReasonOfTheEnumsIsProducedSomewhere() {
+    for (Class<? extends Enum<?>> kind : REASON_ENUMS) {
+      Path file = ROOT.resolve("crds/src/main/java/dev/sandboxes/api/v1alpha1/" + kind.getSimpleName() + ".java");
+      String code = mainSources(file);
+      Set<String> unused = new TreeSet<>();
+      for (Enum<?> reason : kind.getEnumConstants()) {
+        if (!Pattern.compile("\\b" + kind.getSimpleName() + "\\." + reason.name() + "\\b").matcher(code).find()) {
+          unused.add(reason.name());
+        }
+      }
+      assertThat(unused).as("%s constants that src/main never refers to (drop them, and from the README)",
+          kind.getSimpleName()).isEmpty();
+    }
   }
 
   @Test
-  void theReadmeListsExactlyTheEventReasonsTheCodeRecords() {
-    String code = mainSources(ROOT.resolve("operator/src/main/java/dev/sandboxes/operator/events/EventRecorder.java"));
-    // The execution reconciler also turns a condition reason into the event reason of the same name.
-    Set<String> bridged = code.contains("Reason.valueOf(") ? usedConditionReasons() : Set.of();
-    Set<String> produced = new TreeSet<>();
-    for (EventRecorder.Reason reason : EventRecorder.Reason.values()) {
-      if (bridged.contains(reason.name())
-          || Pattern.compile("\\bReason\\." + reason.name() + "\\b").matcher(code).find()) {
-        produced.add(reason.name());
-      }
-    }
-    assertThat(produced).as("event reasons found in use (a guard on this test's scan)").hasSizeGreaterThan(15);
-    List<String> all = Arrays.stream(EventRecorder.Reason.values()).map(Enum::name).toList();
-    assertThat(readmeColumn("### Event reasons"))
-        .as("README 'Event reasons' against the EventRecorder.Reason values recorded in src/main "
-            + "(declared, never recorded: %s)", unused(all, produced))
-        .containsExactlyInAnyOrderElementsOf(produced);
+  void theReadmeListsExactlyTheConditionReasonsOfTheEnums() {
+    Map<String, String> documented = readmeTable("### Condition reasons");
+    Set<String> declared = new TreeSet<>();
+    reasons().filter(Reason::onConditions).forEach(r -> declared.add(r.value()));
+    assertThat(declared).as("condition reasons (a guard on this test)").hasSizeGreaterThan(30);
+    assertThat(documented.keySet()).as("README 'Condition reasons' against the enums' condition reasons")
+        .containsExactlyInAnyOrderElementsOf(declared);
+    documented.forEach((reason, conditions) -> {
+      assertThat(conditions.contains("provider"))
+          .as("README: %s is a provider condition reason (%s)", reason, conditions)
+          .isEqualTo(onConditions(SandboxProviderReason.values(), reason));
+      assertThat(conditions.contains("execution"))
+          .as("README: %s is an execution condition reason (%s)", reason, conditions)
+          .isEqualTo(onConditions(CodeExecutionReason.values(), reason));
+    });
+  }
+
+  @Test
+  void theReadmeListsExactlyTheEventReasonsOfTheEnums() {
+    Set<String> documented = new TreeSet<>();
+    readmeTableRows("### Event reasons").forEach(row -> documented.add(row.get(1).strip() + "/" + row.get(0)));
+    Set<String> declared = new TreeSet<>();
+    Arrays.stream(CodeExecutionReason.values()).filter(Reason::onEvents)
+        .forEach(r -> declared.add("CodeExecution/" + r.value()));
+    Arrays.stream(SandboxProviderReason.values()).filter(Reason::onEvents)
+        .forEach(r -> declared.add("SandboxProvider/" + r.value()));
+    assertThat(declared).as("event reasons (a guard on this test)").hasSizeGreaterThan(25);
+    assertThat(documented).as("README 'Event reasons' (On/Reason) against the enums' event reasons")
+        .containsExactlyInAnyOrderElementsOf(declared);
   }
 
   @Test
@@ -103,70 +117,36 @@ class DocsConsistencyTest {
         .isEqualTo(added);
   }
 
-  /** The reason constants of ConditionTypes (name to value): everything after the types section. */
-  private static Map<String, String> declaredConditionReasons() {
-    String source = read(CONDITION_TYPES);
-    int reasonsStart = source.indexOf("// ---- SandboxProvider reasons ----");
-    assertThat(reasonsStart).as("ConditionTypes.java has its sections").isPositive();
-    Map<String, String> all = constants(source);
-    assertThat(all.values()).as("the source scan finds every constant")
-        .containsExactlyInAnyOrderElementsOf(reflectedConstants());
-    Map<String, String> reasons = constants(source.substring(reasonsStart));
-    assertThat(reasons).isNotEmpty().doesNotContainKeys("READY", "ACCEPTED", "STARTED", "SUCCEEDED", "CANARY_PASSED");
-    return reasons;
+  private static Stream<Reason> reasons() {
+    return Stream.<Reason>concat(Arrays.stream(CodeExecutionReason.values()), Arrays.stream(SandboxProviderReason.values()));
   }
 
-  /** The values of the ConditionTypes reasons that src/main refers to by name. */
-  private static Set<String> usedConditionReasons() {
-    String code = mainSources(CONDITION_TYPES);
-    Set<String> used = new TreeSet<>();
-    declaredConditionReasons().forEach((constant, value) -> {
-      if (Pattern.compile("\\bConditionTypes\\." + constant + "\\b").matcher(code).find()) {
-        used.add(value);
-      }
-    });
-    return used;
+  private static boolean onConditions(Reason[] reasons, String value) {
+    return Arrays.stream(reasons).anyMatch(r -> r.onConditions() && r.is(value));
   }
 
-  private static Map<String, String> constants(String source) {
-    Map<String, String> constants = new LinkedHashMap<>();
-    Matcher m = CONSTANT.matcher(source);
-    while (m.find()) {
-      constants.put(m.group(1), m.group(2));
+  /** The README table under {@code heading}: the reason in the first cell to the second cell, each reason once. */
+  private static Map<String, String> readmeTable(String heading) {
+    Map<String, String> table = new LinkedHashMap<>();
+    for (List<String> row : readmeTableRows(heading)) {
+      assertThat(table.put(row.get(0), row.get(1))).as("%s lists %s once", heading, row.get(0)).isNull();
     }
-    return constants;
+    return table;
   }
 
-  private static List<String> reflectedConstants() {
-    List<String> values = new ArrayList<>();
-    for (Field field : ConditionTypes.class.getDeclaredFields()) {
-      if (Modifier.isStatic(field.getModifiers()) && field.getType() == String.class) {
-        try {
-          values.add((String) field.get(null));
-        } catch (IllegalAccessException e) {
-          throw new AssertionError(e);
-        }
-      }
-    }
-    return values;
-  }
-
-  private static Set<String> unused(Collection<String> declared, Set<String> produced) {
-    Set<String> unused = new TreeSet<>(declared);
-    unused.removeAll(produced);
-    return unused;
-  }
-
-  /** The first-column names of the README table under {@code heading}, each exactly once. */
-  private static List<String> readmeColumn(String heading) {
-    List<String> names = new ArrayList<>();
+  /** The rows of the README table under {@code heading}, the first cell reduced to its one code span. */
+  private static List<List<String>> readmeTableRows(String heading) {
+    List<List<String>> rows = new ArrayList<>();
     for (List<String> row : MarkdownTables.rows(read(ROOT.resolve("README.md")), heading)) {
       List<String> spans = MarkdownTables.codeSpans(row.get(0));
       assertThat(spans).as("first cell of %s", row).hasSize(1);
-      names.add(spans.get(0));
+      List<String> cells = new ArrayList<>(row);
+      cells.set(0, spans.get(0));
+      rows.add(cells);
     }
-    assertThat(names).as("%s lists each reason once", heading).doesNotHaveDuplicates();
-    return names;
+    assertThat(rows.stream().map(r -> r.get(1) + "/" + r.get(0)).toList())
+        .as("%s lists each reason once", heading).doesNotHaveDuplicates();
+    return rows;
   }
 
   /**

@@ -7,6 +7,7 @@ import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.testing.DockerEngines;
 import io.fabric8.kubernetes.api.model.Condition;
 import java.time.Duration;
@@ -111,7 +112,7 @@ class CanaryE2E {
         });
     SandboxProvider provider = cluster.provider(name);
     Condition condition = Conditions.get(provider.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();
-    assertThat(condition.getReason()).isEqualTo(ConditionTypes.CANARY_SUCCEEDED);
+    assertThat(condition.getReason()).isEqualTo(SandboxProviderReason.CANARY_SUCCEEDED.value());
     assertThat(condition.getMessage()).containsPattern("execution ran end to end in \\d+ ms");
     assertThat(condition.getObservedGeneration()).isEqualTo(provider.getMetadata().getGeneration());
     assertThat(provider.getStatus().getCanary().getLatencyMillis()).isPositive();

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.Language;
@@ -93,7 +94,7 @@ class CodeExecutionLifecycleE2E {
     assertThat(Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isTrue();
     assertThat(Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.STARTED)).isTrue();
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.COMPLETED);
+        .isEqualTo(CodeExecutionReason.COMPLETED.value());
     cluster.awaitEvent("CodeExecution", "py-ok", "Started");
     cluster.awaitEvent("CodeExecution", "py-ok", "Completed");
     // No user code or arguments in events: they are readable by anyone who can list events.
@@ -119,7 +120,7 @@ class CodeExecutionLifecycleE2E {
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.FAILED);
     assertThat(cx.getStatus().getExitCode()).isEqualTo(1);
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.USER_CODE_ERROR);
+        .isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
     assertThat(cx.getStatus().getStderr()).contains("ZeroDivisionError");
     cluster.awaitEvent("CodeExecution", "py-error", "UserCodeError");
   }
@@ -132,7 +133,7 @@ class CodeExecutionLifecycleE2E {
     cluster.create(timeout);
     CodeExecution cx = cluster.awaitTerminal("py-timeout");
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.TIMED_OUT);
+        .isEqualTo(CodeExecutionReason.TIMED_OUT.value());
     assertThat(cx.getStatus().getDurationMillis()).isBetween(2_000L, 10_000L);
   }
 
@@ -142,7 +143,7 @@ class CodeExecutionLifecycleE2E {
     cluster.create(cx);
     await().atMost(Duration.ofSeconds(30)).until(() -> {
       CodeExecution current = cluster.execution("no-provider");
-      return current.getStatus() != null && ConditionTypes.PROVIDER_NOT_FOUND.equals(
+      return current.getStatus() != null && CodeExecutionReason.PROVIDER_NOT_FOUND.value().equals(
           Conditions.reason(current.getStatus().getConditions(), ConditionTypes.ACCEPTED));
     });
     assertThat(cluster.execution("no-provider").getStatus().getPhase()).isEqualTo(Phase.PENDING);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
@@ -98,7 +99,7 @@ class ExamplesE2E {
       CodeExecution userError = cluster.awaitTerminal("user-error");
       assertThat(userError.getStatus().getPhase()).isEqualTo(Phase.FAILED);
       assertThat(Conditions.reason(userError.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-          .isEqualTo(ConditionTypes.USER_CODE_ERROR);
+          .isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
       assertThat(userError.getStatus().getStderr()).contains("ZeroDivisionError");
 
       // Applying the same files again changes nothing: the status the operator wrote is not

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.operator.testing.TestResources;
@@ -165,8 +166,8 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       String reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
       outcomes.merge(reason, 1L, Long::sum);
       assertThat(reason).as("%s: %s", names.get(i), cx.getStatus().getMessage())
-          .isIn(ConditionTypes.COMPLETED, ConditionTypes.INTERRUPTED);
-      if (ConditionTypes.COMPLETED.equals(reason)) {
+          .isIn(CodeExecutionReason.COMPLETED.value(), CodeExecutionReason.INTERRUPTED.value());
+      if (CodeExecutionReason.COMPLETED.value().equals(reason)) {
         assertThat(cx.getStatus().getResult().asInt()).as(names.get(i)).isEqualTo(i);
       }
     }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionLimits;
 import dev.sandboxes.api.v1alpha1.Phase;
@@ -75,7 +76,7 @@ class FinalStatusFitsE2E {
     CodeExecution cx = cluster.awaitTerminal("noisy", Duration.ofMinutes(3));
     assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.COMPLETED);
+        .isEqualTo(CodeExecutionReason.COMPLETED.value());
     // The result went first, then the output was cut; the sizes say what there was.
     assertThat(cx.getStatus().getResult()).isNull();
     assertThat(cx.getStatus().getMessage()).contains("did not fit in the status and was dropped")
@@ -125,7 +126,7 @@ class FinalStatusFitsE2E {
 
     CodeExecution cx = cluster.awaitTerminal("grown", Duration.ofMinutes(3));
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .as(cx.getStatus().getMessage()).isEqualTo(ConditionTypes.COMPLETED);
+        .as(cx.getStatus().getMessage()).isEqualTo(CodeExecutionReason.COMPLETED.value());
     assertThat(cx.getStatus().getStdout()).isNull();
     assertThat(cx.getStatus().getStderr()).isNull();
     assertThat(cx.getStatus().getResult()).isNull();

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.testing.DockerEngines;
@@ -64,7 +65,7 @@ class GracefulShutdownE2E {
       CodeExecution cx = cluster.execution(name);
       String reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
       assertThat(reason).as("%s right after stop(): %s", name, cx.getStatus().getMessage())
-          .isEqualTo(name.startsWith("short") ? ConditionTypes.COMPLETED : ConditionTypes.INTERRUPTED);
+          .isEqualTo(name.startsWith("short") ? CodeExecutionReason.COMPLETED.value() : CodeExecutionReason.INTERRUPTED.value());
       assertThat(cx.getStatus().getCompletionTime()).as(name).isNotNull();
     }
     System.out.printf("GracefulShutdownE2E: stop() with 4 in flight returned after %d ms%n", stopTook.toMillis());

@@ -9,9 +9,11 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.InstallCommand;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.e2e.ExecutionHistories.Stage;
 import dev.sandboxes.operator.testing.ProjectPaths;
 import dev.sandboxes.operator.testing.TestResources;
@@ -95,7 +97,7 @@ class HelmInstallE2E {
     cluster.create(TestResources.anE2bProvider(cluster.namespace(), "e2b-no-secret", "https://api.e2b.invalid",
         "e2b-api-key-missing"));
     Condition ready = awaitReadyCondition("e2b-no-secret", "False");
-    assertThat(ready.getReason()).isEqualTo(ConditionTypes.CREDENTIALS_MISSING);
+    assertThat(ready.getReason()).isEqualTo(SandboxProviderReason.CREDENTIALS_MISSING.value());
     assertThat(ready.getMessage()).contains("e2b-api-key-missing");
     cluster.awaitEvent("SandboxProvider", "e2b-no-secret", "CredentialsMissing");
 
@@ -106,9 +108,9 @@ class HelmInstallE2E {
         "user-error")) {
       E2eCluster.kubectl("apply", "-f", examples + "/" + example + ".yaml", "-n", cluster.namespace());
     }
-    Map<String, String> expected = Map.of("hello-python", ConditionTypes.COMPLETED,
-        "hello-javascript", ConditionTypes.COMPLETED, "script-mode", ConditionTypes.COMPLETED,
-        "fibonacci", ConditionTypes.COMPLETED, "user-error", ConditionTypes.USER_CODE_ERROR);
+    Map<String, String> expected = Map.of("hello-python", CodeExecutionReason.COMPLETED.value(),
+        "hello-javascript", CodeExecutionReason.COMPLETED.value(), "script-mode", CodeExecutionReason.COMPLETED.value(),
+        "fibonacci", CodeExecutionReason.COMPLETED.value(), "user-error", CodeExecutionReason.USER_CODE_ERROR.value());
     expected.forEach((name, reason) -> {
       CodeExecution cx = cluster.awaitTerminal(name, Duration.ofMinutes(3));
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
@@ -70,7 +71,7 @@ class HostileExecutionsE2E {
     }
     assertThat(deep.getStatus().getPhase()).isEqualTo(Phase.FAILED);
     assertThat(Conditions.reason(deep.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.INVALID_SPEC);
+        .isEqualTo(CodeExecutionReason.INVALID_SPEC.value());
     assertThat(deep.getStatus().getMessage()).contains("spec.arguments");
     cluster.awaitEvent("CodeExecution", "deep", "InvalidSpec");
 

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.SandboxOperator;
@@ -85,14 +86,14 @@ class MonitoringE2E {
       }
       return finished("sleeps") && finished("raises");
     });
-    assertThat(reason("sleeps")).isEqualTo(ConditionTypes.COMPLETED);
-    assertThat(reason("raises")).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(reason("sleeps")).isEqualTo(CodeExecutionReason.COMPLETED.value());
+    assertThat(reason("raises")).isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
     CodeExecution invalid = execution("invalid", "def main(x):\n    return x\n");
     invalid.getSpec().setTimeoutSeconds(301); // above the provider's default maximum of 300
     cluster.create(invalid);
     CodeExecution invalidDone = cluster.awaitTerminal("invalid");
     assertThat(Conditions.reason(invalidDone.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.INVALID_SPEC);
+        .isEqualTo(CodeExecutionReason.INVALID_SPEC.value());
 
     String scrape = scrape();
     List<MonitoringQueries.Query> queries = MonitoringQueries.all();

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
@@ -63,7 +64,7 @@ class ParityE2E {
   /** What one case must end as, on every path. */
   record Expect(Phase phase, Set<String> reasons, Integer exitCode, String result, Consumer<CodeExecutionStatus> extra) {
     static Expect succeeded(String result, Consumer<CodeExecutionStatus> extra) {
-      return new Expect(Phase.SUCCEEDED, Set.of(ConditionTypes.COMPLETED), 0, result, extra);
+      return new Expect(Phase.SUCCEEDED, Set.of(CodeExecutionReason.COMPLETED.value()), 0, result, extra);
     }
 
     static Expect failed(String reason, Integer exitCode, Consumer<CodeExecutionStatus> extra) {
@@ -111,16 +112,16 @@ class ParityE2E {
             arguments: {a: true, nothing: null}
             timeoutSeconds: 60
           """, Expect.succeeded("[true, null]", s -> {}), true,
-          Expect.failed(ConditionTypes.USER_CODE_ERROR, 1, s -> assertThat(s.getMessage())
+          Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 1, s -> assertThat(s.getMessage())
               .contains("missing 1 required positional argument: 'nothing'")
               .contains("client-side kubectl apply drops null values").contains("spec.argumentsJSON"))),
       new Case("exit-python", function("python", "import sys\ndef main():\n    sys.exit(3)\n", "{}", 60),
-          Expect.failed(ConditionTypes.USER_CODE_ERROR, 3, s -> {}), false, null),
+          Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 3, s -> {}), false, null),
       new Case("exit-javascript-script", script("javascript", "console.log('leaving');\nprocess.exit(4);\n", 60),
-          Expect.failed(ConditionTypes.USER_CODE_ERROR, 4, s -> assertThat(s.getStdout()).isEqualTo("leaving\n")),
+          Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 4, s -> assertThat(s.getStdout()).isEqualTo("leaving\n")),
           false, null),
       new Case("timeout", function("python", "def main():\n    while True:\n        pass\n", "{}", 3),
-          Expect.failed(ConditionTypes.TIMED_OUT, null, s -> assertThat(s.getDurationMillis())
+          Expect.failed(CodeExecutionReason.TIMED_OUT.value(), null, s -> assertThat(s.getDurationMillis())
               .as("reported soon after the 3 s limit").isBetween(2900L, 8000L)), true, null),
       new Case("output-flood", script("python",
           "import sys\nchunk = 'x' * 65536\nfor _ in range(320):\n    sys.stdout.write(chunk)\n", 60),
@@ -148,11 +149,11 @@ class ParityE2E {
           Expect.succeeded("1", ParityE2E::endedLongBeforeItsLimit), true, null),
       new Case("memory-bomb", function("python",
           "def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n", "{}", 60),
-          Expect.failed(ConditionTypes.OUT_OF_MEMORY, null, s -> assertThat(s.getMessage()).contains("memory limit")),
+          Expect.failed(CodeExecutionReason.OUT_OF_MEMORY.value(), null, s -> assertThat(s.getMessage()).contains("memory limit")),
           true, null),
       new Case("fork-bomb", script("python", "import os\nwhile True:\n    os.fork()\n", 10),
-          new Expect(Phase.FAILED, Set.of(ConditionTypes.USER_CODE_ERROR, ConditionTypes.OUT_OF_MEMORY,
-              ConditionTypes.SANDBOX_FAILED, ConditionTypes.TIMED_OUT), null, null,
+          new Expect(Phase.FAILED, Set.of(CodeExecutionReason.USER_CODE_ERROR.value(), CodeExecutionReason.OUT_OF_MEMORY.value(),
+              CodeExecutionReason.SANDBOX_FAILED.value(), CodeExecutionReason.TIMED_OUT.value()), null, null,
               s -> assertThat(s.getDurationMillis()).as("contained within its deadline").isLessThan(15_000L)),
           false, null));
 
@@ -232,7 +233,7 @@ class ParityE2E {
   private static void check(Expect expect, CodeExecutionStatus status) throws AssertionError {
     assertThat(status.getPhase()).isEqualTo(expect.phase());
     assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isIn(expect.reasons());
-    if (!expect.reasons().contains(ConditionTypes.USER_CODE_ERROR) || expect.reasons().size() == 1) {
+    if (!expect.reasons().contains(CodeExecutionReason.USER_CODE_ERROR.value()) || expect.reasons().size() == 1) {
       assertThat(status.getExitCode()).isEqualTo(expect.exitCode());
     }
     if (expect.result() == null) {

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.client.ExecutionResult;
@@ -61,7 +61,7 @@ class SandboxClientE2E {
         Language.PYTHON, Map.of("x", 21, "name", "agent"), Duration.ofSeconds(20));
 
     assertThat(result.succeeded()).isTrue();
-    assertThat(result.reason()).isEqualTo(ConditionTypes.COMPLETED);
+    assertThat(result.reason()).isEqualTo(CodeExecutionReason.COMPLETED.value());
     assertThat(result.exitCode()).isZero();
     assertThat(result.result().get("doubled").asInt()).isEqualTo(42);
     assertThat(result.result().get("name").asText()).isEqualTo("agent");
@@ -81,11 +81,11 @@ class SandboxClientE2E {
             "def main():\n    raise ValueError('boom from the sandbox')\n", Language.PYTHON, Map.of(),
             Duration.ofSeconds(20)))
         .isInstanceOfSatisfying(SandboxExecutionException.CodeFailedException.class, e -> {
-          assertThat(e.result().reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+          assertThat(e.result().reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
           assertThat(e.result().succeeded()).isFalse();
           assertThat(e.result().stderr()).contains("ValueError: boom from the sandbox");
           assertThat(e.result().result()).isNull();
-          assertThat(e.getMessage()).contains(ConditionTypes.USER_CODE_ERROR);
+          assertThat(e.getMessage()).contains(CodeExecutionReason.USER_CODE_ERROR.value());
         });
   }
 
@@ -106,7 +106,7 @@ class SandboxClientE2E {
     assertThatThrownBy(() -> sandboxes.execute(
             "import time\ndef main():\n    time.sleep(60)\n", Language.PYTHON, Map.of(), Duration.ofSeconds(2)))
         .isInstanceOfSatisfying(SandboxExecutionException.TimedOutException.class,
-            e -> assertThat(e.result().reason()).isEqualTo(ConditionTypes.TIMED_OUT));
+            e -> assertThat(e.result().reason()).isEqualTo(CodeExecutionReason.TIMED_OUT.value()));
     // Killed at its 2 s limit, not after the 60 s sleep.
     assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(30));
   }

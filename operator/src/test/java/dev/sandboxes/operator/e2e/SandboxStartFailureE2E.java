@@ -5,9 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
@@ -64,7 +66,7 @@ class SandboxStartFailureE2E {
     Condition ready = await("provider cannot-start Ready=False SandboxStartFailing").atMost(Duration.ofMinutes(3))
         .pollInterval(Duration.ofSeconds(1))
         .until(() -> readyCondition("cannot-start"),
-            c -> c != null && "False".equals(c.getStatus()) && ConditionTypes.SANDBOX_START_FAILING.equals(c.getReason()));
+            c -> c != null && "False".equals(c.getStatus()) && SandboxProviderReason.SANDBOX_START_FAILING.value().equals(c.getReason()));
     System.out.printf("SelfManaged: provider reported SandboxStartFailing %d s after it was created: %s%n",
         (System.nanoTime() - started) / 1_000_000_000, ready.getMessage());
     assertThat(ready.getMessage()).contains(IMAGE_WITHOUT_SLEEP);
@@ -80,13 +82,13 @@ class SandboxStartFailureE2E {
           assertThat(pending.getStatus()).isNotNull();
           assertThat(pending.getStatus().getPhase()).isEqualTo(Phase.PENDING);
           assertThat(Conditions.reason(pending.getStatus().getConditions(), ConditionTypes.ACCEPTED))
-              .isEqualTo(ConditionTypes.PROVIDER_NOT_READY);
+              .isEqualTo(CodeExecutionReason.PROVIDER_NOT_READY.value());
           assertThat(pending.getStatus().getMessage()).contains("SandboxStartFailing").contains(IMAGE_WITHOUT_SLEEP);
         });
     CodeExecution failed = cluster.awaitTerminal("never-runs", Duration.ofSeconds(90));
     assertThat(failed.getStatus().getPhase()).isEqualTo(Phase.FAILED);
     assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.SANDBOX_FAILED);
+        .isEqualTo(CodeExecutionReason.SANDBOX_FAILED.value());
     assertThat(failed.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (30s)")
         .contains(IMAGE_WITHOUT_SLEEP).contains("The code did not run");
     assertThat(failed.getStatus().getStartTime()).isNull();

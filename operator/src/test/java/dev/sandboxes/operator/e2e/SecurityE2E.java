@@ -7,10 +7,12 @@ import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.ArgumentsSource;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
@@ -86,7 +88,7 @@ class SecurityE2E {
     CodeExecution refused = cluster.awaitTerminal("steal");
     assertThat(refused.getStatus().getPhase()).isEqualTo(Phase.FAILED);
     assertThat(Conditions.reason(refused.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.SECRET_NOT_ALLOWED);
+        .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
     assertThat(Conditions.get(refused.getStatus().getConditions(), ConditionTypes.STARTED)).isEmpty();
     assertThat(refused.getStatus().getSandbox()).isNull();
     assertThat(refused.getStatus().getMessage()).contains("Secret registry").contains("spec.argumentsFrom.secretKeyRef")
@@ -100,7 +102,7 @@ class SecurityE2E {
 
     CodeExecution failed = cluster.awaitTerminal("syntax-error");
     assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .isEqualTo(ConditionTypes.USER_CODE_ERROR);
+        .isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
     assertThat(failed.getStatus().getStderr()).contains("main.py").contains("SyntaxError").doesNotContain("s3cr3tMarker");
     assertThat(failed.getStatus().getMessage()).doesNotContain("s3cr3tMarker");
   }
@@ -118,11 +120,11 @@ class SecurityE2E {
     cluster.create(SelfManagedE2E.providerIn(cluster, "kata-pods", "kata", 1));
 
     Condition handler = awaitReadyFalse("runc-pods");
-    assertThat(handler.getReason()).isEqualTo(ConditionTypes.POLICY_VIOLATION);
+    assertThat(handler.getReason()).isEqualTo(SandboxProviderReason.POLICY_VIOLATION.value());
     assertThat(handler.getMessage()).contains("RuntimeClass runc").contains("handler runc")
         .contains("allowed handlers: runsc");
     Condition name = awaitReadyFalse("kata-pods");
-    assertThat(name.getReason()).isEqualTo(ConditionTypes.POLICY_VIOLATION);
+    assertThat(name.getReason()).isEqualTo(SandboxProviderReason.POLICY_VIOLATION.value());
     assertThat(name.getMessage()).contains("spec.selfManaged.runtimeClassName kata");
     cluster.awaitEvent("SandboxProvider", "kata-pods", "PolicyViolation");
     // Neither created a pod.

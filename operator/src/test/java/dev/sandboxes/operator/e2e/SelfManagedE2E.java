@@ -6,11 +6,13 @@ import static org.awaitility.Awaitility.await;
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -177,7 +179,7 @@ class SelfManagedE2E {
   void anInfiniteLoopTimesOutAndItsPodIsDeleted() {
     cluster.create(script("loop", "while True:\n    pass", 3));
     CodeExecution cx = cluster.awaitTerminal("loop");
-    assertThat(reason(cx)).isEqualTo(ConditionTypes.TIMED_OUT);
+    assertThat(reason(cx)).isEqualTo(CodeExecutionReason.TIMED_OUT.value());
     assertPodGone(cx);
   }
 
@@ -206,7 +208,7 @@ class SelfManagedE2E {
         "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))", 20));
     CodeExecution cx = cluster.awaitTerminal("memory-bomb");
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.FAILED);
-    assertThat(reason(cx)).as(cx.getStatus().getMessage()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
+    assertThat(reason(cx)).as(cx.getStatus().getMessage()).isEqualTo(CodeExecutionReason.OUT_OF_MEMORY.value());
     assertThat(cx.getStatus().getMessage()).contains("memory limit");
     assertPodGone(cx);
   }
@@ -221,7 +223,7 @@ class SelfManagedE2E {
     cluster.create(script("fork-bomb", "import os\nwhile True:\n    os.fork()", 10));
     CodeExecution cx = cluster.awaitTerminal("fork-bomb", Duration.ofMinutes(2));
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.FAILED);
-    assertThat(reason(cx)).as(cx.getStatus().getMessage()).isIn(ConditionTypes.OUT_OF_MEMORY, ConditionTypes.TIMED_OUT);
+    assertThat(reason(cx)).as(cx.getStatus().getMessage()).isIn(CodeExecutionReason.OUT_OF_MEMORY.value(), CodeExecutionReason.TIMED_OUT.value());
     assertThat(cx.getStatus().getDurationMillis()).as("ended within its deadline").isLessThan(10_000L + 5_000L);
     assertPodGone(cx);
     cluster.create(script("after-fork-bomb", "print('fine')", 10));
@@ -250,7 +252,7 @@ class SelfManagedE2E {
     String pod = cluster.execution("pod-deleted").getStatus().getSandbox().getId();
     cluster.client().pods().inNamespace(cluster.namespace()).withName(pod).delete();
     CodeExecution cx = cluster.awaitTerminal("pod-deleted");
-    assertThat(reason(cx)).isEqualTo(ConditionTypes.SANDBOX_FAILED);
+    assertThat(reason(cx)).isEqualTo(CodeExecutionReason.SANDBOX_FAILED.value());
     assertThat(cx.getStatus().getMessage()).contains(pod).contains("deleted");
   }
 
@@ -259,7 +261,7 @@ class SelfManagedE2E {
     cluster.create(provider("no-runtime-class", E2eCluster.UNINSTALLED_RUNTIME_CLASS, 2));
     await().atMost(Duration.ofSeconds(30)).until(() -> {
       SandboxProvider provider = cluster.provider("no-runtime-class");
-      return provider.getStatus() != null && ConditionTypes.RUNTIME_CLASS_NOT_FOUND.equals(
+      return provider.getStatus() != null && SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND.value().equals(
           Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY));
     });
     assertThat(Conditions.get(cluster.provider("no-runtime-class").getStatus().getConditions(), ConditionTypes.READY)
@@ -331,7 +333,7 @@ class SelfManagedE2E {
           if (cx.getStatus().getPhase() == Phase.SUCCEEDED) {
             assertThat(cx.getStatus().getResult().asInt()).isEqualTo(i);
           } else {
-            assertThat(reason(cx)).as(cx.getStatus().getMessage()).isEqualTo(ConditionTypes.INTERRUPTED);
+            assertThat(reason(cx)).as(cx.getStatus().getMessage()).isEqualTo(CodeExecutionReason.INTERRUPTED.value());
           }
         }
         assertThat(sandboxes.values()).allSatisfy(ids -> assertThat(ids).hasSize(1));

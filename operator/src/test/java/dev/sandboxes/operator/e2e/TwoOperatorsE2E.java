@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
@@ -93,7 +94,7 @@ class TwoOperatorsE2E {
       // Exactly once: at most once because of the write-ahead Started record, at least once
       // because whoever lost the race for it gave the execution up to the winner.
       assertThat(count == null ? 0 : count.get()).as("runs of %s", name).isEqualTo(1);
-      assertThat(reason).as("%s: %s", name, cx.getStatus().getMessage()).isEqualTo(ConditionTypes.COMPLETED);
+      assertThat(reason).as("%s: %s", name, cx.getStatus().getMessage()).isEqualTo(CodeExecutionReason.COMPLETED.value());
       assertThat(cx.getStatus().getResult().get("i").asInt()).as(name).isEqualTo(names.indexOf(name));
     }
     histories.assertEachRanAtMostOnceAndEndedOnce(names);

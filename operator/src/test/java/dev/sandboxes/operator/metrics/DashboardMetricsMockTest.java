@@ -10,6 +10,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
@@ -107,19 +108,19 @@ class DashboardMetricsMockTest {
 
     // E2B: the first creation is refused with 429, then it runs.
     e2b.scriptCreates(FakeE2bServer.Scripted.json(429, "{\"code\":429,\"message\":\"rate limit exceeded\"}"));
-    run("e2b-ok", "e2b", "def main(x):\n    return x\n", ConditionTypes.COMPLETED);
+    run("e2b-ok", "e2b", "def main(x):\n    return x\n", CodeExecutionReason.COMPLETED.value());
 
     // Aliyun: a throttled creation, then a success; code that raises; a sandbox that vanishes.
     await().atMost(Duration.ofSeconds(20)).until(() -> aliyun.templateExists(AliyunSettings.DEFAULT_TEMPLATE));
     aliyun.throttleNext("CreateSandbox", 1, 200);
-    run("aliyun-ok", "aliyun", "def main(x):\n    return x\n", ConditionTypes.COMPLETED);
-    run("aliyun-raises", "aliyun", "def main(x):\n    raise ValueError('no')\n", ConditionTypes.USER_CODE_ERROR);
+    run("aliyun-ok", "aliyun", "def main(x):\n    return x\n", CodeExecutionReason.COMPLETED.value());
+    run("aliyun-raises", "aliyun", "def main(x):\n    raise ValueError('no')\n", CodeExecutionReason.USER_CODE_ERROR.value());
     aliyun.vanishDuringNextCommand();
-    run("aliyun-vanishes", "aliyun", "def main(x):\n    return x\n", ConditionTypes.SANDBOX_FAILED);
+    run("aliyun-vanishes", "aliyun", "def main(x):\n    return x\n", CodeExecutionReason.SANDBOX_FAILED.value());
     CodeExecution tooLong = anExecution(NS, "invalid", "aliyun");
     tooLong.getSpec().setTimeoutSeconds(31); // AgentRun runs code for at most 30 s
     client.resource(tooLong).create();
-    awaitOutcome("invalid", ConditionTypes.INVALID_SPEC);
+    awaitOutcome("invalid", CodeExecutionReason.INVALID_SPEC.value());
 
     String scrape = HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health.port() + "/metrics")).build(),

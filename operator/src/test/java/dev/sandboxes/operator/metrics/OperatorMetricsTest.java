@@ -2,6 +2,7 @@ package dev.sandboxes.operator.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
@@ -69,7 +70,7 @@ class OperatorMetricsTest {
   @Test
   void latencyHistogramsHaveTwelveBoundsPlusInfinity() {
     metrics.executionStarted(ProviderType.DOCKER, Language.PYTHON, Duration.ofMillis(300));
-    metrics.executionFinished(ProviderType.DOCKER, Language.PYTHON, ConditionTypes.COMPLETED, Duration.ofSeconds(3));
+    metrics.executionFinished(ProviderType.DOCKER, Language.PYTHON, CodeExecutionReason.COMPLETED, Duration.ofSeconds(3));
     String scrape = prometheus.scrape();
     List<String> durationBuckets = lines(scrape, "sandbox_codeexecution_duration_seconds_bucket{");
     assertThat(durationBuckets).hasSize(13);
@@ -86,7 +87,7 @@ class OperatorMetricsTest {
 
   @Test
   void anInvalidExecutionCountsUnderTypeUnknownWithoutADuration() {
-    metrics.executionFinished(null, Language.PYTHON, ConditionTypes.INVALID_SPEC, null);
+    metrics.executionFinished(null, Language.PYTHON, CodeExecutionReason.INVALID_SPEC, null);
     assertThat(prometheus.scrape())
         .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\"} 1.0")
         .doesNotContain("sandbox_codeexecution_duration_seconds_count{language=\"python\",outcome=\"InvalidSpec\"");

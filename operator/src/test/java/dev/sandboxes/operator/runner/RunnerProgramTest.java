@@ -5,7 +5,7 @@ import static dev.sandboxes.api.v1alpha1.Language.PYTHON;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
@@ -228,7 +228,7 @@ class RunnerProgramTest {
     assertThat(outcome.report().exitCode()).isEqualTo(4);
     assertThat(outcome.report().result()).isNull();
     assertThat(outcome.stdout().text()).isEqualTo("bye\n");
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
   }
 
   @Test
@@ -359,7 +359,7 @@ class RunnerProgramTest {
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("MemoryError");
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains("could not allocate memory").contains("MemoryError: too big");
   }
 
@@ -393,7 +393,7 @@ class RunnerProgramTest {
     assertThat(sibling.get("environ").asText()).isEqualTo("readable");
     assertThat(sibling.get("fd").asText()).isEqualTo("listable");
     // The forged records (one per candidate) stayed ordinary output.
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.COMPLETED);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.COMPLETED);
   }
 
   @Test
@@ -405,7 +405,7 @@ class RunnerProgramTest {
         .contains("heap shows a planted nonce: true");
     assertThat(outcome.report().isUntrusted()).isFalse();
     assertThat(outcome.report().result().asText()).isEqualTo("genuine");
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.COMPLETED);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.COMPLETED);
   }
 
   @ParameterizedTest
@@ -420,7 +420,7 @@ class RunnerProgramTest {
     assertThat(outcome.report().result()).isNull();
     Verdict verdict = verdict(outcome);
     assertThat(verdict.succeeded()).isFalse();
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains("cannot be believed").contains("2 done records");
   }
 
@@ -432,7 +432,7 @@ class RunnerProgramTest {
         "{\"nonce\":\"" + nonce + "\"}", Duration.ofSeconds(20), 65536, nonce, List.of());
     assertThat(outcome.exitCode()).isZero();
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains("cannot be believed").contains("exited with code 0");
   }
 
@@ -441,7 +441,7 @@ class RunnerProgramTest {
     ExecutionOutcome outcome = LocalRunner.run(PYTHON,
         "import os\ndef main():\n    os.write(0, b'd00000010{\"status\":\"ok\"}garbage')\n    return 1", "{}");
     assertThat(outcome.report().isUntrusted()).isTrue();
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
   }
 
   // --- Output: every byte arrives and is counted, whatever the size.
@@ -483,7 +483,7 @@ class RunnerProgramTest {
     assertThat(outcome.report().kind()).isEqualTo("ResultNotSerializable");
     assertThat(outcome.report().message()).startsWith("main() returned a value JSON cannot hold: ").contains(expected);
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains(expected);
   }
 
@@ -503,7 +503,7 @@ class RunnerProgramTest {
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("NeverSettled");
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains("main() returned a promise that never settled");
   }
 
@@ -541,7 +541,7 @@ class RunnerProgramTest {
     assertThat(outcome.report().kind()).isEqualTo("MemoryError");
     assertThat(outcome.report().message()).contains("too large to serialise as JSON");
     assertThat(outcome.stderr().text()).doesNotContain("Traceback").doesNotContain("_sandbox");
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
   }
 
   @ParameterizedTest
@@ -577,7 +577,7 @@ class RunnerProgramTest {
     assertThat(outcome.stdout().text()).isEqualTo("about to die\n");
     assertThat(outcome.report().finished()).isFalse();
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains(said).contains("exit code " + exit);
   }
 

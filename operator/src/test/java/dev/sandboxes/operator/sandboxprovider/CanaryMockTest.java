@@ -13,6 +13,7 @@ import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
@@ -89,7 +90,7 @@ class CanaryMockTest {
     SandboxProvider passed = awaitCanary("aliyun", "True");
 
     Condition condition = Conditions.get(passed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();
-    assertThat(condition.getReason()).isEqualTo(ConditionTypes.CANARY_SUCCEEDED);
+    assertThat(condition.getReason()).isEqualTo(SandboxProviderReason.CANARY_SUCCEEDED.value());
     assertThat(condition.getMessage()).matches("A python execution ran end to end in \\d+ ms\\.");
     assertThat(passed.getStatus().getCanary().getLatencyMillis()).isPositive();
     assertThat(passed.getStatus().getCanary().getLanguage()).isEqualTo(Language.PYTHON);
@@ -113,7 +114,7 @@ class CanaryMockTest {
 
     assertThat(Conditions.isTrue(failed.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
     Condition condition = Conditions.get(failed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();
-    assertThat(condition.getReason()).isEqualTo(ConditionTypes.CANARY_FAILED);
+    assertThat(condition.getReason()).isEqualTo(SandboxProviderReason.CANARY_FAILED.value());
     assertThat(condition.getMessage()).startsWith("A python execution failed after").contains("it timed out")
         .contains("HTTP 504");
   }

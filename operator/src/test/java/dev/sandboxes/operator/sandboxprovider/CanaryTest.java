@@ -8,6 +8,7 @@ import dev.sandboxes.api.v1alpha1.CanarySpec;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
@@ -49,19 +50,19 @@ class CanaryTest {
     spec.setCanary(new CanarySpec());
 
     assertThat(condition(spec, null, true)).extracting(Condition::getStatus, Condition::getReason, Condition::getMessage)
-        .containsExactly("Unknown", ConditionTypes.CANARY_PENDING, "The first canary is running.");
+        .containsExactly("Unknown", SandboxProviderReason.CANARY_PENDING.value(), "The first canary is running.");
     Canary.Result passed = new Canary.Result(true, "a python execution ran end to end in 90 ms", 90, NOW, Language.PYTHON);
     assertThat(condition(spec, passed, true)).extracting(Condition::getStatus, Condition::getReason, Condition::getMessage)
-        .containsExactly("True", ConditionTypes.CANARY_SUCCEEDED, "A python execution ran end to end in 90 ms.");
+        .containsExactly("True", SandboxProviderReason.CANARY_SUCCEEDED.value(), "A python execution ran end to end in 90 ms.");
     Canary.Result failed = new Canary.Result(false, "a python execution failed after 7 ms: it timed out", 7, NOW, Language.PYTHON);
     assertThat(condition(spec, failed, true)).extracting(Condition::getStatus, Condition::getReason)
-        .containsExactly("False", ConditionTypes.CANARY_FAILED);
+        .containsExactly("False", SandboxProviderReason.CANARY_FAILED.value());
     assertThat(condition(spec, failed, false)).extracting(Condition::getStatus, Condition::getMessage)
         .containsExactly("Unknown", "The provider is not Ready; the canary runs once it is (the last one failed).");
     Canary.Result noSandbox = new Canary.Result(null, "found no free python sandbox within 60s; it tries again at the next interval",
         60000, NOW, Language.PYTHON);
     assertThat(condition(spec, noSandbox, true)).extracting(Condition::getStatus, Condition::getReason)
-        .containsExactly("Unknown", ConditionTypes.CANARY_PENDING);
+        .containsExactly("Unknown", SandboxProviderReason.CANARY_PENDING.value());
 
     SandboxProviderStatus status = status();
     Canary.applyTo(spec, status, passed, true, 4, NOW);

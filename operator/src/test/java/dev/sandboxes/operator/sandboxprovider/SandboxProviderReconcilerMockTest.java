@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SecretReference;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -61,7 +61,7 @@ class SandboxProviderReconcilerMockTest {
   @Test
   void aReachableBackendMakesTheProviderReadyWithPoolCounts() {
     client.resource(TestResources.aDockerProvider("default", "p")).create();
-    SandboxProvider provider = awaitReady("p", "True", ConditionTypes.BACKEND_REACHABLE);
+    SandboxProvider provider = awaitReady("p", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
     assertThat(provider.getStatus().getObservedGeneration()).isEqualTo(provider.getMetadata().getGeneration());
     assertThat(provider.getStatus().getLastProbeTime()).isNotNull();
     assertThat(provider.getStatus().getPools()).singleElement().satisfies(pool -> assertThat(pool.getReady()).isEqualTo(1));
@@ -69,9 +69,9 @@ class SandboxProviderReconcilerMockTest {
 
   @Test
   void aFailedProbeIsNotReadyWithTheBackendsReason() {
-    probe = ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, "The Docker API at unix:///x did not answer");
+    probe = ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, "The Docker API at unix:///x did not answer");
     client.resource(TestResources.aDockerProvider("default", "down")).create();
-    SandboxProvider provider = awaitReady("down", "False", ConditionTypes.BACKEND_UNREACHABLE);
+    SandboxProvider provider = awaitReady("down", "False", SandboxProviderReason.BACKEND_UNREACHABLE.value());
     assertThat(Conditions.get(provider.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
         .contains("did not answer");
   }
@@ -84,13 +84,13 @@ class SandboxProviderReconcilerMockTest {
     ref.setName("engine-tls");
     provider.getSpec().getDocker().setTlsSecretRef(ref);
     client.resource(provider).create();
-    SandboxProvider waiting = awaitReady("tls", "False", ConditionTypes.CREDENTIALS_MISSING);
+    SandboxProvider waiting = awaitReady("tls", "False", SandboxProviderReason.CREDENTIALS_MISSING.value());
     assertThat(Conditions.get(waiting.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
         .contains("Secret engine-tls").contains("spec.docker.tlsSecretRef");
 
     client.resource(new SecretBuilder().withNewMetadata().withName("engine-tls").withNamespace("default").endMetadata()
         .addToStringData("ca.crt", "CA").addToStringData("tls.crt", "CERT").build()).create();
-    SandboxProvider stillWaiting = awaitReady("tls", "False", ConditionTypes.CREDENTIALS_MISSING);
+    SandboxProvider stillWaiting = awaitReady("tls", "False", SandboxProviderReason.CREDENTIALS_MISSING.value());
     await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
         assertThat(Conditions.get(get("tls").getStatus().getConditions(), "Ready").orElseThrow().getMessage())
             .contains("no key tls.key"));
@@ -99,7 +99,7 @@ class SandboxProviderReconcilerMockTest {
     client.resource(new SecretBuilder().withNewMetadata().withName("engine-tls").withNamespace("default").endMetadata()
         .addToStringData("ca.crt", "CA").addToStringData("tls.crt", "CERT").addToStringData("tls.key", "KEY").build())
         .update();
-    awaitReady("tls", "True", ConditionTypes.BACKEND_REACHABLE);
+    awaitReady("tls", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
     assertThat(secretsSeen.get("engine-tls")).containsEntry("tls.key", "KEY");
     // Nothing from the Secret is copied into the status.
     assertThat(client.resource(get("tls")).get().getStatus().toString()).doesNotContain("KEY").doesNotContain("CERT");
@@ -110,7 +110,7 @@ class SandboxProviderReconcilerMockTest {
     SandboxProvider provider = TestResources.aDockerProvider("default", "bad");
     provider.getSpec().getDocker().setHost("http://nope");
     client.resource(provider).create();
-    SandboxProvider status = awaitReady("bad", "False", ConditionTypes.INVALID_SPEC);
+    SandboxProvider status = awaitReady("bad", "False", SandboxProviderReason.INVALID_SPEC.value());
     assertThat(Conditions.get(status.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
         .contains("spec.docker.host");
     assertThat(created).isEmpty();
@@ -119,7 +119,7 @@ class SandboxProviderReconcilerMockTest {
   @Test
   void aSpecChangeReplacesTheBackendAndDeletionClosesIt() {
     client.resource(TestResources.aDockerProvider("default", "p")).create();
-    awaitReady("p", "True", ConditionTypes.BACKEND_REACHABLE);
+    awaitReady("p", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
     SandboxProvider changed = get("p");
     changed.getSpec().getDocker().setPoolSize(5);
     client.resource(changed).update();
@@ -142,11 +142,11 @@ class SandboxProviderReconcilerMockTest {
     pods.getSpec().getSelfManaged().setRuntimeClassName("runc");
     client.resource(pods).create();
 
-    assertThat(readyMessage(awaitReady("runc", "False", ConditionTypes.POLICY_VIOLATION)))
+    assertThat(readyMessage(awaitReady("runc", "False", SandboxProviderReason.POLICY_VIOLATION.value())))
         .contains("spec.docker.runtime runc").contains("allowed runtimes: runsc");
-    assertThat(readyMessage(awaitReady("plain-tcp", "False", ConditionTypes.POLICY_VIOLATION)))
+    assertThat(readyMessage(awaitReady("plain-tcp", "False", SandboxProviderReason.POLICY_VIOLATION.value())))
         .contains("spec.docker.host tcp://engine:2375").contains("spec.docker.network bridge");
-    assertThat(readyMessage(awaitReady("runc-pods", "False", ConditionTypes.POLICY_VIOLATION)))
+    assertThat(readyMessage(awaitReady("runc-pods", "False", SandboxProviderReason.POLICY_VIOLATION.value())))
         .contains("spec.selfManaged.runtimeClassName runc").contains("allowed RuntimeClasses: gvisor");
     // No backend is ever built for them: nothing connects to the engine, no pod is created.
     assertThat(created).isEmpty();
@@ -165,7 +165,7 @@ class SandboxProviderReconcilerMockTest {
     SandboxProvider runc = TestResources.aDockerProvider("default", "runc-allowed");
     runc.getSpec().getDocker().setRuntime("runc");
     client.resource(runc).create();
-    awaitReady("runc-allowed", "True", ConditionTypes.BACKEND_REACHABLE);
+    awaitReady("runc-allowed", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
   }
 
   private static String readyMessage(SandboxProvider provider) {

@@ -2,9 +2,9 @@ package dev.sandboxes.operator.backend.aliyun;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.api.v1alpha1.AliyunEgress;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -139,17 +139,17 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     } catch (AgentRunException e) {
       switch (e.kind()) {
         case CREDENTIALS:
-          return ProbeResult.notReady(ConditionTypes.CREDENTIALS_REJECTED,
+          return ProbeResult.notReady(SandboxProviderReason.CREDENTIALS_REJECTED,
               where + " rejected the credentials in Secret " + secretName + ": " + e.getMessage()
                   + "; check accessKeyId and accessKeySecret and the key's AgentRun permissions");
         case THROTTLED:
           throttled = true; // it answered and authenticated the call; executions wait out the throttling
           break;
         case CONNECTION:
-          return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+          return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
               where + " did not answer: " + e.getMessage() + "; check spec.aliyun.region or controlEndpoint");
         default:
-          return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, where + " failed: " + e.getMessage());
+          return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, where + " failed: " + e.getMessage());
       }
     } catch (Abort.AbortedException e) {
       throw new IllegalStateException(e);
@@ -202,7 +202,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       Optional<JsonNode> template = control.getTemplate(name, Abort.never());
       if (template.isEmpty()) {
         if (configured) {
-          return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_FOUND,
+          return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
               "AgentRun template " + name + " (spec.runtimes[].template or spec.aliyun.templateName) does not exist in region "
                   + settings.region() + "; create it, or remove the field to let the operator create its default template"));
         }
@@ -211,7 +211,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
           LOG.info("SandboxProvider {}: created AgentRun template {} in region {}", provider.displayName(), name, settings.region());
         } catch (AgentRunException e) {
           if (e.kind() == AgentRunException.Kind.CLIENT) {
-            return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_FOUND,
+            return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
                 "AgentRun refused to create the operator's template " + name + " with networkMode "
                     + settings.defaultNetworkMode() + ": " + e.getMessage() + "; name a template of your own in"
                     + " spec.aliyun.templateName" + (settings.egress() == AliyunEgress.DENY
@@ -229,7 +229,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         template = control.getTemplate(name, Abort.never());
       }
       if (template.isEmpty()) {
-        return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_FOUND,
+        return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
             "AgentRun template " + name + " disappeared while the operator waited for it"));
       }
       String status = templateStatus(template.get());
@@ -241,25 +241,25 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         Instant since = creatingSince.computeIfAbsent(name, n -> clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
         boolean stuck = Duration.between(since, clock.instant())
             .compareTo(timings.templateWait().multipliedBy(TEMPLATE_STUCK_AFTER_WAITS)) >= 0;
-        return Optional.of(ProbeResult.notReady(stuck ? ConditionTypes.SANDBOX_START_FAILING : ConditionTypes.PROBING,
+        return Optional.of(ProbeResult.notReady(stuck ? SandboxProviderReason.SANDBOX_START_FAILING : SandboxProviderReason.PROBING,
             "AgentRun template " + name + " is " + status + " since " + since
                 + (stuck ? ", longer than a template takes to build; no sandbox can start from it. Check it in the"
                     + " AgentRun console, or recreate it (docs/providers/aliyun.md)"
                     : "; the provider becomes Ready when it is READY")));
       }
       String reason = AgentRunHttp.text(template.get(), "statusReason");
-      return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_FOUND,
+      return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
           "AgentRun template " + name + " is " + status + (reason == null ? "" : " (" + reason + ")")
               + "; fix or recreate it in the AgentRun console"));
     } catch (AgentRunException e) {
-      String reason = e.kind() == AgentRunException.Kind.CREDENTIALS
-          ? ConditionTypes.CREDENTIALS_REJECTED : ConditionTypes.BACKEND_UNREACHABLE;
+      SandboxProviderReason reason = e.kind() == AgentRunException.Kind.CREDENTIALS
+          ? SandboxProviderReason.CREDENTIALS_REJECTED : SandboxProviderReason.BACKEND_UNREACHABLE;
       return Optional.of(ProbeResult.notReady(reason, "Checking AgentRun template " + name + " failed: " + e.getMessage()));
     } catch (Abort.AbortedException e) {
       throw new IllegalStateException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return Optional.of(ProbeResult.notReady(ConditionTypes.PROBING, "The probe was interrupted"));
+      return Optional.of(ProbeResult.notReady(SandboxProviderReason.PROBING, "The probe was interrupted"));
     }
   }
 
@@ -277,7 +277,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     if ("PRIVATE".equalsIgnoreCase(mode)) {
       return Optional.empty();
     }
-    return Optional.of(ProbeResult.notReady(ConditionTypes.TEMPLATE_NOT_PRIVATE,
+    return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_PRIVATE,
         "AgentRun template " + name + " has networkMode " + (mode == null ? "(not reported)" : mode)
             + " but spec.aliyun.egress is Deny; use a template with networkMode PRIVATE, or set spec.aliyun.egress:"
             + " Internet to allow internet access"));

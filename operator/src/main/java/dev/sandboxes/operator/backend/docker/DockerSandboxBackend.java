@@ -10,10 +10,10 @@ import com.github.dockerjava.api.model.HostConfig;
 import com.github.dockerjava.api.model.Info;
 import com.github.dockerjava.api.model.Version;
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -132,13 +132,13 @@ public final class DockerSandboxBackend implements SandboxBackend {
       version = client.versionCmd().exec();
       info = client.infoCmd().exec();
     } catch (RuntimeException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
           "The Docker API at " + settings.host() + " did not answer: " + rootMessage(e));
     }
     podman = isPodman(version);
     Optional<String> runtimeProblem = runtimeProblem(version, info);
     if (runtimeProblem.isPresent()) {
-      return ProbeResult.notReady(ConditionTypes.RUNTIME_NOT_FOUND, runtimeProblem.get());
+      return ProbeResult.notReady(SandboxProviderReason.RUNTIME_NOT_FOUND, runtimeProblem.get());
     }
     List<String> missing = new ArrayList<>();
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
@@ -147,12 +147,12 @@ public final class DockerSandboxBackend implements SandboxBackend {
       } catch (NotFoundException e) {
         missing.add(runtime.image() + " (" + runtime.language() + ")");
       } catch (RuntimeException e) {
-        return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+        return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
             "The Docker API at " + settings.host() + " failed to inspect " + runtime.image() + ": " + rootMessage(e));
       }
     }
     if (!missing.isEmpty()) {
-      return ProbeResult.notReady(ConditionTypes.IMAGE_NOT_FOUND,
+      return ProbeResult.notReady(SandboxProviderReason.IMAGE_NOT_FOUND,
           "The engine at " + settings.host() + " has no image " + String.join(", ", missing)
               + "; load it there (the operator never pulls)");
     }

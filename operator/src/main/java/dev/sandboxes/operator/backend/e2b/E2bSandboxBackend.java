@@ -1,9 +1,9 @@
 package dev.sandboxes.operator.backend.e2b;
 
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -135,11 +135,11 @@ public final class E2bSandboxBackend implements SandboxBackend {
     try {
       answer = api.probe();
     } catch (E2bServiceException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
           "The E2B API at " + settings.apiUrl() + " did not answer: " + e.describe());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE, "The probe was interrupted");
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, "The probe was interrupted");
     }
     int status = answer.status();
     if (status == 200 || status == 429) {
@@ -157,16 +157,16 @@ public final class E2bSandboxBackend implements SandboxBackend {
     E2bServiceException error = api.error(answer);
     if (status == 401 || status == 403) {
       gate.credentialsRejected();
-      return ProbeResult.notReady(ConditionTypes.CREDENTIALS_REJECTED,
+      return ProbeResult.notReady(SandboxProviderReason.CREDENTIALS_REJECTED,
           "The E2B API at " + settings.apiUrl() + " rejected the API key in " + keyReference + " ("
               + error.describe() + "); put a valid key there");
     }
     if (status == 404) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
           "The E2B API at " + settings.apiUrl() + " has no sandbox listing (" + error.describe()
               + "); check spec.e2b.apiUrl");
     }
-    return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+    return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
         "The E2B API at " + settings.apiUrl() + " answered " + error.describe());
   }
 

@@ -1,9 +1,9 @@
 package dev.sandboxes.operator.backend.selfmanaged;
 
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -421,29 +421,29 @@ final class PodPool implements AutoCloseable {
       String image = pod.getSpec().getContainers().get(0).getImage();
       String language = SandboxPods.language(pod).map(Language::value).orElse("?");
       if (SandboxPods.IMAGE_PULL_REASONS.contains(reason)) {
-        return Optional.of(new Problem(ConditionTypes.IMAGE_PULL_FAILED,
+        return Optional.of(new Problem(SandboxProviderReason.IMAGE_PULL_FAILED,
             "Sandbox pods cannot pull image " + image + " (" + language + "): " + detail
                 + "; fix spec.runtimes[].image or make the image available to the nodes"));
       }
       if (SandboxPods.START_FAILURE_REASONS.contains(reason)) {
-        return Optional.of(new Problem(ConditionTypes.SANDBOX_START_FAILING,
+        return Optional.of(new Problem(SandboxProviderReason.SANDBOX_START_FAILING,
             "Sandbox pod " + SandboxPods.name(pod) + " (" + language + ", image " + image + ") cannot start: " + detail));
       }
     }
     String podFailure = lastPodFailure;
     if (podFailure != null) {
-      return Optional.of(new Problem(ConditionTypes.SANDBOX_START_FAILING, podFailure));
+      return Optional.of(new Problem(SandboxProviderReason.SANDBOX_START_FAILING, podFailure));
     }
     String createError = lastCreateError;
     if (createError != null) {
-      return Optional.of(new Problem(ConditionTypes.SANDBOX_POD_FAILED,
+      return Optional.of(new Problem(SandboxProviderReason.SANDBOX_POD_FAILED,
           "Creating sandbox pods in namespace " + namespace + " failed: " + createError));
     }
     return Optional.empty();
   }
 
   /** A reason and message for the provider's Ready condition. */
-  record Problem(String reason, String message) {}
+  record Problem(SandboxProviderReason reason, String message) {}
 
   /** Stops the pool and deletes its idle pods; claimed pods are deleted when their runs end. */
   @Override

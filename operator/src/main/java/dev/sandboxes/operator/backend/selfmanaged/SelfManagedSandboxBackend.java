@@ -1,10 +1,10 @@
 package dev.sandboxes.operator.backend.selfmanaged;
 
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -117,20 +117,20 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     try {
       found = client.resources(RuntimeClass.class).withName(runtimeClass).get();
     } catch (KubernetesClientException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
           "Reading RuntimeClass " + runtimeClass + " failed: " + e.getMessage());
     }
     if (found == null) {
       // No pod is created without the RuntimeClass: it would run under the node's default runtime.
       pool.allowCreation(false);
-      return ProbeResult.notReady(ConditionTypes.RUNTIME_CLASS_NOT_FOUND,
+      return ProbeResult.notReady(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND,
           "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) does not exist; install gVisor and"
               + " create the RuntimeClass, or name an existing one");
     }
     if (!policy.allowsRuntimeClassHandler(found.getHandler())) {
       // The name alone proves nothing: a RuntimeClass called gvisor may well run plain runc.
       pool.allowCreation(false);
-      return ProbeResult.notReady(ConditionTypes.POLICY_VIOLATION,
+      return ProbeResult.notReady(SandboxProviderReason.POLICY_VIOLATION,
           "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) has handler " + found.getHandler()
               + ", which the operator's isolation policy does not allow (allowed handlers: "
               + IsolationPolicy.describe(policy.runtimeClassHandlers()) + "); no sandbox pod is created");
@@ -138,7 +138,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     if (!settings.egressCidrs().isEmpty() && withoutPodNetwork(found)) {
       // Refused rather than half-kept: the pods would start, and every allowed connection would fail.
       pool.allowCreation(false);
-      return ProbeResult.notReady(ConditionTypes.EGRESS_UNSUPPORTED,
+      return ProbeResult.notReady(SandboxProviderReason.EGRESS_UNSUPPORTED,
           "spec.selfManaged.egress allows " + String.join(", ", settings.egressCidrs()) + ", but RuntimeClass "
               + runtimeClass + " gives pods no network (annotation " + ApiConstants.POD_NETWORK_ANNOTATION
               + ": none), so no allowed address could be reached; use egress policy Deny, or a RuntimeClass whose"
@@ -149,14 +149,14 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
       // The policy exists before the first pod does, so no sandbox ever runs without it.
       SandboxNetworkPolicy.ensure(client, SandboxNetworkPolicy.build(provider, providerUid, settings));
     } catch (KubernetesClientException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
           "Creating NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " failed: " + e.getMessage());
     }
     pool.allowCreation(true);
     try {
       pool.start();
     } catch (KubernetesClientException e) {
-      return ProbeResult.notReady(ConditionTypes.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
           "Watching the sandbox pods in namespace " + provider.namespace() + " failed: " + e.getMessage());
     }
     Optional<PodPool.Problem> problem = pool.problem();
@@ -189,7 +189,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   @Override
   public Optional<StartFailure> startFailure() {
     return pool.problem()
-        .filter(p -> ConditionTypes.SANDBOX_START_FAILING.equals(p.reason()) || ConditionTypes.IMAGE_PULL_FAILED.equals(p.reason()))
+        .filter(p -> p.reason() == SandboxProviderReason.SANDBOX_START_FAILING || p.reason() == SandboxProviderReason.IMAGE_PULL_FAILED)
         .map(p -> new StartFailure(p.reason(), p.message(), null));
   }
 

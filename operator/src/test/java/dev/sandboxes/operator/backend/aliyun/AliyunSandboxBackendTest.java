@@ -7,10 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -88,7 +88,7 @@ class AliyunSandboxBackendTest {
     ProbeResult second = backend.probe();
 
     assertThat(first.ready()).as(first.message()).isTrue();
-    assertThat(first.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    assertThat(first.reason()).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE);
     assertThat(first.message()).contains(AliyunSettings.DEFAULT_TEMPLATE).contains("READY");
     assertThat(second.ready()).isTrue();
     assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isTrue();
@@ -116,7 +116,7 @@ class AliyunSandboxBackendTest {
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("slow"));
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.PROBING);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.PROBING);
     assertThat(probe.message()).contains("slow is CREATING");
   }
 
@@ -125,7 +125,7 @@ class AliyunSandboxBackendTest {
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("no-such-template"));
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_FOUND);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_FOUND);
     assertThat(probe.message()).contains("no-such-template").contains("does not exist in region cn-hangzhou");
     assertThat(fake.count("CreateTemplate")).isZero();
   }
@@ -136,7 +136,7 @@ class AliyunSandboxBackendTest {
     AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, wrongSecret));
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
     assertThat(probe.message()).contains("SignatureDoesNotMatch").contains("request id fake-").contains(ALIYUN_SECRET)
         .doesNotContain(wrongSecret).doesNotContain(FakeAgentRunServer.ACCESS_KEY_ID);
     assertThat(fake.signatureRejections()).isPositive();
@@ -146,7 +146,7 @@ class AliyunSandboxBackendTest {
   void anUnknownAccessKeyIsCredentialsRejected() {
     AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials("LTAI5tUnknownKey", FakeAgentRunServer.ACCESS_KEY_SECRET));
     ProbeResult probe = backend.probe();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
     assertThat(probe.message()).contains("InvalidAccessKeyId.NotFound").doesNotContain("LTAI5tUnknownKey");
   }
 
@@ -154,7 +154,7 @@ class AliyunSandboxBackendTest {
   void anEndpointThatDoesNotAnswerIsBackendUnreachable() {
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setControlEndpoint("http://127.0.0.1:1"));
     ProbeResult probe = backend.probe();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("did not answer");
   }
 
@@ -166,7 +166,7 @@ class AliyunSandboxBackendTest {
 
     fake.failNext("ListTemplates", 10, 500, "InternalError", "the service broke");
     ProbeResult probe = backend.probe();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("HTTP 500 InternalError: the service broke").contains("request id fake-");
   }
 
@@ -678,9 +678,9 @@ class AliyunSandboxBackendTest {
     ProbeResult publicOne = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("public-one")).probe();
     ProbeResult both = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("both")).probe();
     assertThat(publicOne.ready()).isFalse();
-    assertThat(publicOne.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_PRIVATE);
+    assertThat(publicOne.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_PRIVATE);
     assertThat(publicOne.message()).contains("public-one has networkMode PUBLIC").contains("spec.aliyun.egress");
-    assertThat(both.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_PRIVATE);
+    assertThat(both.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_PRIVATE);
   }
 
   @Test
@@ -702,7 +702,7 @@ class AliyunSandboxBackendTest {
     fake.privateNetworkNeedsVpc(true);
     ProbeResult probe = backend(FAST).probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.TEMPLATE_NOT_FOUND);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_FOUND);
     assertThat(probe.message()).contains("vpcId is required").contains("spec.aliyun.templateName")
         .contains("spec.aliyun.egress: Internet");
   }

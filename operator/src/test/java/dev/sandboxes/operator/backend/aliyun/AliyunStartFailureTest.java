@@ -7,10 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -72,14 +72,14 @@ class AliyunStartFailureTest {
 
     ProbeResult first = backend.probe();
     assertThat(first.ready()).isFalse();
-    assertThat(first.reason()).isEqualTo(ConditionTypes.PROBING);
+    assertThat(first.reason()).isEqualTo(SandboxProviderReason.PROBING);
     assertThat(first.message()).contains("stuck is CREATING since");
 
     // 30 probe waits of 100 ms: from then on it is stuck, with the same "since" as before.
     Thread.sleep(FAST.templateWait().multipliedBy(AliyunSandboxBackend.TEMPLATE_STUCK_AFTER_WAITS).toMillis());
     ProbeResult stuck = backend.probe();
     assertThat(stuck.ready()).isFalse();
-    assertThat(stuck.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+    assertThat(stuck.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
     String since = first.message().substring(first.message().indexOf("since "), first.message().indexOf(';'));
     assertThat(stuck.message()).contains("stuck is CREATING " + since).contains("no sandbox can start from it")
         .contains("AgentRun console");
@@ -99,12 +99,12 @@ class AliyunStartFailureTest {
       assertThat(outcome.detail()).contains("did not pass its health check");
     }
     assertThat(backend.startFailure()).hasValueSatisfying(f -> {
-      assertThat(f.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(f.error()).contains("did not pass its health check").doesNotContain(FakeAgentRunServer.ACCESS_KEY_SECRET);
     });
     ProbeResult failing = backend.probe();
     assertThat(failing.ready()).isFalse();
-    assertThat(failing.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+    assertThat(failing.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
     assertThat(failing.message()).contains("did not pass its health check").contains("AgentRun console");
 
     fake.healthChecksUntilOk(0);

@@ -5,13 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -86,7 +87,7 @@ class DockerSandboxBackendEngineTest {
   void nonZeroExitIsAUserCodeError(String runtime) {
     ExecutionOutcome outcome = run(runtime, Language.PYTHON, "import sys\ndef main():\n    sys.exit(3)", "{}", UNTIMED);
     assertThat(outcome.exitCode()).isEqualTo(3);
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
   }
 
   @ParameterizedTest
@@ -101,7 +102,7 @@ class DockerSandboxBackendEngineTest {
     long millis = (System.nanoTime() - started) / 1_000_000;
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
     assertThat(millis).as("reported within about a second of the 2 s limit").isLessThan(4000);
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.TIMED_OUT);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.TIMED_OUT);
     assertContainerGone(runtime, outcome.sandboxId());
   }
 
@@ -202,14 +203,14 @@ class DockerSandboxBackendEngineTest {
     // sandbox at pids.max. Under runc the OOM kill can also leave no room at pids.max for the exec
     // that reads the count: then the run is a SIGKILL without evidence, and says so.
     switch (verdict.reason()) {
-      case ConditionTypes.USER_CODE_ERROR -> {
+      case USER_CODE_ERROR -> {
         if (!outcome.stderr().text().contains("Resource temporarily unavailable")) {
           assertThat(runtime).isEqualTo("runc");
           assertThat(verdict.message()).contains("killed by signal 9").contains("memory cgroup could not be read");
         }
       }
-      case ConditionTypes.OUT_OF_MEMORY -> assertThat(runtime).isEqualTo("runc");
-      case ConditionTypes.SANDBOX_FAILED -> {
+      case OUT_OF_MEMORY -> assertThat(runtime).isEqualTo("runc");
+      case SANDBOX_FAILED -> {
         assertThat(runtime).isEqualTo("runsc");
         assertThat(verdict.message()).contains("process limit");
       }
@@ -226,7 +227,7 @@ class DockerSandboxBackendEngineTest {
     ExecutionOutcome outcome = run(runtime, Language.PYTHON,
         "def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))", "{}", UNTIMED);
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).as(verdict.message()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
+    assertThat(verdict.reason()).as(verdict.message()).isEqualTo(CodeExecutionReason.OUT_OF_MEMORY);
     // The evidence comes from outside the process: the memory cgroup's OOM-kill count (runc) or
     // the whole sandbox stopped at its limit (gVisor).
     assertThat(verdict.message()).contains("runc".equals(runtime) ? "OOM killer" : "stopped at its memory limit");
@@ -240,7 +241,7 @@ class DockerSandboxBackendEngineTest {
     ExecutionOutcome outcome = run(runtime, Language.JAVASCRIPT,
         "function main() { const blocks = []; for (;;) blocks.push(Buffer.alloc(16 * 1024 * 1024, 1)); }", "{}", UNTIMED);
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).as(verdict.message()).isEqualTo(ConditionTypes.OUT_OF_MEMORY);
+    assertThat(verdict.reason()).as(verdict.message()).isEqualTo(CodeExecutionReason.OUT_OF_MEMORY);
   }
 
   @ParameterizedTest
@@ -254,7 +255,7 @@ class DockerSandboxBackendEngineTest {
       assertThat(outcome.exitCode()).as(language + " " + outcome.detail()).isEqualTo(137);
       assertThat(outcome.stdout().text()).isEqualTo("killing myself\n");
       Verdict verdict = verdict(outcome);
-      assertThat(verdict.reason()).as(verdict.message()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+      assertThat(verdict.reason()).as(verdict.message()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
       assertThat(verdict.message()).contains("killed by signal 9 (SIGKILL, exit code 137)")
           .contains("runc".equals(runtime) ? "memory cgroup recorded no OOM kill" : "memory cgroup could not be read");
     }
@@ -269,7 +270,7 @@ class DockerSandboxBackendEngineTest {
     assertThat(outcome.exitCode()).isEqualTo(139);
     assertThat(outcome.stdout().text()).isEqualTo("about to crash\n");
     Verdict verdict = verdict(outcome);
-    assertThat(verdict.reason()).isEqualTo(ConditionTypes.USER_CODE_ERROR);
+    assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains("signal 11 (SIGSEGV: a segmentation fault, exit code 139)");
   }
 
@@ -294,7 +295,7 @@ class DockerSandboxBackendEngineTest {
     }
     // The same probes reach an ordinary process of the same user.
     assertThat(result.get("sibling").get("ptrace").asText()).isEqualTo("attached");
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.COMPLETED);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.COMPLETED);
   }
 
   @ParameterizedTest
@@ -361,7 +362,7 @@ class DockerSandboxBackendEngineTest {
     assertThat(outcome.stdout().truncated()).isTrue();
     assertThat(outcome.stdout().text()).hasSize(65536);
     assertThat(outcome.report().result().asText()).isEqualTo("done");
-    assertThat(verdict(outcome).reason()).isEqualTo(ConditionTypes.COMPLETED);
+    assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.COMPLETED);
   }
 
   @ParameterizedTest
@@ -449,7 +450,7 @@ class DockerSandboxBackendEngineTest {
     spec.getDocker().setPoolSize(1);
     try (DockerSandboxBackend backend = newBackend("datascience-" + runtime, spec)) {
       ProbeResult probe = backend.probe();
-      org.junit.jupiter.api.Assumptions.assumeFalse(ConditionTypes.IMAGE_NOT_FOUND.equals(probe.reason()),
+      org.junit.jupiter.api.Assumptions.assumeFalse(SandboxProviderReason.IMAGE_NOT_FOUND.equals(probe.reason()),
           DATASCIENCE_IMAGE + " is not built (hack/build-runtime-image --variant datascience)");
       assertThat(probe.ready()).as(probe.message()).isTrue();
       SandboxLease lease = lease(backend, Language.PYTHON);
@@ -463,7 +464,7 @@ class DockerSandboxBackendEngineTest {
   void probeReportsReachableEngine(String runtime) {
     ProbeResult probe = backend(runtime).probe();
     assertThat(probe.ready()).as(probe.message()).isTrue();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE);
   }
 
   @ParameterizedTest
@@ -605,7 +606,7 @@ class DockerSandboxBackendEngineTest {
     try (DockerSandboxBackend backend = newBackend("mismatch", spec)) {
       ProbeResult probe = backend.probe();
       assertThat(probe.ready()).isFalse();
-      assertThat(probe.reason()).isEqualTo(ConditionTypes.RUNTIME_NOT_FOUND);
+      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.RUNTIME_NOT_FOUND);
       assertThat(probe.message()).contains("runs the OCI runtime runc, not runsc");
     }
   }
@@ -616,7 +617,7 @@ class DockerSandboxBackendEngineTest {
     try (DockerSandboxBackend backend = newBackend("unreachable", spec)) {
       ProbeResult probe = backend.probe();
       assertThat(probe.ready()).isFalse();
-      assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
       assertThat(probe.message()).contains("no-such.sock");
     }
   }
@@ -630,7 +631,7 @@ class DockerSandboxBackendEngineTest {
     spec.setRuntimes(java.util.List.of(runtime));
     try (DockerSandboxBackend backend = newBackend("no-image", spec)) {
       ProbeResult probe = backend.probe();
-      assertThat(probe.reason()).isEqualTo(ConditionTypes.IMAGE_NOT_FOUND);
+      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.IMAGE_NOT_FOUND);
       assertThat(probe.message()).contains("localhost/does-not-exist:v0");
     }
   }

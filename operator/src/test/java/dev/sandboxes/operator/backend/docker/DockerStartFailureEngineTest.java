@@ -3,11 +3,11 @@ package dev.sandboxes.operator.backend.docker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
@@ -48,20 +48,20 @@ class DockerStartFailureEngineTest {
     try (BrokenPodmanService engine = BrokenPodmanService.start();
         DockerSandboxBackend backend = backend(engine.host())) {
       ProbeResult first = backend.probe(); // the engine answers; the pools start (and fail)
-      assertThat(first.reason()).isIn(ConditionTypes.BACKEND_REACHABLE, ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(first.reason()).isIn(SandboxProviderReason.BACKEND_REACHABLE, SandboxProviderReason.SANDBOX_START_FAILING);
       long started = System.nanoTime();
       StartFailure failure = await("the backend gives up on starting containers").atMost(Duration.ofSeconds(60))
           .until(backend::startFailure, Optional::isPresent).get();
       System.out.printf("Docker: start failures detected %d ms after the pools started%n",
           (System.nanoTime() - started) / 1_000_000);
-      assertThat(failure.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(failure.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(failure.error()).contains(ENGINE_ERROR).contains("operation not permitted");
       assertThat(failure.hint()).contains("containers.conf").contains("default_ulimits")
           .contains("docs/container-engine.md");
 
       ProbeResult failing = backend.probe();
       assertThat(failing.ready()).isFalse();
-      assertThat(failing.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(failing.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(failing.message()).contains(ENGINE_ERROR).contains("containers.conf").contains(engine.host());
       assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
 

@@ -8,10 +8,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.OperatorConfig;
@@ -83,7 +85,7 @@ class E2bSandboxBackendMockTest {
     assertThat(fake.killedSandboxes()).containsExactly(cx.getStatus().getSandbox().getId());
     SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
     assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
-        .isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+        .isEqualTo(SandboxProviderReason.BACKEND_REACHABLE.value());
   }
 
   @Test
@@ -96,12 +98,12 @@ class E2bSandboxBackendMockTest {
       SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
       assertThat(provider.getStatus()).isNotNull();
       assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
-          .isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+          .isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED.value());
     });
     SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
     String message = Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).orElseThrow().getMessage();
     assertThat(message).contains("Secret wrong").contains("HTTP 401");
-    CodeExecution cx = awaitReason("waits", ConditionTypes.ACCEPTED, ConditionTypes.PROVIDER_NOT_READY);
+    CodeExecution cx = awaitReason("waits", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_READY.value());
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(fake.createRequests()).isEmpty();
   }
@@ -126,7 +128,7 @@ class E2bSandboxBackendMockTest {
     client.resource(execution("second")).create(); // gets a lease, is refused, retries
     await().until(() -> fake.createRequests().size() >= 2);
     client.resource(execution("third")).create(); // the gate is closed: Pending
-    awaitReason("third", ConditionTypes.SUCCEEDED, ConditionTypes.WAITING_FOR_SANDBOX);
+    awaitReason("third", ConditionTypes.SUCCEEDED, CodeExecutionReason.WAITING_FOR_SANDBOX.value());
     assertThat(get("third").getStatus().getPhase()).isEqualTo(Phase.PENDING);
     Files.createFile(release);
 

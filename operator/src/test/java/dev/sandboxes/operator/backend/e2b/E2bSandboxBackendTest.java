@@ -6,11 +6,11 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -516,7 +516,7 @@ class E2bSandboxBackendTest {
     ProbeResult probe = backend().probe();
 
     assertThat(probe.ready()).isTrue();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE);
     assertThat(probe.message()).contains(fake.apiUrl()).contains("code-interpreter-v1");
   }
 
@@ -529,7 +529,7 @@ class E2bSandboxBackendTest {
     ProbeResult probe = backend.probe();
 
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.CREDENTIALS_REJECTED);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
     assertThat(probe.message()).contains("Secret " + SECRET).contains("HTTP 401").contains("[redacted]")
         .doesNotContain(wrongKey).doesNotContain(apiKey);
     assertThat(backend.tryAcquire(Language.PYTHON)).as("no leases with a rejected key").isEmpty();
@@ -546,7 +546,7 @@ class E2bSandboxBackendTest {
     ProbeResult probe = backend.probe();
 
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("127.0.0.1:" + closedPort).contains("did not answer");
   }
 
@@ -559,7 +559,7 @@ class E2bSandboxBackendTest {
     fake.scriptProbes(Scripted.json(503, "{\"code\":503,\"message\":\"maintenance\",\"error_code\":\"unavailable\"}"));
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_UNREACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("HTTP 503: maintenance");
   }
 

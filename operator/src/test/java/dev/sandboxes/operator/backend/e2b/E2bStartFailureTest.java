@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -74,13 +74,13 @@ class E2bStartFailureTest {
           .contains("the code did not run");
     }
     assertThat(backend.startFailure()).hasValueSatisfying(f -> {
-      assertThat(f.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(f.error()).contains("port is not open").doesNotContain(apiKey);
       assertThat(f.hint()).contains("template");
     });
     ProbeResult failing = backend.probe();
     assertThat(failing.ready()).isFalse();
-    assertThat(failing.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+    assertThat(failing.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
     assertThat(failing.message()).contains("envd in the sandbox does not answer").doesNotContain(apiKey);
 
     fake.envdDown(false);

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.EgressPolicy;
 import dev.sandboxes.api.v1alpha1.EgressSpec;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
@@ -14,6 +13,7 @@ import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxResources;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
@@ -203,7 +203,7 @@ class SelfManagedSandboxBackendMockTest {
 
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.RUNTIME_CLASS_NOT_FOUND);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND);
     assertThat(probe.message()).contains("RuntimeClass gvisor").contains("does not exist");
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> pods().isEmpty());
@@ -222,7 +222,7 @@ class SelfManagedSandboxBackendMockTest {
 
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.POLICY_VIOLATION);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.POLICY_VIOLATION);
     assertThat(probe.message()).contains("RuntimeClass gvisor").contains("spec.selfManaged.runtimeClassName")
         .contains("handler runc").contains("allowed handlers: runsc");
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
@@ -252,7 +252,7 @@ class SelfManagedSandboxBackendMockTest {
     await().untilAsserted(() -> {
       ProbeResult probe = backend.probe();
       assertThat(probe.ready()).isFalse();
-      assertThat(probe.reason()).isEqualTo(ConditionTypes.IMAGE_PULL_FAILED);
+      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.IMAGE_PULL_FAILED);
       assertThat(probe.message()).contains("localhost/no-such-image:v9").contains("python").contains("ImagePullBackOff");
     });
     // The stuck pod fills the pool's slot: no pod storm while it cannot pull.
@@ -267,7 +267,7 @@ class SelfManagedSandboxBackendMockTest {
 
     await().untilAsserted(() -> {
       ProbeResult probe = backend.probe();
-      assertThat(probe.reason()).isEqualTo(ConditionTypes.SANDBOX_START_FAILING);
+      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(probe.message()).contains(pod.getMetadata().getName()).contains("exited with code 127");
     });
     assertThat(backend.startFailure()).hasValueSatisfying(f -> assertThat(f.error()).contains("exited with code 127"));
@@ -1198,7 +1198,7 @@ class SelfManagedSandboxBackendMockTest {
 
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).isFalse();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.EGRESS_UNSUPPORTED);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.EGRESS_UNSUPPORTED);
     assertThat(probe.message()).contains("192.0.2.0/24", "RuntimeClass gvisor", "no network", "Deny");
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     assertThat(pythonPods()).isEmpty();
@@ -1296,7 +1296,7 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = backend(provider);
     ProbeResult probe = backend.probe();
     assertThat(probe.ready()).as(probe.message()).isTrue();
-    assertThat(probe.reason()).isEqualTo(ConditionTypes.BACKEND_REACHABLE);
+    assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE);
     return backend;
   }
 
