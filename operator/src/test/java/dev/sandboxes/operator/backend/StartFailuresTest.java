@@ -11,9 +11,11 @@ import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** When start failures make a backend "failing", when it stops, and what its message may hold. */
+@Tag("unit")
 class StartFailuresTest {
 
   private static final String RLIMITS = "runc create failed: container %s: error setting rlimits: operation not permitted";

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -21,6 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Every manifest in examples/ parses into the API model without losing a field and passes the
  * operator's validation (the end-to-end tier applies them to a real API server).
  */
+@Tag("unit")
 class ExamplesTest {
 
   static Stream<Path> examples() throws IOException {

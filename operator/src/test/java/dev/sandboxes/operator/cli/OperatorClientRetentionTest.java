@@ -14,6 +14,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * the JDK's HTTP client keeps the exchange that opened a pooled connection reachable, body and all,
  * for as long as the connection lives: on the informers' first list that was a 75 MiB page.
  */
+@Tag("unit")
 class OperatorClientRetentionTest {
 
   private static final int PAGE_BYTES = 8 << 20;

@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -24,6 +25,7 @@ import picocli.CommandLine;
  * The `run` command with the example Aliyun provider, its endpoints pointed at the fake AgentRun
  * service, running the Python and JavaScript examples for real.
  */
+@Tag("unit")
 class RunCommandAliyunTest {
 
   @TempDir

@@ -22,11 +22,13 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The run command's input handling, output shape and exit statuses, on an in-memory backend. */
+@Tag("unit")
 class RunCommandTest {
 
   @TempDir Path dir;

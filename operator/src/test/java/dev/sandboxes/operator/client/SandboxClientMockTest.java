@@ -26,9 +26,11 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The Java client against the operator on the CRUD mock server with an in-memory backend. */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class SandboxClientMockTest {
 

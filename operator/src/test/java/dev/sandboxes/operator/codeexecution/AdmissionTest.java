@@ -25,9 +25,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The one admission decision the operator and `run` share: Admitted, Waiting or Invalid. */
+@Tag("unit")
 class AdmissionTest {
 
   private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");

@@ -32,12 +32,14 @@ import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * CodeExecutions on an Aliyun SandboxProvider through the whole operator (fabric8 CRUD mock) with
  * the real Aliyun backend against the fake AgentRun service.
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class AliyunCodeExecutionMockTest {
 

@@ -31,12 +31,14 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The CodeExecution lifecycle on fabric8's CRUD mock server with an in-memory backend: a plain
  * JOSDK operator, merge-patch status, no schema validation (the validator does it), no GC.
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class CodeExecutionReconcilerMockTest {
 

@@ -16,9 +16,11 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.time.Instant;
 import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The status recorder's own writes on the CRUD mock: the sandbox id from a run's thread, the error status. */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class CodeExecutionStatusRecorderMockTest {
 

@@ -25,12 +25,14 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * What the status recorder writes and what its subscribers make of each transition: the events and
  * meters that reconcile paths used to emit by hand.
  */
+@Tag("unit")
 class CodeExecutionStatusRecorderTest {
 
   private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");

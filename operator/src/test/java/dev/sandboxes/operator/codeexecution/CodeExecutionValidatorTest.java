@@ -14,8 +14,10 @@ import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import dev.sandboxes.operator.testing.TestResources;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 @SuppressWarnings("unchecked")
 class CodeExecutionValidatorTest {
 

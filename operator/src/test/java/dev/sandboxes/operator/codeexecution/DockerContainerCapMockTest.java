@@ -38,6 +38,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,6 +46,8 @@ import org.junit.jupiter.api.Test;
  * operator's container cap holds them in Pending (WaitingForSandbox) instead of giving each one a
  * container. CodeExecutions on the CRUD mock server, containers on the real podman runc engine.
  */
+@Tag("mock")
+@Tag("engine")
 @EnableKubernetesMockClient(crud = true)
 class DockerContainerCapMockTest {
 

@@ -9,9 +9,11 @@ import io.fabric8.kubernetes.api.model.KubernetesResourceList;
 import io.fabric8.kubernetes.api.model.WatchEvent;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** What the informers' serialization keeps, drops and survives. */
+@Tag("unit")
 class ExecutionCachePruningTest {
 
   private final KubernetesSerialization pruning = ExecutionCachePruning.serialization();

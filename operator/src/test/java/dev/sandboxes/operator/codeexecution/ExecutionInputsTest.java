@@ -10,9 +10,11 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
 import dev.sandboxes.operator.testing.FakeReferencedObjects;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Resolving codeFrom and argumentsFrom: only Secrets that opted in are read for an execution. */
+@Tag("unit")
 class ExecutionInputsTest {
 
   private final FakeReferencedObjects objects = new FakeReferencedObjects();

@@ -32,6 +32,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.Test;
  * moment through the fake backend's hooks; the API server is fabric8's CRUD mock, made to refuse
  * a status PUT on a stale resourceVersion as a real one does ({@link StatusLockingMockServer}).
  */
+@Tag("mock")
 class SecondWriterMockTest {
 
   private final StatusLockingMockServer server = new StatusLockingMockServer();

@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.Test;
  * the real backend creates and claims pods, a FakeKubelet marks them Ready, and the exec runs the
  * real runner locally.
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class SelfManagedCodeExecutionMockTest {
 

@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.Test;
  * executions waiting on it show that error in their Pending condition, end at their admission
  * deadline without running, and the others run once a sandbox starts again.
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class StartFailureMockTest {
 

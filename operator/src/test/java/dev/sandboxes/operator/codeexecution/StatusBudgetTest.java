@@ -22,9 +22,11 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The final status's size budget: encoded sizes, result first, then output, and the fallback. */
+@Tag("unit")
 class StatusBudgetTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -14,9 +14,11 @@ import dev.sandboxes.operator.sandboxprovider.IsolationPolicyCheck;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The operator-level isolation policy: its defaults, its variables, and what it refuses. */
+@Tag("unit")
 class IsolationPolicyTest {
 
   @Test

@@ -26,6 +26,7 @@ import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
  * and the RBAC tables are exactly the chart's rules. No cluster: the
  * sources are read as text and the chart is rendered offline with helm-java.
  */
+@Tag("unit")
 class DocsConsistencyTest {
 
   private static final Path ROOT = ProjectPaths.root();

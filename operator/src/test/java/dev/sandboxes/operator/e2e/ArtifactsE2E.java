@@ -22,6 +22,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * in the cluster). The files land in a ConfigMap the execution owns, which the garbage collector
  * deletes with it.
  */
+@Tag("e2e")
 class ArtifactsE2E {
 
   private static final String POOL = "artifacts";

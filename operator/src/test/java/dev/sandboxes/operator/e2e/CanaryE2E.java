@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * pool on the podman engine (runsc; skipped without it), passes with its latency, and runs again
  * after intervalSeconds.
  */
+@Tag("e2e")
 class CanaryE2E {
 
   private static final int INTERVAL_SECONDS = 30;

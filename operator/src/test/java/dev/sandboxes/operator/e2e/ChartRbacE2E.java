@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * server's authorizer (SubjectAccessReview): its own namespace only, Secrets by name only. Needs
  * no operator image: only the RBAC objects matter, so the pod need not start.
  */
+@Tag("e2e")
 class ChartRbacE2E {
 
   private static final Path CHART = ProjectPaths.root().resolve("helm/sandbox-operator");

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * provider on the podman runc engine (the Docker-API path; the SelfManaged pod path has its own
  * E2E), merge-patched status through the real status subresource, events.k8s.io events.
  */
+@Tag("e2e")
 class CodeExecutionLifecycleE2E {
 
   private static final String PROVIDER = "podman-runc";

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * subresources): the CRD schema rejects bad manifests with a message naming the field, status is
  * a subresource, printer columns and short names work. No operator runs here.
  */
+@Tag("e2e")
 class CrdSchemaE2E {
 
   private static E2eCluster cluster;

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -31,6 +32,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the public service (tests send no packet beyond the machine; their behaviour is tested against
  * the fakes in tier 1).
  */
+@Tag("e2e")
 class ExamplesE2E {
 
   /** Manifests whose provider would reach a public SaaS endpoint once an operator probes it. */

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
  * execution must still end with a stored, terminal status. Real API server (etcd's 1.5 MiB object
  * limit), real Python on the podman runc engine.
  */
+@Tag("e2e")
 class FinalStatusFitsE2E {
 
   private static final String PROVIDER = "docker-runc";

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * grace period are Completed, the others are cancelled and written as Interrupted before stop()
  * returns. No other operator runs, so nothing may be left Running.
  */
+@Tag("e2e")
 class GracefulShutdownE2E {
 
   private static final String PROVIDER = "docker-runc";

@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,6 +43,7 @@ import org.slf4j.LoggerFactory;
  * local cluster and sets SANDBOX_E2E_OPERATOR_IMAGE; elsewhere set that variable to an image the
  * nodes have. Without it the test is skipped.
  */
+@Tag("e2e")
 class HelmInstallE2E {
 
   private static final Logger LOG = LoggerFactory.getLogger(HelmInstallE2E.class);

@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * operator's cache never parses the arguments. Before, one such object made the list of all
  * CodeExecutions unreadable, so the operator processed none of them, on every restart.
  */
+@Tag("e2e")
 class HostileExecutionsE2E {
 
   private static final String PROVIDER = "docker-runc";

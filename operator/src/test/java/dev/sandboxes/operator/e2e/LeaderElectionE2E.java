@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +30,7 @@ import org.slf4j.LoggerFactory;
  * takes the Lease once it expires and finishes the burst. Every execution must reach a terminal
  * phase exactly once and must never be started twice: a watch records every status change.
  */
+@Tag("e2e")
 class LeaderElectionE2E {
 
   private static final Logger LOG = LoggerFactory.getLogger(LeaderElectionE2E.class);

@@ -25,6 +25,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
  * waits for a pod) and probed a provider whose RuntimeClass is missing; and the pool, queue and
  * provider gauges move as those pods and providers do.
  */
+@Tag("e2e")
 class MonitoringE2E {
 
   private static final String POOL = "pool";

@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -50,6 +51,7 @@ import picocli.CommandLine;
  *       its deadline (docs/container-engine.md).
  * </ul>
  */
+@Tag("e2e")
 class ParityE2E {
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * provider (podman with runc) that is the namespace's default. Shows the typed result, the typed
  * exceptions, the clean-up, and that the client waits on a watch rather than polling.
  */
+@Tag("e2e")
 class SandboxClientE2E {
 
   private static final String PROVIDER = "docker-runc";

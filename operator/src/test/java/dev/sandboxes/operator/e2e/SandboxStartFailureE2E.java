@@ -16,6 +16,7 @@ import io.fabric8.kubernetes.api.model.events.v1.Event;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Test;
  * runtime's own error, with an event carrying the same text; an execution waiting on it shows
  * that message while Pending and ends at its admission deadline without running.
  */
+@Tag("e2e")
 class SandboxStartFailureE2E {
 
   /** Present on every node of the local cluster (the pod sandbox image); it has no sleep binary. */

@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.Test;
  * than the operator's policy (the RuntimeClass handler read from the real object); a look-alike
  * pod with copied labels and owner reference never receives code.
  */
+@Tag("e2e")
 class SecurityE2E {
 
   private E2eCluster cluster;

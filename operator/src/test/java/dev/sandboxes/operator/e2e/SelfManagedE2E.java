@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.Test;
  * containerd's runc shim, hack/gvisor/runsc-k8s) with loopback only, and NetworkPolicy is
  * not enforced there; the tests assert what the operator creates, not what a CNI enforces.
  */
+@Tag("e2e")
 class SelfManagedE2E {
 
   private static final String POOL = "pool";

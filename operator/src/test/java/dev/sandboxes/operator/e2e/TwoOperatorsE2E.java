@@ -21,6 +21,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * 300 executions: not one may run twice, and each must reach a terminal status exactly once and
  * keep it (a watch records every status change).
  */
+@Tag("e2e")
 class TwoOperatorsE2E {
 
   private static final String PROVIDER = "shared";

@@ -22,10 +22,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The chart, linted strictly and rendered offline with helm-java; assertions on the objects. */
+@Tag("unit")
 class HelmChartTest {
 
   private static final Path CHART = ProjectPaths.root().resolve("helm/sandbox-operator");

@@ -41,6 +41,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.Test;
  * executions that succeed, fail in user code, lose their sandbox and are invalid; a provider
  * whose key is rejected; throttled calls. The faster twin of MonitoringE2E.
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class DashboardMetricsMockTest {
 

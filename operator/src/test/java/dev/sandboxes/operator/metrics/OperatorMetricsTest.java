@@ -33,9 +33,11 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The operator's meters as Prometheus scrapes them: names, tags, buckets, and what the gauges read. */
+@Tag("unit")
 class OperatorMetricsTest {
 
   private final MutableClock clock = new MutableClock(Instant.parse("2025-01-01T00:00:00Z"));

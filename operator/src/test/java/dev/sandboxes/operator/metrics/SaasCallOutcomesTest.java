@@ -24,12 +24,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * How the SaaS backends classify each call for sandbox_saas_requests_total, against the fake
  * services: throttling as each service signals it, server and client errors, no answer.
  */
+@Tag("unit")
 class SaasCallOutcomesTest {
 
   private static final E2bTimings E2B_TIMINGS =

@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The operator's checks of artifact records: what is believed, and what drops the artifacts. */
+@Tag("unit")
 class ArtifactRecordsTest {
 
   private static final String NONCE = "0123456789abcdef0123456789abcdef";

@@ -3,8 +3,10 @@ package dev.sandboxes.operator.runner;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class CappedOutputTest {
 
   @Test

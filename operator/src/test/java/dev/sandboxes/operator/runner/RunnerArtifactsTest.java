@@ -17,6 +17,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,6 +27,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * Files under SANDBOX_OUTPUT_DIR, collected by the real runners (local python3 and node) and
  * assembled by {@link RunnerStreams}: what arrives, what is left out, and what is never followed.
  */
+@Tag("unit")
 class RunnerArtifactsTest {
 
   @TempDir Path temp;

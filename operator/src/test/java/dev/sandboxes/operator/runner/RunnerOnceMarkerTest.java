@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -26,6 +27,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * is refused with exit 73 before its code is read, and a runner whose stream ends before the first
  * byte takes no marker, so a fresh runner may still take the sandbox.
  */
+@Tag("unit")
 class RunnerOnceMarkerTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

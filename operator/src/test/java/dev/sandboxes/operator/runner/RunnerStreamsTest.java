@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.Test;
  * records exactly, and agreeing with the exit code. Anything else is reported as untrusted, never
  * resolved by picking one of the records.
  */
+@Tag("unit")
 class RunnerStreamsTest {
 
   private static final String NONCE = "0123456789abcdef0123456789abcdef";

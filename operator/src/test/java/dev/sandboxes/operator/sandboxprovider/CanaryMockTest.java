@@ -30,6 +30,7 @@ import java.time.Clock;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.Test;
  * service works; False, with the service's own explanation, when it only looks healthy to the
  * control-plane probe (Ready stays True: the probe cannot see it, which is why the canary exists).
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class CanaryMockTest {
 

@@ -19,9 +19,11 @@ import io.fabric8.kubernetes.api.model.Condition;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The canary's verdict and how it appears in a provider status (pure parts of {@link Canary}). */
+@Tag("unit")
 class CanaryTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

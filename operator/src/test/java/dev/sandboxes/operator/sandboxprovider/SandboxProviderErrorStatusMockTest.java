@@ -26,9 +26,11 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** What a failed provider reconcile leaves in the status (JOSDK's updateErrorStatus), on the CRUD mock. */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class SandboxProviderErrorStatusMockTest {
 

@@ -25,9 +25,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** SandboxProvider readiness on the CRUD mock server: validation, Secrets, probes, replacement. */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class SandboxProviderReconcilerMockTest {
 

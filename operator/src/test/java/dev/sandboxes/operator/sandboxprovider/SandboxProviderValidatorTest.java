@@ -13,8 +13,10 @@ import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
 import dev.sandboxes.operator.testing.TestResources;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class SandboxProviderValidatorTest {
 
   @Test

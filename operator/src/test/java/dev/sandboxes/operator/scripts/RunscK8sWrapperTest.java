@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * fake runsc that records its calls and plays the behaviours the wrapper exists for. The real
  * thing is exercised by `hack/local-cluster smoke` and `churn` and the SelfManaged end-to-end tier.
  */
+@Tag("unit")
 class RunscK8sWrapperTest {
 
   private static final String APP = "app0123456789";

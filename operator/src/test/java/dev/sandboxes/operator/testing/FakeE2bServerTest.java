@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * fake stays a faithful stand-in: the code interpreter's NDJSON /execute, health, and the edge's
  * answers for unknown sandboxes and bad tokens.
  */
+@Tag("unit")
 class FakeE2bServerTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -3,9 +3,11 @@ package dev.sandboxes.operator.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The metric-name extraction the dashboard and alert checks rely on. */
+@Tag("unit")
 class PromQlTest {
 
   @Test

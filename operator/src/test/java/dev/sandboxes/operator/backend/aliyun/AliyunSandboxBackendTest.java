@@ -38,12 +38,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The Aliyun backend against the fake AgentRun service: real python3 and node runs, every error
  * mapping, and the cleanup guarantee (no sandbox is left in the fake after any test).
  */
+@Tag("unit")
 class AliyunSandboxBackendTest {
 
   static final AgentRunTimings FAST =

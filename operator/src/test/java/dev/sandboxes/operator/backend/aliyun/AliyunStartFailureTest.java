@@ -28,6 +28,7 @@ import java.util.UUID;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.Test;
  * (SandboxStartFailing, AgentRun's own words) and no execution is sent to a sandbox that cannot
  * start; a trial start in the probe makes it Ready again once AgentRun recovers.
  */
+@Tag("unit")
 class AliyunStartFailureTest {
 
   /** AliyunSandboxBackendTest's short waits; templateWait 100 ms, so a template is "stuck" after 3 s. */

@@ -14,9 +14,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The warm pool's bookkeeping with an in-memory launcher: the container cap across languages. */
+@Tag("unit")
 class ContainerPoolTest {
 
   private final ScheduledExecutorService maintenance = Executors.newScheduledThreadPool(2);

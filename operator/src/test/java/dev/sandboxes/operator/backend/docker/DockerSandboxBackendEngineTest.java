@@ -36,6 +36,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -44,6 +45,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * (runsc), one socket each. Covers the hostile cases the sandbox must contain. Skipped, with the
  * reason, where no engine can be started (needs root); CI always runs it.
  */
+@Tag("engine")
 class DockerSandboxBackendEngineTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -39,6 +40,7 @@ import picocli.CommandLine;
  * words and what to check, become Ready again once the service is fixed, and `run` must give up
  * within seconds instead of minutes.
  */
+@Tag("engine")
 class DockerStartFailureEngineTest {
 
   private static final String ENGINE_ERROR = "error setting rlimits";

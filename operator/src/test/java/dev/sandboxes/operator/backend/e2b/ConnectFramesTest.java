@@ -9,9 +9,11 @@ import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Connect streaming envelopes as envd sends them, and every way a stream can break them. */
+@Tag("unit")
 class ConnectFramesTest {
 
   @Test

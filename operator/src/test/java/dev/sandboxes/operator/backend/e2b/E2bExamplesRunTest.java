@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -30,6 +31,7 @@ import picocli.CommandLine;
  * CodeExecution examples through the `run` command, against the fake service: only apiUrl and the
  * placeholder key are replaced.
  */
+@Tag("unit")
 class E2bExamplesRunTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
  * against {@link FakeE2bServer}: Ready from a real probe, a run that succeeds, a rejected key,
  * quota refusals that keep executions Pending, and deletion mid-run.
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class E2bSandboxBackendMockTest {
 

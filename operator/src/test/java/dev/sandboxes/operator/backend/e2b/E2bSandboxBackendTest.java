@@ -43,12 +43,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The E2B backend against {@link FakeE2bServer}, which really runs the runner in local processes:
  * the happy paths, each error mapping, cleanup on every path, and concurrency.
  */
+@Tag("unit")
 class E2bSandboxBackendTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();

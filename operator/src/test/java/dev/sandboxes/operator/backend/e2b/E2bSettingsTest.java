@@ -3,9 +3,11 @@ package dev.sandboxes.operator.backend.e2b;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sandboxes.api.v1alpha1.E2bSpec;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Addressing of E2B-protocol services: E2B's defaults and self-hosted overrides. */
+@Tag("unit")
 class E2bSettingsTest {
 
   @Test

@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * code, the provider is not Ready with the service's own answer; while it is not, its probe tries
  * a start itself with backoff, and the first that works makes it Ready again.
  */
+@Tag("unit")
 class E2bStartFailureTest {
 
   private static final String SECRET = "e2b-key";

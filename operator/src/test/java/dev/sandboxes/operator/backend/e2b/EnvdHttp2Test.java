@@ -23,6 +23,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * is a small envd stand-in on loopback that answers Start with Connect frames and SendInput with
  * {} and records the HTTP version of each request.
  */
+@Tag("unit")
 class EnvdHttp2Test {
 
   private Vertx vertx;

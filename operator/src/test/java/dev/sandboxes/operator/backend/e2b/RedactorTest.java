@@ -2,9 +2,11 @@ package dev.sandboxes.operator.backend.e2b;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** Service messages are made safe for statuses: no credentials, one line, bounded. */
+@Tag("unit")
 class RedactorTest {
 
   @Test

@@ -17,9 +17,11 @@ import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The fabric8 exec path of KubernetesPodExec against a scripted pods/exec websocket on the mock. */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class KubernetesPodExecMockTest {
 

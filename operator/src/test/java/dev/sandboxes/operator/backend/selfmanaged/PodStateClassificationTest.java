@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** What PodExecution reads from the status of a sandbox pod whose run did not end by itself. */
+@Tag("unit")
 class PodStateClassificationTest {
 
   @Test

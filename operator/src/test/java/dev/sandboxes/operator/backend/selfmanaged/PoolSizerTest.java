@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sandboxes.operator.testing.MutableClock;
 import java.time.Duration;
 import java.time.Instant;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+@Tag("unit")
 class PoolSizerTest {
 
   private final MutableClock clock = new MutableClock(Instant.parse("2026-12-06T12:00:00Z"));

@@ -58,6 +58,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -67,6 +68,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * objects; a FakeKubelet writes pod statuses and a ScriptedPodExec stands in for pods/exec (by
  * default running the real runner locally).
  */
+@Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class SelfManagedSandboxBackendMockTest {
 

@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * the pod waits for it (a fresh exec beside it would load a second interpreter on the pod's small
  * CPU share), and a runner nobody will use is closed as soon as it arrives.
  */
+@Tag("unit")
 class WarmRunnersTest {
 
   private static final String POD = "sbx-pool-py-abc";
