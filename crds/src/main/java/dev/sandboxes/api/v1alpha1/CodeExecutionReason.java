@@ -4,9 +4,7 @@ import static dev.sandboxes.api.v1alpha1.Reason.Use.CONDITION;
 import static dev.sandboxes.api.v1alpha1.Reason.Use.EVENT;
 
 import java.util.Arrays;
-import java.util.EnumSet;
 import java.util.Optional;
-import java.util.Set;
 
 /** Every reason of a CodeExecution's conditions and events, each with its API spelling. */
 public enum CodeExecutionReason implements Reason {
@@ -78,27 +76,15 @@ public enum CodeExecutionReason implements Reason {
   /** The spec was changed after the execution was accepted; the change is ignored. */
   SPEC_CHANGE_IGNORED("SpecChangeIgnored", EVENT);
 
-  private final String value;
-  private final Set<Use> uses;
+  private final Spelling spelling;
 
   CodeExecutionReason(String value, Use first, Use... rest) {
-    this.value = value;
-    this.uses = EnumSet.of(first, rest);
+    this.spelling = Spelling.of(value, first, rest);
   }
 
   @Override
-  public String value() {
-    return value;
-  }
-
-  @Override
-  public boolean onConditions() {
-    return uses.contains(Use.CONDITION);
-  }
-
-  @Override
-  public boolean onEvents() {
-    return uses.contains(Use.EVENT);
+  public Spelling spelling() {
+    return spelling;
   }
 
   /** The reason with that spelling on a condition, if it is one. */
@@ -108,6 +94,6 @@ public enum CodeExecutionReason implements Reason {
 
   @Override
   public String toString() {
-    return value;
+    return spelling.value();
   }
 }

@@ -7,18 +7,35 @@ package dev.sandboxes.api.v1alpha1;
  */
 public interface Reason {
 
+  /** How the constant is written and where it appears. */
+  Spelling spelling();
+
   /** The reason as written to a condition or an event, e.g. "TimedOut". */
-  String value();
+  default String value() {
+    return spelling().value();
+  }
 
   /** Whether a condition of the kind can carry this reason. */
-  boolean onConditions();
+  default boolean onConditions() {
+    return spelling().uses().contains(Use.CONDITION);
+  }
 
   /** Whether an event about an object of the kind can carry this reason. */
-  boolean onEvents();
+  default boolean onEvents() {
+    return spelling().uses().contains(Use.EVENT);
+  }
 
   /** Whether {@code reason} (as read from a condition, possibly null) is this one. */
   default boolean is(String reason) {
     return value().equals(reason);
+  }
+
+  /** A reason's API spelling and where it appears: what each enum constant is built from. */
+  record Spelling(String value, java.util.Set<Use> uses) {
+    /** A spelling used in at least one place. */
+    public static Spelling of(String value, Use first, Use... rest) {
+      return new Spelling(value, java.util.Collections.unmodifiableSet(java.util.EnumSet.of(first, rest)));
+    }
   }
 
   /** Where a reason appears. */

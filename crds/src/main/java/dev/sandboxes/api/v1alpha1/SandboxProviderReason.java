@@ -3,8 +3,6 @@ package dev.sandboxes.api.v1alpha1;
 import static dev.sandboxes.api.v1alpha1.Reason.Use.CONDITION;
 import static dev.sandboxes.api.v1alpha1.Reason.Use.EVENT;
 
-import java.util.EnumSet;
-import java.util.Set;
 
 /** Every reason of a SandboxProvider's conditions and events, each with its API spelling. */
 public enum SandboxProviderReason implements Reason {
@@ -78,31 +76,19 @@ public enum SandboxProviderReason implements Reason {
   /** A pool's target changed with demand (arrival rate × pod start time, between poolSize and maxPoolSize). */
   POOL_RESIZED("PoolResized", EVENT);
 
-  private final String value;
-  private final Set<Use> uses;
+  private final Spelling spelling;
 
   SandboxProviderReason(String value, Use first, Use... rest) {
-    this.value = value;
-    this.uses = EnumSet.of(first, rest);
+    this.spelling = Spelling.of(value, first, rest);
   }
 
   @Override
-  public String value() {
-    return value;
-  }
-
-  @Override
-  public boolean onConditions() {
-    return uses.contains(Use.CONDITION);
-  }
-
-  @Override
-  public boolean onEvents() {
-    return uses.contains(Use.EVENT);
+  public Spelling spelling() {
+    return spelling;
   }
 
   @Override
   public String toString() {
-    return value;
+    return spelling.value();
   }
 }
