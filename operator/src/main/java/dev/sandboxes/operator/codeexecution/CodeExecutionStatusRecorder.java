@@ -137,8 +137,7 @@ final class CodeExecutionStatusRecorder {
     if (current == null) {
       return true;
     }
-    boolean waiting = !CodeExecutionStatusCalculator.isStarted(next) && !CodeExecutionStatusCalculator.isTerminal(next);
-    if (waiting) {
+    if (isPending(next)) {
       return !Objects.equals(current.getPhase(), next.getPhase())
           || !Objects.equals(current.getMessage(), next.getMessage())
           || !Objects.equals(current.getObservedGeneration(), next.getObservedGeneration())
