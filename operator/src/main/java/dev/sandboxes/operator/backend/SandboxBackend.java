@@ -5,6 +5,7 @@ import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

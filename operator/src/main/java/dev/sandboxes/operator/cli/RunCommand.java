@@ -10,7 +10,7 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
-import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -20,8 +20,9 @@ import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.sandboxprovider.Canary;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderStatusCalculator;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
 import dev.sandboxes.operator.sandboxprovider.SecretRequirements;
@@ -237,11 +238,11 @@ public final class RunCommand implements Callable<Integer> {
     if (withCanary.getCanary() == null) {
       withCanary.setCanary(new CanarySpec());
     }
-    Canary.Result result = null;
+    CanaryRun.Result result = null;
     if (probe.ready()) {
       Language language = Canary.language(withCanary);
       progress("Running the canary (%s)...", language.value());
-      result = Canary.run(backend, settings, language, RunControl.detached(), clock);
+      result = CanaryRun.run(backend, settings, language, RunControl.detached(), clock);
       progress("  %s", result.message());
     }
     Instant now = clock.instant();

@@ -1,10 +1,11 @@
 package dev.sandboxes.operator.sandboxprovider;
 
 import dev.sandboxes.api.v1alpha1.ProviderType;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
-import dev.sandboxes.operator.backend.ServiceCallListener;
+import dev.sandboxes.operator.metrics.MeteredProviders;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * The live backends, one per SandboxProvider uid. Owned by the SandboxProvider reconciler (which
  * creates, replaces and removes them) and read by the CodeExecution side.
  */
-public final class ProviderRegistry implements AutoCloseable {
+public final class ProviderRegistry implements MeteredProviders, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(ProviderRegistry.class);
 
@@ -81,8 +82,17 @@ public final class ProviderRegistry implements AutoCloseable {
     }
   }
 
-  public List<ProviderRuntime> all() {
-    return List.copyOf(runtimes.values());
+  @Override
+  public Optional<ProviderType> typeOf(String providerUid) {
+    return get(providerUid).map(runtime -> runtime.settings().type());
+  }
+
+  @Override
+  public List<SandboxBackend> backends(ProviderType type) {
+    return runtimes.values().stream()
+        .filter(runtime -> runtime.settings().type() == type)
+        .map(ProviderRuntime::backend)
+        .toList();
   }
 
   @Override

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.operator.backend.BackendContext;
-import dev.sandboxes.operator.backend.ServiceCallListener.Outcome;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
 import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bTimings;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener.Outcome;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import dev.sandboxes.operator.testing.FakeE2bServer;
 import dev.sandboxes.operator.testing.FakeE2bServer.Scripted;

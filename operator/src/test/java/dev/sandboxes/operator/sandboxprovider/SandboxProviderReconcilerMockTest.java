@@ -126,7 +126,8 @@ class SandboxProviderReconcilerMockTest {
     changed.getSpec().getDocker().setPoolSize(5);
     client.resource(changed).update();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.size() == 2);
-    assertThat(created.get(0).closed()).isTrue();
+    // The registry closes the old backend right after it built the new one, on the reconcile thread.
+    await().atMost(Duration.ofSeconds(5)).until(() -> created.get(0).closed());
     client.resource(get("p")).delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.get(1).closed());
   }

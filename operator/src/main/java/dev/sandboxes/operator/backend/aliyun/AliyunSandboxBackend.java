@@ -5,19 +5,19 @@ import dev.sandboxes.api.v1alpha1.AliyunEgress;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
-import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.Canary;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -165,7 +165,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     if (startFailures.trialDue()) {
       // Executions wait while sandboxes fail to start: the probe tries one itself, with backoff.
       Language language = settings.templates().keySet().iterator().next();
-      Canary.Result trial = Canary.run(this, provider, language, RunControl.detached(), clock);
+      CanaryRun.Result trial = CanaryRun.run(this, provider, language, RunControl.detached(), clock);
       LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(), trial.message());
     }
     Optional<StartFailure> failing = startFailures.current();

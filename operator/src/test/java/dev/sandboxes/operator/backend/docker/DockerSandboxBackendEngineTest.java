@@ -3,18 +3,18 @@ package dev.sandboxes.operator.backend.docker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -24,8 +24,8 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
-import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.testing.ArtifactScenarios;
 import dev.sandboxes.operator.testing.DockerEngines;
 import dev.sandboxes.operator.testing.SlowEngineProxy;
@@ -477,7 +477,7 @@ class DockerSandboxBackendEngineTest {
     provider.setSpec(dockerSpec(DockerEngines.host(runtime), runtime));
     ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
     for (Language language : Language.values()) {
-      dev.sandboxes.operator.sandboxprovider.Canary.Result result = dev.sandboxes.operator.sandboxprovider.Canary.run(
+      dev.sandboxes.operator.backend.CanaryRun.Result result = dev.sandboxes.operator.backend.CanaryRun.run(
           backend(runtime), settings, language, RunControl.detached(), java.time.Clock.systemUTC());
       assertThat(result.passed()).as(result.message()).isTrue();
       assertThat(result.latencyMillis()).isPositive();

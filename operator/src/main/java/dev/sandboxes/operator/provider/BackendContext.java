@@ -1,8 +1,7 @@
-package dev.sandboxes.operator.backend;
+package dev.sandboxes.operator.provider;
 
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.Map;
 
