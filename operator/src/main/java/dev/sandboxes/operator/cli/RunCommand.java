@@ -22,6 +22,7 @@ import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.provider.BackendContext;
 import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import dev.sandboxes.operator.sandboxprovider.Canary;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderStatusCalculator;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
@@ -110,6 +111,8 @@ public final class RunCommand implements Callable<Integer> {
   private final PrintStream out;
   private final PrintStream err;
   private final Clock clock;
+  /** Wakes executions waiting for a sandbox in this run. */
+  private final CapacitySignal capacity = new CapacitySignal();
 
   public RunCommand(
       SandboxBackendFactory factory,
@@ -189,12 +192,13 @@ public final class RunCommand implements Callable<Integer> {
     SandboxBackend created;
     try {
       created = factory.create(new BackendContext(
-          "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null));
+          "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null, capacity,
+          ServiceCallListener.NONE));
     } catch (IllegalStateException e) {
       return fail(e.getMessage()); // a backend that cannot work here, e.g. SelfManaged without a cluster
     }
     try (SandboxBackend backend = created) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       if (canary) {
         return runCanary(provider, settings, backend, probe);
       }
@@ -258,7 +262,7 @@ public final class RunCommand implements Callable<Integer> {
       ProviderSettings settings, SandboxBackend backend, LocalReferencedObjects objects, List<CodeExecution> executions)
       throws Exception {
     LocalExecutor executor =
-        new LocalExecutor(settings, backend, objects, clock, line -> progress("%s", line), artifactsDir);
+        new LocalExecutor(settings, backend, capacity, objects, clock, line -> progress("%s", line), artifactsDir);
     Integer limit = settings.limits().maxConcurrentExecutions();
     int threads = Math.max(1, Math.min(executions.size(), limit == null ? 8 : limit));
     ExecutorService pool = Executors.newFixedThreadPool(threads);

@@ -22,11 +22,8 @@ class StartFailuresTest {
   private static final String RLIMITS = "runc create failed: container %s: error setting rlimits: operation not permitted";
 
   private final AtomicInteger flips = new AtomicInteger();
-  private final StartFailures failures = new StartFailures(text -> text.replace("s3cr3t-token", "***"));
-
-  StartFailuresTest() {
-    failures.setListener(flips::incrementAndGet);
-  }
+  private final StartFailures failures =
+      new StartFailures(text -> text.replace("s3cr3t-token", "***"), flips::incrementAndGet);
 
   @Test
   void threeIdenticalFailuresInARowMakeItFailingEvenWhenIdsDiffer() {

@@ -72,7 +72,7 @@ public final class DockerBenchmark {
     System.out.printf("bench-docker: host=%s runtime=%s iterations=%d warmup=%d%n", host, runtime, iterations, warmup);
 
     DockerSandboxBackend backend = backend(host, runtime);
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     if (!probe.ready()) {
       throw new IllegalStateException("the engine is not ready: " + probe.message());
     }

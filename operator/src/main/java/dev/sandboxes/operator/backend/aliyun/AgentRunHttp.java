@@ -84,9 +84,11 @@ final class AgentRunHttp {
 
   private final HttpClient client;
   private final long maxResponseBytes;
-  private volatile ServiceCallListener calls = ServiceCallListener.NONE;
+  private final ServiceCallListener calls;
 
-  AgentRunHttp(Duration connectTimeout, long maxResponseBytes) {
+  /** @param calls where each call's outcome is reported (the operator's metrics) */
+  AgentRunHttp(Duration connectTimeout, long maxResponseBytes, ServiceCallListener calls) {
+    this.calls = calls;
     this.client =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
@@ -94,11 +96,6 @@ final class AgentRunHttp {
             .followRedirects(HttpClient.Redirect.NEVER)
             .build();
     this.maxResponseBytes = maxResponseBytes;
-  }
-
-  /** Where each call's outcome is reported (the operator's metrics). */
-  void reportCallsTo(ServiceCallListener listener) {
-    this.calls = listener;
   }
 
   /**

@@ -17,7 +17,6 @@ import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.provider.BackendContext;
 import dev.sandboxes.operator.provider.ProviderSettings;
-import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -87,7 +86,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final AtomicBoolean maintenanceStarted = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile ScheduledFuture<?> maintenance;
-  private volatile Runnable capacityListener = () -> {};
   private final StartFailures startFailures;
   /** Templates seen CREATING, and since when (cleared once READY). */
   private final Map<String, Instant> creatingSince = new ConcurrentHashMap<>();
@@ -103,7 +101,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     this.clock = clock;
     this.secretName = context.spec().getAliyun().getCredentialsSecretRef().getName();
     this.ids = new SandboxIds(provider.namespace(), provider.name());
-    this.http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes());
+    this.http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes(), context.serviceCallListener());
     this.control = new AgentRunControlClient(settings.controlEndpoint(), settings.credentials(), http, timings, clock);
     this.data = new AgentRunDataClient(settings.dataEndpoint(), settings.credentials(), settings.region(), http, timings, clock);
     AtomicInteger threads = new AtomicInteger();
@@ -115,19 +113,13 @@ public final class AliyunSandboxBackend implements SandboxBackend {
               thread.setDaemon(true);
               return thread;
             });
-    this.throttle = new Throttle(clock, timings, TIMERS, () -> capacityListener.run());
-    this.startFailures = new StartFailures(context::redact);
-    startFailures.setListener(() -> capacityListener.run());
+    this.throttle = new Throttle(clock, timings, TIMERS, context.capacityListener());
+    this.startFailures = new StartFailures(context::redact, context.capacityListener());
   }
 
   @Override
   public ProviderType type() {
     return ProviderType.ALIYUN;
-  }
-
-  @Override
-  public void setServiceCallListener(ServiceCallListener listener) {
-    http.reportCallsTo(listener);
   }
 
   @Override
@@ -174,6 +166,13 @@ public final class AliyunSandboxBackend implements SandboxBackend {
           + " is READY, but sandboxes fail to start (at least " + StartFailures.THRESHOLD + " times in a row): "
           + failing.get().describe());
     }
+    return ProbeResult.reachable(where + " (region " + settings.region() + ") answered"
+        + (throttled ? " but is throttling requests" : "") + "; template " + String.join(", ", ready) + " READY.");
+  }
+
+  /** Starts the periodic maintenance (leftover sweep); its first round runs at once. */
+  @Override
+  public void start() {
     if (maintenanceStarted.compareAndSet(false, true) && !closed.get()) {
       try {
         // The first run at once: leftovers of an earlier operator process go at backend start.
@@ -183,8 +182,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         // closed meanwhile
       }
     }
-    return ProbeResult.reachable(where + " (region " + settings.region() + ") answered"
-        + (throttled ? " but is throttling requests" : "") + "; template " + String.join(", ", ready) + " READY.");
   }
 
   /** Template name → whether the spec names it (else it is the operator's default, created when missing). */
@@ -360,11 +357,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   @Override
   public Optional<StartFailure> startFailure() {
     return startFailures.current();
-  }
-
-  @Override
-  public void setCapacityListener(Runnable listener) {
-    this.capacityListener = listener;
   }
 
   /**

@@ -48,19 +48,17 @@ final class E2bApi {
   private final String apiKey;
   private final Duration timeout;
   private final Redactor redactor;
-  private volatile ServiceCallListener calls = ServiceCallListener.NONE;
+  private final ServiceCallListener calls;
 
-  E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor) {
+  /** @param calls where each call's outcome is reported (the operator's metrics) */
+  E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor,
+      ServiceCallListener calls) {
+    this.calls = calls;
     this.http = http;
     this.apiUrl = apiUrl;
     this.apiKey = apiKey;
     this.timeout = timeout;
     this.redactor = redactor;
-  }
-
-  /** Where each call's outcome is reported (the operator's metrics). */
-  void reportCallsTo(ServiceCallListener listener) {
-    this.calls = listener;
   }
 
   String apiUrl() {

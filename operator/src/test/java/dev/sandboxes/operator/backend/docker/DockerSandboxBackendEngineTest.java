@@ -132,7 +132,7 @@ class DockerSandboxBackendEngineTest {
       DockerSandboxBackend backend = newBackend("slow-" + runtime, dockerSpec(proxy.host(), runtime));
       String containerId;
       try {
-        ProbeResult probe = backend.probe();
+        ProbeResult probe = backend.startIfReady(backend.probe());
         assertThat(probe.ready()).as(probe.message()).isTrue();
         SandboxLease lease = lease(backend, Language.PYTHON);
         containerId = lease.sandboxId();
@@ -451,7 +451,7 @@ class DockerSandboxBackendEngineTest {
     spec.setRuntimes(java.util.List.of(python));
     spec.getDocker().setPoolSize(1);
     try (DockerSandboxBackend backend = newBackend("datascience-" + runtime, spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       org.junit.jupiter.api.Assumptions.assumeFalse(SandboxProviderReason.IMAGE_NOT_FOUND.equals(probe.reason()),
           DATASCIENCE_IMAGE + " is not built (hack/build-runtime-image --variant datascience)");
       assertThat(probe.ready()).as(probe.message()).isTrue();
@@ -606,7 +606,7 @@ class DockerSandboxBackendEngineTest {
   void aRuncSocketDoesNotPassForGvisor() {
     SandboxProviderSpec spec = dockerSpec(DockerEngines.host("runc"), "runsc");
     try (DockerSandboxBackend backend = newBackend("mismatch", spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.ready()).isFalse();
       assertThat(probe.reason()).isEqualTo(SandboxProviderReason.RUNTIME_NOT_FOUND);
       assertThat(probe.message()).contains("runs the OCI runtime runc, not runsc");
@@ -617,7 +617,7 @@ class DockerSandboxBackendEngineTest {
   void anUnreachableEngineIsReportedNotHidden() {
     SandboxProviderSpec spec = dockerSpec("unix:///run/sandbox-operator/engine/no-such.sock", "runc");
     try (DockerSandboxBackend backend = newBackend("unreachable", spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.ready()).isFalse();
       assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
       assertThat(probe.message()).contains("no-such.sock");
@@ -632,7 +632,7 @@ class DockerSandboxBackendEngineTest {
     runtime.setImage("localhost/does-not-exist:v0");
     spec.setRuntimes(java.util.List.of(runtime));
     try (DockerSandboxBackend backend = newBackend("no-image", spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.reason()).isEqualTo(SandboxProviderReason.IMAGE_NOT_FOUND);
       assertThat(probe.message()).contains("localhost/does-not-exist:v0");
     }
@@ -699,7 +699,7 @@ class DockerSandboxBackendEngineTest {
   static DockerSandboxBackend backend(String runtime) {
     return BACKENDS.computeIfAbsent(runtime, r -> {
       DockerSandboxBackend backend = newBackend("engine-" + r, dockerSpec(DockerEngines.host(r), r));
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.ready()).as("probe of the %s engine: %s", r, probe.message()).isTrue();
       return backend;
     });
