@@ -4,9 +4,9 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.InspectExecResponse;
-import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Frame;
 import dev.sandboxes.operator.backend.ExecutionThreads;
+import dev.sandboxes.operator.backend.OomEvidence;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
@@ -238,14 +238,14 @@ final class DockerExecution {
       return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
           "The Docker engine failed during the execution: " + DockerSandboxBackend.rootMessage(e));
     }
+    OomEvidence memory = new OomEvidence("sandbox", settings.memoryText());
     if (!state.running()) {
       // The whole sandbox stopped under the code. gVisor does this at its limits (docs/container-engine.md):
       // the container exits 137 at the memory limit and 2 when the process limit is hit. Podman
       // never sets OOMKilled, so the exit code is the evidence.
       Long containerExit = state.exitCode();
-      if (state.oomKilled() || (containerExit != null && containerExit == 137)) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
-            "The sandbox was stopped at its memory limit of " + settings.memoryText());
+      if (state.oomKilled() || (containerExit != null && containerExit == OomEvidence.SIGKILL_EXIT_CODE)) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished, memory.sandboxStopped());
       }
       if (containerExit != null && containerExit == 2) {
         return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
@@ -261,20 +261,14 @@ final class DockerExecution {
           "The exec stream to the sandbox broke: " + why);
     }
     String detail = null;
-    if (exitCode == 137 && !streams.report().finished()) {
-      // SIGKILL. The memory limit sends it, but so can the code itself: only the memory cgroup's
-      // own OOM-kill count says which (the engine's OOMKilled flag covers PID 1 only).
-      MemoryCgroup.Evidence evidence = MemoryCgroup.read(client, containerId, settings.pidsLimit());
-      if (evidence.oomKills() > 0) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
-            "The kernel's OOM killer stopped the program at the sandbox's memory limit of " + settings.memoryText()
-                + " (the memory cgroup counted " + evidence.oomKills() + " OOM kill" + (evidence.oomKills() == 1 ? "" : "s")
-                + ")");
+    if (OomEvidence.sigkilledBeforeDone(exitCode, streams.report().finished())) {
+      // The engine's OOMKilled flag covers PID 1 only: the memory cgroup's count says whether the
+      // limit sent this SIGKILL.
+      OomEvidence.Verdict verdict = memory.afterSigkill(MemoryCgroup.read(client, containerId, settings.pidsLimit()));
+      if (verdict.outOfMemory()) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished, verdict.message());
       }
-      detail = evidence.readable()
-          ? "The sandbox's memory cgroup recorded no OOM kill, so it was not the memory limit"
-          : "The sandbox's memory cgroup could not be read (" + evidence.problem() + "), so nothing shows that the memory"
-              + " limit sent it";
+      detail = verdict.message();
     }
     return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
   }
