@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend.e2b;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.operator.backend.BoundedBodySubscriber;
 import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
 import java.net.URI;
