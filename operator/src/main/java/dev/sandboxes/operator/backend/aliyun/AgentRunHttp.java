@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import dev.sandboxes.operator.backend.BoundedBodySubscriber;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -100,14 +101,14 @@ final class AgentRunHttp {
    *
    * @throws AgentRunException CONNECTION when there is no complete answer in time
    */
-  Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  Reply exchange(String operation, HttpRequest request, Duration timeout, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     return exchange(operation, request, timeout, abort, maxResponseBytes);
   }
 
-  /** As {@link #exchange(String, HttpRequest, Duration, Abort)}, with this call's own bound on the body. */
-  Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort, long maxBytes)
-      throws AgentRunException, Abort.AbortedException {
+  /** As {@link #exchange(String, HttpRequest, Duration, RunGuard)}, with this call's own bound on the body. */
+  Reply exchange(String operation, HttpRequest request, Duration timeout, RunGuard abort, long maxBytes)
+      throws AgentRunException, RunGuard.StoppedException {
     abort.check();
     CompletableFuture<HttpResponse<byte[]>> response =
         client.sendAsync(request, info -> new BoundedBodySubscriber(maxBytes));
@@ -120,7 +121,7 @@ final class AgentRunHttp {
     } catch (InterruptedException e) {
       response.cancel(true);
       Thread.currentThread().interrupt();
-      throw new Abort.AbortedException(Abort.Reason.CANCELLED);
+      throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
     } catch (ExecutionException e) {
       // the response failed; handled below
     }
@@ -135,7 +136,7 @@ final class AgentRunHttp {
       return reply;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new Abort.AbortedException(Abort.Reason.CANCELLED);
+      throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       if (cause instanceof BoundedBodySubscriber.TooLarge) {

@@ -8,6 +8,7 @@ import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
@@ -127,7 +128,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     String where = "AgentRun at " + settings.controlEndpoint();
     boolean throttled = false;
     try {
-      control.listTemplates(Abort.never());
+      control.listTemplates(RunGuard.never());
     } catch (AgentRunException e) {
       switch (e.kind()) {
         case CREDENTIALS:
@@ -143,7 +144,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         default:
           return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, where + " failed: " + e.getMessage());
       }
-    } catch (Abort.AbortedException e) {
+    } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
     }
     List<String> ready = new ArrayList<>();
@@ -196,7 +197,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
 
   private Optional<ProbeResult> checkTemplate(String name, boolean configured) {
     try {
-      Optional<JsonNode> template = control.getTemplate(name, Abort.never());
+      Optional<JsonNode> template = control.getTemplate(name, RunGuard.never());
       if (template.isEmpty()) {
         if (configured) {
           return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
@@ -204,7 +205,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
                   + settings.region() + "; create it, or remove the field to let the operator create its default template"));
         }
         try {
-          control.createTemplate(name, settings.defaultNetworkMode(), timings.sandboxIdleTimeoutSeconds(), Abort.never());
+          control.createTemplate(name, settings.defaultNetworkMode(), timings.sandboxIdleTimeoutSeconds(), RunGuard.never());
           LOG.info("SandboxProvider {}: created AgentRun template {} in region {}", provider.displayName(), name, settings.region());
         } catch (AgentRunException e) {
           if (e.kind() == AgentRunException.Kind.CLIENT) {
@@ -218,12 +219,12 @@ public final class AliyunSandboxBackend implements SandboxBackend {
             throw e;
           }
         }
-        template = control.getTemplate(name, Abort.never());
+        template = control.getTemplate(name, RunGuard.never());
       }
       Instant until = clock.instant().plus(timings.templateWait());
       while (template.isPresent() && TEMPLATE_PENDING.contains(templateStatus(template.get())) && clock.instant().isBefore(until)) {
         Thread.sleep(timings.pollInterval().toMillis());
-        template = control.getTemplate(name, Abort.never());
+        template = control.getTemplate(name, RunGuard.never());
       }
       if (template.isEmpty()) {
         return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
@@ -252,7 +253,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       SandboxProviderReason reason = e.kind() == AgentRunException.Kind.CREDENTIALS
           ? SandboxProviderReason.CREDENTIALS_REJECTED : SandboxProviderReason.BACKEND_UNREACHABLE;
       return Optional.of(ProbeResult.notReady(reason, "Checking AgentRun template " + name + " failed: " + e.getMessage()));
-    } catch (Abort.AbortedException e) {
+    } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend.selfmanaged;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.OomEvidence;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -25,7 +26,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -34,15 +34,6 @@ import java.util.function.Consumer;
  * status what ended a run that did not end by itself.
  */
 final class PodExecution {
-
-  /** How a run ended from the operator's side. */
-  private enum Stop {
-    NONE,
-    /** The exec ended (or broke) on its own before any stop: its outcome stands. */
-    ENDED,
-    DEADLINE,
-    CANCELLED
-  }
 
   /** How long a pod that may be dying gets to show it in its status. */
   private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
@@ -114,8 +105,7 @@ final class PodExecution {
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     GatedSink stdout = new GatedSink(streams.stdout());
     GatedSink stderr = new GatedSink(streams.stderr());
-    AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
-    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    RunGuard guard = new RunGuard();
     Instant started = clock.instant();
     // Completes EXIT_STATUS_GRACE after the runner's done record, or at the deadline if the record
     // came before it: the code ended in time, only its exit status is late.
@@ -127,14 +117,12 @@ final class PodExecution {
         reported.complete(null);
         return;
       }
-      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
-        stopped.complete(null);
+      if (guard.stop(RunGuard.Stop.DEADLINE)) {
         ExecutionThreads.teardown(() -> deletePod.accept(pod));
       }
     });
     control.onCancel(() -> {
-      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
-        stopped.complete(null);
+      if (guard.stop(RunGuard.Stop.CANCELLED)) {
         ExecutionThreads.teardown(() -> deletePod.accept(pod));
       }
     });
@@ -159,18 +147,18 @@ final class PodExecution {
     boolean exitStatusLost = false;
     try {
       CompletableFuture<Integer> exit = starting.thenCompose(PodExec.Running::exitCode);
-      CompletableFuture.anyOf(exit, stopped, reported)
+      CompletableFuture.anyOf(exit, guard.signal(), reported)
           .get(request.timeout().plus(STREAM_GRACE).toMillis(), TimeUnit.MILLISECONDS);
       // An exit just before the deadline counts: the deadline can no longer turn it into a timeout.
-      if (exit.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+      if (exit.isDone() && guard.end()) {
         exitCode = exit.get();
-      } else if (reported.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+      } else if (reported.isDone() && guard.end()) {
         // The runner reported its end, but no exit status followed: a process the code started
         // still holds the exec's output. The done record decides (below); the caller deletes the pod.
         exitStatusLost = true;
       }
     } catch (ExecutionException e) {
-      stop.compareAndSet(Stop.NONE, Stop.ENDED);
+      guard.end();
       broken = describe(e.getCause());
     } catch (TimeoutException e) {
       // The deadline deleted the pod long ago and the stream still did not end: give up on it.
@@ -189,10 +177,10 @@ final class PodExecution {
     }
     Instant finished = clock.instant();
 
-    if (stop.get() == Stop.DEADLINE) {
+    if (guard.state() == RunGuard.Stop.DEADLINE) {
       return outcome(Termination.TIMED_OUT, null, streams, pod, started, finished, null);
     }
-    if (stop.get() == Stop.CANCELLED) {
+    if (guard.state() == RunGuard.Stop.CANCELLED) {
       return outcome(Termination.CANCELLED, null, streams, pod, started, finished, control.cancelReason());
     }
     RunnerReport report = streams.report(); // parsed once; the streams are finished
