@@ -385,9 +385,10 @@ class SelfManagedSandboxBackendMockTest {
     threads.shutdown();
 
     assertThat(all).doesNotHaveDuplicates().isNotEmpty().hasSizeLessThanOrEqualTo(10);
+    // A lease is handed out at once and its claim PUT runs meanwhile (DESIGN.md): wait for the labels.
     for (String name : all) {
-      assertThat(client.pods().inNamespace(NS).withName(name).get().getMetadata().getLabels())
-          .containsEntry(ApiConstants.STATE_LABEL, "claimed");
+      await().untilAsserted(() -> assertThat(client.pods().inNamespace(NS).withName(name).get().getMetadata().getLabels())
+          .containsEntry(ApiConstants.STATE_LABEL, "claimed"));
     }
   }
 
