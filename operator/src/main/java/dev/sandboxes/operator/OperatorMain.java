@@ -1,7 +1,5 @@
 package dev.sandboxes.operator;
 
-import dev.sandboxes.operator.backend.Backends;
-import dev.sandboxes.operator.cli.OperatorCommand;
 import dev.sandboxes.operator.cli.RunCommand;
 import dev.sandboxes.operator.config.OperatorConfig;
 import java.time.Clock;

@@ -10,11 +10,11 @@ import dev.sandboxes.operator.codeexecution.ExecutionTracker;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
+import dev.sandboxes.operator.metrics.OperatorMetrics;
 import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderReconciler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
-import dev.sandboxes.operator.metrics.OperatorMetrics;
 import io.javaoperatorsdk.operator.api.config.ControllerConfigurationOverrider;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
@@ -76,23 +76,13 @@ public final class SandboxOperator implements AutoCloseable {
     TriggerEventSource<CodeExecution> executionTriggers = new TriggerEventSource<>("execution-triggers");
     this.queue = new ExecutionQueue(executionTriggers::trigger);
     this.tracker = new ExecutionTracker(queue, executionTriggers::trigger, clock);
-    SandboxProviderReconciler[] providerRef = new SandboxProviderReconciler[1];
-    this.registry =
-        new ProviderRegistry(
-            factory,
-            providerUid -> {
-              queue.capacityChanged(providerUid);
-              if (providerRef[0] != null) {
-                providerRef[0].poolChanged(providerUid);
-              }
-            });
+    // Each backend tells the queue, then its provider's reconciler (pool counts), about capacity.
+    this.registry = new ProviderRegistry(factory, queue::capacityChanged);
     this.metrics = new OperatorMetrics(meterRegistry, registry, queue, clock);
-    registry.reportServiceCallsTo(metrics::serviceCall);
-    this.providerReconciler = new SandboxProviderReconciler(registry, config, events, metrics, clock);
-    providerRef[0] = providerReconciler;
     this.executionReconciler =
         new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock, client);
-    providerReconciler.onProviderReady(executionReconciler::providerBecameReady);
+    this.providerReconciler = new SandboxProviderReconciler(
+        registry, config, events, metrics, clock, executionReconciler::providerBecameReady);
     this.operator =
         new Operator(
             o -> {

@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import java.util.List;
@@ -21,12 +22,40 @@ public interface SandboxBackend extends AutoCloseable {
 
   ProviderType type();
 
-  /** A real, bounded-time check of the backend: reachable, credentials accepted, runtime present. */
+  /**
+   * A real, bounded-time check of the backend: reachable, credentials accepted, runtime present.
+   * It starts nothing: a backend found ready is put in service with {@link #start}.
+   */
   ProbeResult probe();
 
   /**
+   * Puts the backend in service after a probe found it ready: pools begin to fill, leftovers of an
+   * earlier operator are removed, periodic maintenance begins. Called after every ready probe;
+   * only the first call does anything. Throws, with a message for the provider's status, when it
+   * cannot start; the next ready probe tries again.
+   */
+  default void start() {}
+
+  /**
+   * {@link #start} after a ready probe: the probe as it was, or not ready (BackendUnreachable, with
+   * the start's message) when the backend could not start. A probe that is not ready starts nothing.
+   */
+  default ProbeResult startIfReady(ProbeResult probe) {
+    if (!probe.ready()) {
+      return probe;
+    }
+    try {
+      start();
+      return probe;
+    } catch (RuntimeException e) {
+      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, e.getMessage() == null ? e.toString() : e.getMessage());
+    }
+  }
+
+  /**
    * A sandbox ready for this language right now, or empty when none is: the caller then waits in
-   * the queue and is told through the capacity listener when to ask again. Backends that create
+   * the queue and is told through the capacity listener of the {@link dev.sandboxes.operator.provider.BackendContext} when to ask
+   * again. Backends that create
    * sandboxes per run (SaaS) return a lease at once.
    */
   Optional<SandboxLease> tryAcquire(Language language);
@@ -59,21 +88,15 @@ public interface SandboxBackend extends AutoCloseable {
     return Map.of();
   }
 
-  /** Where a SaaS backend reports how each call to its service ended; others ignore it. */
-  default void setServiceCallListener(ServiceCallListener listener) {}
-
   /**
    * Why this backend's sandboxes keep failing to start, when they do: set after a few identical
    * start failures in a row ({@link StartFailures}), cleared by the next start that succeeds. The
-   * provider is then not Ready and the `run` command gives up. The capacity listener is called
-   * when it changes.
+   * provider is then not Ready and the `run` command gives up. The capacity listener of the
+   * {@link dev.sandboxes.operator.provider.BackendContext} is called when it changes.
    */
   default Optional<StartFailure> startFailure() {
     return Optional.empty();
   }
-
-  /** Called (from any thread) whenever a sandbox may have become available. */
-  default void setCapacityListener(Runnable listener) {}
 
   /** Destroys idle sandboxes and releases connections. */
   @Override

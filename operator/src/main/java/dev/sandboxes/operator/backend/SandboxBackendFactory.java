@@ -1,6 +1,7 @@
 package dev.sandboxes.operator.backend;
 
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.provider.BackendContext;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.function.Function;

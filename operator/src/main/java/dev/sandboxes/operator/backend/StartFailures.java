@@ -27,18 +27,22 @@ public final class StartFailures {
   private final UnaryOperator<String> redact;
   private long nextTrialNanos;
   private Duration trialInterval = FIRST_TRIAL;
-  private volatile Runnable listener = () -> {};
+  private final Runnable listener;
   private String cause;
   private int inARow;
   private StartFailure failing;
 
-  /** @param redact removes secret values from an error before it is kept */
+  /** Start failures nobody is told about as they flip. */
   public StartFailures(UnaryOperator<String> redact) {
-    this.redact = redact;
+    this(redact, () -> {});
   }
 
-  /** Told (from any thread, outside locks) when the backend starts or stops failing. */
-  public void setListener(Runnable listener) {
+  /**
+   * @param redact removes secret values from an error before it is kept
+   * @param listener told (from any thread, outside locks) when the backend starts or stops failing
+   */
+  public StartFailures(UnaryOperator<String> redact, Runnable listener) {
+    this.redact = redact;
     this.listener = listener;
   }
 

@@ -11,11 +11,11 @@ import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.codeexecution.Admission;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
-import dev.sandboxes.operator.codeexecution.ReferencedObjects;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ReferencedObjects;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,6 +31,8 @@ final class LocalExecutor {
 
   /** How often a long wait for a sandbox says that it still waits. */
   private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
+  /** Longest sleep between two looks for a free sandbox when the backend says nothing. */
+  private static final Duration CAPACITY_POLL = Duration.ofMillis(250);
 
   private final ProviderSettings settings;
   private final java.util.function.Consumer<String> progress;
@@ -38,29 +40,27 @@ final class LocalExecutor {
   private final ReferencedObjects objects;
   private final Clock clock;
   private final java.nio.file.Path artifactsDir;
-  private final Object capacity = new Object();
+  private final CapacitySignal capacity;
 
-  LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock) {
-    this(settings, backend, objects, clock, line -> {}, null);
+  LocalExecutor(ProviderSettings settings, SandboxBackend backend, CapacitySignal capacity, ReferencedObjects objects,
+      Clock clock) {
+    this(settings, backend, capacity, objects, clock, line -> {}, null);
   }
 
   /**
+   * @param capacity the capacity listener of the backend's context
    * @param progress where a long wait for a sandbox reports itself, a line at a time
    * @param artifactsDir where each execution's files go (a directory per execution), or null
    */
-  LocalExecutor(ProviderSettings settings, SandboxBackend backend, ReferencedObjects objects, Clock clock,
-      java.util.function.Consumer<String> progress, java.nio.file.Path artifactsDir) {
+  LocalExecutor(ProviderSettings settings, SandboxBackend backend, CapacitySignal capacity, ReferencedObjects objects,
+      Clock clock, java.util.function.Consumer<String> progress, java.nio.file.Path artifactsDir) {
+    this.capacity = capacity;
     this.progress = progress;
     this.artifactsDir = artifactsDir;
     this.settings = settings;
     this.backend = backend;
     this.objects = objects;
     this.clock = clock;
-    backend.setCapacityListener(() -> {
-      synchronized (capacity) {
-        capacity.notifyAll();
-      }
-    });
   }
 
   /** Runs it and returns the status it ends with. */
@@ -135,13 +135,11 @@ final class LocalExecutor {
             cx.getMetadata().getNamespace(), cx.getMetadata().getName(), Duration.ofNanos(now - start).toSeconds(),
             admission.toSeconds()));
       }
-      synchronized (capacity) {
-        try {
-          capacity.wait(250);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return Optional.empty();
-        }
+      try {
+        capacity.await(CAPACITY_POLL);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return Optional.empty();
       }
     }
     return Optional.empty();

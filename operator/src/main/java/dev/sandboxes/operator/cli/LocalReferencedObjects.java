@@ -1,7 +1,7 @@
 package dev.sandboxes.operator.cli;
 
-import dev.sandboxes.operator.codeexecution.ReferencedObjects;
-import dev.sandboxes.operator.sandboxprovider.SandboxProviderReconciler;
+import dev.sandboxes.operator.provider.ReferencedObjects;
+import dev.sandboxes.operator.provider.SecretData;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Secret;
 import java.util.HashMap;
@@ -33,12 +33,12 @@ public final class LocalReferencedObjects implements ReferencedObjects {
   }
 
   public void add(Secret secret) {
-    secrets.put(secret.getMetadata().getName(), SandboxProviderReconciler.decode(secret));
+    secrets.put(secret.getMetadata().getName(), SecretData.decode(secret));
   }
 
   /** Adds a Secret under a name, whatever the name inside its manifest. */
   public void add(String name, Secret secret) {
-    secrets.put(name, SandboxProviderReconciler.decode(secret));
+    secrets.put(name, SecretData.decode(secret));
   }
 
   @Override

@@ -10,7 +10,7 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
-import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -20,8 +20,10 @@ import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.OperatorConfig;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import dev.sandboxes.operator.sandboxprovider.Canary;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderStatusCalculator;
 import dev.sandboxes.operator.sandboxprovider.SandboxProviderValidator;
 import dev.sandboxes.operator.sandboxprovider.SecretRequirements;
@@ -109,6 +111,8 @@ public final class RunCommand implements Callable<Integer> {
   private final PrintStream out;
   private final PrintStream err;
   private final Clock clock;
+  /** Wakes executions waiting for a sandbox in this run. */
+  private final CapacitySignal capacity = new CapacitySignal();
 
   public RunCommand(
       SandboxBackendFactory factory,
@@ -188,12 +192,13 @@ public final class RunCommand implements Callable<Integer> {
     SandboxBackend created;
     try {
       created = factory.create(new BackendContext(
-          "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null));
+          "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null, capacity,
+          ServiceCallListener.NONE));
     } catch (IllegalStateException e) {
       return fail(e.getMessage()); // a backend that cannot work here, e.g. SelfManaged without a cluster
     }
     try (SandboxBackend backend = created) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       if (canary) {
         return runCanary(provider, settings, backend, probe);
       }
@@ -237,11 +242,11 @@ public final class RunCommand implements Callable<Integer> {
     if (withCanary.getCanary() == null) {
       withCanary.setCanary(new CanarySpec());
     }
-    Canary.Result result = null;
+    CanaryRun.Result result = null;
     if (probe.ready()) {
       Language language = Canary.language(withCanary);
       progress("Running the canary (%s)...", language.value());
-      result = Canary.run(backend, settings, language, RunControl.detached(), clock);
+      result = CanaryRun.run(backend, settings, language, RunControl.detached(), clock);
       progress("  %s", result.message());
     }
     Instant now = clock.instant();
@@ -257,7 +262,7 @@ public final class RunCommand implements Callable<Integer> {
       ProviderSettings settings, SandboxBackend backend, LocalReferencedObjects objects, List<CodeExecution> executions)
       throws Exception {
     LocalExecutor executor =
-        new LocalExecutor(settings, backend, objects, clock, line -> progress("%s", line), artifactsDir);
+        new LocalExecutor(settings, backend, capacity, objects, clock, line -> progress("%s", line), artifactsDir);
     Integer limit = settings.limits().maxConcurrentExecutions();
     int threads = Math.max(1, Math.min(executions.size(), limit == null ? 8 : limit));
     ExecutorService pool = Executors.newFixedThreadPool(threads);

@@ -9,7 +9,7 @@ import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;

@@ -7,9 +7,10 @@ import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.v1alpha1.ArgumentsSource;
 import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionSpec;
-import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.CodeSource;
+import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
+import dev.sandboxes.operator.provider.ReferencedObjects;
 import java.util.Map;
 import java.util.Optional;
 

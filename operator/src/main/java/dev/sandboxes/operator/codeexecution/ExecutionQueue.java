@@ -3,6 +3,7 @@ package dev.sandboxes.operator.codeexecution;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
+import dev.sandboxes.operator.metrics.MeteredQueue;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -24,7 +25,7 @@ import java.util.function.Consumer;
  * otherwise it stays Pending and is triggered again when capacity frees up. Nothing is rejected
  * for being busy.
  */
-public final class ExecutionQueue {
+public final class ExecutionQueue implements MeteredQueue {
 
   /** A waiting execution. Ordered by creation time, then namespace/name, so ties are stable. */
   public record Entry(ResourceID id, String uid, Instant created, Language language) {}
@@ -37,9 +38,6 @@ public final class ExecutionQueue {
 
   /** Not yet: older executions go first, or no sandbox or concurrency slot is free (WaitingForSandbox). */
   public record Waiting() implements Turn {}
-
-  /** The executions of one language waiting on one provider: how many, and when the oldest was created. */
-  public record WaitingGroup(String providerUid, Language language, int count, Instant oldestCreated) {}
 
   private static final Comparator<Entry> OLDEST_FIRST =
       Comparator.comparing(Entry::created)
@@ -108,6 +106,7 @@ public final class ExecutionQueue {
   }
 
   /** Every provider's waiting executions grouped by language (for the metrics). */
+  @Override
   public List<WaitingGroup> waitingGroups() {
     List<WaitingGroup> groups = new ArrayList<>();
     queues.forEach((providerUid, queue) -> queue.waitingGroups(providerUid, groups));
@@ -115,6 +114,7 @@ public final class ExecutionQueue {
   }
 
   /** Providers with executions holding a slot, and how many. */
+  @Override
   public Map<String, Integer> runningByProvider() {
     Map<String, Integer> running = new HashMap<>();
     queues.forEach((providerUid, queue) -> {

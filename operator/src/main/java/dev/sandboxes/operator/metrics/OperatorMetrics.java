@@ -9,10 +9,8 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.Reason;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
-import dev.sandboxes.operator.backend.ServiceCallListener;
-import dev.sandboxes.operator.codeexecution.ExecutionQueue;
-import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
-import dev.sandboxes.operator.sandboxprovider.ProviderRuntime;
+import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -70,12 +68,12 @@ public final class OperatorMetrics {
   private record ProviderState(ProviderType type, boolean ready, Instant notReadySince) {}
 
   private final MeterRegistry registry;
-  private final ProviderRegistry providers;
-  private final ExecutionQueue queue;
+  private final MeteredProviders providers;
+  private final MeteredQueue queue;
   private final Clock clock;
   private final Map<String, ProviderState> providerStates = new ConcurrentHashMap<>();
 
-  public OperatorMetrics(MeterRegistry registry, ProviderRegistry providers, ExecutionQueue queue, Clock clock) {
+  public OperatorMetrics(MeterRegistry registry, MeteredProviders providers, MeteredQueue queue, Clock clock) {
     this.registry = registry;
     this.providers = providers;
     this.queue = queue;
@@ -254,7 +252,7 @@ public final class OperatorMetrics {
   }
 
   private double waitingCount(ProviderType type, Language language) {
-    return waiting(type, language).mapToInt(ExecutionQueue.WaitingGroup::count).sum();
+    return waiting(type, language).mapToInt(MeteredQueue.WaitingGroup::count).sum();
   }
 
   private double oldestWaitingSeconds(ProviderType type, Language language) {
@@ -264,31 +262,26 @@ public final class OperatorMetrics {
         .max().orElse(0);
   }
 
-  private java.util.stream.Stream<ExecutionQueue.WaitingGroup> waiting(ProviderType type, Language language) {
+  private java.util.stream.Stream<MeteredQueue.WaitingGroup> waiting(ProviderType type, Language language) {
     return queue.waitingGroups().stream().filter(g -> g.language() == language && typeOf(g.providerUid()) == type);
   }
 
   private ProviderType typeOf(String providerUid) {
-    return providers.get(providerUid).map(r -> r.settings().type()).orElse(null);
+    return providers.typeOf(providerUid).orElse(null);
   }
 
   private double starting(ProviderType type, Language language) {
     int sum = 0;
-    for (ProviderRuntime runtime : providers.all()) {
-      if (runtime.settings().type() == type) {
-        sum += runtime.backend().startingSandboxes().getOrDefault(language, 0);
-      }
+    for (SandboxBackend backend : providers.backends(type)) {
+      sum += backend.startingSandboxes().getOrDefault(language, 0);
     }
     return sum;
   }
 
   private double poolSum(ProviderType type, Language language, ToIntFunction<PoolStatus> value) {
     int sum = 0;
-    for (ProviderRuntime runtime : providers.all()) {
-      if (runtime.settings().type() != type) {
-        continue;
-      }
-      for (PoolStatus pool : runtime.backend().pools()) {
+    for (SandboxBackend backend : providers.backends(type)) {
+      for (PoolStatus pool : backend.pools()) {
         if (pool.getLanguage() == language) {
           sum += value.applyAsInt(pool);
         }

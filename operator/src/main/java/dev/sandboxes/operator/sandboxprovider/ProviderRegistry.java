@@ -1,15 +1,14 @@
 package dev.sandboxes.operator.sandboxprovider;
 
 import dev.sandboxes.api.v1alpha1.ProviderType;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
-import dev.sandboxes.operator.backend.ServiceCallListener;
+import dev.sandboxes.operator.metrics.MeteredProviders;
+import dev.sandboxes.operator.provider.BackendContext;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,26 +17,21 @@ import org.slf4j.LoggerFactory;
  * The live backends, one per SandboxProvider uid. Owned by the SandboxProvider reconciler (which
  * creates, replaces and removes them) and read by the CodeExecution side.
  */
-public final class ProviderRegistry implements AutoCloseable {
+public final class ProviderRegistry implements MeteredProviders, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(ProviderRegistry.class);
 
   private final SandboxBackendFactory factory;
   private final Consumer<String> capacityListener;
   private final ConcurrentMap<String, ProviderRuntime> runtimes = new ConcurrentHashMap<>();
-  private volatile BiConsumer<ProviderType, ServiceCallListener.Outcome> serviceCalls = (type, outcome) -> {};
 
   /**
-   * @param capacityListener told the provider uid whenever its backend may have a free sandbox
+   * @param capacityListener told the provider uid whenever its backend may have a free sandbox, and
+   *     when it is removed (before the listener of the backend's own context)
    */
   public ProviderRegistry(SandboxBackendFactory factory, Consumer<String> capacityListener) {
     this.factory = factory;
     this.capacityListener = capacityListener;
-  }
-
-  /** Where the backends built from now on report their calls to SaaS services, with their type. */
-  public void reportServiceCallsTo(BiConsumer<ProviderType, ServiceCallListener.Outcome> sink) {
-    this.serviceCalls = sink;
   }
 
   public SandboxBackendFactory factory() {
@@ -58,12 +52,14 @@ public final class ProviderRegistry implements AutoCloseable {
     if (current != null && current.fingerprint().equals(fingerprint)) {
       return current;
     }
-    SandboxBackend backend = factory.create(context);
+    Runnable ownListener = context.capacityListener();
+    SandboxBackend backend = factory.create(context.withListeners(
+        () -> {
+          capacityListener.accept(uid);
+          ownListener.run();
+        },
+        context.serviceCallListener()));
     ProviderRuntime fresh = new ProviderRuntime(uid, fingerprint, context.settings(), backend);
-    backend.setCapacityListener(() -> capacityListener.accept(uid));
-    ProviderType type = context.settings().type();
-    BiConsumer<ProviderType, ServiceCallListener.Outcome> sink = serviceCalls;
-    backend.setServiceCallListener(outcome -> sink.accept(type, outcome));
     ProviderRuntime previous = runtimes.put(uid, fresh);
     if (previous != null) {
       LOG.info("SandboxProvider {} changed; replacing its backend", context.settings().displayName());
@@ -81,8 +77,17 @@ public final class ProviderRegistry implements AutoCloseable {
     }
   }
 
-  public List<ProviderRuntime> all() {
-    return List.copyOf(runtimes.values());
+  @Override
+  public Optional<ProviderType> typeOf(String providerUid) {
+    return get(providerUid).map(runtime -> runtime.settings().type());
+  }
+
+  @Override
+  public List<SandboxBackend> backends(ProviderType type) {
+    return runtimes.values().stream()
+        .filter(runtime -> runtime.settings().type() == type)
+        .map(ProviderRuntime::backend)
+        .toList();
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.sandboxes.operator.sandboxprovider;
 
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.SandboxBackend;
+import dev.sandboxes.operator.provider.ProviderSettings;
 
 /**
  * A provider as the operator runs it: effective settings, the live backend, and the last probe.

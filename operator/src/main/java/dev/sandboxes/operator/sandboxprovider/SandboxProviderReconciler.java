@@ -6,15 +6,15 @@ import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
-import dev.sandboxes.operator.codeexecution.KubernetesReferencedObjects;
 import dev.sandboxes.operator.common.TriggerEventSource;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.events.EventRecorder;
 import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
-import io.fabric8.kubernetes.api.model.Secret;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.KubernetesReferencedObjects;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
@@ -29,7 +29,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +39,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,7 +65,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
   private final Canary canary;
   private final SandboxProviderStatusRecorder recorder = new SandboxProviderStatusRecorder();
-  private volatile java.util.function.Consumer<SandboxProvider> readyListener = provider -> {};
+  private final Consumer<SandboxProvider> readyListener;
   private final Map<String, Instant> lastProbeTimes = new ConcurrentHashMap<>();
   private final Set<String> poolRefreshPending = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService scheduler =
@@ -77,9 +76,14 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
             return thread;
           });
 
-  public SandboxProviderReconciler(
-      ProviderRegistry registry, OperatorConfig config, EventRecorder events, OperatorMetrics metrics, Clock clock) {
+  /**
+   * @param readyListener called (on a reconcile thread) each time a provider becomes ready in this
+   *     process
+   */
+  public SandboxProviderReconciler(ProviderRegistry registry, OperatorConfig config, EventRecorder events,
+      OperatorMetrics metrics, Clock clock, Consumer<SandboxProvider> readyListener) {
     this.registry = registry;
+    this.readyListener = readyListener;
     this.metrics = metrics;
     this.config = config;
     this.events = events;
@@ -146,7 +150,8 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
     BackendContext backendContext =
-        new BackendContext(uid, settings, provider.getSpec(), secrets.secrets(), config, context.getClient());
+        new BackendContext(uid, settings, provider.getSpec(), secrets.secrets(), config, context.getClient(),
+            () -> poolChanged(uid), outcome -> metrics.serviceCall(settings.type(), outcome));
     ProviderRuntime runtime;
     try {
       runtime = registry.ensure(backendContext, fingerprint(provider, secrets.secrets()));
@@ -169,7 +174,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
             || runtime.backend().startFailure().isPresent();
     if (probeDue) {
       boolean wasReady = runtime.ready();
-      probe = probeSafely(runtime);
+      probe = runtime.backend().startIfReady(probeSafely(runtime));
       runtime.recordProbe(probe);
       lastProbeTimes.put(uid, now);
       if (probe.ready() && !wasReady) {
@@ -221,12 +226,7 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   }
 
   /** Pool counts changed: refresh the provider status soon, at most once per short interval. */
-  /** Called (on a reconcile thread) each time a provider becomes ready in this process. */
-  public void onProviderReady(java.util.function.Consumer<SandboxProvider> listener) {
-    this.readyListener = listener;
-  }
-
-  public void poolChanged(String providerUid) {
+  private void poolChanged(String providerUid) {
     Optional<ProviderRuntime> runtime = registry.get(providerUid);
     if (runtime.isEmpty() || !poolRefreshPending.add(providerUid)) {
       return;
@@ -283,18 +283,6 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     recorder.record(provider, context, status);
     UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();
     return reschedule == null ? control : control.rescheduleAfter(reschedule);
-  }
-
-  /** Secret data and stringData, decoded. */
-  public static Map<String, String> decode(Secret secret) {
-    Map<String, String> values = new TreeMap<>();
-    if (secret.getData() != null) {
-      secret.getData().forEach((k, v) -> values.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
-    }
-    if (secret.getStringData() != null) {
-      values.putAll(secret.getStringData());
-    }
-    return values;
   }
 
   /** A digest of everything the backend is built from; Secret values enter it hashed only. */

@@ -13,6 +13,7 @@ import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
 import dev.sandboxes.operator.backend.aliyun.AliyunSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;

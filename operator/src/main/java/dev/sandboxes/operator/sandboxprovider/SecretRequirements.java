@@ -1,7 +1,7 @@
 package dev.sandboxes.operator.sandboxprovider;
 
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
-import dev.sandboxes.operator.codeexecution.ReferencedObjects;
+import dev.sandboxes.operator.provider.ReferencedObjects;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

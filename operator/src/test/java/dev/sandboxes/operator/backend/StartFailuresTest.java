@@ -7,7 +7,8 @@ import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -21,11 +22,8 @@ class StartFailuresTest {
   private static final String RLIMITS = "runc create failed: container %s: error setting rlimits: operation not permitted";
 
   private final AtomicInteger flips = new AtomicInteger();
-  private final StartFailures failures = new StartFailures(text -> text.replace("s3cr3t-token", "***"));
-
-  StartFailuresTest() {
-    failures.setListener(flips::incrementAndGet);
-  }
+  private final StartFailures failures =
+      new StartFailures(text -> text.replace("s3cr3t-token", "***"), flips::incrementAndGet);
 
   @Test
   void threeIdenticalFailuresInARowMakeItFailingEvenWhenIdsDiffer() {

@@ -13,7 +13,6 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -22,7 +21,8 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
@@ -72,7 +72,7 @@ public final class DockerBenchmark {
     System.out.printf("bench-docker: host=%s runtime=%s iterations=%d warmup=%d%n", host, runtime, iterations, warmup);
 
     DockerSandboxBackend backend = backend(host, runtime);
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     if (!probe.ready()) {
       throw new IllegalStateException("the engine is not ready: " + probe.message());
     }

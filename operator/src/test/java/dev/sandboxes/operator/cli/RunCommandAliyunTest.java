@@ -2,7 +2,7 @@ package dev.sandboxes.operator.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sandboxes.operator.backend.Backends;
+import dev.sandboxes.operator.Backends;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import dev.sandboxes.operator.testing.ProjectPaths;

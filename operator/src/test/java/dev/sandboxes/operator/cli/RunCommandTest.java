@@ -206,7 +206,7 @@ class RunCommandTest {
   private int run(Map<String, String> env, String... args) {
     SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
       secretsSeen.set(context.secrets());
-      return backend;
+      return backend.builtFrom(context);
     }).register(ProviderType.SELF_MANAGED, dev.sandboxes.operator.backend.selfmanaged.SelfManagedSandboxBackend::new);
     RunCommand command = new RunCommand(factory, OperatorConfig.defaults(), env,
         new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),

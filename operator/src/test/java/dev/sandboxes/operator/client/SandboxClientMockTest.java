@@ -42,7 +42,7 @@ class SandboxClientMockTest {
   @BeforeEach
   void start() {
     operator = new SandboxOperator(client,
-        new SandboxBackendFactory().register(ProviderType.DOCKER, context -> backend), OperatorConfig.defaults(), null)
+        new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom), OperatorConfig.defaults(), null)
         .start();
     client.resource(TestResources.asDefault(TestResources.aDockerProvider("agents", "sandboxes"))).create();
   }

@@ -19,8 +19,8 @@ import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionRequest;
-import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.ExecutionWaits;
+import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -63,7 +63,7 @@ class CodeExecutionReconcilerMockTest {
   private SandboxOperator newOperator() {
     SandboxBackendFactory factory = new SandboxBackendFactory()
         .register(ProviderType.DOCKER, context -> backends.computeIfAbsent(
-            context.settings().name(), name -> new FakeSandboxBackend(sandboxes)));
+            context.settings().name(), name -> new FakeSandboxBackend(sandboxes)).builtFrom(context));
     return new SandboxOperator(client, factory, OperatorConfig.defaults(), null);
   }
 

@@ -10,7 +10,7 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.testing.TestResources;
 import java.util.List;
 import java.util.Map;

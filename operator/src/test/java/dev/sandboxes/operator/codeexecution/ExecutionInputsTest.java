@@ -8,6 +8,7 @@ import dev.sandboxes.api.v1alpha1.CodeSource;
 import dev.sandboxes.api.v1alpha1.ConfigMapKeyReference;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
+import dev.sandboxes.operator.provider.ReferencedObjects;
 import dev.sandboxes.operator.testing.FakeReferencedObjects;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;

@@ -14,8 +14,8 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.common.StatusWriter;
+import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.StatusLockingMockServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -171,7 +171,7 @@ class SecondWriterMockTest {
               .behaviour(request -> {
                 sleep(20);
                 return FakeSandboxBackend.succeedWithArguments(request);
-              })));
+              })).builtFrom(context));
       operators.add(new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start());
     }
     List<String> terminal = recordTerminalStatuses();
@@ -197,7 +197,8 @@ class SecondWriterMockTest {
 
   private FakeSandboxBackend startOperatorWithProvider(int sandboxes) {
     SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context ->
-        backends.computeIfAbsent(context.settings().name(), n -> new FakeSandboxBackend(sandboxes, runs, "fake-")));
+        backends.computeIfAbsent(context.settings().name(), n -> new FakeSandboxBackend(sandboxes, runs, "fake-"))
+            .builtFrom(context));
     operators.add(new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start());
     client.resource(aDockerProvider("default", "fake")).create();
     await().atMost(Duration.ofSeconds(20)).until(() -> backends.containsKey("fake"));

@@ -49,7 +49,7 @@ class StartFailureMockTest {
 
   @BeforeEach
   void startOperator() {
-    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> backend);
+    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom);
     // A Ready provider is probed again only every 10 minutes here: a flip within seconds comes from the backend's signal.
     OperatorConfig config = OperatorConfig.fromEnvironment(java.util.Map.of("SANDBOX_PROBE_INTERVAL_SECONDS", "600"));
     operator = new SandboxOperator(client, factory, config, null).start();

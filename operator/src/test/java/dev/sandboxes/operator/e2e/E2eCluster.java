@@ -5,8 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
+import dev.sandboxes.operator.Backends;
 import dev.sandboxes.operator.SandboxOperator;
-import dev.sandboxes.operator.backend.Backends;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;

@@ -11,7 +11,7 @@ import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
-import dev.sandboxes.operator.backend.Backends;
+import dev.sandboxes.operator.Backends;
 import dev.sandboxes.operator.cli.RunCommand;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;

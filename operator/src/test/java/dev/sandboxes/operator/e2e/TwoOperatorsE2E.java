@@ -54,7 +54,7 @@ class TwoOperatorsE2E {
           backends.computeIfAbsent(name, n -> new FakeSandboxBackend(8, runs, n + "-sandbox-").behaviour(request -> {
             sleep(ThreadLocalRandom.current().nextInt(20, 200));
             return FakeSandboxBackend.succeedWithArguments(request);
-          })));
+          })).builtFrom(context));
       cluster.startOperator(client, factory, cluster.operatorConfig(), null);
     }
     cluster.create(TestResources.aDockerProvider(cluster.namespace(), PROVIDER));

@@ -8,19 +8,19 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.SandboxLease;
-import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.codeexecution.ExecutionQueue;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import dev.sandboxes.operator.sandboxprovider.ProviderRegistry;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
@@ -44,7 +44,7 @@ class OperatorMetricsTest {
   private final PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final StubBackend backend = new StubBackend();
   private final ProviderRegistry providers =
-      new ProviderRegistry(new SandboxBackendFactory().register(ProviderType.DOCKER, context -> backend), uid -> {});
+      new ProviderRegistry(new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom), uid -> {});
   private final ExecutionQueue queue = new ExecutionQueue(id -> {});
   private final OperatorMetrics metrics = new OperatorMetrics(prometheus, providers, queue, clock);
 
@@ -161,8 +161,8 @@ class OperatorMetricsTest {
 
   @Test
   void serviceCallsOfABackendAreCountedByItsTypeAndOutcome() {
-    providers.reportServiceCallsTo(metrics::serviceCall);
-    startDockerProvider();
+    // As the SandboxProvider reconciler builds the context: the calls are counted under the provider's type.
+    startDockerProvider(outcome -> metrics.serviceCall(ProviderType.DOCKER, outcome));
     backend.listener.called(ServiceCallListener.Outcome.THROTTLED);
     backend.listener.called(ServiceCallListener.Outcome.THROTTLED);
     backend.listener.called(ServiceCallListener.Outcome.OK);
@@ -182,10 +182,14 @@ class OperatorMetricsTest {
   }
 
   private String startDockerProvider() {
+    return startDockerProvider(ServiceCallListener.NONE);
+  }
+
+  private String startDockerProvider(ServiceCallListener serviceCalls) {
     SandboxProvider provider = provider("d1", ProviderType.DOCKER);
     OperatorConfig config = OperatorConfig.defaults();
     providers.ensure(new BackendContext("uid-d1", ProviderSettings.of(provider, config), provider.getSpec(), Map.of(),
-        config, null), "fingerprint");
+        config, null, () -> {}, serviceCalls), "fingerprint");
     return "uid-d1";
   }
 
@@ -264,9 +268,10 @@ class OperatorMetricsTest {
       return starting;
     }
 
-    @Override
-    public void setServiceCallListener(ServiceCallListener listener) {
-      this.listener = listener;
+    /** Built from a context: reports its service calls to the context's listener. */
+    StubBackend builtFrom(BackendContext context) {
+      this.listener = context.serviceCallListener();
+      return this;
     }
 
     @Override

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.operator.backend.BackendContext;
-import dev.sandboxes.operator.backend.ServiceCallListener.Outcome;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
 import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bTimings;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener.Outcome;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import dev.sandboxes.operator.testing.FakeE2bServer;
 import dev.sandboxes.operator.testing.FakeE2bServer.Scripted;
@@ -67,7 +67,7 @@ class SaasCallOutcomesTest {
         // A service without the v2 listing: 404, then the older listing answers.
         Scripted.json(404, "{\"code\":404,\"message\":\"not found\"}"));
     for (int i = 0; i < 6; i++) {
-      backend.probe();
+      backend.startIfReady(backend.probe());
     }
     assertThat(calls).containsExactly(Outcome.THROTTLED, Outcome.THROTTLED, Outcome.SERVER_ERROR, Outcome.CLIENT_ERROR,
         Outcome.NOT_FOUND, Outcome.OK, Outcome.OK);
@@ -76,7 +76,7 @@ class SaasCallOutcomesTest {
   @Test
   void e2bCountsACallWithoutAnAnswerAsUnreachable() throws IOException {
     E2bSandboxBackend backend = e2b("http://127.0.0.1:" + closedPort(), "http://127.0.0.1:" + closedPort(), "k");
-    backend.probe();
+    backend.startIfReady(backend.probe());
     assertThat(calls).containsExactly(Outcome.UNREACHABLE);
   }
 
@@ -87,7 +87,7 @@ class SaasCallOutcomesTest {
     AliyunSandboxBackend backend = aliyun(fake);
     // AgentRun's flow control answers 400 with a Throttling.* code (no 429).
     fake.failNext("ListTemplates", 1, 400, "Throttling.User", "Request was denied due to user flow control.");
-    backend.probe();
+    backend.startIfReady(backend.probe());
     // The probe goes on creating the template after it returns: read copies, and wait for them.
     await().untilAsserted(() -> {
       List<Outcome> seen = List.copyOf(calls);
@@ -99,7 +99,7 @@ class SaasCallOutcomesTest {
 
     calls.clear();
     fake.gatewayErrorNext("ListTemplates", 1, 502); // retried: a transient failure
-    backend.probe();
+    backend.startIfReady(backend.probe());
     // The probe makes other calls too: the failed call counts once as a server error, its retry as Ok.
     await().untilAsserted(() -> assertThat(List.copyOf(calls)).containsSubsequence(Outcome.SERVER_ERROR, Outcome.OK)
         .doesNotContain(Outcome.THROTTLED, Outcome.CLIENT_ERROR)
@@ -107,7 +107,7 @@ class SaasCallOutcomesTest {
 
     calls.clear();
     fake.failNext("ListTemplates", 1, 403, "Forbidden.RAM", "not allowed");
-    backend.probe();
+    backend.startIfReady(backend.probe());
     assertThat(List.copyOf(calls)).contains(Outcome.CLIENT_ERROR)
         .doesNotContain(Outcome.THROTTLED, Outcome.SERVER_ERROR).filteredOn(Outcome.CLIENT_ERROR::equals).hasSize(1);
   }
@@ -116,7 +116,6 @@ class SaasCallOutcomesTest {
     SandboxProvider provider = TestResources.anE2bProvider("ns", "e2b", apiUrl, "e2b");
     E2bSandboxBackend backend = new E2bSandboxBackend(context(provider, Map.of("e2b", Map.of("apiKey", key))),
         sandboxUrl, E2B_TIMINGS);
-    backend.setServiceCallListener(calls::add);
     closeables.add(backend);
     return backend;
   }
@@ -127,16 +126,15 @@ class SaasCallOutcomesTest {
         context(provider, Map.of(TestResources.ALIYUN_SECRET,
             TestResources.aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET))),
         ALIYUN_TIMINGS, Clock.systemUTC());
-    backend.setServiceCallListener(calls::add);
     closeables.add(backend);
     return backend;
   }
 
-  private static BackendContext context(SandboxProvider provider, Map<String, Map<String, String>> secrets) {
+  private BackendContext context(SandboxProvider provider, Map<String, Map<String, String>> secrets) {
     provider.getMetadata().setUid("provider-uid");
     OperatorConfig config = OperatorConfig.defaults();
     return new BackendContext("provider-uid", ProviderSettings.of(provider, config), provider.getSpec(), secrets, config,
-        null);
+        null, () -> {}, calls::add);
   }
 
   /** A loopback port nothing listens on (bound, then released). */

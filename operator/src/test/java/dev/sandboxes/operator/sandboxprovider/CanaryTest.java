@@ -11,6 +11,7 @@ import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
+import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.runner.RunnerReport;
@@ -32,17 +33,17 @@ class CanaryTest {
   @Test
   void onlyTheExpectedResultAndOutputPass() throws Exception {
     ExecutionOutcome good = exited(0, "canary\n", "{\"sum\":42,\"echo\":\"✓\"}");
-    assertThat(Canary.evaluate(good, Language.PYTHON, 812, NOW))
-        .isEqualTo(new Canary.Result(true, "a python execution ran end to end in 812 ms", 812, NOW, Language.PYTHON));
+    assertThat(CanaryRun.evaluate(good, Language.PYTHON, 812, NOW))
+        .isEqualTo(new CanaryRun.Result(true, "a python execution ran end to end in 812 ms", 812, NOW, Language.PYTHON));
 
-    assertThat(Canary.evaluate(exited(0, "canary\n", "{\"sum\":41,\"echo\":\"✓\"}"), Language.PYTHON, 5, NOW).message())
+    assertThat(CanaryRun.evaluate(exited(0, "canary\n", "{\"sum\":41,\"echo\":\"✓\"}"), Language.PYTHON, 5, NOW).message())
         .isEqualTo("a python execution failed after 5 ms: it returned {\"sum\":41,\"echo\":\"✓\"} instead of {\"sum\":42,\"echo\":\"✓\"}");
-    assertThat(Canary.evaluate(exited(0, "", "{\"sum\":42,\"echo\":\"✓\"}"), Language.PYTHON, 5, NOW).passed()).isFalse();
-    assertThat(Canary.evaluate(exited(1, "canary\n", null), Language.JAVASCRIPT, 5, NOW).message())
+    assertThat(CanaryRun.evaluate(exited(0, "", "{\"sum\":42,\"echo\":\"✓\"}"), Language.PYTHON, 5, NOW).passed()).isFalse();
+    assertThat(CanaryRun.evaluate(exited(1, "canary\n", null), Language.JAVASCRIPT, 5, NOW).message())
         .startsWith("a javascript execution failed after 5 ms: it exited with code 1");
-    assertThat(Canary.evaluate(ExecutionOutcome.failure(Termination.SANDBOX_FAILED, "s", NOW, NOW, "AgentRun said no"),
+    assertThat(CanaryRun.evaluate(ExecutionOutcome.failure(Termination.SANDBOX_FAILED, "s", NOW, NOW, "AgentRun said no"),
         Language.PYTHON, 5, NOW).message()).endsWith("the sandbox failed (AgentRun said no)");
-    assertThat(Canary.evaluate(ExecutionOutcome.failure(Termination.TIMED_OUT, "s", NOW, NOW, null), Language.PYTHON, 5, NOW)
+    assertThat(CanaryRun.evaluate(ExecutionOutcome.failure(Termination.TIMED_OUT, "s", NOW, NOW, null), Language.PYTHON, 5, NOW)
         .message()).endsWith("it timed out");
   }
 
@@ -53,15 +54,15 @@ class CanaryTest {
 
     assertThat(condition(spec, null, true)).extracting(Condition::getStatus, Condition::getReason, Condition::getMessage)
         .containsExactly("Unknown", SandboxProviderReason.CANARY_PENDING.value(), "The first canary is running.");
-    Canary.Result passed = new Canary.Result(true, "a python execution ran end to end in 90 ms", 90, NOW, Language.PYTHON);
+    CanaryRun.Result passed = new CanaryRun.Result(true, "a python execution ran end to end in 90 ms", 90, NOW, Language.PYTHON);
     assertThat(condition(spec, passed, true)).extracting(Condition::getStatus, Condition::getReason, Condition::getMessage)
         .containsExactly("True", SandboxProviderReason.CANARY_SUCCEEDED.value(), "A python execution ran end to end in 90 ms.");
-    Canary.Result failed = new Canary.Result(false, "a python execution failed after 7 ms: it timed out", 7, NOW, Language.PYTHON);
+    CanaryRun.Result failed = new CanaryRun.Result(false, "a python execution failed after 7 ms: it timed out", 7, NOW, Language.PYTHON);
     assertThat(condition(spec, failed, true)).extracting(Condition::getStatus, Condition::getReason)
         .containsExactly("False", SandboxProviderReason.CANARY_FAILED.value());
     assertThat(condition(spec, failed, false)).extracting(Condition::getStatus, Condition::getMessage)
         .containsExactly("Unknown", "The provider is not Ready; the canary runs once it is (the last one failed).");
-    Canary.Result noSandbox = new Canary.Result(null, "found no free python sandbox within 60s; it tries again at the next interval",
+    CanaryRun.Result noSandbox = new CanaryRun.Result(null, "found no free python sandbox within 60s; it tries again at the next interval",
         60000, NOW, Language.PYTHON);
     assertThat(condition(spec, noSandbox, true)).extracting(Condition::getStatus, Condition::getReason)
         .containsExactly("Unknown", SandboxProviderReason.CANARY_PENDING.value());
@@ -103,7 +104,7 @@ class CanaryTest {
     return spec;
   }
 
-  private static Condition condition(SandboxProviderSpec spec, Canary.Result last, boolean ready) {
+  private static Condition condition(SandboxProviderSpec spec, CanaryRun.Result last, boolean ready) {
     SandboxProviderStatus status = status();
     Canary.applyTo(spec, status, last, ready, 1, NOW);
     return Conditions.get(status.getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();

@@ -82,7 +82,7 @@ class SandboxProviderErrorStatusMockTest {
     events = new EventRecorder(client);
     OperatorMetrics metrics = new OperatorMetrics(
         new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), registry, new ExecutionQueue(id -> {}), clock);
-    return new SandboxProviderReconciler(registry, OperatorConfig.defaults(), events, metrics, clock);
+    return new SandboxProviderReconciler(registry, OperatorConfig.defaults(), events, metrics, clock, provider -> {});
   }
 
   /** A Context that offers the client only, which is all a status write needs. */

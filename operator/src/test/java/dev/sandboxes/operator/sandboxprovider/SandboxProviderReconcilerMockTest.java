@@ -48,7 +48,7 @@ class SandboxProviderReconcilerMockTest {
   private SandboxOperator newOperator(OperatorConfig config) {
     SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
       context.secrets().forEach(secretsSeen::put);
-      FakeSandboxBackend backend = new FakeSandboxBackend(1).probe(probe);
+      FakeSandboxBackend backend = new FakeSandboxBackend(1).probe(probe).builtFrom(context);
       created.add(backend);
       return backend;
     });
@@ -67,6 +67,7 @@ class SandboxProviderReconcilerMockTest {
     assertThat(provider.getStatus().getObservedGeneration()).isEqualTo(provider.getMetadata().getGeneration());
     assertThat(provider.getStatus().getLastProbeTime()).isNotNull();
     assertThat(provider.getStatus().getPools()).singleElement().satisfies(pool -> assertThat(pool.getReady()).isEqualTo(1));
+    assertThat(created.get(0).started()).as("put in service after its ready probe").isTrue();
   }
 
   @Test
@@ -76,6 +77,7 @@ class SandboxProviderReconcilerMockTest {
     SandboxProvider provider = awaitReady("down", "False", SandboxProviderReason.BACKEND_UNREACHABLE.value());
     assertThat(Conditions.get(provider.getStatus().getConditions(), "Ready").orElseThrow().getMessage())
         .contains("did not answer");
+    assertThat(created.get(0).started()).as("a backend that is not ready is not put in service").isFalse();
   }
 
   @Test
@@ -126,7 +128,8 @@ class SandboxProviderReconcilerMockTest {
     changed.getSpec().getDocker().setPoolSize(5);
     client.resource(changed).update();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.size() == 2);
-    assertThat(created.get(0).closed()).isTrue();
+    // The registry closes the old backend right after it built the new one, on the reconcile thread.
+    await().atMost(Duration.ofSeconds(5)).until(() -> created.get(0).closed());
     client.resource(get("p")).delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.get(1).closed());
   }

@@ -11,6 +11,7 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.testing.TestResources;
 import java.util.List;
 import org.junit.jupiter.api.Tag;

@@ -1,6 +1,6 @@
 package dev.sandboxes.operator.testing;
 
-import dev.sandboxes.operator.codeexecution.ReferencedObjects;
+import dev.sandboxes.operator.provider.ReferencedObjects;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;

@@ -10,6 +10,7 @@ import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.provider.BackendContext;
 import dev.sandboxes.operator.runner.RunnerReport;
 import dev.sandboxes.operator.runner.StreamCapture;
 import java.time.Instant;
@@ -45,6 +46,7 @@ public final class FakeSandboxBackend implements SandboxBackend {
   /** Set while sandboxes "fail to start": what the real backends' StartFailures would report. */
   private volatile dev.sandboxes.operator.backend.StartFailure startFailure;
   private volatile boolean closed;
+  private volatile boolean started;
   private final List<String> discarded = new CopyOnWriteArrayList<>();
 
   public FakeSandboxBackend(int sandboxes) {
@@ -171,6 +173,16 @@ public final class FakeSandboxBackend implements SandboxBackend {
   }
 
   @Override
+  public void start() {
+    started = true;
+  }
+
+  /** Whether the operator put this backend in service ({@link #start}). */
+  public boolean started() {
+    return started;
+  }
+
+  @Override
   public ProbeResult probe() {
     dev.sandboxes.operator.backend.StartFailure failure = startFailure;
     if (failure != null) {
@@ -269,9 +281,14 @@ public final class FakeSandboxBackend implements SandboxBackend {
     return List.of(pool);
   }
 
-  @Override
-  public void setCapacityListener(Runnable listener) {
-    this.capacityListener = listener;
+  /**
+   * This fake as the backend built from {@code context}: it calls the context's capacity listener
+   * from now on, as a real backend does from its construction. For factories that hand out a
+   * backend made beforehand.
+   */
+  public FakeSandboxBackend builtFrom(BackendContext context) {
+    this.capacityListener = context.capacityListener();
+    return this;
   }
 
   @Override

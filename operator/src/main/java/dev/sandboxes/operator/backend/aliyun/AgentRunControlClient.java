@@ -2,6 +2,7 @@ package dev.sandboxes.operator.backend.aliyun;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.operator.backend.RunGuard;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -41,12 +42,12 @@ final class AgentRunControlClient {
   }
 
   /** ListTemplates with one item per page: the cheapest authenticated call, used by the probe. */
-  JsonNode listTemplates(Abort abort) throws AgentRunException, Abort.AbortedException {
+  JsonNode listTemplates(RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
     return call("ListTemplates", "GET", PREFIX + "/templates", Map.of("pageNumber", "1", "pageSize", "1"), null, abort);
   }
 
   /** GetTemplate; empty when it does not exist. */
-  Optional<JsonNode> getTemplate(String name, Abort abort) throws AgentRunException, Abort.AbortedException {
+  Optional<JsonNode> getTemplate(String name, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
     try {
       return Optional.of(call("GetTemplate", "GET", PREFIX + "/templates/" + name, Map.of(), null, abort));
     } catch (AgentRunException e) {
@@ -61,8 +62,8 @@ final class AgentRunControlClient {
    * CreateTemplate of a code-interpreter template with the official SDK's defaults, except the
    * network: PRIVATE unless the provider opted in to internet egress.
    */
-  JsonNode createTemplate(String name, String networkMode, int sandboxIdleTimeoutSeconds, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  JsonNode createTemplate(String name, String networkMode, int sandboxIdleTimeoutSeconds, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("templateName", name);
     body.put("templateType", "CodeInterpreter");
@@ -87,15 +88,15 @@ final class AgentRunControlClient {
       query.put("nextToken", nextToken);
     }
     try {
-      return call("ListSandboxes", "GET", PREFIX + "/sandboxes", query, null, Abort.never());
-    } catch (Abort.AbortedException e) {
+      return call("ListSandboxes", "GET", PREFIX + "/sandboxes", query, null, RunGuard.never());
+    } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
     }
   }
 
   /** Sends one signed call, retrying transient failures; returns the envelope's data. */
-  private JsonNode call(String action, String method, String path, Map<String, String> query, JsonNode body, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  private JsonNode call(String action, String method, String path, Map<String, String> query, JsonNode body, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     byte[] bytes;
     try {
       bytes = body == null ? null : AgentRunHttp.JSON.writeValueAsBytes(body);

@@ -2,6 +2,7 @@ package dev.sandboxes.operator.backend.aliyun;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.operator.backend.RunGuard;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -54,8 +55,8 @@ final class AgentRunDataClient {
    *
    * @param sandboxId the id to create it with, or null to let the service choose
    */
-  JsonNode createSandbox(String template, String sandboxId, int idleTimeoutSeconds, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  JsonNode createSandbox(String template, String sandboxId, int idleTimeoutSeconds, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("templateName", template);
     body.put("sandboxIdleTimeoutSeconds", idleTimeoutSeconds);
@@ -67,7 +68,7 @@ final class AgentRunDataClient {
   }
 
   /** GET /sandboxes/{id}; empty when it does not exist (404, or a "sandbox not found" answer). */
-  Optional<JsonNode> getSandbox(String sandboxId, Abort abort) throws AgentRunException, Abort.AbortedException {
+  Optional<JsonNode> getSandbox(String sandboxId, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
     try {
       return Optional.of(AgentRunHttp.data(
           send("GetSandbox", "GET", "/sandboxes/" + sandboxId, null, timings.callTimeout(), abort, Retry.TRANSIENT)));
@@ -82,15 +83,15 @@ final class AgentRunDataClient {
   /** DELETE /sandboxes/{id}; false when it was already gone (404, or 200 with "sandbox not found"). */
   boolean deleteSandbox(String sandboxId) throws AgentRunException {
     try {
-      send("DeleteSandbox", "DELETE", "/sandboxes/" + sandboxId, null, timings.callTimeout(), Abort.never(), Retry.TRANSIENT);
+      send("DeleteSandbox", "DELETE", "/sandboxes/" + sandboxId, null, timings.callTimeout(), RunGuard.never(), Retry.TRANSIENT);
       return true;
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
         return false;
       }
       throw e;
-    } catch (Abort.AbortedException e) {
-      throw new IllegalStateException(e); // Abort.never() does not fire
+    } catch (RunGuard.StoppedException e) {
+      throw new IllegalStateException(e); // RunGuard.never() does not fire
     }
   }
 
@@ -98,7 +99,7 @@ final class AgentRunDataClient {
    * One GET /sandboxes/{id}/health. Never throws for an answer: like the official SDK, the caller
    * treats every error and every status but ok as "not ready yet".
    */
-  Health health(String sandboxId, Abort abort) throws Abort.AbortedException {
+  Health health(String sandboxId, RunGuard abort) throws RunGuard.StoppedException {
     try {
       JsonNode body = send("SandboxHealth", "GET", "/sandboxes/" + sandboxId + "/health", null, timings.callTimeout(), abort,
           Retry.NEVER);
@@ -110,8 +111,8 @@ final class AgentRunDataClient {
   }
 
   /** Writes a UTF-8 text file in the sandbox (directories created). Idempotent, so retried. */
-  void writeFile(String sandboxId, String path, String content, String mode, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  void writeFile(String sandboxId, String path, String content, String mode, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("path", path);
     body.put("content", content);
@@ -128,7 +129,7 @@ final class AgentRunDataClient {
    * @param maxResponseBytes the largest answer accepted (the command bounds its own output)
    */
   CommandResult runCommand(String sandboxId, String command, String cwd, int timeoutSeconds, Duration wait,
-      long maxResponseBytes, Abort abort) throws AgentRunException, Abort.AbortedException {
+      long maxResponseBytes, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("command", command);
     body.put("cwd", cwd);
@@ -161,8 +162,8 @@ final class AgentRunDataClient {
     NEVER
   }
 
-  private JsonNode send(String operation, String method, String path, JsonNode body, Duration wait, Abort abort, Retry retry)
-      throws AgentRunException, Abort.AbortedException {
+  private JsonNode send(String operation, String method, String path, JsonNode body, Duration wait, RunGuard abort, Retry retry)
+      throws AgentRunException, RunGuard.StoppedException {
     AgentRunException last = null;
     Duration backoff = timings.retryBackoff();
     for (int attempt = 1; attempt <= Math.max(1, timings.attempts()); attempt++) {
@@ -191,7 +192,7 @@ final class AgentRunDataClient {
 
   /** One signed request; an answer that stands for a failure is thrown. */
   private AgentRunHttp.Reply exchangeOnce(String operation, String method, String path, JsonNode body, Duration wait,
-      long maxResponseBytes, Abort abort) throws AgentRunException, Abort.AbortedException {
+      long maxResponseBytes, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
     byte[] bytes;
     try {
       bytes = body == null ? null : AgentRunHttp.JSON.writeValueAsBytes(body);

@@ -2,6 +2,7 @@ package dev.sandboxes.operator.backend.aliyun;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -59,7 +60,7 @@ final class AgentRunExecution {
   private final String template;
   private final ExecutionRequest request;
   private final RunControl runControl;
-  private final Abort abort = new Abort();
+  private final RunGuard abort = new RunGuard();
   private String nonce;
   private volatile String sandboxId;
   private volatile boolean creationUncertain;
@@ -101,15 +102,15 @@ final class AgentRunExecution {
    * {@link #sandboxId()}. Never throws for AgentRun failures: they become outcomes.
    */
   ExecutionOutcome run() {
-    runControl.onCancel(() -> abort.fire(Abort.Reason.CANCELLED));
+    runControl.onCancel(() -> abort.stop(RunGuard.Stop.CANCELLED));
     Instant[] codeStarted = new Instant[1];
     try {
       provision();
       writeInputs();
       return runCode(codeStarted);
-    } catch (Abort.AbortedException e) {
+    } catch (RunGuard.StoppedException e) {
       Instant now = clock.instant();
-      if (e.reason() == Abort.Reason.DEADLINE) {
+      if (e.stop() == RunGuard.Stop.DEADLINE) {
         return ExecutionOutcome.failure(Termination.TIMED_OUT, sandboxId, codeStarted[0], now,
             "AgentRun's synchronous command API returns no output of a command it did not finish");
       }
@@ -125,7 +126,7 @@ final class AgentRunExecution {
   // ---- provisioning ----
 
   /** Creates the sandbox (waiting out throttling) and waits until its health check passes. */
-  private void provision() throws AgentRunException, Abort.AbortedException, Failed {
+  private void provision() throws AgentRunException, RunGuard.StoppedException, Failed {
     String chosen = ids.chosenId(request.uid());
     if (chosen != null) {
       // Before the sandbox exists: a restarted operator finds the id in the status and deletes it.
@@ -169,7 +170,7 @@ final class AgentRunExecution {
    * is unknown first looks the id up: a sandbox with it is this execution's own (a retry whose
    * first attempt did succeed), whatever wording the refusal used.
    */
-  private JsonNode create(String chosen) throws AgentRunException, Abort.AbortedException, Failed {
+  private JsonNode create(String chosen) throws AgentRunException, RunGuard.StoppedException, Failed {
     Instant quotaDeadline = clock.instant().plus(timings.quotaWait());
     for (;;) {
       abort.check();
@@ -177,7 +178,7 @@ final class AgentRunExecution {
         JsonNode sandbox = data.createSandbox(template, chosen, timings.sandboxIdleTimeoutSeconds(), abort);
         throttle.succeeded();
         return sandbox;
-      } catch (Abort.AbortedException aborted) {
+      } catch (RunGuard.StoppedException aborted) {
         creationUncertain = true; // the call may have reached the service before the abort
         throw aborted;
       } catch (AgentRunException e) {
@@ -216,7 +217,7 @@ final class AgentRunExecution {
   }
 
   /** GetSandbox of a chosen id; empty when it does not exist or cannot be told now. */
-  private Optional<JsonNode> lookUp(String id) throws Abort.AbortedException {
+  private Optional<JsonNode> lookUp(String id) throws RunGuard.StoppedException {
     try {
       return data.getSandbox(id, abort)
           .filter(s -> !TERMINAL.contains(String.valueOf(AgentRunHttp.text(s, "status")).toUpperCase(Locale.ROOT)));
@@ -227,7 +228,7 @@ final class AgentRunExecution {
 
   /** Tries CreateSandbox once more without a chosen id; null when that fails too (not the id's fault). */
   private JsonNode createWithoutChosenId(AgentRunException refusal, Instant quotaDeadline)
-      throws AgentRunException, Abort.AbortedException {
+      throws AgentRunException, RunGuard.StoppedException {
     for (;;) {
       try {
         JsonNode sandbox = data.createSandbox(template, null, timings.sandboxIdleTimeoutSeconds(), abort);
@@ -254,7 +255,7 @@ final class AgentRunExecution {
 
   /** Provider-wide backoff after a throttled answer; this execution waits it out too. */
   private Duration waitOutThrottling(AgentRunException e, Instant giveUp, String what)
-      throws Abort.AbortedException, Failed {
+      throws RunGuard.StoppedException, Failed {
     Duration wait = throttle.throttled(e.retryAfter());
     if (clock.instant().plus(wait).isAfter(giveUp)) {
       throw new Failed("AgentRun refused to " + what + " for " + timings.quotaWait().toSeconds()
@@ -270,7 +271,7 @@ final class AgentRunExecution {
    * without using up that time; GetSandbox now and then ends the wait early for a sandbox that
    * failed or vanished.
    */
-  private void awaitHealthy(String createdStatus) throws AgentRunException, Abort.AbortedException, Failed {
+  private void awaitHealthy(String createdStatus) throws AgentRunException, RunGuard.StoppedException, Failed {
     failIfTerminal(createdStatus);
     Instant deadline = clock.instant().plus(timings.provisionTimeout());
     Instant quotaDeadline = clock.instant().plus(timings.quotaWait());
@@ -302,7 +303,7 @@ final class AgentRunExecution {
   }
 
   /** GetSandbox's status; empty when the sandbox is gone. Throttling and 5xx count as "still there". */
-  private Optional<String> status() throws Abort.AbortedException {
+  private Optional<String> status() throws RunGuard.StoppedException {
     try {
       return data.getSandbox(sandboxId, abort).map(s -> {
         String status = AgentRunHttp.text(s, "status");
@@ -325,7 +326,7 @@ final class AgentRunExecution {
   // ---- the run ----
 
   /** The runner's source and the envelope go in as files: code and arguments stay data. */
-  private void writeInputs() throws AgentRunException, Abort.AbortedException {
+  private void writeInputs() throws AgentRunException, RunGuard.StoppedException {
     data.writeFile(sandboxId, WORK_DIR + "/" + AgentRunCommand.runnerFile(request.language()),
         RunnerProgram.source(request.language()), "644", abort);
     ExecutionRequest.Envelope envelope = request.newEnvelope();
@@ -334,7 +335,7 @@ final class AgentRunExecution {
     data.writeFile(sandboxId, WORK_DIR + "/envelope.json", new String(envelope.line(), StandardCharsets.UTF_8), "600", abort);
   }
 
-  private ExecutionOutcome runCode(Instant[] codeStarted) throws AgentRunException, Abort.AbortedException, Failed {
+  private ExecutionOutcome runCode(Instant[] codeStarted) throws AgentRunException, RunGuard.StoppedException, Failed {
     RunnerStreams streams = new RunnerStreams(nonce, request.maxOutputBytes(), request.artifacts());
     int seconds = (int) Math.max(1, Math.min(Integer.MAX_VALUE, request.timeout().toSeconds()));
     codeStarted[0] = clock.instant();

@@ -3,8 +3,9 @@ package dev.sandboxes.operator.backend.aliyun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
-import dev.sandboxes.operator.backend.ServiceCallListener;
-import java.io.ByteArrayOutputStream;
+import dev.sandboxes.operator.backend.BoundedBodySubscriber;
+import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -14,16 +15,13 @@ import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
-import java.nio.ByteBuffer;
 import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
@@ -84,9 +82,11 @@ final class AgentRunHttp {
 
   private final HttpClient client;
   private final long maxResponseBytes;
-  private volatile ServiceCallListener calls = ServiceCallListener.NONE;
+  private final ServiceCallListener calls;
 
-  AgentRunHttp(Duration connectTimeout, long maxResponseBytes) {
+  /** @param calls where each call's outcome is reported (the operator's metrics) */
+  AgentRunHttp(Duration connectTimeout, long maxResponseBytes, ServiceCallListener calls) {
+    this.calls = calls;
     this.client =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
@@ -96,27 +96,22 @@ final class AgentRunHttp {
     this.maxResponseBytes = maxResponseBytes;
   }
 
-  /** Where each call's outcome is reported (the operator's metrics). */
-  void reportCallsTo(ServiceCallListener listener) {
-    this.calls = listener;
-  }
-
   /**
    * Sends a request and waits for the whole answer, at most the timeout, or until the abort fires.
    *
    * @throws AgentRunException CONNECTION when there is no complete answer in time
    */
-  Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort)
-      throws AgentRunException, Abort.AbortedException {
+  Reply exchange(String operation, HttpRequest request, Duration timeout, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     return exchange(operation, request, timeout, abort, maxResponseBytes);
   }
 
-  /** As {@link #exchange(String, HttpRequest, Duration, Abort)}, with this call's own bound on the body. */
-  Reply exchange(String operation, HttpRequest request, Duration timeout, Abort abort, long maxBytes)
-      throws AgentRunException, Abort.AbortedException {
+  /** As {@link #exchange(String, HttpRequest, Duration, RunGuard)}, with this call's own bound on the body. */
+  Reply exchange(String operation, HttpRequest request, Duration timeout, RunGuard abort, long maxBytes)
+      throws AgentRunException, RunGuard.StoppedException {
     abort.check();
     CompletableFuture<HttpResponse<byte[]>> response =
-        client.sendAsync(request, info -> new BoundedBody(maxBytes));
+        client.sendAsync(request, info -> new BoundedBodySubscriber(maxBytes));
     try {
       CompletableFuture.anyOf(response, abort.signal()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
@@ -126,7 +121,7 @@ final class AgentRunHttp {
     } catch (InterruptedException e) {
       response.cancel(true);
       Thread.currentThread().interrupt();
-      throw new Abort.AbortedException(Abort.Reason.CANCELLED);
+      throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
     } catch (ExecutionException e) {
       // the response failed; handled below
     }
@@ -141,10 +136,10 @@ final class AgentRunHttp {
       return reply;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new Abort.AbortedException(Abort.Reason.CANCELLED);
+      throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
-      if (cause instanceof ResponseTooLarge) {
+      if (cause instanceof BoundedBodySubscriber.TooLarge) {
         calls.called(ServiceCallListener.Outcome.SERVER_ERROR);
         throw AgentRunException.protocol(operation, 0, "the response is larger than " + maxBytes + " bytes", null);
       }
@@ -281,62 +276,5 @@ final class AgentRunHttp {
   private static String snippet(String text) {
     String oneLine = text.replaceAll("\\s+", " ").strip();
     return oneLine.length() > MAX_MESSAGE ? oneLine.substring(0, MAX_MESSAGE) + "…" : oneLine;
-  }
-
-  /** Thrown into the body future when a response exceeds the size bound. */
-  private static final class ResponseTooLarge extends IOException {
-    ResponseTooLarge() {
-      super("response too large", null);
-    }
-  }
-
-  /** Collects a body up to a bound and fails beyond it, so no answer can exhaust the heap. */
-  private static final class BoundedBody implements HttpResponse.BodySubscriber<byte[]> {
-    private final long max;
-    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-    private Flow.Subscription subscription;
-
-    BoundedBody(long max) {
-      this.max = max;
-    }
-
-    @Override
-    public CompletionStage<byte[]> getBody() {
-      return result;
-    }
-
-    @Override
-    public void onSubscribe(Flow.Subscription subscription) {
-      this.subscription = subscription;
-      subscription.request(Long.MAX_VALUE);
-    }
-
-    @Override
-    public void onNext(List<ByteBuffer> items) {
-      if (result.isDone()) {
-        return;
-      }
-      for (ByteBuffer item : items) {
-        if (bytes.size() + (long) item.remaining() > max) {
-          subscription.cancel();
-          result.completeExceptionally(new ResponseTooLarge());
-          return;
-        }
-        byte[] chunk = new byte[item.remaining()];
-        item.get(chunk);
-        bytes.write(chunk, 0, chunk.length);
-      }
-    }
-
-    @Override
-    public void onError(Throwable throwable) {
-      result.completeExceptionally(throwable);
-    }
-
-    @Override
-    public void onComplete() {
-      result.complete(bytes.toByteArray());
-    }
   }
 }

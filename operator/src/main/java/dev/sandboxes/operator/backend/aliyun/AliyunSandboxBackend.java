@@ -5,19 +5,19 @@ import dev.sandboxes.api.v1alpha1.AliyunEgress;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
-import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.Canary;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -87,7 +87,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final AtomicBoolean maintenanceStarted = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile ScheduledFuture<?> maintenance;
-  private volatile Runnable capacityListener = () -> {};
   private final StartFailures startFailures;
   /** Templates seen CREATING, and since when (cleared once READY). */
   private final Map<String, Instant> creatingSince = new ConcurrentHashMap<>();
@@ -103,7 +102,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     this.clock = clock;
     this.secretName = context.spec().getAliyun().getCredentialsSecretRef().getName();
     this.ids = new SandboxIds(provider.namespace(), provider.name());
-    this.http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes());
+    this.http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes(), context.serviceCallListener());
     this.control = new AgentRunControlClient(settings.controlEndpoint(), settings.credentials(), http, timings, clock);
     this.data = new AgentRunDataClient(settings.dataEndpoint(), settings.credentials(), settings.region(), http, timings, clock);
     AtomicInteger threads = new AtomicInteger();
@@ -115,9 +114,8 @@ public final class AliyunSandboxBackend implements SandboxBackend {
               thread.setDaemon(true);
               return thread;
             });
-    this.throttle = new Throttle(clock, timings, TIMERS, () -> capacityListener.run());
-    this.startFailures = new StartFailures(context::redact);
-    startFailures.setListener(() -> capacityListener.run());
+    this.throttle = new Throttle(clock, timings, TIMERS, context.capacityListener());
+    this.startFailures = new StartFailures(context::redact, context.capacityListener());
   }
 
   @Override
@@ -126,16 +124,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   }
 
   @Override
-  public void setServiceCallListener(ServiceCallListener listener) {
-    http.reportCallsTo(listener);
-  }
-
-  @Override
   public ProbeResult probe() {
     String where = "AgentRun at " + settings.controlEndpoint();
     boolean throttled = false;
     try {
-      control.listTemplates(Abort.never());
+      control.listTemplates(RunGuard.never());
     } catch (AgentRunException e) {
       switch (e.kind()) {
         case CREDENTIALS:
@@ -151,7 +144,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         default:
           return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, where + " failed: " + e.getMessage());
       }
-    } catch (Abort.AbortedException e) {
+    } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
     }
     List<String> ready = new ArrayList<>();
@@ -165,7 +158,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     if (startFailures.trialDue()) {
       // Executions wait while sandboxes fail to start: the probe tries one itself, with backoff.
       Language language = settings.templates().keySet().iterator().next();
-      Canary.Result trial = Canary.run(this, provider, language, RunControl.detached(), clock);
+      CanaryRun.Result trial = CanaryRun.run(this, provider, language, RunControl.detached(), clock);
       LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(), trial.message());
     }
     Optional<StartFailure> failing = startFailures.current();
@@ -174,6 +167,13 @@ public final class AliyunSandboxBackend implements SandboxBackend {
           + " is READY, but sandboxes fail to start (at least " + StartFailures.THRESHOLD + " times in a row): "
           + failing.get().describe());
     }
+    return ProbeResult.reachable(where + " (region " + settings.region() + ") answered"
+        + (throttled ? " but is throttling requests" : "") + "; template " + String.join(", ", ready) + " READY.");
+  }
+
+  /** Starts the periodic maintenance (leftover sweep); its first round runs at once. */
+  @Override
+  public void start() {
     if (maintenanceStarted.compareAndSet(false, true) && !closed.get()) {
       try {
         // The first run at once: leftovers of an earlier operator process go at backend start.
@@ -183,8 +183,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         // closed meanwhile
       }
     }
-    return ProbeResult.reachable(where + " (region " + settings.region() + ") answered"
-        + (throttled ? " but is throttling requests" : "") + "; template " + String.join(", ", ready) + " READY.");
   }
 
   /** Template name → whether the spec names it (else it is the operator's default, created when missing). */
@@ -199,7 +197,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
 
   private Optional<ProbeResult> checkTemplate(String name, boolean configured) {
     try {
-      Optional<JsonNode> template = control.getTemplate(name, Abort.never());
+      Optional<JsonNode> template = control.getTemplate(name, RunGuard.never());
       if (template.isEmpty()) {
         if (configured) {
           return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
@@ -207,7 +205,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
                   + settings.region() + "; create it, or remove the field to let the operator create its default template"));
         }
         try {
-          control.createTemplate(name, settings.defaultNetworkMode(), timings.sandboxIdleTimeoutSeconds(), Abort.never());
+          control.createTemplate(name, settings.defaultNetworkMode(), timings.sandboxIdleTimeoutSeconds(), RunGuard.never());
           LOG.info("SandboxProvider {}: created AgentRun template {} in region {}", provider.displayName(), name, settings.region());
         } catch (AgentRunException e) {
           if (e.kind() == AgentRunException.Kind.CLIENT) {
@@ -221,12 +219,12 @@ public final class AliyunSandboxBackend implements SandboxBackend {
             throw e;
           }
         }
-        template = control.getTemplate(name, Abort.never());
+        template = control.getTemplate(name, RunGuard.never());
       }
       Instant until = clock.instant().plus(timings.templateWait());
       while (template.isPresent() && TEMPLATE_PENDING.contains(templateStatus(template.get())) && clock.instant().isBefore(until)) {
         Thread.sleep(timings.pollInterval().toMillis());
-        template = control.getTemplate(name, Abort.never());
+        template = control.getTemplate(name, RunGuard.never());
       }
       if (template.isEmpty()) {
         return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
@@ -255,7 +253,7 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       SandboxProviderReason reason = e.kind() == AgentRunException.Kind.CREDENTIALS
           ? SandboxProviderReason.CREDENTIALS_REJECTED : SandboxProviderReason.BACKEND_UNREACHABLE;
       return Optional.of(ProbeResult.notReady(reason, "Checking AgentRun template " + name + " failed: " + e.getMessage()));
-    } catch (Abort.AbortedException e) {
+    } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -360,11 +358,6 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   @Override
   public Optional<StartFailure> startFailure() {
     return startFailures.current();
-  }
-
-  @Override
-  public void setCapacityListener(Runnable listener) {
-    this.capacityListener = listener;
   }
 
   /**

@@ -4,10 +4,11 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.InspectExecResponse;
-import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Frame;
 import dev.sandboxes.operator.backend.ExecutionThreads;
+import dev.sandboxes.operator.backend.OomEvidence;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -24,7 +25,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -38,15 +38,6 @@ import java.util.function.Consumer;
  * machine, a removal that takes seconds) delays the container's destruction, never the verdict.
  */
 final class DockerExecution {
-
-  /** How an exec ended from the operator's side. */
-  private enum Stop {
-    NONE,
-    /** The exec stream ended on its own; the run classifies it. */
-    ENDED,
-    DEADLINE,
-    CANCELLED
-  }
 
   /** How long a sandbox that may be dying gets to show it; see {@link #settledState}. */
   private static final Duration SETTLE_WAIT = Duration.ofMillis(1500);
@@ -85,40 +76,37 @@ final class DockerExecution {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     FrameSink sink = new FrameSink(streams);
-    AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
-    CompletableFuture<Stop> stopped = new CompletableFuture<>();
+    RunGuard guard = new RunGuard();
     Instant started = clock.instant();
     ScheduledFuture<?> deadline = ExecutionThreads.atDeadline(request.timeout(), () -> {
-      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
-        stopped.complete(Stop.DEADLINE);
+      if (guard.stop(RunGuard.Stop.DEADLINE)) {
         destroyLater.accept(containerId);
       }
     });
     control.onCancel(() -> {
-      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
-        stopped.complete(Stop.CANCELLED);
+      if (guard.stop(RunGuard.Stop.CANCELLED)) {
         destroyLater.accept(containerId);
       }
     });
     CompletableFuture<ExecutionOutcome> ended;
     try {
       ended = CompletableFuture.supplyAsync(
-          () -> exec(containerId, request, envelope, streams, sink, stop, started, warm), ExecutionThreads.engineCalls());
+          () -> exec(containerId, request, envelope, streams, sink, guard, started, warm), ExecutionThreads.engineCalls());
     } catch (RuntimeException e) {
       deadline.cancel(false);
       throw e;
     }
     try {
-      CompletableFuture.anyOf(ended, stopped)
+      CompletableFuture.anyOf(ended, guard.signal())
           .get(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       // The deadline passed long ago and yet neither the engine nor the deadline ended the run.
-      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
+      if (guard.stop(RunGuard.Stop.DEADLINE)) {
         destroyLater.accept(containerId);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
+      if (guard.stop(RunGuard.Stop.CANCELLED)) {
         destroyLater.accept(containerId);
       }
     } catch (ExecutionException e) {
@@ -127,8 +115,8 @@ final class DockerExecution {
     } finally {
       deadline.cancel(false);
     }
-    Stop how = stop.get();
-    if (how == Stop.ENDED) {
+    RunGuard.Stop how = guard.state();
+    if (how == RunGuard.Stop.ENDED) {
       return classified(ended, streams, containerId, started);
     }
     // Stopped by the operator: the verdict is now, with the output received up to now. Frames
@@ -136,7 +124,7 @@ final class DockerExecution {
     sink.shut();
     streams.finish();
     Instant finished = clock.instant();
-    if (how == Stop.DEADLINE) {
+    if (how == RunGuard.Stop.DEADLINE) {
       return outcome(Termination.TIMED_OUT, null, streams, containerId, started, finished, null);
     }
     return outcome(Termination.CANCELLED, null, streams, containerId, started, finished, control.cancelReason());
@@ -165,7 +153,7 @@ final class DockerExecution {
    */
   private ExecutionOutcome exec(
       String containerId, ExecutionRequest request, ExecutionRequest.Envelope envelope, RunnerStreams streams,
-      FrameSink sink, AtomicReference<Stop> stop, Instant started, WarmExec warm) {
+      FrameSink sink, RunGuard guard, Instant started, WarmExec warm) {
     String execId = null;
     Throwable streamError = null;
     ResultCallback.Adapter<Frame> stream = sink;
@@ -173,7 +161,7 @@ final class DockerExecution {
       if (warm != null && warm.alive()) {
         execId = warm.execId();
         warm.attach(sink);
-        if (stop.get() != Stop.NONE) {
+        if (guard.stopped()) {
           return null; // stopped before the envelope was sent: the code never ran
         }
         stream = warm;
@@ -193,7 +181,7 @@ final class DockerExecution {
                 .withCmd(RunnerProgram.command(request.language(), RunnerProgram.ONCE_MARKER).toArray(String[]::new))
                 .exec()
                 .getId();
-        if (stop.get() != Stop.NONE) {
+        if (guard.stopped()) {
           return null; // stopped while the exec was being created: the code never ran
         }
         client
@@ -213,7 +201,7 @@ final class DockerExecution {
       Thread.currentThread().interrupt();
       streamError = e;
     }
-    if (!stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+    if (!guard.end()) {
       closeQuietly(stream);
       return null;
     }
@@ -238,14 +226,14 @@ final class DockerExecution {
       return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
           "The Docker engine failed during the execution: " + DockerSandboxBackend.rootMessage(e));
     }
+    OomEvidence memory = new OomEvidence("sandbox", settings.memoryText());
     if (!state.running()) {
       // The whole sandbox stopped under the code. gVisor does this at its limits (docs/container-engine.md):
       // the container exits 137 at the memory limit and 2 when the process limit is hit. Podman
       // never sets OOMKilled, so the exit code is the evidence.
       Long containerExit = state.exitCode();
-      if (state.oomKilled() || (containerExit != null && containerExit == 137)) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
-            "The sandbox was stopped at its memory limit of " + settings.memoryText());
+      if (state.oomKilled() || (containerExit != null && containerExit == OomEvidence.SIGKILL_EXIT_CODE)) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished, memory.sandboxStopped());
       }
       if (containerExit != null && containerExit == 2) {
         return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
@@ -261,20 +249,14 @@ final class DockerExecution {
           "The exec stream to the sandbox broke: " + why);
     }
     String detail = null;
-    if (exitCode == 137 && !streams.report().finished()) {
-      // SIGKILL. The memory limit sends it, but so can the code itself: only the memory cgroup's
-      // own OOM-kill count says which (the engine's OOMKilled flag covers PID 1 only).
-      MemoryCgroup.Evidence evidence = MemoryCgroup.read(client, containerId, settings.pidsLimit());
-      if (evidence.oomKills() > 0) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished,
-            "The kernel's OOM killer stopped the program at the sandbox's memory limit of " + settings.memoryText()
-                + " (the memory cgroup counted " + evidence.oomKills() + " OOM kill" + (evidence.oomKills() == 1 ? "" : "s")
-                + ")");
+    if (OomEvidence.sigkilledBeforeDone(exitCode, streams.report().finished())) {
+      // The engine's OOMKilled flag covers PID 1 only: the memory cgroup's count says whether the
+      // limit sent this SIGKILL.
+      OomEvidence.Verdict verdict = memory.afterSigkill(MemoryCgroup.read(client, containerId, settings.pidsLimit()));
+      if (verdict.outOfMemory()) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished, verdict.message());
       }
-      detail = evidence.readable()
-          ? "The sandbox's memory cgroup recorded no OOM kill, so it was not the memory limit"
-          : "The sandbox's memory cgroup could not be read (" + evidence.problem() + "), so nothing shows that the memory"
-              + " limit sent it";
+      detail = verdict.message();
     }
     return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
   }

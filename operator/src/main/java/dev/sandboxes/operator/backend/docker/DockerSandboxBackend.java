@@ -14,7 +14,6 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ExecutionThreads;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
@@ -25,8 +24,9 @@ import dev.sandboxes.operator.backend.StartFailures;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.runner.RunnerProgram;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -73,7 +73,6 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private final AtomicInteger pendingRemovals = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicBoolean clientClosed = new AtomicBoolean();
-  private volatile Runnable capacityListener = () -> {};
   /** Runners waiting in idle containers, by container id (see WarmExec). */
   private final Map<String, WarmExec> warmRunners = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -108,13 +107,12 @@ public final class DockerSandboxBackend implements SandboxBackend {
     // The operator's cap, lowered (never raised) by the provider's own maxConcurrentExecutions.
     this.budget = new ContainerBudget(
         context.config().isolationPolicy().dockerContainerCap(provider.limits().maxConcurrentExecutions()));
-    this.startFailures = new StartFailures(context::redact);
-    startFailures.setListener(() -> capacityListener.run());
+    this.startFailures = new StartFailures(context::redact, context.capacityListener());
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       pools.put(
           runtime.language(),
           new ContainerPool(runtime.language(), settings.poolSize(), launcher(runtime.image()), maintenance,
-              () -> capacityListener.run(), budget, startFailures));
+              context.capacityListener(), budget, startFailures));
     }
   }
 
@@ -156,10 +154,6 @@ public final class DockerSandboxBackend implements SandboxBackend {
           "The engine at " + settings.host() + " has no image " + String.join(", ", missing)
               + "; load it there (the operator never pulls)");
     }
-    if (poolsStarted.compareAndSet(false, true)) {
-      removeLeftovers();
-      pools.values().forEach(ContainerPool::start);
-    }
     String engine = version.getVersion() == null ? "unknown version" : "version " + version.getVersion();
     Optional<StartFailure> failing = startFailure();
     if (failing.isPresent()) {
@@ -171,6 +165,15 @@ public final class DockerSandboxBackend implements SandboxBackend {
     return ProbeResult.reachable("Docker API at " + settings.host() + " answered (" + engine + ", runtime "
         + settings.runtime() + ", " + pools.size() + " runtime(s), pool size " + settings.poolSize()
         + ", at most " + budget.max() + " containers running executions).");
+  }
+
+  /** The first call removes an earlier operator's leftover containers, then starts the pools. */
+  @Override
+  public void start() {
+    if (poolsStarted.compareAndSet(false, true)) {
+      removeLeftovers();
+      pools.values().forEach(ContainerPool::start);
+    }
   }
 
   /**
@@ -255,11 +258,6 @@ public final class DockerSandboxBackend implements SandboxBackend {
     Map<Language, Integer> starting = new EnumMap<>(Language.class);
     pools.forEach((language, pool) -> starting.put(language, pool.starting()));
     return starting;
-  }
-
-  @Override
-  public void setCapacityListener(Runnable listener) {
-    this.capacityListener = listener;
   }
 
   @Override

@@ -6,11 +6,11 @@ import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.api.model.MemoryStatsConfig;
 import com.github.dockerjava.api.model.Statistics;
 import com.github.dockerjava.api.model.StreamType;
+import dev.sandboxes.operator.backend.OomEvidence;
+import dev.sandboxes.operator.backend.OomEvidence.OomKills;
 import java.io.ByteArrayOutputStream;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Reads the OOM-kill count of a sandbox container's memory cgroup: the evidence that the memory
@@ -29,29 +29,26 @@ import java.util.regex.Pattern;
  */
 final class MemoryCgroup {
 
-  private static final Pattern OOM_KILL = Pattern.compile("(?m)^oom_kill (\\d+)$");
   private static final long PROBE_TIMEOUT_MILLIS = 5_000;
   private static final int MAX_OUTPUT = 64 * 1024;
   /** What an exec needs besides the code: the runtime's init process and {@code cat}. */
   private static final long PROBE_PIDS = 2;
   static final long PROBE_MEMORY_BYTES = 16L * 1024 * 1024;
 
-  /** What the probe found: the count, or why there is none. */
-  record Evidence(long oomKills, boolean readable, String problem) {}
-
   private MemoryCgroup() {}
 
-  static Evidence read(DockerClient client, String containerId, long pidsLimit) {
+  /** The count, or why there is none. */
+  static OomKills read(DockerClient client, String containerId, long pidsLimit) {
     String full = noRoomToProbe(stats(client, containerId), pidsLimit);
     if (full != null) {
-      return new Evidence(0, false, full);
+      return OomKills.unreadable(full);
     }
     try {
       String execId = client.execCreateCmd(containerId)
           .withUser("65534:65534")
           .withAttachStdout(true)
           .withAttachStderr(true)
-          .withCmd("cat", "/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")
+          .withCmd(OomEvidence.READ_COMMAND.toArray(String[]::new))
           .exec()
           .getId();
       ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -67,14 +64,14 @@ final class MemoryCgroup {
           });
       if (!callback.awaitCompletion(PROBE_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS)) {
         callback.close();
-        return new Evidence(0, false, "the probe did not finish");
+        return OomKills.unreadable("the probe did not finish");
       }
-      return parse(out.toString(java.nio.charset.StandardCharsets.UTF_8));
+      return OomKills.parse(out.toString(java.nio.charset.StandardCharsets.UTF_8), "no oom_kill counter in the container");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return new Evidence(0, false, "interrupted");
+      return OomKills.unreadable("interrupted");
     } catch (Exception e) {
-      return new Evidence(0, false, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().strip());
+      return OomKills.unreadable(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().strip());
     }
   }
 
@@ -117,15 +114,5 @@ final class MemoryCgroup {
           + " MiB memory limit, leaving no room for a probe";
     }
     return null;
-  }
-
-  /** The highest oom_kill count in the files' text; unreadable when there is none. */
-  static Evidence parse(String text) {
-    Matcher matcher = OOM_KILL.matcher(text);
-    long kills = -1;
-    while (matcher.find() && matcher.group(1).length() < 18) {
-      kills = Math.max(kills, Long.parseLong(matcher.group(1)));
-    }
-    return kills < 0 ? new Evidence(0, false, "no oom_kill counter in the container") : new Evidence(kills, true, null);
   }
 }

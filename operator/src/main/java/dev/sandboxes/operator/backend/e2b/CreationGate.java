@@ -38,7 +38,7 @@ final class CreationGate {
   private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final String providerName;
-  private volatile Runnable listener = () -> {};
+  private final Runnable listener;
 
   private boolean throttled;
   private Instant blockedUntil = Instant.MIN;
@@ -46,18 +46,16 @@ final class CreationGate {
   private Object probe;
   private boolean credentialsRejected;
 
+  /** @param listener told when sandbox creation may be tried again (a backoff ended) */
   CreationGate(Clock clock, ScheduledExecutorService scheduler, Duration initialBackoff, Duration maxBackoff,
-      String providerName) {
+      String providerName, Runnable listener) {
+    this.listener = listener;
     this.clock = clock;
     this.scheduler = scheduler;
     this.initialBackoff = initialBackoff;
     this.maxBackoff = maxBackoff;
     this.backoff = initialBackoff;
     this.providerName = providerName;
-  }
-
-  void setListener(Runnable listener) {
-    this.listener = listener;
   }
 
   /** Whether the holder may create a sandbox now; the holder object identifies a probe. */

@@ -3,7 +3,9 @@ package dev.sandboxes.operator.backend.e2b;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.sandboxes.operator.backend.ServiceCallListener;
+import dev.sandboxes.operator.backend.BoundedBodySubscriber;
+import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -48,19 +50,17 @@ final class E2bApi {
   private final String apiKey;
   private final Duration timeout;
   private final Redactor redactor;
-  private volatile ServiceCallListener calls = ServiceCallListener.NONE;
+  private final ServiceCallListener calls;
 
-  E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor) {
+  /** @param calls where each call's outcome is reported (the operator's metrics) */
+  E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor,
+      ServiceCallListener calls) {
+    this.calls = calls;
     this.http = http;
     this.apiUrl = apiUrl;
     this.apiKey = apiKey;
     this.timeout = timeout;
     this.redactor = redactor;
-  }
-
-  /** Where each call's outcome is reported (the operator's metrics). */
-  void reportCallsTo(ServiceCallListener listener) {
-    this.calls = listener;
   }
 
   String apiUrl() {
@@ -73,7 +73,7 @@ final class E2bApi {
   }
 
   /** POST /sandboxes; 201 with the sandbox. Secure, so envd asks for the access token. */
-  CreatedSandbox create(String template, long timeoutSeconds, Map<String, String> metadata, CallGuard guard)
+  CreatedSandbox create(String template, long timeoutSeconds, Map<String, String> metadata, RunGuard guard)
       throws E2bServiceException, InterruptedException {
     ObjectNode body = JSON.createObjectNode();
     body.put("templateID", template);
@@ -99,7 +99,7 @@ final class E2bApi {
 
   /** DELETE /sandboxes/{id}; a sandbox that is already gone counts as killed. */
   void kill(String sandboxId) throws E2bServiceException, InterruptedException {
-    Answer answer = send(request("/sandboxes/" + encode(sandboxId)).DELETE(), CallGuard.NONE);
+    Answer answer = send(request("/sandboxes/" + encode(sandboxId)).DELETE(), RunGuard.never());
     if (answer.status() != 204 && answer.status() != 200 && answer.status() != 404) {
       throw error(answer);
     }
@@ -108,7 +108,7 @@ final class E2bApi {
   /** GET /sandboxes/{id}: present, gone, or unknown (empty) when the service does not say. */
   Optional<Boolean> exists(String sandboxId) throws InterruptedException {
     try {
-      Answer answer = send(request("/sandboxes/" + encode(sandboxId)).GET(), CallGuard.NONE);
+      Answer answer = send(request("/sandboxes/" + encode(sandboxId)).GET(), RunGuard.never());
       if (answer.status() == 200) {
         return Optional.of(true);
       }
@@ -123,7 +123,7 @@ final class E2bApi {
     String filter = metadata.entrySet().stream()
         .map(e -> encode(e.getKey()) + "=" + encode(e.getValue()))
         .collect(Collectors.joining("&"));
-    Answer answer = send(request("/v2/sandboxes?limit=100&metadata=" + encode(filter)).GET(), CallGuard.NONE);
+    Answer answer = send(request("/v2/sandboxes?limit=100&metadata=" + encode(filter)).GET(), RunGuard.never());
     if (answer.status() != 200) {
       throw error(answer);
     }
@@ -145,9 +145,9 @@ final class E2bApi {
    * the v2 listing answer 404 there; the older GET /sandboxes is tried then.
    */
   Answer probe() throws E2bServiceException, InterruptedException {
-    Answer answer = send(request("/v2/sandboxes?limit=1").GET(), CallGuard.NONE);
+    Answer answer = send(request("/v2/sandboxes?limit=1").GET(), RunGuard.never());
     if (answer.status() == 404) {
-      answer = send(request("/sandboxes").GET(), CallGuard.NONE);
+      answer = send(request("/sandboxes").GET(), RunGuard.never());
     }
     return answer;
   }
@@ -182,7 +182,7 @@ final class E2bApi {
   }
 
   /** Sends and waits for the whole (bounded) answer, at most the request timeout; reports the outcome. */
-  Answer send(HttpRequest.Builder builder, CallGuard guard) throws E2bServiceException, InterruptedException {
+  Answer send(HttpRequest.Builder builder, RunGuard guard) throws E2bServiceException, InterruptedException {
     Answer answer = send(http, builder.build(), timeout, guard, redactor, calls);
     ServiceCallListener.Outcome outcome = ServiceCallListener.Outcome.ofStatus(answer.status());
     if (outcome != ServiceCallListener.Outcome.OK && error(answer).isQuota()) {
@@ -192,13 +192,13 @@ final class E2bApi {
     return answer;
   }
 
-  static Answer send(HttpClient http, HttpRequest request, Duration timeout, CallGuard guard, Redactor redactor)
+  static Answer send(HttpClient http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor)
       throws E2bServiceException, InterruptedException {
     return send(http, request, timeout, guard, redactor, ServiceCallListener.NONE);
   }
 
   /** As above; a call that gets no answer is reported as unreachable (one the run aborted is not). */
-  private static Answer send(HttpClient http, HttpRequest request, Duration timeout, CallGuard guard, Redactor redactor,
+  private static Answer send(HttpClient http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor,
       ServiceCallListener calls) throws E2bServiceException, InterruptedException {
     CompletableFuture<HttpResponse<byte[]>> call =
         http.sendAsync(request, info -> new BoundedBodySubscriber(MAX_RESPONSE_BYTES));

@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend.e2b;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -17,36 +18,23 @@ import java.time.Instant;
 import java.util.Base64;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
 /**
  * One execution on an E2B-protocol service: create a sandbox (waiting while the service refuses
  * for quota), record its id, start the runner through envd with the envelope on stdin, stream
  * stdout and stderr into the capped sinks, classify how the stream ended. The caller's sandbox is
- * killed on every path. Also the run's {@link CallGuard}: the deadline and cancellation abort
- * whatever call it is blocked in.
+ * killed on every path. The run's {@link RunGuard} lets the deadline and cancellation abort
+ * whatever call it is blocked in and close the event stream.
  */
-final class E2bExecution implements CallGuard {
+final class E2bExecution {
 
   /** Grace envd's own deadline (Connect-Timeout-Ms) gets over ours: it is the backstop. */
   static final Duration SERVER_DEADLINE_GRACE = Duration.ofSeconds(2);
 
   private static final ObjectMapper JSON = new ObjectMapper();
-
-  /** Why the operator stopped the run, if it did. */
-  private enum Stop {
-    NONE,
-    DEADLINE,
-    CANCELLED
-  }
 
   /** What the event stream said before it ended. */
   private static final class StreamResult {
@@ -69,9 +57,8 @@ final class E2bExecution implements CallGuard {
   private final String template;
   private final Map<String, String> metadata;
 
-  private final AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
-  private final CountDownLatch stopped = new CountDownLatch(1);
-  private final Set<Future<?>> calls = ConcurrentHashMap.newKeySet();
+  /** Stopped by the deadline or a cancellation: aborts the call in flight and closes the event stream. */
+  private final RunGuard guard = new RunGuard();
   private volatile InputStream stream;
   /** A creation call ended without an answer: the sandbox may exist without the operator knowing its id. */
   private volatile boolean creationUncertain;
@@ -94,6 +81,7 @@ final class E2bExecution implements CallGuard {
     this.timings = timings;
     this.template = template;
     this.metadata = metadata;
+    guard.onStop(() -> closeQuietly(stream));
   }
 
   /** Whether envd started the runner in the sandbox: the sandbox is up and answering. */
@@ -117,7 +105,7 @@ final class E2bExecution implements CallGuard {
    * @param holder the lease, which the creation gate knows as a probe or not
    */
   ExecutionOutcome run(Object holder, ExecutionRequest request, RunControl control) {
-    control.onCancel(() -> stop(Stop.CANCELLED));
+    control.onCancel(() -> guard.stop(RunGuard.Stop.CANCELLED));
     Instant begun = clock.instant();
     E2bApi.CreatedSandbox sandbox;
     try {
@@ -136,14 +124,14 @@ final class E2bExecution implements CallGuard {
     try {
       control.sandboxAssigned(sandbox.sandboxId());
     } catch (RuntimeException e) {
-      if (stop.get() != Stop.NONE) {
+      if (guard.stopped()) {
         return stoppedBeforeCode(sandbox.sandboxId(), begun);
       }
       return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandbox.sandboxId(), begun, clock.instant(),
           "The sandbox id could not be recorded in the CodeExecution status, so the code was not sent ("
               + E2bApi.rootMessage(e) + ")");
     }
-    if (stop.get() != Stop.NONE) {
+    if (guard.stopped()) {
       return stoppedBeforeCode(sandbox.sandboxId(), begun);
     }
     return stream(sandbox, request);
@@ -172,7 +160,7 @@ final class E2bExecution implements CallGuard {
     Instant giveUp = clock.instant().plus(timings.maxQuotaWait());
     E2bServiceException lastRefusal = null;
     while (true) {
-      if (stop.get() != Stop.NONE) {
+      if (guard.stopped()) {
         return null;
       }
       Duration wait = gate.remainingBackoff();
@@ -182,20 +170,20 @@ final class E2bExecution implements CallGuard {
               + " minutes (" + lastRefusal.describe() + "); set spec.limits.maxConcurrentExecutions to the"
               + " concurrency your plan allows");
         }
-        if (stopped.await(wait.toMillis(), TimeUnit.MILLISECONDS)) {
+        if (guard.awaitStop(wait)) {
           return null;
         }
         continue;
       }
       try {
-        E2bApi.CreatedSandbox created = api.create(template, ttlSeconds, metadata, this);
+        E2bApi.CreatedSandbox created = api.create(template, ttlSeconds, metadata, guard);
         gate.created();
         return created;
       } catch (E2bServiceException e) {
         if (e.status() == 0) {
           creationUncertain = true; // the request may have reached the service
         }
-        if (stop.get() != Stop.NONE) {
+        if (guard.stopped()) {
           return null;
         }
         if (e.isQuota()) {
@@ -239,7 +227,7 @@ final class E2bExecution implements CallGuard {
   }
 
   private ExecutionOutcome stoppedBeforeCode(String id, Instant begun) {
-    if (stop.get() == Stop.DEADLINE) {
+    if (guard.state() == RunGuard.Stop.DEADLINE) {
       return ExecutionOutcome.failure(Termination.TIMED_OUT, id, begun, clock.instant(), null);
     }
     return ExecutionOutcome.failure(Termination.CANCELLED, id, begun, clock.instant(),
@@ -260,13 +248,12 @@ final class E2bExecution implements CallGuard {
     StreamResult result = new StreamResult();
     result.interpreter = RunnerProgram.command(request.language()).get(0);
     Instant started = clock.instant();
-    ScheduledFuture<?> deadline =
-        scheduler.schedule(() -> stop(Stop.DEADLINE), request.timeout().toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> deadline = guard.deadlineAfter(request.timeout(), scheduler);
     try {
       InputStream in = envd.start(RunnerProgram.command(request.language()),
-          request.timeout().plus(SERVER_DEADLINE_GRACE), this);
+          request.timeout().plus(SERVER_DEADLINE_GRACE), guard);
       stream = in;
-      if (stop.get() != Stop.NONE) {
+      if (guard.stopped()) {
         closeQuietly(in);
       }
       read(in, envd, envelope, streams, result);
@@ -318,7 +305,7 @@ final class E2bExecution implements CallGuard {
           runnerStarted = true;
           long pid = event.get("start").path("pid").asLong();
           try {
-            envd.sendStdin(pid, envelope.line(), this);
+            envd.sendStdin(pid, envelope.line(), guard);
           } catch (E2bServiceException e) {
             // The process may have ended at once (envd's shell found no interpreter): its end
             // event, still to come on the stream, says why better than the refused input.
@@ -363,8 +350,8 @@ final class E2bExecution implements CallGuard {
 
   /** How the run ended; the operator's own stops first, then what envd said, then how it broke. */
   private Classified classify(E2bApi.CreatedSandbox sandbox, StreamResult result, RunnerStreams streams) {
-    Stop stopped = stop.get();
-    if (stopped == Stop.CANCELLED) {
+    RunGuard.Stop stopped = guard.state();
+    if (stopped == RunGuard.Stop.CANCELLED) {
       return new Classified(Termination.CANCELLED, null,
           "The CodeExecution was deleted while it ran; the sandbox was killed");
     }
@@ -377,7 +364,7 @@ final class E2bExecution implements CallGuard {
       }
       return ended;
     }
-    if (stopped == Stop.DEADLINE) {
+    if (stopped == RunGuard.Stop.DEADLINE) {
       return new Classified(Termination.TIMED_OUT, null, null);
     }
     if (result.trailerError != null) {
@@ -486,29 +473,6 @@ final class E2bExecution implements CallGuard {
   }
 
   // ---- stopping ----
-
-  /** Stops the run once: aborts the call in flight and closes the event stream. */
-  private void stop(Stop reason) {
-    if (!stop.compareAndSet(Stop.NONE, reason)) {
-      return;
-    }
-    stopped.countDown();
-    calls.forEach(call -> call.cancel(true));
-    closeQuietly(stream);
-  }
-
-  @Override
-  public void watch(Future<?> call) {
-    calls.add(call);
-    if (stop.get() != Stop.NONE) {
-      call.cancel(true);
-    }
-  }
-
-  @Override
-  public void unwatch(Future<?> call) {
-    calls.remove(call);
-  }
 
   private static void closeQuietly(InputStream in) {
     if (in == null) {

@@ -5,19 +5,18 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
-import dev.sandboxes.operator.backend.BackendContext;
+import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
-import dev.sandboxes.operator.backend.ServiceCallListener;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.Canary;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
@@ -64,7 +63,6 @@ public final class E2bSandboxBackend implements SandboxBackend {
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final StartFailures startFailures;
-  private volatile Runnable capacityListener = () -> {};
 
   /** The production backend: sandboxes are addressed by the E2B host convention. */
   public E2bSandboxBackend(BackendContext context) {
@@ -90,8 +88,7 @@ public final class E2bSandboxBackend implements SandboxBackend {
       throw new IllegalArgumentException(keyReference + " holds no API key");
     }
     this.redactor = new Redactor(apiKey.strip());
-    this.startFailures = new StartFailures(text -> redactor.clean(context.redact(text)));
-    startFailures.setListener(() -> capacityListener.run());
+    this.startFailures = new StartFailures(text -> redactor.clean(context.redact(text)), context.capacityListener());
     AtomicInteger threads = new AtomicInteger();
     this.scheduler = Executors.newScheduledThreadPool(2, r -> daemon(r, "e2b-timer-" + provider.name() + "-"
         + threads.incrementAndGet()));
@@ -108,9 +105,10 @@ public final class E2bSandboxBackend implements SandboxBackend {
         .followRedirects(HttpClient.Redirect.NEVER)
         .build();
     this.envdUser = context.spec().getE2b().getUser();
-    this.api = new E2bApi(http, settings.apiUrl(), apiKey.strip(), timings.requestTimeout(), redactor);
+    this.api = new E2bApi(http, settings.apiUrl(), apiKey.strip(), timings.requestTimeout(), redactor,
+        context.serviceCallListener());
     this.gate = new CreationGate(clock, scheduler, timings.initialBackoff(), timings.maxBackoff(),
-        provider.displayName());
+        provider.displayName(), context.capacityListener());
   }
 
   private static Thread daemon(Runnable r, String name) {
@@ -122,11 +120,6 @@ public final class E2bSandboxBackend implements SandboxBackend {
   @Override
   public ProviderType type() {
     return ProviderType.E2B;
-  }
-
-  @Override
-  public void setServiceCallListener(ServiceCallListener listener) {
-    api.reportCallsTo(listener);
   }
 
   @Override
@@ -178,7 +171,7 @@ public final class E2bSandboxBackend implements SandboxBackend {
   private Optional<StartFailure> failingAfterTrial() {
     if (startFailures.trialDue()) {
       Language language = provider.runtimes().keySet().iterator().next();
-      Canary.Result trial = Canary.run(this, provider, language, RunControl.detached(), clock);
+      CanaryRun.Result trial = CanaryRun.run(this, provider, language, RunControl.detached(), clock);
       LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(),
           trial.message());
     }
@@ -342,12 +335,6 @@ public final class E2bSandboxBackend implements SandboxBackend {
         return;
       }
     }
-  }
-
-  @Override
-  public void setCapacityListener(Runnable listener) {
-    this.capacityListener = listener;
-    gate.setListener(listener);
   }
 
   @Override

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandboxes.operator.backend.RunGuard;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -77,7 +78,7 @@ final class EnvdClient {
    *
    * @param serverDeadline sent as Connect-Timeout-Ms: envd kills the process when it lapses
    */
-  InputStream start(List<String> argv, Duration serverDeadline, CallGuard guard)
+  InputStream start(List<String> argv, Duration serverDeadline, RunGuard guard)
       throws E2bServiceException, InterruptedException {
     ObjectNode request = JSON.createObjectNode();
     ObjectNode process = request.putObject("process");
@@ -128,7 +129,7 @@ final class EnvdClient {
   }
 
   /** Writes bytes to the stdin of a process started with stdin open (unary SendInput). */
-  void sendStdin(long pid, byte[] data, CallGuard guard) throws E2bServiceException, InterruptedException {
+  void sendStdin(long pid, byte[] data, RunGuard guard) throws E2bServiceException, InterruptedException {
     ObjectNode request = JSON.createObjectNode();
     request.putObject("process").put("pid", pid);
     request.putObject("input").put("stdin", Base64.getEncoder().encodeToString(data));

@@ -1,7 +1,9 @@
 package dev.sandboxes.operator.backend.selfmanaged;
 
 import dev.sandboxes.operator.backend.ExecutionThreads;
+import dev.sandboxes.operator.backend.OomEvidence;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -24,10 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One execution in one claimed pod: exec the runner with the envelope on stdin, stream its output
@@ -35,15 +34,6 @@ import java.util.regex.Pattern;
  * status what ended a run that did not end by itself.
  */
 final class PodExecution {
-
-  /** How a run ended from the operator's side. */
-  private enum Stop {
-    NONE,
-    /** The exec ended (or broke) on its own before any stop: its outcome stands. */
-    ENDED,
-    DEADLINE,
-    CANCELLED
-  }
 
   /** How long a pod that may be dying gets to show it in its status. */
   private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
@@ -65,8 +55,6 @@ final class PodExecution {
   static final Duration EXIT_STATUS_GRACE = Duration.ofSeconds(2);
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
-  /** The OOM-kill counter in memory.oom_control (cgroup v1) and memory.events (v2). */
-  private static final Pattern OOM_KILL = Pattern.compile("(?m)^oom_kill (\\d+)$");
 
   private final KubernetesClient client;
   private final PodExec exec;
@@ -117,8 +105,7 @@ final class PodExecution {
     RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     GatedSink stdout = new GatedSink(streams.stdout());
     GatedSink stderr = new GatedSink(streams.stderr());
-    AtomicReference<Stop> stop = new AtomicReference<>(Stop.NONE);
-    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    RunGuard guard = new RunGuard();
     Instant started = clock.instant();
     // Completes EXIT_STATUS_GRACE after the runner's done record, or at the deadline if the record
     // came before it: the code ended in time, only its exit status is late.
@@ -130,14 +117,12 @@ final class PodExecution {
         reported.complete(null);
         return;
       }
-      if (stop.compareAndSet(Stop.NONE, Stop.DEADLINE)) {
-        stopped.complete(null);
+      if (guard.stop(RunGuard.Stop.DEADLINE)) {
         ExecutionThreads.teardown(() -> deletePod.accept(pod));
       }
     });
     control.onCancel(() -> {
-      if (stop.compareAndSet(Stop.NONE, Stop.CANCELLED)) {
-        stopped.complete(null);
+      if (guard.stop(RunGuard.Stop.CANCELLED)) {
         ExecutionThreads.teardown(() -> deletePod.accept(pod));
       }
     });
@@ -162,18 +147,18 @@ final class PodExecution {
     boolean exitStatusLost = false;
     try {
       CompletableFuture<Integer> exit = starting.thenCompose(PodExec.Running::exitCode);
-      CompletableFuture.anyOf(exit, stopped, reported)
+      CompletableFuture.anyOf(exit, guard.signal(), reported)
           .get(request.timeout().plus(STREAM_GRACE).toMillis(), TimeUnit.MILLISECONDS);
       // An exit just before the deadline counts: the deadline can no longer turn it into a timeout.
-      if (exit.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+      if (exit.isDone() && guard.end()) {
         exitCode = exit.get();
-      } else if (reported.isDone() && stop.compareAndSet(Stop.NONE, Stop.ENDED)) {
+      } else if (reported.isDone() && guard.end()) {
         // The runner reported its end, but no exit status followed: a process the code started
         // still holds the exec's output. The done record decides (below); the caller deletes the pod.
         exitStatusLost = true;
       }
     } catch (ExecutionException e) {
-      stop.compareAndSet(Stop.NONE, Stop.ENDED);
+      guard.end();
       broken = describe(e.getCause());
     } catch (TimeoutException e) {
       // The deadline deleted the pod long ago and the stream still did not end: give up on it.
@@ -192,10 +177,10 @@ final class PodExecution {
     }
     Instant finished = clock.instant();
 
-    if (stop.get() == Stop.DEADLINE) {
+    if (guard.state() == RunGuard.Stop.DEADLINE) {
       return outcome(Termination.TIMED_OUT, null, streams, pod, started, finished, null);
     }
-    if (stop.get() == Stop.CANCELLED) {
+    if (guard.state() == RunGuard.Stop.CANCELLED) {
       return outcome(Termination.CANCELLED, null, streams, pod, started, finished, control.cancelReason());
     }
     RunnerReport report = streams.report(); // parsed once; the streams are finished
@@ -209,9 +194,9 @@ final class PodExecution {
               + (state.evidence() == null ? "" : " (" + state.evidence() + ")")
               + "; the code's own outcome is unknown");
     }
+    OomEvidence memory = new OomEvidence("sandbox pod", settings.memory());
     if (state.oomKilled()) {
-      return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished,
-          "The sandbox pod was stopped at its memory limit of " + settings.memory());
+      return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished, memory.sandboxStopped());
     }
     if (state.failed()) {
       return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
@@ -237,18 +222,13 @@ final class PodExecution {
               + (state.evidence() == null ? "" : " (" + state.evidence() + ")"));
     }
     String detail = null;
-    if (exitCode == 137 && !report.finished()) {
-      // SIGKILL while the pod lives on. The memory limit sends it, but so can the code itself:
-      // only the memory cgroup's own OOM-kill count says which.
-      OomKills evidence = oomKills(pod);
-      if (evidence.count() > 0) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished,
-            "The kernel's OOM killer stopped the program at the sandbox pod's memory limit of " + settings.memory()
-                + " (the memory cgroup counted " + evidence.count() + " OOM kill" + (evidence.count() == 1 ? "" : "s") + ")");
+    if (OomEvidence.sigkilledBeforeDone(exitCode, report.finished())) {
+      // SIGKILL while the pod lives on: the memory cgroup's count says whether the limit sent it.
+      OomEvidence.Verdict verdict = memory.afterSigkill(oomKills(pod));
+      if (verdict.outOfMemory()) {
+        return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished, verdict.message());
       }
-      detail = evidence.count() == 0
-          ? "The sandbox pod's memory cgroup recorded no OOM kill, so it was not the memory limit"
-          : "The sandbox pod's memory cgroup could not be read, so nothing shows that the memory limit sent it";
+      detail = verdict.message();
     }
     return outcome(Termination.EXITED, exitCode, streams, pod, started, finished, detail);
   }
@@ -269,39 +249,30 @@ final class PodExecution {
     }
   }
 
-  /** The memory cgroup's OOM-kill count: -1 when it cannot be read. */
-  record OomKills(long count) {}
-
   /**
    * Reads oom_kill from the pod's memory cgroup (memory.oom_control on cgroup v1, memory.events on
    * v2) with a second exec. Each pod runs one execution, so a count above zero happened during it.
    * Under gVisor the files do not exist; there the memory limit stops the whole sandbox, which the
    * pod's status shows instead.
    */
-  OomKills oomKills(String pod) {
+  OomEvidence.OomKills oomKills(String pod) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     PodExec.Running probe = null;
     try {
-      probe = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER,
-          List.of("cat", "/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"),
+      probe = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, OomEvidence.READ_COMMAND,
           new byte[0], out, OutputStream.nullOutputStream());
       probe.exitCode().handle((code, error) -> code).get(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return new OomKills(-1);
+      return OomEvidence.OomKills.unreadable(null);
     } catch (ExecutionException | TimeoutException | RuntimeException e) {
-      return new OomKills(-1);
+      return OomEvidence.OomKills.unreadable(null);
     } finally {
       if (probe != null) {
         probe.close();
       }
     }
-    Matcher matcher = OOM_KILL.matcher(out.toString(StandardCharsets.UTF_8));
-    long kills = -1;
-    while (matcher.find() && matcher.group(1).length() < 18) {
-      kills = Math.max(kills, Long.parseLong(matcher.group(1)));
-    }
-    return new OomKills(kills);
+    return OomEvidence.OomKills.parse(out.toString(StandardCharsets.UTF_8), null);
   }
 
   /** What the pod's status says about a run that did not end well. */
@@ -338,7 +309,7 @@ final class PodExecution {
    * look; the verdict still needs the pod's own evidence.
    */
   static boolean maybeSandboxDeath(Integer exitCode, String stderr) {
-    return exitCode == null || exitCode == 137
+    return exitCode == null || exitCode == OomEvidence.SIGKILL_EXIT_CODE
         || (exitCode == 128 && stderr != null && stderr.contains("urpc method") && stderr.contains("EOF"));
   }
 

@@ -2,7 +2,7 @@ package dev.sandboxes.operator.backend.selfmanaged;
 
 import dev.sandboxes.api.ApiConstants;
 import dev.sandboxes.api.v1alpha1.Language;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;

@@ -5,7 +5,6 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxBackend;
@@ -15,7 +14,8 @@ import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.node.v1.RuntimeClass;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -60,7 +60,6 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final AtomicBoolean closed = new AtomicBoolean();
   /** Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit. */
   private volatile boolean limitProcesses;
-  private volatile Runnable capacityListener = () -> {};
   private final Duration sandboxDeathSettleWait;
 
   public SelfManagedSandboxBackend(BackendContext context) {
@@ -102,7 +101,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
         language -> PodExecution.runnerCommand(language, limitProcesses, settings.pidsLimit()),
         dev.sandboxes.operator.backend.ExecutionThreads.engineCalls(), RUNNER_OPENING_WAIT);
     this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), settings.maxPoolSize(), templates,
-        claimExpiry, executor, () -> capacityListener.run(), clock, warmRunners);
+        claimExpiry, executor, context.capacityListener(), clock, warmRunners);
   }
 
   @Override
@@ -153,12 +152,6 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
           "Creating NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " failed: " + e.getMessage());
     }
     pool.allowCreation(true);
-    try {
-      pool.start();
-    } catch (KubernetesClientException e) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
-          "Watching the sandbox pods in namespace " + provider.namespace() + " failed: " + e.getMessage());
-    }
     Optional<PodPool.Problem> problem = pool.problem();
     if (problem.isPresent()) {
       return ProbeResult.notReady(problem.get().reason(), problem.get().message());
@@ -173,6 +166,17 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
         + "); NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
         + processes + "; " + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize()
         + (settings.maxPoolSize() > settings.poolSize() ? " growing with demand up to " + settings.maxPoolSize() : "") + ".");
+  }
+
+  /** Starts the pool: watches this provider's pods, takes over or removes leftovers, fills up. */
+  @Override
+  public void start() {
+    try {
+      pool.start();
+    } catch (KubernetesClientException e) {
+      throw new IllegalStateException(
+          "Watching the sandbox pods in namespace " + provider.namespace() + " failed: " + e.getMessage(), e);
+    }
   }
 
   /** Whether the RuntimeClass declares that its pods get no network interface but loopback. */
@@ -264,11 +268,6 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   @Override
   public Map<Language, Integer> startingSandboxes() {
     return pool.starting();
-  }
-
-  @Override
-  public void setCapacityListener(Runnable listener) {
-    this.capacityListener = listener;
   }
 
   @Override

@@ -4,7 +4,7 @@ import dev.sandboxes.api.v1alpha1.EgressPolicy;
 import dev.sandboxes.api.v1alpha1.EgressSpec;
 import dev.sandboxes.api.v1alpha1.SandboxResources;
 import dev.sandboxes.api.v1alpha1.SelfManagedSpec;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.Toleration;
 import java.util.List;
 import java.util.Map;

@@ -11,7 +11,6 @@ import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -19,9 +18,11 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
-import dev.sandboxes.operator.testing.FakeAgentRunServer;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import dev.sandboxes.operator.runner.ArtifactLimits;
+import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -86,8 +87,8 @@ class AliyunSandboxBackendTest {
     fake.templatePollsUntilReady(2);
     AliyunSandboxBackend backend = backend(FAST);
 
-    ProbeResult first = backend.probe();
-    ProbeResult second = backend.probe();
+    ProbeResult first = backend.startIfReady(backend.probe());
+    ProbeResult second = backend.startIfReady(backend.probe());
 
     assertThat(first.ready()).as(first.message()).isTrue();
     assertThat(first.reason()).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE);
@@ -105,7 +106,7 @@ class AliyunSandboxBackendTest {
     fake.withTemplate("team-interpreter", "READY");
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("team-interpreter"));
 
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
 
     assertThat(probe.ready()).as(probe.message()).isTrue();
     assertThat(fake.count("CreateTemplate")).isZero();
@@ -116,7 +117,7 @@ class AliyunSandboxBackendTest {
   void aTemplateStillCreatingKeepsTheProviderNotReadyUntilItIsReady() {
     fake.withTemplate("slow", "CREATING");
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("slow"));
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.PROBING);
     assertThat(probe.message()).contains("slow is CREATING");
@@ -125,7 +126,7 @@ class AliyunSandboxBackendTest {
   @Test
   void anUnknownConfiguredTemplateIsTemplateNotFound() {
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("no-such-template"));
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_FOUND);
     assertThat(probe.message()).contains("no-such-template").contains("does not exist in region cn-hangzhou");
@@ -136,7 +137,7 @@ class AliyunSandboxBackendTest {
   void aWrongSecretIsCredentialsRejectedAndNeverShown() {
     String wrongSecret = "not-the-right-secret-value";
     AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, wrongSecret));
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
     assertThat(probe.message()).contains("SignatureDoesNotMatch").contains("request id fake-").contains(ALIYUN_SECRET)
@@ -147,7 +148,7 @@ class AliyunSandboxBackendTest {
   @Test
   void anUnknownAccessKeyIsCredentialsRejected() {
     AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials("LTAI5tUnknownKey", FakeAgentRunServer.ACCESS_KEY_SECRET));
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
     assertThat(probe.message()).contains("InvalidAccessKeyId.NotFound").doesNotContain("LTAI5tUnknownKey");
   }
@@ -155,7 +156,7 @@ class AliyunSandboxBackendTest {
   @Test
   void anEndpointThatDoesNotAnswerIsBackendUnreachable() {
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setControlEndpoint("http://127.0.0.1:1"));
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("did not answer");
   }
@@ -164,10 +165,10 @@ class AliyunSandboxBackendTest {
   void serverErrorsOnTheProbeAreRetriedThenReportedWithTheRequestId() {
     fake.failNext("ListTemplates", 1, 503, "ServiceUnavailable", "try again");
     AliyunSandboxBackend backend = backend(FAST);
-    assertThat(backend.probe().ready()).isTrue();
+    assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
 
     fake.failNext("ListTemplates", 10, 500, "InternalError", "the service broke");
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("HTTP 500 InternalError: the service broke").contains("request id fake-");
   }
@@ -331,8 +332,7 @@ class AliyunSandboxBackendTest {
   @Test
   void throttlingHoldsNewLeasesBackAndTheRunRetriesAfterTheHint() throws Exception {
     AliyunSandboxBackend backend = readyBackend();
-    AtomicInteger wakeUps = new AtomicInteger();
-    backend.setCapacityListener(wakeUps::incrementAndGet);
+    wakeUps.set(0);
     // Two refusals of 1.5 s each: a window of 3 s in which leases are held back, wide enough to be
     // seen by a test thread that a loaded machine schedules late.
     fake.throttleNext("CreateSandbox", 2, 1500);
@@ -356,7 +356,7 @@ class AliyunSandboxBackendTest {
         Duration.ofMillis(1500), FAST.firstThrottleBackoff(), FAST.maxThrottleBackoff(), FAST.provisionTimeout(),
         FAST.pollInterval(), FAST.templateWait(), 300, FAST.maintenanceInterval(), FAST.leftoverAge(), FAST.maxResponseBytes());
     AliyunSandboxBackend backend = backend(shortQuotaWait);
-    assertThat(backend.probe().ready()).isTrue();
+    assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     fake.maxSandboxes(0, 400);
 
     ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
@@ -436,7 +436,7 @@ class AliyunSandboxBackendTest {
   void aDataPlaneThatRejectsTheSignatureIsSandboxFailed() {
     // The control plane ignores the region; the data plane's signature scope includes it.
     AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setRegion("cn-beijing"));
-    assertThat(backend.probe().ready()).isTrue();
+    assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
     assertThat(outcome.detail()).contains("HTTP 403 SignatureDoesNotMatch");
@@ -693,8 +693,8 @@ class AliyunSandboxBackendTest {
       p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET);
     });
     AliyunSandboxBackend byDefault = backend(FAST, p -> p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET));
-    assertThat(named.probe().ready()).isTrue();
-    assertThat(byDefault.probe().ready()).isTrue();
+    assertThat(named.startIfReady(named.probe()).ready()).isTrue();
+    assertThat(byDefault.startIfReady(byDefault.probe()).ready()).isTrue();
     assertThat(fake.templateNetworkMode(AliyunSettings.DEFAULT_INTERNET_TEMPLATE)).isEqualTo("PUBLIC");
     assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isFalse();
   }
@@ -752,17 +752,19 @@ class AliyunSandboxBackendTest {
     AliyunSandboxBackend backend = backend(fastMaintenance);
     String leftover = backend.ids().forExecution(UUID.randomUUID().toString());
     fake.addLeftover(leftover, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofMinutes(30)));
-    assertThat(backend.probe().ready()).isTrue();
+    assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     await().until(() -> fake.liveSandboxes().isEmpty());
   }
 
   // ---- helpers ----
 
   private volatile String lastUid;
+  /** How often the backends built here called their capacity listener. */
+  private final AtomicInteger wakeUps = new AtomicInteger();
 
   private AliyunSandboxBackend readyBackend() {
     AliyunSandboxBackend backend = backend(FAST);
-    ProbeResult probe = backend.probe();
+    ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).as(probe.message()).isTrue();
     return backend;
   }
@@ -780,7 +782,8 @@ class AliyunSandboxBackendTest {
     customize.accept(provider);
     ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
     BackendContext context = new BackendContext("uid-" + UUID.randomUUID(), settings, provider.getSpec(),
-        Map.of(ALIYUN_SECRET, credentials), OperatorConfig.defaults(), null);
+        Map.of(ALIYUN_SECRET, credentials), OperatorConfig.defaults(), null)
+        .withListeners(wakeUps::incrementAndGet, ServiceCallListener.NONE);
     AliyunSandboxBackend backend = new AliyunSandboxBackend(context, timings, Clock.systemUTC());
     backends.add(backend);
     return backend;

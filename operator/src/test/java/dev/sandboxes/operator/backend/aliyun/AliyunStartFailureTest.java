@@ -11,7 +11,6 @@ import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.StartFailures;
@@ -19,7 +18,8 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import java.time.Clock;
 import java.time.Duration;
@@ -72,14 +72,14 @@ class AliyunStartFailureTest {
     fake.withTemplate("stuck", "CREATING");
     backend = backend(p -> p.getSpec().getAliyun().setTemplateName("stuck"));
 
-    ProbeResult first = backend.probe();
+    ProbeResult first = backend.startIfReady(backend.probe());
     assertThat(first.ready()).isFalse();
     assertThat(first.reason()).isEqualTo(SandboxProviderReason.PROBING);
     assertThat(first.message()).contains("stuck is CREATING since");
 
     // 30 probe waits of 100 ms: from then on it is stuck, with the same "since" as before.
     Thread.sleep(FAST.templateWait().multipliedBy(AliyunSandboxBackend.TEMPLATE_STUCK_AFTER_WAITS).toMillis());
-    ProbeResult stuck = backend.probe();
+    ProbeResult stuck = backend.startIfReady(backend.probe());
     assertThat(stuck.ready()).isFalse();
     assertThat(stuck.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
     String since = first.message().substring(first.message().indexOf("since "), first.message().indexOf(';'));
@@ -91,7 +91,7 @@ class AliyunStartFailureTest {
   @Test
   void sandboxesThatNeverBecomeHealthyMakeTheProviderNotReadyUntilATrialStartWorks() {
     backend = backend(p -> { });
-    assertThat(backend.probe().ready()).isTrue();
+    assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     fake.healthChecksUntilOk(1_000_000);
 
     for (int i = 1; i <= StartFailures.THRESHOLD; i++) {
@@ -104,14 +104,14 @@ class AliyunStartFailureTest {
       assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(f.error()).contains("did not pass its health check").doesNotContain(FakeAgentRunServer.ACCESS_KEY_SECRET);
     });
-    ProbeResult failing = backend.probe();
+    ProbeResult failing = backend.startIfReady(backend.probe());
     assertThat(failing.ready()).isFalse();
     assertThat(failing.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
     assertThat(failing.message()).contains("did not pass its health check").contains("AgentRun console");
 
     fake.healthChecksUntilOk(0);
     await("a trial start in the probe makes the provider Ready").atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofSeconds(1)).until(() -> backend.probe().ready());
+        .pollInterval(Duration.ofSeconds(1)).until(() -> backend.startIfReady(backend.probe()).ready());
     assertThat(backend.startFailure()).isEmpty();
   }
 

@@ -3,18 +3,18 @@ package dev.sandboxes.operator.backend.docker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.OutputLimitAction;
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -24,8 +24,8 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
-import dev.sandboxes.api.v1alpha1.RuntimeSpec;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.testing.ArtifactScenarios;
 import dev.sandboxes.operator.testing.DockerEngines;
 import dev.sandboxes.operator.testing.SlowEngineProxy;
@@ -132,7 +132,7 @@ class DockerSandboxBackendEngineTest {
       DockerSandboxBackend backend = newBackend("slow-" + runtime, dockerSpec(proxy.host(), runtime));
       String containerId;
       try {
-        ProbeResult probe = backend.probe();
+        ProbeResult probe = backend.startIfReady(backend.probe());
         assertThat(probe.ready()).as(probe.message()).isTrue();
         SandboxLease lease = lease(backend, Language.PYTHON);
         containerId = lease.sandboxId();
@@ -451,7 +451,7 @@ class DockerSandboxBackendEngineTest {
     spec.setRuntimes(java.util.List.of(python));
     spec.getDocker().setPoolSize(1);
     try (DockerSandboxBackend backend = newBackend("datascience-" + runtime, spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       org.junit.jupiter.api.Assumptions.assumeFalse(SandboxProviderReason.IMAGE_NOT_FOUND.equals(probe.reason()),
           DATASCIENCE_IMAGE + " is not built (hack/build-runtime-image --variant datascience)");
       assertThat(probe.ready()).as(probe.message()).isTrue();
@@ -477,7 +477,7 @@ class DockerSandboxBackendEngineTest {
     provider.setSpec(dockerSpec(DockerEngines.host(runtime), runtime));
     ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
     for (Language language : Language.values()) {
-      dev.sandboxes.operator.sandboxprovider.Canary.Result result = dev.sandboxes.operator.sandboxprovider.Canary.run(
+      dev.sandboxes.operator.backend.CanaryRun.Result result = dev.sandboxes.operator.backend.CanaryRun.run(
           backend(runtime), settings, language, RunControl.detached(), java.time.Clock.systemUTC());
       assertThat(result.passed()).as(result.message()).isTrue();
       assertThat(result.latencyMillis()).isPositive();
@@ -606,7 +606,7 @@ class DockerSandboxBackendEngineTest {
   void aRuncSocketDoesNotPassForGvisor() {
     SandboxProviderSpec spec = dockerSpec(DockerEngines.host("runc"), "runsc");
     try (DockerSandboxBackend backend = newBackend("mismatch", spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.ready()).isFalse();
       assertThat(probe.reason()).isEqualTo(SandboxProviderReason.RUNTIME_NOT_FOUND);
       assertThat(probe.message()).contains("runs the OCI runtime runc, not runsc");
@@ -617,7 +617,7 @@ class DockerSandboxBackendEngineTest {
   void anUnreachableEngineIsReportedNotHidden() {
     SandboxProviderSpec spec = dockerSpec("unix:///run/sandbox-operator/engine/no-such.sock", "runc");
     try (DockerSandboxBackend backend = newBackend("unreachable", spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.ready()).isFalse();
       assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
       assertThat(probe.message()).contains("no-such.sock");
@@ -632,7 +632,7 @@ class DockerSandboxBackendEngineTest {
     runtime.setImage("localhost/does-not-exist:v0");
     spec.setRuntimes(java.util.List.of(runtime));
     try (DockerSandboxBackend backend = newBackend("no-image", spec)) {
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.reason()).isEqualTo(SandboxProviderReason.IMAGE_NOT_FOUND);
       assertThat(probe.message()).contains("localhost/does-not-exist:v0");
     }
@@ -699,7 +699,7 @@ class DockerSandboxBackendEngineTest {
   static DockerSandboxBackend backend(String runtime) {
     return BACKENDS.computeIfAbsent(runtime, r -> {
       DockerSandboxBackend backend = newBackend("engine-" + r, dockerSpec(DockerEngines.host(r), r));
-      ProbeResult probe = backend.probe();
+      ProbeResult probe = backend.startIfReady(backend.probe());
       assertThat(probe.ready()).as("probe of the %s engine: %s", r, probe.message()).isTrue();
       return backend;
     });

@@ -9,13 +9,13 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.cli.RunCommand;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.testing.BrokenPodmanService;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.io.ByteArrayOutputStream;
@@ -49,7 +49,7 @@ class DockerStartFailureEngineTest {
   void aServiceWithPodmansDefaultRlimitsMakesTheProviderNotReadyWithTheEnginesErrorUntilItIsFixed() {
     try (BrokenPodmanService engine = BrokenPodmanService.start();
         DockerSandboxBackend backend = backend(engine.host())) {
-      ProbeResult first = backend.probe(); // the engine answers; the pools start (and fail)
+      ProbeResult first = backend.startIfReady(backend.probe()); // the engine answers; the pools start (and fail)
       assertThat(first.reason()).isIn(SandboxProviderReason.BACKEND_REACHABLE, SandboxProviderReason.SANDBOX_START_FAILING);
       long started = System.nanoTime();
       StartFailure failure = await("the backend gives up on starting containers").atMost(Duration.ofSeconds(60))
@@ -61,7 +61,7 @@ class DockerStartFailureEngineTest {
       assertThat(failure.hint()).contains("containers.conf").contains("default_ulimits")
           .contains("docs/container-engine.md");
 
-      ProbeResult failing = backend.probe();
+      ProbeResult failing = backend.startIfReady(backend.probe());
       assertThat(failing.ready()).isFalse();
       assertThat(failing.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
       assertThat(failing.message()).contains(ENGINE_ERROR).contains("containers.conf").contains(engine.host());
@@ -71,7 +71,7 @@ class DockerStartFailureEngineTest {
       // with it the provider, without anyone touching it.
       engine.healed();
       await("the provider recovers by itself").atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500))
-          .until(() -> backend.probe().ready());
+          .until(() -> backend.startIfReady(backend.probe()).ready());
       assertThat(backend.startFailure()).isEmpty();
       await().atMost(Duration.ofSeconds(60)).until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent)
           .get().release();

@@ -24,11 +24,8 @@ class CreationGateTest {
   // late does not see them expire; the wake-up timers run in real time.
   private final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
   private final CreationGate gate =
-      new CreationGate(clock, scheduler, Duration.ofMillis(300), Duration.ofMillis(1200), "test/e2b");
-
-  CreationGateTest() {
-    gate.setListener(wakeUps::incrementAndGet);
-  }
+      new CreationGate(clock, scheduler, Duration.ofMillis(300), Duration.ofMillis(1200), "test/e2b",
+          wakeUps::incrementAndGet);
 
   @AfterEach
   void stop() {

@@ -11,7 +11,6 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.backend.BackendContext;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
 import dev.sandboxes.operator.backend.SandboxLease;
@@ -19,7 +18,9 @@ import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.BackendContext;
+import dev.sandboxes.operator.provider.ProviderSettings;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import dev.sandboxes.operator.testing.FakeE2bServer;
 import dev.sandboxes.operator.testing.FakeE2bServer.Scripted;
 import dev.sandboxes.operator.testing.TestResources;
@@ -432,8 +433,7 @@ class E2bSandboxBackendTest {
   @Test
   void quotaRefusalsKeepNewExecutionsWaitingAndTheRefusedOneRetries() throws Exception {
     E2bSandboxBackend backend = backend();
-    AtomicInteger wakeUps = new AtomicInteger();
-    backend.setCapacityListener(wakeUps::incrementAndGet);
+    wakeUps.set(0);
     String refusal = "{\"code\":429,\"message\":\"you have reached the maximum number of concurrent E2B sandboxes (20)\"}";
     fake.scriptCreates(Scripted.json(429, refusal), Scripted.json(429, refusal));
 
@@ -494,8 +494,7 @@ class E2bSandboxBackendTest {
   @Test
   void aRejectedKeyAtCreationStopsNewLeasesUntilAProbeAcceptsIt() {
     E2bSandboxBackend backend = backend();
-    AtomicInteger wakeUps = new AtomicInteger();
-    backend.setCapacityListener(wakeUps::incrementAndGet);
+    wakeUps.set(0);
     fake.scriptCreates(Scripted.json(401, "{\"code\":401,\"message\":\"Invalid API key\"}"));
 
     ExecutionOutcome outcome = run(backend, request(Language.PYTHON, "def main():\n    return 1\n", "{}",
@@ -698,6 +697,9 @@ class E2bSandboxBackendTest {
 
   // ---- helpers ----
 
+  /** How often the backends built here called their capacity listener. */
+  private final AtomicInteger wakeUps = new AtomicInteger();
+
   private E2bSandboxBackend backend() {
     return backend(apiKey, provider -> { });
   }
@@ -711,7 +713,7 @@ class E2bSandboxBackendTest {
     customize.accept(provider);
     OperatorConfig config = OperatorConfig.defaults();
     BackendContext context = new BackendContext("provider-uid", ProviderSettings.of(provider, config), provider.getSpec(),
-        Map.of(SECRET, Map.of("apiKey", key)), config, null);
+        Map.of(SECRET, Map.of("apiKey", key)), config, null).withListeners(wakeUps::incrementAndGet, ServiceCallListener.NONE);
     E2bSandboxBackend backend = new E2bSandboxBackend(context, fake.sandboxUrl(), FAST);
     backends.add(backend);
     return backend;

@@ -2,6 +2,7 @@ package dev.sandboxes.operator.backend.e2b;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sandboxes.operator.backend.RunGuard;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServer;
@@ -83,12 +84,12 @@ class EnvdHttp2Test {
     EnvdClient envd = new EnvdClient(EnvdClient.transportFor(base, http2, http11), base, "sbx-1", "token-1", null,
         Duration.ofSeconds(10), new Redactor("e2b_0123456789"));
     List<String> events = new CopyOnWriteArrayList<>();
-    try (InputStream stream = envd.start(List.of("python3", "-c", "pass"), Duration.ofSeconds(5), CallGuard.NONE)) {
+    try (InputStream stream = envd.start(List.of("python3", "-c", "pass"), Duration.ofSeconds(5), RunGuard.never())) {
       ConnectFrames.Frame frame;
       while ((frame = ConnectFrames.read(stream)) != null) {
         events.add((frame.endOfStream() ? "end-of-stream " : "") + new String(frame.message(), StandardCharsets.UTF_8));
         if (frame.message().length > 0 && new String(frame.message(), StandardCharsets.UTF_8).contains("\"start\"")) {
-          envd.sendStdin(7, "{}\n".getBytes(StandardCharsets.UTF_8), CallGuard.NONE);
+          envd.sendStdin(7, "{}\n".getBytes(StandardCharsets.UTF_8), RunGuard.never());
         }
       }
     }

@@ -3,7 +3,7 @@ package dev.sandboxes.operator.backend.selfmanaged;
 import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.config.OperatorConfig;
-import dev.sandboxes.operator.sandboxprovider.ProviderSettings;
+import dev.sandboxes.operator.provider.ProviderSettings;
 import io.fabric8.kubernetes.api.model.PodSpec;
 
 /** The pod spec a SelfManaged pool would create, for benchmarks that measure pods without an operator. */

@@ -1,4 +1,4 @@
-package dev.sandboxes.operator.backend;
+package dev.sandboxes.operator.provider;
 
 /**
  * Told how each call of a SaaS backend to its service ended, for the operator's metrics. Called

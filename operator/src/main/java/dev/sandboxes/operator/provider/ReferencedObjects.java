@@ -1,4 +1,4 @@
-package dev.sandboxes.operator.codeexecution;
+package dev.sandboxes.operator.provider;
 
 import java.util.Map;
 import java.util.Optional;

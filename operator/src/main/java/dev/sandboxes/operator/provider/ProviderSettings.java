@@ -1,4 +1,4 @@
-package dev.sandboxes.operator.sandboxprovider;
+package dev.sandboxes.operator.provider;
 
 import dev.sandboxes.api.v1alpha1.DockerSpec;
 import dev.sandboxes.api.v1alpha1.E2bSpec;

@@ -1,4 +1,4 @@
-package dev.sandboxes.operator.backend.e2b;
+package dev.sandboxes.operator.backend;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -11,16 +11,24 @@ import java.util.concurrent.Flow;
 
 /**
  * Collects a small response body (control-plane JSON, error bodies) and gives up beyond a limit,
- * so a misbehaving service cannot grow the operator's heap.
+ * so a misbehaving service cannot grow the operator's heap. The SaaS backends' HTTP clients use it
+ * for every call: {@code http.sendAsync(request, info -> new BoundedBodySubscriber(max))}.
  */
-final class BoundedBodySubscriber implements HttpResponse.BodySubscriber<byte[]> {
+public final class BoundedBodySubscriber implements HttpResponse.BodySubscriber<byte[]> {
 
-  private final int maxBytes;
+  /** The body future's failure when the response exceeds the bound. */
+  public static final class TooLarge extends IOException {
+    TooLarge(long maxBytes) {
+      super("the response is larger than " + maxBytes + " bytes");
+    }
+  }
+
+  private final long maxBytes;
   private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
   private final CompletableFuture<byte[]> result = new CompletableFuture<>();
   private Flow.Subscription subscription;
 
-  BoundedBodySubscriber(int maxBytes) {
+  public BoundedBodySubscriber(long maxBytes) {
     this.maxBytes = maxBytes;
   }
 
@@ -41,9 +49,9 @@ final class BoundedBodySubscriber implements HttpResponse.BodySubscriber<byte[]>
       return;
     }
     for (ByteBuffer item : items) {
-      if (bytes.size() + item.remaining() > maxBytes) {
+      if (bytes.size() + (long) item.remaining() > maxBytes) {
         subscription.cancel();
-        result.completeExceptionally(new IOException("the response is larger than " + maxBytes + " bytes"));
+        result.completeExceptionally(new TooLarge(maxBytes));
         return;
       }
       byte[] chunk = new byte[item.remaining()];

@@ -1,7 +1,5 @@
-package dev.sandboxes.operator.cli;
+package dev.sandboxes.operator;
 
-import dev.sandboxes.operator.SandboxOperator;
-import dev.sandboxes.operator.backend.Backends;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.health.HealthServer;
 import io.fabric8.kubernetes.client.Config;

@@ -1,7 +1,6 @@
-package dev.sandboxes.operator.codeexecution;
+package dev.sandboxes.operator.provider;
 
 import dev.sandboxes.api.ApiConstants;
-import dev.sandboxes.operator.sandboxprovider.SandboxProviderReconciler;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -38,7 +37,7 @@ public final class KubernetesReferencedObjects implements ReferencedObjects {
   @Override
   public Optional<Map<String, String>> secret(String namespace, String name) {
     Secret secret = client.secrets().inNamespace(namespace).withName(name).get();
-    return Optional.ofNullable(secret).map(SandboxProviderReconciler::decode);
+    return Optional.ofNullable(secret).map(SecretData::decode);
   }
 
   @Override
@@ -51,7 +50,7 @@ public final class KubernetesReferencedObjects implements ReferencedObjects {
     if (!optedIn(secret)) {
       return Optional.of(new ExecutionSecret(false, Map.of()));
     }
-    return Optional.of(new ExecutionSecret(true, SandboxProviderReconciler.decode(secret)));
+    return Optional.of(new ExecutionSecret(true, SecretData.decode(secret)));
   }
 
   @Override

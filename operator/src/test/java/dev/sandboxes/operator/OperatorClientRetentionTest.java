@@ -1,4 +1,4 @@
-package dev.sandboxes.operator.cli;
+package dev.sandboxes.operator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,6 +1,7 @@
-package dev.sandboxes.operator.backend;
+package dev.sandboxes.operator;
 
 import dev.sandboxes.api.v1alpha1.ProviderType;
+import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.docker.DockerSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bSandboxBackend;
