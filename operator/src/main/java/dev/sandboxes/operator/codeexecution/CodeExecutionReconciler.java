@@ -380,23 +380,33 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     ProviderSettings settings = admitted.settings();
     CodeExecutionStatus started =
         CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.sandboxId(), now);
-    try {
-      // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
-      // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
-      recorder.record(cx, context, started);
-    } catch (RuntimeException e) {
+    if (!tracker.beginStart()) {
+      // The operator is shutting down: it starts nothing more; the next one will.
       lease.release();
       queue.release(runtime.uid(), uid);
-      if (isNotFound(e)) {
-        return UpdateControl.noUpdate(); // deleted meanwhile
-      }
-      throw e; // a conflict: decide again on a fresh read (it may have been started elsewhere)
+      return UpdateControl.noUpdate();
     }
-    ExecutionRequest request = admitted.request();
-    tracker.start(ResourceID.fromResource(cx), uid, runtime.uid(), runtime.backend(), lease, request,
-        StatusBudget.storedBytesWithoutStatus(cx));
-    LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
-    return UpdateControl.noUpdate();
+    try {
+      try {
+        // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
+        // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
+        recorder.record(cx, context, started);
+      } catch (RuntimeException e) {
+        lease.release();
+        queue.release(runtime.uid(), uid);
+        if (isNotFound(e)) {
+          return UpdateControl.noUpdate(); // deleted meanwhile
+        }
+        throw e; // a conflict: decide again on a fresh read (it may have been started elsewhere)
+      }
+      ExecutionRequest request = admitted.request();
+      tracker.start(ResourceID.fromResource(cx), uid, runtime.uid(), runtime.backend(), lease, request,
+          StatusBudget.storedBytesWithoutStatus(cx));
+      LOG.info("CodeExecution {} started on SandboxProvider {}", request.displayName(), settings.name());
+      return UpdateControl.noUpdate();
+    } finally {
+      tracker.endStart();
+    }
   }
 
   /**

@@ -100,6 +100,10 @@ public final class ExecutionTracker implements AutoCloseable {
   private final Consumer<ResourceID> trigger;
   private final Clock clock;
   private volatile Consumer<Run> sandboxAssignedHandler = run -> {};
+  /** Starts between their Started write and {@link #start}; guarded by {@code this}. */
+  private int starting;
+  /** Set by {@link #drain}: no start begins after it. Guarded by {@code this}. */
+  private boolean draining;
 
   public ExecutionTracker(ExecutionQueue queue, Consumer<ResourceID> trigger, Clock clock) {
     this.queue = queue;
@@ -164,6 +168,27 @@ public final class ExecutionTracker implements AutoCloseable {
     return run;
   }
 
+  /**
+   * Announces a start: call it before the Started write, and {@link #endStart} once the run is
+   * handed to {@link #start} (or the start was given up). Returns false once a drain began: then
+   * start nothing, and the execution stays pending for the next operator. A drain waits for the
+   * starts announced before it, so an execution written Started just before a shutdown is still
+   * run or cancelled here, never left Running with nobody tracking it.
+   */
+  public synchronized boolean beginStart() {
+    if (draining) {
+      return false;
+    }
+    starting++;
+    return true;
+  }
+
+  /** The start announced by {@link #beginStart} is over: its run is tracked, or nothing runs. */
+  public synchronized void endStart() {
+    starting--;
+    notifyAll();
+  }
+
   /** The outcome was written (or the execution is gone): forget the run. */
   public void forget(String executionUid) {
     runs.remove(executionUid);
@@ -201,6 +226,7 @@ public final class ExecutionTracker implements AutoCloseable {
    */
   public void drain(Duration grace) {
     long deadline = System.nanoTime() + grace.toNanos();
+    awaitStarts(deadline);
     while (!active().isEmpty() && System.nanoTime() < deadline) {
       try {
         Thread.sleep(100);
@@ -211,6 +237,20 @@ public final class ExecutionTracker implements AutoCloseable {
     }
     active().forEach(run -> run.control.cancel(
         "The operator shut down before the execution finished; its sandbox was destroyed"));
+  }
+
+  /** Refuses new starts and waits, until the deadline, for the starts already under way. */
+  private synchronized void awaitStarts(long deadline) {
+    draining = true;
+    long left;
+    while (starting > 0 && (left = deadline - System.nanoTime()) > 0) {
+      try {
+        TimeUnit.NANOSECONDS.timedWait(this, left);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   @Override
