@@ -42,7 +42,6 @@ public record RetryPolicy(int attempts, Duration firstBackoff, Duration maxDelay
     for (int i = 1; i < retry && backoff.compareTo(Duration.ofDays(1)) < 0; i++) {
       backoff = backoff.multipliedBy(2);
     }
-    Duration wait = hint != null && hint.compareTo(backoff) > 0 ? hint : backoff;
-    return maxDelay != null && wait.compareTo(maxDelay) > 0 ? maxDelay : wait;
+    return Backoff.honouring(hint, backoff, maxDelay);
   }
 }
