@@ -3,12 +3,12 @@ package dev.sandboxes.operator.backend.aliyun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.backend.saas.Retrying;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -103,13 +103,7 @@ final class AgentRunControlClient {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    AgentRunException last = null;
-    Duration backoff = timings.retryBackoff();
-    for (int attempt = 1; attempt <= Math.max(1, timings.attempts()); attempt++) {
-      if (attempt > 1) {
-        abort.sleep(last.retryAfter() != null && last.retryAfter().compareTo(backoff) > 0 ? last.retryAfter() : backoff);
-        backoff = backoff.multipliedBy(2);
-      }
+    return Retrying.call(timings.retries(), AgentRunException::transientFailure, abort, () -> {
       String queryString = Acs3Signer.queryString(query);
       URI uri = URI.create(endpoint + path + (queryString.isEmpty() ? "" : "?" + queryString));
       HttpRequest.Builder request =
@@ -121,21 +115,12 @@ final class AgentRunControlClient {
           request.header(name, value);
         }
       });
-      try {
-        AgentRunHttp.Reply reply = http.exchange(action, request.build(), timings.callTimeout(), abort);
-        Optional<AgentRunException> failure = AgentRunHttp.failure(action, reply);
-        if (failure.isEmpty()) {
-          JsonNode json = reply.jsonOrNull();
-          return AgentRunHttp.data(json);
-        }
+      AgentRunHttp.Reply reply = http.exchange(action, request.build(), timings.callTimeout(), abort);
+      Optional<AgentRunException> failure = AgentRunHttp.failure(action, reply);
+      if (failure.isPresent()) {
         throw failure.get();
-      } catch (AgentRunException e) {
-        if (!e.transientFailure()) {
-          throw e;
-        }
-        last = e;
       }
-    }
-    throw last;
+      return AgentRunHttp.data(reply.jsonOrNull());
+    });
   }
 }

@@ -3,6 +3,7 @@ package dev.sandboxes.operator.backend.aliyun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.backend.saas.Retrying;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -11,6 +12,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * The AgentRun data plane of one account (no version prefix, AGENTRUN4-HMAC-SHA256): the sandbox
@@ -164,30 +166,16 @@ final class AgentRunDataClient {
 
   private JsonNode send(String operation, String method, String path, JsonNode body, Duration wait, RunGuard abort, Retry retry)
       throws AgentRunException, RunGuard.StoppedException {
-    AgentRunException last = null;
-    Duration backoff = timings.retryBackoff();
-    for (int attempt = 1; attempt <= Math.max(1, timings.attempts()); attempt++) {
-      if (attempt > 1) {
-        abort.sleep(last.retryAfter() != null && last.retryAfter().compareTo(backoff) > 0 ? last.retryAfter() : backoff);
-        backoff = backoff.multipliedBy(2);
-      }
-      try {
-        AgentRunHttp.Reply reply = exchangeOnce(operation, method, path, body, wait, -1, abort);
-        JsonNode json = reply.jsonOrNull();
-        return json == null ? AgentRunHttp.JSON.createObjectNode() : json;
-      } catch (AgentRunException e) {
-        boolean again = switch (retry) {
-          case TRANSIENT -> e.transientFailure();
-          case NOT_SENT -> e.kind() == AgentRunException.Kind.CONNECTION && e.notSent();
-          case NEVER -> false;
-        };
-        if (!again) {
-          throw e;
-        }
-        last = e;
-      }
-    }
-    throw last;
+    Predicate<AgentRunException> again = switch (retry) {
+      case TRANSIENT -> AgentRunException::transientFailure;
+      case NOT_SENT -> e -> e.kind() == AgentRunException.Kind.CONNECTION && e.notSent();
+      case NEVER -> e -> false;
+    };
+    return Retrying.call(timings.retries(), again, abort, () -> {
+      AgentRunHttp.Reply reply = exchangeOnce(operation, method, path, body, wait, -1, abort);
+      JsonNode json = reply.jsonOrNull();
+      return json == null ? AgentRunHttp.JSON.createObjectNode() : json;
+    });
   }
 
   /** One signed request; an answer that stands for a failure is thrown. */

@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.aliyun;
 
+import dev.sandboxes.operator.backend.saas.SaasCallException;
 import java.time.Duration;
 import java.util.Locale;
 
@@ -8,7 +9,7 @@ import java.util.Locale;
  * the credentials, or fail the execution. The message names the operation, the HTTP status, the
  * service's code and message and its request id (for Aliyun support); never a credential.
  */
-final class AgentRunException extends Exception {
+final class AgentRunException extends SaasCallException {
 
   /** What kind of failure this is, as far as the backend's decisions go. */
   enum Kind {
@@ -32,25 +33,17 @@ final class AgentRunException extends Exception {
 
   private final Kind kind;
   private final String operation;
-  private final int status;
-  private final String code;
   private final String serviceMessage;
   private final String requestId;
-  private final Duration retryAfter;
-  private final boolean notSent;
 
   AgentRunException(
       Kind kind, String operation, int status, String code, String serviceMessage, String requestId,
       Duration retryAfter, boolean notSent, Throwable cause) {
-    super(describe(operation, status, code, serviceMessage, requestId), cause);
+    super(describe(operation, status, code, serviceMessage, requestId), cause, status, code, retryAfter, notSent);
     this.kind = kind;
     this.operation = operation;
-    this.status = status;
-    this.code = code;
     this.serviceMessage = serviceMessage;
     this.requestId = requestId;
-    this.retryAfter = retryAfter;
-    this.notSent = notSent;
   }
 
   /** No answer at all; notSent when the connection could not even be opened (the request surely did not run). */
@@ -70,30 +63,13 @@ final class AgentRunException extends Exception {
     return operation;
   }
 
-  int status() {
-    return status;
-  }
-
-  String code() {
-    return code;
-  }
-
   String requestId() {
     return requestId;
   }
 
-  /** The service's hint how long to wait, when it gave one. */
-  Duration retryAfter() {
-    return retryAfter;
-  }
-
-  /** Whether the request certainly never reached the service (safe to send again). */
-  boolean notSent() {
-    return notSent;
-  }
-
-  /** Whether trying the same call again may succeed. */
-  boolean transientFailure() {
+  /** 5xx or no answer; a throttled answer is waited out by the caller, not retried in the call. */
+  @Override
+  public boolean transientFailure() {
     return kind == Kind.SERVER || kind == Kind.CONNECTION;
   }
 

@@ -3,33 +3,28 @@ package dev.sandboxes.operator.backend.aliyun;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
-import dev.sandboxes.operator.backend.BoundedBodySubscriber;
 import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.backend.saas.NoAnswer;
+import dev.sandboxes.operator.backend.saas.RetryAfter;
+import dev.sandboxes.operator.backend.saas.SaasHttp;
+import dev.sandboxes.operator.backend.saas.SaasReply;
 import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
-import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
 
 /**
- * The HTTP exchange both AgentRun planes share: one JDK client, a bound on each call's time and on
- * each response's size, aborts that end a call at once, request ids from headers or body, and the
- * classification of failures. Signing is the callers' business.
+ * What both AgentRun planes add to the shared {@link SaasHttp} exchange: request ids from headers
+ * or body, Aliyun's wait hint, and the classification of failures into {@link AgentRunException}.
+ * Signing is the callers' business.
  */
 final class AgentRunHttp {
 
@@ -80,19 +75,13 @@ final class AgentRunHttp {
     }
   }
 
-  private final HttpClient client;
+  private final SaasHttp http;
   private final long maxResponseBytes;
-  private final ServiceCallListener calls;
 
   /** @param calls where each call's outcome is reported (the operator's metrics) */
   AgentRunHttp(Duration connectTimeout, long maxResponseBytes, ServiceCallListener calls) {
-    this.calls = calls;
-    this.client =
-        HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(connectTimeout)
-            .followRedirects(HttpClient.Redirect.NEVER)
-            .build();
+    this.http = new SaasHttp(SaasHttp.client(HttpClient.Version.HTTP_1_1, connectTimeout), calls,
+        answer -> outcome(new Reply(answer.status(), answer.headers(), answer.body())));
     this.maxResponseBytes = maxResponseBytes;
   }
 
@@ -109,51 +98,28 @@ final class AgentRunHttp {
   /** As {@link #exchange(String, HttpRequest, Duration, RunGuard)}, with this call's own bound on the body. */
   Reply exchange(String operation, HttpRequest request, Duration timeout, RunGuard abort, long maxBytes)
       throws AgentRunException, RunGuard.StoppedException {
-    abort.check();
-    CompletableFuture<HttpResponse<byte[]>> response =
-        client.sendAsync(request, info -> new BoundedBodySubscriber(maxBytes));
     try {
-      CompletableFuture.anyOf(response, abort.signal()).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      response.cancel(true);
-      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
-      throw AgentRunException.connection(operation, "no complete response within " + timeout.toSeconds() + "s", false, e);
-    } catch (InterruptedException e) {
-      response.cancel(true);
-      Thread.currentThread().interrupt();
-      throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
-    } catch (ExecutionException e) {
-      // the response failed; handled below
-    }
-    if (!response.isDone()) {
-      response.cancel(true); // the abort fired first
-      abort.check();
-    }
-    try {
-      HttpResponse<byte[]> answer = response.get();
-      Reply reply = new Reply(answer.statusCode(), answer.headers(), answer.body());
-      calls.called(outcome(operation, reply));
-      return reply;
+      SaasReply answer = http.exchange(request, timeout, abort, maxBytes);
+      return new Reply(answer.status(), answer.headers(), answer.body());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause() == null ? e : e.getCause();
-      if (cause instanceof BoundedBodySubscriber.TooLarge) {
-        calls.called(ServiceCallListener.Outcome.SERVER_ERROR);
-        throw AgentRunException.protocol(operation, 0, "the response is larger than " + maxBytes + " bytes", null);
-      }
-      boolean notSent = cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException
-          || cause instanceof UnresolvedAddressException || cause.getCause() instanceof UnresolvedAddressException;
-      String why = cause instanceof HttpTimeoutException
-          ? "no response within " + timeout.toSeconds() + "s"
-          : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : " " + cause.getMessage());
-      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
-      throw AgentRunException.connection(operation, why, notSent, cause);
-    } catch (java.util.concurrent.CancellationException e) {
-      abort.check();
-      throw AgentRunException.connection(operation, "the call was cancelled", false, e);
+    } catch (NoAnswer e) {
+      throw switch (e.kind()) {
+        case TIMED_OUT -> AgentRunException.connection(
+            operation, "no complete response within " + timeout.toSeconds() + "s", false, e.getCause());
+        case TOO_LARGE -> AgentRunException.protocol(
+            operation, 0, "the response is larger than " + maxBytes + " bytes", null);
+        case CANCELLED -> AgentRunException.connection(operation, "the call was cancelled", false, e.getCause());
+        case FAILED -> AgentRunException.connection(operation, why(e.getCause(), timeout), e.notSent(), e.getCause());
+      };
     }
+  }
+
+  private static String why(Throwable cause, Duration timeout) {
+    return cause instanceof HttpTimeoutException
+        ? "no response within " + timeout.toSeconds() + "s"
+        : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : " " + cause.getMessage());
   }
 
   /**
@@ -161,11 +127,11 @@ final class AgentRunHttp {
    * error answers are classified as {@link #failure} does, so "Throttling.*" codes count as throttled
    * and "does not exist" answers as not found.
    */
-  private static ServiceCallListener.Outcome outcome(String operation, Reply reply) {
+  private static ServiceCallListener.Outcome outcome(Reply reply) {
     if (reply.ok()) {
       return ServiceCallListener.Outcome.OK;
     }
-    AgentRunException.Kind kind = failure(operation, reply).map(AgentRunException::kind).orElse(null);
+    AgentRunException.Kind kind = failure("call", reply).map(AgentRunException::kind).orElse(null);
     if (kind == AgentRunException.Kind.THROTTLED) {
       return ServiceCallListener.Outcome.THROTTLED;
     }
@@ -232,18 +198,7 @@ final class AgentRunHttp {
         // fall through to Retry-After
       }
     }
-    Optional<String> standard = headers.firstValue("retry-after");
-    if (standard.isPresent()) {
-      try {
-        long seconds = Long.parseLong(standard.get().strip());
-        if (seconds > 0) {
-          return Duration.ofSeconds(seconds);
-        }
-      } catch (NumberFormatException ignored) {
-        // an HTTP date: not worth honouring precisely
-      }
-    }
-    return null;
+    return RetryAfter.of(headers);
   }
 
   /** The Host header the JDK client sends for this URI (it cannot be set by hand). */

@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.aliyun;
 
+import dev.sandboxes.operator.backend.saas.RetryPolicy;
 import java.time.Duration;
 
 /**
@@ -39,6 +40,14 @@ public record AgentRunTimings(
     Duration maintenanceInterval,
     Duration leftoverAge,
     long maxResponseBytes) {
+
+  /**
+   * How a call that may be sent again is retried: {@code attempts} tries, {@code retryBackoff}
+   * doubling, or the service's longer hint.
+   */
+  RetryPolicy retries() {
+    return new RetryPolicy(Math.max(1, attempts), retryBackoff, null);
+  }
 
   public static AgentRunTimings defaults() {
     return new AgentRunTimings(

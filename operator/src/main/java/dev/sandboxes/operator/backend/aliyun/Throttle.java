@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.aliyun;
 
+import dev.sandboxes.operator.backend.saas.Backoff;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,16 +17,15 @@ import java.util.concurrent.TimeUnit;
 final class Throttle {
 
   private final Clock clock;
-  private final AgentRunTimings timings;
+  private final Backoff backoff;
   private final ScheduledExecutorService scheduler;
   private final Runnable onEnd;
   private Instant until = Instant.EPOCH;
-  private Duration lastBackoff;
   private ScheduledFuture<?> wake;
 
   Throttle(Clock clock, AgentRunTimings timings, ScheduledExecutorService scheduler, Runnable onEnd) {
     this.clock = clock;
-    this.timings = timings;
+    this.backoff = new Backoff(timings.firstThrottleBackoff(), timings.maxThrottleBackoff());
     this.scheduler = scheduler;
     this.onEnd = onEnd;
   }
@@ -41,16 +41,8 @@ final class Throttle {
 
   /** Records a throttled answer; returns how long the caller should wait before asking again. */
   synchronized Duration throttled(Duration hint) {
-    Duration wait;
-    if (hint != null) {
-      wait = hint;
-    } else {
-      wait = lastBackoff == null ? timings.firstThrottleBackoff() : lastBackoff.multipliedBy(2);
-      if (wait.compareTo(timings.maxThrottleBackoff()) > 0) {
-        wait = timings.maxThrottleBackoff();
-      }
-      lastBackoff = wait;
-    }
+    // The service's hint stands as given, and leaves the backoff where it was.
+    Duration wait = hint != null ? hint : backoff.next();
     Instant end = clock.instant().plus(wait);
     if (end.isAfter(until)) {
       until = end;
@@ -68,6 +60,6 @@ final class Throttle {
 
   /** A sandbox was created: the exponential backoff starts over. */
   synchronized void succeeded() {
-    lastBackoff = null;
+    backoff.reset();
   }
 }

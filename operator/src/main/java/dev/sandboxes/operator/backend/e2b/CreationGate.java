@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.e2b;
 
+import dev.sandboxes.operator.backend.saas.Backoff;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,14 +36,13 @@ final class CreationGate {
 
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
-  private final Duration initialBackoff;
   private final Duration maxBackoff;
   private final String providerName;
   private final Runnable listener;
 
   private boolean throttled;
   private Instant blockedUntil = Instant.MIN;
-  private Duration backoff;
+  private final Backoff backoff;
   private Object probe;
   private boolean credentialsRejected;
 
@@ -52,9 +52,8 @@ final class CreationGate {
     this.listener = listener;
     this.clock = clock;
     this.scheduler = scheduler;
-    this.initialBackoff = initialBackoff;
     this.maxBackoff = maxBackoff;
-    this.backoff = initialBackoff;
+    this.backoff = new Backoff(initialBackoff, maxBackoff);
     this.providerName = providerName;
   }
 
@@ -86,7 +85,7 @@ final class CreationGate {
       reopened = throttled;
       throttled = false;
       probe = null;
-      backoff = initialBackoff;
+      backoff.reset();
       blockedUntil = Instant.MIN;
     }
     if (reopened) {
@@ -99,10 +98,7 @@ final class CreationGate {
   void refused(Object holder, Duration retryAfter) {
     Duration delay;
     synchronized (this) {
-      delay = retryAfter != null && retryAfter.compareTo(backoff) > 0 ? retryAfter : backoff;
-      if (delay.compareTo(maxBackoff) > 0) {
-        delay = maxBackoff;
-      }
+      delay = Backoff.honouring(retryAfter, backoff.next(), maxBackoff);
       Instant until = clock.instant().plus(delay);
       if (until.isAfter(blockedUntil)) {
         blockedUntil = until;
@@ -112,8 +108,6 @@ final class CreationGate {
             providerName);
       }
       throttled = true;
-      Duration doubled = backoff.multipliedBy(2);
-      backoff = doubled.compareTo(maxBackoff) > 0 ? maxBackoff : doubled;
       if (probe == holder) {
         probe = null;
       }

@@ -3,26 +3,23 @@ package dev.sandboxes.operator.backend.e2b;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.sandboxes.operator.backend.BoundedBodySubscriber;
 import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.backend.saas.NoAnswer;
+import dev.sandboxes.operator.backend.saas.RetryAfter;
+import dev.sandboxes.operator.backend.saas.SaasHttp;
+import dev.sandboxes.operator.backend.saas.SaasReply;
 import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 
 /**
@@ -42,21 +39,16 @@ final class E2bApi {
     }
   }
 
-  /** An HTTP answer: status and (bounded) body. */
-  record Answer(int status, byte[] body, Optional<String> retryAfter) {}
-
-  private final HttpClient http;
+  private final SaasHttp http;
   private final String apiUrl;
   private final String apiKey;
   private final Duration timeout;
   private final Redactor redactor;
-  private final ServiceCallListener calls;
 
   /** @param calls where each call's outcome is reported (the operator's metrics) */
   E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor,
       ServiceCallListener calls) {
-    this.calls = calls;
-    this.http = http;
+    this.http = new SaasHttp(http, calls, this::outcome);
     this.apiUrl = apiUrl;
     this.apiKey = apiKey;
     this.timeout = timeout;
@@ -83,7 +75,7 @@ final class E2bApi {
     body.put("secure", true);
     // Deny by default, as every other provider: the sandbox gets no internet access.
     body.put("allow_internet_access", false);
-    Answer answer = send(request("/sandboxes").POST(jsonBody(body)).header("Content-Type", "application/json"), guard);
+    SaasReply answer = send(request("/sandboxes").POST(jsonBody(body)).header("Content-Type", "application/json"), guard);
     if (answer.status() != 201 && answer.status() != 200) {
       throw error(answer);
     }
@@ -99,7 +91,7 @@ final class E2bApi {
 
   /** DELETE /sandboxes/{id}; a sandbox that is already gone counts as killed. */
   void kill(String sandboxId) throws E2bServiceException, InterruptedException {
-    Answer answer = send(request("/sandboxes/" + encode(sandboxId)).DELETE(), RunGuard.never());
+    SaasReply answer = send(request("/sandboxes/" + encode(sandboxId)).DELETE(), RunGuard.never());
     if (answer.status() != 204 && answer.status() != 200 && answer.status() != 404) {
       throw error(answer);
     }
@@ -108,7 +100,7 @@ final class E2bApi {
   /** GET /sandboxes/{id}: present, gone, or unknown (empty) when the service does not say. */
   Optional<Boolean> exists(String sandboxId) throws InterruptedException {
     try {
-      Answer answer = send(request("/sandboxes/" + encode(sandboxId)).GET(), RunGuard.never());
+      SaasReply answer = send(request("/sandboxes/" + encode(sandboxId)).GET(), RunGuard.never());
       if (answer.status() == 200) {
         return Optional.of(true);
       }
@@ -123,7 +115,7 @@ final class E2bApi {
     String filter = metadata.entrySet().stream()
         .map(e -> encode(e.getKey()) + "=" + encode(e.getValue()))
         .collect(Collectors.joining("&"));
-    Answer answer = send(request("/v2/sandboxes?limit=100&metadata=" + encode(filter)).GET(), RunGuard.never());
+    SaasReply answer = send(request("/v2/sandboxes?limit=100&metadata=" + encode(filter)).GET(), RunGuard.never());
     if (answer.status() != 200) {
       throw error(answer);
     }
@@ -144,8 +136,8 @@ final class E2bApi {
    * An authenticated, cheap call for the health probe: list at most one sandbox. Services without
    * the v2 listing answer 404 there; the older GET /sandboxes is tried then.
    */
-  Answer probe() throws E2bServiceException, InterruptedException {
-    Answer answer = send(request("/v2/sandboxes?limit=1").GET(), RunGuard.never());
+  SaasReply probe() throws E2bServiceException, InterruptedException {
+    SaasReply answer = send(request("/v2/sandboxes?limit=1").GET(), RunGuard.never());
     if (answer.status() == 404) {
       answer = send(request("/sandboxes").GET(), RunGuard.never());
     }
@@ -153,7 +145,7 @@ final class E2bApi {
   }
 
   /** The service's message from an error answer (JSON {code, message, error_code} or plain text). */
-  E2bServiceException error(Answer answer) {
+  E2bServiceException error(SaasReply answer) {
     String message = null;
     String errorCode = null;
     try {
@@ -171,7 +163,7 @@ final class E2bApi {
     if (message.isBlank()) {
       message = "no message";
     }
-    return new E2bServiceException(answer.status(), errorCode, redactor.clean(message), retryAfter(answer));
+    return new E2bServiceException(answer.status(), errorCode, redactor.clean(message), RetryAfter.of(answer.headers()));
   }
 
   private HttpRequest.Builder request(String path) {
@@ -182,59 +174,43 @@ final class E2bApi {
   }
 
   /** Sends and waits for the whole (bounded) answer, at most the request timeout; reports the outcome. */
-  Answer send(HttpRequest.Builder builder, RunGuard guard) throws E2bServiceException, InterruptedException {
-    Answer answer = send(http, builder.build(), timeout, guard, redactor, calls);
+  SaasReply send(HttpRequest.Builder builder, RunGuard guard) throws E2bServiceException, InterruptedException {
+    return send(http, builder.build(), timeout, guard, redactor);
+  }
+
+  /** How an answer counts for the metrics: by status, with capacity refusals as throttled. */
+  private ServiceCallListener.Outcome outcome(SaasReply answer) {
     ServiceCallListener.Outcome outcome = ServiceCallListener.Outcome.ofStatus(answer.status());
     if (outcome != ServiceCallListener.Outcome.OK && error(answer).isQuota()) {
       outcome = ServiceCallListener.Outcome.THROTTLED; // e.g. 503 sandbox_capacity_unavailable
     }
-    calls.called(outcome);
-    return answer;
+    return outcome;
   }
 
-  static Answer send(HttpClient http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor)
+  /**
+   * Sends with the shared exchange, waiting a second beyond the request's own timeout so the
+   * client's timeout answers first; a call the run aborted is "unreachable" too, as callers only
+   * ask whether the service answered.
+   */
+  static SaasReply send(SaasHttp http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor)
       throws E2bServiceException, InterruptedException {
-    return send(http, request, timeout, guard, redactor, ServiceCallListener.NONE);
-  }
-
-  /** As above; a call that gets no answer is reported as unreachable (one the run aborted is not). */
-  private static Answer send(HttpClient http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor,
-      ServiceCallListener calls) throws E2bServiceException, InterruptedException {
-    CompletableFuture<HttpResponse<byte[]>> call =
-        http.sendAsync(request, info -> new BoundedBodySubscriber(MAX_RESPONSE_BYTES));
-    guard.watch(call);
     try {
-      HttpResponse<byte[]> response = call.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-      return new Answer(response.statusCode(), response.body(), response.headers().firstValue("Retry-After"));
-    } catch (CancellationException e) {
+      return http.exchange(request, timeout.plusSeconds(1), guard, MAX_RESPONSE_BYTES);
+    } catch (RunGuard.StoppedException e) {
       throw E2bServiceException.unreachable("the call to " + request.uri().getHost() + " was aborted");
-    } catch (TimeoutException e) {
-      call.cancel(true);
-      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
-      throw E2bServiceException.unreachable(
-          request.uri().getHost() + " did not answer within " + timeout.toSeconds() + "s");
-    } catch (ExecutionException e) {
-      calls.called(ServiceCallListener.Outcome.UNREACHABLE);
-      throw E2bServiceException.unreachable(
-          request.method() + " " + request.uri().getScheme() + "://" + request.uri().getAuthority()
-              + request.uri().getPath() + " failed: " + redactor.clean(rootMessage(e)));
-    } finally {
-      guard.unwatch(call);
+    } catch (NoAnswer e) {
+      throw switch (e.kind()) {
+        case TIMED_OUT -> E2bServiceException.unreachable(
+            request.uri().getHost() + " did not answer within " + timeout.toSeconds() + "s");
+        case CANCELLED -> E2bServiceException.unreachable("the call to " + request.uri().getHost() + " was aborted");
+        case FAILED, TOO_LARGE -> E2bServiceException.unreachable(
+            request.method() + " " + request.uri().getScheme() + "://" + request.uri().getAuthority()
+                + request.uri().getPath() + " failed: " + redactor.clean(rootMessage(e.getCause())));
+      };
     }
   }
 
-  private static Duration retryAfter(Answer answer) {
-    return answer.retryAfter().map(value -> {
-      try {
-        long seconds = Long.parseLong(value.trim());
-        return seconds > 0 ? Duration.ofSeconds(seconds) : null;
-      } catch (NumberFormatException httpDate) {
-        return null; // the HTTP-date form is not worth parsing here; the backoff applies
-      }
-    }).orElse(null);
-  }
-
-  private JsonNode parse(Answer answer) throws E2bServiceException {
+  private JsonNode parse(SaasReply answer) throws E2bServiceException {
     try {
       return JSON.readTree(answer.body());
     } catch (IOException e) {

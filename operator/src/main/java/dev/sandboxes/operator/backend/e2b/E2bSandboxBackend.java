@@ -8,10 +8,15 @@ import dev.sandboxes.api.v1alpha1.SecretKeyReference;
 import dev.sandboxes.operator.backend.CanaryRun;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.RunControl;
+import dev.sandboxes.operator.backend.RunGuard;
 import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
+import dev.sandboxes.operator.backend.saas.RetryPolicy;
+import dev.sandboxes.operator.backend.saas.Retrying;
+import dev.sandboxes.operator.backend.saas.SaasHttp;
+import dev.sandboxes.operator.backend.saas.SaasReply;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -43,6 +48,8 @@ public final class E2bSandboxBackend implements SandboxBackend {
 
   private static final Logger LOG = LoggerFactory.getLogger(E2bSandboxBackend.class);
   private static final String EXECUTION_UID_KEY = ApiConstants.EXECUTION_UID_LABEL;
+  /** Two tries half a second apart, whatever the service hints: a kill runs as a run ends and must not hold it up. */
+  private static final RetryPolicy KILL_RETRIES = new RetryPolicy(2, Duration.ofMillis(500), Duration.ofMillis(500));
 
   private final String providerUid;
   private final ProviderSettings provider;
@@ -94,16 +101,8 @@ public final class E2bSandboxBackend implements SandboxBackend {
         + threads.incrementAndGet()));
     this.cleanup = Executors.newCachedThreadPool(r -> daemon(r, "e2b-cleanup-" + provider.name() + "-"
         + threads.incrementAndGet()));
-    this.http = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(10))
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .build();
-    this.envdHttp2 = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_2)
-        .connectTimeout(Duration.ofSeconds(10))
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .build();
+    this.http = SaasHttp.client(HttpClient.Version.HTTP_1_1, Duration.ofSeconds(10));
+    this.envdHttp2 = SaasHttp.client(HttpClient.Version.HTTP_2, Duration.ofSeconds(10));
     this.envdUser = context.spec().getE2b().getUser();
     this.api = new E2bApi(http, settings.apiUrl(), apiKey.strip(), timings.requestTimeout(), redactor,
         context.serviceCallListener());
@@ -124,7 +123,7 @@ public final class E2bSandboxBackend implements SandboxBackend {
 
   @Override
   public ProbeResult probe() {
-    E2bApi.Answer answer;
+    SaasReply answer;
     try {
       answer = api.probe();
     } catch (E2bServiceException e) {
@@ -312,30 +311,27 @@ public final class E2bSandboxBackend implements SandboxBackend {
     }
   }
 
-  /** Kills a sandbox, once more after a short pause if the first attempt fails. */
+  /** Kills a sandbox, once more after a short pause if the first attempt fails (killing is idempotent). */
   private void kill(String sandboxId) {
-    for (int attempt = 1; attempt <= 2; attempt++) {
-      try {
-        api.kill(sandboxId);
-        LOG.debug("killed E2B sandbox {}", sandboxId);
-        return;
-      } catch (E2bServiceException e) {
-        if (attempt == 2) {
-          LOG.warn("SandboxProvider {}: killing E2B sandbox {} failed ({}); it ends at its own timeout",
-              provider.displayName(), sandboxId, e.describe());
+    try {
+      Retrying.call(KILL_RETRIES, failure -> true, RunGuard.never(), () -> {
+        try {
+          api.kill(sandboxId);
+          return null;
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-      try {
-        Thread.sleep(500);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
+      });
+      LOG.debug("killed E2B sandbox {}", sandboxId);
+    } catch (E2bServiceException e) {
+      LOG.warn("SandboxProvider {}: killing E2B sandbox {} failed ({}); it ends at its own timeout",
+          provider.displayName(), sandboxId, e.describe());
+    } catch (RunGuard.StoppedException interrupted) {
+      // the thread was interrupted (operator shutting down); the sandbox ends at its own timeout
     }
   }
+
 
   @Override
   public void close() {

@@ -5,6 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandboxes.operator.backend.RunGuard;
+import dev.sandboxes.operator.backend.saas.NoAnswer;
+import dev.sandboxes.operator.backend.saas.SaasHttp;
+import dev.sandboxes.operator.backend.saas.SaasReply;
+import dev.sandboxes.operator.provider.ServiceCallListener;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -15,11 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * envd's process service in one sandbox (e2b-dev/infra packages/envd, process.proto), over Connect with JSON messages:
@@ -34,7 +33,7 @@ final class EnvdClient {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-  private final HttpClient http;
+  private final SaasHttp http;
   private final String baseUrl;
   private final String sandboxId;
   private final String accessToken;
@@ -50,7 +49,8 @@ final class EnvdClient {
    */
   EnvdClient(HttpClient http, String baseUrl, String sandboxId, String accessToken, String user, Duration requestTimeout,
       Redactor redactor) {
-    this.http = http;
+    // envd's calls are not counted in the service-call metrics: those are about the control plane.
+    this.http = new SaasHttp(http, ServiceCallListener.NONE, answer -> ServiceCallListener.Outcome.ofStatus(answer.status()));
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     this.sandboxId = sandboxId;
     this.accessToken = accessToken;
@@ -100,21 +100,19 @@ final class EnvdClient {
             .header("Keepalive-Ping-Interval", "30")
             .POST(HttpRequest.BodyPublishers.ofByteArray(envelope))
             .build();
-    CompletableFuture<HttpResponse<InputStream>> call =
-        http.sendAsync(httpRequest, HttpResponse.BodyHandlers.ofInputStream());
-    guard.watch(call);
     HttpResponse<InputStream> response;
     try {
-      response = call.get(requestTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-    } catch (CancellationException e) {
+      response = http.open(httpRequest, requestTimeout.plusSeconds(1), guard);
+    } catch (RunGuard.StoppedException e) {
       throw E2bServiceException.unreachable("starting the process was aborted");
-    } catch (TimeoutException e) {
-      call.cancel(true);
-      throw E2bServiceException.unreachable("envd did not answer within " + requestTimeout.toSeconds() + "s");
-    } catch (ExecutionException e) {
-      throw E2bServiceException.unreachable("envd could not be reached: " + redactor.clean(E2bApi.rootMessage(e)));
-    } finally {
-      guard.unwatch(call);
+    } catch (NoAnswer e) {
+      throw switch (e.kind()) {
+        case TIMED_OUT -> E2bServiceException.unreachable(
+            "envd did not answer within " + requestTimeout.toSeconds() + "s");
+        case CANCELLED -> E2bServiceException.unreachable("starting the process was aborted");
+        case FAILED, TOO_LARGE -> E2bServiceException.unreachable(
+            "envd could not be reached: " + redactor.clean(E2bApi.rootMessage(e.getCause())));
+      };
     }
     if (response.statusCode() != 200) {
       byte[] body;
@@ -144,7 +142,7 @@ final class EnvdClient {
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofByteArray(body))
             .build();
-    E2bApi.Answer answer = E2bApi.send(http, httpRequest, requestTimeout, guard, redactor);
+    SaasReply answer = E2bApi.send(http, httpRequest, requestTimeout, guard, redactor);
     if (answer.status() != 200) {
       throw error(answer.status(), answer.body());
     }
