@@ -166,21 +166,14 @@ public final class WarmPool<S> {
 
   /** A claimed sandbox that ran no code: back to the idle set. */
   public void giveBack(S sandbox) {
-    boolean keep;
+    boolean kept;
     synchronized (this) {
       claimed--;
-      keep = !closed;
-      if (keep) {
-        idle.addFirst(sandbox);
-      }
+      kept = keepLocked(sandbox, true); // back at the front, where take() found it
     }
     // The slot first: a waiting execution woken by the listener must find it free.
     slots.giveBack();
-    if (keep) {
-      capacityListener.run();
-    } else {
-      sandboxes.destroyLater(sandbox);
-    }
+    announceOrDestroy(sandbox, kept);
   }
 
   /** A claimed sandbox that ran an execution: destroyed, never reused. */
@@ -262,17 +255,32 @@ public final class WarmPool<S> {
       startFailures.failed(error, sandboxes.hint(error));
       return;
     }
-    boolean keep;
+    boolean kept;
     synchronized (this) {
       creating--;
       backoff.succeeded();
-      keep = !closed;
-      if (keep) {
-        idle.addLast(sandbox);
-      }
+      kept = keepLocked(sandbox, false);
     }
     startFailures.succeeded();
-    if (keep) {
+    announceOrDestroy(sandbox, kept);
+  }
+
+  /** Adds the sandbox to the idle set unless the pool is closed; returns whether it did. */
+  private boolean keepLocked(S sandbox, boolean first) {
+    if (closed) {
+      return false;
+    }
+    if (first) {
+      idle.addFirst(sandbox);
+    } else {
+      idle.addLast(sandbox);
+    }
+    return true;
+  }
+
+  /** Outside the lock: the listener may claim at once, and a removal may take its time. */
+  private void announceOrDestroy(S sandbox, boolean kept) {
+    if (kept) {
       capacityListener.run();
     } else {
       sandboxes.destroyLater(sandbox);
