@@ -113,6 +113,7 @@ public final class WarmPool<S> {
    * @param size idle sandboxes to keep started (0: start one per claim only)
    * @param capacityListener told (outside locks) whenever a claim may now succeed
    * @param startFailures where every start is counted, failed or not (shared by a provider's pools)
+   * @param backoff this pool's own pause after failed starts
    */
   public WarmPool(
       Language language,
