@@ -1,12 +1,14 @@
 package dev.sandboxes.operator.backend.docker;
 
+import dev.sandboxes.operator.backend.pool.WarmPool;
+
 /**
  * How many containers of one Docker provider may hold an execution at once, across all its
  * languages. A container counts from its claim until it is removed from the engine (a container
  * being destroyed still uses the engine's memory and pids). Beyond the cap, claims fail and the
  * execution waits in Pending (WaitingForSandbox); no container is started for it either.
  */
-final class ContainerBudget {
+final class ContainerBudget implements WarmPool.Slots {
 
   private final int max;
   private int inUse;
@@ -19,7 +21,8 @@ final class ContainerBudget {
   }
 
   /** Takes a slot, or returns false when all are in use. */
-  synchronized boolean tryTake() {
+  @Override
+  public synchronized boolean tryTake() {
     if (inUse >= max) {
       return false;
     }
@@ -28,7 +31,8 @@ final class ContainerBudget {
   }
 
   /** Gives a slot back (the container went back to the idle set, or is gone). */
-  synchronized void giveBack() {
+  @Override
+  public synchronized void giveBack() {
     if (inUse > 0) {
       inUse--;
     }

@@ -21,6 +21,8 @@ import dev.sandboxes.operator.backend.SandboxBackend;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.backend.StartFailure;
 import dev.sandboxes.operator.backend.StartFailures;
+import dev.sandboxes.operator.backend.pool.StartBackoff;
+import dev.sandboxes.operator.backend.pool.WarmPool;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
@@ -63,7 +65,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
   /** Container starts and pool retries; deadlines and removals never wait behind these. */
   private final ScheduledThreadPoolExecutor maintenance;
   private final Clock clock = Clock.systemUTC();
-  private final Map<Language, ContainerPool> pools = new EnumMap<>(Language.class);
+  private final Map<Language, WarmPool<String>> pools = new EnumMap<>(Language.class);
   private final ContainerBudget budget;
   private final StartFailures startFailures;
   /** Whether the engine is podman (its answer to /version), for the hints on start failures. */
@@ -111,8 +113,8 @@ public final class DockerSandboxBackend implements SandboxBackend {
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       pools.put(
           runtime.language(),
-          new ContainerPool(runtime.language(), settings.poolSize(), launcher(runtime.image()), maintenance,
-              context.capacityListener(), budget, startFailures));
+          new WarmPool<>(runtime.language(), settings.poolSize(), containers(runtime.language(), runtime.image()),
+              WarmPool.Threads.of(maintenance), context.capacityListener(), budget, startFailures, new StartBackoff()));
     }
   }
 
@@ -172,7 +174,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
   public void start() {
     if (poolsStarted.compareAndSet(false, true)) {
       removeLeftovers();
-      pools.values().forEach(ContainerPool::start);
+      pools.values().forEach(WarmPool::start);
     }
   }
 
@@ -217,7 +219,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
 
   @Override
   public Optional<SandboxLease> tryAcquire(Language language) {
-    ContainerPool pool = pools.get(language);
+    WarmPool<String> pool = pools.get(language);
     if (pool == null || closed.get() || !poolsStarted.get()) {
       return Optional.empty();
     }
@@ -250,7 +252,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
 
   @Override
   public List<PoolStatus> pools() {
-    return pools.values().stream().map(ContainerPool::status).toList();
+    return pools.values().stream().map(WarmPool::status).toList();
   }
 
   @Override
@@ -265,7 +267,7 @@ public final class DockerSandboxBackend implements SandboxBackend {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    pools.values().forEach(ContainerPool::close);
+    pools.values().forEach(WarmPool::close);
     maintenance.shutdown();
     closeClientWhenUnused();
   }
@@ -285,10 +287,11 @@ public final class DockerSandboxBackend implements SandboxBackend {
     }
   }
 
-  private ContainerPool.Launcher launcher(String image) {
-    return new ContainerPool.Launcher() {
+  /** The containers of one runtime's warm pool: each created and started with its runner waiting. */
+  private WarmPool.Sandboxes<String> containers(Language language, String image) {
+    return new WarmPool.Sandboxes<>() {
       @Override
-      public String launch(Language language) {
+      public String create() {
         String id = createAndStart(language, image);
         try {
           // The runner starts now, while the container waits in the pool: claiming it then costs
@@ -564,10 +567,10 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private static final class Lease implements SandboxLease {
     private final Language language;
     private final String containerId;
-    private final ContainerPool pool;
+    private final WarmPool<String> pool;
     private final AtomicBoolean released = new AtomicBoolean();
 
-    Lease(Language language, String containerId, ContainerPool pool) {
+    Lease(Language language, String containerId, WarmPool<String> pool) {
       this.language = language;
       this.containerId = containerId;
       this.pool = pool;

@@ -5,6 +5,8 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.ExecutionThreads;
+import dev.sandboxes.operator.backend.pool.Refill;
+import dev.sandboxes.operator.backend.pool.StartBackoff;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -100,8 +102,8 @@ final class PodPool implements AutoCloseable {
   private volatile boolean closed;
   private volatile String lastCreateError;
   private volatile String lastPodFailure;
-  private int consecutiveFailures;
-  private long backoffUntilNanos;
+  /** Failed creations and pods that ended before use, in a row: both pause creation. */
+  private final StartBackoff backoff = new StartBackoff();
 
   PodPool(
       KubernetesClient client,
@@ -595,7 +597,7 @@ final class PodPool implements AutoCloseable {
       creating.entrySet().removeIf(e -> (present.contains(e.getKey()) && createdHere.containsKey(e.getKey()))
           || Duration.between(e.getValue().since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
       deletingHere.keySet().removeIf(name -> !present.contains(name));
-      if (!creationAllowed || System.nanoTime() < backoffUntilNanos) {
+      if (!creationAllowed || backoff.pausing()) {
         return;
       }
       // Not from `creating` again: a pod the informer added since would fall between the two reads.
@@ -617,22 +619,16 @@ final class PodPool implements AutoCloseable {
     int target = sizers.get(language).target();
     long coming = beingCreated.stream().filter(c -> c.language() == language).count();
     long available = all.stream().filter(pod -> usable(pod, template)).count();
-    long wanted = target - available - coming;
-    if (demand.get(language).get() && available + coming == 0) {
-      wanted = Math.max(wanted, 1); // poolSize 0, or a pool drained faster than it refills
-    }
-    // Creations in flight at once: the target (at least 2), so a grown pool refills as fast as it drains.
-    wanted = Math.min(wanted, Math.max(2, target) - coming);
-    for (int i = 0; i < wanted; i++) {
+    Refill refill = Refill.plan(target, available, coming, demand.get(language).get());
+    for (int i = 0; i < refill.toStart(); i++) {
       Pod pod = template.newPod();
       String name = SandboxPods.name(pod);
       creating.put(name, new Creating(language, clock.instant()));
       askedAt.put(name, clock.instant());
       executor.execute(() -> create(pod));
     }
-    long excess = Math.min(-wanted, available - target);
-    if (excess > 0 && !demand.get(language).get()) {
-      shrink(template, all, (int) excess);
+    if (refill.surplus() > 0 && !demand.get(language).get()) {
+      shrink(template, all, refill.surplus());
     }
   }
 
@@ -668,36 +664,26 @@ final class PodPool implements AutoCloseable {
       if (cached(name).map(p -> SandboxPods.ready(p) && createdHere(p)).orElse(false)) {
         capacityListener.run(); // it became Ready before its uid was recorded
       }
-      synchronized (this) {
-        consecutiveFailures = 0;
-        lastCreateError = null;
-      }
+      backoff.succeeded();
+      lastCreateError = null;
       if (closed) {
         delete(name); // the pool closed while the pod was being created
       }
     } catch (KubernetesClientException e) {
       creating.remove(name);
       askedAt.remove(name);
-      synchronized (this) {
-        consecutiveFailures++;
-        backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMillis());
-        lastCreateError = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
-      }
-      LOG.warn("creating a sandbox pod in {} failed ({} in a row): {}", namespace, consecutiveFailures, e.getMessage());
+      int inARow = backoff.failed();
+      lastCreateError = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
+      LOG.warn("creating a sandbox pod in {} failed ({} in a row): {}", namespace, inARow, e.getMessage());
     }
   }
 
-  private synchronized void recordPodFailure(Pod pod) {
-    consecutiveFailures++;
-    backoffUntilNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoffMillis());
+  private void recordPodFailure(Pod pod) {
+    backoff.failed();
     lastPodFailure = "Sandbox pod " + SandboxPods.name(pod) + " (image " + pod.getSpec().getContainers().get(0).getImage()
         + ") stopped before it was used: " + SandboxPods.howEnded(pod);
     LOG.warn("{}", lastPodFailure);
     executor.execute(capacityListener); // the provider probes at once and reports it (issue 19)
-  }
-
-  private long backoffMillis() {
-    return Math.min(30_000L, 500L << Math.min(consecutiveFailures - 1, 6));
   }
 
   private boolean claimExpired(Pod pod, Instant now) {

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.operator.backend.StartFailures;
+import dev.sandboxes.operator.backend.pool.StartBackoff;
+import dev.sandboxes.operator.backend.pool.WarmPool;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -17,27 +20,30 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The warm pool's bookkeeping with an in-memory launcher: the container cap across languages. */
+/** The container cap across the warm pools of a provider's languages, with in-memory containers. */
 @Tag("unit")
-class ContainerPoolTest {
+class ContainerBudgetTest {
 
   private final ScheduledExecutorService maintenance = Executors.newScheduledThreadPool(2);
   private final Set<String> live = ConcurrentHashMap.newKeySet();
   private final AtomicInteger launched = new AtomicInteger();
   private final AtomicInteger capacitySignals = new AtomicInteger();
-  private final ContainerPool.Launcher launcher = new ContainerPool.Launcher() {
-    @Override
-    public String launch(Language language) {
-      String id = language.value() + "-" + launched.incrementAndGet();
-      live.add(id);
-      return id;
-    }
 
-    @Override
-    public CompletableFuture<Void> destroyLater(String containerId) {
-      return CompletableFuture.runAsync(() -> live.remove(containerId), maintenance);
-    }
-  };
+  private WarmPool.Sandboxes<String> containers(Language language) {
+    return new WarmPool.Sandboxes<>() {
+      @Override
+      public String create() {
+        String id = language.value() + "-" + launched.incrementAndGet();
+        live.add(id);
+        return id;
+      }
+
+      @Override
+      public CompletableFuture<Void> destroyLater(String containerId) {
+        return CompletableFuture.runAsync(() -> live.remove(containerId), maintenance);
+      }
+    };
+  }
 
   @AfterEach
   void stop() {
@@ -47,8 +53,8 @@ class ContainerPoolTest {
   @Test
   void claimsStopAtTheCapAcrossLanguagesAndNothingIsStartedForTheRest() {
     ContainerBudget budget = new ContainerBudget(3);
-    ContainerPool python = pool(Language.PYTHON, budget);
-    ContainerPool javascript = pool(Language.JAVASCRIPT, budget);
+    WarmPool<String> python = pool(Language.PYTHON, budget);
+    WarmPool<String> javascript = pool(Language.JAVASCRIPT, budget);
     python.start();
     javascript.start();
     await().until(() -> python.status().getReady() == 1 && javascript.status().getReady() == 1);
@@ -56,7 +62,7 @@ class ContainerPoolTest {
     // A crowd of waiting executions asks again and again, as the queue does when woken.
     List<String> claims = new ArrayList<>();
     for (int round = 0; round < 50; round++) {
-      for (ContainerPool pool : List.of(python, javascript)) {
+      for (WarmPool<String> pool : List.of(python, javascript)) {
         pool.take().ifPresent(claims::add);
       }
       sleep(10);
@@ -70,7 +76,7 @@ class ContainerPoolTest {
 
     // A run ends: its container is removed, and only then is the slot free and the queue told.
     String done = claims.get(0);
-    ContainerPool owner = done.startsWith("python") ? python : javascript;
+    WarmPool<String> owner = done.startsWith("python") ? python : javascript;
     int signals = capacitySignals.get();
     owner.finished(done);
     await().until(() -> !live.contains(done) && budget.inUse() == 2 && capacitySignals.get() > signals);
@@ -82,7 +88,7 @@ class ContainerPoolTest {
   @Test
   void aContainerGivenBackUnusedFreesItsSlotAtOnce() {
     ContainerBudget budget = new ContainerBudget(1);
-    ContainerPool python = pool(Language.PYTHON, budget);
+    WarmPool<String> python = pool(Language.PYTHON, budget);
     python.start();
     String id = await().until(python::take, Optional::isPresent).get();
     assertThat(python.take()).isEmpty();
@@ -91,8 +97,9 @@ class ContainerPoolTest {
     assertThat(python.take()).contains(id);
   }
 
-  private ContainerPool pool(Language language, ContainerBudget budget) {
-    return new ContainerPool(language, 1, launcher, maintenance, capacitySignals::incrementAndGet, budget);
+  private WarmPool<String> pool(Language language, ContainerBudget budget) {
+    return new WarmPool<>(language, 1, containers(language), WarmPool.Threads.of(maintenance),
+        capacitySignals::incrementAndGet, budget, new StartFailures(text -> text), new StartBackoff());
   }
 
   private static void sleep(long millis) {
