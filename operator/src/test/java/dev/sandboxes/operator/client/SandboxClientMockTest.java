@@ -9,17 +9,14 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.client.ExecutionResult;
 import dev.sandboxes.client.SandboxClient;
 import dev.sandboxes.client.SandboxExecutionException;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.runner.RunnerReport;
 import dev.sandboxes.operator.runner.StreamCapture;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.TestResources;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -31,25 +28,19 @@ import org.junit.jupiter.api.Test;
 
 /** The Java client against the operator on the CRUD mock server with an in-memory backend. */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class SandboxClientMockTest {
-
-  KubernetesClient client;
+class SandboxClientMockTest extends OperatorMockTest {
 
   private final FakeSandboxBackend backend = new FakeSandboxBackend(4);
-  private SandboxOperator operator;
 
   @BeforeEach
   void start() {
-    operator = new SandboxOperator(client,
-        new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom), OperatorConfig.defaults(), null)
-        .start();
+    startOperator(new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom));
     client.resource(TestResources.asDefault(TestResources.aDockerProvider("agents", "sandboxes"))).create();
   }
 
   @AfterEach
   void stop() {
-    operator.stop(Duration.ofSeconds(1));
+    stopOperator();
     // The mock server's extension closes the server before the client. With a watch still open (the
     // client's waitUntilCondition closes its informer asynchronously), the server's close waits for
     // a WebSocket close handshake and gives up after 10 s: "Unable to close MockWebServer", a

@@ -15,17 +15,13 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
 import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.TestResources;
-import dev.sandboxes.operator.testing.ExecutionWaits;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -40,8 +36,7 @@ import org.junit.jupiter.api.Test;
  * the real Aliyun backend against the fake AgentRun service.
  */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class AliyunCodeExecutionMockTest {
+class AliyunCodeExecutionMockTest extends OperatorMockTest {
 
   /** Short throttle backoff and polls so that scenarios finish in seconds; production's call, quota and start budgets. */
   private static final AgentRunTimings TIMINGS =
@@ -50,10 +45,7 @@ class AliyunCodeExecutionMockTest {
           Duration.ofSeconds(2), Duration.ofSeconds(90), Duration.ofMillis(50), Duration.ofSeconds(10), 300,
           Duration.ofHours(1), Duration.ofMinutes(10), 64L * 1024 * 1024);
 
-  KubernetesClient client;
-
   private FakeAgentRunServer fake;
-  private SandboxOperator operator;
 
   @BeforeEach
   void startFake() {
@@ -63,9 +55,7 @@ class AliyunCodeExecutionMockTest {
   @AfterEach
   void stop() {
     try {
-      if (operator != null) {
-        operator.stop(Duration.ofSeconds(1));
-      }
+      stopOperator();
       assertThat(fake.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty();
     } finally {
       fake.close();
@@ -75,7 +65,7 @@ class AliyunCodeExecutionMockTest {
   private void startOperator() {
     SandboxBackendFactory factory = new SandboxBackendFactory()
         .register(ProviderType.ALIYUN, context -> new AliyunSandboxBackend(context, TIMINGS, Clock.systemUTC()));
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+    startOperator(factory);
   }
 
   @Test
@@ -190,22 +180,10 @@ class AliyunCodeExecutionMockTest {
     assertThat(fake.count("RunCommand")).isZero();
   }
 
-  private CodeExecution awaitPhase(String name, Phase phase) {
-    return ExecutionWaits.awaitPhase(() -> get(name), phase);
-  }
-
-  private CodeExecution awaitReason(String name, String type, String reason) {
-    return ExecutionWaits.awaitReason(() -> get(name), type, reason);
-  }
-
   /** An execution with AgentRun's longest limit: no test here is about it, and a loaded machine starts Python slowly. */
   private static CodeExecution execution(String name) {
     CodeExecution cx = anExecution("default", name, "aliyun");
     cx.getSpec().setTimeoutSeconds(30);
     return cx;
-  }
-
-  private CodeExecution get(String name) {
-    return client.resources(CodeExecution.class).inNamespace("default").withName(name).get();
   }
 }

@@ -15,21 +15,16 @@ import dev.sandboxes.api.v1alpha1.ExecutionLimits;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.execution.ExecutionRequest;
-import dev.sandboxes.operator.testing.ExecutionWaits;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -39,32 +34,20 @@ import org.junit.jupiter.api.Test;
  * JOSDK operator, merge-patch status, no schema validation (the validator does it), no GC.
  */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class CodeExecutionReconcilerMockTest {
-
-  KubernetesClient client;
+class CodeExecutionReconcilerMockTest extends OperatorMockTest {
 
   private final Map<String, FakeSandboxBackend> backends = new ConcurrentHashMap<>();
   private volatile int sandboxes = 4;
-  private SandboxOperator operator;
 
   @BeforeEach
-  void startOperator() {
-    operator = newOperator().start();
+  void start() {
+    startOperator(fakeBackends());
   }
 
-  @AfterEach
-  void stopOperator() {
-    if (operator != null) {
-      operator.stop(Duration.ofSeconds(1));
-    }
-  }
-
-  private SandboxOperator newOperator() {
-    SandboxBackendFactory factory = new SandboxBackendFactory()
+  private SandboxBackendFactory fakeBackends() {
+    return new SandboxBackendFactory()
         .register(ProviderType.DOCKER, context -> backends.computeIfAbsent(
             context.settings().name(), name -> new FakeSandboxBackend(sandboxes)).builtFrom(context));
-    return new SandboxOperator(client, factory, OperatorConfig.defaults(), null);
   }
 
   @Test
@@ -194,7 +177,7 @@ class CodeExecutionReconcilerMockTest {
     // The operator dies mid-run: no drain, the run's outcome never reaches the API server.
     operator.operator().stop();
     operator.tracker().close();
-    operator = newOperator().start();
+    startOperator(fakeBackends());
 
     CodeExecution cx = awaitPhase("victim", Phase.FAILED);
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Interrupted");
@@ -211,8 +194,7 @@ class CodeExecutionReconcilerMockTest {
     client.resource(anExecution("default", "long", "fake")).create();
     awaitPhase("long", Phase.RUNNING);
 
-    operator.stop(Duration.ofMillis(500)); // the run does not finish within the grace period
-    operator = null;
+    stopOperator(Duration.ofMillis(500)); // the run does not finish within the grace period
 
     CodeExecution cx = get("long");
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.FAILED);
@@ -503,22 +485,7 @@ class CodeExecutionReconcilerMockTest {
     await().untilAsserted(() -> assertThat(eventReasons("taken")).contains("ArtifactsNotStored"));
   }
 
-  private CodeExecution awaitPhase(String name, Phase phase) {
-    return ExecutionWaits.awaitPhase(() -> get(name), phase);
-  }
-
-  private CodeExecution awaitReason(String name, String type, String reason) {
-    return ExecutionWaits.awaitReason(() -> get(name), type, reason);
-  }
-
-  private CodeExecution get(String name) {
-    return client.resources(CodeExecution.class).inNamespace("default").withName(name).get();
-  }
-
   private List<String> eventReasons(String name) {
-    return client.events().v1().events().inNamespace("default").list().getItems().stream()
-        .filter(e -> name.equals(e.getRegarding().getName()))
-        .map(Event::getReason)
-        .toList();
+    return events(name).stream().map(Event::getReason).toList();
   }
 }

@@ -18,15 +18,13 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.RuntimeSpec;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.docker.DockerSandboxBackend;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.DockerEngines;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.TestResources;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
@@ -48,15 +46,11 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("mock")
 @Tag("engine")
-@EnableKubernetesMockClient(crud = true)
-class DockerContainerCapMockTest {
+class DockerContainerCapMockTest extends OperatorMockTest {
 
   private static final int CAP = 3;
   private static final int EXECUTIONS = 9;
 
-  KubernetesClient client;
-
-  private SandboxOperator operator;
   private ScheduledExecutorService sampler;
 
   @AfterEach
@@ -64,9 +58,7 @@ class DockerContainerCapMockTest {
     if (sampler != null) {
       sampler.shutdownNow();
     }
-    if (operator != null) {
-      operator.stop(Duration.ofSeconds(5));
-    }
+    stopOperator(Duration.ofSeconds(5));
   }
 
   @Test
@@ -76,7 +68,7 @@ class DockerContainerCapMockTest {
     IsolationPolicy policy = IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(), Set.of())
         .withDockerMaxContainers(CAP);
     SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, DockerSandboxBackend::new);
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults().withIsolationPolicy(policy), null).start();
+    startOperator(factory, OperatorConfig.defaults().withIsolationPolicy(policy));
 
     SandboxProvider provider = TestResources.aDockerProvider("default", "capped");
     provider.getSpec().getDocker().setHost(host);
@@ -87,10 +79,10 @@ class DockerContainerCapMockTest {
     provider.getSpec().setRuntimes(List.of(python)); // no limits.maxConcurrentExecutions
     client.resource(provider).create();
     await().atMost(Duration.ofSeconds(60)).until(() -> {
-      SandboxProvider p = client.resources(SandboxProvider.class).inNamespace("default").withName("capped").get();
+      SandboxProvider p = provider("capped");
       return p.getStatus() != null && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
     });
-    String providerUid = client.resources(SandboxProvider.class).inNamespace("default").withName("capped").get()
+    String providerUid = provider("capped")
         .getMetadata().getUid();
 
     // While the burst runs: how many executions are Running at once, and how many containers the

@@ -14,18 +14,13 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.selfmanaged.ScriptedPodExec;
 import dev.sandboxes.operator.backend.selfmanaged.SelfManagedSandboxBackend;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeKubelet;
-import dev.sandboxes.operator.testing.ExecutionWaits;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.node.v1.RuntimeClassBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,30 +33,22 @@ import org.junit.jupiter.api.Test;
  * real runner locally.
  */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class SelfManagedCodeExecutionMockTest {
-
-  private static final String NS = "default";
-
-  KubernetesClient client;
+class SelfManagedCodeExecutionMockTest extends OperatorMockTest {
 
   private final ScriptedPodExec exec = new ScriptedPodExec();
   private FakeKubelet kubelet;
-  private SandboxOperator operator;
 
   @BeforeEach
   void start() {
-    kubelet = new FakeKubelet(client, NS).start();
+    kubelet = new FakeKubelet(client, NAMESPACE).start();
     SandboxBackendFactory factory = new SandboxBackendFactory()
         .register(ProviderType.SELF_MANAGED, context -> new SelfManagedSandboxBackend(context, exec));
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+    startOperator(factory);
   }
 
   @AfterEach
   void stop() {
-    if (operator != null) {
-      operator.stop(Duration.ofSeconds(1));
-    }
+    stopOperator();
     kubelet.close();
     exec.killAll();
   }
@@ -70,9 +57,9 @@ class SelfManagedCodeExecutionMockTest {
   void executionsRunInFreshPodsOfTheWarmPool() {
     client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
         .create();
-    client.resource(aSelfManagedProvider(NS, "pool", 1)).create();
+    client.resource(aSelfManagedProvider(NAMESPACE, "pool", 1)).create();
     await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("pool").get();
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("pool").get();
       assertThat(Conditions.isTrue(provider.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
     });
 
@@ -95,7 +82,7 @@ class SelfManagedCodeExecutionMockTest {
       assertThat(names).doesNotContain(first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
     });
     await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("pool").get();
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("pool").get();
       assertThat(provider.getStatus().getPools()).anySatisfy(pool -> {
         assertThat(pool.getLanguage().value()).isEqualTo("python");
         assertThat(pool.getReady()).isEqualTo(1);
@@ -108,13 +95,13 @@ class SelfManagedCodeExecutionMockTest {
   void aChangedImageRollsTheIdlePodsAndADeletedProviderTakesItsPodsAlong() {
     client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
         .create();
-    SandboxProvider provider = aSelfManagedProvider(NS, "rolling", 1);
+    SandboxProvider provider = aSelfManagedProvider(NAMESPACE, "rolling", 1);
     provider.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v1")));
     client.resource(provider).create();
     List<String> first = await().until(
         () -> pods().stream().map(p -> p.getMetadata().getName()).toList(), names -> names.size() == 1);
 
-    client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").edit(p -> {
+    client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("rolling").edit(p -> {
       p.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v2")));
       return p;
     });
@@ -126,7 +113,7 @@ class SelfManagedCodeExecutionMockTest {
     });
 
     // The mock has no garbage collector: what disappears here, the operator deleted itself.
-    client.resources(SandboxProvider.class).inNamespace(NS).withName("rolling").delete();
+    client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("rolling").delete();
     await().until(() -> pods().isEmpty());
   }
 
@@ -139,11 +126,11 @@ class SelfManagedCodeExecutionMockTest {
 
   @Test
   void withoutItsRuntimeClassTheProviderIsNotReadyAndExecutionsWait() throws Exception {
-    client.resource(aSelfManagedProvider(NS, "no-gvisor", 2)).create();
-    client.resource(anExecution(NS, "waiting", "no-gvisor")).create();
+    client.resource(aSelfManagedProvider(NAMESPACE, "no-gvisor", 2)).create();
+    client.resource(anExecution(NAMESPACE, "waiting", "no-gvisor")).create();
 
     await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NS).withName("no-gvisor").get();
+      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("no-gvisor").get();
       assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
           .isEqualTo(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND.value());
     });
@@ -154,7 +141,7 @@ class SelfManagedCodeExecutionMockTest {
   }
 
   private List<Pod> pods() {
-    return client.pods().inNamespace(NS).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems();
+    return client.pods().inNamespace(NAMESPACE).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems();
   }
 
   /**
@@ -162,16 +149,8 @@ class SelfManagedCodeExecutionMockTest {
    * takes seconds when other builds keep it busy, and no test here is about the limit.
    */
   private static CodeExecution execution(String name) {
-    CodeExecution cx = anExecution(NS, name, "pool");
+    CodeExecution cx = anExecution(NAMESPACE, name, "pool");
     cx.getSpec().setTimeoutSeconds(120);
     return cx;
-  }
-
-  private CodeExecution get(String name) {
-    return client.resources(CodeExecution.class).inNamespace(NS).withName(name).get();
-  }
-
-  private CodeExecution awaitPhase(String name, Phase phase) {
-    return ExecutionWaits.awaitPhase(() -> get(name), phase);
   }
 }

@@ -14,21 +14,18 @@ import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
 import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.aliyun.AliyunSettings;
 import dev.sandboxes.operator.backend.e2b.E2bSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bTimings;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.health.HealthServer;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import dev.sandboxes.operator.testing.FakeE2bServer;
 import dev.sandboxes.operator.testing.MetricsExposition;
 import dev.sandboxes.operator.testing.MonitoringQueries;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -51,10 +48,7 @@ import org.junit.jupiter.api.Test;
  * whose key is rejected; throttled calls. The faster twin of MonitoringE2E.
  */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class DashboardMetricsMockTest {
-
-  private static final String NS = "default";
+class DashboardMetricsMockTest extends OperatorMockTest {
   private static final AgentRunTimings ALIYUN_TIMINGS =
       new AgentRunTimings(
           Duration.ofSeconds(5), 3, Duration.ofMillis(50), Duration.ofSeconds(20), Duration.ofMillis(500),
@@ -64,12 +58,9 @@ class DashboardMetricsMockTest {
       new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofMillis(200), Duration.ofSeconds(1),
           Duration.ofMinutes(1));
 
-  KubernetesClient client;
-
   private final String e2bKey = FakeE2bServer.newApiKey();
   private FakeE2bServer e2b;
   private FakeAgentRunServer aliyun;
-  private SandboxOperator operator;
   private HealthServer health;
 
   @BeforeEach
@@ -79,7 +70,7 @@ class DashboardMetricsMockTest {
     SandboxBackendFactory factory = new SandboxBackendFactory()
         .register(ProviderType.E2B, context -> new E2bSandboxBackend(context, e2b.sandboxUrl(), E2B_TIMINGS))
         .register(ProviderType.ALIYUN, context -> new AliyunSandboxBackend(context, ALIYUN_TIMINGS, Clock.systemUTC()));
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+    startOperator(factory);
     // Port 0: the HealthServer the `operator` command starts, on a free port.
     health = new HealthServer(0, operator.operator(), operator.meterRegistry(), operator::stopping).start();
   }
@@ -88,7 +79,7 @@ class DashboardMetricsMockTest {
   void stop() {
     try {
       health.close();
-      operator.stop(Duration.ofSeconds(1));
+      stopOperator();
     } finally {
       e2b.close();
       aliyun.close();
@@ -98,12 +89,12 @@ class DashboardMetricsMockTest {
   @Test
   void everyMetricTheDashboardAndTheAlertsQueryIsServedWithTheValuesTheRunsExplain() throws Exception {
     // Providers: two Ready, one whose key the service rejects.
-    client.resource(aSecret(NS, "e2b", "apiKey", e2bKey)).create();
-    client.resource(aSecret(NS, "e2b-wrong", "apiKey", FakeE2bServer.newApiKey())).create();
-    client.resource(aliyunSecret(NS)).create();
-    client.resource(anE2bProvider(NS, "e2b", e2b.apiUrl(), "e2b")).create();
-    client.resource(anE2bProvider(NS, "e2b-wrong", e2b.apiUrl(), "e2b-wrong")).create();
-    client.resource(anAliyunProvider(NS, "aliyun", aliyun)).create();
+    client.resource(aSecret(NAMESPACE, "e2b", "apiKey", e2bKey)).create();
+    client.resource(aSecret(NAMESPACE, "e2b-wrong", "apiKey", FakeE2bServer.newApiKey())).create();
+    client.resource(aliyunSecret(NAMESPACE)).create();
+    client.resource(anE2bProvider(NAMESPACE, "e2b", e2b.apiUrl(), "e2b")).create();
+    client.resource(anE2bProvider(NAMESPACE, "e2b-wrong", e2b.apiUrl(), "e2b-wrong")).create();
+    client.resource(anAliyunProvider(NAMESPACE, "aliyun", aliyun)).create();
     awaitReady("e2b", "True");
     awaitReady("aliyun", "True");
     awaitReady("e2b-wrong", "False");
@@ -119,7 +110,7 @@ class DashboardMetricsMockTest {
     run("aliyun-raises", "aliyun", "def main(x):\n    raise ValueError('no')\n", CodeExecutionReason.USER_CODE_ERROR.value());
     aliyun.vanishDuringNextCommand();
     run("aliyun-vanishes", "aliyun", "def main(x):\n    return x\n", CodeExecutionReason.SANDBOX_FAILED.value());
-    CodeExecution tooLong = anExecution(NS, "invalid", "aliyun");
+    CodeExecution tooLong = anExecution(NAMESPACE, "invalid", "aliyun");
     tooLong.getSpec().setTimeoutSeconds(31); // AgentRun runs code for at most 30 s
     client.resource(tooLong).create();
     awaitOutcome("invalid", CodeExecutionReason.INVALID_SPEC.value());
@@ -165,7 +156,7 @@ class DashboardMetricsMockTest {
   }
 
   private void run(String name, String provider, String code, String outcome) {
-    CodeExecution cx = anExecution(NS, name, provider);
+    CodeExecution cx = anExecution(NAMESPACE, name, provider);
     cx.getSpec().setCode(code);
     cx.getSpec().setArguments(Map.of("x", 1));
     client.resource(cx).create();
@@ -174,7 +165,7 @@ class DashboardMetricsMockTest {
 
   private void awaitOutcome(String name, String outcome) {
     await(name + " " + outcome).atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-      CodeExecution cx = client.resources(CodeExecution.class).inNamespace(NS).withName(name).get();
+      CodeExecution cx = get(name);
       assertThat(cx.getStatus()).isNotNull();
       assertThat(cx.getStatus().getCompletionTime()).as(String.valueOf(cx.getStatus().getMessage())).isNotNull();
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
@@ -184,7 +175,7 @@ class DashboardMetricsMockTest {
 
   private void awaitReady(String provider, String status) {
     await(provider + " Ready=" + status).atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      SandboxProvider p = client.resources(SandboxProvider.class).inNamespace(NS).withName(provider).get();
+      SandboxProvider p = provider(provider);
       assertThat(p.getStatus()).isNotNull();
       assertThat(Conditions.get(p.getStatus().getConditions(), ConditionTypes.READY).map(c -> c.getStatus()))
           .contains(status);

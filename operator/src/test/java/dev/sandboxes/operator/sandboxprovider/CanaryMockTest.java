@@ -14,18 +14,15 @@ import dev.sandboxes.api.v1alpha1.Language;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.aliyun.AgentRunTimings;
 import dev.sandboxes.operator.backend.aliyun.AliyunSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bSandboxBackend;
 import dev.sandboxes.operator.backend.e2b.E2bTimings;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeAgentRunServer;
 import dev.sandboxes.operator.testing.FakeE2bServer;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Clock;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
@@ -40,10 +37,7 @@ import org.junit.jupiter.api.Test;
  * control-plane probe (Ready stays True: the probe cannot see it, which is why the canary exists).
  */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class CanaryMockTest {
-
-  private static final String NAMESPACE = "default";
+class CanaryMockTest extends OperatorMockTest {
   private static final AgentRunTimings ALIYUN_TIMINGS =
       new AgentRunTimings(
           Duration.ofSeconds(5), 3, Duration.ofMillis(50), Duration.ofSeconds(20), Duration.ofMillis(500),
@@ -53,12 +47,9 @@ class CanaryMockTest {
       new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofMillis(200), Duration.ofSeconds(1),
           Duration.ofMinutes(1));
 
-  KubernetesClient client;
-
   private final String apiKey = FakeE2bServer.newApiKey();
   private FakeAgentRunServer agentRun;
   private FakeE2bServer e2b;
-  private SandboxOperator operator;
 
   @BeforeEach
   void start() throws Exception {
@@ -67,13 +58,13 @@ class CanaryMockTest {
     SandboxBackendFactory factory = new SandboxBackendFactory()
         .register(ProviderType.ALIYUN, context -> new AliyunSandboxBackend(context, ALIYUN_TIMINGS, Clock.systemUTC()))
         .register(ProviderType.E2B, context -> new E2bSandboxBackend(context, e2b.sandboxUrl(), E2B_TIMINGS));
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+    startOperator(factory);
   }
 
   @AfterEach
   void stop() {
     try {
-      operator.stop(Duration.ofSeconds(1));
+      stopOperator();
       assertThat(agentRun.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty();
       await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(e2b.liveSandboxes()).isEmpty());
     } finally {
@@ -149,10 +140,10 @@ class CanaryMockTest {
     client.resource(aliyunSecret(NAMESPACE)).create();
     client.resource(anAliyunProvider(NAMESPACE, "plain", agentRun)).create();
     await().atMost(Duration.ofSeconds(30)).until(() -> {
-      SandboxProvider p = get("plain");
+      SandboxProvider p = provider("plain");
       return p.getStatus() != null && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
     });
-    SandboxProvider plain = get("plain");
+    SandboxProvider plain = provider("plain");
     assertThat(Conditions.get(plain.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)).isEmpty();
     assertThat(plain.getStatus().getCanary()).isNull();
     assertThat(agentRun.count("CreateSandbox")).isZero();
@@ -167,15 +158,11 @@ class CanaryMockTest {
 
   private SandboxProvider awaitCanary(String name, String status) {
     await().atMost(Duration.ofSeconds(60)).until(() -> {
-      SandboxProvider p = get(name);
+      SandboxProvider p = provider(name);
       return p != null && p.getStatus() != null
           && Conditions.get(p.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
               .map(c -> status.equals(c.getStatus())).orElse(false);
     });
-    return get(name);
-  }
-
-  private SandboxProvider get(String name) {
-    return client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName(name).get();
+    return provider(name);
   }
 }

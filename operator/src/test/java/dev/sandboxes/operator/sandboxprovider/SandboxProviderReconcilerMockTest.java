@@ -8,56 +8,43 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.api.v1alpha1.SecretReference;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.ProbeResult;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** SandboxProvider readiness on the CRUD mock server: validation, Secrets, probes, replacement. */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class SandboxProviderReconcilerMockTest {
-
-  KubernetesClient client;
+class SandboxProviderReconcilerMockTest extends OperatorMockTest {
 
   private final List<FakeSandboxBackend> created = new CopyOnWriteArrayList<>();
   private final Map<String, Map<String, String>> secretsSeen = new ConcurrentHashMap<>();
   private volatile ProbeResult probe = ProbeResult.reachable("fake backend answered");
-  private SandboxOperator operator;
 
   @BeforeEach
   void start() {
-    operator = newOperator(OperatorConfig.defaults()).start();
+    startOperator(fakeBackends());
   }
 
-  private SandboxOperator newOperator(OperatorConfig config) {
-    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
+  private SandboxBackendFactory fakeBackends() {
+    return new SandboxBackendFactory().register(ProviderType.DOCKER, context -> {
       context.secrets().forEach(secretsSeen::put);
       FakeSandboxBackend backend = new FakeSandboxBackend(1).probe(probe).builtFrom(context);
       created.add(backend);
       return backend;
     });
-    return new SandboxOperator(client, factory, config, null);
-  }
-
-  @AfterEach
-  void stop() {
-    operator.stop(Duration.ofSeconds(1));
   }
 
   @Test
@@ -96,7 +83,7 @@ class SandboxProviderReconcilerMockTest {
         .addToStringData("ca.crt", "CA").addToStringData("tls.crt", "CERT").build()).create();
     SandboxProvider stillWaiting = awaitReady("tls", "False", SandboxProviderReason.CREDENTIALS_MISSING.value());
     await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
-        assertThat(Conditions.get(get("tls").getStatus().getConditions(), "Ready").orElseThrow().getMessage())
+        assertThat(Conditions.get(provider("tls").getStatus().getConditions(), "Ready").orElseThrow().getMessage())
             .contains("no key tls.key"));
     assertThat(stillWaiting).isNotNull();
 
@@ -106,7 +93,7 @@ class SandboxProviderReconcilerMockTest {
     awaitReady("tls", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
     assertThat(secretsSeen.get("engine-tls")).containsEntry("tls.key", "KEY");
     // Nothing from the Secret is copied into the status.
-    assertThat(client.resource(get("tls")).get().getStatus().toString()).doesNotContain("KEY").doesNotContain("CERT");
+    assertThat(client.resource(provider("tls")).get().getStatus().toString()).doesNotContain("KEY").doesNotContain("CERT");
   }
 
   @Test
@@ -124,13 +111,13 @@ class SandboxProviderReconcilerMockTest {
   void aSpecChangeReplacesTheBackendAndDeletionClosesIt() {
     client.resource(TestResources.aDockerProvider("default", "p")).create();
     awaitReady("p", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
-    SandboxProvider changed = get("p");
+    SandboxProvider changed = provider("p");
     changed.getSpec().getDocker().setPoolSize(5);
     client.resource(changed).update();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.size() == 2);
     // The registry closes the old backend right after it built the new one, on the reconcile thread.
     await().atMost(Duration.ofSeconds(5)).until(() -> created.get(0).closed());
-    client.resource(get("p")).delete();
+    client.resource(provider("p")).delete();
     await().atMost(Duration.ofSeconds(20)).until(() -> created.get(1).closed());
   }
 
@@ -164,9 +151,9 @@ class SandboxProviderReconcilerMockTest {
 
   @Test
   void theClustersOperatorCanAllowMoreExplicitly() {
-    operator.stop(Duration.ofSeconds(1));
-    operator = newOperator(OperatorConfig.defaults().withIsolationPolicy(
-        IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc,runc")))).start();
+    stopOperator();
+    startOperator(fakeBackends(), OperatorConfig.defaults().withIsolationPolicy(
+        IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc,runc"))));
     SandboxProvider runc = TestResources.aDockerProvider("default", "runc-allowed");
     runc.getSpec().getDocker().setRuntime("runc");
     client.resource(runc).create();
@@ -175,22 +162,5 @@ class SandboxProviderReconcilerMockTest {
 
   private static String readyMessage(SandboxProvider provider) {
     return Conditions.get(provider.getStatus().getConditions(), "Ready").orElseThrow().getMessage();
-  }
-
-  private SandboxProvider awaitReady(String name, String status, String reason) {
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      SandboxProvider provider = get(name);
-      assertThat(provider.getStatus()).isNotNull();
-      assertThat(Conditions.get(provider.getStatus().getConditions(), "Ready"))
-          .hasValueSatisfying(c -> {
-            assertThat(c.getStatus()).isEqualTo(status);
-            assertThat(c.getReason()).isEqualTo(reason);
-          });
-    });
-    return get(name);
-  }
-
-  private SandboxProvider get(String name) {
-    return client.resources(SandboxProvider.class).inNamespace("default").withName(name).get();
   }
 }

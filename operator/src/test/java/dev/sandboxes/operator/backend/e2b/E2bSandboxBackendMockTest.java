@@ -14,13 +14,9 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
-import dev.sandboxes.operator.SandboxOperator;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.testing.FakeE2bServer;
-import dev.sandboxes.operator.testing.ExecutionWaits;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,16 +32,10 @@ import org.junit.jupiter.api.Test;
  * quota refusals that keep executions Pending, and deletion mid-run.
  */
 @Tag("mock")
-@EnableKubernetesMockClient(crud = true)
-class E2bSandboxBackendMockTest {
-
-  private static final String NAMESPACE = "default";
-
-  KubernetesClient client;
+class E2bSandboxBackendMockTest extends OperatorMockTest {
 
   private final String apiKey = FakeE2bServer.newApiKey();
   private FakeE2bServer fake;
-  private SandboxOperator operator;
   private volatile E2bTimings timings =
       new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofMillis(200), Duration.ofSeconds(1),
           Duration.ofMinutes(10));
@@ -55,7 +45,7 @@ class E2bSandboxBackendMockTest {
     fake = new FakeE2bServer(apiKey);
     SandboxBackendFactory factory = new SandboxBackendFactory()
         .register(ProviderType.E2B, context -> new E2bSandboxBackend(context, fake.sandboxUrl(), timings));
-    operator = new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start();
+    startOperator(factory);
   }
 
   @AfterEach
@@ -63,7 +53,7 @@ class E2bSandboxBackendMockTest {
     try {
       await().untilAsserted(() -> assertThat(fake.liveSandboxes()).isEmpty());
     } finally {
-      operator.stop(Duration.ofSeconds(1));
+      stopOperator();
       fake.close();
     }
   }
@@ -159,14 +149,6 @@ class E2bSandboxBackendMockTest {
     assertThat(fake.runningProcesses()).isZero();
   }
 
-  private CodeExecution awaitPhase(String name, Phase phase) {
-    return ExecutionWaits.awaitPhase(() -> get(name), phase);
-  }
-
-  private CodeExecution awaitReason(String name, String type, String reason) {
-    return ExecutionWaits.awaitReason(() -> get(name), type, reason);
-  }
-
   /** An execution whose time limit is generous: no test here is about the limit, and a loaded machine starts Python slowly. */
   private static CodeExecution execution(String name) {
     CodeExecution cx = anExecution(NAMESPACE, name, "e2b");
@@ -176,9 +158,5 @@ class E2bSandboxBackendMockTest {
 
   private static String quoted(Path path) {
     return "'" + path.toString().replace("\\", "\\\\").replace("'", "\\'") + "'";
-  }
-
-  private CodeExecution get(String name) {
-    return client.resources(CodeExecution.class).inNamespace(NAMESPACE).withName(name).get();
   }
 }
