@@ -35,15 +35,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An in-process E2B-protocol service on loopback (docs/providers/e2b.md cites the public sources per
- * behaviour: e2b-dev/E2B spec/openapi.yml, e2b-dev/infra packages/envd) that really runs code: the REST control plane on one listener; envd's
- * process API (Connect streaming, 5-byte envelopes, the 0x02 end-of-stream message) and the code
- * interpreter's /execute (NDJSON) on a second listener, routed by the E2b-Sandbox-Id and
- * E2b-Sandbox-Port headers. As the real service: processes run through envd's /bin/sh wrapper
- * (a missing interpreter is exit 127), envd checks the access token and that a named user exists,
- * creation checks the plan's longest timeout and the envd version a secure sandbox needs.
- * Processes run locally (python3, node), without isolation. Hooks inject the faults the backend
- * must survive, 503 sandbox_capacity_unavailable among them.
+ * An in-process E2B-protocol service on loopback (docs/providers/e2b.md cites the public sources
+ * per behaviour: e2b-dev/E2B spec/openapi.yml, e2b-dev/infra packages/envd) that really runs code:
+ * the REST control plane on one listener; envd's process API (Connect streaming, 5-byte envelopes,
+ * the 0x02 end-of-stream message) on a second listener, routed by the E2b-Sandbox-Id and
+ * E2b-Sandbox-Port headers (the code interpreter's /execute is left out: the backend does not use
+ * it, so its port answers as a closed one). As the real service: processes run through envd's
+ * /bin/sh wrapper (a missing interpreter is exit 127), envd checks the access token and that a
+ * named user exists, creation checks the plan's longest timeout and the envd version a secure
+ * sandbox needs. Processes run locally (python3, node), without isolation. Hooks inject the faults
+ * the backend must survive, 503 sandbox_capacity_unavailable among them.
  */
 public final class FakeE2bServer implements AutoCloseable {
 
@@ -51,7 +52,6 @@ public final class FakeE2bServer implements AutoCloseable {
   /** envd of current templates (E2B-INFRA packages/envd/pkg/version.go). */
   public static final String CURRENT_ENVD = "0.6.13";
   private static final int ENVD_PORT = 49983;
-  private static final int JUPYTER_PORT = 49999;
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final SecureRandom RANDOM = new SecureRandom();
   /**
@@ -558,16 +558,6 @@ public final class FakeE2bServer implements AutoCloseable {
           case "/health" -> exchange.sendResponseHeaders(204, -1);
           default -> sendJson(exchange, 404, "{\"code\":\"not_found\",\"message\":\"no such procedure\"}");
         }
-      } else if (String.valueOf(JUPYTER_PORT).equals(port)) {
-        if (!sandbox.accessToken.equals(token)) {
-          sendJson(exchange, 401, "{\"message\":\"invalid access token\"}");
-          return;
-        }
-        switch (path) {
-          case "/execute" -> execute(exchange);
-          case "/health" -> send(exchange, new Scripted(200, "OK", Map.of()));
-          default -> send(exchange, new Scripted(404, "Not Found", Map.of()));
-        }
       } else {
         sendJson(exchange, 502, "{\"sandboxId\":" + quote(id)
             + ",\"message\":\"The sandbox is running but port is not open\",\"port\":" + quote(String.valueOf(port))
@@ -731,66 +721,6 @@ public final class FakeE2bServer implements AutoCloseable {
     }
     journal.add("input " + sandbox.id);
     sendJson(exchange, 200, "{}");
-  }
-
-  /** The code interpreter's /execute: NDJSON lines, always ending with end_of_execution. */
-  private void execute(HttpExchange exchange) throws IOException {
-    JsonNode request = JSON.readTree(exchange.getRequestBody().readAllBytes());
-    if (request.hasNonNull("context_id") && request.hasNonNull("language")) {
-      send(exchange, new Scripted(400, "Only one of context_id or language can be provided", Map.of()));
-      return;
-    }
-    String language = request.path("language").asText("python");
-    List<String> argv = "javascript".equals(language) || "js".equals(language)
-        ? List.of("node", "-e", request.path("code").asText())
-        : List.of("python3", "-c", request.path("code").asText());
-    Process process = LocalInterpreters.applyTo(new ProcessBuilder(argv)).directory(new java.io.File("/tmp")).start();
-    process.getOutputStream().close();
-    exchange.getResponseHeaders().set("Content-Type", "application/x-ndjson");
-    exchange.sendResponseHeaders(200, 0);
-    OutputStream body = exchange.getResponseBody();
-    Thread out = lines(process.getInputStream(), "stdout", body);
-    Thread err = lines(process.getErrorStream(), "stderr", body);
-    try {
-      process.waitFor();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      process.destroyForcibly();
-      return;
-    }
-    join(out);
-    join(err);
-    synchronized (body) {
-      if (process.exitValue() != 0) {
-        writeLine(body, "{\"type\":\"error\",\"name\":\"ProcessError\",\"value\":\"exit status " + process.exitValue()
-            + "\",\"traceback\":\"\"}");
-      }
-      writeLine(body, "{\"type\":\"end_of_execution\"}");
-    }
-  }
-
-  private Thread lines(InputStream in, String type, OutputStream body) {
-    Thread thread = new Thread(() -> {
-      try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = reader.readLine()) != null) {
-          synchronized (body) {
-            writeLine(body, "{\"type\":\"" + type + "\",\"text\":" + quote(line + "\n") + ",\"timestamp\":"
-                + System.currentTimeMillis() * 1000 + "}");
-          }
-        }
-      } catch (IOException ignored) {
-        // client gone
-      }
-    });
-    thread.setDaemon(true);
-    thread.start();
-    return thread;
-  }
-
-  private static void writeLine(OutputStream body, String line) throws IOException {
-    body.write((line + "\n").getBytes(StandardCharsets.UTF_8));
-    body.flush();
   }
 
   /** Writes Connect envelopes; pumps and the handler share it. */
