@@ -10,4 +10,5 @@ package dev.sandboxes.client;
  * @param bytes the content, read from the execution's artifacts ConfigMap; null when it could not
  *     be read (deleted, or the client may not get ConfigMaps)
  */
-public record ExecutionArtifact(String name, long sizeBytes, String sha256, String contentType, byte[] bytes) {}
+public record ExecutionArtifact(
+    String name, long sizeBytes, String sha256, String contentType, byte[] bytes) {}

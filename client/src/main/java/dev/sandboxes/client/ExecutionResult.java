@@ -53,7 +53,21 @@ public record ExecutionResult(
       JsonNode result,
       String sandboxId,
       Duration duration) {
-    this(name, succeeded, reason, message, exitCode, stdout, stderr, stdoutBytes, stderrBytes, stdoutTruncated,
-        stderrTruncated, result, sandboxId, duration, List.of());
+    this(
+        name,
+        succeeded,
+        reason,
+        message,
+        exitCode,
+        stdout,
+        stderr,
+        stdoutBytes,
+        stderrBytes,
+        stdoutTruncated,
+        stderrTruncated,
+        result,
+        sandboxId,
+        duration,
+        List.of());
   }
 }

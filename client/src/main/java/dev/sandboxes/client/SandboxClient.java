@@ -29,8 +29,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs code through sandbox-operator from Java: {@code execute(code, language, arguments, timeout)}
- * creates a CodeExecution, waits for its final status through a watch (no polling loop), deletes
- * it unless asked to keep it, and returns a typed result or throws a typed exception.
+ * creates a CodeExecution, waits for its final status through a watch (no polling loop), deletes it
+ * unless asked to keep it, and returns a typed result or throws a typed exception.
  *
  * <pre>{@code
  * SandboxClient sandboxes = new SandboxClient(kubernetesClient, "agents");
@@ -46,7 +46,12 @@ public final class SandboxClient {
   private final Options defaults;
 
   /** Per-call settings; the defaults keep nothing and use the namespace's default provider. */
-  public record Options(String provider, ExecutionMode mode, String entrypoint, boolean keep, Duration queueAllowance,
+  public record Options(
+      String provider,
+      ExecutionMode mode,
+      String entrypoint,
+      boolean keep,
+      Duration queueAllowance,
       boolean failFastWithoutProvider) {
     public static Options defaults() {
       return new Options(null, ExecutionMode.FUNCTION, null, false, Duration.ofMinutes(5), true);
@@ -64,12 +69,17 @@ public final class SandboxClient {
       return new Options(provider, mode, entrypoint, keep, queueAllowance, failFastWithoutProvider);
     }
 
-    /** Keep the CodeExecution after it finished (for `kubectl get cx`); by default it is deleted. */
+    /**
+     * Keep the CodeExecution after it finished (for `kubectl get cx`); by default it is deleted.
+     */
     public Options keepingTheExecution() {
       return new Options(provider, mode, entrypoint, true, queueAllowance, failFastWithoutProvider);
     }
 
-    /** How long an execution may wait for a sandbox before the client gives up, on top of its timeout. */
+    /**
+     * How long an execution may wait for a sandbox before the client gives up, on top of its
+     * timeout.
+     */
     public Options withQueueAllowance(Duration allowance) {
       return new Options(provider, mode, entrypoint, keep, allowance, failFastWithoutProvider);
     }
@@ -86,7 +96,8 @@ public final class SandboxClient {
   }
 
   /** Runs code in Function mode with the default options. */
-  public ExecutionResult execute(String code, Language language, Map<String, ?> arguments, Duration timeout) {
+  public ExecutionResult execute(
+      String code, Language language, Map<String, ?> arguments, Duration timeout) {
     return execute(code, language, arguments, timeout, defaults);
   }
 
@@ -101,10 +112,12 @@ public final class SandboxClient {
    */
   public ExecutionResult execute(
       String code, Language language, Map<String, ?> arguments, Duration timeout, Options options) {
-    CodeExecution created = client.resource(newExecution(code, language, arguments, timeout, options)).create();
+    CodeExecution created =
+        client.resource(newExecution(code, language, arguments, timeout, options)).create();
     String name = created.getMetadata().getName();
     try {
-      CodeExecution finished = await(name, timeout.plus(options.queueAllowance()), options.failFastWithoutProvider());
+      CodeExecution finished =
+          await(name, timeout.plus(options.queueAllowance()), options.failFastWithoutProvider());
       return resultOrThrow(finished);
     } finally {
       if (!options.keep()) {
@@ -115,19 +128,34 @@ public final class SandboxClient {
 
   private CodeExecution await(String name, Duration limit, boolean failFast) {
     try {
-      return client.resources(CodeExecution.class).inNamespace(namespace).withName(name)
-          .waitUntilCondition(cx -> cx == null || isFinal(cx.getStatus()) || (failFast && providerMissing(cx.getStatus())),
-              limit.toMillis(), TimeUnit.MILLISECONDS);
+      return client
+          .resources(CodeExecution.class)
+          .inNamespace(namespace)
+          .withName(name)
+          .waitUntilCondition(
+              cx ->
+                  cx == null
+                      || isFinal(cx.getStatus())
+                      || (failFast && providerMissing(cx.getStatus())),
+              limit.toMillis(),
+              TimeUnit.MILLISECONDS);
     } catch (KubernetesClientTimeoutException e) {
       throw new SandboxExecutionException.SandboxUnavailableException(
-          "CodeExecution " + namespace + "/" + name + " did not finish within " + limit.toSeconds()
-              + " s (its timeout plus the queue allowance); no sandbox may be free", null);
+          "CodeExecution "
+              + namespace
+              + "/"
+              + name
+              + " did not finish within "
+              + limit.toSeconds()
+              + " s (its timeout plus the queue allowance); no sandbox may be free",
+          null);
     }
   }
 
   private ExecutionResult resultOrThrow(CodeExecution cx) {
     if (cx == null) {
-      throw new SandboxExecutionException.SandboxUnavailableException("the CodeExecution was deleted before it finished", null);
+      throw new SandboxExecutionException.SandboxUnavailableException(
+          "the CodeExecution was deleted before it finished", null);
     }
     CodeExecutionStatus status = cx.getStatus();
     ExecutionResult result = toResult(cx);
@@ -138,7 +166,8 @@ public final class SandboxClient {
       return result;
     }
     String message = cx.getMetadata().getName() + ": " + result.reason() + ": " + result.message();
-    switch (CodeExecutionReason.ofCondition(result.reason()).orElse(CodeExecutionReason.SANDBOX_FAILED)) {
+    switch (CodeExecutionReason.ofCondition(result.reason())
+        .orElse(CodeExecutionReason.SANDBOX_FAILED)) {
       case USER_CODE_ERROR, OUT_OF_MEMORY, OUTPUT_LIMIT_EXCEEDED ->
           throw new SandboxExecutionException.CodeFailedException(message, result);
       case TIMED_OUT -> throw new SandboxExecutionException.TimedOutException(message, result);
@@ -151,7 +180,8 @@ public final class SandboxClient {
   private CodeExecution newExecution(
       String code, Language language, Map<String, ?> arguments, Duration timeout, Options options) {
     CodeExecution cx = new CodeExecution();
-    cx.setMetadata(new ObjectMetaBuilder().withGenerateName("exec-").withNamespace(namespace).build());
+    cx.setMetadata(
+        new ObjectMetaBuilder().withGenerateName("exec-").withNamespace(namespace).build());
     CodeExecutionSpec spec = new CodeExecutionSpec();
     spec.setLanguage(language);
     spec.setCode(code);
@@ -178,11 +208,22 @@ public final class SandboxClient {
       reason = Conditions.reason(s.getConditions(), ConditionTypes.ACCEPTED);
     }
     JsonNode result = s.getResult();
-    return new ExecutionResult(cx.getMetadata().getName(), succeeded, reason, s.getMessage(), s.getExitCode(),
-        nullToEmpty(s.getStdout()), nullToEmpty(s.getStderr()), orZero(s.getStdoutBytes()), orZero(s.getStderrBytes()),
-        Boolean.TRUE.equals(s.getStdoutTruncated()), Boolean.TRUE.equals(s.getStderrTruncated()), result,
+    return new ExecutionResult(
+        cx.getMetadata().getName(),
+        succeeded,
+        reason,
+        s.getMessage(),
+        s.getExitCode(),
+        nullToEmpty(s.getStdout()),
+        nullToEmpty(s.getStderr()),
+        orZero(s.getStdoutBytes()),
+        orZero(s.getStderrBytes()),
+        Boolean.TRUE.equals(s.getStdoutTruncated()),
+        Boolean.TRUE.equals(s.getStderrTruncated()),
+        result,
         s.getSandbox() == null ? null : s.getSandbox().getId(),
-        s.getDurationMillis() == null ? null : Duration.ofMillis(s.getDurationMillis()), artifacts(cx));
+        s.getDurationMillis() == null ? null : Duration.ofMillis(s.getDurationMillis()),
+        artifacts(cx));
   }
 
   /**
@@ -200,29 +241,44 @@ public final class SandboxClient {
       byte[] bytes = null;
       ConfigMapKeyReference ref = artifact.getConfigMapKeyRef();
       if (ref != null && ref.getName() != null) {
-        ConfigMap configMap = configMaps.computeIfAbsent(ref.getName(), name -> {
-          try {
-            return client.configMaps().inNamespace(namespace).withName(name).get();
-          } catch (KubernetesClientException e) {
-            return null; // e.g. forbidden: the listing still says what there was
-          }
-        });
-        String encoded = configMap == null || configMap.getBinaryData() == null ? null : configMap.getBinaryData().get(ref.getKey());
+        ConfigMap configMap =
+            configMaps.computeIfAbsent(
+                ref.getName(),
+                name -> {
+                  try {
+                    return client.configMaps().inNamespace(namespace).withName(name).get();
+                  } catch (KubernetesClientException e) {
+                    return null; // e.g. forbidden: the listing still says what there was
+                  }
+                });
+        String encoded =
+            configMap == null || configMap.getBinaryData() == null
+                ? null
+                : configMap.getBinaryData().get(ref.getKey());
         bytes = encoded == null ? null : Base64.getDecoder().decode(encoded);
       }
-      artifacts.add(new ExecutionArtifact(artifact.getName(), artifact.getSizeBytes() == null ? 0 : artifact.getSizeBytes(),
-          artifact.getSha256(), artifact.getContentType(), bytes));
+      artifacts.add(
+          new ExecutionArtifact(
+              artifact.getName(),
+              artifact.getSizeBytes() == null ? 0 : artifact.getSizeBytes(),
+              artifact.getSha256(),
+              artifact.getContentType(),
+              bytes));
     }
     return artifacts;
   }
 
   private static boolean isFinal(CodeExecutionStatus status) {
-    return status != null && Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED)
-        .map(c -> !Conditions.UNKNOWN.equals(c.getStatus())).orElse(false);
+    return status != null
+        && Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED)
+            .map(c -> !Conditions.UNKNOWN.equals(c.getStatus()))
+            .orElse(false);
   }
 
   private static boolean providerMissing(CodeExecutionStatus status) {
-    return status != null && CodeExecutionReason.PROVIDER_NOT_FOUND.is(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED));
+    return status != null
+        && CodeExecutionReason.PROVIDER_NOT_FOUND.is(
+            Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED));
   }
 
   private static String nullToEmpty(String value) {

@@ -1,6 +1,8 @@
 package dev.sandboxes.client;
 
-/** An execution that did not succeed; the subclass says why and {@link #result()} has the details. */
+/**
+ * An execution that did not succeed; the subclass says why and {@link #result()} has the details.
+ */
 public class SandboxExecutionException extends RuntimeException {
 
   private static final long serialVersionUID = 1L;
@@ -34,7 +36,9 @@ public class SandboxExecutionException extends RuntimeException {
     }
   }
 
-  /** The request was rejected: invalid spec, unknown provider. Fix the request, do not retry as is. */
+  /**
+   * The request was rejected: invalid spec, unknown provider. Fix the request, do not retry as is.
+   */
   public static final class InvalidExecutionException extends SandboxExecutionException {
     private static final long serialVersionUID = 1L;
 

@@ -57,14 +57,16 @@ class CrdFilesTest {
   @ParameterizedTest
   @ValueSource(strings = {"sandboxproviders", "codeexecutions"})
   void everyFieldIsDescribed(String plural) throws IOException {
-    JSONSchemaProps root = generated(plural).getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema();
+    JSONSchemaProps root =
+        generated(plural).getSpec().getVersions().get(0).getSchema().getOpenAPIV3Schema();
     List<String> undocumented = new ArrayList<>();
     collectUndocumented("spec", root.getProperties().get("spec"), undocumented);
     collectUndocumented("status", root.getProperties().get("status"), undocumented);
     assertThat(undocumented).isEmpty();
   }
 
-  private static void collectUndocumented(String path, JSONSchemaProps schema, List<String> undocumented) {
+  private static void collectUndocumented(
+      String path, JSONSchemaProps schema, List<String> undocumented) {
     if (schema.getProperties() == null) {
       return;
     }
@@ -88,9 +90,12 @@ class CrdFilesTest {
     CustomResourceDefinition crd = generated(plural);
     Class<?> type = plural.equals("codeexecutions") ? CodeExecution.class : SandboxProvider.class;
     List<String> order =
-        Arrays.stream(type.getAnnotationsByType(AdditionalPrinterColumn.class)).map(AdditionalPrinterColumn::name).toList();
+        Arrays.stream(type.getAnnotationsByType(AdditionalPrinterColumn.class))
+            .map(AdditionalPrinterColumn::name)
+            .toList();
     for (var version : crd.getSpec().getVersions()) {
-      List<CustomResourceColumnDefinition> columns = new ArrayList<>(version.getAdditionalPrinterColumns());
+      List<CustomResourceColumnDefinition> columns =
+          new ArrayList<>(version.getAdditionalPrinterColumns());
       columns.sort(Comparator.comparingInt(c -> order.indexOf(c.getName())));
       version.setAdditionalPrinterColumns(columns);
     }
@@ -101,7 +106,8 @@ class CrdFilesTest {
     String resource = "/META-INF/fabric8/" + plural + ".sandboxes.dev-v1.yml";
     try (InputStream in = CrdFilesTest.class.getResourceAsStream(resource)) {
       assertThat(in).as("generated %s (mvn process-classes)", resource).isNotNull();
-      return Serialization.unmarshal(new String(in.readAllBytes(), StandardCharsets.UTF_8), CustomResourceDefinition.class);
+      return Serialization.unmarshal(
+          new String(in.readAllBytes(), StandardCharsets.UTF_8), CustomResourceDefinition.class);
     }
   }
 }

@@ -11,7 +11,9 @@ import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** `operator`: runs the controller against the cluster of the current kubeconfig or service account. */
+/**
+ * `operator`: runs the controller against the cluster of the current kubeconfig or service account.
+ */
 @Command(
     name = "operator",
     mixinStandardHelpOptions = true,
@@ -22,8 +24,11 @@ import picocli.CommandLine.Option;
     })
 public final class OperatorCommand implements Callable<Integer> {
 
-  @Option(names = "--shutdown-grace-seconds", defaultValue = "25",
-      description = "On SIGTERM, how long running executions may take to finish before they are cancelled.")
+  @Option(
+      names = "--shutdown-grace-seconds",
+      defaultValue = "25",
+      description =
+          "On SIGTERM, how long running executions may take to finish before they are cancelled.")
   int shutdownGraceSeconds;
 
   private final OperatorConfig config;
@@ -34,7 +39,10 @@ public final class OperatorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    KubernetesClient client = new KubernetesClientBuilder().withConfig(withoutConnectTimer(Config.autoConfigure(null))).build();
+    KubernetesClient client =
+        new KubernetesClientBuilder()
+            .withConfig(withoutConnectTimer(Config.autoConfigure(null)))
+            .build();
     SandboxOperator operator = new SandboxOperator(client, Backends.factory(), config, null);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -47,9 +55,15 @@ public final class OperatorCommand implements Callable<Integer> {
                 },
                 "shutdown"));
     operator.start();
-    HealthServer health = config.healthPort() > 0
-        ? new HealthServer(config.healthPort(), operator.operator(), operator.meterRegistry(), operator::stopping).start()
-        : null;
+    HealthServer health =
+        config.healthPort() > 0
+            ? new HealthServer(
+                    config.healthPort(),
+                    operator.operator(),
+                    operator.meterRegistry(),
+                    operator::stopping)
+                .start()
+            : null;
     stopped.await();
     if (health != null) {
       health.close();
@@ -58,11 +72,12 @@ public final class OperatorCommand implements Callable<Integer> {
   }
 
   /**
-   * No separate connect timeout: the requests' own timeout (10 s) still bounds a connect. With
-   * one, the JDK's HTTP client keeps the exchange that opened a connection reachable for as long as
-   * the connection lives (its connect timer is never cleared), and with it that exchange's whole
+   * No separate connect timeout: the requests' own timeout (10 s) still bounds a connect. With one,
+   * the JDK's HTTP client keeps the exchange that opened a connection reachable for as long as the
+   * connection lives (its connect timer is never cleared), and with it that exchange's whole
    * response body. When that exchange is a page of the informers' first list, up to 75 MiB stay
-   * live for the operator's lifetime: hack/bench-memory measured 105 MiB of live heap instead of 32.
+   * live for the operator's lifetime: hack/bench-memory measured 105 MiB of live heap instead of
+   * 32.
    */
   static Config withoutConnectTimer(Config config) {
     config.setConnectionTimeout(0);

@@ -11,14 +11,16 @@ import picocli.CommandLine.Command;
     name = "sandbox-operator",
     mixinStandardHelpOptions = true,
     versionProvider = OperatorMain.Version.class,
-    description = "Runs untrusted Python and JavaScript code in sandboxes, driven by Kubernetes custom resources.",
+    description =
+        "Runs untrusted Python and JavaScript code in sandboxes, driven by Kubernetes custom resources.",
     subcommands = {OperatorCommand.class, RunCommand.class})
 public final class OperatorMain implements Runnable {
 
   public static void main(String[] args) {
     boolean cli = args.length > 0 && "run".equals(args[0]);
     // `run` prints manifests on stdout: keep its logging quiet and on stderr (see logback.xml).
-    System.setProperty("sandbox.log.level", System.getProperty("sandbox.log.level", cli ? "WARN" : "INFO"));
+    System.setProperty(
+        "sandbox.log.level", System.getProperty("sandbox.log.level", cli ? "WARN" : "INFO"));
     System.exit(execute(args));
   }
 
@@ -32,8 +34,14 @@ public final class OperatorMain implements Runnable {
               @Override
               public <K> K create(Class<K> type) throws Exception {
                 if (type == RunCommand.class) {
-                  return type.cast(new RunCommand(Backends.factory(), config, System.getenv(), System.out, System.err,
-                      Clock.systemUTC()));
+                  return type.cast(
+                      new RunCommand(
+                          Backends.factory(),
+                          config,
+                          System.getenv(),
+                          System.out,
+                          System.err,
+                          Clock.systemUTC()));
                 }
                 if (type == OperatorCommand.class) {
                   return type.cast(new OperatorCommand(config));

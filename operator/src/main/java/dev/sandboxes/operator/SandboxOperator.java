@@ -37,9 +37,9 @@ public final class SandboxOperator implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SandboxOperator.class);
 
   /**
-   * CodeExecutions per page of the informer's list. A page is buffered whole before parsing, and
-   * an object can be 1.5 MiB: 50 bound a page to 75 MiB in the worst case, and 5,000 executions
-   * to 100 requests.
+   * CodeExecutions per page of the informer's list. A page is buffered whole before parsing, and an
+   * object can be 1.5 MiB: 50 bound a page to 75 MiB in the worst case, and 5,000 executions to 100
+   * requests.
    */
   static final long INFORMER_LIST_LIMIT = 50;
 
@@ -60,9 +60,9 @@ public final class SandboxOperator implements AutoCloseable {
 
   /**
    * Builds (does not start) an operator on a client. The informers get a client of their own with
-   * the same configuration, whose serialization leaves large fields out of the cache
-   * ({@link ExecutionCachePruning}); {@code client} reads complete objects. The caller closes
-   * {@code client}; stop() closes the other.
+   * the same configuration, whose serialization leaves large fields out of the cache ({@link
+   * ExecutionCachePruning}); {@code client} reads complete objects. The caller closes {@code
+   * client}; stop() closes the other.
    */
   public SandboxOperator(
       KubernetesClient client,
@@ -73,22 +73,26 @@ public final class SandboxOperator implements AutoCloseable {
     this.informerClient = ExecutionCachePruning.informerClient(client);
     this.meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     this.events = new EventRecorder(client);
-    TriggerEventSource<CodeExecution> executionTriggers = new TriggerEventSource<>("execution-triggers");
+    TriggerEventSource<CodeExecution> executionTriggers =
+        new TriggerEventSource<>("execution-triggers");
     this.queue = new ExecutionQueue(executionTriggers::trigger);
     this.tracker = new ExecutionTracker(queue, executionTriggers::trigger, clock);
     // Each backend tells the queue, then its provider's reconciler (pool counts), about capacity.
     this.registry = new ProviderRegistry(factory, queue::capacityChanged);
     this.metrics = new OperatorMetrics(meterRegistry, registry, queue, clock);
     this.executionReconciler =
-        new CodeExecutionReconciler(registry, queue, tracker, executionTriggers, events, metrics, clock, client);
-    this.providerReconciler = new SandboxProviderReconciler(
-        registry, config, events, metrics, clock, executionReconciler::providerBecameReady);
+        new CodeExecutionReconciler(
+            registry, queue, tracker, executionTriggers, events, metrics, clock, client);
+    this.providerReconciler =
+        new SandboxProviderReconciler(
+            registry, config, events, metrics, clock, executionReconciler::providerBecameReady);
     this.operator =
         new Operator(
             o -> {
               o.withKubernetesClient(informerClient)
                   // The reconcilers write status themselves, as whole-status PUTs on the copy's
-                  // resourceVersion (common/StatusWriter), never through UpdateControl; SSA stays off
+                  // resourceVersion (common/StatusWriter), never through UpdateControl; SSA stays
+                  // off
                   // for anything JOSDK writes: 1.20's server-side apply is beta and the mock server
                   // has none.
                   .withUseSSAToPatchPrimaryResource(false)
@@ -96,14 +100,16 @@ public final class SandboxOperator implements AutoCloseable {
                   .withCloseClientOnStop(false)
                   .withConcurrentReconciliationThreads(config.reconcileThreads())
                   .withReconciliationTerminationTimeout(Duration.ofSeconds(10))
-                  // Listing thousands of CodeExecutions page by page from a busy API server can take
+                  // Listing thousands of CodeExecutions page by page from a busy API server can
+                  // take
                   // minutes; JOSDK's default of 2 stops the operator, which then fails again on
                   // every restart.
                   .withCacheSyncTimeout(CACHE_SYNC_TIMEOUT)
                   .withMetrics(MicrometerMetrics.withoutPerResourceMetrics(meterRegistry));
               if (config.leaderElection()) {
                 o.withLeaderElectionConfiguration(
-                    LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(config.leaseName())
+                    LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(
+                            config.leaseName())
                         .withLeaseNamespace(config.leaseNamespace())
                         .withIdentity(identity())
                         .build());
@@ -114,12 +120,14 @@ public final class SandboxOperator implements AutoCloseable {
             });
     Set<String> namespaces = new HashSet<>(config.watchNamespaces());
     operator.register(providerReconciler, o -> watch(o, namespaces));
-    operator.register(executionReconciler, o -> {
-      watch(o, namespaces);
-      // The first list of all CodeExecutions comes in pages: a page is held whole in memory
-      // before it is parsed, and one CodeExecution can be 1.5 MiB.
-      o.withInformerListLimit(INFORMER_LIST_LIMIT);
-    });
+    operator.register(
+        executionReconciler,
+        o -> {
+          watch(o, namespaces);
+          // The first list of all CodeExecutions comes in pages: a page is held whole in memory
+          // before it is parsed, and one CodeExecution can be 1.5 MiB.
+          o.withInformerListLimit(INFORMER_LIST_LIMIT);
+        });
   }
 
   private static <R extends io.fabric8.kubernetes.api.model.HasMetadata> void watch(
@@ -182,7 +190,8 @@ public final class SandboxOperator implements AutoCloseable {
     // Cancelled runs end as soon as their sandboxes are destroyed; the still-running controller
     // writes every outcome (Interrupted for the cancelled ones), so nothing is left Running.
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (System.nanoTime() < deadline && (!tracker.active().isEmpty() || tracker.pendingOutcomes() > 0)) {
+    while (System.nanoTime() < deadline
+        && (!tracker.active().isEmpty() || tracker.pendingOutcomes() > 0)) {
       try {
         Thread.sleep(50);
       } catch (InterruptedException e) {
@@ -196,7 +205,8 @@ public final class SandboxOperator implements AutoCloseable {
     registry.close();
     // Sandboxes are destroyed off the result path; give the last removals a moment before exiting.
     if (!ExecutionThreads.awaitTeardowns(Duration.ofSeconds(10))) {
-      LOG.warn("some sandboxes were still being destroyed at shutdown; each provider removes its leftovers on its next start");
+      LOG.warn(
+          "some sandboxes were still being destroyed at shutdown; each provider removes its leftovers on its next start");
     }
     events.close();
     informerClient.close();

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The operator's API client lets go of a response body once it was read. With a connect timeout
- * the JDK's HTTP client keeps the exchange that opened a pooled connection reachable, body and all,
- * for as long as the connection lives: on the informers' first list that was a 75 MiB page.
+ * The operator's API client lets go of a response body once it was read. With a connect timeout the
+ * JDK's HTTP client keeps the exchange that opened a pooled connection reachable, body and all, for
+ * as long as the connection lives: on the informers' first list that was a 75 MiB page.
  */
 @Tag("unit")
 class OperatorClientRetentionTest {
@@ -33,12 +33,14 @@ class OperatorClientRetentionTest {
   void serveALargePage() throws Exception {
     server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     byte[] page = new byte[PAGE_BYTES];
-    server.createContext("/page", exchange -> {
-      exchange.sendResponseHeaders(200, page.length);
-      try (OutputStream body = exchange.getResponseBody()) {
-        body.write(page);
-      }
-    });
+    server.createContext(
+        "/page",
+        exchange -> {
+          exchange.sendResponseHeaders(200, page.length);
+          try (OutputStream body = exchange.getResponseBody()) {
+            body.write(page);
+          }
+        });
     server.start();
   }
 
@@ -50,7 +52,9 @@ class OperatorClientRetentionTest {
   @Test
   void aPageThatOpenedTheConnectionIsNotKeptAliveByIt() throws Exception {
     String base = "http://127.0.0.1:" + server.getAddress().getPort();
-    Config config = OperatorCommand.withoutConnectTimer(new ConfigBuilder(Config.empty()).withMasterUrl(base).build());
+    Config config =
+        OperatorCommand.withoutConnectTimer(
+            new ConfigBuilder(Config.empty()).withMasterUrl(base).build());
     try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
       HttpClient http = client.getHttpClient();
       WeakReference<byte[]> firstPage = new WeakReference<>(fetch(http, base));
@@ -60,12 +64,17 @@ class OperatorClientRetentionTest {
         System.gc();
         Thread.sleep(50);
       }
-      assertThat(firstPage.get()).as("the first page's body, still reachable after it was read").isNull();
+      assertThat(firstPage.get())
+          .as("the first page's body, still reachable after it was read")
+          .isNull();
     }
   }
 
   private static byte[] fetch(HttpClient http, String base) throws Exception {
-    byte[] body = http.sendAsync(http.newHttpRequestBuilder().uri(base + "/page").build(), byte[].class).get().body();
+    byte[] body =
+        http.sendAsync(http.newHttpRequestBuilder().uri(base + "/page").build(), byte[].class)
+            .get()
+            .body();
     assertThat(body).hasSize(PAGE_BYTES);
     return body;
   }

@@ -31,15 +31,22 @@ import org.junit.jupiter.api.Test;
 class PackageCyclesTest {
 
   private static final Pattern PACKAGE = Pattern.compile("(?m)^package\\s+([\\w.]+);");
-  /** A class of this project named by package: in an import, a static import or qualified in code. */
-  private static final Pattern REFERENCE = Pattern.compile("\\b(dev\\.sandboxes\\.operator(?:\\.[a-z]\\w*)*)\\.[A-Z]");
+
+  /**
+   * A class of this project named by package: in an import, a static import or qualified in code.
+   */
+  private static final Pattern REFERENCE =
+      Pattern.compile("\\b(dev\\.sandboxes\\.operator(?:\\.[a-z]\\w*)*)\\.[A-Z]");
+
   private static final Pattern COMMENTS = Pattern.compile("(?s)/\\*.*?\\*/|//[^\\n]*");
 
   @Test
   void mainPackagesHaveNoCycles() {
-    Map<String, Set<String>> graph = dependencies(ProjectPaths.root().resolve("operator/src/main/java"));
+    Map<String, Set<String>> graph =
+        dependencies(ProjectPaths.root().resolve("operator/src/main/java"));
     assertThat(graph).as("packages found").containsKey("dev.sandboxes.operator.codeexecution");
-    assertThat(cycles(graph)).as("groups of packages that depend on each other (with the imports that close the loop)")
+    assertThat(cycles(graph))
+        .as("groups of packages that depend on each other (with the imports that close the loop)")
         .isEmpty();
   }
 
@@ -57,7 +64,8 @@ class PackageCyclesTest {
 
   @Test
   void readsImportsStaticImportsAndQualifiedNamesButNotComments() {
-    String source = """
+    String source =
+        """
         package dev.sandboxes.operator.a;
         import dev.sandboxes.operator.b.B;
         import static dev.sandboxes.operator.c.C.helper;
@@ -65,8 +73,9 @@ class PackageCyclesTest {
         /** And {@link dev.sandboxes.operator.e.E} here. */
         class A { dev.sandboxes.operator.f.F f; java.util.List<String> l; }
         """;
-    assertThat(references(source)).containsExactlyInAnyOrder(
-        "dev.sandboxes.operator.b", "dev.sandboxes.operator.c", "dev.sandboxes.operator.f");
+    assertThat(references(source))
+        .containsExactlyInAnyOrder(
+            "dev.sandboxes.operator.b", "dev.sandboxes.operator.c", "dev.sandboxes.operator.f");
   }
 
   /** Package → the other packages of this project its classes refer to. */

@@ -53,8 +53,8 @@ public final class Conditions {
   }
 
   /**
-   * Sets (adds or replaces) a condition. Keeps the previous lastTransitionTime when the status
-   * does not change, so that the time says when the status flipped.
+   * Sets (adds or replaces) a condition. Keeps the previous lastTransitionTime when the status does
+   * not change, so that the time says when the status flipped.
    */
   public static void set(
       List<Condition> conditions,

@@ -17,17 +17,21 @@ public class AliyunSpec {
   @Pattern("^[a-z0-9-]+$")
   private String region;
 
-  @JsonPropertyDescription("Code-interpreter template to use. Default: one template per language created once by the operator and reused.")
+  @JsonPropertyDescription(
+      "Code-interpreter template to use. Default: one template per language created once by the operator and reused.")
   @Pattern("^[A-Za-z0-9_.-]{1,128}$")
   private String templateName;
 
-  @JsonPropertyDescription("Control-plane endpoint override (host[:port] or URL). Default agentrun.<region>.aliyuncs.com.")
+  @JsonPropertyDescription(
+      "Control-plane endpoint override (host[:port] or URL). Default agentrun.<region>.aliyuncs.com.")
   private String controlEndpoint;
 
-  @JsonPropertyDescription("Data-plane base URL override. Default https://<accountId>-ram.agentrun-data.<region>.aliyuncs.com.")
+  @JsonPropertyDescription(
+      "Data-plane base URL override. Default https://<accountId>-ram.agentrun-data.<region>.aliyuncs.com.")
   private String dataEndpoint;
 
-  @JsonPropertyDescription("Network access of the sandboxes. Deny (default): the operator's template is created with networkMode PRIVATE and a named template whose networkMode is not PRIVATE makes the provider not Ready (TemplateNotPrivate). Internet: public egress, the operator's template is created with networkMode PUBLIC and any template is accepted.")
+  @JsonPropertyDescription(
+      "Network access of the sandboxes. Deny (default): the operator's template is created with networkMode PRIVATE and a named template whose networkMode is not PRIVATE makes the provider not Ready (TemplateNotPrivate). Internet: public egress, the operator's template is created with networkMode PUBLIC and any template is accepted.")
   private AliyunEgress egress;
 
   public SecretReference getCredentialsSecretRef() {

@@ -7,7 +7,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ArtifactStatus {
 
-  @JsonPropertyDescription("Path of the file relative to the output directory, with / between directories.")
+  @JsonPropertyDescription(
+      "Path of the file relative to the output directory, with / between directories.")
   private String name;
 
   @JsonPropertyDescription("Size of the file in bytes.")
@@ -16,7 +17,8 @@ public class ArtifactStatus {
   @JsonPropertyDescription("SHA-256 of the file, lower-case hex.")
   private String sha256;
 
-  @JsonPropertyDescription("Media type guessed from the file name's extension, e.g. image/png; application/octet-stream when unknown.")
+  @JsonPropertyDescription(
+      "Media type guessed from the file name's extension, e.g. image/png; application/octet-stream when unknown.")
   private String contentType;
 
   @JsonPropertyDescription("The ConfigMap and binaryData key holding the file's bytes.")
@@ -24,7 +26,8 @@ public class ArtifactStatus {
 
   public ArtifactStatus() {}
 
-  public ArtifactStatus(String name, long sizeBytes, String sha256, String contentType, ConfigMapKeyReference ref) {
+  public ArtifactStatus(
+      String name, long sizeBytes, String sha256, String contentType, ConfigMapKeyReference ref) {
     this.name = name;
     this.sizeBytes = sizeBytes;
     this.sha256 = sha256;

@@ -10,7 +10,8 @@ public class CanaryStatus {
   @JsonPropertyDescription("When the last canary run finished (RFC 3339).")
   private String lastRunTime;
 
-  @JsonPropertyDescription("Milliseconds from asking the backend for a sandbox to the canary's final outcome, sandbox creation and deletion included.")
+  @JsonPropertyDescription(
+      "Milliseconds from asking the backend for a sandbox to the canary's final outcome, sandbox creation and deletion included.")
   private Long latencyMillis;
 
   @JsonPropertyDescription("Language the last canary ran.")

@@ -16,11 +16,26 @@ import io.fabric8.kubernetes.model.annotation.Version;
     name = "Provider",
     jsonPath = ".status.sandbox.provider",
     type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Language", jsonPath = ".spec.language", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Exit", jsonPath = ".status.exitCode", type = AdditionalPrinterColumn.Type.INTEGER)
-@AdditionalPrinterColumn(name = "Duration", jsonPath = ".status.duration", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(
+    name = "Language",
+    jsonPath = ".spec.language",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Phase",
+    jsonPath = ".status.phase",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Exit",
+    jsonPath = ".status.exitCode",
+    type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(
+    name = "Duration",
+    jsonPath = ".status.duration",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = ".metadata.creationTimestamp",
+    type = AdditionalPrinterColumn.Type.DATE)
 public class CodeExecution extends CustomResource<CodeExecutionSpec, CodeExecutionStatus>
     implements Namespaced {
 

@@ -60,7 +60,9 @@ public enum CodeExecutionReason implements Reason {
   OUT_OF_MEMORY("OutOfMemory", CONDITION, EVENT),
   /** Output exceeded maxOutputBytes and the provider says Fail. */
   OUTPUT_LIMIT_EXCEEDED("OutputLimitExceeded", CONDITION, EVENT),
-  /** The sandbox or backend failed (Started or Succeeded False); the code's own outcome is unknown. */
+  /**
+   * The sandbox or backend failed (Started or Succeeded False); the code's own outcome is unknown.
+   */
   SANDBOX_FAILED("SandboxFailed", CONDITION, EVENT),
   /** The operator restarted mid-run and the backend could not report the outcome. */
   INTERRUPTED("Interrupted", CONDITION, EVENT),

@@ -15,12 +15,19 @@ import java.util.Map;
 
 /** What runs: language, code, arguments and limits. Immutable once created. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "self == oldSelf", message = "spec is immutable; create a new CodeExecution instead")
-@ValidationRule(value = "has(self.code) != has(self.codeFrom)", message = "set exactly one of spec.code and spec.codeFrom")
-@ValidationRule(value = "!has(self.arguments) || !has(self.argumentsJSON)", message = "set at most one of spec.arguments and spec.argumentsJSON")
+@ValidationRule(
+    value = "self == oldSelf",
+    message = "spec is immutable; create a new CodeExecution instead")
+@ValidationRule(
+    value = "has(self.code) != has(self.codeFrom)",
+    message = "set exactly one of spec.code and spec.codeFrom")
+@ValidationRule(
+    value = "!has(self.arguments) || !has(self.argumentsJSON)",
+    message = "set at most one of spec.arguments and spec.argumentsJSON")
 public class CodeExecutionSpec {
 
-  @JsonPropertyDescription("SandboxProvider to run on. Default: the provider of this namespace annotated sandboxes.dev/is-default-provider=true.")
+  @JsonPropertyDescription(
+      "SandboxProvider to run on. Default: the provider of this namespace annotated sandboxes.dev/is-default-provider=true.")
   private ProviderReference providerRef;
 
   @JsonPropertyDescription("python or javascript.")
@@ -34,39 +41,46 @@ public class CodeExecutionSpec {
   @JsonPropertyDescription("ConfigMap or Secret key holding the code.")
   private CodeSource codeFrom;
 
-  @JsonPropertyDescription("Function (default) calls the entrypoint with the arguments and records its return value as JSON; Script runs the code as a program.")
+  @JsonPropertyDescription(
+      "Function (default) calls the entrypoint with the arguments and records its return value as JSON; Script runs the code as a program.")
   private ExecutionMode mode;
 
   @JsonPropertyDescription("Function called in Function mode. Default main.")
   @Pattern("^[A-Za-z_$][A-Za-z0-9_$]{0,127}$")
   private String entrypoint;
 
-  @JsonPropertyDescription("Arguments as a JSON object: Python receives them as keyword arguments (main(**arguments)), JavaScript as one object (main(arguments)). Delivered as data, never pasted into code.")
+  @JsonPropertyDescription(
+      "Arguments as a JSON object: Python receives them as keyword arguments (main(**arguments)), JavaScript as one object (main(arguments)). Delivered as data, never pasted into code.")
   @PreserveUnknownFields
   @SchemaFrom(type = FreeFormObject.class)
   private Map<String, Object> arguments;
 
-  @JsonPropertyDescription("Arguments as the text of a JSON object, kept verbatim: use it for null values, which client-side kubectl apply drops from spec.arguments (kubectl create and kubectl apply --server-side keep them). Example: '{\"a\": true, \"nothing\": null}'. Set at most one of arguments and argumentsJSON.")
+  @JsonPropertyDescription(
+      "Arguments as the text of a JSON object, kept verbatim: use it for null values, which client-side kubectl apply drops from spec.arguments (kubectl create and kubectl apply --server-side keep them). Example: '{\"a\": true, \"nothing\": null}'. Set at most one of arguments and argumentsJSON.")
   @JsonProperty("argumentsJSON")
   @Size(max = 524288)
   private String argumentsJSON;
 
-  @JsonPropertyDescription("A ConfigMap or Secret key holding a JSON object, merged over arguments (or argumentsJSON).")
+  @JsonPropertyDescription(
+      "A ConfigMap or Secret key holding a JSON object, merged over arguments (or argumentsJSON).")
   private ArgumentsSource argumentsFrom;
 
-  @JsonPropertyDescription("Wall-clock limit in seconds. Default and maximum come from the provider's limits.")
+  @JsonPropertyDescription(
+      "Wall-clock limit in seconds. Default and maximum come from the provider's limits.")
   @Min(1)
   @Max(86400)
   private Integer timeoutSeconds;
 
-  @JsonPropertyDescription("How long the execution may wait, from its creation, while its provider is missing or not"
-      + " Ready (for example because its sandboxes fail to start) before it ends as SandboxFailed without running."
-      + " Waiting in the queue of a Ready provider does not end it. Default 300.")
+  @JsonPropertyDescription(
+      "How long the execution may wait, from its creation, while its provider is missing or not"
+          + " Ready (for example because its sandboxes fail to start) before it ends as SandboxFailed without running."
+          + " Waiting in the queue of a Ready provider does not end it. Default 300.")
   @Min(1)
   @Max(86400)
   private Integer admissionTimeoutSeconds;
 
-  @JsonPropertyDescription("Delete this CodeExecution this many seconds after it finished. Default: keep it.")
+  @JsonPropertyDescription(
+      "Delete this CodeExecution this many seconds after it finished. Default: keep it.")
   @Min(0)
   @Max(31536000)
   private Integer ttlSecondsAfterFinished;

@@ -18,18 +18,25 @@ public class CodeExecutionStatus {
   @JsonPropertyDescription("Pending, Running, Succeeded or Failed; computed from the conditions.")
   private Phase phase;
 
-  @JsonPropertyDescription("Accepted, Started and Succeeded (Unknown while running; on failure one of the reasons UserCodeError, TimedOut, OutOfMemory, OutputLimitExceeded, SandboxFailed, Interrupted, ProviderNotFound, ProviderNotReady, InvalidSpec, SecretNotAllowed).")
+  @JsonPropertyDescription(
+      "Accepted, Started and Succeeded (Unknown while running; on failure one of the reasons UserCodeError, TimedOut, OutOfMemory, OutputLimitExceeded, SandboxFailed, Interrupted, ProviderNotFound, ProviderNotReady, InvalidSpec, SecretNotAllowed).")
   private List<Condition> conditions = new ArrayList<>();
 
   @JsonPropertyDescription("Exit code of the program, when it exited.")
   private Integer exitCode;
 
-  @JsonPropertyDescription("Standard output, UTF-8, at most maxOutputBytes without splitting a character; absent when empty.")
-  @JsonInclude(JsonInclude.Include.NON_EMPTY) // Kubernetes 1.20 rejects "" here as "must be of type string: null"
+  @JsonPropertyDescription(
+      "Standard output, UTF-8, at most maxOutputBytes without splitting a character; absent when empty.")
+  @JsonInclude(
+      JsonInclude.Include
+          .NON_EMPTY) // Kubernetes 1.20 rejects "" here as "must be of type string: null"
   private String stdout;
 
-  @JsonPropertyDescription("Standard error, UTF-8, at most maxOutputBytes without splitting a character; absent when empty.")
-  @JsonInclude(JsonInclude.Include.NON_EMPTY) // Kubernetes 1.20 rejects "" here as "must be of type string: null"
+  @JsonPropertyDescription(
+      "Standard error, UTF-8, at most maxOutputBytes without splitting a character; absent when empty.")
+  @JsonInclude(
+      JsonInclude.Include
+          .NON_EMPTY) // Kubernetes 1.20 rejects "" here as "must be of type string: null"
   private String stderr;
 
   @JsonPropertyDescription("Full size of the standard output in bytes.")
@@ -44,14 +51,17 @@ public class CodeExecutionStatus {
   @JsonPropertyDescription("Whether stderr was cut at maxOutputBytes.")
   private Boolean stderrTruncated;
 
-  @JsonPropertyDescription("Return value of the entrypoint as JSON (Function mode; absent when it returned null or None).")
+  @JsonPropertyDescription(
+      "Return value of the entrypoint as JSON (Function mode; absent when it returned null or None).")
   @PreserveUnknownFields
   private JsonNode result;
 
-  @JsonPropertyDescription("Files the code left under SANDBOX_OUTPUT_DIR (default /tmp/outputs), sorted by name; their bytes are in the ConfigMap <execution-name>-artifacts, which the execution owns.")
+  @JsonPropertyDescription(
+      "Files the code left under SANDBOX_OUTPUT_DIR (default /tmp/outputs), sorted by name; their bytes are in the ConfigMap <execution-name>-artifacts, which the execution owns.")
   private List<ArtifactStatus> artifacts;
 
-  @JsonPropertyDescription("Whether files were left out because of the provider's maxArtifacts or maxArtifactBytes; an ArtifactsTruncated event names them.")
+  @JsonPropertyDescription(
+      "Whether files were left out because of the provider's maxArtifacts or maxArtifactBytes; an ArtifactsTruncated event names them.")
   private Boolean artifactsTruncated;
 
   @JsonPropertyDescription("Which provider and sandbox ran the execution.")

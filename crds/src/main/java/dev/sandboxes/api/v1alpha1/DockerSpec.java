@@ -11,7 +11,8 @@ import io.fabric8.generator.annotation.Required;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class DockerSpec {
 
-  @JsonPropertyDescription("Docker API endpoint: unix:///path/to/docker.sock or tcp://host:port. Podman's Docker-compatible socket works; with podman the socket selects the OCI runtime.")
+  @JsonPropertyDescription(
+      "Docker API endpoint: unix:///path/to/docker.sock or tcp://host:port. Podman's Docker-compatible socket works; with podman the socket selects the OCI runtime.")
   @Required
   @Pattern("^(unix|tcp)://.+$")
   private String host;
@@ -23,16 +24,19 @@ public class DockerSpec {
   @Pattern("^[A-Za-z0-9_.-]+$")
   private String runtime;
 
-  @JsonPropertyDescription("Idle containers kept ready per runtime. 0 creates a container per execution on demand. Default 2.")
+  @JsonPropertyDescription(
+      "Idle containers kept ready per runtime. 0 creates a container per execution on demand. Default 2.")
   @Min(0)
   @Max(100)
   private Integer poolSize;
 
-  @JsonPropertyDescription("Memory limit of each container, swap included. Default 268435456 (256 MiB).")
+  @JsonPropertyDescription(
+      "Memory limit of each container, swap included. Default 268435456 (256 MiB).")
   @Min(16777216)
   private Long memoryBytes;
 
-  @JsonPropertyDescription("Process and thread limit of each container. Default 256 (gVisor counts its own threads).")
+  @JsonPropertyDescription(
+      "Process and thread limit of each container. Default 256 (gVisor counts its own threads).")
   @Min(16)
   @Max(65536)
   private Integer pidsLimit;

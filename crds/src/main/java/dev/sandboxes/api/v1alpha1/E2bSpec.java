@@ -25,7 +25,8 @@ public class E2bSpec {
   @Pattern("^[A-Za-z0-9_.-]{1,128}$")
   private String template;
 
-  @JsonPropertyDescription("OS user envd runs the runner as (sent as the Basic user of envd calls). Default: none sent, so envd (0.4.0 or newer) uses the template's default user; older envd gets 'user', as the E2B SDKs do.")
+  @JsonPropertyDescription(
+      "OS user envd runs the runner as (sent as the Basic user of envd calls). Default: none sent, so envd (0.4.0 or newer) uses the template's default user; older envd gets 'user', as the E2B SDKs do.")
   @Pattern("^[a-z_][a-z0-9_-]{0,31}$")
   private String user;
 

@@ -9,7 +9,8 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class EgressSpec {
 
-  @JsonPropertyDescription("Deny (default) blocks all egress; AllowList allows egress to allowedCidrs only.")
+  @JsonPropertyDescription(
+      "Deny (default) blocks all egress; AllowList allows egress to allowedCidrs only.")
   private EgressPolicy policy;
 
   @JsonPropertyDescription("CIDRs sandboxes may reach when policy is AllowList, e.g. 10.0.0.0/8.")

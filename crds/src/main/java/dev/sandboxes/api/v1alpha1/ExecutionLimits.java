@@ -9,17 +9,20 @@ import io.fabric8.generator.annotation.Min;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class ExecutionLimits {
 
-  @JsonPropertyDescription("Wall-clock limit for executions that set no timeoutSeconds. Default 10.")
+  @JsonPropertyDescription(
+      "Wall-clock limit for executions that set no timeoutSeconds. Default 10.")
   @Min(1)
   @Max(86400)
   private Integer defaultTimeoutSeconds;
 
-  @JsonPropertyDescription("Largest timeoutSeconds an execution may ask for; larger requests are rejected, never clamped. Default 300 (Aliyun: 30, the service's own limit).")
+  @JsonPropertyDescription(
+      "Largest timeoutSeconds an execution may ask for; larger requests are rejected, never clamped. Default 300 (Aliyun: 30, the service's own limit).")
   @Min(1)
   @Max(86400)
   private Integer maxTimeoutSeconds;
 
-  @JsonPropertyDescription("Bytes of stdout and of stderr kept in the execution status, each. Output beyond it is counted but not kept. Default 65536.")
+  @JsonPropertyDescription(
+      "Bytes of stdout and of stderr kept in the execution status, each. Output beyond it is counted but not kept. Default 65536.")
   @Min(1024)
   @Max(262144)
   private Integer maxOutputBytes;
@@ -29,22 +32,26 @@ public class ExecutionLimits {
   @Max(262144)
   private Integer maxCodeBytes;
 
-  @JsonPropertyDescription("Executions running at once on this provider; further executions wait in Pending (WaitingForSandbox), oldest first. Default: no limit besides the sandbox pool.")
+  @JsonPropertyDescription(
+      "Executions running at once on this provider; further executions wait in Pending (WaitingForSandbox), oldest first. Default: no limit besides the sandbox pool.")
   @Min(1)
   @Max(100000)
   private Integer maxConcurrentExecutions;
 
-  @JsonPropertyDescription("Most files collected from an execution's output directory (SANDBOX_OUTPUT_DIR, /tmp/outputs); further files are left out, the execution still succeeds and status.artifactsTruncated says so. 0 collects none. Default 10, at most 100.")
+  @JsonPropertyDescription(
+      "Most files collected from an execution's output directory (SANDBOX_OUTPUT_DIR, /tmp/outputs); further files are left out, the execution still succeeds and status.artifactsTruncated says so. 0 collects none. Default 10, at most 100.")
   @Min(0)
   @Max(100)
   private Integer maxArtifacts;
 
-  @JsonPropertyDescription("Most bytes of files collected from an execution's output directory, in total. The files are stored in one ConfigMap, which Kubernetes limits to 1 MiB. Default 1048576 (1 MiB), which is also the maximum.")
+  @JsonPropertyDescription(
+      "Most bytes of files collected from an execution's output directory, in total. The files are stored in one ConfigMap, which Kubernetes limits to 1 MiB. Default 1048576 (1 MiB), which is also the maximum.")
   @Min(0)
   @Max(1048576)
   private Integer maxArtifactBytes;
 
-  @JsonPropertyDescription("What exceeding maxOutputBytes does: Truncate (default) keeps the first maxOutputBytes and succeeds; Fail also fails the execution with reason OutputLimitExceeded.")
+  @JsonPropertyDescription(
+      "What exceeding maxOutputBytes does: Truncate (default) keeps the first maxOutputBytes and succeeds; Fail also fails the execution with reason OutputLimitExceeded.")
   private OutputLimitAction outputLimitAction;
 
   public Integer getDefaultTimeoutSeconds() {

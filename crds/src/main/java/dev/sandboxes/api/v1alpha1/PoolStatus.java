@@ -19,11 +19,13 @@ public class PoolStatus {
   @JsonPropertyDescription("Idle sandboxes the pool aims to keep ready.")
   private Integer desired;
 
-  @JsonPropertyDescription("Executions that arrived per minute over the last 30 seconds (SelfManaged pools).")
+  @JsonPropertyDescription(
+      "Executions that arrived per minute over the last 30 seconds (SelfManaged pools).")
   private Integer arrivalsPerMinute;
 
-  @JsonPropertyDescription("Measured time from a sandbox's creation to Ready, moving average, in milliseconds"
-      + " (SelfManaged pools).")
+  @JsonPropertyDescription(
+      "Measured time from a sandbox's creation to Ready, moving average, in milliseconds"
+          + " (SelfManaged pools).")
   private Integer startMillis;
 
   public Language getLanguage() {

@@ -2,8 +2,8 @@ package dev.sandboxes.api.v1alpha1;
 
 /**
  * A reason of a condition or an event: one CamelCase word, as the API shows it. Each kind has one
- * enum of them ({@link CodeExecutionReason}, {@link SandboxProviderReason}), which is the only list:
- * a constant says whether it appears on conditions, on events, or both.
+ * enum of them ({@link CodeExecutionReason}, {@link SandboxProviderReason}), which is the only
+ * list: a constant says whether it appears on conditions, on events, or both.
  */
 public interface Reason {
 
@@ -34,7 +34,8 @@ public interface Reason {
   record Spelling(String value, java.util.Set<Use> uses) {
     /** A spelling used in at least one place. */
     public static Spelling of(String value, Use first, Use... rest) {
-      return new Spelling(value, java.util.Collections.unmodifiableSet(java.util.EnumSet.of(first, rest)));
+      return new Spelling(
+          value, java.util.Collections.unmodifiableSet(java.util.EnumSet.of(first, rest)));
     }
   }
 

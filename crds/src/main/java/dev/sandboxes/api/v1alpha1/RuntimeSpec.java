@@ -13,11 +13,13 @@ public class RuntimeSpec {
   @Required
   private Language language;
 
-  @JsonPropertyDescription("Container image for SelfManaged and Docker providers. It must contain python3 (python) or node (javascript) and a user with uid 1000. Default: the operator's runtime image (localhost/sandbox-runtime:v1 unless the operator is configured otherwise).")
+  @JsonPropertyDescription(
+      "Container image for SelfManaged and Docker providers. It must contain python3 (python) or node (javascript) and a user with uid 1000. Default: the operator's runtime image (localhost/sandbox-runtime:v1 unless the operator is configured otherwise).")
   @Size(max = 512)
   private String image;
 
-  @JsonPropertyDescription("Template name for Aliyun and E2B providers. Default: the provider section's template.")
+  @JsonPropertyDescription(
+      "Template name for Aliyun and E2B providers. Default: the provider section's template.")
   @Size(max = 253)
   private String template;
 

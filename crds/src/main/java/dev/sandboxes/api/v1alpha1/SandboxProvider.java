@@ -12,7 +12,10 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Group(ApiConstants.GROUP)
 @Version(ApiConstants.VERSION)
 @ShortNames("sbp")
-@AdditionalPrinterColumn(name = "Type", jsonPath = ".spec.type", type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Type",
+    jsonPath = ".spec.type",
+    type = AdditionalPrinterColumn.Type.STRING)
 @AdditionalPrinterColumn(
     name = "Ready",
     jsonPath = ".status.conditions[?(@.type==\"Ready\")].status",
@@ -21,7 +24,10 @@ import io.fabric8.kubernetes.model.annotation.Version;
     name = "Reason",
     jsonPath = ".status.conditions[?(@.type==\"Ready\")].reason",
     type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = ".metadata.creationTimestamp",
+    type = AdditionalPrinterColumn.Type.DATE)
 public class SandboxProvider extends CustomResource<SandboxProviderSpec, SandboxProviderStatus>
     implements Namespaced {
 

@@ -3,7 +3,6 @@ package dev.sandboxes.api.v1alpha1;
 import static dev.sandboxes.api.v1alpha1.Reason.Use.CONDITION;
 import static dev.sandboxes.api.v1alpha1.Reason.Use.EVENT;
 
-
 /** Every reason of a SandboxProvider's conditions and events, each with its API spelling. */
 public enum SandboxProviderReason implements Reason {
 
@@ -25,9 +24,14 @@ public enum SandboxProviderReason implements Reason {
   RUNTIME_NOT_FOUND("RuntimeNotFound", CONDITION),
   /** The configured image is not present on the engine. */
   IMAGE_NOT_FOUND("ImageNotFound", CONDITION),
-  /** SelfManaged sandbox pods cannot pull their image (ErrImagePull, ImagePullBackOff, InvalidImageName). */
+  /**
+   * SelfManaged sandbox pods cannot pull their image (ErrImagePull, ImagePullBackOff,
+   * InvalidImageName).
+   */
   IMAGE_PULL_FAILED("ImagePullFailed", CONDITION),
-  /** SelfManaged sandbox pods are created but fail to start (container config error, exit at start). */
+  /**
+   * SelfManaged sandbox pods are created but fail to start (container config error, exit at start).
+   */
   SANDBOX_POD_FAILED("SandboxPodFailed", CONDITION),
   /**
    * Sandboxes fail to start, the same way several times in a row (a container engine's runtime
@@ -58,7 +62,10 @@ public enum SandboxProviderReason implements Reason {
 
   /** CanaryPassed True: the canary returned the expected result. */
   CANARY_SUCCEEDED("CanarySucceeded", CONDITION),
-  /** CanaryPassed False: the canary failed, timed out or returned something else; the message says what. */
+  /**
+   * CanaryPassed False: the canary failed, timed out or returned something else; the message says
+   * what.
+   */
   CANARY_FAILED("CanaryFailed", CONDITION),
   /** CanaryPassed Unknown: the provider is not Ready, or no sandbox was free for the canary yet. */
   CANARY_PENDING("CanaryPending", CONDITION),
@@ -73,7 +80,10 @@ public enum SandboxProviderReason implements Reason {
   SANDBOX_START_RECOVERED("SandboxStartRecovered", EVENT),
   /** The spec is invalid (the event of Ready False with InvalidSpec). */
   INVALID_PROVIDER_SPEC("InvalidProviderSpec", EVENT),
-  /** A pool's target changed with demand (arrival rate × pod start time, between poolSize and maxPoolSize). */
+  /**
+   * A pool's target changed with demand (arrival rate × pod start time, between poolSize and
+   * maxPoolSize).
+   */
   POOL_RESIZED("PoolResized", EVENT);
 
   private final Spelling spelling;

@@ -9,20 +9,29 @@ import java.util.List;
 
 /** Where code runs: the backend type, its settings, runtimes and limits. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "self.type != 'Docker' || has(self.docker)", message = "spec.docker is required when type is Docker")
-@ValidationRule(value = "self.type != 'Aliyun' || has(self.aliyun)", message = "spec.aliyun is required when type is Aliyun")
-@ValidationRule(value = "self.type != 'E2B' || has(self.e2b)", message = "spec.e2b is required when type is E2B")
+@ValidationRule(
+    value = "self.type != 'Docker' || has(self.docker)",
+    message = "spec.docker is required when type is Docker")
+@ValidationRule(
+    value = "self.type != 'Aliyun' || has(self.aliyun)",
+    message = "spec.aliyun is required when type is Aliyun")
+@ValidationRule(
+    value = "self.type != 'E2B' || has(self.e2b)",
+    message = "spec.e2b is required when type is E2B")
 public class SandboxProviderSpec {
 
-  @JsonPropertyDescription("Backend type: SelfManaged (warm pool of RuntimeClass pods in this namespace), Docker (Docker-API engine), Aliyun (AgentRun code interpreter) or E2B (E2B-protocol service).")
+  @JsonPropertyDescription(
+      "Backend type: SelfManaged (warm pool of RuntimeClass pods in this namespace), Docker (Docker-API engine), Aliyun (AgentRun code interpreter) or E2B (E2B-protocol service).")
   @Required
   private ProviderType type;
 
-  @JsonPropertyDescription("Languages served and the image or template of each. Default: python and javascript with the type's defaults.")
+  @JsonPropertyDescription(
+      "Languages served and the image or template of each. Default: python and javascript with the type's defaults.")
   @Size(max = 2)
   private List<RuntimeSpec> runtimes;
 
-  @JsonPropertyDescription("Timeouts, output and code caps, and concurrency applied to every execution.")
+  @JsonPropertyDescription(
+      "Timeouts, output and code caps, and concurrency applied to every execution.")
   private ExecutionLimits limits;
 
   @JsonPropertyDescription("Settings for type SelfManaged.")
@@ -37,7 +46,8 @@ public class SandboxProviderSpec {
   @JsonPropertyDescription("Settings for type E2B; required then.")
   private E2bSpec e2b;
 
-  @JsonPropertyDescription("Opt-in end-to-end test: a tiny execution run through the real backend every intervalSeconds while the provider is Ready, reported as the CanaryPassed condition with its latency. Default: off.")
+  @JsonPropertyDescription(
+      "Opt-in end-to-end test: a tiny execution run through the real backend every intervalSeconds while the provider is Ready, reported as the CanaryPassed condition with its latency. Default: off.")
   private CanarySpec canary;
 
   public ProviderType getType() {

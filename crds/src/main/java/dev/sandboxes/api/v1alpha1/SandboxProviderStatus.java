@@ -13,16 +13,19 @@ public class SandboxProviderStatus {
   @JsonPropertyDescription("The metadata.generation this status describes.")
   private Long observedGeneration;
 
-  @JsonPropertyDescription("Ready (True when the backend answered the last probe) with a reason such as BackendReachable, CredentialsMissing, CredentialsRejected, BackendUnreachable, RuntimeClassNotFound, PolicyViolation (the operator's isolation policy forbids a setting) or InvalidSpec; with spec.canary also CanaryPassed (CanarySucceeded or CanaryFailed, latency and failure in the message).")
+  @JsonPropertyDescription(
+      "Ready (True when the backend answered the last probe) with a reason such as BackendReachable, CredentialsMissing, CredentialsRejected, BackendUnreachable, RuntimeClassNotFound, PolicyViolation (the operator's isolation policy forbids a setting) or InvalidSpec; with spec.canary also CanaryPassed (CanarySucceeded or CanaryFailed, latency and failure in the message).")
   private List<Condition> conditions = new ArrayList<>();
 
   @JsonPropertyDescription("When the backend was last probed (RFC 3339).")
   private String lastProbeTime;
 
-  @JsonPropertyDescription("Sandbox pool per runtime: ready, claimed and desired counts (SelfManaged and Docker).")
+  @JsonPropertyDescription(
+      "Sandbox pool per runtime: ready, claimed and desired counts (SelfManaged and Docker).")
   private List<PoolStatus> pools;
 
-  @JsonPropertyDescription("The last canary run (spec.canary): when it finished and how long it took; CanaryPassed says whether it passed.")
+  @JsonPropertyDescription(
+      "The last canary run (spec.canary): when it finished and how long it took; CanaryPassed says whether it passed.")
   private CanaryStatus canary;
 
   public Long getObservedGeneration() {

@@ -16,7 +16,8 @@ public class SandboxResources {
   @Pattern("^[0-9]+(Ki|Mi|Gi)?$")
   private String memory;
 
-  @JsonPropertyDescription("Ephemeral storage limit, which also bounds the writable /tmp. Default 64Mi.")
+  @JsonPropertyDescription(
+      "Ephemeral storage limit, which also bounds the writable /tmp. Default 64Mi.")
   @Pattern("^[0-9]+(Ki|Mi|Gi)?$")
   private String ephemeralStorage;
 

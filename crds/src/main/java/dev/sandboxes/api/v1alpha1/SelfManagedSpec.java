@@ -13,18 +13,21 @@ import java.util.Map;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class SelfManagedSpec {
 
-  @JsonPropertyDescription("RuntimeClass of sandbox pods. It must exist, or the provider is not Ready (RuntimeClassNotFound). Default gvisor.")
+  @JsonPropertyDescription(
+      "RuntimeClass of sandbox pods. It must exist, or the provider is not Ready (RuntimeClassNotFound). Default gvisor.")
   @Pattern("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
   private String runtimeClassName;
 
-  @JsonPropertyDescription("Idle pods kept ready per runtime. 0 creates a pod per execution on demand. Default 2.")
+  @JsonPropertyDescription(
+      "Idle pods kept ready per runtime. 0 creates a pod per execution on demand. Default 2.")
   @Min(0)
   @Max(100)
   private Integer poolSize;
 
-  @JsonPropertyDescription("Most idle and starting pods per runtime when demand is high. The pool grows from poolSize"
-      + " towards it by Little's law (arrival rate x measured pod start time) and shrinks back when idle."
-      + " Default: poolSize (a fixed pool). Must not be below poolSize.")
+  @JsonPropertyDescription(
+      "Most idle and starting pods per runtime when demand is high. The pool grows from poolSize"
+          + " towards it by Little's law (arrival rate x measured pod start time) and shrinks back when idle."
+          + " Default: poolSize (a fixed pool). Must not be below poolSize.")
   @Min(0)
   @Max(100)
   private Integer maxPoolSize;
@@ -41,7 +44,8 @@ public class SelfManagedSpec {
   @JsonPropertyDescription("Network egress of sandbox pods. Default: deny all.")
   private EgressSpec egress;
 
-  @JsonPropertyDescription("Processes and threads an execution may have at once (RLIMIT_NPROC of the runner, which the code cannot raise). Applied when the RuntimeClass handler is gVisor (runsc), whose kernel counts per sandbox; with other handlers only the node's kubelet podPidsLimit applies. Default 256.")
+  @JsonPropertyDescription(
+      "Processes and threads an execution may have at once (RLIMIT_NPROC of the runner, which the code cannot raise). Applied when the RuntimeClass handler is gVisor (runsc), whose kernel counts per sandbox; with other handlers only the node's kubelet podPidsLimit applies. Default 256.")
   @Min(16)
   @Max(65536)
   private Integer pidsLimit;

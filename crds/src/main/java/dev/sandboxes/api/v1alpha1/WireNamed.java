@@ -14,23 +14,24 @@ public interface WireNamed {
 
   /** The manifest names of each enum type, read once from the annotations. */
   final class Names {
-    private static final ClassValue<Map<Object, String>> NAMES = new ClassValue<>() {
-      @Override
-      @SuppressWarnings({"unchecked", "rawtypes"})
-      protected Map<Object, String> computeValue(Class<?> type) {
-        Map names = new EnumMap(type);
-        for (Object constant : type.getEnumConstants()) {
-          String name = ((Enum<?>) constant).name();
-          try {
-            JsonProperty property = type.getField(name).getAnnotation(JsonProperty.class);
-            names.put(constant, property == null ? name : property.value());
-          } catch (NoSuchFieldException e) {
-            throw new IllegalStateException(e);
+    private static final ClassValue<Map<Object, String>> NAMES =
+        new ClassValue<>() {
+          @Override
+          @SuppressWarnings({"unchecked", "rawtypes"})
+          protected Map<Object, String> computeValue(Class<?> type) {
+            Map names = new EnumMap(type);
+            for (Object constant : type.getEnumConstants()) {
+              String name = ((Enum<?>) constant).name();
+              try {
+                JsonProperty property = type.getField(name).getAnnotation(JsonProperty.class);
+                names.put(constant, property == null ? name : property.value());
+              } catch (NoSuchFieldException e) {
+                throw new IllegalStateException(e);
+              }
+            }
+            return names;
           }
-        }
-        return names;
-      }
-    };
+        };
 
     private Names() {}
   }

@@ -69,7 +69,9 @@ public final class DockerBenchmark {
     if (host == null) {
       throw new IllegalArgumentException("--host is required");
     }
-    System.out.printf("bench-docker: host=%s runtime=%s iterations=%d warmup=%d%n", host, runtime, iterations, warmup);
+    System.out.printf(
+        "bench-docker: host=%s runtime=%s iterations=%d warmup=%d%n",
+        host, runtime, iterations, warmup);
 
     DockerSandboxBackend backend = backend(host, runtime);
     ProbeResult probe = backend.startIfReady(backend.probe());
@@ -91,13 +93,16 @@ public final class DockerBenchmark {
       backend.discard("bench", rawContainer.sandboxId());
       report("raw exec python3 -c pass", raw);
 
-      // Through the provider: claim a warm container, run the runner with the envelope, parse records.
+      // Through the provider: claim a warm container, run the runner with the envelope, parse
+      // records.
       List<Double> provider = new ArrayList<>();
       for (int i = 0; i < warmup + iterations; i++) {
         awaitWarm(backend);
         long start = System.nanoTime();
         SandboxLease lease = acquire(backend);
-        ExecutionOutcome outcome = backend.execute(lease, request("def main():\n    pass\n", 30, 65536), RunControl.detached());
+        ExecutionOutcome outcome =
+            backend.execute(
+                lease, request("def main():\n    pass\n", 30, 65536), RunControl.detached());
         long elapsed = System.nanoTime() - start;
         if (outcome.termination() != Termination.EXITED || outcome.exitCode() != 0) {
           throw new IllegalStateException("a benchmark execution failed: " + outcome);
@@ -111,15 +116,24 @@ public final class DockerBenchmark {
       double heapGrowth = hugeOutput(backend, outputBytes);
       double rawP50 = percentile(raw, 50);
       double p50 = percentile(provider, 50);
-      System.out.printf(Locale.ROOT,
+      System.out.printf(
+          Locale.ROOT,
           "bench-docker runtime=%s raw_p50_ms=%.1f raw_p99_ms=%.1f p50_ms=%.1f p99_ms=%.1f ratio_p50=%.2f heap_growth_mib=%.1f%n",
-          runtime, rawP50, percentile(raw, 99), p50, percentile(provider, 99), p50 / rawP50, heapGrowth);
+          runtime,
+          rawP50,
+          percentile(raw, 99),
+          p50,
+          percentile(provider, 99),
+          p50 / rawP50,
+          heapGrowth);
     } finally {
       backend.close();
     }
   }
 
-  /** Runs an execution that writes the given bytes; returns the largest post-GC heap growth seen. */
+  /**
+   * Runs an execution that writes the given bytes; returns the largest post-GC heap growth seen.
+   */
   private static double hugeOutput(DockerSandboxBackend backend, long bytes) throws Exception {
     MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
     System.gc();
@@ -127,39 +141,71 @@ public final class DockerBenchmark {
     long baseline = memory.getHeapMemoryUsage().getUsed();
     AtomicLong peak = new AtomicLong(baseline);
     AtomicBoolean done = new AtomicBoolean();
-    Thread sampler = new Thread(() -> {
-      while (!done.get()) {
-        System.gc(); // retained memory, not garbage waiting for collection
-        peak.accumulateAndGet(memory.getHeapMemoryUsage().getUsed(), Math::max);
-        try {
-          Thread.sleep(250);
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    });
+    Thread sampler =
+        new Thread(
+            () -> {
+              while (!done.get()) {
+                System.gc(); // retained memory, not garbage waiting for collection
+                peak.accumulateAndGet(memory.getHeapMemoryUsage().getUsed(), Math::max);
+                try {
+                  Thread.sleep(250);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            });
     sampler.start();
     long start = System.nanoTime();
-    ExecutionOutcome outcome = backend.execute(acquire(backend), request(
-        "import sys\ndef main():\n    chunk = 'x' * (1024 * 1024)\n    for _ in range(" + (bytes >> 20) + "):\n"
-            + "        sys.stdout.write(chunk)\n    return 'done'\n", 600, 65536), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            acquire(backend),
+            request(
+                "import sys\ndef main():\n    chunk = 'x' * (1024 * 1024)\n    for _ in range("
+                    + (bytes >> 20)
+                    + "):\n"
+                    + "        sys.stdout.write(chunk)\n    return 'done'\n",
+                600,
+                65536),
+            RunControl.detached());
     double seconds = (System.nanoTime() - start) / 1e9;
     done.set(true);
     sampler.join();
-    if (outcome.stdout().totalBytes() != bytes || outcome.exitCode() == null || outcome.exitCode() != 0) {
-      throw new IllegalStateException("the output run did not complete: " + outcome.termination() + " "
-          + outcome.stdout().totalBytes() + " bytes, detail " + outcome.detail());
+    if (outcome.stdout().totalBytes() != bytes
+        || outcome.exitCode() == null
+        || outcome.exitCode() != 0) {
+      throw new IllegalStateException(
+          "the output run did not complete: "
+              + outcome.termination()
+              + " "
+              + outcome.stdout().totalBytes()
+              + " bytes, detail "
+              + outcome.detail());
     }
     double growth = (peak.get() - baseline) / (1024.0 * 1024.0);
-    System.out.printf(Locale.ROOT, "  %d MiB of output in %.1f s (%.0f MiB/s), kept %d bytes, heap growth %.1f MiB%n",
-        bytes >> 20, seconds, (bytes >> 20) / seconds, outcome.stdout().text().length(), growth);
+    System.out.printf(
+        Locale.ROOT,
+        "  %d MiB of output in %.1f s (%.0f MiB/s), kept %d bytes, heap growth %.1f MiB%n",
+        bytes >> 20,
+        seconds,
+        (bytes >> 20) / seconds,
+        outcome.stdout().text().length(),
+        growth);
     return growth;
   }
 
   private static void rawExec(DockerClient client, String containerId) throws InterruptedException {
-    String exec = client.execCreateCmd(containerId).withAttachStdout(true).withAttachStderr(true)
-        .withCmd("python3", "-c", "pass").exec().getId();
-    client.execStartCmd(exec).exec(new ResultCallback.Adapter<Frame>()).awaitCompletion(30, TimeUnit.SECONDS);
+    String exec =
+        client
+            .execCreateCmd(containerId)
+            .withAttachStdout(true)
+            .withAttachStderr(true)
+            .withCmd("python3", "-c", "pass")
+            .exec()
+            .getId();
+    client
+        .execStartCmd(exec)
+        .exec(new ResultCallback.Adapter<Frame>())
+        .awaitCompletion(30, TimeUnit.SECONDS);
     Long exit = client.inspectExecCmd(exec).exec().getExitCodeLong();
     if (exit == null || exit != 0) {
       throw new IllegalStateException("raw exec exited " + exit);
@@ -189,14 +235,25 @@ public final class DockerBenchmark {
     }
   }
 
-  private static ExecutionRequest request(String code, int timeoutSeconds, int maxOutputBytes) throws Exception {
-    return new ExecutionRequest("bench", "bench", UUID.randomUUID().toString(), Language.PYTHON,
-        ExecutionMode.FUNCTION, "main", code, JSON.readTree("{}"), Duration.ofSeconds(timeoutSeconds), maxOutputBytes);
+  private static ExecutionRequest request(String code, int timeoutSeconds, int maxOutputBytes)
+      throws Exception {
+    return new ExecutionRequest(
+        "bench",
+        "bench",
+        UUID.randomUUID().toString(),
+        Language.PYTHON,
+        ExecutionMode.FUNCTION,
+        "main",
+        code,
+        JSON.readTree("{}"),
+        Duration.ofSeconds(timeoutSeconds),
+        maxOutputBytes);
   }
 
   private static DockerSandboxBackend backend(String host, String runtime) {
     SandboxProvider provider = new SandboxProvider();
-    provider.setMetadata(new ObjectMetaBuilder().withNamespace("bench").withName("bench-" + runtime).build());
+    provider.setMetadata(
+        new ObjectMetaBuilder().withNamespace("bench").withName("bench-" + runtime).build());
     SandboxProviderSpec spec = new SandboxProviderSpec();
     spec.setType(ProviderType.DOCKER);
     DockerSpec docker = new DockerSpec();
@@ -209,8 +266,14 @@ public final class DockerBenchmark {
     spec.setRuntimes(List.of(python));
     provider.setSpec(spec);
     OperatorConfig config = OperatorConfig.defaults();
-    return new DockerSandboxBackend(new BackendContext("bench-" + UUID.randomUUID(),
-        ProviderSettings.of(provider, config), spec, Map.of(), config, null));
+    return new DockerSandboxBackend(
+        new BackendContext(
+            "bench-" + UUID.randomUUID(),
+            ProviderSettings.of(provider, config),
+            spec,
+            Map.of(),
+            config,
+            null));
   }
 
   private static DockerClient client(String host) {
@@ -220,8 +283,15 @@ public final class DockerBenchmark {
   }
 
   static void report(String what, List<Double> millis) {
-    System.out.printf(Locale.ROOT, "  %-34s n=%d min=%.1f p50=%.1f p90=%.1f p99=%.1f max=%.1f ms%n", what, millis.size(),
-        Collections.min(millis), percentile(millis, 50), percentile(millis, 90), percentile(millis, 99),
+    System.out.printf(
+        Locale.ROOT,
+        "  %-34s n=%d min=%.1f p50=%.1f p90=%.1f p99=%.1f max=%.1f ms%n",
+        what,
+        millis.size(),
+        Collections.min(millis),
+        percentile(millis, 50),
+        percentile(millis, 90),
+        percentile(millis, 99),
         Collections.max(millis));
   }
 

@@ -8,7 +8,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** What the benchmarks read of an operator process they started: /proc figures, jcmd, a clean stop. */
+/**
+ * What the benchmarks read of an operator process they started: /proc figures, jcmd, a clean stop.
+ */
 final class ProcessProbe {
 
   private ProcessProbe() {}
@@ -16,7 +18,8 @@ final class ProcessProbe {
   /** Output of `jcmd pid command`, or null when jcmd is not available. */
   static String jcmd(long pid, String command) {
     try {
-      Process jcmd = new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
+      Process jcmd =
+          new ProcessBuilder("jcmd", Long.toString(pid), command).redirectErrorStream(true).start();
       String output = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       jcmd.waitFor(60, TimeUnit.SECONDS);
       return output;
@@ -38,10 +41,16 @@ final class ProcessProbe {
       return null;
     }
     StringBuilder line = new StringBuilder();
-    Matcher area = Pattern.compile("(?m)^(?:-\\s*)?([A-Za-z][A-Za-z ]*?)\\s*\\(reserved=\\d+MB, committed=(\\d+)MB\\)").matcher(summary);
+    Matcher area =
+        Pattern.compile(
+                "(?m)^(?:-\\s*)?([A-Za-z][A-Za-z ]*?)\\s*\\(reserved=\\d+MB, committed=(\\d+)MB\\)")
+            .matcher(summary);
     while (area.find()) {
       if (Integer.parseInt(area.group(2)) > 0) {
-        line.append(line.length() == 0 ? "" : " ").append(area.group(1).trim()).append('=').append(area.group(2));
+        line.append(line.length() == 0 ? "" : " ")
+            .append(area.group(1).trim())
+            .append('=')
+            .append(area.group(2));
       }
     }
     return line.toString();

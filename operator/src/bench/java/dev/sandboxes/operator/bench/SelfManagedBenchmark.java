@@ -69,12 +69,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * hack/bench-selfmanaged: the SelfManaged provider on a real cluster, in one run. An operator runs
- * in-process against KUBECONFIG, watching a fresh namespace with one SelfManaged provider. Measured:
- * raw fabric8 exec of `python3 -c pass` into an idle pod built from a pool pod's spec; CodeExecution
- * created → terminal status (seen by a watch) at a fixed rate with a warm pool; completions per
- * second when a burst drains the pool and only the refill feeds it; and the RSS of the operator jar,
- * run as its own process, with thousands of finished CodeExecutions in its cache. Prints figures;
- * asserts nothing (targets are read by people, not by a timed test).
+ * in-process against KUBECONFIG, watching a fresh namespace with one SelfManaged provider.
+ * Measured: raw fabric8 exec of `python3 -c pass` into an idle pod built from a pool pod's spec;
+ * CodeExecution created → terminal status (seen by a watch) at a fixed rate with a warm pool;
+ * completions per second when a burst drains the pool and only the refill feeds it; and the RSS of
+ * the operator jar, run as its own process, with thousands of finished CodeExecutions in its cache.
+ * Prints figures; asserts nothing (targets are read by people, not by a timed test).
  */
 public final class SelfManagedBenchmark {
 
@@ -119,9 +119,25 @@ public final class SelfManagedBenchmark {
     }
   }
 
-  record Options(int poolSize, String runtimeClass, String image, String cpu, int rawIterations, int warmup,
-      int sequential, double rate, int count, int burst, int finished, int deadlineSeconds, Path operatorJar, String operatorMaxRam,
-      List<String> operatorJavaOptions, int maxPoolSize, int churnPods, int churnCycles) {
+  record Options(
+      int poolSize,
+      String runtimeClass,
+      String image,
+      String cpu,
+      int rawIterations,
+      int warmup,
+      int sequential,
+      double rate,
+      int count,
+      int burst,
+      int finished,
+      int deadlineSeconds,
+      Path operatorJar,
+      String operatorMaxRam,
+      List<String> operatorJavaOptions,
+      int maxPoolSize,
+      int churnPods,
+      int churnCycles) {
 
     static Options parse(String[] args) {
       int poolSize = 10;
@@ -158,8 +174,11 @@ public final class SelfManagedBenchmark {
           case "--deadline-seconds" -> deadline = Integer.parseInt(args[++i]);
           case "--operator-jar" -> jar = Path.of(args[++i]);
           case "--operator-max-ram" -> maxRam = args[++i];
-          case "--operator-java-options" -> javaOptions =
-              java.util.Arrays.stream(args[++i].trim().split("\\s+")).filter(o -> !o.isEmpty()).toList();
+          case "--operator-java-options" ->
+              javaOptions =
+                  java.util.Arrays.stream(args[++i].trim().split("\\s+"))
+                      .filter(o -> !o.isEmpty())
+                      .toList();
           case "--max-pool-size" -> maxPoolSize = Integer.parseInt(args[++i]);
           case "--churn-pods" -> churnPods = Integer.parseInt(args[++i]);
           case "--churn-cycles" -> churnCycles = Integer.parseInt(args[++i]);
@@ -169,8 +188,25 @@ public final class SelfManagedBenchmark {
       if (maxPoolSize < 0) {
         maxPoolSize = Math.min(30, 3 * poolSize);
       }
-      return new Options(poolSize, runtimeClass, image, cpu, rawIterations, warmup, sequential, rate, count, burst, finished,
-          deadline, jar, maxRam, javaOptions, Math.max(poolSize, maxPoolSize), churnPods, churnCycles);
+      return new Options(
+          poolSize,
+          runtimeClass,
+          image,
+          cpu,
+          rawIterations,
+          warmup,
+          sequential,
+          rate,
+          count,
+          burst,
+          finished,
+          deadline,
+          jar,
+          maxRam,
+          javaOptions,
+          Math.max(poolSize, maxPoolSize),
+          churnPods,
+          churnCycles);
     }
   }
 
@@ -201,20 +237,33 @@ public final class SelfManagedBenchmark {
 
   /** Runs every phase and prints the figures; returns the summary line. */
   private String run() throws Exception {
-    progress("cluster %s, Kubernetes %s; load average %s", client.getMasterUrl(), client.getKubernetesVersion().getGitVersion(),
-        loadAverage());
-    RuntimeClass runtimeClass = client.resources(RuntimeClass.class).withName(options.runtimeClass()).get();
+    progress(
+        "cluster %s, Kubernetes %s; load average %s",
+        client.getMasterUrl(), client.getKubernetesVersion().getGitVersion(), loadAverage());
+    RuntimeClass runtimeClass =
+        client.resources(RuntimeClass.class).withName(options.runtimeClass()).get();
     if (runtimeClass == null) {
       throw new IllegalStateException("RuntimeClass " + options.runtimeClass() + " does not exist");
     }
     String handler = runtimeClass.getHandler();
-    System.out.printf("bench-selfmanaged: RuntimeClass %s has handler %s%s%n", options.runtimeClass(), handler,
+    System.out.printf(
+        "bench-selfmanaged: RuntimeClass %s has handler %s%s%n",
+        options.runtimeClass(),
+        handler,
         "runc".equals(handler) && !"runc".equals(options.runtimeClass())
-            ? " -- NOT gVisor: on this cluster the RuntimeClass is backed by runc, so these are runc figures" : "");
+            ? " -- NOT gVisor: on this cluster the RuntimeClass is backed by runc, so these are runc figures"
+            : "");
     String cpu = options.cpu() != null ? options.cpu() : fittingCpu();
-    System.out.printf("bench-selfmanaged: poolSize=%d image=%s per-pod cpu limit=%s (request min(limit, 100m)) rate=%.1f/s count=%d"
-        + " burst=%d finished=%d%n", options.poolSize(), options.image(), cpu, options.rate(), options.count(),
-        options.burst(), options.finished());
+    System.out.printf(
+        "bench-selfmanaged: poolSize=%d image=%s per-pod cpu limit=%s (request min(limit, 100m)) rate=%.1f/s count=%d"
+            + " burst=%d finished=%d%n",
+        options.poolSize(),
+        options.image(),
+        cpu,
+        options.rate(),
+        options.count(),
+        options.burst(),
+        options.finished());
 
     progress("installing the CRDs (create or update)");
     E2eCluster.installCrds(client);
@@ -222,22 +271,40 @@ public final class SelfManagedBenchmark {
 
     // 0. The node's raw pod churn capacity C, before any operator runs: pods of the pool's spec
     //    created -> Ready -> deleted (gone), churnPods at a time.
-    double capacity = churn(SandboxPodSpecs.of(provider(namespace, options.poolSize(), cpu), Language.PYTHON, options.image()));
+    double capacity =
+        churn(
+            SandboxPodSpecs.of(
+                provider(namespace, options.poolSize(), cpu), Language.PYTHON, options.image()));
 
     progress("namespace %s; starting the operator in-process", namespace);
     OperatorConfig defaults = OperatorConfig.defaults();
     // The policy allows exactly the RuntimeClass measured (and its handler), said out loud: a runc
     // run is a comparison, never the product's default.
-    IsolationPolicy policy = IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(options.runtimeClass()), Set.of(handler));
-    System.out.printf("bench-selfmanaged: isolation policy allows RuntimeClasses %s, handlers %s%n",
-        IsolationPolicy.describe(policy.runtimeClasses()), IsolationPolicy.describe(policy.runtimeClassHandlers()));
-    OperatorConfig config = new OperatorConfig(defaults.defaultRuntimeImage(), List.of(namespace),
-        defaults.probeInterval(), defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace, policy);
+    IsolationPolicy policy =
+        IsolationPolicy.defaults()
+            .alsoAllowing(Set.of(), Set.of(options.runtimeClass()), Set.of(handler));
+    System.out.printf(
+        "bench-selfmanaged: isolation policy allows RuntimeClasses %s, handlers %s%n",
+        IsolationPolicy.describe(policy.runtimeClasses()),
+        IsolationPolicy.describe(policy.runtimeClassHandlers()));
+    OperatorConfig config =
+        new OperatorConfig(
+            defaults.defaultRuntimeImage(),
+            List.of(namespace),
+            defaults.probeInterval(),
+            defaults.reconcileThreads(),
+            0,
+            false,
+            defaults.leaseName(),
+            namespace,
+            policy);
     operatorClient = new KubernetesClientBuilder().withConfig(Config.autoConfigure(null)).build();
     operator = new SandboxOperator(operatorClient, Backends.factory(), config, null).start();
-    watch = client.resources(CodeExecution.class).inNamespace(namespace).inform(new TerminalWatch(), 0);
+    watch =
+        client.resources(CodeExecution.class).inNamespace(namespace).inform(new TerminalWatch(), 0);
 
-    SandboxProvider provider = client.resource(provider(namespace, options.poolSize(), cpu)).create();
+    SandboxProvider provider =
+        client.resource(provider(namespace, options.poolSize(), cpu)).create();
     String providerUid = provider.getMetadata().getUid();
     progress("SandboxProvider %s created; waiting for Ready and a full pool", PROVIDER);
     awaitTrue("provider Ready", Duration.ofMinutes(3), this::providerReady);
@@ -256,7 +323,8 @@ public final class SelfManagedBenchmark {
     List<Double> sequential = new ArrayList<>();
     List<Sample> sequentialSamples = new ArrayList<>();
     if (options.sequential() > 0) {
-      progress("sequential: %d executions, one at a time, each on a warm pool", options.sequential());
+      progress(
+          "sequential: %d executions, one at a time, each on a warm pool", options.sequential());
       for (int i = 0; i < options.sequential(); i++) {
         awaitWarm(providerUid);
         Sample sample = create(String.format("one-%05d", i));
@@ -275,9 +343,11 @@ public final class SelfManagedBenchmark {
     double pacedRate = Double.isNaN(capacity) || capacity <= 0 ? options.rate() : 0.5 * capacity;
     progress("paced: %d executions at %.2f/s (0.5 x C)", options.count(), pacedRate);
     List<Sample> paced = paced("paced", options.count(), pacedRate);
-    List<Double> latencies = paced.stream().filter(s -> s.terminal != 0).map(Sample::millis).toList();
+    List<Double> latencies =
+        paced.stream().filter(s -> s.terminal != 0).map(Sample::millis).toList();
     int lost = (int) paced.stream().filter(s -> s.terminal == 0).count();
-    int failed = (int) paced.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
+    int failed =
+        (int) paced.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
     if (!latencies.isEmpty()) {
       report("created -> terminal (operator)", latencies);
     }
@@ -298,26 +368,56 @@ public final class SelfManagedBenchmark {
     double ratio = p50 / rawP50;
     double pacedRatio = pacedP50 / rawP50;
     double saturation = perSecond / capacity;
-    progress("done; load average %s; %d CPUs", loadAverage(), Runtime.getRuntime().availableProcessors());
+    progress(
+        "done; load average %s; %d CPUs",
+        loadAverage(), Runtime.getRuntime().availableProcessors());
     System.out.println();
-    System.out.println("targets (issue 13; p50/p99 one at a time on a warm pool, raw exec and C measured in this run):");
-    target("ratio_p50 <= 1.0 (p50 / raw exec p50)", ratio <= 1.0, String.format(Locale.ROOT, "%.2fx (%.1f / %.1f ms)", ratio, p50, rawP50));
-    target("p99 <= 1.5 x raw exec p99", p99 <= 1.5 * rawP99, String.format(Locale.ROOT, "%.1f / %.1f ms", p99, rawP99));
-    target("paced at 0.5 x C: paced_ratio_p50 <= 1.3", pacedRatio <= 1.3,
+    System.out.println(
+        "targets (issue 13; p50/p99 one at a time on a warm pool, raw exec and C measured in this run):");
+    target(
+        "ratio_p50 <= 1.0 (p50 / raw exec p50)",
+        ratio <= 1.0,
+        String.format(Locale.ROOT, "%.2fx (%.1f / %.1f ms)", ratio, p50, rawP50));
+    target(
+        "p99 <= 1.5 x raw exec p99",
+        p99 <= 1.5 * rawP99,
+        String.format(Locale.ROOT, "%.1f / %.1f ms", p99, rawP99));
+    target(
+        "paced at 0.5 x C: paced_ratio_p50 <= 1.3",
+        pacedRatio <= 1.3,
         String.format(Locale.ROOT, "%.2fx (%.1f ms at %.2f/s)", pacedRatio, pacedP50, pacedRate));
-    target("saturation: per_second / C >= 0.9", saturation >= 0.9,
+    target(
+        "saturation: per_second / C >= 0.9",
+        saturation >= 0.9,
         String.format(Locale.ROOT, "%.2f (%.2f / %.2f per s)", saturation, perSecond, capacity));
     target("zero lost", lost == 0, Integer.toString(lost));
     target("zero failed", failed == 0, Integer.toString(failed));
-    target("operator RSS <= 200 MB with " + options.finished() + " finished", rssMb <= 200,
+    target(
+        "operator RSS <= 200 MB with " + options.finished() + " finished",
+        rssMb <= 200,
         String.format(Locale.ROOT, "%.0f MB", rssMb));
     if ("runc".equals(handler) && !"runc".equals(options.runtimeClass())) {
-      System.out.println("note: RuntimeClass " + options.runtimeClass() + " is backed by runc here, not gVisor");
+      System.out.println(
+          "note: RuntimeClass " + options.runtimeClass() + " is backed by runc here, not gVisor");
     }
-    return String.format(Locale.ROOT,
+    return String.format(
+        Locale.ROOT,
         "bench-selfmanaged runtime=%s raw_p50_ms=%.1f raw_p99_ms=%.1f p50_ms=%.1f p99_ms=%.1f ratio_p50=%.2f capacity_per_s=%.2f"
             + " per_second=%.2f saturation_ratio=%.2f paced_p50_ms=%.1f paced_ratio_p50=%.2f lost=%d failed=%d rss_mb=%.0f",
-        handler, rawP50, rawP99, p50, p99, ratio, capacity, perSecond, saturation, pacedP50, pacedRatio, lost, failed, rssMb);
+        handler,
+        rawP50,
+        rawP99,
+        p50,
+        p99,
+        ratio,
+        capacity,
+        perSecond,
+        saturation,
+        pacedP50,
+        pacedRatio,
+        lost,
+        failed,
+        rssMb);
   }
 
   /**
@@ -326,37 +426,46 @@ public final class SelfManagedBenchmark {
    * operator runs yet. Returns cycles per second.
    */
   private double churn(io.fabric8.kubernetes.api.model.PodSpec spec) throws Exception {
-    progress("churn: %d cycles of create -> Ready -> deleted, %d pods at a time, no operator running",
+    progress(
+        "churn: %d cycles of create -> Ready -> deleted, %d pods at a time, no operator running",
         options.churnCycles(), options.churnPods());
-    Map<String, java.util.concurrent.CompletableFuture<Void>> readyWaits = new java.util.concurrent.ConcurrentHashMap<>();
-    Map<String, java.util.concurrent.CompletableFuture<Void>> goneWaits = new java.util.concurrent.ConcurrentHashMap<>();
-    var informer = client.pods().inNamespace(namespace).withLabel("sandboxes.dev/bench-churn", "true")
-        .inform(new ResourceEventHandler<Pod>() {
-          @Override
-          public void onAdd(Pod pod) {
-            check(pod);
-          }
+    Map<String, java.util.concurrent.CompletableFuture<Void>> readyWaits =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, java.util.concurrent.CompletableFuture<Void>> goneWaits =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    var informer =
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withLabel("sandboxes.dev/bench-churn", "true")
+            .inform(
+                new ResourceEventHandler<Pod>() {
+                  @Override
+                  public void onAdd(Pod pod) {
+                    check(pod);
+                  }
 
-          @Override
-          public void onUpdate(Pod old, Pod pod) {
-            check(pod);
-          }
+                  @Override
+                  public void onUpdate(Pod old, Pod pod) {
+                    check(pod);
+                  }
 
-          @Override
-          public void onDelete(Pod pod, boolean unknown) {
-            var gone = goneWaits.get(pod.getMetadata().getName());
-            if (gone != null) {
-              gone.complete(null);
-            }
-          }
+                  @Override
+                  public void onDelete(Pod pod, boolean unknown) {
+                    var gone = goneWaits.get(pod.getMetadata().getName());
+                    if (gone != null) {
+                      gone.complete(null);
+                    }
+                  }
 
-          private void check(Pod pod) {
-            var wait = readyWaits.get(pod.getMetadata().getName());
-            if (wait != null && ready(pod)) {
-              wait.complete(null);
-            }
-          }
-        }, 0);
+                  private void check(Pod pod) {
+                    var wait = readyWaits.get(pod.getMetadata().getName());
+                    if (wait != null && ready(pod)) {
+                      wait.complete(null);
+                    }
+                  }
+                },
+                0);
     AtomicInteger next = new AtomicInteger();
     AtomicInteger errors = new AtomicInteger();
     List<Double> startMillis = Collections.synchronizedList(new ArrayList<>());
@@ -365,30 +474,50 @@ public final class SelfManagedBenchmark {
     try {
       List<Future<?>> running = new ArrayList<>();
       for (int w = 0; w < options.churnPods(); w++) {
-        running.add(workers.submit(() -> {
-          int i;
-          while ((i = next.getAndIncrement()) < options.churnCycles()) {
-            String name = String.format("bench-churn-%05d", i);
-            readyWaits.put(name, new java.util.concurrent.CompletableFuture<>());
-            goneWaits.put(name, new java.util.concurrent.CompletableFuture<>());
-            try {
-              long created = System.nanoTime();
-              client.resource(new PodBuilder()
-                  .withNewMetadata().withName(name).withNamespace(namespace).addToLabels("app.kubernetes.io/part-of", PART_OF)
-                  .addToLabels("sandboxes.dev/bench-churn", "true").endMetadata()
-                  .withSpec(spec).build()).create();
-              readyWaits.get(name).get(5, TimeUnit.MINUTES);
-              startMillis.add((System.nanoTime() - created) / 1e6);
-              client.pods().inNamespace(namespace).withName(name).withGracePeriod(0).delete();
-              goneWaits.get(name).get(5, TimeUnit.MINUTES);
-            } catch (Exception e) {
-              errors.incrementAndGet();
-              System.out.println("  churn pod " + name + " failed: " + e);
-              client.pods().inNamespace(namespace).withName(name).withGracePeriod(0).delete();
-            }
-          }
-          return null;
-        }));
+        running.add(
+            workers.submit(
+                () -> {
+                  int i;
+                  while ((i = next.getAndIncrement()) < options.churnCycles()) {
+                    String name = String.format("bench-churn-%05d", i);
+                    readyWaits.put(name, new java.util.concurrent.CompletableFuture<>());
+                    goneWaits.put(name, new java.util.concurrent.CompletableFuture<>());
+                    try {
+                      long created = System.nanoTime();
+                      client
+                          .resource(
+                              new PodBuilder()
+                                  .withNewMetadata()
+                                  .withName(name)
+                                  .withNamespace(namespace)
+                                  .addToLabels("app.kubernetes.io/part-of", PART_OF)
+                                  .addToLabels("sandboxes.dev/bench-churn", "true")
+                                  .endMetadata()
+                                  .withSpec(spec)
+                                  .build())
+                          .create();
+                      readyWaits.get(name).get(5, TimeUnit.MINUTES);
+                      startMillis.add((System.nanoTime() - created) / 1e6);
+                      client
+                          .pods()
+                          .inNamespace(namespace)
+                          .withName(name)
+                          .withGracePeriod(0)
+                          .delete();
+                      goneWaits.get(name).get(5, TimeUnit.MINUTES);
+                    } catch (Exception e) {
+                      errors.incrementAndGet();
+                      System.out.println("  churn pod " + name + " failed: " + e);
+                      client
+                          .pods()
+                          .inNamespace(namespace)
+                          .withName(name)
+                          .withGracePeriod(0)
+                          .delete();
+                    }
+                  }
+                  return null;
+                }));
       }
       for (Future<?> f : running) {
         f.get();
@@ -403,8 +532,13 @@ public final class SelfManagedBenchmark {
     if (!startMillis.isEmpty()) {
       report("churn: pod created -> Ready", startMillis);
     }
-    System.out.printf(Locale.ROOT, "  churn: %d cycles in %.1f s (%d failed): C = %.2f pods/s%n", cycles, seconds,
-        errors.get(), perSecond);
+    System.out.printf(
+        Locale.ROOT,
+        "  churn: %d cycles in %.1f s (%d failed): C = %.2f pods/s%n",
+        cycles,
+        seconds,
+        errors.get(),
+        perSecond);
     return perSecond;
   }
 
@@ -417,7 +551,8 @@ public final class SelfManagedBenchmark {
     for (var node : client.nodes().list().getItems()) {
       Quantity cpu = node.getStatus().getAllocatable().get("cpu");
       if (cpu != null) {
-        allocatable += Quantity.getAmountInBytes(cpu).multiply(java.math.BigDecimal.valueOf(1000)).longValue();
+        allocatable +=
+            Quantity.getAmountInBytes(cpu).multiply(java.math.BigDecimal.valueOf(1000)).longValue();
       }
     }
     // Pods request min(limit, 100m) CPU: with room for the pool, a couple of claimed pods and the
@@ -457,62 +592,117 @@ public final class SelfManagedBenchmark {
   }
 
   private boolean providerReady() {
-    SandboxProvider p = client.resources(SandboxProvider.class).inNamespace(namespace).withName(PROVIDER).get();
-    return p != null && p.getStatus() != null && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
+    SandboxProvider p =
+        client.resources(SandboxProvider.class).inNamespace(namespace).withName(PROVIDER).get();
+    return p != null
+        && p.getStatus() != null
+        && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
   }
 
-  /** Untimed: waits until the pool holds poolSize Ready idle pods and nothing else (no claimed or dying pod). */
+  /**
+   * Untimed: waits until the pool holds poolSize Ready idle pods and nothing else (no claimed or
+   * dying pod).
+   */
   private void awaitWarm(String providerUid) {
-    awaitTrue("a warm pool of " + options.poolSize(), Duration.ofMinutes(5), () -> {
-      List<Pod> pods = client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
-          .list().getItems();
-      long idleReady = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null
-          && "idle".equals(p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL)) && ready(p)).count();
-      return idleReady >= options.poolSize() && pods.size() == idleReady;
-    });
+    awaitTrue(
+        "a warm pool of " + options.poolSize(),
+        Duration.ofMinutes(5),
+        () -> {
+          List<Pod> pods =
+              client
+                  .pods()
+                  .inNamespace(namespace)
+                  .withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
+                  .list()
+                  .getItems();
+          long idleReady =
+              pods.stream()
+                  .filter(
+                      p ->
+                          p.getMetadata().getDeletionTimestamp() == null
+                              && "idle"
+                                  .equals(p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL))
+                              && ready(p))
+                  .count();
+          return idleReady >= options.poolSize() && pods.size() == idleReady;
+        });
   }
 
   private List<Double> rawExec(String providerUid) throws Exception {
-    Pod template = client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
-        .list().getItems().get(0);
+    Pod template =
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
+            .list()
+            .getItems()
+            .get(0);
     String container = template.getSpec().getContainers().get(0).getName();
     // The same spec (image, RuntimeClass, security context, resources, /tmp), none of the pool's
     // labels or owner: the pool never sees it.
-    Pod rawPod = new PodBuilder()
-        .withNewMetadata().withName("bench-raw-exec").withNamespace(namespace).addToLabels("app.kubernetes.io/part-of", PART_OF)
-        .endMetadata()
-        .withSpec(template.getSpec())
-        .editSpec().withNodeName(null).endSpec()
-        .build();
+    Pod rawPod =
+        new PodBuilder()
+            .withNewMetadata()
+            .withName("bench-raw-exec")
+            .withNamespace(namespace)
+            .addToLabels("app.kubernetes.io/part-of", PART_OF)
+            .endMetadata()
+            .withSpec(template.getSpec())
+            .editSpec()
+            .withNodeName(null)
+            .endSpec()
+            .build();
     client.resource(rawPod).create();
-    progress("raw: pod bench-raw-exec (a pool pod's spec, outside the pool); %d warm-up + %d timed execs of python3 -c pass",
+    progress(
+        "raw: pod bench-raw-exec (a pool pod's spec, outside the pool); %d warm-up + %d timed execs of python3 -c pass",
         Math.min(10, options.rawIterations()), options.rawIterations());
-    awaitTrue("pod bench-raw-exec Ready", Duration.ofMinutes(2),
+    awaitTrue(
+        "pod bench-raw-exec Ready",
+        Duration.ofMinutes(2),
         () -> ready(client.pods().inNamespace(namespace).withName("bench-raw-exec").get()));
     int warmup = Math.min(10, options.rawIterations());
     List<Double> raw = timedExecs(container, List.of("python3", "-c", "pass"), null, warmup);
     report("raw exec python3 -c pass", raw);
-    // The command the operator runs (the runner, the envelope on stdin), still without the operator:
+    // The command the operator runs (the runner, the envelope on stdin), still without the
+    // operator:
     // tells the runner's own cost from the operator's.
-    ExecutionRequest request = new ExecutionRequest(namespace, "raw", UUID.randomUUID().toString(), Language.PYTHON,
-        ExecutionMode.SCRIPT, "main", "pass", null, Duration.ofSeconds(30), 65536);
-    List<Double> runner = timedExecs(container, RunnerProgram.command(Language.PYTHON), request, warmup);
+    ExecutionRequest request =
+        new ExecutionRequest(
+            namespace,
+            "raw",
+            UUID.randomUUID().toString(),
+            Language.PYTHON,
+            ExecutionMode.SCRIPT,
+            "main",
+            "pass",
+            null,
+            Duration.ofSeconds(30),
+            65536);
+    List<Double> runner =
+        timedExecs(container, RunnerProgram.command(Language.PYTHON), request, warmup);
     report("raw exec of the runner (script pass)", runner);
     client.pods().inNamespace(namespace).withName("bench-raw-exec").withGracePeriod(0).delete();
     return raw;
   }
 
-  /** Execs a command into the raw pod, untimed warm-up first; with a request, its envelope goes to stdin. */
-  private List<Double> timedExecs(String container, List<String> command, ExecutionRequest request, int warmup)
+  /**
+   * Execs a command into the raw pod, untimed warm-up first; with a request, its envelope goes to
+   * stdin.
+   */
+  private List<Double> timedExecs(
+      String container, List<String> command, ExecutionRequest request, int warmup)
       throws Exception {
     List<Double> millis = new ArrayList<>();
     for (int i = 0; i < warmup + options.rawIterations(); i++) {
       byte[] stdin = request == null ? null : request.newEnvelope().line();
       long start = System.nanoTime();
-      var target = client.pods().inNamespace(namespace).withName("bench-raw-exec").inContainer(container);
-      try (ExecWatch exec = (stdin == null ? target : target.redirectingInput())
-          .writingOutput(OutputStream.nullOutputStream()).writingError(OutputStream.nullOutputStream())
-          .exec(command.toArray(String[]::new))) {
+      var target =
+          client.pods().inNamespace(namespace).withName("bench-raw-exec").inContainer(container);
+      try (ExecWatch exec =
+          (stdin == null ? target : target.redirectingInput())
+              .writingOutput(OutputStream.nullOutputStream())
+              .writingError(OutputStream.nullOutputStream())
+              .exec(command.toArray(String[]::new))) {
         if (stdin != null) {
           exec.getInput().write(stdin);
           exec.getInput().flush();
@@ -533,7 +723,10 @@ public final class SelfManagedBenchmark {
     return millis;
   }
 
-  /** Creates count executions at the configured rate; waits until all are terminal or the deadline passes. */
+  /**
+   * Creates count executions at the configured rate; waits until all are terminal or the deadline
+   * passes.
+   */
   private List<Sample> paced(String prefix, int count, double rate) throws Exception {
     long periodNanos = (long) (1e9 / rate);
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor();
@@ -542,20 +735,27 @@ public final class SelfManagedBenchmark {
     AtomicInteger next = new AtomicInteger();
     AtomicInteger createErrors = new AtomicInteger();
     try {
-      ticker.scheduleAtFixedRate(() -> {
-        int i = next.getAndIncrement();
-        if (i < count) {
-          creators.execute(() -> {
-            try {
-              created.add(create(String.format("%s-%05d", prefix, i)));
-            } catch (RuntimeException e) {
-              createErrors.incrementAndGet();
-              System.out.println("  creating a CodeExecution failed: " + e.getMessage());
+      ticker.scheduleAtFixedRate(
+          () -> {
+            int i = next.getAndIncrement();
+            if (i < count) {
+              creators.execute(
+                  () -> {
+                    try {
+                      created.add(create(String.format("%s-%05d", prefix, i)));
+                    } catch (RuntimeException e) {
+                      createErrors.incrementAndGet();
+                      System.out.println("  creating a CodeExecution failed: " + e.getMessage());
+                    }
+                  });
             }
-          });
-        }
-      }, 0, periodNanos, TimeUnit.NANOSECONDS);
-      awaitTrue("all " + count + " created", Duration.ofSeconds((long) (count / rate) + 120),
+          },
+          0,
+          periodNanos,
+          TimeUnit.NANOSECONDS);
+      awaitTrue(
+          "all " + count + " created",
+          Duration.ofSeconds((long) (count / rate) + 120),
           () -> created.size() + createErrors.get() >= count);
     } finally {
       ticker.shutdownNow();
@@ -565,10 +765,15 @@ public final class SelfManagedBenchmark {
     return new ArrayList<>(created);
   }
 
-  /** Creates the burst as fast as a few threads can; the rate of the steady part is what the refill allows. */
+  /**
+   * Creates the burst as fast as a few threads can; the rate of the steady part is what the refill
+   * allows.
+   */
   private double burst() throws Exception {
     int n = options.burst();
-    progress("burst: %d executions created at once (pool %d; the rest wait for the refill)", n, options.poolSize());
+    progress(
+        "burst: %d executions created at once (pool %d; the rest wait for the refill)",
+        n, options.poolSize());
     ExecutorService creators = Executors.newFixedThreadPool(8);
     List<Future<Sample>> futures = new ArrayList<>();
     long start = System.nanoTime();
@@ -583,8 +788,10 @@ public final class SelfManagedBenchmark {
     creators.shutdown();
     progress("burst: created in %.1f s", (System.nanoTime() - start) / 1e9);
     awaitAllTerminal(created, "burst");
-    List<Long> done = created.stream().filter(s -> s.terminal != 0).map(s -> s.terminal).sorted().toList();
-    long failed = created.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
+    List<Long> done =
+        created.stream().filter(s -> s.terminal != 0).map(s -> s.terminal).sorted().toList();
+    long failed =
+        created.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
     printFailures(created);
     if (done.size() < 2) {
       return Double.NaN;
@@ -593,14 +800,24 @@ public final class SelfManagedBenchmark {
     // Steady part: after the warm pool's pods were used, until the last completion.
     int from = Math.min(options.poolSize(), done.size() - 2);
     double steady = (done.size() - 1 - from) / ((done.get(done.size() - 1) - done.get(from)) / 1e9);
-    System.out.printf(Locale.ROOT,
+    System.out.printf(
+        Locale.ROOT,
         "  burst of %d: %d terminal (%d not Succeeded) in %.1f s; overall %.1f/s; steady (completion %d..%d) %.1f/s%n",
-        n, done.size(), failed, (done.get(done.size() - 1) - start) / 1e9, overall, from + 1, done.size(), steady);
+        n,
+        done.size(),
+        failed,
+        (done.get(done.size() - 1) - start) / 1e9,
+        overall,
+        from + 1,
+        done.size(),
+        steady);
     return steady;
   }
 
   private static void printFailures(List<Sample> samples) {
-    samples.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).limit(5)
+    samples.stream()
+        .filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED)
+        .limit(5)
         .forEach(s -> System.out.printf("  failed: %s (%s): %s%n", s.phase, s.reason, s.message));
   }
 
@@ -645,8 +862,14 @@ public final class SelfManagedBenchmark {
     if (what == null) {
       return;
     }
-    progress("%s: %d/%d terminal%s", what, terminal, created.size(),
-        terminal < created.size() ? " (the rest lost: not terminal within " + options.deadlineSeconds() + " s)" : "");
+    progress(
+        "%s: %d/%d terminal%s",
+        what,
+        terminal,
+        created.size(),
+        terminal < created.size()
+            ? " (the rest lost: not terminal within " + options.deadlineSeconds() + " s)"
+            : "");
   }
 
   /**
@@ -656,16 +879,23 @@ public final class SelfManagedBenchmark {
    * and the rest (Running seen -> terminal seen, minus the run: the final write, a watch delivery).
    */
   private static void reportPhases(List<Sample> samples) {
-    List<Sample> seen = samples.stream().filter(s -> s.running != 0 && s.durationMillis >= 0).toList();
+    List<Sample> seen =
+        samples.stream().filter(s -> s.running != 0 && s.durationMillis >= 0).toList();
     if (seen.isEmpty()) {
       System.out.println("  phases: no sample was seen Running by the watch");
       return;
     }
     List<Double> admission = seen.stream().map(s -> (s.running - s.created) / 1e6).toList();
     List<Double> inSandbox = seen.stream().map(s -> (double) s.durationMillis).toList();
-    List<Double> rest = seen.stream().map(s -> (s.terminal - s.running) / 1e6 - s.durationMillis).toList();
-    System.out.printf(Locale.ROOT, "  phases (p50 over %d): admission_ms=%.1f in_sandbox_ms=%.1f rest_ms=%.1f%n",
-        seen.size(), percentile(admission, 50), percentile(inSandbox, 50), percentile(rest, 50));
+    List<Double> rest =
+        seen.stream().map(s -> (s.terminal - s.running) / 1e6 - s.durationMillis).toList();
+    System.out.printf(
+        Locale.ROOT,
+        "  phases (p50 over %d): admission_ms=%.1f in_sandbox_ms=%.1f rest_ms=%.1f%n",
+        seen.size(),
+        percentile(admission, 50),
+        percentile(inSandbox, 50),
+        percentile(rest, 50));
   }
 
   /** Timestamps the first Running and terminal statuses the watch delivers for each execution. */
@@ -687,7 +917,10 @@ public final class SelfManagedBenchmark {
       long now = System.nanoTime();
       Sample sample = samples.get(cx.getMetadata().getName());
       if (!CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
-        if (sample != null && sample.running == 0 && cx.getStatus() != null && cx.getStatus().getPhase() == Phase.RUNNING) {
+        if (sample != null
+            && sample.running == 0
+            && cx.getStatus() != null
+            && cx.getStatus().getPhase() == Phase.RUNNING) {
           sample.running = now;
         }
         return;
@@ -712,41 +945,61 @@ public final class SelfManagedBenchmark {
     // A provider as the executions name it, with no pods: the operator holds its backend too.
     client.resource(provider(rssNamespace, 0, "100m")).create();
     int n = options.finished();
-    progress("rss: creating %d finished CodeExecutions in %s (create + PUT /status, 16 threads)", n, rssNamespace);
+    progress(
+        "rss: creating %d finished CodeExecutions in %s (create + PUT /status, 16 threads)",
+        n, rssNamespace);
     ExecutorService writers = Executors.newFixedThreadPool(16);
     AtomicInteger written = new AtomicInteger();
     long start = System.nanoTime();
     List<Future<?>> futures = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       String name = String.format("done-%05d", i);
-      futures.add(writers.submit(() -> {
-        CodeExecution cx = client.resource(execution(rssNamespace, name)).create();
-        Instant now = Instant.now();
-        ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, StreamCapture.EMPTY, StreamCapture.EMPTY,
-            RunnerReport.NONE, "sbx-" + PROVIDER + "-py-" + name, now.minusMillis(120), now, null);
-        cx.setStatus(CodeExecutionStatusCalculator.finished(
-            cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
-        client.resource(cx).updateStatus();
-        int w = written.incrementAndGet();
-        if (w % 1000 == 0) {
-          progress("rss: %d/%d written", w, n);
-        }
-        return null;
-      }));
+      futures.add(
+          writers.submit(
+              () -> {
+                CodeExecution cx = client.resource(execution(rssNamespace, name)).create();
+                Instant now = Instant.now();
+                ExecutionOutcome outcome =
+                    new ExecutionOutcome(
+                        Termination.EXITED,
+                        0,
+                        StreamCapture.EMPTY,
+                        StreamCapture.EMPTY,
+                        RunnerReport.NONE,
+                        "sbx-" + PROVIDER + "-py-" + name,
+                        now.minusMillis(120),
+                        now,
+                        null);
+                cx.setStatus(
+                    CodeExecutionStatusCalculator.finished(
+                        cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
+                client.resource(cx).updateStatus();
+                int w = written.incrementAndGet();
+                if (w % 1000 == 0) {
+                  progress("rss: %d/%d written", w, n);
+                }
+                return null;
+              }));
     }
     for (Future<?> f : futures) {
       f.get();
     }
     writers.shutdown();
-    List<String> command = new ArrayList<>(List.of("java", "-XX:MaxRAM=" + options.operatorMaxRam()));
+    List<String> command =
+        new ArrayList<>(List.of("java", "-XX:MaxRAM=" + options.operatorMaxRam()));
     command.addAll(options.operatorJavaOptions());
     command.addAll(List.of("-jar", options.operatorJar().toString(), "operator"));
-    progress("rss: %d written in %.1f s; starting %s as its own process (%s, MALLOC_ARENA_MAX=%s)", n,
-        (System.nanoTime() - start) / 1e9, options.operatorJar(), String.join(" ", command.subList(1, command.size() - 3)),
+    progress(
+        "rss: %d written in %.1f s; starting %s as its own process (%s, MALLOC_ARENA_MAX=%s)",
+        n,
+        (System.nanoTime() - start) / 1e9,
+        options.operatorJar(),
+        String.join(" ", command.subList(1, command.size() - 3)),
         System.getenv().getOrDefault("MALLOC_ARENA_MAX", "unset"));
 
     Path log = Files.createTempFile("bench-selfmanaged-operator-", ".log");
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    ProcessBuilder builder =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     builder.environment().put("SANDBOX_WATCH_NAMESPACES", rssNamespace);
     builder.environment().put("SANDBOX_HEALTH_PORT", "0");
     builder.environment().remove("JAVA_TOOL_OPTIONS");
@@ -754,18 +1007,27 @@ public final class SelfManagedBenchmark {
     operatorProcess = process;
     long pid = process.pid();
     progress("rss: operator pid %d, log %s", pid, log);
-    awaitTrue("the operator process started", Duration.ofMinutes(3), () -> {
-      if (!process.isAlive()) {
-        throw new IllegalStateException("the operator process exited " + process.exitValue() + "; see " + log);
-      }
-      return read(log).contains("sandbox-operator started");
-    });
-    // Idle: it read all executions into its cache and reconciled each once (no writes for finished ones).
-    awaitTrue("the operator process idle", Duration.ofMinutes(3), () -> {
-      long before = ProcessProbe.cpuTicks(pid);
-      Thread.sleep(3000);
-      return ProcessProbe.cpuTicks(pid) - before < 15; // under 5% of a CPU over 3 s (100 ticks/s)
-    });
+    awaitTrue(
+        "the operator process started",
+        Duration.ofMinutes(3),
+        () -> {
+          if (!process.isAlive()) {
+            throw new IllegalStateException(
+                "the operator process exited " + process.exitValue() + "; see " + log);
+          }
+          return read(log).contains("sandbox-operator started");
+        });
+    // Idle: it read all executions into its cache and reconciled each once (no writes for finished
+    // ones).
+    awaitTrue(
+        "the operator process idle",
+        Duration.ofMinutes(3),
+        () -> {
+          long before = ProcessProbe.cpuTicks(pid);
+          Thread.sleep(3000);
+          return ProcessProbe.cpuTicks(pid) - before
+              < 15; // under 5% of a CPU over 3 s (100 ticks/s)
+        });
     double idleMb = ProcessProbe.vmKb(pid, "VmRSS") / 1024.0;
     if (ProcessProbe.jcmd(pid, "GC.run") == null) {
       System.out.println("  (jcmd not available: no GC before the reading)");
@@ -774,29 +1036,50 @@ public final class SelfManagedBenchmark {
     double afterGcMb = ProcessProbe.vmKb(pid, "VmRSS") / 1024.0;
     // How much of it is heap the JVM keeps committed rather than live objects.
     String heap = ProcessProbe.jcmd(pid, "GC.heap_info");
-    var heapMatch = heap == null ? null : java.util.regex.Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(heap);
+    var heapMatch =
+        heap == null
+            ? null
+            : java.util.regex.Pattern.compile("total (\\d+)K, used (\\d+)K").matcher(heap);
     if (heapMatch != null && heapMatch.find()) {
-      System.out.printf(Locale.ROOT, "  operator heap after the GC: %.0f MB used of %.0f MB committed%n",
-          Long.parseLong(heapMatch.group(2)) / 1024.0, Long.parseLong(heapMatch.group(1)) / 1024.0);
+      System.out.printf(
+          Locale.ROOT,
+          "  operator heap after the GC: %.0f MB used of %.0f MB committed%n",
+          Long.parseLong(heapMatch.group(2)) / 1024.0,
+          Long.parseLong(heapMatch.group(1)) / 1024.0);
     }
     double peakMb = ProcessProbe.vmKb(pid, "VmHWM") / 1024.0;
     long provisionErrors = read(log).lines().filter(l -> l.contains(" ERROR ")).count();
-    System.out.printf(Locale.ROOT, "  operator process RSS with %d finished CodeExecutions: %.0f MB idle, %.0f MB after"
-        + " a GC (peak %.0f MB); %d ERROR log lines%n", n, idleMb, afterGcMb, peakMb, provisionErrors);
+    System.out.printf(
+        Locale.ROOT,
+        "  operator process RSS with %d finished CodeExecutions: %.0f MB idle, %.0f MB after"
+            + " a GC (peak %.0f MB); %d ERROR log lines%n",
+        n,
+        idleMb,
+        afterGcMb,
+        peakMb,
+        provisionErrors);
     stopOperatorProcess();
     return afterGcMb;
   }
-
-
 
   private static String read(Path file) throws IOException {
     return Files.readString(file, StandardCharsets.UTF_8);
   }
 
   private void createNamespace(String name) {
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name)
-        .addToLabels("app.kubernetes.io/part-of", PART_OF).endMetadata().build()).create();
-    awaitTrue("default ServiceAccount in " + name, Duration.ofSeconds(60),
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .addToLabels("app.kubernetes.io/part-of", PART_OF)
+                .endMetadata()
+                .build())
+        .create();
+    awaitTrue(
+        "default ServiceAccount in " + name,
+        Duration.ofSeconds(60),
         () -> client.serviceAccounts().inNamespace(name).withName("default").get() != null);
   }
 
@@ -805,7 +1088,10 @@ public final class SelfManagedBenchmark {
     operatorProcess = null;
   }
 
-  /** Idempotent: stops what this run started and deletes its namespaces (also from the shutdown hook). */
+  /**
+   * Idempotent: stops what this run started and deletes its namespaces (also from the shutdown
+   * hook).
+   */
   private synchronized void cleanUp() {
     stopOperatorProcess();
     if (watch != null) {
@@ -830,8 +1116,11 @@ public final class SelfManagedBenchmark {
   }
 
   private static boolean ready(Pod pod) {
-    return pod != null && pod.getStatus() != null && pod.getStatus().getConditions() != null
-        && pod.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    return pod != null
+        && pod.getStatus() != null
+        && pod.getStatus().getConditions() != null
+        && pod.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   /** A condition check that may throw. */
@@ -859,8 +1148,12 @@ public final class SelfManagedBenchmark {
         throw new IllegalStateException("interrupted waiting for " + what, e);
       }
     }
-    throw new IllegalStateException("timed out after " + timeout.toSeconds() + " s waiting for " + what
-        + (last == null ? "" : " (last error: " + last.getMessage() + ")"));
+    throw new IllegalStateException(
+        "timed out after "
+            + timeout.toSeconds()
+            + " s waiting for "
+            + what
+            + (last == null ? "" : " (last error: " + last.getMessage() + ")"));
   }
 
   private static String loadAverage() {
@@ -872,7 +1165,8 @@ public final class SelfManagedBenchmark {
   }
 
   private static void progress(String format, Object... args) {
-    System.out.printf("[%tT] %s%n", System.currentTimeMillis(), String.format(Locale.ROOT, format, args));
+    System.out.printf(
+        "[%tT] %s%n", System.currentTimeMillis(), String.format(Locale.ROOT, format, args));
   }
 
   private static void target(String what, boolean met, String measured) {

@@ -10,9 +10,9 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
 
 /**
- * Collects a small response body (control-plane JSON, error bodies) and gives up beyond a limit,
- * so a misbehaving service cannot grow the operator's heap. The SaaS backends' HTTP clients use it
- * for every call: {@code http.sendAsync(request, info -> new BoundedBodySubscriber(max))}.
+ * Collects a small response body (control-plane JSON, error bodies) and gives up beyond a limit, so
+ * a misbehaving service cannot grow the operator's heap. The SaaS backends' HTTP clients use it for
+ * every call: {@code http.sendAsync(request, info -> new BoundedBodySubscriber(max))}.
  */
 public final class BoundedBodySubscriber implements HttpResponse.BodySubscriber<byte[]> {
 

@@ -25,25 +25,30 @@ public final class ExecutionThreads {
   private static final Logger LOG = LoggerFactory.getLogger(ExecutionThreads.class);
 
   private static final ScheduledThreadPoolExecutor DEADLINES = deadlineTimer();
-  private static final ExecutorService ENGINE_CALLS = Executors.newCachedThreadPool(daemonThreads("engine-call"));
-  private static final ExecutorService TEARDOWNS = Executors.newCachedThreadPool(daemonThreads("sandbox-teardown"));
+  private static final ExecutorService ENGINE_CALLS =
+      Executors.newCachedThreadPool(daemonThreads("engine-call"));
+  private static final ExecutorService TEARDOWNS =
+      Executors.newCachedThreadPool(daemonThreads("sandbox-teardown"));
   private static final AtomicInteger PENDING_TEARDOWNS = new AtomicInteger();
 
   private ExecutionThreads() {}
 
   /**
    * Runs the decision when the delay has passed, on the deadline timer. The decision must not
-   * block: it flips state, completes futures, closes streams and hands the sandbox's destruction
-   * to {@link #teardown}. Cancel the result when the run ends first.
+   * block: it flips state, completes futures, closes streams and hands the sandbox's destruction to
+   * {@link #teardown}. Cancel the result when the run ends first.
    */
   public static ScheduledFuture<?> atDeadline(Duration delay, Runnable decision) {
-    return DEADLINES.schedule(() -> {
-      try {
-        decision.run();
-      } catch (RuntimeException e) {
-        LOG.warn("a deadline action failed: {}", e.toString());
-      }
-    }, Math.max(0, delay.toMillis()), TimeUnit.MILLISECONDS);
+    return DEADLINES.schedule(
+        () -> {
+          try {
+            decision.run();
+          } catch (RuntimeException e) {
+            LOG.warn("a deadline action failed: {}", e.toString());
+          }
+        },
+        Math.max(0, delay.toMillis()),
+        TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -58,20 +63,21 @@ public final class ExecutionThreads {
   /** Destroys a sandbox off the result path: no outcome waits for it. */
   public static void teardown(Runnable destroy) {
     PENDING_TEARDOWNS.incrementAndGet();
-    TEARDOWNS.execute(() -> {
-      try {
-        destroy.run();
-      } catch (RuntimeException e) {
-        LOG.warn("tearing a sandbox down failed: {}", e.toString());
-      } finally {
-        PENDING_TEARDOWNS.decrementAndGet();
-      }
-    });
+    TEARDOWNS.execute(
+        () -> {
+          try {
+            destroy.run();
+          } catch (RuntimeException e) {
+            LOG.warn("tearing a sandbox down failed: {}", e.toString());
+          } finally {
+            PENDING_TEARDOWNS.decrementAndGet();
+          }
+        });
   }
 
   /**
-   * Waits until every teardown handed over so far ended, at most this long (the process is about
-   * to exit and its threads are daemons). Returns whether none is left.
+   * Waits until every teardown handed over so far ended, at most this long (the process is about to
+   * exit and its threads are daemons). Returns whether none is left.
    */
   public static boolean awaitTeardowns(Duration atMost) {
     long until = System.nanoTime() + atMost.toNanos();
@@ -87,7 +93,8 @@ public final class ExecutionThreads {
   }
 
   private static ScheduledThreadPoolExecutor deadlineTimer() {
-    ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, daemonThreads("execution-deadlines"));
+    ScheduledThreadPoolExecutor timer =
+        new ScheduledThreadPoolExecutor(1, daemonThreads("execution-deadlines"));
     // Most runs end before their deadline: their cancelled timers must not pile up for up to the
     // longest time limit.
     timer.setRemoveOnCancelPolicy(true);

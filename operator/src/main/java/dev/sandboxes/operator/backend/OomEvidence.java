@@ -18,15 +18,18 @@ public final class OomEvidence {
   public static final int SIGKILL_EXIT_CODE = 137;
 
   /**
-   * Prints the OOM-kill counters of cgroup v1 (memory.oom_control) and v2 (memory.events); run by
-   * a second exec in the sandbox. Under gVisor neither file exists.
+   * Prints the OOM-kill counters of cgroup v1 (memory.oom_control) and v2 (memory.events); run by a
+   * second exec in the sandbox. Under gVisor neither file exists.
    */
   public static final List<String> READ_COMMAND =
       List.of("cat", "/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events");
 
   private static final Pattern OOM_KILL = Pattern.compile("(?m)^oom_kill (\\d+)$");
 
-  /** The OOM-kill count of a sandbox's memory cgroup, or (count below zero) why it could not be read. */
+  /**
+   * The OOM-kill count of a sandbox's memory cgroup, or (count below zero) why it could not be
+   * read.
+   */
   public record OomKills(long count, String problem) {
 
     /** A count that could not be read; {@code problem} may be null when there is nothing to say. */
@@ -35,9 +38,9 @@ public final class OomEvidence {
     }
 
     /**
-     * The highest oom_kill counter in the output of {@link #READ_COMMAND}; unreadable, with
-     * {@code problemWhenAbsent}, when it holds none. Each sandbox runs one execution, so a count
-     * above zero happened during it.
+     * The highest oom_kill counter in the output of {@link #READ_COMMAND}; unreadable, with {@code
+     * problemWhenAbsent}, when it holds none. Each sandbox runs one execution, so a count above
+     * zero happened during it.
      */
     public static OomKills parse(String text, String problemWhenAbsent) {
       Matcher matcher = OOM_KILL.matcher(text);
@@ -53,7 +56,9 @@ public final class OomEvidence {
     }
   }
 
-  /** What the count says: out of memory (and the message), or not (and a detail for the outcome). */
+  /**
+   * What the count says: out of memory (and the message), or not (and a detail for the outcome).
+   */
   public record Verdict(boolean outOfMemory, String message) {}
 
   private final String sandbox;
@@ -68,7 +73,9 @@ public final class OomEvidence {
     this.memoryLimit = memoryLimit;
   }
 
-  /** Whether an exit needs the cgroup's count to be judged: SIGKILL before the runner's done record. */
+  /**
+   * Whether an exit needs the cgroup's count to be judged: SIGKILL before the runner's done record.
+   */
   public static boolean sigkilledBeforeDone(Number exitCode, boolean runnerFinished) {
     return exitCode != null && exitCode.longValue() == SIGKILL_EXIT_CODE && !runnerFinished;
   }
@@ -78,17 +85,36 @@ public final class OomEvidence {
     return "The " + sandbox + " was stopped at its memory limit of " + memoryLimit;
   }
 
-  /** A SIGKILL judged by the count: the memory limit sent it only when the cgroup counted a kill. */
+  /**
+   * A SIGKILL judged by the count: the memory limit sent it only when the cgroup counted a kill.
+   */
   public Verdict afterSigkill(OomKills kills) {
     if (kills.count() > 0) {
-      return new Verdict(true, "The kernel's OOM killer stopped the program at the " + sandbox + "'s memory limit of "
-          + memoryLimit + " (the memory cgroup counted " + kills.count() + " OOM kill" + (kills.count() == 1 ? "" : "s")
-          + ")");
+      return new Verdict(
+          true,
+          "The kernel's OOM killer stopped the program at the "
+              + sandbox
+              + "'s memory limit of "
+              + memoryLimit
+              + " (the memory cgroup counted "
+              + kills.count()
+              + " OOM kill"
+              + (kills.count() == 1 ? "" : "s")
+              + ")");
     }
     if (kills.readable()) {
-      return new Verdict(false, "The " + sandbox + "'s memory cgroup recorded no OOM kill, so it was not the memory limit");
+      return new Verdict(
+          false,
+          "The "
+              + sandbox
+              + "'s memory cgroup recorded no OOM kill, so it was not the memory limit");
     }
-    return new Verdict(false, "The " + sandbox + "'s memory cgroup could not be read"
-        + (kills.problem() == null ? "" : " (" + kills.problem() + ")") + ", so nothing shows that the memory limit sent it");
+    return new Verdict(
+        false,
+        "The "
+            + sandbox
+            + "'s memory cgroup could not be read"
+            + (kills.problem() == null ? "" : " (" + kills.problem() + ")")
+            + ", so nothing shows that the memory limit sent it");
   }
 }

@@ -2,7 +2,6 @@ package dev.sandboxes.operator.backend;
 
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 
-
 /**
  * Outcome of a backend probe, as the provider's Ready condition will show it.
  *

@@ -26,7 +26,8 @@ public final class RunControl {
 
   /**
    * Reports the sandbox id. Backends that create a remote sandbox per run call this before they
-   * send code to it; the call returns once the id is recorded, so a restarted operator can clean up.
+   * send code to it; the call returns once the id is recorded, so a restarted operator can clean
+   * up.
    */
   public void sandboxAssigned(String sandboxId) {
     sandboxAssigned.accept(sandboxId);

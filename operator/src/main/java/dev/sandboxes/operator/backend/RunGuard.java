@@ -39,7 +39,11 @@ public final class RunGuard {
     private final Stop stop;
 
     public StoppedException(Stop stop) {
-      super(stop == Stop.DEADLINE ? "the time limit passed" : "the execution was cancelled", null, false, false);
+      super(
+          stop == Stop.DEADLINE ? "the time limit passed" : "the execution was cancelled",
+          null,
+          false,
+          false);
       this.stop = stop;
     }
 
@@ -61,12 +65,13 @@ public final class RunGuard {
 
   /**
    * Stops the run for this reason (DEADLINE or CANCELLED) unless it already stopped or ended.
-   * Returns whether this call stopped it; only then are the watched calls cancelled and the
-   * actions run, on the calling thread.
+   * Returns whether this call stopped it; only then are the watched calls cancelled and the actions
+   * run, on the calling thread.
    */
   public boolean stop(Stop reason) {
     if (reason != Stop.DEADLINE && reason != Stop.CANCELLED) {
-      throw new IllegalArgumentException("a run is stopped by its deadline or a cancellation, not " + reason);
+      throw new IllegalArgumentException(
+          "a run is stopped by its deadline or a cancellation, not " + reason);
     }
     if (!state.compareAndSet(Stop.NONE, reason)) {
       return false;
@@ -96,12 +101,17 @@ public final class RunGuard {
     return now == Stop.DEADLINE || now == Stop.CANCELLED;
   }
 
-  /** Completes with DEADLINE or CANCELLED when the run is stopped; never when it ends on its own. */
+  /**
+   * Completes with DEADLINE or CANCELLED when the run is stopped; never when it ends on its own.
+   */
   public CompletableFuture<Stop> signal() {
     return signal;
   }
 
-  /** Stops the run at DEADLINE after the delay, unless something came first. Cancel the result when done. */
+  /**
+   * Stops the run at DEADLINE after the delay, unless something came first. Cancel the result when
+   * done.
+   */
   public ScheduledFuture<?> deadlineAfter(Duration delay, ScheduledExecutorService scheduler) {
     return scheduler.schedule(() -> stop(Stop.DEADLINE), delay.toMillis(), TimeUnit.MILLISECONDS);
   }

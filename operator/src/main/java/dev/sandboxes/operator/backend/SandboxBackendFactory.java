@@ -13,7 +13,8 @@ public final class SandboxBackendFactory {
       new EnumMap<>(ProviderType.class);
 
   /** Registers (or replaces) the builder of a type. */
-  public SandboxBackendFactory register(ProviderType type, Function<BackendContext, SandboxBackend> builder) {
+  public SandboxBackendFactory register(
+      ProviderType type, Function<BackendContext, SandboxBackend> builder) {
     builders.put(type, builder);
     return this;
   }
@@ -30,7 +31,9 @@ public final class SandboxBackendFactory {
     Function<BackendContext, SandboxBackend> builder = builders.get(context.settings().type());
     if (builder == null) {
       throw new IllegalArgumentException(
-          "provider type " + context.settings().type().value() + " is not available in this operator build");
+          "provider type "
+              + context.settings().type().value()
+              + " is not available in this operator build");
     }
     return builder.apply(context);
   }

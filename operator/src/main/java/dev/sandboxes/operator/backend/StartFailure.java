@@ -2,7 +2,6 @@ package dev.sandboxes.operator.backend;
 
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 
-
 /**
  * Why a backend's sandboxes fail to start, after several identical failures in a row.
  *

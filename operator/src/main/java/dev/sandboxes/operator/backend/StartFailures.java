@@ -17,11 +17,18 @@ public final class StartFailures {
   /** Identical failures in a row that make a backend failing: one is bad luck, three is a cause. */
   public static final int THRESHOLD = 3;
 
-  /** Parts of an error that differ between attempts of the same cause: ids, numbers, names' suffixes. */
+  /**
+   * Parts of an error that differ between attempts of the same cause: ids, numbers, names'
+   * suffixes.
+   */
   private static final Pattern VARYING = Pattern.compile("[0-9a-f]{12,}|[0-9]+|sbx-[A-Za-z0-9.-]+");
 
-  /** First trial start after the flip, for backends that start sandboxes only per execution; doubles up to the maximum. */
+  /**
+   * First trial start after the flip, for backends that start sandboxes only per execution; doubles
+   * up to the maximum.
+   */
   static final Duration FIRST_TRIAL = Duration.ofSeconds(10);
+
   static final Duration MAX_TRIAL_INTERVAL = Duration.ofMinutes(5);
 
   private final UnaryOperator<String> redact;
@@ -51,7 +58,10 @@ public final class StartFailures {
     failed(SandboxProviderReason.SANDBOX_START_FAILING, error, hint);
   }
 
-  /** A sandbox failed to start; {@code reason} names the stage (SandboxStartFailing, ImagePullFailed). */
+  /**
+   * A sandbox failed to start; {@code reason} names the stage (SandboxStartFailing,
+   * ImagePullFailed).
+   */
   public void failed(SandboxProviderReason reason, String error, String hint) {
     String clean = redact.apply(error == null ? "unknown error" : error.strip());
     boolean flipped;
@@ -90,8 +100,8 @@ public final class StartFailures {
 
   /**
    * For backends that create a sandbox per execution (SaaS), whose executions wait while the
-   * provider is not Ready: whether the probe should try one start itself now. True at most once
-   * per interval, which doubles from 10 s up to 5 minutes while the starts keep failing.
+   * provider is not Ready: whether the probe should try one start itself now. True at most once per
+   * interval, which doubles from 10 s up to 5 minutes while the starts keep failing.
    */
   public synchronized boolean trialDue() {
     if (failing == null || System.nanoTime() < nextTrialNanos) {

@@ -13,20 +13,28 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * The {@code run} command's artifacts: listed in the printed status and, with
- * {@code --artifacts-dir DIR}, written to {@code DIR/<execution-name>/<name>}.
+ * The {@code run} command's artifacts: listed in the printed status and, with {@code
+ * --artifacts-dir DIR}, written to {@code DIR/<execution-name>/<name>}.
  */
 final class LocalArtifacts {
 
   private LocalArtifacts() {}
 
-  /** Lists {@code artifacts} in {@code status} (in place) and writes them under {@code dir} if given. */
-  static void apply(CodeExecution cx, CodeExecutionStatus status, CollectedArtifacts artifacts, Path dir) {
+  /**
+   * Lists {@code artifacts} in {@code status} (in place) and writes them under {@code dir} if
+   * given.
+   */
+  static void apply(
+      CodeExecution cx, CodeExecutionStatus status, CollectedArtifacts artifacts, Path dir) {
     if (artifacts.isEmpty()) {
       return;
     }
     if (artifacts.problem() != null) {
-      append(status, "The runner's artifact records could not be used (" + artifacts.problem() + "); no artifacts were kept.");
+      append(
+          status,
+          "The runner's artifact records could not be used ("
+              + artifacts.problem()
+              + "); no artifacts were kept.");
       return;
     }
     if (artifacts.truncated()) {
@@ -35,7 +43,12 @@ final class LocalArtifacts {
     if (!artifacts.files().isEmpty()) {
       status.setArtifacts(ArtifactConfigMaps.statuses(artifacts.files(), null));
       int count = artifacts.files().size();
-      String what = count + (count == 1 ? " artifact" : " artifacts") + " (" + artifacts.totalBytes() + " bytes)";
+      String what =
+          count
+              + (count == 1 ? " artifact" : " artifacts")
+              + " ("
+              + artifacts.totalBytes()
+              + " bytes)";
       if (dir == null) {
         append(status, what + " collected; pass --artifacts-dir DIR to write them.");
       } else {
@@ -57,19 +70,27 @@ final class LocalArtifacts {
     Path root = target.toAbsolutePath().normalize();
     for (Artifact file : artifacts.files()) {
       Path path = root.resolve(file.name()).normalize();
-      if (!path.startsWith(root) || path.equals(root)) { // the names are checked when they arrive; twice is cheap
-        throw new IllegalArgumentException("the artifact name " + file.name() + " leaves the directory");
+      if (!path.startsWith(root)
+          || path.equals(root)) { // the names are checked when they arrive; twice is cheap
+        throw new IllegalArgumentException(
+            "the artifact name " + file.name() + " leaves the directory");
       }
       Files.createDirectories(path.getParent());
       if (Files.isSymbolicLink(path)) {
         Files.delete(path); // never write through a link that happens to be there
       }
-      Files.write(path, file.content(), StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-          StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+      Files.write(
+          path,
+          file.content(),
+          StandardOpenOption.CREATE,
+          StandardOpenOption.TRUNCATE_EXISTING,
+          StandardOpenOption.WRITE,
+          LinkOption.NOFOLLOW_LINKS);
     }
   }
 
   private static void append(CodeExecutionStatus status, String sentence) {
-    status.setMessage(status.getMessage() == null ? sentence : status.getMessage() + " " + sentence);
+    status.setMessage(
+        status.getMessage() == null ? sentence : status.getMessage() + " " + sentence);
   }
 }

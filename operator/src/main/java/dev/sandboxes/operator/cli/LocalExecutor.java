@@ -31,6 +31,7 @@ final class LocalExecutor {
 
   /** How often a long wait for a sandbox says that it still waits. */
   private static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
+
   /** Longest sleep between two looks for a free sandbox when the backend says nothing. */
   private static final Duration CAPACITY_POLL = Duration.ofMillis(250);
 
@@ -42,7 +43,11 @@ final class LocalExecutor {
   private final java.nio.file.Path artifactsDir;
   private final CapacitySignal capacity;
 
-  LocalExecutor(ProviderSettings settings, SandboxBackend backend, CapacitySignal capacity, ReferencedObjects objects,
+  LocalExecutor(
+      ProviderSettings settings,
+      SandboxBackend backend,
+      CapacitySignal capacity,
+      ReferencedObjects objects,
       Clock clock) {
     this(settings, backend, capacity, objects, clock, line -> {}, null);
   }
@@ -52,8 +57,14 @@ final class LocalExecutor {
    * @param progress where a long wait for a sandbox reports itself, a line at a time
    * @param artifactsDir where each execution's files go (a directory per execution), or null
    */
-  LocalExecutor(ProviderSettings settings, SandboxBackend backend, CapacitySignal capacity, ReferencedObjects objects,
-      Clock clock, java.util.function.Consumer<String> progress, java.nio.file.Path artifactsDir) {
+  LocalExecutor(
+      ProviderSettings settings,
+      SandboxBackend backend,
+      CapacitySignal capacity,
+      ReferencedObjects objects,
+      Clock clock,
+      java.util.function.Consumer<String> progress,
+      java.nio.file.Path artifactsDir) {
     this.capacity = capacity;
     this.progress = progress;
     this.artifactsDir = artifactsDir;
@@ -66,46 +77,70 @@ final class LocalExecutor {
   /** Runs it and returns the status it ends with. */
   CodeExecutionStatus run(CodeExecution cx) {
     Instant now = clock.instant();
-    Admission.Decision<SandboxBackend> decision = Admission.admit(cx, this::chooseProvider, objects);
+    Admission.Decision<SandboxBackend> decision =
+        Admission.admit(cx, this::chooseProvider, objects);
     if (decision instanceof Admission.Invalid<SandboxBackend> invalid) {
       return invalid.status(cx, now);
     }
     if (decision instanceof Admission.Waiting<SandboxBackend> waiting) {
       // Without a cluster nothing appears later: what is missing had to come with the command.
-      return CodeExecutionStatusCalculator.invalid(cx, List.of(waiting.problem() + " (pass it in -f or --secret)"), now);
+      return CodeExecutionStatusCalculator.invalid(
+          cx, List.of(waiting.problem() + " (pass it in -f or --secret)"), now);
     }
     ExecutionRequest request = ((Admission.Admitted<SandboxBackend>) decision).request();
     Duration admission = Admission.admissionTimeout(cx.getSpec());
     Optional<SandboxLease> lease = waitForSandbox(cx, admission);
     if (lease.isEmpty()) {
       Optional<StartFailure> failing = backend.startFailure();
-      String message = failing
-          .map(f -> "Sandboxes of SandboxProvider " + settings.name() + " fail to start (" + StartFailures.THRESHOLD
-              + " times in a row, same error): " + f.error())
-          .orElse("No sandbox became available within spec.admissionTimeoutSeconds (" + admission.toSeconds() + "s)");
+      String message =
+          failing
+              .map(
+                  f ->
+                      "Sandboxes of SandboxProvider "
+                          + settings.name()
+                          + " fail to start ("
+                          + StartFailures.THRESHOLD
+                          + " times in a row, same error): "
+                          + f.error())
+              .orElse(
+                  "No sandbox became available within spec.admissionTimeoutSeconds ("
+                      + admission.toSeconds()
+                      + "s)");
       return CodeExecutionStatusCalculator.neverStarted(cx, message, clock.instant());
     }
     CodeExecutionStatus started =
-        CodeExecutionStatusCalculator.started(cx, settings.name(), settings.type(), lease.get().sandboxId(), clock.instant());
+        CodeExecutionStatusCalculator.started(
+            cx, settings.name(), settings.type(), lease.get().sandboxId(), clock.instant());
     cx.setStatus(started);
     ExecutionOutcome outcome;
     try {
       outcome = backend.execute(lease.get(), request, RunControl.detached());
     } catch (RuntimeException e) {
-      outcome = ExecutionOutcome.failure(Termination.SANDBOX_FAILED, lease.get().sandboxId(), null, clock.instant(),
-          "The backend failed: " + e.getMessage());
+      outcome =
+          ExecutionOutcome.failure(
+              Termination.SANDBOX_FAILED,
+              lease.get().sandboxId(),
+              null,
+              clock.instant(),
+              "The backend failed: " + e.getMessage());
     }
     CodeExecutionStatus finished =
         CodeExecutionStatusCalculator.finished(cx, outcome, request, clock.instant());
-    LocalArtifacts.apply(cx, finished, outcome.report().against(outcome.exitCode()).artifacts(), artifactsDir);
+    LocalArtifacts.apply(
+        cx, finished, outcome.report().against(outcome.exitCode()).artifacts(), artifactsDir);
     return finished;
   }
 
   /** The one provider of this run: an execution that names another is invalid, not waiting. */
   private Admission.ProviderChoice<SandboxBackend> chooseProvider(CodeExecution cx) {
-    if (cx.getSpec().getProviderRef() != null && !settings.name().equals(cx.getSpec().getProviderRef().getName())) {
-      return Admission.Invalid.spec(List.of("spec.providerRef names SandboxProvider "
-          + cx.getSpec().getProviderRef().getName() + " but --provider is " + settings.name()));
+    if (cx.getSpec().getProviderRef() != null
+        && !settings.name().equals(cx.getSpec().getProviderRef().getName())) {
+      return Admission.Invalid.spec(
+          List.of(
+              "spec.providerRef names SandboxProvider "
+                  + cx.getSpec().getProviderRef().getName()
+                  + " but --provider is "
+                  + settings.name()));
     }
     return new Admission.Usable<>(backend, settings);
   }
@@ -131,9 +166,13 @@ final class LocalExecutor {
       long now = System.nanoTime();
       if (now >= nextProgress) {
         nextProgress = now + PROGRESS_INTERVAL.toNanos();
-        progress.accept(String.format("  %s/%s: still waiting for a sandbox after %ds (gives up after %ds)",
-            cx.getMetadata().getNamespace(), cx.getMetadata().getName(), Duration.ofNanos(now - start).toSeconds(),
-            admission.toSeconds()));
+        progress.accept(
+            String.format(
+                "  %s/%s: still waiting for a sandbox after %ds (gives up after %ds)",
+                cx.getMetadata().getNamespace(),
+                cx.getMetadata().getName(),
+                Duration.ofNanos(now - start).toSeconds(),
+                admission.toSeconds()));
       }
       try {
         capacity.await(CAPACITY_POLL);
@@ -145,14 +184,21 @@ final class LocalExecutor {
     return Optional.empty();
   }
 
-  /** The exit status class of a finished execution: 0 success, 1 user code, 2 input or infrastructure. */
+  /**
+   * The exit status class of a finished execution: 0 success, 1 user code, 2 input or
+   * infrastructure.
+   */
   static int exitClass(CodeExecutionStatus status) {
-    String reason = dev.sandboxes.api.util.Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED);
-    if (dev.sandboxes.api.util.Conditions.isTrue(status.getConditions(), ConditionTypes.SUCCEEDED)) {
+    String reason =
+        dev.sandboxes.api.util.Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED);
+    if (dev.sandboxes.api.util.Conditions.isTrue(
+        status.getConditions(), ConditionTypes.SUCCEEDED)) {
       return 0;
     }
-    if (CodeExecutionReason.USER_CODE_ERROR.is(reason) || CodeExecutionReason.TIMED_OUT.is(reason)
-        || CodeExecutionReason.OUT_OF_MEMORY.is(reason) || CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED.is(reason)) {
+    if (CodeExecutionReason.USER_CODE_ERROR.is(reason)
+        || CodeExecutionReason.TIMED_OUT.is(reason)
+        || CodeExecutionReason.OUT_OF_MEMORY.is(reason)
+        || CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED.is(reason)) {
       return 1;
     }
     return 2;

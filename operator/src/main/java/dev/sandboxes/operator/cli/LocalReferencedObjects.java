@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * ConfigMaps and Secrets for `run`: the ones in the manifest files and `--secret` files, then
- * the environment. A key K of Secret S is read from {@code SANDBOX_SECRET_<S>_<K>} (upper case,
- * other characters as underscores) when no file provides S.
+ * ConfigMaps and Secrets for `run`: the ones in the manifest files and `--secret` files, then the
+ * environment. A key K of Secret S is read from {@code SANDBOX_SECRET_<S>_<K>} (upper case, other
+ * characters as underscores) when no file provides S.
  *
  * <p>The execution-input label is not required here: `run` acts with the authority of whoever runs
  * it, who passes the Secret values in themselves, so there is no deputy to confuse.
@@ -28,7 +28,8 @@ public final class LocalReferencedObjects implements ReferencedObjects {
   }
 
   public void add(ConfigMap configMap) {
-    configMaps.put(configMap.getMetadata().getName(),
+    configMaps.put(
+        configMap.getMetadata().getName(),
         configMap.getData() == null ? Map.of() : Map.copyOf(configMap.getData()));
   }
 
@@ -54,11 +55,12 @@ public final class LocalReferencedObjects implements ReferencedObjects {
     }
     String prefix = "SANDBOX_SECRET_" + envName(name) + "_";
     Map<String, String> fromEnvironment = new HashMap<>();
-    environment.forEach((key, value) -> {
-      if (key.startsWith(prefix)) {
-        fromEnvironment.put(key.substring(prefix.length()), value);
-      }
-    });
+    environment.forEach(
+        (key, value) -> {
+          if (key.startsWith(prefix)) {
+            fromEnvironment.put(key.substring(prefix.length()), value);
+          }
+        });
     if (fromEnvironment.isEmpty()) {
       return Optional.empty();
     }

@@ -71,7 +71,8 @@ public final class Manifests {
         }
       }
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(file + " is not valid YAML or JSON: " + e.getOriginalMessage(), e);
+      throw new IllegalArgumentException(
+          file + " is not valid YAML or JSON: " + e.getOriginalMessage(), e);
     }
     return documents;
   }
@@ -81,13 +82,17 @@ public final class Manifests {
     try {
       return YAML.treeToValue(document.node(), type);
     } catch (JsonProcessingException | IllegalArgumentException e) {
-      String detail = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
-      throw new IllegalArgumentException(document.origin() + " is not a valid " + type.getSimpleName() + ": " + detail, e);
+      String detail =
+          e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+      throw new IllegalArgumentException(
+          document.origin() + " is not a valid " + type.getSimpleName() + ": " + detail, e);
     }
   }
 
   /** Serialises for output. */
   public static String write(Object value, String format) throws JsonProcessingException {
-    return "json".equals(format) ? JSON.writeValueAsString(value) + "\n" : YAML.writeValueAsString(value);
+    return "json".equals(format)
+        ? JSON.writeValueAsString(value) + "\n"
+        : YAML.writeValueAsString(value);
   }
 }

@@ -68,15 +68,23 @@ public final class RunCommand implements Callable<Integer> {
   /** How long the command waits at the end for sandboxes still being destroyed. */
   private static final Duration TEARDOWN_WAIT = Duration.ofSeconds(30);
 
-  @Option(names = "--provider", required = true, paramLabel = "PROVIDER.yaml",
-      description = "A SandboxProvider manifest (a Docker provider's host may be any Docker-API socket, podman's too).")
+  @Option(
+      names = "--provider",
+      required = true,
+      paramLabel = "PROVIDER.yaml",
+      description =
+          "A SandboxProvider manifest (a Docker provider's host may be any Docker-API socket, podman's too).")
   Path providerFile;
 
-  @Option(names = {"-f", "--filename"}, paramLabel = "EXECUTION.yaml",
-      description = "Manifest file(s) with CodeExecutions, plus any ConfigMaps and Secrets they refer to. Repeatable.")
+  @Option(
+      names = {"-f", "--filename"},
+      paramLabel = "EXECUTION.yaml",
+      description =
+          "Manifest file(s) with CodeExecutions, plus any ConfigMaps and Secrets they refer to. Repeatable.")
   List<Path> executionFiles = new ArrayList<>();
 
-  @Option(names = "--canary",
+  @Option(
+      names = "--canary",
       description = {
         "Instead of -f: run the provider's canary (a tiny execution through the real backend, as spec.canary does in",
         "the cluster) and print the SandboxProvider with its Ready and CanaryPassed conditions. Exit status 0 when it",
@@ -84,25 +92,34 @@ public final class RunCommand implements Callable<Integer> {
       })
   boolean canary;
 
-  @Option(names = {"-o", "--output"}, defaultValue = "yaml", paramLabel = "yaml|json",
+  @Option(
+      names = {"-o", "--output"},
+      defaultValue = "yaml",
+      paramLabel = "yaml|json",
       description = "Output format: yaml (default) or json.")
   String output;
 
-  @Option(names = "--secret", paramLabel = "NAME=PATH.yaml",
+  @Option(
+      names = "--secret",
+      paramLabel = "NAME=PATH.yaml",
       description = {
         "A Secret manifest to use for the Secret NAME the provider or an execution refers to. Repeatable.",
         "Without it, key K of Secret NAME is read from the variable SANDBOX_SECRET_<NAME>_<K>."
       })
   Map<String, Path> secretFiles = new LinkedHashMap<>();
 
-  @Option(names = "--artifacts-dir", paramLabel = "DIR",
+  @Option(
+      names = "--artifacts-dir",
+      paramLabel = "DIR",
       description = {
         "Write the files each execution left in SANDBOX_OUTPUT_DIR (/tmp/outputs) to DIR/<execution-name>/.",
         "Without it, the printed status still lists them (name, size, sha256, content type)."
       })
   Path artifactsDir;
 
-  @Option(names = {"-q", "--quiet"}, description = "No progress lines on stderr.")
+  @Option(
+      names = {"-q", "--quiet"},
+      description = "No progress lines on stderr.")
   boolean quiet;
 
   private final SandboxBackendFactory factory;
@@ -111,6 +128,7 @@ public final class RunCommand implements Callable<Integer> {
   private final PrintStream out;
   private final PrintStream err;
   private final Clock clock;
+
   /** Wakes executions waiting for a sandbox in this run. */
   private final CapacitySignal capacity = new CapacitySignal();
 
@@ -138,7 +156,8 @@ public final class RunCommand implements Callable<Integer> {
       return fail("--canary runs no CodeExecutions: leave out -f, or run them in a second call");
     }
     if (!canary && executionFiles.isEmpty()) {
-      return fail("give the CodeExecutions to run with -f EXECUTION.yaml, or --canary to test the provider");
+      return fail(
+          "give the CodeExecutions to run with -f EXECUTION.yaml, or --canary to test the provider");
     }
     SandboxProvider provider;
     LocalReferencedObjects objects = new LocalReferencedObjects(environment);
@@ -148,7 +167,11 @@ public final class RunCommand implements Callable<Integer> {
       for (Map.Entry<String, Path> secret : secretFiles.entrySet()) {
         for (Manifests.Document document : Manifests.read(secret.getValue())) {
           if (!"Secret".equals(document.kind())) {
-            return fail(document.origin() + " is a " + document.kind() + ", but --secret needs a Secret manifest");
+            return fail(
+                document.origin()
+                    + " is a "
+                    + document.kind()
+                    + ", but --secret needs a Secret manifest");
           }
           objects.add(secret.getKey(), Manifests.convert(document, Secret.class));
         }
@@ -160,10 +183,13 @@ public final class RunCommand implements Callable<Integer> {
             case "CodeExecution" -> executions.add(execution(document, namespace));
             case "ConfigMap" -> objects.add(Manifests.convert(document, ConfigMap.class));
             case "Secret" -> objects.add(Manifests.convert(document, Secret.class));
-            case "SandboxProvider" -> { } // lets one file hold everything; --provider decides
+            case "SandboxProvider" -> {} // lets one file hold everything; --provider decides
             default -> {
-              return fail(document.origin() + " has kind " + document.kind()
-                  + "; expected CodeExecution, ConfigMap or Secret");
+              return fail(
+                  document.origin()
+                      + " has kind "
+                      + document.kind()
+                      + "; expected CodeExecution, ConfigMap or Secret");
             }
           }
         }
@@ -177,25 +203,44 @@ public final class RunCommand implements Callable<Integer> {
 
     List<String> problems = SandboxProviderValidator.validate(provider.getSpec());
     if (!problems.isEmpty()) {
-      return fail("SandboxProvider " + provider.getMetadata().getName() + " is invalid: " + String.join("; ", problems));
+      return fail(
+          "SandboxProvider "
+              + provider.getMetadata().getName()
+              + " is invalid: "
+              + String.join("; ", problems));
     }
     if (!factory.supports(provider.getSpec().getType())) {
-      return fail("provider type " + provider.getSpec().getType().value() + " is not available in this build");
+      return fail(
+          "provider type "
+              + provider.getSpec().getType().value()
+              + " is not available in this build");
     }
     SecretRequirements.Resolution secrets =
-        SecretRequirements.resolve(provider.getMetadata().getNamespace(), provider.getSpec(), objects);
+        SecretRequirements.resolve(
+            provider.getMetadata().getNamespace(), provider.getSpec(), objects);
     if (!secrets.ok()) {
-      return fail(secrets.problem() + " (pass it with --secret NAME=PATH.yaml or SANDBOX_SECRET_* variables)");
+      return fail(
+          secrets.problem()
+              + " (pass it with --secret NAME=PATH.yaml or SANDBOX_SECRET_* variables)");
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
     progress("Probing SandboxProvider %s (%s)...", settings.name(), settings.type().value());
     SandboxBackend created;
     try {
-      created = factory.create(new BackendContext(
-          "run-" + UUID.randomUUID(), settings, provider.getSpec(), secrets.secrets(), config, null, capacity,
-          ServiceCallListener.NONE));
+      created =
+          factory.create(
+              new BackendContext(
+                  "run-" + UUID.randomUUID(),
+                  settings,
+                  provider.getSpec(),
+                  secrets.secrets(),
+                  config,
+                  null,
+                  capacity,
+                  ServiceCallListener.NONE));
     } catch (IllegalStateException e) {
-      return fail(e.getMessage()); // a backend that cannot work here, e.g. SelfManaged without a cluster
+      return fail(
+          e.getMessage()); // a backend that cannot work here, e.g. SelfManaged without a cluster
     }
     try (SandboxBackend backend = created) {
       ProbeResult probe = backend.startIfReady(backend.probe());
@@ -203,7 +248,13 @@ public final class RunCommand implements Callable<Integer> {
         return runCanary(provider, settings, backend, probe);
       }
       if (!probe.ready()) {
-        return fail("SandboxProvider " + settings.name() + " is not ready (" + probe.reason() + "): " + probe.message());
+        return fail(
+            "SandboxProvider "
+                + settings.name()
+                + " is not ready ("
+                + probe.reason()
+                + "): "
+                + probe.message());
       }
       progress("  %s", probe.message());
       List<CodeExecutionStatus> statuses = runAll(settings, backend, objects, executions);
@@ -216,8 +267,13 @@ public final class RunCommand implements Callable<Integer> {
       Optional<StartFailure> failing = backend.startFailure();
       if (failing.isPresent()) {
         // Always on stderr, also with --quiet: it is why the command failed, and what to do.
-        err.println("error: SandboxProvider " + settings.name() + ": sandboxes fail to start ("
-            + StartFailures.THRESHOLD + " times in a row, same error): " + failing.get().error());
+        err.println(
+            "error: SandboxProvider "
+                + settings.name()
+                + ": sandboxes fail to start ("
+                + StartFailures.THRESHOLD
+                + " times in a row, same error): "
+                + failing.get().error());
         if (failing.get().hint() != null) {
           err.println("check: " + failing.get().hint());
         }
@@ -228,17 +284,25 @@ public final class RunCommand implements Callable<Integer> {
     } finally {
       // Sandboxes are destroyed off the result path; the process must not exit before they are.
       if (!ExecutionThreads.awaitTeardowns(TEARDOWN_WAIT)) {
-        progress("Some sandboxes were still being destroyed after %ss; the provider removes leftovers on its next start",
+        progress(
+            "Some sandboxes were still being destroyed after %ss; the provider removes leftovers on its next start",
             TEARDOWN_WAIT.toSeconds());
       }
     }
   }
 
-  /** `--canary`: the provider with its probe and canary outcome as the operator would write them. */
-  private int runCanary(SandboxProvider provider, ProviderSettings settings, SandboxBackend backend, ProbeResult probe)
+  /**
+   * `--canary`: the provider with its probe and canary outcome as the operator would write them.
+   */
+  private int runCanary(
+      SandboxProvider provider,
+      ProviderSettings settings,
+      SandboxBackend backend,
+      ProbeResult probe)
       throws Exception {
     progress("  %s", probe.message());
-    SandboxProviderSpec withCanary = Manifests.JSON.convertValue(provider.getSpec(), SandboxProviderSpec.class);
+    SandboxProviderSpec withCanary =
+        Manifests.JSON.convertValue(provider.getSpec(), SandboxProviderSpec.class);
     if (withCanary.getCanary() == null) {
       withCanary.setCanary(new CanarySpec());
     }
@@ -250,34 +314,55 @@ public final class RunCommand implements Callable<Integer> {
       progress("  %s", result.message());
     }
     Instant now = clock.instant();
-    SandboxProviderStatus status = SandboxProviderStatusCalculator.probed(provider, probe, backend.pools(), now);
-    Canary.applyTo(withCanary, status, result, probe.ready(), provider.getMetadata().getGeneration(), now);
+    SandboxProviderStatus status =
+        SandboxProviderStatusCalculator.probed(provider, probe, backend.pools(), now);
+    Canary.applyTo(
+        withCanary, status, result, probe.ready(), provider.getMetadata().getGeneration(), now);
     provider.setStatus(status);
     out.print(Manifests.write(provider, output));
     out.flush();
-    return result != null && Boolean.TRUE.equals(result.passed()) ? 0 : EXIT_INVALID_OR_INFRASTRUCTURE;
+    return result != null && Boolean.TRUE.equals(result.passed())
+        ? 0
+        : EXIT_INVALID_OR_INFRASTRUCTURE;
   }
 
   private List<CodeExecutionStatus> runAll(
-      ProviderSettings settings, SandboxBackend backend, LocalReferencedObjects objects, List<CodeExecution> executions)
+      ProviderSettings settings,
+      SandboxBackend backend,
+      LocalReferencedObjects objects,
+      List<CodeExecution> executions)
       throws Exception {
     LocalExecutor executor =
-        new LocalExecutor(settings, backend, capacity, objects, clock, line -> progress("%s", line), artifactsDir);
+        new LocalExecutor(
+            settings,
+            backend,
+            capacity,
+            objects,
+            clock,
+            line -> progress("%s", line),
+            artifactsDir);
     Integer limit = settings.limits().maxConcurrentExecutions();
     int threads = Math.max(1, Math.min(executions.size(), limit == null ? 8 : limit));
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
       List<Future<CodeExecutionStatus>> futures = new ArrayList<>();
       for (CodeExecution cx : executions) {
-        futures.add(pool.submit(() -> {
-          String name = cx.getMetadata().getNamespace() + "/" + cx.getMetadata().getName();
-          progress("Running %s (%s)...", name, cx.getSpec() == null ? "?" : cx.getSpec().getLanguage());
-          CodeExecutionStatus status = executor.run(cx);
-          progress("  %s: %s (%s)%s", name, status.getPhase(),
-              dev.sandboxes.api.util.Conditions.reason(status.getConditions(), "Succeeded"),
-              status.getDuration() == null ? "" : " in " + status.getDuration());
-          return status;
-        }));
+        futures.add(
+            pool.submit(
+                () -> {
+                  String name = cx.getMetadata().getNamespace() + "/" + cx.getMetadata().getName();
+                  progress(
+                      "Running %s (%s)...",
+                      name, cx.getSpec() == null ? "?" : cx.getSpec().getLanguage());
+                  CodeExecutionStatus status = executor.run(cx);
+                  progress(
+                      "  %s: %s (%s)%s",
+                      name,
+                      status.getPhase(),
+                      dev.sandboxes.api.util.Conditions.reason(status.getConditions(), "Succeeded"),
+                      status.getDuration() == null ? "" : " in " + status.getDuration());
+                  return status;
+                }));
       }
       List<CodeExecutionStatus> statuses = new ArrayList<>();
       for (Future<CodeExecutionStatus> future : futures) {
@@ -295,7 +380,9 @@ public final class RunCommand implements Callable<Integer> {
     }
     List<Manifests.Document> documents = Manifests.read(providerFile);
     List<Manifests.Document> providers =
-        documents.stream().filter(d -> ApiConstants.KIND_SANDBOX_PROVIDER.equals(d.kind())).toList();
+        documents.stream()
+            .filter(d -> ApiConstants.KIND_SANDBOX_PROVIDER.equals(d.kind()))
+            .toList();
     if (providers.size() != 1) {
       throw new IllegalArgumentException(
           providerFile + " must hold exactly one SandboxProvider (found " + providers.size() + ")");
@@ -316,25 +403,33 @@ public final class RunCommand implements Callable<Integer> {
   private CodeExecution execution(Manifests.Document document, String namespace) {
     checkApiVersion(document);
     CodeExecution cx = Manifests.convert(document, CodeExecution.class);
-    if (cx.getMetadata() == null || (cx.getMetadata().getName() == null && cx.getMetadata().getGenerateName() == null)) {
+    if (cx.getMetadata() == null
+        || (cx.getMetadata().getName() == null && cx.getMetadata().getGenerateName() == null)) {
       throw new IllegalArgumentException(document.origin() + ": metadata.name is required");
     }
     if (cx.getMetadata().getName() == null) {
-      cx.getMetadata().setName(cx.getMetadata().getGenerateName() + UUID.randomUUID().toString().substring(0, 5));
+      cx.getMetadata()
+          .setName(
+              cx.getMetadata().getGenerateName() + UUID.randomUUID().toString().substring(0, 5));
     }
     if (cx.getMetadata().getNamespace() == null) {
       cx.getMetadata().setNamespace(namespace);
     }
     cx.getMetadata().setUid(UUID.randomUUID().toString());
     cx.getMetadata().setGeneration(1L);
-    cx.getMetadata().setCreationTimestamp(CodeExecutionStatusCalculator.timestamp(Instant.now(clock)));
+    cx.getMetadata()
+        .setCreationTimestamp(CodeExecutionStatusCalculator.timestamp(Instant.now(clock)));
     return cx;
   }
 
   private static void checkApiVersion(Manifests.Document document) {
     if (!ApiConstants.API_VERSION.equals(document.apiVersion())) {
-      throw new IllegalArgumentException(document.origin() + " has apiVersion " + document.apiVersion()
-          + "; expected " + ApiConstants.API_VERSION);
+      throw new IllegalArgumentException(
+          document.origin()
+              + " has apiVersion "
+              + document.apiVersion()
+              + "; expected "
+              + ApiConstants.API_VERSION);
     }
   }
 

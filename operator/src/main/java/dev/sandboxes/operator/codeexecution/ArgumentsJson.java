@@ -11,20 +11,21 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
- * Arguments given as JSON text (spec.argumentsJSON, or a ConfigMap or Secret key): exactly one
- * JSON object, without duplicate keys. Problems name the place, never the text (it may be
- * confidential).
+ * Arguments given as JSON text (spec.argumentsJSON, or a ConfigMap or Secret key): exactly one JSON
+ * object, without duplicate keys. Problems name the place, never the text (it may be confidential).
  */
 public final class ArgumentsJson {
 
-  private static final ObjectMapper JSON = JsonMapper.builder()
-      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-      .build();
+  private static final ObjectMapper JSON =
+      JsonMapper.builder()
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+          .build();
 
   static {
     // Deeper nesting is refused by the validator; the parser stops well before a stack overflow.
-    JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(1000).build());
+    JSON.getFactory()
+        .setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(1000).build());
   }
 
   /** The object, or the problem ("is not valid JSON (line 1, column 7): ..."), one of them null. */
@@ -39,17 +40,27 @@ public final class ArgumentsJson {
       node = JSON.readTree(text);
     } catch (JsonProcessingException e) {
       JsonLocation where = e.getLocation();
-      String at = where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")";
-      String why = e.getOriginalMessage() != null && e.getOriginalMessage().startsWith("Duplicate field")
-          ? "a key appears twice" : "it is not valid JSON";
-      return new Parsed(null, "must hold a JSON object such as {\"a\": 1, \"b\": null}, but " + why + at);
+      String at =
+          where == null
+              ? ""
+              : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")";
+      String why =
+          e.getOriginalMessage() != null && e.getOriginalMessage().startsWith("Duplicate field")
+              ? "a key appears twice"
+              : "it is not valid JSON";
+      return new Parsed(
+          null, "must hold a JSON object such as {\"a\": 1, \"b\": null}, but " + why + at);
     }
     if (node == null || node.isMissingNode()) {
-      return new Parsed(null, "is empty; it must hold a JSON object such as {\"a\": 1, \"b\": null}");
+      return new Parsed(
+          null, "is empty; it must hold a JSON object such as {\"a\": 1, \"b\": null}");
     }
     if (!node.isObject()) {
-      return new Parsed(null, "must hold a JSON object such as {\"a\": 1, \"b\": null}, not " + kind(node)
-          + " (arguments are passed by name)");
+      return new Parsed(
+          null,
+          "must hold a JSON object such as {\"a\": 1, \"b\": null}, not "
+              + kind(node)
+              + " (arguments are passed by name)");
     }
     return new Parsed((ObjectNode) node, null);
   }

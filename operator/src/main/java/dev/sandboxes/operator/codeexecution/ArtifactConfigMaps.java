@@ -23,9 +23,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The ConfigMap {@code <execution-name>-artifacts} that holds an execution's files (one
- * binaryData key per file), owned by the CodeExecution so that deleting the execution deletes it,
- * and the status entries that point into it. Pure: nothing here talks to the API server.
+ * The ConfigMap {@code <execution-name>-artifacts} that holds an execution's files (one binaryData
+ * key per file), owned by the CodeExecution so that deleting the execution deletes it, and the
+ * status entries that point into it. Pure: nothing here talks to the API server.
  */
 public final class ArtifactConfigMaps {
 
@@ -37,18 +37,23 @@ public final class ArtifactConfigMaps {
 
   private ArtifactConfigMaps() {}
 
-  /** The ConfigMap's name: {@code <execution-name>-artifacts}, shortened with a hash if too long. */
+  /**
+   * The ConfigMap's name: {@code <execution-name>-artifacts}, shortened with a hash if too long.
+   */
   public static String configMapName(String executionName) {
     if (executionName.length() + SUFFIX.length() <= MAX_NAME) {
       return executionName + SUFFIX;
     }
     String hash = sha256(executionName).substring(0, 10);
-    return executionName.substring(0, MAX_NAME - SUFFIX.length() - hash.length() - 1) + "-" + hash + SUFFIX;
+    return executionName.substring(0, MAX_NAME - SUFFIX.length() - hash.length() - 1)
+        + "-"
+        + hash
+        + SUFFIX;
   }
 
   /**
-   * A ConfigMap key per file: the relative path with every character a key cannot hold
-   * ({@code [-._a-zA-Z0-9]}, so also {@code /}) replaced by {@code _}, made unique with a suffix.
+   * A ConfigMap key per file: the relative path with every character a key cannot hold ({@code
+   * [-._a-zA-Z0-9]}, so also {@code /}) replaced by {@code _}, made unique with a suffix.
    */
   public static Map<Artifact, String> keys(List<Artifact> files) {
     Map<Artifact, String> keys = new LinkedHashMap<>();
@@ -67,9 +72,13 @@ public final class ArtifactConfigMaps {
   static String sanitize(String name) {
     StringBuilder key = new StringBuilder();
     for (char c : name.toCharArray()) {
-      key.append(c < 128 && (Character.isLetterOrDigit(c) || c == '-' || c == '.' || c == '_') ? c : '_');
+      key.append(
+          c < 128 && (Character.isLetterOrDigit(c) || c == '-' || c == '.' || c == '_') ? c : '_');
     }
-    String text = key.length() > 200 ? key.substring(0, 189) + "-" + sha256(name).substring(0, 10) : key.toString();
+    String text =
+        key.length() > 200
+            ? key.substring(0, 189) + "-" + sha256(name).substring(0, 10)
+            : key.toString();
     // "." and ".." are not valid keys.
     return text.equals(".") || text.equals("..") ? text.replace('.', '_') : text;
   }
@@ -77,37 +86,50 @@ public final class ArtifactConfigMaps {
   /** The ConfigMap holding {@code files}, owned by {@code cx}. */
   public static ConfigMap build(CodeExecution cx, List<Artifact> files) {
     Map<String, String> binaryData = new LinkedHashMap<>();
-    keys(files).forEach((file, key) -> binaryData.put(key, Base64.getEncoder().encodeToString(file.content())));
+    keys(files)
+        .forEach(
+            (file, key) -> binaryData.put(key, Base64.getEncoder().encodeToString(file.content())));
     return new ConfigMapBuilder()
         .withNewMetadata()
         .withName(configMapName(cx.getMetadata().getName()))
         .withNamespace(cx.getMetadata().getNamespace())
         .addToLabels(ApiConstants.GROUP + "/artifacts-of", labelValue(cx.getMetadata().getName()))
         .addToLabels(EXECUTION_UID_LABEL, cx.getMetadata().getUid())
-        .withOwnerReferences(new OwnerReferenceBuilder()
-            .withApiVersion(cx.getApiVersion() == null ? ApiConstants.GROUP + "/" + ApiConstants.VERSION : cx.getApiVersion())
-            .withKind(cx.getKind() == null ? "CodeExecution" : cx.getKind())
-            .withName(cx.getMetadata().getName())
-            .withUid(cx.getMetadata().getUid())
-            .withController(true)
-            .build())
+        .withOwnerReferences(
+            new OwnerReferenceBuilder()
+                .withApiVersion(
+                    cx.getApiVersion() == null
+                        ? ApiConstants.GROUP + "/" + ApiConstants.VERSION
+                        : cx.getApiVersion())
+                .withKind(cx.getKind() == null ? "CodeExecution" : cx.getKind())
+                .withName(cx.getMetadata().getName())
+                .withUid(cx.getMetadata().getUid())
+                .withController(true)
+                .build())
         .endMetadata()
         .withBinaryData(binaryData)
         .build();
   }
 
-  /** Status entries for {@code files} stored in ConfigMap {@code configMapName}, or without a reference if null. */
+  /**
+   * Status entries for {@code files} stored in ConfigMap {@code configMapName}, or without a
+   * reference if null.
+   */
   public static List<ArtifactStatus> statuses(List<Artifact> files, String configMapName) {
     List<ArtifactStatus> statuses = new ArrayList<>();
-    keys(files).forEach((file, key) -> {
-      ConfigMapKeyReference ref = null;
-      if (configMapName != null) {
-        ref = new ConfigMapKeyReference();
-        ref.setName(configMapName);
-        ref.setKey(key);
-      }
-      statuses.add(new ArtifactStatus(file.name(), file.sizeBytes(), file.sha256(), file.contentType(), ref));
-    });
+    keys(files)
+        .forEach(
+            (file, key) -> {
+              ConfigMapKeyReference ref = null;
+              if (configMapName != null) {
+                ref = new ConfigMapKeyReference();
+                ref.setName(configMapName);
+                ref.setKey(key);
+              }
+              statuses.add(
+                  new ArtifactStatus(
+                      file.name(), file.sizeBytes(), file.sha256(), file.contentType(), ref));
+            });
     return statuses;
   }
 
@@ -116,13 +138,16 @@ public final class ArtifactConfigMaps {
     StringBuilder text = new StringBuilder();
     int count = artifacts.files().size();
     if (count > 0) {
-      text.append(count).append(count == 1 ? " artifact" : " artifacts")
+      text.append(count)
+          .append(count == 1 ? " artifact" : " artifacts")
           .append(String.format(Locale.ROOT, " (%d bytes)", artifacts.totalBytes()));
-      text.append(configMapName == null ? " collected." : " stored in ConfigMap " + configMapName + ".");
+      text.append(
+          configMapName == null ? " collected." : " stored in ConfigMap " + configMapName + ".");
     }
     if (artifacts.truncated()) {
       text.append(text.length() > 0 ? " " : "")
-          .append("Files were left out at the provider's maxArtifacts or maxArtifactBytes (see the ArtifactsTruncated event).");
+          .append(
+              "Files were left out at the provider's maxArtifacts or maxArtifactBytes (see the ArtifactsTruncated event).");
     }
     return text.toString();
   }
@@ -133,7 +158,9 @@ public final class ArtifactConfigMaps {
 
   private static String sha256(String text) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

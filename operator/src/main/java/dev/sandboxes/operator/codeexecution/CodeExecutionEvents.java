@@ -36,30 +36,45 @@ final class CodeExecutionEvents implements CodeExecutionStatusRecorder.Subscribe
       CodeExecutionReason reason = finalReason(after);
       boolean succeeded = Conditions.isTrue(after.getConditions(), ConditionTypes.SUCCEEDED);
       if (CodeExecutionStatusCalculator.isStarted(after)) {
-        LOG.info("CodeExecution {}/{} finished: {} ({}) in {}", cx.getMetadata().getNamespace(),
-            cx.getMetadata().getName(), after.getPhase(), reason, after.getDuration());
+        LOG.info(
+            "CodeExecution {}/{} finished: {} ({}) in {}",
+            cx.getMetadata().getNamespace(),
+            cx.getMetadata().getName(),
+            after.getPhase(),
+            reason,
+            after.getDuration());
       }
       events.record(cx, succeeded ? Type.Normal : Type.Warning, reason, after.getMessage());
     }
     if (terminal && generationGrew(before, after)) {
-      events.record(cx, Type.Warning, CodeExecutionReason.SPEC_CHANGE_IGNORED, wasTerminal
-          ? "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution."
-          : "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
-              + " original spec. Create a new CodeExecution to run the changed spec.");
+      events.record(
+          cx,
+          Type.Warning,
+          CodeExecutionReason.SPEC_CHANGE_IGNORED,
+          wasTerminal
+              ? "The spec was changed after the execution finished; the change is ignored. Create a new CodeExecution."
+              : "The spec was changed while the execution ran; the change is ignored and the outcome is that of the"
+                  + " original spec. Create a new CodeExecution to run the changed spec.");
     }
   }
 
   /** The final reason of a finished status; SandboxFailed should it carry none known. */
   static CodeExecutionReason finalReason(CodeExecutionStatus finished) {
-    return CodeExecutionReason.ofCondition(Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED))
+    return CodeExecutionReason.ofCondition(
+            Conditions.reason(finished.getConditions(), ConditionTypes.SUCCEEDED))
         .filter(CodeExecutionReason::onEvents)
         .orElse(CodeExecutionReason.SANDBOX_FAILED);
   }
 
-  /** An edit seen only now: by a run's outcome (it was Started), or on an execution already finished. */
+  /**
+   * An edit seen only now: by a run's outcome (it was Started), or on an execution already
+   * finished.
+   */
   private static boolean generationGrew(CodeExecutionStatus before, CodeExecutionStatus after) {
-    return CodeExecutionStatusCalculator.isStarted(before) || CodeExecutionStatusCalculator.isTerminal(before)
-        ? before.getObservedGeneration() != null && after.getObservedGeneration() != null
+    return CodeExecutionStatusCalculator.isStarted(before)
+            || CodeExecutionStatusCalculator.isTerminal(before)
+        ? before.getObservedGeneration() != null
+            && after.getObservedGeneration() != null
             && after.getObservedGeneration() > before.getObservedGeneration()
         : false;
   }

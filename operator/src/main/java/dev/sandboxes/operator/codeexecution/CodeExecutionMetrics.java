@@ -13,7 +13,8 @@ import java.time.Instant;
 /**
  * The meters of a CodeExecution's status transitions, as the status recorder stores them: the wait
  * until Started, and the outcome (with the run's duration) of a final status. Executions that never
- * started count without a provider type or duration; SandboxFailed after a start is a backend error.
+ * started count without a provider type or duration; SandboxFailed after a start is a backend
+ * error.
  */
 final class CodeExecutionMetrics implements CodeExecutionStatusRecorder.Subscriber {
 
@@ -30,14 +31,20 @@ final class CodeExecutionMetrics implements CodeExecutionStatusRecorder.Subscrib
     Language language = cx.getSpec() == null ? null : cx.getSpec().getLanguage();
     boolean started = CodeExecutionStatusCalculator.isStarted(after);
     ProviderType type = started && after.getSandbox() != null ? after.getSandbox().getType() : null;
-    if (!CodeExecutionStatusCalculator.isStarted(before) && started && !CodeExecutionStatusCalculator.isTerminal(after)) {
+    if (!CodeExecutionStatusCalculator.isStarted(before)
+        && started
+        && !CodeExecutionStatusCalculator.isTerminal(after)) {
       Instant now = clock.instant();
       metrics.executionStarted(type, language, Duration.between(created(cx, now), now));
     }
-    if (CodeExecutionStatusCalculator.isTerminal(after) && !CodeExecutionStatusCalculator.isTerminal(before)) {
+    if (CodeExecutionStatusCalculator.isTerminal(after)
+        && !CodeExecutionStatusCalculator.isTerminal(before)) {
       CodeExecutionReason outcome = CodeExecutionEvents.finalReason(after);
       if (OperatorMetrics.OUTCOMES.contains(outcome)) {
-        Duration run = started && after.getDurationMillis() != null ? Duration.ofMillis(after.getDurationMillis()) : null;
+        Duration run =
+            started && after.getDurationMillis() != null
+                ? Duration.ofMillis(after.getDurationMillis())
+                : null;
         metrics.executionFinished(type, language, outcome, run);
       }
       if (started && outcome == CodeExecutionReason.SANDBOX_FAILED) {

@@ -31,6 +31,7 @@ final class CodeExecutionStatusRecorder {
 
   private static final Logger LOG = LoggerFactory.getLogger(CodeExecutionStatusRecorder.class);
   private static final ObjectMapper JSON = new ObjectMapper();
+
   /** Attempts at the sandbox id write when the object keeps changing under it. */
   private static final int SANDBOX_ID_ATTEMPTS = 5;
 
@@ -57,12 +58,13 @@ final class CodeExecutionStatusRecorder {
   }
 
   /**
-   * Records {@code next} as the status of {@code base}, if it is worth writing; the stored copy goes
-   * to JOSDK's temporary cache, so the next reconcile sees it. Returns the status now stored.
+   * Records {@code next} as the status of {@code base}, if it is worth writing; the stored copy
+   * goes to JOSDK's temporary cache, so the next reconcile sees it. Returns the status now stored.
    *
    * @throws StaleCopyException when the object changed since {@code base} was read
    */
-  CodeExecutionStatus record(CodeExecution base, Context<CodeExecution> context, CodeExecutionStatus next) {
+  CodeExecutionStatus record(
+      CodeExecution base, Context<CodeExecution> context, CodeExecutionStatus next) {
     CodeExecutionStatus before = base.getStatus();
     if (!worthWriting(before, next)) {
       return before;
@@ -82,8 +84,12 @@ final class CodeExecutionStatusRecorder {
    */
   void recordSandboxId(ResourceID id, String executionUid, String sandboxId) {
     CodeExecution key = new CodeExecution();
-    key.setMetadata(new ObjectMetaBuilder()
-        .withNamespace(id.getNamespace().orElseThrow()).withName(id.getName()).withUid(executionUid).build());
+    key.setMetadata(
+        new ObjectMetaBuilder()
+            .withNamespace(id.getNamespace().orElseThrow())
+            .withName(id.getName())
+            .withUid(executionUid)
+            .build());
     for (int attempt = 1; attempt <= SANDBOX_ID_ATTEMPTS; attempt++) {
       ExecutionStore.Read read = store.read(key);
       if (!(read instanceof ExecutionStore.Found found)) {
@@ -101,12 +107,13 @@ final class CodeExecutionStatusRecorder {
         // changed meanwhile: look again
       }
     }
-    throw new IllegalStateException("the CodeExecution kept changing while its sandbox id was recorded");
+    throw new IllegalStateException(
+        "the CodeExecution kept changing while its sandbox id was recorded");
   }
 
   /**
-   * After a failed reconcile (JOSDK retries it): a pending execution's message says so, written on a
-   * complete read; a started or finished execution keeps its status. Best effort: the error that
+   * After a failed reconcile (JOSDK retries it): a pending execution's message says so, written on
+   * a complete read; a started or finished execution keeps its status. Best effort: the error that
    * failed the reconcile may fail this write too, and then the retry is all there is.
    */
   void recordRetrying(CodeExecution cx, Context<CodeExecution> context, Exception error) {
@@ -114,17 +121,25 @@ final class CodeExecutionStatusRecorder {
       return;
     }
     try {
-      if (store.read(cx) instanceof ExecutionStore.Found found && isPending(found.execution().getStatus())) {
-        record(found.execution(), context, CodeExecutionStatusCalculator.retrying(found.execution(), error));
+      if (store.read(cx) instanceof ExecutionStore.Found found
+          && isPending(found.execution().getStatus())) {
+        record(
+            found.execution(),
+            context,
+            CodeExecutionStatusCalculator.retrying(found.execution(), error));
       }
     } catch (RuntimeException notWritten) {
-      LOG.debug("CodeExecution {}/{}: the error status was not written: {}", cx.getMetadata().getNamespace(),
-          cx.getMetadata().getName(), notWritten.toString());
+      LOG.debug(
+          "CodeExecution {}/{}: the error status was not written: {}",
+          cx.getMetadata().getNamespace(),
+          cx.getMetadata().getName(),
+          notWritten.toString());
     }
   }
 
   private static boolean isPending(CodeExecutionStatus status) {
-    return !CodeExecutionStatusCalculator.isStarted(status) && !CodeExecutionStatusCalculator.isTerminal(status);
+    return !CodeExecutionStatusCalculator.isStarted(status)
+        && !CodeExecutionStatusCalculator.isTerminal(status);
   }
 
   /**
@@ -141,9 +156,11 @@ final class CodeExecutionStatusRecorder {
       return !Objects.equals(current.getPhase(), next.getPhase())
           || !Objects.equals(current.getMessage(), next.getMessage())
           || !Objects.equals(current.getObservedGeneration(), next.getObservedGeneration())
-          || !Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.ACCEPTED),
+          || !Objects.equals(
+              Conditions.reason(current.getConditions(), ConditionTypes.ACCEPTED),
               Conditions.reason(next.getConditions(), ConditionTypes.ACCEPTED))
-          || !Objects.equals(Conditions.reason(current.getConditions(), ConditionTypes.SUCCEEDED),
+          || !Objects.equals(
+              Conditions.reason(current.getConditions(), ConditionTypes.SUCCEEDED),
               Conditions.reason(next.getConditions(), ConditionTypes.SUCCEEDED));
     }
     return !JSON.valueToTree(current).equals(JSON.valueToTree(next));
@@ -151,7 +168,8 @@ final class CodeExecutionStatusRecorder {
 
   private static CodeExecutionStatus withSandboxId(CodeExecution cx, String sandboxId) {
     CodeExecutionStatus status = CodeExecutionStatusCalculator.copy(cx);
-    SandboxReference sandbox = status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
+    SandboxReference sandbox =
+        status.getSandbox() == null ? new SandboxReference() : status.getSandbox();
     sandbox.setId(sandboxId);
     status.setSandbox(sandbox);
     return status;

@@ -16,8 +16,8 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * Checks a CodeExecution spec, alone and against its provider. Repeats every schema and CEL rule
- * of the CRD (Kubernetes 1.20 drops CEL; the mock server and `run` validate nothing). Each problem
+ * Checks a CodeExecution spec, alone and against its provider. Repeats every schema and CEL rule of
+ * the CRD (Kubernetes 1.20 drops CEL; the mock server and `run` validate nothing). Each problem
  * names the field and the fix.
  */
 public final class CodeExecutionValidator {
@@ -39,8 +39,13 @@ public final class CodeExecutionValidator {
 
   static final int MAX_TIMEOUT_SECONDS = 86400;
   static final int MAX_TTL_SECONDS = 31536000;
-  /** Default of spec.admissionTimeoutSeconds: how long an execution waits for a provider that cannot start sandboxes. */
+
+  /**
+   * Default of spec.admissionTimeoutSeconds: how long an execution waits for a provider that cannot
+   * start sandboxes.
+   */
   public static final int DEFAULT_ADMISSION_TIMEOUT_SECONDS = 300;
+
   static final int MAX_ADMISSION_TIMEOUT_SECONDS = 86400;
 
   private static final Pattern ENTRYPOINT = Pattern.compile("^[A-Za-z_$][A-Za-z0-9_$]{0,127}$");
@@ -66,11 +71,14 @@ public final class CodeExecutionValidator {
     if (from != null && (from.getConfigMapKeyRef() == null) == (from.getSecretKeyRef() == null)) {
       problems.add("spec.codeFrom needs exactly one of configMapKeyRef and secretKeyRef");
     }
-    if (from != null && from.getConfigMapKeyRef() != null
-        && (from.getConfigMapKeyRef().getName() == null || from.getConfigMapKeyRef().getKey() == null)) {
+    if (from != null
+        && from.getConfigMapKeyRef() != null
+        && (from.getConfigMapKeyRef().getName() == null
+            || from.getConfigMapKeyRef().getKey() == null)) {
       problems.add("spec.codeFrom.configMapKeyRef needs name and key");
     }
-    if (from != null && from.getSecretKeyRef() != null
+    if (from != null
+        && from.getSecretKeyRef() != null
         && (from.getSecretKeyRef().getName() == null || from.getSecretKeyRef().getKey() == null)) {
       problems.add("spec.codeFrom.secretKeyRef needs name and key");
     }
@@ -80,12 +88,17 @@ public final class CodeExecutionValidator {
     if (inline) {
       int codeBytes = spec.getCode().getBytes(StandardCharsets.UTF_8).length;
       if (codeBytes > MAX_CODE_BYTES) {
-        problems.add("spec.code is " + codeBytes + " bytes; at most " + MAX_CODE_BYTES
-            + " are allowed inline (larger programs do not fit a Kubernetes object with their output)");
+        problems.add(
+            "spec.code is "
+                + codeBytes
+                + " bytes; at most "
+                + MAX_CODE_BYTES
+                + " are allowed inline (larger programs do not fit a Kubernetes object with their output)");
       }
     }
     if (from != null && from.getConfigMapKeyRef() != null) {
-      nameLength("spec.codeFrom.configMapKeyRef.name", from.getConfigMapKeyRef().getName(), problems);
+      nameLength(
+          "spec.codeFrom.configMapKeyRef.name", from.getConfigMapKeyRef().getName(), problems);
       nameLength("spec.codeFrom.configMapKeyRef.key", from.getConfigMapKeyRef().getKey(), problems);
     }
     if (from != null && from.getSecretKeyRef() != null) {
@@ -95,30 +108,44 @@ public final class CodeExecutionValidator {
     ExecutionMode mode = spec.getMode() == null ? ExecutionMode.FUNCTION : spec.getMode();
     if (spec.getEntrypoint() != null) {
       if (!ENTRYPOINT.matcher(spec.getEntrypoint()).matches()) {
-        problems.add("spec.entrypoint must be a function name such as main (letters, digits, _ and $)");
+        problems.add(
+            "spec.entrypoint must be a function name such as main (letters, digits, _ and $)");
       } else if (mode == ExecutionMode.SCRIPT) {
-        problems.add("spec.entrypoint has no meaning in mode Script; remove it or use mode Function");
+        problems.add(
+            "spec.entrypoint has no meaning in mode Script; remove it or use mode Function");
       }
     }
     if (spec.getArguments() != null) {
       int depth = depth(spec.getArguments());
       if (depth > MAX_ARGUMENTS_DEPTH) {
-        problems.add("spec.arguments nests " + depth + " levels deep; at most " + MAX_ARGUMENTS_DEPTH
-            + " are allowed (pass deep structures as a JSON string)");
+        problems.add(
+            "spec.arguments nests "
+                + depth
+                + " levels deep; at most "
+                + MAX_ARGUMENTS_DEPTH
+                + " are allowed (pass deep structures as a JSON string)");
       }
       int size = serialisedSize(spec.getArguments());
       if (size > MAX_ARGUMENTS_BYTES) {
-        problems.add("spec.arguments is " + size + " bytes of JSON; at most " + MAX_ARGUMENTS_BYTES + " are allowed");
+        problems.add(
+            "spec.arguments is "
+                + size
+                + " bytes of JSON; at most "
+                + MAX_ARGUMENTS_BYTES
+                + " are allowed");
       }
       if (mode == ExecutionMode.SCRIPT && !spec.getArguments().isEmpty()) {
-        problems.add("spec.arguments are passed to the entrypoint, which mode Script does not call; use mode Function");
+        problems.add(
+            "spec.arguments are passed to the entrypoint, which mode Script does not call; use mode Function");
       }
     }
     if (spec.getArgumentsJSON() != null) {
       argumentsJson(spec, mode, problems);
     }
     ArgumentsSource argumentsFrom = spec.getArgumentsFrom();
-    if (argumentsFrom != null && (argumentsFrom.getConfigMapKeyRef() == null) == (argumentsFrom.getSecretKeyRef() == null)) {
+    if (argumentsFrom != null
+        && (argumentsFrom.getConfigMapKeyRef() == null)
+            == (argumentsFrom.getSecretKeyRef() == null)) {
       problems.add("spec.argumentsFrom needs exactly one of configMapKeyRef and secretKeyRef");
     } else if (argumentsFrom != null && argumentsFrom.getConfigMapKeyRef() != null) {
       ConfigMapKeyReference ref = argumentsFrom.getConfigMapKeyRef();
@@ -128,12 +155,19 @@ public final class CodeExecutionValidator {
         nameLength("spec.argumentsFrom.configMapKeyRef.name", ref.getName(), problems);
         nameLength("spec.argumentsFrom.configMapKeyRef.key", ref.getKey(), problems);
       }
-    } else if (argumentsFrom != null && (argumentsFrom.getSecretKeyRef().getName() == null
-        || argumentsFrom.getSecretKeyRef().getKey() == null)) {
+    } else if (argumentsFrom != null
+        && (argumentsFrom.getSecretKeyRef().getName() == null
+            || argumentsFrom.getSecretKeyRef().getKey() == null)) {
       problems.add("spec.argumentsFrom.secretKeyRef needs name and key");
     } else if (argumentsFrom != null) {
-      nameLength("spec.argumentsFrom.secretKeyRef.name", argumentsFrom.getSecretKeyRef().getName(), problems);
-      nameLength("spec.argumentsFrom.secretKeyRef.key", argumentsFrom.getSecretKeyRef().getKey(), problems);
+      nameLength(
+          "spec.argumentsFrom.secretKeyRef.name",
+          argumentsFrom.getSecretKeyRef().getName(),
+          problems);
+      nameLength(
+          "spec.argumentsFrom.secretKeyRef.key",
+          argumentsFrom.getSecretKeyRef().getKey(),
+          problems);
     }
     if (spec.getTimeoutSeconds() != null && spec.getTimeoutSeconds() < 1) {
       problems.add("spec.timeoutSeconds must be at least 1");
@@ -142,14 +176,20 @@ public final class CodeExecutionValidator {
       problems.add("spec.timeoutSeconds must be at most " + MAX_TIMEOUT_SECONDS);
     }
     if (spec.getAdmissionTimeoutSeconds() != null
-        && (spec.getAdmissionTimeoutSeconds() < 1 || spec.getAdmissionTimeoutSeconds() > MAX_ADMISSION_TIMEOUT_SECONDS)) {
-      problems.add("spec.admissionTimeoutSeconds must be between 1 and " + MAX_ADMISSION_TIMEOUT_SECONDS
-          + " (default " + DEFAULT_ADMISSION_TIMEOUT_SECONDS + ")");
+        && (spec.getAdmissionTimeoutSeconds() < 1
+            || spec.getAdmissionTimeoutSeconds() > MAX_ADMISSION_TIMEOUT_SECONDS)) {
+      problems.add(
+          "spec.admissionTimeoutSeconds must be between 1 and "
+              + MAX_ADMISSION_TIMEOUT_SECONDS
+              + " (default "
+              + DEFAULT_ADMISSION_TIMEOUT_SECONDS
+              + ")");
     }
     if (spec.getTtlSecondsAfterFinished() != null && spec.getTtlSecondsAfterFinished() < 0) {
       problems.add("spec.ttlSecondsAfterFinished must not be negative");
     }
-    if (spec.getTtlSecondsAfterFinished() != null && spec.getTtlSecondsAfterFinished() > MAX_TTL_SECONDS) {
+    if (spec.getTtlSecondsAfterFinished() != null
+        && spec.getTtlSecondsAfterFinished() > MAX_TTL_SECONDS) {
       problems.add("spec.ttlSecondsAfterFinished must be at most " + MAX_TTL_SECONDS + " (a year)");
     }
     if (spec.getProviderRef() != null && spec.getProviderRef().getName() == null) {
@@ -179,7 +219,8 @@ public final class CodeExecutionValidator {
     int max = provider.limits().maxTimeoutSeconds();
     if (timeout != null && timeout > max) {
       boolean serviceCap =
-          provider.type() == ProviderType.ALIYUN && max == ProviderSettings.ALIYUN_MAX_TIMEOUT_SECONDS;
+          provider.type() == ProviderType.ALIYUN
+              && max == ProviderSettings.ALIYUN_MAX_TIMEOUT_SECONDS;
       problems.add(
           "spec.timeoutSeconds is "
               + timeout
@@ -207,15 +248,22 @@ public final class CodeExecutionValidator {
   }
 
   /** spec.argumentsJSON: alone, one JSON object, within the limits spec.arguments has. */
-  private static void argumentsJson(CodeExecutionSpec spec, ExecutionMode mode, List<String> problems) {
+  private static void argumentsJson(
+      CodeExecutionSpec spec, ExecutionMode mode, List<String> problems) {
     if (spec.getArguments() != null) {
-      problems.add("set at most one of spec.arguments and spec.argumentsJSON (argumentsJSON replaces arguments; keep"
-          + " argumentsJSON if some values are null)");
+      problems.add(
+          "set at most one of spec.arguments and spec.argumentsJSON (argumentsJSON replaces arguments; keep"
+              + " argumentsJSON if some values are null)");
       return;
     }
     int size = spec.getArgumentsJSON().getBytes(StandardCharsets.UTF_8).length;
     if (size > MAX_ARGUMENTS_BYTES) {
-      problems.add("spec.argumentsJSON is " + size + " bytes; at most " + MAX_ARGUMENTS_BYTES + " are allowed");
+      problems.add(
+          "spec.argumentsJSON is "
+              + size
+              + " bytes; at most "
+              + MAX_ARGUMENTS_BYTES
+              + " are allowed");
       return;
     }
     ArgumentsJson.Parsed parsed = ArgumentsJson.parse(spec.getArgumentsJSON());
@@ -225,17 +273,29 @@ public final class CodeExecutionValidator {
     }
     int depth = depth(JSON.convertValue(parsed.object(), Object.class));
     if (depth > MAX_ARGUMENTS_DEPTH) {
-      problems.add("spec.argumentsJSON nests " + depth + " levels deep; at most " + MAX_ARGUMENTS_DEPTH + " are allowed");
+      problems.add(
+          "spec.argumentsJSON nests "
+              + depth
+              + " levels deep; at most "
+              + MAX_ARGUMENTS_DEPTH
+              + " are allowed");
     }
     if (mode == ExecutionMode.SCRIPT && !parsed.object().isEmpty()) {
-      problems.add("spec.argumentsJSON holds arguments for the entrypoint, which mode Script does not call; use mode"
-          + " Function");
+      problems.add(
+          "spec.argumentsJSON holds arguments for the entrypoint, which mode Script does not call; use mode"
+              + " Function");
     }
   }
 
   private static void nameLength(String field, String value, List<String> problems) {
     if (value != null && value.length() > MAX_NAME_LENGTH) {
-      problems.add(field + " is " + value.length() + " characters long; at most " + MAX_NAME_LENGTH + " are allowed");
+      problems.add(
+          field
+              + " is "
+              + value.length()
+              + " characters long; at most "
+              + MAX_NAME_LENGTH
+              + " are allowed");
     }
   }
 
@@ -250,7 +310,9 @@ public final class CodeExecutionValidator {
       Object value = values.pop();
       int level = levels.pop();
       java.util.Collection<?> children =
-          value instanceof java.util.Map<?, ?> map ? map.values() : value instanceof java.util.Collection<?> list ? list : null;
+          value instanceof java.util.Map<?, ?> map
+              ? map.values()
+              : value instanceof java.util.Collection<?> list ? list : null;
       if (children == null) {
         continue;
       }

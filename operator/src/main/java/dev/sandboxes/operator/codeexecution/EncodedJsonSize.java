@@ -48,8 +48,8 @@ public final class EncodedJsonSize {
   }
 
   /**
-   * The longest prefix of {@code value}, never splitting a character, whose encoded content
-   * (quotes not counted) takes at most {@code maxBytes}.
+   * The longest prefix of {@code value}, never splitting a character, whose encoded content (quotes
+   * not counted) takes at most {@code maxBytes}.
    */
   public static String prefixWithin(String value, long maxBytes) {
     long size = 0;
@@ -108,5 +108,4 @@ public final class EncodedJsonSize {
     }
     return size;
   }
-
 }

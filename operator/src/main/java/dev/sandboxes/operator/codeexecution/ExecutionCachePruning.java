@@ -20,18 +20,23 @@ import java.util.List;
  * CodeExecution of 1.5 MiB never becomes megabytes of nested maps in the heap.
  *
  * <p>Skipped on read (still written when present): {@code spec.code}, {@code spec.arguments},
- * {@code spec.argumentsJSON},
- * {@code status.stdout}, {@code status.stderr}, {@code status.result}, and {@code
- * metadata.managedFields} of every kind (for a CodeExecution they mirror every key of the
- * arguments). CodeExecutions are read as {@link PrunedCodeExecution}. Skipping is iterative, so
- * the nesting depth limit is raised to what the API server itself accepts: a deeply nested
- * argument object must not make the list of all CodeExecutions unreadable.
+ * {@code spec.argumentsJSON}, {@code status.stdout}, {@code status.stderr}, {@code status.result},
+ * and {@code metadata.managedFields} of every kind (for a CodeExecution they mirror every key of
+ * the arguments). CodeExecutions are read as {@link PrunedCodeExecution}. Skipping is iterative, so
+ * the nesting depth limit is raised to what the API server itself accepts: a deeply nested argument
+ * object must not make the list of all CodeExecutions unreadable.
  */
 public final class ExecutionCachePruning {
 
   /** The fields a cached CodeExecution never carries. */
   public static final List<String> PRUNED_FIELDS =
-      List.of("metadata.managedFields", "spec.code", "spec.arguments", "spec.argumentsJSON", "status.stdout", "status.stderr",
+      List.of(
+          "metadata.managedFields",
+          "spec.code",
+          "spec.arguments",
+          "spec.argumentsJSON",
+          "status.stdout",
+          "status.stderr",
           "status.result");
 
   /** Deeper than the API server's own limit (10,000 levels in Go's encoding/json). */
@@ -42,8 +47,10 @@ public final class ExecutionCachePruning {
   /** A serialization that prunes as described above. */
   public static KubernetesSerialization serialization() {
     ObjectMapper mapper = new ObjectMapper();
-    mapper.getFactory().setStreamReadConstraints(
-        StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build());
+    mapper
+        .getFactory()
+        .setStreamReadConstraints(
+            StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build());
     mapper.addMixIn(ObjectMeta.class, PrunedMetadata.class);
     mapper.addMixIn(CodeExecution.class, CachedAsPruned.class);
     mapper.addMixIn(CodeExecutionSpec.class, PrunedSpec.class);
@@ -74,15 +81,24 @@ public final class ExecutionCachePruning {
   }
 
   // ignoreUnknown repeats fabric8's own class-level setting, which a mix-in annotation replaces.
-  @JsonIgnoreProperties(value = {"managedFields"}, allowGetters = true, ignoreUnknown = true)
+  @JsonIgnoreProperties(
+      value = {"managedFields"},
+      allowGetters = true,
+      ignoreUnknown = true)
   private abstract static class PrunedMetadata {}
 
   @JsonDeserialize(as = PrunedCodeExecution.class)
   private abstract static class CachedAsPruned {}
 
-  @JsonIgnoreProperties(value = {"code", "arguments", "argumentsJSON"}, allowGetters = true, ignoreUnknown = true)
+  @JsonIgnoreProperties(
+      value = {"code", "arguments", "argumentsJSON"},
+      allowGetters = true,
+      ignoreUnknown = true)
   private abstract static class PrunedSpec {}
 
-  @JsonIgnoreProperties(value = {"stdout", "stderr", "result"}, allowGetters = true, ignoreUnknown = true)
+  @JsonIgnoreProperties(
+      value = {"stdout", "stderr", "result"},
+      allowGetters = true,
+      ignoreUnknown = true)
   private abstract static class PrunedStatus {}
 }

@@ -56,7 +56,8 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
   }
 
   /** Resolves code and arguments; never logs or returns their values in messages. */
-  public static Resolution resolve(String namespace, CodeExecutionSpec spec, ReferencedObjects objects) {
+  public static Resolution resolve(
+      String namespace, CodeExecutionSpec spec, ReferencedObjects objects) {
     String code = spec.getCode();
     boolean codeFromSecret = false;
     CodeSource from = spec.getCodeFrom();
@@ -66,11 +67,13 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
         String key = from.getConfigMapKeyRef().getKey();
         Optional<Map<String, String>> data = objects.configMap(namespace, name);
         if (data.isEmpty()) {
-          return new Missing("ConfigMap " + name + " (spec.codeFrom.configMapKeyRef) does not exist; create it");
+          return new Missing(
+              "ConfigMap " + name + " (spec.codeFrom.configMapKeyRef) does not exist; create it");
         }
         code = data.get().get(key);
         if (code == null) {
-          return new Missing("ConfigMap " + name + " has no key " + key + " (spec.codeFrom.configMapKeyRef.key)");
+          return new Missing(
+              "ConfigMap " + name + " has no key " + key + " (spec.codeFrom.configMapKeyRef.key)");
         }
       } else {
         SecretKeyReference ref = from.getSecretKeyRef();
@@ -91,7 +94,10 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
       }
       arguments = parsed.object();
     } else {
-      arguments = spec.getArguments() == null ? JSON.createObjectNode() : JSON.valueToTree(spec.getArguments());
+      arguments =
+          spec.getArguments() == null
+              ? JSON.createObjectNode()
+              : JSON.valueToTree(spec.getArguments());
     }
     ArgumentsSource argumentsFrom = spec.getArgumentsFrom();
     if (argumentsFrom != null) {
@@ -123,21 +129,45 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
   private record Lookup(String value, Resolution problem) {}
 
   /** A ConfigMap key's value for argumentsFrom, under the same opt-in rule as Secrets. */
-  private static Lookup configMapValue(String namespace, ConfigMapKeyReference ref, ReferencedObjects objects) {
+  private static Lookup configMapValue(
+      String namespace, ConfigMapKeyReference ref, ReferencedObjects objects) {
     String field = "spec.argumentsFrom.configMapKeyRef";
-    Optional<ReferencedObjects.ExecutionSecret> configMap = objects.executionConfigMap(namespace, ref.getName());
+    Optional<ReferencedObjects.ExecutionSecret> configMap =
+        objects.executionConfigMap(namespace, ref.getName());
     if (configMap.isEmpty()) {
-      return new Lookup(null, new Missing("ConfigMap " + ref.getName() + " (" + field + ") does not exist; create it"));
+      return new Lookup(
+          null,
+          new Missing("ConfigMap " + ref.getName() + " (" + field + ") does not exist; create it"));
     }
     if (!configMap.get().allowed()) {
-      return new Lookup(null, new NotAllowed("ConfigMap " + ref.getName() + " (" + field + ") does not carry the label "
-          + ApiConstants.EXECUTION_INPUT_LABEL + ": \"" + ApiConstants.EXECUTION_INPUT_VALUE + "\", so the operator does not"
-          + " read it for executions (arguments can come back as the result); if its owner means it to be an execution"
-          + " input, they add the label", CodeExecutionReason.CONFIG_MAP_NOT_ALLOWED));
+      return new Lookup(
+          null,
+          new NotAllowed(
+              "ConfigMap "
+                  + ref.getName()
+                  + " ("
+                  + field
+                  + ") does not carry the label "
+                  + ApiConstants.EXECUTION_INPUT_LABEL
+                  + ": \""
+                  + ApiConstants.EXECUTION_INPUT_VALUE
+                  + "\", so the operator does not"
+                  + " read it for executions (arguments can come back as the result); if its owner means it to be an execution"
+                  + " input, they add the label",
+              CodeExecutionReason.CONFIG_MAP_NOT_ALLOWED));
     }
     String value = configMap.get().data().get(ref.getKey());
     if (value == null) {
-      return new Lookup(null, new Missing("ConfigMap " + ref.getName() + " has no key " + ref.getKey() + " (" + field + ".key)"));
+      return new Lookup(
+          null,
+          new Missing(
+              "ConfigMap "
+                  + ref.getName()
+                  + " has no key "
+                  + ref.getKey()
+                  + " ("
+                  + field
+                  + ".key)"));
     }
     return new Lookup(value, null);
   }
@@ -146,20 +176,37 @@ public record ExecutionInputs(String code, JsonNode arguments, boolean codeFromS
    * The label is checked before the key, so that an execution learns nothing about the keys of a
    * Secret it may not read; only whether a Secret of that name exists.
    */
-  private static Lookup secretValue(String namespace, SecretKeyReference ref, String field, ReferencedObjects objects) {
-    Optional<ReferencedObjects.ExecutionSecret> secret = objects.executionSecret(namespace, ref.getName());
+  private static Lookup secretValue(
+      String namespace, SecretKeyReference ref, String field, ReferencedObjects objects) {
+    Optional<ReferencedObjects.ExecutionSecret> secret =
+        objects.executionSecret(namespace, ref.getName());
     if (secret.isEmpty()) {
-      return new Lookup(null, new Missing("Secret " + ref.getName() + " (" + field + ") does not exist; create it"));
+      return new Lookup(
+          null,
+          new Missing("Secret " + ref.getName() + " (" + field + ") does not exist; create it"));
     }
     if (!secret.get().allowed()) {
-      return new Lookup(null, new NotAllowed("Secret " + ref.getName() + " (" + field + ") does not carry the label "
-          + ApiConstants.EXECUTION_INPUT_LABEL + ": \"" + ApiConstants.EXECUTION_INPUT_VALUE + "\", so the operator does not"
-          + " read it for executions; if its owner means it to be an execution input, they add the label (then anyone"
-          + " who can create CodeExecutions in this namespace can use its values)"));
+      return new Lookup(
+          null,
+          new NotAllowed(
+              "Secret "
+                  + ref.getName()
+                  + " ("
+                  + field
+                  + ") does not carry the label "
+                  + ApiConstants.EXECUTION_INPUT_LABEL
+                  + ": \""
+                  + ApiConstants.EXECUTION_INPUT_VALUE
+                  + "\", so the operator does not"
+                  + " read it for executions; if its owner means it to be an execution input, they add the label (then anyone"
+                  + " who can create CodeExecutions in this namespace can use its values)"));
     }
     String value = secret.get().data().get(ref.getKey());
     if (value == null) {
-      return new Lookup(null, new Missing("Secret " + ref.getName() + " has no key " + ref.getKey() + " (" + field + ".key)"));
+      return new Lookup(
+          null,
+          new Missing(
+              "Secret " + ref.getName() + " has no key " + ref.getKey() + " (" + field + ".key)"));
     }
     return new Lookup(value, null);
   }

@@ -22,8 +22,8 @@ import java.util.function.Consumer;
 /**
  * Waiting executions per provider, oldest first. An execution gets a sandbox only when no older
  * execution of the same language is waiting and the provider's concurrency limit allows it;
- * otherwise it stays Pending and is triggered again when capacity frees up. Nothing is rejected
- * for being busy.
+ * otherwise it stays Pending and is triggered again when capacity frees up. Nothing is rejected for
+ * being busy.
  */
 public final class ExecutionQueue implements MeteredQueue {
 
@@ -36,7 +36,10 @@ public final class ExecutionQueue implements MeteredQueue {
   /** Its turn: run now in this sandbox. */
   public record Granted(SandboxLease lease) implements Turn {}
 
-  /** Not yet: older executions go first, or no sandbox or concurrency slot is free (WaitingForSandbox). */
+  /**
+   * Not yet: older executions go first, or no sandbox or concurrency slot is free
+   * (WaitingForSandbox).
+   */
   public record Waiting() implements Turn {}
 
   private static final Comparator<Entry> OLDEST_FIRST =
@@ -48,16 +51,19 @@ public final class ExecutionQueue implements MeteredQueue {
   private final Map<String, ProviderQueue> queues = new ConcurrentHashMap<>();
   private final Consumer<ResourceID> trigger;
 
-  /** @param trigger asks for a reconcile of a waiting execution */
+  /**
+   * @param trigger asks for a reconcile of a waiting execution
+   */
   public ExecutionQueue(Consumer<ResourceID> trigger) {
     this.trigger = trigger;
   }
 
   /**
-   * Asks for a sandbox for an execution. Registers it as waiting when it cannot start now; idempotent
-   * for repeated reconciles of the same execution.
+   * Asks for a sandbox for an execution. Registers it as waiting when it cannot start now;
+   * idempotent for repeated reconciles of the same execution.
    */
-  public Turn admit(String providerUid, Entry entry, SandboxBackend backend, Integer maxConcurrent) {
+  public Turn admit(
+      String providerUid, Entry entry, SandboxBackend backend, Integer maxConcurrent) {
     List<ResourceID> wake = new ArrayList<>();
     Turn turn = queue(providerUid).admit(entry, backend, maxConcurrent, wake);
     wake.forEach(trigger);
@@ -83,7 +89,9 @@ public final class ExecutionQueue implements MeteredQueue {
     wake.forEach(trigger);
   }
 
-  /** The provider may have a free sandbox now: wake the oldest waiting execution of each language. */
+  /**
+   * The provider may have a free sandbox now: wake the oldest waiting execution of each language.
+   */
   public void capacityChanged(String providerUid) {
     ProviderQueue queue = queues.get(providerUid);
     if (queue != null) {
@@ -117,12 +125,13 @@ public final class ExecutionQueue implements MeteredQueue {
   @Override
   public Map<String, Integer> runningByProvider() {
     Map<String, Integer> running = new HashMap<>();
-    queues.forEach((providerUid, queue) -> {
-      int count = queue.runningCount();
-      if (count > 0) {
-        running.put(providerUid, count);
-      }
-    });
+    queues.forEach(
+        (providerUid, queue) -> {
+          int count = queue.runningCount();
+          if (count > 0) {
+            running.put(providerUid, count);
+          }
+        });
     return running;
   }
 
@@ -130,7 +139,10 @@ public final class ExecutionQueue implements MeteredQueue {
     return queues.computeIfAbsent(providerUid, uid -> new ProviderQueue());
   }
 
-  /** One provider's waiting and running executions. Triggers are collected and fired outside the lock. */
+  /**
+   * One provider's waiting and running executions. Triggers are collected and fired outside the
+   * lock.
+   */
   private static final class ProviderQueue {
     private final TreeSet<Entry> waiting = new TreeSet<>(OLDEST_FIRST);
     private final Map<String, Entry> waitingByUid = new HashMap<>();
@@ -212,7 +224,9 @@ public final class ExecutionQueue implements MeteredQueue {
         counts.merge(entry.language(), 1, Integer::sum);
         oldest.putIfAbsent(entry.language(), entry.created());
       }
-      counts.forEach((language, count) -> groups.add(new WaitingGroup(providerUid, language, count, oldest.get(language))));
+      counts.forEach(
+          (language, count) ->
+              groups.add(new WaitingGroup(providerUid, language, count, oldest.get(language))));
     }
 
     synchronized int waitingCount() {

@@ -23,7 +23,9 @@ final class ExecutionStore {
   /** Deleted, or deleted and created again under the same name (another uid). */
   record Gone() implements Read {}
 
-  /** Stored, but not readable as a CodeExecution (e.g. JSON nested deeper than the parser allows). */
+  /**
+   * Stored, but not readable as a CodeExecution (e.g. JSON nested deeper than the parser allows).
+   */
   record Unreadable(String problem) implements Read {}
 
   private final KubernetesClient reads;
@@ -42,10 +44,12 @@ final class ExecutionStore {
   Read read(CodeExecution cx) {
     CodeExecution current;
     try {
-      current = reads.resources(CodeExecution.class)
-          .inNamespace(cx.getMetadata().getNamespace())
-          .withName(cx.getMetadata().getName())
-          .get();
+      current =
+          reads
+              .resources(CodeExecution.class)
+              .inNamespace(cx.getMetadata().getNamespace())
+              .withName(cx.getMetadata().getName())
+              .get();
     } catch (RuntimeException e) {
       String parseProblem = parseProblem(e);
       if (parseProblem == null) {
@@ -53,7 +57,8 @@ final class ExecutionStore {
       }
       return new Unreadable(parseProblem);
     }
-    if (current == null || !Objects.equals(current.getMetadata().getUid(), cx.getMetadata().getUid())) {
+    if (current == null
+        || !Objects.equals(current.getMetadata().getUid(), cx.getMetadata().getUid())) {
       return new Gone();
     }
     return new Found(current);
@@ -64,18 +69,30 @@ final class ExecutionStore {
    * (pruned like the cache). A 409 becomes a {@link StaleCopyException}; other errors are thrown.
    */
   CodeExecution replaceStatus(CodeExecution base, CodeExecutionStatus status) {
-    Optional<CodeExecution> written = StatusWriter.replaceIfUnchanged(writes, base, status, CodeExecution::new);
-    return written.orElseThrow(() -> new StaleCopyException(
-        "CodeExecution " + base.getMetadata().getNamespace() + "/" + base.getMetadata().getName()
-            + " changed since resourceVersion " + base.getMetadata().getResourceVersion(), null));
+    Optional<CodeExecution> written =
+        StatusWriter.replaceIfUnchanged(writes, base, status, CodeExecution::new);
+    return written.orElseThrow(
+        () ->
+            new StaleCopyException(
+                "CodeExecution "
+                    + base.getMetadata().getNamespace()
+                    + "/"
+                    + base.getMetadata().getName()
+                    + " changed since resourceVersion "
+                    + base.getMetadata().getResourceVersion(),
+                null));
   }
 
-  /** What is wrong with the content when a read failed on it rather than on the connection, else null. */
+  /**
+   * What is wrong with the content when a read failed on it rather than on the connection, else
+   * null.
+   */
   private static String parseProblem(Throwable e) {
     for (Throwable cause = e; cause != null; cause = cause.getCause()) {
       if (cause instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException) {
         return "its JSON nests deeper than the parser's limit of "
-            + com.fasterxml.jackson.core.StreamReadConstraints.defaults().getMaxNestingDepth() + " levels";
+            + com.fasterxml.jackson.core.StreamReadConstraints.defaults().getMaxNestingDepth()
+            + " levels";
       }
       if (cause instanceof JacksonException json) {
         return "its JSON does not parse: " + json.getOriginalMessage();

@@ -42,8 +42,14 @@ public final class ExecutionTracker implements AutoCloseable {
     private volatile String sandboxId;
     private volatile ExecutionOutcome outcome;
 
-    Run(ResourceID id, String executionUid, String providerUid, ExecutionRequest request, String sandboxId,
-        long storedBytesWithoutStatus, Consumer<Run> sandboxAssigned) {
+    Run(
+        ResourceID id,
+        String executionUid,
+        String providerUid,
+        ExecutionRequest request,
+        String sandboxId,
+        long storedBytesWithoutStatus,
+        Consumer<Run> sandboxAssigned) {
       this.id = id;
       this.executionUid = executionUid;
       this.providerUid = providerUid;
@@ -79,7 +85,10 @@ public final class ExecutionTracker implements AutoCloseable {
       return sandboxId;
     }
 
-    /** Size of the stored object without its status when the run started: what the status must fit beside. */
+    /**
+     * Size of the stored object without its status when the run started: what the status must fit
+     * beside.
+     */
     public long storedBytesWithoutStatus() {
       return storedBytesWithoutStatus;
     }
@@ -100,8 +109,10 @@ public final class ExecutionTracker implements AutoCloseable {
   private final Consumer<ResourceID> trigger;
   private final Clock clock;
   private volatile Consumer<Run> sandboxAssignedHandler = run -> {};
+
   /** Starts between their Started write and {@link #start}; guarded by {@code this}. */
   private int starting;
+
   /** Set by {@link #drain}: no start begins after it. Guarded by {@code this}. */
   private boolean draining;
 
@@ -146,7 +157,15 @@ public final class ExecutionTracker implements AutoCloseable {
       SandboxLease lease,
       ExecutionRequest request,
       long storedBytesWithoutStatus) {
-    Run run = new Run(id, executionUid, providerUid, request, lease.sandboxId(), storedBytesWithoutStatus, r -> sandboxAssignedHandler.accept(r));
+    Run run =
+        new Run(
+            id,
+            executionUid,
+            providerUid,
+            request,
+            lease.sandboxId(),
+            storedBytesWithoutStatus,
+            r -> sandboxAssignedHandler.accept(r));
     runs.put(executionUid, run);
     executor.execute(
         () -> {
@@ -158,7 +177,10 @@ public final class ExecutionTracker implements AutoCloseable {
             LOG.warn("execution {} failed in the backend: {}", request.displayName(), e.toString());
             outcome =
                 ExecutionOutcome.failure(
-                    Termination.SANDBOX_FAILED, run.sandboxId, started, clock.instant(),
+                    Termination.SANDBOX_FAILED,
+                    run.sandboxId,
+                    started,
+                    clock.instant(),
                     "The backend failed: " + e.getMessage());
           }
           run.outcome = outcome;
@@ -172,8 +194,8 @@ public final class ExecutionTracker implements AutoCloseable {
    * Announces a start: call it before the Started write, and {@link #endStart} once the run is
    * handed to {@link #start} (or the start was given up). Returns false once a drain began: then
    * start nothing, and the execution stays pending for the next operator. A drain waits for the
-   * starts announced before it, so an execution written Started just before a shutdown is still
-   * run or cancelled here, never left Running with nobody tracking it.
+   * starts announced before it, so an execution written Started just before a shutdown is still run
+   * or cancelled here, never left Running with nobody tracking it.
    */
   public synchronized boolean beginStart() {
     if (draining) {
@@ -235,8 +257,11 @@ public final class ExecutionTracker implements AutoCloseable {
         break;
       }
     }
-    active().forEach(run -> run.control.cancel(
-        "The operator shut down before the execution finished; its sandbox was destroyed"));
+    active()
+        .forEach(
+            run ->
+                run.control.cancel(
+                    "The operator shut down before the execution finished; its sandbox was destroyed"));
   }
 
   /** Refuses new starts and waits, until the deadline, for the starts already under way. */

@@ -14,8 +14,8 @@ import java.util.Locale;
  * sizes are encoded sizes ({@link EncodedJsonSize}): output of control characters takes six times
  * its raw size. What does not fit goes in this order: the result first (a truncated JSON value
  * means nothing; a result of at most a quarter of the budget stays when output must be cut anyway),
- * then output, cut without splitting a character. When the server still rejects the status,
- * {@link #fallback} keeps the verdict and drops every output field.
+ * then output, cut without splitting a character. When the server still rejects the status, {@link
+ * #fallback} keeps the verdict and drops every output field.
  */
 public final class StatusBudget {
 
@@ -39,7 +39,9 @@ public final class StatusBudget {
   /** A status made to fit, and what was given up for it. */
   public record Fitted(CodeExecutionStatus status, boolean resultDropped, boolean outputCut) {}
 
-  /** The encoded size of a complete object without its status (metadata with managedFields, spec). */
+  /**
+   * The encoded size of a complete object without its status (metadata with managedFields, spec).
+   */
   public static long storedBytesWithoutStatus(CodeExecution complete) {
     ObjectNode tree = JSON.convertValue(complete, ObjectNode.class);
     tree.remove("status");
@@ -54,7 +56,9 @@ public final class StatusBudget {
   /** The encoded size of a status, with what managedFields will add for its result. */
   public static long encodedSize(CodeExecutionStatus status) {
     long size = EncodedJsonSize.of(JSON.convertValue(status, JsonNode.class));
-    return status.getResult() == null ? size : size + EncodedJsonSize.managedFieldsOf(status.getResult());
+    return status.getResult() == null
+        ? size
+        : size + EncodedJsonSize.managedFieldsOf(status.getResult());
   }
 
   /**
@@ -76,9 +80,12 @@ public final class StatusBudget {
       // result is not dropped in vain when the output has to be cut anyway.
       if (encodedSize(status) <= budget || resultSize > budget / SMALL_RESULT_SHARE) {
         resultDropped = true;
-        appendToMessages(status, String.format(Locale.ROOT,
-            "The result (%d bytes of JSON) did not fit in the status and was dropped; return a smaller value.",
-            resultSize));
+        appendToMessages(
+            status,
+            String.format(
+                Locale.ROOT,
+                "The result (%d bytes of JSON) did not fit in the status and was dropped; return a smaller value.",
+                resultSize));
         if (encodedSize(status) <= budget) {
           return new Fitted(status, true, false);
         }
@@ -91,8 +98,10 @@ public final class StatusBudget {
     status.setStdout(null);
     status.setStderr(null);
     // Quotes and keys of the two fields, counted as if both stay.
-    long frame = EncodedJsonSize.ofString("stdout") + EncodedJsonSize.ofString("stderr") + 2 * 3 + 4;
-    String note = " Output was cut to fit the status; stdoutBytes and stderrBytes give the full size.";
+    long frame =
+        EncodedJsonSize.ofString("stdout") + EncodedJsonSize.ofString("stderr") + 2 * 3 + 4;
+    String note =
+        " Output was cut to fit the status; stdoutBytes and stderrBytes give the full size.";
     long available = budget - encodedSize(status) - frame - EncodedJsonSize.ofString(note) * 2;
     if (available < 0) {
       available = 0;
@@ -135,8 +144,11 @@ public final class StatusBudget {
     status.setStderr(null);
     status.setResult(null);
     capMessages(status);
-    appendToMessages(status, "The output and the result were not stored: the API server refused the status ("
-        + why + ").");
+    appendToMessages(
+        status,
+        "The output and the result were not stored: the API server refused the status ("
+            + why
+            + ").");
     return status;
   }
 
@@ -151,7 +163,10 @@ public final class StatusBudget {
     // Kubernetes 1.20 answers 500 for what etcd refuses: "etcdserver: request is too large" above
     // etcd's --max-request-bytes, "trying to send message larger than max" above the 2 MiB of its
     // gRPC client.
-    String message = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
+    String message =
+        e.getStatus() != null && e.getStatus().getMessage() != null
+            ? e.getStatus().getMessage()
+            : e.getMessage();
     String lower = message == null ? "" : message.toLowerCase(Locale.ROOT);
     return e.getCode() == 500 && (lower.contains("too large") || lower.contains("larger than max"));
   }
@@ -173,11 +188,15 @@ public final class StatusBudget {
 
   /** Adds a sentence to status.message and to the Succeeded condition's message. */
   private static void appendToMessages(CodeExecutionStatus status, String sentence) {
-    status.setMessage(status.getMessage() == null ? sentence : status.getMessage() + " " + sentence);
+    status.setMessage(
+        status.getMessage() == null ? sentence : status.getMessage() + " " + sentence);
     if (status.getConditions() != null) {
       status.getConditions().stream()
           .filter(c -> dev.sandboxes.api.v1alpha1.ConditionTypes.SUCCEEDED.equals(c.getType()))
-          .forEach(c -> c.setMessage(c.getMessage() == null ? sentence : c.getMessage() + " " + sentence));
+          .forEach(
+              c ->
+                  c.setMessage(
+                      c.getMessage() == null ? sentence : c.getMessage() + " " + sentence));
     }
   }
 

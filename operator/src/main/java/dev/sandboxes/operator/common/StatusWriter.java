@@ -27,9 +27,9 @@ public final class StatusWriter {
   private StatusWriter() {}
 
   /**
-   * One PUT of {@code status} on {@code base}'s resourceVersion. Returns what the API server stored,
-   * or empty when the object changed since {@code base} was read (409). Other errors are thrown,
-   * 404 included.
+   * One PUT of {@code status} on {@code base}'s resourceVersion. Returns what the API server
+   * stored, or empty when the object changed since {@code base} was read (409). Other errors are
+   * thrown, 404 included.
    */
   public static <S, P extends CustomResource<?, S>> Optional<P> replaceIfUnchanged(
       KubernetesClient client, P base, S status, Supplier<P> newInstance) {
@@ -75,22 +75,30 @@ public final class StatusWriter {
       }
       if (attempt == OVERWRITE_ATTEMPTS) {
         throw new KubernetesClientException(
-            "the status of " + base.getMetadata().getNamespace() + "/" + base.getMetadata().getName()
-                + " changed under " + OVERWRITE_ATTEMPTS + " writes in a row", 409, null);
+            "the status of "
+                + base.getMetadata().getNamespace()
+                + "/"
+                + base.getMetadata().getName()
+                + " changed under "
+                + OVERWRITE_ATTEMPTS
+                + " writes in a row",
+            409,
+            null);
       }
       base = current;
     }
   }
 
   /**
-   * Lets the next reconcile see a status just written even before the informer delivers it
-   * (JOSDK's temporary resource cache; kept only while the cache still holds {@code base}'s
-   * version).
+   * Lets the next reconcile see a status just written even before the informer delivers it (JOSDK's
+   * temporary resource cache; kept only while the cache still holds {@code base}'s version).
    */
   public static <P extends HasMetadata> void remember(Context<P> context, P base, P written) {
     var sources = context.eventSourceRetriever();
     if (sources != null) {
-      sources.getControllerEventSource().handleRecentResourceUpdate(ResourceID.fromResource(base), written, base);
+      sources
+          .getControllerEventSource()
+          .handleRecentResourceUpdate(ResourceID.fromResource(base), written, base);
     }
   }
 

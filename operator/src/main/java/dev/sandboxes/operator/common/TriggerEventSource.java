@@ -7,8 +7,8 @@ import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInbound
 import java.util.function.Consumer;
 
 /**
- * An event source the operator fires itself (a run finished, a sandbox became free, a probe is
- * due) that also hears about deleted primaries, which need no finalizer to be cleaned up in memory.
+ * An event source the operator fires itself (a run finished, a sandbox became free, a probe is due)
+ * that also hears about deleted primaries, which need no finalizer to be cleaned up in memory.
  */
 public final class TriggerEventSource<P extends HasMetadata> extends SimpleInboundEventSource<P>
     implements ResourceEventAware<P> {

@@ -30,6 +30,7 @@ public record IsolationPolicy(
     int dockerMaxContainers) {
 
   public static final String ANY = "*";
+
   /** Default of {@link #dockerMaxContainers}. */
   public static final int DEFAULT_DOCKER_MAX_CONTAINERS = 16;
 
@@ -43,7 +44,8 @@ public record IsolationPolicy(
 
   public IsolationPolicy {
     if (dockerMaxContainers < 1) {
-      throw new IllegalArgumentException(ENV_DOCKER_MAX_CONTAINERS + " must be at least 1, not " + dockerMaxContainers);
+      throw new IllegalArgumentException(
+          ENV_DOCKER_MAX_CONTAINERS + " must be at least 1, not " + dockerMaxContainers);
     }
     dockerRuntimes = Set.copyOf(dockerRuntimes);
     dockerNetworks = Set.copyOf(dockerNetworks);
@@ -53,7 +55,13 @@ public record IsolationPolicy(
 
   /** gVisor only, no network, TLS required. */
   public static IsolationPolicy defaults() {
-    return new IsolationPolicy(Set.of("runsc"), Set.of("none"), false, Set.of("gvisor"), Set.of("runsc"), false,
+    return new IsolationPolicy(
+        Set.of("runsc"),
+        Set.of("none"),
+        false,
+        Set.of("gvisor"),
+        Set.of("runsc"),
+        false,
         DEFAULT_DOCKER_MAX_CONTAINERS);
   }
 
@@ -85,22 +93,39 @@ public record IsolationPolicy(
         ENV_DOCKER_MAX_CONTAINERS, Integer.toString(dockerMaxContainers));
   }
 
-  /** A copy that also allows these Docker runtimes, RuntimeClasses and handlers (e.g. runc in tests). */
-  public IsolationPolicy alsoAllowing(Set<String> dockerRuntimes, Set<String> runtimeClasses, Set<String> handlers) {
-    return new IsolationPolicy(union(this.dockerRuntimes, dockerRuntimes), dockerNetworks, dockerPlainTcp,
-        union(this.runtimeClasses, runtimeClasses), union(this.runtimeClassHandlers, handlers), selfManagedEgress,
+  /**
+   * A copy that also allows these Docker runtimes, RuntimeClasses and handlers (e.g. runc in
+   * tests).
+   */
+  public IsolationPolicy alsoAllowing(
+      Set<String> dockerRuntimes, Set<String> runtimeClasses, Set<String> handlers) {
+    return new IsolationPolicy(
+        union(this.dockerRuntimes, dockerRuntimes),
+        dockerNetworks,
+        dockerPlainTcp,
+        union(this.runtimeClasses, runtimeClasses),
+        union(this.runtimeClassHandlers, handlers),
+        selfManagedEgress,
         dockerMaxContainers);
   }
 
   /** A copy with another cap on the containers one Docker provider may have running executions. */
   public IsolationPolicy withDockerMaxContainers(int max) {
-    return new IsolationPolicy(dockerRuntimes, dockerNetworks, dockerPlainTcp, runtimeClasses, runtimeClassHandlers,
-        selfManagedEgress, max);
+    return new IsolationPolicy(
+        dockerRuntimes,
+        dockerNetworks,
+        dockerPlainTcp,
+        runtimeClasses,
+        runtimeClassHandlers,
+        selfManagedEgress,
+        max);
   }
 
   /** The cap for one Docker provider: this policy's, or the provider's own limit when lower. */
   public int dockerContainerCap(Integer providerLimit) {
-    return providerLimit == null ? dockerMaxContainers : Math.min(providerLimit, dockerMaxContainers);
+    return providerLimit == null
+        ? dockerMaxContainers
+        : Math.min(providerLimit, dockerMaxContainers);
   }
 
   public boolean allowsDockerRuntime(String runtime) {
@@ -139,11 +164,15 @@ public record IsolationPolicy(
     if (value == null) {
       return fallback;
     }
-    Set<String> items = Arrays.stream(value.split(",")).map(String::trim).filter(s -> !s.isEmpty())
-        .collect(Collectors.toCollection(TreeSet::new));
+    Set<String> items =
+        Arrays.stream(value.split(","))
+            .map(String::trim)
+            .filter(s -> !s.isEmpty())
+            .collect(Collectors.toCollection(TreeSet::new));
     for (String item : items) {
       if (!item.equals(ANY) && !item.matches("[A-Za-z0-9][A-Za-z0-9._/:-]*")) {
-        throw new IllegalArgumentException(name + " must be a comma-separated list of names (or *), not '" + value + "'");
+        throw new IllegalArgumentException(
+            name + " must be a comma-separated list of names (or *), not '" + value + "'");
       }
     }
     return items;
@@ -173,7 +202,8 @@ public record IsolationPolicy(
     return switch (value.trim().toLowerCase(Locale.ROOT)) {
       case "true" -> true;
       case "false" -> false;
-      default -> throw new IllegalArgumentException(name + " must be true or false, not '" + value + "'");
+      default ->
+          throw new IllegalArgumentException(name + " must be true or false, not '" + value + "'");
     };
   }
 }

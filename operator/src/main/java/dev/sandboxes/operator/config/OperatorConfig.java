@@ -40,14 +40,30 @@ public record OperatorConfig(
       boolean leaderElection,
       String leaseName,
       String leaseNamespace) {
-    this(defaultRuntimeImage, watchNamespaces, probeInterval, reconcileThreads, healthPort, leaderElection, leaseName,
-        leaseNamespace, IsolationPolicy.defaults());
+    this(
+        defaultRuntimeImage,
+        watchNamespaces,
+        probeInterval,
+        reconcileThreads,
+        healthPort,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        IsolationPolicy.defaults());
   }
 
   /** The same settings with another isolation policy. */
   public OperatorConfig withIsolationPolicy(IsolationPolicy policy) {
-    return new OperatorConfig(defaultRuntimeImage, watchNamespaces, probeInterval, reconcileThreads, healthPort,
-        leaderElection, leaseName, leaseNamespace, policy);
+    return new OperatorConfig(
+        defaultRuntimeImage,
+        watchNamespaces,
+        probeInterval,
+        reconcileThreads,
+        healthPort,
+        leaderElection,
+        leaseName,
+        leaseNamespace,
+        policy);
   }
 
   /** Defaults only, for tests and the run command. */
@@ -59,10 +75,7 @@ public record OperatorConfig(
   public static OperatorConfig fromEnvironment(Map<String, String> env) {
     String image = env.getOrDefault("SANDBOX_DEFAULT_RUNTIME_IMAGE", DEFAULT_RUNTIME_IMAGE);
     String namespaces = env.getOrDefault("SANDBOX_WATCH_NAMESPACES", "").trim();
-    List<String> watch =
-        namespaces.isEmpty()
-            ? List.of()
-            : List.of(namespaces.split("\\s*,\\s*"));
+    List<String> watch = namespaces.isEmpty() ? List.of() : List.of(namespaces.split("\\s*,\\s*"));
     return new OperatorConfig(
         image,
         watch,

@@ -57,7 +57,11 @@ public class EventRecorder implements AutoCloseable {
     this.dedupInterval = dedupInterval;
     this.writer =
         new ThreadPoolExecutor(
-            1, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(2000),
+            1,
+            2,
+            30,
+            TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(2000),
             runnable -> {
               Thread thread = new Thread(runnable, "event-writer");
               thread.setDaemon(true);
@@ -83,7 +87,9 @@ public class EventRecorder implements AutoCloseable {
     }
     lastWritten.put(key, now);
     if (lastWritten.size() > 50_000) {
-      lastWritten.entrySet().removeIf(e -> Duration.between(e.getValue(), now).compareTo(dedupInterval) >= 0);
+      lastWritten
+          .entrySet()
+          .removeIf(e -> Duration.between(e.getValue(), now).compareTo(dedupInterval) >= 0);
     }
     Event event = build(object, type, reason, message, now);
     writer.execute(() -> write(event));
@@ -99,7 +105,8 @@ public class EventRecorder implements AutoCloseable {
     return new EventBuilder()
         .withNewMetadata()
         .withNamespace(namespace)
-        .withName(object.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 13))
+        .withName(
+            object.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 13))
         .endMetadata()
         .withType(type.name())
         .withReason(reason.value())
@@ -107,7 +114,9 @@ public class EventRecorder implements AutoCloseable {
         .withAction(reason.value())
         .withReportingController(COMPONENT)
         .withReportingInstance(COMPONENT)
-        .withEventTime(new io.fabric8.kubernetes.api.model.MicroTime(MICRO.format(now.truncatedTo(ChronoUnit.MICROS))))
+        .withEventTime(
+            new io.fabric8.kubernetes.api.model.MicroTime(
+                MICRO.format(now.truncatedTo(ChronoUnit.MICROS))))
         .withRegarding(
             new ObjectReferenceBuilder()
                 .withApiVersion(object.getApiVersion())
@@ -121,9 +130,16 @@ public class EventRecorder implements AutoCloseable {
 
   private void write(Event event) {
     try {
-      client.events().v1().events().inNamespace(event.getMetadata().getNamespace()).resource(event).create();
+      client
+          .events()
+          .v1()
+          .events()
+          .inNamespace(event.getMetadata().getNamespace())
+          .resource(event)
+          .create();
     } catch (RuntimeException e) {
-      // Best effort, also when the client is already closed (shutdown): an event never fails anything.
+      // Best effort, also when the client is already closed (shutdown): an event never fails
+      // anything.
       LOG.debug("event {} not written: {}", event.getReason(), e.getMessage());
     }
   }

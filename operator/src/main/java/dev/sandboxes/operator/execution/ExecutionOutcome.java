@@ -24,7 +24,11 @@ public record ExecutionOutcome(
 
   /** An outcome without output, for failures before or around the run. */
   public static ExecutionOutcome failure(
-      Termination termination, String sandboxId, Instant startTime, Instant completionTime, String detail) {
+      Termination termination,
+      String sandboxId,
+      Instant startTime,
+      Instant completionTime,
+      String detail) {
     return new ExecutionOutcome(
         termination,
         null,

@@ -58,8 +58,20 @@ public record ExecutionRequest(
       Duration timeout,
       int maxOutputBytes,
       boolean hideSource) {
-    this(namespace, name, uid, language, mode, entrypoint, code, arguments, timeout, maxOutputBytes, hideSource,
-        ArtifactLimits.DEFAULT, OutputLimitAction.TRUNCATE);
+    this(
+        namespace,
+        name,
+        uid,
+        language,
+        mode,
+        entrypoint,
+        code,
+        arguments,
+        timeout,
+        maxOutputBytes,
+        hideSource,
+        ArtifactLimits.DEFAULT,
+        OutputLimitAction.TRUNCATE);
   }
 
   /** A request for inline or ConfigMap code, whose source lines tracebacks may show. */
@@ -74,13 +86,26 @@ public record ExecutionRequest(
       JsonNode arguments,
       Duration timeout,
       int maxOutputBytes) {
-    this(namespace, name, uid, language, mode, entrypoint, code, arguments, timeout, maxOutputBytes, false);
+    this(
+        namespace,
+        name,
+        uid,
+        language,
+        mode,
+        entrypoint,
+        code,
+        arguments,
+        timeout,
+        maxOutputBytes,
+        false);
   }
 
   /** The envelope line for this request with a fresh nonce. */
   public Envelope newEnvelope() {
     String nonce = RunnerProgram.newNonce();
-    return new Envelope(nonce, RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, hideSource, artifacts));
+    return new Envelope(
+        nonce,
+        RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, hideSource, artifacts));
   }
 
   /** "namespace/name", for log lines. */

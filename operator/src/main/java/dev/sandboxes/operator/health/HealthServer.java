@@ -19,32 +19,46 @@ public final class HealthServer implements AutoCloseable {
 
   private final HttpServer server;
 
-  public HealthServer(int port, Operator operator, PrometheusMeterRegistry metrics, BooleanSupplier stopping)
+  public HealthServer(
+      int port, Operator operator, PrometheusMeterRegistry metrics, BooleanSupplier stopping)
       throws IOException {
     server = HttpServer.create(new InetSocketAddress(port), 0);
-    server.setExecutor(Executors.newFixedThreadPool(2, r -> {
-      Thread thread = new Thread(r, "health-server");
-      thread.setDaemon(true);
-      return thread;
-    }));
-    server.createContext("/healthz", exchange -> {
-      boolean alive = operator.getRuntimeInfo().isStarted();
-      respond(exchange, alive ? 200 : 503, alive ? "ok\n" : "starting\n", "text/plain");
-    });
-    server.createContext("/readyz", exchange -> {
-      var info = operator.getRuntimeInfo();
-      if (stopping.getAsBoolean()) {
-        respond(exchange, 503, "stopping\n", "text/plain");
-      } else if (!info.isStarted()) {
-        respond(exchange, 503, "starting\n", "text/plain");
-      } else if (!info.allEventSourcesAreHealthy()) {
-        respond(exchange, 503, "unhealthy event sources: " + info.unhealthyEventSources().keySet() + "\n", "text/plain");
-      } else {
-        respond(exchange, 200, "ok\n", "text/plain");
-      }
-    });
-    server.createContext("/metrics", exchange ->
-        respond(exchange, 200, metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
+    server.setExecutor(
+        Executors.newFixedThreadPool(
+            2,
+            r -> {
+              Thread thread = new Thread(r, "health-server");
+              thread.setDaemon(true);
+              return thread;
+            }));
+    server.createContext(
+        "/healthz",
+        exchange -> {
+          boolean alive = operator.getRuntimeInfo().isStarted();
+          respond(exchange, alive ? 200 : 503, alive ? "ok\n" : "starting\n", "text/plain");
+        });
+    server.createContext(
+        "/readyz",
+        exchange -> {
+          var info = operator.getRuntimeInfo();
+          if (stopping.getAsBoolean()) {
+            respond(exchange, 503, "stopping\n", "text/plain");
+          } else if (!info.isStarted()) {
+            respond(exchange, 503, "starting\n", "text/plain");
+          } else if (!info.allEventSourcesAreHealthy()) {
+            respond(
+                exchange,
+                503,
+                "unhealthy event sources: " + info.unhealthyEventSources().keySet() + "\n",
+                "text/plain");
+          } else {
+            respond(exchange, 200, "ok\n", "text/plain");
+          }
+        });
+    server.createContext(
+        "/metrics",
+        exchange ->
+            respond(exchange, 200, metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
   }
 
   public HealthServer start() {
@@ -56,7 +70,8 @@ public final class HealthServer implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void respond(HttpExchange exchange, int status, String body, String contentType) throws IOException {
+  private static void respond(HttpExchange exchange, int status, String body, String contentType)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.sendResponseHeaders(status, bytes.length);

@@ -11,7 +11,9 @@ import java.util.Map;
  */
 public interface MeteredQueue {
 
-  /** Executions of one provider and language waiting for a sandbox, and when the oldest was created. */
+  /**
+   * Executions of one provider and language waiting for a sandbox, and when the oldest was created.
+   */
   record WaitingGroup(String providerUid, Language language, int count, Instant oldestCreated) {}
 
   /** Every provider's waiting executions grouped by language. */

@@ -37,22 +37,31 @@ import java.util.function.ToIntFunction;
 
 /**
  * The operator's own meters. Tags are bounded: provider type, language and outcome (a condition
- * reason or a service-call outcome) only; never names, uids or error strings. Each fact is
- * recorded in one place: the status write of a finished execution or of a provider, the start of
- * an execution, a SaaS backend's call; gauges read the queue, the pools and the provider states
- * when scraped. The meters the dashboard and the alerts need exist from the start (zero), so that
- * rates see the first event; histograms appear with the first execution.
+ * reason or a service-call outcome) only; never names, uids or error strings. Each fact is recorded
+ * in one place: the status write of a finished execution or of a provider, the start of an
+ * execution, a SaaS backend's call; gauges read the queue, the pools and the provider states when
+ * scraped. The meters the dashboard and the alerts need exist from the start (zero), so that rates
+ * see the first event; histograms appear with the first execution.
  */
 public final class OperatorMetrics {
 
-  /** Every reason a CodeExecution ends with: the values of the outcome tag of the completed counter. */
+  /**
+   * Every reason a CodeExecution ends with: the values of the outcome tag of the completed counter.
+   */
   public static final List<CodeExecutionReason> OUTCOMES =
-      List.of(CodeExecutionReason.COMPLETED, CodeExecutionReason.USER_CODE_ERROR, CodeExecutionReason.TIMED_OUT,
-          CodeExecutionReason.OUT_OF_MEMORY, CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED, CodeExecutionReason.SANDBOX_FAILED,
-          CodeExecutionReason.INTERRUPTED, CodeExecutionReason.INVALID_SPEC);
+      List.of(
+          CodeExecutionReason.COMPLETED,
+          CodeExecutionReason.USER_CODE_ERROR,
+          CodeExecutionReason.TIMED_OUT,
+          CodeExecutionReason.OUT_OF_MEMORY,
+          CodeExecutionReason.OUTPUT_LIMIT_EXCEEDED,
+          CodeExecutionReason.SANDBOX_FAILED,
+          CodeExecutionReason.INTERRUPTED,
+          CodeExecutionReason.INVALID_SPEC);
 
   /** Provider types whose backends call a SaaS service. */
-  private static final Set<ProviderType> SAAS_TYPES = EnumSet.of(ProviderType.ALIYUN, ProviderType.E2B);
+  private static final Set<ProviderType> SAAS_TYPES =
+      EnumSet.of(ProviderType.ALIYUN, ProviderType.E2B);
 
   /**
    * Bucket bounds of the two latency histograms: 12 bounds (plus +Inf) from 50 ms to 30 min, so a
@@ -73,7 +82,8 @@ public final class OperatorMetrics {
   private final Clock clock;
   private final Map<String, ProviderState> providerStates = new ConcurrentHashMap<>();
 
-  public OperatorMetrics(MeterRegistry registry, MeteredProviders providers, MeteredQueue queue, Clock clock) {
+  public OperatorMetrics(
+      MeterRegistry registry, MeteredProviders providers, MeteredQueue queue, Clock clock) {
     this.registry = registry;
     this.providers = providers;
     this.queue = queue;
@@ -85,20 +95,45 @@ public final class OperatorMetrics {
     new UptimeMetrics().bindTo(registry);
     for (ProviderType type : ProviderType.values()) {
       registerProviderGauges(type);
-      gauge("sandbox.codeexecution.running", "Executions holding a sandbox (phase Running) in this operator",
-          type, null, m -> m.running(type));
+      gauge(
+          "sandbox.codeexecution.running",
+          "Executions holding a sandbox (phase Running) in this operator",
+          type,
+          null,
+          m -> m.running(type));
       for (Language language : Language.values()) {
-        pool(type, language, "ready", PoolStatus::getReady, "Idle sandboxes ready to take an execution");
+        pool(
+            type,
+            language,
+            "ready",
+            PoolStatus::getReady,
+            "Idle sandboxes ready to take an execution");
         pool(type, language, "claimed", PoolStatus::getClaimed, "Sandboxes running an execution");
-        pool(type, language, "desired", PoolStatus::getDesired, "Idle sandboxes the pools aim to keep");
-        gauge("sandbox.pool.starting", "Sandboxes being created, not yet ready to take an execution",
-            type, language, m -> m.starting(type, language));
-        gauge("sandbox.codeexecution.waiting",
+        pool(
+            type,
+            language,
+            "desired",
+            PoolStatus::getDesired,
+            "Idle sandboxes the pools aim to keep");
+        gauge(
+            "sandbox.pool.starting",
+            "Sandboxes being created, not yet ready to take an execution",
+            type,
+            language,
+            m -> m.starting(type, language));
+        gauge(
+            "sandbox.codeexecution.waiting",
             "Executions waiting in the provider's queue for a sandbox or a concurrency slot (phase Pending)",
-            type, language, m -> m.waitingCount(type, language));
-        TimeGauge.builder("sandbox.codeexecution.waiting.oldest", this, TimeUnit.SECONDS,
+            type,
+            language,
+            m -> m.waitingCount(type, language));
+        TimeGauge.builder(
+                "sandbox.codeexecution.waiting.oldest",
+                this,
+                TimeUnit.SECONDS,
                 m -> m.oldestWaitingSeconds(type, language))
-            .description("Age (since creation) of the oldest execution waiting for a sandbox; 0 when none waits")
+            .description(
+                "Age (since creation) of the oldest execution waiting for a sandbox; 0 when none waits")
             .tags("type", type.value(), "language", language.value())
             .strongReference(true)
             .register(registry);
@@ -122,7 +157,8 @@ public final class OperatorMetrics {
   }
 
   /** A finished execution: outcome counter and run-duration timer (no run, no duration). */
-  public void executionFinished(ProviderType type, Language language, CodeExecutionReason outcome, Duration run) {
+  public void executionFinished(
+      ProviderType type, Language language, CodeExecutionReason outcome, Duration run) {
     completed(tag(type), tag(language), outcome.value()).increment();
     if (run != null) {
       Timer.builder("sandbox.codeexecution.duration")
@@ -171,15 +207,21 @@ public final class OperatorMetrics {
     if (uid == null || type == null) {
       return;
     }
-    Optional<Condition> ready = status == null ? Optional.empty()
-        : Conditions.get(status.getConditions(), ConditionTypes.READY);
+    Optional<Condition> ready =
+        status == null
+            ? Optional.empty()
+            : Conditions.get(status.getConditions(), ConditionTypes.READY);
     if (ready.isPresent() && Conditions.TRUE.equals(ready.get().getStatus())) {
       providerStates.put(uid, new ProviderState(type, true, null));
       return;
     }
     ProviderState previous = providerStates.get(uid);
-    Instant since = ready.map(Condition::getLastTransitionTime).flatMap(OperatorMetrics::parse)
-        .orElse(previous != null && !previous.ready() ? previous.notReadySince() : clock.instant());
+    Instant since =
+        ready
+            .map(Condition::getLastTransitionTime)
+            .flatMap(OperatorMetrics::parse)
+            .orElse(
+                previous != null && !previous.ready() ? previous.notReadySince() : clock.instant());
     providerStates.put(uid, new ProviderState(type, false, since));
   }
 
@@ -191,12 +233,25 @@ public final class OperatorMetrics {
   }
 
   private void registerProviderGauges(ProviderType type) {
-    gauge("sandbox.provider.ready", "SandboxProviders of this type whose Ready condition is True",
-        type, null, m -> m.providerCount(type, true));
-    gauge("sandbox.provider.not.ready", "SandboxProviders of this type whose Ready condition is not True",
-        type, null, m -> m.providerCount(type, false));
-    TimeGauge.builder("sandbox.provider.not.ready.longest", this, TimeUnit.SECONDS, m -> m.longestNotReadySeconds(type))
-        .description("How long the provider of this type that has been not Ready the longest has been so; 0 when all are Ready")
+    gauge(
+        "sandbox.provider.ready",
+        "SandboxProviders of this type whose Ready condition is True",
+        type,
+        null,
+        m -> m.providerCount(type, true));
+    gauge(
+        "sandbox.provider.not.ready",
+        "SandboxProviders of this type whose Ready condition is not True",
+        type,
+        null,
+        m -> m.providerCount(type, false));
+    TimeGauge.builder(
+            "sandbox.provider.not.ready.longest",
+            this,
+            TimeUnit.SECONDS,
+            m -> m.longestNotReadySeconds(type))
+        .description(
+            "How long the provider of this type that has been not Ready the longest has been so; 0 when all are Ready")
         .tags("type", type.value())
         .strongReference(true)
         .register(registry);
@@ -211,30 +266,43 @@ public final class OperatorMetrics {
 
   private Counter serviceCalls(ProviderType type, ServiceCallListener.Outcome outcome) {
     return Counter.builder("sandbox.saas.requests")
-        .description("Calls of SaaS backends to their service, by outcome (Ok, Throttled, NotFound, ClientError, ServerError, Unreachable)")
+        .description(
+            "Calls of SaaS backends to their service, by outcome (Ok, Throttled, NotFound, ClientError, ServerError, Unreachable)")
         .tags("type", tag(type), "outcome", outcome.value())
         .register(registry);
   }
 
-  private void gauge(String name, String description, ProviderType type, Language language,
+  private void gauge(
+      String name,
+      String description,
+      ProviderType type,
+      Language language,
       ToDoubleFunction<OperatorMetrics> value) {
-    Gauge.Builder<OperatorMetrics> builder = Gauge.builder(name, this, value)
-        .description(description)
-        .tag("type", type.value())
-        .strongReference(true);
+    Gauge.Builder<OperatorMetrics> builder =
+        Gauge.builder(name, this, value)
+            .description(description)
+            .tag("type", type.value())
+            .strongReference(true);
     if (language != null) {
       builder.tag("language", language.value());
     }
     builder.register(registry);
   }
 
-  private void pool(ProviderType type, Language language, String what, ToIntFunction<PoolStatus> value,
+  private void pool(
+      ProviderType type,
+      Language language,
+      String what,
+      ToIntFunction<PoolStatus> value,
       String description) {
-    gauge("sandbox.pool." + what, description, type, language, m -> m.poolSum(type, language, value));
+    gauge(
+        "sandbox.pool." + what, description, type, language, m -> m.poolSum(type, language, value));
   }
 
   private double providerCount(ProviderType type, boolean ready) {
-    return providerStates.values().stream().filter(s -> s.type() == type && s.ready() == ready).count();
+    return providerStates.values().stream()
+        .filter(s -> s.type() == type && s.ready() == ready)
+        .count();
   }
 
   private double longestNotReadySeconds(ProviderType type) {
@@ -242,13 +310,15 @@ public final class OperatorMetrics {
     return providerStates.values().stream()
         .filter(s -> s.type() == type && !s.ready())
         .mapToDouble(s -> Math.max(0, Duration.between(s.notReadySince(), now).toMillis() / 1000.0))
-        .max().orElse(0);
+        .max()
+        .orElse(0);
   }
 
   private double running(ProviderType type) {
     return queue.runningByProvider().entrySet().stream()
         .filter(e -> typeOf(e.getKey()) == type)
-        .mapToInt(Map.Entry::getValue).sum();
+        .mapToInt(Map.Entry::getValue)
+        .sum();
   }
 
   private double waitingCount(ProviderType type, Language language) {
@@ -259,11 +329,14 @@ public final class OperatorMetrics {
     Instant now = clock.instant();
     return waiting(type, language)
         .mapToDouble(g -> Math.max(0, Duration.between(g.oldestCreated(), now).toMillis() / 1000.0))
-        .max().orElse(0);
+        .max()
+        .orElse(0);
   }
 
-  private java.util.stream.Stream<MeteredQueue.WaitingGroup> waiting(ProviderType type, Language language) {
-    return queue.waitingGroups().stream().filter(g -> g.language() == language && typeOf(g.providerUid()) == type);
+  private java.util.stream.Stream<MeteredQueue.WaitingGroup> waiting(
+      ProviderType type, Language language) {
+    return queue.waitingGroups().stream()
+        .filter(g -> g.language() == language && typeOf(g.providerUid()) == type);
   }
 
   private ProviderType typeOf(String providerUid) {

@@ -6,8 +6,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.Map;
 
 /**
- * What a backend is built from: the provider's effective settings and raw spec, the decoded data
- * of the Secrets it references (by Secret name), its uid (for labels and owner references), the
+ * What a backend is built from: the provider's effective settings and raw spec, the decoded data of
+ * the Secrets it references (by Secret name), its uid (for labels and owner references), the
  * Kubernetes client (null in `run`), and whom it tells about capacity and service calls.
  *
  * @param capacityListener called (from any thread, quickly) whenever a sandbox may have become
@@ -38,7 +38,8 @@ public record BackendContext(
 
   /** The same context with these listeners. */
   public BackendContext withListeners(Runnable capacity, ServiceCallListener serviceCalls) {
-    return new BackendContext(providerUid, settings, spec, secrets, config, client, capacity, serviceCalls);
+    return new BackendContext(
+        providerUid, settings, spec, secrets, config, client, capacity, serviceCalls);
   }
 
   /**

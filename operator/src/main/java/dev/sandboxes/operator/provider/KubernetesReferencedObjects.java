@@ -62,12 +62,17 @@ public final class KubernetesReferencedObjects implements ReferencedObjects {
     if (!optedIn(configMap)) {
       return Optional.of(new ExecutionSecret(false, Map.of()));
     }
-    return Optional.of(new ExecutionSecret(true, configMap.getData() == null ? Map.of() : Map.copyOf(configMap.getData())));
+    return Optional.of(
+        new ExecutionSecret(
+            true, configMap.getData() == null ? Map.of() : Map.copyOf(configMap.getData())));
   }
 
   /** Whether a Secret or ConfigMap carries sandboxes.dev/execution-input: "true". */
   public static boolean optedIn(HasMetadata object) {
-    Map<String, String> labels = object.getMetadata() == null ? null : object.getMetadata().getLabels();
-    return labels != null && ApiConstants.EXECUTION_INPUT_VALUE.equals(labels.get(ApiConstants.EXECUTION_INPUT_LABEL));
+    Map<String, String> labels =
+        object.getMetadata() == null ? null : object.getMetadata().getLabels();
+    return labels != null
+        && ApiConstants.EXECUTION_INPUT_VALUE.equals(
+            labels.get(ApiConstants.EXECUTION_INPUT_LABEL));
   }
 }

@@ -17,9 +17,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * A SandboxProvider's spec with every default applied, in one place. The CRD schema declares
- * some of these defaults too, but the mock server and `run` apply none, so the operator never
- * relies on them.
+ * A SandboxProvider's spec with every default applied, in one place. The CRD schema declares some
+ * of these defaults too, but the mock server and `run` apply none, so the operator never relies on
+ * them.
  */
 public record ProviderSettings(
     String namespace,
@@ -30,8 +30,10 @@ public record ProviderSettings(
 
   public static final int DEFAULT_TIMEOUT_SECONDS = 10;
   public static final int DEFAULT_MAX_TIMEOUT_SECONDS = 300;
+
   /** AgentRun's synchronous execution cap. */
   public static final int ALIYUN_MAX_TIMEOUT_SECONDS = 30;
+
   public static final int DEFAULT_MAX_OUTPUT_BYTES = 65536;
   public static final int DEFAULT_MAX_CODE_BYTES = 262144;
   public static final int DEFAULT_POOL_SIZE = 2;
@@ -71,9 +73,11 @@ public record ProviderSettings(
   private static Limits limits(ProviderType type, ExecutionLimits limits) {
     ExecutionLimits l = limits == null ? new ExecutionLimits() : limits;
     int maxTimeout =
-        or(l.getMaxTimeoutSeconds(),
+        or(
+            l.getMaxTimeoutSeconds(),
             type == ProviderType.ALIYUN ? ALIYUN_MAX_TIMEOUT_SECONDS : DEFAULT_MAX_TIMEOUT_SECONDS);
-    int defaultTimeout = or(l.getDefaultTimeoutSeconds(), Math.min(DEFAULT_TIMEOUT_SECONDS, maxTimeout));
+    int defaultTimeout =
+        or(l.getDefaultTimeoutSeconds(), Math.min(DEFAULT_TIMEOUT_SECONDS, maxTimeout));
     return new Limits(
         defaultTimeout,
         maxTimeout,
@@ -90,7 +94,8 @@ public record ProviderSettings(
     String defaultTemplate = defaultTemplate(spec);
     if (spec.getRuntimes() == null || spec.getRuntimes().isEmpty()) {
       for (Language language : Language.values()) {
-        runtimes.put(language, new Runtime(language, config.defaultRuntimeImage(), defaultTemplate));
+        runtimes.put(
+            language, new Runtime(language, config.defaultRuntimeImage(), defaultTemplate));
       }
       return runtimes;
     }
@@ -128,7 +133,9 @@ public record ProviderSettings(
   public static int poolSize(SandboxProviderSpec spec) {
     if (spec.getType() == ProviderType.SELF_MANAGED) {
       SelfManagedSpec selfManaged = spec.getSelfManaged();
-      return selfManaged == null ? DEFAULT_POOL_SIZE : or(selfManaged.getPoolSize(), DEFAULT_POOL_SIZE);
+      return selfManaged == null
+          ? DEFAULT_POOL_SIZE
+          : or(selfManaged.getPoolSize(), DEFAULT_POOL_SIZE);
     }
     if (spec.getType() == ProviderType.DOCKER) {
       DockerSpec docker = spec.getDocker();

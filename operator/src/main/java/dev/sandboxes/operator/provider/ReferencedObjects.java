@@ -4,9 +4,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Read access to the ConfigMaps and Secrets an execution or provider refers to: the cluster in
- * the operator, files and the environment in `run`. Values come back decoded (Secret data as
- * UTF-8 text).
+ * Read access to the ConfigMaps and Secrets an execution or provider refers to: the cluster in the
+ * operator, files and the environment in `run`. Values come back decoded (Secret data as UTF-8
+ * text).
  */
 public interface ReferencedObjects {
 
@@ -28,7 +28,8 @@ public interface ReferencedObjects {
 
   /**
    * A ConfigMap an execution reads arguments from (argumentsFrom.configMapKeyRef), under the same
-   * opt-in label as Secrets ({@code allowed}, data empty when not), or empty when it does not exist.
+   * opt-in label as Secrets ({@code allowed}, data empty when not), or empty when it does not
+   * exist.
    */
   Optional<ExecutionSecret> executionConfigMap(String namespace, String name);
 }

@@ -15,7 +15,11 @@ public final class SecretData {
   public static Map<String, String> decode(Secret secret) {
     Map<String, String> values = new TreeMap<>();
     if (secret.getData() != null) {
-      secret.getData().forEach((k, v) -> values.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
+      secret
+          .getData()
+          .forEach(
+              (k, v) ->
+                  values.put(k, new String(Base64.getDecoder().decode(v), StandardCharsets.UTF_8)));
     }
     if (secret.getStringData() != null) {
       values.putAll(secret.getStringData());

@@ -18,7 +18,10 @@ public interface ServiceCallListener {
     OK("Ok"),
     /** 429, or the service's own "throttled / no capacity, come back later" answer. */
     THROTTLED("Throttled"),
-    /** 404, or the service's own "does not exist": often expected (a sandbox already gone, a template to create). */
+    /**
+     * 404, or the service's own "does not exist": often expected (a sandbox already gone, a
+     * template to create).
+     */
     NOT_FOUND("NotFound"),
     /** Any other 4xx: a request the service refused (credentials, bad request, conflict). */
     CLIENT_ERROR("ClientError"),
@@ -38,7 +41,9 @@ public interface ServiceCallListener {
       return value;
     }
 
-    /** By the HTTP status alone, for services that signal throttling with 429 and absence with 404. */
+    /**
+     * By the HTTP status alone, for services that signal throttling with 429 and absence with 404.
+     */
     public static Outcome ofStatus(int status) {
       if (status == 429) {
         return THROTTLED;

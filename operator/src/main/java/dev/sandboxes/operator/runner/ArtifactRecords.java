@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Assembles the runner's artifact records ({@code a} header, {@code b} base64 bytes, {@code t}
- * what was left out; see docs/runner-protocol.md) into files, keeping no more than the limits:
- * memory stays at most {@code maxArtifactBytes} plus one record.
+ * Assembles the runner's artifact records ({@code a} header, {@code b} base64 bytes, {@code t} what
+ * was left out; see docs/runner-protocol.md) into files, keeping no more than the limits: memory
+ * stays at most {@code maxArtifactBytes} plus one record.
  */
 final class ArtifactRecords {
 
@@ -96,7 +96,9 @@ final class ArtifactRecords {
     } catch (IOException malformed) {
       header = null;
     }
-    if (header == null || !header.path("name").isTextual() || !header.path("size").canConvertToLong()) {
+    if (header == null
+        || !header.path("name").isTextual()
+        || !header.path("size").canConvertToLong()) {
       fail("an artifact header is not {name, size}");
       return;
     }
@@ -107,7 +109,9 @@ final class ArtifactRecords {
       fail("the artifact name " + abbreviate(name) + " " + bad);
     } else if (!names.add(name)) {
       fail("the artifact " + abbreviate(name) + " arrived twice");
-    } else if (size < 0 || files.size() >= limits.maxArtifacts() || totalBytes + size > limits.maxArtifactBytes()) {
+    } else if (size < 0
+        || files.size() >= limits.maxArtifacts()
+        || totalBytes + size > limits.maxArtifactBytes()) {
       fail("the runner sent more artifacts than maxArtifacts or maxArtifactBytes allow");
     } else {
       currentName = name;
@@ -169,9 +173,11 @@ final class ArtifactRecords {
         JsonNode summary = JSON.readTree(omittedJson.toByteArray());
         for (JsonNode entry : summary.path("omitted")) {
           JsonNode size = entry.get("sizeBytes");
-          omitted.add(new CollectedArtifacts.Omitted(
-              abbreviate(entry.path("name").asText()), entry.path("reason").asText(),
-              size != null && size.canConvertToLong() ? size.asLong() : null));
+          omitted.add(
+              new CollectedArtifacts.Omitted(
+                  abbreviate(entry.path("name").asText()),
+                  entry.path("reason").asText(),
+                  size != null && size.canConvertToLong() ? size.asLong() : null));
         }
         omittedCount = Math.max(summary.path("omittedCount").asInt(), omitted.size());
         truncated = summary.path("truncated").asBoolean();

@@ -13,10 +13,15 @@ import java.util.List;
  * @param problem why the artifact records could not all be used (malformed), or null
  */
 public record CollectedArtifacts(
-    List<Artifact> files, List<Omitted> omitted, int omittedCount, boolean truncated, String problem) {
+    List<Artifact> files,
+    List<Omitted> omitted,
+    int omittedCount,
+    boolean truncated,
+    String problem) {
 
   /** No artifacts. */
-  public static final CollectedArtifacts NONE = new CollectedArtifacts(List.of(), List.of(), 0, false, null);
+  public static final CollectedArtifacts NONE =
+      new CollectedArtifacts(List.of(), List.of(), 0, false, null);
 
   public CollectedArtifacts {
     files = List.copyOf(files);
@@ -46,7 +51,8 @@ public record CollectedArtifacts(
       return "";
     }
     StringBuilder text = new StringBuilder();
-    text.append(omittedCount).append(omittedCount == 1 ? " entry" : " entries")
+    text.append(omittedCount)
+        .append(omittedCount == 1 ? " entry" : " entries")
         .append(" under SANDBOX_OUTPUT_DIR left out: ");
     for (int i = 0; i < omitted.size() && i < 5; i++) {
       Omitted entry = omitted.get(i);

@@ -14,15 +14,17 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * The small programs every sandbox runs (one per language) and the one-line JSON envelope they
- * read on stdin. The envelope carries code and arguments as data; nothing is pasted into source.
+ * The small programs every sandbox runs (one per language) and the one-line JSON envelope they read
+ * on stdin. The envelope carries code and arguments as data; nothing is pasted into source.
  */
 public final class RunnerProgram {
 
   /** Protocol version, in the envelope and in docs/runner-protocol.md. */
   public static final int PROTOCOL_VERSION = 1;
 
-  /** Exit code of a runner that could not read its envelope: the operator's fault, not the user's. */
+  /**
+   * Exit code of a runner that could not read its envelope: the operator's fault, not the user's.
+   */
   public static final int ENVELOPE_ERROR_EXIT_CODE = 70;
 
   /**
@@ -33,7 +35,8 @@ public final class RunnerProgram {
 
   /**
    * Where pool sandboxes keep the once-only marker: the sandbox's own {@code /tmp} (a per-pod
-   * emptyDir, a per-container tmpfs), never shared with another sandbox. See docs/runner-protocol.md.
+   * emptyDir, a per-container tmpfs), never shared with another sandbox. See
+   * docs/runner-protocol.md.
    */
   public static final String ONCE_MARKER = "/tmp/.sandbox-runner-envelope-received";
 
@@ -85,11 +88,16 @@ public final class RunnerProgram {
   /**
    * The envelope line, newline-terminated, as UTF-8 bytes.
    *
-   * @param hideSource the runner prints no source line of the code (tracebacks, syntax errors):
-   *     set for code read from a Secret
+   * @param hideSource the runner prints no source line of the code (tracebacks, syntax errors): set
+   *     for code read from a Secret
    */
   public static byte[] envelope(
-      String nonce, ExecutionMode mode, String entrypoint, String code, JsonNode arguments, boolean hideSource) {
+      String nonce,
+      ExecutionMode mode,
+      String entrypoint,
+      String code,
+      JsonNode arguments,
+      boolean hideSource) {
     return envelope(nonce, mode, entrypoint, code, arguments, hideSource, null);
   }
 

@@ -29,7 +29,8 @@ public record RunnerReport(
     CollectedArtifacts artifacts) {
 
   /** No done record arrived. */
-  public static final RunnerReport NONE = new RunnerReport(null, null, null, null, null, null, null);
+  public static final RunnerReport NONE =
+      new RunnerReport(null, null, null, null, null, null, null);
 
   public RunnerReport {
     if (artifacts == null) {
@@ -39,12 +40,20 @@ public record RunnerReport(
 
   /** A report without artifacts. */
   public RunnerReport(
-      String status, String kind, String message, JsonNode result, String resultProblem, Integer exitCode, String untrusted) {
-    this(status, kind, message, result, resultProblem, exitCode, untrusted, CollectedArtifacts.NONE);
+      String status,
+      String kind,
+      String message,
+      JsonNode result,
+      String resultProblem,
+      Integer exitCode,
+      String untrusted) {
+    this(
+        status, kind, message, result, resultProblem, exitCode, untrusted, CollectedArtifacts.NONE);
   }
 
   /** A report without an exit code in its done record, believed. */
-  public RunnerReport(String status, String kind, String message, JsonNode result, String resultProblem) {
+  public RunnerReport(
+      String status, String kind, String message, JsonNode result, String resultProblem) {
     this(status, kind, message, result, resultProblem, null, null);
   }
 
@@ -69,8 +78,8 @@ public record RunnerReport(
   }
 
   /**
-   * The exit code the runner ends with after this done record: 0 after {@code ok}, 1 after
-   * {@code error}, the recorded code after {@code exit}; null without a believable record.
+   * The exit code the runner ends with after this done record: 0 after {@code ok}, 1 after {@code
+   * error}, the recorded code after {@code exit}; null without a believable record.
    */
   public Integer impliedExitCode() {
     if (!finished()) {
@@ -84,10 +93,10 @@ public record RunnerReport(
   }
 
   /**
-   * This report checked against the exit code the backend observed: the runner exits 0 after
-   * {@code ok}, 1 after {@code error} and with the recorded code after {@code exit}. Anything else
-   * means the records did not come from the runner's own ending (code in the sandbox wrote them,
-   * or ended the process after they were written), so they are not believed.
+   * This report checked against the exit code the backend observed: the runner exits 0 after {@code
+   * ok}, 1 after {@code error} and with the recorded code after {@code exit}. Anything else means
+   * the records did not come from the runner's own ending (code in the sandbox wrote them, or ended
+   * the process after they were written), so they are not believed.
    */
   public RunnerReport against(Integer processExitCode) {
     if (!finished() || processExitCode == null) {
@@ -100,8 +109,12 @@ public record RunnerReport(
       default -> expected = exitCode == null ? processExitCode : exitCode;
     }
     if (expected != processExitCode) {
-      return untrusted("the done record says " + status + (exitCode == null ? "" : " " + exitCode)
-          + " but the process exited with code " + processExitCode);
+      return untrusted(
+          "the done record says "
+              + status
+              + (exitCode == null ? "" : " " + exitCode)
+              + " but the process exited with code "
+              + processExitCode);
     }
     return this;
   }

@@ -22,7 +22,8 @@ public final class RunnerStreams {
   public static final int MAX_RESULT_BYTES = 256 * 1024;
 
   private static final int MAX_DONE_BYTES = 16 * 1024;
-  // Exactly one JSON value per record set, no duplicate keys: the runners never write anything else.
+  // Exactly one JSON value per record set, no duplicate keys: the runners never write anything
+  // else.
   private static final ObjectMapper JSON =
       JsonMapper.builder()
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -42,7 +43,10 @@ public final class RunnerStreams {
   private volatile boolean finished;
   private final CompletableFuture<Void> doneRecord = new CompletableFuture<>();
 
-  /** Streams for a runner that collects no artifacts (none are expected; any that arrive are capped by the defaults). */
+  /**
+   * Streams for a runner that collects no artifacts (none are expected; any that arrive are capped
+   * by the defaults).
+   */
   public RunnerStreams(String nonce, int maxOutputBytes) {
     this(nonce, maxOutputBytes, ArtifactLimits.DEFAULT);
   }
@@ -128,14 +132,16 @@ public final class RunnerStreams {
   /**
    * Parses the runner's records; call after {@link #finish()}. The runner writes at most one done
    * record, last, and its {@code resultBytes} counts the result records exactly; records that break
-   * these rules were not all written by the runner, and the report says so instead of choosing
-   * one of them (see docs/runner-protocol.md, "What records can claim").
+   * these rules were not all written by the runner, and the report says so instead of choosing one
+   * of them (see docs/runner-protocol.md, "What records can claim").
    */
   public RunnerReport report() {
     if (doneRecords == 0) {
       // Killed, or os._exit: files the runner still sent are kept, nothing else is claimed.
       CollectedArtifacts files = artifacts.result();
-      return files.isEmpty() ? RunnerReport.NONE : new RunnerReport(null, null, null, null, null, null, null, files);
+      return files.isEmpty()
+          ? RunnerReport.NONE
+          : new RunnerReport(null, null, null, null, null, null, null, files);
     }
     if (doneRecords > 1) {
       return RunnerReport.untrusted(doneRecords + " done records arrived; the runner writes one");
@@ -157,13 +163,23 @@ public final class RunnerStreams {
     }
     String status = text(record, "status");
     if (!"ok".equals(status) && !"error".equals(status) && !"exit".equals(status)) {
-      return RunnerReport.untrusted("the done record has status " + (status == null ? "none" : "\"" + abbreviate(status) + "\""));
+      return RunnerReport.untrusted(
+          "the done record has status "
+              + (status == null ? "none" : "\"" + abbreviate(status) + "\""));
     }
     JsonNode declared = record.get("resultBytes");
-    long resultBytes = declared == null ? 0 : declared.canConvertToLong() && declared.isIntegralNumber() ? declared.asLong() : -1;
+    long resultBytes =
+        declared == null
+            ? 0
+            : declared.canConvertToLong() && declared.isIntegralNumber() ? declared.asLong() : -1;
     if (resultBytes != result.total() || (resultBytes > 0 && !"ok".equals(status))) {
-      return RunnerReport.untrusted("the result records hold " + result.total() + " bytes but the done record ("
-          + status + ") accounts for " + Math.max(resultBytes, 0));
+      return RunnerReport.untrusted(
+          "the result records hold "
+              + result.total()
+              + " bytes but the done record ("
+              + status
+              + ") accounts for "
+              + Math.max(resultBytes, 0));
     }
     JsonNode code = record.get("code");
     Integer exitCode = code != null && code.isInt() ? code.asInt() : null;
@@ -190,7 +206,8 @@ public final class RunnerStreams {
     if (value != null && value.isNull()) {
       value = null;
     }
-    return new RunnerReport(status, kind, message, value, problem, exitCode, null, artifacts.result());
+    return new RunnerReport(
+        status, kind, message, value, problem, exitCode, null, artifacts.result());
   }
 
   private static String abbreviate(String text) {

@@ -31,14 +31,16 @@ import org.slf4j.LoggerFactory;
  * provider is Ready, a tiny execution goes through the real backend (lease, sandbox, runner,
  * envelope, records, deletion) and its result is checked. Reported as the CanaryPassed condition,
  * with the latency in the message and in status.canary. Runs off the reconcile threads; the
- * reconciler asks {@link #schedule} and copies the last result into the status with
- * {@link #applyTo}.
+ * reconciler asks {@link #schedule} and copies the last result into the status with {@link
+ * #applyTo}.
  */
 public final class Canary implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(Canary.class);
+
   /** Default seconds between runs. */
   public static final int DEFAULT_INTERVAL_SECONDS = 300;
+
   private static final class State {
     volatile Instant lastStart;
     volatile boolean running;
@@ -58,11 +60,13 @@ public final class Canary implements AutoCloseable {
     this.clock = clock;
     this.finished = finished;
     AtomicInteger threads = new AtomicInteger();
-    this.executor = Executors.newCachedThreadPool(r -> {
-      Thread thread = new Thread(r, "canary-" + threads.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.executor =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread thread = new Thread(r, "canary-" + threads.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
   }
 
   /**
@@ -91,22 +95,29 @@ public final class Canary implements AutoCloseable {
       }
       state.running = true;
       state.lastStart = now;
-      state.control = new RunControl(id -> { });
+      state.control = new RunControl(id -> {});
     }
     Language language = language(provider.getSpec());
     RunControl control = state.control;
     try {
-      executor.execute(() -> {
-        try {
-          state.last = CanaryRun.run(runtime.backend(), runtime.settings(), language, control, clock);
-          LOG.info("SandboxProvider {}: canary {}", runtime.settings().displayName(), state.last.message());
-        } catch (RuntimeException e) {
-          state.last = new CanaryRun.Result(false, "the canary could not run: " + e, 0, clock.instant(), language);
-        } finally {
-          state.running = false;
-          finished.accept(provider);
-        }
-      });
+      executor.execute(
+          () -> {
+            try {
+              state.last =
+                  CanaryRun.run(runtime.backend(), runtime.settings(), language, control, clock);
+              LOG.info(
+                  "SandboxProvider {}: canary {}",
+                  runtime.settings().displayName(),
+                  state.last.message());
+            } catch (RuntimeException e) {
+              state.last =
+                  new CanaryRun.Result(
+                      false, "the canary could not run: " + e, 0, clock.instant(), language);
+            } finally {
+              state.running = false;
+              finished.accept(provider);
+            }
+          });
     } catch (RejectedExecutionException closing) {
       state.running = false;
     }
@@ -129,11 +140,14 @@ public final class Canary implements AutoCloseable {
 
   @Override
   public void close() {
-    states.values().forEach(s -> {
-      if (s.control != null) {
-        s.control.cancel("The operator is shutting down");
-      }
-    });
+    states
+        .values()
+        .forEach(
+            s -> {
+              if (s.control != null) {
+                s.control.cancel("The operator is shutting down");
+              }
+            });
     executor.shutdownNow();
   }
 
@@ -145,16 +159,31 @@ public final class Canary implements AutoCloseable {
    * sandbox was free; status.canary with time and latency. Removes both without spec.canary.
    */
   public void applyTo(SandboxProvider provider, SandboxProviderStatus status, Instant now) {
-    applyTo(provider.getSpec(), status, last(provider.getMetadata().getUid()).orElse(null),
+    applyTo(
+        provider.getSpec(),
+        status,
+        last(provider.getMetadata().getUid()).orElse(null),
         Conditions.isTrue(status.getConditions(), ConditionTypes.READY),
-        provider.getMetadata().getGeneration() == null ? 1L : provider.getMetadata().getGeneration(), now);
+        provider.getMetadata().getGeneration() == null
+            ? 1L
+            : provider.getMetadata().getGeneration(),
+        now);
   }
 
-  /** The pure part of {@link #applyTo(SandboxProvider, SandboxProviderStatus, Instant)}; also for `run --canary`. */
-  public static void applyTo(SandboxProviderSpec spec, SandboxProviderStatus status, CanaryRun.Result last, boolean ready, long generation,
+  /**
+   * The pure part of {@link #applyTo(SandboxProvider, SandboxProviderStatus, Instant)}; also for
+   * `run --canary`.
+   */
+  public static void applyTo(
+      SandboxProviderSpec spec,
+      SandboxProviderStatus status,
+      CanaryRun.Result last,
+      boolean ready,
+      long generation,
       Instant now) {
     if (spec.getCanary() == null) {
-      Conditions.get(status.getConditions(), ConditionTypes.CANARY_PASSED).ifPresent(status.getConditions()::remove);
+      Conditions.get(status.getConditions(), ConditionTypes.CANARY_PASSED)
+          .ifPresent(status.getConditions()::remove);
       status.setCanary(null);
       return;
     }
@@ -171,8 +200,11 @@ public final class Canary implements AutoCloseable {
     if (!ready) {
       conditionStatus = Conditions.UNKNOWN;
       reason = SandboxProviderReason.CANARY_PENDING;
-      message = "The provider is not Ready; the canary runs once it is"
-          + (last == null || last.passed() == null ? "." : " (the last one " + (last.passed() ? "passed" : "failed") + ").");
+      message =
+          "The provider is not Ready; the canary runs once it is"
+              + (last == null || last.passed() == null
+                  ? "."
+                  : " (the last one " + (last.passed() ? "passed" : "failed") + ").");
     } else if (last == null) {
       conditionStatus = Conditions.UNKNOWN;
       reason = SandboxProviderReason.CANARY_PENDING;
@@ -183,10 +215,20 @@ public final class Canary implements AutoCloseable {
       message = "The canary " + last.message() + ".";
     } else {
       conditionStatus = last.passed() ? Conditions.TRUE : Conditions.FALSE;
-      reason = last.passed() ? SandboxProviderReason.CANARY_SUCCEEDED : SandboxProviderReason.CANARY_FAILED;
+      reason =
+          last.passed()
+              ? SandboxProviderReason.CANARY_SUCCEEDED
+              : SandboxProviderReason.CANARY_FAILED;
       message = capitalize(last.message()) + ".";
     }
-    Conditions.set(status.getConditions(), ConditionTypes.CANARY_PASSED, conditionStatus, reason, message, generation, now);
+    Conditions.set(
+        status.getConditions(),
+        ConditionTypes.CANARY_PASSED,
+        conditionStatus,
+        reason,
+        message,
+        generation,
+        now);
   }
 
   /** spec.canary.language, else the first language in spec.runtimes, else python. */
@@ -194,14 +236,17 @@ public final class Canary implements AutoCloseable {
     if (spec.getCanary() != null && spec.getCanary().getLanguage() != null) {
       return spec.getCanary().getLanguage();
     }
-    if (spec.getRuntimes() != null && !spec.getRuntimes().isEmpty() && spec.getRuntimes().get(0).getLanguage() != null) {
+    if (spec.getRuntimes() != null
+        && !spec.getRuntimes().isEmpty()
+        && spec.getRuntimes().get(0).getLanguage() != null) {
       return spec.getRuntimes().get(0).getLanguage();
     }
     return Language.PYTHON;
   }
 
   static Duration interval(CanarySpec spec) {
-    return Duration.ofSeconds(spec.getIntervalSeconds() == null ? DEFAULT_INTERVAL_SECONDS : spec.getIntervalSeconds());
+    return Duration.ofSeconds(
+        spec.getIntervalSeconds() == null ? DEFAULT_INTERVAL_SECONDS : spec.getIntervalSeconds());
   }
 
   private static String capitalize(String text) {

@@ -30,36 +30,60 @@ public final class IsolationPolicyCheck {
         }
         DockerSettings docker = DockerSettings.of(spec.getDocker());
         if (!policy.allowsDockerRuntime(docker.runtime())) {
-          violations.add("spec.docker.runtime " + docker.runtime()
-              + (spec.getDocker().getRuntime() == null ? " (the default)" : "")
-              + " (allowed runtimes: " + IsolationPolicy.describe(policy.dockerRuntimes()) + ")");
+          violations.add(
+              "spec.docker.runtime "
+                  + docker.runtime()
+                  + (spec.getDocker().getRuntime() == null ? " (the default)" : "")
+                  + " (allowed runtimes: "
+                  + IsolationPolicy.describe(policy.dockerRuntimes())
+                  + ")");
         }
         if (!policy.allowsDockerNetwork(docker.network())) {
-          violations.add("spec.docker.network " + docker.network()
-              + " (allowed network modes: " + IsolationPolicy.describe(policy.dockerNetworks()) + ")");
+          violations.add(
+              "spec.docker.network "
+                  + docker.network()
+                  + " (allowed network modes: "
+                  + IsolationPolicy.describe(policy.dockerNetworks())
+                  + ")");
         }
         String host = docker.host();
-        if (host != null && host.startsWith("tcp://") && spec.getDocker().getTlsSecretRef() == null
+        if (host != null
+            && host.startsWith("tcp://")
+            && spec.getDocker().getTlsSecretRef() == null
             && !policy.dockerPlainTcp()) {
-          violations.add("spec.docker.host " + host + " without spec.docker.tlsSecretRef (plain tcp:// is not allowed:"
-              + " set tlsSecretRef to a Secret with ca.crt, tls.crt and tls.key)");
+          violations.add(
+              "spec.docker.host "
+                  + host
+                  + " without spec.docker.tlsSecretRef (plain tcp:// is not allowed:"
+                  + " set tlsSecretRef to a Secret with ca.crt, tls.crt and tls.key)");
         }
       }
       case SELF_MANAGED -> {
         SelfManagedSettings selfManaged = SelfManagedSettings.of(spec.getSelfManaged());
         if (!policy.allowsRuntimeClass(selfManaged.runtimeClassName())) {
-          violations.add("spec.selfManaged.runtimeClassName " + selfManaged.runtimeClassName()
-              + (spec.getSelfManaged() == null || spec.getSelfManaged().getRuntimeClassName() == null ? " (the default)" : "")
-              + " (allowed RuntimeClasses: " + IsolationPolicy.describe(policy.runtimeClasses()) + ")");
+          violations.add(
+              "spec.selfManaged.runtimeClassName "
+                  + selfManaged.runtimeClassName()
+                  + (spec.getSelfManaged() == null
+                          || spec.getSelfManaged().getRuntimeClassName() == null
+                      ? " (the default)"
+                      : "")
+                  + " (allowed RuntimeClasses: "
+                  + IsolationPolicy.describe(policy.runtimeClasses())
+                  + ")");
         }
-        boolean egress = spec.getSelfManaged() != null && spec.getSelfManaged().getEgress() != null
-            && spec.getSelfManaged().getEgress().getPolicy() == EgressPolicy.ALLOW_LIST;
+        boolean egress =
+            spec.getSelfManaged() != null
+                && spec.getSelfManaged().getEgress() != null
+                && spec.getSelfManaged().getEgress().getPolicy() == EgressPolicy.ALLOW_LIST;
         if (egress && !policy.selfManagedEgress()) {
-          violations.add("spec.selfManaged.egress.policy AllowList (egress from sandbox pods is not allowed; use Deny)");
+          violations.add(
+              "spec.selfManaged.egress.policy AllowList (egress from sandbox pods is not allowed; use Deny)");
         }
       }
       case ALIYUN, E2B -> {
-        // Remote services: the operator cannot choose their isolation (documented in docs/security.md).
+        // Remote services: the operator cannot choose their isolation (documented in
+        // docs/security.md).
       }
     }
     return violations;

@@ -53,16 +53,19 @@ public final class ProviderRegistry implements MeteredProviders, AutoCloseable {
       return current;
     }
     Runnable ownListener = context.capacityListener();
-    SandboxBackend backend = factory.create(context.withListeners(
-        () -> {
-          capacityListener.accept(uid);
-          ownListener.run();
-        },
-        context.serviceCallListener()));
+    SandboxBackend backend =
+        factory.create(
+            context.withListeners(
+                () -> {
+                  capacityListener.accept(uid);
+                  ownListener.run();
+                },
+                context.serviceCallListener()));
     ProviderRuntime fresh = new ProviderRuntime(uid, fingerprint, context.settings(), backend);
     ProviderRuntime previous = runtimes.put(uid, fresh);
     if (previous != null) {
-      LOG.info("SandboxProvider {} changed; replacing its backend", context.settings().displayName());
+      LOG.info(
+          "SandboxProvider {} changed; replacing its backend", context.settings().displayName());
       closeQuietly(previous);
     }
     return fresh;
@@ -104,7 +107,10 @@ public final class ProviderRegistry implements MeteredProviders, AutoCloseable {
     try {
       runtime.backend().close();
     } catch (RuntimeException e) {
-      LOG.warn("closing the backend of SandboxProvider {} failed: {}", runtime.settings().displayName(), e.toString());
+      LOG.warn(
+          "closing the backend of SandboxProvider {} failed: {}",
+          runtime.settings().displayName(),
+          e.toString());
     }
   }
 }

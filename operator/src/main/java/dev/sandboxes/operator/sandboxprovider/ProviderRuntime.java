@@ -17,7 +17,8 @@ public final class ProviderRuntime {
   private volatile ProbeResult lastProbe;
   private volatile ProbeResult previousProbe;
 
-  public ProviderRuntime(String uid, String fingerprint, ProviderSettings settings, SandboxBackend backend) {
+  public ProviderRuntime(
+      String uid, String fingerprint, ProviderSettings settings, SandboxBackend backend) {
     this.uid = uid;
     this.fingerprint = fingerprint;
     this.settings = settings;

@@ -62,7 +62,8 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   private final EventRecorder events;
   private final OperatorMetrics metrics;
   private final Clock clock;
-  private final TriggerEventSource<SandboxProvider> triggers = new TriggerEventSource<>("provider-triggers");
+  private final TriggerEventSource<SandboxProvider> triggers =
+      new TriggerEventSource<>("provider-triggers");
   private final Canary canary;
   private final SandboxProviderStatusRecorder recorder = new SandboxProviderStatusRecorder();
   private final Consumer<SandboxProvider> readyListener;
@@ -80,15 +81,21 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
    * @param readyListener called (on a reconcile thread) each time a provider becomes ready in this
    *     process
    */
-  public SandboxProviderReconciler(ProviderRegistry registry, OperatorConfig config, EventRecorder events,
-      OperatorMetrics metrics, Clock clock, Consumer<SandboxProvider> readyListener) {
+  public SandboxProviderReconciler(
+      ProviderRegistry registry,
+      OperatorConfig config,
+      EventRecorder events,
+      OperatorMetrics metrics,
+      Clock clock,
+      Consumer<SandboxProvider> readyListener) {
     this.registry = registry;
     this.readyListener = readyListener;
     this.metrics = metrics;
     this.config = config;
     this.events = events;
     this.clock = clock;
-    this.canary = new Canary(clock, provider -> triggers.trigger(ResourceID.fromResource(provider)));
+    this.canary =
+        new Canary(clock, provider -> triggers.trigger(ResourceID.fromResource(provider)));
     recorder.subscribe((provider, before, after) -> metrics.providerStatus(provider, after));
     recorder.subscribe(this::recordPoolResizes);
     triggers.onDeleted(
@@ -102,17 +109,20 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
   }
 
   /**
-   * No informer on Secrets: it would cache every Secret of the watched namespaces (and need list and
-   * watch on all of them). Referenced Secrets are read with GETs on each reconcile instead, which
-   * runs at least every probe interval, so a rotated or newly created Secret is picked up within it.
+   * No informer on Secrets: it would cache every Secret of the watched namespaces (and need list
+   * and watch on all of them). Referenced Secrets are read with GETs on each reconcile instead,
+   * which runs at least every probe interval, so a rotated or newly created Secret is picked up
+   * within it.
    */
   @Override
-  public List<EventSource<?, SandboxProvider>> prepareEventSources(EventSourceContext<SandboxProvider> context) {
+  public List<EventSource<?, SandboxProvider>> prepareEventSources(
+      EventSourceContext<SandboxProvider> context) {
     return List.of(triggers);
   }
 
   @Override
-  public UpdateControl<SandboxProvider> reconcile(SandboxProvider provider, Context<SandboxProvider> context) {
+  public UpdateControl<SandboxProvider> reconcile(
+      SandboxProvider provider, Context<SandboxProvider> context) {
     String uid = provider.getMetadata().getUid();
     Instant now = clock.instant();
     List<String> problems = SandboxProviderValidator.validate(provider.getSpec());
@@ -120,46 +130,82 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
       registry.remove(uid);
       String message = "Invalid spec: " + String.join("; ", problems) + ".";
       events.record(provider, Type.Warning, SandboxProviderReason.INVALID_PROVIDER_SPEC, message);
-      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now), null);
+      return write(
+          provider,
+          context,
+          SandboxProviderStatusCalculator.notReady(
+              provider, SandboxProviderReason.INVALID_SPEC, message, now),
+          null);
     }
-    List<String> violations = IsolationPolicyCheck.violations(config.isolationPolicy(), provider.getSpec());
+    List<String> violations =
+        IsolationPolicyCheck.violations(config.isolationPolicy(), provider.getSpec());
     if (!violations.isEmpty()) {
       registry.remove(uid);
-      String message = "The operator's isolation policy forbids " + String.join("; ", violations)
-          + ". Change the provider, or ask the cluster's operator to allow it (Helm values isolationPolicy.*).";
+      String message =
+          "The operator's isolation policy forbids "
+              + String.join("; ", violations)
+              + ". Change the provider, or ask the cluster's operator to allow it (Helm values isolationPolicy.*).";
       events.record(provider, Type.Warning, SandboxProviderReason.POLICY_VIOLATION, message);
       // No retry storm: the policy only changes with an operator restart, the spec with an event.
-      return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.POLICY_VIOLATION, message, now), null);
+      return write(
+          provider,
+          context,
+          SandboxProviderStatusCalculator.notReady(
+              provider, SandboxProviderReason.POLICY_VIOLATION, message, now),
+          null);
     }
     if (!registry.factory().supports(provider.getSpec().getType())) {
       registry.remove(uid);
-      String message = "Provider type " + provider.getSpec().getType().value() + " is not available in this operator build.";
-      return write(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now), null);
+      String message =
+          "Provider type "
+              + provider.getSpec().getType().value()
+              + " is not available in this operator build.";
+      return write(
+          provider,
+          context,
+          SandboxProviderStatusCalculator.notReady(
+              provider, SandboxProviderReason.INVALID_SPEC, message, now),
+          null);
     }
     SecretRequirements.Resolution secrets =
         SecretRequirements.resolve(
-            provider.getMetadata().getNamespace(), provider.getSpec(), new KubernetesReferencedObjects(context.getClient()));
+            provider.getMetadata().getNamespace(),
+            provider.getSpec(),
+            new KubernetesReferencedObjects(context.getClient()));
     if (!secrets.ok()) {
       registry.remove(uid);
-      events.record(provider, Type.Warning, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem());
+      events.record(
+          provider, Type.Warning, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem());
       // Secrets are not watched: look again soon, so that a Secret created now is found quickly.
-      return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem(), now),
+      return write(
+          provider,
+          context,
+          SandboxProviderStatusCalculator.notReady(
+              provider, SandboxProviderReason.CREDENTIALS_MISSING, secrets.problem(), now),
           NOT_READY_PROBE_INTERVAL);
     }
     ProviderSettings settings = ProviderSettings.of(provider, config);
     BackendContext backendContext =
-        new BackendContext(uid, settings, provider.getSpec(), secrets.secrets(), config, context.getClient(),
-            () -> poolChanged(uid), outcome -> metrics.serviceCall(settings.type(), outcome));
+        new BackendContext(
+            uid,
+            settings,
+            provider.getSpec(),
+            secrets.secrets(),
+            config,
+            context.getClient(),
+            () -> poolChanged(uid),
+            outcome -> metrics.serviceCall(settings.type(), outcome));
     ProviderRuntime runtime;
     try {
       runtime = registry.ensure(backendContext, fingerprint(provider, secrets.secrets()));
     } catch (RuntimeException e) {
       registry.remove(uid);
       String message = "The backend could not be set up: " + e.getMessage();
-      return write(provider, context,
-          SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.INVALID_SPEC, message, now),
+      return write(
+          provider,
+          context,
+          SandboxProviderStatusCalculator.notReady(
+              provider, SandboxProviderReason.INVALID_SPEC, message, now),
           NOT_READY_PROBE_INTERVAL);
     }
     ProbeResult probe = runtime.lastProbe();
@@ -181,7 +227,10 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
         LOG.info("SandboxProvider {} is ready: {}", settings.displayName(), probe.message());
         ProbeResult before = runtime.previousProbe();
         if (before != null && before.reason() == SandboxProviderReason.SANDBOX_START_FAILING) {
-          events.record(provider, Type.Normal, SandboxProviderReason.SANDBOX_START_RECOVERED,
+          events.record(
+              provider,
+              Type.Normal,
+              SandboxProviderReason.SANDBOX_START_RECOVERED,
               "A sandbox started again; the provider is Ready. " + probe.message());
         }
         events.record(provider, Type.Normal, SandboxProviderReason.PROVIDER_READY, probe.message());
@@ -189,9 +238,17 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
         // executions waiting for this process to see the provider ready must be told directly.
         readyListener.accept(provider);
       } else if (!probe.ready()) {
-        LOG.info("SandboxProvider {} is not ready ({}): {}", settings.displayName(), probe.reason(), probe.message());
-        events.record(provider, Type.Warning,
-            probe.reason() == SandboxProviderReason.SANDBOX_START_FAILING ? SandboxProviderReason.SANDBOX_START_FAILING : SandboxProviderReason.PROBE_FAILED,
+        LOG.info(
+            "SandboxProvider {} is not ready ({}): {}",
+            settings.displayName(),
+            probe.reason(),
+            probe.message());
+        events.record(
+            provider,
+            Type.Warning,
+            probe.reason() == SandboxProviderReason.SANDBOX_START_FAILING
+                ? SandboxProviderReason.SANDBOX_START_FAILING
+                : SandboxProviderReason.PROBE_FAILED,
             probe.message());
         metrics.backendError(settings.type(), probe.reason());
       }
@@ -201,25 +258,37 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
             provider, probe, runtime.backend().pools(), probeDue ? now : lastProbe);
     Duration next = probe.ready() ? config.probeInterval() : NOT_READY_PROBE_INTERVAL;
     Optional<Duration> canaryDue = canary.schedule(provider, runtime);
-    return write(provider, context, status, canaryDue.filter(due -> due.compareTo(next) < 0).orElse(next));
+    return write(
+        provider, context, status, canaryDue.filter(due -> due.compareTo(next) < 0).orElse(next));
   }
 
   /**
    * A reconcile failed; JOSDK retries it as usual. A provider probed before keeps its status (an
-   * observation that still stands); one never probed says why it is not Ready yet. The message names
-   * the error's type only: its text may quote more than a status should show.
+   * observation that still stands); one never probed says why it is not Ready yet. The message
+   * names the error's type only: its text may quote more than a status should show.
    */
   @Override
   public ErrorStatusUpdateControl<SandboxProvider> updateErrorStatus(
       SandboxProvider provider, Context<SandboxProvider> context, Exception e) {
-    if (provider.getStatus() == null || Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).isEmpty()) {
+    if (provider.getStatus() == null
+        || Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).isEmpty()) {
       try {
-        recorder.record(provider, context, SandboxProviderStatusCalculator.notReady(provider, SandboxProviderReason.PROBING,
-            "The operator could not reconcile this SandboxProvider yet (" + e.getClass().getSimpleName()
-                + ") and retries; the operator's log has the details.", clock.instant()));
+        recorder.record(
+            provider,
+            context,
+            SandboxProviderStatusCalculator.notReady(
+                provider,
+                SandboxProviderReason.PROBING,
+                "The operator could not reconcile this SandboxProvider yet ("
+                    + e.getClass().getSimpleName()
+                    + ") and retries; the operator's log has the details.",
+                clock.instant()));
       } catch (RuntimeException notWritten) {
-        LOG.debug("SandboxProvider {}/{}: the error status was not written: {}", provider.getMetadata().getNamespace(),
-            provider.getMetadata().getName(), notWritten.toString());
+        LOG.debug(
+            "SandboxProvider {}/{}: the error status was not written: {}",
+            provider.getMetadata().getNamespace(),
+            provider.getMetadata().getName(),
+            notWritten.toString());
       }
     }
     return ErrorStatusUpdateControl.defaultErrorProcessing();
@@ -245,7 +314,8 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
     try {
       return runtime.backend().probe();
     } catch (RuntimeException e) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE, "The probe failed: " + e.getMessage());
     }
   }
 
@@ -257,28 +327,48 @@ public class SandboxProviderReconciler implements Reconciler<SandboxProvider>, A
         || !Conditions.get(status.getConditions(), ConditionTypes.READY).isPresent();
   }
 
-  /** One event per pool whose target moved since the last status, with the two numbers behind it. */
-  private void recordPoolResizes(SandboxProvider provider, SandboxProviderStatus previous, SandboxProviderStatus status) {
+  /**
+   * One event per pool whose target moved since the last status, with the two numbers behind it.
+   */
+  private void recordPoolResizes(
+      SandboxProvider provider, SandboxProviderStatus previous, SandboxProviderStatus status) {
     if (previous == null || previous.getPools() == null || status.getPools() == null) {
       return;
     }
     for (dev.sandboxes.api.v1alpha1.PoolStatus pool : status.getPools()) {
       previous.getPools().stream()
           .filter(before -> before.getLanguage() == pool.getLanguage())
-          .filter(before -> before.getDesired() != null && pool.getDesired() != null
-              && !before.getDesired().equals(pool.getDesired()))
+          .filter(
+              before ->
+                  before.getDesired() != null
+                      && pool.getDesired() != null
+                      && !before.getDesired().equals(pool.getDesired()))
           .findFirst()
-          .ifPresent(before -> events.record(provider, Type.Normal, SandboxProviderReason.POOL_RESIZED, String.format(java.util.Locale.ROOT,
-              "The %s pool now aims for %d idle or starting sandboxes (was %d): %s executions per minute x %.1f s"
-                  + " sandbox start time (Little's law), within poolSize and maxPoolSize.",
-              pool.getLanguage().value(), pool.getDesired(), before.getDesired(),
-              pool.getArrivalsPerMinute() == null ? "?" : pool.getArrivalsPerMinute().toString(),
-              pool.getStartMillis() == null ? 0.0 : pool.getStartMillis() / 1000.0)));
+          .ifPresent(
+              before ->
+                  events.record(
+                      provider,
+                      Type.Normal,
+                      SandboxProviderReason.POOL_RESIZED,
+                      String.format(
+                          java.util.Locale.ROOT,
+                          "The %s pool now aims for %d idle or starting sandboxes (was %d): %s executions per minute x %.1f s"
+                              + " sandbox start time (Little's law), within poolSize and maxPoolSize.",
+                          pool.getLanguage().value(),
+                          pool.getDesired(),
+                          before.getDesired(),
+                          pool.getArrivalsPerMinute() == null
+                              ? "?"
+                              : pool.getArrivalsPerMinute().toString(),
+                          pool.getStartMillis() == null ? 0.0 : pool.getStartMillis() / 1000.0)));
     }
   }
 
   private UpdateControl<SandboxProvider> write(
-      SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus status, Duration reschedule) {
+      SandboxProvider provider,
+      Context<SandboxProvider> context,
+      SandboxProviderStatus status,
+      Duration reschedule) {
     canary.applyTo(provider, status, clock.instant());
     recorder.record(provider, context, status);
     UpdateControl<SandboxProvider> control = UpdateControl.noUpdate();

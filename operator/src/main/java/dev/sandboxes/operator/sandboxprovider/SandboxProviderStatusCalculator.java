@@ -28,8 +28,14 @@ public final class SandboxProviderStatusCalculator {
       SandboxProvider provider, ProbeResult probe, List<PoolStatus> pools, Instant now) {
     SandboxProviderStatus status = copy(provider);
     long generation = generation(provider);
-    Conditions.set(status.getConditions(), ConditionTypes.READY, probe.ready() ? TRUE : FALSE,
-        probe.reason(), probe.message(), generation, now);
+    Conditions.set(
+        status.getConditions(),
+        ConditionTypes.READY,
+        probe.ready() ? TRUE : FALSE,
+        probe.reason(),
+        probe.message(),
+        generation,
+        now);
     status.setLastProbeTime(now.truncatedTo(ChronoUnit.SECONDS).toString());
     status.setPools(pools == null || pools.isEmpty() ? null : pools);
     status.setObservedGeneration(generation);
@@ -41,7 +47,8 @@ public final class SandboxProviderStatusCalculator {
       SandboxProvider provider, SandboxProviderReason reason, String message, Instant now) {
     SandboxProviderStatus status = copy(provider);
     long generation = generation(provider);
-    Conditions.set(status.getConditions(), ConditionTypes.READY, FALSE, reason, message, generation, now);
+    Conditions.set(
+        status.getConditions(), ConditionTypes.READY, FALSE, reason, message, generation, now);
     status.setPools(null);
     status.setObservedGeneration(generation);
     return status;
@@ -53,7 +60,8 @@ public final class SandboxProviderStatusCalculator {
       fresh.setConditions(new ArrayList<>());
       return fresh;
     }
-    SandboxProviderStatus copy = JSON.convertValue(provider.getStatus(), SandboxProviderStatus.class);
+    SandboxProviderStatus copy =
+        JSON.convertValue(provider.getStatus(), SandboxProviderStatus.class);
     if (copy.getConditions() == null) {
       copy.setConditions(new ArrayList<>());
     }

@@ -22,7 +22,8 @@ final class SandboxProviderStatusRecorder {
   /** Told of each status recorded, with the one before. */
   @FunctionalInterface
   interface Subscriber {
-    void recorded(SandboxProvider provider, SandboxProviderStatus before, SandboxProviderStatus after);
+    void recorded(
+        SandboxProvider provider, SandboxProviderStatus before, SandboxProviderStatus after);
   }
 
   private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
@@ -31,8 +32,12 @@ final class SandboxProviderStatusRecorder {
     subscribers.add(subscriber);
   }
 
-  /** Records {@code next} as the status of {@code provider}: tells the subscribers, writes it if it changed. */
-  void record(SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus next) {
+  /**
+   * Records {@code next} as the status of {@code provider}: tells the subscribers, writes it if it
+   * changed.
+   */
+  void record(
+      SandboxProvider provider, Context<SandboxProvider> context, SandboxProviderStatus next) {
     SandboxProviderStatus before = provider.getStatus();
     subscribers.forEach(s -> s.recorded(provider, before, next));
     if (worthWriting(before, next)) {
@@ -40,7 +45,10 @@ final class SandboxProviderStatusRecorder {
     }
   }
 
-  /** Whether anything in the status changed (the probe time included: it says the backend was looked at). */
+  /**
+   * Whether anything in the status changed (the probe time included: it says the backend was looked
+   * at).
+   */
   static boolean worthWriting(SandboxProviderStatus current, SandboxProviderStatus next) {
     return current == null || !JSON.valueToTree(current).equals(JSON.valueToTree(next));
   }

@@ -33,8 +33,10 @@ public final class SandboxProviderValidator {
   private static final Pattern NAME = Pattern.compile("^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$");
   private static final Pattern ALIYUN_REGION = Pattern.compile("^[a-z0-9-]+$");
   private static final Pattern ALIYUN_TEMPLATE = Pattern.compile("^[A-Za-z0-9_.-]{1,128}$");
-  private static final Pattern ENDPOINT = Pattern.compile("^(https?://)?[A-Za-z0-9.-]+(:\\d{1,5})?/?$");
-  private static final Pattern URL = Pattern.compile("^(https?://)?[A-Za-z0-9.-]+(:\\d{1,5})?(/[^\\s?#]*)?$");
+  private static final Pattern ENDPOINT =
+      Pattern.compile("^(https?://)?[A-Za-z0-9.-]+(:\\d{1,5})?/?$");
+  private static final Pattern URL =
+      Pattern.compile("^(https?://)?[A-Za-z0-9.-]+(:\\d{1,5})?(/[^\\s?#]*)?$");
 
   private SandboxProviderValidator() {}
 
@@ -77,14 +79,17 @@ public final class SandboxProviderValidator {
         continue;
       }
       if (!seen.add(runtime.getLanguage())) {
-        problems.add(field + ": language " + runtime.getLanguage() + " is listed twice; keep one entry");
+        problems.add(
+            field + ": language " + runtime.getLanguage() + " is listed twice; keep one entry");
       }
-      boolean pool = spec.getType() == ProviderType.SELF_MANAGED || spec.getType() == ProviderType.DOCKER;
+      boolean pool =
+          spec.getType() == ProviderType.SELF_MANAGED || spec.getType() == ProviderType.DOCKER;
       if (pool && runtime.getTemplate() != null) {
         problems.add(field + ".template applies to Aliyun and E2B providers only; use image");
       }
       if (!pool && runtime.getImage() != null) {
-        problems.add(field + ".image applies to SelfManaged and Docker providers only; use template");
+        problems.add(
+            field + ".image applies to SelfManaged and Docker providers only; use template");
       }
     }
   }
@@ -93,17 +98,24 @@ public final class SandboxProviderValidator {
     if (spec.getCanary() == null) {
       return;
     }
-    range("spec.canary.intervalSeconds", spec.getCanary().getIntervalSeconds(), 30, 86400, problems);
+    range(
+        "spec.canary.intervalSeconds", spec.getCanary().getIntervalSeconds(), 30, 86400, problems);
     Language language = spec.getCanary().getLanguage();
-    boolean served = spec.getRuntimes() == null || spec.getRuntimes().isEmpty()
-        || spec.getRuntimes().stream().anyMatch(r -> r != null && r.getLanguage() == language);
+    boolean served =
+        spec.getRuntimes() == null
+            || spec.getRuntimes().isEmpty()
+            || spec.getRuntimes().stream().anyMatch(r -> r != null && r.getLanguage() == language);
     if (language != null && !served) {
-      problems.add("spec.canary.language is " + language.value() + " but spec.runtimes does not serve it; add that runtime"
-          + " or pick a served language");
+      problems.add(
+          "spec.canary.language is "
+              + language.value()
+              + " but spec.runtimes does not serve it; add that runtime"
+              + " or pick a served language");
     }
   }
 
-  private static void validateLimits(ProviderType type, ExecutionLimits limits, List<String> problems) {
+  private static void validateLimits(
+      ProviderType type, ExecutionLimits limits, List<String> problems) {
     if (limits == null) {
       return;
     }
@@ -111,7 +123,9 @@ public final class SandboxProviderValidator {
     Integer max = limits.getMaxTimeoutSeconds();
     positive("spec.limits.defaultTimeoutSeconds", def, problems);
     positive("spec.limits.maxTimeoutSeconds", max, problems);
-    if (type == ProviderType.ALIYUN && max != null && max > ProviderSettings.ALIYUN_MAX_TIMEOUT_SECONDS) {
+    if (type == ProviderType.ALIYUN
+        && max != null
+        && max > ProviderSettings.ALIYUN_MAX_TIMEOUT_SECONDS) {
       problems.add(
           "spec.limits.maxTimeoutSeconds is "
               + max
@@ -135,7 +149,12 @@ public final class SandboxProviderValidator {
     }
     range("spec.limits.maxOutputBytes", limits.getMaxOutputBytes(), 1024, 262144, problems);
     range("spec.limits.maxCodeBytes", limits.getMaxCodeBytes(), 1, 262144, problems);
-    range("spec.limits.maxConcurrentExecutions", limits.getMaxConcurrentExecutions(), 1, 100000, problems);
+    range(
+        "spec.limits.maxConcurrentExecutions",
+        limits.getMaxConcurrentExecutions(),
+        1,
+        100000,
+        problems);
     // Artifacts live in one ConfigMap (1 MiB) and are listed in the status: both bounds are hard.
     range("spec.limits.maxArtifacts", limits.getMaxArtifacts(), 0, 100, problems);
     range("spec.limits.maxArtifactBytes", limits.getMaxArtifactBytes(), 0, 1048576, problems);
@@ -147,27 +166,39 @@ public final class SandboxProviderValidator {
     }
     range("spec.selfManaged.poolSize", selfManaged.getPoolSize(), 0, 100, problems);
     range("spec.selfManaged.maxPoolSize", selfManaged.getMaxPoolSize(), 0, 100, problems);
-    int poolSize = selfManaged.getPoolSize() == null ? ProviderSettings.DEFAULT_POOL_SIZE : selfManaged.getPoolSize();
+    int poolSize =
+        selfManaged.getPoolSize() == null
+            ? ProviderSettings.DEFAULT_POOL_SIZE
+            : selfManaged.getPoolSize();
     if (selfManaged.getMaxPoolSize() != null && selfManaged.getMaxPoolSize() < poolSize) {
-      problems.add("spec.selfManaged.maxPoolSize (" + selfManaged.getMaxPoolSize() + ") is below spec.selfManaged.poolSize ("
-          + poolSize + "); raise it, or leave it out for a fixed pool");
+      problems.add(
+          "spec.selfManaged.maxPoolSize ("
+              + selfManaged.getMaxPoolSize()
+              + ") is below spec.selfManaged.poolSize ("
+              + poolSize
+              + "); raise it, or leave it out for a fixed pool");
     }
     range("spec.selfManaged.pidsLimit", selfManaged.getPidsLimit(), 16, 65536, problems);
-    if (selfManaged.getRuntimeClassName() != null && !NAME.matcher(selfManaged.getRuntimeClassName()).matches()) {
+    if (selfManaged.getRuntimeClassName() != null
+        && !NAME.matcher(selfManaged.getRuntimeClassName()).matches()) {
       problems.add("spec.selfManaged.runtimeClassName is not a valid object name");
     }
     EgressSpec egress = selfManaged.getEgress();
     if (egress != null) {
       List<String> cidrs = egress.getAllowedCidrs() == null ? List.of() : egress.getAllowedCidrs();
       if (egress.getPolicy() == EgressPolicy.ALLOW_LIST && cidrs.isEmpty()) {
-        problems.add("spec.selfManaged.egress.allowedCidrs is empty; list the CIDRs to allow, or use policy Deny");
+        problems.add(
+            "spec.selfManaged.egress.allowedCidrs is empty; list the CIDRs to allow, or use policy Deny");
       }
       if (egress.getPolicy() != EgressPolicy.ALLOW_LIST && !cidrs.isEmpty()) {
         problems.add("spec.selfManaged.egress.allowedCidrs needs policy AllowList");
       }
       for (String cidr : cidrs) {
         if (cidr == null || !CIDR.matcher(cidr).matches()) {
-          problems.add("spec.selfManaged.egress.allowedCidrs: '" + cidr + "' is not a CIDR such as 10.0.0.0/8");
+          problems.add(
+              "spec.selfManaged.egress.allowedCidrs: '"
+                  + cidr
+                  + "' is not a CIDR such as 10.0.0.0/8");
         }
       }
     }
@@ -181,7 +212,9 @@ public final class SandboxProviderValidator {
     if (docker.getHost() == null || !DOCKER_HOST.matcher(docker.getHost()).matches()) {
       problems.add("spec.docker.host must be unix:///path/to/socket or tcp://host:port");
     }
-    if (docker.getTlsSecretRef() != null && docker.getHost() != null && docker.getHost().startsWith("unix://")) {
+    if (docker.getTlsSecretRef() != null
+        && docker.getHost() != null
+        && docker.getHost().startsWith("unix://")) {
       problems.add("spec.docker.tlsSecretRef applies to tcp:// hosts only");
     }
     range("spec.docker.poolSize", docker.getPoolSize(), 0, 100, problems);
@@ -194,21 +227,30 @@ public final class SandboxProviderValidator {
 
   private static void validateAliyun(AliyunSpec aliyun, List<String> problems) {
     if (aliyun == null) {
-      problems.add("spec.aliyun is required when type is Aliyun: set spec.aliyun.credentialsSecretRef");
+      problems.add(
+          "spec.aliyun is required when type is Aliyun: set spec.aliyun.credentialsSecretRef");
       return;
     }
-    if (aliyun.getCredentialsSecretRef() == null || aliyun.getCredentialsSecretRef().getName() == null) {
+    if (aliyun.getCredentialsSecretRef() == null
+        || aliyun.getCredentialsSecretRef().getName() == null) {
       problems.add(
           "spec.aliyun.credentialsSecretRef.name is required: a Secret with accessKeyId, accessKeySecret and accountId");
     }
     if (aliyun.getRegion() != null && !ALIYUN_REGION.matcher(aliyun.getRegion()).matches()) {
-      problems.add("spec.aliyun.region must be a region id such as cn-hangzhou (is '" + aliyun.getRegion() + "')");
+      problems.add(
+          "spec.aliyun.region must be a region id such as cn-hangzhou (is '"
+              + aliyun.getRegion()
+              + "')");
     }
-    if (aliyun.getTemplateName() != null && !ALIYUN_TEMPLATE.matcher(aliyun.getTemplateName()).matches()) {
-      problems.add("spec.aliyun.templateName may hold letters, digits, '_', '.' and '-' (1 to 128)");
+    if (aliyun.getTemplateName() != null
+        && !ALIYUN_TEMPLATE.matcher(aliyun.getTemplateName()).matches()) {
+      problems.add(
+          "spec.aliyun.templateName may hold letters, digits, '_', '.' and '-' (1 to 128)");
     }
-    if (aliyun.getControlEndpoint() != null && !ENDPOINT.matcher(aliyun.getControlEndpoint()).matches()) {
-      problems.add("spec.aliyun.controlEndpoint must be host[:port] or http(s)://host[:port], without a path");
+    if (aliyun.getControlEndpoint() != null
+        && !ENDPOINT.matcher(aliyun.getControlEndpoint()).matches()) {
+      problems.add(
+          "spec.aliyun.controlEndpoint must be host[:port] or http(s)://host[:port], without a path");
     }
     if (aliyun.getDataEndpoint() != null && !URL.matcher(aliyun.getDataEndpoint()).matches()) {
       problems.add("spec.aliyun.dataEndpoint must be host[:port][/path] or an http(s) URL");
@@ -219,9 +261,14 @@ public final class SandboxProviderValidator {
     }
   }
 
-  /** The operator's internet template named while egress is Deny: the probe would refuse it anyway. */
+  /**
+   * The operator's internet template named while egress is Deny: the probe would refuse it anyway.
+   */
   private static String publicTemplateWithoutEgress(String field) {
-    return field + " names " + AliyunSettings.DEFAULT_INTERNET_TEMPLATE + ", the operator's template with internet access,"
+    return field
+        + " names "
+        + AliyunSettings.DEFAULT_INTERNET_TEMPLATE
+        + ", the operator's template with internet access,"
         + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet";
   }
 
@@ -231,11 +278,19 @@ public final class SandboxProviderValidator {
     }
     for (int i = 0; i < spec.getRuntimes().size(); i++) {
       RuntimeSpec runtime = spec.getRuntimes().get(i);
-      if (runtime != null && runtime.getTemplate() != null && !ALIYUN_TEMPLATE.matcher(runtime.getTemplate()).matches()) {
-        problems.add("spec.runtimes[" + i + "].template may hold letters, digits, '_', '.' and '-' (1 to 128)");
+      if (runtime != null
+          && runtime.getTemplate() != null
+          && !ALIYUN_TEMPLATE.matcher(runtime.getTemplate()).matches()) {
+        problems.add(
+            "spec.runtimes["
+                + i
+                + "].template may hold letters, digits, '_', '.' and '-' (1 to 128)");
       }
-      boolean internet = spec.getAliyun() != null && spec.getAliyun().getEgress() == AliyunEgress.INTERNET;
-      if (runtime != null && !internet && AliyunSettings.DEFAULT_INTERNET_TEMPLATE.equals(runtime.getTemplate())) {
+      boolean internet =
+          spec.getAliyun() != null && spec.getAliyun().getEgress() == AliyunEgress.INTERNET;
+      if (runtime != null
+          && !internet
+          && AliyunSettings.DEFAULT_INTERNET_TEMPLATE.equals(runtime.getTemplate())) {
         problems.add(publicTemplateWithoutEgress("spec.runtimes[" + i + "].template"));
       }
     }
@@ -249,7 +304,8 @@ public final class SandboxProviderValidator {
     if (e2b.getApiKeySecretRef() == null
         || e2b.getApiKeySecretRef().getName() == null
         || e2b.getApiKeySecretRef().getKey() == null) {
-      problems.add("spec.e2b.apiKeySecretRef needs name and key: the Secret key holding the API key");
+      problems.add(
+          "spec.e2b.apiKeySecretRef needs name and key: the Secret key holding the API key");
     }
   }
 

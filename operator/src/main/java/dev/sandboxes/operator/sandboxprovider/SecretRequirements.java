@@ -51,10 +51,11 @@ public final class SecretRequirements {
       }
       case E2B -> {
         if (spec.getE2b() != null && spec.getE2b().getApiKeySecretRef() != null) {
-          needed.add(new Requirement(
-              spec.getE2b().getApiKeySecretRef().getName(),
-              spec.getE2b().getApiKeySecretRef().getKey(),
-              "spec.e2b.apiKeySecretRef"));
+          needed.add(
+              new Requirement(
+                  spec.getE2b().getApiKeySecretRef().getName(),
+                  spec.getE2b().getApiKeySecretRef().getKey(),
+                  "spec.e2b.apiKeySecretRef"));
         }
       }
       case SELF_MANAGED -> {
@@ -70,16 +71,23 @@ public final class SecretRequirements {
   }
 
   /** Looks every requirement up. */
-  public static Resolution resolve(String namespace, SandboxProviderSpec spec, ReferencedObjects objects) {
+  public static Resolution resolve(
+      String namespace, SandboxProviderSpec spec, ReferencedObjects objects) {
     Map<String, Map<String, String>> found = new LinkedHashMap<>();
     for (Requirement requirement : of(spec)) {
       Map<String, String> data = found.get(requirement.secretName());
       if (data == null) {
         Optional<Map<String, String>> secret = objects.secret(namespace, requirement.secretName());
         if (secret.isEmpty()) {
-          return new Resolution(Map.of(),
-              "Secret " + requirement.secretName() + " (" + requirement.field() + ") does not exist in namespace "
-                  + namespace + "; create it");
+          return new Resolution(
+              Map.of(),
+              "Secret "
+                  + requirement.secretName()
+                  + " ("
+                  + requirement.field()
+                  + ") does not exist in namespace "
+                  + namespace
+                  + "; create it");
         }
         // As returned: the run command's map from environment variables finds camelCase keys
         // case-insensitively, which a copy would lose.
@@ -88,8 +96,14 @@ public final class SecretRequirements {
       }
       String value = data.get(requirement.key());
       if (value == null || value.isEmpty()) {
-        return new Resolution(Map.of(),
-            "Secret " + requirement.secretName() + " has no key " + requirement.key() + " (" + requirement.field()
+        return new Resolution(
+            Map.of(),
+            "Secret "
+                + requirement.secretName()
+                + " has no key "
+                + requirement.key()
+                + " ("
+                + requirement.field()
                 + "); add it");
       }
     }

@@ -13,20 +13,24 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** A response body is collected up to its bound; one byte more cancels the response and fails the body. */
+/**
+ * A response body is collected up to its bound; one byte more cancels the response and fails the
+ * body.
+ */
 @Tag("unit")
 class BoundedBodySubscriberTest {
 
   private final AtomicBoolean cancelled = new AtomicBoolean();
-  private final Flow.Subscription subscription = new Flow.Subscription() {
-    @Override
-    public void request(long n) {}
+  private final Flow.Subscription subscription =
+      new Flow.Subscription() {
+        @Override
+        public void request(long n) {}
 
-    @Override
-    public void cancel() {
-      cancelled.set(true);
-    }
-  };
+        @Override
+        public void cancel() {
+          cancelled.set(true);
+        }
+      };
 
   @Test
   void aBodyWithinTheBoundIsCollectedWhole() throws Exception {
@@ -35,7 +39,10 @@ class BoundedBodySubscriberTest {
     body.onNext(List.of(bytes("hello"), bytes(" ")));
     body.onNext(List.of(bytes("word")));
     body.onComplete();
-    assertThat(new String(body.getBody().toCompletableFuture().get(1, TimeUnit.SECONDS), StandardCharsets.UTF_8))
+    assertThat(
+            new String(
+                body.getBody().toCompletableFuture().get(1, TimeUnit.SECONDS),
+                StandardCharsets.UTF_8))
         .isEqualTo("hello word");
     assertThat(cancelled).isFalse();
   }
@@ -51,7 +58,8 @@ class BoundedBodySubscriberTest {
     assertThat(cancelled).isTrue();
     assertThatThrownBy(() -> body.getBody().toCompletableFuture().get(1, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)
-        .cause().isInstanceOf(BoundedBodySubscriber.TooLarge.class)
+        .cause()
+        .isInstanceOf(BoundedBodySubscriber.TooLarge.class)
         .hasMessage("the response is larger than 10 bytes");
   }
 
@@ -61,7 +69,8 @@ class BoundedBodySubscriberTest {
     body.onSubscribe(subscription);
     body.onError(new java.io.IOException("connection reset"));
     assertThatThrownBy(() -> body.getBody().toCompletableFuture().get(1, TimeUnit.SECONDS))
-        .cause().hasMessage("connection reset");
+        .cause()
+        .hasMessage("connection reset");
   }
 
   private static ByteBuffer bytes(String text) {

@@ -12,7 +12,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** A run ends once: on its own, at its deadline or cancelled, and a stop ends every wait and call at once. */
+/**
+ * A run ends once: on its own, at its deadline or cancelled, and a stop ends every wait and call at
+ * once.
+ */
 @Tag("unit")
 class RunGuardTest {
 
@@ -27,7 +30,9 @@ class RunGuardTest {
   void theFirstOfEndDeadlineAndCancellationStands() {
     RunGuard ended = new RunGuard();
     assertThat(ended.end()).isTrue();
-    assertThat(ended.stop(RunGuard.Stop.DEADLINE)).as("too late: the run ended on its own").isFalse();
+    assertThat(ended.stop(RunGuard.Stop.DEADLINE))
+        .as("too late: the run ended on its own")
+        .isFalse();
     assertThat(ended.state()).isEqualTo(RunGuard.Stop.ENDED);
     assertThat(ended.stopped()).isFalse();
     assertThat(ended.signal()).isNotDone();
@@ -42,7 +47,8 @@ class RunGuardTest {
 
   @Test
   void onlyADeadlineOrACancellationStopsARun() {
-    assertThatThrownBy(() -> new RunGuard().stop(RunGuard.Stop.ENDED)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new RunGuard().stop(RunGuard.Stop.ENDED))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -75,10 +81,13 @@ class RunGuardTest {
     guard.deadlineAfter(Duration.ofMillis(50), scheduler);
     assertThat(guard.awaitStop(Duration.ofSeconds(30))).isTrue();
     assertThat(guard.state()).isEqualTo(RunGuard.Stop.DEADLINE);
-    assertThatThrownBy(guard::check).isInstanceOf(RunGuard.StoppedException.class)
+    assertThatThrownBy(guard::check)
+        .isInstanceOf(RunGuard.StoppedException.class)
         .hasMessage("the time limit passed");
     assertThatThrownBy(() -> guard.sleep(Duration.ofMinutes(5)))
-        .isInstanceOfSatisfying(RunGuard.StoppedException.class, e -> assertThat(e.stop()).isEqualTo(RunGuard.Stop.DEADLINE));
+        .isInstanceOfSatisfying(
+            RunGuard.StoppedException.class,
+            e -> assertThat(e.stop()).isEqualTo(RunGuard.Stop.DEADLINE));
   }
 
   @Test

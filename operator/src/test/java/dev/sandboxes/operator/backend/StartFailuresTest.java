@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 @Tag("unit")
 class StartFailuresTest {
 
-  private static final String RLIMITS = "runc create failed: container %s: error setting rlimits: operation not permitted";
+  private static final String RLIMITS =
+      "runc create failed: container %s: error setting rlimits: operation not permitted";
 
   private final AtomicInteger flips = new AtomicInteger();
   private final StartFailures failures =
@@ -32,11 +33,15 @@ class StartFailuresTest {
     assertThat(failures.current()).isEmpty();
     assertThat(flips).hasValue(0);
     failures.failed(RLIMITS.formatted("aaaaaaaaaaaaaaaaaa"), "check containers.conf");
-    assertThat(failures.current()).hasValueSatisfying(f -> {
-      assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
-      assertThat(f.error()).contains("aaaaaaaaaaaaaaaaaa").contains("error setting rlimits");
-      assertThat(f.describe()).isEqualTo(f.error() + ". check containers.conf");
-    });
+    assertThat(failures.current())
+        .hasValueSatisfying(
+            f -> {
+              assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
+              assertThat(f.error())
+                  .contains("aaaaaaaaaaaaaaaaaa")
+                  .contains("error setting rlimits");
+              assertThat(f.describe()).isEqualTo(f.error() + ". check containers.conf");
+            });
     assertThat(flips).as("told once, at the flip").hasValue(1);
     failures.failed(RLIMITS.formatted("bbbbbbbbbbbbbbbbbb"), "check containers.conf");
     assertThat(flips).hasValue(1);
@@ -90,8 +95,15 @@ class StartFailuresTest {
     provider.setMetadata(new ObjectMetaBuilder().withNamespace("ns").withName("p").build());
     provider.setSpec(spec);
     OperatorConfig config = OperatorConfig.defaults();
-    BackendContext context = new BackendContext("uid", ProviderSettings.of(provider, config), spec,
-        Map.of("tls", Map.of("tls.key", "-----BEGIN KEY-----abc", "short", "ab")), config, null);
-    assertThat(context.redact("engine said -----BEGIN KEY-----abc ab")).isEqualTo("engine said *** ab");
+    BackendContext context =
+        new BackendContext(
+            "uid",
+            ProviderSettings.of(provider, config),
+            spec,
+            Map.of("tls", Map.of("tls.key", "-----BEGIN KEY-----abc", "short", "ab")),
+            config,
+            null);
+    assertThat(context.redact("engine said -----BEGIN KEY-----abc ab"))
+        .isEqualTo("engine said *** ab");
   }
 }

@@ -37,27 +37,32 @@ class ExamplesTest {
     List<Manifests.Document> documents = Manifests.read(file);
     assertThat(documents).as(file.toString()).isNotEmpty();
     for (Manifests.Document document : documents) {
-      assertThat(document.kind()).isIn(Set.of("SandboxProvider", "CodeExecution", "ConfigMap", "Secret"));
+      assertThat(document.kind())
+          .isIn(Set.of("SandboxProvider", "CodeExecution", "ConfigMap", "Secret"));
       switch (document.kind()) {
         case "SandboxProvider" -> {
           SandboxProvider provider = Manifests.convert(document, SandboxProvider.class);
           assertRoundTrip(document, provider);
-          assertThat(SandboxProviderValidator.validate(provider.getSpec())).as(document.origin()).isEmpty();
+          assertThat(SandboxProviderValidator.validate(provider.getSpec()))
+              .as(document.origin())
+              .isEmpty();
         }
         case "CodeExecution" -> {
           CodeExecution cx = Manifests.convert(document, CodeExecution.class);
           assertRoundTrip(document, cx);
           assertThat(CodeExecutionValidator.validate(cx.getSpec())).as(document.origin()).isEmpty();
         }
-        default -> { }
+        default -> {}
       }
     }
   }
 
-  private static void assertRoundTrip(Manifests.Document document, Object model) throws IOException {
+  private static void assertRoundTrip(Manifests.Document document, Object model)
+      throws IOException {
     // Through text on both sides, so that 268435456 read as an int equals the model's long.
     JsonNode again = Manifests.JSON.readTree(Manifests.JSON.writeValueAsString(model)).get("spec");
-    JsonNode original = Manifests.JSON.readTree(Manifests.JSON.writeValueAsString(document.node().get("spec")));
+    JsonNode original =
+        Manifests.JSON.readTree(Manifests.JSON.writeValueAsString(document.node().get("spec")));
     assertThat(again).as("%s: spec survives the model", document.origin()).isEqualTo(original);
   }
 }

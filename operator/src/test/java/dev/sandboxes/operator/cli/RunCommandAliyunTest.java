@@ -28,8 +28,7 @@ import picocli.CommandLine;
 @Tag("unit")
 class RunCommandAliyunTest {
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private FakeAgentRunServer fake;
 
@@ -48,42 +47,70 @@ class RunCommandAliyunTest {
   void runsTheExamplesWithCredentialsFromASecretFile() throws IOException {
     Path provider = providerPointingAtTheFake();
     Path secret = dir.resolve("secret.yaml");
-    Files.writeString(secret, Files.readString(ProjectPaths.root().resolve("examples/providers/aliyun-credentials.yaml"))
-        .replace("REPLACE-WITH-YOUR-ACCESS-KEY-ID", FakeAgentRunServer.ACCESS_KEY_ID)
-        .replace("REPLACE-WITH-YOUR-ACCESS-KEY-SECRET", FakeAgentRunServer.ACCESS_KEY_SECRET));
+    Files.writeString(
+        secret,
+        Files.readString(ProjectPaths.root().resolve("examples/providers/aliyun-credentials.yaml"))
+            .replace("REPLACE-WITH-YOUR-ACCESS-KEY-ID", FakeAgentRunServer.ACCESS_KEY_ID)
+            .replace("REPLACE-WITH-YOUR-ACCESS-KEY-SECRET", FakeAgentRunServer.ACCESS_KEY_SECRET));
 
-    Result result = run(Map.of(), "--provider", provider.toString(), "--secret", "aliyun-credentials=" + secret,
-        "-f", example("hello-python.yaml").toString(),
-        "-f", example("hello-javascript.yaml").toString(), "-q");
+    Result result =
+        run(
+            Map.of(),
+            "--provider",
+            provider.toString(),
+            "--secret",
+            "aliyun-credentials=" + secret,
+            "-f",
+            example("hello-python.yaml").toString(),
+            "-f",
+            example("hello-javascript.yaml").toString(),
+            "-q");
 
     assertThat(result.exit()).as(result.err()).isZero();
-    assertThat(result.out()).contains("kind: List").contains("phase: Succeeded").doesNotContain("phase: Failed")
-        .contains("Hello, Wörld!").contains("type: Aliyun").contains("id: sbx-");
+    assertThat(result.out())
+        .contains("kind: List")
+        .contains("phase: Succeeded")
+        .doesNotContain("phase: Failed")
+        .contains("Hello, Wörld!")
+        .contains("type: Aliyun")
+        .contains("id: sbx-");
     assertThat(result.out() + result.err()).doesNotContain(FakeAgentRunServer.ACCESS_KEY_SECRET);
     assertThat(fake.createdSandboxes()).hasSize(2);
   }
 
   @Test
   void readsTheCredentialsFromEnvironmentVariables() throws IOException {
-    Result result = run(Map.of(
-            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
-            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET", FakeAgentRunServer.ACCESS_KEY_SECRET,
-            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID),
-        "--provider", providerPointingAtTheFake().toString(),
-        "-f", example("user-error.yaml").toString(), "-q");
+    Result result =
+        run(
+            Map.of(
+                "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
+                "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET",
+                    FakeAgentRunServer.ACCESS_KEY_SECRET,
+                "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID),
+            "--provider",
+            providerPointingAtTheFake().toString(),
+            "-f",
+            example("user-error.yaml").toString(),
+            "-q");
 
-    assertThat(result.exit()).as(result.err()).isEqualTo(1); // the example fails in user code, on purpose
+    assertThat(result.exit())
+        .as(result.err())
+        .isEqualTo(1); // the example fails in user code, on purpose
     assertThat(result.out()).contains("reason: UserCodeError").contains("exitCode: 1");
   }
 
   @Test
   void wrongCredentialsStopTheRunBeforeAnyExecution() throws IOException {
-    Result result = run(Map.of(
-            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
-            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET", "wrong-secret-value",
-            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID),
-        "--provider", providerPointingAtTheFake().toString(),
-        "-f", ProjectPaths.root().resolve("examples/hello-python.yaml").toString());
+    Result result =
+        run(
+            Map.of(
+                "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
+                "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET", "wrong-secret-value",
+                "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID),
+            "--provider",
+            providerPointingAtTheFake().toString(),
+            "-f",
+            ProjectPaths.root().resolve("examples/hello-python.yaml").toString());
 
     assertThat(result.exit()).isEqualTo(RunCommand.EXIT_INVALID_OR_INFRASTRUCTURE);
     assertThat(result.err()).contains("CredentialsRejected").doesNotContain("wrong-secret-value");
@@ -92,36 +119,65 @@ class RunCommandAliyunTest {
 
   @Test
   void canaryTestsTheProviderEndToEndWithoutACluster() throws IOException {
-    Map<String, String> credentials = Map.of(
-        "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
-        "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET", FakeAgentRunServer.ACCESS_KEY_SECRET,
-        "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID);
+    Map<String, String> credentials =
+        Map.of(
+            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYID", FakeAgentRunServer.ACCESS_KEY_ID,
+            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCESSKEYSECRET",
+                FakeAgentRunServer.ACCESS_KEY_SECRET,
+            "SANDBOX_SECRET_ALIYUN_CREDENTIALS_ACCOUNTID", FakeAgentRunServer.ACCOUNT_ID);
 
-    Result passed = run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary");
+    Result passed =
+        run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary");
 
     assertThat(passed.exit()).as(passed.err()).isZero();
-    assertThat(passed.out()).contains("kind: SandboxProvider").contains("type: CanaryPassed")
-        .contains("reason: CanarySucceeded").contains("latencyMillis:").contains("reason: BackendReachable");
+    assertThat(passed.out())
+        .contains("kind: SandboxProvider")
+        .contains("type: CanaryPassed")
+        .contains("reason: CanarySucceeded")
+        .contains("latencyMillis:")
+        .contains("reason: BackendReachable");
     assertThat(passed.err()).contains("Running the canary (python)").contains("ran end to end in");
     assertThat(fake.count("RunCommand")).isEqualTo(1);
 
     fake.gatewayTimeout(java.time.Duration.ofMillis(100));
-    Result failed = run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary", "-o", "json");
+    Result failed =
+        run(
+            credentials,
+            "--provider",
+            providerPointingAtTheFake().toString(),
+            "--canary",
+            "-o",
+            "json");
     assertThat(failed.exit()).isEqualTo(RunCommand.EXIT_INVALID_OR_INFRASTRUCTURE);
     assertThat(failed.out()).startsWith("{").contains("CanaryFailed").contains("it timed out");
 
-    Result both = run(credentials, "--provider", providerPointingAtTheFake().toString(), "--canary",
-        "-f", ProjectPaths.root().resolve("examples/hello-python.yaml").toString());
+    Result both =
+        run(
+            credentials,
+            "--provider",
+            providerPointingAtTheFake().toString(),
+            "--canary",
+            "-f",
+            ProjectPaths.root().resolve("examples/hello-python.yaml").toString());
     assertThat(both.exit()).isEqualTo(RunCommand.EXIT_INVALID_OR_INFRASTRUCTURE);
     assertThat(both.err()).contains("--canary runs no CodeExecutions");
   }
 
   private Path providerPointingAtTheFake() throws IOException {
-    String example = Files.readString(ProjectPaths.root().resolve("examples/providers/aliyun.yaml"));
+    String example =
+        Files.readString(ProjectPaths.root().resolve("examples/providers/aliyun.yaml"));
     Path provider = dir.resolve("aliyun.yaml");
-    Files.writeString(provider, example.replace("    region: cn-hangzhou\n",
-        "    region: cn-hangzhou\n    controlEndpoint: " + fake.controlEndpoint() + "\n    dataEndpoint: " + fake.dataEndpoint() + "\n")
-        .replace("defaultTimeoutSeconds: 10", "defaultTimeoutSeconds: 30"));
+    Files.writeString(
+        provider,
+        example
+            .replace(
+                "    region: cn-hangzhou\n",
+                "    region: cn-hangzhou\n    controlEndpoint: "
+                    + fake.controlEndpoint()
+                    + "\n    dataEndpoint: "
+                    + fake.dataEndpoint()
+                    + "\n")
+            .replace("defaultTimeoutSeconds: 10", "defaultTimeoutSeconds: 30"));
     return provider;
   }
 
@@ -131,8 +187,10 @@ class RunCommandAliyunTest {
    */
   private Path example(String name) throws IOException {
     Path copy = dir.resolve(name);
-    Files.writeString(copy, Files.readString(ProjectPaths.root().resolve("examples").resolve(name))
-        .replace("timeoutSeconds: 10", "timeoutSeconds: 30"));
+    Files.writeString(
+        copy,
+        Files.readString(ProjectPaths.root().resolve("examples").resolve(name))
+            .replace("timeoutSeconds: 10", "timeoutSeconds: 30"));
     return copy;
   }
 
@@ -141,9 +199,16 @@ class RunCommandAliyunTest {
   private static Result run(Map<String, String> environment, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    RunCommand command = new RunCommand(Backends.factory(), OperatorConfig.defaults(), environment,
-        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Clock.systemUTC());
+    RunCommand command =
+        new RunCommand(
+            Backends.factory(),
+            OperatorConfig.defaults(),
+            environment,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            Clock.systemUTC());
     int exit = new CommandLine(command).execute(args);
-    return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    return new Result(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 }

@@ -34,6 +34,7 @@ import org.junit.jupiter.api.Test;
 class AdmissionTest {
 
   private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+
   /** What the caller holds for the chosen provider; admission hands it back untouched. */
   private static final String HANDLE = "the-runtime";
 
@@ -85,9 +86,10 @@ class AdmissionTest {
   void anInvalidSpecIsInvalidBeforeAnyProviderIsLookedFor() {
     CodeExecution cx = execution();
     cx.getSpec().setLanguage(null);
-    Admission.ProviderLookup<String> noLookup = ignored -> {
-      throw new AssertionError("an invalid spec must not be sent to a provider");
-    };
+    Admission.ProviderLookup<String> noLookup =
+        ignored -> {
+          throw new AssertionError("an invalid spec must not be sent to a provider");
+        };
 
     Admission.Decision<String> decision = Admission.admit(cx, noLookup, objects);
 
@@ -97,27 +99,34 @@ class AdmissionTest {
     assertThat(invalid.problems()).anySatisfy(p -> assertThat(p).contains("spec.language"));
     CodeExecutionStatus status = invalid.status(cx, T0);
     assertThat(status.getPhase()).isEqualTo(Phase.FAILED);
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(CodeExecutionReason.INVALID_SPEC.value());
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED))
+        .isEqualTo(CodeExecutionReason.INVALID_SPEC.value());
     assertThat(status.getMessage()).startsWith("Invalid spec: ").contains("spec.language");
     assertThat(objects.lookups()).isZero();
   }
 
   @Test
   void aProviderThatCannotTakeTheExecutionMakesItWaitWithoutReadingItsInputs() {
-    Admission.ProviderLookup<String> missing = ignored ->
-        new Admission.Waiting<>(CodeExecutionReason.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true);
+    Admission.ProviderLookup<String> missing =
+        ignored ->
+            new Admission.Waiting<>(
+                CodeExecutionReason.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true);
 
     Admission.Decision<String> decision = Admission.admit(execution(), missing, objects);
 
-    assertThat(decision).isEqualTo(
-        new Admission.Waiting<String>(CodeExecutionReason.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true));
+    assertThat(decision)
+        .isEqualTo(
+            new Admission.Waiting<String>(
+                CodeExecutionReason.PROVIDER_NOT_FOUND, "SandboxProvider p does not exist", true));
     assertThat(objects.lookups()).isZero();
   }
 
   @Test
   void aProviderTheLookupRefusesMakesTheExecutionInvalid() {
-    Admission.ProviderLookup<String> other = ignored ->
-        Admission.Invalid.spec(List.of("spec.providerRef names SandboxProvider p but --provider is q"));
+    Admission.ProviderLookup<String> other =
+        ignored ->
+            Admission.Invalid.spec(
+                List.of("spec.providerRef names SandboxProvider p but --provider is q"));
 
     Admission.Decision<String> decision = Admission.admit(execution(), other, objects);
 
@@ -143,16 +152,21 @@ class AdmissionTest {
     assertThat(decision).isInstanceOf(Admission.Waiting.class);
     Admission.Waiting<String> waiting = (Admission.Waiting<String>) decision;
     assertThat(waiting.reason()).isEqualTo(CodeExecutionReason.REFERENCE_NOT_FOUND);
-    assertThat(waiting.problem()).contains("ConfigMap scripts").contains("spec.codeFrom.configMapKeyRef");
+    assertThat(waiting.problem())
+        .contains("ConfigMap scripts")
+        .contains("spec.codeFrom.configMapKeyRef");
     assertThat(waiting.endsAtAdmissionTimeout()).isFalse();
 
     objects.configMaps().put("scripts", Map.of("main.py", "def main(x):\n    return x\n"));
-    assertThat(Admission.admit(cx, usable(settings(null)), objects)).isInstanceOf(Admission.Admitted.class);
+    assertThat(Admission.admit(cx, usable(settings(null)), objects))
+        .isInstanceOf(Admission.Admitted.class);
   }
 
   @Test
   void codeFromASecretThatDidNotOptInIsRefusedWithItsOwnReason() {
-    objects.executionSecrets().put("registry", new ReferencedObjects.ExecutionSecret(false, Map.of()));
+    objects
+        .executionSecrets()
+        .put("registry", new ReferencedObjects.ExecutionSecret(false, Map.of()));
     CodeExecution cx = codeFromSecret("registry");
 
     Admission.Decision<String> decision = Admission.admit(cx, usable(settings(null)), objects);
@@ -162,16 +176,26 @@ class AdmissionTest {
     assertThat(refused.reason()).isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED);
     assertThat(refused.invalidSpec()).isFalse();
     CodeExecutionStatus status = refused.status(cx, T0);
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED)).isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
-    assertThat(status.getMessage()).contains("Secret registry").contains("The execution did not run");
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED))
+        .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
+    assertThat(status.getMessage())
+        .contains("Secret registry")
+        .contains("The execution did not run");
   }
 
   @Test
   void codeFromASecretThatOptedInIsAdmittedWithItsSourceHidden() {
-    objects.executionSecrets().put("private-code", new ReferencedObjects.ExecutionSecret(true, Map.of("main.py", "def main(x):\n    return x\n")));
+    objects
+        .executionSecrets()
+        .put(
+            "private-code",
+            new ReferencedObjects.ExecutionSecret(
+                true, Map.of("main.py", "def main(x):\n    return x\n")));
 
-    Admission.Decision<String> decision = Admission.admit(codeFromSecret("private-code"), usable(settings(null)), objects);
+    Admission.Decision<String> decision =
+        Admission.admit(codeFromSecret("private-code"), usable(settings(null)), objects);
 
     ExecutionRequest request = ((Admission.Admitted<String>) decision).request();
     assertThat(request.hideSource()).isTrue();
@@ -192,8 +216,11 @@ class AdmissionTest {
     Admission.Invalid<String> invalid = (Admission.Invalid<String>) decision;
     assertThat(invalid.reason()).isEqualTo(CodeExecutionReason.INVALID_SPEC);
     assertThat(invalid.problems()).hasSize(2);
-    assertThat(invalid.problems()).anySatisfy(p -> assertThat(p).startsWith("spec.timeoutSeconds is 60 but SandboxProvider p"));
-    assertThat(invalid.problems()).anySatisfy(p -> assertThat(p).contains("bytes; SandboxProvider p"));
+    assertThat(invalid.problems())
+        .anySatisfy(
+            p -> assertThat(p).startsWith("spec.timeoutSeconds is 60 but SandboxProvider p"));
+    assertThat(invalid.problems())
+        .anySatisfy(p -> assertThat(p).contains("bytes; SandboxProvider p"));
   }
 
   @Test

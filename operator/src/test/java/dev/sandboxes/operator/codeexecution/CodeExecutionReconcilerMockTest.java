@@ -17,8 +17,8 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.execution.ExecutionRequest;
-import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
+import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
 import java.time.Duration;
@@ -46,8 +46,13 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
 
   private SandboxBackendFactory fakeBackends() {
     return new SandboxBackendFactory()
-        .register(ProviderType.DOCKER, context -> backends.computeIfAbsent(
-            context.settings().name(), name -> new FakeSandboxBackend(sandboxes)).builtFrom(context));
+        .register(
+            ProviderType.DOCKER,
+            context ->
+                backends
+                    .computeIfAbsent(
+                        context.settings().name(), name -> new FakeSandboxBackend(sandboxes))
+                    .builtFrom(context));
   }
 
   @Test
@@ -68,7 +73,8 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     assertThat(cx.getStatus().getDuration()).isEqualTo("5ms");
     assertThat(Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isTrue();
     assertThat(Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.STARTED)).isTrue();
-    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Completed");
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo("Completed");
     await().untilAsserted(() -> assertThat(eventReasons("hello")).contains("Started", "Completed"));
     assertThat(backends.get("fake").runs(cx.getMetadata().getUid())).isEqualTo(1);
   }
@@ -76,9 +82,13 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
   @Test
   void waitsForAMissingProviderAndRunsWhenItAppears() {
     client.resource(anExecution("default", "early", "late-provider")).create();
-    CodeExecution waiting = awaitReason("early", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_FOUND.value());
+    CodeExecution waiting =
+        awaitReason(
+            "early", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_FOUND.value());
     assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
-    assertThat(waiting.getStatus().getMessage()).contains("late-provider").contains("does not exist");
+    assertThat(waiting.getStatus().getMessage())
+        .contains("late-provider")
+        .contains("does not exist");
 
     client.resource(aDockerProvider("default", "late-provider")).create();
     awaitPhase("early", Phase.SUCCEEDED);
@@ -98,14 +108,19 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
   void invalidSpecFailsWithoutRunningAndNamesTheField() {
     client.resource(aDockerProvider("default", "fake")).create();
     CodeExecution bad = anExecution("default", "bad", "fake");
-    bad.getSpec().setCodeFrom(new dev.sandboxes.api.v1alpha1.CodeSource()); // both code and codeFrom
+    bad.getSpec()
+        .setCodeFrom(new dev.sandboxes.api.v1alpha1.CodeSource()); // both code and codeFrom
     bad.getSpec().setEntrypoint("not a name");
     client.resource(bad).create();
 
     CodeExecution cx = awaitPhase("bad", Phase.FAILED);
-    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("InvalidSpec");
-    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isEqualTo("InvalidSpec");
-    assertThat(cx.getStatus().getMessage()).contains("spec.code and spec.codeFrom").contains("spec.entrypoint");
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo("InvalidSpec");
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED))
+        .isEqualTo("InvalidSpec");
+    assertThat(cx.getStatus().getMessage())
+        .contains("spec.code and spec.codeFrom")
+        .contains("spec.entrypoint");
     await().untilAsserted(() -> assertThat(eventReasons("bad")).contains("InvalidSpec"));
     assertThat(backends.get("fake").totalRuns()).isZero();
   }
@@ -122,7 +137,9 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     client.resource(cx).create();
 
     CodeExecution failed = awaitPhase("too-long", Phase.FAILED);
-    assertThat(failed.getStatus().getMessage()).contains("spec.timeoutSeconds is 31").contains("at most 30");
+    assertThat(failed.getStatus().getMessage())
+        .contains("spec.timeoutSeconds is 31")
+        .contains("at most 30");
   }
 
   @Test
@@ -134,15 +151,21 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
       Thread.sleep(1100); // creationTimestamp has second precision
     }
     for (int i = 1; i <= 3; i++) {
-      CodeExecution waiting = awaitReason("queued-" + i, ConditionTypes.SUCCEEDED, CodeExecutionReason.WAITING_FOR_SANDBOX.value());
+      CodeExecution waiting =
+          awaitReason(
+              "queued-" + i,
+              ConditionTypes.SUCCEEDED,
+              CodeExecutionReason.WAITING_FOR_SANDBOX.value());
       assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
-      assertThat(Conditions.isTrue(waiting.getStatus().getConditions(), ConditionTypes.ACCEPTED)).isTrue();
+      assertThat(Conditions.isTrue(waiting.getStatus().getConditions(), ConditionTypes.ACCEPTED))
+          .isTrue();
     }
     backends.get("busy").addCapacity(1);
     for (int i = 1; i <= 3; i++) {
       awaitPhase("queued-" + i, Phase.SUCCEEDED);
     }
-    assertThat(backends.get("busy").startOrder()).containsExactly("queued-1", "queued-2", "queued-3");
+    assertThat(backends.get("busy").startOrder())
+        .containsExactly("queued-1", "queued-2", "queued-3");
   }
 
   @Test
@@ -180,7 +203,8 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     startOperator(fakeBackends());
 
     CodeExecution cx = awaitPhase("victim", Phase.FAILED);
-    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Interrupted");
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo("Interrupted");
     assertThat(cx.getStatus().getMessage()).contains("not run again");
     assertThat(backends.get("fake").runs(uid)).isEqualTo(1);
     assertThat(backends.get("fake").discarded()).contains(sandbox);
@@ -198,7 +222,8 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
 
     CodeExecution cx = get("long");
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.FAILED);
-    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("Interrupted");
+    assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo("Interrupted");
     assertThat(cx.getStatus().getMessage()).contains("operator shut down");
   }
 
@@ -207,22 +232,40 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     client.resource(aDockerProvider("default", "fake")).create();
     client.resource(anExecution("default", "measured", "fake")).create();
     awaitPhase("measured", Phase.SUCCEEDED);
-    try (var health = new dev.sandboxes.operator.health.HealthServer(
-        0, operator.operator(), operator.meterRegistry(), operator::stopping).start()) {
+    try (var health =
+        new dev.sandboxes.operator.health.HealthServer(
+                0, operator.operator(), operator.meterRegistry(), operator::stopping)
+            .start()) {
       var http = java.net.http.HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + health.port();
-      var metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString());
+      var metrics =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/metrics")).build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
       assertThat(metrics.body())
-          .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1.0")
+          .contains(
+              "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1.0")
           .contains("sandbox_provider_ready{type=\"Docker\"} 1.0")
           .contains("sandbox_codeexecution_queue_wait_seconds_count")
           .doesNotContain("measured"); // no names in tags
-      await().untilAsserted(() -> assertThat(http.send(
-          java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/readyz")).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200));
-      assertThat(http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/healthz")).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+      await()
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          http.send(
+                                  java.net.http.HttpRequest.newBuilder(
+                                          java.net.URI.create(base + "/readyz"))
+                                      .build(),
+                                  java.net.http.HttpResponse.BodyHandlers.ofString())
+                              .statusCode())
+                      .isEqualTo(200));
+      assertThat(
+              http.send(
+                      java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/healthz"))
+                          .build(),
+                      java.net.http.HttpResponse.BodyHandlers.ofString())
+                  .statusCode())
+          .isEqualTo(200);
     }
   }
 
@@ -233,8 +276,16 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     cx.getSpec().setTtlSecondsAfterFinished(1);
     client.resource(cx).create();
     awaitPhase("short-lived", Phase.SUCCEEDED);
-    await().atMost(Duration.ofSeconds(10))
-        .until(() -> client.resources(CodeExecution.class).inNamespace("default").withName("short-lived").get() == null);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                client
+                        .resources(CodeExecution.class)
+                        .inNamespace("default")
+                        .withName("short-lived")
+                        .get()
+                    == null);
   }
 
   @Test
@@ -252,16 +303,21 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
   void largeCodeAndArgumentsReachTheBackendThoughTheCacheDoesNotHoldThem() {
     client.resource(aDockerProvider("default", "fake")).create();
     await().until(() -> backends.containsKey("fake"));
-    java.util.concurrent.atomic.AtomicReference<dev.sandboxes.operator.execution.ExecutionRequest> seen =
-        new java.util.concurrent.atomic.AtomicReference<>();
-    backends.get("fake").behaviour(request -> {
-      seen.set(request);
-      return FakeSandboxBackend.succeedWithArguments(request);
-    });
+    java.util.concurrent.atomic.AtomicReference<dev.sandboxes.operator.execution.ExecutionRequest>
+        seen = new java.util.concurrent.atomic.AtomicReference<>();
+    backends
+        .get("fake")
+        .behaviour(
+            request -> {
+              seen.set(request);
+              return FakeSandboxBackend.succeedWithArguments(request);
+            });
     CodeExecution cx = anExecution("default", "big", "fake");
     String code = "# " + "x".repeat(200_000) + "\ndef main(**arguments):\n    return arguments\n";
     cx.getSpec().setCode(code);
-    cx.getSpec().setArguments(Map.of("blob", "y".repeat(300_000), "nested", Map.of("list", List.of(1, true))));
+    cx.getSpec()
+        .setArguments(
+            Map.of("blob", "y".repeat(300_000), "nested", Map.of("list", List.of(1, true))));
     client.resource(cx).create();
 
     CodeExecution done = awaitPhase("big", Phase.SUCCEEDED);
@@ -282,8 +338,10 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     cx.getSpec().setArguments(Map.of("root", deep));
     client.resource(cx).create();
     CodeExecution failed = awaitPhase("deep", Phase.FAILED);
-    assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo("InvalidSpec");
-    assertThat(failed.getStatus().getMessage()).contains("spec.arguments nests 101 levels deep; at most 64");
+    assertThat(Conditions.reason(failed.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo("InvalidSpec");
+    assertThat(failed.getStatus().getMessage())
+        .contains("spec.arguments nests 101 levels deep; at most 64");
   }
 
   @Test
@@ -296,12 +354,15 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     // The operator rewrites the finished status (observedGeneration); its cache has no output.
     done.getSpec().setTimeoutSeconds(5);
     client.resource(done).update();
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
-        assertThat(get("kept").getStatus().getObservedGeneration()).isEqualTo(2L));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> assertThat(get("kept").getStatus().getObservedGeneration()).isEqualTo(2L));
     CodeExecution after = get("kept");
     assertThat(after.getStatus().getStdout()).isEqualTo("ran kept\n");
     assertThat(after.getStatus().getResult().toString()).isEqualTo("{\"x\":1}");
-    assertThat(after.getStatus().getCompletionTime()).isEqualTo(done.getStatus().getCompletionTime());
+    assertThat(after.getStatus().getCompletionTime())
+        .isEqualTo(done.getStatus().getCompletionTime());
     await().untilAsserted(() -> assertThat(eventReasons("kept")).contains("SpecChangeIgnored"));
   }
 
@@ -317,39 +378,64 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     source.setConfigMapKeyRef(ref);
     cx.getSpec().setCodeFrom(source);
     client.resource(cx).create();
-    CodeExecution waiting = awaitReason("from-config", ConditionTypes.ACCEPTED, CodeExecutionReason.REFERENCE_NOT_FOUND.value());
+    CodeExecution waiting =
+        awaitReason(
+            "from-config",
+            ConditionTypes.ACCEPTED,
+            CodeExecutionReason.REFERENCE_NOT_FOUND.value());
     assertThat(waiting.getStatus().getMessage()).contains("ConfigMap code");
 
-    client.resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata().withName("code")
-        .withNamespace("default").endMetadata().addToData("main.py", "def main(x):\n    return x\n").build()).create();
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
-        assertThat(get("from-config").getStatus().getPhase()).isEqualTo(Phase.SUCCEEDED));
+    client
+        .resource(
+            new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("code")
+                .withNamespace("default")
+                .endMetadata()
+                .addToData("main.py", "def main(x):\n    return x\n")
+                .build())
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> assertThat(get("from-config").getStatus().getPhase()).isEqualTo(Phase.SUCCEEDED));
   }
 
   @Test
   void secretsThatDidNotOptInAreNeverReadForAnExecutionAndItNeverStarts() throws Exception {
     client.resource(aDockerProvider("default", "fake")).create();
     // A credential that is not meant for executions: no sandboxes.dev/execution-input label.
-    client.resource(TestResources.aSecret("default", "registry-credentials", ".dockerconfigjson",
-        "{\"auths\":{\"registry.example\":{\"auth\":\"c2VjcmV0\"}}}")).create();
+    client
+        .resource(
+            TestResources.aSecret(
+                "default",
+                "registry-credentials",
+                ".dockerconfigjson",
+                "{\"auths\":{\"registry.example\":{\"auth\":\"c2VjcmV0\"}}}"))
+        .create();
     CodeExecution asCode = anExecution("default", "steal-as-code", "fake");
     asCode.getSpec().setCode(null);
     asCode.getSpec().setCodeFrom(codeFromSecret("registry-credentials", ".dockerconfigjson"));
     client.resource(asCode).create();
     CodeExecution asArguments = anExecution("default", "steal-as-arguments", "fake");
     asArguments.getSpec().setCode("def main(**a):\n    return a\n");
-    asArguments.getSpec().setArgumentsFrom(argumentsFromSecret("registry-credentials", ".dockerconfigjson"));
+    asArguments
+        .getSpec()
+        .setArgumentsFrom(argumentsFromSecret("registry-credentials", ".dockerconfigjson"));
     client.resource(asArguments).create();
 
     for (String name : List.of("steal-as-code", "steal-as-arguments")) {
       CodeExecution cx = awaitPhase(name, Phase.FAILED);
-      String field = name.endsWith("code") ? "spec.codeFrom.secretKeyRef" : "spec.argumentsFrom.secretKeyRef";
+      String field =
+          name.endsWith("code") ? "spec.codeFrom.secretKeyRef" : "spec.argumentsFrom.secretKeyRef";
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
           .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.ACCEPTED))
           .isEqualTo(CodeExecutionReason.SECRET_NOT_ALLOWED.value());
       assertThat(Conditions.get(cx.getStatus().getConditions(), ConditionTypes.STARTED)).isEmpty();
-      assertThat(cx.getStatus().getMessage()).contains("Secret registry-credentials").contains(field)
+      assertThat(cx.getStatus().getMessage())
+          .contains("Secret registry-credentials")
+          .contains(field)
           .contains("sandboxes.dev/execution-input");
       // Nothing of the Secret's content reaches the status.
       assertThat(cx.getStatus().toString()).doesNotContain("c2VjcmV0").doesNotContain("auths");
@@ -368,12 +454,16 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     client.resource(aDockerProvider("default", "fake")).create();
     await().until(() -> backends.containsKey("fake"));
     List<ExecutionRequest> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
-    backends.get("fake").behaviour(request -> {
-      requests.add(request);
-      return FakeSandboxBackend.succeedWithArguments(request);
-    });
+    backends
+        .get("fake")
+        .behaviour(
+            request -> {
+              requests.add(request);
+              return FakeSandboxBackend.succeedWithArguments(request);
+            });
     io.fabric8.kubernetes.api.model.Secret code =
-        TestResources.aSecret("default", "private-code", "main.py", "def main(x, token):\n    return x\n");
+        TestResources.aSecret(
+            "default", "private-code", "main.py", "def main(x, token):\n    return x\n");
     code.getMetadata().setLabels(Map.of(ApiConstants.EXECUTION_INPUT_LABEL, "true"));
     client.resource(code).create();
     io.fabric8.kubernetes.api.model.Secret arguments =
@@ -387,11 +477,16 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     client.resource(cx).create();
 
     awaitPhase("from-secrets", Phase.SUCCEEDED);
-    assertThat(requests).singleElement().satisfies(request -> {
-      assertThat(request.code()).startsWith("def main(x, token)");
-      assertThat(request.arguments().toString()).isEqualTo("{\"x\":1,\"token\":\"t0ken\"}");
-      assertThat(request.hideSource()).as("source lines of code from a Secret are not printed").isTrue();
-    });
+    assertThat(requests)
+        .singleElement()
+        .satisfies(
+            request -> {
+              assertThat(request.code()).startsWith("def main(x, token)");
+              assertThat(request.arguments().toString()).isEqualTo("{\"x\":1,\"token\":\"t0ken\"}");
+              assertThat(request.hideSource())
+                  .as("source lines of code from a Secret are not printed")
+                  .isTrue();
+            });
   }
 
   private static dev.sandboxes.api.v1alpha1.CodeSource codeFromSecret(String name, String key) {
@@ -400,7 +495,8 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
     return source;
   }
 
-  private static dev.sandboxes.api.v1alpha1.ArgumentsSource argumentsFromSecret(String name, String key) {
+  private static dev.sandboxes.api.v1alpha1.ArgumentsSource argumentsFromSecret(
+      String name, String key) {
     var source = new dev.sandboxes.api.v1alpha1.ArgumentsSource();
     source.setSecretKeyRef(secretKey(name, key));
     return source;
@@ -417,70 +513,141 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
   void artifactsAreStoredInAConfigMapOwnedByTheExecutionAndListedInTheStatus() {
     client.resource(aDockerProvider("default", "fake")).create();
     await().until(() -> backends.containsKey("fake"));
-    var seenLimits = new java.util.concurrent.atomic.AtomicReference<dev.sandboxes.operator.runner.ArtifactLimits>();
-    backends.get("fake").behaviour(request -> {
-      seenLimits.set(request.artifacts());
-      var plain = FakeSandboxBackend.succeedWithArguments(request);
-      var artifacts = new dev.sandboxes.operator.runner.CollectedArtifacts(
-          List.of(new dev.sandboxes.operator.runner.Artifact("charts/figure-1.png", new byte[] {(byte) 0x89, 'P', 'N', 'G'}),
-              new dev.sandboxes.operator.runner.Artifact("report.txt", "hello".getBytes(java.nio.charset.StandardCharsets.UTF_8))),
-          List.of(new dev.sandboxes.operator.runner.CollectedArtifacts.Omitted("zz.bin", "TooMany", 3L)), 1, true, null);
-      var report = plain.report();
-      return new dev.sandboxes.operator.execution.ExecutionOutcome(plain.termination(), plain.exitCode(), plain.stdout(),
-          plain.stderr(), new dev.sandboxes.operator.runner.RunnerReport(report.status(), null, null, report.result(),
-              null, null, null, artifacts), null, plain.startTime(), plain.completionTime(), null);
-    });
+    var seenLimits =
+        new java.util.concurrent.atomic.AtomicReference<
+            dev.sandboxes.operator.runner.ArtifactLimits>();
+    backends
+        .get("fake")
+        .behaviour(
+            request -> {
+              seenLimits.set(request.artifacts());
+              var plain = FakeSandboxBackend.succeedWithArguments(request);
+              var artifacts =
+                  new dev.sandboxes.operator.runner.CollectedArtifacts(
+                      List.of(
+                          new dev.sandboxes.operator.runner.Artifact(
+                              "charts/figure-1.png", new byte[] {(byte) 0x89, 'P', 'N', 'G'}),
+                          new dev.sandboxes.operator.runner.Artifact(
+                              "report.txt",
+                              "hello".getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+                      List.of(
+                          new dev.sandboxes.operator.runner.CollectedArtifacts.Omitted(
+                              "zz.bin", "TooMany", 3L)),
+                      1,
+                      true,
+                      null);
+              var report = plain.report();
+              return new dev.sandboxes.operator.execution.ExecutionOutcome(
+                  plain.termination(),
+                  plain.exitCode(),
+                  plain.stdout(),
+                  plain.stderr(),
+                  new dev.sandboxes.operator.runner.RunnerReport(
+                      report.status(), null, null, report.result(), null, null, null, artifacts),
+                  null,
+                  plain.startTime(),
+                  plain.completionTime(),
+                  null);
+            });
     client.resource(anExecution("default", "charted", "fake")).create();
 
     CodeExecution cx = awaitPhase("charted", Phase.SUCCEEDED);
     assertThat(seenLimits.get()).isEqualTo(dev.sandboxes.operator.runner.ArtifactLimits.DEFAULT);
     var configMap = client.configMaps().inNamespace("default").withName("charted-artifacts").get();
     assertThat(configMap).isNotNull();
-    assertThat(configMap.getMetadata().getOwnerReferences()).singleElement().satisfies(owner -> {
-      assertThat(owner.getUid()).isEqualTo(cx.getMetadata().getUid());
-      assertThat(owner.getKind()).isEqualTo("CodeExecution");
-      assertThat(owner.getController()).isTrue();
-    });
+    assertThat(configMap.getMetadata().getOwnerReferences())
+        .singleElement()
+        .satisfies(
+            owner -> {
+              assertThat(owner.getUid()).isEqualTo(cx.getMetadata().getUid());
+              assertThat(owner.getKind()).isEqualTo("CodeExecution");
+              assertThat(owner.getController()).isTrue();
+            });
     assertThat(configMap.getBinaryData()).containsOnlyKeys("charts_figure-1.png", "report.txt");
-    assertThat(java.util.Base64.getDecoder().decode(configMap.getBinaryData().get("report.txt"))).asString().isEqualTo("hello");
+    assertThat(java.util.Base64.getDecoder().decode(configMap.getBinaryData().get("report.txt")))
+        .asString()
+        .isEqualTo("hello");
     var artifacts = cx.getStatus().getArtifacts();
-    assertThat(artifacts).extracting(a -> a.getName(), a -> a.getSizeBytes(), a -> a.getContentType(),
-            a -> a.getConfigMapKeyRef().getName(), a -> a.getConfigMapKeyRef().getKey())
+    assertThat(artifacts)
+        .extracting(
+            a -> a.getName(),
+            a -> a.getSizeBytes(),
+            a -> a.getContentType(),
+            a -> a.getConfigMapKeyRef().getName(),
+            a -> a.getConfigMapKeyRef().getKey())
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("charts/figure-1.png", 4L, "image/png", "charted-artifacts", "charts_figure-1.png"),
-            org.assertj.core.groups.Tuple.tuple("report.txt", 5L, "text/plain", "charted-artifacts", "report.txt"));
+            org.assertj.core.groups.Tuple.tuple(
+                "charts/figure-1.png", 4L, "image/png", "charted-artifacts", "charts_figure-1.png"),
+            org.assertj.core.groups.Tuple.tuple(
+                "report.txt", 5L, "text/plain", "charted-artifacts", "report.txt"));
     assertThat(artifacts.get(1).getSha256())
-        .isEqualTo("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"); // sha256("hello")
+        .isEqualTo(
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"); // sha256("hello")
     assertThat(cx.getStatus().getArtifactsTruncated()).isTrue();
-    assertThat(cx.getStatus().getMessage()).contains("2 artifacts (9 bytes) stored in ConfigMap charted-artifacts")
+    assertThat(cx.getStatus().getMessage())
+        .contains("2 artifacts (9 bytes) stored in ConfigMap charted-artifacts")
         .contains("left out");
-    await().untilAsserted(() -> assertThat(client.events().v1().events().inNamespace("default").list().getItems())
-        .anySatisfy(e -> {
-          assertThat(e.getReason()).isEqualTo("ArtifactsTruncated");
-          assertThat(e.getNote()).contains("zz.bin (over maxArtifacts)").contains("maxArtifacts");
-        }));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(client.events().v1().events().inNamespace("default").list().getItems())
+                    .anySatisfy(
+                        e -> {
+                          assertThat(e.getReason()).isEqualTo("ArtifactsTruncated");
+                          assertThat(e.getNote())
+                              .contains("zz.bin (over maxArtifacts)")
+                              .contains("maxArtifacts");
+                        }));
   }
 
   @Test
   void aConfigMapOfTheSameNameThatBelongsToSomeoneElseIsLeftAloneAndTheRunStillSucceeds() {
-    client.configMaps().inNamespace("default").resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
-        .withNewMetadata().withName("taken-artifacts").endMetadata().addToData("mine", "do not touch").build()).create();
+    client
+        .configMaps()
+        .inNamespace("default")
+        .resource(
+            new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("taken-artifacts")
+                .endMetadata()
+                .addToData("mine", "do not touch")
+                .build())
+        .create();
     client.resource(aDockerProvider("default", "fake")).create();
     await().until(() -> backends.containsKey("fake"));
-    backends.get("fake").behaviour(request -> {
-      var plain = FakeSandboxBackend.succeedWithArguments(request);
-      var artifacts = new dev.sandboxes.operator.runner.CollectedArtifacts(
-          List.of(new dev.sandboxes.operator.runner.Artifact("a.txt", new byte[] {1})), List.of(), 0, false, null);
-      return new dev.sandboxes.operator.execution.ExecutionOutcome(plain.termination(), plain.exitCode(), plain.stdout(),
-          plain.stderr(), new dev.sandboxes.operator.runner.RunnerReport("ok", null, null, null, null, null, null, artifacts),
-          null, plain.startTime(), plain.completionTime(), null);
-    });
+    backends
+        .get("fake")
+        .behaviour(
+            request -> {
+              var plain = FakeSandboxBackend.succeedWithArguments(request);
+              var artifacts =
+                  new dev.sandboxes.operator.runner.CollectedArtifacts(
+                      List.of(new dev.sandboxes.operator.runner.Artifact("a.txt", new byte[] {1})),
+                      List.of(),
+                      0,
+                      false,
+                      null);
+              return new dev.sandboxes.operator.execution.ExecutionOutcome(
+                  plain.termination(),
+                  plain.exitCode(),
+                  plain.stdout(),
+                  plain.stderr(),
+                  new dev.sandboxes.operator.runner.RunnerReport(
+                      "ok", null, null, null, null, null, null, artifacts),
+                  null,
+                  plain.startTime(),
+                  plain.completionTime(),
+                  null);
+            });
     client.resource(anExecution("default", "taken", "fake")).create();
 
     CodeExecution cx = awaitPhase("taken", Phase.SUCCEEDED);
     assertThat(cx.getStatus().getArtifacts()).isNull();
-    assertThat(cx.getStatus().getMessage()).contains("artifacts could not be stored").contains("does not belong");
-    assertThat(client.configMaps().inNamespace("default").withName("taken-artifacts").get().getData())
+    assertThat(cx.getStatus().getMessage())
+        .contains("artifacts could not be stored")
+        .contains("does not belong");
+    assertThat(
+            client.configMaps().inNamespace("default").withName("taken-artifacts").get().getData())
         .containsEntry("mine", "do not touch");
     await().untilAsserted(() -> assertThat(eventReasons("taken")).contains("ArtifactsNotStored"));
   }

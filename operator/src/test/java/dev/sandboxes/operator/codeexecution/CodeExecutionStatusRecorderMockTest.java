@@ -19,7 +19,10 @@ import java.util.function.Function;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The status recorder's own writes on the CRUD mock: the sandbox id from a run's thread, the error status. */
+/**
+ * The status recorder's own writes on the CRUD mock: the sandbox id from a run's thread, the error
+ * status.
+ */
 @Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class CodeExecutionStatusRecorderMockTest {
@@ -30,45 +33,69 @@ class CodeExecutionStatusRecorderMockTest {
 
   @Test
   void aStartedExecutionGetsItsSandboxIdAndAFinishedOneRefusesIt() {
-    CodeExecutionStatusRecorder recorder = new CodeExecutionStatusRecorder(new ExecutionStore(client, client));
-    CodeExecution started = stored("started",
-        cx -> CodeExecutionStatusCalculator.started(cx, "p", ProviderType.E2B, null, T0));
-    recorder.recordSandboxId(ResourceID.fromResource(started), started.getMetadata().getUid(), "sbx-1");
+    CodeExecutionStatusRecorder recorder =
+        new CodeExecutionStatusRecorder(new ExecutionStore(client, client));
+    CodeExecution started =
+        stored(
+            "started",
+            cx -> CodeExecutionStatusCalculator.started(cx, "p", ProviderType.E2B, null, T0));
+    recorder.recordSandboxId(
+        ResourceID.fromResource(started), started.getMetadata().getUid(), "sbx-1");
     assertThat(read("started").getStatus().getSandbox().getId()).isEqualTo("sbx-1");
 
-    CodeExecution finished = stored("finished",
-        cx -> CodeExecutionStatusCalculator.started(cx, "p", ProviderType.E2B, null, T0));
+    CodeExecution finished =
+        stored(
+            "finished",
+            cx -> CodeExecutionStatusCalculator.started(cx, "p", ProviderType.E2B, null, T0));
     finished = store(finished, CodeExecutionStatusCalculator.interrupted(finished, null, T0));
     CodeExecution done = finished;
-    assertThatThrownBy(() -> recorder.recordSandboxId(ResourceID.fromResource(done), done.getMetadata().getUid(), "sbx-2"))
-        .as("the backend then sends no code").isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(
+            () ->
+                recorder.recordSandboxId(
+                    ResourceID.fromResource(done), done.getMetadata().getUid(), "sbx-2"))
+        .as("the backend then sends no code")
+        .isInstanceOf(IllegalStateException.class);
     assertThat(read("finished").getStatus().getSandbox().getId()).isNull();
 
-    CodeExecution pending = stored("pending",
-        cx -> CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.E2B, T0));
-    assertThatThrownBy(() -> recorder.recordSandboxId(ResourceID.fromResource(pending), pending.getMetadata().getUid(), "x"))
+    CodeExecution pending =
+        stored(
+            "pending", cx -> CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.E2B, T0));
+    assertThatThrownBy(
+            () ->
+                recorder.recordSandboxId(
+                    ResourceID.fromResource(pending), pending.getMetadata().getUid(), "x"))
         .isInstanceOf(IllegalStateException.class);
   }
 
   @Test
   void aFailedReconcileOfAPendingExecutionSaysItRetriesAndLeavesAStartedOneAlone() {
-    CodeExecutionStatusRecorder recorder = new CodeExecutionStatusRecorder(new ExecutionStore(client, client));
-    CodeExecution waiting = stored("waiting", cx -> CodeExecutionStatusCalculator.waiting(
-        cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready.", T0));
+    CodeExecutionStatusRecorder recorder =
+        new CodeExecutionStatusRecorder(new ExecutionStore(client, client));
+    CodeExecution waiting =
+        stored(
+            "waiting",
+            cx ->
+                CodeExecutionStatusCalculator.waiting(
+                    cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready.", T0));
     recorder.recordRetrying(waiting, null, new KubernetesClientException("the API server said no"));
     CodeExecutionStatus status = read("waiting").getStatus();
-    assertThat(status.getMessage()).contains("(KubernetesClientException) and retries").doesNotContain("said no");
+    assertThat(status.getMessage())
+        .contains("(KubernetesClientException) and retries")
+        .doesNotContain("said no");
     assertThat(Conditions.reason(status.getConditions(), ConditionTypes.ACCEPTED))
         .isEqualTo(CodeExecutionReason.PROVIDER_NOT_READY.value());
 
-    CodeExecution started = stored("running",
-        cx -> CodeExecutionStatusCalculator.started(cx, "p", ProviderType.E2B, "sbx", T0));
+    CodeExecution started =
+        stored(
+            "running",
+            cx -> CodeExecutionStatusCalculator.started(cx, "p", ProviderType.E2B, "sbx", T0));
     recorder.recordRetrying(started, null, new IllegalStateException("boom"));
     assertThat(read("running").getStatus().getMessage()).isEqualTo("Running on SandboxProvider p.");
   }
 
   private CodeExecution stored(String name, Function<CodeExecution, CodeExecutionStatus> status) {
-    CodeExecution created = client.resource(TestResources.anExecution("default", name, "p")).create();
+    CodeExecution created =
+        client.resource(TestResources.anExecution("default", name, "p")).create();
     return store(created, status.apply(created));
   }
 

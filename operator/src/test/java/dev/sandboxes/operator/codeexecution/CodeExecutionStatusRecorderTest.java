@@ -39,42 +39,71 @@ class CodeExecutionStatusRecorderTest {
 
   private final CapturingEvents events = new CapturingEvents();
   private final CodeExecutionEvents eventSubscriber = new CodeExecutionEvents(events);
-  private final PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry prometheus =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final MutableClock clock = new MutableClock(T0.plusSeconds(3));
-  private final OperatorMetrics metrics = new OperatorMetrics(
-      prometheus, new ProviderRegistry(new SandboxBackendFactory(), uid -> {}), new ExecutionQueue(id -> {}), clock);
+  private final OperatorMetrics metrics =
+      new OperatorMetrics(
+          prometheus,
+          new ProviderRegistry(new SandboxBackendFactory(), uid -> {}),
+          new ExecutionQueue(id -> {}),
+          clock);
   private final CodeExecutionMetrics metricSubscriber = new CodeExecutionMetrics(metrics, clock);
 
   @Test
   void aWaitingExecutionIsRewrittenOnlyWhenWhatAReaderSeesChanges() {
     CodeExecution cx = execution();
-    CodeExecutionStatus waiting = CodeExecutionStatusCalculator.waiting(
-        cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready.", T0);
+    CodeExecutionStatus waiting =
+        CodeExecutionStatusCalculator.waiting(
+            cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready.", T0);
     cx.setStatus(waiting);
     assertThat(CodeExecutionStatusRecorder.worthWriting(null, waiting)).isTrue();
-    assertThat(CodeExecutionStatusRecorder.worthWriting(waiting, CodeExecutionStatusCalculator.waiting(
-        cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready.", T0.plusSeconds(60))))
-        .as("the same wait a minute later").isFalse();
-    assertThat(CodeExecutionStatusRecorder.worthWriting(waiting, CodeExecutionStatusCalculator.waiting(
-        cx, CodeExecutionReason.PROVIDER_NOT_READY, "p is not Ready: a new error.", T0)))
-        .as("a new message").isTrue();
-    assertThat(CodeExecutionStatusRecorder.worthWriting(waiting,
-        CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, T0))).as("a new reason").isTrue();
+    assertThat(
+            CodeExecutionStatusRecorder.worthWriting(
+                waiting,
+                CodeExecutionStatusCalculator.waiting(
+                    cx,
+                    CodeExecutionReason.PROVIDER_NOT_READY,
+                    "p is not Ready.",
+                    T0.plusSeconds(60))))
+        .as("the same wait a minute later")
+        .isFalse();
+    assertThat(
+            CodeExecutionStatusRecorder.worthWriting(
+                waiting,
+                CodeExecutionStatusCalculator.waiting(
+                    cx,
+                    CodeExecutionReason.PROVIDER_NOT_READY,
+                    "p is not Ready: a new error.",
+                    T0)))
+        .as("a new message")
+        .isTrue();
+    assertThat(
+            CodeExecutionStatusRecorder.worthWriting(
+                waiting, CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, T0)))
+        .as("a new reason")
+        .isTrue();
   }
 
   @Test
   void aStartAnOutcomeAndASandboxIdAreAlwaysWorthWriting() {
     CodeExecution cx = execution();
     cx.setStatus(CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, T0));
-    CodeExecutionStatus started = CodeExecutionStatusCalculator.started(cx, "p", ProviderType.DOCKER, null, T0);
+    CodeExecutionStatus started =
+        CodeExecutionStatusCalculator.started(cx, "p", ProviderType.DOCKER, null, T0);
     assertThat(CodeExecutionStatusRecorder.worthWriting(cx.getStatus(), started)).isTrue();
     cx.setStatus(started);
-    assertThat(CodeExecutionStatusRecorder.worthWriting(started, CodeExecutionStatusCalculator.copy(cx)))
-        .as("nothing changed").isFalse();
+    assertThat(
+            CodeExecutionStatusRecorder.worthWriting(
+                started, CodeExecutionStatusCalculator.copy(cx)))
+        .as("nothing changed")
+        .isFalse();
     CodeExecutionStatus withId = CodeExecutionStatusCalculator.copy(cx);
     withId.getSandbox().setId("sbx-1");
     assertThat(CodeExecutionStatusRecorder.worthWriting(started, withId)).isTrue();
-    assertThat(CodeExecutionStatusRecorder.worthWriting(started, CodeExecutionStatusCalculator.interrupted(cx, null, T0)))
+    assertThat(
+            CodeExecutionStatusRecorder.worthWriting(
+                started, CodeExecutionStatusCalculator.interrupted(cx, null, T0)))
         .isTrue();
   }
 
@@ -82,28 +111,41 @@ class CodeExecutionStatusRecorderTest {
   void aStartIsAnEventAndAQueueWait() {
     CodeExecution cx = execution();
     cx.setStatus(CodeExecutionStatusCalculator.queued(cx, "p", ProviderType.DOCKER, T0));
-    CodeExecutionStatus started = CodeExecutionStatusCalculator.started(cx, "p", ProviderType.DOCKER, null, T0);
+    CodeExecutionStatus started =
+        CodeExecutionStatusCalculator.started(cx, "p", ProviderType.DOCKER, null, T0);
 
     recorded(cx, started);
 
     assertThat(events.recorded).containsExactly("Normal Started Running on SandboxProvider p.");
     assertThat(prometheus.scrape())
-        .contains("sandbox_codeexecution_queue_wait_seconds_count{language=\"python\",type=\"Docker\"} 1");
+        .contains(
+            "sandbox_codeexecution_queue_wait_seconds_count{language=\"python\",type=\"Docker\"} 1");
   }
 
   @Test
   void aRunsOutcomeIsItsReasonsEventAndCounterAndSandboxFailedIsABackendError() {
     CodeExecution cx = startedExecution();
-    ExecutionOutcome failed = new ExecutionOutcome(Termination.SANDBOX_FAILED, null, StreamCapture.EMPTY,
-        StreamCapture.EMPTY, RunnerReport.NONE, "s", T0, T0.plusMillis(10), null);
+    ExecutionOutcome failed =
+        new ExecutionOutcome(
+            Termination.SANDBOX_FAILED,
+            null,
+            StreamCapture.EMPTY,
+            StreamCapture.EMPTY,
+            RunnerReport.NONE,
+            "s",
+            T0,
+            T0.plusMillis(10),
+            null);
     CodeExecutionStatus finished =
-        CodeExecutionStatusCalculator.finished(cx, failed, OutputLimitAction.TRUNCATE, Duration.ofSeconds(5), T0);
+        CodeExecutionStatusCalculator.finished(
+            cx, failed, OutputLimitAction.TRUNCATE, Duration.ofSeconds(5), T0);
 
     recorded(cx, finished);
 
     assertThat(events.recorded).singleElement().asString().startsWith("Warning SandboxFailed ");
     assertThat(prometheus.scrape())
-        .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"SandboxFailed\",type=\"Docker\"} 1.0")
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"SandboxFailed\",type=\"Docker\"} 1.0")
         .contains("sandbox_backend_errors_total{reason=\"SandboxFailed\",type=\"Docker\"} 1.0");
   }
 
@@ -116,25 +158,33 @@ class CodeExecutionStatusRecorderTest {
 
     assertThat(events.recorded).singleElement().asString().startsWith("Warning SandboxFailed ");
     assertThat(prometheus.scrape())
-        .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"SandboxFailed\",type=\"unknown\"} 1.0")
-        .doesNotContain("sandbox_backend_errors_total{reason=\"SandboxFailed\",type=\"unknown\"} 1.0")
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"SandboxFailed\",type=\"unknown\"} 1.0")
+        .doesNotContain(
+            "sandbox_backend_errors_total{reason=\"SandboxFailed\",type=\"unknown\"} 1.0")
         .contains("sandbox_backend_errors_total{reason=\"SandboxFailed\",type=\"Docker\"} 0.0");
   }
 
   @Test
   void anInvalidSpecCountsAndARefusedInputIsOnlyAnEvent() {
     CodeExecution invalid = execution();
-    recorded(invalid, CodeExecutionStatusCalculator.invalid(invalid, List.of("spec.code is empty"), T0));
+    recorded(
+        invalid, CodeExecutionStatusCalculator.invalid(invalid, List.of("spec.code is empty"), T0));
     CodeExecution refused = execution();
-    recorded(refused, CodeExecutionStatusCalculator.refused(
-        refused, CodeExecutionReason.SECRET_NOT_ALLOWED, "Secret s lacks the label", T0));
+    recorded(
+        refused,
+        CodeExecutionStatusCalculator.refused(
+            refused, CodeExecutionReason.SECRET_NOT_ALLOWED, "Secret s lacks the label", T0));
 
     assertThat(events.recorded).hasSize(2);
-    assertThat(events.recorded.get(0)).startsWith("Warning InvalidSpec Invalid spec: spec.code is empty.");
-    assertThat(events.recorded.get(1)).startsWith("Warning SecretNotAllowed Secret s lacks the label.");
+    assertThat(events.recorded.get(0))
+        .startsWith("Warning InvalidSpec Invalid spec: spec.code is empty.");
+    assertThat(events.recorded.get(1))
+        .startsWith("Warning SecretNotAllowed Secret s lacks the label.");
     String scrape = prometheus.scrape();
     assertThat(scrape)
-        .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\"} 1.0")
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\"} 1.0")
         .doesNotContain("outcome=\"SecretNotAllowed\"");
   }
 
@@ -154,21 +204,27 @@ class CodeExecutionStatusRecorderTest {
 
     assertThat(events.recorded).hasSize(3);
     assertThat(events.recorded.get(0)).startsWith("Warning Interrupted ");
-    assertThat(events.recorded.get(1)).startsWith("Warning SpecChangeIgnored The spec was changed while the execution ran");
-    assertThat(events.recorded.get(2)).startsWith("Warning SpecChangeIgnored The spec was changed after the execution finished");
+    assertThat(events.recorded.get(1))
+        .startsWith("Warning SpecChangeIgnored The spec was changed while the execution ran");
+    assertThat(events.recorded.get(2))
+        .startsWith("Warning SpecChangeIgnored The spec was changed after the execution finished");
   }
 
   @Test
   void aWaitingOrASandboxIdWriteIsNoEventAndNoMeter() {
     CodeExecution cx = execution();
-    recorded(cx, CodeExecutionStatusCalculator.waiting(cx, CodeExecutionReason.PROVIDER_NOT_FOUND, "p is missing.", T0));
+    recorded(
+        cx,
+        CodeExecutionStatusCalculator.waiting(
+            cx, CodeExecutionReason.PROVIDER_NOT_FOUND, "p is missing.", T0));
     CodeExecution started = startedExecution();
     CodeExecutionStatus withId = CodeExecutionStatusCalculator.copy(started);
     withId.getSandbox().setId("sbx-1");
     recorded(started, withId);
 
     assertThat(events.recorded).isEmpty();
-    assertThat(prometheus.scrape()).doesNotContain("sandbox_codeexecution_queue_wait_seconds_count");
+    assertThat(prometheus.scrape())
+        .doesNotContain("sandbox_codeexecution_queue_wait_seconds_count");
   }
 
   private void recorded(CodeExecution cx, CodeExecutionStatus after) {

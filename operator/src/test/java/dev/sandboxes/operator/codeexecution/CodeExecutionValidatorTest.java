@@ -34,7 +34,8 @@ class CodeExecutionValidatorTest {
     spec.setTtlSecondsAfterFinished(-1);
     spec.setAdmissionTimeoutSeconds(0);
     assertThat(CodeExecutionValidator.validate(spec))
-        .anyMatch(p -> p.equals("spec.admissionTimeoutSeconds must be between 1 and 86400 (default 300)"))
+        .anyMatch(
+            p -> p.equals("spec.admissionTimeoutSeconds must be between 1 and 86400 (default 300)"))
         .anyMatch(p -> p.startsWith("spec.language is required"))
         .anyMatch(p -> p.contains("exactly one of spec.code and spec.codeFrom"))
         .anyMatch(p -> p.startsWith("spec.entrypoint"))
@@ -46,8 +47,8 @@ class CodeExecutionValidatorTest {
   void anAdmissionTimeoutAboveADayIsRejected() {
     CodeExecutionSpec spec = spec();
     spec.setAdmissionTimeoutSeconds(86401);
-    assertThat(CodeExecutionValidator.validate(spec)).containsExactly(
-        "spec.admissionTimeoutSeconds must be between 1 and 86400 (default 300)");
+    assertThat(CodeExecutionValidator.validate(spec))
+        .containsExactly("spec.admissionTimeoutSeconds must be between 1 and 86400 (default 300)");
     spec.setAdmissionTimeoutSeconds(86400);
     assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
   }
@@ -64,7 +65,10 @@ class CodeExecutionValidatorTest {
   void argumentsAreCapped() {
     CodeExecutionSpec spec = spec();
     spec.setArguments(Map.of("blob", "x".repeat(CodeExecutionValidator.MAX_ARGUMENTS_BYTES)));
-    assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString().contains("spec.arguments");
+    assertThat(CodeExecutionValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .contains("spec.arguments");
   }
 
   @Test
@@ -75,14 +79,22 @@ class CodeExecutionValidatorTest {
       deep = Map.of("a", deep);
     }
     spec.setArguments(Map.of("root", deep)); // one level more than allowed
-    assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString()
-        .startsWith("spec.arguments nests " + (CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + 1) + " levels deep")
+    assertThat(CodeExecutionValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .startsWith(
+            "spec.arguments nests "
+                + (CodeExecutionValidator.MAX_ARGUMENTS_DEPTH + 1)
+                + " levels deep")
         .contains("at most " + CodeExecutionValidator.MAX_ARGUMENTS_DEPTH);
 
     spec.setArguments((Map<String, Object>) deep); // exactly the limit; lists count as levels too
     assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
     spec.setArguments(Map.of("list", List.of(List.of(deep))));
-    assertThat(CodeExecutionValidator.validate(spec)).singleElement().asString().contains("nests 67 levels");
+    assertThat(CodeExecutionValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .contains("nests 67 levels");
     java.util.Map<String, Object> withNull = new java.util.HashMap<>();
     withNull.put("nothing", null);
     withNull.put("list", java.util.Arrays.asList(1, null));
@@ -97,8 +109,10 @@ class CodeExecutionValidatorTest {
     spec.setTimeoutSeconds(86401);
     spec.setTtlSecondsAfterFinished(31536001);
     spec.getProviderRef().setName("p".repeat(254));
-    dev.sandboxes.api.v1alpha1.ArgumentsSource from = new dev.sandboxes.api.v1alpha1.ArgumentsSource();
-    dev.sandboxes.api.v1alpha1.SecretKeyReference key = new dev.sandboxes.api.v1alpha1.SecretKeyReference();
+    dev.sandboxes.api.v1alpha1.ArgumentsSource from =
+        new dev.sandboxes.api.v1alpha1.ArgumentsSource();
+    dev.sandboxes.api.v1alpha1.SecretKeyReference key =
+        new dev.sandboxes.api.v1alpha1.SecretKeyReference();
     key.setName("s");
     key.setKey("k".repeat(300));
     from.setSecretKeyRef(key);
@@ -119,7 +133,8 @@ class CodeExecutionValidatorTest {
     SandboxProvider provider = TestResources.aDockerProvider("ns", "cloud");
     provider.getSpec().setType(ProviderType.ALIYUN);
     List<String> problems =
-        CodeExecutionValidator.validateAgainst(spec, ProviderSettings.of(provider, OperatorConfig.defaults()), "x");
+        CodeExecutionValidator.validateAgainst(
+            spec, ProviderSettings.of(provider, OperatorConfig.defaults()), "x");
     assertThat(problems).singleElement().asString().contains("at most 30").contains("AgentRun");
   }
 
@@ -132,8 +147,9 @@ class CodeExecutionValidatorTest {
     RuntimeSpec js = new RuntimeSpec();
     js.setLanguage(Language.JAVASCRIPT);
     provider.getSpec().setRuntimes(List.of(js));
-    List<String> problems = CodeExecutionValidator.validateAgainst(
-        spec(), ProviderSettings.of(provider, OperatorConfig.defaults()), "é".repeat(6));
+    List<String> problems =
+        CodeExecutionValidator.validateAgainst(
+            spec(), ProviderSettings.of(provider, OperatorConfig.defaults()), "é".repeat(6));
     assertThat(problems).hasSize(2);
     assertThat(problems.get(0)).contains("python is not served");
     assertThat(problems.get(1)).contains("12 bytes").contains("maxCodeBytes");
@@ -151,19 +167,28 @@ class CodeExecutionValidatorTest {
 
   @Test
   void argumentsJsonThatIsNotOneJsonObjectGetsAClearError() {
-    for (String[] bad : new String[][] {
-        {"{\"a\": ", "is not valid JSON (line 1"},
-        {"[1, 2]", "not an array"},
-        {"\"text\"", "not a string"},
-        {"null", "not null"},
-        {"{\"a\": 1} {\"b\": 2}", "not valid JSON"},
-        {"{\"a\": 1, \"a\": 2}", "a key appears twice"},
-        {"", "is empty"}}) {
+    for (String[] bad :
+        new String[][] {
+          {"{\"a\": ", "is not valid JSON (line 1"},
+          {"[1, 2]", "not an array"},
+          {"\"text\"", "not a string"},
+          {"null", "not null"},
+          {"{\"a\": 1} {\"b\": 2}", "not valid JSON"},
+          {"{\"a\": 1, \"a\": 2}", "a key appears twice"},
+          {"", "is empty"}
+        }) {
       CodeExecutionSpec spec = spec();
       spec.setArguments(null);
       spec.setArgumentsJSON(bad[0]);
-      assertThat(CodeExecutionValidator.validate(spec)).as(bad[0]).singleElement().satisfies(problem ->
-          assertThat(problem).startsWith("spec.argumentsJSON ").contains("must hold a JSON object").contains(bad[1]));
+      assertThat(CodeExecutionValidator.validate(spec))
+          .as(bad[0])
+          .singleElement()
+          .satisfies(
+              problem ->
+                  assertThat(problem)
+                      .startsWith("spec.argumentsJSON ")
+                      .contains("must hold a JSON object")
+                      .contains(bad[1]));
     }
   }
 
@@ -185,7 +210,8 @@ class CodeExecutionValidatorTest {
     spec.setArgumentsJSON("{}");
     assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
     spec.setArgumentsJSON("{\"a\": null}");
-    assertThat(CodeExecutionValidator.validate(spec)).anyMatch(p -> p.startsWith("spec.argumentsJSON holds arguments"));
+    assertThat(CodeExecutionValidator.validate(spec))
+        .anyMatch(p -> p.startsWith("spec.argumentsJSON holds arguments"));
   }
 
   @Test
@@ -194,10 +220,12 @@ class CodeExecutionValidatorTest {
     spec.setArgumentsFrom(new dev.sandboxes.api.v1alpha1.ArgumentsSource());
     assertThat(CodeExecutionValidator.validate(spec))
         .contains("spec.argumentsFrom needs exactly one of configMapKeyRef and secretKeyRef");
-    dev.sandboxes.api.v1alpha1.ConfigMapKeyReference ref = new dev.sandboxes.api.v1alpha1.ConfigMapKeyReference();
+    dev.sandboxes.api.v1alpha1.ConfigMapKeyReference ref =
+        new dev.sandboxes.api.v1alpha1.ConfigMapKeyReference();
     ref.setName("args");
     spec.getArgumentsFrom().setConfigMapKeyRef(ref);
-    assertThat(CodeExecutionValidator.validate(spec)).contains("spec.argumentsFrom.configMapKeyRef needs name and key");
+    assertThat(CodeExecutionValidator.validate(spec))
+        .contains("spec.argumentsFrom.configMapKeyRef needs name and key");
     ref.setKey("args.json");
     assertThat(CodeExecutionValidator.validate(spec)).isEmpty();
   }

@@ -65,9 +65,12 @@ class DockerContainerCapMockTest extends OperatorMockTest {
   void sleepingExecutionsBeyondTheCapWaitInPendingInsteadOfGettingContainers() throws Exception {
     String host = DockerEngines.host("runc");
     // The product's policy with the cap lowered for the test, and runc allowed (the runc socket).
-    IsolationPolicy policy = IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(), Set.of())
-        .withDockerMaxContainers(CAP);
-    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, DockerSandboxBackend::new);
+    IsolationPolicy policy =
+        IsolationPolicy.defaults()
+            .alsoAllowing(Set.of("runc"), Set.of(), Set.of())
+            .withDockerMaxContainers(CAP);
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory().register(ProviderType.DOCKER, DockerSandboxBackend::new);
     startOperator(factory, OperatorConfig.defaults().withIsolationPolicy(policy));
 
     SandboxProvider provider = TestResources.aDockerProvider("default", "capped");
@@ -78,12 +81,15 @@ class DockerContainerCapMockTest extends OperatorMockTest {
     python.setLanguage(Language.PYTHON);
     provider.getSpec().setRuntimes(List.of(python)); // no limits.maxConcurrentExecutions
     client.resource(provider).create();
-    await().atMost(Duration.ofSeconds(60)).until(() -> {
-      SandboxProvider p = provider("capped");
-      return p.getStatus() != null && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
-    });
-    String providerUid = provider("capped")
-        .getMetadata().getUid();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              SandboxProvider p = provider("capped");
+              return p.getStatus() != null
+                  && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
+            });
+    String providerUid = provider("capped").getMetadata().getUid();
 
     // While the burst runs: how many executions are Running at once, and how many containers the
     // engine holds for this provider.
@@ -93,48 +99,94 @@ class DockerContainerCapMockTest extends OperatorMockTest {
     AtomicInteger sawWaiting = new AtomicInteger();
     try (DockerClient docker = docker(host)) {
       sampler = Executors.newSingleThreadScheduledExecutor();
-      sampler.scheduleWithFixedDelay(() -> {
-        try {
-          List<CodeExecution> all = client.resources(CodeExecution.class).inNamespace("default").list().getItems();
-          long running = all.stream().filter(cx -> cx.getStatus() != null && cx.getStatus().getPhase() == Phase.RUNNING)
-              .count();
-          long waiting = all.stream().filter(cx -> cx.getStatus() != null && cx.getStatus().getPhase() == Phase.PENDING
-              && CodeExecutionReason.WAITING_FOR_SANDBOX.value().equals(
-                  Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))).count();
-          maxRunning.accumulateAndGet((int) running, Math::max);
-          if (waiting > 0) {
-            sawWaiting.incrementAndGet();
-          }
-          int containers = docker.listContainersCmd().withShowAll(true)
-              .withLabelFilter(Map.of(ApiConstants.PROVIDER_UID_LABEL, providerUid)).exec().size();
-          maxContainers.accumulateAndGet(containers, Math::max);
-        } catch (RuntimeException e) {
-          // a sample lost to a busy mock server is just a sample
-        }
-      }, 0, 100, TimeUnit.MILLISECONDS);
+      sampler.scheduleWithFixedDelay(
+          () -> {
+            try {
+              List<CodeExecution> all =
+                  client.resources(CodeExecution.class).inNamespace("default").list().getItems();
+              long running =
+                  all.stream()
+                      .filter(
+                          cx ->
+                              cx.getStatus() != null && cx.getStatus().getPhase() == Phase.RUNNING)
+                      .count();
+              long waiting =
+                  all.stream()
+                      .filter(
+                          cx ->
+                              cx.getStatus() != null
+                                  && cx.getStatus().getPhase() == Phase.PENDING
+                                  && CodeExecutionReason.WAITING_FOR_SANDBOX
+                                      .value()
+                                      .equals(
+                                          Conditions.reason(
+                                              cx.getStatus().getConditions(),
+                                              ConditionTypes.SUCCEEDED)))
+                      .count();
+              maxRunning.accumulateAndGet((int) running, Math::max);
+              if (waiting > 0) {
+                sawWaiting.incrementAndGet();
+              }
+              int containers =
+                  docker
+                      .listContainersCmd()
+                      .withShowAll(true)
+                      .withLabelFilter(Map.of(ApiConstants.PROVIDER_UID_LABEL, providerUid))
+                      .exec()
+                      .size();
+              maxContainers.accumulateAndGet(containers, Math::max);
+            } catch (RuntimeException e) {
+              // a sample lost to a busy mock server is just a sample
+            }
+          },
+          0,
+          100,
+          TimeUnit.MILLISECONDS);
 
       long burstStart = System.nanoTime();
-      IntStream.range(0, EXECUTIONS).forEach(i -> {
-        CodeExecution cx = anExecution("default", "sleeper-" + i, "capped");
-        cx.getSpec().setCode("import time\ndef main(x):\n    time.sleep(2)\n    return x\n");
-        cx.getSpec().setTimeoutSeconds(60);
-        client.resource(cx).create();
-      });
+      IntStream.range(0, EXECUTIONS)
+          .forEach(
+              i -> {
+                CodeExecution cx = anExecution("default", "sleeper-" + i, "capped");
+                cx.getSpec()
+                    .setCode("import time\ndef main(x):\n    time.sleep(2)\n    return x\n");
+                cx.getSpec().setTimeoutSeconds(60);
+                client.resource(cx).create();
+              });
 
-      await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() ->
-          client.resources(CodeExecution.class).inNamespace("default").list().getItems().stream()
-              .allMatch(cx -> cx.getStatus() != null && cx.getStatus().getPhase() == Phase.SUCCEEDED));
+      await()
+          .atMost(Duration.ofMinutes(3))
+          .pollInterval(Duration.ofMillis(500))
+          .until(
+              () ->
+                  client
+                      .resources(CodeExecution.class)
+                      .inNamespace("default")
+                      .list()
+                      .getItems()
+                      .stream()
+                      .allMatch(
+                          cx ->
+                              cx.getStatus() != null
+                                  && cx.getStatus().getPhase() == Phase.SUCCEEDED));
       sampler.shutdownNow();
       burstMillis = (System.nanoTime() - burstStart) / 1_000_000;
     }
 
     assertThat(maxRunning.get()).as("executions running at once").isBetween(1, CAP);
-    assertThat(sawWaiting.get()).as("samples that saw executions waiting for a sandbox").isPositive();
-    // Claimed (at most CAP) plus the idle pool (1) plus containers being started for it (at most 2):
+    assertThat(sawWaiting.get())
+        .as("samples that saw executions waiting for a sandbox")
+        .isPositive();
+    // Claimed (at most CAP) plus the idle pool (1) plus containers being started for it (at most
+    // 2):
     // never one container per waiting execution.
-    assertThat(maxContainers.get()).as("containers on the engine at once").isLessThanOrEqualTo(CAP + 1 + 2);
-    System.out.printf("DockerContainerCapMockTest: %d sleeping executions, cap %d: at most %d running and %d"
-        + " containers at once; all done in %d ms%n", EXECUTIONS, CAP, maxRunning.get(), maxContainers.get(), burstMillis);
+    assertThat(maxContainers.get())
+        .as("containers on the engine at once")
+        .isLessThanOrEqualTo(CAP + 1 + 2);
+    System.out.printf(
+        "DockerContainerCapMockTest: %d sleeping executions, cap %d: at most %d running and %d"
+            + " containers at once; all done in %d ms%n",
+        EXECUTIONS, CAP, maxRunning.get(), maxContainers.get(), burstMillis);
   }
 
   @Test

@@ -21,7 +21,8 @@ class ExecutionCachePruningTest {
 
   @Test
   void dropsTheLargeFieldsAndKeepsWhatReconcilingNeeds() {
-    CodeExecution cached = pruning.unmarshal(finishedJson("{\"x\":[1,2,{\"y\":true}]}"), CodeExecution.class);
+    CodeExecution cached =
+        pruning.unmarshal(finishedJson("{\"x\":[1,2,{\"y\":true}]}"), CodeExecution.class);
 
     assertThat(cached).isInstanceOf(PrunedCodeExecution.class);
     assertThat(ExecutionCachePruning.isPruned(cached)).isTrue();
@@ -49,11 +50,13 @@ class ExecutionCachePruningTest {
 
   @Test
   void dropsArgumentsGivenAsJsonTextToo() {
-    String json = finishedJson("{\"x\":1}").replace("\"arguments\":{\"x\":1}",
-        "\"argumentsJSON\":\"{\\\"x\\\": null}\"");
+    String json =
+        finishedJson("{\"x\":1}")
+            .replace("\"arguments\":{\"x\":1}", "\"argumentsJSON\":\"{\\\"x\\\": null}\"");
     assertThat(json).contains("argumentsJSON");
     assertThat(pruning.unmarshal(json, CodeExecution.class).getSpec().getArgumentsJSON()).isNull();
-    assertThat(plain.unmarshal(json, CodeExecution.class).getSpec().getArgumentsJSON()).isEqualTo("{\"x\": null}");
+    assertThat(plain.unmarshal(json, CodeExecution.class).getSpec().getArgumentsJSON())
+        .isEqualTo("{\"x\": null}");
   }
 
   @Test
@@ -69,8 +72,12 @@ class ExecutionCachePruningTest {
   void writesEveryFieldItIsGiven() {
     CodeExecution full = plain.unmarshal(finishedJson("{\"x\":1}"), CodeExecution.class);
     String written = pruning.asJson(full);
-    assertThat(written).contains("\"code\":\"def main(x): return x\"", "\"arguments\":{\"x\":1}", "\"stdout\":\"hello\"",
-        "\"result\":{\"r\":2}");
+    assertThat(written)
+        .contains(
+            "\"code\":\"def main(x): return x\"",
+            "\"arguments\":{\"x\":1}",
+            "\"stdout\":\"hello\"",
+            "\"result\":{\"r\":2}");
   }
 
   @Test
@@ -78,22 +85,30 @@ class ExecutionCachePruningTest {
     CodeExecution cached = pruning.unmarshal(finishedJson("{\"x\":1}"), CodeExecution.class);
     CodeExecution clone = pruning.clone(cached);
     assertThat(clone).isInstanceOf(PrunedCodeExecution.class);
-    assertThat(clone.getStatus().getCompletionTime()).isEqualTo(cached.getStatus().getCompletionTime());
+    assertThat(clone.getStatus().getCompletionTime())
+        .isEqualTo(cached.getStatus().getCompletionTime());
   }
 
   @Test
   void listsAndWatchEventsArePrunedToo() {
-    String list = "{\"apiVersion\":\"sandboxes.dev/v1alpha1\",\"kind\":\"CodeExecutionList\",\"metadata\":{},"
-        + "\"items\":[" + finishedJson("{\"x\":1}") + "]}";
-    KubernetesResourceList<CodeExecution> items = pruning.unmarshal(list,
-        new com.fasterxml.jackson.core.type.TypeReference<io.fabric8.kubernetes.api.model.DefaultKubernetesResourceList<CodeExecution>>() {});
+    String list =
+        "{\"apiVersion\":\"sandboxes.dev/v1alpha1\",\"kind\":\"CodeExecutionList\",\"metadata\":{},"
+            + "\"items\":["
+            + finishedJson("{\"x\":1}")
+            + "]}";
+    KubernetesResourceList<CodeExecution> items =
+        pruning.unmarshal(
+            list,
+            new com.fasterxml.jackson.core.type.TypeReference<
+                io.fabric8.kubernetes.api.model.DefaultKubernetesResourceList<CodeExecution>>() {});
     assertThat(items.getItems()).singleElement().isInstanceOf(PrunedCodeExecution.class);
 
     // A watch event's object is untyped: read as the registered kind, not as a generic map first.
     int depth = 5000;
     String deep = "{\"a\":".repeat(depth) + "1" + "}".repeat(depth);
-    WatchEvent event = pruning.unmarshal("{\"type\":\"MODIFIED\",\"object\":" + finishedJson(deep) + "}",
-        WatchEvent.class);
+    WatchEvent event =
+        pruning.unmarshal(
+            "{\"type\":\"MODIFIED\",\"object\":" + finishedJson(deep) + "}", WatchEvent.class);
     assertThat(event.getObject()).isInstanceOf(PrunedCodeExecution.class);
     assertThat(((CodeExecution) event.getObject()).getStatus().getStdout()).isNull();
   }
@@ -110,10 +125,13 @@ class ExecutionCachePruningTest {
   @Test
   void otherKindsLoseOnlyTheirManagedFields() {
     SandboxProvider provider = TestResources.aDockerProvider("ns", "p");
-    provider.getMetadata().setManagedFields(List.of(new io.fabric8.kubernetes.api.model.ManagedFieldsEntry()));
+    provider
+        .getMetadata()
+        .setManagedFields(List.of(new io.fabric8.kubernetes.api.model.ManagedFieldsEntry()));
     SandboxProvider read = pruning.unmarshal(plain.asJson(provider), SandboxProvider.class);
     assertThat(read.getMetadata().getManagedFields()).isEmpty();
-    assertThat(read.getSpec().getDocker().getHost()).isEqualTo(provider.getSpec().getDocker().getHost());
+    assertThat(read.getSpec().getDocker().getHost())
+        .isEqualTo(provider.getSpec().getDocker().getHost());
   }
 
   /** A finished CodeExecution as the API server returns it, with these arguments. */
@@ -131,6 +149,7 @@ class ExecutionCachePruningTest {
            "exitCode":0,"stdout":"hello","stderr":"warn","stdoutBytes":5,"stderrBytes":4,"result":{"r":2},
            "sandbox":{"provider":"p","type":"Docker","id":"sbx-1"},
            "startTime":"2026-01-01T00:00:00Z","completionTime":"2026-01-01T00:00:01Z"}}
-        """.formatted(arguments);
+        """
+        .formatted(arguments);
   }
 }

@@ -30,7 +30,8 @@ class ExecutionQueueTest {
     ExecutionQueue.Entry young = entry("young", 2, Language.PYTHON);
     assertThat(queue.admit("p", old, backend, null)).isInstanceOf(ExecutionQueue.Waiting.class);
     backend.addCapacity(1);
-    // The younger one asks first, but the older one waits: the younger keeps waiting and the older is woken.
+    // The younger one asks first, but the older one waits: the younger keeps waiting and the older
+    // is woken.
     assertThat(queue.admit("p", young, backend, null)).isInstanceOf(ExecutionQueue.Waiting.class);
     assertThat(woken).contains("old");
     assertThat(queue.admit("p", old, backend, null)).isInstanceOf(ExecutionQueue.Granted.class);
@@ -40,22 +41,27 @@ class ExecutionQueueTest {
   @Test
   void languagesDoNotBlockEachOther() {
     FakeSandboxBackend backend = new FakeSandboxBackend(1);
-    assertThat(queue.admit("p", entry("py", 1, Language.PYTHON), backend, null)).isInstanceOf(ExecutionQueue.Granted.class);
+    assertThat(queue.admit("p", entry("py", 1, Language.PYTHON), backend, null))
+        .isInstanceOf(ExecutionQueue.Granted.class);
     FakeSandboxBackend empty = new FakeSandboxBackend(0);
     queue.admit("q", entry("old-py", 1, Language.PYTHON), empty, null);
     empty.addCapacity(1);
-    assertThat(queue.admit("q", entry("js", 2, Language.JAVASCRIPT), empty, null)).isInstanceOf(ExecutionQueue.Granted.class);
+    assertThat(queue.admit("q", entry("js", 2, Language.JAVASCRIPT), empty, null))
+        .isInstanceOf(ExecutionQueue.Granted.class);
   }
 
   @Test
   void concurrencyLimitHoldsAndReleaseWakesTheNext() {
     FakeSandboxBackend backend = new FakeSandboxBackend(10);
-    assertThat(queue.admit("p", entry("a", 1, Language.PYTHON), backend, 1)).isInstanceOf(ExecutionQueue.Granted.class);
-    assertThat(queue.admit("p", entry("b", 2, Language.PYTHON), backend, 1)).isInstanceOf(ExecutionQueue.Waiting.class);
+    assertThat(queue.admit("p", entry("a", 1, Language.PYTHON), backend, 1))
+        .isInstanceOf(ExecutionQueue.Granted.class);
+    assertThat(queue.admit("p", entry("b", 2, Language.PYTHON), backend, 1))
+        .isInstanceOf(ExecutionQueue.Waiting.class);
     woken.clear();
     queue.release("p", "uid-a");
     assertThat(woken).containsExactly("b");
-    assertThat(queue.admit("p", entry("b", 2, Language.PYTHON), backend, 1)).isInstanceOf(ExecutionQueue.Granted.class);
+    assertThat(queue.admit("p", entry("b", 2, Language.PYTHON), backend, 1))
+        .isInstanceOf(ExecutionQueue.Granted.class);
     assertThat(queue.running("p")).isEqualTo(1);
   }
 
@@ -70,19 +76,20 @@ class ExecutionQueueTest {
       entries.add(entry("e" + i, i, Language.PYTHON));
     }
     for (ExecutionQueue.Entry e : entries) {
-      pool.execute(() -> {
-        try {
-          start.await();
-          for (int attempt = 0; attempt < 20; attempt++) {
-            if (queue.admit("p", e, backend, null) instanceof ExecutionQueue.Granted) {
-              granted.incrementAndGet();
-              return;
+      pool.execute(
+          () -> {
+            try {
+              start.await();
+              for (int attempt = 0; attempt < 20; attempt++) {
+                if (queue.admit("p", e, backend, null) instanceof ExecutionQueue.Granted) {
+                  granted.incrementAndGet();
+                  return;
+                }
+              }
+            } catch (InterruptedException ignored) {
+              Thread.currentThread().interrupt();
             }
-          }
-        } catch (InterruptedException ignored) {
-          Thread.currentThread().interrupt();
-        }
-      });
+          });
     }
     start.countDown();
     pool.shutdown();
@@ -102,6 +109,7 @@ class ExecutionQueueTest {
   }
 
   private static ExecutionQueue.Entry entry(String name, int second, Language language) {
-    return new ExecutionQueue.Entry(new ResourceID(name, "ns"), "uid-" + name, Instant.ofEpochSecond(second), language);
+    return new ExecutionQueue.Entry(
+        new ResourceID(name, "ns"), "uid-" + name, Instant.ofEpochSecond(second), language);
   }
 }

@@ -27,7 +27,8 @@ class ExecutionTrackerTest {
 
   private final List<ResourceID> triggered = new CopyOnWriteArrayList<>();
   private final ExecutionQueue queue = new ExecutionQueue(id -> {});
-  private final ExecutionTracker tracker = new ExecutionTracker(queue, triggered::add, Clock.systemUTC());
+  private final ExecutionTracker tracker =
+      new ExecutionTracker(queue, triggered::add, Clock.systemUTC());
 
   @AfterEach
   void close() {
@@ -40,7 +41,8 @@ class ExecutionTrackerTest {
     // The reconcile thread is between its Started write and handing the run to the tracker.
     assertThat(tracker.beginStart()).isTrue();
 
-    CompletableFuture<Void> drained = CompletableFuture.runAsync(() -> tracker.drain(Duration.ofSeconds(30)));
+    CompletableFuture<Void> drained =
+        CompletableFuture.runAsync(() -> tracker.drain(Duration.ofSeconds(30)));
     // The drain has begun once it refuses new starts; it cannot end while the start is under way.
     while (tracker.beginStart()) {
       tracker.endStart();
@@ -49,8 +51,15 @@ class ExecutionTrackerTest {
     assertThat(drained).isNotDone();
 
     SandboxLease lease = backend.tryAcquire(Language.PYTHON).orElseThrow();
-    ExecutionTracker.Run run = tracker.start(new ResourceID("late", "ns"), "uid-late", "provider", backend, lease,
-        request("late"), 0);
+    ExecutionTracker.Run run =
+        tracker.start(
+            new ResourceID("late", "ns"),
+            "uid-late",
+            "provider",
+            backend,
+            lease,
+            request("late"),
+            0);
     tracker.endStart();
 
     // The run was tracked in time, so the drain finds it: nothing is left Running untracked. It
@@ -69,8 +78,15 @@ class ExecutionTrackerTest {
     FakeSandboxBackend backend = new FakeSandboxBackend(1).gate("long");
     assertThat(tracker.beginStart()).isTrue();
     SandboxLease lease = backend.tryAcquire(Language.PYTHON).orElseThrow();
-    ExecutionTracker.Run run = tracker.start(new ResourceID("long", "ns"), "uid-long", "provider", backend, lease,
-        request("long"), 0);
+    ExecutionTracker.Run run =
+        tracker.start(
+            new ResourceID("long", "ns"),
+            "uid-long",
+            "provider",
+            backend,
+            lease,
+            request("long"),
+            0);
     tracker.endStart();
 
     tracker.drain(Duration.ofMillis(200));
@@ -98,7 +114,16 @@ class ExecutionTrackerTest {
   }
 
   private static ExecutionRequest request(String name) {
-    return new ExecutionRequest("ns", name, "uid-" + name, Language.PYTHON, ExecutionMode.FUNCTION, "main", "pass",
-        JsonNodeFactory.instance.objectNode(), Duration.ofSeconds(30), 65536);
+    return new ExecutionRequest(
+        "ns",
+        name,
+        "uid-" + name,
+        Language.PYTHON,
+        ExecutionMode.FUNCTION,
+        "main",
+        "pass",
+        JsonNodeFactory.instance.objectNode(),
+        Duration.ofSeconds(30),
+        65536);
   }
 }

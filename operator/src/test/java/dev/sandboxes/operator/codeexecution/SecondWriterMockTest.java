@@ -39,8 +39,8 @@ import org.junit.jupiter.api.Test;
  * Another writer changes a CodeExecution between the operator's read and its write: the write is
  * refused (409), the operator reads again, and never runs code that someone else started nor
  * overwrites a status someone else finished. The other writer is this test, writing at the exact
- * moment through the fake backend's hooks; the API server is fabric8's CRUD mock, made to refuse
- * a status PUT on a stale resourceVersion as a real one does ({@link StatusLockingMockServer}).
+ * moment through the fake backend's hooks; the API server is fabric8's CRUD mock, made to refuse a
+ * status PUT on a stale resourceVersion as a real one does ({@link StatusLockingMockServer}).
  */
 @Tag("mock")
 class SecondWriterMockTest {
@@ -73,7 +73,8 @@ class SecondWriterMockTest {
     ours.setMessage("second writer");
     assertThat(StatusWriter.replaceIfUnchanged(client, second, ours, CodeExecution::new)).isEmpty();
     assertThat(get("probe").getStatus().getMessage()).isEqualTo("first writer");
-    assertThat(StatusWriter.replaceIfUnchanged(client, get("probe"), ours, CodeExecution::new)).isPresent();
+    assertThat(StatusWriter.replaceIfUnchanged(client, get("probe"), ours, CodeExecution::new))
+        .isPresent();
     assertThat(get("probe").getStatus().getMessage()).isEqualTo("second writer");
   }
 
@@ -82,12 +83,16 @@ class SecondWriterMockTest {
     FakeSandboxBackend backend = startOperatorWithProvider(1);
     AtomicBoolean once = new AtomicBoolean();
     // Between the operator's read and its Started write, another operator starts the execution.
-    backend.onAcquire(() -> {
-      if (once.compareAndSet(false, true)) {
-        writeAsAnotherOperator("contested", cx -> CodeExecutionStatusCalculator.started(
-            cx, "fake", ProviderType.DOCKER, "other-operators-sandbox", Instant.now()));
-      }
-    });
+    backend.onAcquire(
+        () -> {
+          if (once.compareAndSet(false, true)) {
+            writeAsAnotherOperator(
+                "contested",
+                cx ->
+                    CodeExecutionStatusCalculator.started(
+                        cx, "fake", ProviderType.DOCKER, "other-operators-sandbox", Instant.now()));
+          }
+        });
     client.resource(anExecution("default", "contested", "fake")).create();
 
     await().atMost(Duration.ofSeconds(20)).until(() -> once.get() && backend.free() == 1);
@@ -101,13 +106,26 @@ class SecondWriterMockTest {
     awaitPhase("next", Phase.SUCCEEDED);
 
     // The other operator finishes its execution; this one neither ran it nor touches it.
-    CodeExecutionStatus theirs = writeAsAnotherOperator("contested", cx -> CodeExecutionStatusCalculator.finished(cx,
-        FakeSandboxBackend.succeedWithArguments(request(cx)), dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE, Duration.ofSeconds(10),
-        Instant.now()));
-    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
-      assertThat(get("contested").getStatus().getCompletionTime()).isEqualTo(theirs.getCompletionTime());
-      assertThat(get("contested").getStatus().getSandbox().getId()).isEqualTo("other-operators-sandbox");
-    });
+    CodeExecutionStatus theirs =
+        writeAsAnotherOperator(
+            "contested",
+            cx ->
+                CodeExecutionStatusCalculator.finished(
+                    cx,
+                    FakeSandboxBackend.succeedWithArguments(request(cx)),
+                    dev.sandboxes.api.v1alpha1.OutputLimitAction.TRUNCATE,
+                    Duration.ofSeconds(10),
+                    Instant.now()));
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> {
+              assertThat(get("contested").getStatus().getCompletionTime())
+                  .isEqualTo(theirs.getCompletionTime());
+              assertThat(get("contested").getStatus().getSandbox().getId())
+                  .isEqualTo("other-operators-sandbox");
+            });
     assertThat(runs(get("contested"))).isZero();
   }
 
@@ -117,27 +135,39 @@ class SecondWriterMockTest {
     List<String> terminal = recordTerminalStatuses();
     AtomicBoolean competed = new AtomicBoolean();
     // The moment this operator's final status arrives, another operator's lands first.
-    server.competeWith((stored, incoming) -> {
-      if (!"raced".equals(stored.path("metadata").path("name").asText())
-          || !incoming.path("completionTime").isTextual() || !competed.compareAndSet(false, true)) {
-        return null;
-      }
-      CodeExecution cx = client.getKubernetesSerialization().convertValue(stored, CodeExecution.class);
-      return client.getKubernetesSerialization().convertValue(
-          CodeExecutionStatusCalculator.interrupted(cx, "Another operator gave up on it", Instant.now()),
-          com.fasterxml.jackson.databind.JsonNode.class);
-    });
+    server.competeWith(
+        (stored, incoming) -> {
+          if (!"raced".equals(stored.path("metadata").path("name").asText())
+              || !incoming.path("completionTime").isTextual()
+              || !competed.compareAndSet(false, true)) {
+            return null;
+          }
+          CodeExecution cx =
+              client.getKubernetesSerialization().convertValue(stored, CodeExecution.class);
+          return client
+              .getKubernetesSerialization()
+              .convertValue(
+                  CodeExecutionStatusCalculator.interrupted(
+                      cx, "Another operator gave up on it", Instant.now()),
+                  com.fasterxml.jackson.databind.JsonNode.class);
+        });
     client.resource(anExecution("default", "raced", "fake")).create();
 
     CodeExecution cx = awaitPhase("raced", Phase.FAILED);
     assertThat(competed).isTrue();
-    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
-      CodeExecution now = get("raced");
-      assertThat(Conditions.reason(now.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-          .isEqualTo(CodeExecutionReason.INTERRUPTED.value());
-      assertThat(now.getStatus().getMessage()).contains("Another operator gave up on it");
-      assertThat(now.getStatus().getStdout()).isNull(); // not the outcome of this operator's run
-    });
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> {
+              CodeExecution now = get("raced");
+              assertThat(
+                      Conditions.reason(now.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
+                  .isEqualTo(CodeExecutionReason.INTERRUPTED.value());
+              assertThat(now.getStatus().getMessage()).contains("Another operator gave up on it");
+              assertThat(now.getStatus().getStdout())
+                  .isNull(); // not the outcome of this operator's run
+            });
     assertThat(runs(cx)).isEqualTo(1);
     assertThat(terminal).containsOnly(CodeExecutionReason.INTERRUPTED.value());
     await().untilAsserted(() -> assertThat(operators.get(0).tracker().pendingOutcomes()).isZero());
@@ -146,32 +176,48 @@ class SecondWriterMockTest {
   @Test
   void noCodeIsSentForAnExecutionAnotherWriterFinishedBeforeItsSandboxIdWasRecorded() {
     FakeSandboxBackend backend = startOperatorWithProvider(2).reportingSandboxIds();
-    backend.beforeRun(request -> {
-      if (request.name().equals("orphan")) {
-        writeAsAnotherOperator("orphan", cx -> CodeExecutionStatusCalculator.interrupted(cx, "Taken over", Instant.now()));
-      }
-    });
+    backend.beforeRun(
+        request -> {
+          if (request.name().equals("orphan")) {
+            writeAsAnotherOperator(
+                "orphan",
+                cx -> CodeExecutionStatusCalculator.interrupted(cx, "Taken over", Instant.now()));
+          }
+        });
     client.resource(anExecution("default", "orphan", "fake")).create();
     client.resource(anExecution("default", "normal", "fake")).create();
 
     CodeExecution normal = awaitPhase("normal", Phase.SUCCEEDED);
-    assertThat(normal.getStatus().getSandbox().getId()).startsWith("fake-"); // recorded before the code ran
+    assertThat(normal.getStatus().getSandbox().getId())
+        .startsWith("fake-"); // recorded before the code ran
     assertThat(runs(normal)).isEqualTo(1);
     CodeExecution orphan = awaitPhase("orphan", Phase.FAILED);
-    await().during(Duration.ofSeconds(1)).untilAsserted(() ->
-        assertThat(get("orphan").getStatus().getMessage()).contains("Taken over"));
+    await()
+        .during(Duration.ofSeconds(1))
+        .untilAsserted(
+            () -> assertThat(get("orphan").getStatus().getMessage()).contains("Taken over"));
     assertThat(runs(orphan)).isZero();
   }
 
   @Test
   void twoOperatorsWithoutLeaderElectionRunEachExecutionOnceAndEndItOnce() {
     for (String name : List.of("a", "b")) {
-      SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context ->
-          backends.computeIfAbsent(name, n -> new FakeSandboxBackend(3, runs, "sbx-" + n + "-")
-              .behaviour(request -> {
-                sleep(20);
-                return FakeSandboxBackend.succeedWithArguments(request);
-              })).builtFrom(context));
+      SandboxBackendFactory factory =
+          new SandboxBackendFactory()
+              .register(
+                  ProviderType.DOCKER,
+                  context ->
+                      backends
+                          .computeIfAbsent(
+                              name,
+                              n ->
+                                  new FakeSandboxBackend(3, runs, "sbx-" + n + "-")
+                                      .behaviour(
+                                          request -> {
+                                            sleep(20);
+                                            return FakeSandboxBackend.succeedWithArguments(request);
+                                          }))
+                          .builtFrom(context));
       operators.add(new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start());
     }
     List<String> terminal = recordTerminalStatuses();
@@ -181,31 +227,55 @@ class SecondWriterMockTest {
       client.resource(anExecution("default", String.format("x-%02d", i), "fake")).create();
     }
 
-    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(250)).until(() ->
-        client.resources(CodeExecution.class).inNamespace("default").list().getItems().stream()
-            .filter(cx -> CodeExecutionStatusCalculator.isTerminal(cx.getStatus())).count() == count);
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofMillis(250))
+        .until(
+            () ->
+                client
+                        .resources(CodeExecution.class)
+                        .inNamespace("default")
+                        .list()
+                        .getItems()
+                        .stream()
+                        .filter(cx -> CodeExecutionStatusCalculator.isTerminal(cx.getStatus()))
+                        .count()
+                    == count);
     await().pollDelay(Duration.ofSeconds(1)).until(() -> true);
 
-    for (CodeExecution cx : client.resources(CodeExecution.class).inNamespace("default").list().getItems()) {
+    for (CodeExecution cx :
+        client.resources(CodeExecution.class).inNamespace("default").list().getItems()) {
       assertThat(runs(cx)).as(cx.getMetadata().getName()).isEqualTo(1);
       assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-          .as(cx.getMetadata().getName()).isEqualTo(CodeExecutionReason.COMPLETED.value());
+          .as(cx.getMetadata().getName())
+          .isEqualTo(CodeExecutionReason.COMPLETED.value());
     }
     assertThat(terminal).hasSize(count); // each reached a terminal status once and kept it
-    assertThat(backends.get("a").totalRuns()).isEqualTo(count); // the shared count over both operators
+    assertThat(backends.get("a").totalRuns())
+        .isEqualTo(count); // the shared count over both operators
   }
 
   private FakeSandboxBackend startOperatorWithProvider(int sandboxes) {
-    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context ->
-        backends.computeIfAbsent(context.settings().name(), n -> new FakeSandboxBackend(sandboxes, runs, "fake-"))
-            .builtFrom(context));
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory()
+            .register(
+                ProviderType.DOCKER,
+                context ->
+                    backends
+                        .computeIfAbsent(
+                            context.settings().name(),
+                            n -> new FakeSandboxBackend(sandboxes, runs, "fake-"))
+                        .builtFrom(context));
     operators.add(new SandboxOperator(client, factory, OperatorConfig.defaults(), null).start());
     client.resource(aDockerProvider("default", "fake")).create();
     await().atMost(Duration.ofSeconds(20)).until(() -> backends.containsKey("fake"));
     return backends.get("fake");
   }
 
-  /** Writes a status computed from the current object, as another operator would (PUT on its version). */
+  /**
+   * Writes a status computed from the current object, as another operator would (PUT on its
+   * version).
+   */
   private CodeExecutionStatus writeAsAnotherOperator(
       String name, java.util.function.Function<CodeExecution, CodeExecutionStatus> status) {
     CodeExecution current = get(name);
@@ -222,23 +292,35 @@ class SecondWriterMockTest {
   private List<String> recordTerminalStatuses() {
     List<String> terminal = new CopyOnWriteArrayList<>();
     Map<String, String> lastTerminal = new ConcurrentHashMap<>();
-    watches.add(client.resources(CodeExecution.class).inNamespace("default").watch(new Watcher<>() {
-      @Override
-      public void eventReceived(Action action, CodeExecution cx) {
-        if (action == Action.DELETED || !CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
-          return;
-        }
-        String snapshot = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED) + "@"
-            + cx.getStatus().getCompletionTime() + "@" + cx.getStatus().getMessage();
-        String before = lastTerminal.put(cx.getMetadata().getName(), snapshot);
-        if (!snapshot.equals(before)) {
-          terminal.add(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED));
-        }
-      }
+    watches.add(
+        client
+            .resources(CodeExecution.class)
+            .inNamespace("default")
+            .watch(
+                new Watcher<>() {
+                  @Override
+                  public void eventReceived(Action action, CodeExecution cx) {
+                    if (action == Action.DELETED
+                        || !CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
+                      return;
+                    }
+                    String snapshot =
+                        Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED)
+                            + "@"
+                            + cx.getStatus().getCompletionTime()
+                            + "@"
+                            + cx.getStatus().getMessage();
+                    String before = lastTerminal.put(cx.getMetadata().getName(), snapshot);
+                    if (!snapshot.equals(before)) {
+                      terminal.add(
+                          Conditions.reason(
+                              cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED));
+                    }
+                  }
 
-      @Override
-      public void onClose(WatcherException cause) {}
-    }));
+                  @Override
+                  public void onClose(WatcherException cause) {}
+                }));
     return terminal;
   }
 
@@ -248,10 +330,17 @@ class SecondWriterMockTest {
   }
 
   private static dev.sandboxes.operator.execution.ExecutionRequest request(CodeExecution cx) {
-    return new dev.sandboxes.operator.execution.ExecutionRequest(cx.getMetadata().getNamespace(),
-        cx.getMetadata().getName(), cx.getMetadata().getUid(), cx.getSpec().getLanguage(),
-        dev.sandboxes.api.v1alpha1.ExecutionMode.FUNCTION, "main", "", com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode(),
-        Duration.ofSeconds(10), 1024);
+    return new dev.sandboxes.operator.execution.ExecutionRequest(
+        cx.getMetadata().getNamespace(),
+        cx.getMetadata().getName(),
+        cx.getMetadata().getUid(),
+        cx.getSpec().getLanguage(),
+        dev.sandboxes.api.v1alpha1.ExecutionMode.FUNCTION,
+        "main",
+        "",
+        com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode(),
+        Duration.ofSeconds(10),
+        1024);
   }
 
   private static void sleep(long millis) {
@@ -263,11 +352,14 @@ class SecondWriterMockTest {
   }
 
   private CodeExecution awaitPhase(String name, Phase phase) {
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-      CodeExecution cx = get(name);
-      assertThat(cx.getStatus()).isNotNull();
-      assertThat(cx.getStatus().getPhase()).isEqualTo(phase);
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(
+            () -> {
+              CodeExecution cx = get(name);
+              assertThat(cx.getStatus()).isNotNull();
+              assertThat(cx.getStatus().getPhase()).isEqualTo(phase);
+            });
     return get(name);
   }
 

@@ -41,8 +41,10 @@ class SelfManagedCodeExecutionMockTest extends OperatorMockTest {
   @BeforeEach
   void start() {
     kubelet = new FakeKubelet(client, NAMESPACE).start();
-    SandboxBackendFactory factory = new SandboxBackendFactory()
-        .register(ProviderType.SELF_MANAGED, context -> new SelfManagedSandboxBackend(context, exec));
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory()
+            .register(
+                ProviderType.SELF_MANAGED, context -> new SelfManagedSandboxBackend(context, exec));
     startOperator(factory);
   }
 
@@ -55,13 +57,29 @@ class SelfManagedCodeExecutionMockTest extends OperatorMockTest {
 
   @Test
   void executionsRunInFreshPodsOfTheWarmPool() {
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName("gvisor")
+                .endMetadata()
+                .withHandler("runsc")
+                .build())
         .create();
     client.resource(aSelfManagedProvider(NAMESPACE, "pool", 1)).create();
-    await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("pool").get();
-      assertThat(Conditions.isTrue(provider.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
-    });
+    await()
+        .untilAsserted(
+            () -> {
+              SandboxProvider provider =
+                  client
+                      .resources(SandboxProvider.class)
+                      .inNamespace(NAMESPACE)
+                      .withName("pool")
+                      .get();
+              assertThat(
+                      Conditions.isTrue(provider.getStatus().getConditions(), ConditionTypes.READY))
+                  .isTrue();
+            });
 
     client.resource(execution("first")).create();
     client.resource(execution("second")).create();
@@ -69,48 +87,84 @@ class SelfManagedCodeExecutionMockTest extends OperatorMockTest {
     CodeExecution first = awaitPhase("first", Phase.SUCCEEDED);
     CodeExecution second = awaitPhase("second", Phase.SUCCEEDED);
     for (CodeExecution cx : List.of(first, second)) {
-      assertThat(cx.getStatus().getResult().toString()).isEqualTo("1"); // main(x) returns x, run by the real runner
+      assertThat(cx.getStatus().getResult().toString())
+          .isEqualTo("1"); // main(x) returns x, run by the real runner
       assertThat(cx.getStatus().getExitCode()).isZero();
       assertThat(cx.getStatus().getSandbox().getType()).isEqualTo(ProviderType.SELF_MANAGED);
       assertThat(cx.getStatus().getSandbox().getId()).startsWith("sbx-pool-py-");
     }
     // One pod per execution, each deleted after its run.
-    assertThat(first.getStatus().getSandbox().getId()).isNotEqualTo(second.getStatus().getSandbox().getId());
-    assertThat(exec.execedPods).containsExactlyInAnyOrder(first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
-    await().untilAsserted(() -> {
-      List<String> names = pods().stream().map(p -> p.getMetadata().getName()).toList();
-      assertThat(names).doesNotContain(first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
-    });
-    await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("pool").get();
-      assertThat(provider.getStatus().getPools()).anySatisfy(pool -> {
-        assertThat(pool.getLanguage().value()).isEqualTo("python");
-        assertThat(pool.getReady()).isEqualTo(1);
-        assertThat(pool.getDesired()).isEqualTo(1);
-      });
-    });
+    assertThat(first.getStatus().getSandbox().getId())
+        .isNotEqualTo(second.getStatus().getSandbox().getId());
+    assertThat(exec.execedPods)
+        .containsExactlyInAnyOrder(
+            first.getStatus().getSandbox().getId(), second.getStatus().getSandbox().getId());
+    await()
+        .untilAsserted(
+            () -> {
+              List<String> names = pods().stream().map(p -> p.getMetadata().getName()).toList();
+              assertThat(names)
+                  .doesNotContain(
+                      first.getStatus().getSandbox().getId(),
+                      second.getStatus().getSandbox().getId());
+            });
+    await()
+        .untilAsserted(
+            () -> {
+              SandboxProvider provider =
+                  client
+                      .resources(SandboxProvider.class)
+                      .inNamespace(NAMESPACE)
+                      .withName("pool")
+                      .get();
+              assertThat(provider.getStatus().getPools())
+                  .anySatisfy(
+                      pool -> {
+                        assertThat(pool.getLanguage().value()).isEqualTo("python");
+                        assertThat(pool.getReady()).isEqualTo(1);
+                        assertThat(pool.getDesired()).isEqualTo(1);
+                      });
+            });
   }
 
   @Test
   void aChangedImageRollsTheIdlePodsAndADeletedProviderTakesItsPodsAlong() {
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runsc").build())
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName("gvisor")
+                .endMetadata()
+                .withHandler("runsc")
+                .build())
         .create();
     SandboxProvider provider = aSelfManagedProvider(NAMESPACE, "rolling", 1);
     provider.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v1")));
     client.resource(provider).create();
-    List<String> first = await().until(
-        () -> pods().stream().map(p -> p.getMetadata().getName()).toList(), names -> names.size() == 1);
+    List<String> first =
+        await()
+            .until(
+                () -> pods().stream().map(p -> p.getMetadata().getName()).toList(),
+                names -> names.size() == 1);
 
-    client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("rolling").edit(p -> {
-      p.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v2")));
-      return p;
-    });
-    await().untilAsserted(() -> {
-      List<Pod> pods = pods();
-      assertThat(pods).hasSize(1);
-      assertThat(pods.get(0).getMetadata().getName()).isNotIn(first);
-      assertThat(pods.get(0).getSpec().getContainers().get(0).getImage()).isEqualTo("localhost/sandbox-runtime:v2");
-    });
+    client
+        .resources(SandboxProvider.class)
+        .inNamespace(NAMESPACE)
+        .withName("rolling")
+        .edit(
+            p -> {
+              p.getSpec().setRuntimes(List.of(runtime("localhost/sandbox-runtime:v2")));
+              return p;
+            });
+    await()
+        .untilAsserted(
+            () -> {
+              List<Pod> pods = pods();
+              assertThat(pods).hasSize(1);
+              assertThat(pods.get(0).getMetadata().getName()).isNotIn(first);
+              assertThat(pods.get(0).getSpec().getContainers().get(0).getImage())
+                  .isEqualTo("localhost/sandbox-runtime:v2");
+            });
 
     // The mock has no garbage collector: what disappears here, the operator deleted itself.
     client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("rolling").delete();
@@ -129,19 +183,42 @@ class SelfManagedCodeExecutionMockTest extends OperatorMockTest {
     client.resource(aSelfManagedProvider(NAMESPACE, "no-gvisor", 2)).create();
     client.resource(anExecution(NAMESPACE, "waiting", "no-gvisor")).create();
 
-    await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("no-gvisor").get();
-      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
-          .isEqualTo(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND.value());
-    });
-    CodeExecution cx = await().until(() -> get("waiting"), c -> c != null && c.getStatus() != null
-        && CodeExecutionReason.PROVIDER_NOT_READY.value().equals(Conditions.reason(c.getStatus().getConditions(), ConditionTypes.ACCEPTED)));
+    await()
+        .untilAsserted(
+            () -> {
+              SandboxProvider provider =
+                  client
+                      .resources(SandboxProvider.class)
+                      .inNamespace(NAMESPACE)
+                      .withName("no-gvisor")
+                      .get();
+              assertThat(
+                      Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
+                  .isEqualTo(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND.value());
+            });
+    CodeExecution cx =
+        await()
+            .until(
+                () -> get("waiting"),
+                c ->
+                    c != null
+                        && c.getStatus() != null
+                        && CodeExecutionReason.PROVIDER_NOT_READY
+                            .value()
+                            .equals(
+                                Conditions.reason(
+                                    c.getStatus().getConditions(), ConditionTypes.ACCEPTED)));
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(pods()).isEmpty();
   }
 
   private List<Pod> pods() {
-    return client.pods().inNamespace(NAMESPACE).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems();
+    return client
+        .pods()
+        .inNamespace(NAMESPACE)
+        .withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE)
+        .list()
+        .getItems();
   }
 
   /**

@@ -11,7 +11,6 @@ import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderType;
-import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderReason;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
 import dev.sandboxes.operator.backend.StartFailure;
@@ -33,15 +32,19 @@ import org.junit.jupiter.api.Test;
 @Tag("mock")
 class StartFailureMockTest extends OperatorMockTest {
 
-  private static final String ERROR = "runc create failed: error setting rlimits for ready process: operation not permitted";
+  private static final String ERROR =
+      "runc create failed: error setting rlimits for ready process: operation not permitted";
 
   private final FakeSandboxBackend backend = new FakeSandboxBackend(4);
 
   @BeforeEach
   void start() {
-    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom);
-    // A Ready provider is probed again only every 10 minutes here: a flip within seconds comes from the backend's signal.
-    OperatorConfig config = OperatorConfig.fromEnvironment(java.util.Map.of("SANDBOX_PROBE_INTERVAL_SECONDS", "600"));
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom);
+    // A Ready provider is probed again only every 10 minutes here: a flip within seconds comes from
+    // the backend's signal.
+    OperatorConfig config =
+        OperatorConfig.fromEnvironment(java.util.Map.of("SANDBOX_PROBE_INTERVAL_SECONDS", "600"));
     startOperator(factory, config);
   }
 
@@ -50,34 +53,51 @@ class StartFailureMockTest extends OperatorMockTest {
     client.resource(aDockerProvider("default", "flaky")).create();
     awaitReady("flaky", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
 
-    backend.startFailure(new StartFailure(SandboxProviderReason.SANDBOX_START_FAILING, ERROR, "Check default_ulimits"));
-    // Not at the next probe interval (minutes): the backend's signal makes the reconciler probe now.
-    Condition ready = Conditions.get(
-        awaitReady("flaky", "False", SandboxProviderReason.SANDBOX_START_FAILING.value()).getStatus().getConditions(),
-        ConditionTypes.READY).orElseThrow();
+    backend.startFailure(
+        new StartFailure(
+            SandboxProviderReason.SANDBOX_START_FAILING, ERROR, "Check default_ulimits"));
+    // Not at the next probe interval (minutes): the backend's signal makes the reconciler probe
+    // now.
+    Condition ready =
+        Conditions.get(
+                awaitReady("flaky", "False", SandboxProviderReason.SANDBOX_START_FAILING.value())
+                    .getStatus()
+                    .getConditions(),
+                ConditionTypes.READY)
+            .orElseThrow();
     assertThat(ready.getMessage()).contains(ERROR).contains("Check default_ulimits");
-    await().untilAsserted(() -> assertThat(events("flaky")).anySatisfy(e -> {
-      assertThat(e.getReason()).isEqualTo("SandboxStartFailing");
-      assertThat(e.getNote()).isEqualTo(ready.getMessage());
-    }));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(events("flaky"))
+                    .anySatisfy(
+                        e -> {
+                          assertThat(e.getReason()).isEqualTo("SandboxStartFailing");
+                          assertThat(e.getNote()).isEqualTo(ready.getMessage());
+                        }));
 
     client.resource(anExecution("default", "patient", "flaky")).create();
     CodeExecution impatient = anExecution("default", "impatient", "flaky");
     impatient.getSpec().setAdmissionTimeoutSeconds(3);
     client.resource(impatient).create();
 
-    CodeExecution waiting = awaitReason("patient", ConditionTypes.ACCEPTED,
-        CodeExecutionReason.PROVIDER_NOT_READY.value());
+    CodeExecution waiting =
+        awaitReason(
+            "patient", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_READY.value());
     assertThat(waiting.getStatus().getPhase()).isEqualTo(Phase.PENDING);
-    assertThat(waiting.getStatus().getMessage()).contains("SandboxProvider flaky is not Ready (SandboxStartFailing)")
-        .contains(ERROR).contains("spec.admissionTimeoutSeconds");
+    assertThat(waiting.getStatus().getMessage())
+        .contains("SandboxProvider flaky is not Ready (SandboxStartFailing)")
+        .contains(ERROR)
+        .contains("spec.admissionTimeoutSeconds");
 
     CodeExecution gaveUp = awaitPhase("impatient", Phase.FAILED);
     assertThat(Conditions.reason(gaveUp.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
         .isEqualTo(CodeExecutionReason.SANDBOX_FAILED.value());
     assertThat(Conditions.get(gaveUp.getStatus().getConditions(), ConditionTypes.STARTED))
         .hasValueSatisfying(c -> assertThat(c.getStatus()).isEqualTo("False"));
-    assertThat(gaveUp.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (3s)").contains(ERROR)
+    assertThat(gaveUp.getStatus().getMessage())
+        .contains("spec.admissionTimeoutSeconds (3s)")
+        .contains(ERROR)
         .contains("The code did not run");
     assertThat(gaveUp.getStatus().getCompletionTime()).isNotNull();
     assertThat(backend.totalRuns()).isZero();
@@ -86,20 +106,29 @@ class StartFailureMockTest extends OperatorMockTest {
     backend.startFailure(null); // a sandbox started again
     awaitReady("flaky", "True", SandboxProviderReason.BACKEND_REACHABLE.value());
     awaitPhase("patient", Phase.SUCCEEDED);
-    await().untilAsserted(() -> assertThat(events("flaky")).extracting(Event::getReason).contains("SandboxStartRecovered"));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(events("flaky"))
+                    .extracting(Event::getReason)
+                    .contains("SandboxStartRecovered"));
     assertThat(backend.runs(get("impatient").getMetadata().getUid())).isZero();
   }
 
   @Test
   void aMissingProviderIsWaitedForOnlyUntilTheAdmissionDeadline() {
     CodeExecution cx = anExecution("default", "orphan", "never-created");
-    cx.getSpec().setAdmissionTimeoutSeconds(8); // the operator may take seconds to start on a busy machine
+    cx.getSpec()
+        .setAdmissionTimeoutSeconds(8); // the operator may take seconds to start on a busy machine
     client.resource(cx).create();
-    CodeExecution waiting = awaitReason("orphan", ConditionTypes.ACCEPTED,
-        CodeExecutionReason.PROVIDER_NOT_FOUND.value());
+    CodeExecution waiting =
+        awaitReason(
+            "orphan", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_FOUND.value());
     assertThat(waiting.getStatus().getMessage()).contains("never-created").contains("until");
     CodeExecution failed = awaitPhase("orphan", Phase.FAILED);
-    assertThat(failed.getStatus().getMessage()).contains("spec.admissionTimeoutSeconds (8s)").contains("never-created")
+    assertThat(failed.getStatus().getMessage())
+        .contains("spec.admissionTimeoutSeconds (8s)")
+        .contains("never-created")
         .contains("The code did not run");
   }
 }

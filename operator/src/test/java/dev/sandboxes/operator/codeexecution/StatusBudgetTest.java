@@ -46,13 +46,15 @@ class StatusBudgetTest {
     ObjectNode tree = JSON.createObjectNode().put("a", 1).put("b", "x<").putNull("c");
     tree.putArray("d").add(true).add(2.5);
     // {"a":1,"b":"x\u003c","c":null,"d":[true,2.5]}
-    assertThat(EncodedJsonSize.of(tree)).isEqualTo("{\"a\":1,\"b\":\"x\\u003c\",\"c\":null,\"d\":[true,2.5]}".length());
+    assertThat(EncodedJsonSize.of(tree))
+        .isEqualTo("{\"a\":1,\"b\":\"x\\u003c\",\"c\":null,\"d\":[true,2.5]}".length());
   }
 
   @Test
   void plainTextCountsItsUtf8Size() {
     String text = "héllo wörld ".repeat(1000);
-    assertThat(EncodedJsonSize.ofString(text) - 2).isEqualTo(text.getBytes(StandardCharsets.UTF_8).length);
+    assertThat(EncodedJsonSize.ofString(text) - 2)
+        .isEqualTo(text.getBytes(StandardCharsets.UTF_8).length);
   }
 
   @Test
@@ -64,7 +66,8 @@ class StatusBudgetTest {
 
   @Test
   void aStatusThatFitsIsLeftAlone() {
-    CodeExecutionStatus status = finished(out("hello\n"), out("warn\n"), JSON.createObjectNode().put("x", 1));
+    CodeExecutionStatus status =
+        finished(out("hello\n"), out("warn\n"), JSON.createObjectNode().put("x", 1));
     String before = status.getMessage();
     StatusBudget.Fitted fitted = StatusBudget.fit(status, SMALL_OBJECT);
     assertThat(fitted.resultDropped()).isFalse();
@@ -85,7 +88,8 @@ class StatusBudgetTest {
 
     CodeExecutionStatus cut = fitted.status();
     assertThat(fitted.outputCut()).isTrue();
-    assertThat(StatusBudget.encodedSize(cut)).isLessThanOrEqualTo(StatusBudget.statusBudget(SMALL_OBJECT));
+    assertThat(StatusBudget.encodedSize(cut))
+        .isLessThanOrEqualTo(StatusBudget.statusBudget(SMALL_OBJECT));
     // Both streams keep about half of what fits, not all of one and nothing of the other.
     assertThat(cut.getStdout().length()).isBetween(100_000, 130_000);
     assertThat(cut.getStderr().length()).isBetween(100_000, 130_000);
@@ -93,7 +97,10 @@ class StatusBudgetTest {
     assertThat(cut.getStderrTruncated()).isTrue();
     assertThat(cut.getStdoutBytes()).isEqualTo(MAX_OUTPUT); // the full size is still reported
     assertThat(cut.getMessage()).contains("Output was cut to fit the status");
-    assertThat(Conditions.get(cut.getConditions(), ConditionTypes.SUCCEEDED).orElseThrow().getMessage())
+    assertThat(
+            Conditions.get(cut.getConditions(), ConditionTypes.SUCCEEDED)
+                .orElseThrow()
+                .getMessage())
         .contains("Output was cut to fit the status");
     assertThat(Conditions.isTrue(cut.getConditions(), ConditionTypes.SUCCEEDED)).isTrue();
   }
@@ -108,20 +115,25 @@ class StatusBudgetTest {
     assertThat(fitted.outputCut()).isFalse();
     assertThat(fitted.status().getResult()).isNull();
     assertThat(fitted.status().getStdout()).isEqualTo(stdout);
-    assertThat(fitted.status().getMessage()).contains("The result (").contains("did not fit in the status and was dropped");
-    assertThat(StatusBudget.encodedSize(fitted.status())).isLessThanOrEqualTo(StatusBudget.statusBudget(700_000));
+    assertThat(fitted.status().getMessage())
+        .contains("The result (")
+        .contains("did not fit in the status and was dropped");
+    assertThat(StatusBudget.encodedSize(fitted.status()))
+        .isLessThanOrEqualTo(StatusBudget.statusBudget(700_000));
   }
 
   @Test
   void aSmallResultStaysWhenTheOutputMustBeCutAnyway() {
     String controls = "\u0001".repeat(MAX_OUTPUT);
-    CodeExecutionStatus status = finished(out(controls), out(controls), JSON.getNodeFactory().numberNode(500_000));
+    CodeExecutionStatus status =
+        finished(out(controls), out(controls), JSON.getNodeFactory().numberNode(500_000));
     StatusBudget.Fitted fitted = StatusBudget.fit(status, 500_000);
     assertThat(fitted.resultDropped()).isFalse();
     assertThat(fitted.outputCut()).isTrue();
     assertThat(fitted.status().getResult().asInt()).isEqualTo(500_000);
     assertThat(fitted.status().getMessage()).doesNotContain("was dropped");
-    assertThat(StatusBudget.encodedSize(fitted.status())).isLessThanOrEqualTo(StatusBudget.statusBudget(500_000));
+    assertThat(StatusBudget.encodedSize(fitted.status()))
+        .isLessThanOrEqualTo(StatusBudget.statusBudget(500_000));
   }
 
   @Test
@@ -132,7 +144,8 @@ class StatusBudgetTest {
     }
     CodeExecutionStatus status = finished(out(""), out(""), result);
     long withoutKeys = EncodedJsonSize.of(JSON.valueToTree(status));
-    assertThat(StatusBudget.encodedSize(status) - withoutKeys).isEqualTo(EncodedJsonSize.managedFieldsOf(result))
+    assertThat(StatusBudget.encodedSize(status) - withoutKeys)
+        .isEqualTo(EncodedJsonSize.managedFieldsOf(result))
         .isGreaterThan(1000 * 8);
     assertThat(StatusBudget.fit(status, SMALL_OBJECT).resultDropped()).isFalse();
   }
@@ -140,14 +153,17 @@ class StatusBudgetTest {
   @Test
   void aLargeObjectLeavesLessForTheStatus() {
     String stdout = "x".repeat(MAX_OUTPUT);
-    assertThat(StatusBudget.fit(finished(out(stdout), out(""), null), SMALL_OBJECT).outputCut()).isFalse();
+    assertThat(StatusBudget.fit(finished(out(stdout), out(""), null), SMALL_OBJECT).outputCut())
+        .isFalse();
     // 512 KiB of arguments, 256 KiB of code and their managedFields leave about 700 KiB.
     long bigObject = StatusBudget.OBJECT_LIMIT_BYTES - 100_000;
     StatusBudget.Fitted fitted = StatusBudget.fit(finished(out(stdout), out(""), null), bigObject);
     assertThat(fitted.outputCut()).isTrue();
-    assertThat(StatusBudget.encodedSize(fitted.status())).isLessThanOrEqualTo(StatusBudget.statusBudget(bigObject));
+    assertThat(StatusBudget.encodedSize(fitted.status()))
+        .isLessThanOrEqualTo(StatusBudget.statusBudget(bigObject));
     // No room at all: output goes entirely; what is left is the verdict.
-    StatusBudget.Fitted none = StatusBudget.fit(finished(out(stdout), out(""), null), StatusBudget.OBJECT_LIMIT_BYTES);
+    StatusBudget.Fitted none =
+        StatusBudget.fit(finished(out(stdout), out(""), null), StatusBudget.OBJECT_LIMIT_BYTES);
     assertThat(none.status().getStdout()).isNull();
     assertThat(none.status().getStdoutTruncated()).isTrue();
   }
@@ -156,16 +172,22 @@ class StatusBudgetTest {
   void messagesAreCapped() {
     CodeExecutionStatus status = finished(out(""), out(""), null);
     status.setMessage("m".repeat(100_000));
-    Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED).orElseThrow().setMessage("c".repeat(100_000));
+    Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED)
+        .orElseThrow()
+        .setMessage("c".repeat(100_000));
     CodeExecutionStatus fitted = StatusBudget.fit(status, SMALL_OBJECT).status();
     assertThat(fitted.getMessage()).hasSize(StatusBudget.MAX_MESSAGE_CHARS).endsWith("…");
-    assertThat(Conditions.get(fitted.getConditions(), ConditionTypes.SUCCEEDED).orElseThrow().getMessage())
+    assertThat(
+            Conditions.get(fitted.getConditions(), ConditionTypes.SUCCEEDED)
+                .orElseThrow()
+                .getMessage())
         .hasSize(StatusBudget.MAX_MESSAGE_CHARS);
   }
 
   @Test
   void theFallbackKeepsTheVerdictAndDropsEveryOutputField() {
-    CodeExecutionStatus refused = finished(out("out"), out("err"), JSON.createObjectNode().put("x", 1));
+    CodeExecutionStatus refused =
+        finished(out("out"), out("err"), JSON.createObjectNode().put("x", 1));
     CodeExecutionStatus fallback = StatusBudget.fallback(refused, "HTTP 413 RequestEntityTooLarge");
     assertThat(fallback.getStdout()).isNull();
     assertThat(fallback.getStderr()).isNull();
@@ -174,28 +196,45 @@ class StatusBudgetTest {
     assertThat(fallback.getStdoutBytes()).isEqualTo(3);
     assertThat(fallback.getExitCode()).isZero();
     assertThat(fallback.getCompletionTime()).isEqualTo(refused.getCompletionTime());
-    assertThat(Conditions.reason(fallback.getConditions(), ConditionTypes.SUCCEEDED)).isEqualTo(CodeExecutionReason.COMPLETED.value());
-    assertThat(fallback.getMessage()).contains("were not stored").contains("HTTP 413 RequestEntityTooLarge");
+    assertThat(Conditions.reason(fallback.getConditions(), ConditionTypes.SUCCEEDED))
+        .isEqualTo(CodeExecutionReason.COMPLETED.value());
+    assertThat(fallback.getMessage())
+        .contains("were not stored")
+        .contains("HTTP 413 RequestEntityTooLarge");
     assertThat(refused.getStdout()).isEqualTo("out"); // a copy, not the original
   }
 
   @Test
   void refusalsForContentAreTellable() {
-    assertThat(StatusBudget.refusedForContent(refusal(413, "RequestEntityTooLarge", "too large"))).isTrue();
-    assertThat(StatusBudget.refusedForContent(refusal(422, "Invalid", "status.stdout: Invalid value"))).isTrue();
-    assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError", "etcdserver: request is too large"))).isTrue();
-    assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError",
-        "rpc error: code = ResourceExhausted desc = trying to send message larger than max (2500406 vs. 2097152)")))
+    assertThat(StatusBudget.refusedForContent(refusal(413, "RequestEntityTooLarge", "too large")))
         .isTrue();
-    assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError", "etcd leader changed"))).isFalse();
+    assertThat(
+            StatusBudget.refusedForContent(refusal(422, "Invalid", "status.stdout: Invalid value")))
+        .isTrue();
+    assertThat(
+            StatusBudget.refusedForContent(
+                refusal(500, "InternalError", "etcdserver: request is too large")))
+        .isTrue();
+    assertThat(
+            StatusBudget.refusedForContent(
+                refusal(
+                    500,
+                    "InternalError",
+                    "rpc error: code = ResourceExhausted desc = trying to send message larger than max (2500406 vs. 2097152)")))
+        .isTrue();
+    assertThat(StatusBudget.refusedForContent(refusal(500, "InternalError", "etcd leader changed")))
+        .isFalse();
     assertThat(StatusBudget.refusedForContent(refusal(409, "Conflict", "too large"))).isFalse();
     // The description never quotes the server's message (it may hold the refused output).
-    assertThat(StatusBudget.describeRefusal(refusal(422, "Invalid", "status.stdout: Invalid value: secret")))
+    assertThat(
+            StatusBudget.describeRefusal(
+                refusal(422, "Invalid", "status.stdout: Invalid value: secret")))
         .isEqualTo("HTTP 422 Invalid");
   }
 
   private static KubernetesClientException refusal(int code, String reason, String message) {
-    return new KubernetesClientException(new StatusBuilder().withCode(code).withReason(reason).withMessage(message).build());
+    return new KubernetesClientException(
+        new StatusBuilder().withCode(code).withReason(reason).withMessage(message).build());
   }
 
   private static StreamCapture out(String text) {
@@ -210,11 +249,22 @@ class StatusBudgetTest {
     return array;
   }
 
-  private static CodeExecutionStatus finished(StreamCapture stdout, StreamCapture stderr, JsonNode result) {
+  private static CodeExecutionStatus finished(
+      StreamCapture stdout, StreamCapture stderr, JsonNode result) {
     CodeExecution cx = TestResources.anExecution("ns", "x", "p");
     cx.getMetadata().setGeneration(1L);
-    ExecutionOutcome outcome = new ExecutionOutcome(Termination.EXITED, 0, stdout, stderr,
-        new RunnerReport("ok", null, null, result, null), "sbx", T0, T0.plusSeconds(1), null);
-    return CodeExecutionStatusCalculator.finished(cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0.plusSeconds(1));
+    ExecutionOutcome outcome =
+        new ExecutionOutcome(
+            Termination.EXITED,
+            0,
+            stdout,
+            stderr,
+            new RunnerReport("ok", null, null, result, null),
+            "sbx",
+            T0,
+            T0.plusSeconds(1),
+            null);
+    return CodeExecutionStatusCalculator.finished(
+        cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), T0.plusSeconds(1));
   }
 }

@@ -31,25 +31,45 @@ class IsolationPolicyTest {
     assertThat(policy.runtimeClassHandlers()).containsExactly("runsc");
     assertThat(policy.selfManagedEgress()).isFalse();
     assertThat(policy.dockerMaxContainers()).isEqualTo(16);
-    assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///run/podman-runsc.sock", null, null))).isEmpty();
+    assertThat(
+            IsolationPolicyCheck.violations(
+                policy, docker("unix:///run/podman-runsc.sock", null, null)))
+        .isEmpty();
     assertThat(IsolationPolicyCheck.violations(policy, selfManaged(null, null))).isEmpty();
   }
 
   @Test
   void everyWeakerSettingIsAViolationNamingItsField() {
     IsolationPolicy policy = IsolationPolicy.defaults();
-    assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///run/podman-runc.sock", "runc", null)))
-        .singleElement().asString().contains("spec.docker.runtime runc").contains("allowed runtimes: runsc");
+    assertThat(
+            IsolationPolicyCheck.violations(
+                policy, docker("unix:///run/podman-runc.sock", "runc", null)))
+        .singleElement()
+        .asString()
+        .contains("spec.docker.runtime runc")
+        .contains("allowed runtimes: runsc");
     assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///x.sock", null, "bridge")))
-        .singleElement().asString().contains("spec.docker.network bridge").contains("allowed network modes: none");
+        .singleElement()
+        .asString()
+        .contains("spec.docker.network bridge")
+        .contains("allowed network modes: none");
     assertThat(IsolationPolicyCheck.violations(policy, docker("tcp://engine:2375", null, null)))
-        .singleElement().asString().contains("spec.docker.host tcp://engine:2375").contains("tlsSecretRef");
+        .singleElement()
+        .asString()
+        .contains("spec.docker.host tcp://engine:2375")
+        .contains("tlsSecretRef");
     assertThat(IsolationPolicyCheck.violations(policy, selfManaged("runc", null)))
-        .singleElement().asString().contains("spec.selfManaged.runtimeClassName runc").contains("allowed RuntimeClasses: gvisor");
+        .singleElement()
+        .asString()
+        .contains("spec.selfManaged.runtimeClassName runc")
+        .contains("allowed RuntimeClasses: gvisor");
     assertThat(IsolationPolicyCheck.violations(policy, selfManaged(null, EgressPolicy.ALLOW_LIST)))
-        .singleElement().asString().contains("spec.selfManaged.egress.policy AllowList");
+        .singleElement()
+        .asString()
+        .contains("spec.selfManaged.egress.policy AllowList");
     // Several at once are all named.
-    assertThat(IsolationPolicyCheck.violations(policy, docker("tcp://engine:2375", "runc", "host"))).hasSize(3);
+    assertThat(IsolationPolicyCheck.violations(policy, docker("tcp://engine:2375", "runc", "host")))
+        .hasSize(3);
   }
 
   @Test
@@ -59,42 +79,66 @@ class IsolationPolicyTest {
     secret.setName("engine-tls");
     tls.getDocker().setTlsSecretRef(secret);
     assertThat(IsolationPolicyCheck.violations(IsolationPolicy.defaults(), tls)).isEmpty();
-    IsolationPolicy plain = IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_PLAIN_TCP, "true"));
-    assertThat(IsolationPolicyCheck.violations(plain, docker("tcp://engine:2375", null, null))).isEmpty();
+    IsolationPolicy plain =
+        IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_PLAIN_TCP, "true"));
+    assertThat(IsolationPolicyCheck.violations(plain, docker("tcp://engine:2375", null, null)))
+        .isEmpty();
   }
 
   @Test
   void variablesWidenOrNarrowThePolicy() {
-    IsolationPolicy policy = IsolationPolicy.fromEnvironment(Map.of(
-        IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc, runc",
-        IsolationPolicy.ENV_DOCKER_NETWORKS, "*",
-        IsolationPolicy.ENV_RUNTIME_CLASSES, "gvisor,runc",
-        IsolationPolicy.ENV_RUNTIME_CLASS_HANDLERS, "runsc,runc",
-        IsolationPolicy.ENV_SELFMANAGED_EGRESS, "true",
-        IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS, "40"));
+    IsolationPolicy policy =
+        IsolationPolicy.fromEnvironment(
+            Map.of(
+                IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc, runc",
+                IsolationPolicy.ENV_DOCKER_NETWORKS, "*",
+                IsolationPolicy.ENV_RUNTIME_CLASSES, "gvisor,runc",
+                IsolationPolicy.ENV_RUNTIME_CLASS_HANDLERS, "runsc,runc",
+                IsolationPolicy.ENV_SELFMANAGED_EGRESS, "true",
+                IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS, "40"));
     assertThat(policy.dockerContainerCap(null)).isEqualTo(40);
-    assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///x.sock", "runc", "bridge"))).isEmpty();
-    assertThat(IsolationPolicyCheck.violations(policy, selfManaged("runc", EgressPolicy.ALLOW_LIST))).isEmpty();
+    assertThat(IsolationPolicyCheck.violations(policy, docker("unix:///x.sock", "runc", "bridge")))
+        .isEmpty();
+    assertThat(
+            IsolationPolicyCheck.violations(policy, selfManaged("runc", EgressPolicy.ALLOW_LIST)))
+        .isEmpty();
     assertThat(policy.allowsRuntimeClassHandler("runc")).isTrue();
     assertThat(policy.allowsRuntimeClassHandler("kata")).isFalse();
     // A set but empty list allows nothing: here, no Docker provider at all.
-    IsolationPolicy noDocker = IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, ""));
+    IsolationPolicy noDocker =
+        IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, ""));
     assertThat(IsolationPolicyCheck.violations(noDocker, docker("unix:///x.sock", null, null)))
-        .singleElement().asString().contains("none allowed");
+        .singleElement()
+        .asString()
+        .contains("none allowed");
     // What a policy writes is what it reads.
     assertThat(IsolationPolicy.fromEnvironment(policy.toEnvironment())).isEqualTo(policy);
-    assertThat(IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of("runc"), Set.of("runc")).dockerRuntimes())
+    assertThat(
+            IsolationPolicy.defaults()
+                .alsoAllowing(Set.of("runc"), Set.of("runc"), Set.of("runc"))
+                .dockerRuntimes())
         .containsExactlyInAnyOrder("runsc", "runc");
   }
 
   @Test
   void badValuesAreClearErrors() {
-    assertThatThrownBy(() -> IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_PLAIN_TCP, "yes")))
-        .hasMessageContaining(IsolationPolicy.ENV_DOCKER_PLAIN_TCP).hasMessageContaining("true or false");
-    assertThatThrownBy(() -> IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc;runc")))
+    assertThatThrownBy(
+            () ->
+                IsolationPolicy.fromEnvironment(
+                    Map.of(IsolationPolicy.ENV_DOCKER_PLAIN_TCP, "yes")))
+        .hasMessageContaining(IsolationPolicy.ENV_DOCKER_PLAIN_TCP)
+        .hasMessageContaining("true or false");
+    assertThatThrownBy(
+            () ->
+                IsolationPolicy.fromEnvironment(
+                    Map.of(IsolationPolicy.ENV_DOCKER_RUNTIMES, "runsc;runc")))
         .hasMessageContaining(IsolationPolicy.ENV_DOCKER_RUNTIMES);
-    assertThatThrownBy(() -> IsolationPolicy.fromEnvironment(Map.of(IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS, "0")))
-        .hasMessageContaining(IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS).hasMessageContaining("at least 1");
+    assertThatThrownBy(
+            () ->
+                IsolationPolicy.fromEnvironment(
+                    Map.of(IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS, "0")))
+        .hasMessageContaining(IsolationPolicy.ENV_DOCKER_MAX_CONTAINERS)
+        .hasMessageContaining("at least 1");
   }
 
   private static SandboxProviderSpec docker(String host, String runtime, String network) {
@@ -116,7 +160,8 @@ class IsolationPolicyTest {
     if (egressPolicy != null) {
       EgressSpec egress = new EgressSpec();
       egress.setPolicy(egressPolicy);
-      egress.setAllowedCidrs(egressPolicy == EgressPolicy.ALLOW_LIST ? List.of("192.0.2.0/24") : null);
+      egress.setAllowedCidrs(
+          egressPolicy == EgressPolicy.ALLOW_LIST ? List.of("192.0.2.0/24") : null);
       selfManaged.setEgress(egress);
     }
     spec.setSelfManaged(selfManaged);

@@ -64,42 +64,61 @@ class ArtifactsE2E {
   }
 
   private static ConfigMap configMap(CodeExecution cx) {
-    return cluster.client().configMaps().inNamespace(cluster.namespace()).withName(cx.getMetadata().getName() + "-artifacts").get();
+    return cluster
+        .client()
+        .configMaps()
+        .inNamespace(cluster.namespace())
+        .withName(cx.getMetadata().getName() + "-artifacts")
+        .get();
   }
 
   private static byte[] bytes(ConfigMap configMap, ArtifactStatus artifact) {
-    assertThat(artifact.getConfigMapKeyRef().getName()).isEqualTo(configMap.getMetadata().getName());
-    return Base64.getDecoder().decode(configMap.getBinaryData().get(artifact.getConfigMapKeyRef().getKey()));
+    assertThat(artifact.getConfigMapKeyRef().getName())
+        .isEqualTo(configMap.getMetadata().getName());
+    return Base64.getDecoder()
+        .decode(configMap.getBinaryData().get(artifact.getConfigMapKeyRef().getKey()));
   }
 
   @Test
   void aTextFileComesBackInAnOwnedConfigMapAndASymlinkToEtcPasswdIsNotFollowed() throws Exception {
-    CodeExecution cx = run("text-and-link", Language.PYTHON,
-        "import os\n"
-            + "def main():\n"
-            + "    d = os.environ['SANDBOX_OUTPUT_DIR']\n"
-            + "    open(d + '/report.txt', 'w').write('héllo from gVisor\\n')\n"
-            + "    os.symlink('/etc/passwd', d + '/passwd')\n"
-            + "    return d\n");
-    assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    CodeExecution cx =
+        run(
+            "text-and-link",
+            Language.PYTHON,
+            "import os\n"
+                + "def main():\n"
+                + "    d = os.environ['SANDBOX_OUTPUT_DIR']\n"
+                + "    open(d + '/report.txt', 'w').write('héllo from gVisor\\n')\n"
+                + "    os.symlink('/etc/passwd', d + '/passwd')\n"
+                + "    return d\n");
+    assertThat(cx.getStatus().getPhase())
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(cx.getStatus().getResult().asText()).isEqualTo("/tmp/outputs");
-    assertThat(cx.getStatus().getArtifacts()).extracting(ArtifactStatus::getName).containsExactly("report.txt");
+    assertThat(cx.getStatus().getArtifacts())
+        .extracting(ArtifactStatus::getName)
+        .containsExactly("report.txt");
     assertThat(cx.getStatus().getArtifactsTruncated()).isNull();
     ArtifactStatus report = cx.getStatus().getArtifacts().get(0);
     ConfigMap configMap = configMap(cx);
     byte[] content = bytes(configMap, report);
     assertThat(new String(content, StandardCharsets.UTF_8)).isEqualTo("héllo from gVisor\n");
     assertThat(report.getSizeBytes()).isEqualTo(content.length);
-    assertThat(report.getSha256()).isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content)));
+    assertThat(report.getSha256())
+        .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content)));
     assertThat(report.getContentType()).isEqualTo("text/plain");
     assertThat(configMap.getBinaryData()).hasSize(1); // nothing of /etc/passwd
-    assertThat(configMap.getMetadata().getOwnerReferences()).singleElement()
+    assertThat(configMap.getMetadata().getOwnerReferences())
+        .singleElement()
         .satisfies(owner -> assertThat(owner.getUid()).isEqualTo(cx.getMetadata().getUid()));
     cluster.awaitEvent("CodeExecution", "text-and-link", "ArtifactsSkipped");
 
-    // Deleting the execution deletes its artifacts (the cluster's garbage collector, through the owner reference).
+    // Deleting the execution deletes its artifacts (the cluster's garbage collector, through the
+    // owner reference).
     cluster.client().resource(cx).delete();
-    await("artifacts ConfigMap garbage-collected").atMost(Duration.ofSeconds(60)).until(() -> configMap(cx) == null);
+    await("artifacts ConfigMap garbage-collected")
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> configMap(cx) == null);
   }
 
   @Test
@@ -107,27 +126,41 @@ class ArtifactsE2E {
     for (Language language : Language.values()) {
       String name = "mebibyte-" + language.value();
       CodeExecution cx = run(name, language, ArtifactScenarios.mebibyteAndSymlink(language));
-      assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
-      assertThat(cx.getStatus().getArtifacts()).singleElement().satisfies(artifact -> {
-        assertThat(artifact.getName()).isEqualTo("mebibyte.bin");
-        assertThat(artifact.getSizeBytes()).isEqualTo(1048576);
-        byte[] content = bytes(configMap(cx), artifact);
-        assertThat(content).hasSize(1048576);
-        assertThat(content[1048575]).isEqualTo((byte) (1048575 % 251));
-      });
-      assertThat(cx.getStatus().getMessage()).contains("1 artifact (1048576 bytes) stored in ConfigMap " + name + "-artifacts");
+      assertThat(cx.getStatus().getPhase())
+          .as(cx.getStatus().getMessage())
+          .isEqualTo(Phase.SUCCEEDED);
+      assertThat(cx.getStatus().getArtifacts())
+          .singleElement()
+          .satisfies(
+              artifact -> {
+                assertThat(artifact.getName()).isEqualTo("mebibyte.bin");
+                assertThat(artifact.getSizeBytes()).isEqualTo(1048576);
+                byte[] content = bytes(configMap(cx), artifact);
+                assertThat(content).hasSize(1048576);
+                assertThat(content[1048575]).isEqualTo((byte) (1048575 % 251));
+              });
+      assertThat(cx.getStatus().getMessage())
+          .contains("1 artifact (1048576 bytes) stored in ConfigMap " + name + "-artifacts");
     }
   }
 
   @Test
   void moreFilesThanTheLimitSucceedWithTruncationAndAnEventNamingWhatWasLeftOut() {
-    CodeExecution cx = run("too-many", Language.JAVASCRIPT, ArtifactScenarios.moreFilesThanTheLimit(Language.JAVASCRIPT));
-    assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    CodeExecution cx =
+        run(
+            "too-many",
+            Language.JAVASCRIPT,
+            ArtifactScenarios.moreFilesThanTheLimit(Language.JAVASCRIPT));
+    assertThat(cx.getStatus().getPhase())
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(cx.getStatus().getArtifacts()).hasSize(10);
     assertThat(cx.getStatus().getArtifactsTruncated()).isTrue();
     assertThat(configMap(cx).getBinaryData()).hasSize(10);
     var event = cluster.awaitEvent("CodeExecution", "too-many", "ArtifactsTruncated");
-    assertThat(event.getNote()).contains("file-11.txt (over maxArtifacts)").contains("maxArtifacts");
+    assertThat(event.getNote())
+        .contains("file-11.txt (over maxArtifacts)")
+        .contains("maxArtifacts");
   }
 
   @Test
@@ -137,16 +170,40 @@ class ArtifactsE2E {
     provider.getSpec().getRuntimes().get(0).setImage(DATASCIENCE_IMAGE);
     provider.getSpec().getSelfManaged().getResources().setMemory("512Mi");
     cluster.create(provider);
-    boolean imageMissing = await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofSeconds(2)).until(() -> {
-      List<Pod> pods = cluster.client().pods().inNamespace(cluster.namespace())
-          .withLabel(ApiConstants.PROVIDER_LABEL, "datascience").list().getItems();
-      boolean pullFailed = pods.stream().flatMap(p -> p.getStatus().getContainerStatuses().stream())
-          .anyMatch(s -> s.getState().getWaiting() != null
-              && List.of("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull").contains(s.getState().getWaiting().getReason()));
-      boolean running = pods.stream().anyMatch(p -> "Running".equals(p.getStatus().getPhase()));
-      return pullFailed || running ? pullFailed : null;
-    }, value -> value != null);
-    Assumptions.assumeFalse(imageMissing, DATASCIENCE_IMAGE + " is not in the cluster (hack/build-runtime-image --variant datascience)");
+    boolean imageMissing =
+        await()
+            .atMost(Duration.ofSeconds(120))
+            .pollInterval(Duration.ofSeconds(2))
+            .until(
+                () -> {
+                  List<Pod> pods =
+                      cluster
+                          .client()
+                          .pods()
+                          .inNamespace(cluster.namespace())
+                          .withLabel(ApiConstants.PROVIDER_LABEL, "datascience")
+                          .list()
+                          .getItems();
+                  boolean pullFailed =
+                      pods.stream()
+                          .flatMap(p -> p.getStatus().getContainerStatuses().stream())
+                          .anyMatch(
+                              s ->
+                                  s.getState().getWaiting() != null
+                                      && List.of(
+                                              "ErrImagePull",
+                                              "ImagePullBackOff",
+                                              "ErrImageNeverPull")
+                                          .contains(s.getState().getWaiting().getReason()));
+                  boolean running =
+                      pods.stream().anyMatch(p -> "Running".equals(p.getStatus().getPhase()));
+                  return pullFailed || running ? pullFailed : null;
+                },
+                value -> value != null);
+    Assumptions.assumeFalse(
+        imageMissing,
+        DATASCIENCE_IMAGE
+            + " is not in the cluster (hack/build-runtime-image --variant datascience)");
 
     CodeExecution cx = TestResources.anExecution(cluster.namespace(), "chart", "datascience");
     cx.getSpec().setLanguage(Language.PYTHON);
@@ -155,13 +212,17 @@ class ArtifactsE2E {
     cx.getSpec().setTimeoutSeconds(120);
     cluster.create(cx);
     CodeExecution done = cluster.awaitTerminal("chart", Duration.ofMinutes(4));
-    assertThat(done.getStatus().getPhase()).as(done.getStatus().getMessage() + "\n" + done.getStatus().getStderr())
+    assertThat(done.getStatus().getPhase())
+        .as(done.getStatus().getMessage() + "\n" + done.getStatus().getStderr())
         .isEqualTo(Phase.SUCCEEDED);
-    assertThat(done.getStatus().getArtifacts()).singleElement().satisfies(artifact -> {
-      assertThat(artifact.getName()).isEqualTo("figure-1.png");
-      assertThat(artifact.getContentType()).isEqualTo("image/png");
-      byte[] png = bytes(configMap(done), artifact);
-      assertThat(new String(png, 1, 3, StandardCharsets.US_ASCII)).isEqualTo("PNG");
-    });
+    assertThat(done.getStatus().getArtifacts())
+        .singleElement()
+        .satisfies(
+            artifact -> {
+              assertThat(artifact.getName()).isEqualTo("figure-1.png");
+              assertThat(artifact.getContentType()).isEqualTo("image/png");
+              byte[] png = bytes(configMap(done), artifact);
+              assertThat(new String(png, 1, 3, StandardCharsets.US_ASCII)).isEqualTo("PNG");
+            });
   }
 }

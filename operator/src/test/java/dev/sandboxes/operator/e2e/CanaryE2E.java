@@ -44,7 +44,12 @@ class CanaryE2E {
 
   @Test
   void aSelfManagedPoolPassesItsCanaryAndRunsItAgainAfterTheInterval() {
-    cluster.create(cluster.client().getKubernetesSerialization().unmarshal("""
+    cluster.create(
+        cluster
+            .client()
+            .getKubernetesSerialization()
+            .unmarshal(
+                """
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider
         metadata:
@@ -60,23 +65,36 @@ class CanaryE2E {
             resources: {cpu: "500m", memory: 256Mi, ephemeralStorage: 64Mi}
           canary:
             intervalSeconds: %d
-        """.formatted(INTERVAL_SECONDS), SandboxProvider.class));
+        """
+                    .formatted(INTERVAL_SECONDS),
+                SandboxProvider.class));
 
     SandboxProvider first = awaitCanaryPassed("pool-with-canary", null);
-    assertThat(first.getStatus().getCanary().getLanguage()).isEqualTo(Language.JAVASCRIPT); // the first runtime
-    System.out.printf("SelfManaged canary on the cluster: %d ms%n", first.getStatus().getCanary().getLatencyMillis());
+    assertThat(first.getStatus().getCanary().getLanguage())
+        .isEqualTo(Language.JAVASCRIPT); // the first runtime
+    System.out.printf(
+        "SelfManaged canary on the cluster: %d ms%n",
+        first.getStatus().getCanary().getLatencyMillis());
 
-    SandboxProvider second = awaitCanaryPassed("pool-with-canary", first.getStatus().getCanary().getLastRunTime());
-    // intervalSeconds is from one start to the next; status.canary says when a run finished and how long it took.
+    SandboxProvider second =
+        awaitCanaryPassed("pool-with-canary", first.getStatus().getCanary().getLastRunTime());
+    // intervalSeconds is from one start to the next; status.canary says when a run finished and how
+    // long it took.
     assertThat(started(second)).isAfterOrEqualTo(started(first).plusSeconds(INTERVAL_SECONDS - 2));
-    System.out.printf("SelfManaged canary again after %ds: %d ms%n", INTERVAL_SECONDS,
-        second.getStatus().getCanary().getLatencyMillis());
+    System.out.printf(
+        "SelfManaged canary again after %ds: %d ms%n",
+        INTERVAL_SECONDS, second.getStatus().getCanary().getLatencyMillis());
   }
 
   @Test
   void aDockerPoolOnGvisorPassesItsCanary() {
     String host = DockerEngines.host("runsc"); // skips the test without the engine
-    cluster.create(cluster.client().getKubernetesSerialization().unmarshal("""
+    cluster.create(
+        cluster
+            .client()
+            .getKubernetesSerialization()
+            .unmarshal(
+                """
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider
         metadata:
@@ -85,11 +103,14 @@ class CanaryE2E {
           type: Docker
           docker: {host: "%s", runtime: runsc, poolSize: 1}
           canary: {intervalSeconds: 3600, language: python}
-        """.formatted(host), SandboxProvider.class));
+        """
+                    .formatted(host),
+                SandboxProvider.class));
 
     SandboxProvider passed = awaitCanaryPassed("docker-with-canary", null);
     assertThat(passed.getStatus().getCanary().getLanguage()).isEqualTo(Language.PYTHON);
-    System.out.printf("Docker (runsc) canary from the cluster's operator: %d ms%n",
+    System.out.printf(
+        "Docker (runsc) canary from the cluster's operator: %d ms%n",
         passed.getStatus().getCanary().getLatencyMillis());
   }
 
@@ -98,22 +119,35 @@ class CanaryE2E {
         .minusMillis(provider.getStatus().getCanary().getLatencyMillis());
   }
 
-  /** Waits for CanaryPassed True from a run that finished after {@code after} (an RFC 3339 time, or null). */
+  /**
+   * Waits for CanaryPassed True from a run that finished after {@code after} (an RFC 3339 time, or
+   * null).
+   */
   private static SandboxProvider awaitCanaryPassed(String name, String after) {
-    await("canary of " + name).atMost(Duration.ofSeconds(INTERVAL_SECONDS + 120)).pollInterval(Duration.ofMillis(500))
-        .until(() -> {
-          SandboxProvider provider = cluster.provider(name);
-          if (provider == null || provider.getStatus() == null || provider.getStatus().getCanary() == null) {
-            return false;
-          }
-          Condition condition = Conditions.get(provider.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElse(null);
-          assertThat(condition).isNotNull();
-          assertThat(condition.getStatus()).as(condition.getMessage()).isNotEqualTo("False");
-          return "True".equals(condition.getStatus())
-              && (after == null || !after.equals(provider.getStatus().getCanary().getLastRunTime()));
-        });
+    await("canary of " + name)
+        .atMost(Duration.ofSeconds(INTERVAL_SECONDS + 120))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () -> {
+              SandboxProvider provider = cluster.provider(name);
+              if (provider == null
+                  || provider.getStatus() == null
+                  || provider.getStatus().getCanary() == null) {
+                return false;
+              }
+              Condition condition =
+                  Conditions.get(provider.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+                      .orElse(null);
+              assertThat(condition).isNotNull();
+              assertThat(condition.getStatus()).as(condition.getMessage()).isNotEqualTo("False");
+              return "True".equals(condition.getStatus())
+                  && (after == null
+                      || !after.equals(provider.getStatus().getCanary().getLastRunTime()));
+            });
     SandboxProvider provider = cluster.provider(name);
-    Condition condition = Conditions.get(provider.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();
+    Condition condition =
+        Conditions.get(provider.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+            .orElseThrow();
     assertThat(condition.getReason()).isEqualTo(SandboxProviderReason.CANARY_SUCCEEDED.value());
     assertThat(condition.getMessage()).containsPattern("execution ran end to end in \\d+ ms");
     assertThat(condition.getObservedGeneration()).isEqualTo(provider.getMetadata().getGeneration());

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What the chart's default install lets the operator's ServiceAccount do, asked of the real API
- * server's authorizer (SubjectAccessReview): its own namespace only, Secrets by name only. Needs
- * no operator image: only the RBAC objects matter, so the pod need not start.
+ * server's authorizer (SubjectAccessReview): its own namespace only, Secrets by name only. Needs no
+ * operator image: only the RBAC objects matter, so the pod need not start.
  */
 @Tag("e2e")
 class ChartRbacE2E {
@@ -32,17 +32,26 @@ class ChartRbacE2E {
   void install() {
     cluster = E2eCluster.open("rbac");
     release = "rbac-" + cluster.namespace().substring(cluster.namespace().lastIndexOf('-') + 1);
-    serviceAccount = "system:serviceaccount:" + cluster.namespace() + ":" + release + "-sandbox-operator";
+    serviceAccount =
+        "system:serviceaccount:" + cluster.namespace() + ":" + release + "-sandbox-operator";
     // The default values: no watchNamespaces, no watchAllNamespaces.
-    new Helm(CHART).install().withName(release).withNamespace(cluster.namespace())
-        .withKubeConfig(Path.of(System.getenv("KUBECONFIG"))).skipCrds()
-        .set("image.pullPolicy", "Never").set("replicaCount", "0").call();
+    new Helm(CHART)
+        .install()
+        .withName(release)
+        .withNamespace(cluster.namespace())
+        .withKubeConfig(Path.of(System.getenv("KUBECONFIG")))
+        .skipCrds()
+        .set("image.pullPolicy", "Never")
+        .set("replicaCount", "0")
+        .call();
   }
 
   @AfterEach
   void uninstall() {
     if (release != null) {
-      Helm.uninstall(release).withNamespace(cluster.namespace()).withKubeConfig(Path.of(System.getenv("KUBECONFIG")))
+      Helm.uninstall(release)
+          .withNamespace(cluster.namespace())
+          .withKubeConfig(Path.of(System.getenv("KUBECONFIG")))
           .call();
     }
     if (cluster != null) {
@@ -68,22 +77,52 @@ class ChartRbacE2E {
     assertThat(allowed("watch", "", "secrets", null, own)).isFalse();
     // Nothing anywhere else.
     for (String other : List.of("default", "kube-system")) {
-      assertThat(allowed("get", "", "secrets", null, other)).as("get secrets in %s", other).isFalse();
-      assertThat(allowed("create", "", "pods", null, other)).as("create pods in %s", other).isFalse();
-      assertThat(allowed("create", "", "pods", "exec", other)).as("exec into pods in %s", other).isFalse();
-      assertThat(allowed("delete", "", "pods", null, other)).as("delete pods in %s", other).isFalse();
-      assertThat(allowed("create", "", "configmaps", null, other)).as("create configmaps in %s", other).isFalse();
+      assertThat(allowed("get", "", "secrets", null, other))
+          .as("get secrets in %s", other)
+          .isFalse();
+      assertThat(allowed("create", "", "pods", null, other))
+          .as("create pods in %s", other)
+          .isFalse();
+      assertThat(allowed("create", "", "pods", "exec", other))
+          .as("exec into pods in %s", other)
+          .isFalse();
+      assertThat(allowed("delete", "", "pods", null, other))
+          .as("delete pods in %s", other)
+          .isFalse();
+      assertThat(allowed("create", "", "configmaps", null, other))
+          .as("create configmaps in %s", other)
+          .isFalse();
       assertThat(allowed("list", "sandboxes.dev", "sandboxproviders", null, other)).isFalse();
     }
   }
 
-  private boolean allowed(String verb, String group, String resource, String subresource, String namespace) {
-    SubjectAccessReview review = new SubjectAccessReviewBuilder().withNewSpec()
-        .withUser(serviceAccount)
-        .withGroups("system:serviceaccounts", "system:serviceaccounts:" + cluster.namespace(), "system:authenticated")
-        .withResourceAttributes(new ResourceAttributesBuilder().withVerb(verb).withGroup(group).withResource(resource)
-            .withSubresource(subresource).withNamespace(namespace).build())
-        .endSpec().build();
-    return cluster.client().authorization().v1().subjectAccessReview().create(review).getStatus().getAllowed();
+  private boolean allowed(
+      String verb, String group, String resource, String subresource, String namespace) {
+    SubjectAccessReview review =
+        new SubjectAccessReviewBuilder()
+            .withNewSpec()
+            .withUser(serviceAccount)
+            .withGroups(
+                "system:serviceaccounts",
+                "system:serviceaccounts:" + cluster.namespace(),
+                "system:authenticated")
+            .withResourceAttributes(
+                new ResourceAttributesBuilder()
+                    .withVerb(verb)
+                    .withGroup(group)
+                    .withResource(resource)
+                    .withSubresource(subresource)
+                    .withNamespace(namespace)
+                    .build())
+            .endSpec()
+            .build();
+    return cluster
+        .client()
+        .authorization()
+        .v1()
+        .subjectAccessReview()
+        .create(review)
+        .getStatus()
+        .getAllowed();
   }
 }

@@ -25,9 +25,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CodeExecution lifecycle against a real API server: an in-process operator, a Docker
- * provider on the podman runc engine (the Docker-API path; the SelfManaged pod path has its own
- * E2E), merge-patched status through the real status subresource, events.k8s.io events.
+ * The CodeExecution lifecycle against a real API server: an in-process operator, a Docker provider
+ * on the podman runc engine (the Docker-API path; the SelfManaged pod path has its own E2E),
+ * merge-patched status through the real status subresource, events.k8s.io events.
  */
 @Tag("e2e")
 class CodeExecutionLifecycleE2E {
@@ -66,7 +66,8 @@ class CodeExecutionLifecycleE2E {
     return TestResources.asDefault(provider);
   }
 
-  private static CodeExecution execution(String name, Language language, String code, Map<String, Object> arguments) {
+  private static CodeExecution execution(
+      String name, Language language, String code, Map<String, Object> arguments) {
     CodeExecution cx = TestResources.anExecution(cluster.namespace(), name, null);
     cx.getSpec().setLanguage(language);
     cx.getSpec().setCode(code);
@@ -76,12 +77,17 @@ class CodeExecutionLifecycleE2E {
 
   @Test
   void aPythonFunctionSucceedsWithItsResultOutputConditionsAndEvents() {
-    cluster.create(execution("py-ok", Language.PYTHON,
-        "def main(name, flag, nothing):\n    print('hi', name)\n    return {'n': name, 'f': flag, 'z': nothing}\n",
-        Map.of("name", "Wörld", "flag", true, "nothing", Map.of())));
+    cluster.create(
+        execution(
+            "py-ok",
+            Language.PYTHON,
+            "def main(name, flag, nothing):\n    print('hi', name)\n    return {'n': name, 'f': flag, 'z': nothing}\n",
+            Map.of("name", "Wörld", "flag", true, "nothing", Map.of())));
 
     CodeExecution cx = cluster.awaitTerminal("py-ok");
-    assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getPhase())
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(cx.getStatus().getExitCode()).isZero();
     assertThat(cx.getStatus().getStdout()).isEqualTo("hi Wörld\n");
     assertThat(cx.getStatus().getResult().get("n").asText()).isEqualTo("Wörld");
@@ -106,12 +112,17 @@ class CodeExecutionLifecycleE2E {
 
   @Test
   void anAsyncJavaScriptMainIsAwaited() {
-    cluster.create(execution("js-ok", Language.JAVASCRIPT,
-        "async function main(args) {\n  await new Promise(r => setTimeout(r, 50));\n  return args.x * 2;\n}\n"
-            + "module.exports = { main };\n",
-        Map.of("x", 21)));
+    cluster.create(
+        execution(
+            "js-ok",
+            Language.JAVASCRIPT,
+            "async function main(args) {\n  await new Promise(r => setTimeout(r, 50));\n  return args.x * 2;\n}\n"
+                + "module.exports = { main };\n",
+            Map.of("x", 21)));
     CodeExecution cx = cluster.awaitTerminal("js-ok");
-    assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getPhase())
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(cx.getStatus().getResult().asInt()).isEqualTo(42);
   }
 
@@ -129,7 +140,8 @@ class CodeExecutionLifecycleE2E {
 
   @Test
   void aTimeoutEndsTheRun() {
-    CodeExecution timeout = execution("py-timeout", Language.PYTHON, "while True:\n    pass\n", null);
+    CodeExecution timeout =
+        execution("py-timeout", Language.PYTHON, "while True:\n    pass\n", null);
     timeout.getSpec().setMode(dev.sandboxes.api.v1alpha1.ExecutionMode.SCRIPT);
     timeout.getSpec().setTimeoutSeconds(2);
     cluster.create(timeout);
@@ -141,31 +153,51 @@ class CodeExecutionLifecycleE2E {
 
   @Test
   void aMissingProviderIsReportedAndTheExecutionWaits() {
-    CodeExecution cx = TestResources.anExecution(cluster.namespace(), "no-provider", "does-not-exist");
+    CodeExecution cx =
+        TestResources.anExecution(cluster.namespace(), "no-provider", "does-not-exist");
     cluster.create(cx);
-    await().atMost(Duration.ofSeconds(30)).until(() -> {
-      CodeExecution current = cluster.execution("no-provider");
-      return current.getStatus() != null && CodeExecutionReason.PROVIDER_NOT_FOUND.value().equals(
-          Conditions.reason(current.getStatus().getConditions(), ConditionTypes.ACCEPTED));
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              CodeExecution current = cluster.execution("no-provider");
+              return current.getStatus() != null
+                  && CodeExecutionReason.PROVIDER_NOT_FOUND
+                      .value()
+                      .equals(
+                          Conditions.reason(
+                              current.getStatus().getConditions(), ConditionTypes.ACCEPTED));
+            });
     assertThat(cluster.execution("no-provider").getStatus().getPhase()).isEqualTo(Phase.PENDING);
     cluster.awaitEvent("CodeExecution", "no-provider", "ProviderNotFound");
   }
 
   @Test
   void aSpecChangeAfterCreationIsIgnoredAndSaidSo() {
-    CodeExecution slow = execution("spec-change", Language.PYTHON,
-        "import time\ndef main():\n    time.sleep(2)\n    return 'original'\n", null);
+    CodeExecution slow =
+        execution(
+            "spec-change",
+            Language.PYTHON,
+            "import time\ndef main():\n    time.sleep(2)\n    return 'original'\n",
+            null);
     cluster.create(slow);
-    await().atMost(Duration.ofSeconds(30)).until(() -> {
-      CodeExecution current = cluster.execution("spec-change");
-      return current.getStatus() != null && current.getStatus().getStartTime() != null;
-    });
-    cluster.client().resources(CodeExecution.class).inNamespace(cluster.namespace()).withName("spec-change")
-        .edit(cx -> {
-          cx.getSpec().setCode("def main():\n    return 'changed'\n");
-          return cx;
-        });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              CodeExecution current = cluster.execution("spec-change");
+              return current.getStatus() != null && current.getStatus().getStartTime() != null;
+            });
+    cluster
+        .client()
+        .resources(CodeExecution.class)
+        .inNamespace(cluster.namespace())
+        .withName("spec-change")
+        .edit(
+            cx -> {
+              cx.getSpec().setCode("def main():\n    return 'changed'\n");
+              return cx;
+            });
     CodeExecution cx = cluster.awaitTerminal("spec-change");
     assertThat(cx.getStatus().getResult().asText()).isEqualTo("original");
     cluster.awaitEvent("CodeExecution", "spec-change", "SpecChangeIgnored");

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What only a real API server can show (the mock server has no schema validation and no
- * subresources): the CRD schema rejects bad manifests with a message naming the field, status is
- * a subresource, printer columns and short names work. No operator runs here.
+ * subresources): the CRD schema rejects bad manifests with a message naming the field, status is a
+ * subresource, printer columns and short names work. No operator runs here.
  */
 @Tag("e2e")
 class CrdSchemaE2E {
@@ -41,14 +41,20 @@ class CrdSchemaE2E {
 
   @Test
   void anUnknownLanguageIsRejectedNamingTheField() throws IOException {
-    assertRejected(execution("bad-language", "language: ruby\n  code: 'puts 1'"),
-        "spec.language", "Unsupported value: \"ruby\"", "\"javascript\"", "\"python\"");
+    assertRejected(
+        execution("bad-language", "language: ruby\n  code: 'puts 1'"),
+        "spec.language",
+        "Unsupported value: \"ruby\"",
+        "\"javascript\"",
+        "\"python\"");
   }
 
   @Test
   void aZeroTimeoutIsRejected() throws IOException {
-    assertRejected(execution("bad-timeout", "language: python\n  code: 'print(1)'\n  timeoutSeconds: 0"),
-        "spec.timeoutSeconds", "should be greater than or equal to 1");
+    assertRejected(
+        execution("bad-timeout", "language: python\n  code: 'print(1)'\n  timeoutSeconds: 0"),
+        "spec.timeoutSeconds",
+        "should be greater than or equal to 1");
   }
 
   @Test
@@ -59,13 +65,16 @@ class CrdSchemaE2E {
   @Test
   void codeAboveTheSizeLimitIsRejected() throws IOException {
     String huge = "#".repeat(262_145);
-    assertRejected(execution("huge-code", "language: python\n  code: '" + huge + "'"),
-        "spec.code", "should be at most 262144 chars long");
+    assertRejected(
+        execution("huge-code", "language: python\n  code: '" + huge + "'"),
+        "spec.code",
+        "should be at most 262144 chars long");
   }
 
   @Test
   void anUnknownProviderTypeIsRejected() throws IOException {
-    String provider = """
+    String provider =
+        """
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider
         metadata:
@@ -78,7 +87,8 @@ class CrdSchemaE2E {
 
   @Test
   void aPoolSizeAboveTheMaximumIsRejected() throws IOException {
-    String provider = """
+    String provider =
+        """
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider
         metadata:
@@ -124,8 +134,11 @@ class CrdSchemaE2E {
   }
 
   private static String execution(String name, String specBody) {
-    return "apiVersion: sandboxes.dev/v1alpha1\nkind: CodeExecution\nmetadata:\n  name: " + name
-        + "\nspec:\n  " + specBody + "\n";
+    return "apiVersion: sandboxes.dev/v1alpha1\nkind: CodeExecution\nmetadata:\n  name: "
+        + name
+        + "\nspec:\n  "
+        + specBody
+        + "\n";
   }
 
   /**
@@ -136,14 +149,21 @@ class CrdSchemaE2E {
     Path file = Files.createTempFile("e2e-schema", ".yaml");
     try {
       Files.writeString(file, manifest, StandardCharsets.UTF_8);
-      E2eCluster.Result result = kubectlResult(
-          "create", "--validate=false", "-n", cluster.namespace(), "-f", file.toString());
+      E2eCluster.Result result =
+          kubectlResult(
+              "create", "--validate=false", "-n", cluster.namespace(), "-f", file.toString());
       assertThat(result.exitCode()).as(result.output()).isNotZero();
       assertThat(result.output()).contains("is invalid").contains(fragments);
     } finally {
       Files.deleteIfExists(file);
     }
-    assertThat(cluster.client().resources(CodeExecution.class).inNamespace(cluster.namespace()).list().getItems())
+    assertThat(
+            cluster
+                .client()
+                .resources(CodeExecution.class)
+                .inNamespace(cluster.namespace())
+                .list()
+                .getItems())
         .noneMatch(cx -> manifest.contains("name: " + cx.getMetadata().getName() + "\n"));
   }
 }

@@ -38,10 +38,10 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * The cluster KUBECONFIG names, prepared for one end-to-end test class: the CRDs installed from
- * the committed YAML, a fresh namespace, and (on request) an operator running in-process against
- * the real API server and watching only that namespace. Works with any cluster: the local one
- * from hack/local-cluster, kind, or a real one.
+ * The cluster KUBECONFIG names, prepared for one end-to-end test class: the CRDs installed from the
+ * committed YAML, a fresh namespace, and (on request) an operator running in-process against the
+ * real API server and watching only that namespace. Works with any cluster: the local one from
+ * hack/local-cluster, kind, or a real one.
  */
 public final class E2eCluster implements AutoCloseable {
 
@@ -61,13 +61,27 @@ public final class E2eCluster implements AutoCloseable {
   public static E2eCluster open(String testName) {
     KubernetesClient client = connect();
     installCrds(client);
-    String namespace = "e2e-" + testName.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-")
-        + "-" + UUID.randomUUID().toString().substring(0, 6);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(namespace)
-        .addToLabels("app.kubernetes.io/part-of", "sandbox-operator-e2e").endMetadata().build()).create();
+    String namespace =
+        "e2e-"
+            + testName.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-")
+            + "-"
+            + UUID.randomUUID().toString().substring(0, 6);
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder()
+                .withNewMetadata()
+                .withName(namespace)
+                .addToLabels("app.kubernetes.io/part-of", "sandbox-operator-e2e")
+                .endMetadata()
+                .build())
+        .create();
     // A namespace is usable once its default ServiceAccount exists (pods need it to be admitted).
-    await("default ServiceAccount in " + namespace).atMost(Duration.ofSeconds(30))
-        .until(() -> client.serviceAccounts().inNamespace(namespace).withName("default").get() != null);
+    await("default ServiceAccount in " + namespace)
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                client.serviceAccounts().inNamespace(namespace).withName("default").get() != null);
     return new E2eCluster(client, namespace);
   }
 
@@ -89,11 +103,13 @@ public final class E2eCluster implements AutoCloseable {
     }
     for (Path file : crdFiles()) {
       try (InputStream in = Files.newInputStream(file)) {
-        CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().load(in).item();
+        CustomResourceDefinition crd =
+            client.apiextensions().v1().customResourceDefinitions().load(in).item();
         // Create or update, not server-side apply: 1.20's apply rejects the CEL rules
         // (x-kubernetes-validations) that newer servers enforce, while create and update drop them.
         client.resource(crd).createOr(NonDeletingOperation::update);
-        await("CRD " + crd.getMetadata().getName() + " Established").atMost(Duration.ofSeconds(30))
+        await("CRD " + crd.getMetadata().getName() + " Established")
+            .atMost(Duration.ofSeconds(30))
             .until(() -> established(client, crd.getMetadata().getName()));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
@@ -103,9 +119,12 @@ public final class E2eCluster implements AutoCloseable {
   }
 
   private static boolean established(KubernetesClient client, String name) {
-    CustomResourceDefinition crd = client.apiextensions().v1().customResourceDefinitions().withName(name).get();
-    return crd != null && crd.getStatus() != null && crd.getStatus().getConditions().stream()
-        .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+    CustomResourceDefinition crd =
+        client.apiextensions().v1().customResourceDefinitions().withName(name).get();
+    return crd != null
+        && crd.getStatus() != null
+        && crd.getStatus().getConditions().stream()
+            .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   static List<Path> crdFiles() {
@@ -133,14 +152,22 @@ public final class E2eCluster implements AutoCloseable {
   /**
    * Settings of an in-process operator that watches only this namespace. Its isolation policy is
    * the default (gVisor only) plus the Docker runtime runc, explicitly: several tests run Docker
-   * providers on the podman runc socket; and the name {@link #UNINSTALLED_RUNTIME_CLASS}. SelfManaged pods stay on gVisor (RuntimeClass gvisor,
-   * handler runsc).
+   * providers on the podman runc socket; and the name {@link #UNINSTALLED_RUNTIME_CLASS}.
+   * SelfManaged pods stay on gVisor (RuntimeClass gvisor, handler runsc).
    */
   public OperatorConfig operatorConfig() {
     OperatorConfig defaults = OperatorConfig.defaults();
-    return new OperatorConfig(defaults.defaultRuntimeImage(), List.of(namespace), Duration.ofSeconds(5),
-        defaults.reconcileThreads(), 0, false, defaults.leaseName(), namespace,
-        IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(UNINSTALLED_RUNTIME_CLASS), Set.of()));
+    return new OperatorConfig(
+        defaults.defaultRuntimeImage(),
+        List.of(namespace),
+        Duration.ofSeconds(5),
+        defaults.reconcileThreads(),
+        0,
+        false,
+        defaults.leaseName(),
+        namespace,
+        IsolationPolicy.defaults()
+            .alsoAllowing(Set.of("runc"), Set.of(UNINSTALLED_RUNTIME_CLASS), Set.of()));
   }
 
   /** Starts an operator with every backend type, watching this namespace; stopped by close(). */
@@ -157,13 +184,18 @@ public final class E2eCluster implements AutoCloseable {
    * after the operator's own settings; stopped by close(), the client is the caller's.
    */
   public SandboxOperator startOperator(
-      KubernetesClient operatorClient, OperatorConfig config, Consumer<ConfigurationServiceOverrider> overrides) {
+      KubernetesClient operatorClient,
+      OperatorConfig config,
+      Consumer<ConfigurationServiceOverrider> overrides) {
     return startOperator(operatorClient, Backends.factory(), config, overrides);
   }
 
   /** As above, with backends of the test's choosing (e.g. counting fakes). */
-  public SandboxOperator startOperator(KubernetesClient operatorClient, SandboxBackendFactory factory,
-      OperatorConfig config, Consumer<ConfigurationServiceOverrider> overrides) {
+  public SandboxOperator startOperator(
+      KubernetesClient operatorClient,
+      SandboxBackendFactory factory,
+      OperatorConfig config,
+      Consumer<ConfigurationServiceOverrider> overrides) {
     SandboxOperator operator = new SandboxOperator(operatorClient, factory, config, overrides);
     synchronized (operators) {
       operators.add(operator);
@@ -204,46 +236,67 @@ public final class E2eCluster implements AutoCloseable {
   }
 
   public CodeExecution awaitTerminal(String name, Duration wait) {
-    await("CodeExecution " + namespace + "/" + name + " terminal").atMost(wait).pollInterval(Duration.ofMillis(200))
-        .until(() -> {
-          CodeExecution cx = execution(name);
-          return cx != null && cx.getStatus() != null && cx.getStatus().getCompletionTime() != null;
-        });
+    await("CodeExecution " + namespace + "/" + name + " terminal")
+        .atMost(wait)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              CodeExecution cx = execution(name);
+              return cx != null
+                  && cx.getStatus() != null
+                  && cx.getStatus().getCompletionTime() != null;
+            });
     return execution(name);
   }
 
   /** Waits until the provider's Ready condition is True. */
   public SandboxProvider awaitReady(String name) {
-    await("SandboxProvider " + namespace + "/" + name + " Ready").atMost(Duration.ofSeconds(90))
+    await("SandboxProvider " + namespace + "/" + name + " Ready")
+        .atMost(Duration.ofSeconds(90))
         .pollInterval(Duration.ofMillis(250))
-        .until(() -> {
-          SandboxProvider provider = provider(name);
-          return provider != null && provider.getStatus() != null && provider.getStatus().getConditions() != null
-              && provider.getStatus().getConditions().stream()
-                  .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-        });
+        .until(
+            () -> {
+              SandboxProvider provider = provider(name);
+              return provider != null
+                  && provider.getStatus() != null
+                  && provider.getStatus().getConditions() != null
+                  && provider.getStatus().getConditions().stream()
+                      .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+            });
     return provider(name);
   }
 
   /** The events.k8s.io events about an object of this namespace. */
   public List<Event> eventsAbout(String kind, String name) {
     return client.events().v1().events().inNamespace(namespace).list().getItems().stream()
-        .filter(e -> e.getRegarding() != null && kind.equals(e.getRegarding().getKind())
-            && name.equals(e.getRegarding().getName()))
+        .filter(
+            e ->
+                e.getRegarding() != null
+                    && kind.equals(e.getRegarding().getKind())
+                    && name.equals(e.getRegarding().getName()))
         .toList();
   }
 
   /** Waits for an event with this reason about the object. */
   public Event awaitEvent(String kind, String name, String reason) {
-    await(reason + " event about " + kind + " " + name).atMost(Duration.ofSeconds(30))
+    await(reason + " event about " + kind + " " + name)
+        .atMost(Duration.ofSeconds(30))
         .until(() -> eventsAbout(kind, name).stream().anyMatch(e -> reason.equals(e.getReason())));
-    return eventsAbout(kind, name).stream().filter(e -> reason.equals(e.getReason())).findFirst().orElseThrow();
+    return eventsAbout(kind, name).stream()
+        .filter(e -> reason.equals(e.getReason()))
+        .findFirst()
+        .orElseThrow();
   }
 
-  /** Runs kubectl with this cluster's KUBECONFIG; returns its combined output, failing on a non-zero exit. */
+  /**
+   * Runs kubectl with this cluster's KUBECONFIG; returns its combined output, failing on a non-zero
+   * exit.
+   */
   public static String kubectl(String... args) {
     Result result = kubectlResult(args);
-    assertThat(result.exitCode()).as("kubectl %s\n%s", String.join(" ", args), result.output()).isZero();
+    assertThat(result.exitCode())
+        .as("kubectl %s\n%s", String.join(" ", args), result.output())
+        .isZero();
     return result.output();
   }
 
@@ -260,9 +313,11 @@ public final class E2eCluster implements AutoCloseable {
       byte[] output = process.getInputStream().readAllBytes();
       if (!process.waitFor(2, TimeUnit.MINUTES)) {
         process.destroyForcibly();
-        throw new AssertionError("kubectl " + String.join(" ", args) + " did not finish in 2 minutes");
+        throw new AssertionError(
+            "kubectl " + String.join(" ", args) + " did not finish in 2 minutes");
       }
-      return new Result(process.exitValue(), new String(output, java.nio.charset.StandardCharsets.UTF_8));
+      return new Result(
+          process.exitValue(), new String(output, java.nio.charset.StandardCharsets.UTF_8));
     } catch (IOException e) {
       throw new UncheckedIOException("kubectl could not run (is it on PATH?)", e);
     } catch (InterruptedException e) {
@@ -279,8 +334,17 @@ public final class E2eCluster implements AutoCloseable {
   public void close() {
     try {
       client.resources(CodeExecution.class).inNamespace(namespace).delete();
-      await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
-          .until(() -> client.resources(CodeExecution.class).inNamespace(namespace).list().getItems().isEmpty());
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(
+              () ->
+                  client
+                      .resources(CodeExecution.class)
+                      .inNamespace(namespace)
+                      .list()
+                      .getItems()
+                      .isEmpty());
     } catch (RuntimeException e) {
       // Best effort: the namespace deletion below removes what is left once finalizers are gone.
     }

@@ -26,18 +26,22 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * GitOps: everything in examples/ applies cleanly with kubectl, client-side and server-side, and
  * does what examples/README.md says once an operator (in-process here) reconciles it. The Docker
- * providers use the podman engines on this machine, so the default provider runs real gVisor.
- * The SaaS providers' manifests are applied as a server-side dry run only: the API server checks
- * them against the schema, but no operator sees them, because its probe would look up and call
- * the public service (tests send no packet beyond the machine; their behaviour is tested against
- * the fakes in tier 1).
+ * providers use the podman engines on this machine, so the default provider runs real gVisor. The
+ * SaaS providers' manifests are applied as a server-side dry run only: the API server checks them
+ * against the schema, but no operator sees them, because its probe would look up and call the
+ * public service (tests send no packet beyond the machine; their behaviour is tested against the
+ * fakes in tier 1).
  */
 @Tag("e2e")
 class ExamplesE2E {
 
   /** Manifests whose provider would reach a public SaaS endpoint once an operator probes it. */
-  private static final Set<String> SAAS_MANIFESTS = Set.of(
-      "providers/e2b.yaml", "providers/e2b-api-key.yaml", "providers/aliyun.yaml", "providers/aliyun-credentials.yaml");
+  private static final Set<String> SAAS_MANIFESTS =
+      Set.of(
+          "providers/e2b.yaml",
+          "providers/e2b-api-key.yaml",
+          "providers/aliyun.yaml",
+          "providers/aliyun-credentials.yaml");
 
   @ParameterizedTest(name = "kubectl apply {0}")
   @ValueSource(strings = {"--server-side=false", "--server-side=true"})
@@ -45,17 +49,32 @@ class ExamplesE2E {
     // The examples name the podman sockets; make sure the engines behind them are up.
     DockerEngines.host("runsc");
     DockerEngines.host("runc");
-    try (E2eCluster cluster = E2eCluster.open(applyMode.endsWith("true") ? "examples-ssa" : "examples-csa")) {
+    try (E2eCluster cluster =
+        E2eCluster.open(applyMode.endsWith("true") ? "examples-ssa" : "examples-csa")) {
       cluster.startOperator();
       List<String> local = manifests(false);
       List<String> saas = manifests(true);
       assertThat(saas).hasSize(SAAS_MANIFESTS.size());
       String checked = kubectl(apply(applyMode, cluster.namespace(), saas, "--dry-run=server"));
-      assertThat(checked).contains("sandboxprovider.sandboxes.dev/e2b", "sandboxprovider.sandboxes.dev/aliyun", "(server dry run)");
-      assertThat(cluster.client().resources(SandboxProvider.class).inNamespace(cluster.namespace()).list().getItems())
-          .as("a dry run creates nothing").isEmpty();
+      assertThat(checked)
+          .contains(
+              "sandboxprovider.sandboxes.dev/e2b",
+              "sandboxprovider.sandboxes.dev/aliyun",
+              "(server dry run)");
+      assertThat(
+              cluster
+                  .client()
+                  .resources(SandboxProvider.class)
+                  .inNamespace(cluster.namespace())
+                  .list()
+                  .getItems())
+          .as("a dry run creates nothing")
+          .isEmpty();
       String applied = kubectl(apply(applyMode, cluster.namespace(), local));
-      assertThat(applied).contains("codeexecution.sandboxes.dev/hello-python", "sandboxprovider.sandboxes.dev/podman-gvisor");
+      assertThat(applied)
+          .contains(
+              "codeexecution.sandboxes.dev/hello-python",
+              "sandboxprovider.sandboxes.dev/podman-gvisor");
 
       SandboxProvider gvisor = cluster.awaitReady("podman-gvisor");
       assertThat(gvisor.getStatus().getPools()).isNotEmpty();
@@ -64,7 +83,8 @@ class ExamplesE2E {
       CodeExecution python = cluster.awaitTerminal("hello-python", Duration.ofMinutes(2));
       assertSucceeded(python);
       assertThat(python.getStatus().getSandbox().getProvider()).isEqualTo("podman-gvisor");
-      assertThat(python.getStatus().getResult().get("greeting").asText()).isEqualTo("Hello, Wörld!");
+      assertThat(python.getStatus().getResult().get("greeting").asText())
+          .isEqualTo("Hello, Wörld!");
       assertThat(python.getStatus().getResult().get("tags").toString()).isEqualTo("[\"a\",null,3]");
       assertThat(python.getStatus().getStdout()).isEqualTo("greeting Wörld\n");
 
@@ -84,19 +104,33 @@ class ExamplesE2E {
 
       CodeExecution artifacts = cluster.awaitTerminal("artifacts");
       assertSucceeded(artifacts);
-      assertThat(artifacts.getStatus().getArtifacts()).extracting(a -> a.getName())
+      assertThat(artifacts.getStatus().getArtifacts())
+          .extracting(a -> a.getName())
           .containsExactly("notes.txt", "report/summary.csv");
-      var artifactsConfigMap = cluster.client().configMaps().inNamespace(cluster.namespace())
-          .withName("artifacts-artifacts").get();
-      assertThat(new String(java.util.Base64.getDecoder().decode(artifactsConfigMap.getBinaryData()
-          .get("report_summary.csv")), java.nio.charset.StandardCharsets.UTF_8)).startsWith("n,square").contains("5,25");
+      var artifactsConfigMap =
+          cluster
+              .client()
+              .configMaps()
+              .inNamespace(cluster.namespace())
+              .withName("artifacts-artifacts")
+              .get();
+      assertThat(
+              new String(
+                  java.util.Base64.getDecoder()
+                      .decode(artifactsConfigMap.getBinaryData().get("report_summary.csv")),
+                  java.nio.charset.StandardCharsets.UTF_8))
+          .startsWith("n,square")
+          .contains("5,25");
       // Issue 18: nulls survive client-side apply through argumentsJSON and a ConfigMap.
       CodeExecution nulls = cluster.awaitTerminal("null-arguments");
       assertSucceeded(nulls);
       // Compared as JSON: the key order of a stored object is the API server's, not the manifest's.
       com.fasterxml.jackson.databind.JsonNode nullsResult = nulls.getStatus().getResult();
-      assertThat(nullsResult).isEqualTo(new com.fasterxml.jackson.databind.ObjectMapper().readTree(
-              "{\"value\":3.14,\"nothing\":null,\"unit\":null,\"options\":{\"verbose\":null,\"tags\":[]}}"));
+      assertThat(nullsResult)
+          .isEqualTo(
+              new com.fasterxml.jackson.databind.ObjectMapper()
+                  .readTree(
+                      "{\"value\":3.14,\"nothing\":null,\"unit\":null,\"options\":{\"verbose\":null,\"tags\":[]}}"));
 
       CodeExecution userError = cluster.awaitTerminal("user-error");
       assertThat(userError.getStatus().getPhase()).isEqualTo(Phase.FAILED);
@@ -118,7 +152,8 @@ class ExamplesE2E {
   private static List<String> manifests(boolean saas) throws IOException {
     Path examples = ProjectPaths.root().resolve("examples");
     try (Stream<Path> files = Files.walk(examples)) {
-      return files.filter(Files::isRegularFile)
+      return files
+          .filter(Files::isRegularFile)
           .filter(f -> f.toString().matches(".*\\.(yaml|yml|json)$"))
           .filter(f -> SAAS_MANIFESTS.contains(examples.relativize(f).toString()) == saas)
           .map(Path::toString)
@@ -127,7 +162,8 @@ class ExamplesE2E {
     }
   }
 
-  private static String[] apply(String applyMode, String namespace, List<String> files, String... flags) {
+  private static String[] apply(
+      String applyMode, String namespace, List<String> files, String... flags) {
     List<String> args = new ArrayList<>(List.of("apply", applyMode, "-n", namespace));
     args.addAll(List.of(flags));
     files.forEach(f -> args.addAll(List.of("-f", f)));

@@ -33,7 +33,11 @@ import org.awaitility.core.ConditionTimeoutException;
 final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable {
 
   /** Where an execution stands. */
-  enum Stage { PENDING, RUNNING, TERMINAL }
+  enum Stage {
+    PENDING,
+    RUNNING,
+    TERMINAL
+  }
 
   private final E2eCluster cluster;
   private final String prefix;
@@ -45,13 +49,20 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
   ExecutionHistories(E2eCluster cluster, String prefix) {
     this.cluster = cluster;
     this.prefix = prefix;
-    this.watch = cluster.client().resources(CodeExecution.class).inNamespace(cluster.namespace()).watch(this);
+    this.watch =
+        cluster
+            .client()
+            .resources(CodeExecution.class)
+            .inNamespace(cluster.namespace())
+            .watch(this);
   }
 
   @Override
   public void eventReceived(Action action, CodeExecution cx) {
     if (action != Action.ERROR && cx.getMetadata().getName().startsWith(prefix)) {
-      histories.computeIfAbsent(cx.getMetadata().getName(), n -> new History()).observe(cx.getStatus());
+      histories
+          .computeIfAbsent(cx.getMetadata().getName(), n -> new History())
+          .observe(cx.getStatus());
     }
   }
 
@@ -84,19 +95,25 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
   }
 
   /**
-   * Waits for the middle of a burst (at least one finished and {@code running} running) and
-   * returns the stages at that moment.
+   * Waits for the middle of a burst (at least one finished and {@code running} running) and returns
+   * the stages at that moment.
    */
   Map<Stage, Long> awaitMidBurst(int total, int running, Duration wait) {
-    await("some executions finished and " + running + " running").atMost(wait).pollInterval(Duration.ofMillis(100))
+    await("some executions finished and " + running + " running")
+        .atMost(wait)
+        .pollInterval(Duration.ofMillis(100))
         .until(() -> count(Stage.TERMINAL, total) >= 1 && count(Stage.RUNNING, total) >= running);
     return stages(total);
   }
 
-  /** Waits until every execution is terminal; on a timeout the message says what is left and why. */
+  /**
+   * Waits until every execution is terminal; on a timeout the message says what is left and why.
+   */
   void awaitAllTerminal(List<String> names, Duration wait, Supplier<String> diagnostics) {
     try {
-      await("every execution terminal").atMost(wait).pollInterval(Duration.ofMillis(250))
+      await("every execution terminal")
+          .atMost(wait)
+          .pollInterval(Duration.ofMillis(250))
           .until(() -> count(Stage.TERMINAL, names.size()) == names.size());
     } catch (ConditionTimeoutException e) {
       throw new AssertionError(e.getMessage() + "\n" + unfinished(names) + diagnostics.get(), e);
@@ -124,8 +141,12 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       History history = histories.get(name);
       if (history == null || history.stage() != Stage.TERMINAL) {
         CodeExecution cx = cluster.execution(name);
-        out.append(name).append(": ").append(history).append(" message=")
-            .append(cx == null || cx.getStatus() == null ? null : cx.getStatus().getMessage()).append('\n');
+        out.append(name)
+            .append(": ")
+            .append(history)
+            .append(" message=")
+            .append(cx == null || cx.getStatus() == null ? null : cx.getStatus().getMessage())
+            .append('\n');
       }
     }
     return out.toString();
@@ -133,8 +154,8 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
 
   /**
    * Each execution: one start at most, one sandbox at most, terminal exactly once and unchanged
-   * since, and at most one Started event (a crashed operator may lose its queued event, never
-   * write a second one).
+   * since, and at most one Started event (a crashed operator may lose its queued event, never write
+   * a second one).
    */
   void assertEachRanAtMostOnceAndEndedOnce(List<String> names) {
     assertThat(problems).isEmpty();
@@ -142,14 +163,24 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       History history = histories.get(name);
       assertThat(history).as(name).isNotNull();
       synchronized (history) {
-        assertThat(history.startTimes).as("%s started at most once: %s", name, history).hasSizeLessThanOrEqualTo(1);
-        assertThat(history.sandboxIds).as("%s one sandbox: %s", name, history).hasSizeLessThanOrEqualTo(1);
-        assertThat(history.terminalTransitions).as("%s terminal once: %s", name, history).isEqualTo(1);
-        assertThat(history.changedAfterTerminal).as("%s unchanged once terminal: %s", name, history).isFalse();
+        assertThat(history.startTimes)
+            .as("%s started at most once: %s", name, history)
+            .hasSizeLessThanOrEqualTo(1);
+        assertThat(history.sandboxIds)
+            .as("%s one sandbox: %s", name, history)
+            .hasSizeLessThanOrEqualTo(1);
+        assertThat(history.terminalTransitions)
+            .as("%s terminal once: %s", name, history)
+            .isEqualTo(1);
+        assertThat(history.changedAfterTerminal)
+            .as("%s unchanged once terminal: %s", name, history)
+            .isFalse();
       }
-      int started = cluster.eventsAbout("CodeExecution", name).stream()
-          .filter(e -> "Started".equals(e.getReason()))
-          .mapToInt(ExecutionHistories::occurrences).sum();
+      int started =
+          cluster.eventsAbout("CodeExecution", name).stream()
+              .filter(e -> "Started".equals(e.getReason()))
+              .mapToInt(ExecutionHistories::occurrences)
+              .sum();
       assertThat(started).as("%s Started events", name).isLessThanOrEqualTo(1);
     }
   }
@@ -165,7 +196,8 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       CodeExecution cx = cluster.execution(names.get(i));
       String reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
       outcomes.merge(reason, 1L, Long::sum);
-      assertThat(reason).as("%s: %s", names.get(i), cx.getStatus().getMessage())
+      assertThat(reason)
+          .as("%s: %s", names.get(i), cx.getStatus().getMessage())
           .isIn(CodeExecutionReason.COMPLETED.value(), CodeExecutionReason.INTERRUPTED.value());
       if (CodeExecutionReason.COMPLETED.value().equals(reason)) {
         assertThat(cx.getStatus().getResult().asInt()).as(names.get(i)).isEqualTo(i);
@@ -177,7 +209,9 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
   }
 
   private static int occurrences(Event event) {
-    return event.getSeries() == null || event.getSeries().getCount() == null ? 1 : event.getSeries().getCount();
+    return event.getSeries() == null || event.getSeries().getCount() == null
+        ? 1
+        : event.getSeries().getCount();
   }
 
   /** What the watch saw of one execution. */
@@ -204,12 +238,15 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       if (status.getSandbox() != null && status.getSandbox().getId() != null) {
         sandboxIds.add(status.getSandbox().getId());
       }
-      String reason = String.valueOf(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED));
+      String reason =
+          String.valueOf(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED));
       if (reasons.isEmpty() || !reasons.get(reasons.size() - 1).equals(reason)) {
         reasons.add(reason);
       }
-      boolean terminal = Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED)
-          .map(c -> !Conditions.UNKNOWN.equals(c.getStatus())).orElse(false);
+      boolean terminal =
+          Conditions.get(status.getConditions(), ConditionTypes.SUCCEEDED)
+              .map(c -> !Conditions.UNKNOWN.equals(c.getStatus()))
+              .orElse(false);
       String snapshot = reason + "@" + status.getCompletionTime() + "#" + status.getExitCode();
       if (terminal && stage != Stage.TERMINAL) {
         terminalTransitions++;
@@ -217,8 +254,12 @@ final class ExecutionHistories implements Watcher<CodeExecution>, AutoCloseable 
       } else if (stage == Stage.TERMINAL && (!terminal || !snapshot.equals(terminalSnapshot))) {
         changedAfterTerminal = true;
       }
-      stage = terminal ? Stage.TERMINAL
-          : Conditions.isTrue(status.getConditions(), ConditionTypes.STARTED) ? Stage.RUNNING : Stage.PENDING;
+      stage =
+          terminal
+              ? Stage.TERMINAL
+              : Conditions.isTrue(status.getConditions(), ConditionTypes.STARTED)
+                  ? Stage.RUNNING
+                  : Stage.PENDING;
     }
 
     @Override

@@ -22,19 +22,21 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * A final status that the API server would refuse as it comes: output of control characters
- * (six bytes each once encoded) at the largest maxOutputBytes, a large result of characters Go
- * escapes, large arguments beside them, and an object that grows while the code runs. Each
- * execution must still end with a stored, terminal status. Real API server (etcd's 1.5 MiB object
- * limit), real Python on the podman runc engine.
+ * A final status that the API server would refuse as it comes: output of control characters (six
+ * bytes each once encoded) at the largest maxOutputBytes, a large result of characters Go escapes,
+ * large arguments beside them, and an object that grows while the code runs. Each execution must
+ * still end with a stored, terminal status. Real API server (etcd's 1.5 MiB object limit), real
+ * Python on the podman runc engine.
  */
 @Tag("e2e")
 class FinalStatusFitsE2E {
 
   private static final String PROVIDER = "docker-runc";
   private static final int MAX_OUTPUT = 262144;
+
   /** Prints 256 KiB of control characters on each stream; returns ~240 KiB of JSON made of <&>. */
-  private static final String NOISY = """
+  private static final String NOISY =
+      """
       import sys
       def main(**arguments):
           sys.stdout.write('\\x01' * 262144)
@@ -76,12 +78,15 @@ class FinalStatusFitsE2E {
     cluster.create(execution("noisy", NOISY, null));
 
     CodeExecution cx = cluster.awaitTerminal("noisy", Duration.ofMinutes(3));
-    assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getPhase())
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
         .isEqualTo(CodeExecutionReason.COMPLETED.value());
     // The result went first, then the output was cut; the sizes say what there was.
     assertThat(cx.getStatus().getResult()).isNull();
-    assertThat(cx.getStatus().getMessage()).contains("did not fit in the status and was dropped")
+    assertThat(cx.getStatus().getMessage())
+        .contains("did not fit in the status and was dropped")
         .contains("Output was cut to fit the status");
     assertThat(cx.getStatus().getStdoutBytes()).isEqualTo(MAX_OUTPUT);
     assertThat(cx.getStatus().getStderrBytes()).isEqualTo(MAX_OUTPUT);
@@ -90,10 +95,12 @@ class FinalStatusFitsE2E {
     assertThat(cx.getStatus().getStdout()).isNotEmpty().matches("\u0001+");
     assertThat(cx.getStatus().getStderr()).isNotEmpty().matches("\u001b+");
     // About 1.5 MB of room: some 250,000 six-byte characters, half on each stream.
-    assertThat(cx.getStatus().getStdout().length() + cx.getStatus().getStderr().length()).isBetween(200_000, 262_144);
+    assertThat(cx.getStatus().getStdout().length() + cx.getStatus().getStderr().length())
+        .isBetween(200_000, 262_144);
     assertThat(storedBytes("noisy")).isLessThanOrEqualTo(StatusBudget.OBJECT_LIMIT_BYTES);
     cluster.awaitEvent("CodeExecution", "noisy", "Completed");
-    System.out.printf("FinalStatusFitsE2E: stored object %d bytes; kept %d of %d stdout characters%n",
+    System.out.printf(
+        "FinalStatusFitsE2E: stored object %d bytes; kept %d of %d stdout characters%n",
         storedBytes("noisy"), cx.getStatus().getStdout().length(), MAX_OUTPUT);
   }
 
@@ -102,25 +109,36 @@ class FinalStatusFitsE2E {
     cluster.create(execution("crowded", NOISY, Map.of("blob", "a".repeat(500_000))));
 
     CodeExecution cx = cluster.awaitTerminal("crowded", Duration.ofMinutes(3));
-    assertThat(cx.getStatus().getPhase()).as(cx.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    assertThat(cx.getStatus().getPhase())
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(cx.getStatus().getResult().asInt()).isEqualTo(500_000);
-    assertThat(cx.getStatus().getMessage()).contains("Output was cut to fit the status")
+    assertThat(cx.getStatus().getMessage())
+        .contains("Output was cut to fit the status")
         .doesNotContain("was dropped");
     // About 1 MB of room beside 500 KB of arguments: some 170,000 six-byte characters.
-    assertThat(cx.getStatus().getStdout().length() + cx.getStatus().getStderr().length()).isBetween(100_000, 200_000);
+    assertThat(cx.getStatus().getStdout().length() + cx.getStatus().getStderr().length())
+        .isBetween(100_000, 200_000);
     assertThat(storedBytes("crowded")).isLessThanOrEqualTo(StatusBudget.OBJECT_LIMIT_BYTES);
   }
 
   @Test
   void whenTheApiServerStillRefusesTheStatusTheVerdictIsWrittenWithoutOutput() {
-    String code = "import time\n" + NOISY.replace("def main(**arguments):\n",
-        "def main(**arguments):\n    time.sleep(8)\n");
+    String code =
+        "import time\n"
+            + NOISY.replace(
+                "def main(**arguments):\n", "def main(**arguments):\n    time.sleep(8)\n");
     cluster.create(execution("grown", code, Map.of("blob", "a".repeat(500_000))));
-    await("grown started").atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200)).until(() -> {
-      CodeExecution current = cluster.execution("grown");
-      return current.getStatus() != null && current.getStatus().getStartTime() != null;
-    });
-    // While it runs the object grows by 250 KB of annotations (their limit is 256 KiB): the room the
+    await("grown started")
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              CodeExecution current = cluster.execution("grown");
+              return current.getStatus() != null && current.getStatus().getStartTime() != null;
+            });
+    // While it runs the object grows by 250 KB of annotations (their limit is 256 KiB): the room
+    // the
     // status was given at the start is no longer there, and etcd refuses the final write.
     CodeExecution running = cluster.execution("grown");
     running.getMetadata().setAnnotations(Map.of("example.com/notes", "n".repeat(250_000)));
@@ -128,13 +146,15 @@ class FinalStatusFitsE2E {
 
     CodeExecution cx = cluster.awaitTerminal("grown", Duration.ofMinutes(3));
     assertThat(Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
-        .as(cx.getStatus().getMessage()).isEqualTo(CodeExecutionReason.COMPLETED.value());
+        .as(cx.getStatus().getMessage())
+        .isEqualTo(CodeExecutionReason.COMPLETED.value());
     assertThat(cx.getStatus().getStdout()).isNull();
     assertThat(cx.getStatus().getStderr()).isNull();
     assertThat(cx.getStatus().getResult()).isNull();
     assertThat(cx.getStatus().getStdoutBytes()).isEqualTo(MAX_OUTPUT);
     assertThat(cx.getStatus().getStdoutTruncated()).isTrue();
-    assertThat(cx.getStatus().getMessage()).contains("were not stored: the API server refused the status (HTTP 500");
+    assertThat(cx.getStatus().getMessage())
+        .contains("were not stored: the API server refused the status (HTTP 500");
     assertThat(storedBytes("grown")).isLessThanOrEqualTo(StatusBudget.OBJECT_LIMIT_BYTES);
   }
 
@@ -148,8 +168,14 @@ class FinalStatusFitsE2E {
 
   /** The size of the object as the API server returns it. */
   private static long storedBytes(String name) {
-    String json = cluster.client().raw("/apis/sandboxes.dev/v1alpha1/namespaces/" + cluster.namespace()
-        + "/codeexecutions/" + name);
+    String json =
+        cluster
+            .client()
+            .raw(
+                "/apis/sandboxes.dev/v1alpha1/namespaces/"
+                    + cluster.namespace()
+                    + "/codeexecutions/"
+                    + name);
     return json.getBytes(StandardCharsets.UTF_8).length;
   }
 }

@@ -49,14 +49,17 @@ class GracefulShutdownE2E {
   @Test
   void aStopWithExecutionsInFlightLeavesNoneRunning() {
     Map<String, Integer> sleeps = Map.of("short-0", 2, "short-1", 2, "long-0", 60, "long-1", 60);
-    sleeps.forEach((name, seconds) -> {
-      CodeExecution cx = TestResources.anExecution(cluster.namespace(), name, PROVIDER);
-      cx.getSpec().setCode("import time\ndef main(s):\n    time.sleep(s)\n    return s\n");
-      cx.getSpec().setArguments(Map.of("s", seconds));
-      cx.getSpec().setTimeoutSeconds(120);
-      cluster.create(cx);
-    });
-    await("all four running").atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200))
+    sleeps.forEach(
+        (name, seconds) -> {
+          CodeExecution cx = TestResources.anExecution(cluster.namespace(), name, PROVIDER);
+          cx.getSpec().setCode("import time\ndef main(s):\n    time.sleep(s)\n    return s\n");
+          cx.getSpec().setArguments(Map.of("s", seconds));
+          cx.getSpec().setTimeoutSeconds(120);
+          cluster.create(cx);
+        });
+    await("all four running")
+        .atMost(Duration.ofSeconds(90))
+        .pollInterval(Duration.ofMillis(200))
         .until(() -> sleeps.keySet().stream().allMatch(this::started));
 
     long stopping = System.nanoTime();
@@ -66,17 +69,23 @@ class GracefulShutdownE2E {
     for (String name : List.copyOf(sleeps.keySet())) {
       CodeExecution cx = cluster.execution(name);
       String reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
-      assertThat(reason).as("%s right after stop(): %s", name, cx.getStatus().getMessage())
-          .isEqualTo(name.startsWith("short") ? CodeExecutionReason.COMPLETED.value() : CodeExecutionReason.INTERRUPTED.value());
+      assertThat(reason)
+          .as("%s right after stop(): %s", name, cx.getStatus().getMessage())
+          .isEqualTo(
+              name.startsWith("short")
+                  ? CodeExecutionReason.COMPLETED.value()
+                  : CodeExecutionReason.INTERRUPTED.value());
       assertThat(cx.getStatus().getCompletionTime()).as(name).isNotNull();
     }
-    System.out.printf("GracefulShutdownE2E: stop() with 4 in flight returned after %d ms%n", stopTook.toMillis());
+    System.out.printf(
+        "GracefulShutdownE2E: stop() with 4 in flight returned after %d ms%n", stopTook.toMillis());
     assertThat(stopTook).isLessThan(Duration.ofSeconds(30));
   }
 
   private boolean started(String name) {
     CodeExecution cx = cluster.execution(name);
-    return cx != null && cx.getStatus() != null
+    return cx != null
+        && cx.getStatus() != null
         && Conditions.isTrue(cx.getStatus().getConditions(), ConditionTypes.STARTED);
   }
 }

@@ -11,8 +11,8 @@ import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.codeexecution.ExecutionCachePruning;
 import dev.sandboxes.operator.testing.DockerEngines;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import dev.sandboxes.operator.testing.TestResources;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -45,7 +45,8 @@ class HostileExecutionsE2E {
     provider.getSpec().getDocker().setRuntime("runc");
     provider.getSpec().getDocker().setPoolSize(2);
     cluster.create(provider);
-    createDeeplyNested("deep", 5000); // before the operator starts: it must get through its first list
+    createDeeplyNested(
+        "deep", 5000); // before the operator starts: it must get through its first list
     cluster.startOperator();
     cluster.awaitReady(PROVIDER);
   }
@@ -65,11 +66,26 @@ class HostileExecutionsE2E {
     // This test's own client cannot read that object either; the operator's cache client can.
     CodeExecution deep;
     try (KubernetesClient pruning = ExecutionCachePruning.informerClient(cluster.client())) {
-      await("deep terminal").atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(250)).until(() -> {
-        CodeExecution current = pruning.resources(CodeExecution.class).inNamespace(cluster.namespace()).withName("deep").get();
-        return current.getStatus() != null && current.getStatus().getCompletionTime() != null;
-      });
-      deep = pruning.resources(CodeExecution.class).inNamespace(cluster.namespace()).withName("deep").get();
+      await("deep terminal")
+          .atMost(Duration.ofMinutes(2))
+          .pollInterval(Duration.ofMillis(250))
+          .until(
+              () -> {
+                CodeExecution current =
+                    pruning
+                        .resources(CodeExecution.class)
+                        .inNamespace(cluster.namespace())
+                        .withName("deep")
+                        .get();
+                return current.getStatus() != null
+                    && current.getStatus().getCompletionTime() != null;
+              });
+      deep =
+          pruning
+              .resources(CodeExecution.class)
+              .inNamespace(cluster.namespace())
+              .withName("deep")
+              .get();
     }
     assertThat(deep.getStatus().getPhase()).isEqualTo(Phase.FAILED);
     assertThat(Conditions.reason(deep.getStatus().getConditions(), ConditionTypes.SUCCEEDED))
@@ -78,7 +94,9 @@ class HostileExecutionsE2E {
     cluster.awaitEvent("CodeExecution", "deep", "InvalidSpec");
 
     CodeExecution done = cluster.awaitTerminal("ordinary", Duration.ofMinutes(2));
-    assertThat(done.getStatus().getPhase()).as(done.getStatus().getMessage()).isEqualTo(Phase.SUCCEEDED);
+    assertThat(done.getStatus().getPhase())
+        .as(done.getStatus().getMessage())
+        .isEqualTo(Phase.SUCCEEDED);
     assertThat(done.getStatus().getResult().asInt()).isEqualTo(1);
   }
 
@@ -86,18 +104,21 @@ class HostileExecutionsE2E {
   void argumentsNestedJustBeyondTheLimitNameTheLimit() {
     createDeeplyNested("deeper-than-64", 100);
     CodeExecution cx = cluster.awaitTerminal("deeper-than-64", Duration.ofMinutes(2));
-    assertThat(cx.getStatus().getMessage()).contains("spec.arguments nests 100 levels deep; at most 64");
+    assertThat(cx.getStatus().getMessage())
+        .contains("spec.arguments nests 100 levels deep; at most 64");
   }
 
   /** Created with kubectl from raw JSON: no Java client would write it. */
   private static void createDeeplyNested(String name, int depth) {
     String arguments = "{\"x\":".repeat(depth) + "1" + "}".repeat(depth);
-    String json = """
+    String json =
+        """
         {"apiVersion":"sandboxes.dev/v1alpha1","kind":"CodeExecution",
          "metadata":{"name":"%s","namespace":"%s"},
          "spec":{"providerRef":{"name":"%s"},"language":"python","code":"def main(**a):\\n    return 1\\n",
                  "arguments":%s}}
-        """.formatted(name, cluster.namespace(), PROVIDER, arguments);
+        """
+            .formatted(name, cluster.namespace(), PROVIDER, arguments);
     try {
       Path file = Files.createTempFile("hostile-", ".json");
       Files.writeString(file, json);

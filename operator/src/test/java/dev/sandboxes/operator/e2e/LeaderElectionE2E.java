@@ -23,12 +23,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Two operator replicas in this JVM, each with its own client, elect a leader through a Lease.
- * The leader "crashes" mid-burst: its client is closed without any graceful step, so from the API
+ * Two operator replicas in this JVM, each with its own client, elect a leader through a Lease. The
+ * leader "crashes" mid-burst: its client is closed without any graceful step, so from the API
  * server's point of view it vanished (no status write, no Lease release, no event; its in-flight
- * containers keep running on the engine, as they would after a real crash). The other replica
- * takes the Lease once it expires and finishes the burst. Every execution must reach a terminal
- * phase exactly once and must never be started twice: a watch records every status change.
+ * containers keep running on the engine, as they would after a real crash). The other replica takes
+ * the Lease once it expires and finishes the burst. Every execution must reach a terminal phase
+ * exactly once and must never be started twice: a watch records every status change.
  */
 @Tag("e2e")
 class LeaderElectionE2E {
@@ -48,20 +48,35 @@ class LeaderElectionE2E {
     DockerEngines.host("runc");
     cluster = E2eCluster.open("leader");
     OperatorConfig base = cluster.operatorConfig();
-    OperatorConfig config = new OperatorConfig(base.defaultRuntimeImage(), base.watchNamespaces(), base.probeInterval(),
-        base.reconcileThreads(), 0, true, LEASE, cluster.namespace(), base.isolationPolicy());
+    OperatorConfig config =
+        new OperatorConfig(
+            base.defaultRuntimeImage(),
+            base.watchNamespaces(),
+            base.probeInterval(),
+            base.reconcileThreads(),
+            0,
+            true,
+            LEASE,
+            cluster.namespace(),
+            base.isolationPolicy());
     for (String identity : List.of("replica-a", "replica-b")) {
       KubernetesClient client = E2eCluster.connect();
       clients.put(identity, client);
       // The production settings (lease duration 15 s, renew deadline 10 s, retry 2 s) with a fixed
       // identity per replica, and without JOSDK's System.exit on losing the lease: both replicas
       // share this JVM.
-      replicas.put(identity, cluster.startOperator(client, config, o -> o.withLeaderElectionConfiguration(
-          LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(LEASE)
-              .withLeaseNamespace(cluster.namespace())
-              .withIdentity(identity)
-              .withExitOnStopLeading(false)
-              .build())));
+      replicas.put(
+          identity,
+          cluster.startOperator(
+              client,
+              config,
+              o ->
+                  o.withLeaderElectionConfiguration(
+                      LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(LEASE)
+                          .withLeaseNamespace(cluster.namespace())
+                          .withIdentity(identity)
+                          .withExitOnStopLeading(false)
+                          .build())));
     }
     cluster.createDockerProvider(PROVIDER, "runc", true);
   }
@@ -72,13 +87,16 @@ class LeaderElectionE2E {
       histories.close();
     }
     // The crashed replica's client is already closed; its stop only ends its threads.
-    replicas.values().forEach(r -> {
-      try {
-        r.stop(Duration.ofSeconds(1));
-      } catch (RuntimeException e) {
-        LOG.info("stopping a replica: {}", e.toString());
-      }
-    });
+    replicas
+        .values()
+        .forEach(
+            r -> {
+              try {
+                r.stop(Duration.ofSeconds(1));
+              } catch (RuntimeException e) {
+                LOG.info("stopping a replica: {}", e.toString());
+              }
+            });
     if (cluster != null) {
       cluster.close();
     }
@@ -88,7 +106,8 @@ class LeaderElectionE2E {
   @Test
   void theSurvivorTakesOverAndEveryExecutionEndsExactlyOnce() {
     String leader = awaitLeaseHolder(null, Duration.ofSeconds(60));
-    String survivor = replicas.keySet().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
+    String survivor =
+        replicas.keySet().stream().filter(id -> !id.equals(leader)).findFirst().orElseThrow();
     histories = new ExecutionHistories(cluster, "burst-");
     List<String> names = histories.createSleepers(BURST, PROVIDER);
 
@@ -104,38 +123,65 @@ class LeaderElectionE2E {
     Duration takeover = Duration.ofNanos(System.nanoTime() - crashedAt);
     assertThat(newHolder).isEqualTo(survivor);
 
-    histories.awaitAllTerminal(names, Duration.ofSeconds(150), LeaderElectionE2E::reconcilerThreads);
+    histories.awaitAllTerminal(
+        names, Duration.ofSeconds(150), LeaderElectionE2E::reconcilerThreads);
     Duration allTerminal = Duration.ofNanos(System.nanoTime() - crashedAt);
 
     Map<String, Long> outcomes = histories.assertSleepersEndedOnce(names);
-    LOG.info("leader {} crashed with {}; {} took over after {} ms; all {} terminal {} ms after the crash; outcomes {}",
-        leader, atCrash, survivor, takeover.toMillis(), BURST, allTerminal.toMillis(), outcomes);
-    System.out.printf("LeaderElectionE2E: at crash %s; takeover %d ms; all terminal %d ms after the crash; outcomes %s%n",
+    LOG.info(
+        "leader {} crashed with {}; {} took over after {} ms; all {} terminal {} ms after the crash; outcomes {}",
+        leader,
+        atCrash,
+        survivor,
+        takeover.toMillis(),
+        BURST,
+        allTerminal.toMillis(),
+        outcomes);
+    System.out.printf(
+        "LeaderElectionE2E: at crash %s; takeover %d ms; all terminal %d ms after the crash; outcomes %s%n",
         atCrash, takeover.toMillis(), allTerminal.toMillis(), outcomes);
   }
 
   private String awaitLeaseHolder(String other, Duration wait) {
     String[] holder = new String[1];
-    await("Lease " + LEASE + " held" + (other == null ? "" : " by another than " + other)).atMost(wait)
+    await("Lease " + LEASE + " held" + (other == null ? "" : " by another than " + other))
+        .atMost(wait)
         .pollInterval(Duration.ofMillis(200))
-        .until(() -> {
-          Lease lease = cluster.client().resources(Lease.class).inNamespace(cluster.namespace()).withName(LEASE).get();
-          holder[0] = lease == null || lease.getSpec() == null ? null : lease.getSpec().getHolderIdentity();
-          return holder[0] != null && replicas.containsKey(holder[0]) && !holder[0].equals(other);
-        });
+        .until(
+            () -> {
+              Lease lease =
+                  cluster
+                      .client()
+                      .resources(Lease.class)
+                      .inNamespace(cluster.namespace())
+                      .withName(LEASE)
+                      .get();
+              holder[0] =
+                  lease == null || lease.getSpec() == null
+                      ? null
+                      : lease.getSpec().getHolderIdentity();
+              return holder[0] != null
+                  && replicas.containsKey(holder[0])
+                  && !holder[0].equals(other);
+            });
     return holder[0];
   }
 
   /** What this JVM's reconciler threads are doing, for a failure message. */
   private static String reconcilerThreads() {
     StringBuilder out = new StringBuilder();
-    Thread.getAllStackTraces().forEach((thread, stack) -> {
-      if (thread.getName().startsWith("ReconcilerExecutor")
-          && Arrays.stream(stack).anyMatch(f -> f.getClassName().startsWith("dev.sandboxes"))) {
-        out.append(thread.getName()).append(' ').append(thread.getState()).append('\n');
-        Arrays.stream(stack).limit(25).forEach(f -> out.append("    at ").append(f).append('\n'));
-      }
-    });
+    Thread.getAllStackTraces()
+        .forEach(
+            (thread, stack) -> {
+              if (thread.getName().startsWith("ReconcilerExecutor")
+                  && Arrays.stream(stack)
+                      .anyMatch(f -> f.getClassName().startsWith("dev.sandboxes"))) {
+                out.append(thread.getName()).append(' ').append(thread.getState()).append('\n');
+                Arrays.stream(stack)
+                    .limit(25)
+                    .forEach(f -> out.append("    at ").append(f).append('\n'));
+              }
+            });
     return out.toString();
   }
 }

@@ -48,7 +48,9 @@ class MonitoringE2E {
   static void start() throws IOException {
     cluster = E2eCluster.open("monitoring");
     operator = cluster.startOperator();
-    health = new HealthServer(0, operator.operator(), operator.meterRegistry(), operator::stopping).start();
+    health =
+        new HealthServer(0, operator.operator(), operator.meterRegistry(), operator::stopping)
+            .start();
   }
 
   @AfterAll
@@ -65,29 +67,44 @@ class MonitoringE2E {
   void everyQueriedMetricIsServedAndTheGaugesFollowPodsQueueAndProviders() throws Exception {
     // A pool of one pod: pods first show as starting, then as idle.
     cluster.create(provider(POOL, "gvisor"));
-    await("a starting sandbox pod in the metrics").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
-        .until(() -> gauge("sandbox_pool_starting", "language=\"python\",type=\"SelfManaged\"") >= 1);
+    await("a starting sandbox pod in the metrics")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> gauge("sandbox_pool_starting", "language=\"python\",type=\"SelfManaged\"") >= 1);
     cluster.awaitReady(POOL);
-    await("an idle sandbox pod in the metrics").atMost(Duration.ofSeconds(90))
+    await("an idle sandbox pod in the metrics")
+        .atMost(Duration.ofSeconds(90))
         .until(() -> gauge("sandbox_pool_ready", "language=\"python\",type=\"SelfManaged\"") >= 1);
 
     // A provider whose RuntimeClass does not exist: its probe fails.
     cluster.create(provider(BROKEN, E2eCluster.UNINSTALLED_RUNTIME_CLASS));
-    await("provider " + BROKEN + " not Ready").atMost(Duration.ofSeconds(60)).until(() -> {
-      SandboxProvider p = cluster.provider(BROKEN);
-      return p != null && p.getStatus() != null && Conditions.isFalse(p.getStatus().getConditions(), ConditionTypes.READY);
-    });
+    await("provider " + BROKEN + " not Ready")
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              SandboxProvider p = cluster.provider(BROKEN);
+              return p != null
+                  && p.getStatus() != null
+                  && Conditions.isFalse(p.getStatus().getConditions(), ConditionTypes.READY);
+            });
 
     // Two executions at once on a pool of one: the second waits for a new pod.
     AtomicBoolean sawWaiting = new AtomicBoolean();
-    cluster.create(execution("sleeps", "import time\ndef main(x):\n    time.sleep(3)\n    return x\n"));
+    cluster.create(
+        execution("sleeps", "import time\ndef main(x):\n    time.sleep(3)\n    return x\n"));
     cluster.create(execution("raises", "def main(x):\n    raise ValueError('no')\n"));
-    await("both finished").atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(100)).until(() -> {
-      if (gauge("sandbox_codeexecution_waiting", "language=\"python\",type=\"SelfManaged\"") >= 1) {
-        sawWaiting.set(true);
-      }
-      return finished("sleeps") && finished("raises");
-    });
+    await("both finished")
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              if (gauge("sandbox_codeexecution_waiting", "language=\"python\",type=\"SelfManaged\"")
+                  >= 1) {
+                sawWaiting.set(true);
+              }
+              return finished("sleeps") && finished("raises");
+            });
     assertThat(reason("sleeps")).isEqualTo(CodeExecutionReason.COMPLETED.value());
     assertThat(reason("raises")).isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
     CodeExecution invalid = execution("invalid", "def main(x):\n    return x\n");
@@ -99,34 +116,71 @@ class MonitoringE2E {
 
     String scrape = scrape();
     List<MonitoringQueries.Query> queries = MonitoringQueries.all();
-    assertThat(MonitoringQueries.unserved(queries, scrape)).as("metrics queried by the chart and not served").isEmpty();
+    assertThat(MonitoringQueries.unserved(queries, scrape))
+        .as("metrics queried by the chart and not served")
+        .isEmpty();
 
-    assertThat(sawWaiting).as("the second execution showed in sandbox_codeexecution_waiting").isTrue();
-    assertThat(value(scrape, "sandbox_codeexecution_completed_total",
-        "language=\"python\",outcome=\"Completed\",type=\"SelfManaged\"")).isEqualTo(1);
-    assertThat(value(scrape, "sandbox_codeexecution_completed_total",
-        "language=\"python\",outcome=\"UserCodeError\",type=\"SelfManaged\"")).isEqualTo(1);
-    assertThat(value(scrape, "sandbox_codeexecution_completed_total",
-        "language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\"")).isEqualTo(1);
-    assertThat(value(scrape, "sandbox_codeexecution_queue_wait_seconds_count",
-        "language=\"python\",type=\"SelfManaged\"")).isEqualTo(2);
+    assertThat(sawWaiting)
+        .as("the second execution showed in sandbox_codeexecution_waiting")
+        .isTrue();
+    assertThat(
+            value(
+                scrape,
+                "sandbox_codeexecution_completed_total",
+                "language=\"python\",outcome=\"Completed\",type=\"SelfManaged\""))
+        .isEqualTo(1);
+    assertThat(
+            value(
+                scrape,
+                "sandbox_codeexecution_completed_total",
+                "language=\"python\",outcome=\"UserCodeError\",type=\"SelfManaged\""))
+        .isEqualTo(1);
+    assertThat(
+            value(
+                scrape,
+                "sandbox_codeexecution_completed_total",
+                "language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\""))
+        .isEqualTo(1);
+    assertThat(
+            value(
+                scrape,
+                "sandbox_codeexecution_queue_wait_seconds_count",
+                "language=\"python\",type=\"SelfManaged\""))
+        .isEqualTo(2);
     assertThat(value(scrape, "sandbox_provider_ready", "type=\"SelfManaged\"")).isEqualTo(1);
     assertThat(value(scrape, "sandbox_provider_not_ready", "type=\"SelfManaged\"")).isEqualTo(1);
-    assertThat(value(scrape, "sandbox_backend_errors_total", "reason=\"RuntimeClassNotFound\",type=\"SelfManaged\""))
+    assertThat(
+            value(
+                scrape,
+                "sandbox_backend_errors_total",
+                "reason=\"RuntimeClassNotFound\",type=\"SelfManaged\""))
         .isGreaterThanOrEqualTo(1);
-    assertThat(value(scrape, "sandbox_codeexecution_waiting", "language=\"python\",type=\"SelfManaged\"")).isZero();
+    assertThat(
+            value(
+                scrape,
+                "sandbox_codeexecution_waiting",
+                "language=\"python\",type=\"SelfManaged\""))
+        .isZero();
     assertThat(value(scrape, "sandbox_codeexecution_running", "type=\"SelfManaged\"")).isZero();
-    // Both pools aim at one idle pod; the broken one creates none while its RuntimeClass is missing.
-    assertThat(value(scrape, "sandbox_pool_desired", "language=\"python\",type=\"SelfManaged\"")).isEqualTo(2);
-    assertThat(scrape).doesNotContain(cluster.namespace()).doesNotContain("\"sleeps\""); // no names in tags
+    // Both pools aim at one idle pod; the broken one creates none while its RuntimeClass is
+    // missing.
+    assertThat(value(scrape, "sandbox_pool_desired", "language=\"python\",type=\"SelfManaged\""))
+        .isEqualTo(2);
+    assertThat(scrape)
+        .doesNotContain(cluster.namespace())
+        .doesNotContain("\"sleeps\""); // no names in tags
   }
 
   /**
-   * A SelfManaged pool of one small Python pod. RuntimeClass gvisor is backed by runc on the
-   * local cluster (docs/local-cluster.md).
+   * A SelfManaged pool of one small Python pod. RuntimeClass gvisor is backed by runc on the local
+   * cluster (docs/local-cluster.md).
    */
   private static SandboxProvider provider(String name, String runtimeClass) {
-    return cluster.client().getKubernetesSerialization().unmarshal("""
+    return cluster
+        .client()
+        .getKubernetesSerialization()
+        .unmarshal(
+            """
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider
         metadata:
@@ -139,7 +193,9 @@ class MonitoringE2E {
             runtimeClassName: %s
             poolSize: 1
             resources: {cpu: "100m", memory: 128Mi, ephemeralStorage: 64Mi}
-        """.formatted(name, runtimeClass), SandboxProvider.class);
+        """
+                .formatted(name, runtimeClass),
+            SandboxProvider.class);
   }
 
   private static CodeExecution execution(String name, String code) {
@@ -156,13 +212,17 @@ class MonitoringE2E {
   }
 
   private static String reason(String name) {
-    return Conditions.reason(cluster.execution(name).getStatus().getConditions(), ConditionTypes.SUCCEEDED);
+    return Conditions.reason(
+        cluster.execution(name).getStatus().getConditions(), ConditionTypes.SUCCEEDED);
   }
 
   private static String scrape() throws IOException, InterruptedException {
-    HttpResponse<String> response = HttpClient.newHttpClient().send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health.port() + "/metrics")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> response =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + health.port() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
     assertThat(response.statusCode()).isEqualTo(200);
     return response.body();
   }
@@ -173,7 +233,9 @@ class MonitoringE2E {
 
   /** One sample's value; labels in the exposition's (alphabetical) order. */
   private static double value(String scrape, String name, String labels) {
-    Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name + "{" + labels + "}") + " (\\S+)$").matcher(scrape);
+    Matcher m =
+        Pattern.compile("(?m)^" + Pattern.quote(name + "{" + labels + "}") + " (\\S+)$")
+            .matcher(scrape);
     assertThat(m.find()).as("%s{%s} in the scrape", name, labels).isTrue();
     return Double.parseDouble(m.group(1));
   }

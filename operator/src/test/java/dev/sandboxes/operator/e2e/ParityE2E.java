@@ -42,10 +42,11 @@ import picocli.CommandLine;
  * as a new user would. Same phase, reason, exit code and result, case by case.
  *
  * <p>Differences the docs explain, and the only ones allowed:
+ *
  * <ul>
  *   <li>{@code null} in {@code spec.arguments}: client-side kubectl apply deletes it before the
- *       operator sees the object (README, "Arguments that may be null"); {@code run} reads the file.
- *       The cluster's message then names kubectl and {@code argumentsJSON}.
+ *       operator sees the object (README, "Arguments that may be null"); {@code run} reads the
+ *       file. The cluster's message then names kubectl and {@code argumentsJSON}.
  *   <li>A fork bomb: whichever limit is hit first decides (fork failing at the process limit, the
  *       memory limit, gVisor stopping the sandbox at its process limit); it always fails, within
  *       its deadline (docs/container-engine.md).
@@ -56,7 +57,9 @@ class ParityE2E {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final ObjectMapper SORTED =
-      new ObjectMapper().enable(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+      new ObjectMapper()
+          .enable(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+
   /** Every JSON type, nested, unicode, and nulls in objects and lists. */
   private static final String EVERY_TYPE =
       "{\"text\": \"h\\u00e9llo \\u4e16\\u754c \\ud83d\\ude80\", \"int\": 42, \"negative\": -7, \"float\": 1.5,"
@@ -64,9 +67,15 @@ class ParityE2E {
           + " \"object\": {\"inner\": null, \"deep\": {\"k\": [true]}}, \"empty\": {}}";
 
   /** What one case must end as, on every path. */
-  record Expect(Phase phase, Set<String> reasons, Integer exitCode, String result, Consumer<CodeExecutionStatus> extra) {
+  record Expect(
+      Phase phase,
+      Set<String> reasons,
+      Integer exitCode,
+      String result,
+      Consumer<CodeExecutionStatus> extra) {
     static Expect succeeded(String result, Consumer<CodeExecutionStatus> extra) {
-      return new Expect(Phase.SUCCEEDED, Set.of(CodeExecutionReason.COMPLETED.value()), 0, result, extra);
+      return new Expect(
+          Phase.SUCCEEDED, Set.of(CodeExecutionReason.COMPLETED.value()), 0, result, extra);
     }
 
     static Expect failed(String reason, Integer exitCode, Consumer<CodeExecutionStatus> extra) {
@@ -75,18 +84,29 @@ class ParityE2E {
   }
 
   /**
-   * One manifest (__PROVIDER__ and __NAME__ are replaced per target). {@code onRuncPods}: also run on the
-   * runc RuntimeClass (the cases where the runtime matters). {@code inCluster}: what the cluster
-   * path must show instead, where the docs explain a difference; null when it is the same.
+   * One manifest (__PROVIDER__ and __NAME__ are replaced per target). {@code onRuncPods}: also run
+   * on the runc RuntimeClass (the cases where the runtime matters). {@code inCluster}: what the
+   * cluster path must show instead, where the docs explain a difference; null when it is the same.
    */
   record Case(String name, String manifest, Expect expect, boolean onRuncPods, Expect inCluster) {}
 
-  private static final List<Case> CASES = List.of(
-      new Case("args-python", function("python", "def main(**arguments):\n    return arguments\n", EVERY_TYPE, 60),
-          Expect.succeeded(EVERY_TYPE, s -> {}), true, null),
-      new Case("args-javascript", function("javascript", "function main(a) { return a; }\n", EVERY_TYPE, 60),
-          Expect.succeeded(EVERY_TYPE, s -> {}), false, null),
-      new Case("args-configmap", """
+  private static final List<Case> CASES =
+      List.of(
+          new Case(
+              "args-python",
+              function("python", "def main(**arguments):\n    return arguments\n", EVERY_TYPE, 60),
+              Expect.succeeded(EVERY_TYPE, s -> {}),
+              true,
+              null),
+          new Case(
+              "args-javascript",
+              function("javascript", "function main(a) { return a; }\n", EVERY_TYPE, 60),
+              Expect.succeeded(EVERY_TYPE, s -> {}),
+              false,
+              null),
+          new Case(
+              "args-configmap",
+              """
           apiVersion: sandboxes.dev/v1alpha1
           kind: CodeExecution
           metadata: {name: __NAME__}
@@ -100,8 +120,13 @@ class ParityE2E {
             argumentsFrom:
               configMapKeyRef: {name: parity-arguments, key: arguments.json}
             timeoutSeconds: 60
-          """, Expect.succeeded("[1, \"from the ConfigMap\", null]", s -> {}), false, null),
-      new Case("null-in-arguments", """
+          """,
+              Expect.succeeded("[1, \"from the ConfigMap\", null]", s -> {}),
+              false,
+              null),
+          new Case(
+              "null-in-arguments",
+              """
           apiVersion: sandboxes.dev/v1alpha1
           kind: CodeExecution
           metadata: {name: __NAME__}
@@ -113,53 +138,132 @@ class ParityE2E {
                   return [a, nothing]
             arguments: {a: true, nothing: null}
             timeoutSeconds: 60
-          """, Expect.succeeded("[true, null]", s -> {}), true,
-          Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 1, s -> assertThat(s.getMessage())
-              .contains("missing 1 required positional argument: 'nothing'")
-              .contains("client-side kubectl apply drops null values").contains("spec.argumentsJSON"))),
-      new Case("exit-python", function("python", "import sys\ndef main():\n    sys.exit(3)\n", "{}", 60),
-          Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 3, s -> {}), false, null),
-      new Case("exit-javascript-script", script("javascript", "console.log('leaving');\nprocess.exit(4);\n", 60),
-          Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 4, s -> assertThat(s.getStdout()).isEqualTo("leaving\n")),
-          false, null),
-      new Case("timeout", function("python", "def main():\n    while True:\n        pass\n", "{}", 3),
-          Expect.failed(CodeExecutionReason.TIMED_OUT.value(), null, s -> assertThat(s.getDurationMillis())
-              .as("reported soon after the 3 s limit").isBetween(2900L, 8000L)), true, null),
-      new Case("output-flood", script("python",
-          "import sys\nchunk = 'x' * 65536\nfor _ in range(320):\n    sys.stdout.write(chunk)\n", 60),
-          Expect.succeeded(null, s -> {
-            assertThat(s.getStdoutBytes()).isEqualTo(320L * 65536);
-            assertThat(s.getStdoutTruncated()).isTrue();
-            assertThat(s.getStdout()).hasSize(4096);
-          }), false, null),
-      new Case("background-python", function("python",
-          "import subprocess\ndef main():\n    subprocess.Popen(['sleep', '300'])\n    return {'started': True}\n", "{}", 60),
-          Expect.succeeded("{\"started\": true}", ParityE2E::endedLongBeforeItsLimit), true, null),
-      new Case("background-script", script("python",
-          "import subprocess\nsubprocess.Popen(['sleep', '300'])\nprint('bye')\n", 60),
-          Expect.succeeded(null, s -> {
-            endedLongBeforeItsLimit(s);
-            assertThat(s.getStdout()).isEqualTo("bye\n");
-          }), false, null),
-      new Case("background-javascript", function("javascript",
-          "const cp = require('child_process');\n"
-              + "function main() {\n"
-              + "  cp.spawn('sleep', ['300'], { stdio: 'inherit' });\n"
-              + "  cp.spawn('sleep', ['300'], { stdio: 'inherit', detached: true }).unref();\n"
-              + "  return 1;\n"
-              + "}\n", "{}", 60),
-          Expect.succeeded("1", ParityE2E::endedLongBeforeItsLimit), true, null),
-      new Case("memory-bomb", function("python",
-          "def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n", "{}", 60),
-          Expect.failed(CodeExecutionReason.OUT_OF_MEMORY.value(), null, s -> assertThat(s.getMessage()).contains("memory limit")),
-          true, null),
-      new Case("fork-bomb", script("python", "import os\nwhile True:\n    os.fork()\n", 10),
-          new Expect(Phase.FAILED, Set.of(CodeExecutionReason.USER_CODE_ERROR.value(), CodeExecutionReason.OUT_OF_MEMORY.value(),
-              CodeExecutionReason.SANDBOX_FAILED.value(), CodeExecutionReason.TIMED_OUT.value()), null, null,
-              s -> assertThat(s.getDurationMillis()).as("contained within its deadline").isLessThan(15_000L)),
-          false, null));
+          """,
+              Expect.succeeded("[true, null]", s -> {}),
+              true,
+              Expect.failed(
+                  CodeExecutionReason.USER_CODE_ERROR.value(),
+                  1,
+                  s ->
+                      assertThat(s.getMessage())
+                          .contains("missing 1 required positional argument: 'nothing'")
+                          .contains("client-side kubectl apply drops null values")
+                          .contains("spec.argumentsJSON"))),
+          new Case(
+              "exit-python",
+              function("python", "import sys\ndef main():\n    sys.exit(3)\n", "{}", 60),
+              Expect.failed(CodeExecutionReason.USER_CODE_ERROR.value(), 3, s -> {}),
+              false,
+              null),
+          new Case(
+              "exit-javascript-script",
+              script("javascript", "console.log('leaving');\nprocess.exit(4);\n", 60),
+              Expect.failed(
+                  CodeExecutionReason.USER_CODE_ERROR.value(),
+                  4,
+                  s -> assertThat(s.getStdout()).isEqualTo("leaving\n")),
+              false,
+              null),
+          new Case(
+              "timeout",
+              function("python", "def main():\n    while True:\n        pass\n", "{}", 3),
+              Expect.failed(
+                  CodeExecutionReason.TIMED_OUT.value(),
+                  null,
+                  s ->
+                      assertThat(s.getDurationMillis())
+                          .as("reported soon after the 3 s limit")
+                          .isBetween(2900L, 8000L)),
+              true,
+              null),
+          new Case(
+              "output-flood",
+              script(
+                  "python",
+                  "import sys\nchunk = 'x' * 65536\nfor _ in range(320):\n    sys.stdout.write(chunk)\n",
+                  60),
+              Expect.succeeded(
+                  null,
+                  s -> {
+                    assertThat(s.getStdoutBytes()).isEqualTo(320L * 65536);
+                    assertThat(s.getStdoutTruncated()).isTrue();
+                    assertThat(s.getStdout()).hasSize(4096);
+                  }),
+              false,
+              null),
+          new Case(
+              "background-python",
+              function(
+                  "python",
+                  "import subprocess\ndef main():\n    subprocess.Popen(['sleep', '300'])\n    return {'started': True}\n",
+                  "{}",
+                  60),
+              Expect.succeeded("{\"started\": true}", ParityE2E::endedLongBeforeItsLimit),
+              true,
+              null),
+          new Case(
+              "background-script",
+              script(
+                  "python",
+                  "import subprocess\nsubprocess.Popen(['sleep', '300'])\nprint('bye')\n",
+                  60),
+              Expect.succeeded(
+                  null,
+                  s -> {
+                    endedLongBeforeItsLimit(s);
+                    assertThat(s.getStdout()).isEqualTo("bye\n");
+                  }),
+              false,
+              null),
+          new Case(
+              "background-javascript",
+              function(
+                  "javascript",
+                  "const cp = require('child_process');\n"
+                      + "function main() {\n"
+                      + "  cp.spawn('sleep', ['300'], { stdio: 'inherit' });\n"
+                      + "  cp.spawn('sleep', ['300'], { stdio: 'inherit', detached: true }).unref();\n"
+                      + "  return 1;\n"
+                      + "}\n",
+                  "{}",
+                  60),
+              Expect.succeeded("1", ParityE2E::endedLongBeforeItsLimit),
+              true,
+              null),
+          new Case(
+              "memory-bomb",
+              function(
+                  "python",
+                  "def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 * 1024 * 1024))\n",
+                  "{}",
+                  60),
+              Expect.failed(
+                  CodeExecutionReason.OUT_OF_MEMORY.value(),
+                  null,
+                  s -> assertThat(s.getMessage()).contains("memory limit")),
+              true,
+              null),
+          new Case(
+              "fork-bomb",
+              script("python", "import os\nwhile True:\n    os.fork()\n", 10),
+              new Expect(
+                  Phase.FAILED,
+                  Set.of(
+                      CodeExecutionReason.USER_CODE_ERROR.value(),
+                      CodeExecutionReason.OUT_OF_MEMORY.value(),
+                      CodeExecutionReason.SANDBOX_FAILED.value(),
+                      CodeExecutionReason.TIMED_OUT.value()),
+                  null,
+                  null,
+                  s ->
+                      assertThat(s.getDurationMillis())
+                          .as("contained within its deadline")
+                          .isLessThan(15_000L)),
+              false,
+              null));
 
-  private static final String CONFIG_MAP = """
+  private static final String CONFIG_MAP =
+      """
       apiVersion: v1
       kind: ConfigMap
       metadata:
@@ -178,8 +282,9 @@ class ParityE2E {
     byTarget.put("run/runsc", runCommand("runsc"));
     try (E2eCluster cluster = E2eCluster.open("parity")) {
       OperatorConfig config = cluster.operatorConfig();
-      cluster.startOperator(config.withIsolationPolicy(config.isolationPolicy().alsoAllowing(
-          Set.of(), Set.of("runc"), Set.of("runc"))));
+      cluster.startOperator(
+          config.withIsolationPolicy(
+              config.isolationPolicy().alsoAllowing(Set.of(), Set.of("runc"), Set.of("runc"))));
       cluster.create(SelfManagedE2E.providerIn(cluster, "pods-gvisor", "gvisor", 3));
       cluster.create(SelfManagedE2E.providerIn(cluster, "pods-runc", "runc", 2));
       cluster.awaitReady("pods-gvisor");
@@ -188,17 +293,33 @@ class ParityE2E {
       for (boolean bombs : new boolean[] {false, true}) {
         for (String provider : List.of("pods-gvisor", "pods-runc")) {
           // Client-side apply (kubectl's default), as a new user would.
-          E2eCluster.kubectl("apply", "-f", manifests(provider, provider.equals("pods-runc"), bombs).toString(),
-              "-n", cluster.namespace());
+          E2eCluster.kubectl(
+              "apply",
+              "-f",
+              manifests(provider, provider.equals("pods-runc"), bombs).toString(),
+              "-n",
+              cluster.namespace());
         }
         for (String provider : List.of("pods-gvisor", "pods-runc")) {
           for (Case c : cases(provider.equals("pods-runc"), bombs)) {
-            CodeExecution cx = cluster.awaitTerminal(c.name() + "-" + provider, Duration.ofMinutes(3));
-            statuses.computeIfAbsent("cluster/" + provider, p -> new LinkedHashMap<>()).put(c.name(), cx.getStatus());
+            CodeExecution cx =
+                cluster.awaitTerminal(c.name() + "-" + provider, Duration.ofMinutes(3));
+            statuses
+                .computeIfAbsent("cluster/" + provider, p -> new LinkedHashMap<>())
+                .put(c.name(), cx.getStatus());
             if (c.name().startsWith("background")) {
               String pod = cx.getStatus().getSandbox().getId();
-              await("pod " + pod + " deleted with the child still in it").atMost(Duration.ofSeconds(60))
-                  .until(() -> cluster.client().pods().inNamespace(cluster.namespace()).withName(pod).get() == null);
+              await("pod " + pod + " deleted with the child still in it")
+                  .atMost(Duration.ofSeconds(60))
+                  .until(
+                      () ->
+                          cluster
+                                  .client()
+                                  .pods()
+                                  .inNamespace(cluster.namespace())
+                                  .withName(pod)
+                                  .get()
+                              == null);
             }
           }
         }
@@ -209,22 +330,32 @@ class ParityE2E {
     List<String> failures = new ArrayList<>();
     for (Case c : CASES) {
       Map<String, String> signatures = new LinkedHashMap<>();
-      byTarget.forEach((target, statuses) -> {
-        CodeExecutionStatus status = statuses.get(c.name());
-        if (status == null) {
-          return; // not run on this target
-        }
-        Expect expect = target.startsWith("cluster/") && c.inCluster() != null ? c.inCluster() : c.expect();
-        try {
-          check(expect, status);
-          if (target.startsWith("cluster/") && c.inCluster() != null) {
-            return; // a difference the docs explain: not compared
-          }
-          signatures.put(target, signature(status, !c.name().equals("fork-bomb")));
-        } catch (AssertionError e) {
-          failures.add(c.name() + " on " + target + ": " + e.getMessage().strip() + " (message: " + status.getMessage() + ")");
-        }
-      });
+      byTarget.forEach(
+          (target, statuses) -> {
+            CodeExecutionStatus status = statuses.get(c.name());
+            if (status == null) {
+              return; // not run on this target
+            }
+            Expect expect =
+                target.startsWith("cluster/") && c.inCluster() != null ? c.inCluster() : c.expect();
+            try {
+              check(expect, status);
+              if (target.startsWith("cluster/") && c.inCluster() != null) {
+                return; // a difference the docs explain: not compared
+              }
+              signatures.put(target, signature(status, !c.name().equals("fork-bomb")));
+            } catch (AssertionError e) {
+              failures.add(
+                  c.name()
+                      + " on "
+                      + target
+                      + ": "
+                      + e.getMessage().strip()
+                      + " (message: "
+                      + status.getMessage()
+                      + ")");
+            }
+          });
       if (signatures.values().stream().distinct().count() > 1) {
         failures.add(c.name() + " differs between paths: " + signatures);
       }
@@ -234,14 +365,17 @@ class ParityE2E {
 
   private static void check(Expect expect, CodeExecutionStatus status) throws AssertionError {
     assertThat(status.getPhase()).isEqualTo(expect.phase());
-    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)).isIn(expect.reasons());
-    if (!expect.reasons().contains(CodeExecutionReason.USER_CODE_ERROR.value()) || expect.reasons().size() == 1) {
+    assertThat(Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED))
+        .isIn(expect.reasons());
+    if (!expect.reasons().contains(CodeExecutionReason.USER_CODE_ERROR.value())
+        || expect.reasons().size() == 1) {
       assertThat(status.getExitCode()).isEqualTo(expect.exitCode());
     }
     if (expect.result() == null) {
       assertThat(status.getResult()).isNull();
     } else {
-      // Compared as plain JSON: the status may hold numbers as BigDecimal, the expectation as double.
+      // Compared as plain JSON: the status may hold numbers as BigDecimal, the expectation as
+      // double.
       assertThat(json(status.getResult().toString())).isEqualTo(json(expect.result()));
     }
     expect.extra().accept(status);
@@ -249,8 +383,15 @@ class ParityE2E {
 
   /** Phase, reason, exit code and result: what must be equal on every path. */
   private static String signature(CodeExecutionStatus status, boolean withReason) {
-    return status.getPhase() + (withReason ? " " + Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)
-        + " exit " + status.getExitCode() + " result " + canonical(status.getResult()) : "");
+    return status.getPhase()
+        + (withReason
+            ? " "
+                + Conditions.reason(status.getConditions(), ConditionTypes.SUCCEEDED)
+                + " exit "
+                + status.getExitCode()
+                + " result "
+                + canonical(status.getResult())
+            : "");
   }
 
   /** JSON with object keys sorted: the API server stores a result's keys in its own order. */
@@ -266,7 +407,8 @@ class ParityE2E {
   }
 
   private static void endedLongBeforeItsLimit(CodeExecutionStatus status) {
-    assertThat(status.getDurationMillis()).as("ended long before its 60 s limit (a child left running must not hold it)")
+    assertThat(status.getDurationMillis())
+        .as("ended long before its 60 s limit (a child left running must not hold it)")
         .isLessThan(30_000L);
   }
 
@@ -275,7 +417,9 @@ class ParityE2E {
     String host = DockerEngines.host(runtime);
     String providerName = "podman-" + runtime;
     Path provider = Files.createTempFile("parity-provider-", ".yaml");
-    Files.writeString(provider, """
+    Files.writeString(
+        provider,
+        """
         apiVersion: sandboxes.dev/v1alpha1
         kind: SandboxProvider
         metadata: {name: %s}
@@ -283,24 +427,37 @@ class ParityE2E {
           type: Docker
           docker: {host: "%s", runtime: %s, poolSize: 3}
           limits: {maxOutputBytes: 4096, maxConcurrentExecutions: 3}
-        """.formatted(providerName, host, runtime));
+        """
+            .formatted(providerName, host, runtime));
     Path executions = manifests(providerName, false, null);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    OperatorConfig config = OperatorConfig.defaults()
-        .withIsolationPolicy(IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(), Set.of()));
-    RunCommand command = new RunCommand(Backends.factory(), config, System.getenv(),
-        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-        Clock.systemUTC());
-    int exit = new CommandLine(command).execute("--provider", provider.toString(), "-f", executions.toString(),
-        "-o", "json", "-q");
+    OperatorConfig config =
+        OperatorConfig.defaults()
+            .withIsolationPolicy(
+                IsolationPolicy.defaults().alsoAllowing(Set.of("runc"), Set.of(), Set.of()));
+    RunCommand command =
+        new RunCommand(
+            Backends.factory(),
+            config,
+            System.getenv(),
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            Clock.systemUTC());
+    int exit =
+        new CommandLine(command)
+            .execute(
+                "--provider", provider.toString(), "-f", executions.toString(), "-o", "json", "-q");
     // 1 or 2: cases fail by design (a fork bomb may end as SandboxFailed, which counts as 2).
-    assertThat(exit).as("run's exit status; stderr: %s", err.toString(StandardCharsets.UTF_8)).isIn(1, 2);
+    assertThat(exit)
+        .as("run's exit status; stderr: %s", err.toString(StandardCharsets.UTF_8))
+        .isIn(1, 2);
     JsonNode list = json(out.toString(StandardCharsets.UTF_8));
     Map<String, CodeExecutionStatus> statuses = new LinkedHashMap<>();
     for (JsonNode item : list.get("items")) {
       String name = item.at("/metadata/name").asText();
-      statuses.put(name.substring(0, name.length() - providerName.length() - 1),
+      statuses.put(
+          name.substring(0, name.length() - providerName.length() - 1),
           JSON.treeToValue(item.get("status"), CodeExecutionStatus.class));
     }
     return statuses;
@@ -308,18 +465,25 @@ class ParityE2E {
 
   /** The cases of one wave: the bombs, or the rest; on runc pods only those marked for it. */
   private static List<Case> cases(boolean runcSubset, boolean bombs) {
-    return CASES.stream().filter(c -> !runcSubset || c.onRuncPods())
-        .filter(c -> c.name().endsWith("-bomb") == bombs).toList();
+    return CASES.stream()
+        .filter(c -> !runcSubset || c.onRuncPods())
+        .filter(c -> c.name().endsWith("-bomb") == bombs)
+        .toList();
   }
 
   /** The cases' manifests for one provider (names suffixed with it), plus the ConfigMap. */
   private static Path manifests(String provider, boolean runcSubset, Boolean bombs) {
     StringBuilder text = new StringBuilder(CONFIG_MAP);
     for (Case c : CASES) {
-      if ((runcSubset && !c.onRuncPods()) || (bombs != null && c.name().endsWith("-bomb") != bombs)) {
+      if ((runcSubset && !c.onRuncPods())
+          || (bombs != null && c.name().endsWith("-bomb") != bombs)) {
         continue;
       }
-      text.append("---\n").append(c.manifest().replace("__NAME__", c.name() + "-" + provider).replace("__PROVIDER__", provider));
+      text.append("---\n")
+          .append(
+              c.manifest()
+                  .replace("__NAME__", c.name() + "-" + provider)
+                  .replace("__PROVIDER__", provider));
     }
     try {
       Path file = Files.createTempFile("parity-" + provider + "-", ".yaml");
@@ -330,7 +494,8 @@ class ParityE2E {
     }
   }
 
-  private static String function(String language, String code, String argumentsJson, int timeoutSeconds) {
+  private static String function(
+      String language, String code, String argumentsJson, int timeoutSeconds) {
     return """
         apiVersion: sandboxes.dev/v1alpha1
         kind: CodeExecution
@@ -341,7 +506,8 @@ class ParityE2E {
           code: %s
           argumentsJSON: %s
           timeoutSeconds: %d
-        """.formatted(language, quote(code), quote(argumentsJson), timeoutSeconds);
+        """
+        .formatted(language, quote(code), quote(argumentsJson), timeoutSeconds);
   }
 
   private static String script(String language, String code, int timeoutSeconds) {
@@ -355,7 +521,8 @@ class ParityE2E {
           mode: Script
           code: %s
           timeoutSeconds: %d
-        """.formatted(language, quote(code), timeoutSeconds);
+        """
+        .formatted(language, quote(code), timeoutSeconds);
   }
 
   /** A YAML double-quoted scalar (JSON string syntax is valid YAML). */

@@ -58,9 +58,12 @@ class SandboxClientE2E {
 
   @Test
   void successGivesATypedResultAndDeletesTheExecution() {
-    ExecutionResult result = sandboxes.execute(
-        "def main(x, name):\n    print('hello ' + name)\n    return {'doubled': x * 2, 'name': name}\n",
-        Language.PYTHON, Map.of("x", 21, "name", "agent"), Duration.ofSeconds(20));
+    ExecutionResult result =
+        sandboxes.execute(
+            "def main(x, name):\n    print('hello ' + name)\n    return {'doubled': x * 2, 'name': name}\n",
+            Language.PYTHON,
+            Map.of("x", 21, "name", "agent"),
+            Duration.ofSeconds(20));
 
     assertThat(result.succeeded()).isTrue();
     assertThat(result.reason()).isEqualTo(CodeExecutionReason.COMPLETED.value());
@@ -73,41 +76,61 @@ class SandboxClientE2E {
     assertThat(result.duration()).isPositive();
     assertThat(result.name()).startsWith("exec-");
     // keep=false (the default): the CodeExecution is gone once execute() returned.
-    await("CodeExecution " + result.name() + " deleted").atMost(Duration.ofSeconds(10))
+    await("CodeExecution " + result.name() + " deleted")
+        .atMost(Duration.ofSeconds(10))
         .until(() -> cluster.execution(result.name()) == null);
   }
 
   @Test
   void userErrorThrowsCodeFailedWithStderr() {
-    assertThatThrownBy(() -> sandboxes.execute(
-            "def main():\n    raise ValueError('boom from the sandbox')\n", Language.PYTHON, Map.of(),
-            Duration.ofSeconds(20)))
-        .isInstanceOfSatisfying(SandboxExecutionException.CodeFailedException.class, e -> {
-          assertThat(e.result().reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
-          assertThat(e.result().succeeded()).isFalse();
-          assertThat(e.result().stderr()).contains("ValueError: boom from the sandbox");
-          assertThat(e.result().result()).isNull();
-          assertThat(e.getMessage()).contains(CodeExecutionReason.USER_CODE_ERROR.value());
-        });
+    assertThatThrownBy(
+            () ->
+                sandboxes.execute(
+                    "def main():\n    raise ValueError('boom from the sandbox')\n",
+                    Language.PYTHON,
+                    Map.of(),
+                    Duration.ofSeconds(20)))
+        .isInstanceOfSatisfying(
+            SandboxExecutionException.CodeFailedException.class,
+            e -> {
+              assertThat(e.result().reason())
+                  .isEqualTo(CodeExecutionReason.USER_CODE_ERROR.value());
+              assertThat(e.result().succeeded()).isFalse();
+              assertThat(e.result().stderr()).contains("ValueError: boom from the sandbox");
+              assertThat(e.result().result()).isNull();
+              assertThat(e.getMessage()).contains(CodeExecutionReason.USER_CODE_ERROR.value());
+            });
   }
 
   @Test
   void aJavascriptExitCodeIsReported() {
-    assertThatThrownBy(() -> sandboxes.execute(
-            "function main() { console.error('bad input'); process.exit(3); }", Language.JAVASCRIPT, Map.of(),
-            Duration.ofSeconds(20)))
-        .isInstanceOfSatisfying(SandboxExecutionException.CodeFailedException.class, e -> {
-          assertThat(e.result().exitCode()).isEqualTo(3);
-          assertThat(e.result().stderr()).contains("bad input");
-        });
+    assertThatThrownBy(
+            () ->
+                sandboxes.execute(
+                    "function main() { console.error('bad input'); process.exit(3); }",
+                    Language.JAVASCRIPT,
+                    Map.of(),
+                    Duration.ofSeconds(20)))
+        .isInstanceOfSatisfying(
+            SandboxExecutionException.CodeFailedException.class,
+            e -> {
+              assertThat(e.result().exitCode()).isEqualTo(3);
+              assertThat(e.result().stderr()).contains("bad input");
+            });
   }
 
   @Test
   void timeoutThrowsTimedOut() {
     long started = System.nanoTime();
-    assertThatThrownBy(() -> sandboxes.execute(
-            "import time\ndef main():\n    time.sleep(60)\n", Language.PYTHON, Map.of(), Duration.ofSeconds(2)))
-        .isInstanceOfSatisfying(SandboxExecutionException.TimedOutException.class,
+    assertThatThrownBy(
+            () ->
+                sandboxes.execute(
+                    "import time\ndef main():\n    time.sleep(60)\n",
+                    Language.PYTHON,
+                    Map.of(),
+                    Duration.ofSeconds(2)))
+        .isInstanceOfSatisfying(
+            SandboxExecutionException.TimedOutException.class,
             e -> assertThat(e.result().reason()).isEqualTo(CodeExecutionReason.TIMED_OUT.value()));
     // Killed at its 2 s limit, not after the 60 s sleep.
     assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(30));
@@ -116,8 +139,14 @@ class SandboxClientE2E {
   @Test
   void anUnknownProviderThrowsInvalidExecutionWithoutWaiting() {
     long started = System.nanoTime();
-    assertThatThrownBy(() -> sandboxes.execute("def main():\n    return 1\n", Language.PYTHON, Map.of(),
-            Duration.ofSeconds(20), SandboxClient.Options.defaults().withProvider("no-such-provider")))
+    assertThatThrownBy(
+            () ->
+                sandboxes.execute(
+                    "def main():\n    return 1\n",
+                    Language.PYTHON,
+                    Map.of(),
+                    Duration.ofSeconds(20),
+                    SandboxClient.Options.defaults().withProvider("no-such-provider")))
         .isInstanceOf(SandboxExecutionException.InvalidExecutionException.class)
         .hasMessageContaining("no-such-provider");
     assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
@@ -125,8 +154,13 @@ class SandboxClientE2E {
 
   @Test
   void keepLeavesTheFinishedExecutionInTheCluster() {
-    ExecutionResult result = sandboxes.execute("def main():\n    return 'kept'\n", Language.PYTHON, Map.of(),
-        Duration.ofSeconds(20), SandboxClient.Options.defaults().keepingTheExecution());
+    ExecutionResult result =
+        sandboxes.execute(
+            "def main():\n    return 'kept'\n",
+            Language.PYTHON,
+            Map.of(),
+            Duration.ofSeconds(20),
+            SandboxClient.Options.defaults().keepingTheExecution());
     CodeExecution kept = cluster.execution(result.name());
     assertThat(kept).isNotNull();
     assertThat(kept.getStatus().getPhase()).isEqualTo(Phase.SUCCEEDED);
@@ -141,30 +175,52 @@ class SandboxClientE2E {
   @Test
   void theClientWaitsOnAWatchNotByPolling() {
     List<String> requests = new CopyOnWriteArrayList<>();
-    Interceptor recorder = new Interceptor() {
-      @Override
-      public void before(BasicBuilder builder, HttpRequest request, RequestTags tags) {
-        requests.add(request.method() + " " + request.uri().getRawPath()
-            + (request.uri().getRawQuery() == null ? "" : "?" + request.uri().getRawQuery()));
-      }
-    };
-    try (KubernetesClient recorded = new KubernetesClientBuilder().withConfig(Config.autoConfigure(null))
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("record", recorder)).build()) {
-      ExecutionResult result = new SandboxClient(recorded, cluster.namespace()).execute(
-          "import time\ndef main():\n    time.sleep(4)\n    return 'slept'\n", Language.PYTHON, Map.of(),
-          Duration.ofSeconds(30));
+    Interceptor recorder =
+        new Interceptor() {
+          @Override
+          public void before(BasicBuilder builder, HttpRequest request, RequestTags tags) {
+            requests.add(
+                request.method()
+                    + " "
+                    + request.uri().getRawPath()
+                    + (request.uri().getRawQuery() == null
+                        ? ""
+                        : "?" + request.uri().getRawQuery()));
+          }
+        };
+    try (KubernetesClient recorded =
+        new KubernetesClientBuilder()
+            .withConfig(Config.autoConfigure(null))
+            .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("record", recorder))
+            .build()) {
+      ExecutionResult result =
+          new SandboxClient(recorded, cluster.namespace())
+              .execute(
+                  "import time\ndef main():\n    time.sleep(4)\n    return 'slept'\n",
+                  Language.PYTHON,
+                  Map.of(),
+                  Duration.ofSeconds(30));
       assertThat(result.result().asText()).isEqualTo("slept");
       assertThat(result.duration()).isGreaterThanOrEqualTo(Duration.ofSeconds(4));
 
-      List<String> executionRequests = requests.stream().filter(r -> r.contains("/codeexecutions")).toList();
-      assertThat(executionRequests).as("requests: %s", executionRequests)
-          .filteredOn(r -> r.startsWith("POST ")).hasSize(1);
-      assertThat(executionRequests).as("requests: %s", executionRequests)
-          .filteredOn(r -> r.startsWith("GET ") && r.contains("watch=true")).hasSize(1);
-      assertThat(executionRequests).as("requests: %s", executionRequests)
-          .filteredOn(r -> r.startsWith("GET ") && !r.contains("watch=true")).hasSizeLessThanOrEqualTo(1);
-      assertThat(executionRequests).as("requests: %s", executionRequests)
-          .filteredOn(r -> r.startsWith("DELETE ")).hasSize(1);
+      List<String> executionRequests =
+          requests.stream().filter(r -> r.contains("/codeexecutions")).toList();
+      assertThat(executionRequests)
+          .as("requests: %s", executionRequests)
+          .filteredOn(r -> r.startsWith("POST "))
+          .hasSize(1);
+      assertThat(executionRequests)
+          .as("requests: %s", executionRequests)
+          .filteredOn(r -> r.startsWith("GET ") && r.contains("watch=true"))
+          .hasSize(1);
+      assertThat(executionRequests)
+          .as("requests: %s", executionRequests)
+          .filteredOn(r -> r.startsWith("GET ") && !r.contains("watch=true"))
+          .hasSizeLessThanOrEqualTo(1);
+      assertThat(executionRequests)
+          .as("requests: %s", executionRequests)
+          .filteredOn(r -> r.startsWith("DELETE "))
+          .hasSize(1);
     }
   }
 }

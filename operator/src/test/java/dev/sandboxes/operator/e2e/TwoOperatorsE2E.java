@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Two operators, without leader election, against one real API server: what happens when a debug
  * operator runs next to the real one, or two leaders overlap while one drains. Each has its own
- * client and its own in-memory backend; both backends count runs per execution uid in one map.
- * 300 executions: not one may run twice, and each must reach a terminal status exactly once and
- * keep it (a watch records every status change).
+ * client and its own in-memory backend; both backends count runs per execution uid in one map. 300
+ * executions: not one may run twice, and each must reach a terminal status exactly once and keep it
+ * (a watch records every status change).
  */
 @Tag("e2e")
 class TwoOperatorsE2E {
@@ -50,11 +50,22 @@ class TwoOperatorsE2E {
       KubernetesClient client = E2eCluster.connect();
       clients.add(client);
       // Runs take 20-200 ms, so that both operators hold executions at once.
-      SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.DOCKER, context ->
-          backends.computeIfAbsent(name, n -> new FakeSandboxBackend(8, runs, n + "-sandbox-").behaviour(request -> {
-            sleep(ThreadLocalRandom.current().nextInt(20, 200));
-            return FakeSandboxBackend.succeedWithArguments(request);
-          })).builtFrom(context));
+      SandboxBackendFactory factory =
+          new SandboxBackendFactory()
+              .register(
+                  ProviderType.DOCKER,
+                  context ->
+                      backends
+                          .computeIfAbsent(
+                              name,
+                              n ->
+                                  new FakeSandboxBackend(8, runs, n + "-sandbox-")
+                                      .behaviour(
+                                          request -> {
+                                            sleep(ThreadLocalRandom.current().nextInt(20, 200));
+                                            return FakeSandboxBackend.succeedWithArguments(request);
+                                          }))
+                          .builtFrom(context));
       cluster.startOperator(client, factory, cluster.operatorConfig(), null);
     }
     cluster.create(TestResources.aDockerProvider(cluster.namespace(), PROVIDER));
@@ -96,14 +107,20 @@ class TwoOperatorsE2E {
       // Exactly once: at most once because of the write-ahead Started record, at least once
       // because whoever lost the race for it gave the execution up to the winner.
       assertThat(count == null ? 0 : count.get()).as("runs of %s", name).isEqualTo(1);
-      assertThat(reason).as("%s: %s", name, cx.getStatus().getMessage()).isEqualTo(CodeExecutionReason.COMPLETED.value());
-      assertThat(cx.getStatus().getResult().get("i").asInt()).as(name).isEqualTo(names.indexOf(name));
+      assertThat(reason)
+          .as("%s: %s", name, cx.getStatus().getMessage())
+          .isEqualTo(CodeExecutionReason.COMPLETED.value());
+      assertThat(cx.getStatus().getResult().get("i").asInt())
+          .as(name)
+          .isEqualTo(names.indexOf(name));
     }
     histories.assertEachRanAtMostOnceAndEndedOnce(names);
     int byFirst = backends.get("first").startOrder().size();
     int bySecond = backends.get("second").startOrder().size();
-    System.out.printf("TwoOperatorsE2E: %d executions terminal %d ms after the last creation; outcomes %s;"
-        + " run by the first operator %d, by the second %d%n", EXECUTIONS, allTerminalMillis, outcomes, byFirst, bySecond);
+    System.out.printf(
+        "TwoOperatorsE2E: %d executions terminal %d ms after the last creation; outcomes %s;"
+            + " run by the first operator %d, by the second %d%n",
+        EXECUTIONS, allTerminalMillis, outcomes, byFirst, bySecond);
     assertThat(byFirst + bySecond).isEqualTo(EXECUTIONS);
     assertThat(byFirst).as("both operators ran executions").isPositive();
     assertThat(bySecond).as("both operators ran executions").isPositive();

@@ -36,15 +36,19 @@ import java.util.Optional;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The operator's meters as Prometheus scrapes them: names, tags, buckets, and what the gauges read. */
+/**
+ * The operator's meters as Prometheus scrapes them: names, tags, buckets, and what the gauges read.
+ */
 @Tag("unit")
 class OperatorMetricsTest {
 
   private final MutableClock clock = new MutableClock(Instant.parse("2025-01-01T00:00:00Z"));
-  private final PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry prometheus =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final StubBackend backend = new StubBackend();
   private final ProviderRegistry providers =
-      new ProviderRegistry(new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom), uid -> {});
+      new ProviderRegistry(
+          new SandboxBackendFactory().register(ProviderType.DOCKER, backend::builtFrom), uid -> {});
   private final ExecutionQueue queue = new ExecutionQueue(id -> {});
   private final OperatorMetrics metrics = new OperatorMetrics(prometheus, providers, queue, clock);
 
@@ -52,19 +56,23 @@ class OperatorMetricsTest {
   void theMetersAlertsAndRatesNeedExistAtZeroBeforeAnythingHappens() {
     String scrape = prometheus.scrape();
     assertThat(scrape)
-        .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"SandboxFailed\",type=\"E2B\"} 0.0")
-        .contains("sandbox_codeexecution_completed_total{language=\"javascript\",outcome=\"Completed\",type=\"SelfManaged\"} 0.0")
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"SandboxFailed\",type=\"E2B\"} 0.0")
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"javascript\",outcome=\"Completed\",type=\"SelfManaged\"} 0.0")
         .contains("sandbox_saas_requests_total{outcome=\"Throttled\",type=\"Aliyun\"} 0.0")
         .contains("sandbox_provider_ready{type=\"Docker\"} 0.0")
         .contains("sandbox_provider_not_ready{type=\"Docker\"} 0.0")
         .contains("sandbox_provider_not_ready_longest_seconds{type=\"E2B\"} 0.0")
         .contains("sandbox_codeexecution_waiting{language=\"python\",type=\"SelfManaged\"} 0.0")
-        .contains("sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"SelfManaged\"} 0.0")
+        .contains(
+            "sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"SelfManaged\"} 0.0")
         .contains("sandbox_codeexecution_running{type=\"Docker\"} 0.0")
         .contains("sandbox_pool_starting{language=\"python\",type=\"SelfManaged\"} 0.0")
         .contains("sandbox_backend_errors_total{reason=\"SandboxFailed\",type=\"Docker\"} 0.0");
     // SaaS call counters only for the types that call a service.
-    assertThat(scrape).doesNotContain("sandbox_saas_requests_total{outcome=\"Ok\",type=\"Docker\"}");
+    assertThat(scrape)
+        .doesNotContain("sandbox_saas_requests_total{outcome=\"Ok\",type=\"Docker\"}");
     // Histograms appear with the first execution.
     assertThat(scrape).doesNotContain("sandbox_codeexecution_duration_seconds");
   }
@@ -72,27 +80,36 @@ class OperatorMetricsTest {
   @Test
   void latencyHistogramsHaveTwelveBoundsPlusInfinity() {
     metrics.executionStarted(ProviderType.DOCKER, Language.PYTHON, Duration.ofMillis(300));
-    metrics.executionFinished(ProviderType.DOCKER, Language.PYTHON, CodeExecutionReason.COMPLETED, Duration.ofSeconds(3));
+    metrics.executionFinished(
+        ProviderType.DOCKER, Language.PYTHON, CodeExecutionReason.COMPLETED, Duration.ofSeconds(3));
     String scrape = prometheus.scrape();
     List<String> durationBuckets = lines(scrape, "sandbox_codeexecution_duration_seconds_bucket{");
     assertThat(durationBuckets).hasSize(13);
     assertThat(durationBuckets.get(0)).contains("le=\"0.05\"");
     assertThat(durationBuckets.get(12)).contains("le=\"+Inf\"");
     assertThat(scrape)
-        .contains("sandbox_codeexecution_duration_seconds_bucket{language=\"python\",outcome=\"Completed\",type=\"Docker\",le=\"2.5\"} 0")
-        .contains("sandbox_codeexecution_duration_seconds_bucket{language=\"python\",outcome=\"Completed\",type=\"Docker\",le=\"5.0\"} 1")
-        .contains("sandbox_codeexecution_duration_seconds_count{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1")
-        .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1.0");
+        .contains(
+            "sandbox_codeexecution_duration_seconds_bucket{language=\"python\",outcome=\"Completed\",type=\"Docker\",le=\"2.5\"} 0")
+        .contains(
+            "sandbox_codeexecution_duration_seconds_bucket{language=\"python\",outcome=\"Completed\",type=\"Docker\",le=\"5.0\"} 1")
+        .contains(
+            "sandbox_codeexecution_duration_seconds_count{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1")
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"Completed\",type=\"Docker\"} 1.0");
     assertThat(lines(scrape, "sandbox_codeexecution_queue_wait_seconds_bucket{")).hasSize(13);
-    assertThat(scrape).contains("sandbox_codeexecution_queue_wait_seconds_bucket{language=\"python\",type=\"Docker\",le=\"0.5\"} 1");
+    assertThat(scrape)
+        .contains(
+            "sandbox_codeexecution_queue_wait_seconds_bucket{language=\"python\",type=\"Docker\",le=\"0.5\"} 1");
   }
 
   @Test
   void anInvalidExecutionCountsUnderTypeUnknownWithoutADuration() {
     metrics.executionFinished(null, Language.PYTHON, CodeExecutionReason.INVALID_SPEC, null);
     assertThat(prometheus.scrape())
-        .contains("sandbox_codeexecution_completed_total{language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\"} 1.0")
-        .doesNotContain("sandbox_codeexecution_duration_seconds_count{language=\"python\",outcome=\"InvalidSpec\"");
+        .contains(
+            "sandbox_codeexecution_completed_total{language=\"python\",outcome=\"InvalidSpec\",type=\"unknown\"} 1.0")
+        .doesNotContain(
+            "sandbox_codeexecution_duration_seconds_count{language=\"python\",outcome=\"InvalidSpec\"");
   }
 
   @Test
@@ -109,7 +126,8 @@ class OperatorMetricsTest {
         .contains("sandbox_provider_not_ready_longest_seconds{type=\"Docker\"} 0.0");
 
     clock.advance(Duration.ofSeconds(20));
-    assertThat(prometheus.scrape()).contains("sandbox_provider_not_ready_longest_seconds{type=\"E2B\"} 420.0");
+    assertThat(prometheus.scrape())
+        .contains("sandbox_provider_not_ready_longest_seconds{type=\"E2B\"} 420.0");
 
     metrics.providerStatus(e2b, status("True", clock.instant()));
     assertThat(prometheus.scrape())
@@ -125,7 +143,8 @@ class OperatorMetricsTest {
     metrics.providerStatus(e2b, null);
     clock.advance(Duration.ofSeconds(30));
     metrics.providerStatus(e2b, null);
-    assertThat(prometheus.scrape()).contains("sandbox_provider_not_ready_longest_seconds{type=\"E2B\"} 30.0");
+    assertThat(prometheus.scrape())
+        .contains("sandbox_provider_not_ready_longest_seconds{type=\"E2B\"} 30.0");
   }
 
   @Test
@@ -137,16 +156,24 @@ class OperatorMetricsTest {
     admit(providerUid, "js", clock.instant().minusSeconds(7), Language.JAVASCRIPT);
     assertThat(prometheus.scrape())
         .contains("sandbox_codeexecution_waiting{language=\"python\",type=\"Docker\"} 2.0")
-        .contains("sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"Docker\"} 90.0")
-        .contains("sandbox_codeexecution_waiting_oldest_seconds{language=\"javascript\",type=\"Docker\"} 7.0")
+        .contains(
+            "sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"Docker\"} 90.0")
+        .contains(
+            "sandbox_codeexecution_waiting_oldest_seconds{language=\"javascript\",type=\"Docker\"} 7.0")
         .contains("sandbox_codeexecution_running{type=\"Docker\"} 0.0");
 
     backend.free = 1;
-    assertThat(queue.admit(providerUid, entry("old", clock.instant().minusSeconds(90), Language.PYTHON), backend, null))
+    assertThat(
+            queue.admit(
+                providerUid,
+                entry("old", clock.instant().minusSeconds(90), Language.PYTHON),
+                backend,
+                null))
         .isInstanceOf(ExecutionQueue.Granted.class);
     assertThat(prometheus.scrape())
         .contains("sandbox_codeexecution_waiting{language=\"python\",type=\"Docker\"} 1.0")
-        .contains("sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"Docker\"} 5.0")
+        .contains(
+            "sandbox_codeexecution_waiting_oldest_seconds{language=\"python\",type=\"Docker\"} 5.0")
         .contains("sandbox_codeexecution_running{type=\"Docker\"} 1.0");
   }
 
@@ -161,7 +188,8 @@ class OperatorMetricsTest {
 
   @Test
   void serviceCallsOfABackendAreCountedByItsTypeAndOutcome() {
-    // As the SandboxProvider reconciler builds the context: the calls are counted under the provider's type.
+    // As the SandboxProvider reconciler builds the context: the calls are counted under the
+    // provider's type.
     startDockerProvider(outcome -> metrics.serviceCall(ProviderType.DOCKER, outcome));
     backend.listener.called(ServiceCallListener.Outcome.THROTTLED);
     backend.listener.called(ServiceCallListener.Outcome.THROTTLED);
@@ -175,10 +203,14 @@ class OperatorMetricsTest {
   void httpStatusesMapToOutcomes() {
     assertThat(ServiceCallListener.Outcome.ofStatus(200)).isEqualTo(ServiceCallListener.Outcome.OK);
     assertThat(ServiceCallListener.Outcome.ofStatus(204)).isEqualTo(ServiceCallListener.Outcome.OK);
-    assertThat(ServiceCallListener.Outcome.ofStatus(429)).isEqualTo(ServiceCallListener.Outcome.THROTTLED);
-    assertThat(ServiceCallListener.Outcome.ofStatus(404)).isEqualTo(ServiceCallListener.Outcome.NOT_FOUND);
-    assertThat(ServiceCallListener.Outcome.ofStatus(401)).isEqualTo(ServiceCallListener.Outcome.CLIENT_ERROR);
-    assertThat(ServiceCallListener.Outcome.ofStatus(503)).isEqualTo(ServiceCallListener.Outcome.SERVER_ERROR);
+    assertThat(ServiceCallListener.Outcome.ofStatus(429))
+        .isEqualTo(ServiceCallListener.Outcome.THROTTLED);
+    assertThat(ServiceCallListener.Outcome.ofStatus(404))
+        .isEqualTo(ServiceCallListener.Outcome.NOT_FOUND);
+    assertThat(ServiceCallListener.Outcome.ofStatus(401))
+        .isEqualTo(ServiceCallListener.Outcome.CLIENT_ERROR);
+    assertThat(ServiceCallListener.Outcome.ofStatus(503))
+        .isEqualTo(ServiceCallListener.Outcome.SERVER_ERROR);
   }
 
   private String startDockerProvider() {
@@ -188,8 +220,17 @@ class OperatorMetricsTest {
   private String startDockerProvider(ServiceCallListener serviceCalls) {
     SandboxProvider provider = provider("d1", ProviderType.DOCKER);
     OperatorConfig config = OperatorConfig.defaults();
-    providers.ensure(new BackendContext("uid-d1", ProviderSettings.of(provider, config), provider.getSpec(), Map.of(),
-        config, null, () -> {}, serviceCalls), "fingerprint");
+    providers.ensure(
+        new BackendContext(
+            "uid-d1",
+            ProviderSettings.of(provider, config),
+            provider.getSpec(),
+            Map.of(),
+            config,
+            null,
+            () -> {},
+            serviceCalls),
+        "fingerprint");
     return "uid-d1";
   }
 
@@ -211,8 +252,14 @@ class OperatorMetricsTest {
 
   private static SandboxProviderStatus status(String ready, Instant since) {
     SandboxProviderStatus status = new SandboxProviderStatus();
-    status.setConditions(List.of(new ConditionBuilder().withType(ConditionTypes.READY).withStatus(ready)
-        .withReason("Test").withLastTransitionTime(since.toString()).build()));
+    status.setConditions(
+        List.of(
+            new ConditionBuilder()
+                .withType(ConditionTypes.READY)
+                .withStatus(ready)
+                .withReason("Test")
+                .withLastTransitionTime(since.toString())
+                .build()));
     return status;
   }
 
@@ -242,24 +289,26 @@ class OperatorMetricsTest {
         return Optional.empty();
       }
       free--;
-      return Optional.of(new SandboxLease() {
-        @Override
-        public Language language() {
-          return language;
-        }
+      return Optional.of(
+          new SandboxLease() {
+            @Override
+            public Language language() {
+              return language;
+            }
 
-        @Override
-        public String sandboxId() {
-          return "stub";
-        }
+            @Override
+            public String sandboxId() {
+              return "stub";
+            }
 
-        @Override
-        public void release() {}
-      });
+            @Override
+            public void release() {}
+          });
     }
 
     @Override
-    public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+    public ExecutionOutcome execute(
+        SandboxLease lease, ExecutionRequest request, RunControl control) {
       throw new UnsupportedOperationException("not run in this test");
     }
 

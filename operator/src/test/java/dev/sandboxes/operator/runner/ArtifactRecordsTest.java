@@ -16,11 +16,16 @@ class ArtifactRecordsTest {
 
   @Test
   void filesAreAssembledFromHeaderAndBase64Chunks() {
-    RunnerReport report = report(header("a/b.txt", 6) + data("hel") + data("lo!") + header("empty", 0) + OK,
-        ArtifactLimits.DEFAULT);
+    RunnerReport report =
+        report(
+            header("a/b.txt", 6) + data("hel") + data("lo!") + header("empty", 0) + OK,
+            ArtifactLimits.DEFAULT);
     assertThat(report.artifacts().problem()).isNull();
-    assertThat(report.artifacts().files()).extracting(Artifact::name).containsExactly("a/b.txt", "empty");
-    assertThat(new String(report.artifacts().files().get(0).content(), StandardCharsets.UTF_8)).isEqualTo("hello!");
+    assertThat(report.artifacts().files())
+        .extracting(Artifact::name)
+        .containsExactly("a/b.txt", "empty");
+    assertThat(new String(report.artifacts().files().get(0).content(), StandardCharsets.UTF_8))
+        .isEqualTo("hello!");
     assertThat(report.artifacts().files().get(1).content()).isEmpty();
   }
 
@@ -33,42 +38,66 @@ class ArtifactRecordsTest {
 
   @Test
   void namesThatLeaveTheDirectoryOrRepeatAreRefused() {
-    for (String name : new String[] {"../etc/passwd", "/etc/passwd", "a//b", "./a", "a/..", "tab\there"}) {
+    for (String name :
+        new String[] {"../etc/passwd", "/etc/passwd", "a//b", "./a", "a/..", "tab\there"}) {
       RunnerReport report = report(header(name, 1) + data("x") + OK, ArtifactLimits.DEFAULT);
       assertThat(report.artifacts().files()).as(name).isEmpty();
       assertThat(report.artifacts().problem()).as(name).contains("artifact name");
     }
-    RunnerReport twice = report(header("a", 1) + data("x") + header("a", 1) + data("y") + OK, ArtifactLimits.DEFAULT);
+    RunnerReport twice =
+        report(
+            header("a", 1) + data("x") + header("a", 1) + data("y") + OK, ArtifactLimits.DEFAULT);
     assertThat(twice.artifacts().problem()).contains("arrived twice");
   }
 
   @Test
   void sizesThatDisagreeOrExceedTheLimitsAreRefusedWithoutBufferingMore() {
-    assertThat(report(header("a", 5) + data("xy") + OK, ArtifactLimits.DEFAULT).artifacts().problem()).contains("shorter");
-    assertThat(report(header("a", 1) + data("xy") + OK, ArtifactLimits.DEFAULT).artifacts().problem()).contains("longer");
+    assertThat(
+            report(header("a", 5) + data("xy") + OK, ArtifactLimits.DEFAULT).artifacts().problem())
+        .contains("shorter");
+    assertThat(
+            report(header("a", 1) + data("xy") + OK, ArtifactLimits.DEFAULT).artifacts().problem())
+        .contains("longer");
     ArtifactLimits small = new ArtifactLimits("/tmp/outputs", 1, 4);
-    assertThat(report(header("a", 5) + data("12345") + OK, small).artifacts().problem()).contains("maxArtifactBytes");
-    assertThat(report(header("a", 1) + data("1") + header("b", 1) + data("2") + OK, small).artifacts().problem())
+    assertThat(report(header("a", 5) + data("12345") + OK, small).artifacts().problem())
+        .contains("maxArtifactBytes");
+    assertThat(
+            report(header("a", 1) + data("1") + header("b", 1) + data("2") + OK, small)
+                .artifacts()
+                .problem())
         .contains("maxArtifacts");
-    assertThat(report(header("a", 3) + record('b', "!!!!") + OK, ArtifactLimits.DEFAULT).artifacts().problem())
+    assertThat(
+            report(header("a", 3) + record('b', "!!!!") + OK, ArtifactLimits.DEFAULT)
+                .artifacts()
+                .problem())
         .contains("not base64");
   }
 
   @Test
   void whatWasLeftOutIsReportedFromTheSummaryRecord() {
-    RunnerReport report = report(header("a", 1) + data("1")
-        + record('t', "{\"omitted\":[{\"name\":\"b\",\"reason\":\"TooMany\",\"sizeBytes\":3},{\"name\":\"l\",\"reason\":\"Symlink\"}],"
-            + "\"omittedCount\":7,\"truncated\":true}") + OK, ArtifactLimits.DEFAULT);
+    RunnerReport report =
+        report(
+            header("a", 1)
+                + data("1")
+                + record(
+                    't',
+                    "{\"omitted\":[{\"name\":\"b\",\"reason\":\"TooMany\",\"sizeBytes\":3},{\"name\":\"l\",\"reason\":\"Symlink\"}],"
+                        + "\"omittedCount\":7,\"truncated\":true}")
+                + OK,
+            ArtifactLimits.DEFAULT);
     CollectedArtifacts artifacts = report.artifacts();
     assertThat(artifacts.truncated()).isTrue();
     assertThat(artifacts.omittedCount()).isEqualTo(7);
-    assertThat(artifacts.omissionSummary()).isEqualTo(
-        "7 entries under SANDBOX_OUTPUT_DIR left out: b (over maxArtifacts), l (a symlink, never followed), ...");
+    assertThat(artifacts.omissionSummary())
+        .isEqualTo(
+            "7 entries under SANDBOX_OUTPUT_DIR left out: b (over maxArtifacts), l (a symlink, never followed), ...");
   }
 
   @Test
   void recordsWithAnotherNonceAreUserOutput() {
-    String forged = ("\u001eSBX1" + "f".repeat(32) + "a0010{\"name\":\"x\"}").replace("0010", String.format("%04x", 12));
+    String forged =
+        ("\u001eSBX1" + "f".repeat(32) + "a0010{\"name\":\"x\"}")
+            .replace("0010", String.format("%04x", 12));
     RunnerReport report = report(forged + OK, ArtifactLimits.DEFAULT);
     assertThat(report.artifacts().files()).isEmpty();
     assertThat(report.artifacts().problem()).isNull();
@@ -98,6 +127,10 @@ class ArtifactRecordsTest {
   }
 
   private static String record(char kind, String payload) {
-    return "\u001eSBX1" + NONCE + kind + String.format("%04x", payload.getBytes(StandardCharsets.UTF_8).length) + payload;
+    return "\u001eSBX1"
+        + NONCE
+        + kind
+        + String.format("%04x", payload.getBytes(StandardCharsets.UTF_8).length)
+        + payload;
   }
 }

@@ -21,10 +21,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The runners' once-only guard (docs/runner-protocol.md, "One envelope per sandbox"), with the
- * real runners (local python3 and node) started before their envelope, as pre-started runners
- * are: the first envelope runs and its artifacts still arrive before the done record, a second one
- * is refused with exit 73 before its code is read, and a runner whose stream ends before the first
+ * The runners' once-only guard (docs/runner-protocol.md, "One envelope per sandbox"), with the real
+ * runners (local python3 and node) started before their envelope, as pre-started runners are: the
+ * first envelope runs and its artifacts still arrive before the done record, a second one is
+ * refused with exit 73 before its code is read, and a runner whose stream ends before the first
  * byte takes no marker, so a fresh runner may still take the sandbox.
  */
 @Tag("unit")
@@ -33,20 +33,21 @@ class RunnerOnceMarkerTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Appends one line to the file named by the argument, writes one artifact, returns "ran". */
-  private static final Map<Language, String> APPEND_AND_WRITE = Map.of(
-      PYTHON,
-      "import os\n"
-          + "def main(ran):\n"
-          + "    open(ran, 'a').write('ran\\n')\n"
-          + "    open(os.path.join(os.environ['SANDBOX_OUTPUT_DIR'], 'report.txt'), 'w').write('done\\n')\n"
-          + "    return 'ran'\n",
-      JAVASCRIPT,
-      "const fs = require('fs'); const path = require('path');\n"
-          + "function main({ ran }) {\n"
-          + "  fs.appendFileSync(ran, 'ran\\n');\n"
-          + "  fs.writeFileSync(path.join(process.env.SANDBOX_OUTPUT_DIR, 'report.txt'), 'done\\n');\n"
-          + "  return 'ran';\n"
-          + "}\n");
+  private static final Map<Language, String> APPEND_AND_WRITE =
+      Map.of(
+          PYTHON,
+          "import os\n"
+              + "def main(ran):\n"
+              + "    open(ran, 'a').write('ran\\n')\n"
+              + "    open(os.path.join(os.environ['SANDBOX_OUTPUT_DIR'], 'report.txt'), 'w').write('done\\n')\n"
+              + "    return 'ran'\n",
+          JAVASCRIPT,
+          "const fs = require('fs'); const path = require('path');\n"
+              + "function main({ ran }) {\n"
+              + "  fs.appendFileSync(ran, 'ran\\n');\n"
+              + "  fs.writeFileSync(path.join(process.env.SANDBOX_OUTPUT_DIR, 'report.txt'), 'done\\n');\n"
+              + "  return 'ran';\n"
+              + "}\n");
 
   @TempDir Path temp;
   private final List<Process> processes = new ArrayList<>();
@@ -58,7 +59,8 @@ class RunnerOnceMarkerTest {
 
   @ParameterizedTest
   @EnumSource(Language.class)
-  void theFirstEnvelopeRunsWithItsArtifactsAndASecondIsRefusedUnread(Language language) throws Exception {
+  void theFirstEnvelopeRunsWithItsArtifactsAndASecondIsRefusedUnread(Language language)
+      throws Exception {
     Path marker = temp.resolve("marker");
     Path ran = temp.resolve("ran");
     Waiting first = waiting(language, marker);
@@ -69,7 +71,9 @@ class RunnerOnceMarkerTest {
 
     assertThat(one.exit).as(one.streams.stderrCapture().text()).isZero();
     RunnerReport report = one.streams.report().against(one.exit);
-    assertThat(report.status()).as(String.valueOf(report.untrusted())).isEqualTo("ok"); // artifacts before done
+    assertThat(report.status())
+        .as(String.valueOf(report.untrusted()))
+        .isEqualTo("ok"); // artifacts before done
     assertThat(report.result().asText()).isEqualTo("ran");
     assertThat(report.artifacts().files()).extracting(Artifact::name).containsExactly("report.txt");
     assertThat(marker).exists();
@@ -99,15 +103,26 @@ class RunnerOnceMarkerTest {
   private Waiting waiting(Language language, Path marker) {
     String nonce = RunnerProgram.newNonce();
     RunnerStreams streams = new RunnerStreams(nonce, 65536, ArtifactLimits.DEFAULT);
-    LocalRunner.Waiting local = LocalRunner.startWaiting(RunnerProgram.command(language, marker.toString()),
-        streams.stdout(), streams.stderr(), processes);
+    LocalRunner.Waiting local =
+        LocalRunner.startWaiting(
+            RunnerProgram.command(language, marker.toString()),
+            streams.stdout(),
+            streams.stderr(),
+            processes);
     return new Waiting(nonce, streams, local);
   }
 
   private record Waiting(String nonce, RunnerStreams streams, LocalRunner.Waiting local) {
     Ended send(Language language, Path ran) throws Exception {
-      local.send(RunnerProgram.envelope(nonce, ExecutionMode.FUNCTION, "main", APPEND_AND_WRITE.get(language),
-          JSON.createObjectNode().put("ran", ran.toString()), false, ArtifactLimits.DEFAULT));
+      local.send(
+          RunnerProgram.envelope(
+              nonce,
+              ExecutionMode.FUNCTION,
+              "main",
+              APPEND_AND_WRITE.get(language),
+              JSON.createObjectNode().put("ran", ran.toString()),
+              false,
+              ArtifactLimits.DEFAULT));
       int exit = local.exit().get(60, TimeUnit.SECONDS);
       streams.finish();
       return new Ended(exit, streams);

@@ -34,29 +34,38 @@ class RunnerProgramTest {
 
   @Test
   void pythonArgumentsArriveAsDataIncludingTrueNullAndUnicode() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "def main(flag, nothing, nested, text):\n"
-            + "    assert flag is True and nothing is None\n"
-            + "    return {'flag': flag, 'nothing': nothing, 'nested': nested, 'text': text}\n",
-        "{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"text\":\"héllo 世界 🚀\"}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "def main(flag, nothing, nested, text):\n"
+                + "    assert flag is True and nothing is None\n"
+                + "    return {'flag': flag, 'nothing': nothing, 'nested': nested, 'text': text}\n",
+            "{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"text\":\"héllo 世界 🚀\"}");
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().status()).isEqualTo("ok");
     assertThat(outcome.report().result().toString())
-        .isEqualTo("{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"text\":\"héllo 世界 🚀\"}");
+        .isEqualTo(
+            "{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"text\":\"héllo 世界 🚀\"}");
   }
 
   @Test
   void javascriptArgumentsArriveAsOneObject() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT,
-        "function main(args) { return { flag: args.flag, nothing: args.nothing, text: args.text, keys: Object.keys(args) }; }",
-        "{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\"}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "function main(args) { return { flag: args.flag, nothing: args.nothing, text: args.text, keys: Object.keys(args) }; }",
+            "{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\"}");
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().result().toString())
-        .isEqualTo("{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\",\"keys\":[\"flag\",\"nothing\",\"text\"]}");
+        .isEqualTo(
+            "{\"flag\":true,\"nothing\":null,\"text\":\"héllo 世界 🚀\",\"keys\":[\"flag\",\"nothing\",\"text\"]}");
   }
 
   @ParameterizedTest
-  @CsvSource({"PYTHON, 'def main():\n    return {}'", "JAVASCRIPT, 'function main(a) { return a }'"})
+  @CsvSource({
+    "PYTHON, 'def main():\n    return {}'",
+    "JAVASCRIPT, 'function main(a) { return a }'"
+  })
   void mainReceivesAnEmptyObjectWithoutArguments(Language language, String code) {
     ExecutionOutcome outcome = LocalRunner.run(language, code, "{}");
     assertThat(outcome.exitCode()).isZero();
@@ -76,17 +85,22 @@ class RunnerProgramTest {
 
   @Test
   void asyncPythonMainIsAwaited() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import asyncio\nasync def main(x):\n    await asyncio.sleep(0.01)\n    return x * 2", "{\"x\":21}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import asyncio\nasync def main(x):\n    await asyncio.sleep(0.01)\n    return x * 2",
+            "{\"x\":21}");
     assertThat(outcome.report().result().asInt()).isEqualTo(42);
   }
 
   @Test
   void asyncJavascriptMainIsAwaitedAndModuleExportsWork() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT,
-        "const util = require('util');\n"
-            + "module.exports = { main: async (a) => { await new Promise(r => setTimeout(r, 10)); return a.x * 2; } };",
-        "{\"x\":21}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "const util = require('util');\n"
+                + "module.exports = { main: async (a) => { await new Promise(r => setTimeout(r, 10)); return a.x * 2; } };",
+            "{\"x\":21}");
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().result().asInt()).isEqualTo(42);
   }
@@ -99,21 +113,29 @@ class RunnerProgramTest {
 
   @Test
   void runnerNamesDoNotLeakIntoUserCode() {
-    ExecutionOutcome python = LocalRunner.run(PYTHON,
-        "def main():\n    return sorted(k for k in globals() if not k.startswith('__'))", "{}");
+    ExecutionOutcome python =
+        LocalRunner.run(
+            PYTHON,
+            "def main():\n    return sorted(k for k in globals() if not k.startswith('__'))",
+            "{}");
     assertThat(python.report().result().toString()).isEqualTo("[\"main\"]");
     // Declaring names the runner uses internally must not clash.
-    ExecutionOutcome js = LocalRunner.run(JAVASCRIPT,
-        "const fs = 1, vm = 2, envelope = 3, send = 4, done = 5, result = 6;\nfunction main() { return fs + vm + result; }",
-        "{}");
+    ExecutionOutcome js =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "const fs = 1, vm = 2, envelope = 3, send = 4, done = 5, result = 6;\nfunction main() { return fs + vm + result; }",
+            "{}");
     assertThat(js.exitCode()).isZero();
     assertThat(js.report().result().asInt()).isEqualTo(9);
   }
 
   @Test
   void stdoutAndStderrAreSeparateAndStderrAloneDoesNotFail() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import sys, warnings\ndef main():\n    print('out')\n    warnings.warn('careful')\n    return 1", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import sys, warnings\ndef main():\n    print('out')\n    warnings.warn('careful')\n    return 1",
+            "{}");
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().text()).isEqualTo("out\n");
     assertThat(outcome.stderr().text()).contains("UserWarning: careful");
@@ -134,7 +156,9 @@ class RunnerProgramTest {
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("SyntaxError");
     assertThat(outcome.report().message()).contains("line 2");
-    assertThat(outcome.stderr().text()).contains("File \"main.py\", line 2").doesNotContain("_sandbox_runner");
+    assertThat(outcome.stderr().text())
+        .contains("File \"main.py\", line 2")
+        .doesNotContain("_sandbox_runner");
   }
 
   @Test
@@ -162,19 +186,23 @@ class RunnerProgramTest {
   static Stream<Arguments> codeThatFailsWithItsSourceShown() {
     return Stream.of(
         // an exception raised in main: the traceback shows the line
-        Arguments.of(PYTHON,
-            "def main():\n    s3cr3tMarker = 1\n    raise ValueError('boom')  # s3cr3tMarker\n", "ValueError: boom"),
+        Arguments.of(
+            PYTHON,
+            "def main():\n    s3cr3tMarker = 1\n    raise ValueError('boom')  # s3cr3tMarker\n",
+            "ValueError: boom"),
         // a syntax error: Python shows the line with a caret
         Arguments.of(PYTHON, "x = 1\ns3cr3tMarker = = 2\n", "SyntaxError"),
         // an exception at module level, outside main
-        Arguments.of(PYTHON,
-            "import json  # s3cr3tMarker\njson.loads('{')  # s3cr3tMarker\ndef main():\n    pass\n", "JSONDecodeError"),
-        // a syntax error: node prints the line with a caret above the stack, even without displayErrors
-        Arguments.of(JAVASCRIPT,
-            "const s3cr3tMarker = = 1;\nfunction main() {}\n", "SyntaxError"),
+        Arguments.of(
+            PYTHON,
+            "import json  # s3cr3tMarker\njson.loads('{')  # s3cr3tMarker\ndef main():\n    pass\n",
+            "JSONDecodeError"),
+        // a syntax error: node prints the line with a caret above the stack, even without
+        // displayErrors
+        Arguments.of(JAVASCRIPT, "const s3cr3tMarker = = 1;\nfunction main() {}\n", "SyntaxError"),
         // an error thrown at top level while the script is evaluated
-        Arguments.of(JAVASCRIPT,
-            "const s3cr3tMarkerValue = 1; null.x;\nfunction main() {}\n", "TypeError"));
+        Arguments.of(
+            JAVASCRIPT, "const s3cr3tMarkerValue = 1; null.x;\nfunction main() {}\n", "TypeError"));
   }
 
   @ParameterizedTest
@@ -198,24 +226,33 @@ class RunnerProgramTest {
 
   @Test
   void javascriptRejectionExitsNonZeroWithStack() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT,
-        "async function main() { throw new TypeError('bad input'); }", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT, "async function main() { throw new TypeError('bad input'); }", "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().message()).isEqualTo("TypeError: bad input");
-    assertThat(outcome.stderr().text()).contains("TypeError: bad input").contains("main.js:1").doesNotContain("[eval]");
+    assertThat(outcome.stderr().text())
+        .contains("TypeError: bad input")
+        .contains("main.js:1")
+        .doesNotContain("[eval]");
   }
 
   @Test
   void javascriptUnhandledRejectionOutsideMainExitsNonZero() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT,
-        "function main() { Promise.reject(new Error('stray')); return new Promise(() => {}); }", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "function main() { Promise.reject(new Error('stray')); return new Promise(() => {}); }",
+            "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.stderr().text()).contains("Error: stray");
   }
 
   @Test
   void pythonSystemExitCodeIsTheExitCode() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON, "import sys\ndef main():\n    print('bye')\n    raise SystemExit(3)", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON, "import sys\ndef main():\n    print('bye')\n    raise SystemExit(3)", "{}");
     assertThat(outcome.exitCode()).isEqualTo(3);
     assertThat(outcome.report().status()).isEqualTo("exit");
     assertThat(outcome.stdout().text()).isEqualTo("bye\n");
@@ -224,7 +261,9 @@ class RunnerProgramTest {
 
   @Test
   void javascriptProcessExitCodeIsTheExitCode() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT, "function main() { console.log('bye'); process.exit(4); }", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT, "function main() { console.log('bye'); process.exit(4); }", "{}");
     assertThat(outcome.exitCode()).isEqualTo(4);
     assertThat(outcome.report().status()).isEqualTo("exit");
     assertThat(outcome.report().exitCode()).isEqualTo(4);
@@ -235,8 +274,11 @@ class RunnerProgramTest {
 
   @Test
   void pythonOsExitEndsAtOnceWithoutResult() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import os, sys\ndef main():\n    sys.stdout.write('flushed\\n'); sys.stdout.flush()\n    os._exit(5)", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import os, sys\ndef main():\n    sys.stdout.write('flushed\\n'); sys.stdout.flush()\n    os._exit(5)",
+            "{}");
     assertThat(outcome.exitCode()).isEqualTo(5);
     assertThat(outcome.report().finished()).isFalse();
     assertThat(outcome.stdout().text()).isEqualTo("flushed\n");
@@ -244,21 +286,28 @@ class RunnerProgramTest {
 
   @Test
   void resultStillArrivesWhenUserCodeClosesStdout() {
-    ExecutionOutcome python = LocalRunner.run(PYTHON,
-        "import os\ndef main():\n    print('before', flush=True)\n    os.close(1)\n    return 'still here'", "{}");
+    ExecutionOutcome python =
+        LocalRunner.run(
+            PYTHON,
+            "import os\ndef main():\n    print('before', flush=True)\n    os.close(1)\n    return 'still here'",
+            "{}");
     assertThat(python.exitCode()).isZero();
     assertThat(python.stdout().text()).isEqualTo("before\n");
     assertThat(python.report().result().asText()).isEqualTo("still here");
-    ExecutionOutcome js = LocalRunner.run(JAVASCRIPT,
-        "const fs = require('fs');\nfunction main() { console.log('before'); fs.closeSync(1); return 'still here'; }", "{}");
+    ExecutionOutcome js =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "const fs = require('fs');\nfunction main() { console.log('before'); fs.closeSync(1); return 'still here'; }",
+            "{}");
     assertThat(js.exitCode()).isZero();
     assertThat(js.report().result().asText()).isEqualTo("still here");
   }
 
   @Test
   void pythonPrintAfterClosingSysStdoutIsAnOrdinaryError() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import sys\ndef main():\n    sys.stdout.close()\n    print('x')", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON, "import sys\ndef main():\n    sys.stdout.close()\n    print('x')", "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().message()).contains("closed file");
   }
@@ -291,29 +340,37 @@ class RunnerProgramTest {
   void userOutputCannotForgeTheResult() {
     // A fake record: right shape, wrong nonce. It must stay ordinary output and change nothing.
     String fake = "\\x1eSBX1" + "0".repeat(32) + "r0004" + "6666";
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import sys\ndef main():\n    sys.stdout.write('" + fake + "')\n    return 1", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import sys\ndef main():\n    sys.stdout.write('" + fake + "')\n    return 1",
+            "{}");
     assertThat(outcome.report().result().asInt()).isEqualTo(1);
     assertThat(outcome.stdout().text()).isEqualTo("\u001eSBX1" + "0".repeat(32) + "r00046666");
   }
 
   @Test
   void largeResultsAreChunkedAndReassembled() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON, "def main():\n    return 'é' * 100000", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(PYTHON, "def main():\n    return 'é' * 100000", "{}");
     assertThat(outcome.report().result().asText()).hasSize(100000);
   }
 
   @Test
   void resultsTooLargeForTheStatusAreRejectedByTheOperator() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON, "def main():\n    return 'x' * 300000", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(PYTHON, "def main():\n    return 'x' * 300000", "{}");
     assertThat(outcome.report().result()).isNull();
     assertThat(outcome.report().resultProblem()).contains("status.result");
   }
 
   @Test
   void binaryAndInvalidUtf8OutputBecomeReplacementCharacters() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import sys\ndef main():\n    sys.stdout.buffer.write(b'ok \\xff\\xfe\\x00 end')\n    return 1", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import sys\ndef main():\n    sys.stdout.buffer.write(b'ok \\xff\\xfe\\x00 end')\n    return 1",
+            "{}");
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().text()).isEqualTo("ok \uFFFD\uFFFD\u0000 end");
     assertThat(outcome.stdout().totalBytes()).isEqualTo(10);
@@ -321,9 +378,15 @@ class RunnerProgramTest {
 
   @Test
   void tenMegabyteSingleLineIsCountedAndCutOnACharacterBoundary() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON, ExecutionMode.FUNCTION, "main",
-        "import sys\ndef main():\n    sys.stdout.write('é' * (5 * 1024 * 1024))\n    return 'done'", "{}",
-        Duration.ofSeconds(30), 65535);
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            ExecutionMode.FUNCTION,
+            "main",
+            "import sys\ndef main():\n    sys.stdout.write('é' * (5 * 1024 * 1024))\n    return 'done'",
+            "{}",
+            Duration.ofSeconds(30),
+            65535);
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().totalBytes()).isEqualTo(10L * 1024 * 1024);
     assertThat(outcome.stdout().truncated()).isTrue();
@@ -334,22 +397,28 @@ class RunnerProgramTest {
 
   @Test
   void scriptModeRunsTheProgramAndHasNoResult() {
-    ExecutionOutcome outcome = LocalRunner.script(PYTHON, "import sys\nprint(__name__)\nprint(sys.argv)");
+    ExecutionOutcome outcome =
+        LocalRunner.script(PYTHON, "import sys\nprint(__name__)\nprint(sys.argv)");
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().text()).isEqualTo("__main__\n['main.py']\n");
     assertThat(outcome.report().result()).isNull();
-    ExecutionOutcome js = LocalRunner.script(JAVASCRIPT, "setTimeout(() => console.log('later'), 20); console.log('now');");
+    ExecutionOutcome js =
+        LocalRunner.script(
+            JAVASCRIPT, "setTimeout(() => console.log('later'), 20); console.log('now');");
     assertThat(js.exitCode()).isZero();
     assertThat(js.stdout().text()).isEqualTo("now\nlater\n");
   }
 
   @Test
   void userCodeReadingStdinGetsEndOfFileInsteadOfHanging() {
-    ExecutionOutcome python = LocalRunner.run(PYTHON, "import sys\ndef main():\n    return sys.stdin.read()", "{}");
+    ExecutionOutcome python =
+        LocalRunner.run(PYTHON, "import sys\ndef main():\n    return sys.stdin.read()", "{}");
     assertThat(python.report().result().asText()).isEmpty();
-    ExecutionOutcome js = LocalRunner.run(JAVASCRIPT,
-        "function main() { return new Promise(r => { let d = ''; process.stdin.on('data', c => d += c); process.stdin.on('end', () => r(d)); }); }",
-        "{}");
+    ExecutionOutcome js =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "function main() { return new Promise(r => { let d = ''; process.stdin.on('data', c => d += c); process.stdin.on('end', () => r(d)); }); }",
+            "{}");
     assertThat(js.report().result().asText()).isEmpty();
   }
 
@@ -357,12 +426,15 @@ class RunnerProgramTest {
   void aMemoryErrorRaisedInTheCodeIsAUserCodeErrorNotOutOfMemory() {
     // A MemoryError inside the code's own process is no evidence about the sandbox's memory limit:
     // `raise MemoryError()` produces the same record. OutOfMemory needs the backend's evidence.
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON, "def main():\n    raise MemoryError('too big')", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(PYTHON, "def main():\n    raise MemoryError('too big')", "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("MemoryError");
     Verdict verdict = verdict(outcome);
     assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
-    assertThat(verdict.message()).contains("could not allocate memory").contains("MemoryError: too big");
+    assertThat(verdict.message())
+        .contains("could not allocate memory")
+        .contains("MemoryError: too big");
   }
 
   // --- Forged records: the nonce is out of reach, and records that contradict are never believed.
@@ -370,10 +442,26 @@ class RunnerProgramTest {
   @Test
   void pythonCodeCannotReachTheNonceByAnyMeansOfItsOwnProcessOrItsParent() {
     // Run as an unprivileged user, as in a sandbox (root may read any process's memory).
-    Assumptions.assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv is needed to drop root");
+    Assumptions.assumeTrue(
+        new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv is needed to drop root");
     String nonce = RunnerProgram.newNonce();
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON, ExecutionMode.FUNCTION, "main", attack("nonce_hunt.py"), "{}",
-        Duration.ofSeconds(60), 65536, nonce, List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/env", "PATH=/usr/bin:/bin"));
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            ExecutionMode.FUNCTION,
+            "main",
+            attack("nonce_hunt.py"),
+            "{}",
+            Duration.ofSeconds(60),
+            65536,
+            nonce,
+            List.of(
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "/usr/bin/env",
+                "PATH=/usr/bin:/bin"));
     assertThat(outcome.exitCode()).as(outcome.stderr().text()).isZero();
     assertThat(outcome.report().isUntrusted()).isFalse();
     JsonNode result = outcome.report().result();
@@ -403,7 +491,9 @@ class RunnerProgramTest {
     ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT, attack("nonce_hunt.js"), "{}");
     assertThat(outcome.exitCode()).as(outcome.stderr().text()).isZero();
     // The hooks and the heap scan work (they find what was planted), yet nothing of the runner's.
-    assertThat(outcome.stderr().text()).contains("fs binding: refused").contains("hooks catch a record: true")
+    assertThat(outcome.stderr().text())
+        .contains("fs binding: refused")
+        .contains("hooks catch a record: true")
         .contains("heap shows a planted nonce: true");
     assertThat(outcome.report().isUntrusted()).isFalse();
     assertThat(outcome.report().result().asText()).isEqualTo("genuine");
@@ -415,8 +505,17 @@ class RunnerProgramTest {
   void aSecondDoneRecordFromCodeThatKnowsTheNonceIsNeverBelieved(Language language, String code) {
     // The test plays an attacker who found the nonce: it is handed to the code as an argument.
     String nonce = RunnerProgram.newNonce();
-    ExecutionOutcome outcome = LocalRunner.run(language, ExecutionMode.FUNCTION, "main", recordHelper(language) + code,
-        "{\"nonce\":\"" + nonce + "\"}", Duration.ofSeconds(20), 65536, nonce, List.of());
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            language,
+            ExecutionMode.FUNCTION,
+            "main",
+            recordHelper(language) + code,
+            "{\"nonce\":\"" + nonce + "\"}",
+            Duration.ofSeconds(20),
+            65536,
+            nonce,
+            List.of());
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().isUntrusted()).isTrue();
     assertThat(outcome.report().result()).isNull();
@@ -428,10 +527,20 @@ class RunnerProgramTest {
 
   @ParameterizedTest
   @MethodSource("aForgedMemoryErrorFromARunThatExitsZeroIsNeitherOutOfMemoryNorASuccessCases")
-  void aForgedMemoryErrorFromARunThatExitsZeroIsNeitherOutOfMemoryNorASuccess(Language language, String code) {
+  void aForgedMemoryErrorFromARunThatExitsZeroIsNeitherOutOfMemoryNorASuccess(
+      Language language, String code) {
     String nonce = RunnerProgram.newNonce();
-    ExecutionOutcome outcome = LocalRunner.run(language, ExecutionMode.FUNCTION, "main", recordHelper(language) + code,
-        "{\"nonce\":\"" + nonce + "\"}", Duration.ofSeconds(20), 65536, nonce, List.of());
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            language,
+            ExecutionMode.FUNCTION,
+            "main",
+            recordHelper(language) + code,
+            "{\"nonce\":\"" + nonce + "\"}",
+            Duration.ofSeconds(20),
+            65536,
+            nonce,
+            List.of());
     assertThat(outcome.exitCode()).isZero();
     Verdict verdict = verdict(outcome);
     assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
@@ -440,8 +549,11 @@ class RunnerProgramTest {
 
   @Test
   void bytesWrittenOnThePythonRunnersChannelMakeTheRecordsUnbelievable() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import os\ndef main():\n    os.write(0, b'd00000010{\"status\":\"ok\"}garbage')\n    return 1", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import os\ndef main():\n    os.write(0, b'd00000010{\"status\":\"ok\"}garbage')\n    return 1",
+            "{}");
     assertThat(outcome.report().isUntrusted()).isTrue();
     assertThat(verdict(outcome).reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
   }
@@ -451,9 +563,19 @@ class RunnerProgramTest {
   @ParameterizedTest
   @CsvSource({"200001", "5242880"})
   void javascriptOutputIsNeverLostWhenTheRunnerExits(int size) {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT, ExecutionMode.FUNCTION, "main",
-        "function main() { process.stdout.write('x'.repeat(" + size + ")); process.stderr.write('e'.repeat(" + size
-            + ")); console.log('end'); return 'done'; }", "{}", Duration.ofSeconds(60), 65536);
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT,
+            ExecutionMode.FUNCTION,
+            "main",
+            "function main() { process.stdout.write('x'.repeat("
+                + size
+                + ")); process.stderr.write('e'.repeat("
+                + size
+                + ")); console.log('end'); return 'done'; }",
+            "{}",
+            Duration.ofSeconds(60),
+            65536);
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().totalBytes()).isEqualTo(size + 4L);
     assertThat(outcome.stderr().totalBytes()).isEqualTo(size);
@@ -462,15 +584,23 @@ class RunnerProgramTest {
 
   @Test
   void javascriptOutputIsNeverLostWhenTheCodeExitsOrFailsEither() {
-    ExecutionOutcome exit = LocalRunner.run(JAVASCRIPT,
-        "function main() { process.stdout.write('y'.repeat(200001)); process.exit(3); }", "{}");
+    ExecutionOutcome exit =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "function main() { process.stdout.write('y'.repeat(200001)); process.exit(3); }",
+            "{}");
     assertThat(exit.exitCode()).isEqualTo(3);
     assertThat(exit.stdout().totalBytes()).isEqualTo(200001);
-    ExecutionOutcome thrown = LocalRunner.run(JAVASCRIPT,
-        "function main() { process.stdout.write('z'.repeat(3 * 1024 * 1024)); throw new Error('late'); }", "{}");
+    ExecutionOutcome thrown =
+        LocalRunner.run(
+            JAVASCRIPT,
+            "function main() { process.stdout.write('z'.repeat(3 * 1024 * 1024)); throw new Error('late'); }",
+            "{}");
     assertThat(thrown.exitCode()).isEqualTo(1);
     assertThat(thrown.stdout().totalBytes()).isEqualTo(3 * 1024 * 1024);
-    ExecutionOutcome script = LocalRunner.script(JAVASCRIPT, "process.stdout.write('s'.repeat(200001)); process.exit(0);");
+    ExecutionOutcome script =
+        LocalRunner.script(
+            JAVASCRIPT, "process.stdout.write('s'.repeat(200001)); process.exit(0);");
     assertThat(script.exitCode()).isZero();
     assertThat(script.stdout().totalBytes()).isEqualTo(200001);
   }
@@ -483,7 +613,9 @@ class RunnerProgramTest {
     ExecutionOutcome outcome = LocalRunner.run(language, code, "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("ResultNotSerializable");
-    assertThat(outcome.report().message()).startsWith("main() returned a value JSON cannot hold: ").contains(expected);
+    assertThat(outcome.report().message())
+        .startsWith("main() returned a value JSON cannot hold: ")
+        .contains(expected);
     Verdict verdict = verdict(outcome);
     assertThat(verdict.reason()).isEqualTo(CodeExecutionReason.USER_CODE_ERROR);
     assertThat(verdict.message()).contains(expected);
@@ -501,7 +633,8 @@ class RunnerProgramTest {
 
   @Test
   void javascriptMainThatNeverSettlesFailsOnceTheEventLoopIsEmpty() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT, "async function main() { await new Promise(() => {}); }", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(JAVASCRIPT, "async function main() { await new Promise(() => {}); }", "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("NeverSettled");
     Verdict verdict = verdict(outcome);
@@ -511,8 +644,15 @@ class RunnerProgramTest {
 
   @Test
   void javascriptMainWithAnOpenHandleRunsUntilTheTimeout() {
-    ExecutionOutcome outcome = LocalRunner.run(JAVASCRIPT, ExecutionMode.FUNCTION, "main",
-        "function main() { setInterval(() => {}, 1000); return new Promise(() => {}); }", "{}", Duration.ofSeconds(3), 65536);
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            JAVASCRIPT,
+            ExecutionMode.FUNCTION,
+            "main",
+            "function main() { setInterval(() => {}, 1000); return new Promise(() => {}); }",
+            "{}",
+            Duration.ofSeconds(3),
+            65536);
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
   }
 
@@ -520,13 +660,18 @@ class RunnerProgramTest {
 
   @Test
   void pythonCodeThatClosesEveryOtherDescriptorStillDeliversItsResult() {
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import os\ndef main():\n    os.closerange(3, 65536)\n    print('still printing')\n    return 'delivered'", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import os\ndef main():\n    os.closerange(3, 65536)\n    print('still printing')\n    return 'delivered'",
+            "{}");
     assertThat(outcome.exitCode()).as(outcome.stderr().text()).isZero();
     assertThat(outcome.stderr().text()).isEmpty();
     assertThat(outcome.stdout().text()).isEqualTo("still printing\n");
     assertThat(outcome.report().result().asText()).isEqualTo("delivered");
-    ExecutionOutcome stdin = LocalRunner.run(PYTHON, "import os\ndef main():\n    os.close(0)\n    return 'delivered'", "{}");
+    ExecutionOutcome stdin =
+        LocalRunner.run(
+            PYTHON, "import os\ndef main():\n    os.close(0)\n    return 'delivered'", "{}");
     assertThat(stdin.report().result().asText()).isEqualTo("delivered");
   }
 
@@ -534,11 +679,14 @@ class RunnerProgramTest {
   void pythonMemoryErrorWhileSerialisingTheResultIsReported() {
     // The value is small in memory (one shared string) but 40 MB as JSON; the address-space limit
     // set by the code leaves no room for that.
-    ExecutionOutcome outcome = LocalRunner.run(PYTHON,
-        "import resource\ndef main():\n    value = ['x' * 100] * 400000\n"
-            + "    size = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0].split()[1]) * 1024\n"
-            + "    resource.setrlimit(resource.RLIMIT_AS, (size + 16 * 1024 * 1024, size + 16 * 1024 * 1024))\n"
-            + "    return value", "{}");
+    ExecutionOutcome outcome =
+        LocalRunner.run(
+            PYTHON,
+            "import resource\ndef main():\n    value = ['x' * 100] * 400000\n"
+                + "    size = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0].split()[1]) * 1024\n"
+                + "    resource.setrlimit(resource.RLIMIT_AS, (size + 16 * 1024 * 1024, size + 16 * 1024 * 1024))\n"
+                + "    return value",
+            "{}");
     assertThat(outcome.exitCode()).isEqualTo(1);
     assertThat(outcome.report().kind()).isEqualTo("MemoryError");
     assertThat(outcome.report().message()).contains("too large to serialise as JSON");
@@ -551,12 +699,15 @@ class RunnerProgramTest {
   void pythonScriptModeEndsExactlyAsPython3MainPyDoes(String code) throws Exception {
     java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("plain-python");
     java.nio.file.Files.writeString(dir.resolve("main.py"), code);
-    Process plain = new ProcessBuilder("python3", "-X", "utf8", "main.py").directory(dir.toFile()).start();
+    Process plain =
+        new ProcessBuilder("python3", "-X", "utf8", "main.py").directory(dir.toFile()).start();
     plain.getOutputStream().close();
-    String plainOut = new String(plain.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String plainOut =
+        new String(plain.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     // Python 3.9+ names the script by its absolute path; the runner's code is "main.py".
-    String plainErr = new String(plain.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
-        .replace(dir.resolve("main.py").toString(), "main.py");
+    String plainErr =
+        new String(plain.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+            .replace(dir.resolve("main.py").toString(), "main.py");
     int plainExit = plain.waitFor();
 
     ExecutionOutcome outcome = LocalRunner.script(PYTHON, code);
@@ -565,7 +716,9 @@ class RunnerProgramTest {
     assertThat(outcome.stderr().text()).isEqualTo(plainErr);
     assertThat(outcome.report().isUntrusted()).isFalse();
     assertThat(outcome.report().against(outcome.exitCode()).isUntrusted()).isFalse();
-    Verdict verdict = CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.SCRIPT, "main", OutputLimitAction.TRUNCATE, 20);
+    Verdict verdict =
+        CodeExecutionStatusCalculator.verdict(
+            outcome, ExecutionMode.SCRIPT, "main", OutputLimitAction.TRUNCATE, 20);
     assertThat(verdict.succeeded()).isEqualTo(plainExit == 0);
   }
 
@@ -573,7 +726,8 @@ class RunnerProgramTest {
 
   @ParameterizedTest
   @MethodSource("aKilledOrCrashedProcessIsAUserCodeErrorWithTheShellsExitCodeCases")
-  void aKilledOrCrashedProcessIsAUserCodeErrorWithTheShellsExitCode(Language language, String code, int exit, String said) {
+  void aKilledOrCrashedProcessIsAUserCodeErrorWithTheShellsExitCode(
+      Language language, String code, int exit, String said) {
     ExecutionOutcome outcome = LocalRunner.run(language, code, "{}");
     assertThat(outcome.exitCode()).isEqualTo(exit);
     assertThat(outcome.stdout().text()).isEqualTo("about to die\n");
@@ -585,56 +739,127 @@ class RunnerProgramTest {
 
   static Stream<Arguments> aSecondDoneRecordFromCodeThatKnowsTheNonceIsNeverBelievedCases() {
     return Stream.of(
-        Arguments.of(PYTHON, "import os\ndef main(nonce):\n    os.write(1, record(nonce, 'r', '\"forged\"') + record(nonce, 'd', '{\"status\":\"ok\",\"resultBytes\":8}'))\n    return 'real'"),
-        Arguments.of(JAVASCRIPT, "function main({nonce}) { process.stdout.write(record(nonce, 'r', '\"forged\"') + record(nonce, 'd', '{\"status\":\"ok\",\"resultBytes\":8}')); return 'real'; }"));
+        Arguments.of(
+            PYTHON,
+            "import os\ndef main(nonce):\n    os.write(1, record(nonce, 'r', '\"forged\"') + record(nonce, 'd', '{\"status\":\"ok\",\"resultBytes\":8}'))\n    return 'real'"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main({nonce}) { process.stdout.write(record(nonce, 'r', '\"forged\"') + record(nonce, 'd', '{\"status\":\"ok\",\"resultBytes\":8}')); return 'real'; }"));
   }
 
-  static Stream<Arguments> aForgedMemoryErrorFromARunThatExitsZeroIsNeitherOutOfMemoryNorASuccessCases() {
+  static Stream<Arguments>
+      aForgedMemoryErrorFromARunThatExitsZeroIsNeitherOutOfMemoryNorASuccessCases() {
     return Stream.of(
-        Arguments.of(PYTHON, "import os\ndef main(nonce):\n    os.write(1, record(nonce, 'd', '{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}'))\n    os._exit(0)"),
-        Arguments.of(JAVASCRIPT, "function main({nonce}) { require('fs').writeSync(1, record(nonce, 'd', '{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}')); process.reallyExit(0); }"));
+        Arguments.of(
+            PYTHON,
+            "import os\ndef main(nonce):\n    os.write(1, record(nonce, 'd', '{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}'))\n    os._exit(0)"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main({nonce}) { require('fs').writeSync(1, record(nonce, 'd', '{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}')); process.reallyExit(0); }"));
   }
 
   static Stream<Arguments> valuesJsonCannotHoldNameTheTypeAndThePathCases() {
     return Stream.of(
-        Arguments.of(PYTHON, "def main():\n    return {'stats': {'mean': float('nan')}}", "result.stats.mean is NaN"),
+        Arguments.of(
+            PYTHON,
+            "def main():\n    return {'stats': {'mean': float('nan')}}",
+            "result.stats.mean is NaN"),
         Arguments.of(PYTHON, "def main():\n    return [1, float('inf')]", "result[1] is Infinity"),
         Arguments.of(PYTHON, "def main():\n    return {'tags': {'a'}}", "result.tags is a set"),
         Arguments.of(PYTHON, "def main():\n    return {'raw': b'x'}", "result.raw is a bytes"),
-        Arguments.of(PYTHON, "import decimal\ndef main():\n    return {'price': decimal.Decimal('1.5')}", "result.price is a decimal.Decimal"),
-        Arguments.of(PYTHON, "def main():\n    a = {}\n    a['self'] = a\n    return {'a': a}", "result.a.self refers back to result.a (a circular reference)"),
-        Arguments.of(PYTHON, "def main():\n    return {'by year': {2024: 1}}", "result[\"by year\"] has a key of type int (2024)"),
-        Arguments.of(PYTHON, "def main():\n    return ['ok', '\\ud800']", "result[1] contains a lone surrogate (U+D800)"),
+        Arguments.of(
+            PYTHON,
+            "import decimal\ndef main():\n    return {'price': decimal.Decimal('1.5')}",
+            "result.price is a decimal.Decimal"),
+        Arguments.of(
+            PYTHON,
+            "def main():\n    a = {}\n    a['self'] = a\n    return {'a': a}",
+            "result.a.self refers back to result.a (a circular reference)"),
+        Arguments.of(
+            PYTHON,
+            "def main():\n    return {'by year': {2024: 1}}",
+            "result[\"by year\"] has a key of type int (2024)"),
+        Arguments.of(
+            PYTHON,
+            "def main():\n    return ['ok', '\\ud800']",
+            "result[1] contains a lone surrogate (U+D800)"),
         Arguments.of(PYTHON, "def main():\n    return main", "result is a function"),
-        Arguments.of(PYTHON, "def main():\n    x = []\n    for _ in range(600):\n        x = [x]\n    return x", "is nested more than 500 levels deep"),
-        Arguments.of(JAVASCRIPT, "function main() { return { stats: { mean: NaN } }; }", "result.stats.mean is NaN"),
-        Arguments.of(JAVASCRIPT, "function main() { return [1, -Infinity]; }", "result[1] is -Infinity"),
-        Arguments.of(JAVASCRIPT, "function main() { return { tags: new Set(['a']) }; }", "result.tags is a Set"),
-        Arguments.of(JAVASCRIPT, "function main() { return { index: new Map() }; }", "result.index is a Map"),
-        Arguments.of(JAVASCRIPT, "function main() { return { big: 10n }; }", "result.big is a BigInt (10n)"),
-        Arguments.of(JAVASCRIPT, "function main() { const a = {}; a.self = a; return { a }; }", "result.a.self refers back to result.a (a circular reference)"),
-        Arguments.of(JAVASCRIPT, "function main() { return { list: [1, undefined] }; }", "result.list[1] is undefined, which a JSON array cannot hold"),
-        Arguments.of(JAVASCRIPT, "function main() { return { list: [1, , 3] }; }", "result.list[1] is undefined"),
-        Arguments.of(JAVASCRIPT, "function main() { return { f: () => 1 }; }", "result.f is a function"),
-        Arguments.of(JAVASCRIPT, "function main() { return { raw: Buffer.from('x') }; }", "result.raw is a Buffer"),
-        Arguments.of(JAVASCRIPT, "function main() { return { when: new Date(NaN) }; }", "result.when is an invalid Date"),
-        Arguments.of(JAVASCRIPT, "function main() { return { error: new TypeError('no') }; }", "result.error is an Error (TypeError: no)"),
-        Arguments.of(JAVASCRIPT, "function main() { return ['ok', '\\ud800']; }", "result[1] contains a lone surrogate"),
-        Arguments.of(JAVASCRIPT, "function main() { return { 'a b': Symbol('s') }; }", "result[\"a b\"] is a symbol"));
+        Arguments.of(
+            PYTHON,
+            "def main():\n    x = []\n    for _ in range(600):\n        x = [x]\n    return x",
+            "is nested more than 500 levels deep"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { stats: { mean: NaN } }; }",
+            "result.stats.mean is NaN"),
+        Arguments.of(
+            JAVASCRIPT, "function main() { return [1, -Infinity]; }", "result[1] is -Infinity"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { tags: new Set(['a']) }; }",
+            "result.tags is a Set"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { index: new Map() }; }",
+            "result.index is a Map"),
+        Arguments.of(
+            JAVASCRIPT, "function main() { return { big: 10n }; }", "result.big is a BigInt (10n)"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { const a = {}; a.self = a; return { a }; }",
+            "result.a.self refers back to result.a (a circular reference)"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { list: [1, undefined] }; }",
+            "result.list[1] is undefined, which a JSON array cannot hold"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { list: [1, , 3] }; }",
+            "result.list[1] is undefined"),
+        Arguments.of(
+            JAVASCRIPT, "function main() { return { f: () => 1 }; }", "result.f is a function"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { raw: Buffer.from('x') }; }",
+            "result.raw is a Buffer"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { when: new Date(NaN) }; }",
+            "result.when is an invalid Date"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { error: new TypeError('no') }; }",
+            "result.error is an Error (TypeError: no)"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return ['ok', '\\ud800']; }",
+            "result[1] contains a lone surrogate"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { return { 'a b': Symbol('s') }; }",
+            "result[\"a b\"] is a symbol"));
   }
 
   static Stream<Arguments> theDocumentedMappingIsExactCases() {
     return Stream.of(
-        Arguments.of(PYTHON, "import collections\ndef main():\n    return {'t': (1, 2), 'big': 2**70, 'c': collections.OrderedDict(b=1), 'f': 1.5, 'n': None}", "{\"t\":[1,2],\"big\":1180591620717411303424,\"c\":{\"b\":1},\"f\":1.5,\"n\":null}"),
-        Arguments.of(JAVASCRIPT, "class P { constructor() { this.x = 1; } get y() { return 2; } }\nfunction main() { return { d: new Date(0), p: new P(), gone: undefined, n: new Number(3), s: new String('s'), z: -0, u: [null] }; }", "{\"d\":\"1970-01-01T00:00:00.000Z\",\"p\":{\"x\":1},\"n\":3,\"s\":\"s\",\"z\":0,\"u\":[null]}"));
+        Arguments.of(
+            PYTHON,
+            "import collections\ndef main():\n    return {'t': (1, 2), 'big': 2**70, 'c': collections.OrderedDict(b=1), 'f': 1.5, 'n': None}",
+            "{\"t\":[1,2],\"big\":1180591620717411303424,\"c\":{\"b\":1},\"f\":1.5,\"n\":null}"),
+        Arguments.of(
+            JAVASCRIPT,
+            "class P { constructor() { this.x = 1; } get y() { return 2; } }\nfunction main() { return { d: new Date(0), p: new P(), gone: undefined, n: new Number(3), s: new String('s'), z: -0, u: [null] }; }",
+            "{\"d\":\"1970-01-01T00:00:00.000Z\",\"p\":{\"x\":1},\"n\":3,\"s\":\"s\",\"z\":0,\"u\":[null]}"));
   }
 
   static Stream<Arguments> pythonScriptModeEndsExactlyAsPython3MainPyDoesCases() {
     return Stream.of(
         // sys.exit waits for non-daemon threads and runs atexit handlers
-        Arguments.of("import atexit, sys, threading, time\natexit.register(lambda: print('atexit ran', flush=True))\ndef work():\n    time.sleep(0.3)\n    print('thread finished', flush=True)\nthreading.Thread(target=work).start()\nprint('exiting')\nsys.exit(3)"),
+        Arguments.of(
+            "import atexit, sys, threading, time\natexit.register(lambda: print('atexit ran', flush=True))\ndef work():\n    time.sleep(0.3)\n    print('thread finished', flush=True)\nthreading.Thread(target=work).start()\nprint('exiting')\nsys.exit(3)"),
         // an uncaught exception is printed, then the program ends the same way with code 1
-        Arguments.of("import atexit, threading, time\natexit.register(lambda: print('atexit ran'))\nthreading.Thread(target=lambda: (time.sleep(0.3), print('thread finished'))).start()\ndef fail():\n    raise ValueError('boom')\nfail()"),
+        Arguments.of(
+            "import atexit, threading, time\natexit.register(lambda: print('atexit ran'))\nthreading.Thread(target=lambda: (time.sleep(0.3), print('thread finished'))).start()\ndef fail():\n    raise ValueError('boom')\nfail()"),
         // a message to sys.exit goes to stderr and means code 1
         Arguments.of("import sys\nprint('before')\nsys.exit('stopping here')"),
         // falling off the end
@@ -643,14 +868,31 @@ class RunnerProgramTest {
 
   static Stream<Arguments> aKilledOrCrashedProcessIsAUserCodeErrorWithTheShellsExitCodeCases() {
     return Stream.of(
-        Arguments.of(PYTHON, "import os\ndef main():\n    print('about to die', flush=True)\n    os.kill(os.getpid(), 9)", 137, "signal 9 (SIGKILL"),
-        Arguments.of(JAVASCRIPT, "function main() { console.log('about to die'); process.kill(process.pid, 'SIGKILL'); }", 137, "signal 9 (SIGKILL"),
-        Arguments.of(PYTHON, "import ctypes\ndef main():\n    print('about to die', flush=True)\n    ctypes.string_at(0)", 139, "signal 11 (SIGSEGV: a segmentation fault"),
-        Arguments.of(JAVASCRIPT, "function main() { console.log('about to die'); process.kill(process.pid, 'SIGSEGV'); }", 139, "signal 11 (SIGSEGV: a segmentation fault"));
+        Arguments.of(
+            PYTHON,
+            "import os\ndef main():\n    print('about to die', flush=True)\n    os.kill(os.getpid(), 9)",
+            137,
+            "signal 9 (SIGKILL"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { console.log('about to die'); process.kill(process.pid, 'SIGKILL'); }",
+            137,
+            "signal 9 (SIGKILL"),
+        Arguments.of(
+            PYTHON,
+            "import ctypes\ndef main():\n    print('about to die', flush=True)\n    ctypes.string_at(0)",
+            139,
+            "signal 11 (SIGSEGV: a segmentation fault"),
+        Arguments.of(
+            JAVASCRIPT,
+            "function main() { console.log('about to die'); process.kill(process.pid, 'SIGSEGV'); }",
+            139,
+            "signal 11 (SIGSEGV: a segmentation fault"));
   }
 
   private static Verdict verdict(ExecutionOutcome outcome) {
-    return CodeExecutionStatusCalculator.verdict(outcome, ExecutionMode.FUNCTION, "main", OutputLimitAction.TRUNCATE, 20);
+    return CodeExecutionStatusCalculator.verdict(
+        outcome, ExecutionMode.FUNCTION, "main", OutputLimitAction.TRUNCATE, 20);
   }
 
   /** A function that frames a record the way the runners do, for code that plays the attacker. */
@@ -670,4 +912,3 @@ class RunnerProgramTest {
     }
   }
 }
-

@@ -18,13 +18,23 @@ class RunnerStdoutDemuxTest {
   private final StringBuilder results = new StringBuilder();
   private final StringBuilder done = new StringBuilder();
   private final RunnerStdoutDemux demux =
-      new RunnerStdoutDemux(NONCE, user, (kind, bytes, offset, length) ->
-          (kind == 'r' ? results : done).append(new String(bytes, offset, length, StandardCharsets.UTF_8)));
+      new RunnerStdoutDemux(
+          NONCE,
+          user,
+          (kind, bytes, offset, length) ->
+              (kind == 'r' ? results : done)
+                  .append(new String(bytes, offset, length, StandardCharsets.UTF_8)));
 
   @ParameterizedTest
   @ValueSource(ints = {1, 2, 7, 41, 42, 43, 4096})
   void separatesRecordsFromUserOutputWhateverTheChunking(int chunk) {
-    String stream = "hello " + record('r', "{\"a\":") + " world\n" + record('r', "1}") + "tail" + record('d', "{\"status\":\"ok\"}");
+    String stream =
+        "hello "
+            + record('r', "{\"a\":")
+            + " world\n"
+            + record('r', "1}")
+            + "tail"
+            + record('d', "{\"status\":\"ok\"}");
     feed(stream, chunk);
     demux.close();
     assertThat(user.toString(StandardCharsets.UTF_8)).isEqualTo("hello  world\ntail");

@@ -19,7 +19,8 @@ class RunnerStreamsTest {
 
   @Test
   void aSingleDoneRecordWithAMatchingResultIsBelieved() throws IOException {
-    RunnerReport report = report(record('r', "[1,2]") + record('d', "{\"status\":\"ok\",\"resultBytes\":5}"));
+    RunnerReport report =
+        report(record('r', "[1,2]") + record('d', "{\"status\":\"ok\",\"resultBytes\":5}"));
     assertThat(report.isUntrusted()).isFalse();
     assertThat(report.status()).isEqualTo("ok");
     assertThat(report.result().toString()).isEqualTo("[1,2]");
@@ -30,7 +31,9 @@ class RunnerStreamsTest {
   @Test
   void theDoneRecordIsSignalledOnceItHasArrivedWhole() throws IOException {
     RunnerStreams streams = new RunnerStreams(NONCE, 1024);
-    byte[] bytes = (record('r', "42") + record('d', "{\"status\":\"ok\",\"resultBytes\":2}")).getBytes(StandardCharsets.UTF_8);
+    byte[] bytes =
+        (record('r', "42") + record('d', "{\"status\":\"ok\",\"resultBytes\":2}"))
+            .getBytes(StandardCharsets.UTF_8);
     streams.stdout().write(bytes, 0, bytes.length - 1);
     assertThat(streams.doneRecordArrived()).as("the payload's last byte is missing").isNotDone();
     streams.stdout().write(bytes, bytes.length - 1, 1);
@@ -49,8 +52,12 @@ class RunnerStreamsTest {
 
   @Test
   void aSecondDoneRecordIsEvidenceOfForgeryAndNeitherIsBelieved() throws IOException {
-    RunnerReport report = report(record('d', "{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}")
-        + record('d', "{\"status\":\"ok\"}"));
+    RunnerReport report =
+        report(
+            record(
+                    'd',
+                    "{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}")
+                + record('d', "{\"status\":\"ok\"}"));
     assertThat(report.isUntrusted()).isTrue();
     assertThat(report.untrusted()).contains("2 done records");
     assertThat(report.finished()).isFalse();
@@ -59,8 +66,11 @@ class RunnerStreamsTest {
 
   @Test
   void aSecondResultIsCaughtByTheDoneRecordsByteCount() throws IOException {
-    RunnerReport report = report(record('r', "\"forged\"") + record('r', "\"real\"")
-        + record('d', "{\"status\":\"ok\",\"resultBytes\":6}"));
+    RunnerReport report =
+        report(
+            record('r', "\"forged\"")
+                + record('r', "\"real\"")
+                + record('d', "{\"status\":\"ok\",\"resultBytes\":6}"));
     assertThat(report.isUntrusted()).isTrue();
     assertThat(report.result()).isNull();
     assertThat(report.untrusted()).contains("14 bytes").contains("accounts for 6");
@@ -75,14 +85,19 @@ class RunnerStreamsTest {
 
   @Test
   void aResultWithAnErrorRecordIsNotBelieved() throws IOException {
-    RunnerReport report = report(record('r', "1") + record('d', "{\"status\":\"error\",\"kind\":\"Exception\",\"message\":\"x\"}"));
+    RunnerReport report =
+        report(
+            record('r', "1")
+                + record('d', "{\"status\":\"error\",\"kind\":\"Exception\",\"message\":\"x\"}"));
     assertThat(report.isUntrusted()).isTrue();
   }
 
   @Test
   void unknownStatusesAndMalformedDoneRecordsAreNotBelieved() throws IOException {
-    assertThat(report(record('d', "{\"status\":\"invalid\"}")).untrusted()).contains("status \"invalid\"");
-    assertThat(report(record('d', "{\"status\":\"ok\"}{\"status\":\"error\"}")).untrusted()).contains("not a JSON object");
+    assertThat(report(record('d', "{\"status\":\"invalid\"}")).untrusted())
+        .contains("status \"invalid\"");
+    assertThat(report(record('d', "{\"status\":\"ok\"}{\"status\":\"error\"}")).untrusted())
+        .contains("not a JSON object");
     assertThat(report(record('d', "[]")).isUntrusted()).isTrue();
   }
 
@@ -90,8 +105,13 @@ class RunnerStreamsTest {
   void aDoneRecordThatContradictsTheExitCodeIsNotBelieved() throws IOException {
     RunnerReport ok = report(record('d', "{\"status\":\"ok\"}"));
     assertThat(ok.against(0).isUntrusted()).isFalse();
-    assertThat(ok.against(137).untrusted()).contains("says ok but the process exited with code 137");
-    RunnerReport memory = report(record('d', "{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}"));
+    assertThat(ok.against(137).untrusted())
+        .contains("says ok but the process exited with code 137");
+    RunnerReport memory =
+        report(
+            record(
+                'd',
+                "{\"status\":\"error\",\"kind\":\"MemoryError\",\"message\":\"MemoryError\"}"));
     assertThat(memory.against(0).isUntrusted()).isTrue();
     assertThat(memory.against(1).kind()).isEqualTo("MemoryError");
     RunnerReport exit = report(record('d', "{\"status\":\"exit\",\"code\":3}"));
@@ -108,10 +128,14 @@ class RunnerStreamsTest {
 
   @Test
   void resultJsonWithTrailingDataOrDuplicateKeysIsNotAValue() throws IOException {
-    assertThat(report(record('r', "1 2") + record('d', "{\"status\":\"ok\",\"resultBytes\":3}")).resultProblem())
+    assertThat(
+            report(record('r', "1 2") + record('d', "{\"status\":\"ok\",\"resultBytes\":3}"))
+                .resultProblem())
         .contains("not valid JSON");
     String duplicate = "{\"a\":1,\"a\":2}";
-    assertThat(report(record('r', duplicate) + record('d', "{\"status\":\"ok\",\"resultBytes\":13}")).resultProblem())
+    assertThat(
+            report(record('r', duplicate) + record('d', "{\"status\":\"ok\",\"resultBytes\":13}"))
+                .resultProblem())
         .contains("not valid JSON");
   }
 
@@ -127,6 +151,10 @@ class RunnerStreamsTest {
   }
 
   private static String record(char kind, String payload) {
-    return "\u001eSBX1" + NONCE + kind + String.format("%04x", payload.getBytes(StandardCharsets.UTF_8).length) + payload;
+    return "\u001eSBX1"
+        + NONCE
+        + kind
+        + String.format("%04x", payload.getBytes(StandardCharsets.UTF_8).length)
+        + payload;
   }
 }

@@ -40,11 +40,25 @@ import org.junit.jupiter.api.Test;
 class CanaryMockTest extends OperatorMockTest {
   private static final AgentRunTimings ALIYUN_TIMINGS =
       new AgentRunTimings(
-          Duration.ofSeconds(5), 3, Duration.ofMillis(50), Duration.ofSeconds(20), Duration.ofMillis(500),
-          Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofMillis(50), Duration.ofSeconds(2), 300,
-          Duration.ofHours(1), Duration.ofMinutes(10), 8L * 1024 * 1024);
+          Duration.ofSeconds(5),
+          3,
+          Duration.ofMillis(50),
+          Duration.ofSeconds(20),
+          Duration.ofMillis(500),
+          Duration.ofSeconds(2),
+          Duration.ofSeconds(10),
+          Duration.ofMillis(50),
+          Duration.ofSeconds(2),
+          300,
+          Duration.ofHours(1),
+          Duration.ofMinutes(10),
+          8L * 1024 * 1024);
   private static final E2bTimings E2B_TIMINGS =
-      new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofMillis(200), Duration.ofSeconds(1),
+      new E2bTimings(
+          Duration.ofSeconds(30),
+          Duration.ofSeconds(5),
+          Duration.ofMillis(200),
+          Duration.ofSeconds(1),
           Duration.ofMinutes(1));
 
   private final String apiKey = FakeE2bServer.newApiKey();
@@ -55,9 +69,14 @@ class CanaryMockTest extends OperatorMockTest {
   void start() throws Exception {
     agentRun = new FakeAgentRunServer();
     e2b = new FakeE2bServer(apiKey);
-    SandboxBackendFactory factory = new SandboxBackendFactory()
-        .register(ProviderType.ALIYUN, context -> new AliyunSandboxBackend(context, ALIYUN_TIMINGS, Clock.systemUTC()))
-        .register(ProviderType.E2B, context -> new E2bSandboxBackend(context, e2b.sandboxUrl(), E2B_TIMINGS));
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory()
+            .register(
+                ProviderType.ALIYUN,
+                context -> new AliyunSandboxBackend(context, ALIYUN_TIMINGS, Clock.systemUTC()))
+            .register(
+                ProviderType.E2B,
+                context -> new E2bSandboxBackend(context, e2b.sandboxUrl(), E2B_TIMINGS));
     startOperator(factory);
   }
 
@@ -66,7 +85,9 @@ class CanaryMockTest extends OperatorMockTest {
     try {
       stopOperator();
       assertThat(agentRun.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty();
-      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(e2b.liveSandboxes()).isEmpty());
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(() -> assertThat(e2b.liveSandboxes()).isEmpty());
     } finally {
       agentRun.close();
       e2b.close();
@@ -82,7 +103,9 @@ class CanaryMockTest extends OperatorMockTest {
 
     SandboxProvider passed = awaitCanary("aliyun", "True");
 
-    Condition condition = Conditions.get(passed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();
+    Condition condition =
+        Conditions.get(passed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+            .orElseThrow();
     assertThat(condition.getReason()).isEqualTo(SandboxProviderReason.CANARY_SUCCEEDED.value());
     assertThat(condition.getMessage()).matches("A python execution ran end to end in \\d+ ms\\.");
     assertThat(passed.getStatus().getCanary().getLatencyMillis()).isPositive();
@@ -90,12 +113,15 @@ class CanaryMockTest extends OperatorMockTest {
     assertThat(passed.getStatus().getCanary().getLastRunTime()).isNotBlank();
     assertThat(agentRun.count("RunCommand")).isEqualTo(1);
     assertThat(agentRun.deletedSandboxes()).hasSize(1);
-    System.out.printf("Aliyun canary against the fake: %d ms%n", passed.getStatus().getCanary().getLatencyMillis());
+    System.out.printf(
+        "Aliyun canary against the fake: %d ms%n",
+        passed.getStatus().getCanary().getLatencyMillis());
   }
 
   @Test
   void anAliyunProviderWhoseCommandsTimeOutFailsItsCanaryWhileReady() {
-    // Every command meets the gateway's 504, however fast: the gateway gives up before the command can
+    // Every command meets the gateway's 504, however fast: the gateway gives up before the command
+    // can
     // end (with 200 ms a quiet machine ran the canary in time and it passed).
     agentRun.gatewayTimeout(Duration.ZERO);
     client.resource(aliyunSecret(NAMESPACE)).create();
@@ -105,10 +131,15 @@ class CanaryMockTest extends OperatorMockTest {
 
     SandboxProvider failed = awaitCanary("aliyun", "False");
 
-    assertThat(Conditions.isTrue(failed.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
-    Condition condition = Conditions.get(failed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow();
+    assertThat(Conditions.isTrue(failed.getStatus().getConditions(), ConditionTypes.READY))
+        .isTrue();
+    Condition condition =
+        Conditions.get(failed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+            .orElseThrow();
     assertThat(condition.getReason()).isEqualTo(SandboxProviderReason.CANARY_FAILED.value());
-    assertThat(condition.getMessage()).startsWith("A python execution failed after").contains("it timed out")
+    assertThat(condition.getMessage())
+        .startsWith("A python execution failed after")
+        .contains("it timed out")
         .contains("HTTP 504");
   }
 
@@ -128,23 +159,37 @@ class CanaryMockTest extends OperatorMockTest {
     SandboxProvider passed = awaitCanary("e2b-good", "True");
     SandboxProvider failed = awaitCanary("e2b-broken", "False");
 
-    assertThat(Conditions.get(passed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow().getMessage())
+    assertThat(
+            Conditions.get(passed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+                .orElseThrow()
+                .getMessage())
         .startsWith("A python execution ran end to end in");
-    assertThat(Conditions.isTrue(failed.getStatus().getConditions(), ConditionTypes.READY)).isTrue();
-    assertThat(Conditions.get(failed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED).orElseThrow().getMessage())
-        .contains("A javascript execution failed").contains("no node on envd's PATH").contains("no-node");
+    assertThat(Conditions.isTrue(failed.getStatus().getConditions(), ConditionTypes.READY))
+        .isTrue();
+    assertThat(
+            Conditions.get(failed.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+                .orElseThrow()
+                .getMessage())
+        .contains("A javascript execution failed")
+        .contains("no node on envd's PATH")
+        .contains("no-node");
   }
 
   @Test
   void withoutSpecCanaryThereIsNoCondition() {
     client.resource(aliyunSecret(NAMESPACE)).create();
     client.resource(anAliyunProvider(NAMESPACE, "plain", agentRun)).create();
-    await().atMost(Duration.ofSeconds(30)).until(() -> {
-      SandboxProvider p = provider("plain");
-      return p.getStatus() != null && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () -> {
+              SandboxProvider p = provider("plain");
+              return p.getStatus() != null
+                  && Conditions.isTrue(p.getStatus().getConditions(), ConditionTypes.READY);
+            });
     SandboxProvider plain = provider("plain");
-    assertThat(Conditions.get(plain.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)).isEmpty();
+    assertThat(Conditions.get(plain.getStatus().getConditions(), ConditionTypes.CANARY_PASSED))
+        .isEmpty();
     assertThat(plain.getStatus().getCanary()).isNull();
     assertThat(agentRun.count("CreateSandbox")).isZero();
   }
@@ -157,12 +202,17 @@ class CanaryMockTest extends OperatorMockTest {
   }
 
   private SandboxProvider awaitCanary(String name, String status) {
-    await().atMost(Duration.ofSeconds(60)).until(() -> {
-      SandboxProvider p = provider(name);
-      return p != null && p.getStatus() != null
-          && Conditions.get(p.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
-              .map(c -> status.equals(c.getStatus())).orElse(false);
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              SandboxProvider p = provider(name);
+              return p != null
+                  && p.getStatus() != null
+                  && Conditions.get(p.getStatus().getConditions(), ConditionTypes.CANARY_PASSED)
+                      .map(c -> status.equals(c.getStatus()))
+                      .orElse(false);
+            });
     return provider(name);
   }
 }

@@ -29,7 +29,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** What a failed provider reconcile leaves in the status (JOSDK's updateErrorStatus), on the CRUD mock. */
+/**
+ * What a failed provider reconcile leaves in the status (JOSDK's updateErrorStatus), on the CRUD
+ * mock.
+ */
 @Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class SandboxProviderErrorStatusMockTest {
@@ -39,7 +42,8 @@ class SandboxProviderErrorStatusMockTest {
   KubernetesClient client;
 
   private final Clock clock = Clock.fixed(T0, ZoneOffset.UTC);
-  private final ProviderRegistry registry = new ProviderRegistry(new SandboxBackendFactory(), uid -> {});
+  private final ProviderRegistry registry =
+      new ProviderRegistry(new SandboxBackendFactory(), uid -> {});
   private EventRecorder events;
   private SandboxProviderReconciler reconciler;
 
@@ -52,48 +56,67 @@ class SandboxProviderErrorStatusMockTest {
   @Test
   void aProviderNeverProbedSaysWhyItIsNotReadyYet() {
     reconciler = reconciler();
-    SandboxProvider provider = client.resource(TestResources.aDockerProvider("default", "new")).create();
+    SandboxProvider provider =
+        client.resource(TestResources.aDockerProvider("default", "new")).create();
 
     ErrorStatusUpdateControl<SandboxProvider> control =
-        reconciler.updateErrorStatus(provider, context(), new KubernetesClientException("secret value s3cr3t"));
+        reconciler.updateErrorStatus(
+            provider, context(), new KubernetesClientException("secret value s3cr3t"));
 
     assertThat(control.isDefaultErrorProcessing()).as("JOSDK retries as usual").isTrue();
-    Condition ready = Conditions.get(read("new").getStatus().getConditions(), ConditionTypes.READY).orElseThrow();
+    Condition ready =
+        Conditions.get(read("new").getStatus().getConditions(), ConditionTypes.READY).orElseThrow();
     assertThat(ready.getStatus()).isEqualTo("False");
     assertThat(ready.getReason()).isEqualTo(SandboxProviderReason.PROBING.value());
-    assertThat(ready.getMessage()).contains("(KubernetesClientException) and retries").doesNotContain("s3cr3t");
+    assertThat(ready.getMessage())
+        .contains("(KubernetesClientException) and retries")
+        .doesNotContain("s3cr3t");
   }
 
   @Test
   void aProbedProviderKeepsItsObservation() {
     reconciler = reconciler();
-    SandboxProvider provider = client.resource(TestResources.aDockerProvider("default", "probed")).create();
-    provider.setStatus(SandboxProviderStatusCalculator.probed(provider, ProbeResult.reachable("answered"), null, T0));
+    SandboxProvider provider =
+        client.resource(TestResources.aDockerProvider("default", "probed")).create();
+    provider.setStatus(
+        SandboxProviderStatusCalculator.probed(
+            provider, ProbeResult.reachable("answered"), null, T0));
     provider = client.resource(provider).updateStatus();
 
     reconciler.updateErrorStatus(provider, context(), new IllegalStateException("boom"));
 
-    Condition ready = Conditions.get(read("probed").getStatus().getConditions(), ConditionTypes.READY).orElseThrow();
+    Condition ready =
+        Conditions.get(read("probed").getStatus().getConditions(), ConditionTypes.READY)
+            .orElseThrow();
     assertThat(ready.getStatus()).isEqualTo("True");
     assertThat(ready.getReason()).isEqualTo(SandboxProviderReason.BACKEND_REACHABLE.value());
   }
 
   private SandboxProviderReconciler reconciler() {
     events = new EventRecorder(client);
-    OperatorMetrics metrics = new OperatorMetrics(
-        new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), registry, new ExecutionQueue(id -> {}), clock);
-    return new SandboxProviderReconciler(registry, OperatorConfig.defaults(), events, metrics, clock, provider -> {});
+    OperatorMetrics metrics =
+        new OperatorMetrics(
+            new PrometheusMeterRegistry(PrometheusConfig.DEFAULT),
+            registry,
+            new ExecutionQueue(id -> {}),
+            clock);
+    return new SandboxProviderReconciler(
+        registry, OperatorConfig.defaults(), events, metrics, clock, provider -> {});
   }
 
   /** A Context that offers the client only, which is all a status write needs. */
   @SuppressWarnings("unchecked")
   private Context<SandboxProvider> context() {
-    return (Context<SandboxProvider>) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {Context.class},
-        (proxy, method, args) -> switch (method.getName()) {
-          case "getClient" -> client;
-          case "eventSourceRetriever" -> null;
-          default -> throw new UnsupportedOperationException(method.getName());
-        });
+    return (Context<SandboxProvider>)
+        Proxy.newProxyInstance(
+            getClass().getClassLoader(),
+            new Class<?>[] {Context.class},
+            (proxy, method, args) ->
+                switch (method.getName()) {
+                  case "getClient" -> client;
+                  case "eventSourceRetriever" -> null;
+                  default -> throw new UnsupportedOperationException(method.getName());
+                });
   }
 
   private SandboxProvider read(String name) {

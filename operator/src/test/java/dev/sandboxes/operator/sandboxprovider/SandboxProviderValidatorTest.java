@@ -22,18 +22,29 @@ class SandboxProviderValidatorTest {
 
   @Test
   void aDockerProviderIsValid() {
-    assertThat(SandboxProviderValidator.validate(TestResources.aDockerProvider("ns", "p").getSpec())).isEmpty();
+    assertThat(
+            SandboxProviderValidator.validate(TestResources.aDockerProvider("ns", "p").getSpec()))
+        .isEmpty();
   }
 
   @Test
   void theTypeSectionIsRequired() {
     SandboxProviderSpec spec = new SandboxProviderSpec();
     spec.setType(ProviderType.ALIYUN);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().startsWith("spec.aliyun is required");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .startsWith("spec.aliyun is required");
     spec.setType(ProviderType.E2B);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().startsWith("spec.e2b is required");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .startsWith("spec.e2b is required");
     spec.setType(null);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().startsWith("spec.type is required");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .startsWith("spec.type is required");
   }
 
   @Test
@@ -47,14 +58,19 @@ class SandboxProviderValidatorTest {
     ExecutionLimits limits = new ExecutionLimits();
     limits.setMaxTimeoutSeconds(60);
     spec.setLimits(limits);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().contains("at most 30 seconds");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .contains("at most 30 seconds");
   }
 
   @Test
   void theSelfManagedPidsLimitIsBounded() {
     SandboxProviderSpec spec = TestResources.aSelfManagedProvider("ns", "p", 1).getSpec();
     spec.getSelfManaged().setPidsLimit(8);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString()
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
         .contains("spec.selfManaged.pidsLimit must be between 16 and 65536 (is 8)");
     spec.getSelfManaged().setPidsLimit(256);
     assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
@@ -64,10 +80,14 @@ class SandboxProviderValidatorTest {
   void theSelfManagedMaxPoolSizeIsBoundedAndNotBelowThePoolSize() {
     SandboxProviderSpec spec = TestResources.aSelfManagedProvider("ns", "p", 3).getSpec();
     spec.getSelfManaged().setMaxPoolSize(2);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString()
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
         .contains("spec.selfManaged.maxPoolSize (2) is below spec.selfManaged.poolSize (3)");
     spec.getSelfManaged().setMaxPoolSize(101);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString()
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
         .contains("spec.selfManaged.maxPoolSize must be between 0 and 100 (is 101)");
     spec.getSelfManaged().setMaxPoolSize(3);
     assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
@@ -82,16 +102,20 @@ class SandboxProviderValidatorTest {
     limits.setMaxArtifacts(101);
     limits.setMaxArtifactBytes(1048577);
     spec.setLimits(limits);
-    assertThat(SandboxProviderValidator.validate(spec)).containsExactlyInAnyOrder(
-        "spec.limits.maxArtifacts must be between 0 and 100 (is 101)",
-        "spec.limits.maxArtifactBytes must be between 0 and 1048576 (is 1048577)");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .containsExactlyInAnyOrder(
+            "spec.limits.maxArtifacts must be between 0 and 100 (is 101)",
+            "spec.limits.maxArtifactBytes must be between 0 and 1048576 (is 1048577)");
     limits.setMaxArtifacts(0);
     limits.setMaxArtifactBytes(0);
     assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
 
     var provider = TestResources.aDockerProvider("ns", "p");
-    var defaults = ProviderSettings.of(provider, dev.sandboxes.operator.config.OperatorConfig.defaults()).limits();
-    assertThat(defaults.artifactLimits()).isEqualTo(dev.sandboxes.operator.runner.ArtifactLimits.DEFAULT);
+    var defaults =
+        ProviderSettings.of(provider, dev.sandboxes.operator.config.OperatorConfig.defaults())
+            .limits();
+    assertThat(defaults.artifactLimits())
+        .isEqualTo(dev.sandboxes.operator.runner.ArtifactLimits.DEFAULT);
     assertThat(defaults.maxArtifacts()).isEqualTo(10);
     assertThat(defaults.maxArtifactBytes()).isEqualTo(1048576);
   }
@@ -103,7 +127,10 @@ class SandboxProviderValidatorTest {
     limits.setDefaultTimeoutSeconds(100);
     limits.setMaxTimeoutSeconds(50);
     spec.setLimits(limits);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().contains("defaultTimeoutSeconds (100)");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .contains("defaultTimeoutSeconds (100)");
   }
 
   @Test
@@ -130,7 +157,10 @@ class SandboxProviderValidatorTest {
     egress.setAllowedCidrs(List.of("10.0.0.0/8", "not-a-cidr"));
     selfManaged.setEgress(egress);
     spec.setSelfManaged(selfManaged);
-    assertThat(SandboxProviderValidator.validate(spec)).singleElement().asString().contains("'not-a-cidr'");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .singleElement()
+        .asString()
+        .contains("'not-a-cidr'");
   }
 
   @Test
@@ -155,11 +185,12 @@ class SandboxProviderValidatorTest {
     runtime.setTemplate("sandbox-operator-code-interpreter");
     spec.setRuntimes(java.util.List.of(runtime));
 
-    assertThat(SandboxProviderValidator.validate(spec)).containsExactly(
-        "spec.aliyun.templateName names sandbox-operator-code-interpreter, the operator's template with internet access,"
-            + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet",
-        "spec.runtimes[0].template names sandbox-operator-code-interpreter, the operator's template with internet access,"
-            + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet");
+    assertThat(SandboxProviderValidator.validate(spec))
+        .containsExactly(
+            "spec.aliyun.templateName names sandbox-operator-code-interpreter, the operator's template with internet access,"
+                + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet",
+            "spec.runtimes[0].template names sandbox-operator-code-interpreter, the operator's template with internet access,"
+                + " but spec.aliyun.egress is Deny; remove it, or set spec.aliyun.egress: Internet");
     aliyun.setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET);
     assertThat(SandboxProviderValidator.validate(spec)).isEmpty();
   }

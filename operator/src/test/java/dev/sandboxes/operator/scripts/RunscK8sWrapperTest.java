@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * hack/gvisor/runsc-k8s, the wrapper that lets containerd's runc shim run gVisor pods, against a
- * fake runsc that records its calls and plays the behaviours the wrapper exists for. The real
- * thing is exercised by `hack/local-cluster smoke` and `churn` and the SelfManaged end-to-end tier.
+ * fake runsc that records its calls and plays the behaviours the wrapper exists for. The real thing
+ * is exercised by `hack/local-cluster smoke` and `churn` and the SelfManaged end-to-end tier.
  */
 @Tag("unit")
 class RunscK8sWrapperTest {
@@ -52,18 +52,31 @@ class RunscK8sWrapperTest {
   void killLeftoverWaiters() {
     String marker = tmp.toString();
     ProcessHandle.allProcesses()
-        .filter(p -> p.info().arguments().map(a -> String.join(" ", a).contains(marker)).orElse(false))
+        .filter(
+            p -> p.info().arguments().map(a -> String.join(" ", a).contains(marker)).orElse(false))
         .forEach(ProcessHandle::destroyForcibly);
   }
 
   @Test
   void addsTheMachineFlagsBeforeTheShimsGlobalFlags() throws Exception {
-    Result result = wrapper("--root", tmp.resolve("root").toString(), "--log", "log.json", "--log-format", "json",
-        "state", APP);
+    Result result =
+        wrapper(
+            "--root",
+            tmp.resolve("root").toString(),
+            "--log",
+            "log.json",
+            "--log-format",
+            "json",
+            "state",
+            APP);
 
     assertThat(result.exitCode()).isEqualTo(128); // the fake has no state for it
-    assertThat(calls()).containsExactly(
-        "--network=none --platform=ptrace --root " + tmp.resolve("root") + " --log log.json --log-format json state " + APP);
+    assertThat(calls())
+        .containsExactly(
+            "--network=none --platform=ptrace --root "
+                + tmp.resolve("root")
+                + " --log log.json --log-format json state "
+                + APP);
   }
 
   @Test
@@ -101,7 +114,9 @@ class RunscK8sWrapperTest {
     ProcessHandle handle = ProcessHandle.of(waiter).orElseThrow();
     assertThat(handle.isAlive()).isTrue();
     // The waiter joined the container's (empty) cgroups, so the shim watches the pod for OOM.
-    assertThat(Files.readString(cgroupRoot.resolve("memory/kubepods/pod1/" + APP + "/cgroup.procs")).trim())
+    assertThat(
+            Files.readString(cgroupRoot.resolve("memory/kubepods/pod1/" + APP + "/cgroup.procs"))
+                .trim())
         .isEqualTo(Long.toString(waiter));
 
     assertThat(wrapper("--root", "r", "start", APP).exitCode()).isZero();
@@ -117,18 +132,25 @@ class RunscK8sWrapperTest {
   void anAppContainerWhoseSandboxDiedOfItsMemoryLimitExitsWith137AndSaysSo() throws Exception {
     Path pidFile = tmp.resolve("app.pid");
     create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
-    ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    ProcessHandle handle =
+        ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
     wrapper("--root", "r", "start", APP);
-    Files.writeString(terminationLog, "sandbox killed: nothing happened"); // what code inside could write
+    Files.writeString(
+        terminationLog, "sandbox killed: nothing happened"); // what code inside could write
 
     // cgroup v1 records the OOM kill in the victim's cgroup: the sandbox's, a sibling of the app's.
-    Path sandboxCgroup = Files.createDirectories(cgroupRoot.resolve("memory/kubepods/pod1/" + SANDBOX));
-    Files.writeString(sandboxCgroup.resolve("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    Path sandboxCgroup =
+        Files.createDirectories(cgroupRoot.resolve("memory/kubepods/pod1/" + SANDBOX));
+    Files.writeString(
+        sandboxCgroup.resolve("memory.oom_control"),
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
     Files.writeString(fakeDir.resolve("gone-" + APP), "");
 
     await().atMost(Duration.ofSeconds(20)).until(() -> !handle.isAlive());
     assertThat(Files.readString(stateDir.resolve(APP + ".status")).trim()).isEqualTo("137");
-    assertThat(Files.readString(terminationLog)).startsWith("sandbox killed: out of memory").contains("oom_kill 1");
+    assertThat(Files.readString(terminationLog))
+        .startsWith("sandbox killed: out of memory")
+        .contains("oom_kill 1");
     assertThat(Files.readString(log)).contains("the sandbox is gone (oom kills: 1): exit 137");
   }
 
@@ -136,7 +158,8 @@ class RunscK8sWrapperTest {
   void anAppContainerWhoseSandboxDiedOtherwiseExitsWith137AndSaysSo() throws Exception {
     Path pidFile = tmp.resolve("app.pid");
     create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
-    ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    ProcessHandle handle =
+        ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
     wrapper("--root", "r", "start", APP);
     Files.writeString(terminationLog, "sandbox killed: out of memory, says the code");
 
@@ -144,14 +167,16 @@ class RunscK8sWrapperTest {
 
     await().atMost(Duration.ofSeconds(20)).until(() -> !handle.isAlive());
     assertThat(Files.readString(stateDir.resolve(APP + ".status")).trim()).isEqualTo("137");
-    assertThat(Files.readString(terminationLog)).startsWith("sandbox killed: the gVisor sandbox died");
+    assertThat(Files.readString(terminationLog))
+        .startsWith("sandbox killed: the gVisor sandbox died");
   }
 
   @Test
   void aNormalExitClearsWhatTheCodeWroteAsTerminationMessage() throws Exception {
     Path pidFile = tmp.resolve("app.pid");
     create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
-    ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    ProcessHandle handle =
+        ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
     wrapper("--root", "r", "start", APP);
     Files.writeString(terminationLog, "sandbox killed: out of memory, says the code");
 
@@ -166,7 +191,8 @@ class RunscK8sWrapperTest {
   void aContainerDeletedBeforeItStartedTakesItsWaiterAlong() throws Exception {
     Path pidFile = tmp.resolve("app.pid");
     create(APP, bundle("container", "/kubepods/pod1/" + APP), pidFile);
-    ProcessHandle handle = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+    ProcessHandle handle =
+        ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
 
     assertThat(wrapper("--root", "r", "delete", "--force", APP).exitCode()).isZero();
 
@@ -181,7 +207,8 @@ class RunscK8sWrapperTest {
     assertThat(wrapper("--root", "r", "kill", APP, "9").exitCode()).isZero();
 
     Files.delete(fakeDir.resolve("state-" + APP));
-    Files.writeString(fakeDir.resolve("kill-error-" + APP), "connecting to control server: connection refused");
+    Files.writeString(
+        fakeDir.resolve("kill-error-" + APP), "connecting to control server: connection refused");
     assertThat(wrapper("--root", "r", "kill", "--all", APP, "9").exitCode()).isZero();
   }
 
@@ -197,18 +224,36 @@ class RunscK8sWrapperTest {
   }
 
   private Result create(String id, Path bundle, Path pidFile) throws Exception {
-    return wrapper("--root", "r", "--log", "log.json", "--log-format", "json",
-        "create", "--bundle", bundle.toString(), "--pid-file", pidFile.toString(), id);
+    return wrapper(
+        "--root",
+        "r",
+        "--log",
+        "log.json",
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.toString(),
+        "--pid-file",
+        pidFile.toString(),
+        id);
   }
 
   /** A bundle whose config.json carries the CRI container type and cgroups path. */
   private Path bundle(String containerType, String cgroupsPath) throws IOException {
     Path bundle = Files.createDirectories(tmp.resolve("bundle-" + containerType));
-    Files.writeString(bundle.resolve("config.json"),
-        "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"" + containerType + "\"},"
+    Files.writeString(
+        bundle.resolve("config.json"),
+        "{\"annotations\":{\"io.kubernetes.cri.container-type\":\""
+            + containerType
+            + "\"},"
             + "\"mounts\":[{\"destination\":\"/etc/hosts\",\"source\":\"/nowhere\"},"
-            + "{\"destination\":\"/dev/termination-log\",\"source\":\"" + terminationLog + "\"}],"
-            + "\"linux\":{\"cgroupsPath\":\"" + cgroupsPath + "\"}}");
+            + "{\"destination\":\"/dev/termination-log\",\"source\":\""
+            + terminationLog
+            + "\"}],"
+            + "\"linux\":{\"cgroupsPath\":\""
+            + cgroupsPath
+            + "\"}}");
     for (String controller : List.of("memory", "pids")) {
       Path dir = Files.createDirectories(cgroupRoot.resolve(controller + cgroupsPath));
       Files.writeString(dir.resolve("cgroup.procs"), "");
@@ -241,16 +286,20 @@ class RunscK8sWrapperTest {
     Process process = builder.start();
     String output;
     try (InputStream in = process.getInputStream()) {
-      output = new String(in.readAllBytes(), StandardCharsets.UTF_8); // EOF only when nobody holds the pipe
+      output =
+          new String(
+              in.readAllBytes(), StandardCharsets.UTF_8); // EOF only when nobody holds the pipe
     }
     assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    return new Result(process.exitValue(), output, TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start));
+    return new Result(
+        process.exitValue(), output, TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start));
   }
 
   private Path fakeRunsc() throws IOException {
     Path fake = tmp.resolve("fake-runsc");
     if (!Files.exists(fake)) {
-      try (InputStream in = getClass().getResourceAsStream("/dev/sandboxes/operator/scripts/fake-runsc")) {
+      try (InputStream in =
+          getClass().getResourceAsStream("/dev/sandboxes/operator/scripts/fake-runsc")) {
         Files.write(fake, in.readAllBytes());
       }
       Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwxr-xr-x"));

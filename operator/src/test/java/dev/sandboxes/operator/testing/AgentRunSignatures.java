@@ -12,20 +12,26 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The two AgentRun signature algorithms as their public sources document them (docs/providers/aliyun.md cites them), written from those
- * for the fake service: it must not share code with the operator's signers, or a shared mistake
- * would pass unnoticed.
+ * The two AgentRun signature algorithms as their public sources document them
+ * (docs/providers/aliyun.md cites them), written from those for the fake service: it must not share
+ * code with the operator's signers, or a shared mistake would pass unnoticed.
  */
 public final class AgentRunSignatures {
 
   private AgentRunSignatures() {}
 
   /**
-   * ACS3-HMAC-SHA256 over a received request. The signed-header list is used verbatim for the
-   * list line (Aliyun's Java signer may not sort it); the header lines are sorted by name.
+   * ACS3-HMAC-SHA256 over a received request. The signed-header list is used verbatim for the list
+   * line (Aliyun's Java signer may not sort it); the header lines are sorted by name.
    */
-  public static String acs3(String method, String rawPath, String rawQuery, Map<String, List<String>> headers,
-      String signedHeaders, String payloadHash, String secret) {
+  public static String acs3(
+      String method,
+      String rawPath,
+      String rawQuery,
+      Map<String, List<String>> headers,
+      String signedHeaders,
+      String payloadHash,
+      String secret) {
     StringBuilder canonical = new StringBuilder();
     canonical.append(method).append('\n');
     canonical.append(rawPath).append('\n');
@@ -34,17 +40,32 @@ public final class AgentRunSignatures {
     for (String name : signedHeaders.split(";")) {
       lines.put(name, headerValue(headers, name));
     }
-    lines.forEach((name, value) -> canonical.append(name).append(':').append(value == null ? "" : value.trim()).append('\n'));
+    lines.forEach(
+        (name, value) ->
+            canonical
+                .append(name)
+                .append(':')
+                .append(value == null ? "" : value.trim())
+                .append('\n'));
     canonical.append('\n'); // the separator after the header block, which ends in a newline itself
     canonical.append(signedHeaders).append('\n');
     canonical.append(payloadHash);
-    String stringToSign = "ACS3-HMAC-SHA256\n" + sha256Hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
+    String stringToSign =
+        "ACS3-HMAC-SHA256\n" + sha256Hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
     return HexFormat.of().formatHex(hmac(secret.getBytes(StandardCharsets.UTF_8), stringToSign));
   }
 
   /** AGENTRUN4-HMAC-SHA256 (the data plane's RAM signature) over a received request. */
-  public static String agentRun4(String method, String rawPath, String rawQuery, Map<String, List<String>> headers,
-      String signedHeaders, String payload, String secret, String day, String region) {
+  public static String agentRun4(
+      String method,
+      String rawPath,
+      String rawQuery,
+      Map<String, List<String>> headers,
+      String signedHeaders,
+      String payload,
+      String secret,
+      String day,
+      String region) {
     StringBuilder canonical = new StringBuilder();
     canonical.append(method.toUpperCase()).append('\n');
     canonical.append(rawPath.isEmpty() ? "/" : rawPath).append('\n');
@@ -56,7 +77,9 @@ public final class AgentRunSignatures {
     canonical.append('\n');
     canonical.append(signedHeaders).append('\n');
     canonical.append(payload);
-    String stringToSign = "AGENTRUN4-HMAC-SHA256\n" + sha256Hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
+    String stringToSign =
+        "AGENTRUN4-HMAC-SHA256\n"
+            + sha256Hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
     byte[] key = hmac(("aliyun_v4" + secret).getBytes(StandardCharsets.UTF_8), day);
     key = hmac(key, region);
     key = hmac(key, "agentrun");
@@ -64,7 +87,9 @@ public final class AgentRunSignatures {
     return HexFormat.of().formatHex(hmac(key, stringToSign));
   }
 
-  /** Query keys sorted; key and value percent-encoded (RFC 3986, "~" kept); empty value as "key=". */
+  /**
+   * Query keys sorted; key and value percent-encoded (RFC 3986, "~" kept); empty value as "key=".
+   */
   static String canonicalQuery(String rawQuery) {
     if (rawQuery == null || rawQuery.isEmpty()) {
       return "";
@@ -73,21 +98,26 @@ public final class AgentRunSignatures {
     for (String pair : rawQuery.split("&")) {
       int eq = pair.indexOf('=');
       String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      String value =
+          eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
       pairs.put(key, value);
     }
     StringBuilder text = new StringBuilder();
-    pairs.forEach((key, value) -> {
-      if (text.length() > 0) {
-        text.append('&');
-      }
-      text.append(encode(key)).append('=').append(encode(value));
-    });
+    pairs.forEach(
+        (key, value) -> {
+          if (text.length() > 0) {
+            text.append('&');
+          }
+          text.append(encode(key)).append('=').append(encode(value));
+        });
     return text.toString();
   }
 
   private static String encode(String value) {
-    return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20").replace("*", "%2A").replace("%7E", "~");
+    return URLEncoder.encode(value, StandardCharsets.UTF_8)
+        .replace("+", "%20")
+        .replace("*", "%2A")
+        .replace("%7E", "~");
   }
 
   static String headerValue(Map<String, List<String>> headers, String name) {

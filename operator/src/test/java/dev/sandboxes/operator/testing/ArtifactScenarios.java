@@ -54,7 +54,8 @@ public final class ArtifactScenarios {
     }
     assertThat(content[1048575]).isEqualTo((byte) (1048575 % 251));
     assertThat(artifacts.truncated()).isFalse();
-    assertThat(artifacts.omitted()).extracting(CollectedArtifacts.Omitted::name, CollectedArtifacts.Omitted::reason)
+    assertThat(artifacts.omitted())
+        .extracting(CollectedArtifacts.Omitted::name, CollectedArtifacts.Omitted::reason)
         .containsExactly(org.assertj.core.groups.Tuple.tuple("passwd", "Symlink"));
   }
 
@@ -85,13 +86,22 @@ public final class ArtifactScenarios {
     assertThat(report.status()).isEqualTo("ok");
     CollectedArtifacts artifacts = report.artifacts();
     assertThat(artifacts.files()).hasSize(10);
-    assertThat(artifacts.files()).extracting(Artifact::name).startsWith("file-01.txt").endsWith("file-10.txt");
-    assertThat(new String(artifacts.files().get(9).content(), StandardCharsets.UTF_8)).isEqualTo("10");
+    assertThat(artifacts.files())
+        .extracting(Artifact::name)
+        .startsWith("file-01.txt")
+        .endsWith("file-10.txt");
+    assertThat(new String(artifacts.files().get(9).content(), StandardCharsets.UTF_8))
+        .isEqualTo("10");
     assertThat(artifacts.truncated()).isTrue();
-    Map<String, String> omitted = artifacts.omitted().stream()
-        .collect(Collectors.toMap(CollectedArtifacts.Omitted::name, CollectedArtifacts.Omitted::reason));
-    assertThat(omitted).containsExactlyInAnyOrderEntriesOf(
-        Map.of("file-11.txt", "TooMany", "file-12.txt", "TooMany", "notes/hello.txt", "TooMany"));
+    Map<String, String> omitted =
+        artifacts.omitted().stream()
+            .collect(
+                Collectors.toMap(
+                    CollectedArtifacts.Omitted::name, CollectedArtifacts.Omitted::reason));
+    assertThat(omitted)
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of(
+                "file-11.txt", "TooMany", "file-12.txt", "TooMany", "notes/hello.txt", "TooMany"));
   }
 
   /** A line chart left open when main returns: it must come back as figure-1.png. */
@@ -106,7 +116,9 @@ public final class ArtifactScenarios {
     assertThat(outcome.exitCode()).as(outcome.stderr().text()).isZero();
     RunnerReport report = outcome.report().against(outcome.exitCode());
     assertThat(report.result().asText()).isEqualToIgnoringCase("agg");
-    assertThat(report.artifacts().files()).extracting(Artifact::name).containsExactly("figure-1.png");
+    assertThat(report.artifacts().files())
+        .extracting(Artifact::name)
+        .containsExactly("figure-1.png");
     byte[] png = report.artifacts().files().get(0).content();
     assertThat(png.length).isGreaterThan(1000);
     assertThat(new String(png, 1, 3, StandardCharsets.US_ASCII)).isEqualTo("PNG");

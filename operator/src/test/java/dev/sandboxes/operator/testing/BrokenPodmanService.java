@@ -36,15 +36,20 @@ public final class BrokenPodmanService implements AutoCloseable {
   /** Starts the service with podman's default rlimits; the test is skipped where it cannot run. */
   public static BrokenPodmanService start() {
     assumeTrue("root".equals(System.getProperty("user.name")), "starting podman needs root");
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/podman")), "podman is not installed (hack/sandbox-engine up)");
+    assumeTrue(
+        Files.isExecutable(Path.of("/usr/bin/podman")),
+        "podman is not installed (hack/sandbox-engine up)");
     // Makes sure the runtime image exists in the shared storage (the shared services' own start).
     DockerEngines.host("runc");
     try {
-      BrokenPodmanService service = new BrokenPodmanService(Files.createTempDirectory("broken-podman"));
+      BrokenPodmanService service =
+          new BrokenPodmanService(Files.createTempDirectory("broken-podman"));
       Path conf = service.dir.resolve("containers.conf");
       // The project's settings minus default_ulimits: cgroupfs and file events only because PID 1
       // is not systemd here (without them podman does not even start).
-      Files.writeString(conf, """
+      Files.writeString(
+          conf,
+          """
           [engine]
           cgroup_manager = "cgroupfs"
           events_logger = "file"
@@ -62,7 +67,10 @@ public final class BrokenPodmanService implements AutoCloseable {
     return "unix://" + socket;
   }
 
-  /** Restarts the service on the same socket with the machine's containers.conf (default_ulimits set). */
+  /**
+   * Restarts the service on the same socket with the machine's containers.conf (default_ulimits
+   * set).
+   */
   public void healed() {
     stop();
     launch(null);
@@ -87,7 +95,10 @@ public final class BrokenPodmanService implements AutoCloseable {
         }
         Thread.sleep(200);
       }
-      String log = Files.exists(dir.resolve("podman.log")) ? Files.readString(dir.resolve("podman.log")) : "";
+      String log =
+          Files.exists(dir.resolve("podman.log"))
+              ? Files.readString(dir.resolve("podman.log"))
+              : "";
       stop();
       assumeTrue(false, "the test's own podman service did not answer on " + socket + ": " + log);
     } catch (IOException e) {
@@ -104,10 +115,13 @@ public final class BrokenPodmanService implements AutoCloseable {
     }
     try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       channel.connect(UnixDomainSocketAddress.of(socket));
-      channel.write(ByteBuffer.wrap("GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
+      channel.write(
+          ByteBuffer.wrap(
+              "GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
       ByteBuffer answer = ByteBuffer.allocate(512);
       channel.read(answer);
-      return new String(answer.array(), 0, answer.position(), StandardCharsets.US_ASCII).startsWith("HTTP/1.");
+      return new String(answer.array(), 0, answer.position(), StandardCharsets.US_ASCII)
+          .startsWith("HTTP/1.");
     } catch (IOException e) {
       return false;
     }

@@ -9,17 +9,19 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The real Docker-API engines the tests use: podman services on one socket per OCI runtime, from
- * hack/sandbox-engine (docs/container-engine.md: podman ignores HostConfig.Runtime, so the socket selects
- * it). Found through SANDBOX_DOCKER_HOST_RUNC / _RUNSC, else at the script's default paths; when
- * a socket is absent and the tests run as root, the script starts the services (again: on a shared
- * machine someone else's run may have stopped them since). Otherwise the test is skipped with the
- * reason.
+ * hack/sandbox-engine (docs/container-engine.md: podman ignores HostConfig.Runtime, so the socket
+ * selects it). Found through SANDBOX_DOCKER_HOST_RUNC / _RUNSC, else at the script's default paths;
+ * when a socket is absent and the tests run as root, the script starts the services (again: on a
+ * shared machine someone else's run may have stopped them since). Otherwise the test is skipped
+ * with the reason.
  */
 public final class DockerEngines {
 
   private static final Path DEFAULT_DIR = Path.of("/run/sandbox-operator/engine");
+
   /** After a failed start, how long before another test may try again. */
   private static final long RETRY_AFTER_NANOS = TimeUnit.MINUTES.toNanos(5);
+
   private static volatile String setupFailure;
   private static long lastFailedStart;
 
@@ -28,7 +30,10 @@ public final class DockerEngines {
   /** The Docker host for a runtime (runc or runsc), or the test is skipped saying why. */
   public static String host(String runtime) {
     String fromEnv = System.getenv("SANDBOX_DOCKER_HOST_" + runtime.toUpperCase());
-    String host = fromEnv != null && !fromEnv.isBlank() ? fromEnv : "unix://" + DEFAULT_DIR.resolve("podman-" + runtime + ".sock");
+    String host =
+        fromEnv != null && !fromEnv.isBlank()
+            ? fromEnv
+            : "unix://" + DEFAULT_DIR.resolve("podman-" + runtime + ".sock");
     if (!host.startsWith("unix://")) {
       return host; // a remote engine: nothing to start here
     }
@@ -36,9 +41,16 @@ public final class DockerEngines {
     if (!Files.exists(socket)) {
       startEngines();
     }
-    assumeTrue(Files.exists(socket),
-        "no podman " + runtime + " socket at " + socket + (setupFailure == null ? "" : ": " + setupFailure)
-            + " (run hack/sandbox-engine up as root, or set SANDBOX_DOCKER_HOST_" + runtime.toUpperCase() + ")");
+    assumeTrue(
+        Files.exists(socket),
+        "no podman "
+            + runtime
+            + " socket at "
+            + socket
+            + (setupFailure == null ? "" : ": " + setupFailure)
+            + " (run hack/sandbox-engine up as root, or set SANDBOX_DOCKER_HOST_"
+            + runtime.toUpperCase()
+            + ")");
     return host;
   }
 

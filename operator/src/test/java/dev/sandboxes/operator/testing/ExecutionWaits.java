@@ -19,27 +19,41 @@ public final class ExecutionWaits {
   /** Waits until the execution is in the phase, and returns it. */
   public static CodeExecution awaitPhase(Supplier<CodeExecution> read, Phase phase) {
     return await()
-        .failFast(() -> {
-          CodeExecution cx = read.get();
-          if (cx != null && cx.getStatus() != null && passed(cx.getStatus().getPhase(), phase)) {
-            throw new AssertionError(describe(cx) + " can no longer reach phase " + phase);
-          }
-        })
-        .until(read::get, cx -> cx != null && cx.getStatus() != null && cx.getStatus().getPhase() == phase);
+        .failFast(
+            () -> {
+              CodeExecution cx = read.get();
+              if (cx != null
+                  && cx.getStatus() != null
+                  && passed(cx.getStatus().getPhase(), phase)) {
+                throw new AssertionError(describe(cx) + " can no longer reach phase " + phase);
+              }
+            })
+        .until(
+            read::get,
+            cx -> cx != null && cx.getStatus() != null && cx.getStatus().getPhase() == phase);
   }
 
   /** Waits until the execution's condition of this type has the reason, and returns it. */
-  public static CodeExecution awaitReason(Supplier<CodeExecution> read, String type, String reason) {
+  public static CodeExecution awaitReason(
+      Supplier<CodeExecution> read, String type, String reason) {
     return await()
-        .failFast(() -> {
-          CodeExecution cx = read.get();
-          if (cx != null && cx.getStatus() != null && terminal(cx.getStatus().getPhase())
-              && !reason.equals(Conditions.reason(cx.getStatus().getConditions(), type))) {
-            throw new AssertionError(describe(cx) + " finished without reason " + reason + " on " + type);
-          }
-        })
-        .until(read::get, cx -> cx != null && cx.getStatus() != null
-            && reason.equals(Conditions.reason(cx.getStatus().getConditions(), type)));
+        .failFast(
+            () -> {
+              CodeExecution cx = read.get();
+              if (cx != null
+                  && cx.getStatus() != null
+                  && terminal(cx.getStatus().getPhase())
+                  && !reason.equals(Conditions.reason(cx.getStatus().getConditions(), type))) {
+                throw new AssertionError(
+                    describe(cx) + " finished without reason " + reason + " on " + type);
+              }
+            })
+        .until(
+            read::get,
+            cx ->
+                cx != null
+                    && cx.getStatus() != null
+                    && reason.equals(Conditions.reason(cx.getStatus().getConditions(), type)));
   }
 
   /** Whether an execution in phase {@code now} can never be in {@code wanted} again. */
@@ -55,7 +69,12 @@ public final class ExecutionWaits {
   }
 
   private static String describe(CodeExecution cx) {
-    return "CodeExecution " + cx.getMetadata().getName() + " is " + cx.getStatus().getPhase() + " ("
-        + cx.getStatus().getMessage() + ")";
+    return "CodeExecution "
+        + cx.getMetadata().getName()
+        + " is "
+        + cx.getStatus().getPhase()
+        + " ("
+        + cx.getStatus().getMessage()
+        + ")";
   }
 }

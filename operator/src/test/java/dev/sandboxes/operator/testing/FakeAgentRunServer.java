@@ -40,11 +40,11 @@ import java.util.stream.Stream;
  * plane (templates, sandbox listing and the control-plane sandbox operations; ACS3-HMAC-SHA256
  * checked with an independent implementation, {@link AgentRunSignatures}) and a data plane (the
  * sandbox lifecycle as the official SDK uses it, health, files, shell commands;
- * AGENTRUN4-HMAC-SHA256 checked). Commands really run, in a local shell in a directory per
- * sandbox, so python3 and node produce genuine results; the gateway answers 504 when a command
- * passes 30 s. Deleted sandboxes linger in listings as TERMINATED. Faults are injected on demand:
- * scripted errors, HTML 502s from the gateway, throttling of any operation, a quota, delays,
- * vanishing sandboxes, refused sandbox ids, templates the service refuses.
+ * AGENTRUN4-HMAC-SHA256 checked). Commands really run, in a local shell in a directory per sandbox,
+ * so python3 and node produce genuine results; the gateway answers 504 when a command passes 30 s.
+ * Deleted sandboxes linger in listings as TERMINATED. Faults are injected on demand: scripted
+ * errors, HTML 502s from the gateway, throttling of any operation, a quota, delays, vanishing
+ * sandboxes, refused sandbox ids, templates the service refuses.
  */
 public final class FakeAgentRunServer implements AutoCloseable {
 
@@ -55,11 +55,13 @@ public final class FakeAgentRunServer implements AutoCloseable {
   private static final String VERSION = "2025-09-10";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Duration CLOCK_SKEW = Duration.ofMinutes(15);
+
   /** The gateway's limit on a synchronous call (CI-V1-DOC, RAGFlow; the 504 per issue 14). */
   public static final Duration GATEWAY_TIMEOUT = Duration.ofSeconds(30);
 
   /** A request as the fake received it, for assertions. */
-  public record Recorded(String plane, String method, String path, String action, String body, long receivedNanos) {}
+  public record Recorded(
+      String plane, String method, String path, String action, String body, long receivedNanos) {}
 
   /** A template's state. */
   private static final class Template {
@@ -90,7 +92,14 @@ public final class FakeAgentRunServer implements AutoCloseable {
     final AtomicInteger healthChecksUntilOk;
     final Set<Process> processes = ConcurrentHashMap.newKeySet();
 
-    Sandbox(String id, String template, int idleTimeoutSeconds, Path root, Instant createdAt, int polls, int health) {
+    Sandbox(
+        String id,
+        String template,
+        int idleTimeoutSeconds,
+        Path root,
+        Instant createdAt,
+        int polls,
+        int health) {
       this.id = id;
       this.template = template;
       this.idleTimeoutSeconds = idleTimeoutSeconds;
@@ -103,22 +112,27 @@ public final class FakeAgentRunServer implements AutoCloseable {
   }
 
   /** A scripted failure of the next calls of one operation. */
-  private record Fault(int status, String code, String message, Long retryAfterMillis, AtomicInteger remaining) {}
+  private record Fault(
+      int status, String code, String message, Long retryAfterMillis, AtomicInteger remaining) {}
 
   private final HttpServer control;
   private final HttpServer data;
-  private final ExecutorService executor = Executors.newCachedThreadPool(r -> {
-    Thread thread = new Thread(r, "fake-agentrun");
-    thread.setDaemon(true);
-    return thread;
-  });
+  private final ExecutorService executor =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread thread = new Thread(r, "fake-agentrun");
+            thread.setDaemon(true);
+            return thread;
+          });
   private final Path workRoot;
   private final Map<String, Template> templates = new ConcurrentHashMap<>();
   private final Map<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
   private final Set<String> createdIds = ConcurrentHashMap.newKeySet();
   private final Set<String> deletedIds = ConcurrentHashMap.newKeySet();
+
   /** Deleted or vanished sandboxes: gone from the data plane, still listed as TERMINATED. */
   private final Map<String, Sandbox> terminated = new ConcurrentHashMap<>();
+
   private final Set<String> nonces = ConcurrentHashMap.newKeySet();
   private final List<Recorded> requests = new CopyOnWriteArrayList<>();
   private final Map<String, List<Fault>> faults = new ConcurrentHashMap<>();
@@ -137,7 +151,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
   private volatile boolean wrapCommandResult = true;
   private volatile Duration gatewayTimeout = GATEWAY_TIMEOUT;
   private volatile Pattern sandboxIdFormat = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
-  private volatile Response duplicateIdAnswer = error(409, "SandboxAlreadyExists", "sandbox already exists");
+  private volatile Response duplicateIdAnswer =
+      error(409, "SandboxAlreadyExists", "sandbox already exists");
   private volatile boolean privateNeedsVpc;
   private final Map<String, AtomicInteger> gatewayErrors = new ConcurrentHashMap<>();
 
@@ -183,7 +198,9 @@ public final class FakeAgentRunServer implements AutoCloseable {
 
   /** Adds a template in a given status with a networkMode (PUBLIC, PRIVATE, PUBLIC_AND_PRIVATE). */
   public FakeAgentRunServer withTemplate(String name, String status, String networkMode) {
-    templates.put(name, new Template(name, "CodeInterpreter", networkMode, status, Integer.MAX_VALUE)); // stays
+    templates.put(
+        name,
+        new Template(name, "CodeInterpreter", networkMode, status, Integer.MAX_VALUE)); // stays
     return this;
   }
 
@@ -193,7 +210,9 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return this;
   }
 
-  /** Client-chosen sandbox ids must match this (the real format is undocumented); others get 400. */
+  /**
+   * Client-chosen sandbox ids must match this (the real format is undocumented); others get 400.
+   */
   public FakeAgentRunServer sandboxIdFormat(String regex) {
     this.sandboxIdFormat = Pattern.compile(regex);
     return this;
@@ -205,13 +224,18 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return this;
   }
 
-  /** CreateTemplate refuses networkMode PRIVATE without a VPC (a possibility no source rules out). */
+  /**
+   * CreateTemplate refuses networkMode PRIVATE without a VPC (a possibility no source rules out).
+   */
   public FakeAgentRunServer privateNetworkNeedsVpc(boolean needsVpc) {
     this.privateNeedsVpc = needsVpc;
     return this;
   }
 
-  /** The next {@code times} calls of an operation get the load balancer's HTML page with this status (502, 503). */
+  /**
+   * The next {@code times} calls of an operation get the load balancer's HTML page with this status
+   * (502, 503).
+   */
   public FakeAgentRunServer gatewayErrorNext(String operation, int times, int status) {
     gatewayErrors.put(operation + "#" + status, new AtomicInteger(times));
     return this;
@@ -235,13 +259,17 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return this;
   }
 
-  /** Whether the command answer is wrapped in the code/data envelope (both shapes are documented). */
+  /**
+   * Whether the command answer is wrapped in the code/data envelope (both shapes are documented).
+   */
   public FakeAgentRunServer wrapCommandResult(boolean wrap) {
     this.wrapCommandResult = wrap;
     return this;
   }
 
-  /** At most this many live sandboxes; CreateSandbox beyond it answers 429 with x-acs-retry-after. */
+  /**
+   * At most this many live sandboxes; CreateSandbox beyond it answers 429 with x-acs-retry-after.
+   */
   public FakeAgentRunServer maxSandboxes(int max, long retryAfterMillis) {
     this.maxSandboxes = max;
     this.quotaRetryAfterMillis = retryAfterMillis;
@@ -249,21 +277,34 @@ public final class FakeAgentRunServer implements AutoCloseable {
   }
 
   /** The next {@code times} calls of an operation (CreateSandbox, RunCommand, …) fail like this. */
-  public FakeAgentRunServer failNext(String operation, int times, int status, String code, String message) {
-    faults.computeIfAbsent(operation, k -> new CopyOnWriteArrayList<>())
+  public FakeAgentRunServer failNext(
+      String operation, int times, int status, String code, String message) {
+    faults
+        .computeIfAbsent(operation, k -> new CopyOnWriteArrayList<>())
         .add(new Fault(status, code, message, null, new AtomicInteger(times)));
     return this;
   }
 
-  /** The next {@code times} calls of an operation are throttled: 429 with x-acs-retry-after in ms. */
+  /**
+   * The next {@code times} calls of an operation are throttled: 429 with x-acs-retry-after in ms.
+   */
   public FakeAgentRunServer throttleNext(String operation, int times, long retryAfterMillis) {
-    faults.computeIfAbsent(operation, k -> new CopyOnWriteArrayList<>())
-        .add(new Fault(429, "Throttling.User", "Request was denied due to user flow control.", retryAfterMillis,
-            new AtomicInteger(times)));
+    faults
+        .computeIfAbsent(operation, k -> new CopyOnWriteArrayList<>())
+        .add(
+            new Fault(
+                429,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+                retryAfterMillis,
+                new AtomicInteger(times)));
     return this;
   }
 
-  /** Every call of an operation is carried out at once but answered only after this delay (Duration.ZERO removes it). */
+  /**
+   * Every call of an operation is carried out at once but answered only after this delay
+   * (Duration.ZERO removes it).
+   */
   public FakeAgentRunServer delay(String operation, Duration delay) {
     delays.put(operation, delay);
     return this;
@@ -361,9 +402,20 @@ public final class FakeAgentRunServer implements AutoCloseable {
       byte[] body = exchange.getRequestBody().readAllBytes();
       String method = exchange.getRequestMethod();
       String path = exchange.getRequestURI().getRawPath();
-      String action = "control".equals(plane) ? controlAction(method, path) : dataAction(method, path);
-      requests.add(new Recorded(plane, method, path, action, new String(body, StandardCharsets.UTF_8), System.nanoTime()));
-      Response response = "control".equals(plane) ? control(exchange, method, path, action, body) : data(exchange, method, path, action, body);
+      String action =
+          "control".equals(plane) ? controlAction(method, path) : dataAction(method, path);
+      requests.add(
+          new Recorded(
+              plane,
+              method,
+              path,
+              action,
+              new String(body, StandardCharsets.UTF_8),
+              System.nanoTime()));
+      Response response =
+          "control".equals(plane)
+              ? control(exchange, method, path, action, body)
+              : data(exchange, method, path, action, body);
       // The service did the work; only its answer is late (a client that gave up never sees it),
       // as when an answer is lost on the way back.
       Duration delay = action == null ? null : delays.get(action);
@@ -395,14 +447,19 @@ public final class FakeAgentRunServer implements AutoCloseable {
 
   private long send(HttpExchange exchange, Response response) throws IOException {
     String requestId = "fake-" + requestIds.incrementAndGet();
-    if (response.body() instanceof ObjectNode object && (object.has("code") || object.has("Code"))) {
+    if (response.body() instanceof ObjectNode object
+        && (object.has("code") || object.has("Code"))) {
       object = object.deepCopy();
       object.put(object.has("Code") ? "RequestId" : "requestId", requestId);
       response = new Response(response.status(), object, response.headers(), response.html());
     }
-    byte[] bytes = response.html() != null
-        ? response.html().getBytes(StandardCharsets.UTF_8) : JSON.writeValueAsBytes(response.body());
-    exchange.getResponseHeaders().set("Content-Type", response.html() != null ? "text/html" : "application/json");
+    byte[] bytes =
+        response.html() != null
+            ? response.html().getBytes(StandardCharsets.UTF_8)
+            : JSON.writeValueAsBytes(response.body());
+    exchange
+        .getResponseHeaders()
+        .set("Content-Type", response.html() != null ? "text/html" : "application/json");
     exchange.getResponseHeaders().set("x-acs-request-id", requestId);
     response.headers().forEach((k, v) -> exchange.getResponseHeaders().set(k, v));
     exchange.sendResponseHeaders(response.status(), bytes.length);
@@ -440,11 +497,23 @@ public final class FakeAgentRunServer implements AutoCloseable {
   private Response injected(String action) {
     if (action != null) {
       for (Map.Entry<String, AtomicInteger> gateway : gatewayErrors.entrySet()) {
-        if (gateway.getKey().startsWith(action + "#") && gateway.getValue().getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        if (gateway.getKey().startsWith(action + "#")
+            && gateway.getValue().getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
           int status = Integer.parseInt(gateway.getKey().substring(action.length() + 1));
-          String title = status + (status == 502 ? " Bad Gateway" : status == 503 ? " Service Unavailable" : " Error");
-          return new Response(status, null, Map.of(), "<html><head><title>" + title + "</title></head><body><center><h1>"
-              + title + "</h1></center></body></html>");
+          String title =
+              status
+                  + (status == 502
+                      ? " Bad Gateway"
+                      : status == 503 ? " Service Unavailable" : " Error");
+          return new Response(
+              status,
+              null,
+              Map.of(),
+              "<html><head><title>"
+                  + title
+                  + "</title></head><body><center><h1>"
+                  + title
+                  + "</h1></center></body></html>");
         }
       }
     }
@@ -456,7 +525,10 @@ public final class FakeAgentRunServer implements AutoCloseable {
       if (fault.remaining().getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
         Response response = error(fault.status(), fault.code(), fault.message());
         if (fault.retryAfterMillis() != null) {
-          return new Response(response.status(), response.body(), Map.of("x-acs-retry-after", String.valueOf(fault.retryAfterMillis())));
+          return new Response(
+              response.status(),
+              response.body(),
+              Map.of("x-acs-retry-after", String.valueOf(fault.retryAfterMillis())));
         }
         return response;
       }
@@ -468,13 +540,16 @@ public final class FakeAgentRunServer implements AutoCloseable {
 
   private static final Pattern TEMPLATE = Pattern.compile("^/" + VERSION + "/templates/([^/]+)$");
   private static final Pattern SANDBOX = Pattern.compile("^/" + VERSION + "/sandboxes/([^/]+)$");
-  private static final Pattern SANDBOX_STOP = Pattern.compile("^/" + VERSION + "/sandboxes/([^/]+)/stop$");
+  private static final Pattern SANDBOX_STOP =
+      Pattern.compile("^/" + VERSION + "/sandboxes/([^/]+)/stop$");
 
   private static String controlAction(String method, String path) {
     String templates = "/" + VERSION + "/templates";
     String sandboxes = "/" + VERSION + "/sandboxes";
     if (path.equals(templates)) {
-      return method.equals("GET") ? "ListTemplates" : method.equals("POST") ? "CreateTemplate" : null;
+      return method.equals("GET")
+          ? "ListTemplates"
+          : method.equals("POST") ? "CreateTemplate" : null;
     }
     if (TEMPLATE.matcher(path).matches()) {
       return switch (method) {
@@ -485,7 +560,9 @@ public final class FakeAgentRunServer implements AutoCloseable {
       };
     }
     if (path.equals(sandboxes)) {
-      return method.equals("GET") ? "ListSandboxes" : method.equals("POST") ? "CreateSandbox" : null;
+      return method.equals("GET")
+          ? "ListSandboxes"
+          : method.equals("POST") ? "CreateSandbox" : null;
     }
     if (SANDBOX_STOP.matcher(path).matches()) {
       return method.equals("POST") ? "StopSandbox" : null;
@@ -496,7 +573,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return null;
   }
 
-  private Response control(HttpExchange exchange, String method, String path, String action, byte[] body) {
+  private Response control(
+      HttpExchange exchange, String method, String path, String action, byte[] body) {
     Response denied = checkAcs3(exchange, method, action, body);
     if (denied != null) {
       return denied;
@@ -522,20 +600,29 @@ public final class FakeAgentRunServer implements AutoCloseable {
     };
   }
 
-  /** Checks the ACS3-HMAC-SHA256 signature and the V3 headers; answers like the gateway on failure. */
+  /**
+   * Checks the ACS3-HMAC-SHA256 signature and the V3 headers; answers like the gateway on failure.
+   */
   private Response checkAcs3(HttpExchange exchange, String method, String action, byte[] body) {
     Map<String, List<String>> headers = exchange.getRequestHeaders();
     String authorization = AgentRunSignatures.headerValue(headers, "authorization");
     if (authorization == null || !authorization.startsWith("ACS3-HMAC-SHA256 ")) {
-      return reject(gatewayError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."));
+      return reject(
+          gatewayError(
+              400,
+              "IncompleteSignature",
+              "The request signature does not conform to Aliyun standards."));
     }
-    Matcher parts = Pattern.compile("Credential=([^,]+),SignedHeaders=([^,]+),Signature=([0-9a-f]+)")
-        .matcher(authorization.substring("ACS3-HMAC-SHA256 ".length()).replace(" ", ""));
+    Matcher parts =
+        Pattern.compile("Credential=([^,]+),SignedHeaders=([^,]+),Signature=([0-9a-f]+)")
+            .matcher(authorization.substring("ACS3-HMAC-SHA256 ".length()).replace(" ", ""));
     if (!parts.matches()) {
-      return reject(gatewayError(400, "IncompleteSignature", "The Authorization header is malformed."));
+      return reject(
+          gatewayError(400, "IncompleteSignature", "The Authorization header is malformed."));
     }
     if (!ACCESS_KEY_ID.equals(parts.group(1))) {
-      return reject(gatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."));
+      return reject(
+          gatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."));
     }
     if (!VERSION.equals(AgentRunSignatures.headerValue(headers, "x-acs-version"))) {
       return gatewayError(400, "InvalidVersion", "Specified parameter Version is not valid.");
@@ -553,19 +640,40 @@ public final class FakeAgentRunServer implements AutoCloseable {
     }
     String payloadHash = AgentRunSignatures.headerValue(headers, "x-acs-content-sha256");
     if (!AgentRunSignatures.sha256Hex(body).equals(payloadHash)) {
-      return reject(gatewayError(400, "ContentSHA256NotMatched", "x-acs-content-sha256 is not the SHA-256 of the body."));
+      return reject(
+          gatewayError(
+              400,
+              "ContentSHA256NotMatched",
+              "x-acs-content-sha256 is not the SHA-256 of the body."));
     }
     String signedHeaders = parts.group(2);
     List<String> signed = List.of(signedHeaders.split(";"));
-    for (String required : List.of("host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version")) {
+    for (String required :
+        List.of(
+            "host",
+            "x-acs-action",
+            "x-acs-content-sha256",
+            "x-acs-date",
+            "x-acs-signature-nonce",
+            "x-acs-version")) {
       if (!signed.contains(required)) {
-        return reject(gatewayError(400, "IncompleteSignature", "Header " + required + " must be signed."));
+        return reject(
+            gatewayError(400, "IncompleteSignature", "Header " + required + " must be signed."));
       }
     }
-    String expected = AgentRunSignatures.acs3(method, exchange.getRequestURI().getRawPath(), exchange.getRequestURI().getRawQuery(),
-        headers, signedHeaders, payloadHash, ACCESS_KEY_SECRET);
+    String expected =
+        AgentRunSignatures.acs3(
+            method,
+            exchange.getRequestURI().getRawPath(),
+            exchange.getRequestURI().getRawQuery(),
+            headers,
+            signedHeaders,
+            payloadHash,
+            ACCESS_KEY_SECRET);
     if (!expected.equals(parts.group(3))) {
-      return reject(gatewayError(400, "SignatureDoesNotMatch", "Specified signature does not match our calculation."));
+      return reject(
+          gatewayError(
+              400, "SignatureDoesNotMatch", "Specified signature does not match our calculation."));
     }
     return null;
   }
@@ -579,11 +687,15 @@ public final class FakeAgentRunServer implements AutoCloseable {
     try {
       Instant sent = Instant.parse(date);
       if (Duration.between(sent, Instant.now()).abs().compareTo(CLOCK_SKEW) > 0) {
-        return gatewayError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+        return gatewayError(
+            400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
       }
       return null;
     } catch (RuntimeException e) {
-      return gatewayError(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
+      return gatewayError(
+          400,
+          "InvalidTimeStamp.Format",
+          "Specified time stamp or date value is not well formatted.");
     }
   }
 
@@ -591,7 +703,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
     Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
     int size = Integer.parseInt(query.getOrDefault("pageSize", "20"));
     int number = Integer.parseInt(query.getOrDefault("pageNumber", "1"));
-    List<Template> all = templates.values().stream().sorted(Comparator.comparing(t -> t.name)).toList();
+    List<Template> all =
+        templates.values().stream().sorted(Comparator.comparing(t -> t.name)).toList();
     ArrayNode items = JSON.createArrayNode();
     all.stream().skip((long) (number - 1) * size).limit(size).forEach(t -> items.add(template(t)));
     ObjectNode page = JSON.createObjectNode();
@@ -603,18 +716,29 @@ public final class FakeAgentRunServer implements AutoCloseable {
   }
 
   private Response createTemplate(JsonNode body) {
-    for (String field : List.of("templateName", "templateType", "cpu", "memory", "networkConfiguration")) {
+    for (String field :
+        List.of("templateName", "templateType", "cpu", "memory", "networkConfiguration")) {
       if (body == null || !body.hasNonNull(field)) {
         return error(400, "MissingParameter", field + " is required");
       }
     }
     String name = body.get("templateName").asText();
     String networkMode = body.path("networkConfiguration").path("networkMode").asText("PUBLIC");
-    if (privateNeedsVpc && networkMode.equals("PRIVATE") && !body.path("networkConfiguration").hasNonNull("vpcId")) {
-      return error(400, "InvalidParameter", "networkConfiguration.vpcId is required when networkMode is PRIVATE");
+    if (privateNeedsVpc
+        && networkMode.equals("PRIVATE")
+        && !body.path("networkConfiguration").hasNonNull("vpcId")) {
+      return error(
+          400,
+          "InvalidParameter",
+          "networkConfiguration.vpcId is required when networkMode is PRIVATE");
     }
-    Template template = new Template(name, body.get("templateType").asText(), networkMode,
-        templatePollsUntilReady > 0 ? "CREATING" : "READY", templatePollsUntilReady);
+    Template template =
+        new Template(
+            name,
+            body.get("templateType").asText(),
+            networkMode,
+            templatePollsUntilReady > 0 ? "CREATING" : "READY",
+            templatePollsUntilReady);
     if (templates.putIfAbsent(name, template) != null) {
       return error(409, "TemplateAlreadyExists", "template " + name + " already exists");
     }
@@ -655,7 +779,10 @@ public final class FakeAgentRunServer implements AutoCloseable {
     if (!"READY".equals(template.status)) {
       return error(400, "TemplateNotReady", "template " + name + " is " + template.status);
     }
-    String id = body.hasNonNull("sandboxId") ? body.get("sandboxId").asText() : "01" + Long.toHexString(System.nanoTime());
+    String id =
+        body.hasNonNull("sandboxId")
+            ? body.get("sandboxId").asText()
+            : "01" + Long.toHexString(System.nanoTime());
     if (body.hasNonNull("sandboxId") && !sandboxIdFormat.matcher(id).matches()) {
       return error(400, "InvalidParameter", "The parameter sandboxId is invalid");
     }
@@ -664,11 +791,29 @@ public final class FakeAgentRunServer implements AutoCloseable {
         return duplicateIdAnswer;
       }
       if (sandboxes.size() >= maxSandboxes) {
-        Response quota = error(429, "SandboxQuotaExceeded", "the number of sandboxes exceeds the account quota of " + maxSandboxes);
-        return new Response(quota.status(), quota.body(), Map.of("x-acs-retry-after", String.valueOf(quotaRetryAfterMillis)));
+        Response quota =
+            error(
+                429,
+                "SandboxQuotaExceeded",
+                "the number of sandboxes exceeds the account quota of " + maxSandboxes);
+        return new Response(
+            quota.status(),
+            quota.body(),
+            Map.of("x-acs-retry-after", String.valueOf(quotaRetryAfterMillis)));
       }
-      int idle = body.hasNonNull("sandboxIdleTimeoutSeconds") ? body.get("sandboxIdleTimeoutSeconds").asInt() : 1800;
-      Sandbox sandbox = new Sandbox(id, name, idle, sandboxDir(id), Instant.now(), sandboxPollsUntilReady, healthChecksUntilOk);
+      int idle =
+          body.hasNonNull("sandboxIdleTimeoutSeconds")
+              ? body.get("sandboxIdleTimeoutSeconds").asInt()
+              : 1800;
+      Sandbox sandbox =
+          new Sandbox(
+              id,
+              name,
+              idle,
+              sandboxDir(id),
+              Instant.now(),
+              sandboxPollsUntilReady,
+              healthChecksUntilOk);
       sandboxes.put(id, sandbox);
       createdIds.add(id);
       return ok(sandbox(sandbox));
@@ -727,9 +872,11 @@ public final class FakeAgentRunServer implements AutoCloseable {
     int max = Integer.parseInt(query.getOrDefault("maxResults", "10"));
     int start = Integer.parseInt(query.getOrDefault("nextToken", "0"));
     String template = query.get("templateName");
-    List<Sandbox> all = Stream.concat(sandboxes.values().stream(), terminated.values().stream())
-        .filter(s -> template == null || template.equals(s.template))
-        .sorted(Comparator.comparing(s -> s.id)).toList();
+    List<Sandbox> all =
+        Stream.concat(sandboxes.values().stream(), terminated.values().stream())
+            .filter(s -> template == null || template.equals(s.template))
+            .sorted(Comparator.comparing(s -> s.id))
+            .toList();
     ArrayNode items = JSON.createArrayNode();
     all.stream().skip(start).limit(max).forEach(s -> items.add(sandbox(s)));
     ObjectNode page = JSON.createObjectNode();
@@ -781,7 +928,9 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return null;
   }
 
-  private Response data(HttpExchange exchange, String method, String path, String action, byte[] body) throws InterruptedException {
+  private Response data(
+      HttpExchange exchange, String method, String path, String action, byte[] body)
+      throws InterruptedException {
     if (path.startsWith("/" + VERSION + "/")) {
       return error(400, "ERR_BAD_REQUEST", "Invalid request uri");
     }
@@ -799,10 +948,11 @@ public final class FakeAgentRunServer implements AutoCloseable {
     switch (action) {
       case "CreateSandbox":
         return createSandbox(parse(body));
-      case "GetSandbox": {
-        String id = group(DATA_SANDBOX, path);
-        return sandboxes.containsKey(id) ? getSandbox(id) : notFound(id, false);
-      }
+      case "GetSandbox":
+        {
+          String id = group(DATA_SANDBOX, path);
+          return sandboxes.containsKey(id) ? getSandbox(id) : notFound(id, false);
+        }
       case "DeleteSandbox":
         return deleteSandbox(group(DATA_SANDBOX, path), true);
       case "StopSandbox":
@@ -810,11 +960,12 @@ public final class FakeAgentRunServer implements AutoCloseable {
       default:
         break;
     }
-    Pattern pattern = switch (action) {
-      case "SandboxHealth" -> HEALTH;
-      case "WriteFile" -> FILES;
-      default -> COMMAND;
-    };
+    Pattern pattern =
+        switch (action) {
+          case "SandboxHealth" -> HEALTH;
+          case "WriteFile" -> FILES;
+          default -> COMMAND;
+        };
     Sandbox sandbox = sandboxes.get(group(pattern, path));
     if (sandbox == null) {
       return error(404, "SandboxNotFound", "sandbox " + group(pattern, path) + " not found");
@@ -834,8 +985,10 @@ public final class FakeAgentRunServer implements AutoCloseable {
     if (authorization == null || !authorization.startsWith("AGENTRUN4-HMAC-SHA256 ")) {
       return reject(error(401, "Unauthorized", "missing Agentrun-Authorization"));
     }
-    Matcher parts = Pattern.compile("Credential=([^/]+)/(\\d{8})/([^/]+)/agentrun/aliyun_v4_request,SignedHeaders=([^,]+),Signature=([0-9a-f]+)")
-        .matcher(authorization.substring("AGENTRUN4-HMAC-SHA256 ".length()).replace(" ", ""));
+    Matcher parts =
+        Pattern.compile(
+                "Credential=([^/]+)/(\\d{8})/([^/]+)/agentrun/aliyun_v4_request,SignedHeaders=([^,]+),Signature=([0-9a-f]+)")
+            .matcher(authorization.substring("AGENTRUN4-HMAC-SHA256 ".length()).replace(" ", ""));
     if (!parts.matches()) {
       return reject(error(401, "Unauthorized", "malformed Agentrun-Authorization"));
     }
@@ -843,7 +996,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
       return reject(error(403, "InvalidAccessKeyId.NotFound", "the access key does not exist"));
     }
     if (!REGION.equals(parts.group(3))) {
-      return reject(error(403, "SignatureDoesNotMatch", "the credential scope names another region"));
+      return reject(
+          error(403, "SignatureDoesNotMatch", "the credential scope names another region"));
     }
     String date = AgentRunSignatures.headerValue(headers, "x-acs-date");
     Response dateProblem = checkDate(date);
@@ -851,18 +1005,35 @@ public final class FakeAgentRunServer implements AutoCloseable {
       return dateProblem;
     }
     if (!parts.group(2).equals(date.substring(0, 10).replace("-", ""))) {
-      return reject(error(403, "SignatureDoesNotMatch", "the credential scope date is not x-acs-date's day"));
+      return reject(
+          error(403, "SignatureDoesNotMatch", "the credential scope date is not x-acs-date's day"));
     }
     String payload = AgentRunSignatures.headerValue(headers, "x-acs-content-sha256");
-    if (!"UNSIGNED-PAYLOAD".equals(payload) && !AgentRunSignatures.sha256Hex(body).equals(payload)) {
-      return reject(error(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body"));
+    if (!"UNSIGNED-PAYLOAD".equals(payload)
+        && !AgentRunSignatures.sha256Hex(body).equals(payload)) {
+      return reject(
+          error(403, "SignatureDoesNotMatch", "x-acs-content-sha256 does not match the body"));
     }
     String signedHeaders = parts.group(4);
-    if (!List.of(signedHeaders.split(";")).containsAll(List.of("host", "x-acs-date", "x-acs-content-sha256"))) {
-      return reject(error(403, "SignatureDoesNotMatch", "host, x-acs-date and x-acs-content-sha256 must be signed"));
+    if (!List.of(signedHeaders.split(";"))
+        .containsAll(List.of("host", "x-acs-date", "x-acs-content-sha256"))) {
+      return reject(
+          error(
+              403,
+              "SignatureDoesNotMatch",
+              "host, x-acs-date and x-acs-content-sha256 must be signed"));
     }
-    String expected = AgentRunSignatures.agentRun4(method, exchange.getRequestURI().getRawPath(), exchange.getRequestURI().getRawQuery(),
-        headers, signedHeaders, payload, ACCESS_KEY_SECRET, parts.group(2), parts.group(3));
+    String expected =
+        AgentRunSignatures.agentRun4(
+            method,
+            exchange.getRequestURI().getRawPath(),
+            exchange.getRequestURI().getRawQuery(),
+            headers,
+            signedHeaders,
+            payload,
+            ACCESS_KEY_SECRET,
+            parts.group(2),
+            parts.group(3));
     if (!expected.equals(parts.group(5))) {
       return reject(error(403, "SignatureDoesNotMatch", "the request signature does not match"));
     }
@@ -871,7 +1042,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
 
   private Response health(Sandbox sandbox) {
     ObjectNode body = JSON.createObjectNode();
-    boolean ok = "READY".equals(sandbox.status) && sandbox.healthChecksUntilOk.getAndDecrement() <= 0;
+    boolean ok =
+        "READY".equals(sandbox.status) && sandbox.healthChecksUntilOk.getAndDecrement() <= 0;
     body.put("status", ok ? "ok" : "starting");
     return new Response(200, body, Map.of());
   }
@@ -898,7 +1070,9 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return new Response(200, result, Map.of());
   }
 
-  /** Runs the command for real: sh -c in the sandbox's directory, capped at 30 s like the service. */
+  /**
+   * Runs the command for real: sh -c in the sandbox's directory, capped at 30 s like the service.
+   */
   private Response runCommand(Sandbox sandbox, JsonNode body) throws InterruptedException {
     if (body == null || !body.hasNonNull("command")) {
       return error(400, "ERR_BAD_REQUEST", "command is required");
@@ -913,8 +1087,9 @@ public final class FakeAgentRunServer implements AutoCloseable {
     long started = System.nanoTime();
     Process process;
     try {
-      ProcessBuilder builder = LocalInterpreters.applyTo(new ProcessBuilder("sh", "-c", body.get("command").asText()))
-          .directory(cwd.toFile());
+      ProcessBuilder builder =
+          LocalInterpreters.applyTo(new ProcessBuilder("sh", "-c", body.get("command").asText()))
+              .directory(cwd.toFile());
       builder.environment().put("HOME", sandbox.root.toString());
       // A sandbox's own PATH: the image's interpreters, not this machine's version-manager shims
       // (pyenv's take seconds each to start under load).
@@ -1003,13 +1178,15 @@ public final class FakeAgentRunServer implements AutoCloseable {
   }
 
   private static Thread pump(InputStream in, ByteArrayOutputStream sink) {
-    Thread thread = new Thread(() -> {
-      try {
-        in.transferTo(sink);
-      } catch (IOException ignored) {
-        // killed
-      }
-    });
+    Thread thread =
+        new Thread(
+            () -> {
+              try {
+                in.transferTo(sink);
+              } catch (IOException ignored) {
+                // killed
+              }
+            });
     thread.setDaemon(true);
     thread.start();
     return thread;
@@ -1038,7 +1215,8 @@ public final class FakeAgentRunServer implements AutoCloseable {
     }
     for (String pair : raw.split("&")) {
       int eq = pair.indexOf('=');
-      values.put(java.net.URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8),
+      values.put(
+          java.net.URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8),
           eq < 0 ? "" : java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
     }
     return values;

@@ -49,14 +49,18 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class FakeE2bServer implements AutoCloseable {
 
   public static final String DEFAULT_TEMPLATE = "code-interpreter-v1";
+
   /** envd of current templates (E2B-INFRA packages/envd/pkg/version.go). */
   public static final String CURRENT_ENVD = "0.6.13";
+
   private static final int ENVD_PORT = 49983;
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final SecureRandom RANDOM = new SecureRandom();
+
   /**
    * envd's process wrapper since 2026-03 (E2B-INFRA #2028, services/process/handler/handler.go):
-   * every process runs as {@code /bin/sh -c '<this>' -- cmd args}, so a missing program is exit 127.
+   * every process runs as {@code /bin/sh -c '<this>' -- cmd args}, so a missing program is exit
+   * 127.
    */
   static final String ENVD_WRAPPER = "echo 100 > /proc/$$/oom_score_adj && exec \"${@}\"";
 
@@ -169,16 +173,20 @@ public final class FakeE2bServer implements AutoCloseable {
     this.apiKey = apiKey;
     templates.add(DEFAULT_TEMPLATE);
     AtomicInteger counter = new AtomicInteger();
-    this.threads = Executors.newCachedThreadPool(r -> {
-      Thread thread = new Thread(r, "fake-e2b-" + counter.incrementAndGet());
-      thread.setDaemon(true);
-      return thread;
-    });
-    this.reaper = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread thread = new Thread(r, "fake-e2b-reaper");
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.threads =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread thread = new Thread(r, "fake-e2b-" + counter.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
+    this.reaper =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread thread = new Thread(r, "fake-e2b-reaper");
+              thread.setDaemon(true);
+              return thread;
+            });
     InetAddress loopback = InetAddress.getLoopbackAddress();
     this.api = HttpServer.create(new InetSocketAddress(loopback, 0), 64);
     api.createContext("/", this::handleApi);
@@ -202,7 +210,10 @@ public final class FakeE2bServer implements AutoCloseable {
 
   /** The one base URL for all sandbox traffic (routing by header). */
   public String sandboxUrl() {
-    return "http://" + sandboxHost.getAddress().getHostString() + ":" + sandboxHost.getAddress().getPort();
+    return "http://"
+        + sandboxHost.getAddress().getHostString()
+        + ":"
+        + sandboxHost.getAddress().getPort();
   }
 
   // ---- state for assertions ----
@@ -291,7 +302,10 @@ public final class FakeE2bServer implements AutoCloseable {
     this.rejectAccessTokens = reject;
   }
 
-  /** Error messages repeat the API key the client sent (services should not; the operator must cope). */
+  /**
+   * Error messages repeat the API key the client sent (services should not; the operator must
+   * cope).
+   */
   public void echoKeysInErrors(boolean echo) {
     this.echoKeys = echo;
   }
@@ -312,7 +326,10 @@ public final class FakeE2bServer implements AutoCloseable {
     templateUsers.put(template, Set.of(users));
   }
 
-  /** The next creations answer 503 sandbox_capacity_unavailable, as placement does when no node has room. */
+  /**
+   * The next creations answer 503 sandbox_capacity_unavailable, as placement does when no node has
+   * room.
+   */
   public void capacityUnavailableNext(int times) {
     capacityRefusals.set(times);
   }
@@ -322,7 +339,10 @@ public final class FakeE2bServer implements AutoCloseable {
     this.maxSandboxHours = hours;
   }
 
-  /** The HTTP version of each envd request, in order ("HTTP/1.1" here: the JDK server has no HTTP/2). */
+  /**
+   * The HTTP version of each envd request, in order ("HTTP/1.1" here: the JDK server has no
+   * HTTP/2).
+   */
   public List<String> envdProtocols() {
     return List.copyOf(envdProtocols);
   }
@@ -353,16 +373,24 @@ public final class FakeE2bServer implements AutoCloseable {
     try (exchange) {
       String key = exchange.getRequestHeaders().getFirst("X-API-Key");
       if (key == null || !key.equals(apiKey) || !key.matches("e2b_[0-9a-f]+")) {
-        sendJson(exchange, 401, "{\"code\":401,\"message\":"
-            + quote("Invalid API key" + (echoKeys ? " " + key : "") + ", please visit https://e2b.dev/docs to get your"
-                + " API key.") + "}");
+        sendJson(
+            exchange,
+            401,
+            "{\"code\":401,\"message\":"
+                + quote(
+                    "Invalid API key"
+                        + (echoKeys ? " " + key : "")
+                        + ", please visit https://e2b.dev/docs to get your"
+                        + " API key.")
+                + "}");
         return;
       }
       String method = exchange.getRequestMethod();
       String path = exchange.getRequestURI().getRawPath();
       if ("POST".equals(method) && "/sandboxes".equals(path)) {
         create(exchange);
-      } else if ("GET".equals(method) && ("/v2/sandboxes".equals(path) || "/sandboxes".equals(path))) {
+      } else if ("GET".equals(method)
+          && ("/v2/sandboxes".equals(path) || "/sandboxes".equals(path))) {
         list(exchange);
       } else if (path.startsWith("/sandboxes/")) {
         String rest = path.substring("/sandboxes/".length());
@@ -370,8 +398,12 @@ public final class FakeE2bServer implements AutoCloseable {
         String id = timeout ? rest.substring(0, rest.length() - "/timeout".length()) : rest;
         Sandbox sandbox = live.get(id);
         if (sandbox == null) {
-          sendJson(exchange, 404, "{\"code\":404,\"message\":" + quote("Sandbox \"" + id
-              + "\" doesn't exist or you don't have access to it") + "}");
+          sendJson(
+              exchange,
+              404,
+              "{\"code\":404,\"message\":"
+                  + quote("Sandbox \"" + id + "\" doesn't exist or you don't have access to it")
+                  + "}");
         } else if ("GET".equals(method) && !timeout) {
           sendJson(exchange, 200, describe(sandbox).toString());
         } else if ("DELETE".equals(method) && !timeout) {
@@ -404,7 +436,10 @@ public final class FakeE2bServer implements AutoCloseable {
       return;
     }
     if (!templates.contains(template)) {
-      sendJson(exchange, 404, "{\"code\":404,\"message\":" + quote("template '" + template + "' not found") + "}");
+      sendJson(
+          exchange,
+          404,
+          "{\"code\":404,\"message\":" + quote("template '" + template + "' not found") + "}");
       return;
     }
     long timeout = body.path("timeout").asLong(15);
@@ -413,35 +448,59 @@ public final class FakeE2bServer implements AutoCloseable {
       return;
     }
     if (timeout > maxSandboxHours * 3600L) {
-      sendJson(exchange, 400, "{\"code\":400,\"message\":\"Timeout cannot be greater than " + maxSandboxHours + " hours\"}");
+      sendJson(
+          exchange,
+          400,
+          "{\"code\":400,\"message\":\"Timeout cannot be greater than "
+              + maxSandboxHours
+              + " hours\"}");
       return;
     }
     String envdVersion = envdVersions.getOrDefault(template, CURRENT_ENVD);
     if (body.path("secure").asBoolean(false)) {
       if (envdVersion.isEmpty()) {
-        sendJson(exchange, 400, "{\"code\":400,\"message\":\"You need to re-build template to allow using secured access."
-            + " Please visit https://e2b.dev/docs/sandbox/secured-access for more information.\"}");
+        sendJson(
+            exchange,
+            400,
+            "{\"code\":400,\"message\":\"You need to re-build template to allow using secured access."
+                + " Please visit https://e2b.dev/docs/sandbox/secured-access for more information.\"}");
         return;
       }
       if (compareVersions(envdVersion, "0.2.0") < 0) {
-        sendJson(exchange, 400, "{\"code\":400,\"message\":\"Template is not compatible with secured access."
-            + " Please visit https://e2b.dev/docs/sandbox/secured-access for more information.\"}");
+        sendJson(
+            exchange,
+            400,
+            "{\"code\":400,\"message\":\"Template is not compatible with secured access."
+                + " Please visit https://e2b.dev/docs/sandbox/secured-access for more information.\"}");
         return;
       }
     }
     if (capacityRefusals.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-      sendJson(exchange, 503, "{\"code\":503,\"error_code\":\"sandbox_capacity_unavailable\",\"message\":"
-          + "\"Failed to place sandbox: not enough capacity for the requested resources right now, please retry shortly\"}");
+      sendJson(
+          exchange,
+          503,
+          "{\"code\":503,\"error_code\":\"sandbox_capacity_unavailable\",\"message\":"
+              + "\"Failed to place sandbox: not enough capacity for the requested resources right now, please retry shortly\"}");
       return;
     }
     Map<String, String> metadata = new LinkedHashMap<>();
-    body.path("metadata").fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
+    body.path("metadata")
+        .fields()
+        .forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
     Sandbox sandbox;
     synchronized (live) {
       Integer limit = quota;
       if (limit != null && live.size() >= limit) {
-        sendJson(exchange, 429, "{\"code\":429,\"message\":" + quote("you have reached the maximum number of"
-            + " concurrent E2B sandboxes (" + limit + "). If you need more, please contact us.") + "}");
+        sendJson(
+            exchange,
+            429,
+            "{\"code\":429,\"message\":"
+                + quote(
+                    "you have reached the maximum number of"
+                        + " concurrent E2B sandboxes ("
+                        + limit
+                        + "). If you need more, please contact us.")
+                + "}");
         return;
       }
       sandbox = new Sandbox("i" + hex(10), template, metadata, timeout);
@@ -477,11 +536,14 @@ public final class FakeE2bServer implements AutoCloseable {
       return;
     }
     Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
-    Map<String, String> wanted = query.containsKey("metadata") ? query(query.get("metadata")) : Map.of();
+    Map<String, String> wanted =
+        query.containsKey("metadata") ? query(query.get("metadata")) : Map.of();
     int limit = query.containsKey("limit") ? Integer.parseInt(query.get("limit")) : 1000;
     ArrayNode items = JSON.createArrayNode();
     for (Sandbox sandbox : live.values()) {
-      boolean matches = wanted.entrySet().stream().allMatch(e -> e.getValue().equals(sandbox.metadata.get(e.getKey())));
+      boolean matches =
+          wanted.entrySet().stream()
+              .allMatch(e -> e.getValue().equals(sandbox.metadata.get(e.getKey())));
       if (matches && items.size() < limit) {
         items.add(describe(sandbox));
       }
@@ -522,8 +584,12 @@ public final class FakeE2bServer implements AutoCloseable {
       String port = exchange.getRequestHeaders().getFirst("E2b-Sandbox-Port");
       Sandbox sandbox = id == null ? null : live.get(id);
       if (sandbox == null) {
-        sendJson(exchange, 502, "{\"sandboxId\":" + quote(String.valueOf(id))
-            + ",\"message\":\"The sandbox was not found\",\"code\":502}");
+        sendJson(
+            exchange,
+            502,
+            "{\"sandboxId\":"
+                + quote(String.valueOf(id))
+                + ",\"message\":\"The sandbox was not found\",\"code\":502}");
         return;
       }
       String token = exchange.getRequestHeaders().getFirst("X-Access-Token");
@@ -531,12 +597,18 @@ public final class FakeE2bServer implements AutoCloseable {
       if (String.valueOf(ENVD_PORT).equals(port) && envdDown) {
         // envd is not listening (a template whose envd does not start): the client proxy answers
         // as for any closed port of a running sandbox (the branch below).
-        sendJson(exchange, 502, "{\"sandboxId\":" + quote(id)
-            + ",\"message\":\"The sandbox is running but port is not open\",\"port\":" + quote(String.valueOf(port))
-            + ",\"code\":502}");
+        sendJson(
+            exchange,
+            502,
+            "{\"sandboxId\":"
+                + quote(id)
+                + ",\"message\":\"The sandbox is running but port is not open\",\"port\":"
+                + quote(String.valueOf(port))
+                + ",\"code\":502}");
       } else if (String.valueOf(ENVD_PORT).equals(port)) {
         if (rejectAccessTokens || !sandbox.accessToken.equals(token)) {
-          sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"invalid access token\"}");
+          sendJson(
+              exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"invalid access token\"}");
           return;
         }
         envdProtocols.add(exchange.getProtocol());
@@ -544,24 +616,41 @@ public final class FakeE2bServer implements AutoCloseable {
         envdUsers.add(user == null ? "" : user);
         // envd's authn middleware (E2B-INFRA envd/internal/permissions/authenticate.go): a named
         // user must exist; without one envd 0.4.0+ uses the template's default user.
-        if (user != null && !templateUsers.getOrDefault(sandbox.template, Set.of("user", "root")).contains(user)) {
-          sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":" + quote("invalid username: '" + user + "'") + "}");
+        if (user != null
+            && !templateUsers
+                .getOrDefault(sandbox.template, Set.of("user", "root"))
+                .contains(user)) {
+          sendJson(
+              exchange,
+              401,
+              "{\"code\":\"unauthenticated\",\"message\":"
+                  + quote("invalid username: '" + user + "'")
+                  + "}");
           return;
         }
-        if (user == null && compareVersions(envdVersions.getOrDefault(sandbox.template, CURRENT_ENVD), "0.4.0") < 0) {
-          sendJson(exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"no user specified\"}");
+        if (user == null
+            && compareVersions(envdVersions.getOrDefault(sandbox.template, CURRENT_ENVD), "0.4.0")
+                < 0) {
+          sendJson(
+              exchange, 401, "{\"code\":\"unauthenticated\",\"message\":\"no user specified\"}");
           return;
         }
         switch (path) {
           case "/process.Process/Start" -> startProcess(exchange, sandbox);
           case "/process.Process/SendInput" -> sendInput(exchange, sandbox);
           case "/health" -> exchange.sendResponseHeaders(204, -1);
-          default -> sendJson(exchange, 404, "{\"code\":\"not_found\",\"message\":\"no such procedure\"}");
+          default ->
+              sendJson(exchange, 404, "{\"code\":\"not_found\",\"message\":\"no such procedure\"}");
         }
       } else {
-        sendJson(exchange, 502, "{\"sandboxId\":" + quote(id)
-            + ",\"message\":\"The sandbox is running but port is not open\",\"port\":" + quote(String.valueOf(port))
-            + ",\"code\":502}");
+        sendJson(
+            exchange,
+            502,
+            "{\"sandboxId\":"
+                + quote(id)
+                + ",\"message\":\"The sandbox is running but port is not open\",\"port\":"
+                + quote(String.valueOf(port))
+                + ",\"code\":502}");
       }
     }
   }
@@ -570,7 +659,10 @@ public final class FakeE2bServer implements AutoCloseable {
     String contentType = exchange.getRequestHeaders().getFirst("Content-Type");
     if (!"application/connect+json".equals(contentType)
         || !"1".equals(exchange.getRequestHeaders().getFirst("Connect-Protocol-Version"))) {
-      sendJson(exchange, 415, "{\"code\":\"invalid_argument\",\"message\":\"expected a Connect streaming JSON request\"}");
+      sendJson(
+          exchange,
+          415,
+          "{\"code\":\"invalid_argument\",\"message\":\"expected a Connect streaming JSON request\"}");
       return;
     }
     Scripted scripted = startAnswers.poll();
@@ -587,10 +679,20 @@ public final class FakeE2bServer implements AutoCloseable {
     ProcessBuilder builder = new ProcessBuilder(argv).directory(new java.io.File("/tmp"));
     // The image's PATH (envd passes its own PATH on), not this machine's version-manager shims.
     builder.environment().put("PATH", sandboxPath());
-    // A sandbox VM has /tmp/outputs to itself; these processes share one machine, so each gets its own.
-    builder.environment().put("SANDBOX_OUTPUT_DIR", LocalInterpreters.applyTo(new ProcessBuilder("true"))
-        .environment().get("SANDBOX_OUTPUT_DIR"));
-    request.path("process").path("envs").fields().forEachRemaining(e -> builder.environment().put(e.getKey(), e.getValue().asText()));
+    // A sandbox VM has /tmp/outputs to itself; these processes share one machine, so each gets its
+    // own.
+    builder
+        .environment()
+        .put(
+            "SANDBOX_OUTPUT_DIR",
+            LocalInterpreters.applyTo(new ProcessBuilder("true"))
+                .environment()
+                .get("SANDBOX_OUTPUT_DIR"));
+    request
+        .path("process")
+        .path("envs")
+        .fields()
+        .forEachRemaining(e -> builder.environment().put(e.getKey(), e.getValue().asText()));
     exchange.getResponseHeaders().set("Content-Type", "application/connect+json");
     exchange.sendResponseHeaders(200, 0);
     FrameWriter out = new FrameWriter(exchange.getResponseBody());
@@ -599,7 +701,10 @@ public final class FakeE2bServer implements AutoCloseable {
       running = new RunningProcess(builder.start());
     } catch (IOException e) {
       // Only /bin/sh itself missing gets here; envd answers that as a start error.
-      out.end("{\"error\":{\"code\":\"internal\",\"message\":" + quote("error starting process: " + e.getMessage()) + "}}");
+      out.end(
+          "{\"error\":{\"code\":\"internal\",\"message\":"
+              + quote("error starting process: " + e.getMessage())
+              + "}}");
       return;
     }
     sandbox.processes.add(running);
@@ -619,8 +724,10 @@ public final class FakeE2bServer implements AutoCloseable {
     Thread stdout = pump(running.process.getInputStream(), "stdout", out);
     Thread stderr = pump(running.process.getErrorStream(), "stderr", out);
     String deadlineHeader = exchange.getRequestHeaders().getFirst("Connect-Timeout-Ms");
-    long deadlineMillis = envdDeadline != null ? envdDeadline.toMillis()
-        : deadlineHeader != null ? Long.parseLong(deadlineHeader) : Long.MAX_VALUE;
+    long deadlineMillis =
+        envdDeadline != null
+            ? envdDeadline.toMillis()
+            : deadlineHeader != null ? Long.parseLong(deadlineHeader) : Long.MAX_VALUE;
     boolean exited;
     try {
       exited = running.process.waitFor(deadlineMillis, TimeUnit.MILLISECONDS);
@@ -633,7 +740,8 @@ public final class FakeE2bServer implements AutoCloseable {
       if (sandbox.gone.getCount() == 0) {
         return;
       }
-      out.end("{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
+      out.end(
+          "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
       return;
     }
     join(stdout);
@@ -650,7 +758,12 @@ public final class FakeE2bServer implements AutoCloseable {
       return; // killed or vanished: the stream is cut
     }
     if (trailerErrorCode != null) {
-      out.end("{\"error\":{\"code\":" + quote(trailerErrorCode) + ",\"message\":" + quote(trailerErrorMessage) + "}}");
+      out.end(
+          "{\"error\":{\"code\":"
+              + quote(trailerErrorCode)
+              + ",\"message\":"
+              + quote(trailerErrorMessage)
+              + "}}");
       return;
     }
     int exit = running.process.exitValue();
@@ -658,7 +771,8 @@ public final class FakeE2bServer implements AutoCloseable {
     String signal = exit == 137 ? "killed" : exit == 143 ? "terminated" : null;
     if (signal != null) {
       end.put("exitCode", -1);
-      end.put("status", "signal: " + signal); // exited is false and so left out, as proto3 JSON does
+      end.put(
+          "status", "signal: " + signal); // exited is false and so left out, as proto3 JSON does
     } else {
       if (exit != 0) {
         end.put("exitCode", exit); // zero is left out, as proto3 JSON does
@@ -671,29 +785,37 @@ public final class FakeE2bServer implements AutoCloseable {
   }
 
   private Thread pump(InputStream in, String stream, FrameWriter out) {
-    Thread thread = new Thread(() -> {
-      byte[] buffer = new byte[32 * 1024];
-      try {
-        int read;
-        while ((read = in.read(buffer)) >= 0) {
-          if (stallStreams) {
-            continue; // drained, never sent
-          }
-          int chunk = slowChunkBytes > 0 ? slowChunkBytes : read;
-          for (int offset = 0; offset < read; offset += chunk) {
-            if (!slowChunkDelay.isZero()) {
-              Thread.sleep(slowChunkDelay.toMillis());
-            }
-            int length = Math.min(chunk, read - offset);
-            byte[] part = new byte[length];
-            System.arraycopy(buffer, offset, part, 0, length);
-            out.data("{\"event\":{\"data\":{\"" + stream + "\":\"" + Base64.getEncoder().encodeToString(part) + "\"}}}");
-          }
-        }
-      } catch (IOException | InterruptedException gone) {
-        // the process or the client went away
-      }
-    }, "fake-e2b-pump");
+    Thread thread =
+        new Thread(
+            () -> {
+              byte[] buffer = new byte[32 * 1024];
+              try {
+                int read;
+                while ((read = in.read(buffer)) >= 0) {
+                  if (stallStreams) {
+                    continue; // drained, never sent
+                  }
+                  int chunk = slowChunkBytes > 0 ? slowChunkBytes : read;
+                  for (int offset = 0; offset < read; offset += chunk) {
+                    if (!slowChunkDelay.isZero()) {
+                      Thread.sleep(slowChunkDelay.toMillis());
+                    }
+                    int length = Math.min(chunk, read - offset);
+                    byte[] part = new byte[length];
+                    System.arraycopy(buffer, offset, part, 0, length);
+                    out.data(
+                        "{\"event\":{\"data\":{\""
+                            + stream
+                            + "\":\""
+                            + Base64.getEncoder().encodeToString(part)
+                            + "\"}}}");
+                  }
+                }
+              } catch (IOException | InterruptedException gone) {
+                // the process or the client went away
+              }
+            },
+            "fake-e2b-pump");
     thread.setDaemon(true);
     thread.start();
     return thread;
@@ -701,14 +823,21 @@ public final class FakeE2bServer implements AutoCloseable {
 
   private void sendInput(HttpExchange exchange, Sandbox sandbox) throws IOException {
     if (!"application/json".equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
-      sendJson(exchange, 415, "{\"code\":\"invalid_argument\",\"message\":\"expected application/json\"}");
+      sendJson(
+          exchange,
+          415,
+          "{\"code\":\"invalid_argument\",\"message\":\"expected application/json\"}");
       return;
     }
     JsonNode request = JSON.readTree(exchange.getRequestBody().readAllBytes());
     long pid = request.path("process").path("pid").asLong();
-    RunningProcess target = sandbox.processes.stream().filter(p -> p.process.pid() == pid).findFirst().orElse(null);
+    RunningProcess target =
+        sandbox.processes.stream().filter(p -> p.process.pid() == pid).findFirst().orElse(null);
     if (target == null || !target.process.isAlive()) {
-      sendJson(exchange, 404, "{\"code\":\"not_found\",\"message\":\"process with pid " + pid + " not found\"}");
+      sendJson(
+          exchange,
+          404,
+          "{\"code\":\"not_found\",\"message\":\"process with pid " + pid + " not found\"}");
       return;
     }
     byte[] data = Base64.getDecoder().decode(request.path("input").path("stdin").asText());
@@ -746,7 +875,12 @@ public final class FakeE2bServer implements AutoCloseable {
       }
       byte[] message = json.getBytes(StandardCharsets.UTF_8);
       try {
-        out.write(ByteBuffer.allocate(5 + message.length).put((byte) flags).putInt(message.length).put(message).array());
+        out.write(
+            ByteBuffer.allocate(5 + message.length)
+                .put((byte) flags)
+                .putInt(message.length)
+                .put(message)
+                .array());
         out.flush();
       } catch (IOException e) {
         broken = true; // the client left
@@ -787,7 +921,9 @@ public final class FakeE2bServer implements AutoCloseable {
     send(exchange, new Scripted(status, json, Map.of()));
   }
 
-  /** PATH of sandbox processes: /usr/bin:/bin, or a copy of it without the programs a test removed. */
+  /**
+   * PATH of sandbox processes: /usr/bin:/bin, or a copy of it without the programs a test removed.
+   */
   private synchronized String sandboxPath() {
     if (missingCommands.isEmpty()) {
       return "/usr/bin:/bin";
@@ -799,7 +935,8 @@ public final class FakeE2bServer implements AutoCloseable {
           java.io.File[] programs = new java.io.File(from).listFiles();
           for (java.io.File program : programs == null ? new java.io.File[0] : programs) {
             java.nio.file.Path link = dir.resolve(program.getName());
-            if (!missingCommands.contains(program.getName()) && !java.nio.file.Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!missingCommands.contains(program.getName())
+                && !java.nio.file.Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
               java.nio.file.Files.createSymbolicLink(link, program.toPath());
             }
           }
@@ -817,7 +954,9 @@ public final class FakeE2bServer implements AutoCloseable {
     if (authorization == null || !authorization.startsWith("Basic ")) {
       return null;
     }
-    String decoded = new String(Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
+    String decoded =
+        new String(
+            Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
     int colon = decoded.indexOf(':');
     return colon < 0 ? decoded : decoded.substring(0, colon);
   }
@@ -843,7 +982,8 @@ public final class FakeE2bServer implements AutoCloseable {
     for (String pair : raw.split("&")) {
       int eq = pair.indexOf('=');
       String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      String value =
+          eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
       values.put(key, value);
     }
     return values;

@@ -32,11 +32,15 @@ class FakeE2bServerTest {
   @BeforeEach
   void createSandbox() throws Exception {
     fake = new FakeE2bServer(apiKey);
-    HttpResponse<String> created = http.send(
-        HttpRequest.newBuilder(URI.create(fake.apiUrl() + "/sandboxes")).header("X-API-Key", apiKey)
-            .POST(HttpRequest.BodyPublishers.ofString("{\"templateID\":\"code-interpreter-v1\",\"timeout\":60,\"secure\":true}"))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> created =
+        http.send(
+            HttpRequest.newBuilder(URI.create(fake.apiUrl() + "/sandboxes"))
+                .header("X-API-Key", apiKey)
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"templateID\":\"code-interpreter-v1\",\"timeout\":60,\"secure\":true}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(created.statusCode()).isEqualTo(201);
     JsonNode body = JSON.readTree(created.body());
     sandboxId = body.path("sandboxID").asText();
@@ -54,22 +58,37 @@ class FakeE2bServerTest {
     assertThat(sandbox(49983, "/health", "wrong", null).statusCode()).isEqualTo(401);
     HttpResponse<String> missing = sandboxWithId("nope", 49983, "/health", token);
     assertThat(missing.statusCode()).isEqualTo(502);
-    assertThat(json(missing.body()).path("message").asText()).isEqualTo("The sandbox was not found");
+    assertThat(json(missing.body()).path("message").asText())
+        .isEqualTo("The sandbox was not found");
     assertThat(sandbox(8080, "/", token, null).body()).contains("port is not open");
   }
 
-  private HttpResponse<String> sandbox(int port, String path, String accessToken, String body) throws Exception {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(fake.sandboxUrl() + path))
-        .header("E2b-Sandbox-Id", sandboxId).header("E2b-Sandbox-Port", Integer.toString(port))
-        .header("X-Access-Token", accessToken).header("Authorization", "Basic dXNlcjo=");
-    request = body == null ? request.GET() : request.header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body));
+  private HttpResponse<String> sandbox(int port, String path, String accessToken, String body)
+      throws Exception {
+    HttpRequest.Builder request =
+        HttpRequest.newBuilder(URI.create(fake.sandboxUrl() + path))
+            .header("E2b-Sandbox-Id", sandboxId)
+            .header("E2b-Sandbox-Port", Integer.toString(port))
+            .header("X-Access-Token", accessToken)
+            .header("Authorization", "Basic dXNlcjo=");
+    request =
+        body == null
+            ? request.GET()
+            : request
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
     return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  private HttpResponse<String> sandboxWithId(String id, int port, String path, String accessToken) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(fake.sandboxUrl() + path)).header("E2b-Sandbox-Id", id)
-        .header("E2b-Sandbox-Port", Integer.toString(port)).header("X-Access-Token", accessToken).GET().build(),
+  private HttpResponse<String> sandboxWithId(String id, int port, String path, String accessToken)
+      throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(URI.create(fake.sandboxUrl() + path))
+            .header("E2b-Sandbox-Id", id)
+            .header("E2b-Sandbox-Port", Integer.toString(port))
+            .header("X-Access-Token", accessToken)
+            .GET()
+            .build(),
         HttpResponse.BodyHandlers.ofString());
   }
 

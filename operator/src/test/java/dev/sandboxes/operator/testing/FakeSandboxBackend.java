@@ -40,11 +40,14 @@ public final class FakeSandboxBackend implements SandboxBackend {
   private volatile boolean reportsSandboxIds;
   private final List<String> startOrder = new CopyOnWriteArrayList<>();
   private final Map<String, CountDownLatch> gates = new ConcurrentHashMap<>();
-  private volatile Function<ExecutionRequest, ExecutionOutcome> behaviour = FakeSandboxBackend::succeedWithArguments;
+  private volatile Function<ExecutionRequest, ExecutionOutcome> behaviour =
+      FakeSandboxBackend::succeedWithArguments;
   private volatile ProbeResult probe = ProbeResult.reachable("fake backend answered");
   private volatile Runnable capacityListener = () -> {};
+
   /** Set while sandboxes "fail to start": what the real backends' StartFailures would report. */
   private volatile dev.sandboxes.operator.backend.StartFailure startFailure;
+
   private volatile boolean closed;
   private volatile boolean started;
   private final List<String> discarded = new CopyOnWriteArrayList<>();
@@ -54,31 +57,38 @@ public final class FakeSandboxBackend implements SandboxBackend {
   }
 
   /**
-   * A backend that counts runs per execution uid into {@code runsByUid}, shared with other
-   * backends (e.g. one per operator, to prove that no execution runs twice across operators), and
-   * names its sandboxes {@code sandboxPrefix + n}.
+   * A backend that counts runs per execution uid into {@code runsByUid}, shared with other backends
+   * (e.g. one per operator, to prove that no execution runs twice across operators), and names its
+   * sandboxes {@code sandboxPrefix + n}.
    */
-  public FakeSandboxBackend(int sandboxes, Map<String, AtomicInteger> runsByUid, String sandboxPrefix) {
+  public FakeSandboxBackend(
+      int sandboxes, Map<String, AtomicInteger> runsByUid, String sandboxPrefix) {
     this.free = new AtomicInteger(sandboxes);
     this.runsByUid = runsByUid;
     this.sandboxPrefix = sandboxPrefix;
   }
 
-  /** Runs {@code action} on the reconcile thread each time a sandbox is leased, before the lease is returned. */
+  /**
+   * Runs {@code action} on the reconcile thread each time a sandbox is leased, before the lease is
+   * returned.
+   */
   public FakeSandboxBackend onAcquire(Runnable action) {
     this.onAcquire = action;
     return this;
   }
 
-  /** Runs {@code action} when a run begins, before anything else (before the sandbox id is reported). */
+  /**
+   * Runs {@code action} when a run begins, before anything else (before the sandbox id is
+   * reported).
+   */
   public FakeSandboxBackend beforeRun(java.util.function.Consumer<ExecutionRequest> action) {
     this.beforeRun = action;
     return this;
   }
 
   /**
-   * Reports the sandbox id through the run control before running, as backends that create a
-   * remote sandbox per run do; if recording it fails, nothing runs.
+   * Reports the sandbox id through the run control before running, as backends that create a remote
+   * sandbox per run do; if recording it fails, nothing runs.
    */
   public FakeSandboxBackend reportingSandboxIds() {
     this.reportsSandboxIds = true;
@@ -93,11 +103,16 @@ public final class FakeSandboxBackend implements SandboxBackend {
   /** Answers every run with exit 0, the arguments as result, and "ran <name>" on stdout. */
   public static ExecutionOutcome succeedWithArguments(ExecutionRequest request) {
     Instant now = Instant.now();
-    return new ExecutionOutcome(Termination.EXITED, 0,
+    return new ExecutionOutcome(
+        Termination.EXITED,
+        0,
         new StreamCapture("ran " + request.name() + "\n", 5 + request.name().length(), false),
         StreamCapture.EMPTY,
         new RunnerReport("ok", null, null, request.arguments(), null),
-        null, now, now.plusMillis(5), null);
+        null,
+        now,
+        now.plusMillis(5),
+        null);
   }
 
   public FakeSandboxBackend behaviour(Function<ExecutionRequest, ExecutionOutcome> behaviour) {
@@ -186,7 +201,8 @@ public final class FakeSandboxBackend implements SandboxBackend {
   public ProbeResult probe() {
     dev.sandboxes.operator.backend.StartFailure failure = startFailure;
     if (failure != null) {
-      return ProbeResult.notReady(failure.reason(), "fake sandboxes fail to start: " + failure.describe());
+      return ProbeResult.notReady(
+          failure.reason(), "fake sandboxes fail to start: " + failure.describe());
     }
     return probe;
   }
@@ -204,29 +220,31 @@ public final class FakeSandboxBackend implements SandboxBackend {
       if (free.compareAndSet(current, current - 1)) {
         onAcquire.run();
         String id = sandboxPrefix + sandboxCounter.incrementAndGet();
-        return Optional.of(new SandboxLease() {
-          @Override
-          public Language language() {
-            return language;
-          }
+        return Optional.of(
+            new SandboxLease() {
+              @Override
+              public Language language() {
+                return language;
+              }
 
-          @Override
-          public String sandboxId() {
-            return id;
-          }
+              @Override
+              public String sandboxId() {
+                return id;
+              }
 
-          @Override
-          public void release() {
-            free.incrementAndGet();
-            capacityListener.run();
-          }
-        });
+              @Override
+              public void release() {
+                free.incrementAndGet();
+                capacityListener.run();
+              }
+            });
       }
     }
   }
 
   @Override
-  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+  public ExecutionOutcome execute(
+      SandboxLease lease, ExecutionRequest request, RunControl control) {
     beforeRun.accept(request);
     if (reportsSandboxIds) {
       try {
@@ -234,7 +252,11 @@ public final class FakeSandboxBackend implements SandboxBackend {
       } catch (RuntimeException e) {
         free.incrementAndGet();
         capacityListener.run();
-        return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, null, Instant.now(),
+        return ExecutionOutcome.failure(
+            Termination.SANDBOX_FAILED,
+            null,
+            null,
+            Instant.now(),
             "The sandbox id could not be recorded, so no code was sent");
       }
     }
@@ -247,18 +269,31 @@ public final class FakeSandboxBackend implements SandboxBackend {
         if (request.name().startsWith(gate.getKey())) {
           while (!gate.getValue().await(50, TimeUnit.MILLISECONDS)) {
             if (cancelled.getCount() == 0) {
-              return ExecutionOutcome.failure(Termination.CANCELLED, lease.sandboxId(), null, Instant.now(),
+              return ExecutionOutcome.failure(
+                  Termination.CANCELLED,
+                  lease.sandboxId(),
+                  null,
+                  Instant.now(),
                   control.cancelReason());
             }
           }
         }
       }
       ExecutionOutcome outcome = behaviour.apply(request);
-      return new ExecutionOutcome(outcome.termination(), outcome.exitCode(), outcome.stdout(), outcome.stderr(),
-          outcome.report(), lease.sandboxId(), outcome.startTime(), outcome.completionTime(), outcome.detail());
+      return new ExecutionOutcome(
+          outcome.termination(),
+          outcome.exitCode(),
+          outcome.stdout(),
+          outcome.stderr(),
+          outcome.report(),
+          lease.sandboxId(),
+          outcome.startTime(),
+          outcome.completionTime(),
+          outcome.detail());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, lease.sandboxId(), null, Instant.now(), "interrupted");
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED, lease.sandboxId(), null, Instant.now(), "interrupted");
     } finally {
       // The sandbox is destroyed and a fresh one takes its place, as in a real pool.
       free.incrementAndGet();

@@ -9,8 +9,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Awaitility's defaults for every test (registered through junit-platform.properties): a wait that
  * gives up after 10 s fails on a 2-core machine that other builds keep busy, though nothing is
  * wrong. A wait that can end badly says so with a fail-fast condition or waits for the specific
- * event, so a long default costs time only when the awaited thing never happens and nothing
- * shows it.
+ * event, so a long default costs time only when the awaited thing never happens and nothing shows
+ * it.
  */
 public final class LoadTolerantWaits implements BeforeAllCallback {
 

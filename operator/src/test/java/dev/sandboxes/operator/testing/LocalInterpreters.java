@@ -10,12 +10,12 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The PATH of processes that the fakes and the local runner start where a sandbox would run them.
- * A sandbox image has its interpreters as programs in /usr/bin; a developer's PATH may put version
+ * The PATH of processes that the fakes and the local runner start where a sandbox would run them. A
+ * sandbox image has its interpreters as programs in /usr/bin; a developer's PATH may put version
  * manager shims first (pyenv's python3 is a bash script that forks a dozen processes: 5 s per start
  * on a loaded 2-core machine, against 0.4 s for the program), which made trivial test programs hit
- * their time limits. A directory whose python3 or node is a script is left out when a later one
- * has the program itself; without such a program the PATH stays as it is.
+ * their time limits. A directory whose python3 or node is a script is left out when a later one has
+ * the program itself; without such a program the PATH stays as it is.
  */
 public final class LocalInterpreters {
 
@@ -29,13 +29,17 @@ public final class LocalInterpreters {
   private static Path outputsRoot() {
     try {
       Path root = Files.createTempDirectory("sandbox-outputs-");
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try (var walk = Files.walk(root)) {
-          walk.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        } catch (java.io.IOException | RuntimeException ignored) {
-          // best effort: a temporary directory
-        }
-      }));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try (var walk = Files.walk(root)) {
+                      walk.sorted(java.util.Comparator.reverseOrder())
+                          .forEach(path -> path.toFile().delete());
+                    } catch (java.io.IOException | RuntimeException ignored) {
+                      // best effort: a temporary directory
+                    }
+                  }));
       return root;
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
@@ -49,8 +53,14 @@ public final class LocalInterpreters {
   public static ProcessBuilder applyTo(ProcessBuilder builder) {
     // Every process gets an output directory of its own: the runners' default, /tmp/outputs, is
     // emptied at each start and would be shared by parallel runs (and other users) on this machine.
-    builder.environment().put("SANDBOX_OUTPUT_DIR", OUTPUTS_ROOT.resolve(java.util.UUID.randomUUID().toString())
-        .resolve("outputs").toString());
+    builder
+        .environment()
+        .put(
+            "SANDBOX_OUTPUT_DIR",
+            OUTPUTS_ROOT
+                .resolve(java.util.UUID.randomUUID().toString())
+                .resolve("outputs")
+                .toString());
     if (PATH == null) {
       return builder;
     }

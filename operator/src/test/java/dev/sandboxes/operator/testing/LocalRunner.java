@@ -30,7 +30,14 @@ public final class LocalRunner {
   private LocalRunner() {}
 
   public static ExecutionOutcome run(Language language, String code, String argumentsJson) {
-    return run(language, ExecutionMode.FUNCTION, "main", code, argumentsJson, Duration.ofSeconds(20), 65536);
+    return run(
+        language,
+        ExecutionMode.FUNCTION,
+        "main",
+        code,
+        argumentsJson,
+        Duration.ofSeconds(20),
+        65536);
   }
 
   public static ExecutionOutcome script(Language language, String code) {
@@ -38,65 +45,134 @@ public final class LocalRunner {
   }
 
   public static ExecutionOutcome run(
-      Language language, ExecutionMode mode, String entrypoint, String code, String argumentsJson,
-      Duration timeout, int maxOutputBytes) {
-    return run(language, mode, entrypoint, code, argumentsJson, timeout, maxOutputBytes, RunnerProgram.newNonce(), List.of());
+      Language language,
+      ExecutionMode mode,
+      String entrypoint,
+      String code,
+      String argumentsJson,
+      Duration timeout,
+      int maxOutputBytes) {
+    return run(
+        language,
+        mode,
+        entrypoint,
+        code,
+        argumentsJson,
+        timeout,
+        maxOutputBytes,
+        RunnerProgram.newNonce(),
+        List.of());
   }
 
   /**
-   * Runs with a given nonce (a test may hand it to the code to play an attacker who found it) and
-   * a command prefix (for example {@code setpriv --reuid=65534 ...} to run as an unprivileged user,
+   * Runs with a given nonce (a test may hand it to the code to play an attacker who found it) and a
+   * command prefix (for example {@code setpriv --reuid=65534 ...} to run as an unprivileged user,
    * as sandboxes do).
    */
   public static ExecutionOutcome run(
-      Language language, ExecutionMode mode, String entrypoint, String code, String argumentsJson,
-      Duration timeout, int maxOutputBytes, String nonce, List<String> prefix) {
+      Language language,
+      ExecutionMode mode,
+      String entrypoint,
+      String code,
+      String argumentsJson,
+      Duration timeout,
+      int maxOutputBytes,
+      String nonce,
+      List<String> prefix) {
     JsonNode arguments;
     try {
       arguments = JSON.readTree(argumentsJson);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return run(language, mode, code, arguments, timeout, maxOutputBytes,
-        RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, false), nonce, prefix);
+    return run(
+        language,
+        mode,
+        code,
+        arguments,
+        timeout,
+        maxOutputBytes,
+        RunnerProgram.envelope(nonce, mode, entrypoint, code, arguments, false),
+        nonce,
+        prefix);
   }
 
   /** Runs with an output directory and artifact limits, as backends do. */
   public static ExecutionOutcome withArtifacts(
-      Language language, ExecutionMode mode, String code, dev.sandboxes.operator.runner.ArtifactLimits limits) {
+      Language language,
+      ExecutionMode mode,
+      String code,
+      dev.sandboxes.operator.runner.ArtifactLimits limits) {
     String nonce = RunnerProgram.newNonce();
     JsonNode arguments = JSON.createObjectNode();
     byte[] line = RunnerProgram.envelope(nonce, mode, "main", code, arguments, false, limits);
-    return run(language, mode, code, arguments, Duration.ofSeconds(30), 65536, line, nonce, List.of(), limits);
+    return run(
+        language,
+        mode,
+        code,
+        arguments,
+        Duration.ofSeconds(30),
+        65536,
+        line,
+        nonce,
+        List.of(),
+        limits);
   }
 
   /** Function mode, as for code read from a Secret: the runner must print no source line. */
   public static ExecutionOutcome runHidingSource(Language language, String code) {
     String nonce = RunnerProgram.newNonce();
     JsonNode arguments = JSON.createObjectNode();
-    return run(language, ExecutionMode.FUNCTION, code, arguments, Duration.ofSeconds(20), 65536,
-        RunnerProgram.envelope(nonce, ExecutionMode.FUNCTION, "main", code, arguments, true), nonce, List.of());
+    return run(
+        language,
+        ExecutionMode.FUNCTION,
+        code,
+        arguments,
+        Duration.ofSeconds(20),
+        65536,
+        RunnerProgram.envelope(nonce, ExecutionMode.FUNCTION, "main", code, arguments, true),
+        nonce,
+        List.of());
   }
 
   private static ExecutionOutcome run(
-      Language language, ExecutionMode mode, String code, JsonNode arguments, Duration timeout, int maxOutputBytes,
-      byte[] line, String nonce, List<String> prefix) {
+      Language language,
+      ExecutionMode mode,
+      String code,
+      JsonNode arguments,
+      Duration timeout,
+      int maxOutputBytes,
+      byte[] line,
+      String nonce,
+      List<String> prefix) {
     return run(language, mode, code, arguments, timeout, maxOutputBytes, line, nonce, prefix, null);
   }
 
   private static ExecutionOutcome run(
-      Language language, ExecutionMode mode, String code, JsonNode arguments, Duration timeout, int maxOutputBytes,
-      byte[] line, String nonce, List<String> prefix, dev.sandboxes.operator.runner.ArtifactLimits limits) {
+      Language language,
+      ExecutionMode mode,
+      String code,
+      JsonNode arguments,
+      Duration timeout,
+      int maxOutputBytes,
+      byte[] line,
+      String nonce,
+      List<String> prefix,
+      dev.sandboxes.operator.runner.ArtifactLimits limits) {
     RunnerStreams streams = new RunnerStreams(nonce, maxOutputBytes, limits);
     Instant started = Instant.now();
     try {
       List<String> command = new java.util.ArrayList<>(prefix);
       command.addAll(RunnerProgram.command(language));
-      ProcessBuilder builder = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp"));
+      ProcessBuilder builder =
+          LocalInterpreters.applyTo(new ProcessBuilder(command))
+              .directory(new java.io.File("/tmp"));
       if (limits != null) {
         builder.environment().put("SANDBOX_OUTPUT_DIR", limits.dir()); // the test's own directory
       } else {
-        builder.environment().remove("SANDBOX_OUTPUT_DIR"); // as in a sandbox: only the envelope asks for artifacts
+        builder
+            .environment()
+            .remove("SANDBOX_OUTPUT_DIR"); // as in a sandbox: only the envelope asks for artifacts
       }
       Process process = builder.start();
       Thread out = pump(process.getInputStream(), streams.stdout());
@@ -136,13 +212,19 @@ public final class LocalRunner {
    * once both streams are drained.
    */
   public static CompletableFuture<Integer> start(
-      List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+      List<String> command,
+      byte[] stdin,
+      OutputStream stdout,
+      OutputStream stderr,
+      List<Process> started) {
     Waiting waiting = startWaiting(command, stdout, stderr, started);
     waiting.send(stdin);
     return waiting.exit();
   }
 
-  /** A local runner process started with its stdin still empty, as a pre-started runner in a pod. */
+  /**
+   * A local runner process started with its stdin still empty, as a pre-started runner in a pod.
+   */
   public record Waiting(Process process, CompletableFuture<Integer> exit) {
     /** Writes to its stdin and leaves stdin open, as over an exec stream. */
     public void send(byte[] stdin) {
@@ -156,7 +238,8 @@ public final class LocalRunner {
   }
 
   /** Starts the command now; its stdin is written later through {@link Waiting#send}. */
-  public static Waiting startWaiting(List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started) {
+  public static Waiting startWaiting(
+      List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started) {
     return startWaiting(command, stdout, stderr, started, 10_000);
   }
 
@@ -172,33 +255,52 @@ public final class LocalRunner {
 
   /** {@link #start} with the exit status of {@link #startWaitingLikeContainerd}. */
   public static CompletableFuture<Integer> startLikeContainerd(
-      List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr, List<Process> started) {
+      List<String> command,
+      byte[] stdin,
+      OutputStream stdout,
+      OutputStream stderr,
+      List<Process> started) {
     Waiting waiting = startWaitingLikeContainerd(command, stdout, stderr, started);
     waiting.send(stdin);
     return waiting.exit();
   }
 
   private static Waiting startWaiting(
-      List<String> command, OutputStream stdout, OutputStream stderr, List<Process> started, long drainMillis) {
+      List<String> command,
+      OutputStream stdout,
+      OutputStream stderr,
+      List<Process> started,
+      long drainMillis) {
     if (command.contains(RunnerProgram.ONCE_MARKER)) {
-      // On this machine /tmp is shared by every test and user: the marker would refuse all later runs.
-      throw new IllegalArgumentException("a local runner needs a once-only marker path of its own, not "
-          + RunnerProgram.ONCE_MARKER + " (see ScriptedPodExec.perPod)");
+      // On this machine /tmp is shared by every test and user: the marker would refuse all later
+      // runs.
+      throw new IllegalArgumentException(
+          "a local runner needs a once-only marker path of its own, not "
+              + RunnerProgram.ONCE_MARKER
+              + " (see ScriptedPodExec.perPod)");
     }
     try {
-      Process process = LocalInterpreters.applyTo(new ProcessBuilder(command)).directory(new java.io.File("/tmp")).start();
+      Process process =
+          LocalInterpreters.applyTo(new ProcessBuilder(command))
+              .directory(new java.io.File("/tmp"))
+              .start();
       started.add(process);
       Thread out = pump(process.getInputStream(), stdout);
       Thread err = pump(process.getErrorStream(), stderr);
-      return new Waiting(process, process.onExit().thenApplyAsync(p -> {
-        try {
-          out.join(drainMillis);
-          err.join(drainMillis);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-        return p.exitValue();
-      }));
+      return new Waiting(
+          process,
+          process
+              .onExit()
+              .thenApplyAsync(
+                  p -> {
+                    try {
+                      out.join(drainMillis);
+                      err.join(drainMillis);
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                    return p.exitValue();
+                  }));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

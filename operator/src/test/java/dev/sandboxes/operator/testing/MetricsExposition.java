@@ -14,8 +14,13 @@ import java.util.Set;
 public final class MetricsExposition {
 
   /** Series Prometheus adds itself for every target; they never appear in a scrape. */
-  public static final Set<String> SYNTHETIC = Set.of("up", "scrape_duration_seconds", "scrape_samples_scraped",
-      "scrape_samples_post_metric_relabeling", "scrape_series_added");
+  public static final Set<String> SYNTHETIC =
+      Set.of(
+          "up",
+          "scrape_duration_seconds",
+          "scrape_samples_scraped",
+          "scrape_samples_post_metric_relabeling",
+          "scrape_series_added");
 
   private static final List<String> HISTOGRAM_SUFFIXES = List.of("_bucket", "_count", "_sum");
 
@@ -54,10 +59,10 @@ public final class MetricsExposition {
   }
 
   /**
-   * Why a queried name is not served, or empty when it is: the name must be a sample of the
-   * scrape, and a name with a histogram suffix (_bucket, _count, _sum) must belong to a family
-   * declared as a histogram (or, for _count and _sum, a summary), so that histogram_quantile and
-   * averages over it work.
+   * Why a queried name is not served, or empty when it is: the name must be a sample of the scrape,
+   * and a name with a histogram suffix (_bucket, _count, _sum) must belong to a family declared as
+   * a histogram (or, for _count and _sum, a summary), so that histogram_quantile and averages over
+   * it work.
    */
   public Optional<String> problemWith(String name) {
     if (SYNTHETIC.contains(name)) {
@@ -70,9 +75,11 @@ public final class MetricsExposition {
       if (name.endsWith(suffix)) {
         String family = name.substring(0, name.length() - suffix.length());
         String type = types.get(family);
-        boolean ok = "histogram".equals(type) || (!suffix.equals("_bucket") && "summary".equals(type));
+        boolean ok =
+            "histogram".equals(type) || (!suffix.equals("_bucket") && "summary".equals(type));
         if (type != null && !ok) {
-          return Optional.of(name + " is a sample of " + family + ", declared " + type + ", not a histogram");
+          return Optional.of(
+              name + " is a sample of " + family + ", declared " + type + ", not a histogram");
         }
         if (type == null && suffix.equals("_bucket")) {
           return Optional.of(name + ": no histogram family " + family + " is declared");

@@ -30,16 +30,24 @@ public final class MonitoringQueries {
   private static final Path CHART = ProjectPaths.root().resolve("helm/sandbox-operator");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper JSON = new ObjectMapper();
+
   /** Grafana's label_values(metric{...}, label): only the first argument is a selector. */
-  private static final Pattern LABEL_VALUES = Pattern.compile("^\\s*label_values\\((.*),\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*\\)\\s*$",
-      Pattern.DOTALL);
+  private static final Pattern LABEL_VALUES =
+      Pattern.compile(
+          "^\\s*label_values\\((.*),\\s*[a-zA-Z_][a-zA-Z0-9_]*\\s*\\)\\s*$", Pattern.DOTALL);
 
   private MonitoringQueries() {}
 
   /** The rendered chart's objects with both switches on. */
   public static List<JsonNode> renderWithMonitoring() {
-    String manifest = new Helm(CHART).template().withName("test").withNamespace("sandbox-system")
-        .set("dashboard.enabled", true).set("prometheusRule.enabled", true).call();
+    String manifest =
+        new Helm(CHART)
+            .template()
+            .withName("test")
+            .withNamespace("sandbox-system")
+            .set("dashboard.enabled", true)
+            .set("prometheusRule.enabled", true)
+            .call();
     return objects(manifest);
   }
 
@@ -61,10 +69,15 @@ public final class MonitoringQueries {
 
   /** The dashboard JSON of the rendered ConfigMap, parsed. */
   public static JsonNode dashboard(List<JsonNode> objects) {
-    JsonNode configMap = objects.stream()
-        .filter(o -> "ConfigMap".equals(o.path("kind").asText())
-            && "1".equals(o.at("/metadata/labels/grafana_dashboard").asText()))
-        .findFirst().orElseThrow(() -> new AssertionError("no ConfigMap labelled grafana_dashboard: \"1\""));
+    JsonNode configMap =
+        objects.stream()
+            .filter(
+                o ->
+                    "ConfigMap".equals(o.path("kind").asText())
+                        && "1".equals(o.at("/metadata/labels/grafana_dashboard").asText()))
+            .findFirst()
+            .orElseThrow(
+                () -> new AssertionError("no ConfigMap labelled grafana_dashboard: \"1\""));
     try {
       return JSON.readTree(configMap.at("/data/sandbox-operator.json").asText());
     } catch (IOException e) {
@@ -73,7 +86,9 @@ public final class MonitoringQueries {
   }
 
   public static JsonNode prometheusRule(List<JsonNode> objects) {
-    return objects.stream().filter(o -> "PrometheusRule".equals(o.path("kind").asText())).findFirst()
+    return objects.stream()
+        .filter(o -> "PrometheusRule".equals(o.path("kind").asText()))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no PrometheusRule"));
   }
 
@@ -95,7 +110,10 @@ public final class MonitoringQueries {
       JsonNode query = variable.path("query");
       String text = query.isTextual() ? query.asText() : query.path("query").asText();
       Matcher labelValues = LABEL_VALUES.matcher(text);
-      queries.add(new Query("variable " + variable.path("name").asText(), labelValues.matches() ? labelValues.group(1) : text));
+      queries.add(
+          new Query(
+              "variable " + variable.path("name").asText(),
+              labelValues.matches() ? labelValues.group(1) : text));
     }
     return queries;
   }
@@ -103,7 +121,8 @@ public final class MonitoringQueries {
   private static void collectPanels(JsonNode panels, List<Query> queries) {
     for (JsonNode panel : panels) {
       for (JsonNode target : panel.path("targets")) {
-        queries.add(new Query("panel " + panel.path("title").asText(), target.path("expr").asText()));
+        queries.add(
+            new Query("panel " + panel.path("title").asText(), target.path("expr").asText()));
       }
       collectPanels(panel.path("panels"), queries); // panels of collapsed rows
     }
@@ -113,7 +132,10 @@ public final class MonitoringQueries {
     List<Query> queries = new ArrayList<>();
     for (JsonNode group : rule.at("/spec/groups")) {
       for (JsonNode r : group.path("rules")) {
-        String name = r.has("alert") ? "alert " + r.path("alert").asText() : "record " + r.path("record").asText();
+        String name =
+            r.has("alert")
+                ? "alert " + r.path("alert").asText()
+                : "record " + r.path("record").asText();
         queries.add(new Query(name, r.path("expr").asText()));
       }
     }
@@ -135,10 +157,16 @@ public final class MonitoringQueries {
   public static Map<String, String> unserved(List<Query> queries, String scrape) {
     MetricsExposition exposition = MetricsExposition.parse(scrape);
     Map<String, String> problems = new LinkedHashMap<>();
-    metricNames(queries).forEach((name, sources) -> {
-      Optional<String> problem = exposition.problemWith(name);
-      problem.ifPresent(p -> problems.put(name, p + " (queried by " + String.join(", ", Set.copyOf(sources)) + ")"));
-    });
+    metricNames(queries)
+        .forEach(
+            (name, sources) -> {
+              Optional<String> problem = exposition.problemWith(name);
+              problem.ifPresent(
+                  p ->
+                      problems.put(
+                          name,
+                          p + " (queried by " + String.join(", ", Set.copyOf(sources)) + ")"));
+            });
     return problems;
   }
 }

@@ -6,7 +6,10 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 
-/** A clock that stands still until the test moves it: time-based rules checked without racing real time. */
+/**
+ * A clock that stands still until the test moves it: time-based rules checked without racing real
+ * time.
+ */
 public final class MutableClock extends Clock {
 
   private volatile Instant now;

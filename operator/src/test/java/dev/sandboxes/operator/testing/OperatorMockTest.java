@@ -2,14 +2,14 @@ package dev.sandboxes.operator.testing;
 
 import static org.awaitility.Awaitility.await;
 
+import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
-import dev.sandboxes.api.util.Conditions;
 import dev.sandboxes.operator.SandboxOperator;
-import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.backend.SandboxBackendFactory;
+import dev.sandboxes.operator.config.OperatorConfig;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -32,15 +32,23 @@ public abstract class OperatorMockTest {
   /** The mock server's client, set by fabric8's extension before each test. */
   protected KubernetesClient client;
 
-  /** The operator {@link #startOperator} started, or null; a test that simulates a crash may replace it. */
+  /**
+   * The operator {@link #startOperator} started, or null; a test that simulates a crash may replace
+   * it.
+   */
   protected SandboxOperator operator;
 
-  /** Starts an operator with the default configuration and these backends; it is stopped after the test. */
+  /**
+   * Starts an operator with the default configuration and these backends; it is stopped after the
+   * test.
+   */
   protected SandboxOperator startOperator(SandboxBackendFactory backends) {
     return startOperator(backends, OperatorConfig.defaults());
   }
 
-  /** Starts an operator with this configuration and these backends; it is stopped after the test. */
+  /**
+   * Starts an operator with this configuration and these backends; it is stopped after the test.
+   */
   protected SandboxOperator startOperator(SandboxBackendFactory backends, OperatorConfig config) {
     operator = new SandboxOperator(client, backends, config, null).start();
     return operator;
@@ -48,8 +56,8 @@ public abstract class OperatorMockTest {
 
   /**
    * Stops the operator, if one runs. JUnit calls it after the subclass's own {@code @AfterEach}
-   * methods; one whose clean-up needs the operator gone first (fakes checked for leftover sandboxes)
-   * calls it itself.
+   * methods; one whose clean-up needs the operator gone first (fakes checked for leftover
+   * sandboxes) calls it itself.
    */
   @AfterEach
   protected void stopOperator() {
@@ -85,12 +93,21 @@ public abstract class OperatorMockTest {
     return ExecutionWaits.awaitReason(() -> get(name), type, reason);
   }
 
-  /** Waits until the provider's Ready condition has this status and reason; returns the read that had them. */
+  /**
+   * Waits until the provider's Ready condition has this status and reason; returns the read that
+   * had them.
+   */
   protected SandboxProvider awaitReady(String name, String status, String reason) {
-    return await("provider " + name + " Ready=" + status + " (" + reason + ")").atMost(Duration.ofSeconds(20))
-        .until(() -> provider(name), p -> p != null && p.getStatus() != null
-            && Conditions.get(p.getStatus().getConditions(), ConditionTypes.READY)
-                .filter(c -> status.equals(c.getStatus()) && reason.equals(c.getReason())).isPresent());
+    return await("provider " + name + " Ready=" + status + " (" + reason + ")")
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> provider(name),
+            p ->
+                p != null
+                    && p.getStatus() != null
+                    && Conditions.get(p.getStatus().getConditions(), ConditionTypes.READY)
+                        .filter(c -> status.equals(c.getStatus()) && reason.equals(c.getReason()))
+                        .isPresent());
   }
 
   /** The events about the object of this name, in the order the server lists them. */

@@ -6,24 +6,47 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The metric names a PromQL expression selects, found by a small tokenizer: enough of the
- * grammar (strings, label matchers, ranges, numbers and durations, functions, aggregations with
- * their by/without lists, vector matching with on/ignoring/group_left/group_right, Grafana's
- * $variables) to tell a metric name from everything else. It does not validate the expression.
+ * The metric names a PromQL expression selects, found by a small tokenizer: enough of the grammar
+ * (strings, label matchers, ranges, numbers and durations, functions, aggregations with their
+ * by/without lists, vector matching with on/ignoring/group_left/group_right, Grafana's $variables)
+ * to tell a metric name from everything else. It does not validate the expression.
  */
 public final class PromQl {
 
   /** Words that are operators or modifiers wherever they stand, never metric names. */
-  private static final Set<String> KEYWORDS = Set.of(
-      "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan", "start", "end",
-      "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
-      "topk", "quantile", "limitk", "limit_ratio");
+  private static final Set<String> KEYWORDS =
+      Set.of(
+          "and",
+          "or",
+          "unless",
+          "bool",
+          "offset",
+          "atan2",
+          "inf",
+          "nan",
+          "start",
+          "end",
+          "sum",
+          "min",
+          "max",
+          "avg",
+          "group",
+          "stddev",
+          "stdvar",
+          "count",
+          "count_values",
+          "bottomk",
+          "topk",
+          "quantile",
+          "limitk",
+          "limit_ratio");
 
   /** Modifiers followed by a parenthesised list of label names. */
   private static final Set<String> LABEL_LIST_MODIFIERS =
       Set.of("by", "without", "on", "ignoring", "group_left", "group_right");
 
-  private static final Pattern NAME_MATCHER = Pattern.compile("__name__\\s*=\\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\"");
+  private static final Pattern NAME_MATCHER =
+      Pattern.compile("__name__\\s*=\\s*\"([a-zA-Z_:][a-zA-Z0-9_:]*)\"");
 
   private PromQl() {}
 
@@ -49,7 +72,8 @@ public final class PromQl {
         i = skipLine(e, i);
       } else if (c == '$') {
         i = skipVariable(e, i);
-      } else if (Character.isDigit(c) || (c == '.' && i + 1 < e.length() && Character.isDigit(e.charAt(i + 1)))) {
+      } else if (Character.isDigit(c)
+          || (c == '.' && i + 1 < e.length() && Character.isDigit(e.charAt(i + 1)))) {
         i = skipNumber(e, i);
       } else if (isIdentifierStart(c)) {
         int start = i;
@@ -145,7 +169,9 @@ public final class PromQl {
   private static int skipNumber(String e, int i) {
     while (i < e.length() && (Character.isLetterOrDigit(e.charAt(i)) || e.charAt(i) == '.')) {
       char c = e.charAt(i);
-      if ((c == 'e' || c == 'E') && i + 1 < e.length() && (e.charAt(i + 1) == '+' || e.charAt(i + 1) == '-')) {
+      if ((c == 'e' || c == 'E')
+          && i + 1 < e.length()
+          && (e.charAt(i + 1) == '+' || e.charAt(i + 1) == '-')) {
         i++;
       }
       i++;

@@ -16,8 +16,8 @@ import java.util.HashMap;
 /**
  * fabric8's CRUD mock server, except that a PUT on a /status subresource is refused with 409 when
  * its resourceVersion is not the stored one, as a real API server does. fabric8 7.9's mock checks
- * the resourceVersion of a status PUT against the stored object itself and so never conflicts:
- * on it, a test of what a second writer does would pass whatever the operator does.
+ * the resourceVersion of a status PUT against the stored object itself and so never conflicts: on
+ * it, a test of what a second writer does would pass whatever the operator does.
  */
 public final class StatusLockingMockServer implements AutoCloseable {
 
@@ -35,7 +35,9 @@ public final class StatusLockingMockServer implements AutoCloseable {
   private final Dispatcher dispatcher = new Dispatcher();
 
   public StatusLockingMockServer() {
-    server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, true);
+    server =
+        new KubernetesMockServer(
+            new Context(), new MockWebServer(), new HashMap<>(), dispatcher, true);
     server.init();
     client = server.createClient();
   }
@@ -69,18 +71,24 @@ public final class StatusLockingMockServer implements AutoCloseable {
       String bare = path.contains("?") ? path.substring(0, path.indexOf('?')) : path;
       if (bare.endsWith("/status")) {
         // getBytes() leaves the body for the CRUD handler (getUtf8Body() would consume it).
-        String body = new String(request.getBody().getBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String body =
+            new String(request.getBody().getBytes(), java.nio.charset.StandardCharsets.UTF_8);
         String objectPath = bare.substring(0, bare.length() - "/status".length());
         if (competing != null) {
           compete(request, path, objectPath, body);
         }
         String sent = version(body);
         MockResponse current = handleGet(objectPath);
-        if (!sent.isEmpty() && current.code() == 200 && !sent.equals(version(current.getBody().readUtf8()))) {
-          return new MockResponse().setResponseCode(409).setBody("{\"apiVersion\":\"v1\",\"kind\":\"Status\","
-              + "\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":\"Operation cannot be"
-              + " fulfilled: the object has been modified; please apply your changes to the latest version and try"
-              + " again\"}");
+        if (!sent.isEmpty()
+            && current.code() == 200
+            && !sent.equals(version(current.getBody().readUtf8()))) {
+          return new MockResponse()
+              .setResponseCode(409)
+              .setBody(
+                  "{\"apiVersion\":\"v1\",\"kind\":\"Status\","
+                      + "\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409,\"message\":\"Operation cannot be"
+                      + " fulfilled: the object has been modified; please apply your changes to the latest version and try"
+                      + " again\"}");
         }
       }
       return super.handleUpdate(request);
@@ -94,8 +102,13 @@ public final class StatusLockingMockServer implements AutoCloseable {
         if (theirs != null) {
           ((com.fasterxml.jackson.databind.node.ObjectNode) stored).set("status", theirs);
           byte[] bytes = JSON.writeValueAsBytes(stored);
-          super.handleUpdate(new RecordedRequest("HTTP/1.1", request.method(), path, request.getHeaders(),
-              new io.fabric8.mockwebserver.http.Buffer(bytes)));
+          super.handleUpdate(
+              new RecordedRequest(
+                  "HTTP/1.1",
+                  request.method(),
+                  path,
+                  request.getHeaders(),
+                  new io.fabric8.mockwebserver.http.Buffer(bytes)));
         }
       } catch (IOException e) {
         throw new UncheckedIOException(e);

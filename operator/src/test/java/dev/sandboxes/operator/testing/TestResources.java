@@ -12,10 +12,10 @@ import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderSpec;
 import dev.sandboxes.api.v1alpha1.SecretKeyReference;
-import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
 import dev.sandboxes.api.v1alpha1.SecretReference;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
 import java.util.Map;
 
 /** Builders for the objects tests use. */
@@ -42,7 +42,8 @@ public final class TestResources {
     provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
     SandboxProviderSpec spec = new SandboxProviderSpec();
     spec.setType(ProviderType.SELF_MANAGED);
-    dev.sandboxes.api.v1alpha1.SelfManagedSpec selfManaged = new dev.sandboxes.api.v1alpha1.SelfManagedSpec();
+    dev.sandboxes.api.v1alpha1.SelfManagedSpec selfManaged =
+        new dev.sandboxes.api.v1alpha1.SelfManagedSpec();
     selfManaged.setPoolSize(poolSize);
     spec.setSelfManaged(selfManaged);
     provider.setSpec(spec);
@@ -50,7 +51,8 @@ public final class TestResources {
   }
 
   /** An E2B provider whose API key is key {@code apiKey} of Secret {@code secretName}. */
-  public static SandboxProvider anE2bProvider(String namespace, String name, String apiUrl, String secretName) {
+  public static SandboxProvider anE2bProvider(
+      String namespace, String name, String apiUrl, String secretName) {
     SandboxProvider provider = new SandboxProvider();
     provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
     SandboxProviderSpec spec = new SandboxProviderSpec();
@@ -67,7 +69,8 @@ public final class TestResources {
   }
 
   /** An Aliyun provider whose endpoints point at a fake AgentRun service. */
-  public static SandboxProvider anAliyunProvider(String namespace, String name, FakeAgentRunServer fake) {
+  public static SandboxProvider anAliyunProvider(
+      String namespace, String name, FakeAgentRunServer fake) {
     SandboxProvider provider = new SandboxProvider();
     provider.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
     SandboxProviderSpec spec = new SandboxProviderSpec();
@@ -85,23 +88,41 @@ public final class TestResources {
 
   /** A Secret holding one string value under {@code key}. */
   public static Secret aSecret(String namespace, String name, String key, String value) {
-    return new SecretBuilder().withNewMetadata().withNamespace(namespace).withName(name).endMetadata()
-        .withStringData(Map.of(key, value)).build();
+    return new SecretBuilder()
+        .withNewMetadata()
+        .withNamespace(namespace)
+        .withName(name)
+        .endMetadata()
+        .withStringData(Map.of(key, value))
+        .build();
   }
 
   /** Name of the credentials Secret of {@link #anAliyunProvider}. */
   public static final String ALIYUN_SECRET = "aliyun-credentials";
 
-  /** The credentials Secret's data for the fake AgentRun service (or other values, to be rejected). */
+  /**
+   * The credentials Secret's data for the fake AgentRun service (or other values, to be rejected).
+   */
   public static Map<String, String> aliyunCredentials(String accessKeyId, String accessKeySecret) {
-    return Map.of("accessKeyId", accessKeyId, "accessKeySecret", accessKeySecret, "accountId", FakeAgentRunServer.ACCOUNT_ID);
+    return Map.of(
+        "accessKeyId",
+        accessKeyId,
+        "accessKeySecret",
+        accessKeySecret,
+        "accountId",
+        FakeAgentRunServer.ACCOUNT_ID);
   }
 
   /** The credentials Secret as an object, for tests on a (mock) API server. */
   public static io.fabric8.kubernetes.api.model.Secret aliyunSecret(String namespace) {
     return new io.fabric8.kubernetes.api.model.SecretBuilder()
-        .withNewMetadata().withNamespace(namespace).withName(ALIYUN_SECRET).endMetadata()
-        .addToStringData(aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET))
+        .withNewMetadata()
+        .withNamespace(namespace)
+        .withName(ALIYUN_SECRET)
+        .endMetadata()
+        .addToStringData(
+            aliyunCredentials(
+                FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET))
         .build();
   }
 

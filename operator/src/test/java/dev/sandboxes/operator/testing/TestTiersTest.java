@@ -26,9 +26,12 @@ class TestTiersTest {
 
   private static final Path TESTS = Path.of("src/test/java");
   private static final Pattern TAG = Pattern.compile("^@Tag\\(\"(\\w+)\"\\)", Pattern.MULTILINE);
-  private static final Pattern TEST_METHOD = Pattern.compile("@(Test|ParameterizedTest|RepeatedTest)\\b");
-  private static final Pattern NEEDS_ENGINE = Pattern.compile("DockerEngines\\.|SANDBOX_DOCKER_HOST");
-  private static final Pattern NEEDS_MOCK_SERVER = Pattern.compile("EnableKubernetesMockClient|KubernetesMockServer");
+  private static final Pattern TEST_METHOD =
+      Pattern.compile("@(Test|ParameterizedTest|RepeatedTest)\\b");
+  private static final Pattern NEEDS_ENGINE =
+      Pattern.compile("DockerEngines\\.|SANDBOX_DOCKER_HOST");
+  private static final Pattern NEEDS_MOCK_SERVER =
+      Pattern.compile("EnableKubernetesMockClient|KubernetesMockServer");
 
   @Test
   void everyTestClassCarriesTheTagsOfItsTier() throws IOException {
@@ -81,9 +84,12 @@ class TestTiersTest {
 
   @Test
   void aMockServerOrAnEngineIsNeverInTheUnitTier() {
-    assertThat(expectedTiers("SomethingTest", "@EnableKubernetesMockClient class SomethingTest {}")).containsExactly("mock");
-    assertThat(expectedTiers("SomethingTest", "String host = DockerEngines.host(runtime);")).containsExactly("engine");
-    assertThat(expectedTiers("SomethingMockTest", "DockerEngines.host(runtime)")).containsExactly("engine", "mock");
+    assertThat(expectedTiers("SomethingTest", "@EnableKubernetesMockClient class SomethingTest {}"))
+        .containsExactly("mock");
+    assertThat(expectedTiers("SomethingTest", "String host = DockerEngines.host(runtime);"))
+        .containsExactly("engine");
+    assertThat(expectedTiers("SomethingMockTest", "DockerEngines.host(runtime)"))
+        .containsExactly("engine", "mock");
     assertThat(expectedTiers("SomethingTest", "class SomethingTest {}")).containsExactly("unit");
     assertThat(expectedTiers("SomethingE2E", "DockerEngines.host(runtime)")).containsExactly("e2e");
   }

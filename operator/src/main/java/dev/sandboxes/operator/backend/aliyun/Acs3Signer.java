@@ -25,7 +25,8 @@ final class Acs3Signer {
 
   static final String ALGORITHM = "ACS3-HMAC-SHA256";
   static final String API_VERSION = "2025-09-10";
-  private static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter DATE =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final AliyunCredentials credentials;
@@ -56,7 +57,13 @@ final class Acs3Signer {
    * @param path the path exactly as sent (already percent-encoded)
    * @param query decoded query parameters
    */
-  Map<String, String> sign(String action, String method, String host, String path, Map<String, String> query, byte[] body) {
+  Map<String, String> sign(
+      String action,
+      String method,
+      String host,
+      String path,
+      Map<String, String> query,
+      byte[] body) {
     Map<String, String> headers = new LinkedHashMap<>();
     headers.put("host", host);
     headers.put("x-acs-action", action);
@@ -80,10 +87,16 @@ final class Acs3Signer {
       headers.put(
           "authorization",
           com.aliyun.openapiutil.Client.getAuthorization(
-              request, ALGORITHM, payloadHash, credentials.accessKeyId(), credentials.accessKeySecret()));
+              request,
+              ALGORITHM,
+              payloadHash,
+              credentials.accessKeyId(),
+              credentials.accessKeySecret()));
     } catch (Exception e) {
-      // The signer only hashes; a failure here is a bug or a broken JCE, never a credential problem.
-      throw new IllegalStateException("signing an AgentRun call failed: " + e.getClass().getSimpleName(), e);
+      // The signer only hashes; a failure here is a bug or a broken JCE, never a credential
+      // problem.
+      throw new IllegalStateException(
+          "signing an AgentRun call failed: " + e.getClass().getSimpleName(), e);
     }
     return headers;
   }
@@ -95,14 +108,18 @@ final class Acs3Signer {
       if (text.length() > 0) {
         text.append('&');
       }
-      text.append(percentEncode(entry.getKey())).append('=').append(percentEncode(entry.getValue()));
+      text.append(percentEncode(entry.getKey()))
+          .append('=')
+          .append(percentEncode(entry.getValue()));
     }
     return text.toString();
   }
 
   static String percentEncode(String value) {
     return URLEncoder.encode(value == null ? "" : value, StandardCharsets.UTF_8)
-        .replace("+", "%20").replace("*", "%2A").replace("%7E", "~");
+        .replace("+", "%20")
+        .replace("*", "%2A")
+        .replace("%7E", "~");
   }
 
   static String sha256Hex(byte[] bytes) {

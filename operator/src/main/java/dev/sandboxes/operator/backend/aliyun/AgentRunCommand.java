@@ -16,10 +16,10 @@ import java.util.List;
  *       shell's memory and its file deleted before the runner starts; it reaches the runner through
  *       a pipe. No file or descriptor with the nonce is left for the code to open.
  *   <li>The exit code stays in a shell variable, never in a file the code could rewrite.
- *   <li>stdout and stderr go through FIFOs into {@code base64 | awk}: the first {@code head}
- *       bytes, the last {@code tail} bytes of stdout (where the runner's records are), and the
- *       total count, as ASCII lines the service cannot mangle. Nothing else is kept, so the answer
- *       stays small whatever the code prints.
+ *   <li>stdout and stderr go through FIFOs into {@code base64 | awk}: the first {@code head} bytes,
+ *       the last {@code tail} bytes of stdout (where the runner's records are), and the total
+ *       count, as ASCII lines the service cannot mangle. Nothing else is kept, so the answer stays
+ *       small whatever the code prints.
  * </ul>
  *
  * <p>Output lines (stdout of the command): {@code h <base64>} (head), {@code t <base64>} (tail),
@@ -30,10 +30,16 @@ final class AgentRunCommand {
 
   /** Exit code of the command when the shell could not set the run up (no FIFO, no envelope). */
   static final int SETUP_FAILED = 97;
-  /** Room for the runner's records at the end of stdout: the largest kept result and the done record. */
+
+  /**
+   * Room for the runner's records at the end of stdout: the largest kept result and the done
+   * record.
+   */
   static final int TAIL_BYTES = RunnerStreams.MAX_RESULT_BYTES + 64 * 1024;
+
   /** Added to the output cap so that the head always covers the kept user output. */
   private static final int HEAD_SLACK = 4096;
+
   /** The awk program: keeps the head lines, a ring of tail lines, and counts the decoded bytes. */
   private static final String CAPPER =
       "{n=length(\\$0);b=n/4*3;if(substr(\\$0,n,1)==\\\"=\\\")b--;if(substr(\\$0,n-1,1)==\\\"=\\\")b--;s+=b;"
@@ -43,9 +49,9 @@ final class AgentRunCommand {
   private AgentRunCommand() {}
 
   /**
-   * Room the runner's artifact records take at the end of stdout, before the done record: the
-   * files in base64 records (4,000 characters for 3,000 bytes, plus a 42-byte header), a header
-   * record per file and the record of what was left out (docs/runner-protocol.md, "Artifacts").
+   * Room the runner's artifact records take at the end of stdout, before the done record: the files
+   * in base64 records (4,000 characters for 3,000 bytes, plus a 42-byte header), a header record
+   * per file and the record of what was left out (docs/runner-protocol.md, "Artifacts").
    */
   static long artifactRecordBytes(ArtifactLimits limits) {
     if (limits == null) {
@@ -97,14 +103,37 @@ final class AgentRunCommand {
     long tailLines = tailBytes(artifacts) / 57 + 2;
     String script =
         // The request's cwd is the work directory; cd there too in case the service ignores cwd.
-        "{ [ -f envelope.json ] || cd " + AgentRunExecution.WORK_DIR + "; } || exit " + SETUP_FAILED + "; "
+        "{ [ -f envelope.json ] || cd "
+            + AgentRunExecution.WORK_DIR
+            + "; } || exit "
+            + SETUP_FAILED
+            + "; "
             + "for t in base64 awk mkfifo; do command -v $t >/dev/null || { echo \"the sandbox has no $t\" >&2; exit "
-            + SETUP_FAILED + "; }; done; "
-            + "e=$(cat envelope.json) && rm -f envelope.json || exit " + SETUP_FAILED + "; "
-            + "rm -f o r && mkfifo o r || exit " + SETUP_FAILED + "; "
-            + "base64 <o | awk -v H=" + head + " -v T=" + tailLines + " \"" + CAPPER + "\" & "
-            + "base64 <r | awk -v H=" + head + " -v T=0 \"" + CAPPER + "\" >&2 & "
-            + "printf \"%s\\n\" \"$e\" | " + interpreter + " \"$(cat " + runnerFile(language) + ")\" >o 2>r; "
+            + SETUP_FAILED
+            + "; }; done; "
+            + "e=$(cat envelope.json) && rm -f envelope.json || exit "
+            + SETUP_FAILED
+            + "; "
+            + "rm -f o r && mkfifo o r || exit "
+            + SETUP_FAILED
+            + "; "
+            + "base64 <o | awk -v H="
+            + head
+            + " -v T="
+            + tailLines
+            + " \""
+            + CAPPER
+            + "\" & "
+            + "base64 <r | awk -v H="
+            + head
+            + " -v T=0 \""
+            + CAPPER
+            + "\" >&2 & "
+            + "printf \"%s\\n\" \"$e\" | "
+            + interpreter
+            + " \"$(cat "
+            + runnerFile(language)
+            + ")\" >o 2>r; "
             + "c=$?; e=; wait; echo \"x $c\"";
     if (script.indexOf('\'') >= 0) {
       throw new IllegalStateException("the command must not contain a single quote");

@@ -29,7 +29,12 @@ final class AgentRunControlClient {
   private final AgentRunHttp http;
   private final AgentRunTimings timings;
 
-  AgentRunControlClient(URI endpoint, AliyunCredentials credentials, AgentRunHttp http, AgentRunTimings timings, Clock clock) {
+  AgentRunControlClient(
+      URI endpoint,
+      AliyunCredentials credentials,
+      AgentRunHttp http,
+      AgentRunTimings timings,
+      Clock clock) {
     this.endpoint = endpoint;
     this.host = AgentRunHttp.hostHeader(endpoint);
     this.signer = new Acs3Signer(credentials, clock);
@@ -43,13 +48,21 @@ final class AgentRunControlClient {
 
   /** ListTemplates with one item per page: the cheapest authenticated call, used by the probe. */
   JsonNode listTemplates(RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
-    return call("ListTemplates", "GET", PREFIX + "/templates", Map.of("pageNumber", "1", "pageSize", "1"), null, abort);
+    return call(
+        "ListTemplates",
+        "GET",
+        PREFIX + "/templates",
+        Map.of("pageNumber", "1", "pageSize", "1"),
+        null,
+        abort);
   }
 
   /** GetTemplate; empty when it does not exist. */
-  Optional<JsonNode> getTemplate(String name, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
+  Optional<JsonNode> getTemplate(String name, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     try {
-      return Optional.of(call("GetTemplate", "GET", PREFIX + "/templates/" + name, Map.of(), null, abort));
+      return Optional.of(
+          call("GetTemplate", "GET", PREFIX + "/templates/" + name, Map.of(), null, abort));
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
         return Optional.empty();
@@ -62,7 +75,8 @@ final class AgentRunControlClient {
    * CreateTemplate of a code-interpreter template with the official SDK's defaults, except the
    * network: PRIVATE unless the provider opted in to internet egress.
    */
-  JsonNode createTemplate(String name, String networkMode, int sandboxIdleTimeoutSeconds, RunGuard abort)
+  JsonNode createTemplate(
+      String name, String networkMode, int sandboxIdleTimeoutSeconds, RunGuard abort)
       throws AgentRunException, RunGuard.StoppedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("templateName", name);
@@ -95,7 +109,13 @@ final class AgentRunControlClient {
   }
 
   /** Sends one signed call, retrying transient failures; returns the envelope's data. */
-  private JsonNode call(String action, String method, String path, Map<String, String> query, JsonNode body, RunGuard abort)
+  private JsonNode call(
+      String action,
+      String method,
+      String path,
+      Map<String, String> query,
+      JsonNode body,
+      RunGuard abort)
       throws AgentRunException, RunGuard.StoppedException {
     byte[] bytes;
     try {
@@ -103,24 +123,36 @@ final class AgentRunControlClient {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return Retrying.call(timings.retries(), AgentRunException::transientFailure, abort, () -> {
-      String queryString = Acs3Signer.queryString(query);
-      URI uri = URI.create(endpoint + path + (queryString.isEmpty() ? "" : "?" + queryString));
-      HttpRequest.Builder request =
-          HttpRequest.newBuilder(uri)
-              .timeout(timings.callTimeout())
-              .method(method, bytes == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(bytes));
-      signer.sign(action, method, host, path, query, bytes).forEach((name, value) -> {
-        if (!name.equals("host")) {
-          request.header(name, value);
-        }
-      });
-      AgentRunHttp.Reply reply = http.exchange(action, request.build(), timings.callTimeout(), abort);
-      Optional<AgentRunException> failure = AgentRunHttp.failure(action, reply);
-      if (failure.isPresent()) {
-        throw failure.get();
-      }
-      return AgentRunHttp.data(reply.jsonOrNull());
-    });
+    return Retrying.call(
+        timings.retries(),
+        AgentRunException::transientFailure,
+        abort,
+        () -> {
+          String queryString = Acs3Signer.queryString(query);
+          URI uri = URI.create(endpoint + path + (queryString.isEmpty() ? "" : "?" + queryString));
+          HttpRequest.Builder request =
+              HttpRequest.newBuilder(uri)
+                  .timeout(timings.callTimeout())
+                  .method(
+                      method,
+                      bytes == null
+                          ? HttpRequest.BodyPublishers.noBody()
+                          : HttpRequest.BodyPublishers.ofByteArray(bytes));
+          signer
+              .sign(action, method, host, path, query, bytes)
+              .forEach(
+                  (name, value) -> {
+                    if (!name.equals("host")) {
+                      request.header(name, value);
+                    }
+                  });
+          AgentRunHttp.Reply reply =
+              http.exchange(action, request.build(), timings.callTimeout(), abort);
+          Optional<AgentRunException> failure = AgentRunHttp.failure(action, reply);
+          if (failure.isPresent()) {
+            throw failure.get();
+          }
+          return AgentRunHttp.data(reply.jsonOrNull());
+        });
   }
 }

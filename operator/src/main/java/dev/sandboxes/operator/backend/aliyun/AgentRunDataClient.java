@@ -24,7 +24,8 @@ import java.util.function.Predicate;
 final class AgentRunDataClient {
 
   /** What a command reported. stdout and stderr are the service's text. */
-  record CommandResult(Integer exitCode, String status, String stdout, String stderr, String requestId) {}
+  record CommandResult(
+      Integer exitCode, String status, String stdout, String stderr, String requestId) {}
 
   /** One health answer: ok, or why not (an HTTP error, a status other than ok). */
   record Health(boolean ok, String detail, AgentRunException error) {}
@@ -36,7 +37,12 @@ final class AgentRunDataClient {
   private final AgentRunHttp http;
   private final AgentRunTimings timings;
 
-  AgentRunDataClient(URI base, AliyunCredentials credentials, String region, AgentRunHttp http, AgentRunTimings timings,
+  AgentRunDataClient(
+      URI base,
+      AliyunCredentials credentials,
+      String region,
+      AgentRunHttp http,
+      AgentRunTimings timings,
       Clock clock) {
     this.base = base;
     this.host = AgentRunHttp.hostHeader(base);
@@ -66,14 +72,24 @@ final class AgentRunDataClient {
       body.put("sandboxId", sandboxId);
     }
     Retry retry = sandboxId != null ? Retry.TRANSIENT : Retry.NOT_SENT;
-    return AgentRunHttp.data(send("CreateSandbox", "POST", "/sandboxes", body, timings.callTimeout(), abort, retry));
+    return AgentRunHttp.data(
+        send("CreateSandbox", "POST", "/sandboxes", body, timings.callTimeout(), abort, retry));
   }
 
   /** GET /sandboxes/{id}; empty when it does not exist (404, or a "sandbox not found" answer). */
-  Optional<JsonNode> getSandbox(String sandboxId, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
+  Optional<JsonNode> getSandbox(String sandboxId, RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     try {
-      return Optional.of(AgentRunHttp.data(
-          send("GetSandbox", "GET", "/sandboxes/" + sandboxId, null, timings.callTimeout(), abort, Retry.TRANSIENT)));
+      return Optional.of(
+          AgentRunHttp.data(
+              send(
+                  "GetSandbox",
+                  "GET",
+                  "/sandboxes/" + sandboxId,
+                  null,
+                  timings.callTimeout(),
+                  abort,
+                  Retry.TRANSIENT)));
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
         return Optional.empty();
@@ -82,10 +98,19 @@ final class AgentRunDataClient {
     }
   }
 
-  /** DELETE /sandboxes/{id}; false when it was already gone (404, or 200 with "sandbox not found"). */
+  /**
+   * DELETE /sandboxes/{id}; false when it was already gone (404, or 200 with "sandbox not found").
+   */
   boolean deleteSandbox(String sandboxId) throws AgentRunException {
     try {
-      send("DeleteSandbox", "DELETE", "/sandboxes/" + sandboxId, null, timings.callTimeout(), RunGuard.never(), Retry.TRANSIENT);
+      send(
+          "DeleteSandbox",
+          "DELETE",
+          "/sandboxes/" + sandboxId,
+          null,
+          timings.callTimeout(),
+          RunGuard.never(),
+          Retry.TRANSIENT);
       return true;
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.NOT_FOUND) {
@@ -103,10 +128,19 @@ final class AgentRunDataClient {
    */
   Health health(String sandboxId, RunGuard abort) throws RunGuard.StoppedException {
     try {
-      JsonNode body = send("SandboxHealth", "GET", "/sandboxes/" + sandboxId + "/health", null, timings.callTimeout(), abort,
-          Retry.NEVER);
+      JsonNode body =
+          send(
+              "SandboxHealth",
+              "GET",
+              "/sandboxes/" + sandboxId + "/health",
+              null,
+              timings.callTimeout(),
+              abort,
+              Retry.NEVER);
       String status = AgentRunHttp.text(AgentRunHttp.data(body), "status");
-      return "ok".equalsIgnoreCase(status) ? new Health(true, "ok", null) : new Health(false, "status " + status, null);
+      return "ok".equalsIgnoreCase(status)
+          ? new Health(true, "ok", null)
+          : new Health(false, "status " + status, null);
     } catch (AgentRunException e) {
       return new Health(false, e.getMessage(), e);
     }
@@ -121,7 +155,14 @@ final class AgentRunDataClient {
     body.put("mode", mode);
     body.put("encoding", "utf-8");
     body.put("createDir", true);
-    send("WriteFile", "POST", "/sandboxes/" + sandboxId + "/files", body, timings.callTimeout(), abort, Retry.TRANSIENT);
+    send(
+        "WriteFile",
+        "POST",
+        "/sandboxes/" + sandboxId + "/files",
+        body,
+        timings.callTimeout(),
+        abort,
+        Retry.TRANSIENT);
   }
 
   /**
@@ -130,27 +171,50 @@ final class AgentRunDataClient {
    * @param wait how long to wait for the answer; the caller's abort ends it sooner
    * @param maxResponseBytes the largest answer accepted (the command bounds its own output)
    */
-  CommandResult runCommand(String sandboxId, String command, String cwd, int timeoutSeconds, Duration wait,
-      long maxResponseBytes, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
+  CommandResult runCommand(
+      String sandboxId,
+      String command,
+      String cwd,
+      int timeoutSeconds,
+      Duration wait,
+      long maxResponseBytes,
+      RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     ObjectNode body = AgentRunHttp.JSON.createObjectNode();
     body.put("command", command);
     body.put("cwd", cwd);
     body.put("timeout", timeoutSeconds);
-    AgentRunHttp.Reply answer = exchangeOnce("RunCommand", "POST", "/sandboxes/" + sandboxId + "/processes/cmd", body, wait,
-        maxResponseBytes, abort);
+    AgentRunHttp.Reply answer =
+        exchangeOnce(
+            "RunCommand",
+            "POST",
+            "/sandboxes/" + sandboxId + "/processes/cmd",
+            body,
+            wait,
+            maxResponseBytes,
+            abort);
     JsonNode reply = answer.jsonOrNull();
     if (reply == null) {
-      throw AgentRunException.protocol("RunCommand", answer.status(), "the answer is not JSON", answer.requestId());
+      throw AgentRunException.protocol(
+          "RunCommand", answer.status(), "the answer is not JSON", answer.requestId());
     }
     // Answers come flat or wrapped in data, with the process fields flat or under result.
     JsonNode data = AgentRunHttp.data(reply);
-    JsonNode result = data.has("result") && data.get("result").isObject() ? data.get("result") : data;
-    Integer exitCode = result.has("exitCode") && result.get("exitCode").canConvertToInt() ? result.get("exitCode").asInt() : null;
+    JsonNode result =
+        data.has("result") && data.get("result").isObject() ? data.get("result") : data;
+    Integer exitCode =
+        result.has("exitCode") && result.get("exitCode").canConvertToInt()
+            ? result.get("exitCode").asInt()
+            : null;
     String status = AgentRunHttp.text(data, "status");
     if (status == null) {
       status = AgentRunHttp.text(result, "status");
     }
-    return new CommandResult(exitCode, status, textOrEmpty(result, "stdout"), textOrEmpty(result, "stderr"),
+    return new CommandResult(
+        exitCode,
+        status,
+        textOrEmpty(result, "stdout"),
+        textOrEmpty(result, "stderr"),
         answer.requestId());
   }
 
@@ -164,23 +228,42 @@ final class AgentRunDataClient {
     NEVER
   }
 
-  private JsonNode send(String operation, String method, String path, JsonNode body, Duration wait, RunGuard abort, Retry retry)
+  private JsonNode send(
+      String operation,
+      String method,
+      String path,
+      JsonNode body,
+      Duration wait,
+      RunGuard abort,
+      Retry retry)
       throws AgentRunException, RunGuard.StoppedException {
-    Predicate<AgentRunException> again = switch (retry) {
-      case TRANSIENT -> AgentRunException::transientFailure;
-      case NOT_SENT -> e -> e.kind() == AgentRunException.Kind.CONNECTION && e.notSent();
-      case NEVER -> e -> false;
-    };
-    return Retrying.call(timings.retries(), again, abort, () -> {
-      AgentRunHttp.Reply reply = exchangeOnce(operation, method, path, body, wait, -1, abort);
-      JsonNode json = reply.jsonOrNull();
-      return json == null ? AgentRunHttp.JSON.createObjectNode() : json;
-    });
+    Predicate<AgentRunException> again =
+        switch (retry) {
+          case TRANSIENT -> AgentRunException::transientFailure;
+          case NOT_SENT -> e -> e.kind() == AgentRunException.Kind.CONNECTION && e.notSent();
+          case NEVER -> e -> false;
+        };
+    return Retrying.call(
+        timings.retries(),
+        again,
+        abort,
+        () -> {
+          AgentRunHttp.Reply reply = exchangeOnce(operation, method, path, body, wait, -1, abort);
+          JsonNode json = reply.jsonOrNull();
+          return json == null ? AgentRunHttp.JSON.createObjectNode() : json;
+        });
   }
 
   /** One signed request; an answer that stands for a failure is thrown. */
-  private AgentRunHttp.Reply exchangeOnce(String operation, String method, String path, JsonNode body, Duration wait,
-      long maxResponseBytes, RunGuard abort) throws AgentRunException, RunGuard.StoppedException {
+  private AgentRunHttp.Reply exchangeOnce(
+      String operation,
+      String method,
+      String path,
+      JsonNode body,
+      Duration wait,
+      long maxResponseBytes,
+      RunGuard abort)
+      throws AgentRunException, RunGuard.StoppedException {
     byte[] bytes;
     try {
       bytes = body == null ? null : AgentRunHttp.JSON.writeValueAsBytes(body);
@@ -189,21 +272,30 @@ final class AgentRunDataClient {
     }
     String fullPath = basePath + path;
     HttpRequest.Builder request =
-        HttpRequest.newBuilder(URI.create(base.getScheme() + "://" + base.getRawAuthority() + fullPath))
+        HttpRequest.newBuilder(
+                URI.create(base.getScheme() + "://" + base.getRawAuthority() + fullPath))
             .timeout(wait)
-            .method(method, bytes == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(bytes))
+            .method(
+                method,
+                bytes == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(bytes))
             .header("Accept", "application/json");
     if (bytes != null) {
       request.header("Content-Type", "application/json");
     }
-    signer.sign(method, host, fullPath, Map.of()).forEach((name, value) -> {
-      if (!name.equals("host")) {
-        request.header(name, value);
-      }
-    });
-    AgentRunHttp.Reply reply = maxResponseBytes > 0
-        ? http.exchange(operation, request.build(), wait, abort, maxResponseBytes)
-        : http.exchange(operation, request.build(), wait, abort);
+    signer
+        .sign(method, host, fullPath, Map.of())
+        .forEach(
+            (name, value) -> {
+              if (!name.equals("host")) {
+                request.header(name, value);
+              }
+            });
+    AgentRunHttp.Reply reply =
+        maxResponseBytes > 0
+            ? http.exchange(operation, request.build(), wait, abort, maxResponseBytes)
+            : http.exchange(operation, request.build(), wait, abort);
     Optional<AgentRunException> failure = AgentRunHttp.failure(operation, reply);
     if (failure.isPresent()) {
       throw failure.get();

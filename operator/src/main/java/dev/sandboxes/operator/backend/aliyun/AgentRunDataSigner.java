@@ -15,9 +15,9 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * Signs data-plane calls with AGENTRUN4-HMAC-SHA256, the RAM signature of the official AgentRun
- * SDK (no Java SDK has it): an unsigned payload, host and x-acs-* headers signed, a key derived
- * from the secret by an HMAC chain over date, region, "agentrun" and "aliyun_v4_request", sent as
+ * Signs data-plane calls with AGENTRUN4-HMAC-SHA256, the RAM signature of the official AgentRun SDK
+ * (no Java SDK has it): an unsigned payload, host and x-acs-* headers signed, a key derived from
+ * the secret by an HMAC chain over date, region, "agentrun" and "aliyun_v4_request", sent as
  * Agentrun-Authorization. docs/providers/aliyun.md spells the recipe out.
  */
 final class AgentRunDataSigner {
@@ -27,8 +27,10 @@ final class AgentRunDataSigner {
   static final String UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
   private static final String PRODUCT = "agentrun";
   private static final String SCOPE_SUFFIX = "aliyun_v4_request";
-  private static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
-  private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("yyyyMMdd").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter TIMESTAMP =
+      DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'").withZone(ZoneOffset.UTC);
+  private static final DateTimeFormatter DAY =
+      DateTimeFormatter.ofPattern("yyyyMMdd").withZone(ZoneOffset.UTC);
 
   private final AliyunCredentials credentials;
   private final String region;
@@ -57,14 +59,19 @@ final class AgentRunDataSigner {
     canonical.append(method.toUpperCase()).append('\n');
     canonical.append(path == null || path.isEmpty() ? "/" : path).append('\n');
     canonical.append(Acs3Signer.queryString(query)).append('\n');
-    signed.forEach((name, value) -> canonical.append(name).append(':').append(value.strip()).append('\n'));
+    signed.forEach(
+        (name, value) -> canonical.append(name).append(':').append(value.strip()).append('\n'));
     canonical.append('\n');
     String signedNames = String.join(";", signed.keySet());
     canonical.append(signedNames).append('\n');
     canonical.append(UNSIGNED_PAYLOAD);
-    String stringToSign = ALGORITHM + "\n" + Acs3Signer.sha256Hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
+    String stringToSign =
+        ALGORITHM
+            + "\n"
+            + Acs3Signer.sha256Hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
     String day = DAY.format(now);
-    byte[] key = hmac(("aliyun_v4" + credentials.accessKeySecret()).getBytes(StandardCharsets.UTF_8), day);
+    byte[] key =
+        hmac(("aliyun_v4" + credentials.accessKeySecret()).getBytes(StandardCharsets.UTF_8), day);
     key = hmac(key, region);
     key = hmac(key, PRODUCT);
     key = hmac(key, SCOPE_SUFFIX);
@@ -72,8 +79,21 @@ final class AgentRunDataSigner {
     Map<String, String> headers = new LinkedHashMap<>(signed);
     headers.put(
         AUTHORIZATION_HEADER,
-        ALGORITHM + " Credential=" + credentials.accessKeyId() + "/" + day + "/" + region + "/" + PRODUCT + "/" + SCOPE_SUFFIX
-            + ",SignedHeaders=" + signedNames + ",Signature=" + signature);
+        ALGORITHM
+            + " Credential="
+            + credentials.accessKeyId()
+            + "/"
+            + day
+            + "/"
+            + region
+            + "/"
+            + PRODUCT
+            + "/"
+            + SCOPE_SUFFIX
+            + ",SignedHeaders="
+            + signedNames
+            + ",Signature="
+            + signature);
     return headers;
   }
 

@@ -37,22 +37,41 @@ final class AgentRunException extends SaasCallException {
   private final String requestId;
 
   AgentRunException(
-      Kind kind, String operation, int status, String code, String serviceMessage, String requestId,
-      Duration retryAfter, boolean notSent, Throwable cause) {
-    super(describe(operation, status, code, serviceMessage, requestId), cause, status, code, retryAfter, notSent);
+      Kind kind,
+      String operation,
+      int status,
+      String code,
+      String serviceMessage,
+      String requestId,
+      Duration retryAfter,
+      boolean notSent,
+      Throwable cause) {
+    super(
+        describe(operation, status, code, serviceMessage, requestId),
+        cause,
+        status,
+        code,
+        retryAfter,
+        notSent);
     this.kind = kind;
     this.operation = operation;
     this.serviceMessage = serviceMessage;
     this.requestId = requestId;
   }
 
-  /** No answer at all; notSent when the connection could not even be opened (the request surely did not run). */
-  static AgentRunException connection(String operation, String why, boolean notSent, Throwable cause) {
-    return new AgentRunException(Kind.CONNECTION, operation, 0, null, why, null, null, notSent, cause);
+  /**
+   * No answer at all; notSent when the connection could not even be opened (the request surely did
+   * not run).
+   */
+  static AgentRunException connection(
+      String operation, String why, boolean notSent, Throwable cause) {
+    return new AgentRunException(
+        Kind.CONNECTION, operation, 0, null, why, null, null, notSent, cause);
   }
 
   static AgentRunException protocol(String operation, int status, String why, String requestId) {
-    return new AgentRunException(Kind.PROTOCOL, operation, status, null, why, requestId, null, false, null);
+    return new AgentRunException(
+        Kind.PROTOCOL, operation, status, null, why, requestId, null, false, null);
   }
 
   Kind kind() {
@@ -78,7 +97,8 @@ final class AgentRunException extends SaasCallException {
     return serviceMessage == null ? "" : serviceMessage.toLowerCase(Locale.ROOT);
   }
 
-  private static String describe(String operation, int status, String code, String message, String requestId) {
+  private static String describe(
+      String operation, int status, String code, String message, String requestId) {
     StringBuilder text = new StringBuilder("AgentRun ").append(operation);
     if (status > 0) {
       text.append(" answered HTTP ").append(status);
@@ -89,7 +109,8 @@ final class AgentRunException extends SaasCallException {
         text.append(": ").append(message);
       }
     } else {
-      text.append(" got no answer").append(message == null || message.isBlank() ? "" : ": " + message);
+      text.append(" got no answer")
+          .append(message == null || message.isBlank() ? "" : ": " + message);
     }
     if (requestId != null && !requestId.isBlank()) {
       text.append(" (request id ").append(requestId).append(')');

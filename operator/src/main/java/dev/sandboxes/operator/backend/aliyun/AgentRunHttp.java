@@ -32,8 +32,9 @@ final class AgentRunHttp {
   private static final List<String> REQUEST_ID_HEADERS =
       List.of("x-acs-request-id", "x-agentrun-request-id", "x-request-id", "x-fc-request-id");
   private static final Pattern CREDENTIAL_CODES =
-      Pattern.compile("^(SignatureDoesNotMatch|IncompleteSignature|InvalidAccessKeyId.*|InvalidSecurityToken.*"
-          + "|MissingSecurityToken|Forbidden.*|NoPermission.*|Unauthorized|InvalidAuthorization.*|AccessDenied.*)$",
+      Pattern.compile(
+          "^(SignatureDoesNotMatch|IncompleteSignature|InvalidAccessKeyId.*|InvalidSecurityToken.*"
+              + "|MissingSecurityToken|Forbidden.*|NoPermission.*|Unauthorized|InvalidAuthorization.*|AccessDenied.*)$",
           Pattern.CASE_INSENSITIVE);
   private static final int MAX_MESSAGE = 300;
 
@@ -78,10 +79,15 @@ final class AgentRunHttp {
   private final SaasHttp http;
   private final long maxResponseBytes;
 
-  /** @param calls where each call's outcome is reported (the operator's metrics) */
+  /**
+   * @param calls where each call's outcome is reported (the operator's metrics)
+   */
   AgentRunHttp(Duration connectTimeout, long maxResponseBytes, ServiceCallListener calls) {
-    this.http = new SaasHttp(SaasHttp.client(HttpClient.Version.HTTP_1_1, connectTimeout), calls,
-        answer -> outcome(new Reply(answer.status(), answer.headers(), answer.body())));
+    this.http =
+        new SaasHttp(
+            SaasHttp.client(HttpClient.Version.HTTP_1_1, connectTimeout),
+            calls,
+            answer -> outcome(new Reply(answer.status(), answer.headers(), answer.body())));
     this.maxResponseBytes = maxResponseBytes;
   }
 
@@ -95,8 +101,12 @@ final class AgentRunHttp {
     return exchange(operation, request, timeout, abort, maxResponseBytes);
   }
 
-  /** As {@link #exchange(String, HttpRequest, Duration, RunGuard)}, with this call's own bound on the body. */
-  Reply exchange(String operation, HttpRequest request, Duration timeout, RunGuard abort, long maxBytes)
+  /**
+   * As {@link #exchange(String, HttpRequest, Duration, RunGuard)}, with this call's own bound on
+   * the body.
+   */
+  Reply exchange(
+      String operation, HttpRequest request, Duration timeout, RunGuard abort, long maxBytes)
       throws AgentRunException, RunGuard.StoppedException {
     try {
       SaasReply answer = http.exchange(request, timeout, abort, maxBytes);
@@ -106,12 +116,20 @@ final class AgentRunHttp {
       throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
     } catch (NoAnswer e) {
       throw switch (e.kind()) {
-        case TIMED_OUT -> AgentRunException.connection(
-            operation, "no complete response within " + timeout.toSeconds() + "s", false, e.getCause());
-        case TOO_LARGE -> AgentRunException.protocol(
-            operation, 0, "the response is larger than " + maxBytes + " bytes", null);
-        case CANCELLED -> AgentRunException.connection(operation, "the call was cancelled", false, e.getCause());
-        case FAILED -> AgentRunException.connection(operation, why(e.getCause(), timeout), e.notSent(), e.getCause());
+        case TIMED_OUT ->
+            AgentRunException.connection(
+                operation,
+                "no complete response within " + timeout.toSeconds() + "s",
+                false,
+                e.getCause());
+        case TOO_LARGE ->
+            AgentRunException.protocol(
+                operation, 0, "the response is larger than " + maxBytes + " bytes", null);
+        case CANCELLED ->
+            AgentRunException.connection(operation, "the call was cancelled", false, e.getCause());
+        case FAILED ->
+            AgentRunException.connection(
+                operation, why(e.getCause(), timeout), e.notSent(), e.getCause());
       };
     }
   }
@@ -119,13 +137,14 @@ final class AgentRunHttp {
   private static String why(Throwable cause, Duration timeout) {
     return cause instanceof HttpTimeoutException
         ? "no response within " + timeout.toSeconds() + "s"
-        : cause.getClass().getSimpleName() + (cause.getMessage() == null ? "" : " " + cause.getMessage());
+        : cause.getClass().getSimpleName()
+            + (cause.getMessage() == null ? "" : " " + cause.getMessage());
   }
 
   /**
    * How a call ended, for the metrics: a 2xx is Ok without reading the body (it may be large);
-   * error answers are classified as {@link #failure} does, so "Throttling.*" codes count as throttled
-   * and "does not exist" answers as not found.
+   * error answers are classified as {@link #failure} does, so "Throttling.*" codes count as
+   * throttled and "does not exist" answers as not found.
    */
   private static ServiceCallListener.Outcome outcome(Reply reply) {
     if (reply.ok()) {
@@ -140,12 +159,13 @@ final class AgentRunHttp {
     }
     // 1xx/3xx (redirects are not followed) are answers the backend cannot use: the service's fault.
     return reply.status() >= 400 && reply.status() < 500
-        ? ServiceCallListener.Outcome.CLIENT_ERROR : ServiceCallListener.Outcome.SERVER_ERROR;
+        ? ServiceCallListener.Outcome.CLIENT_ERROR
+        : ServiceCallListener.Outcome.SERVER_ERROR;
   }
 
   /**
-   * The failure a reply stands for, or empty when it is a success. Reads either casing of the
-   * error fields; an HTTP 200 whose code is not SUCCESS is a failure too.
+   * The failure a reply stands for, or empty when it is a success. Reads either casing of the error
+   * fields; an HTTP 200 whose code is not SUCCESS is a failure too.
    */
   static Optional<AgentRunException> failure(String operation, Reply reply) {
     JsonNode json = reply.jsonOrNull();
@@ -162,13 +182,19 @@ final class AgentRunHttp {
     String lower = message == null ? "" : message.toLowerCase(Locale.ROOT);
     Duration retryAfter = retryAfter(reply.headers());
     AgentRunException.Kind kind;
-    if (status == 401 || status == 403 || (code != null && CREDENTIAL_CODES.matcher(code).matches())) {
+    if (status == 401
+        || status == 403
+        || (code != null && CREDENTIAL_CODES.matcher(code).matches())) {
       kind = AgentRunException.Kind.CREDENTIALS;
-    } else if (status == 429 || (status >= 400 && status < 500 && retryAfter != null)
+    } else if (status == 429
+        || (status >= 400 && status < 500 && retryAfter != null)
         || (code != null && code.toLowerCase(Locale.ROOT).startsWith("throttling"))) {
       kind = AgentRunException.Kind.THROTTLED;
     } else if (status == 404
-        || status < 500 && (lower.contains("not found") || lower.contains("does not exist") || lower.contains("not exist"))) {
+        || status < 500
+            && (lower.contains("not found")
+                || lower.contains("does not exist")
+                || lower.contains("not exist"))) {
       kind = AgentRunException.Kind.NOT_FOUND;
     } else if (status == 409 || status < 500 && lower.contains("already exist")) {
       kind = AgentRunException.Kind.CONFLICT;
@@ -179,7 +205,9 @@ final class AgentRunHttp {
     } else {
       kind = AgentRunException.Kind.PROTOCOL; // 2xx with a failure code, or 1xx/3xx
     }
-    return Optional.of(new AgentRunException(kind, operation, status, code, message, reply.requestId(), retryAfter, false, null));
+    return Optional.of(
+        new AgentRunException(
+            kind, operation, status, code, message, reply.requestId(), retryAfter, false, null));
   }
 
   /**

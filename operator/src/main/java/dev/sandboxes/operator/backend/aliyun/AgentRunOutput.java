@@ -18,16 +18,22 @@ import java.util.List;
 final class AgentRunOutput {
 
   /** The parsed answer; {@code exitCode} is null when the command's framing is incomplete. */
-  record Parsed(Integer exitCode, long stdoutGap, long stderrGap, String problem, List<String> shellErrors) {}
+  record Parsed(
+      Integer exitCode, long stdoutGap, long stderrGap, String problem, List<String> shellErrors) {}
 
   private AgentRunOutput() {}
 
-  /** Feeds the kept bytes into the streams (which the caller then finishes) and returns the counts. */
+  /**
+   * Feeds the kept bytes into the streams (which the caller then finishes) and returns the counts.
+   */
   static Parsed parse(String stdout, String stderr, RunnerStreams streams) {
     List<String> shellErrors = new ArrayList<>();
     Stream out = read(stdout, streams.stdout(), null);
     Stream err = read(stderr, streams.stderr(), shellErrors);
-    String problem = out.problem != null ? "stdout: " + out.problem : err.problem != null ? "stderr: " + err.problem : null;
+    String problem =
+        out.problem != null
+            ? "stdout: " + out.problem
+            : err.problem != null ? "stderr: " + err.problem : null;
     if (problem == null && out.exitCode == null) {
       problem = "the command ended without reporting the runner's exit code";
     }

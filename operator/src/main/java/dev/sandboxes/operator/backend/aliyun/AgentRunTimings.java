@@ -14,17 +14,17 @@ import java.time.Duration;
  *     reports its quota exhausted, before it fails with SandboxFailed
  * @param firstThrottleBackoff backoff after a throttled answer without a retry-after hint; doubles
  *     up to maxThrottleBackoff while throttling goes on
- * @param provisionTimeout from CreateSandbox's answer until the sandbox passes its health check (the
- *     official SDK waits 60 s); time spent waiting out throttling is not counted
+ * @param provisionTimeout from CreateSandbox's answer until the sandbox passes its health check
+ *     (the official SDK waits 60 s); time spent waiting out throttling is not counted
  * @param pollInterval between GetSandbox / health polls while a sandbox starts
  * @param templateWait how long one probe waits for a template it created to become READY
- * @param sandboxIdleTimeoutSeconds AgentRun deletes a sandbox idle this long: the backstop for
- *     one the operator could not delete
+ * @param sandboxIdleTimeoutSeconds AgentRun deletes a sandbox idle this long: the backstop for one
+ *     the operator could not delete
  * @param maintenanceInterval how often failed deletions are retried and leftovers are looked for
  * @param leftoverAge a sandbox of this provider older than this is a leftover (no execution lives
  *     that long: provisioning plus at most 30 s of code)
- * @param maxResponseBytes largest response body read, except the command's, whose bound follows from
- *     maxOutputBytes (the command bounds its output inside the sandbox)
+ * @param maxResponseBytes largest response body read, except the command's, whose bound follows
+ *     from maxOutputBytes (the command bounds its output inside the sandbox)
  */
 public record AgentRunTimings(
     Duration callTimeout,

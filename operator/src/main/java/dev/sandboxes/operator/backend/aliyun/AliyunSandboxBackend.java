@@ -51,21 +51,24 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private static final Set<String> TEMPLATE_USABLE = Set.of("READY", "UPDATING");
   private static final Set<String> TEMPLATE_PENDING = Set.of("CREATING");
   private static final int MAX_LIST_PAGES = 50;
+
   /**
-   * A template still CREATING after this many probe waits (templateWait each: 5 minutes by
-   * default) is stuck: the provider says SandboxStartFailing instead of Probing.
+   * A template still CREATING after this many probe waits (templateWait each: 5 minutes by default)
+   * is stuck: the provider says SandboxStartFailing instead of Probing.
    */
   static final int TEMPLATE_STUCK_AFTER_WAITS = 30;
+
   /**
    * Deadlines and throttle wake-ups of all Aliyun backends: short tasks on a timer that is never
    * shut down, so that an execution granted just before its backend was replaced still has one.
    */
   private static final ScheduledExecutorService TIMERS =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread thread = new Thread(r, "aliyun-timers");
-        thread.setDaemon(true);
-        return thread;
-      });
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread thread = new Thread(r, "aliyun-timers");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   private final ProviderSettings provider;
   private final AliyunSettings settings;
@@ -81,13 +84,19 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   private final ChosenOrServiceIds sandboxIds = new ChosenOrServiceIds();
   private final Set<String> active = ConcurrentHashMap.newKeySet();
   private final Set<String> pendingDeletes = ConcurrentHashMap.newKeySet();
-  /** Ids whose CreateSandbox went unanswered: deleted again until a deletion finds them, or they are leftovers. */
+
+  /**
+   * Ids whose CreateSandbox went unanswered: deleted again until a deletion finds them, or they are
+   * leftovers.
+   */
   private final Map<String, Instant> uncertain = new ConcurrentHashMap<>();
+
   private final Map<String, Instant> firstSeen = new ConcurrentHashMap<>();
   private final AtomicBoolean maintenanceStarted = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile ScheduledFuture<?> maintenance;
   private final StartFailures startFailures;
+
   /** Templates seen CREATING, and since when (cleared once READY). */
   private final Map<String, Instant> creatingSince = new ConcurrentHashMap<>();
 
@@ -102,15 +111,27 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     this.clock = clock;
     this.secretName = context.spec().getAliyun().getCredentialsSecretRef().getName();
     this.ids = new SandboxIds(provider.namespace(), provider.name());
-    this.http = new AgentRunHttp(Duration.ofSeconds(10), timings.maxResponseBytes(), context.serviceCallListener());
-    this.control = new AgentRunControlClient(settings.controlEndpoint(), settings.credentials(), http, timings, clock);
-    this.data = new AgentRunDataClient(settings.dataEndpoint(), settings.credentials(), settings.region(), http, timings, clock);
+    this.http =
+        new AgentRunHttp(
+            Duration.ofSeconds(10), timings.maxResponseBytes(), context.serviceCallListener());
+    this.control =
+        new AgentRunControlClient(
+            settings.controlEndpoint(), settings.credentials(), http, timings, clock);
+    this.data =
+        new AgentRunDataClient(
+            settings.dataEndpoint(),
+            settings.credentials(),
+            settings.region(),
+            http,
+            timings,
+            clock);
     AtomicInteger threads = new AtomicInteger();
     this.scheduler =
         Executors.newScheduledThreadPool(
             1,
             r -> {
-              Thread thread = new Thread(r, "aliyun-" + provider.name() + "-" + threads.incrementAndGet());
+              Thread thread =
+                  new Thread(r, "aliyun-" + provider.name() + "-" + threads.incrementAndGet());
               thread.setDaemon(true);
               return thread;
             });
@@ -132,17 +153,28 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     } catch (AgentRunException e) {
       switch (e.kind()) {
         case CREDENTIALS:
-          return ProbeResult.notReady(SandboxProviderReason.CREDENTIALS_REJECTED,
-              where + " rejected the credentials in Secret " + secretName + ": " + e.getMessage()
+          return ProbeResult.notReady(
+              SandboxProviderReason.CREDENTIALS_REJECTED,
+              where
+                  + " rejected the credentials in Secret "
+                  + secretName
+                  + ": "
+                  + e.getMessage()
                   + "; check accessKeyId and accessKeySecret and the key's AgentRun permissions");
         case THROTTLED:
-          throttled = true; // it answered and authenticated the call; executions wait out the throttling
+          throttled =
+              true; // it answered and authenticated the call; executions wait out the throttling
           break;
         case CONNECTION:
-          return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
-              where + " did not answer: " + e.getMessage() + "; check spec.aliyun.region or controlEndpoint");
+          return ProbeResult.notReady(
+              SandboxProviderReason.BACKEND_UNREACHABLE,
+              where
+                  + " did not answer: "
+                  + e.getMessage()
+                  + "; check spec.aliyun.region or controlEndpoint");
         default:
-          return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, where + " failed: " + e.getMessage());
+          return ProbeResult.notReady(
+              SandboxProviderReason.BACKEND_UNREACHABLE, where + " failed: " + e.getMessage());
       }
     } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
@@ -158,17 +190,34 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     if (startFailures.trialDue()) {
       // Executions wait while sandboxes fail to start: the probe tries one itself, with backoff.
       Language language = settings.templates().keySet().iterator().next();
-      CanaryRun.Result trial = CanaryRun.run(this, provider, language, RunControl.detached(), clock);
-      LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(), trial.message());
+      CanaryRun.Result trial =
+          CanaryRun.run(this, provider, language, RunControl.detached(), clock);
+      LOG.info(
+          "SandboxProvider {}: trial start while sandboxes fail to start: {}",
+          provider.displayName(),
+          trial.message());
     }
     Optional<StartFailure> failing = startFailures.current();
     if (failing.isPresent()) {
-      return ProbeResult.notReady(failing.get().reason(), where + " answered and template " + String.join(", ", ready)
-          + " is READY, but sandboxes fail to start (at least " + StartFailures.THRESHOLD + " times in a row): "
-          + failing.get().describe());
+      return ProbeResult.notReady(
+          failing.get().reason(),
+          where
+              + " answered and template "
+              + String.join(", ", ready)
+              + " is READY, but sandboxes fail to start (at least "
+              + StartFailures.THRESHOLD
+              + " times in a row): "
+              + failing.get().describe());
     }
-    return ProbeResult.reachable(where + " (region " + settings.region() + ") answered"
-        + (throttled ? " but is throttling requests" : "") + "; template " + String.join(", ", ready) + " READY.");
+    return ProbeResult.reachable(
+        where
+            + " (region "
+            + settings.region()
+            + ") answered"
+            + (throttled ? " but is throttling requests" : "")
+            + "; template "
+            + String.join(", ", ready)
+            + " READY.");
   }
 
   /** Starts the periodic maintenance (leftover sweep); its first round runs at once. */
@@ -177,15 +226,19 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     if (maintenanceStarted.compareAndSet(false, true) && !closed.get()) {
       try {
         // The first run at once: leftovers of an earlier operator process go at backend start.
-        maintenance = scheduler.scheduleWithFixedDelay(
-            this::maintain, 0, timings.maintenanceInterval().toMillis(), TimeUnit.MILLISECONDS);
+        maintenance =
+            scheduler.scheduleWithFixedDelay(
+                this::maintain, 0, timings.maintenanceInterval().toMillis(), TimeUnit.MILLISECONDS);
       } catch (java.util.concurrent.RejectedExecutionException e) {
         // closed meanwhile
       }
     }
   }
 
-  /** Template name → whether the spec names it (else it is the operator's default, created when missing). */
+  /**
+   * Template name → whether the spec names it (else it is the operator's default, created when
+   * missing).
+   */
   private Map<String, Boolean> templatesToCheck() {
     Map<String, Boolean> templates = new LinkedHashMap<>();
     for (Map.Entry<Language, String> entry : settings.templates().entrySet()) {
@@ -200,20 +253,42 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       Optional<JsonNode> template = control.getTemplate(name, RunGuard.never());
       if (template.isEmpty()) {
         if (configured) {
-          return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
-              "AgentRun template " + name + " (spec.runtimes[].template or spec.aliyun.templateName) does not exist in region "
-                  + settings.region() + "; create it, or remove the field to let the operator create its default template"));
+          return Optional.of(
+              ProbeResult.notReady(
+                  SandboxProviderReason.TEMPLATE_NOT_FOUND,
+                  "AgentRun template "
+                      + name
+                      + " (spec.runtimes[].template or spec.aliyun.templateName) does not exist in region "
+                      + settings.region()
+                      + "; create it, or remove the field to let the operator create its default template"));
         }
         try {
-          control.createTemplate(name, settings.defaultNetworkMode(), timings.sandboxIdleTimeoutSeconds(), RunGuard.never());
-          LOG.info("SandboxProvider {}: created AgentRun template {} in region {}", provider.displayName(), name, settings.region());
+          control.createTemplate(
+              name,
+              settings.defaultNetworkMode(),
+              timings.sandboxIdleTimeoutSeconds(),
+              RunGuard.never());
+          LOG.info(
+              "SandboxProvider {}: created AgentRun template {} in region {}",
+              provider.displayName(),
+              name,
+              settings.region());
         } catch (AgentRunException e) {
           if (e.kind() == AgentRunException.Kind.CLIENT) {
-            return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
-                "AgentRun refused to create the operator's template " + name + " with networkMode "
-                    + settings.defaultNetworkMode() + ": " + e.getMessage() + "; name a template of your own in"
-                    + " spec.aliyun.templateName" + (settings.egress() == AliyunEgress.DENY
-                        ? " (networkMode PRIVATE, with your VPC), or set spec.aliyun.egress: Internet" : "")));
+            return Optional.of(
+                ProbeResult.notReady(
+                    SandboxProviderReason.TEMPLATE_NOT_FOUND,
+                    "AgentRun refused to create the operator's template "
+                        + name
+                        + " with networkMode "
+                        + settings.defaultNetworkMode()
+                        + ": "
+                        + e.getMessage()
+                        + "; name a template of your own in"
+                        + " spec.aliyun.templateName"
+                        + (settings.egress() == AliyunEgress.DENY
+                            ? " (networkMode PRIVATE, with your VPC), or set spec.aliyun.egress: Internet"
+                            : "")));
           }
           if (e.kind() != AgentRunException.Kind.CONFLICT) {
             throw e;
@@ -222,13 +297,17 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         template = control.getTemplate(name, RunGuard.never());
       }
       Instant until = clock.instant().plus(timings.templateWait());
-      while (template.isPresent() && TEMPLATE_PENDING.contains(templateStatus(template.get())) && clock.instant().isBefore(until)) {
+      while (template.isPresent()
+          && TEMPLATE_PENDING.contains(templateStatus(template.get()))
+          && clock.instant().isBefore(until)) {
         Thread.sleep(timings.pollInterval().toMillis());
         template = control.getTemplate(name, RunGuard.never());
       }
       if (template.isEmpty()) {
-        return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
-            "AgentRun template " + name + " disappeared while the operator waited for it"));
+        return Optional.of(
+            ProbeResult.notReady(
+                SandboxProviderReason.TEMPLATE_NOT_FOUND,
+                "AgentRun template " + name + " disappeared while the operator waited for it"));
       }
       String status = templateStatus(template.get());
       if (TEMPLATE_USABLE.contains(status)) {
@@ -236,28 +315,51 @@ public final class AliyunSandboxBackend implements SandboxBackend {
         return networkProblem(name, template.get());
       }
       if (TEMPLATE_PENDING.contains(status)) {
-        Instant since = creatingSince.computeIfAbsent(name, n -> clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
-        boolean stuck = Duration.between(since, clock.instant())
-            .compareTo(timings.templateWait().multipliedBy(TEMPLATE_STUCK_AFTER_WAITS)) >= 0;
-        return Optional.of(ProbeResult.notReady(stuck ? SandboxProviderReason.SANDBOX_START_FAILING : SandboxProviderReason.PROBING,
-            "AgentRun template " + name + " is " + status + " since " + since
-                + (stuck ? ", longer than a template takes to build; no sandbox can start from it. Check it in the"
-                    + " AgentRun console, or recreate it (docs/providers/aliyun.md)"
-                    : "; the provider becomes Ready when it is READY")));
+        Instant since =
+            creatingSince.computeIfAbsent(
+                name, n -> clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS));
+        boolean stuck =
+            Duration.between(since, clock.instant())
+                    .compareTo(timings.templateWait().multipliedBy(TEMPLATE_STUCK_AFTER_WAITS))
+                >= 0;
+        return Optional.of(
+            ProbeResult.notReady(
+                stuck ? SandboxProviderReason.SANDBOX_START_FAILING : SandboxProviderReason.PROBING,
+                "AgentRun template "
+                    + name
+                    + " is "
+                    + status
+                    + " since "
+                    + since
+                    + (stuck
+                        ? ", longer than a template takes to build; no sandbox can start from it. Check it in the"
+                            + " AgentRun console, or recreate it (docs/providers/aliyun.md)"
+                        : "; the provider becomes Ready when it is READY")));
       }
       String reason = AgentRunHttp.text(template.get(), "statusReason");
-      return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_FOUND,
-          "AgentRun template " + name + " is " + status + (reason == null ? "" : " (" + reason + ")")
-              + "; fix or recreate it in the AgentRun console"));
+      return Optional.of(
+          ProbeResult.notReady(
+              SandboxProviderReason.TEMPLATE_NOT_FOUND,
+              "AgentRun template "
+                  + name
+                  + " is "
+                  + status
+                  + (reason == null ? "" : " (" + reason + ")")
+                  + "; fix or recreate it in the AgentRun console"));
     } catch (AgentRunException e) {
-      SandboxProviderReason reason = e.kind() == AgentRunException.Kind.CREDENTIALS
-          ? SandboxProviderReason.CREDENTIALS_REJECTED : SandboxProviderReason.BACKEND_UNREACHABLE;
-      return Optional.of(ProbeResult.notReady(reason, "Checking AgentRun template " + name + " failed: " + e.getMessage()));
+      SandboxProviderReason reason =
+          e.kind() == AgentRunException.Kind.CREDENTIALS
+              ? SandboxProviderReason.CREDENTIALS_REJECTED
+              : SandboxProviderReason.BACKEND_UNREACHABLE;
+      return Optional.of(
+          ProbeResult.notReady(
+              reason, "Checking AgentRun template " + name + " failed: " + e.getMessage()));
     } catch (RunGuard.StoppedException e) {
       throw new IllegalStateException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return Optional.of(ProbeResult.notReady(SandboxProviderReason.PROBING, "The probe was interrupted"));
+      return Optional.of(
+          ProbeResult.notReady(SandboxProviderReason.PROBING, "The probe was interrupted"));
     }
   }
 
@@ -275,10 +377,15 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     if ("PRIVATE".equalsIgnoreCase(mode)) {
       return Optional.empty();
     }
-    return Optional.of(ProbeResult.notReady(SandboxProviderReason.TEMPLATE_NOT_PRIVATE,
-        "AgentRun template " + name + " has networkMode " + (mode == null ? "(not reported)" : mode)
-            + " but spec.aliyun.egress is Deny; use a template with networkMode PRIVATE, or set spec.aliyun.egress:"
-            + " Internet to allow internet access"));
+    return Optional.of(
+        ProbeResult.notReady(
+            SandboxProviderReason.TEMPLATE_NOT_PRIVATE,
+            "AgentRun template "
+                + name
+                + " has networkMode "
+                + (mode == null ? "(not reported)" : mode)
+                + " but spec.aliyun.egress is Deny; use a template with networkMode PRIVATE, or set spec.aliyun.egress:"
+                + " Internet to allow internet access"));
   }
 
   private static String templateStatus(JsonNode template) {
@@ -299,29 +406,47 @@ public final class AliyunSandboxBackend implements SandboxBackend {
   }
 
   @Override
-  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+  public ExecutionOutcome execute(
+      SandboxLease lease, ExecutionRequest request, RunControl control) {
     Set<String> assigned = ConcurrentHashMap.newKeySet();
-    RunControl tracked = new RunControl(id -> {
-      assigned.add(id);
-      active.add(id);
-      control.sandboxAssigned(id);
-    });
+    RunControl tracked =
+        new RunControl(
+            id -> {
+              assigned.add(id);
+              active.add(id);
+              control.sandboxAssigned(id);
+            });
     control.onCancel(tracked::cancel);
     AgentRunExecution execution =
-        new AgentRunExecution(data, throttle, timings, TIMERS, clock, sandboxIds,
-            settings.templates().get(request.language()), request, tracked);
+        new AgentRunExecution(
+            data,
+            throttle,
+            timings,
+            TIMERS,
+            clock,
+            sandboxIds,
+            settings.templates().get(request.language()),
+            request,
+            tracked);
     try {
       LOG.debug("CodeExecution {} runs on AgentRun", request.displayName());
       ExecutionOutcome outcome = execution.run();
       if (execution.sandboxStarted()) {
         startFailures.succeeded();
       } else if (outcome.termination() == Termination.SANDBOX_FAILED) {
-        startFailures.failed(outcome.detail(), "Check template " + settings.templates().get(request.language())
-            + " and its sandboxes in the AgentRun console (docs/providers/aliyun.md)");
+        startFailures.failed(
+            outcome.detail(),
+            "Check template "
+                + settings.templates().get(request.language())
+                + " and its sandboxes in the AgentRun console (docs/providers/aliyun.md)");
       }
       return outcome;
     } catch (RuntimeException e) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, execution.sandboxId(), null, clock.instant(),
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          execution.sandboxId(),
+          null,
+          clock.instant(),
           "The Aliyun backend failed: " + e);
     } finally {
       // The deletion must happen even when the run's thread was interrupted (operator shutdown).
@@ -333,8 +458,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
           uncertain.put(sandboxId, clock.instant());
         }
       } else if (execution.creationUncertain()) {
-        LOG.warn("SandboxProvider {}: AgentRun did not answer a CreateSandbox without a chosen id; if it created one,"
-            + " AgentRun deletes it after {}s idle", provider.displayName(), timings.sandboxIdleTimeoutSeconds());
+        LOG.warn(
+            "SandboxProvider {}: AgentRun did not answer a CreateSandbox without a chosen id; if it created one,"
+                + " AgentRun deletes it after {}s idle",
+            provider.displayName(),
+            timings.sandboxIdleTimeoutSeconds());
       }
       active.removeAll(assigned);
       if (interrupted) {
@@ -374,13 +502,20 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       task.cancel(false);
     }
     if (!pendingDeletes.isEmpty()) {
-      LOG.warn("SandboxProvider {} closes with {} AgentRun sandbox(es) it could not delete; AgentRun removes them"
-          + " after {}s idle", provider.displayName(), pendingDeletes.size(), timings.sandboxIdleTimeoutSeconds());
+      LOG.warn(
+          "SandboxProvider {} closes with {} AgentRun sandbox(es) it could not delete; AgentRun removes them"
+              + " after {}s idle",
+          provider.displayName(),
+          pendingDeletes.size(),
+          timings.sandboxIdleTimeoutSeconds());
     }
     scheduler.shutdown();
   }
 
-  /** Deletes a sandbox; when that fails, maintenance tries again (and AgentRun's idle timeout is the backstop). */
+  /**
+   * Deletes a sandbox; when that fails, maintenance tries again (and AgentRun's idle timeout is the
+   * backstop).
+   */
   private void delete(String sandboxId) {
     try {
       if (data.deleteSandbox(sandboxId)) {
@@ -390,13 +525,19 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       pendingDeletes.remove(sandboxId);
     } catch (AgentRunException | RuntimeException e) {
       if (pendingDeletes.add(sandboxId)) {
-        LOG.warn("SandboxProvider {}: deleting AgentRun sandbox {} failed ({}); retrying every {}s", provider.displayName(),
-            sandboxId, e.getMessage(), timings.maintenanceInterval().toSeconds());
+        LOG.warn(
+            "SandboxProvider {}: deleting AgentRun sandbox {} failed ({}); retrying every {}s",
+            provider.displayName(),
+            sandboxId,
+            e.getMessage(),
+            timings.maintenanceInterval().toSeconds());
       }
     }
   }
 
-  /** Retries failed deletions, then deletes sandboxes of this provider that outlived any execution. */
+  /**
+   * Retries failed deletions, then deletes sandboxes of this provider that outlived any execution.
+   */
   void maintain() {
     try {
       for (String id : new ArrayList<>(pendingDeletes)) {
@@ -412,7 +553,10 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       }
       sweepLeftovers();
     } catch (RuntimeException e) {
-      LOG.warn("SandboxProvider {}: AgentRun maintenance failed: {}", provider.displayName(), e.toString());
+      LOG.warn(
+          "SandboxProvider {}: AgentRun maintenance failed: {}",
+          provider.displayName(),
+          e.toString());
     }
   }
 
@@ -423,14 +567,19 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     String token = null;
     try {
       for (int page = 0; page < MAX_LIST_PAGES; page++) {
-        // Once AgentRun chooses the ids, only the operator's own template tells its sandboxes apart.
-        JsonNode result = control.listSandboxes(sweepsByTemplate() ? defaultTemplate() : null, token);
+        // Once AgentRun chooses the ids, only the operator's own template tells its sandboxes
+        // apart.
+        JsonNode result =
+            control.listSandboxes(sweepsByTemplate() ? defaultTemplate() : null, token);
         JsonNode items = result.get("items");
         if (items != null && items.isArray()) {
           for (JsonNode item : items) {
             String id = AgentRunHttp.text(item, "sandboxId");
             String status = AgentRunHttp.text(item, "status");
-            boolean ours = ids.ours(id) || sweepsByTemplate() && defaultTemplate().equals(AgentRunHttp.text(item, "templateName"));
+            boolean ours =
+                ids.ours(id)
+                    || sweepsByTemplate()
+                        && defaultTemplate().equals(AgentRunHttp.text(item, "templateName"));
             if (!ours || active.contains(id) || "TERMINATED".equalsIgnoreCase(status)) {
               continue;
             }
@@ -448,9 +597,14 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       }
     } catch (AgentRunException e) {
       if (e.kind() == AgentRunException.Kind.THROTTLED) {
-        LOG.debug("SandboxProvider {}: ListSandboxes is throttled; the sweep waits for its next round", provider.displayName());
+        LOG.debug(
+            "SandboxProvider {}: ListSandboxes is throttled; the sweep waits for its next round",
+            provider.displayName());
       } else {
-        LOG.warn("SandboxProvider {}: listing AgentRun sandboxes failed: {}", provider.displayName(), e.getMessage());
+        LOG.warn(
+            "SandboxProvider {}: listing AgentRun sandboxes failed: {}",
+            provider.displayName(),
+            e.getMessage());
       }
       return;
     }
@@ -461,7 +615,9 @@ public final class AliyunSandboxBackend implements SandboxBackend {
       }
     }
     if (!leftovers.isEmpty()) {
-      LOG.info("SandboxProvider {}: deleted {} AgentRun sandbox(es) left by an earlier operator process", provider.displayName(),
+      LOG.info(
+          "SandboxProvider {}: deleted {} AgentRun sandbox(es) left by an earlier operator process",
+          provider.displayName(),
           leftovers.size());
     }
   }
@@ -471,11 +627,14 @@ public final class AliyunSandboxBackend implements SandboxBackend {
    * the operator's own template, which only the operator creates sandboxes from.
    */
   private boolean sweepsByTemplate() {
-    return sandboxIds.serviceChooses() && settings.templateConfigured().values().stream().anyMatch(named -> !named);
+    return sandboxIds.serviceChooses()
+        && settings.templateConfigured().values().stream().anyMatch(named -> !named);
   }
 
   private String defaultTemplate() {
-    return settings.egress() == AliyunEgress.INTERNET ? AliyunSettings.DEFAULT_INTERNET_TEMPLATE : AliyunSettings.DEFAULT_TEMPLATE;
+    return settings.egress() == AliyunEgress.INTERNET
+        ? AliyunSettings.DEFAULT_INTERNET_TEMPLATE
+        : AliyunSettings.DEFAULT_TEMPLATE;
   }
 
   private static Optional<Instant> createdAt(JsonNode sandbox) {
@@ -523,8 +682,11 @@ public final class AliyunSandboxBackend implements SandboxBackend {
     @Override
     public void refused(String reason) {
       if (refused.compareAndSet(false, true)) {
-        LOG.warn("SandboxProvider {}: AgentRun refused a sandbox id chosen by the operator ({}); it assigns the ids from now"
-            + " on", provider.displayName(), reason);
+        LOG.warn(
+            "SandboxProvider {}: AgentRun refused a sandbox id chosen by the operator ({}); it assigns the ids from now"
+                + " on",
+            provider.displayName(),
+            reason);
       }
     }
 

@@ -32,24 +32,30 @@ public record AliyunSettings(
     AliyunEgress egress) {
 
   public static final String DEFAULT_REGION = "cn-hangzhou";
+
   /**
    * The code-interpreter template the operator creates (once per account and region) when none is
    * named and egress is Deny: networkMode PRIVATE.
    */
   public static final String DEFAULT_TEMPLATE = "sandbox-operator-code-interpreter-private";
+
   /**
    * The operator's template for providers with egress Internet: networkMode PUBLIC. (Operator
    * versions before egress existed created this name for every provider.)
    */
   public static final String DEFAULT_INTERNET_TEMPLATE = "sandbox-operator-code-interpreter";
-  private static final java.util.regex.Pattern ACCOUNT_ID = java.util.regex.Pattern.compile("^[0-9A-Za-z-]{1,64}$");
+
+  private static final java.util.regex.Pattern ACCOUNT_ID =
+      java.util.regex.Pattern.compile("^[0-9A-Za-z-]{1,64}$");
 
   public static AliyunSettings of(BackendContext context) {
     AliyunSpec spec = context.spec().getAliyun();
-    String region = spec.getRegion() == null || spec.getRegion().isBlank() ? DEFAULT_REGION : spec.getRegion();
+    String region =
+        spec.getRegion() == null || spec.getRegion().isBlank() ? DEFAULT_REGION : spec.getRegion();
     String secret = spec.getCredentialsSecretRef().getName();
     AliyunEgress egress = spec.getEgress() == null ? AliyunEgress.DENY : spec.getEgress();
-    String defaultTemplate = egress == AliyunEgress.INTERNET ? DEFAULT_INTERNET_TEMPLATE : DEFAULT_TEMPLATE;
+    String defaultTemplate =
+        egress == AliyunEgress.INTERNET ? DEFAULT_INTERNET_TEMPLATE : DEFAULT_TEMPLATE;
     AliyunCredentials credentials =
         new AliyunCredentials(
             context.secretValue(secret, "accessKeyId"),
@@ -77,31 +83,44 @@ public record AliyunSettings(
     return egress == AliyunEgress.INTERNET ? "PUBLIC" : "PRIVATE";
   }
 
-  /** host[:port] or http(s)://host[:port]; default agentrun.&lt;region&gt;.aliyuncs.com over HTTPS. */
+  /**
+   * host[:port] or http(s)://host[:port]; default agentrun.&lt;region&gt;.aliyuncs.com over HTTPS.
+   */
   static URI controlEndpoint(String override, String region) {
     if (override == null || override.isBlank()) {
       return URI.create("https://agentrun." + region + ".aliyuncs.com");
     }
-    URI uri = parse(override.contains("://") ? override : "https://" + override, "spec.aliyun.controlEndpoint");
+    URI uri =
+        parse(
+            override.contains("://") ? override : "https://" + override,
+            "spec.aliyun.controlEndpoint");
     if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")) {
-      throw new IllegalArgumentException("spec.aliyun.controlEndpoint must not have a path: " + override);
+      throw new IllegalArgumentException(
+          "spec.aliyun.controlEndpoint must not have a path: " + override);
     }
     return URI.create(uri.getScheme() + "://" + uri.getRawAuthority());
   }
 
   /**
-   * A base URL, or the account's RAM-signature host https://&lt;accountId&gt;-ram.agentrun-data.&lt;region&gt;.aliyuncs.com
-   * (the official SDK signs data-plane calls for that host).
+   * A base URL, or the account's RAM-signature host
+   * https://&lt;accountId&gt;-ram.agentrun-data.&lt;region&gt;.aliyuncs.com (the official SDK signs
+   * data-plane calls for that host).
    */
   static URI dataEndpoint(String override, String region, String accountId) {
     if (override == null || override.isBlank()) {
       String account = accountId == null ? "" : accountId.trim();
       if (!ACCOUNT_ID.matcher(account).matches()) {
         // The value comes from a Secret: the message must not show it.
-        throw new IllegalArgumentException("the accountId key of the credentials Secret is not an Aliyun account id"
-            + " (the account's numeric UID); fix the Secret or set spec.aliyun.dataEndpoint");
+        throw new IllegalArgumentException(
+            "the accountId key of the credentials Secret is not an Aliyun account id"
+                + " (the account's numeric UID); fix the Secret or set spec.aliyun.dataEndpoint");
       }
-      return URI.create("https://" + account.toLowerCase(Locale.ROOT) + "-ram.agentrun-data." + region + ".aliyuncs.com");
+      return URI.create(
+          "https://"
+              + account.toLowerCase(Locale.ROOT)
+              + "-ram.agentrun-data."
+              + region
+              + ".aliyuncs.com");
     }
     String value = override.endsWith("/") ? override.substring(0, override.length() - 1) : override;
     return parse(value.contains("://") ? value : "https://" + value, "spec.aliyun.dataEndpoint");
@@ -112,7 +131,8 @@ public record AliyunSettings(
       URI uri = new URI(value);
       String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
       if (!scheme.equals("https") && !scheme.equals("http") || uri.getHost() == null) {
-        throw new IllegalArgumentException(field + " must be host[:port] or an http(s) URL: " + value);
+        throw new IllegalArgumentException(
+            field + " must be host[:port] or an http(s) URL: " + value);
       }
       return uri;
     } catch (URISyntaxException e) {

@@ -9,9 +9,9 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The provider-wide backoff after AgentRun answered "throttled" or "quota exceeded". While it
- * lasts the backend hands out no leases, so new executions wait in Pending (WaitingForSandbox);
- * when it ends the capacity listener wakes them. The wait is the service's retry-after hint, or an
+ * The provider-wide backoff after AgentRun answered "throttled" or "quota exceeded". While it lasts
+ * the backend hands out no leases, so new executions wait in Pending (WaitingForSandbox); when it
+ * ends the capacity listener wakes them. The wait is the service's retry-after hint, or an
  * exponential backoff while throttling goes on.
  */
 final class Throttle {
@@ -23,7 +23,8 @@ final class Throttle {
   private Instant until = Instant.EPOCH;
   private ScheduledFuture<?> wake;
 
-  Throttle(Clock clock, AgentRunTimings timings, ScheduledExecutorService scheduler, Runnable onEnd) {
+  Throttle(
+      Clock clock, AgentRunTimings timings, ScheduledExecutorService scheduler, Runnable onEnd) {
     this.clock = clock;
     this.backoff = new Backoff(timings.firstThrottleBackoff(), timings.maxThrottleBackoff());
     this.scheduler = scheduler;

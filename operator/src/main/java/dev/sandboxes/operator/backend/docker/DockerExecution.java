@@ -33,14 +33,15 @@ import java.util.function.Consumer;
  * classify how it ended.
  *
  * <p>The engine calls run on {@link ExecutionThreads#engineCalls()}, and the calling thread waits
- * for whichever comes first: the run's own end or the operator's stop (deadline, cancellation).
- * The stop decides the outcome at once, whatever call is still in flight: a slow engine (a loaded
+ * for whichever comes first: the run's own end or the operator's stop (deadline, cancellation). The
+ * stop decides the outcome at once, whatever call is still in flight: a slow engine (a loaded
  * machine, a removal that takes seconds) delays the container's destruction, never the verdict.
  */
 final class DockerExecution {
 
   /** How long a sandbox that may be dying gets to show it; see {@link #settledState}. */
   private static final Duration SETTLE_WAIT = Duration.ofMillis(1500);
+
   /** Beyond the deadline, how long a run may wait for an engine that never answers. */
   private static final Duration ENGINE_GRACE = Duration.ofSeconds(60);
 
@@ -60,38 +61,53 @@ final class DockerExecution {
    * @param destroyLater starts destroying the container without waiting for it (deadline and
    *     cancellation use it)
    */
-  ExecutionOutcome run(String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroyLater) {
+  ExecutionOutcome run(
+      String containerId,
+      ExecutionRequest request,
+      RunControl control,
+      Consumer<String> destroyLater) {
     return run(containerId, request, control, destroyLater, null);
   }
 
   /**
    * Runs the request through the container's pre-started runner when it is still waiting (the
-   * envelope is then the only thing sent), else through a fresh exec. Never both: the fresh exec
-   * is used only when the waiting runner's stream had already ended, before any byte was sent.
+   * envelope is then the only thing sent), else through a fresh exec. Never both: the fresh exec is
+   * used only when the waiting runner's stream had already ended, before any byte was sent.
    *
    * @param warm the container's pre-started runner, taken for this execution, or null
    */
   ExecutionOutcome run(
-      String containerId, ExecutionRequest request, RunControl control, Consumer<String> destroyLater, WarmExec warm) {
+      String containerId,
+      ExecutionRequest request,
+      RunControl control,
+      Consumer<String> destroyLater,
+      WarmExec warm) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
+    RunnerStreams streams =
+        new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     FrameSink sink = new FrameSink(streams);
     RunGuard guard = new RunGuard();
     Instant started = clock.instant();
-    ScheduledFuture<?> deadline = ExecutionThreads.atDeadline(request.timeout(), () -> {
-      if (guard.stop(RunGuard.Stop.DEADLINE)) {
-        destroyLater.accept(containerId);
-      }
-    });
-    control.onCancel(() -> {
-      if (guard.stop(RunGuard.Stop.CANCELLED)) {
-        destroyLater.accept(containerId);
-      }
-    });
+    ScheduledFuture<?> deadline =
+        ExecutionThreads.atDeadline(
+            request.timeout(),
+            () -> {
+              if (guard.stop(RunGuard.Stop.DEADLINE)) {
+                destroyLater.accept(containerId);
+              }
+            });
+    control.onCancel(
+        () -> {
+          if (guard.stop(RunGuard.Stop.CANCELLED)) {
+            destroyLater.accept(containerId);
+          }
+        });
     CompletableFuture<ExecutionOutcome> ended;
     try {
-      ended = CompletableFuture.supplyAsync(
-          () -> exec(containerId, request, envelope, streams, sink, guard, started, warm), ExecutionThreads.engineCalls());
+      ended =
+          CompletableFuture.supplyAsync(
+              () -> exec(containerId, request, envelope, streams, sink, guard, started, warm),
+              ExecutionThreads.engineCalls());
     } catch (RuntimeException e) {
       deadline.cancel(false);
       throw e;
@@ -111,7 +127,9 @@ final class DockerExecution {
       }
     } catch (ExecutionException e) {
       // exec() reports engine failures as outcomes; anything else is the backend's to report
-      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+      throw e.getCause() instanceof RuntimeException r
+          ? r
+          : new IllegalStateException(e.getCause());
     } finally {
       deadline.cancel(false);
     }
@@ -127,23 +145,49 @@ final class DockerExecution {
     if (how == RunGuard.Stop.DEADLINE) {
       return outcome(Termination.TIMED_OUT, null, streams, containerId, started, finished, null);
     }
-    return outcome(Termination.CANCELLED, null, streams, containerId, started, finished, control.cancelReason());
+    return outcome(
+        Termination.CANCELLED,
+        null,
+        streams,
+        containerId,
+        started,
+        finished,
+        control.cancelReason());
   }
 
-  /** The outcome exec() is working out now that the stream ended, unless the engine stops answering. */
+  /**
+   * The outcome exec() is working out now that the stream ended, unless the engine stops answering.
+   */
   private ExecutionOutcome classified(
-      CompletableFuture<ExecutionOutcome> ended, RunnerStreams streams, String containerId, Instant started) {
+      CompletableFuture<ExecutionOutcome> ended,
+      RunnerStreams streams,
+      String containerId,
+      Instant started) {
     try {
       return ended.get(ENGINE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, clock.instant(),
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          containerId,
+          started,
+          clock.instant(),
           "The Docker engine stopped answering after the execution's output ended");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, clock.instant(),
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          containerId,
+          started,
+          clock.instant(),
           "The operator stopped waiting for the Docker engine after the execution's output ended");
     } catch (ExecutionException e) {
-      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+      throw e.getCause() instanceof RuntimeException r
+          ? r
+          : new IllegalStateException(e.getCause());
     }
   }
 
@@ -152,8 +196,14 @@ final class DockerExecution {
    * classify. Returns null when the operator stopped the run first (its verdict stands).
    */
   private ExecutionOutcome exec(
-      String containerId, ExecutionRequest request, ExecutionRequest.Envelope envelope, RunnerStreams streams,
-      FrameSink sink, RunGuard guard, Instant started, WarmExec warm) {
+      String containerId,
+      ExecutionRequest request,
+      ExecutionRequest.Envelope envelope,
+      RunnerStreams streams,
+      FrameSink sink,
+      RunGuard guard,
+      Instant started,
+      WarmExec warm) {
     String execId = null;
     Throwable streamError = null;
     ResultCallback.Adapter<Frame> stream = sink;
@@ -166,7 +216,8 @@ final class DockerExecution {
         }
         stream = warm;
         warm.send(envelope.line());
-        warm.awaitCompletion(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+        warm.awaitCompletion(
+            request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
         streamError = warm.error();
       } else {
         if (warm != null) {
@@ -178,7 +229,9 @@ final class DockerExecution {
                 .withAttachStdin(true)
                 .withAttachStdout(true)
                 .withAttachStderr(true)
-                .withCmd(RunnerProgram.command(request.language(), RunnerProgram.ONCE_MARKER).toArray(String[]::new))
+                .withCmd(
+                    RunnerProgram.command(request.language(), RunnerProgram.ONCE_MARKER)
+                        .toArray(String[]::new))
                 .exec()
                 .getId();
         if (guard.stopped()) {
@@ -192,7 +245,8 @@ final class DockerExecution {
             .exec(sink);
         // The deadline destroys the container, which ends the stream; the extra time only guards
         // against an engine that never closes it.
-        sink.awaitCompletion(request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+        sink.awaitCompletion(
+            request.timeout().plus(ENGINE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
         streamError = sink.error;
       }
     } catch (RuntimeException e) {
@@ -223,42 +277,87 @@ final class DockerExecution {
     try {
       state = settledState(containerId, exitCode, streams.report().finished());
     } catch (RuntimeException e) {
-      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          containerId,
+          started,
+          finished,
           "The Docker engine failed during the execution: " + DockerSandboxBackend.rootMessage(e));
     }
     OomEvidence memory = new OomEvidence("sandbox", settings.memoryText());
     if (!state.running()) {
-      // The whole sandbox stopped under the code. gVisor does this at its limits (docs/container-engine.md):
+      // The whole sandbox stopped under the code. gVisor does this at its limits
+      // (docs/container-engine.md):
       // the container exits 137 at the memory limit and 2 when the process limit is hit. Podman
       // never sets OOMKilled, so the exit code is the evidence.
       Long containerExit = state.exitCode();
-      if (state.oomKilled() || (containerExit != null && containerExit == OomEvidence.SIGKILL_EXIT_CODE)) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished, memory.sandboxStopped());
+      if (state.oomKilled()
+          || (containerExit != null && containerExit == OomEvidence.SIGKILL_EXIT_CODE)) {
+        return outcome(
+            Termination.OUT_OF_MEMORY,
+            null,
+            streams,
+            containerId,
+            started,
+            finished,
+            memory.sandboxStopped());
       }
       if (containerExit != null && containerExit == 2) {
-        return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
-            "The sandbox was stopped at its process limit of " + settings.pidsLimit()
+        return outcome(
+            Termination.SANDBOX_FAILED,
+            null,
+            streams,
+            containerId,
+            started,
+            finished,
+            "The sandbox was stopped at its process limit of "
+                + settings.pidsLimit()
                 + " (gVisor counts its own threads); the code started too many processes or threads");
       }
-      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
-          "The sandbox container stopped during the execution (container exit code " + containerExit + ")");
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          containerId,
+          started,
+          finished,
+          "The sandbox container stopped during the execution (container exit code "
+              + containerExit
+              + ")");
     }
     if (exitCode == null) {
       String why = streamError == null ? "no exit code was reported" : streamError.getMessage();
-      return outcome(Termination.SANDBOX_FAILED, null, streams, containerId, started, finished,
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          containerId,
+          started,
+          finished,
           "The exec stream to the sandbox broke: " + why);
     }
     String detail = null;
     if (OomEvidence.sigkilledBeforeDone(exitCode, streams.report().finished())) {
       // The engine's OOMKilled flag covers PID 1 only: the memory cgroup's count says whether the
       // limit sent this SIGKILL.
-      OomEvidence.Verdict verdict = memory.afterSigkill(MemoryCgroup.read(client, containerId, settings.pidsLimit()));
+      OomEvidence.Verdict verdict =
+          memory.afterSigkill(MemoryCgroup.read(client, containerId, settings.pidsLimit()));
       if (verdict.outOfMemory()) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, containerId, started, finished, verdict.message());
+        return outcome(
+            Termination.OUT_OF_MEMORY,
+            null,
+            streams,
+            containerId,
+            started,
+            finished,
+            verdict.message());
       }
       detail = verdict.message();
     }
-    return outcome(Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
+    return outcome(
+        Termination.EXITED, exitCode.intValue(), streams, containerId, started, finished, detail);
   }
 
   private static void closeQuietly(ResultCallback.Adapter<Frame> sink) {
@@ -270,8 +369,13 @@ final class DockerExecution {
   }
 
   private ExecutionOutcome outcome(
-      Termination termination, Number exitCode, RunnerStreams streams, String containerId,
-      Instant started, Instant finished, String detail) {
+      Termination termination,
+      Number exitCode,
+      RunnerStreams streams,
+      String containerId,
+      Instant started,
+      Instant finished,
+      String detail) {
     return new ExecutionOutcome(
         termination,
         exitCode == null ? null : exitCode.intValue(),
@@ -287,10 +391,10 @@ final class DockerExecution {
   private record ContainerState(boolean running, boolean oomKilled, Long exitCode) {}
 
   /**
-   * The container's state once it has settled. When gVisor stops a sandbox at a limit, the exec
-   * can report its failure (a non-zero code, runsc's own error on stderr) a moment before the
-   * engine sees the container stop; without a report from the runner that is the likely story, so
-   * the state is polled briefly before the run is blamed on the code.
+   * The container's state once it has settled. When gVisor stops a sandbox at a limit, the exec can
+   * report its failure (a non-zero code, runsc's own error on stderr) a moment before the engine
+   * sees the container stop; without a report from the runner that is the likely story, so the
+   * state is polled briefly before the run is blamed on the code.
    */
   private ContainerState settledState(String containerId, Long exitCode, boolean runnerReported) {
     ContainerState state = containerState(containerId);
@@ -310,9 +414,12 @@ final class DockerExecution {
 
   private ContainerState containerState(String containerId) {
     try {
-      InspectContainerResponse.ContainerState state = client.inspectContainerCmd(containerId).exec().getState();
+      InspectContainerResponse.ContainerState state =
+          client.inspectContainerCmd(containerId).exec().getState();
       return new ContainerState(
-          Boolean.TRUE.equals(state.getRunning()), Boolean.TRUE.equals(state.getOOMKilled()), state.getExitCodeLong());
+          Boolean.TRUE.equals(state.getRunning()),
+          Boolean.TRUE.equals(state.getOOMKilled()),
+          state.getExitCodeLong());
     } catch (RuntimeException e) {
       if (DockerSandboxBackend.isNoSuchContainer(e)) {
         return new ContainerState(false, false, null);
@@ -322,8 +429,8 @@ final class DockerExecution {
   }
 
   /**
-   * Routes frames into the runner streams as they arrive; nothing is buffered beyond the caps.
-   * Shut when the operator stops the run: frames still in flight must not reach streams that were
+   * Routes frames into the runner streams as they arrive; nothing is buffered beyond the caps. Shut
+   * when the operator stops the run: frames still in flight must not reach streams that were
    * already read.
    */
   private static final class FrameSink extends ResultCallback.Adapter<Frame> {
@@ -345,7 +452,7 @@ final class DockerExecution {
         switch (frame.getStreamType()) {
           case STDOUT, RAW -> streams.stdout().write(payload, 0, payload.length);
           case STDERR -> streams.stderr().write(payload, 0, payload.length);
-          default -> { }
+          default -> {}
         }
       } catch (IOException e) {
         throw new UncheckedIOException(e);

@@ -53,8 +53,10 @@ import org.slf4j.LoggerFactory;
 public final class DockerSandboxBackend implements SandboxBackend {
 
   private static final Logger LOG = LoggerFactory.getLogger(DockerSandboxBackend.class);
+
   /** How long a teardown keeps trying to remove a container the engine could not stop. */
   static final Duration REMOVAL_PATIENCE = Duration.ofMinutes(3);
+
   private static final Duration MAX_REMOVAL_PAUSE = Duration.ofSeconds(15);
   private static final Pattern UNSAFE_NAME = Pattern.compile("[^a-zA-Z0-9_.-]");
 
@@ -62,19 +64,24 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private final ProviderSettings provider;
   private final DockerSettings settings;
   private final DockerClient client;
+
   /** Container starts and pool retries; deadlines and removals never wait behind these. */
   private final ScheduledThreadPoolExecutor maintenance;
+
   private final Clock clock = Clock.systemUTC();
   private final Map<Language, WarmPool<String>> pools = new EnumMap<>(Language.class);
   private final ContainerBudget budget;
   private final StartFailures startFailures;
+
   /** Whether the engine is podman (its answer to /version), for the hints on start failures. */
   private volatile boolean podman;
+
   private final AtomicBoolean poolsStarted = new AtomicBoolean();
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicInteger pendingRemovals = new AtomicInteger();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicBoolean clientClosed = new AtomicBoolean();
+
   /** Runners waiting in idle containers, by container id (see WarmExec). */
   private final Map<String, WarmExec> warmRunners = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -85,9 +92,11 @@ public final class DockerSandboxBackend implements SandboxBackend {
     PemSslConfig tls = null;
     if (context.spec().getDocker().getTlsSecretRef() != null) {
       String secret = context.spec().getDocker().getTlsSecretRef().getName();
-      tls = new PemSslConfig(
-          context.secretValue(secret, "ca.crt"), context.secretValue(secret, "tls.crt"),
-          context.secretValue(secret, "tls.key"));
+      tls =
+          new PemSslConfig(
+              context.secretValue(secret, "ca.crt"),
+              context.secretValue(secret, "tls.crt"),
+              context.secretValue(secret, "tls.key"));
     }
     this.client = DockerClients.create(settings.host(), tls);
     AtomicInteger threads = new AtomicInteger();
@@ -95,7 +104,8 @@ public final class DockerSandboxBackend implements SandboxBackend {
         new ScheduledThreadPoolExecutor(
             4,
             r -> {
-              Thread thread = new Thread(r, "docker-pool-" + provider.name() + "-" + threads.incrementAndGet());
+              Thread thread =
+                  new Thread(r, "docker-pool-" + provider.name() + "-" + threads.incrementAndGet());
               thread.setDaemon(true);
               return thread;
             }) {
@@ -107,14 +117,25 @@ public final class DockerSandboxBackend implements SandboxBackend {
     // A pool retry waiting out its backoff is pointless once the backend is closed.
     maintenance.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     // The operator's cap, lowered (never raised) by the provider's own maxConcurrentExecutions.
-    this.budget = new ContainerBudget(
-        context.config().isolationPolicy().dockerContainerCap(provider.limits().maxConcurrentExecutions()));
+    this.budget =
+        new ContainerBudget(
+            context
+                .config()
+                .isolationPolicy()
+                .dockerContainerCap(provider.limits().maxConcurrentExecutions()));
     this.startFailures = new StartFailures(context::redact, context.capacityListener());
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
       pools.put(
           runtime.language(),
-          new WarmPool<>(runtime.language(), settings.poolSize(), containers(runtime.language(), runtime.image()),
-              WarmPool.Threads.of(maintenance), context.capacityListener(), budget, startFailures, new StartBackoff()));
+          new WarmPool<>(
+              runtime.language(),
+              settings.poolSize(),
+              containers(runtime.language(), runtime.image()),
+              WarmPool.Threads.of(maintenance),
+              context.capacityListener(),
+              budget,
+              startFailures,
+              new StartBackoff()));
     }
   }
 
@@ -132,7 +153,8 @@ public final class DockerSandboxBackend implements SandboxBackend {
       version = client.versionCmd().exec();
       info = client.infoCmd().exec();
     } catch (RuntimeException e) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE,
           "The Docker API at " + settings.host() + " did not answer: " + rootMessage(e));
     }
     podman = isPodman(version);
@@ -147,26 +169,54 @@ public final class DockerSandboxBackend implements SandboxBackend {
       } catch (NotFoundException e) {
         missing.add(runtime.image() + " (" + runtime.language() + ")");
       } catch (RuntimeException e) {
-        return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
-            "The Docker API at " + settings.host() + " failed to inspect " + runtime.image() + ": " + rootMessage(e));
+        return ProbeResult.notReady(
+            SandboxProviderReason.BACKEND_UNREACHABLE,
+            "The Docker API at "
+                + settings.host()
+                + " failed to inspect "
+                + runtime.image()
+                + ": "
+                + rootMessage(e));
       }
     }
     if (!missing.isEmpty()) {
-      return ProbeResult.notReady(SandboxProviderReason.IMAGE_NOT_FOUND,
-          "The engine at " + settings.host() + " has no image " + String.join(", ", missing)
+      return ProbeResult.notReady(
+          SandboxProviderReason.IMAGE_NOT_FOUND,
+          "The engine at "
+              + settings.host()
+              + " has no image "
+              + String.join(", ", missing)
               + "; load it there (the operator never pulls)");
     }
-    String engine = version.getVersion() == null ? "unknown version" : "version " + version.getVersion();
+    String engine =
+        version.getVersion() == null ? "unknown version" : "version " + version.getVersion();
     Optional<StartFailure> failing = startFailure();
     if (failing.isPresent()) {
-      // The pools keep retrying with backoff (up to 30 s apart): the first start that works clears this.
-      return ProbeResult.notReady(failing.get().reason(),
-          "The engine at " + settings.host() + " answered, but sandbox containers fail to start (at least "
-              + StartFailures.THRESHOLD + " times in a row): " + failing.get().describe());
+      // The pools keep retrying with backoff (up to 30 s apart): the first start that works clears
+      // this.
+      return ProbeResult.notReady(
+          failing.get().reason(),
+          "The engine at "
+              + settings.host()
+              + " answered, but sandbox containers fail to start (at least "
+              + StartFailures.THRESHOLD
+              + " times in a row): "
+              + failing.get().describe());
     }
-    return ProbeResult.reachable("Docker API at " + settings.host() + " answered (" + engine + ", runtime "
-        + settings.runtime() + ", " + pools.size() + " runtime(s), pool size " + settings.poolSize()
-        + ", at most " + budget.max() + " containers running executions).");
+    return ProbeResult.reachable(
+        "Docker API at "
+            + settings.host()
+            + " answered ("
+            + engine
+            + ", runtime "
+            + settings.runtime()
+            + ", "
+            + pools.size()
+            + " runtime(s), pool size "
+            + settings.poolSize()
+            + ", at most "
+            + budget.max()
+            + " containers running executions).");
   }
 
   /** The first call removes an earlier operator's leftover containers, then starts the pools. */
@@ -181,28 +231,44 @@ public final class DockerSandboxBackend implements SandboxBackend {
   /**
    * Docker honours HostConfig.Runtime, so the runtime must be registered with the engine. Podman's
    * compatible API ignores it and runs its service's runtime (docs/container-engine.md), so there
-   * the socket selects it and the runtime the service reports must be the one the spec names:
-   * a runc socket must not pass for gVisor.
+   * the socket selects it and the runtime the service reports must be the one the spec names: a
+   * runc socket must not pass for gVisor.
    */
   Optional<String> runtimeProblem(Version version, Info info) {
     List<com.github.dockerjava.api.model.VersionComponent> components =
         version.getComponents() == null ? List.of() : version.getComponents();
     if (isPodman(version)) {
-      String actual = components.stream()
-          .filter(c -> c.getName() != null && c.getName().startsWith("OCI Runtime"))
-          .map(c -> c.getVersion() == null ? "" : c.getVersion().strip().split("\\s+")[0])
-          .findFirst().orElse("unknown");
+      String actual =
+          components.stream()
+              .filter(c -> c.getName() != null && c.getName().startsWith("OCI Runtime"))
+              .map(c -> c.getVersion() == null ? "" : c.getVersion().strip().split("\\s+")[0])
+              .findFirst()
+              .orElse("unknown");
       if (!actual.equals(settings.runtime())) {
-        return Optional.of("The podman service at " + settings.host() + " runs the OCI runtime " + actual
-            + ", not " + settings.runtime() + " (podman ignores the per-container runtime, so each runtime needs its"
-            + " own service socket); point spec.docker.host at the " + settings.runtime() + " socket or set spec.docker.runtime");
+        return Optional.of(
+            "The podman service at "
+                + settings.host()
+                + " runs the OCI runtime "
+                + actual
+                + ", not "
+                + settings.runtime()
+                + " (podman ignores the per-container runtime, so each runtime needs its"
+                + " own service socket); point spec.docker.host at the "
+                + settings.runtime()
+                + " socket or set spec.docker.runtime");
       }
       return Optional.empty();
     }
     Map<String, ?> runtimes = info.getRuntimes();
     if (runtimes == null || !runtimes.containsKey(settings.runtime())) {
-      return Optional.of("The engine at " + settings.host() + " has no OCI runtime " + settings.runtime()
-          + " (it has " + (runtimes == null ? "none listed" : runtimes.keySet()) + "); install it or set spec.docker.runtime");
+      return Optional.of(
+          "The engine at "
+              + settings.host()
+              + " has no OCI runtime "
+              + settings.runtime()
+              + " (it has "
+              + (runtimes == null ? "none listed" : runtimes.keySet())
+              + "); install it or set spec.docker.runtime");
     }
     return Optional.empty();
   }
@@ -227,14 +293,24 @@ public final class DockerSandboxBackend implements SandboxBackend {
   }
 
   @Override
-  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+  public ExecutionOutcome execute(
+      SandboxLease lease, ExecutionRequest request, RunControl control) {
     Lease container = (Lease) lease;
     running.incrementAndGet();
     try {
       return new DockerExecution(client, clock, settings)
-          .run(container.sandboxId(), request, control, this::destroyLater, warmRunners.remove(container.sandboxId()));
+          .run(
+              container.sandboxId(),
+              request,
+              control,
+              this::destroyLater,
+              warmRunners.remove(container.sandboxId()));
     } catch (RuntimeException e) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, container.sandboxId(), null, clock.instant(),
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          container.sandboxId(),
+          null,
+          clock.instant(),
           "The Docker engine failed during the execution: " + rootMessage(e));
     } finally {
       container.pool.finished(container.sandboxId());
@@ -273,11 +349,14 @@ public final class DockerSandboxBackend implements SandboxBackend {
   }
 
   /**
-   * Closes the client once the backend is closed and nothing needs it any more: running
-   * executions, removals handed over, container starts under way (which may hand one over).
+   * Closes the client once the backend is closed and nothing needs it any more: running executions,
+   * removals handed over, container starts under way (which may hand one over).
    */
   private void closeClientWhenUnused() {
-    if (closed.get() && running.get() == 0 && pendingRemovals.get() == 0 && maintenance.isTerminated()
+    if (closed.get()
+        && running.get() == 0
+        && pendingRemovals.get() == 0
+        && maintenance.isTerminated()
         && clientClosed.compareAndSet(false, true)) {
       try {
         client.close();
@@ -287,7 +366,9 @@ public final class DockerSandboxBackend implements SandboxBackend {
     }
   }
 
-  /** The containers of one runtime's warm pool: each created and started with its runner waiting. */
+  /**
+   * The containers of one runtime's warm pool: each created and started with its runner waiting.
+   */
   private WarmPool.Sandboxes<String> containers(Language language, String image) {
     return new WarmPool.Sandboxes<>() {
       @Override
@@ -296,9 +377,13 @@ public final class DockerSandboxBackend implements SandboxBackend {
         try {
           // The runner starts now, while the container waits in the pool: claiming it then costs
           // one envelope write instead of an exec and an interpreter start.
-          warmRunners.put(id, WarmExec.open(client, id, RunnerProgram.command(language, RunnerProgram.ONCE_MARKER)));
+          warmRunners.put(
+              id,
+              WarmExec.open(
+                  client, id, RunnerProgram.command(language, RunnerProgram.ONCE_MARKER)));
         } catch (RuntimeException e) {
-          LOG.debug("pre-starting the runner in container {} failed: {}", shortId(id), rootMessage(e));
+          LOG.debug(
+              "pre-starting the runner in container {} failed: {}", shortId(id), rootMessage(e));
         }
         return id;
       }
@@ -327,15 +412,16 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private CompletableFuture<Void> destroyLater(String containerId) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     pendingRemovals.incrementAndGet();
-    ExecutionThreads.teardown(() -> {
-      try {
-        destroyPatiently(containerId);
-      } finally {
-        pendingRemovals.decrementAndGet();
-        done.complete(null);
-        closeClientWhenUnused();
-      }
-    });
+    ExecutionThreads.teardown(
+        () -> {
+          try {
+            destroyPatiently(containerId);
+          } finally {
+            pendingRemovals.decrementAndGet();
+            done.complete(null);
+            closeClientWhenUnused();
+          }
+        });
     return done;
   }
 
@@ -349,12 +435,20 @@ public final class DockerSandboxBackend implements SandboxBackend {
             .withPidsLimit((long) settings.pidsLimit())
             .withNanoCPUs(settings.cpuMillis() * 1_000_000L)
             .withReadonlyRootfs(true)
-            .withTmpFs(Map.of("/tmp", "rw,size=" + DockerSettings.TMP_SIZE + ",nosuid,nodev,noexec,mode=1777"))
+            .withTmpFs(
+                Map.of(
+                    "/tmp",
+                    "rw,size=" + DockerSettings.TMP_SIZE + ",nosuid,nodev,noexec,mode=1777"))
             .withCapDrop(Capability.ALL)
             .withSecurityOpts(List.of("no-new-privileges"))
             .withRuntime(settings.runtime());
-    String name = "sbx-" + UNSAFE_NAME.matcher(provider.name()).replaceAll("-") + "-" + language.value() + "-"
-        + UUID.randomUUID().toString().substring(0, 8);
+    String name =
+        "sbx-"
+            + UNSAFE_NAME.matcher(provider.name()).replaceAll("-")
+            + "-"
+            + language.value()
+            + "-"
+            + UUID.randomUUID().toString().substring(0, 8);
     CreateContainerResponse created =
         client
             .createContainerCmd(image)
@@ -366,11 +460,16 @@ public final class DockerSandboxBackend implements SandboxBackend {
             .withEntrypoint("sleep")
             .withCmd("infinity")
             .withNetworkDisabled("none".equals(settings.network()))
-            .withLabels(Map.of(
-                ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE,
-                ApiConstants.PROVIDER_LABEL, provider.name(),
-                ApiConstants.PROVIDER_UID_LABEL, providerUid,
-                ApiConstants.LANGUAGE_LABEL, language.value()))
+            .withLabels(
+                Map.of(
+                    ApiConstants.MANAGED_BY_LABEL,
+                    ApiConstants.MANAGED_BY_VALUE,
+                    ApiConstants.PROVIDER_LABEL,
+                    provider.name(),
+                    ApiConstants.PROVIDER_UID_LABEL,
+                    providerUid,
+                    ApiConstants.LANGUAGE_LABEL,
+                    language.value()))
             .exec();
     try {
       client.startContainerCmd(created.getId()).exec();
@@ -393,18 +492,28 @@ public final class DockerSandboxBackend implements SandboxBackend {
     String failure;
     while ((failure = destroy(containerId)) != null) {
       if (System.nanoTime() + pause.toNanos() > giveUpAt) {
-        LOG.warn("removing sandbox container {} failed for {} s, giving up: {}",
-            shortId(containerId), REMOVAL_PATIENCE.toSeconds(), failure);
+        LOG.warn(
+            "removing sandbox container {} failed for {} s, giving up: {}",
+            shortId(containerId),
+            REMOVAL_PATIENCE.toSeconds(),
+            failure);
         return;
       }
-      LOG.debug("removing sandbox container {} failed, trying again in {} ms: {}", shortId(containerId), pause.toMillis(), failure);
+      LOG.debug(
+          "removing sandbox container {} failed, trying again in {} ms: {}",
+          shortId(containerId),
+          pause.toMillis(),
+          failure);
       try {
         Thread.sleep(pause.toMillis());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
       }
-      pause = pause.multipliedBy(2).compareTo(MAX_REMOVAL_PAUSE) > 0 ? MAX_REMOVAL_PAUSE : pause.multipliedBy(2);
+      pause =
+          pause.multipliedBy(2).compareTo(MAX_REMOVAL_PAUSE) > 0
+              ? MAX_REMOVAL_PAUSE
+              : pause.multipliedBy(2);
     }
   }
 
@@ -440,21 +549,28 @@ public final class DockerSandboxBackend implements SandboxBackend {
   private void removeLeftovers() {
     try {
       List<Container> leftovers =
-          client.listContainersCmd().withShowAll(true)
-              .withLabelFilter(Map.of(ApiConstants.PROVIDER_UID_LABEL, providerUid)).exec();
+          client
+              .listContainersCmd()
+              .withShowAll(true)
+              .withLabelFilter(Map.of(ApiConstants.PROVIDER_UID_LABEL, providerUid))
+              .exec();
       for (Container container : leftovers) {
         destroyOnce(container.getId());
       }
       if (!leftovers.isEmpty()) {
-        LOG.info("removed {} sandbox container(s) left by an earlier run of SandboxProvider {}",
-            leftovers.size(), provider.displayName());
+        LOG.info(
+            "removed {} sandbox container(s) left by an earlier run of SandboxProvider {}",
+            leftovers.size(),
+            provider.displayName());
       }
     } catch (RuntimeException e) {
       LOG.warn("listing leftover sandbox containers failed: {}", rootMessage(e));
     }
   }
 
-  /** How many containers may hold an execution at once; more executions wait (WaitingForSandbox). */
+  /**
+   * How many containers may hold an execution at once; more executions wait (WaitingForSandbox).
+   */
   public int maxClaimedContainers() {
     return budget.max();
   }
@@ -466,16 +582,21 @@ public final class DockerSandboxBackend implements SandboxBackend {
 
   /** Whether every pool is full and no container is being started or destroyed. */
   public boolean warmAndQuiet() {
-    return pools.values().stream().allMatch(pool -> pool.quiet() && pool.status().getReady() >= pool.status().getDesired());
+    return pools.values().stream()
+        .allMatch(pool -> pool.quiet() && pool.status().getReady() >= pool.status().getDesired());
   }
 
-  /** Whether an idle container's pre-started runner is waiting for its envelope (tests check this). */
+  /**
+   * Whether an idle container's pre-started runner is waiting for its envelope (tests check this).
+   */
   boolean runnerWaiting(String containerId) {
     WarmExec warm = warmRunners.get(containerId);
     return warm != null && warm.alive();
   }
 
-  /** Takes a container's pre-started runner away from the pool's use (tests race it against others). */
+  /**
+   * Takes a container's pre-started runner away from the pool's use (tests race it against others).
+   */
   WarmExec takeWaitingRunner(String containerId) {
     return warmRunners.remove(containerId);
   }
@@ -485,7 +606,9 @@ public final class DockerSandboxBackend implements SandboxBackend {
     return client;
   }
 
-  /** Whether the backend is closed and nothing of it uses the engine any more (tests wait for this). */
+  /**
+   * Whether the backend is closed and nothing of it uses the engine any more (tests wait for this).
+   */
   boolean released() {
     return clientClosed.get();
   }
@@ -506,7 +629,9 @@ public final class DockerSandboxBackend implements SandboxBackend {
   /** Docker answers 404 for a missing container; podman 4.3 sometimes 500 "no such container". */
   static boolean isNoSuchContainer(RuntimeException e) {
     return e instanceof NotFoundException
-        || (e instanceof DockerException d && d.getHttpStatus() == 500 && String.valueOf(d.getMessage()).contains("no such container"));
+        || (e instanceof DockerException d
+            && d.getHttpStatus() == 500
+            && String.valueOf(d.getMessage()).contains("no such container"));
   }
 
   private static String shortId(String id) {
@@ -539,12 +664,15 @@ public final class DockerSandboxBackend implements SandboxBackend {
     String lower = error == null ? "" : error.toLowerCase(java.util.Locale.ROOT);
     if (lower.contains("rlimit")) {
       return podman
-          ? "Check the rlimits in the containers.conf of the podman service at " + host + ": default_ulimits must stay"
+          ? "Check the rlimits in the containers.conf of the podman service at "
+              + host
+              + ": default_ulimits must stay"
               + " at or below the hard limits of the user running it (docs/container-engine.md, \"Rlimits\")"
           : "Check the engine's default ulimits (--default-ulimit): they must stay at or below the hard limits of the"
               + " user running the engine (docs/container-engine.md, \"Rlimits\")";
     }
-    if (lower.contains("executable file not found") || lower.contains("no such file or directory")) {
+    if (lower.contains("executable file not found")
+        || lower.contains("no such file or directory")) {
       return "The image lacks something the sandbox needs (sleep, python3 or node on its PATH); check spec.runtimes[].image";
     }
     if (lower.contains("cgroup")) {
@@ -559,7 +687,8 @@ public final class DockerSandboxBackend implements SandboxBackend {
     while (root.getCause() != null && root.getCause() != root) {
       root = root.getCause();
     }
-    String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    String message =
+        root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
     return message.strip();
   }
 

@@ -17,10 +17,13 @@ public record DockerSettings(
 
   public static final String DEFAULT_RUNTIME = "runsc";
   public static final long DEFAULT_MEMORY_BYTES = 256L * 1024 * 1024;
+
   /** gVisor's own threads count against pids.max, so runsc needs more than runc's 64. */
   public static final int DEFAULT_PIDS_LIMIT = 256;
+
   public static final int DEFAULT_CPU_MILLIS = 1000;
   public static final String DEFAULT_NETWORK = "none";
+
   /** Size of the writable /tmp of each container. */
   public static final String TMP_SIZE = "64m";
 

@@ -41,16 +41,20 @@ final class PemSslConfig implements SSLConfig {
       KeyStore keys = KeyStore.getInstance(KeyStore.getDefaultType());
       keys.load(null, null);
       keys.setKeyEntry("client", privateKey(keyPem), password, chain.toArray(new Certificate[0]));
-      KeyManagerFactory keyManagers = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      KeyManagerFactory keyManagers =
+          KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       keyManagers.init(keys, password);
-      TrustManagerFactory trustManagers = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      TrustManagerFactory trustManagers =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       trustManagers.init(trust);
       context = SSLContext.getInstance("TLS");
       context.init(keyManagers.getKeyManagers(), trustManagers.getTrustManagers(), null);
     } catch (GeneralSecurityException | IOException e) {
       // The message says which part is wrong, never the material itself.
-      throw new IllegalArgumentException("the TLS Secret's ca.crt, tls.crt or tls.key is not valid PEM: "
-          + e.getClass().getSimpleName(), e);
+      throw new IllegalArgumentException(
+          "the TLS Secret's ca.crt, tls.crt or tls.key is not valid PEM: "
+              + e.getClass().getSimpleName(),
+          e);
     }
   }
 

@@ -9,11 +9,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A runner exec'd into an idle container as soon as the container started: created and started
- * with stdin attached, it loads its interpreter, forks (Python) and waits on stdin. The execution
- * that claims the container attaches its sink and hands over the envelope, which is then the only
- * thing sent on the hot path. Frames that arrive before the sink is attached (a runner writes
- * nothing before its envelope) are kept, a few at most, and replayed.
+ * A runner exec'd into an idle container as soon as the container started: created and started with
+ * stdin attached, it loads its interpreter, forks (Python) and waits on stdin. The execution that
+ * claims the container attaches its sink and hands over the envelope, which is then the only thing
+ * sent on the hot path. Frames that arrive before the sink is attached (a runner writes nothing
+ * before its envelope) are kept, a few at most, and replayed.
  */
 final class WarmExec extends ResultCallback.Adapter<Frame> {
 
@@ -30,15 +30,19 @@ final class WarmExec extends ResultCallback.Adapter<Frame> {
     this.execId = execId;
   }
 
-  /** Creates the exec and starts it attached; the runner runs from now on, waiting for its envelope. */
+  /**
+   * Creates the exec and starts it attached; the runner runs from now on, waiting for its envelope.
+   */
   static WarmExec open(DockerClient client, String containerId, List<String> command) {
-    String execId = client.execCreateCmd(containerId)
-        .withAttachStdin(true)
-        .withAttachStdout(true)
-        .withAttachStderr(true)
-        .withCmd(command.toArray(String[]::new))
-        .exec()
-        .getId();
+    String execId =
+        client
+            .execCreateCmd(containerId)
+            .withAttachStdin(true)
+            .withAttachStdout(true)
+            .withAttachStderr(true)
+            .withCmd(command.toArray(String[]::new))
+            .exec()
+            .getId();
     WarmExec warm = new WarmExec(execId);
     client.execStartCmd(execId).withDetach(false).withTty(false).withStdIn(warm.input).exec(warm);
     return warm;

@@ -14,6 +14,7 @@ final class ConnectFrames {
 
   static final int FLAG_COMPRESSED = 0x01;
   static final int FLAG_END_STREAM = 0x02;
+
   /** Largest message accepted; envd sends output in chunks far below this. */
   static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
@@ -35,7 +36,11 @@ final class ConnectFrames {
 
   /** The envelope of one request message. */
   static byte[] encode(byte[] message) {
-    return ByteBuffer.allocate(5 + message.length).put((byte) 0).putInt(message.length).put(message).array();
+    return ByteBuffer.allocate(5 + message.length)
+        .put((byte) 0)
+        .putInt(message.length)
+        .put(message)
+        .array();
   }
 
   /**
@@ -53,15 +58,21 @@ final class ConnectFrames {
     }
     long length = ByteBuffer.wrap(header).getInt() & 0xffffffffL;
     if (length > MAX_MESSAGE_BYTES) {
-      throw new ProtocolException("an envelope announces " + length + " bytes; at most " + MAX_MESSAGE_BYTES
-          + " are accepted");
+      throw new ProtocolException(
+          "an envelope announces "
+              + length
+              + " bytes; at most "
+              + MAX_MESSAGE_BYTES
+              + " are accepted");
     }
     if ((flags & FLAG_COMPRESSED) != 0) {
-      throw new ProtocolException("the server sent a compressed envelope, which was not negotiated");
+      throw new ProtocolException(
+          "the server sent a compressed envelope, which was not negotiated");
     }
     byte[] message = in.readNBytes((int) length);
     if (message.length < length) {
-      throw new EOFException("the stream ended inside an envelope (" + message.length + " of " + length + " bytes)");
+      throw new EOFException(
+          "the stream ended inside an envelope (" + message.length + " of " + length + " bytes)");
     }
     return new Frame(flags, message);
   }

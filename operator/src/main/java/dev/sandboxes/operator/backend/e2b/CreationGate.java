@@ -46,9 +46,16 @@ final class CreationGate {
   private Object probe;
   private boolean credentialsRejected;
 
-  /** @param listener told when sandbox creation may be tried again (a backoff ended) */
-  CreationGate(Clock clock, ScheduledExecutorService scheduler, Duration initialBackoff, Duration maxBackoff,
-      String providerName, Runnable listener) {
+  /**
+   * @param listener told when sandbox creation may be tried again (a backoff ended)
+   */
+  CreationGate(
+      Clock clock,
+      ScheduledExecutorService scheduler,
+      Duration initialBackoff,
+      Duration maxBackoff,
+      String providerName,
+      Runnable listener) {
     this.listener = listener;
     this.clock = clock;
     this.scheduler = scheduler;
@@ -89,7 +96,9 @@ final class CreationGate {
       blockedUntil = Instant.MIN;
     }
     if (reopened) {
-      LOG.info("SandboxProvider {}: the E2B service creates sandboxes again; waiting executions proceed", providerName);
+      LOG.info(
+          "SandboxProvider {}: the E2B service creates sandboxes again; waiting executions proceed",
+          providerName);
       listener.run();
     }
   }
@@ -104,7 +113,8 @@ final class CreationGate {
         blockedUntil = until;
       }
       if (!throttled) {
-        LOG.warn("SandboxProvider {}: the E2B service refuses new sandboxes (quota); new executions wait in Pending",
+        LOG.warn(
+            "SandboxProvider {}: the E2B service refuses new sandboxes (quota); new executions wait in Pending",
             providerName);
       }
       throttled = true;
@@ -120,7 +130,9 @@ final class CreationGate {
     }
   }
 
-  /** A holder ended without a creation verdict (lease released, other failure): free the probe slot. */
+  /**
+   * A holder ended without a creation verdict (lease released, other failure): free the probe slot.
+   */
   void abandoned(Object holder) {
     boolean freed;
     synchronized (this) {

@@ -23,8 +23,9 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
- * The REST control plane of an E2B-protocol service (e2b-dev/E2B spec/openapi.yml): create, get, kill and list
- * sandboxes, authenticated with X-API-Key. Every call is bounded in time and response size.
+ * The REST control plane of an E2B-protocol service (e2b-dev/E2B spec/openapi.yml): create, get,
+ * kill and list sandboxes, authenticated with X-API-Key. Every call is bounded in time and response
+ * size.
  */
 final class E2bApi {
 
@@ -32,7 +33,8 @@ final class E2bApi {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** A created sandbox. The access token authenticates envd calls and is never printed. */
-  record CreatedSandbox(String sandboxId, String envdAccessToken, String domain, String envdVersion) {
+  record CreatedSandbox(
+      String sandboxId, String envdAccessToken, String domain, String envdVersion) {
     @Override
     public String toString() {
       return "CreatedSandbox[" + sandboxId + ", envd " + envdVersion + "]";
@@ -45,8 +47,15 @@ final class E2bApi {
   private final Duration timeout;
   private final Redactor redactor;
 
-  /** @param calls where each call's outcome is reported (the operator's metrics) */
-  E2bApi(HttpClient http, String apiUrl, String apiKey, Duration timeout, Redactor redactor,
+  /**
+   * @param calls where each call's outcome is reported (the operator's metrics)
+   */
+  E2bApi(
+      HttpClient http,
+      String apiUrl,
+      String apiKey,
+      Duration timeout,
+      Redactor redactor,
       ServiceCallListener calls) {
     this.http = new SaasHttp(http, calls, this::outcome);
     this.apiUrl = apiUrl;
@@ -65,7 +74,8 @@ final class E2bApi {
   }
 
   /** POST /sandboxes; 201 with the sandbox. Secure, so envd asks for the access token. */
-  CreatedSandbox create(String template, long timeoutSeconds, Map<String, String> metadata, RunGuard guard)
+  CreatedSandbox create(
+      String template, long timeoutSeconds, Map<String, String> metadata, RunGuard guard)
       throws E2bServiceException, InterruptedException {
     ObjectNode body = JSON.createObjectNode();
     body.put("templateID", template);
@@ -75,14 +85,18 @@ final class E2bApi {
     body.put("secure", true);
     // Deny by default, as every other provider: the sandbox gets no internet access.
     body.put("allow_internet_access", false);
-    SaasReply answer = send(request("/sandboxes").POST(jsonBody(body)).header("Content-Type", "application/json"), guard);
+    SaasReply answer =
+        send(
+            request("/sandboxes").POST(jsonBody(body)).header("Content-Type", "application/json"),
+            guard);
     if (answer.status() != 201 && answer.status() != 200) {
       throw error(answer);
     }
     JsonNode created = parse(answer);
     String id = text(created, "sandboxID");
     if (id == null || id.isBlank()) {
-      throw new E2bServiceException(answer.status(), null, "the create response has no sandboxID", null);
+      throw new E2bServiceException(
+          answer.status(), null, "the create response has no sandboxID", null);
     }
     String token = text(created, "envdAccessToken");
     redactor.remember(token);
@@ -110,12 +124,16 @@ final class E2bApi {
     }
   }
 
-  /** Ids of running sandboxes whose metadata holds all these pairs (GET /v2/sandboxes, first page). */
+  /**
+   * Ids of running sandboxes whose metadata holds all these pairs (GET /v2/sandboxes, first page).
+   */
   List<String> list(Map<String, String> metadata) throws E2bServiceException, InterruptedException {
-    String filter = metadata.entrySet().stream()
-        .map(e -> encode(e.getKey()) + "=" + encode(e.getValue()))
-        .collect(Collectors.joining("&"));
-    SaasReply answer = send(request("/v2/sandboxes?limit=100&metadata=" + encode(filter)).GET(), RunGuard.never());
+    String filter =
+        metadata.entrySet().stream()
+            .map(e -> encode(e.getKey()) + "=" + encode(e.getValue()))
+            .collect(Collectors.joining("&"));
+    SaasReply answer =
+        send(request("/v2/sandboxes?limit=100&metadata=" + encode(filter)).GET(), RunGuard.never());
     if (answer.status() != 200) {
       throw error(answer);
     }
@@ -144,7 +162,9 @@ final class E2bApi {
     return answer;
   }
 
-  /** The service's message from an error answer (JSON {code, message, error_code} or plain text). */
+  /**
+   * The service's message from an error answer (JSON {code, message, error_code} or plain text).
+   */
   E2bServiceException error(SaasReply answer) {
     String message = null;
     String errorCode = null;
@@ -163,7 +183,8 @@ final class E2bApi {
     if (message.isBlank()) {
       message = "no message";
     }
-    return new E2bServiceException(answer.status(), errorCode, redactor.clean(message), RetryAfter.of(answer.headers()));
+    return new E2bServiceException(
+        answer.status(), errorCode, redactor.clean(message), RetryAfter.of(answer.headers()));
   }
 
   private HttpRequest.Builder request(String path) {
@@ -173,8 +194,12 @@ final class E2bApi {
         .header("Accept", "application/json");
   }
 
-  /** Sends and waits for the whole (bounded) answer, at most the request timeout; reports the outcome. */
-  SaasReply send(HttpRequest.Builder builder, RunGuard guard) throws E2bServiceException, InterruptedException {
+  /**
+   * Sends and waits for the whole (bounded) answer, at most the request timeout; reports the
+   * outcome.
+   */
+  SaasReply send(HttpRequest.Builder builder, RunGuard guard)
+      throws E2bServiceException, InterruptedException {
     return send(http, builder.build(), timeout, guard, redactor);
   }
 
@@ -192,20 +217,32 @@ final class E2bApi {
    * client's timeout answers first; a call the run aborted is "unreachable" too, as callers only
    * ask whether the service answered.
    */
-  static SaasReply send(SaasHttp http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor)
+  static SaasReply send(
+      SaasHttp http, HttpRequest request, Duration timeout, RunGuard guard, Redactor redactor)
       throws E2bServiceException, InterruptedException {
     try {
       return http.exchange(request, timeout.plusSeconds(1), guard, MAX_RESPONSE_BYTES);
     } catch (RunGuard.StoppedException e) {
-      throw E2bServiceException.unreachable("the call to " + request.uri().getHost() + " was aborted");
+      throw E2bServiceException.unreachable(
+          "the call to " + request.uri().getHost() + " was aborted");
     } catch (NoAnswer e) {
       throw switch (e.kind()) {
-        case TIMED_OUT -> E2bServiceException.unreachable(
-            request.uri().getHost() + " did not answer within " + timeout.toSeconds() + "s");
-        case CANCELLED -> E2bServiceException.unreachable("the call to " + request.uri().getHost() + " was aborted");
-        case FAILED, TOO_LARGE -> E2bServiceException.unreachable(
-            request.method() + " " + request.uri().getScheme() + "://" + request.uri().getAuthority()
-                + request.uri().getPath() + " failed: " + redactor.clean(rootMessage(e.getCause())));
+        case TIMED_OUT ->
+            E2bServiceException.unreachable(
+                request.uri().getHost() + " did not answer within " + timeout.toSeconds() + "s");
+        case CANCELLED ->
+            E2bServiceException.unreachable(
+                "the call to " + request.uri().getHost() + " was aborted");
+        case FAILED, TOO_LARGE ->
+            E2bServiceException.unreachable(
+                request.method()
+                    + " "
+                    + request.uri().getScheme()
+                    + "://"
+                    + request.uri().getAuthority()
+                    + request.uri().getPath()
+                    + " failed: "
+                    + redactor.clean(rootMessage(e.getCause())));
       };
     }
   }
@@ -214,7 +251,8 @@ final class E2bApi {
     try {
       return JSON.readTree(answer.body());
     } catch (IOException e) {
-      throw new E2bServiceException(answer.status(), null, "the service answered with malformed JSON", null);
+      throw new E2bServiceException(
+          answer.status(), null, "the service answered with malformed JSON", null);
     }
   }
 

@@ -23,11 +23,11 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.function.Function;
 
 /**
- * One execution on an E2B-protocol service: create a sandbox (waiting while the service refuses
- * for quota), record its id, start the runner through envd with the envelope on stdin, stream
- * stdout and stderr into the capped sinks, classify how the stream ended. The caller's sandbox is
- * killed on every path. The run's {@link RunGuard} lets the deadline and cancellation abort
- * whatever call it is blocked in and close the event stream.
+ * One execution on an E2B-protocol service: create a sandbox (waiting while the service refuses for
+ * quota), record its id, start the runner through envd with the envelope on stdin, stream stdout
+ * and stderr into the capped sinks, classify how the stream ended. The caller's sandbox is killed
+ * on every path. The run's {@link RunGuard} lets the deadline and cancellation abort whatever call
+ * it is blocked in and close the event stream.
  */
 final class E2bExecution {
 
@@ -57,11 +57,20 @@ final class E2bExecution {
   private final String template;
   private final Map<String, String> metadata;
 
-  /** Stopped by the deadline or a cancellation: aborts the call in flight and closes the event stream. */
+  /**
+   * Stopped by the deadline or a cancellation: aborts the call in flight and closes the event
+   * stream.
+   */
   private final RunGuard guard = new RunGuard();
+
   private volatile InputStream stream;
-  /** A creation call ended without an answer: the sandbox may exist without the operator knowing its id. */
+
+  /**
+   * A creation call ended without an answer: the sandbox may exist without the operator knowing its
+   * id.
+   */
   private volatile boolean creationUncertain;
+
   private volatile E2bApi.CreatedSandbox created;
 
   E2bExecution(
@@ -115,7 +124,11 @@ final class E2bExecution {
       return failure.outcome(null, begun, clock.instant());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, null, begun, clock.instant(),
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          null,
+          begun,
+          clock.instant(),
           "The operator was interrupted while it created the sandbox");
     }
     if (sandbox == null) {
@@ -127,9 +140,14 @@ final class E2bExecution {
       if (guard.stopped()) {
         return stoppedBeforeCode(sandbox.sandboxId(), begun);
       }
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandbox.sandboxId(), begun, clock.instant(),
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          sandbox.sandboxId(),
+          begun,
+          clock.instant(),
           "The sandbox id could not be recorded in the CodeExecution status, so the code was not sent ("
-              + E2bApi.rootMessage(e) + ")");
+              + E2bApi.rootMessage(e)
+              + ")");
     }
     if (guard.stopped()) {
       return stoppedBeforeCode(sandbox.sandboxId(), begun);
@@ -149,7 +167,8 @@ final class E2bExecution {
     }
 
     ExecutionOutcome outcome(String sandboxId, Instant started, Instant finished) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandboxId, started, finished, detail);
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED, sandboxId, started, finished, detail);
     }
   }
 
@@ -166,9 +185,13 @@ final class E2bExecution {
       Duration wait = gate.remainingBackoff();
       if (!wait.isZero()) {
         if (clock.instant().plus(wait).isAfter(giveUp) && lastRefusal != null) {
-          throw new Failure("The E2B service kept refusing new sandboxes for " + timings.maxQuotaWait().toMinutes()
-              + " minutes (" + lastRefusal.describe() + "); set spec.limits.maxConcurrentExecutions to the"
-              + " concurrency your plan allows");
+          throw new Failure(
+              "The E2B service kept refusing new sandboxes for "
+                  + timings.maxQuotaWait().toMinutes()
+                  + " minutes ("
+                  + lastRefusal.describe()
+                  + "); set spec.limits.maxConcurrentExecutions to the"
+                  + " concurrency your plan allows");
         }
         if (guard.awaitStop(wait)) {
           return null;
@@ -190,27 +213,46 @@ final class E2bExecution {
           lastRefusal = e;
           gate.refused(holder, e.retryAfter());
           if (!clock.instant().isBefore(giveUp)) {
-            throw new Failure("The E2B service kept refusing new sandboxes for "
-                + timings.maxQuotaWait().toMinutes() + " minutes (" + e.describe()
-                + "); set spec.limits.maxConcurrentExecutions to the concurrency your plan allows");
+            throw new Failure(
+                "The E2B service kept refusing new sandboxes for "
+                    + timings.maxQuotaWait().toMinutes()
+                    + " minutes ("
+                    + e.describe()
+                    + "); set spec.limits.maxConcurrentExecutions to the concurrency your plan allows");
           }
           continue;
         }
         if (e.status() == 401 || e.status() == 403) {
           gate.credentialsRejected();
-          throw new Failure("The E2B API at " + api.apiUrl() + " rejected the API key when creating a sandbox ("
-              + e.describe() + "); fix the key in the provider's Secret");
+          throw new Failure(
+              "The E2B API at "
+                  + api.apiUrl()
+                  + " rejected the API key when creating a sandbox ("
+                  + e.describe()
+                  + "); fix the key in the provider's Secret");
         }
         if (e.status() == 0) {
-          throw new Failure("The E2B API at " + api.apiUrl() + " did not answer the sandbox creation: " + e.describe());
+          throw new Failure(
+              "The E2B API at "
+                  + api.apiUrl()
+                  + " did not answer the sandbox creation: "
+                  + e.describe());
         }
-        throw new Failure("The E2B service could not create a sandbox from template " + template + " ("
-            + e.describe() + ")" + creationHint(e));
+        throw new Failure(
+            "The E2B service could not create a sandbox from template "
+                + template
+                + " ("
+                + e.describe()
+                + ")"
+                + creationHint(e));
       }
     }
   }
 
-  /** What to do about a refused creation the service explains (E2B-INFRA handlers/sandbox_create.go, timeout_helper.go). */
+  /**
+   * What to do about a refused creation the service explains (E2B-INFRA handlers/sandbox_create.go,
+   * timeout_helper.go).
+   */
   private static String creationHint(E2bServiceException e) {
     String message = e.getMessage();
     if (message.contains("secured access")) {
@@ -230,7 +272,11 @@ final class E2bExecution {
     if (guard.state() == RunGuard.Stop.DEADLINE) {
       return ExecutionOutcome.failure(Termination.TIMED_OUT, id, begun, clock.instant(), null);
     }
-    return ExecutionOutcome.failure(Termination.CANCELLED, id, begun, clock.instant(),
+    return ExecutionOutcome.failure(
+        Termination.CANCELLED,
+        id,
+        begun,
+        clock.instant(),
         "The CodeExecution was deleted before its code was sent; the sandbox was killed");
   }
 
@@ -238,20 +284,33 @@ final class E2bExecution {
 
   private ExecutionOutcome stream(E2bApi.CreatedSandbox sandbox, ExecutionRequest request) {
     if (!EnvdVersion.atLeast(sandbox.envdVersion(), EnvdVersion.COMMANDS_STDIN)) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandbox.sandboxId(), clock.instant(), clock.instant(),
-          "Template " + template + " has envd " + sandbox.envdVersion() + ", older than " + EnvdVersion.COMMANDS_STDIN
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          sandbox.sandboxId(),
+          clock.instant(),
+          clock.instant(),
+          "Template "
+              + template
+              + " has envd "
+              + sandbox.envdVersion()
+              + ", older than "
+              + EnvdVersion.COMMANDS_STDIN
               + ", which the runner's stdin needs; rebuild the template with a current E2B CLI");
     }
     ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
+    RunnerStreams streams =
+        new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     EnvdClient envd = envdFor.apply(sandbox);
     StreamResult result = new StreamResult();
     result.interpreter = RunnerProgram.command(request.language()).get(0);
     Instant started = clock.instant();
     ScheduledFuture<?> deadline = guard.deadlineAfter(request.timeout(), scheduler);
     try {
-      InputStream in = envd.start(RunnerProgram.command(request.language()),
-          request.timeout().plus(SERVER_DEADLINE_GRACE), guard);
+      InputStream in =
+          envd.start(
+              RunnerProgram.command(request.language()),
+              request.timeout().plus(SERVER_DEADLINE_GRACE),
+              guard);
       stream = in;
       if (guard.stopped()) {
         closeQuietly(in);
@@ -282,8 +341,13 @@ final class E2bExecution {
   }
 
   /** Consumes events until the end event, the end-of-stream message, or the stream breaks. */
-  private void read(InputStream in, EnvdClient envd, ExecutionRequest.Envelope envelope, RunnerStreams streams,
-      StreamResult result) throws InterruptedException {
+  private void read(
+      InputStream in,
+      EnvdClient envd,
+      ExecutionRequest.Envelope envelope,
+      RunnerStreams streams,
+      StreamResult result)
+      throws InterruptedException {
     try {
       while (true) {
         ConnectFrames.Frame frame = ConnectFrames.read(in);
@@ -349,18 +413,26 @@ final class E2bExecution {
   private record Classified(Termination termination, Integer exitCode, String detail) {}
 
   /** How the run ended; the operator's own stops first, then what envd said, then how it broke. */
-  private Classified classify(E2bApi.CreatedSandbox sandbox, StreamResult result, RunnerStreams streams) {
+  private Classified classify(
+      E2bApi.CreatedSandbox sandbox, StreamResult result, RunnerStreams streams) {
     RunGuard.Stop stopped = guard.state();
     if (stopped == RunGuard.Stop.CANCELLED) {
-      return new Classified(Termination.CANCELLED, null,
+      return new Classified(
+          Termination.CANCELLED,
+          null,
           "The CodeExecution was deleted while it ran; the sandbox was killed");
     }
     if (result.end != null) {
       Classified ended = fromEndEvent(result.end);
       if (interpreterMissing(ended, streams, result.interpreter)) {
-        return failed("The sandbox has no " + result.interpreter + " on envd's PATH (exit 127: "
-            + api.redact(streams.stderrCapture().text().strip()) + "); fix template " + template
-            + " or name another in spec.runtimes[].template or spec.e2b.template");
+        return failed(
+            "The sandbox has no "
+                + result.interpreter
+                + " on envd's PATH (exit 127: "
+                + api.redact(streams.stderrCapture().text().strip())
+                + "); fix template "
+                + template
+                + " or name another in spec.runtimes[].template or spec.e2b.template");
       }
       return ended;
     }
@@ -375,12 +447,16 @@ final class E2bExecution {
       }
       String what = code + (message.isBlank() ? "" : ": " + api.redact(message));
       if ("unavailable".equals(code)) {
-        return failed("The sandbox became unavailable during the execution (envd: " + what
-            + "); it may have reached its timeout or been killed");
+        return failed(
+            "The sandbox became unavailable during the execution (envd: "
+                + what
+                + "); it may have reached its timeout or been killed");
       }
       if (!result.started) {
-        String hint = message.contains("not found")
-            ? "; the template needs " + result.interpreter + " on its PATH" : "";
+        String hint =
+            message.contains("not found")
+                ? "; the template needs " + result.interpreter + " on its PATH"
+                : "";
         return failed("envd could not start the runner (" + what + ")" + hint);
       }
       return failed("envd ended the process stream with an error (" + what + ")");
@@ -389,21 +465,34 @@ final class E2bExecution {
       if (result.inputError.status() == 502 || vanished(sandbox)) {
         return failed("The sandbox is gone (" + result.inputError.describe() + ")");
       }
-      return failed("The execution could not be handed to the runner's stdin (" + result.inputError.describe() + ")");
+      return failed(
+          "The execution could not be handed to the runner's stdin ("
+              + result.inputError.describe()
+              + ")");
     }
     if (result.startError != null) {
       E2bServiceException e = result.startError;
       if (e.status() == 502 && e.getMessage().contains("port is not open")) {
         // The service's proxy reached the sandbox, but nothing listens on envd's port.
-        return failed("envd in the sandbox does not answer (" + e.describe() + "); the code did not run. Check that"
-            + " template " + template + " starts envd (rebuild it with a current E2B CLI)");
+        return failed(
+            "envd in the sandbox does not answer ("
+                + e.describe()
+                + "); the code did not run. Check that"
+                + " template "
+                + template
+                + " starts envd (rebuild it with a current E2B CLI)");
       }
       if (e.status() == 502 || e.status() == 404 && vanished(sandbox)) {
         return failed("The sandbox is gone (" + e.describe() + ")");
       }
       if (e.status() == 401 && e.getMessage().contains("invalid username")) {
-        return failed("envd in the sandbox has no such OS user (" + e.describe() + "); set spec.e2b.user to a user of"
-            + " template " + template + ", or leave it unset to use the template's default user");
+        return failed(
+            "envd in the sandbox has no such OS user ("
+                + e.describe()
+                + "); set spec.e2b.user to a user of"
+                + " template "
+                + template
+                + ", or leave it unset to use the template's default user");
       }
       if (e.status() == 401) {
         return failed("envd in the sandbox rejected the access token (" + e.describe() + ")");
@@ -411,27 +500,34 @@ final class E2bExecution {
       return failed("envd did not start the runner (" + e.describe() + ")");
     }
     if (vanished(sandbox)) {
-      return failed("The sandbox disappeared during the execution: the E2B service no longer knows sandbox "
-          + sandbox.sandboxId());
+      return failed(
+          "The sandbox disappeared during the execution: the E2B service no longer knows sandbox "
+              + sandbox.sandboxId());
     }
-    String why = result.streamError == null
-        ? "it ended before the process did"
-        : "it broke: " + api.redact(E2bApi.rootMessage(result.streamError));
+    String why =
+        result.streamError == null
+            ? "it ended before the process did"
+            : "it broke: " + api.redact(E2bApi.rootMessage(result.streamError));
     return failed("The process event stream from envd ended without an end event (" + why + ")");
   }
 
   /**
-   * Exit 127 before the runner wrote a byte, with the shell's "python3: not found" (dash,
-   * busybox) or "…: No such file or directory" on stderr: envd's /bin/sh wrapper could not exec
-   * the interpreter. Code that exits 127 itself keeps its outcome.
+   * Exit 127 before the runner wrote a byte, with the shell's "python3: not found" (dash, busybox)
+   * or "…: No such file or directory" on stderr: envd's /bin/sh wrapper could not exec the
+   * interpreter. Code that exits 127 itself keeps its outcome.
    */
-  private static boolean interpreterMissing(Classified ended, RunnerStreams streams, String interpreter) {
-    if (ended.termination() != Termination.EXITED || ended.exitCode() == null || ended.exitCode() != 127) {
+  private static boolean interpreterMissing(
+      Classified ended, RunnerStreams streams, String interpreter) {
+    if (ended.termination() != Termination.EXITED
+        || ended.exitCode() == null
+        || ended.exitCode() != 127) {
       return false;
     }
     String stderr = streams.stderrCapture().text();
-    return streams.stdoutCapture().totalBytes() == 0 && streams.report().status() == null
-        && (stderr.contains(interpreter + ": not found") || stderr.contains(interpreter + ": No such file"));
+    return streams.stdoutCapture().totalBytes() == 0
+        && streams.report().status() == null
+        && (stderr.contains(interpreter + ": not found")
+            || stderr.contains(interpreter + ": No such file"));
   }
 
   private boolean vanished(E2bApi.CreatedSandbox sandbox) {
@@ -461,15 +557,22 @@ final class E2bExecution {
     }
     Integer signal = ProcessSignals.number(status);
     if (signal != null) {
-      String detail = signal == 9
-          ? "The program was killed with SIGKILL (" + status + "), which in an E2B sandbox usually means it ran out of"
-              + " memory"
-          : "The program was killed by a signal (" + status + ")";
+      String detail =
+          signal == 9
+              ? "The program was killed with SIGKILL ("
+                  + status
+                  + "), which in an E2B sandbox usually means it ran out of"
+                  + " memory"
+              : "The program was killed by a signal (" + status + ")";
       return new Classified(Termination.EXITED, 128 + signal, detail);
     }
     String error = end.path("error").asText("");
-    return failed("The process ended without an exit code (envd status \"" + status + "\""
-        + (error.isBlank() ? "" : ", error " + error) + ")");
+    return failed(
+        "The process ended without an exit code (envd status \""
+            + status
+            + "\""
+            + (error.isBlank() ? "" : ", error " + error)
+            + ")");
   }
 
   // ---- stopping ----

@@ -48,8 +48,13 @@ public final class E2bSandboxBackend implements SandboxBackend {
 
   private static final Logger LOG = LoggerFactory.getLogger(E2bSandboxBackend.class);
   private static final String EXECUTION_UID_KEY = ApiConstants.EXECUTION_UID_LABEL;
-  /** Two tries half a second apart, whatever the service hints: a kill runs as a run ends and must not hold it up. */
-  private static final RetryPolicy KILL_RETRIES = new RetryPolicy(2, Duration.ofMillis(500), Duration.ofMillis(500));
+
+  /**
+   * Two tries half a second apart, whatever the service hints: a kill runs as a run ends and must
+   * not hold it up.
+   */
+  private static final RetryPolicy KILL_RETRIES =
+      new RetryPolicy(2, Duration.ofMillis(500), Duration.ofMillis(500));
 
   private final String providerUid;
   private final ProviderSettings provider;
@@ -59,8 +64,13 @@ public final class E2bSandboxBackend implements SandboxBackend {
   private final String keyReference;
   private final Redactor redactor;
   private final HttpClient http;
-  /** envd over TLS: HTTP/2 when ALPN offers it, as the SDKs' envd transports (plain http stays on {@link #http}). */
+
+  /**
+   * envd over TLS: HTTP/2 when ALPN offers it, as the SDKs' envd transports (plain http stays on
+   * {@link #http}).
+   */
   private final HttpClient envdHttp2;
+
   private final String envdUser;
   private final E2bApi api;
   private final Clock clock = Clock.systemUTC();
@@ -95,19 +105,34 @@ public final class E2bSandboxBackend implements SandboxBackend {
       throw new IllegalArgumentException(keyReference + " holds no API key");
     }
     this.redactor = new Redactor(apiKey.strip());
-    this.startFailures = new StartFailures(text -> redactor.clean(context.redact(text)), context.capacityListener());
+    this.startFailures =
+        new StartFailures(text -> redactor.clean(context.redact(text)), context.capacityListener());
     AtomicInteger threads = new AtomicInteger();
-    this.scheduler = Executors.newScheduledThreadPool(2, r -> daemon(r, "e2b-timer-" + provider.name() + "-"
-        + threads.incrementAndGet()));
-    this.cleanup = Executors.newCachedThreadPool(r -> daemon(r, "e2b-cleanup-" + provider.name() + "-"
-        + threads.incrementAndGet()));
+    this.scheduler =
+        Executors.newScheduledThreadPool(
+            2, r -> daemon(r, "e2b-timer-" + provider.name() + "-" + threads.incrementAndGet()));
+    this.cleanup =
+        Executors.newCachedThreadPool(
+            r -> daemon(r, "e2b-cleanup-" + provider.name() + "-" + threads.incrementAndGet()));
     this.http = SaasHttp.client(HttpClient.Version.HTTP_1_1, Duration.ofSeconds(10));
     this.envdHttp2 = SaasHttp.client(HttpClient.Version.HTTP_2, Duration.ofSeconds(10));
     this.envdUser = context.spec().getE2b().getUser();
-    this.api = new E2bApi(http, settings.apiUrl(), apiKey.strip(), timings.requestTimeout(), redactor,
-        context.serviceCallListener());
-    this.gate = new CreationGate(clock, scheduler, timings.initialBackoff(), timings.maxBackoff(),
-        provider.displayName(), context.capacityListener());
+    this.api =
+        new E2bApi(
+            http,
+            settings.apiUrl(),
+            apiKey.strip(),
+            timings.requestTimeout(),
+            redactor,
+            context.serviceCallListener());
+    this.gate =
+        new CreationGate(
+            clock,
+            scheduler,
+            timings.initialBackoff(),
+            timings.maxBackoff(),
+            provider.displayName(),
+            context.capacityListener());
   }
 
   private static Thread daemon(Runnable r, String name) {
@@ -127,38 +152,63 @@ public final class E2bSandboxBackend implements SandboxBackend {
     try {
       answer = api.probe();
     } catch (E2bServiceException e) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE,
           "The E2B API at " + settings.apiUrl() + " did not answer: " + e.describe());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE, "The probe was interrupted");
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE, "The probe was interrupted");
     }
     int status = answer.status();
     if (status == 200 || status == 429) {
       gate.credentialsAccepted();
       Optional<StartFailure> failing = failingAfterTrial();
       if (failing.isPresent()) {
-        return ProbeResult.notReady(failing.get().reason(), "The E2B API at " + settings.apiUrl()
-            + " accepted the API key, but sandboxes fail to start (at least " + StartFailures.THRESHOLD
-            + " times in a row): " + failing.get().describe());
+        return ProbeResult.notReady(
+            failing.get().reason(),
+            "The E2B API at "
+                + settings.apiUrl()
+                + " accepted the API key, but sandboxes fail to start (at least "
+                + StartFailures.THRESHOLD
+                + " times in a row): "
+                + failing.get().describe());
       }
-      String limited = status == 429 ? " (it is rate limiting: " + api.error(answer).getMessage() + ")" : "";
-      return ProbeResult.reachable("E2B API at " + settings.apiUrl() + " accepted the API key" + limited
-          + "; templates " + templates() + ".");
+      String limited =
+          status == 429 ? " (it is rate limiting: " + api.error(answer).getMessage() + ")" : "";
+      return ProbeResult.reachable(
+          "E2B API at "
+              + settings.apiUrl()
+              + " accepted the API key"
+              + limited
+              + "; templates "
+              + templates()
+              + ".");
     }
     E2bServiceException error = api.error(answer);
     if (status == 401 || status == 403) {
       gate.credentialsRejected();
-      return ProbeResult.notReady(SandboxProviderReason.CREDENTIALS_REJECTED,
-          "The E2B API at " + settings.apiUrl() + " rejected the API key in " + keyReference + " ("
-              + error.describe() + "); put a valid key there");
+      return ProbeResult.notReady(
+          SandboxProviderReason.CREDENTIALS_REJECTED,
+          "The E2B API at "
+              + settings.apiUrl()
+              + " rejected the API key in "
+              + keyReference
+              + " ("
+              + error.describe()
+              + "); put a valid key there");
     }
     if (status == 404) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
-          "The E2B API at " + settings.apiUrl() + " has no sandbox listing (" + error.describe()
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE,
+          "The E2B API at "
+              + settings.apiUrl()
+              + " has no sandbox listing ("
+              + error.describe()
               + "); check spec.e2b.apiUrl");
     }
-    return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
+    return ProbeResult.notReady(
+        SandboxProviderReason.BACKEND_UNREACHABLE,
         "The E2B API at " + settings.apiUrl() + " answered " + error.describe());
   }
 
@@ -170,8 +220,11 @@ public final class E2bSandboxBackend implements SandboxBackend {
   private Optional<StartFailure> failingAfterTrial() {
     if (startFailures.trialDue()) {
       Language language = provider.runtimes().keySet().iterator().next();
-      CanaryRun.Result trial = CanaryRun.run(this, provider, language, RunControl.detached(), clock);
-      LOG.info("SandboxProvider {}: trial start while sandboxes fail to start: {}", provider.displayName(),
+      CanaryRun.Result trial =
+          CanaryRun.run(this, provider, language, RunControl.detached(), clock);
+      LOG.info(
+          "SandboxProvider {}: trial start while sandboxes fail to start: {}",
+          provider.displayName(),
           trial.message());
     }
     return startFailures.current();
@@ -201,7 +254,8 @@ public final class E2bSandboxBackend implements SandboxBackend {
   }
 
   @Override
-  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+  public ExecutionOutcome execute(
+      SandboxLease lease, ExecutionRequest request, RunControl control) {
     Lease claimed = (Lease) lease;
     if (!claimed.used.compareAndSet(false, true)) {
       throw new IllegalStateException("a lease runs one execution");
@@ -209,16 +263,24 @@ public final class E2bSandboxBackend implements SandboxBackend {
     running.incrementAndGet();
     String template = provider.runtime(request.language()).orElseThrow().template();
     E2bExecution execution =
-        new E2bExecution(api, this::envdFor, gate, scheduler, clock, timings, template, metadata(request));
+        new E2bExecution(
+            api, this::envdFor, gate, scheduler, clock, timings, template, metadata(request));
     try {
       ExecutionOutcome outcome = execution.run(claimed, request, control);
       recordStart(execution, outcome, template);
       return outcome;
     } catch (RuntimeException e) {
-      LOG.warn("E2B execution {} failed in the backend: {}", request.displayName(), redactor.clean(e.toString()));
+      LOG.warn(
+          "E2B execution {} failed in the backend: {}",
+          request.displayName(),
+          redactor.clean(e.toString()));
       E2bApi.CreatedSandbox sandbox = execution.sandbox();
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, sandbox == null ? null : sandbox.sandboxId(), null,
-          clock.instant(), "The E2B backend failed: " + redactor.clean(E2bApi.rootMessage(e)));
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          sandbox == null ? null : sandbox.sandboxId(),
+          null,
+          clock.instant(),
+          "The E2B backend failed: " + redactor.clean(E2bApi.rootMessage(e)));
     } finally {
       gate.abandoned(claimed);
       E2bApi.CreatedSandbox sandbox = execution.sandbox();
@@ -243,13 +305,19 @@ public final class E2bSandboxBackend implements SandboxBackend {
     if (execution.runnerStarted()) {
       startFailures.succeeded();
     } else if (outcome.termination() == Termination.SANDBOX_FAILED) {
-      startFailures.failed(outcome.detail(), "Check template " + template
-          + " (spec.runtimes[].template or spec.e2b.template) in the E2B console or with the E2B CLI: a sandbox from it"
-          + " must start envd (docs/providers/e2b.md)");
+      startFailures.failed(
+          outcome.detail(),
+          "Check template "
+              + template
+              + " (spec.runtimes[].template or spec.e2b.template) in the E2B console or with the E2B CLI: a sandbox from it"
+              + " must start envd (docs/providers/e2b.md)");
     }
   }
 
-  /** Metadata on every sandbox: who owns it, for cleanup by listing and for people reading the console. */
+  /**
+   * Metadata on every sandbox: who owns it, for cleanup by listing and for people reading the
+   * console.
+   */
   private Map<String, String> metadata(ExecutionRequest request) {
     Map<String, String> metadata = new LinkedHashMap<>();
     metadata.put(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE);
@@ -261,11 +329,18 @@ public final class E2bSandboxBackend implements SandboxBackend {
   }
 
   private EnvdClient envdFor(E2bApi.CreatedSandbox sandbox) {
-    String base = sandboxUrl != null
-        ? sandboxUrl
-        : settings.sandboxUrl(sandbox.sandboxId(), sandbox.domain(), EnvdClient.ENVD_PORT);
-    return new EnvdClient(EnvdClient.transportFor(base, envdHttp2, http), base, sandbox.sandboxId(), sandbox.envdAccessToken(), envdUser(sandbox),
-        timings.requestTimeout(), redactor);
+    String base =
+        sandboxUrl != null
+            ? sandboxUrl
+            : settings.sandboxUrl(sandbox.sandboxId(), sandbox.domain(), EnvdClient.ENVD_PORT);
+    return new EnvdClient(
+        EnvdClient.transportFor(base, envdHttp2, http),
+        base,
+        sandbox.sandboxId(),
+        sandbox.envdAccessToken(),
+        envdUser(sandbox),
+        timings.requestTimeout(),
+        redactor);
   }
 
   /**
@@ -276,7 +351,9 @@ public final class E2bSandboxBackend implements SandboxBackend {
     if (envdUser != null) {
       return envdUser;
     }
-    return EnvdVersion.atLeast(sandbox.envdVersion(), EnvdVersion.DEFAULT_USER) ? null : EnvdClient.LEGACY_DEFAULT_USER;
+    return EnvdVersion.atLeast(sandbox.envdVersion(), EnvdVersion.DEFAULT_USER)
+        ? null
+        : EnvdClient.LEGACY_DEFAULT_USER;
   }
 
   /**
@@ -285,13 +362,14 @@ public final class E2bSandboxBackend implements SandboxBackend {
    */
   @Override
   public void discard(String executionUid, String sandboxId) {
-    Runnable task = () -> {
-      if (sandboxId != null) {
-        kill(sandboxId);
-      }
-      // A crash between creation and the status write leaves a sandbox only its metadata names.
-      sweep(executionUid);
-    };
+    Runnable task =
+        () -> {
+          if (sandboxId != null) {
+            kill(sandboxId);
+          }
+          // A crash between creation and the status write leaves a sandbox only its metadata names.
+          sweep(executionUid);
+        };
     try {
       cleanup.execute(task);
     } catch (RejectedExecutionException closedAlready) {
@@ -301,37 +379,52 @@ public final class E2bSandboxBackend implements SandboxBackend {
 
   private void sweep(String executionUid) {
     try {
-      List<String> ids = api.list(Map.of(EXECUTION_UID_KEY, executionUid, ApiConstants.PROVIDER_UID_LABEL, providerUid));
+      List<String> ids =
+          api.list(
+              Map.of(
+                  EXECUTION_UID_KEY, executionUid, ApiConstants.PROVIDER_UID_LABEL, providerUid));
       ids.forEach(this::kill);
     } catch (E2bServiceException e) {
-      LOG.warn("SandboxProvider {}: listing the sandboxes of an execution for cleanup failed ({}); they end at their"
-          + " timeout", provider.displayName(), e.describe());
+      LOG.warn(
+          "SandboxProvider {}: listing the sandboxes of an execution for cleanup failed ({}); they end at their"
+              + " timeout",
+          provider.displayName(),
+          e.describe());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
   }
 
-  /** Kills a sandbox, once more after a short pause if the first attempt fails (killing is idempotent). */
+  /**
+   * Kills a sandbox, once more after a short pause if the first attempt fails (killing is
+   * idempotent).
+   */
   private void kill(String sandboxId) {
     try {
-      Retrying.call(KILL_RETRIES, failure -> true, RunGuard.never(), () -> {
-        try {
-          api.kill(sandboxId);
-          return null;
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
-        }
-      });
+      Retrying.call(
+          KILL_RETRIES,
+          failure -> true,
+          RunGuard.never(),
+          () -> {
+            try {
+              api.kill(sandboxId);
+              return null;
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              throw new RunGuard.StoppedException(RunGuard.Stop.CANCELLED);
+            }
+          });
       LOG.debug("killed E2B sandbox {}", sandboxId);
     } catch (E2bServiceException e) {
-      LOG.warn("SandboxProvider {}: killing E2B sandbox {} failed ({}); it ends at its own timeout",
-          provider.displayName(), sandboxId, e.describe());
+      LOG.warn(
+          "SandboxProvider {}: killing E2B sandbox {} failed ({}); it ends at its own timeout",
+          provider.displayName(),
+          sandboxId,
+          e.describe());
     } catch (RunGuard.StoppedException interrupted) {
       // the thread was interrupted (operator shutting down); the sandbox ends at its own timeout
     }
   }
-
 
   @Override
   public void close() {

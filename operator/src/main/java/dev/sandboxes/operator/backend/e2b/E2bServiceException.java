@@ -5,9 +5,9 @@ import java.time.Duration;
 
 /**
  * An E2B control-plane or envd call that failed: an HTTP error status with the service's message,
- * or no answer at all (status 0). The message is the service's own text, already shortened and
- * with any credential removed, so it may go into a status. The code is the REST API's
- * {@code error_code} or a Connect code.
+ * or no answer at all (status 0). The message is the service's own text, already shortened and with
+ * any credential removed, so it may go into a status. The code is the REST API's {@code error_code}
+ * or a Connect code.
  */
 final class E2bServiceException extends SaasCallException {
 
@@ -26,8 +26,8 @@ final class E2bServiceException extends SaasCallException {
   }
 
   /**
-   * No answer or a 5xx other than a capacity refusal; capacity is waited out by the
-   * {@link CreationGate}, not retried in the call.
+   * No answer or a 5xx other than a capacity refusal; capacity is waited out by the {@link
+   * CreationGate}, not retried in the call.
    */
   @Override
   public boolean transientFailure() {

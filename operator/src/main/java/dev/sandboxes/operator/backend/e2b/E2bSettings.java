@@ -18,7 +18,8 @@ public record E2bSettings(String apiUrl, String domain, String sandboxScheme) {
 
   public static E2bSettings of(E2bSpec spec) {
     String domain = spec == null || spec.getDomain() == null ? DEFAULT_DOMAIN : spec.getDomain();
-    String apiUrl = spec == null || spec.getApiUrl() == null ? "https://api." + domain : spec.getApiUrl();
+    String apiUrl =
+        spec == null || spec.getApiUrl() == null ? "https://api." + domain : spec.getApiUrl();
     while (apiUrl.endsWith("/")) {
       apiUrl = apiUrl.substring(0, apiUrl.length() - 1);
     }

@@ -23,7 +23,10 @@ public record E2bTimings(
 
   public static E2bTimings defaults() {
     return new E2bTimings(
-        Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(2), Duration.ofSeconds(60),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(2),
+        Duration.ofSeconds(60),
         Duration.ofMinutes(10));
   }
 }

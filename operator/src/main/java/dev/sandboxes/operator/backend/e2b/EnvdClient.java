@@ -21,15 +21,17 @@ import java.util.Base64;
 import java.util.List;
 
 /**
- * envd's process service in one sandbox (e2b-dev/infra packages/envd, process.proto), over Connect with JSON messages:
- * Start streams a process's events, SendInput writes to its stdin. Requests carry the routing
- * headers, so one gateway URL can serve every sandbox.
+ * envd's process service in one sandbox (e2b-dev/infra packages/envd, process.proto), over Connect
+ * with JSON messages: Start streams a process's events, SendInput writes to its stdin. Requests
+ * carry the routing headers, so one gateway URL can serve every sandbox.
  */
 final class EnvdClient {
 
   static final int ENVD_PORT = 49983;
+
   /** The user the E2B SDKs name for envd older than 0.4.0, which has no default user. */
   static final String LEGACY_DEFAULT_USER = "user";
+
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -44,37 +46,50 @@ final class EnvdClient {
   /**
    * @param http the transport {@link #transportFor} picks
    * @param baseUrl where envd of this sandbox is reached (its own host, or a shared gateway)
-   * @param user the OS user to run as (envd reads it from the Basic user name), or null for
-   *     envd's default user
+   * @param user the OS user to run as (envd reads it from the Basic user name), or null for envd's
+   *     default user
    */
-  EnvdClient(HttpClient http, String baseUrl, String sandboxId, String accessToken, String user, Duration requestTimeout,
+  EnvdClient(
+      HttpClient http,
+      String baseUrl,
+      String sandboxId,
+      String accessToken,
+      String user,
+      Duration requestTimeout,
       Redactor redactor) {
     // envd's calls are not counted in the service-call metrics: those are about the control plane.
-    this.http = new SaasHttp(http, ServiceCallListener.NONE, answer -> ServiceCallListener.Outcome.ofStatus(answer.status()));
+    this.http =
+        new SaasHttp(
+            http,
+            ServiceCallListener.NONE,
+            answer -> ServiceCallListener.Outcome.ofStatus(answer.status()));
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
     this.sandboxId = sandboxId;
     this.accessToken = accessToken;
-    this.authorization = user == null
-        ? null : "Basic " + Base64.getEncoder().encodeToString((user + ":").getBytes(StandardCharsets.UTF_8));
+    this.authorization =
+        user == null
+            ? null
+            : "Basic "
+                + Base64.getEncoder().encodeToString((user + ":").getBytes(StandardCharsets.UTF_8));
     this.requestTimeout = requestTimeout;
     this.redactor = redactor;
   }
 
   /**
-   * The client for envd at this base URL, as the E2B SDKs choose (E2B-PY api/client_async:
-   * "leaves the version to ALPN on TLS connections … and uses HTTP/1 for plaintext"): HTTP/2
-   * negotiated by ALPN over https, falling back to HTTP/1.1 where the server does not offer it;
-   * HTTP/1.1 over plain http (no h2c upgrade).
+   * The client for envd at this base URL, as the E2B SDKs choose (E2B-PY api/client_async: "leaves
+   * the version to ALPN on TLS connections … and uses HTTP/1 for plaintext"): HTTP/2 negotiated by
+   * ALPN over https, falling back to HTTP/1.1 where the server does not offer it; HTTP/1.1 over
+   * plain http (no h2c upgrade).
    */
   static HttpClient transportFor(String baseUrl, HttpClient http2, HttpClient http11) {
     return baseUrl.regionMatches(true, 0, "https:", 0, 6) ? http2 : http11;
   }
 
   /**
-   * Starts a process with stdin open and returns its event stream once the response headers are
-   * in. The argv is passed as given, nothing interpolated; envd (since 2026-03, e2b-dev/infra
-   * #2028) runs it as {@code /bin/sh -c '… exec "${@}"' -- argv}, so a missing program is exit 127
-   * with the shell's message on stderr, not a start error.
+   * Starts a process with stdin open and returns its event stream once the response headers are in.
+   * The argv is passed as given, nothing interpolated; envd (since 2026-03, e2b-dev/infra #2028)
+   * runs it as {@code /bin/sh -c '… exec "${@}"' -- argv}, so a missing program is exit 127 with
+   * the shell's message on stderr, not a start error.
    *
    * @param serverDeadline sent as Connect-Timeout-Ms: envd kills the process when it lapses
    */
@@ -107,11 +122,13 @@ final class EnvdClient {
       throw E2bServiceException.unreachable("starting the process was aborted");
     } catch (NoAnswer e) {
       throw switch (e.kind()) {
-        case TIMED_OUT -> E2bServiceException.unreachable(
-            "envd did not answer within " + requestTimeout.toSeconds() + "s");
+        case TIMED_OUT ->
+            E2bServiceException.unreachable(
+                "envd did not answer within " + requestTimeout.toSeconds() + "s");
         case CANCELLED -> E2bServiceException.unreachable("starting the process was aborted");
-        case FAILED, TOO_LARGE -> E2bServiceException.unreachable(
-            "envd could not be reached: " + redactor.clean(E2bApi.rootMessage(e.getCause())));
+        case FAILED, TOO_LARGE ->
+            E2bServiceException.unreachable(
+                "envd could not be reached: " + redactor.clean(E2bApi.rootMessage(e.getCause())));
       };
     }
     if (response.statusCode() != 200) {
@@ -127,7 +144,8 @@ final class EnvdClient {
   }
 
   /** Writes bytes to the stdin of a process started with stdin open (unary SendInput). */
-  void sendStdin(long pid, byte[] data, RunGuard guard) throws E2bServiceException, InterruptedException {
+  void sendStdin(long pid, byte[] data, RunGuard guard)
+      throws E2bServiceException, InterruptedException {
     ObjectNode request = JSON.createObjectNode();
     request.putObject("process").put("pid", pid);
     request.putObject("input").put("stdin", Base64.getEncoder().encodeToString(data));
@@ -184,6 +202,7 @@ final class EnvdClient {
     if (message == null) {
       message = new String(body, StandardCharsets.UTF_8);
     }
-    return new E2bServiceException(status, code, redactor.clean(message.isBlank() ? "no message" : message), null);
+    return new E2bServiceException(
+        status, code, redactor.clean(message.isBlank() ? "no message" : message), null);
   }
 }

@@ -1,13 +1,14 @@
 package dev.sandboxes.operator.backend.e2b;
 
 /**
- * envd versions that change what a client must send (E2B-JS {@code src/envd/versions.ts}):
- * stdin for processes since 0.3.0, a default user (no Basic user needed) since 0.4.0.
+ * envd versions that change what a client must send (E2B-JS {@code src/envd/versions.ts}): stdin
+ * for processes since 0.3.0, a default user (no Basic user needed) since 0.4.0.
  */
 final class EnvdVersion {
 
   /** Processes can be started with stdin open (the envelope goes there). */
   static final String COMMANDS_STDIN = "0.3.0";
+
   /** envd picks the template's default user when the request names none. */
   static final String DEFAULT_USER = "0.4.0";
 

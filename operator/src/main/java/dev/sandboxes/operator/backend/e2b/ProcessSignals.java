@@ -8,19 +8,20 @@ import java.util.Map;
  */
 final class ProcessSignals {
 
-  private static final Map<String, Integer> NUMBERS = Map.ofEntries(
-      Map.entry("hangup", 1),
-      Map.entry("interrupt", 2),
-      Map.entry("quit", 3),
-      Map.entry("illegal instruction", 4),
-      Map.entry("aborted", 6),
-      Map.entry("bus error", 7),
-      Map.entry("floating point exception", 8),
-      Map.entry("killed", 9),
-      Map.entry("segmentation fault", 11),
-      Map.entry("broken pipe", 13),
-      Map.entry("alarm clock", 14),
-      Map.entry("terminated", 15));
+  private static final Map<String, Integer> NUMBERS =
+      Map.ofEntries(
+          Map.entry("hangup", 1),
+          Map.entry("interrupt", 2),
+          Map.entry("quit", 3),
+          Map.entry("illegal instruction", 4),
+          Map.entry("aborted", 6),
+          Map.entry("bus error", 7),
+          Map.entry("floating point exception", 8),
+          Map.entry("killed", 9),
+          Map.entry("segmentation fault", 11),
+          Map.entry("broken pipe", 13),
+          Map.entry("alarm clock", 14),
+          Map.entry("terminated", 15));
 
   private ProcessSignals() {}
 

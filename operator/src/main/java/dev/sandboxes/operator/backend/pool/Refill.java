@@ -1,8 +1,8 @@
 package dev.sandboxes.operator.backend.pool;
 
 /**
- * How many sandboxes a warm pool starts now, and how many idle ones it holds beyond its target:
- * the one refill rule of every pool, whatever keeps its inventory.
+ * How many sandboxes a warm pool starts now, and how many idle ones it holds beyond its target: the
+ * one refill rule of every pool, whatever keeps its inventory.
  *
  * @param toStart creations to start now (0 or more)
  * @param surplus idle sandboxes above the target that no creation is waiting for (0 or more)

@@ -5,8 +5,8 @@ import java.util.function.LongSupplier;
 
 /**
  * The pause a warm pool keeps between failed sandbox starts: 0.5 s after the first failure in a
- * row, doubling up to 30 s, so that a broken image or engine is not hammered and still recovers
- * by itself once fixed. Thread-safe.
+ * row, doubling up to 30 s, so that a broken image or engine is not hammered and still recovers by
+ * itself once fixed. Thread-safe.
  */
 public final class StartBackoff {
 
@@ -23,7 +23,9 @@ public final class StartBackoff {
     this(System::nanoTime);
   }
 
-  /** @param nanoTime a monotonic clock in nanoseconds (tests pass their own) */
+  /**
+   * @param nanoTime a monotonic clock in nanoseconds (tests pass their own)
+   */
   public StartBackoff(LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
   }
@@ -31,15 +33,16 @@ public final class StartBackoff {
   /** A start failed: the pause restarts now, longer; returns the failures in a row. */
   public synchronized int failed() {
     failuresInARow++;
-    long pauseMillis = Math.min(MAX_PAUSE_MILLIS, FIRST_PAUSE_MILLIS << Math.min(failuresInARow - 1, 6));
+    long pauseMillis =
+        Math.min(MAX_PAUSE_MILLIS, FIRST_PAUSE_MILLIS << Math.min(failuresInARow - 1, 6));
     pauseEndsNanos = nanoTime.getAsLong() + TimeUnit.MILLISECONDS.toNanos(pauseMillis);
     paused = true;
     return failuresInARow;
   }
 
   /**
-   * A start succeeded: the next failure pauses briefly again. A pause under way runs out as
-   * planned (starts already running when it began may still fail for the same cause).
+   * A start succeeded: the next failure pauses briefly again. A pause under way runs out as planned
+   * (starts already running when it began may still fail for the same cause).
    */
   public synchronized void succeeded() {
     failuresInARow = 0;

@@ -143,8 +143,8 @@ public final class WarmPool<S> {
   }
 
   /**
-   * An idle sandbox, now claimed by the caller alone; or empty, in which case one is being
-   * started, unless the slots are used up: then nothing is started and the caller waits for one.
+   * An idle sandbox, now claimed by the caller alone; or empty, in which case one is being started,
+   * unless the slots are used up: then nothing is started and the caller waits for one.
    */
   public synchronized Optional<S> take() {
     if (!slots.tryTake()) {
@@ -184,14 +184,17 @@ public final class WarmPool<S> {
       destroying++;
       refillLocked(false);
     }
-    sandboxes.destroyLater(sandbox).whenComplete((ignored, error) -> {
-      synchronized (this) {
-        destroying--;
-      }
-      // The slot is free once the sandbox is gone from the engine, not when its run ended.
-      slots.giveBack();
-      capacityListener.run();
-    });
+    sandboxes
+        .destroyLater(sandbox)
+        .whenComplete(
+            (ignored, error) -> {
+              synchronized (this) {
+                destroying--;
+              }
+              // The slot is free once the sandbox is gone from the engine, not when its run ended.
+              slots.giveBack();
+              capacityListener.run();
+            });
   }
 
   /** Whether no sandbox is being started or destroyed (benchmarks measure a quiet engine). */
@@ -214,7 +217,9 @@ public final class WarmPool<S> {
     return creating;
   }
 
-  /** Stops refilling and destroys idle sandboxes; claimed ones are destroyed when their run ends. */
+  /**
+   * Stops refilling and destroys idle sandboxes; claimed ones are destroyed when their run ends.
+   */
   public void close() {
     List<S> toDestroy;
     synchronized (this) {

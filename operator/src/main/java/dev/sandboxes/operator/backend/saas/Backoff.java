@@ -15,7 +15,8 @@ public final class Backoff {
 
   public Backoff(Duration first, Duration max) {
     if (first.isNegative() || max.isNegative()) {
-      throw new IllegalArgumentException("backoffs are zero or positive, not " + first + " and " + max);
+      throw new IllegalArgumentException(
+          "backoffs are zero or positive, not " + first + " and " + max);
     }
     this.first = first;
     this.max = max;
@@ -35,8 +36,8 @@ public final class Backoff {
   }
 
   /**
-   * The service's hint when it asks for longer than the backoff, else the backoff; at most
-   * {@code max} when that is not null.
+   * The service's hint when it asks for longer than the backoff, else the backoff; at most {@code
+   * max} when that is not null.
    */
   public static Duration honouring(Duration hint, Duration backoff, Duration max) {
     Duration wait = hint != null && hint.compareTo(backoff) > 0 ? hint : backoff;

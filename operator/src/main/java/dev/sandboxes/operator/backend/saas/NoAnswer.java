@@ -5,8 +5,8 @@ import java.net.http.HttpConnectTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 
 /**
- * A call that got no usable answer. Each service's client turns it into its own exception with
- * its own wording; the kind and {@link #notSent} are what its retry rules look at.
+ * A call that got no usable answer. Each service's client turns it into its own exception with its
+ * own wording; the kind and {@link #notSent} are what its retry rules look at.
  */
 public final class NoAnswer extends Exception {
 
@@ -14,7 +14,9 @@ public final class NoAnswer extends Exception {
   public enum Kind {
     /** Nothing complete arrived within the call's wait. */
     TIMED_OUT,
-    /** The transport failed: refused, reset, name not resolved, the client's own request timeout. */
+    /**
+     * The transport failed: refused, reset, name not resolved, the client's own request timeout.
+     */
     FAILED,
     /** The body grew past the call's bound, so it was dropped unread. */
     TOO_LARGE,
@@ -25,7 +27,9 @@ public final class NoAnswer extends Exception {
   private final Kind kind;
 
   NoAnswer(Kind kind, Throwable cause) {
-    super(kind + (cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage()), cause);
+    super(
+        kind + (cause == null || cause.getMessage() == null ? "" : ": " + cause.getMessage()),
+        cause);
     this.kind = kind;
   }
 
@@ -39,8 +43,11 @@ public final class NoAnswer extends Exception {
    */
   public boolean notSent() {
     Throwable cause = getCause();
-    return kind == Kind.FAILED && cause != null
-        && (cause instanceof ConnectException || cause instanceof HttpConnectTimeoutException
-            || cause instanceof UnresolvedAddressException || cause.getCause() instanceof UnresolvedAddressException);
+    return kind == Kind.FAILED
+        && cause != null
+        && (cause instanceof ConnectException
+            || cause instanceof HttpConnectTimeoutException
+            || cause instanceof UnresolvedAddressException
+            || cause.getCause() instanceof UnresolvedAddressException);
   }
 }

@@ -4,7 +4,10 @@ import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.util.Optional;
 
-/** Reads the standard Retry-After header: how long a throttled or failing service asks callers to wait. */
+/**
+ * Reads the standard Retry-After header: how long a throttled or failing service asks callers to
+ * wait.
+ */
 public final class RetryAfter {
 
   private RetryAfter() {}

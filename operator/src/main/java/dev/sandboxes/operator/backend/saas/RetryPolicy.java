@@ -16,13 +16,16 @@ public record RetryPolicy(int attempts, Duration firstBackoff, Duration maxDelay
 
   public RetryPolicy {
     if (attempts < 1) {
-      throw new IllegalArgumentException("a call is tried at least once, not " + attempts + " times");
+      throw new IllegalArgumentException(
+          "a call is tried at least once, not " + attempts + " times");
     }
     if (firstBackoff == null || firstBackoff.isNegative()) {
-      throw new IllegalArgumentException("the backoff must be zero or positive, not " + firstBackoff);
+      throw new IllegalArgumentException(
+          "the backoff must be zero or positive, not " + firstBackoff);
     }
     if (maxDelay != null && maxDelay.isNegative()) {
-      throw new IllegalArgumentException("the longest wait must be zero or positive, not " + maxDelay);
+      throw new IllegalArgumentException(
+          "the longest wait must be zero or positive, not " + maxDelay);
     }
   }
 

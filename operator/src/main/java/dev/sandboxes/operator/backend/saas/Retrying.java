@@ -4,8 +4,8 @@ import dev.sandboxes.operator.backend.RunGuard;
 import java.util.function.Predicate;
 
 /**
- * Tries a call again after the failures its client says may be retried, waiting as the
- * {@link RetryPolicy} says; a stop of the run's guard ends the waits at once. Which failures may be
+ * Tries a call again after the failures its client says may be retried, waiting as the {@link
+ * RetryPolicy} says; a stop of the run's guard ends the waits at once. Which failures may be
  * retried stays the client's decision: only idempotent calls, or calls that surely never arrived.
  */
 public final class Retrying {
@@ -23,8 +23,9 @@ public final class Retrying {
    * tries are used up; then throws the last failure.
    */
   @SuppressWarnings("unchecked") // the attempt throws only E among the checked SaasCallExceptions
-  public static <T, E extends SaasCallException> T call(RetryPolicy policy, Predicate<? super E> retryable,
-      RunGuard guard, Attempt<T, E> attempt) throws E, RunGuard.StoppedException {
+  public static <T, E extends SaasCallException> T call(
+      RetryPolicy policy, Predicate<? super E> retryable, RunGuard guard, Attempt<T, E> attempt)
+      throws E, RunGuard.StoppedException {
     E last = null;
     for (int tried = 0; tried < policy.attempts(); tried++) {
       if (tried > 0) {

@@ -3,9 +3,9 @@ package dev.sandboxes.operator.backend.saas;
 import java.time.Duration;
 
 /**
- * A failed call to a SaaS service, as each service's client specialises it: the HTTP status (0
- * when there was no answer), the service's own error code, its wait hint, and whether the request
- * surely never arrived. The service-specific wording and codes stay in the subclasses.
+ * A failed call to a SaaS service, as each service's client specialises it: the HTTP status (0 when
+ * there was no answer), the service's own error code, its wait hint, and whether the request surely
+ * never arrived. The service-specific wording and codes stay in the subclasses.
  */
 public abstract class SaasCallException extends Exception {
 
@@ -14,7 +14,12 @@ public abstract class SaasCallException extends Exception {
   private final Duration retryAfter;
   private final boolean notSent;
 
-  protected SaasCallException(String message, Throwable cause, int status, String code, Duration retryAfter,
+  protected SaasCallException(
+      String message,
+      Throwable cause,
+      int status,
+      String code,
+      Duration retryAfter,
       boolean notSent) {
     super(message, cause);
     this.status = status;
@@ -38,7 +43,10 @@ public abstract class SaasCallException extends Exception {
     return retryAfter;
   }
 
-  /** Whether the request certainly never reached the service (safe to send again, even if not idempotent). */
+  /**
+   * Whether the request certainly never reached the service (safe to send again, even if not
+   * idempotent).
+   */
   public boolean notSent() {
     return notSent;
   }

@@ -30,7 +30,10 @@ public final class SaasHttp {
    * @param calls where each call's outcome is reported
    * @param outcomes how the service's answers count (its own throttling and "not found" codes)
    */
-  public SaasHttp(HttpClient client, ServiceCallListener calls, Function<SaasReply, ServiceCallListener.Outcome> outcomes) {
+  public SaasHttp(
+      HttpClient client,
+      ServiceCallListener calls,
+      Function<SaasReply, ServiceCallListener.Outcome> outcomes) {
     this.client = client;
     this.calls = calls;
     this.outcomes = outcomes;
@@ -49,13 +52,13 @@ public final class SaasHttp {
   }
 
   /**
-   * Sends a request and waits for the whole answer, at most {@code wait}, and reads at most
-   * {@code maxBytes} of its body.
+   * Sends a request and waits for the whole answer, at most {@code wait}, and reads at most {@code
+   * maxBytes} of its body.
    *
    * @throws NoAnswer when nothing usable came back (reported as unreachable, or as a server error
    *     when the body was too large)
-   * @throws RunGuard.StoppedException when the guard stopped the run before or during the call
-   *     (not reported: the service did nothing wrong)
+   * @throws RunGuard.StoppedException when the guard stopped the run before or during the call (not
+   *     reported: the service did nothing wrong)
    */
   public SaasReply exchange(HttpRequest request, Duration wait, RunGuard guard, long maxBytes)
       throws NoAnswer, RunGuard.StoppedException, InterruptedException {
@@ -76,11 +79,13 @@ public final class SaasHttp {
     guard.check();
     HttpResponse<InputStream> response =
         await(client.sendAsync(request, HttpResponse.BodyHandlers.ofInputStream()), wait, guard);
-    calls.called(outcomes.apply(new SaasReply(response.statusCode(), response.headers(), new byte[0])));
+    calls.called(
+        outcomes.apply(new SaasReply(response.statusCode(), response.headers(), new byte[0])));
     return response;
   }
 
-  private <T> HttpResponse<T> await(CompletableFuture<HttpResponse<T>> call, Duration wait, RunGuard guard)
+  private <T> HttpResponse<T> await(
+      CompletableFuture<HttpResponse<T>> call, Duration wait, RunGuard guard)
       throws NoAnswer, RunGuard.StoppedException, InterruptedException {
     guard.watch(call); // a stop cancels the call, which ends the wait below
     try {

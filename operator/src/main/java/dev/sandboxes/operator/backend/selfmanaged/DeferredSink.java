@@ -12,7 +12,10 @@ import java.io.OutputStream;
  */
 final class DeferredSink extends OutputStream {
 
-  /** Bytes kept before the execution attaches; more are dropped (nothing legitimate writes that much). */
+  /**
+   * Bytes kept before the execution attaches; more are dropped (nothing legitimate writes that
+   * much).
+   */
   static final int EARLY_BYTES_KEPT = 8192;
 
   private ByteArrayOutputStream early = new ByteArrayOutputStream();

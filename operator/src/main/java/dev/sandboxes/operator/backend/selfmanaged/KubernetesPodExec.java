@@ -26,14 +26,24 @@ final class KubernetesPodExec implements PodExec {
 
   @Override
   public Running start(
-      String namespace, String pod, String container, List<String> command, byte[] stdin,
-      OutputStream stdout, OutputStream stderr) {
+      String namespace,
+      String pod,
+      String container,
+      List<String> command,
+      byte[] stdin,
+      OutputStream stdout,
+      OutputStream stderr) {
     return open(namespace, pod, container, command, stdout, stderr).send(stdin);
   }
 
   @Override
   public Waiting open(
-      String namespace, String pod, String container, List<String> command, OutputStream stdout, OutputStream stderr) {
+      String namespace,
+      String pod,
+      String container,
+      List<String> command,
+      OutputStream stdout,
+      OutputStream stderr) {
     CompletableFuture<Integer> done = new CompletableFuture<>();
     AtomicReference<Integer> exit = new AtomicReference<>();
     AtomicReference<String> failure = new AtomicReference<>();
@@ -46,7 +56,8 @@ final class KubernetesPodExec implements PodExec {
               failure.set(status.getMessage());
             }
             if (code >= 0) {
-              // The close normally follows at once; should it never come, the exit code still counts.
+              // The close normally follows at once; should it never come, the exit code still
+              // counts.
               CompletableFuture.delayedExecutor(CLOSE_GRACE.toMillis(), TimeUnit.MILLISECONDS)
                   .execute(() -> done.complete(code));
             }
@@ -65,30 +76,40 @@ final class KubernetesPodExec implements PodExec {
             if (value != null && value >= 0) {
               done.complete(value);
             } else {
-              String why = failure.get() != null ? failure.get()
-                  : "the stream closed without an exit status (websocket close " + code + (reason == null || reason.isBlank() ? "" : ": " + reason) + ")";
+              String why =
+                  failure.get() != null
+                      ? failure.get()
+                      : "the stream closed without an exit status (websocket close "
+                          + code
+                          + (reason == null || reason.isBlank() ? "" : ": " + reason)
+                          + ")";
               done.completeExceptionally(new StreamBrokenException(why, null));
             }
           }
         };
     ExecWatch watch =
-        client.pods().inNamespace(namespace).withName(pod).inContainer(container)
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withName(pod)
+            .inContainer(container)
             .redirectingInput()
             .writingOutput(stdout)
             .writingError(stderr)
             .usingListener(listener)
             .exec(command.toArray(String[]::new));
-    Running running = new Running() {
-      @Override
-      public CompletableFuture<Integer> exitCode() {
-        return done;
-      }
+    Running running =
+        new Running() {
+          @Override
+          public CompletableFuture<Integer> exitCode() {
+            return done;
+          }
 
-      @Override
-      public void close() {
-        watch.close();
-      }
-    };
+          @Override
+          public void close() {
+            watch.close();
+          }
+        };
     return new Waiting() {
       @Override
       public boolean alive() {
@@ -103,7 +124,8 @@ final class KubernetesPodExec implements PodExec {
           input.flush();
         } catch (IOException | RuntimeException e) {
           done.completeExceptionally(
-              new StreamBrokenException("sending the program to the sandbox failed: " + describe(e), e));
+              new StreamBrokenException(
+                  "sending the program to the sandbox failed: " + describe(e), e));
         }
         return running;
       }

@@ -15,8 +15,13 @@ public interface PodExec {
    * and streams its stdout and stderr into the sinks, each from one thread at a time.
    */
   Running start(
-      String namespace, String pod, String container, List<String> command, byte[] stdin,
-      OutputStream stdout, OutputStream stderr);
+      String namespace,
+      String pod,
+      String container,
+      List<String> command,
+      byte[] stdin,
+      OutputStream stdout,
+      OutputStream stderr);
 
   /**
    * Starts the command now with its stdin still empty: a pre-started runner loads its interpreter
@@ -24,7 +29,12 @@ public interface PodExec {
    * whole exec to {@code send} (scripted execs in tests); the exec API opens it at once.
    */
   default Waiting open(
-      String namespace, String pod, String container, List<String> command, OutputStream stdout, OutputStream stderr) {
+      String namespace,
+      String pod,
+      String container,
+      List<String> command,
+      OutputStream stdout,
+      OutputStream stderr) {
     PodExec self = this;
     return new Waiting() {
       private volatile boolean closed;

@@ -37,6 +37,7 @@ final class PodExecution {
 
   /** How long a pod that may be dying gets to show it in its status. */
   private static final Duration SETTLE_WAIT = Duration.ofSeconds(2);
+
   /**
    * The same when the run ended the way a dead sandbox ends it: killed (137), or an exec that lost
    * its sandbox (gVisor's runsc exec reports 128 when the sandbox dies of its memory limit, and the
@@ -45,14 +46,16 @@ final class PodExecution {
    * only a run that ended this way while its pod lives on waits it out.
    */
   static final Duration SANDBOX_DEATH_SETTLE_WAIT = Duration.ofSeconds(45);
+
   /**
-   * After the runner's done record, how long its exit status may take. The runner exits right
-   * after the record, so the status normally follows within milliseconds; it never comes while a
-   * process the code left running still holds the exec's stdout (the container runtime sends the
-   * status only once every holder of the output has let go). Then the record decides, and the pod
-   * is deleted with everything still running in it.
+   * After the runner's done record, how long its exit status may take. The runner exits right after
+   * the record, so the status normally follows within milliseconds; it never comes while a process
+   * the code left running still holds the exec's stdout (the container runtime sends the status
+   * only once every holder of the output has let go). Then the record decides, and the pod is
+   * deleted with everything still running in it.
    */
   static final Duration EXIT_STATUS_GRACE = Duration.ofSeconds(2);
+
   /** Beyond the deadline, how long an exec whose pod was deleted may take to end. */
   private static final Duration STREAM_GRACE = Duration.ofSeconds(30);
 
@@ -68,8 +71,14 @@ final class PodExecution {
    * @param limitProcesses run under settings.pidsLimit (see SandboxProcessLimit)
    * @param sandboxDeathSettleWait SANDBOX_DEATH_SETTLE_WAIT, or shorter where no kubelet is slow
    */
-  PodExecution(KubernetesClient client, PodExec exec, String namespace, SelfManagedSettings settings, Clock clock,
-      boolean limitProcesses, Duration sandboxDeathSettleWait) {
+  PodExecution(
+      KubernetesClient client,
+      PodExec exec,
+      String namespace,
+      SelfManagedSettings settings,
+      Clock clock,
+      boolean limitProcesses,
+      Duration sandboxDeathSettleWait) {
     this.client = client;
     this.exec = exec;
     this.namespace = namespace;
@@ -84,9 +93,11 @@ final class PodExecution {
    * cancellation decide the outcome at once: opening the exec and deleting the pod happen on other
    * threads, so a slow API server delays the pod's deletion, never the verdict.
    *
-   * @param deletePod deletes the pod at once (deadline and cancellation hand it to a teardown thread)
+   * @param deletePod deletes the pod at once (deadline and cancellation hand it to a teardown
+   *     thread)
    */
-  ExecutionOutcome run(String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod) {
+  ExecutionOutcome run(
+      String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod) {
     return run(pod, request, control, deletePod, null);
   }
 
@@ -100,9 +111,14 @@ final class PodExecution {
    * @param warm the pod's waiting runner, taken for this execution, or null
    */
   ExecutionOutcome run(
-      String pod, ExecutionRequest request, RunControl control, Consumer<String> deletePod, WarmRunners.Warm warm) {
+      String pod,
+      ExecutionRequest request,
+      RunControl control,
+      Consumer<String> deletePod,
+      WarmRunners.Warm warm) {
     ExecutionRequest.Envelope envelope = request.newEnvelope();
-    RunnerStreams streams = new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
+    RunnerStreams streams =
+        new RunnerStreams(envelope.nonce(), request.maxOutputBytes(), request.artifacts());
     GatedSink stdout = new GatedSink(streams.stdout());
     GatedSink stderr = new GatedSink(streams.stderr());
     RunGuard guard = new RunGuard();
@@ -110,22 +126,31 @@ final class PodExecution {
     // Completes EXIT_STATUS_GRACE after the runner's done record, or at the deadline if the record
     // came before it: the code ended in time, only its exit status is late.
     CompletableFuture<Void> reported = new CompletableFuture<>();
-    streams.doneRecordArrived().thenRun(() -> CompletableFuture.delayedExecutor(
-        EXIT_STATUS_GRACE.toMillis(), TimeUnit.MILLISECONDS).execute(() -> reported.complete(null)));
-    ScheduledFuture<?> deadline = ExecutionThreads.atDeadline(request.timeout(), () -> {
-      if (streams.doneRecordArrived().isDone()) {
-        reported.complete(null);
-        return;
-      }
-      if (guard.stop(RunGuard.Stop.DEADLINE)) {
-        ExecutionThreads.teardown(() -> deletePod.accept(pod));
-      }
-    });
-    control.onCancel(() -> {
-      if (guard.stop(RunGuard.Stop.CANCELLED)) {
-        ExecutionThreads.teardown(() -> deletePod.accept(pod));
-      }
-    });
+    streams
+        .doneRecordArrived()
+        .thenRun(
+            () ->
+                CompletableFuture.delayedExecutor(
+                        EXIT_STATUS_GRACE.toMillis(), TimeUnit.MILLISECONDS)
+                    .execute(() -> reported.complete(null)));
+    ScheduledFuture<?> deadline =
+        ExecutionThreads.atDeadline(
+            request.timeout(),
+            () -> {
+              if (streams.doneRecordArrived().isDone()) {
+                reported.complete(null);
+                return;
+              }
+              if (guard.stop(RunGuard.Stop.DEADLINE)) {
+                ExecutionThreads.teardown(() -> deletePod.accept(pod));
+              }
+            });
+    control.onCancel(
+        () -> {
+          if (guard.stop(RunGuard.Stop.CANCELLED)) {
+            ExecutionThreads.teardown(() -> deletePod.accept(pod));
+          }
+        });
     Integer exitCode = null;
     String broken = null;
     // Opening the exec blocks until the API server upgrades the connection, which a loaded server
@@ -134,15 +159,27 @@ final class PodExecution {
     if (warm != null && warm.waiting().alive() && attach(warm, stdout, stderr)) {
       // One websocket frame: the runner already runs, with its interpreter loaded and forked.
       // Still off this thread: a send that blocks must not hold up the deadline's verdict.
-      starting = CompletableFuture.supplyAsync(() -> warm.waiting().send(envelope.line()), ExecutionThreads.engineCalls());
+      starting =
+          CompletableFuture.supplyAsync(
+              () -> warm.waiting().send(envelope.line()), ExecutionThreads.engineCalls());
     } else {
       if (warm != null) {
         warm.close(); // its stream ended: no byte of this envelope reached it
       }
-      List<String> command = runnerCommand(request.language(), limitProcesses, settings.pidsLimit());
-      starting = CompletableFuture.supplyAsync(
-          () -> exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, command, envelope.line(), stdout, stderr),
-          ExecutionThreads.engineCalls());
+      List<String> command =
+          runnerCommand(request.language(), limitProcesses, settings.pidsLimit());
+      starting =
+          CompletableFuture.supplyAsync(
+              () ->
+                  exec.start(
+                      namespace,
+                      pod,
+                      SandboxPodTemplate.CONTAINER,
+                      command,
+                      envelope.line(),
+                      stdout,
+                      stderr),
+              ExecutionThreads.engineCalls());
     }
     boolean exitStatusLost = false;
     try {
@@ -154,7 +191,8 @@ final class PodExecution {
         exitCode = exit.get();
       } else if (reported.isDone() && guard.end()) {
         // The runner reported its end, but no exit status followed: a process the code started
-        // still holds the exec's output. The done record decides (below); the caller deletes the pod.
+        // still holds the exec's output. The done record decides (below); the caller deletes the
+        // pod.
         exitStatusLost = true;
       }
     } catch (ExecutionException e) {
@@ -181,25 +219,52 @@ final class PodExecution {
       return outcome(Termination.TIMED_OUT, null, streams, pod, started, finished, null);
     }
     if (guard.state() == RunGuard.Stop.CANCELLED) {
-      return outcome(Termination.CANCELLED, null, streams, pod, started, finished, control.cancelReason());
+      return outcome(
+          Termination.CANCELLED, null, streams, pod, started, finished, control.cancelReason());
     }
     RunnerReport report = streams.report(); // parsed once; the streams are finished
     boolean suspicious = !report.finished() && (exitCode == null || exitCode != 0);
-    PodState state = suspicious ? settledState(pod,
-        maybeSandboxDeath(exitCode, streams.stderrCapture().text()) ? sandboxDeathSettleWait : SETTLE_WAIT)
-        : PodState.RUNNING;
+    PodState state =
+        suspicious
+            ? settledState(
+                pod,
+                maybeSandboxDeath(exitCode, streams.stderrCapture().text())
+                    ? sandboxDeathSettleWait
+                    : SETTLE_WAIT)
+            : PodState.RUNNING;
     if (state.gone()) {
-      return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
-          "The sandbox pod " + pod + " was deleted during the execution"
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          pod,
+          started,
+          finished,
+          "The sandbox pod "
+              + pod
+              + " was deleted during the execution"
               + (state.evidence() == null ? "" : " (" + state.evidence() + ")")
               + "; the code's own outcome is unknown");
     }
     OomEvidence memory = new OomEvidence("sandbox pod", settings.memory());
     if (state.oomKilled()) {
-      return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished, memory.sandboxStopped());
+      return outcome(
+          Termination.OUT_OF_MEMORY,
+          null,
+          streams,
+          pod,
+          started,
+          finished,
+          memory.sandboxStopped());
     }
     if (state.failed()) {
-      return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          pod,
+          started,
+          finished,
           "The sandbox pod " + pod + " failed during the execution: " + state.evidence());
     }
     if (exitCode == null && report.finished()) {
@@ -212,13 +277,28 @@ final class PodExecution {
       exitCode = report.impliedExitCode();
     }
     if (exitStatusLost && exitCode != null) {
-      return outcome(Termination.EXITED, exitCode, streams, pod, started, finished,
+      return outcome(
+          Termination.EXITED,
+          exitCode,
+          streams,
+          pod,
+          started,
+          finished,
           "Processes the code left running were stopped with the sandbox");
     }
     if (exitCode == null) {
       String why = broken == null ? "no exit status was reported" : broken;
-      return outcome(Termination.SANDBOX_FAILED, null, streams, pod, started, finished,
-          "The exec stream to sandbox pod " + pod + " broke: " + why
+      return outcome(
+          Termination.SANDBOX_FAILED,
+          null,
+          streams,
+          pod,
+          started,
+          finished,
+          "The exec stream to sandbox pod "
+              + pod
+              + " broke: "
+              + why
               + (state.evidence() == null ? "" : " (" + state.evidence() + ")"));
     }
     String detail = null;
@@ -226,7 +306,8 @@ final class PodExecution {
       // SIGKILL while the pod lives on: the memory cgroup's count says whether the limit sent it.
       OomEvidence.Verdict verdict = memory.afterSigkill(oomKills(pod));
       if (verdict.outOfMemory()) {
-        return outcome(Termination.OUT_OF_MEMORY, null, streams, pod, started, finished, verdict.message());
+        return outcome(
+            Termination.OUT_OF_MEMORY, null, streams, pod, started, finished, verdict.message());
       }
       detail = verdict.message();
     }
@@ -234,7 +315,8 @@ final class PodExecution {
   }
 
   /** The runner's argv: with the once-only marker, and under the process limit where it applies. */
-  static List<String> runnerCommand(dev.sandboxes.api.v1alpha1.Language language, boolean limitProcesses, int pidsLimit) {
+  static List<String> runnerCommand(
+      dev.sandboxes.api.v1alpha1.Language language, boolean limitProcesses, int pidsLimit) {
     List<String> command = RunnerProgram.command(language, RunnerProgram.ONCE_MARKER);
     return limitProcesses ? SandboxProcessLimit.wrap(command, pidsLimit) : command;
   }
@@ -259,8 +341,15 @@ final class PodExecution {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     PodExec.Running probe = null;
     try {
-      probe = exec.start(namespace, pod, SandboxPodTemplate.CONTAINER, OomEvidence.READ_COMMAND,
-          new byte[0], out, OutputStream.nullOutputStream());
+      probe =
+          exec.start(
+              namespace,
+              pod,
+              SandboxPodTemplate.CONTAINER,
+              OomEvidence.READ_COMMAND,
+              new byte[0],
+              out,
+              OutputStream.nullOutputStream());
       probe.exitCode().handle((code, error) -> code).get(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -285,8 +374,8 @@ final class PodExecution {
   }
 
   /**
-   * The pod's state once it settled: the exec can end a moment before the kubelet reports why
-   * (OOM kill, eviction), so a run without a runner report polls briefly before it blames the code.
+   * The pod's state once it settled: the exec can end a moment before the kubelet reports why (OOM
+   * kill, eviction), so a run without a runner report polls briefly before it blames the code.
    */
   private PodState settledState(String pod, Duration wait) {
     long until = System.nanoTime() + wait.toNanos();
@@ -309,8 +398,12 @@ final class PodExecution {
    * look; the verdict still needs the pod's own evidence.
    */
   static boolean maybeSandboxDeath(Integer exitCode, String stderr) {
-    return exitCode == null || exitCode == OomEvidence.SIGKILL_EXIT_CODE
-        || (exitCode == 128 && stderr != null && stderr.contains("urpc method") && stderr.contains("EOF"));
+    return exitCode == null
+        || exitCode == OomEvidence.SIGKILL_EXIT_CODE
+        || (exitCode == 128
+            && stderr != null
+            && stderr.contains("urpc method")
+            && stderr.contains("EOF"));
   }
 
   PodState podState(String podName) {
@@ -344,20 +437,39 @@ final class PodExecution {
     }
     // A node that stops reporting leaves its pods Running but not Ready: the likely story behind a
     // broken stream.
-    boolean notReady = SandboxPods.condition(pod, "Ready").map(c -> "False".equals(c.getStatus())).orElse(false);
+    boolean notReady =
+        SandboxPods.condition(pod, "Ready").map(c -> "False".equals(c.getStatus())).orElse(false);
     if (notReady) {
       String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
-      return new PodState(false, false, false, "the pod is no longer Ready; its node " + (node == null ? "" : node + " ")
-          + "may be gone");
+      return new PodState(
+          false,
+          false,
+          false,
+          "the pod is no longer Ready; its node "
+              + (node == null ? "" : node + " ")
+              + "may be gone");
     }
     return PodState.RUNNING;
   }
 
   private static ExecutionOutcome outcome(
-      Termination termination, Integer exitCode, RunnerStreams streams, String pod,
-      Instant started, Instant finished, String detail) {
-    return new ExecutionOutcome(termination, exitCode, streams.stdoutCapture(), streams.stderrCapture(),
-        streams.report(), pod, started, finished, detail);
+      Termination termination,
+      Integer exitCode,
+      RunnerStreams streams,
+      String pod,
+      Instant started,
+      Instant finished,
+      String detail) {
+    return new ExecutionOutcome(
+        termination,
+        exitCode,
+        streams.stdoutCapture(),
+        streams.stderrCapture(),
+        streams.report(),
+        pod,
+        started,
+        finished,
+        detail);
   }
 
   static String describe(Throwable t) {

@@ -39,20 +39,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The warm pods of one SelfManaged provider, all runtimes. An informer (selected by the
- * provider-uid label) shows the pods, a claim is a label update under the pod's resourceVersion
- * (so two claimers, even in two processes, never get the same pod), and a replacement is created
- * as soon as a pod is claimed. See DESIGN.md in this package.
+ * provider-uid label) shows the pods, a claim is a label update under the pod's resourceVersion (so
+ * two claimers, even in two processes, never get the same pod), and a replacement is created as
+ * soon as a pod is claimed. See DESIGN.md in this package.
  *
- * <p>Labels are not an identity: anyone who may create pods in the namespace can copy them, and
- * an owner reference too. So the pool claims, counts and deletes only pods it created itself: the
- * uid the API server gave each pod at creation is kept here ({@code createdHere}) and must match,
- * as must the owner reference to the provider. A look-alike pod never receives code.
+ * <p>Labels are not an identity: anyone who may create pods in the namespace can copy them, and an
+ * owner reference too. So the pool claims, counts and deletes only pods it created itself: the uid
+ * the API server gave each pod at creation is kept here ({@code createdHere}) and must match, as
+ * must the owner reference to the provider. A look-alike pod never receives code.
  */
 final class PodPool implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(PodPool.class);
+
   /** A created pod the informer has not shown after this long is no longer counted as coming. */
   private static final Duration CREATION_VISIBLE_WITHIN = Duration.ofSeconds(60);
+
   private static final Duration MAINTENANCE_INTERVAL = Duration.ofSeconds(5);
 
   /** A pod being created: counted towards the pool until the informer shows it. */
@@ -63,38 +65,50 @@ final class PodPool implements AutoCloseable {
   private final String providerUid;
   private final String providerName;
   private final int poolSize;
+
   /** Per runtime: the target between poolSize and maxPoolSize, from demand (see PoolSizer). */
   private final Map<Language, PoolSizer> sizers = new EnumMap<>(Language.class);
-  /** When each pod still starting was asked for (this process's clock): its start time once Ready. */
+
+  /**
+   * When each pod still starting was asked for (this process's clock): its start time once Ready.
+   */
   private final Map<String, Instant> askedAt = new ConcurrentHashMap<>();
+
   private final Map<Language, SandboxPodTemplate> templates;
   private final Duration claimExpiry;
   private final ScheduledExecutorService executor;
   private final Runnable capacityListener;
   private final Clock clock;
+
   /** Runners waiting in idle Ready pods, or null when runners are exec'd per execution. */
   private final WarmRunners warmRunners;
 
   /**
-   * Pods this pool created, by name: the uid the API server returned for each. The only proof
-   * that a pod is one of ours; entries leave when the informer reports the pod deleted.
+   * Pods this pool created, by name: the uid the API server returned for each. The only proof that
+   * a pod is one of ours; entries leave when the informer reports the pod deleted.
    */
   private final Map<String, String> createdHere = new ConcurrentHashMap<>();
+
   /**
    * Pods of this provider (owner reference) that were already there when the pool started: left by
    * an earlier operator process or backend. Idle ones are deleted, never claimed.
    */
   private final Set<String> leftovers = ConcurrentHashMap.newKeySet();
+
   /** Pods this process claimed: the informer may still show them idle for a moment. */
   private final Map<String, Language> claimedHere = new ConcurrentHashMap<>();
+
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
+
   /**
    * The claim PUT of each pod claimed here, in flight or done: it runs while the caller writes the
    * execution's Started status, and the execution sends its envelope only once it succeeded.
    */
   private final Map<String, CompletableFuture<Void>> claimWrites = new ConcurrentHashMap<>();
+
   /** Pods this process asked to delete and the informer still shows. */
   private final Map<String, Instant> deletingHere = new ConcurrentHashMap<>();
+
   private final Map<Language, AtomicBoolean> demand = new EnumMap<>(Language.class);
   private final AtomicBoolean maintenanceQueued = new AtomicBoolean();
   private volatile SharedIndexInformer<Pod> informer;
@@ -102,6 +116,7 @@ final class PodPool implements AutoCloseable {
   private volatile boolean closed;
   private volatile String lastCreateError;
   private volatile String lastPodFailure;
+
   /** Failed creations and pods that ended before use, in a row: both pause creation. */
   private final StartBackoff backoff = new StartBackoff();
 
@@ -130,7 +145,9 @@ final class PodPool implements AutoCloseable {
     this.clock = clock;
     this.warmRunners = warmRunners;
     templates.keySet().forEach(language -> demand.put(language, new AtomicBoolean()));
-    templates.keySet().forEach(language -> sizers.put(language, new PoolSizer(poolSize, maxPoolSize, clock)));
+    templates
+        .keySet()
+        .forEach(language -> sizers.put(language, new PoolSizer(poolSize, maxPoolSize, clock)));
   }
 
   /** Starts watching and filling. Idempotent; blocks until the informer has listed the pods. */
@@ -139,16 +156,23 @@ final class PodPool implements AutoCloseable {
       return;
     }
     informer =
-        client.pods().inNamespace(namespace).withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withLabel(ApiConstants.PROVIDER_UID_LABEL, providerUid)
             .inform(new Handler(), 0);
-    // The informer has listed the pods: whatever of this provider exists now, this pool did not make.
+    // The informer has listed the pods: whatever of this provider exists now, this pool did not
+    // make.
     for (Pod pod : informer.getStore().list()) {
       if (ownedByProvider(pod)) {
         leftovers.add(SandboxPods.name(pod));
       }
     }
     executor.scheduleWithFixedDelay(
-        this::maintain, MAINTENANCE_INTERVAL.toMillis(), MAINTENANCE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+        this::maintain,
+        MAINTENANCE_INTERVAL.toMillis(),
+        MAINTENANCE_INTERVAL.toMillis(),
+        TimeUnit.MILLISECONDS);
     requestMaintenance();
   }
 
@@ -178,8 +202,10 @@ final class PodPool implements AutoCloseable {
     List<Pod> candidates =
         pods.getStore().list().stream()
             .filter(pod -> usable(pod, template) && SandboxPods.ready(pod))
-            .sorted(Comparator.comparing((Pod pod) -> String.valueOf(pod.getMetadata().getCreationTimestamp()))
-                .thenComparing(SandboxPods::name))
+            .sorted(
+                Comparator.comparing(
+                        (Pod pod) -> String.valueOf(pod.getMetadata().getCreationTimestamp()))
+                    .thenComparing(SandboxPods::name))
             .toList();
     for (Pod pod : candidates) {
       String name = SandboxPods.name(pod);
@@ -192,13 +218,16 @@ final class PodPool implements AutoCloseable {
       // Taken here at once (only this process claims pods it created, and claimedHere keeps its own
       // threads apart); the PUT that records it in the API server runs while the caller writes
       // Started, and the execution waits for it before any code is sent (claimConfirmed).
-      CompletableFuture<Void> write = CompletableFuture.runAsync(() -> writeClaim(pod), ExecutionThreads.engineCalls());
+      CompletableFuture<Void> write =
+          CompletableFuture.runAsync(() -> writeClaim(pod), ExecutionThreads.engineCalls());
       claimWrites.put(name, write);
-      write.whenComplete((ignored, error) -> {
-        if (error != null) {
-          LOG.warn("claiming sandbox pod {}/{} failed: {}", namespace, name, error.getMessage());
-        }
-      });
+      write.whenComplete(
+          (ignored, error) -> {
+            if (error != null) {
+              LOG.warn(
+                  "claiming sandbox pod {}/{} failed: {}", namespace, name, error.getMessage());
+            }
+          });
       sizers.get(language).claimed();
       requestMaintenance(); // the replacement, ahead of demand
       return Optional.of(name);
@@ -228,8 +257,12 @@ final class PodPool implements AutoCloseable {
       }
       String name = SandboxPods.name(seen);
       Pod fresh = client.pods().inNamespace(namespace).withName(name).get();
-      if (fresh == null || !SandboxPods.idle(fresh) || SandboxPods.deleting(fresh) || !createdHere(fresh)) {
-        throw new KubernetesClientException("sandbox pod " + name + " was deleted or changed before it was claimed", 409, null);
+      if (fresh == null
+          || !SandboxPods.idle(fresh)
+          || SandboxPods.deleting(fresh)
+          || !createdHere(fresh)) {
+        throw new KubernetesClientException(
+            "sandbox pod " + name + " was deleted or changed before it was claimed", 409, null);
       }
       pod = fresh;
     }
@@ -258,7 +291,8 @@ final class PodPool implements AutoCloseable {
   /** A claimed pod that ran no code goes back to the idle set. */
   void giveBack(String podName) {
     if (!claimConfirmed(podName, Duration.ofSeconds(30))) {
-      release(podName); // the claim was not recorded (or is still in flight): delete rather than guess
+      release(
+          podName); // the claim was not recorded (or is still in flight): delete rather than guess
       return;
     }
     if (closed) {
@@ -266,23 +300,33 @@ final class PodPool implements AutoCloseable {
       return;
     }
     try {
-      client.pods().inNamespace(namespace).withName(podName).edit(pod -> {
-        Pod copy = new PodBuilder(pod).build();
-        Map<String, String> labels = new LinkedHashMap<>(copy.getMetadata().getLabels());
-        labels.put(ApiConstants.STATE_LABEL, SandboxPodTemplate.STATE_IDLE);
-        copy.getMetadata().setLabels(labels);
-        if (copy.getMetadata().getAnnotations() != null) {
-          Map<String, String> annotations = new LinkedHashMap<>(copy.getMetadata().getAnnotations());
-          annotations.remove(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
-          copy.getMetadata().setAnnotations(annotations);
-        }
-        return copy;
-      });
+      client
+          .pods()
+          .inNamespace(namespace)
+          .withName(podName)
+          .edit(
+              pod -> {
+                Pod copy = new PodBuilder(pod).build();
+                Map<String, String> labels = new LinkedHashMap<>(copy.getMetadata().getLabels());
+                labels.put(ApiConstants.STATE_LABEL, SandboxPodTemplate.STATE_IDLE);
+                copy.getMetadata().setLabels(labels);
+                if (copy.getMetadata().getAnnotations() != null) {
+                  Map<String, String> annotations =
+                      new LinkedHashMap<>(copy.getMetadata().getAnnotations());
+                  annotations.remove(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+                  copy.getMetadata().setAnnotations(annotations);
+                }
+                return copy;
+              });
       claimedHere.remove(podName);
       claimWrites.remove(podName);
       capacityListener.run();
     } catch (KubernetesClientException e) {
-      LOG.debug("returning sandbox pod {}/{} failed, deleting it: {}", namespace, podName, e.getMessage());
+      LOG.debug(
+          "returning sandbox pod {}/{} failed, deleting it: {}",
+          namespace,
+          podName,
+          e.getMessage());
       release(podName);
     }
   }
@@ -292,14 +336,16 @@ final class PodPool implements AutoCloseable {
     // Off the result path: the outcome is final once the run ended, and the DELETE round trip
     // would otherwise delay the execution's status. Should the delete fail (or never happen,
     // the operator dying now), the pod is no longer held here and the claim sweep removes it.
-    Runnable deletion = () -> {
-      // After the claim PUT: deleting first could let a late claim write fail noisily, nothing more.
-      claimConfirmed(podName, Duration.ofSeconds(30));
-      delete(podName);
-      claimedHere.remove(podName);
-      claimWrites.remove(podName);
-      requestMaintenance();
-    };
+    Runnable deletion =
+        () -> {
+          // After the claim PUT: deleting first could let a late claim write fail noisily, nothing
+          // more.
+          claimConfirmed(podName, Duration.ofSeconds(30));
+          delete(podName);
+          claimedHere.remove(podName);
+          claimWrites.remove(podName);
+          requestMaintenance();
+        };
     try {
       executor.execute(deletion);
     } catch (java.util.concurrent.RejectedExecutionException closing) {
@@ -338,7 +384,12 @@ final class PodPool implements AutoCloseable {
   /** Deletes a pod only if it still has this resourceVersion (nobody claimed it meanwhile). */
   private void deleteUnchanged(String podName, String resourceVersion) {
     try {
-      client.pods().inNamespace(namespace).withName(podName).lockResourceVersion(resourceVersion).delete();
+      client
+          .pods()
+          .inNamespace(namespace)
+          .withName(podName)
+          .lockResourceVersion(resourceVersion)
+          .delete();
     } catch (KubernetesClientException e) {
       deletingHere.remove(podName);
       if (e.getCode() != 404 && e.getCode() != 409) {
@@ -350,7 +401,9 @@ final class PodPool implements AutoCloseable {
   /** The pod as the informer last saw it. */
   Optional<Pod> cached(String podName) {
     SharedIndexInformer<Pod> pods = informer;
-    return pods == null ? Optional.empty() : Optional.ofNullable(pods.getStore().getByKey(namespace + "/" + podName));
+    return pods == null
+        ? Optional.empty()
+        : Optional.ofNullable(pods.getStore().getByKey(namespace + "/" + podName));
   }
 
   List<PoolStatus> status() {
@@ -370,11 +423,12 @@ final class PodPool implements AutoCloseable {
           claimed.add(SandboxPods.name(pod));
         }
       }
-      claimedHere.forEach((name, lang) -> {
-        if (lang == language) {
-          claimed.add(name);
-        }
-      });
+      claimedHere.forEach(
+          (name, lang) -> {
+            if (lang == language) {
+              claimed.add(name);
+            }
+          });
       PoolStatus status = new PoolStatus();
       status.setLanguage(language);
       status.setReady(ready);
@@ -389,8 +443,8 @@ final class PodPool implements AutoCloseable {
   }
 
   /**
-   * Pods of each language on their way into the pool: asked for and not yet seen, or seen idle
-   * and not yet Ready.
+   * Pods of each language on their way into the pool: asked for and not yet seen, or seen idle and
+   * not yet Ready.
    */
   Map<Language, Integer> starting() {
     Map<Language, Integer> result = new EnumMap<>(Language.class);
@@ -399,7 +453,9 @@ final class PodPool implements AutoCloseable {
     List<Pod> pods = informer == null ? List.of() : informer.getStore().list();
     for (SandboxPodTemplate template : templates.values()) {
       for (Pod pod : pods) {
-        if (!creating.containsKey(SandboxPods.name(pod)) && usable(pod, template) && !SandboxPods.ready(pod)) {
+        if (!creating.containsKey(SandboxPods.name(pod))
+            && usable(pod, template)
+            && !SandboxPods.ready(pod)) {
           result.merge(template.language(), 1, Integer::sum);
         }
       }
@@ -407,7 +463,10 @@ final class PodPool implements AutoCloseable {
     return result;
   }
 
-  /** Why the pool cannot provide sandboxes, if it can tell: image pulls, failing pods, creation errors. */
+  /**
+   * Why the pool cannot provide sandboxes, if it can tell: image pulls, failing pods, creation
+   * errors.
+   */
   Optional<Problem> problem() {
     List<Pod> pods = informer == null ? List.of() : informer.getStore().list();
     for (Pod pod : pods) {
@@ -419,17 +478,36 @@ final class PodPool implements AutoCloseable {
         continue;
       }
       String reason = waiting.get().getReason();
-      String detail = waiting.get().getMessage() == null ? reason : reason + ": " + waiting.get().getMessage().strip();
+      String detail =
+          waiting.get().getMessage() == null
+              ? reason
+              : reason + ": " + waiting.get().getMessage().strip();
       String image = pod.getSpec().getContainers().get(0).getImage();
       String language = SandboxPods.language(pod).map(Language::value).orElse("?");
       if (SandboxPods.IMAGE_PULL_REASONS.contains(reason)) {
-        return Optional.of(new Problem(SandboxProviderReason.IMAGE_PULL_FAILED,
-            "Sandbox pods cannot pull image " + image + " (" + language + "): " + detail
-                + "; fix spec.runtimes[].image or make the image available to the nodes"));
+        return Optional.of(
+            new Problem(
+                SandboxProviderReason.IMAGE_PULL_FAILED,
+                "Sandbox pods cannot pull image "
+                    + image
+                    + " ("
+                    + language
+                    + "): "
+                    + detail
+                    + "; fix spec.runtimes[].image or make the image available to the nodes"));
       }
       if (SandboxPods.START_FAILURE_REASONS.contains(reason)) {
-        return Optional.of(new Problem(SandboxProviderReason.SANDBOX_START_FAILING,
-            "Sandbox pod " + SandboxPods.name(pod) + " (" + language + ", image " + image + ") cannot start: " + detail));
+        return Optional.of(
+            new Problem(
+                SandboxProviderReason.SANDBOX_START_FAILING,
+                "Sandbox pod "
+                    + SandboxPods.name(pod)
+                    + " ("
+                    + language
+                    + ", image "
+                    + image
+                    + ") cannot start: "
+                    + detail));
       }
     }
     String podFailure = lastPodFailure;
@@ -438,8 +516,10 @@ final class PodPool implements AutoCloseable {
     }
     String createError = lastCreateError;
     if (createError != null) {
-      return Optional.of(new Problem(SandboxProviderReason.SANDBOX_POD_FAILED,
-          "Creating sandbox pods in namespace " + namespace + " failed: " + createError));
+      return Optional.of(
+          new Problem(
+              SandboxProviderReason.SANDBOX_POD_FAILED,
+              "Creating sandbox pods in namespace " + namespace + " failed: " + createError));
     }
     return Optional.empty();
   }
@@ -470,7 +550,8 @@ final class PodPool implements AutoCloseable {
         continue;
       }
       Pod seen = pods.getStore().getByKey(namespace + "/" + name);
-      if (seen != null && (!own.getValue().equals(seen.getMetadata().getUid()) || !SandboxPods.idle(seen))) {
+      if (seen != null
+          && (!own.getValue().equals(seen.getMetadata().getUid()) || !SandboxPods.idle(seen))) {
         continue;
       }
       idle.add(name);
@@ -479,14 +560,21 @@ final class PodPool implements AutoCloseable {
     if (warmRunners != null) {
       warmRunners.close();
     }
-    // Stopped after the deletions, so that the watch is not torn down while they are announced on it.
+    // Stopped after the deletions, so that the watch is not torn down while they are announced on
+    // it.
     pods.stop();
     if (!idle.isEmpty()) {
-      LOG.info("deleted {} idle sandbox pod(s) of SandboxProvider {}/{}", idle.size(), namespace, providerName);
+      LOG.info(
+          "deleted {} idle sandbox pod(s) of SandboxProvider {}/{}",
+          idle.size(),
+          namespace,
+          providerName);
     }
   }
 
-  /** An idle pod this pool created, of the current template, that nobody here claimed or deletes. */
+  /**
+   * An idle pod this pool created, of the current template, that nobody here claimed or deletes.
+   */
   private boolean usable(Pod pod, SandboxPodTemplate template) {
     String name = SandboxPods.name(pod);
     return createdHere(pod)
@@ -502,18 +590,28 @@ final class PodPool implements AutoCloseable {
   /** Whether this pool created the pod: same uid as at creation, and owned by the provider. */
   private boolean createdHere(Pod pod) {
     String uid = pod.getMetadata().getUid();
-    return uid != null && uid.equals(createdHere.get(SandboxPods.name(pod))) && ownedByProvider(pod);
+    return uid != null
+        && uid.equals(createdHere.get(SandboxPods.name(pod)))
+        && ownedByProvider(pod);
   }
 
-  /** Whether the pod's controller is this provider (by uid). Necessary, not sufficient: it can be copied. */
+  /**
+   * Whether the pod's controller is this provider (by uid). Necessary, not sufficient: it can be
+   * copied.
+   */
   private boolean ownedByProvider(Pod pod) {
     return pod.getMetadata().getOwnerReferences() != null
-        && pod.getMetadata().getOwnerReferences().stream().anyMatch(owner ->
-            providerUid.equals(owner.getUid()) && ApiConstants.KIND_SANDBOX_PROVIDER.equals(owner.getKind())
-                && Boolean.TRUE.equals(owner.getController()));
+        && pod.getMetadata().getOwnerReferences().stream()
+            .anyMatch(
+                owner ->
+                    providerUid.equals(owner.getUid())
+                        && ApiConstants.KIND_SANDBOX_PROVIDER.equals(owner.getKind())
+                        && Boolean.TRUE.equals(owner.getController()));
   }
 
-  /** Whether the pod in the informer is still the one this pool created (not deleted and replaced). */
+  /**
+   * Whether the pod in the informer is still the one this pool created (not deleted and replaced).
+   */
   boolean stillCreatedHere(String podName) {
     return cached(podName).map(this::createdHere).orElse(false);
   }
@@ -522,23 +620,31 @@ final class PodPool implements AutoCloseable {
     Map<String, String> labels = new LinkedHashMap<>(pod.getMetadata().getLabels());
     labels.put(ApiConstants.STATE_LABEL, SandboxPodTemplate.STATE_CLAIMED);
     Map<String, String> annotations =
-        pod.getMetadata().getAnnotations() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(pod.getMetadata().getAnnotations());
+        pod.getMetadata().getAnnotations() == null
+            ? new LinkedHashMap<>()
+            : new LinkedHashMap<>(pod.getMetadata().getAnnotations());
     annotations.put(SandboxPodTemplate.CLAIMED_AT_ANNOTATION, clock.instant().toString());
     return new PodBuilder(pod)
-        .editMetadata().withLabels(labels).withAnnotations(annotations).endMetadata()
+        .editMetadata()
+        .withLabels(labels)
+        .withAnnotations(annotations)
+        .endMetadata()
         .build();
   }
 
   private void requestMaintenance() {
     if (!closed && maintenanceQueued.compareAndSet(false, true)) {
-      executor.execute(() -> {
-        maintenanceQueued.set(false);
-        maintain();
-      });
+      executor.execute(
+          () -> {
+            maintenanceQueued.set(false);
+            maintain();
+          });
     }
   }
 
-  /** Removes stale, ended and forgotten pods, then brings every runtime to its target (PoolSizer). */
+  /**
+   * Removes stale, ended and forgotten pods, then brings every runtime to its target (PoolSizer).
+   */
   private synchronized void maintain() {
     SharedIndexInformer<Pod> pods = informer;
     if (closed || pods == null) {
@@ -566,14 +672,19 @@ final class PodPool implements AutoCloseable {
             if (leftovers.contains(name)) {
               // Left by an earlier process: never claimed (it might not be what it seems), deleted
               // unless someone claims it meanwhile (the delete carries its resourceVersion).
-              LOG.debug("deleting idle sandbox pod {}/{} left by an earlier operator process", namespace, name);
+              LOG.debug(
+                  "deleting idle sandbox pod {}/{} left by an earlier operator process",
+                  namespace,
+                  name);
               String version = pod.getMetadata().getResourceVersion();
               executor.execute(() -> deleteUnchanged(name, version));
               deletingHere.put(name, now);
             }
             // Anything else is not ours: a look-alike is neither claimed, counted nor touched.
           } else if (template == null
-              || !template.hash().equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
+              || !template
+                  .hash()
+                  .equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
             LOG.debug("deleting idle sandbox pod {}/{}: its template changed", namespace, name);
             executor.execute(() -> delete(name));
             deletingHere.put(name, now);
@@ -582,20 +693,32 @@ final class PodPool implements AutoCloseable {
             executor.execute(() -> delete(name));
             deletingHere.put(name, now);
           } else if (warmRunners != null && usable(pod, template) && SandboxPods.ready(pod)) {
-            warmRunners.ensure(name, template.language()); // a runner whose stream ended is replaced
+            warmRunners.ensure(
+                name, template.language()); // a runner whose stream ended is replaced
           }
-        } else if (SandboxPods.claimed(pod) && ownedByProvider(pod) && !claimedHere.containsKey(name)
+        } else if (SandboxPods.claimed(pod)
+            && ownedByProvider(pod)
+            && !claimedHere.containsKey(name)
             && claimExpired(pod, now)) {
           // Claimed by a process that died before it recorded the execution: nobody will use it.
-          LOG.info("deleting sandbox pod {}/{}: claimed more than {}s ago and not in use", namespace, name,
+          LOG.info(
+              "deleting sandbox pod {}/{}: claimed more than {}s ago and not in use",
+              namespace,
+              name,
               claimExpiry.toSeconds());
           executor.execute(() -> delete(name));
           deletingHere.put(name, now);
         }
       }
       // A pod counts as coming until it is both visible and confirmed as created by this pool.
-      creating.entrySet().removeIf(e -> (present.contains(e.getKey()) && createdHere.containsKey(e.getKey()))
-          || Duration.between(e.getValue().since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
+      creating
+          .entrySet()
+          .removeIf(
+              e ->
+                  (present.contains(e.getKey()) && createdHere.containsKey(e.getKey()))
+                      || Duration.between(e.getValue().since(), now)
+                              .compareTo(CREATION_VISIBLE_WITHIN)
+                          > 0);
       deletingHere.keySet().removeIf(name -> !present.contains(name));
       if (!creationAllowed || backoff.pausing()) {
         return;
@@ -605,16 +728,23 @@ final class PodPool implements AutoCloseable {
       // Counted as pods already, once visible and confirmed as ours (a pod counts as available only
       // then, see usable(); createdHere only grows while the pod exists, so it stays counted).
       coming.keySet().removeIf(name -> present.contains(name) && createdHere.containsKey(name));
-      coming.values().removeIf(c -> Duration.between(c.since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
+      coming
+          .values()
+          .removeIf(c -> Duration.between(c.since(), now).compareTo(CREATION_VISIBLE_WITHIN) > 0);
       for (SandboxPodTemplate template : templates.values()) {
         topUp(template, all, coming.values());
       }
     } catch (RuntimeException e) {
-      LOG.warn("maintaining the sandbox pool of SandboxProvider {}/{} failed: {}", namespace, providerName, e.toString());
+      LOG.warn(
+          "maintaining the sandbox pool of SandboxProvider {}/{} failed: {}",
+          namespace,
+          providerName,
+          e.toString());
     }
   }
 
-  private void topUp(SandboxPodTemplate template, List<Pod> all, Collection<Creating> beingCreated) {
+  private void topUp(
+      SandboxPodTemplate template, List<Pod> all, Collection<Creating> beingCreated) {
     Language language = template.language();
     int target = sizers.get(language).target();
     long coming = beingCreated.stream().filter(c -> c.language() == language).count();
@@ -638,11 +768,15 @@ final class PodPool implements AutoCloseable {
    * carries their resourceVersion, so a claim in between keeps the pod).
    */
   private void shrink(SandboxPodTemplate template, List<Pod> all, int excess) {
-    List<Pod> idle = all.stream()
-        .filter(pod -> usable(pod, template) && SandboxPods.ready(pod))
-        .sorted(Comparator.comparing((Pod pod) -> String.valueOf(pod.getMetadata().getCreationTimestamp())).reversed())
-        .limit(excess)
-        .toList();
+    List<Pod> idle =
+        all.stream()
+            .filter(pod -> usable(pod, template) && SandboxPods.ready(pod))
+            .sorted(
+                Comparator.comparing(
+                        (Pod pod) -> String.valueOf(pod.getMetadata().getCreationTimestamp()))
+                    .reversed())
+            .limit(excess)
+            .toList();
     for (Pod pod : idle) {
       String name = SandboxPods.name(pod);
       String version = pod.getMetadata().getResourceVersion();
@@ -650,7 +784,11 @@ final class PodPool implements AutoCloseable {
       if (warmRunners != null) {
         warmRunners.forget(name);
       }
-      LOG.debug("deleting idle sandbox pod {}/{}: the pool shrinks to {}", namespace, name, sizers.get(template.language()).target());
+      LOG.debug(
+          "deleting idle sandbox pod {}/{}: the pool shrinks to {}",
+          namespace,
+          name,
+          sizers.get(template.language()).target());
       executor.execute(() -> deleteUnchanged(name, version));
     }
   }
@@ -673,25 +811,40 @@ final class PodPool implements AutoCloseable {
       creating.remove(name);
       askedAt.remove(name);
       int inARow = backoff.failed();
-      lastCreateError = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage();
-      LOG.warn("creating a sandbox pod in {} failed ({} in a row): {}", namespace, inARow, e.getMessage());
+      lastCreateError =
+          e.getStatus() != null && e.getStatus().getMessage() != null
+              ? e.getStatus().getMessage()
+              : e.getMessage();
+      LOG.warn(
+          "creating a sandbox pod in {} failed ({} in a row): {}",
+          namespace,
+          inARow,
+          e.getMessage());
     }
   }
 
   private void recordPodFailure(Pod pod) {
     backoff.failed();
-    lastPodFailure = "Sandbox pod " + SandboxPods.name(pod) + " (image " + pod.getSpec().getContainers().get(0).getImage()
-        + ") stopped before it was used: " + SandboxPods.howEnded(pod);
+    lastPodFailure =
+        "Sandbox pod "
+            + SandboxPods.name(pod)
+            + " (image "
+            + pod.getSpec().getContainers().get(0).getImage()
+            + ") stopped before it was used: "
+            + SandboxPods.howEnded(pod);
     LOG.warn("{}", lastPodFailure);
     executor.execute(capacityListener); // the provider probes at once and reports it (issue 19)
   }
 
   private boolean claimExpired(Pod pod, Instant now) {
-    String claimedAt = pod.getMetadata().getAnnotations() == null ? null
-        : pod.getMetadata().getAnnotations().get(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    String claimedAt =
+        pod.getMetadata().getAnnotations() == null
+            ? null
+            : pod.getMetadata().getAnnotations().get(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
     String since = claimedAt != null ? claimedAt : pod.getMetadata().getCreationTimestamp();
     try {
-      return since != null && Duration.between(Instant.parse(since), now).compareTo(claimExpiry) > 0;
+      return since != null
+          && Duration.between(Instant.parse(since), now).compareTo(claimExpiry) > 0;
     } catch (DateTimeParseException e) {
       return false;
     }
@@ -717,7 +870,8 @@ final class PodPool implements AutoCloseable {
       if (nowClaimable && !wasClaimable) {
         onClaimable(pod);
       }
-      if (SandboxPods.ended(pod) != SandboxPods.ended(old) || SandboxPods.idle(pod) != SandboxPods.idle(old)) {
+      if (SandboxPods.ended(pod) != SandboxPods.ended(old)
+          || SandboxPods.idle(pod) != SandboxPods.idle(old)) {
         requestMaintenance();
       }
       if (startProblem(pod) && !startProblem(old) && createdHere(pod)) {
@@ -733,7 +887,8 @@ final class PodPool implements AutoCloseable {
       claimWrites.remove(name);
       askedAt.remove(name);
       leftovers.remove(name);
-      // Only the pod we made: a look-alike of the same name deleted later must not erase our record.
+      // Only the pod we made: a look-alike of the same name deleted later must not erase our
+      // record.
       createdHere.remove(name, pod.getMetadata().getUid());
       if (warmRunners != null) {
         warmRunners.forget(name);
@@ -745,21 +900,24 @@ final class PodPool implements AutoCloseable {
     private boolean startProblem(Pod pod) {
       String reason = SandboxPods.waiting(pod).map(ContainerStateWaiting::getReason).orElse(null);
       return reason != null
-          && (SandboxPods.IMAGE_PULL_REASONS.contains(reason) || SandboxPods.START_FAILURE_REASONS.contains(reason));
+          && (SandboxPods.IMAGE_PULL_REASONS.contains(reason)
+              || SandboxPods.START_FAILURE_REASONS.contains(reason));
     }
 
     /** A wake-up costs nothing even for a pod that is not ours (the claim then finds nothing). */
     private void onClaimable(Pod pod) {
       Instant asked = askedAt.remove(SandboxPods.name(pod));
       if (asked != null) {
-        SandboxPods.language(pod).map(sizers::get)
+        SandboxPods.language(pod)
+            .map(sizers::get)
             .ifPresent(sizer -> sizer.started(Duration.between(asked, clock.instant())));
       }
       if (createdHere(pod)) {
         lastPodFailure = null;
         if (warmRunners != null) {
           // The runner starts as soon as the pod can take code, ahead of any claim.
-          SandboxPods.language(pod).ifPresent(language -> warmRunners.ensure(SandboxPods.name(pod), language));
+          SandboxPods.language(pod)
+              .ifPresent(language -> warmRunners.ensure(SandboxPods.name(pod), language));
         }
       }
       capacityListener.run();

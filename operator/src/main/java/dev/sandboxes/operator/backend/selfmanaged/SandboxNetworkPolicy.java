@@ -23,21 +23,29 @@ final class SandboxNetworkPolicy {
 
   /** Name of the provider's policy. */
   static String name(ProviderSettings provider) {
-    String base = provider.name().length() > 240 ? provider.name().substring(0, 240) : provider.name();
+    String base =
+        provider.name().length() > 240 ? provider.name().substring(0, 240) : provider.name();
     return "sbx-" + base;
   }
 
-  static NetworkPolicy build(ProviderSettings provider, String providerUid, SelfManagedSettings settings) {
+  static NetworkPolicy build(
+      ProviderSettings provider, String providerUid, SelfManagedSettings settings) {
     // An empty rule list with the type listed denies everything of that direction.
     List<NetworkPolicyEgressRule> egress =
         settings.egressCidrs().isEmpty()
             ? List.of()
             : List.of(
                 new NetworkPolicyEgressRuleBuilder()
-                    .withTo(settings.egressCidrs().stream()
-                        .map(cidr -> new NetworkPolicyPeerBuilder()
-                            .withNewIpBlock().withCidr(cidr).endIpBlock().build())
-                        .toList())
+                    .withTo(
+                        settings.egressCidrs().stream()
+                            .map(
+                                cidr ->
+                                    new NetworkPolicyPeerBuilder()
+                                        .withNewIpBlock()
+                                        .withCidr(cidr)
+                                        .endIpBlock()
+                                        .build())
+                            .toList())
                     .build());
     return new NetworkPolicyBuilder()
         .withNewMetadata()
@@ -60,7 +68,10 @@ final class SandboxNetworkPolicy {
   /** Creates the policy, or brings an existing one back to the desired spec. */
   static void ensure(KubernetesClient client, NetworkPolicy desired) {
     var resource =
-        client.network().v1().networkPolicies()
+        client
+            .network()
+            .v1()
+            .networkPolicies()
             .inNamespace(desired.getMetadata().getNamespace())
             .withName(desired.getMetadata().getName());
     NetworkPolicy current = resource.get();

@@ -27,16 +27,25 @@ final class SandboxPodTemplate {
 
   /** Name of the one container of a sandbox pod. */
   static final String CONTAINER = "sandbox";
+
   /** Label holding the hash of the pod template a pod was made from. */
   static final String TEMPLATE_HASH_LABEL = ApiConstants.GROUP + "/template-hash";
+
   /** Annotation holding when a pod was claimed, so that forgotten claims can be swept. */
   static final String CLAIMED_AT_ANNOTATION = ApiConstants.GROUP + "/claimed-at";
+
   static final String STATE_IDLE = "idle";
   static final String STATE_CLAIMED = "claimed";
-  /** The standard label, besides the sandboxes.dev one, so that generic tooling recognises the pods. */
+
+  /**
+   * The standard label, besides the sandboxes.dev one, so that generic tooling recognises the pods.
+   */
   static final String APP_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 
-  /** The runtime image's sandbox user, as spec.runtimes[].image documents it (and the Docker provider uses). */
+  /**
+   * The runtime image's sandbox user, as spec.runtimes[].image documents it (and the Docker
+   * provider uses).
+   */
   static final long RUN_AS_USER = 1000L;
 
   /** CPU requested by a sandbox pod (at most its limit); see podSpec. */
@@ -52,7 +61,12 @@ final class SandboxPodTemplate {
   private final PodSpec spec;
   private final String hash;
 
-  SandboxPodTemplate(ProviderSettings provider, String providerUid, SelfManagedSettings settings, Language language, String image) {
+  SandboxPodTemplate(
+      ProviderSettings provider,
+      String providerUid,
+      SelfManagedSettings settings,
+      Language language,
+      String image) {
     this.provider = provider;
     this.providerUid = providerUid;
     this.language = language;
@@ -101,7 +115,8 @@ final class SandboxPodTemplate {
 
   /**
    * Owner reference to the SandboxProvider, so that the garbage collector removes its pods and
-   * policy with it. Not blocking deletion: that would need update rights on the provider's finalizers.
+   * policy with it. Not blocking deletion: that would need update rights on the provider's
+   * finalizers.
    */
   static OwnerReference ownerReference(ProviderSettings provider, String providerUid) {
     return new OwnerReferenceBuilder()
@@ -118,13 +133,17 @@ final class SandboxPodTemplate {
     for (int i = 0; i < 8; i++) {
       suffix.append(NAME_ALPHABET.charAt(RANDOM.nextInt(NAME_ALPHABET.length())));
     }
-    String prefix = provider.name().length() > 40 ? provider.name().substring(0, 40) : provider.name();
+    String prefix =
+        provider.name().length() > 40 ? provider.name().substring(0, 40) : provider.name();
     prefix = prefix.replaceAll("[^a-z0-9-]", "-").replaceAll("-+$", "");
     String lang = language == Language.PYTHON ? "py" : "js";
     return "sbx-" + prefix + "-" + lang + "-" + suffix;
   }
 
-  /** Label values hold at most 63 characters and must end alphanumeric; provider names may be longer. */
+  /**
+   * Label values hold at most 63 characters and must end alphanumeric; provider names may be
+   * longer.
+   */
   static String labelValue(String value) {
     String cut = value.length() > 63 ? value.substring(0, 63) : value;
     return cut.replaceAll("[^A-Za-z0-9]+$", "");
@@ -132,7 +151,8 @@ final class SandboxPodTemplate {
 
   /** The CPU a pool pod requests: {@link #IDLE_CPU_REQUEST}, or the limit when that is lower. */
   static Quantity cpuRequest(Quantity limit) {
-    return Quantity.getAmountInBytes(limit).compareTo(Quantity.getAmountInBytes(IDLE_CPU_REQUEST)) < 0
+    return Quantity.getAmountInBytes(limit).compareTo(Quantity.getAmountInBytes(IDLE_CPU_REQUEST))
+            < 0
         ? limit
         : IDLE_CPU_REQUEST;
   }
@@ -152,7 +172,8 @@ final class SandboxPodTemplate {
         .withAutomountServiceAccountToken(false)
         .withEnableServiceLinks(false)
         .withRestartPolicy("Never")
-        // The container idles in sleep, which ignores SIGTERM: a grace period would only delay deletion.
+        // The container idles in sleep, which ignores SIGTERM: a grace period would only delay
+        // deletion.
         .withTerminationGracePeriodSeconds(0L)
         .withNodeSelector(settings.nodeSelector().isEmpty() ? null : settings.nodeSelector())
         .withTolerations(settings.tolerations().isEmpty() ? null : settings.tolerations())
@@ -161,33 +182,57 @@ final class SandboxPodTemplate {
         .withRunAsUser(RUN_AS_USER)
         .withRunAsGroup(RUN_AS_USER)
         .withFsGroup(RUN_AS_USER)
-        .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+        .withNewSeccompProfile()
+        .withType("RuntimeDefault")
+        .endSeccompProfile()
         .endSecurityContext()
         .addNewContainer()
         .withName(CONTAINER)
         .withImage(image)
-        // Never pull an image that is present: sandbox images are pinned by tag and pulls cost latency.
+        // Never pull an image that is present: sandbox images are pinned by tag and pulls cost
+        // latency.
         .withImagePullPolicy("IfNotPresent")
         .withCommand("sleep", "infinity")
         .withWorkingDir("/tmp")
-        .addNewEnv().withName("HOME").withValue("/tmp").endEnv()
-        .addNewEnv().withName("LANG").withValue("C.UTF-8").endEnv()
-        .addNewEnv().withName("PYTHONDONTWRITEBYTECODE").withValue("1").endEnv()
-        .withNewResources().withRequests(requests).withLimits(limits).endResources()
+        .addNewEnv()
+        .withName("HOME")
+        .withValue("/tmp")
+        .endEnv()
+        .addNewEnv()
+        .withName("LANG")
+        .withValue("C.UTF-8")
+        .endEnv()
+        .addNewEnv()
+        .withName("PYTHONDONTWRITEBYTECODE")
+        .withValue("1")
+        .endEnv()
+        .withNewResources()
+        .withRequests(requests)
+        .withLimits(limits)
+        .endResources()
         .withNewSecurityContext()
         .withRunAsNonRoot(true)
         .withRunAsUser(RUN_AS_USER)
         .withReadOnlyRootFilesystem(true)
         .withAllowPrivilegeEscalation(false)
         .withPrivileged(false)
-        .withNewCapabilities().withDrop("ALL").endCapabilities()
-        .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+        .withNewCapabilities()
+        .withDrop("ALL")
+        .endCapabilities()
+        .withNewSeccompProfile()
+        .withType("RuntimeDefault")
+        .endSeccompProfile()
         .endSecurityContext()
-        .addNewVolumeMount().withName("tmp").withMountPath("/tmp").endVolumeMount()
+        .addNewVolumeMount()
+        .withName("tmp")
+        .withMountPath("/tmp")
+        .endVolumeMount()
         .endContainer()
         .addNewVolume()
         .withName("tmp")
-        .withNewEmptyDir().withSizeLimit(new Quantity(settings.ephemeralStorage())).endEmptyDir()
+        .withNewEmptyDir()
+        .withSizeLimit(new Quantity(settings.ephemeralStorage()))
+        .endEmptyDir()
         .endVolume()
         .build();
   }

@@ -16,7 +16,13 @@ final class SandboxPods {
 
   /** Container waiting reasons that mean the image cannot be pulled. */
   static final Set<String> IMAGE_PULL_REASONS =
-      Set.of("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable");
+      Set.of(
+          "ErrImagePull",
+          "ImagePullBackOff",
+          "InvalidImageName",
+          "ErrImageNeverPull",
+          "RegistryUnavailable");
+
   /** Container waiting reasons that mean the container cannot be created or started. */
   static final Set<String> START_FAILURE_REASONS =
       Set.of("CreateContainerConfigError", "CreateContainerError", "RunContainerError");
@@ -24,26 +30,31 @@ final class SandboxPods {
   /**
    * How a gVisor sandbox's death reaches the pod status on runtimes that wrap runsc for the runc
    * shim (hack/gvisor/runsc-k8s writes it as the container's termination message, exit 137): the
-   * sandbox process dies as a whole, and containerd's own OOM report (reason OOMKilled) can be
-   * lost when the container's cgroup goes first. Code inside cannot forge it: the wrapper clears
-   * the message whenever the container itself ended, and code cannot kill the pod's init.
+   * sandbox process dies as a whole, and containerd's own OOM report (reason OOMKilled) can be lost
+   * when the container's cgroup goes first. Code inside cannot forge it: the wrapper clears the
+   * message whenever the container itself ended, and code cannot kill the pod's init.
    */
   static final String SANDBOX_OOM_MESSAGE = "sandbox killed: out of memory";
+
   /** The same, when the pod's memory cgroup recorded no OOM kill. */
   static final String SANDBOX_DIED_MESSAGE = "sandbox killed: the gVisor sandbox died";
 
   private SandboxPods() {}
 
-  /** The container was killed at the pod's memory limit, by the kernel or with its whole sandbox. */
+  /**
+   * The container was killed at the pod's memory limit, by the kernel or with its whole sandbox.
+   */
   static boolean oomKilled(ContainerStateTerminated terminated) {
     return "OOMKilled".equals(terminated.getReason())
-        || (Integer.valueOf(137).equals(terminated.getExitCode()) && terminated.getMessage() != null
+        || (Integer.valueOf(137).equals(terminated.getExitCode())
+            && terminated.getMessage() != null
             && terminated.getMessage().startsWith(SANDBOX_OOM_MESSAGE));
   }
 
   /** The container's gVisor sandbox died without an out-of-memory kill. */
   static boolean sandboxDied(ContainerStateTerminated terminated) {
-    return Integer.valueOf(137).equals(terminated.getExitCode()) && terminated.getMessage() != null
+    return Integer.valueOf(137).equals(terminated.getExitCode())
+        && terminated.getMessage() != null
         && terminated.getMessage().startsWith(SANDBOX_DIED_MESSAGE);
   }
 
@@ -86,7 +97,9 @@ final class SandboxPods {
     return condition(pod, "Ready").map(c -> "True".equals(c.getStatus())).orElse(false);
   }
 
-  /** Ended for good (restartPolicy Never): phase Failed or Succeeded, or the container terminated. */
+  /**
+   * Ended for good (restartPolicy Never): phase Failed or Succeeded, or the container terminated.
+   */
   static boolean ended(Pod pod) {
     if (pod.getStatus() == null) {
       return false;
@@ -96,7 +109,8 @@ final class SandboxPods {
   }
 
   static Optional<ContainerStateTerminated> terminated(Pod pod) {
-    return containerStatus(pod).map(s -> s.getState() == null ? null : s.getState().getTerminated());
+    return containerStatus(pod)
+        .map(s -> s.getState() == null ? null : s.getState().getTerminated());
   }
 
   static Optional<ContainerStateWaiting> waiting(Pod pod) {
@@ -107,7 +121,9 @@ final class SandboxPods {
     if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
       return Optional.empty();
     }
-    return pod.getStatus().getConditions().stream().filter(c -> type.equals(c.getType())).findFirst();
+    return pod.getStatus().getConditions().stream()
+        .filter(c -> type.equals(c.getType()))
+        .findFirst();
   }
 
   private static Optional<ContainerStatus> containerStatus(Pod pod) {
@@ -124,13 +140,19 @@ final class SandboxPods {
     Optional<ContainerStateTerminated> terminated = terminated(pod);
     if (terminated.isPresent()) {
       ContainerStateTerminated t = terminated.get();
-      return "its container exited with code " + t.getExitCode()
+      return "its container exited with code "
+          + t.getExitCode()
           + (t.getReason() == null ? "" : " (" + t.getReason() + ")")
-          + (t.getMessage() == null || t.getMessage().isBlank() ? "" : ": " + t.getMessage().strip());
+          + (t.getMessage() == null || t.getMessage().isBlank()
+              ? ""
+              : ": " + t.getMessage().strip());
     }
     String reason = pod.getStatus() == null ? null : pod.getStatus().getReason();
     String message = pod.getStatus() == null ? null : pod.getStatus().getMessage();
-    return "it is " + (pod.getStatus() == null ? "gone" : pod.getStatus().getPhase())
-        + (reason == null ? "" : " (" + reason + (message == null ? "" : ": " + message.strip()) + ")");
+    return "it is "
+        + (pod.getStatus() == null ? "gone" : pod.getStatus().getPhase())
+        + (reason == null
+            ? ""
+            : " (" + reason + (message == null ? "" : ": " + message.strip()) + ")");
   }
 }

@@ -21,7 +21,9 @@ final class SandboxProcessLimit {
 
   private SandboxProcessLimit() {}
 
-  /** Whether a RuntimeClass handler runs each pod in its own kernel that counts tasks per sandbox. */
+  /**
+   * Whether a RuntimeClass handler runs each pod in its own kernel that counts tasks per sandbox.
+   */
   static boolean appliesTo(String handler) {
     return handler != null && (handler.contains("runsc") || handler.contains("gvisor"));
   }
@@ -32,9 +34,17 @@ final class SandboxProcessLimit {
    * limit the code does not run.
    */
   static List<String> wrap(List<String> command, int limit) {
-    String script = "ulimit -p " + limit + " 2>/dev/null || ulimit -u " + limit + " 2>/dev/null"
-        + " || { echo 'sandbox: cannot limit the number of processes to " + limit + "' >&2; exit "
-        + CANNOT_SET_EXIT_CODE + "; }; exec \"$@\"";
+    String script =
+        "ulimit -p "
+            + limit
+            + " 2>/dev/null || ulimit -u "
+            + limit
+            + " 2>/dev/null"
+            + " || { echo 'sandbox: cannot limit the number of processes to "
+            + limit
+            + "' >&2; exit "
+            + CANNOT_SET_EXIT_CODE
+            + "; }; exec \"$@\"";
     List<String> wrapped = new ArrayList<>(List.of("sh", "-c", script, "sandbox"));
     wrapped.addAll(command);
     return wrapped;

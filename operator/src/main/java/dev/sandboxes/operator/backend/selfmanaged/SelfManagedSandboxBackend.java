@@ -39,8 +39,10 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
 
   /** Claims older than the longest allowed run plus this are swept as forgotten. */
   private static final Duration CLAIM_EXPIRY_MARGIN = Duration.ofMinutes(5);
+
   /** How long an execution waits for its pod's claim PUT (normally done before Started is). */
   private static final Duration CLAIM_WRITE_WAIT = Duration.ofSeconds(30);
+
   /**
    * How long an execution waits for its pod's pre-started runner when the exec is still being
    * opened (normally well under a second); after that it execs a fresh runner.
@@ -58,8 +60,12 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   private final PodPool pool;
   private final WarmRunners warmRunners;
   private final AtomicBoolean closed = new AtomicBoolean();
-  /** Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit. */
+
+  /**
+   * Whether the RuntimeClass's handler gives each pod its own kernel (gVisor): per-run pids limit.
+   */
   private volatile boolean limitProcesses;
+
   private final Duration sandboxDeathSettleWait;
 
   public SelfManagedSandboxBackend(BackendContext context) {
@@ -74,8 +80,8 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   }
 
   /**
-   * @param sandboxDeathSettleWait how long a run that ended like a dead sandbox waits for its pod to
-   *     say so; tests whose fake kubelet never will shorten it
+   * @param sandboxDeathSettleWait how long a run that ended like a dead sandbox waits for its pod
+   *     to say so; tests whose fake kubelet never will shorten it
    */
   SelfManagedSandboxBackend(BackendContext context, PodExec exec, Duration sandboxDeathSettleWait) {
     if (context.client() == null) {
@@ -89,19 +95,40 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     this.policy = context.config().isolationPolicy();
     this.sandboxDeathSettleWait = sandboxDeathSettleWait;
     this.exec = exec != null ? exec : new KubernetesPodExec(client);
-    this.executor = Executors.newScheduledThreadPool(4, daemonThreads("selfmanaged-" + provider.name()));
+    this.executor =
+        Executors.newScheduledThreadPool(4, daemonThreads("selfmanaged-" + provider.name()));
     Map<Language, SandboxPodTemplate> templates = new EnumMap<>(Language.class);
     for (ProviderSettings.Runtime runtime : provider.runtimes().values()) {
-      templates.put(runtime.language(),
-          new SandboxPodTemplate(provider, providerUid, settings, runtime.language(), runtime.image()));
+      templates.put(
+          runtime.language(),
+          new SandboxPodTemplate(
+              provider, providerUid, settings, runtime.language(), runtime.image()));
     }
-    Duration claimExpiry = Duration.ofSeconds(provider.limits().maxTimeoutSeconds()).plus(CLAIM_EXPIRY_MARGIN);
-    // Opening an exec blocks until the API server upgrades the connection: not on the pool's threads.
-    this.warmRunners = new WarmRunners(this.exec, provider.namespace(),
-        language -> PodExecution.runnerCommand(language, limitProcesses, settings.pidsLimit()),
-        dev.sandboxes.operator.backend.ExecutionThreads.engineCalls(), RUNNER_OPENING_WAIT);
-    this.pool = new PodPool(client, provider.namespace(), providerUid, provider.name(), settings.poolSize(), settings.maxPoolSize(), templates,
-        claimExpiry, executor, context.capacityListener(), clock, warmRunners);
+    Duration claimExpiry =
+        Duration.ofSeconds(provider.limits().maxTimeoutSeconds()).plus(CLAIM_EXPIRY_MARGIN);
+    // Opening an exec blocks until the API server upgrades the connection: not on the pool's
+    // threads.
+    this.warmRunners =
+        new WarmRunners(
+            this.exec,
+            provider.namespace(),
+            language -> PodExecution.runnerCommand(language, limitProcesses, settings.pidsLimit()),
+            dev.sandboxes.operator.backend.ExecutionThreads.engineCalls(),
+            RUNNER_OPENING_WAIT);
+    this.pool =
+        new PodPool(
+            client,
+            provider.namespace(),
+            providerUid,
+            provider.name(),
+            settings.poolSize(),
+            settings.maxPoolSize(),
+            templates,
+            claimExpiry,
+            executor,
+            context.capacityListener(),
+            clock,
+            warmRunners);
   }
 
   @Override
@@ -116,56 +143,95 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     try {
       found = client.resources(RuntimeClass.class).withName(runtimeClass).get();
     } catch (KubernetesClientException e) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE,
           "Reading RuntimeClass " + runtimeClass + " failed: " + e.getMessage());
     }
     if (found == null) {
       // No pod is created without the RuntimeClass: it would run under the node's default runtime.
       pool.allowCreation(false);
-      return ProbeResult.notReady(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND,
-          "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) does not exist; install gVisor and"
+      return ProbeResult.notReady(
+          SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND,
+          "RuntimeClass "
+              + runtimeClass
+              + " (spec.selfManaged.runtimeClassName) does not exist; install gVisor and"
               + " create the RuntimeClass, or name an existing one");
     }
     if (!policy.allowsRuntimeClassHandler(found.getHandler())) {
       // The name alone proves nothing: a RuntimeClass called gvisor may well run plain runc.
       pool.allowCreation(false);
-      return ProbeResult.notReady(SandboxProviderReason.POLICY_VIOLATION,
-          "RuntimeClass " + runtimeClass + " (spec.selfManaged.runtimeClassName) has handler " + found.getHandler()
+      return ProbeResult.notReady(
+          SandboxProviderReason.POLICY_VIOLATION,
+          "RuntimeClass "
+              + runtimeClass
+              + " (spec.selfManaged.runtimeClassName) has handler "
+              + found.getHandler()
               + ", which the operator's isolation policy does not allow (allowed handlers: "
-              + IsolationPolicy.describe(policy.runtimeClassHandlers()) + "); no sandbox pod is created");
+              + IsolationPolicy.describe(policy.runtimeClassHandlers())
+              + "); no sandbox pod is created");
     }
     if (!settings.egressCidrs().isEmpty() && withoutPodNetwork(found)) {
-      // Refused rather than half-kept: the pods would start, and every allowed connection would fail.
+      // Refused rather than half-kept: the pods would start, and every allowed connection would
+      // fail.
       pool.allowCreation(false);
-      return ProbeResult.notReady(SandboxProviderReason.EGRESS_UNSUPPORTED,
-          "spec.selfManaged.egress allows " + String.join(", ", settings.egressCidrs()) + ", but RuntimeClass "
-              + runtimeClass + " gives pods no network (annotation " + ApiConstants.POD_NETWORK_ANNOTATION
+      return ProbeResult.notReady(
+          SandboxProviderReason.EGRESS_UNSUPPORTED,
+          "spec.selfManaged.egress allows "
+              + String.join(", ", settings.egressCidrs())
+              + ", but RuntimeClass "
+              + runtimeClass
+              + " gives pods no network (annotation "
+              + ApiConstants.POD_NETWORK_ANNOTATION
               + ": none), so no allowed address could be reached; use egress policy Deny, or a RuntimeClass whose"
               + " pods have a network; no sandbox pod is created");
     }
     limitProcesses = SandboxProcessLimit.appliesTo(found.getHandler());
     try {
       // The policy exists before the first pod does, so no sandbox ever runs without it.
-      SandboxNetworkPolicy.ensure(client, SandboxNetworkPolicy.build(provider, providerUid, settings));
+      SandboxNetworkPolicy.ensure(
+          client, SandboxNetworkPolicy.build(provider, providerUid, settings));
     } catch (KubernetesClientException e) {
-      return ProbeResult.notReady(SandboxProviderReason.BACKEND_UNREACHABLE,
-          "Creating NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " failed: " + e.getMessage());
+      return ProbeResult.notReady(
+          SandboxProviderReason.BACKEND_UNREACHABLE,
+          "Creating NetworkPolicy "
+              + SandboxNetworkPolicy.name(provider)
+              + " failed: "
+              + e.getMessage());
     }
     pool.allowCreation(true);
     Optional<PodPool.Problem> problem = pool.problem();
     if (problem.isPresent()) {
       return ProbeResult.notReady(problem.get().reason(), problem.get().message());
     }
-    String egress = settings.egressCidrs().isEmpty()
-        ? "no egress"
-        : "egress to " + String.join(", ", settings.egressCidrs()) + " only";
-    String processes = limitProcesses
-        ? "at most " + settings.pidsLimit() + " processes per execution"
-        : "processes limited only by the node's podPidsLimit (handler " + found.getHandler() + ")";
-    return ProbeResult.reachable("RuntimeClass " + runtimeClass + " exists (handler " + found.getHandler()
-        + "); NetworkPolicy " + SandboxNetworkPolicy.name(provider) + " allows no ingress and " + egress + "; "
-        + processes + "; " + provider.runtimes().size() + " runtime(s), pool size " + settings.poolSize()
-        + (settings.maxPoolSize() > settings.poolSize() ? " growing with demand up to " + settings.maxPoolSize() : "") + ".");
+    String egress =
+        settings.egressCidrs().isEmpty()
+            ? "no egress"
+            : "egress to " + String.join(", ", settings.egressCidrs()) + " only";
+    String processes =
+        limitProcesses
+            ? "at most " + settings.pidsLimit() + " processes per execution"
+            : "processes limited only by the node's podPidsLimit (handler "
+                + found.getHandler()
+                + ")";
+    return ProbeResult.reachable(
+        "RuntimeClass "
+            + runtimeClass
+            + " exists (handler "
+            + found.getHandler()
+            + "); NetworkPolicy "
+            + SandboxNetworkPolicy.name(provider)
+            + " allows no ingress and "
+            + egress
+            + "; "
+            + processes
+            + "; "
+            + provider.runtimes().size()
+            + " runtime(s), pool size "
+            + settings.poolSize()
+            + (settings.maxPoolSize() > settings.poolSize()
+                ? " growing with demand up to " + settings.maxPoolSize()
+                : "")
+            + ".");
   }
 
   /** Starts the pool: watches this provider's pods, takes over or removes leftovers, fills up. */
@@ -175,14 +241,19 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
       pool.start();
     } catch (KubernetesClientException e) {
       throw new IllegalStateException(
-          "Watching the sandbox pods in namespace " + provider.namespace() + " failed: " + e.getMessage(), e);
+          "Watching the sandbox pods in namespace "
+              + provider.namespace()
+              + " failed: "
+              + e.getMessage(),
+          e);
     }
   }
 
   /** Whether the RuntimeClass declares that its pods get no network interface but loopback. */
   private static boolean withoutPodNetwork(RuntimeClass runtimeClass) {
     Map<String, String> annotations = runtimeClass.getMetadata().getAnnotations();
-    return annotations != null && "none".equals(annotations.get(ApiConstants.POD_NETWORK_ANNOTATION));
+    return annotations != null
+        && "none".equals(annotations.get(ApiConstants.POD_NETWORK_ANNOTATION));
   }
 
   /**
@@ -193,7 +264,10 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   @Override
   public Optional<StartFailure> startFailure() {
     return pool.problem()
-        .filter(p -> p.reason() == SandboxProviderReason.SANDBOX_START_FAILING || p.reason() == SandboxProviderReason.IMAGE_PULL_FAILED)
+        .filter(
+            p ->
+                p.reason() == SandboxProviderReason.SANDBOX_START_FAILING
+                    || p.reason() == SandboxProviderReason.IMAGE_PULL_FAILED)
         .map(p -> new StartFailure(p.reason(), p.message(), null));
   }
 
@@ -206,30 +280,54 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
   }
 
   @Override
-  public ExecutionOutcome execute(SandboxLease lease, ExecutionRequest request, RunControl control) {
+  public ExecutionOutcome execute(
+      SandboxLease lease, ExecutionRequest request, RunControl control) {
     String pod = lease.sandboxId();
     if (!pool.stillCreatedHere(pod)) {
       // Exec goes by name: a pod deleted since the claim and recreated under the same name by
       // someone else must not receive the code. Not deleted either: it is not ours.
       pool.forget(pod);
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
-          "The sandbox pod " + pod + " was deleted or replaced after it was claimed, before the code was sent;"
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          pod,
+          null,
+          clock.instant(),
+          "The sandbox pod "
+              + pod
+              + " was deleted or replaced after it was claimed, before the code was sent;"
               + " the code did not run");
     }
     if (!pool.claimConfirmed(pod, CLAIM_WRITE_WAIT)) {
       // The claim PUT ran while Started was written; it failed, so the pod may be someone else's
       // (or gone). No code was sent.
       pool.release(pod);
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
-          "The sandbox pod " + pod + " was deleted or changed before its claim was recorded; the code did not run");
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          pod,
+          null,
+          clock.instant(),
+          "The sandbox pod "
+              + pod
+              + " was deleted or changed before its claim was recorded; the code did not run");
     }
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {
-      return new PodExecution(client, exec, provider.namespace(), settings, clock, limitProcesses, sandboxDeathSettleWait)
+      return new PodExecution(
+              client,
+              exec,
+              provider.namespace(),
+              settings,
+              clock,
+              limitProcesses,
+              sandboxDeathSettleWait)
           .run(pod, request, control, pool::delete, warmRunners.take(pod).orElse(null));
     } catch (RuntimeException e) {
-      return ExecutionOutcome.failure(Termination.SANDBOX_FAILED, pod, null, clock.instant(),
+      return ExecutionOutcome.failure(
+          Termination.SANDBOX_FAILED,
+          pod,
+          null,
+          clock.instant(),
           "The sandbox pod " + pod + " failed during the execution: " + PodExecution.describe(e));
     } finally {
       pool.release(pod);

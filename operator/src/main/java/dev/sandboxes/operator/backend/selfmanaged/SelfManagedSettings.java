@@ -16,7 +16,8 @@ import java.util.TreeMap;
  *
  * @param egressCidrs CIDRs sandbox pods may reach; empty means no egress at all
  * @param pidsLimit processes and threads an execution may have at once (see SandboxProcessLimit)
- * @param maxPoolSize most idle and starting pods per runtime when demand is high (at least poolSize)
+ * @param maxPoolSize most idle and starting pods per runtime when demand is high (at least
+ *     poolSize)
  */
 public record SelfManagedSettings(
     String runtimeClassName,
@@ -33,17 +34,24 @@ public record SelfManagedSettings(
   public static final String DEFAULT_RUNTIME_CLASS = "gvisor";
   public static final String DEFAULT_CPU = "1";
   public static final String DEFAULT_MEMORY = "256Mi";
+
   /** Also the size limit of the writable /tmp. */
   public static final String DEFAULT_EPHEMERAL_STORAGE = "64Mi";
-  /** Tasks (processes and threads) per execution: node needs about a dozen, a fork bomb thousands. */
+
+  /**
+   * Tasks (processes and threads) per execution: node needs about a dozen, a fork bomb thousands.
+   */
   public static final int DEFAULT_PIDS_LIMIT = 256;
 
   public static SelfManagedSettings of(SelfManagedSpec spec) {
     SelfManagedSpec s = spec == null ? new SelfManagedSpec() : spec;
-    SandboxResources resources = s.getResources() == null ? new SandboxResources() : s.getResources();
+    SandboxResources resources =
+        s.getResources() == null ? new SandboxResources() : s.getResources();
     EgressSpec egress = s.getEgress();
     List<String> cidrs =
-        egress != null && egress.getPolicy() == EgressPolicy.ALLOW_LIST && egress.getAllowedCidrs() != null
+        egress != null
+                && egress.getPolicy() == EgressPolicy.ALLOW_LIST
+                && egress.getAllowedCidrs() != null
             ? List.copyOf(egress.getAllowedCidrs())
             : List.of();
     return new SelfManagedSettings(
@@ -56,7 +64,8 @@ public record SelfManagedSettings(
         s.getTolerations() == null ? List.of() : List.copyOf(s.getTolerations()),
         cidrs,
         s.getPidsLimit() == null ? DEFAULT_PIDS_LIMIT : s.getPidsLimit(),
-        Math.max(s.getPoolSize() == null ? ProviderSettings.DEFAULT_POOL_SIZE : s.getPoolSize(),
+        Math.max(
+            s.getPoolSize() == null ? ProviderSettings.DEFAULT_POOL_SIZE : s.getPoolSize(),
             s.getMaxPoolSize() == null ? 0 : s.getMaxPoolSize()));
   }
 

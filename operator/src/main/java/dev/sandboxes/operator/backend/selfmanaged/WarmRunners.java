@@ -18,8 +18,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Pre-started runners, one per idle Ready pod: the runner is exec'd as soon as the pod can be
- * claimed, loads its interpreter, forks (Python) and waits on stdin. A claimed pod's execution
- * then takes the runner and writes one envelope line, instead of opening an exec and starting an
+ * claimed, loads its interpreter, forks (Python) and waits on stdin. A claimed pod's execution then
+ * takes the runner and writes one envelope line, instead of opening an exec and starting an
  * interpreter on the hot path. A runner that is gone (its stream ended) is simply not used: the
  * execution opens a fresh exec, which is safe because no byte of an envelope reached the old one.
  */
@@ -27,7 +27,10 @@ final class WarmRunners implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(WarmRunners.class);
 
-  /** A runner waiting for its envelope, with the sinks its output goes to until an execution attaches. */
+  /**
+   * A runner waiting for its envelope, with the sinks its output goes to until an execution
+   * attaches.
+   */
   record Warm(PodExec.Waiting waiting, DeferredSink stdout, DeferredSink stderr) {
     void close() {
       try {
@@ -45,11 +48,12 @@ final class WarmRunners implements AutoCloseable {
   private record Opening(CompletableFuture<Warm> result) {
     /** Closes the runner once it is open, for an owner that will not use it. */
     void abandon() {
-      result.thenAccept(warm -> {
-        if (warm != null) {
-          warm.close();
-        }
-      });
+      result.thenAccept(
+          warm -> {
+            if (warm != null) {
+              warm.close();
+            }
+          });
     }
   }
 
@@ -61,16 +65,22 @@ final class WarmRunners implements AutoCloseable {
   private final Function<Language, List<String>> command;
   private final Executor executor;
   private final Duration openingWait;
+
   /** Per pod: an Opening, a Warm, or RETIRED. Entries leave when the pod is deleted. */
   private final Map<String, Object> byPod = new ConcurrentHashMap<>();
+
   private volatile boolean closed;
 
   /**
-   * @param command the runner's argv per language (with the once-only marker and, under gVisor,
-   *     the process limit)
+   * @param command the runner's argv per language (with the once-only marker and, under gVisor, the
+   *     process limit)
    * @param openingWait how long {@link #take} waits for a runner still being opened
    */
-  WarmRunners(PodExec exec, String namespace, Function<Language, List<String>> command, Executor executor,
+  WarmRunners(
+      PodExec exec,
+      String namespace,
+      Function<Language, List<String>> command,
+      Executor executor,
       Duration openingWait) {
     this.exec = exec;
     this.namespace = namespace;
@@ -79,7 +89,9 @@ final class WarmRunners implements AutoCloseable {
     this.openingWait = openingWait;
   }
 
-  /** Makes sure the pod has a live runner waiting (opened in the background); no-op once retired. */
+  /**
+   * Makes sure the pod has a live runner waiting (opened in the background); no-op once retired.
+   */
   void ensure(String pod, Language language) {
     if (closed) {
       return;
@@ -109,10 +121,20 @@ final class WarmRunners implements AutoCloseable {
     DeferredSink stderr = new DeferredSink();
     Warm warm;
     try {
-      warm = new Warm(exec.open(namespace, pod, SandboxPodTemplate.CONTAINER, command.apply(language), stdout, stderr),
-          stdout, stderr);
+      warm =
+          new Warm(
+              exec.open(
+                  namespace,
+                  pod,
+                  SandboxPodTemplate.CONTAINER,
+                  command.apply(language),
+                  stdout,
+                  stderr),
+              stdout,
+              stderr);
     } catch (RuntimeException e) {
-      LOG.debug("pre-starting the runner in sandbox pod {}/{} failed: {}", namespace, pod, e.toString());
+      LOG.debug(
+          "pre-starting the runner in sandbox pod {}/{} failed: {}", namespace, pod, e.toString());
       byPod.remove(pod, opening);
       opening.result().complete(null);
       return;
@@ -177,7 +199,8 @@ final class WarmRunners implements AutoCloseable {
 
   /** Pods with a runner waiting now. */
   int waiting() {
-    return (int) byPod.values().stream().filter(v -> v instanceof Warm w && w.waiting().alive()).count();
+    return (int)
+        byPod.values().stream().filter(v -> v instanceof Warm w && w.waiting().alive()).count();
   }
 
   @Override

@@ -51,10 +51,21 @@ class AliyunSandboxBackendTest {
 
   static final AgentRunTimings FAST =
       new AgentRunTimings(
-          Duration.ofSeconds(3), 3, Duration.ofMillis(50), Duration.ofSeconds(10), Duration.ofMillis(200),
-          Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofMillis(50), Duration.ofSeconds(2), 300,
-          Duration.ofHours(1), Duration.ofMinutes(10), 64L * 1024 * 1024);
+          Duration.ofSeconds(3),
+          3,
+          Duration.ofMillis(50),
+          Duration.ofSeconds(10),
+          Duration.ofMillis(200),
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(5),
+          Duration.ofMillis(50),
+          Duration.ofSeconds(2),
+          300,
+          Duration.ofHours(1),
+          Duration.ofMinutes(10),
+          64L * 1024 * 1024);
   private static final ObjectMapper JSON = new ObjectMapper();
+
   /**
    * The time limit of runs whose subject is not the limit: AgentRun's longest, because on a machine
    * that other builds keep busy even a trivial Python program can take seconds to start.
@@ -104,7 +115,8 @@ class AliyunSandboxBackendTest {
   @Test
   void anExistingConfiguredTemplateIsFoundNotRecreated() {
     fake.withTemplate("team-interpreter", "READY");
-    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("team-interpreter"));
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("team-interpreter"));
 
     ProbeResult probe = backend.startIfReady(backend.probe());
 
@@ -116,7 +128,8 @@ class AliyunSandboxBackendTest {
   @Test
   void aTemplateStillCreatingKeepsTheProviderNotReadyUntilItIsReady() {
     fake.withTemplate("slow", "CREATING");
-    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("slow"));
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("slow"));
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.PROBING);
@@ -125,37 +138,52 @@ class AliyunSandboxBackendTest {
 
   @Test
   void anUnknownConfiguredTemplateIsTemplateNotFound() {
-    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("no-such-template"));
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("no-such-template"));
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_FOUND);
-    assertThat(probe.message()).contains("no-such-template").contains("does not exist in region cn-hangzhou");
+    assertThat(probe.message())
+        .contains("no-such-template")
+        .contains("does not exist in region cn-hangzhou");
     assertThat(fake.count("CreateTemplate")).isZero();
   }
 
   @Test
   void aWrongSecretIsCredentialsRejectedAndNeverShown() {
     String wrongSecret = "not-the-right-secret-value";
-    AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, wrongSecret));
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> {}, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, wrongSecret));
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
-    assertThat(probe.message()).contains("SignatureDoesNotMatch").contains("request id fake-").contains(ALIYUN_SECRET)
-        .doesNotContain(wrongSecret).doesNotContain(FakeAgentRunServer.ACCESS_KEY_ID);
+    assertThat(probe.message())
+        .contains("SignatureDoesNotMatch")
+        .contains("request id fake-")
+        .contains(ALIYUN_SECRET)
+        .doesNotContain(wrongSecret)
+        .doesNotContain(FakeAgentRunServer.ACCESS_KEY_ID);
     assertThat(fake.signatureRejections()).isPositive();
   }
 
   @Test
   void anUnknownAccessKeyIsCredentialsRejected() {
-    AliyunSandboxBackend backend = backend(FAST, p -> { }, aliyunCredentials("LTAI5tUnknownKey", FakeAgentRunServer.ACCESS_KEY_SECRET));
+    AliyunSandboxBackend backend =
+        backend(
+            FAST,
+            p -> {},
+            aliyunCredentials("LTAI5tUnknownKey", FakeAgentRunServer.ACCESS_KEY_SECRET));
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED);
-    assertThat(probe.message()).contains("InvalidAccessKeyId.NotFound").doesNotContain("LTAI5tUnknownKey");
+    assertThat(probe.message())
+        .contains("InvalidAccessKeyId.NotFound")
+        .doesNotContain("LTAI5tUnknownKey");
   }
 
   @Test
   void anEndpointThatDoesNotAnswerIsBackendUnreachable() {
-    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setControlEndpoint("http://127.0.0.1:1"));
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> p.getSpec().getAliyun().setControlEndpoint("http://127.0.0.1:1"));
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
     assertThat(probe.message()).contains("did not answer");
@@ -170,7 +198,9 @@ class AliyunSandboxBackendTest {
     fake.failNext("ListTemplates", 10, 500, "InternalError", "the service broke");
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.BACKEND_UNREACHABLE);
-    assertThat(probe.message()).contains("HTTP 500 InternalError: the service broke").contains("request id fake-");
+    assertThat(probe.message())
+        .contains("HTTP 500 InternalError: the service broke")
+        .contains("request id fake-");
   }
 
   // ---- executions ----
@@ -178,11 +208,17 @@ class AliyunSandboxBackendTest {
   @Test
   void runsPythonWithArgumentsAsDataAndDeletesTheSandbox() throws Exception {
     AliyunSandboxBackend backend = readyBackend();
-    String code = "def main(name, flag, nothing, nested):\n    print('hi ' + name)\n"
-        + "    return {'flag': flag, 'nothing': nothing, 'nested': nested, 'len': len(name)}\n";
-    String arguments = "{\"name\":\"Wörld ✓ 世界\",\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]}}";
+    String code =
+        "def main(name, flag, nothing, nested):\n    print('hi ' + name)\n"
+            + "    return {'flag': flag, 'nothing': nothing, 'nested': nested, 'len': len(name)}\n";
+    String arguments =
+        "{\"name\":\"Wörld ✓ 世界\",\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]}}";
     List<String> events = new CopyOnWriteArrayList<>();
-    RunControl control = new RunControl(id -> events.add("assigned " + id + " after " + fake.count("CreateSandbox") + " creates"));
+    RunControl control =
+        new RunControl(
+            id ->
+                events.add(
+                    "assigned " + id + " after " + fake.count("CreateSandbox") + " creates"));
 
     ExecutionOutcome outcome = run(backend, Language.PYTHON, code, arguments, UNTIMED, control);
 
@@ -190,17 +226,31 @@ class AliyunSandboxBackendTest {
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().text()).isEqualTo("hi Wörld ✓ 世界\n");
     assertThat(JSON.writeValueAsString(outcome.report().result()))
-        .isEqualTo("{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"len\":10}");
+        .isEqualTo(
+            "{\"flag\":true,\"nothing\":null,\"nested\":{\"a\":[1,2,{\"b\":false}]},\"len\":10}");
     String sandboxId = outcome.sandboxId();
     assertThat(sandboxId).startsWith("sbx-").endsWith(lastUid);
     assertThat(events).containsExactly("assigned " + sandboxId + " after 0 creates");
     assertThat(fake.createdSandboxes()).containsExactly(sandboxId);
     assertThat(fake.deletedSandboxes()).containsExactly(sandboxId);
     // Code and arguments travel in files, never in the command.
-    FakeAgentRunServer.Recorded command = fake.requests().stream().filter(r -> "RunCommand".equals(r.action())).findFirst().orElseThrow();
-    assertThat(command.body()).doesNotContain("print('hi").doesNotContain("flag").doesNotContain("\\u4e16");
-    assertThat(fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).findFirst().orElseThrow().body())
-        .contains("\"sandboxIdleTimeoutSeconds\":300").contains("\"sandboxId\":\"" + sandboxId + "\"");
+    FakeAgentRunServer.Recorded command =
+        fake.requests().stream()
+            .filter(r -> "RunCommand".equals(r.action()))
+            .findFirst()
+            .orElseThrow();
+    assertThat(command.body())
+        .doesNotContain("print('hi")
+        .doesNotContain("flag")
+        .doesNotContain("\\u4e16");
+    assertThat(
+            fake.requests().stream()
+                .filter(r -> "CreateSandbox".equals(r.action()))
+                .findFirst()
+                .orElseThrow()
+                .body())
+        .contains("\"sandboxIdleTimeoutSeconds\":300")
+        .contains("\"sandboxId\":\"" + sandboxId + "\"");
     assertThat(fake.signatureRejections()).isZero();
   }
 
@@ -208,28 +258,50 @@ class AliyunSandboxBackendTest {
   void artifactRecordsSurviveTheCommandApiAndItsKeptTailInBothLanguages() {
     AliyunSandboxBackend backend = readyBackend();
     for (Language language : Language.values()) {
-      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(run(backend, language,
-          dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED, RunControl.detached()));
-      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(run(backend, language,
-          dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED, RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(
+          run(
+              backend,
+              language,
+              dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language),
+              "{}",
+              UNTIMED,
+              RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(
+          run(
+              backend,
+              language,
+              dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language),
+              "{}",
+              UNTIMED,
+              RunControl.detached()));
     }
-    // A large result and 1 MiB of artifacts together: the artifacts never push the result out of the tail.
-    ExecutionOutcome both = run(backend, Language.PYTHON,
-        "import os\ndef main():\n    open(os.environ['SANDBOX_OUTPUT_DIR'] + '/m.bin', 'wb').write(os.urandom(1048576))\n"
-            + "    print('x' * 100000)\n    return 'r' * 200000\n", "{}", UNTIMED, RunControl.detached());
+    // A large result and 1 MiB of artifacts together: the artifacts never push the result out of
+    // the tail.
+    ExecutionOutcome both =
+        run(
+            backend,
+            Language.PYTHON,
+            "import os\ndef main():\n    open(os.environ['SANDBOX_OUTPUT_DIR'] + '/m.bin', 'wb').write(os.urandom(1048576))\n"
+                + "    print('x' * 100000)\n    return 'r' * 200000\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(both.exitCode()).as(both.stderr().text()).isZero();
     assertThat(both.report().against(0).result().asText()).hasSize(200000);
-    assertThat(both.report().against(0).artifacts().files()).singleElement()
+    assertThat(both.report().against(0).artifacts().files())
+        .singleElement()
         .satisfies(file -> assertThat(file.sizeBytes()).isEqualTo(1048576));
   }
 
   @Test
   void runsJavaScriptAndAwaitsAnAsyncMain() {
     AliyunSandboxBackend backend = readyBackend();
-    String code = "async function main(args) { console.log('js', args.n); return { doubled: args.n * 2, ok: true }; }\n"
-        + "module.exports = { main };\n";
+    String code =
+        "async function main(args) { console.log('js', args.n); return { doubled: args.n * 2, ok: true }; }\n"
+            + "module.exports = { main };\n";
 
-    ExecutionOutcome outcome = run(backend, Language.JAVASCRIPT, code, "{\"n\":21}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(backend, Language.JAVASCRIPT, code, "{\"n\":21}", UNTIMED, RunControl.detached());
 
     assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.EXITED);
     assertThat(outcome.exitCode()).isZero();
@@ -240,10 +312,22 @@ class AliyunSandboxBackendTest {
   @Test
   void theExitCodeDecidesNotStderr() {
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome warned = run(backend, Language.PYTHON,
-        "import sys\ndef main():\n    sys.stderr.write('just a warning\\n')\n    return 1\n", "{}", UNTIMED, RunControl.detached());
-    ExecutionOutcome raised = run(backend, Language.PYTHON,
-        "def main():\n    raise ValueError('bad input')\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome warned =
+        run(
+            backend,
+            Language.PYTHON,
+            "import sys\ndef main():\n    sys.stderr.write('just a warning\\n')\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
+    ExecutionOutcome raised =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    raise ValueError('bad input')\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
 
     assertThat(warned.exitCode()).isZero();
     assertThat(warned.stderr().text()).isEqualTo("just a warning\n");
@@ -258,8 +342,14 @@ class AliyunSandboxBackendTest {
     // The runner frames its records in 4 KiB pieces that may split a character; the base64 pipe
     // keeps the bytes intact although the service returns stdout as JSON text.
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON,
-        "def main():\n    return {'text': '汉字✓' * 3000}\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return {'text': '汉字✓' * 3000}\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(outcome.report().resultProblem()).isNull();
     assertThat(outcome.report().result().get("text").asText()).isEqualTo("汉字✓".repeat(3000));
@@ -269,7 +359,14 @@ class AliyunSandboxBackendTest {
   void theUnwrappedCommandAnswerShapeWorksToo() {
     fake.wrapCommandResult(false);
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 7\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 7\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().result().asInt()).isEqualTo(7);
   }
@@ -278,7 +375,14 @@ class AliyunSandboxBackendTest {
   void aSandboxThatStartsSlowlyIsAwaited() {
     fake.sandboxPollsUntilReady(3).healthChecksUntilOk(2);
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(fake.count("GetSandbox")).isGreaterThanOrEqualTo(3);
     assertThat(fake.count("SandboxHealth")).isGreaterThanOrEqualTo(3);
@@ -288,14 +392,22 @@ class AliyunSandboxBackendTest {
   void theTimeLimitKillsTheRunAndDeletesTheSandbox() {
     AliyunSandboxBackend backend = readyBackend();
     long started = System.nanoTime();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON,
-        "import time\ndef main():\n    time.sleep(25)\n", "{}", 2, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "import time\ndef main():\n    time.sleep(25)\n",
+            "{}",
+            2,
+            RunControl.detached());
     long millis = (System.nanoTime() - started) / 1_000_000;
 
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
-    assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis()).isBetween(1900L, 3000L);
+    assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis())
+        .isBetween(1900L, 3000L);
     assertThat(millis).isLessThan(8000);
-    System.out.printf("Aliyun timeout: limit 2000 ms, TimedOut after %d ms of code, execute() returned after %d ms%n",
+    System.out.printf(
+        "Aliyun timeout: limit 2000 ms, TimedOut after %d ms of code, execute() returned after %d ms%n",
         Duration.between(outcome.startTime(), outcome.completionTime()).toMillis(), millis);
     assertThat(fake.deletedSandboxes()).containsExactly(outcome.sandboxId());
   }
@@ -303,9 +415,17 @@ class AliyunSandboxBackendTest {
   @Test
   void cancellingARunDeletesItsSandboxAtOnce() throws Exception {
     AliyunSandboxBackend backend = readyBackend();
-    RunControl control = new RunControl(id -> { });
-    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
-        run(backend, Language.PYTHON, "import time\ndef main():\n    time.sleep(25)\n", "{}", UNTIMED, control));
+    RunControl control = new RunControl(id -> {});
+    CompletableFuture<ExecutionOutcome> outcome =
+        CompletableFuture.supplyAsync(
+            () ->
+                run(
+                    backend,
+                    Language.PYTHON,
+                    "import time\ndef main():\n    time.sleep(25)\n",
+                    "{}",
+                    UNTIMED,
+                    control));
     await().until(() -> fake.count("RunCommand") == 1); // the command is in flight: the fake has it
     long cancelled = System.nanoTime();
     control.cancel();
@@ -320,9 +440,17 @@ class AliyunSandboxBackendTest {
   void cancellingWhileTheSandboxIsCreatedDeletesItToo() throws Exception {
     fake.sandboxPollsUntilReady(1000);
     AliyunSandboxBackend backend = readyBackend();
-    RunControl control = new RunControl(id -> { });
-    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
-        run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, control));
+    RunControl control = new RunControl(id -> {});
+    CompletableFuture<ExecutionOutcome> outcome =
+        CompletableFuture.supplyAsync(
+            () ->
+                run(
+                    backend,
+                    Language.PYTHON,
+                    "def main():\n    return 1\n",
+                    "{}",
+                    UNTIMED,
+                    control));
     await().until(() -> fake.count("GetSandbox") >= 2);
     control.cancel();
     assertThat(outcome.get(10, TimeUnit.SECONDS).termination()).isEqualTo(Termination.CANCELLED);
@@ -337,10 +465,20 @@ class AliyunSandboxBackendTest {
     // seen by a test thread that a loaded machine schedules late.
     fake.throttleNext("CreateSandbox", 2, 1500);
 
-    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
-        run(backend, Language.PYTHON, "def main():\n    return 'made it'\n", "{}", UNTIMED, RunControl.detached()));
+    CompletableFuture<ExecutionOutcome> outcome =
+        CompletableFuture.supplyAsync(
+            () ->
+                run(
+                    backend,
+                    Language.PYTHON,
+                    "def main():\n    return 'made it'\n",
+                    "{}",
+                    UNTIMED,
+                    RunControl.detached()));
     await().until(() -> fake.count("CreateSandbox") >= 1);
-    await().atMost(Duration.ofSeconds(3)).until(() -> backend.tryAcquire(Language.PYTHON).isEmpty());
+    await()
+        .atMost(Duration.ofSeconds(3))
+        .until(() -> backend.tryAcquire(Language.PYTHON).isEmpty());
 
     ExecutionOutcome result = outcome.get(2L * UNTIMED, TimeUnit.SECONDS);
     assertThat(result.exitCode()).as(result.detail()).isZero();
@@ -352,18 +490,40 @@ class AliyunSandboxBackendTest {
 
   @Test
   void aQuotaThatStaysExhaustedFailsTheRunWithTheRequestId() {
-    AgentRunTimings shortQuotaWait = new AgentRunTimings(FAST.callTimeout(), FAST.attempts(), FAST.retryBackoff(),
-        Duration.ofMillis(1500), FAST.firstThrottleBackoff(), FAST.maxThrottleBackoff(), FAST.provisionTimeout(),
-        FAST.pollInterval(), FAST.templateWait(), 300, FAST.maintenanceInterval(), FAST.leftoverAge(), FAST.maxResponseBytes());
+    AgentRunTimings shortQuotaWait =
+        new AgentRunTimings(
+            FAST.callTimeout(),
+            FAST.attempts(),
+            FAST.retryBackoff(),
+            Duration.ofMillis(1500),
+            FAST.firstThrottleBackoff(),
+            FAST.maxThrottleBackoff(),
+            FAST.provisionTimeout(),
+            FAST.pollInterval(),
+            FAST.templateWait(),
+            300,
+            FAST.maintenanceInterval(),
+            FAST.leftoverAge(),
+            FAST.maxResponseBytes());
     AliyunSandboxBackend backend = backend(shortQuotaWait);
     assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     fake.maxSandboxes(0, 400);
 
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("refused to create a sandbox").contains("quota")
-        .contains("HTTP 429 SandboxQuotaExceeded").contains("request id fake-");
+    assertThat(outcome.detail())
+        .contains("refused to create a sandbox")
+        .contains("quota")
+        .contains("HTTP 429 SandboxQuotaExceeded")
+        .contains("request id fake-");
     assertThat(fake.count("CreateSandbox")).isGreaterThanOrEqualTo(3);
     assertThat(fake.count("RunCommand")).isZero();
   }
@@ -373,7 +533,14 @@ class AliyunSandboxBackendTest {
     AliyunSandboxBackend backend = readyBackend();
     fake.failNext("CreateSandbox", 2, 503, "ServiceUnavailable", "busy");
     fake.failNext("WriteFile", 1, 502, "BadGateway", "upstream");
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(fake.count("CreateSandbox")).isEqualTo(3);
   }
@@ -382,9 +549,17 @@ class AliyunSandboxBackendTest {
   void persistentServerErrorsAreSandboxFailedWithTheRequestId() {
     AliyunSandboxBackend backend = readyBackend();
     fake.failNext("CreateSandbox", 100, 500, "InternalError", "the control plane broke");
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("AgentRun CreateSandbox answered HTTP 500 InternalError: the control plane broke")
+    assertThat(outcome.detail())
+        .contains("AgentRun CreateSandbox answered HTTP 500 InternalError: the control plane broke")
         .containsPattern("request id fake-\\d+");
     assertThat(fake.count("CreateSandbox")).isEqualTo(FAST.attempts());
     // The answer is unknown, so the chosen id was looked up once before giving up.
@@ -395,9 +570,18 @@ class AliyunSandboxBackendTest {
   void aFailedCommandIsNeverSentTwice() {
     AliyunSandboxBackend backend = readyBackend();
     fake.failNext("RunCommand", 1, 502, "BadGateway", "lost the sandbox connection");
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("RunCommand answered HTTP 502").contains("request id fake-");
+    assertThat(outcome.detail())
+        .contains("RunCommand answered HTTP 502")
+        .contains("request id fake-");
     assertThat(fake.count("RunCommand")).isEqualTo(1);
   }
 
@@ -405,18 +589,37 @@ class AliyunSandboxBackendTest {
   void aSandboxVanishingMidRunIsSandboxFailed() {
     AliyunSandboxBackend backend = readyBackend();
     fake.vanishDuringNextCommand();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON,
-        "import time\ndef main():\n    time.sleep(5)\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "import time\ndef main():\n    time.sleep(5)\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("vanished during the execution").contains("SandboxNotFound").contains("request id fake-");
+    assertThat(outcome.detail())
+        .contains("vanished during the execution")
+        .contains("SandboxNotFound")
+        .contains("request id fake-");
   }
 
   @Test
   void anUnknownTemplateAtRunTimeIsSandboxFailed() {
-    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("deleted-meanwhile"));
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("deleted-meanwhile"));
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("cannot create a sandbox from template deleted-meanwhile").contains("TemplateNotFound");
+    assertThat(outcome.detail())
+        .contains("cannot create a sandbox from template deleted-meanwhile")
+        .contains("TemplateNotFound");
   }
 
   @Test
@@ -426,7 +629,14 @@ class AliyunSandboxBackendTest {
     // the retries find the id taken, and the lookup by the chosen id finds the execution's own.
     // Far beyond the timeout, so that a timer running late on a loaded machine still fires first.
     fake.delay("CreateSandbox", Duration.ofSeconds(10));
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(fake.count("CreateSandbox")).isEqualTo(FAST.attempts());
     assertThat(fake.createdSandboxes()).containsExactly(outcome.sandboxId());
@@ -435,9 +645,17 @@ class AliyunSandboxBackendTest {
   @Test
   void aDataPlaneThatRejectsTheSignatureIsSandboxFailed() {
     // The control plane ignores the region; the data plane's signature scope includes it.
-    AliyunSandboxBackend backend = backend(FAST, p -> p.getSpec().getAliyun().setRegion("cn-beijing"));
+    AliyunSandboxBackend backend =
+        backend(FAST, p -> p.getSpec().getAliyun().setRegion("cn-beijing"));
     assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
     assertThat(outcome.detail()).contains("HTTP 403 SignatureDoesNotMatch");
   }
@@ -451,8 +669,17 @@ class AliyunSandboxBackendTest {
       long started = System.nanoTime();
       for (int i = 0; i < 20; i++) {
         int n = i;
-        runs.add(CompletableFuture.supplyAsync(() -> run(backend, Language.PYTHON,
-            "import time\ndef main(n):\n    time.sleep(1)\n    return n * n\n", "{\"n\":" + n + "}", UNTIMED, RunControl.detached()), pool));
+        runs.add(
+            CompletableFuture.supplyAsync(
+                () ->
+                    run(
+                        backend,
+                        Language.PYTHON,
+                        "import time\ndef main(n):\n    time.sleep(1)\n    return n * n\n",
+                        "{\"n\":" + n + "}",
+                        UNTIMED,
+                        RunControl.detached()),
+                pool));
       }
       List<String> ids = new ArrayList<>();
       for (int i = 0; i < 20; i++) {
@@ -466,7 +693,8 @@ class AliyunSandboxBackendTest {
       assertThat(fake.createdSandboxes()).containsExactlyInAnyOrderElementsOf(ids);
       assertThat(fake.deletedSandboxes()).containsExactlyInAnyOrderElementsOf(ids);
       assertThat(fake.maxConcurrentCommands()).isGreaterThanOrEqualTo(10);
-      System.out.printf("20 concurrent Aliyun executions (1 s of code each) took %d ms; at most %d commands at once%n",
+      System.out.printf(
+          "20 concurrent Aliyun executions (1 s of code each) took %d ms; at most %d commands at once%n",
           millis, fake.maxConcurrentCommands());
     } finally {
       pool.shutdownNow();
@@ -478,23 +706,43 @@ class AliyunSandboxBackendTest {
   @Test
   void theSandboxLifecycleRunsOnTheDataPlaneAsTheSdkDoesIt() {
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 1\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
-    assertThat(fake.requests()).filteredOn(r -> List.of("CreateSandbox", "GetSandbox", "DeleteSandbox").contains(r.action()))
-        .isNotEmpty().allSatisfy(r -> assertThat(r.plane()).isEqualTo("data"));
-    assertThat(fake.requests()).filteredOn(r -> "CreateSandbox".equals(r.action()))
-        .singleElement().satisfies(r -> assertThat(r.path()).isEqualTo("/sandboxes"));
+    assertThat(fake.requests())
+        .filteredOn(
+            r -> List.of("CreateSandbox", "GetSandbox", "DeleteSandbox").contains(r.action()))
+        .isNotEmpty()
+        .allSatisfy(r -> assertThat(r.plane()).isEqualTo("data"));
+    assertThat(fake.requests())
+        .filteredOn(r -> "CreateSandbox".equals(r.action()))
+        .singleElement()
+        .satisfies(r -> assertThat(r.path()).isEqualTo("/sandboxes"));
   }
 
   @Test
   void theGatewaysTimeoutAt30SecondsIsTimedOutNotSandboxFailed() {
-    fake.gatewayTimeout(Duration.ofMillis(1500)); // the real gateway: 30 s, longer than any allowed timeoutSeconds
+    fake.gatewayTimeout(
+        Duration.ofMillis(1500)); // the real gateway: 30 s, longer than any allowed timeoutSeconds
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON,
-        "import time\ndef main():\n    time.sleep(20)\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "import time\ndef main():\n    time.sleep(20)\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.TIMED_OUT);
     assertThat(outcome.detail()).contains("30-second limit").contains("HTTP 504");
-    assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis()).isBetween(1400L, 5000L);
+    assertThat(Duration.between(outcome.startTime(), outcome.completionTime()).toMillis())
+        .isBetween(1400L, 5000L);
     assertThat(fake.liveSandboxes()).isEmpty();
   }
 
@@ -503,8 +751,16 @@ class AliyunSandboxBackendTest {
     fake.sandboxPollsUntilReady(2);
     AliyunSandboxBackend backend = readyBackend();
     fake.throttleNext("SandboxHealth", 3, 300).throttleNext("GetSandbox", 2, 300);
-    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
-        run(backend, Language.PYTHON, "def main():\n    return 'through'\n", "{}", UNTIMED, RunControl.detached()));
+    CompletableFuture<ExecutionOutcome> outcome =
+        CompletableFuture.supplyAsync(
+            () ->
+                run(
+                    backend,
+                    Language.PYTHON,
+                    "def main():\n    return 'through'\n",
+                    "{}",
+                    UNTIMED,
+                    RunControl.detached()));
     await().until(() -> backend.tryAcquire(Language.PYTHON).isEmpty());
     ExecutionOutcome result = outcome.get(20, TimeUnit.SECONDS);
     assertThat(result.exitCode()).as(result.detail()).isZero();
@@ -519,7 +775,14 @@ class AliyunSandboxBackendTest {
         .failNext("SandboxHealth", 1, 403, "Forbidden", "gateway not ready")
         .failNext("SandboxHealth", 1, 400, "ERR_BAD_REQUEST", "container starting")
         .failNext("SandboxHealth", 1, 200, "FAILED", "health check failed");
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 2\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 2\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(fake.count("SandboxHealth")).isGreaterThanOrEqualTo(6);
   }
@@ -528,24 +791,50 @@ class AliyunSandboxBackendTest {
   void aSandboxThatNeverGetsHealthyFailsAfterTheWaitWithTheLastAnswer() {
     fake.healthChecksUntilOk(1_000_000);
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 2\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 2\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("did not pass its health check within 5s").contains("status starting");
+    assertThat(outcome.detail())
+        .contains("did not pass its health check within 5s")
+        .contains("status starting");
   }
 
   @Test
   void htmlGatewayErrorsAreRetriedOnIdempotentCallsAndNeverOnTheCommand() {
     AliyunSandboxBackend backend = readyBackend();
-    fake.gatewayErrorNext("CreateSandbox", 1, 502).gatewayErrorNext("WriteFile", 1, 503)
+    fake.gatewayErrorNext("CreateSandbox", 1, 502)
+        .gatewayErrorNext("WriteFile", 1, 503)
         .gatewayErrorNext("DeleteSandbox", 1, 502);
-    ExecutionOutcome ok = run(backend, Language.PYTHON, "def main():\n    return 3\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome ok =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 3\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(ok.exitCode()).as(ok.detail()).isZero();
     assertThat(fake.deletedSandboxes()).contains(ok.sandboxId());
 
     fake.gatewayErrorNext("RunCommand", 1, 502);
-    ExecutionOutcome failed = run(backend, Language.PYTHON, "def main():\n    return 3\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome failed =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 3\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     assertThat(failed.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(failed.detail()).contains("RunCommand answered HTTP 502").contains("502 Bad Gateway");
+    assertThat(failed.detail())
+        .contains("RunCommand answered HTTP 502")
+        .contains("502 Bad Gateway");
     assertThat(fake.count("RunCommand")).isEqualTo(2);
   }
 
@@ -554,29 +843,50 @@ class AliyunSandboxBackendTest {
     fake.sandboxIdFormat("[0-9a-f]{20}"); // not the operator's format
     AliyunSandboxBackend backend = readyBackend();
     List<String> assigned = new CopyOnWriteArrayList<>();
-    RunControl control = new RunControl(id -> assigned.add(id + " commands=" + fake.count("RunCommand")));
+    RunControl control =
+        new RunControl(id -> assigned.add(id + " commands=" + fake.count("RunCommand")));
 
-    ExecutionOutcome first = run(backend, Language.PYTHON, "def main():\n    return 4\n", "{}", UNTIMED, control);
-    ExecutionOutcome second = run(backend, Language.PYTHON, "def main():\n    return 5\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome first =
+        run(backend, Language.PYTHON, "def main():\n    return 4\n", "{}", UNTIMED, control);
+    ExecutionOutcome second =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 5\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
 
     assertThat(first.exitCode()).as(first.detail()).isZero();
     assertThat(second.report().result().asInt()).isEqualTo(5);
     assertThat(first.sandboxId()).doesNotStartWith("sbx-");
-    // The chosen id was recorded first (before CreateSandbox), then the service's, before any command.
+    // The chosen id was recorded first (before CreateSandbox), then the service's, before any
+    // command.
     assertThat(assigned).hasSize(2).last().isEqualTo(first.sandboxId() + " commands=0");
-    List<FakeAgentRunServer.Recorded> creates = fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).toList();
+    List<FakeAgentRunServer.Recorded> creates =
+        fake.requests().stream().filter(r -> "CreateSandbox".equals(r.action())).toList();
     assertThat(creates).hasSize(3);
     assertThat(creates.get(0).body()).contains("\"sandboxId\"");
     assertThat(creates.get(2).body()).doesNotContain("\"sandboxId\"");
-    assertThat(fake.createdSandboxes()).containsExactlyInAnyOrder(first.sandboxId(), second.sandboxId());
+    assertThat(fake.createdSandboxes())
+        .containsExactlyInAnyOrder(first.sandboxId(), second.sandboxId());
   }
 
   @Test
   void anUndocumentedAlreadyExistsAnswerIsNotTrustedTheIdIsLookedUp() {
     fake.duplicateIdAnswer(400, "InvalidParameter", "duplicated sandbox id");
     AliyunSandboxBackend backend = readyBackend();
-    fake.delay("CreateSandbox", Duration.ofSeconds(10)); // the answers are lost (far beyond the 3 s timeout)
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 6\n", "{}", UNTIMED, RunControl.detached());
+    fake.delay(
+        "CreateSandbox",
+        Duration.ofSeconds(10)); // the answers are lost (far beyond the 3 s timeout)
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 6\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     fake.delay("CreateSandbox", Duration.ZERO);
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(outcome.sandboxId()).startsWith("sbx-");
@@ -586,11 +896,19 @@ class AliyunSandboxBackendTest {
   @Test
   void deletedSandboxesLingerAsTerminatedAndAreLeftAlone() {
     AliyunSandboxBackend backend = readyBackend();
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, "def main():\n    return 7\n", "{}", UNTIMED, RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            "def main():\n    return 7\n",
+            "{}",
+            UNTIMED,
+            RunControl.detached());
     long deletes = fake.count("DeleteSandbox");
     backend.maintain();
     assertThat(fake.count("DeleteSandbox")).isEqualTo(deletes);
-    // A second delete gets the data plane's "sandbox not found" at HTTP 200: already gone, not a failure.
+    // A second delete gets the data plane's "sandbox not found" at HTTP 200: already gone, not a
+    // failure.
     backend.discard("whatever", outcome.sandboxId());
     await().until(() -> fake.count("DeleteSandbox") == deletes + 1);
     assertThat(backend.pendingDeletes()).isEmpty();
@@ -600,7 +918,8 @@ class AliyunSandboxBackendTest {
   void aThrottledListingSkipsOneSweepRound() {
     AliyunSandboxBackend backend = backend(FAST); // not probed: no background maintenance round
     String old = backend.ids().forExecution(UUID.randomUUID().toString());
-    fake.addLeftover(old, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
+    fake.addLeftover(
+        old, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
     fake.throttleNext("ListSandboxes", 1, 1000);
     backend.maintain();
     assertThat(fake.liveSandboxes()).containsExactly(old);
@@ -611,11 +930,13 @@ class AliyunSandboxBackendTest {
   @Test
   void outputIsCutAndCountedInsideTheSandboxSoTheAnswerStaysSmall() {
     AliyunSandboxBackend backend = readyBackend();
-    String code = "import sys\ndef main():\n"
-        + "    for _ in range(320):\n        sys.stdout.write('o' * 65536)\n"
-        + "    for _ in range(80):\n        sys.stderr.write('e' * 65536)\n"
-        + "    return {'survived': '✓' * 20000}\n";
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, code, "{}", UNTIMED, RunControl.detached());
+    String code =
+        "import sys\ndef main():\n"
+            + "    for _ in range(320):\n        sys.stdout.write('o' * 65536)\n"
+            + "    for _ in range(80):\n        sys.stderr.write('e' * 65536)\n"
+            + "    return {'survived': '✓' * 20000}\n";
+    ExecutionOutcome outcome =
+        run(backend, Language.PYTHON, code, "{}", UNTIMED, RunControl.detached());
 
     assertThat(outcome.exitCode()).as(outcome.detail()).isZero();
     assertThat(outcome.report().result().get("survived").asText()).isEqualTo("✓".repeat(20000));
@@ -625,10 +946,13 @@ class AliyunSandboxBackendTest {
     assertThat(outcome.stderr().totalBytes()).isEqualTo(80L * 65536);
     assertThat(outcome.stderr().text()).hasSize(65536);
     long answer = fake.largestAnswerBytes("RunCommand");
-    System.out.printf("Aliyun: 20 MiB of stdout and 5 MiB of stderr came back as a %d-byte answer%n", answer);
+    System.out.printf(
+        "Aliyun: 20 MiB of stdout and 5 MiB of stderr came back as a %d-byte answer%n", answer);
     // The kept tail has room for the runner's records, artifacts up to the provider's limits (1 MiB
     // by default) included, so a run that prints this much answers with that much of its output.
-    assertThat(answer).isLessThan(AgentRunCommand.maxAnswerBytes(65536, ArtifactLimits.DEFAULT)).isLessThan(3L * 1024 * 1024);
+    assertThat(answer)
+        .isLessThan(AgentRunCommand.maxAnswerBytes(65536, ArtifactLimits.DEFAULT))
+        .isLessThan(3L * 1024 * 1024);
   }
 
   @Test
@@ -636,7 +960,8 @@ class AliyunSandboxBackendTest {
     AliyunSandboxBackend backend = readyBackend();
     // The code looks for the envelope in its directory and in every descriptor of its ancestors,
     // and starts a detached process that keeps writing 0 into an exit-code file; then it fails.
-    String code = """
+    String code =
+        """
         import os, stat, subprocess, sys
         NEEDLE = None
         def holds_nonce(path):
@@ -665,8 +990,14 @@ class AliyunSandboxBackendTest {
             print('found', found)
             raise SystemExit(3)
         """;
-    ExecutionOutcome outcome = run(backend, Language.PYTHON, code, "{\"marker\":\"envelope-marker-" + UUID.randomUUID() + "\"}", 10,
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        run(
+            backend,
+            Language.PYTHON,
+            code,
+            "{\"marker\":\"envelope-marker-" + UUID.randomUUID() + "\"}",
+            10,
+            RunControl.detached());
     assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.EXITED);
     assertThat(outcome.stdout().text()).as(outcome.stderr().text()).isEqualTo("found []\n");
     assertThat(outcome.exitCode()).isEqualTo(3);
@@ -676,26 +1007,40 @@ class AliyunSandboxBackendTest {
 
   @Test
   void egressDenyRefusesANamedTemplateThatIsNotPrivate() {
-    fake.withTemplate("public-one", "READY", "PUBLIC").withTemplate("both", "READY", "PUBLIC_AND_PRIVATE");
-    ProbeResult publicOne = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("public-one")).probe();
+    fake.withTemplate("public-one", "READY", "PUBLIC")
+        .withTemplate("both", "READY", "PUBLIC_AND_PRIVATE");
+    ProbeResult publicOne =
+        backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("public-one")).probe();
     ProbeResult both = backend(FAST, p -> p.getSpec().getAliyun().setTemplateName("both")).probe();
     assertThat(publicOne.ready()).isFalse();
     assertThat(publicOne.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_PRIVATE);
-    assertThat(publicOne.message()).contains("public-one has networkMode PUBLIC").contains("spec.aliyun.egress");
+    assertThat(publicOne.message())
+        .contains("public-one has networkMode PUBLIC")
+        .contains("spec.aliyun.egress");
     assertThat(both.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_PRIVATE);
   }
 
   @Test
   void egressInternetIsAnExplicitOptInToAPublicTemplate() {
     fake.withTemplate("public-one", "READY", "PUBLIC");
-    AliyunSandboxBackend named = backend(FAST, p -> {
-      p.getSpec().getAliyun().setTemplateName("public-one");
-      p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET);
-    });
-    AliyunSandboxBackend byDefault = backend(FAST, p -> p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET));
+    AliyunSandboxBackend named =
+        backend(
+            FAST,
+            p -> {
+              p.getSpec().getAliyun().setTemplateName("public-one");
+              p.getSpec().getAliyun().setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET);
+            });
+    AliyunSandboxBackend byDefault =
+        backend(
+            FAST,
+            p ->
+                p.getSpec()
+                    .getAliyun()
+                    .setEgress(dev.sandboxes.api.v1alpha1.AliyunEgress.INTERNET));
     assertThat(named.startIfReady(named.probe()).ready()).isTrue();
     assertThat(byDefault.startIfReady(byDefault.probe()).ready()).isTrue();
-    assertThat(fake.templateNetworkMode(AliyunSettings.DEFAULT_INTERNET_TEMPLATE)).isEqualTo("PUBLIC");
+    assertThat(fake.templateNetworkMode(AliyunSettings.DEFAULT_INTERNET_TEMPLATE))
+        .isEqualTo("PUBLIC");
     assertThat(fake.templateExists(AliyunSettings.DEFAULT_TEMPLATE)).isFalse();
   }
 
@@ -705,7 +1050,9 @@ class AliyunSandboxBackendTest {
     ProbeResult probe = backend(FAST).probe();
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.TEMPLATE_NOT_FOUND);
-    assertThat(probe.message()).contains("vpcId is required").contains("spec.aliyun.templateName")
+    assertThat(probe.message())
+        .contains("vpcId is required")
+        .contains("spec.aliyun.templateName")
         .contains("spec.aliyun.egress: Internet");
   }
 
@@ -732,9 +1079,11 @@ class AliyunSandboxBackendTest {
     String old = backend.ids().forExecution(UUID.randomUUID().toString());
     String young = backend.ids().forExecution(UUID.randomUUID().toString());
     String foreign = "sbx-0123456789-" + UUID.randomUUID();
-    fake.addLeftover(old, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
+    fake.addLeftover(
+        old, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
     fake.addLeftover(young, AliyunSettings.DEFAULT_TEMPLATE, Instant.now());
-    fake.addLeftover(foreign, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
+    fake.addLeftover(
+        foreign, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofHours(1)));
 
     backend.maintain();
 
@@ -746,12 +1095,25 @@ class AliyunSandboxBackendTest {
 
   @Test
   void theProbeStartsMaintenanceThatRemovesLeftoversAtBackendStart() {
-    AgentRunTimings fastMaintenance = new AgentRunTimings(FAST.callTimeout(), FAST.attempts(), FAST.retryBackoff(),
-        FAST.quotaWait(), FAST.firstThrottleBackoff(), FAST.maxThrottleBackoff(), FAST.provisionTimeout(), FAST.pollInterval(),
-        FAST.templateWait(), 300, Duration.ofMillis(200), Duration.ofSeconds(1), FAST.maxResponseBytes());
+    AgentRunTimings fastMaintenance =
+        new AgentRunTimings(
+            FAST.callTimeout(),
+            FAST.attempts(),
+            FAST.retryBackoff(),
+            FAST.quotaWait(),
+            FAST.firstThrottleBackoff(),
+            FAST.maxThrottleBackoff(),
+            FAST.provisionTimeout(),
+            FAST.pollInterval(),
+            FAST.templateWait(),
+            300,
+            Duration.ofMillis(200),
+            Duration.ofSeconds(1),
+            FAST.maxResponseBytes());
     AliyunSandboxBackend backend = backend(fastMaintenance);
     String leftover = backend.ids().forExecution(UUID.randomUUID().toString());
-    fake.addLeftover(leftover, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofMinutes(30)));
+    fake.addLeftover(
+        leftover, AliyunSettings.DEFAULT_TEMPLATE, Instant.now().minus(Duration.ofMinutes(30)));
     assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     await().until(() -> fake.liveSandboxes().isEmpty());
   }
@@ -759,6 +1121,7 @@ class AliyunSandboxBackendTest {
   // ---- helpers ----
 
   private volatile String lastUid;
+
   /** How often the backends built here called their capacity listener. */
   private final AtomicInteger wakeUps = new AtomicInteger();
 
@@ -770,40 +1133,71 @@ class AliyunSandboxBackendTest {
   }
 
   private AliyunSandboxBackend backend(AgentRunTimings timings) {
-    return backend(timings, p -> { });
+    return backend(timings, p -> {});
   }
 
-  private AliyunSandboxBackend backend(AgentRunTimings timings, Consumer<SandboxProvider> customize) {
-    return backend(timings, customize, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET));
+  private AliyunSandboxBackend backend(
+      AgentRunTimings timings, Consumer<SandboxProvider> customize) {
+    return backend(
+        timings,
+        customize,
+        aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET));
   }
 
-  private AliyunSandboxBackend backend(AgentRunTimings timings, Consumer<SandboxProvider> customize, Map<String, String> credentials) {
+  private AliyunSandboxBackend backend(
+      AgentRunTimings timings,
+      Consumer<SandboxProvider> customize,
+      Map<String, String> credentials) {
     SandboxProvider provider = anAliyunProvider("team-a", "aliyun", fake);
     customize.accept(provider);
     ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
-    BackendContext context = new BackendContext("uid-" + UUID.randomUUID(), settings, provider.getSpec(),
-        Map.of(ALIYUN_SECRET, credentials), OperatorConfig.defaults(), null)
-        .withListeners(wakeUps::incrementAndGet, ServiceCallListener.NONE);
+    BackendContext context =
+        new BackendContext(
+                "uid-" + UUID.randomUUID(),
+                settings,
+                provider.getSpec(),
+                Map.of(ALIYUN_SECRET, credentials),
+                OperatorConfig.defaults(),
+                null)
+            .withListeners(wakeUps::incrementAndGet, ServiceCallListener.NONE);
     AliyunSandboxBackend backend = new AliyunSandboxBackend(context, timings, Clock.systemUTC());
     backends.add(backend);
     return backend;
   }
 
   private ExecutionOutcome run(
-      AliyunSandboxBackend backend, Language language, String code, String arguments, int timeoutSeconds, RunControl control) {
+      AliyunSandboxBackend backend,
+      Language language,
+      String code,
+      String arguments,
+      int timeoutSeconds,
+      RunControl control) {
     try {
       String uid = UUID.randomUUID().toString();
       lastUid = uid;
-      ExecutionRequest request = new ExecutionRequest("team-a", "cx-" + uid.substring(0, 8), uid, language, ExecutionMode.FUNCTION,
-          "main", code, JSON.readTree(arguments), Duration.ofSeconds(timeoutSeconds), 65536);
-      SandboxLease lease = backend.tryAcquire(language).orElseGet(() -> {
-        await().until(() -> backend.tryAcquire(language).isPresent());
-        return backend.tryAcquire(language).orElseThrow();
-      });
+      ExecutionRequest request =
+          new ExecutionRequest(
+              "team-a",
+              "cx-" + uid.substring(0, 8),
+              uid,
+              language,
+              ExecutionMode.FUNCTION,
+              "main",
+              code,
+              JSON.readTree(arguments),
+              Duration.ofSeconds(timeoutSeconds),
+              65536);
+      SandboxLease lease =
+          backend
+              .tryAcquire(language)
+              .orElseGet(
+                  () -> {
+                    await().until(() -> backend.tryAcquire(language).isPresent());
+                    return backend.tryAcquire(language).orElseThrow();
+                  });
       return backend.execute(lease, request, control);
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
     }
   }
-
 }

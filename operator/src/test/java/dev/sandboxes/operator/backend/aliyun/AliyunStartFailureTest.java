@@ -32,20 +32,33 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * Issue 19 on the Aliyun backend, against {@link FakeAgentRunServer}: a template stuck in
- * CREATING, and sandboxes that never pass their health check. Either way the provider says why
+ * Issue 19 on the Aliyun backend, against {@link FakeAgentRunServer}: a template stuck in CREATING,
+ * and sandboxes that never pass their health check. Either way the provider says why
  * (SandboxStartFailing, AgentRun's own words) and no execution is sent to a sandbox that cannot
  * start; a trial start in the probe makes it Ready again once AgentRun recovers.
  */
 @Tag("unit")
 class AliyunStartFailureTest {
 
-  /** AliyunSandboxBackendTest's short waits; templateWait 100 ms, so a template is "stuck" after 3 s. */
+  /**
+   * AliyunSandboxBackendTest's short waits; templateWait 100 ms, so a template is "stuck" after 3
+   * s.
+   */
   private static final AgentRunTimings FAST =
       new AgentRunTimings(
-          Duration.ofSeconds(3), 3, Duration.ofMillis(50), Duration.ofSeconds(10), Duration.ofMillis(200),
-          Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofMillis(50), Duration.ofMillis(100), 300,
-          Duration.ofHours(1), Duration.ofMinutes(10), 64L * 1024 * 1024);
+          Duration.ofSeconds(3),
+          3,
+          Duration.ofMillis(50),
+          Duration.ofSeconds(10),
+          Duration.ofMillis(200),
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(3),
+          Duration.ofMillis(50),
+          Duration.ofMillis(100),
+          300,
+          Duration.ofHours(1),
+          Duration.ofMinutes(10),
+          64L * 1024 * 1024);
 
   private FakeAgentRunServer fake;
   private AliyunSandboxBackend backend;
@@ -58,7 +71,9 @@ class AliyunStartFailureTest {
   @AfterEach
   void noSandboxLeftBehind() {
     try {
-      await().untilAsserted(() -> assertThat(fake.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty());
+      await()
+          .untilAsserted(
+              () -> assertThat(fake.liveSandboxes()).as("sandboxes left in AgentRun").isEmpty());
     } finally {
       if (backend != null) {
         backend.close();
@@ -78,19 +93,25 @@ class AliyunStartFailureTest {
     assertThat(first.message()).contains("stuck is CREATING since");
 
     // 30 probe waits of 100 ms: from then on it is stuck, with the same "since" as before.
-    Thread.sleep(FAST.templateWait().multipliedBy(AliyunSandboxBackend.TEMPLATE_STUCK_AFTER_WAITS).toMillis());
+    Thread.sleep(
+        FAST.templateWait()
+            .multipliedBy(AliyunSandboxBackend.TEMPLATE_STUCK_AFTER_WAITS)
+            .toMillis());
     ProbeResult stuck = backend.startIfReady(backend.probe());
     assertThat(stuck.ready()).isFalse();
     assertThat(stuck.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
-    String since = first.message().substring(first.message().indexOf("since "), first.message().indexOf(';'));
-    assertThat(stuck.message()).contains("stuck is CREATING " + since).contains("no sandbox can start from it")
+    String since =
+        first.message().substring(first.message().indexOf("since "), first.message().indexOf(';'));
+    assertThat(stuck.message())
+        .contains("stuck is CREATING " + since)
+        .contains("no sandbox can start from it")
         .contains("AgentRun console");
     assertThat(fake.count("CreateSandbox")).isZero();
   }
 
   @Test
   void sandboxesThatNeverBecomeHealthyMakeTheProviderNotReadyUntilATrialStartWorks() {
-    backend = backend(p -> { });
+    backend = backend(p -> {});
     assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     fake.healthChecksUntilOk(1_000_000);
 
@@ -100,18 +121,26 @@ class AliyunStartFailureTest {
       assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
       assertThat(outcome.detail()).contains("did not pass its health check");
     }
-    assertThat(backend.startFailure()).hasValueSatisfying(f -> {
-      assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
-      assertThat(f.error()).contains("did not pass its health check").doesNotContain(FakeAgentRunServer.ACCESS_KEY_SECRET);
-    });
+    assertThat(backend.startFailure())
+        .hasValueSatisfying(
+            f -> {
+              assertThat(f.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
+              assertThat(f.error())
+                  .contains("did not pass its health check")
+                  .doesNotContain(FakeAgentRunServer.ACCESS_KEY_SECRET);
+            });
     ProbeResult failing = backend.startIfReady(backend.probe());
     assertThat(failing.ready()).isFalse();
     assertThat(failing.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
-    assertThat(failing.message()).contains("did not pass its health check").contains("AgentRun console");
+    assertThat(failing.message())
+        .contains("did not pass its health check")
+        .contains("AgentRun console");
 
     fake.healthChecksUntilOk(0);
-    await("a trial start in the probe makes the provider Ready").atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofSeconds(1)).until(() -> backend.startIfReady(backend.probe()).ready());
+    await("a trial start in the probe makes the provider Ready")
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> backend.startIfReady(backend.probe()).ready());
     assertThat(backend.startFailure()).isEmpty();
   }
 
@@ -119,19 +148,37 @@ class AliyunStartFailureTest {
     SandboxProvider provider = anAliyunProvider("team-a", "aliyun", fake);
     customize.accept(provider);
     ProviderSettings settings = ProviderSettings.of(provider, OperatorConfig.defaults());
-    BackendContext context = new BackendContext("uid-" + UUID.randomUUID(), settings, provider.getSpec(),
-        Map.of(ALIYUN_SECRET, aliyunCredentials(FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET)),
-        OperatorConfig.defaults(), null);
+    BackendContext context =
+        new BackendContext(
+            "uid-" + UUID.randomUUID(),
+            settings,
+            provider.getSpec(),
+            Map.of(
+                ALIYUN_SECRET,
+                aliyunCredentials(
+                    FakeAgentRunServer.ACCESS_KEY_ID, FakeAgentRunServer.ACCESS_KEY_SECRET)),
+            OperatorConfig.defaults(),
+            null);
     return new AliyunSandboxBackend(context, FAST, Clock.systemUTC());
   }
 
   private ExecutionOutcome run() {
     try {
       String uid = UUID.randomUUID().toString();
-      ExecutionRequest request = new ExecutionRequest("team-a", "cx-" + uid.substring(0, 8), uid, Language.PYTHON,
-          ExecutionMode.FUNCTION, "main", "def main():\n    return 1\n", new ObjectMapper().readTree("{}"),
-          Duration.ofSeconds(20), 65536);
-      return backend.execute(backend.tryAcquire(Language.PYTHON).orElseThrow(), request, RunControl.detached());
+      ExecutionRequest request =
+          new ExecutionRequest(
+              "team-a",
+              "cx-" + uid.substring(0, 8),
+              uid,
+              Language.PYTHON,
+              ExecutionMode.FUNCTION,
+              "main",
+              "def main():\n    return 1\n",
+              new ObjectMapper().readTree("{}"),
+              Duration.ofSeconds(20),
+              65536);
+      return backend.execute(
+          backend.tryAcquire(Language.PYTHON).orElseThrow(), request, RunControl.detached());
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
     }

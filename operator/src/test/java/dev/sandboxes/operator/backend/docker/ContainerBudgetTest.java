@@ -79,7 +79,9 @@ class ContainerBudgetTest {
     WarmPool<String> owner = done.startsWith("python") ? python : javascript;
     int signals = capacitySignals.get();
     owner.finished(done);
-    await().until(() -> !live.contains(done) && budget.inUse() == 2 && capacitySignals.get() > signals);
+    await()
+        .until(
+            () -> !live.contains(done) && budget.inUse() == 2 && capacitySignals.get() > signals);
     Optional<String> next = await().until(owner::take, Optional::isPresent);
     assertThat(next).isPresent();
     assertThat(budget.inUse()).isEqualTo(3);
@@ -98,8 +100,15 @@ class ContainerBudgetTest {
   }
 
   private WarmPool<String> pool(Language language, ContainerBudget budget) {
-    return new WarmPool<>(language, 1, containers(language), WarmPool.Threads.of(maintenance),
-        capacitySignals::incrementAndGet, budget, new StartFailures(text -> text), new StartBackoff());
+    return new WarmPool<>(
+        language,
+        1,
+        containers(language),
+        WarmPool.Threads.of(maintenance),
+        capacitySignals::incrementAndGet,
+        budget,
+        new StartFailures(text -> text),
+        new StartBackoff());
   }
 
   private static void sleep(long millis) {

@@ -12,15 +12,19 @@ import org.junit.jupiter.api.Test;
 @Tag("unit")
 class MemoryCgroupTest {
 
-  private static final ObjectMapper JSON = new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
   private static final long MIB = 1024 * 1024;
 
   /** The shape podman 4.3 answers to GET /containers/{id}/stats?stream=false, trimmed. */
   private static Statistics podmanStats(long pids, long usage, long limit) throws Exception {
-    return JSON.readValue("""
+    return JSON.readValue(
+        """
         {"read":"2026-12-06T21:04:08.113237168Z","pids_stats":{"current":%d},
          "memory_stats":{"usage":%d,"limit":%d},"name":"sbx","Id":"08ad6a2473f5"}
-        """.formatted(pids, usage, limit), Statistics.class);
+        """
+            .formatted(pids, usage, limit),
+        Statistics.class);
   }
 
   @Test
@@ -38,7 +42,8 @@ class MemoryCgroupTest {
   @Test
   void processesThatFillTheMemoryLeaveNoRoom() throws Exception {
     assertThat(MemoryCgroup.noRoomToProbe(podmanStats(40, 250 * MIB, 256 * MIB), 256))
-        .isEqualTo("the code's processes use 250 of the 256 MiB memory limit, leaving no room for a probe");
+        .isEqualTo(
+            "the code's processes use 250 of the 256 MiB memory limit, leaving no room for a probe");
     assertThat(MemoryCgroup.noRoomToProbe(podmanStats(40, 240 * MIB, 256 * MIB), 256)).isNull();
   }
 

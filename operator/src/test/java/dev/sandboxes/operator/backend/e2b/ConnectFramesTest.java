@@ -27,7 +27,8 @@ class ConnectFramesTest {
     ConnectFrames.Frame last = ConnectFrames.read(in);
 
     assertThat(first.endOfStream()).isFalse();
-    assertThat(new String(first.message(), StandardCharsets.UTF_8)).isEqualTo("{\"event\":{\"start\":{\"pid\":7}}}");
+    assertThat(new String(first.message(), StandardCharsets.UTF_8))
+        .isEqualTo("{\"event\":{\"start\":{\"pid\":7}}}");
     assertThat(last.endOfStream()).isTrue();
     assertThat(new String(last.message(), StandardCharsets.UTF_8)).contains("deadline_exceeded");
     assertThat(ConnectFrames.read(in)).isNull();
@@ -43,18 +44,26 @@ class ConnectFramesTest {
   void aStreamCutInsideAnEnvelopeIsAnError() {
     byte[] whole = ConnectFrames.encode(bytes("{\"event\":{\"keepalive\":{}}}"));
     assertThatThrownBy(() -> ConnectFrames.read(new ByteArrayInputStream(Arrays.copyOf(whole, 3))))
-        .isInstanceOf(EOFException.class).hasMessageContaining("header");
-    assertThatThrownBy(() -> ConnectFrames.read(new ByteArrayInputStream(Arrays.copyOf(whole, whole.length - 1))))
-        .isInstanceOf(EOFException.class).hasMessageContaining("inside an envelope");
+        .isInstanceOf(EOFException.class)
+        .hasMessageContaining("header");
+    assertThatThrownBy(
+            () ->
+                ConnectFrames.read(
+                    new ByteArrayInputStream(Arrays.copyOf(whole, whole.length - 1))))
+        .isInstanceOf(EOFException.class)
+        .hasMessageContaining("inside an envelope");
   }
 
   @Test
   void oversizedAndCompressedEnvelopesAreRefusedBeforeTheyAreRead() {
-    byte[] huge = ByteBuffer.allocate(5).put((byte) 0).putInt(ConnectFrames.MAX_MESSAGE_BYTES + 1).array();
+    byte[] huge =
+        ByteBuffer.allocate(5).put((byte) 0).putInt(ConnectFrames.MAX_MESSAGE_BYTES + 1).array();
     assertThatThrownBy(() -> ConnectFrames.read(new ByteArrayInputStream(huge)))
-        .isInstanceOf(ConnectFrames.ProtocolException.class).hasMessageContaining("at most");
+        .isInstanceOf(ConnectFrames.ProtocolException.class)
+        .hasMessageContaining("at most");
     assertThatThrownBy(() -> ConnectFrames.read(new ByteArrayInputStream(envelope(0x01, "x"))))
-        .isInstanceOf(ConnectFrames.ProtocolException.class).hasMessageContaining("compressed");
+        .isInstanceOf(ConnectFrames.ProtocolException.class)
+        .hasMessageContaining("compressed");
   }
 
   @Test
@@ -68,7 +77,11 @@ class ConnectFramesTest {
 
   private static byte[] envelope(int flags, String json) {
     byte[] message = bytes(json);
-    return ByteBuffer.allocate(5 + message.length).put((byte) flags).putInt(message.length).put(message).array();
+    return ByteBuffer.allocate(5 + message.length)
+        .put((byte) flags)
+        .putInt(message.length)
+        .put(message)
+        .array();
   }
 
   private static byte[] bytes(String text) {

@@ -14,7 +14,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The creation gate: backoff after quota refusals, one probe at a time, and the rejected-key stop. */
+/**
+ * The creation gate: backoff after quota refusals, one probe at a time, and the rejected-key stop.
+ */
 @Tag("unit")
 class CreationGateTest {
 
@@ -24,7 +26,12 @@ class CreationGateTest {
   // late does not see them expire; the wake-up timers run in real time.
   private final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
   private final CreationGate gate =
-      new CreationGate(clock, scheduler, Duration.ofMillis(300), Duration.ofMillis(1200), "test/e2b",
+      new CreationGate(
+          clock,
+          scheduler,
+          Duration.ofMillis(300),
+          Duration.ofMillis(1200),
+          "test/e2b",
           wakeUps::incrementAndGet);
 
   @AfterEach
@@ -65,7 +72,9 @@ class CreationGateTest {
     gate.refused(new Object(), null);
     assertThat(gate.remainingBackoff()).isEqualTo(Duration.ofMillis(600));
     gate.refused(new Object(), Duration.ofSeconds(30));
-    assertThat(gate.remainingBackoff()).as("Retry-After, capped at the maximum").isEqualTo(Duration.ofMillis(1200));
+    assertThat(gate.remainingBackoff())
+        .as("Retry-After, capped at the maximum")
+        .isEqualTo(Duration.ofMillis(1200));
   }
 
   @Test

@@ -17,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,8 +35,7 @@ class E2bExamplesRunTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private final String apiKey = FakeE2bServer.newApiKey();
   private FakeE2bServer fake;
@@ -55,17 +53,21 @@ class E2bExamplesRunTest {
   /** A copy of an example with a 120 s time limit instead of its 10 s (see the provider above). */
   private Path untimed(Path example) throws java.io.IOException {
     Path copy = dir.resolve(example.getFileName());
-    Files.writeString(copy, Files.readString(example).replace("timeoutSeconds: 10", "timeoutSeconds: 120"));
+    Files.writeString(
+        copy, Files.readString(example).replace("timeoutSeconds: 10", "timeoutSeconds: 120"));
     return copy;
   }
 
   @Test
   void theExampleProviderRunsTheExamples() throws Exception {
     Path examples = ProjectPaths.root().resolve("examples");
-    ObjectNode provider = (ObjectNode) new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-        .readTree(examples.resolve("providers/e2b.yaml").toFile());
+    ObjectNode provider =
+        (ObjectNode)
+            new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(examples.resolve("providers/e2b.yaml").toFile());
     ((ObjectNode) provider.path("spec").path("e2b")).put("apiUrl", fake.apiUrl());
-    // The limits are not what this test checks, and a loaded machine can take seconds to start Python.
+    // The limits are not what this test checks, and a loaded machine can take seconds to start
+    // Python.
     ((ObjectNode) provider.path("spec").path("limits")).put("defaultTimeoutSeconds", 120);
     Path providerFile = dir.resolve("provider.json");
     Files.writeString(providerFile, provider.toString());
@@ -76,30 +78,55 @@ class E2bExamplesRunTest {
 
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    SandboxBackendFactory factory = new SandboxBackendFactory().register(ProviderType.E2B,
-        context -> new E2bSandboxBackend(context, fake.sandboxUrl(), E2bTimings.defaults()));
-    RunCommand command = new RunCommand(factory, OperatorConfig.defaults(), Map.of(),
-        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-        Clock.systemUTC());
-    int exit = new CommandLine(command).execute(
-        "--provider", providerFile.toString(), "--secret", "e2b-api-key=" + secretFile, "-o", "json",
-        "-f", untimed(examples.resolve("hello-python.yaml")).toString(),
-        "-f", untimed(examples.resolve("hello-javascript.yaml")).toString(),
-        "-f", untimed(examples.resolve("user-error.yaml")).toString());
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory()
+            .register(
+                ProviderType.E2B,
+                context ->
+                    new E2bSandboxBackend(context, fake.sandboxUrl(), E2bTimings.defaults()));
+    RunCommand command =
+        new RunCommand(
+            factory,
+            OperatorConfig.defaults(),
+            Map.of(),
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            Clock.systemUTC());
+    int exit =
+        new CommandLine(command)
+            .execute(
+                "--provider",
+                providerFile.toString(),
+                "--secret",
+                "e2b-api-key=" + secretFile,
+                "-o",
+                "json",
+                "-f",
+                untimed(examples.resolve("hello-python.yaml")).toString(),
+                "-f",
+                untimed(examples.resolve("hello-javascript.yaml")).toString(),
+                "-f",
+                untimed(examples.resolve("user-error.yaml")).toString());
 
-    assertThat(exit).as(err.toString(StandardCharsets.UTF_8)).isEqualTo(1); // user-error fails in user code
+    assertThat(exit)
+        .as(err.toString(StandardCharsets.UTF_8))
+        .isEqualTo(1); // user-error fails in user code
     JsonNode items = JSON.readTree(out.toString(StandardCharsets.UTF_8)).path("items");
     assertThat(items).hasSize(3);
     assertThat(items.get(0).path("status").path("phase").asText()).isEqualTo("Succeeded");
-    assertThat(items.get(0).path("status").path("result").path("greeting").asText()).isEqualTo("Hello, Wörld!");
+    assertThat(items.get(0).path("status").path("result").path("greeting").asText())
+        .isEqualTo("Hello, Wörld!");
     assertThat(items.get(0).path("status").path("sandbox").path("type").asText()).isEqualTo("E2B");
     assertThat(items.get(1).path("status").path("phase").asText()).isEqualTo("Succeeded");
     assertThat(items.get(1).path("status").path("result").path("doubled").asInt()).isEqualTo(42);
     assertThat(items.get(2).path("status").path("phase").asText()).isEqualTo("Failed");
     assertThat(items.get(2).path("status").path("stderr").asText()).contains("ZeroDivisionError");
-    assertThat(out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8)).doesNotContain(apiKey);
-    assertThat(fake.createRequests()).allSatisfy(create ->
-        assertThat(create.path("templateID").asText()).isEqualTo("code-interpreter-v1"));
+    assertThat(out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8))
+        .doesNotContain(apiKey);
+    assertThat(fake.createRequests())
+        .allSatisfy(
+            create ->
+                assertThat(create.path("templateID").asText()).isEqualTo("code-interpreter-v1"));
     org.awaitility.Awaitility.await()
         .untilAsserted(() -> assertThat(fake.liveSandboxes()).isEmpty());
     assertThat(fake.killedSandboxes()).hasSize(3);

@@ -37,14 +37,21 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
   private final String apiKey = FakeE2bServer.newApiKey();
   private FakeE2bServer fake;
   private volatile E2bTimings timings =
-      new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofMillis(200), Duration.ofSeconds(1),
+      new E2bTimings(
+          Duration.ofSeconds(30),
+          Duration.ofSeconds(30),
+          Duration.ofMillis(200),
+          Duration.ofSeconds(1),
           Duration.ofMinutes(10));
 
   @BeforeEach
   void start() throws Exception {
     fake = new FakeE2bServer(apiKey);
-    SandboxBackendFactory factory = new SandboxBackendFactory()
-        .register(ProviderType.E2B, context -> new E2bSandboxBackend(context, fake.sandboxUrl(), timings));
+    SandboxBackendFactory factory =
+        new SandboxBackendFactory()
+            .register(
+                ProviderType.E2B,
+                context -> new E2bSandboxBackend(context, fake.sandboxUrl(), timings));
     startOperator(factory);
   }
 
@@ -63,7 +70,9 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
     client.resource(aSecret(NAMESPACE, "e2b", "apiKey", apiKey)).create();
     client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "e2b")).create();
     CodeExecution request = execution("hello-e2b");
-    request.getSpec().setCode("def main(x):\n    print('ran in e2b')\n    return {'doubled': x * 2}\n");
+    request
+        .getSpec()
+        .setCode("def main(x):\n    print('ran in e2b')\n    return {'doubled': x * 2}\n");
     request.getSpec().setArguments(Map.of("x", 21));
     client.resource(request).create();
 
@@ -75,7 +84,8 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
     assertThat(cx.getStatus().getSandbox().getType()).isEqualTo(ProviderType.E2B);
     assertThat(cx.getStatus().getSandbox().getProvider()).isEqualTo("e2b");
     assertThat(fake.killedSandboxes()).containsExactly(cx.getStatus().getSandbox().getId());
-    SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
+    SandboxProvider provider =
+        client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
     assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
         .isEqualTo(SandboxProviderReason.BACKEND_REACHABLE.value());
   }
@@ -86,24 +96,43 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
     client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "wrong")).create();
     client.resource(execution("waits")).create();
 
-    await().untilAsserted(() -> {
-      SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
-      assertThat(provider.getStatus()).isNotNull();
-      assertThat(Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
-          .isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED.value());
-    });
-    SandboxProvider provider = client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
-    String message = Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY).orElseThrow().getMessage();
+    await()
+        .untilAsserted(
+            () -> {
+              SandboxProvider provider =
+                  client
+                      .resources(SandboxProvider.class)
+                      .inNamespace(NAMESPACE)
+                      .withName("e2b")
+                      .get();
+              assertThat(provider.getStatus()).isNotNull();
+              assertThat(
+                      Conditions.reason(provider.getStatus().getConditions(), ConditionTypes.READY))
+                  .isEqualTo(SandboxProviderReason.CREDENTIALS_REJECTED.value());
+            });
+    SandboxProvider provider =
+        client.resources(SandboxProvider.class).inNamespace(NAMESPACE).withName("e2b").get();
+    String message =
+        Conditions.get(provider.getStatus().getConditions(), ConditionTypes.READY)
+            .orElseThrow()
+            .getMessage();
     assertThat(message).contains("Secret wrong").contains("HTTP 401");
-    CodeExecution cx = awaitReason("waits", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_READY.value());
+    CodeExecution cx =
+        awaitReason(
+            "waits", ConditionTypes.ACCEPTED, CodeExecutionReason.PROVIDER_NOT_READY.value());
     assertThat(cx.getStatus().getPhase()).isEqualTo(Phase.PENDING);
     assertThat(fake.createRequests()).isEmpty();
   }
 
   @Test
   void quotaRefusalsKeepLaterExecutionsPendingUntilTheServiceHasRoom() throws Exception {
-    timings = new E2bTimings(Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(3), Duration.ofSeconds(3),
-        Duration.ofMinutes(10));
+    timings =
+        new E2bTimings(
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(3),
+            Duration.ofSeconds(3),
+            Duration.ofMinutes(10));
     fake.quota(1);
     client.resource(aSecret(NAMESPACE, "e2b", "apiKey", apiKey)).create();
     client.resource(anE2bProvider(NAMESPACE, "e2b", fake.apiUrl(), "e2b")).create();
@@ -111,8 +140,13 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
     // machine, so a file is the latch): the others' waiting is seen, not raced against a sleep.
     Path release = Files.createTempDirectory("e2b-quota").resolve("release");
     CodeExecution first = execution("first");
-    first.getSpec().setCode("import os, time\ndef main(x):\n    while not os.path.exists(" + quoted(release) + "):\n"
-        + "        time.sleep(0.05)\n    return x\n");
+    first
+        .getSpec()
+        .setCode(
+            "import os, time\ndef main(x):\n    while not os.path.exists("
+                + quoted(release)
+                + "):\n"
+                + "        time.sleep(0.05)\n    return x\n");
     client.resource(first).create();
     awaitPhase("first", Phase.RUNNING);
     await().until(() -> fake.liveSandboxes().size() == 1);
@@ -141,7 +175,9 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
     client.resource(slow).create();
     await().until(() -> fake.journal().stream().anyMatch(l -> l.startsWith("input ")));
     String sandbox = fake.liveSandboxes().iterator().next();
-    await().untilAsserted(() -> assertThat(get("doomed").getStatus().getSandbox().getId()).isEqualTo(sandbox));
+    await()
+        .untilAsserted(
+            () -> assertThat(get("doomed").getStatus().getSandbox().getId()).isEqualTo(sandbox));
 
     client.resources(CodeExecution.class).inNamespace(NAMESPACE).withName("doomed").delete();
 
@@ -149,7 +185,10 @@ class E2bSandboxBackendMockTest extends OperatorMockTest {
     assertThat(fake.runningProcesses()).isZero();
   }
 
-  /** An execution whose time limit is generous: no test here is about the limit, and a loaded machine starts Python slowly. */
+  /**
+   * An execution whose time limit is generous: no test here is about the limit, and a loaded
+   * machine starts Python slowly.
+   */
   private static CodeExecution execution(String name) {
     CodeExecution cx = anExecution(NAMESPACE, name, "e2b");
     cx.getSpec().setTimeoutSeconds(120);

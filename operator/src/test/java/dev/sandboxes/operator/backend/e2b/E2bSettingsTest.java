@@ -25,8 +25,10 @@ class E2bSettingsTest {
     E2bSettings settings = E2bSettings.of(spec);
 
     assertThat(settings.apiUrl()).isEqualTo("https://api.sandbox.example.com");
-    assertThat(settings.sandboxUrl("abc", null, 49983)).isEqualTo("https://49983-abc.sandbox.example.com");
-    assertThat(settings.sandboxUrl("abc", "eu.example.com", 49983)).isEqualTo("https://49983-abc.eu.example.com");
+    assertThat(settings.sandboxUrl("abc", null, 49983))
+        .isEqualTo("https://49983-abc.sandbox.example.com");
+    assertThat(settings.sandboxUrl("abc", "eu.example.com", 49983))
+        .isEqualTo("https://49983-abc.eu.example.com");
   }
 
   @Test
@@ -37,6 +39,7 @@ class E2bSettingsTest {
     E2bSettings settings = E2bSettings.of(spec);
 
     assertThat(settings.apiUrl()).isEqualTo("http://e2b-api.sandboxes.svc:8080");
-    assertThat(settings.sandboxUrl("abc", null, 49983)).isEqualTo("http://49983-abc.sandboxes.svc:8080");
+    assertThat(settings.sandboxUrl("abc", null, 49983))
+        .isEqualTo("http://49983-abc.sandboxes.svc:8080");
   }
 }

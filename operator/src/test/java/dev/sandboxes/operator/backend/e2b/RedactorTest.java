@@ -16,7 +16,9 @@ class RedactorTest {
 
     assertThat(redactor.clean("bad key e2b_secretkey\nand token token-123 "))
         .isEqualTo("bad key [redacted] and token [redacted]");
-    assertThat(redactor.clean("x".repeat(1000))).hasSize(Redactor.MAX_MESSAGE_CHARS + 1).endsWith("…");
+    assertThat(redactor.clean("x".repeat(1000)))
+        .hasSize(Redactor.MAX_MESSAGE_CHARS + 1)
+        .endsWith("…");
     assertThat(redactor.clean(null)).isEmpty();
   }
 

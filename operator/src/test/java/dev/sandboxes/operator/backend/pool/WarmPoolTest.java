@@ -29,6 +29,7 @@ class WarmPoolTest {
   private final AtomicLong nanoTime = new AtomicLong();
   private final StartFailures startFailures = new StartFailures(text -> text);
   private final CountingSlots slots = new CountingSlots(10);
+
   /** What the capacity listener saw each time it was told: the slots in use then. */
   private final List<Integer> signals = new ArrayList<>();
 
@@ -173,8 +174,15 @@ class WarmPoolTest {
   }
 
   private WarmPool<String> pool(int size) {
-    return new WarmPool<>(Language.PYTHON, size, sandboxes, threads, () -> signals.add(slots.inUse), slots,
-        startFailures, new StartBackoff(nanoTime::get));
+    return new WarmPool<>(
+        Language.PYTHON,
+        size,
+        sandboxes,
+        threads,
+        () -> signals.add(slots.inUse),
+        slots,
+        startFailures,
+        new StartBackoff(nanoTime::get));
   }
 
   /** Runs nothing by itself: the test says when queued and scheduled tasks run. */
@@ -217,7 +225,10 @@ class WarmPoolTest {
     }
   }
 
-  /** Numbered sandboxes; the first {@code failures} creations fail; removals complete when the test says. */
+  /**
+   * Numbered sandboxes; the first {@code failures} creations fail; removals complete when the test
+   * says.
+   */
   private static final class FakeSandboxes implements WarmPool.Sandboxes<String> {
     private final Map<String, CompletableFuture<Void>> destroyRequested = new LinkedHashMap<>();
     private int created;

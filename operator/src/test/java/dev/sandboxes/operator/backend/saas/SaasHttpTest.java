@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.sandboxes.operator.backend.RunGuard;
-import dev.sandboxes.operator.provider.ServiceCallListener;
 import dev.sandboxes.operator.provider.ServiceCallListener.Outcome;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,7 +47,13 @@ class SaasHttpTest {
   /** A service failure as a client would specialise it: 5xx and no answer are transient. */
   private static final class ServiceFailure extends SaasCallException {
     ServiceFailure(SaasReply reply) {
-      super("HTTP " + reply.status(), null, reply.status(), null, RetryAfter.of(reply.headers()), false);
+      super(
+          "HTTP " + reply.status(),
+          null,
+          reply.status(),
+          null,
+          RetryAfter.of(reply.headers()),
+          false);
     }
 
     @Override
@@ -73,8 +78,11 @@ class SaasHttpTest {
     server.setExecutor(handlers);
     server.createContext("/", this::answer);
     server.start();
-    http = new SaasHttp(SaasHttp.client(HttpClient.Version.HTTP_1_1, Duration.ofSeconds(2)),
-        outcomes::add, reply -> Outcome.ofStatus(reply.status()));
+    http =
+        new SaasHttp(
+            SaasHttp.client(HttpClient.Version.HTTP_1_1, Duration.ofSeconds(2)),
+            outcomes::add,
+            reply -> Outcome.ofStatus(reply.status()));
   }
 
   @AfterEach
@@ -99,14 +107,17 @@ class SaasHttpTest {
     assertThat(capped.delay(3, null)).isEqualTo(Duration.ofMillis(300));
     assertThat(capped.delay(1, Duration.ofSeconds(5))).isEqualTo(Duration.ofMillis(300));
     assertThatThrownBy(() -> new RetryPolicy(0, Duration.ZERO, null))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least once");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("at least once");
   }
 
   @Test
   void retryAfterIsReadInSecondsAndOtherwiseIgnored() {
-    assertThat(RetryAfter.of(headers(Map.of("Retry-After", " 3 ")))).isEqualTo(Duration.ofSeconds(3));
+    assertThat(RetryAfter.of(headers(Map.of("Retry-After", " 3 "))))
+        .isEqualTo(Duration.ofSeconds(3));
     assertThat(RetryAfter.of(headers(Map.of("Retry-After", "0")))).isNull();
-    assertThat(RetryAfter.of(headers(Map.of("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")))).isNull();
+    assertThat(RetryAfter.of(headers(Map.of("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"))))
+        .isNull();
     assertThat(RetryAfter.of(headers(Map.of()))).isNull();
   }
 
@@ -116,12 +127,17 @@ class SaasHttpTest {
     script(503, Map.of(), "busy");
     script(503, Map.of(), "still busy");
     RetryPolicy policy = new RetryPolicy(3, Duration.ofMillis(100), null);
-    assertThatThrownBy(() -> Retrying.call(policy, ServiceFailure::transientFailure, RunGuard.never(), this::get))
-        .isInstanceOf(ServiceFailure.class).hasMessage("HTTP 503");
+    assertThatThrownBy(
+            () ->
+                Retrying.call(
+                    policy, ServiceFailure::transientFailure, RunGuard.never(), this::get))
+        .isInstanceOf(ServiceFailure.class)
+        .hasMessage("HTTP 503");
     assertThat(arrivals).hasSize(3);
     assertThat(gapMillis(0)).isGreaterThanOrEqualTo(100);
     assertThat(gapMillis(1)).isGreaterThanOrEqualTo(200);
-    assertThat(outcomes).containsExactly(Outcome.SERVER_ERROR, Outcome.SERVER_ERROR, Outcome.SERVER_ERROR);
+    assertThat(outcomes)
+        .containsExactly(Outcome.SERVER_ERROR, Outcome.SERVER_ERROR, Outcome.SERVER_ERROR);
   }
 
   @Test
@@ -129,7 +145,8 @@ class SaasHttpTest {
     script(503, Map.of("Retry-After", "1"), "come back in a second");
     script(200, Map.of(), "done");
     RetryPolicy policy = new RetryPolicy(3, Duration.ofMillis(10), null);
-    SaasReply reply = Retrying.call(policy, ServiceFailure::transientFailure, RunGuard.never(), this::get);
+    SaasReply reply =
+        Retrying.call(policy, ServiceFailure::transientFailure, RunGuard.never(), this::get);
     assertThat(new String(reply.body(), StandardCharsets.UTF_8)).isEqualTo("done");
     assertThat(gapMillis(0)).isGreaterThanOrEqualTo(1000);
     assertThat(outcomes).containsExactly(Outcome.SERVER_ERROR, Outcome.OK);
@@ -140,8 +157,12 @@ class SaasHttpTest {
     script(400, Map.of(), "bad request");
     script(200, Map.of(), "never asked");
     RetryPolicy policy = new RetryPolicy(3, Duration.ofMillis(10), null);
-    assertThatThrownBy(() -> Retrying.call(policy, ServiceFailure::transientFailure, RunGuard.never(), this::get))
-        .isInstanceOf(ServiceFailure.class).hasMessage("HTTP 400");
+    assertThatThrownBy(
+            () ->
+                Retrying.call(
+                    policy, ServiceFailure::transientFailure, RunGuard.never(), this::get))
+        .isInstanceOf(ServiceFailure.class)
+        .hasMessage("HTTP 400");
     assertThat(arrivals).hasSize(1);
     assertThat(outcomes).containsExactly(Outcome.CLIENT_ERROR);
   }
@@ -152,18 +173,21 @@ class SaasHttpTest {
   void aStopEndsACallInFlightAtOnceAndIsNotCountedAgainstTheService() throws Exception {
     scriptHang();
     RunGuard guard = new RunGuard();
-    Thread stopper = new Thread(() -> {
-      try {
-        arrived.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        return;
-      }
-      guard.stop(RunGuard.Stop.CANCELLED);
-    });
+    Thread stopper =
+        new Thread(
+            () -> {
+              try {
+                arrived.await(10, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                return;
+              }
+              guard.stop(RunGuard.Stop.CANCELLED);
+            });
     stopper.start();
     long begun = System.nanoTime();
     assertThatThrownBy(() -> http.exchange(request(), Duration.ofSeconds(30), guard, 1024))
-        .isInstanceOfSatisfying(RunGuard.StoppedException.class,
+        .isInstanceOfSatisfying(
+            RunGuard.StoppedException.class,
             e -> assertThat(e.stop()).isEqualTo(RunGuard.Stop.CANCELLED));
     assertThat(Duration.ofNanos(System.nanoTime() - begun)).isLessThan(Duration.ofSeconds(20));
     stopper.join();
@@ -175,19 +199,23 @@ class SaasHttpTest {
     script(503, Map.of("Retry-After", "60"), "busy");
     script(200, Map.of(), "never asked");
     RunGuard guard = new RunGuard();
-    Thread stopper = new Thread(() -> {
-      try {
-        arrived.await(10, TimeUnit.SECONDS);
-        Thread.sleep(100);
-      } catch (InterruptedException e) {
-        return;
-      }
-      guard.stop(RunGuard.Stop.DEADLINE);
-    });
+    Thread stopper =
+        new Thread(
+            () -> {
+              try {
+                arrived.await(10, TimeUnit.SECONDS);
+                Thread.sleep(100);
+              } catch (InterruptedException e) {
+                return;
+              }
+              guard.stop(RunGuard.Stop.DEADLINE);
+            });
     stopper.start();
     RetryPolicy policy = new RetryPolicy(3, Duration.ofMillis(10), null);
-    assertThatThrownBy(() -> Retrying.call(policy, ServiceFailure::transientFailure, guard, this::get))
-        .isInstanceOfSatisfying(RunGuard.StoppedException.class,
+    assertThatThrownBy(
+            () -> Retrying.call(policy, ServiceFailure::transientFailure, guard, this::get))
+        .isInstanceOfSatisfying(
+            RunGuard.StoppedException.class,
             e -> assertThat(e.stop()).isEqualTo(RunGuard.Stop.DEADLINE));
     stopper.join();
     assertThat(arrivals).hasSize(1);
@@ -209,11 +237,14 @@ class SaasHttpTest {
   @Test
   void noCompleteAnswerWithinTheWaitIsTimedOutAndUnreachable() {
     scriptHang();
-    assertThatThrownBy(() -> http.exchange(request(), Duration.ofMillis(300), RunGuard.never(), 1024))
-        .isInstanceOfSatisfying(NoAnswer.class, e -> {
-          assertThat(e.kind()).isEqualTo(NoAnswer.Kind.TIMED_OUT);
-          assertThat(e.notSent()).isFalse();
-        });
+    assertThatThrownBy(
+            () -> http.exchange(request(), Duration.ofMillis(300), RunGuard.never(), 1024))
+        .isInstanceOfSatisfying(
+            NoAnswer.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(NoAnswer.Kind.TIMED_OUT);
+              assertThat(e.notSent()).isFalse();
+            });
     assertThat(outcomes).containsExactly(Outcome.UNREACHABLE);
   }
 
@@ -221,7 +252,8 @@ class SaasHttpTest {
   void aBodyOverTheBoundIsDroppedAndCountedAsAServerError() {
     script(200, Map.of(), "x".repeat(100));
     assertThatThrownBy(() -> http.exchange(request(), Duration.ofSeconds(5), RunGuard.never(), 10))
-        .isInstanceOfSatisfying(NoAnswer.class, e -> assertThat(e.kind()).isEqualTo(NoAnswer.Kind.TOO_LARGE));
+        .isInstanceOfSatisfying(
+            NoAnswer.class, e -> assertThat(e.kind()).isEqualTo(NoAnswer.Kind.TOO_LARGE));
     assertThat(outcomes).containsExactly(Outcome.SERVER_ERROR);
   }
 
@@ -231,21 +263,26 @@ class SaasHttpTest {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       closedPort = socket.getLocalPort();
     }
-    HttpRequest refused = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + closedPort + "/")).GET().build();
+    HttpRequest refused =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + closedPort + "/")).GET().build();
     assertThatThrownBy(() -> http.exchange(refused, Duration.ofSeconds(5), RunGuard.never(), 1024))
-        .isInstanceOfSatisfying(NoAnswer.class, e -> {
-          assertThat(e.kind()).isEqualTo(NoAnswer.Kind.FAILED);
-          assertThat(e.notSent()).isTrue();
-        });
+        .isInstanceOfSatisfying(
+            NoAnswer.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(NoAnswer.Kind.FAILED);
+              assertThat(e.notSent()).isTrue();
+            });
     assertThat(outcomes).containsExactly(Outcome.UNREACHABLE);
   }
 
   @Test
   void anOpenedResponseStreamsItsBodyAndIsCountedByStatus() throws Exception {
     script(404, Map.of(), "no such sandbox");
-    HttpResponse<InputStream> response = http.open(request(), Duration.ofSeconds(5), RunGuard.never());
+    HttpResponse<InputStream> response =
+        http.open(request(), Duration.ofSeconds(5), RunGuard.never());
     try (InputStream body = response.body()) {
-      assertThat(new String(body.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("no such sandbox");
+      assertThat(new String(body.readAllBytes(), StandardCharsets.UTF_8))
+          .isEqualTo("no such sandbox");
     }
     assertThat(response.statusCode()).isEqualTo(404);
     assertThat(outcomes).containsExactly(Outcome.NOT_FOUND);
@@ -271,7 +308,9 @@ class SaasHttpTest {
 
   private HttpRequest request() {
     InetSocketAddress address = server.getAddress();
-    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + "/call")).GET().build();
+    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + address.getPort() + "/call"))
+        .GET()
+        .build();
   }
 
   private synchronized void script(int status, Map<String, String> headers, String body) {

@@ -20,7 +20,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The fabric8 exec path of KubernetesPodExec against a scripted pods/exec websocket on the mock. */
+/**
+ * The fabric8 exec path of KubernetesPodExec against a scripted pods/exec websocket on the mock.
+ */
 @Tag("mock")
 @EnableKubernetesMockClient(crud = true)
 class KubernetesPodExecMockTest {
@@ -41,24 +43,52 @@ class KubernetesPodExecMockTest {
 
   @BeforeEach
   void runningPod() {
-    Pod pod = client.resource(new PodBuilder().withNewMetadata().withName("sbx-1").withNamespace(NS).endMetadata()
-        .withNewSpec().addNewContainer().withName("sandbox").withImage("i").endContainer().endSpec().build()).create();
-    client.pods().inNamespace(NS).resource(new PodBuilder(pod).withNewStatus().withPhase("Running").endStatus().build())
+    Pod pod =
+        client
+            .resource(
+                new PodBuilder()
+                    .withNewMetadata()
+                    .withName("sbx-1")
+                    .withNamespace(NS)
+                    .endMetadata()
+                    .withNewSpec()
+                    .addNewContainer()
+                    .withName("sandbox")
+                    .withImage("i")
+                    .endContainer()
+                    .endSpec()
+                    .build())
+            .create();
+    client
+        .pods()
+        .inNamespace(NS)
+        .resource(new PodBuilder(pod).withNewStatus().withPhase("Running").endStatus().build())
         .updateStatus();
   }
 
   @Test
   void outputReachesTheSinksBeforeTheExitCode() throws Exception {
-    server.expect().get().withPath(EXEC_PATH).andUpgradeToWebSocket().open()
-        .waitFor(50).andEmit(new OutputStreamMessage("to stdout\n"))
-        .waitFor(10).andEmit(new ErrorStreamMessage("to stderr\n"))
-        .waitFor(10).andEmit(new StatusStreamMessage(3))
-        .done().once();
+    server
+        .expect()
+        .get()
+        .withPath(EXEC_PATH)
+        .andUpgradeToWebSocket()
+        .open()
+        .waitFor(50)
+        .andEmit(new OutputStreamMessage("to stdout\n"))
+        .waitFor(10)
+        .andEmit(new ErrorStreamMessage("to stderr\n"))
+        .waitFor(10)
+        .andEmit(new StatusStreamMessage(3))
+        .done()
+        .once();
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
 
-    PodExec.Running running = new KubernetesPodExec(client).start(NS, "sbx-1", "sandbox",
-        List.of("python3", "-c", "pass"), NO_STDIN, stdout, stderr);
+    PodExec.Running running =
+        new KubernetesPodExec(client)
+            .start(
+                NS, "sbx-1", "sandbox", List.of("python3", "-c", "pass"), NO_STDIN, stdout, stderr);
 
     assertThat(running.exitCode().get(10, TimeUnit.SECONDS)).isEqualTo(3);
     assertThat(stdout.toString(StandardCharsets.UTF_8)).isEqualTo("to stdout\n");
@@ -68,13 +98,27 @@ class KubernetesPodExecMockTest {
 
   @Test
   void aStreamThatEndsWithoutAnExitStatusIsBroken() {
-    server.expect().get().withPath(EXEC_PATH).andUpgradeToWebSocket().open()
-        .waitFor(50).andEmit(new OutputStreamMessage("partial"))
-        .done().once();
+    server
+        .expect()
+        .get()
+        .withPath(EXEC_PATH)
+        .andUpgradeToWebSocket()
+        .open()
+        .waitFor(50)
+        .andEmit(new OutputStreamMessage("partial"))
+        .done()
+        .once();
 
-    PodExec.Running running = new KubernetesPodExec(client).start(NS, "sbx-1", "sandbox",
-        List.of("python3", "-c", "pass"), NO_STDIN,
-        new ByteArrayOutputStream(), new ByteArrayOutputStream());
+    PodExec.Running running =
+        new KubernetesPodExec(client)
+            .start(
+                NS,
+                "sbx-1",
+                "sandbox",
+                List.of("python3", "-c", "pass"),
+                NO_STDIN,
+                new ByteArrayOutputStream(),
+                new ByteArrayOutputStream());
 
     assertThatThrownBy(() -> running.exitCode().get(10, TimeUnit.SECONDS))
         .isInstanceOf(ExecutionException.class)

@@ -21,16 +21,24 @@ class PodStateClassificationTest {
   /** What hack/gvisor/runsc-k8s reports when the pod's memory cgroup killed the whole sandbox. */
   @Test
   void aGvisorSandboxKilledAtItsMemoryLimitIsOutOfMemoryEvenWithoutTheKubeletsReason() {
-    PodExecution.PodState state = PodExecution.classify(terminatedPod(137, "Error",
-        "sandbox killed: out of memory (the pod's memory cgroup killed gVisor's sandbox; oom_kill 1)"));
+    PodExecution.PodState state =
+        PodExecution.classify(
+            terminatedPod(
+                137,
+                "Error",
+                "sandbox killed: out of memory (the pod's memory cgroup killed gVisor's sandbox; oom_kill 1)"));
 
     assertThat(state.oomKilled()).isTrue();
   }
 
   @Test
   void aGvisorSandboxThatDiedOtherwiseIsASandboxFailureThatSaysSo() {
-    PodExecution.PodState state = PodExecution.classify(terminatedPod(137, "Error",
-        "sandbox killed: the gVisor sandbox died (no out-of-memory kill in the pod's memory cgroup)"));
+    PodExecution.PodState state =
+        PodExecution.classify(
+            terminatedPod(
+                137,
+                "Error",
+                "sandbox killed: the gVisor sandbox died (no out-of-memory kill in the pod's memory cgroup)"));
 
     assertThat(state.oomKilled()).isFalse();
     assertThat(state.failed()).isTrue();
@@ -48,7 +56,8 @@ class PodStateClassificationTest {
 
   @Test
   void theOomMessageCountsOnlyWithTheExitOfAKilledContainer() {
-    PodExecution.PodState state = PodExecution.classify(terminatedPod(0, "Completed", "sandbox killed: out of memory"));
+    PodExecution.PodState state =
+        PodExecution.classify(terminatedPod(0, "Completed", "sandbox killed: out of memory"));
 
     assertThat(state.oomKilled()).isFalse();
     assertThat(state.failed()).isTrue();
@@ -57,8 +66,10 @@ class PodStateClassificationTest {
   @Test
   void onlyTheWaysADyingSandboxEndsARunWaitForThePodToShowWhy() {
     // runsc exec after the sandbox died: 128 and the lost urpc connection on stderr.
-    assertThat(PodExecution.maybeSandboxDeath(128,
-        "urpc method \"containerManager.WaitPID\" failed: EOF")).isTrue();
+    assertThat(
+            PodExecution.maybeSandboxDeath(
+                128, "urpc method \"containerManager.WaitPID\" failed: EOF"))
+        .isTrue();
     assertThat(PodExecution.maybeSandboxDeath(137, "")).isTrue();
     assertThat(PodExecution.maybeSandboxDeath(null, null)).isTrue();
     // The code's own exit(128) or exit(1) is taken at once.
@@ -68,13 +79,21 @@ class PodStateClassificationTest {
 
   private static Pod terminatedPod(int exitCode, String reason, String message) {
     return new PodBuilder()
-        .withNewMetadata().withName("pool-python-abc").withNamespace("team").endMetadata()
+        .withNewMetadata()
+        .withName("pool-python-abc")
+        .withNamespace("team")
+        .endMetadata()
         .withNewStatus()
         .withPhase("Failed")
         .addNewContainerStatus()
         .withName(SandboxPodTemplate.CONTAINER)
-        .withNewState().withNewTerminated().withExitCode(exitCode).withReason(reason).withMessage(message)
-        .endTerminated().endState()
+        .withNewState()
+        .withNewTerminated()
+        .withExitCode(exitCode)
+        .withReason(reason)
+        .withMessage(message)
+        .endTerminated()
+        .endState()
         .endContainerStatus()
         .endStatus()
         .build();

@@ -15,25 +15,37 @@ public final class ScriptedPodExec implements PodExec {
 
   /** What an exec does; returns its exit-code future. */
   public interface Script {
-    CompletableFuture<Integer> run(String pod, List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr);
+    CompletableFuture<Integer> run(
+        String pod, List<String> command, byte[] stdin, OutputStream stdout, OutputStream stderr);
   }
 
   public final List<String> execedPods = new CopyOnWriteArrayList<>();
+
   /** The argv of every exec, in order. */
   public final List<List<String>> commands = new CopyOnWriteArrayList<>();
+
   private final List<Process> processes = new CopyOnWriteArrayList<>();
+
   /** Each pod's own /tmp for the runner's once-only marker (a real pod has its own emptyDir). */
   private final java.nio.file.Path podTmp = createTempDirectory();
+
   private volatile Script script =
-      (pod, command, stdin, stdout, stderr) -> LocalRunner.start(perPod(pod, command), stdin, stdout, stderr, processes);
+      (pod, command, stdin, stdout, stderr) ->
+          LocalRunner.start(perPod(pod, command), stdin, stdout, stderr, processes);
 
   public void script(Script script) {
     this.script = script;
   }
 
   @Override
-  public Running start(String namespace, String pod, String container, List<String> command, byte[] stdin,
-      OutputStream stdout, OutputStream stderr) {
+  public Running start(
+      String namespace,
+      String pod,
+      String container,
+      List<String> command,
+      byte[] stdin,
+      OutputStream stdout,
+      OutputStream stderr) {
     execedPods.add(pod);
     commands.add(List.copyOf(command));
     CompletableFuture<Integer> exit = script.run(pod, command, stdin, stdout, stderr);
@@ -50,8 +62,11 @@ public final class ScriptedPodExec implements PodExec {
 
   /** Pods in which a runner was pre-started (opened without input), in order. */
   public final List<String> openedPods = new CopyOnWriteArrayList<>();
+
   /** The local pre-started runners by pod, newest last. */
-  public final java.util.Map<String, LocalRunner.Waiting> waiting = new java.util.concurrent.ConcurrentHashMap<>();
+  public final java.util.Map<String, LocalRunner.Waiting> waiting =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private volatile boolean preStart;
   private volatile boolean likeContainerd;
 
@@ -65,7 +80,8 @@ public final class ScriptedPodExec implements PodExec {
 
   /**
    * {@link #preStartLocally}, with the exit status held back while any process still holds the
-   * runner's stdout or stderr, as containerd does (see {@link LocalRunner#startWaitingLikeContainerd}).
+   * runner's stdout or stderr, as containerd does (see {@link
+   * LocalRunner#startWaitingLikeContainerd}).
    */
   public void preStartLocallyLikeContainerd() {
     likeContainerd = true;
@@ -73,15 +89,22 @@ public final class ScriptedPodExec implements PodExec {
   }
 
   @Override
-  public Waiting open(String namespace, String pod, String container, List<String> command, OutputStream stdout,
+  public Waiting open(
+      String namespace,
+      String pod,
+      String container,
+      List<String> command,
+      OutputStream stdout,
       OutputStream stderr) {
     if (!preStart) {
       return PodExec.super.open(namespace, pod, container, command, stdout, stderr);
     }
     openedPods.add(pod);
-    LocalRunner.Waiting local = likeContainerd
-        ? LocalRunner.startWaitingLikeContainerd(perPod(pod, command), stdout, stderr, processes)
-        : LocalRunner.startWaiting(perPod(pod, command), stdout, stderr, processes);
+    LocalRunner.Waiting local =
+        likeContainerd
+            ? LocalRunner.startWaitingLikeContainerd(
+                perPod(pod, command), stdout, stderr, processes)
+            : LocalRunner.startWaiting(perPod(pod, command), stdout, stderr, processes);
     waiting.put(pod, local);
     return new Waiting() {
       @Override
@@ -113,7 +136,9 @@ public final class ScriptedPodExec implements PodExec {
   /** The command with the once-only marker moved into the pod's own directory. */
   public List<String> perPod(String pod, List<String> command) {
     String marker = podTmp.resolve(pod).toString();
-    return command.stream().map(arg -> arg.equals(RunnerProgram.ONCE_MARKER) ? marker : arg).toList();
+    return command.stream()
+        .map(arg -> arg.equals(RunnerProgram.ONCE_MARKER) ? marker : arg)
+        .toList();
   }
 
   private static java.nio.file.Path createTempDirectory() {
@@ -126,9 +151,10 @@ public final class ScriptedPodExec implements PodExec {
 
   /** Kills local processes left by abandoned execs. */
   public void killAll() {
-    processes.forEach(p -> {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-    });
+    processes.forEach(
+        p -> {
+          p.descendants().forEach(ProcessHandle::destroyForcibly);
+          p.destroyForcibly();
+        });
   }
 }

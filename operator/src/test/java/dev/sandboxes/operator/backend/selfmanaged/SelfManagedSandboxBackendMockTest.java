@@ -73,11 +73,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SelfManagedSandboxBackendMockTest {
 
   private static final String NS = "team-a";
+
   /**
    * The time limit of runs whose subject is not the limit: generous, because on a machine that
    * other builds keep busy even a trivial Python program can take seconds to start.
    */
   private static final int UNTIMED = 120;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   KubernetesClient client;
@@ -88,10 +90,11 @@ class SelfManagedSandboxBackendMockTest {
   private final ScriptedPodExec exec = new ScriptedPodExec();
   private final AtomicInteger capacitySignals = new AtomicInteger();
   private FakeKubelet kubelet;
+
   /**
    * How long a run that ended like a dead sandbox waits for its pod to say so. The fake kubelet
-   * says so at once or never, so the tests do not wait out production's 45 s, except the one
-   * about a slow kubelet.
+   * says so at once or never, so the tests do not wait out production's 45 s, except the one about
+   * a slow kubelet.
    */
   private Duration sandboxDeathSettleWait = Duration.ofSeconds(5);
 
@@ -125,21 +128,26 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = readyBackend(provider("pool", 2));
 
     List<Pod> pods = awaitPods(this::pods, 4);
-    assertThat(pods).extracting(p -> p.getMetadata().getLabels().get(ApiConstants.LANGUAGE_LABEL))
+    assertThat(pods)
+        .extracting(p -> p.getMetadata().getLabels().get(ApiConstants.LANGUAGE_LABEL))
         .containsExactlyInAnyOrder("python", "python", "javascript", "javascript");
     String uid = providerUid("pool");
     for (Pod pod : pods) {
       Map<String, String> labels = pod.getMetadata().getLabels();
-      assertThat(labels).containsEntry(ApiConstants.PROVIDER_LABEL, "pool")
+      assertThat(labels)
+          .containsEntry(ApiConstants.PROVIDER_LABEL, "pool")
           .containsEntry(ApiConstants.PROVIDER_UID_LABEL, uid)
           .containsEntry(ApiConstants.STATE_LABEL, "idle")
           .containsEntry("app.kubernetes.io/managed-by", "sandbox-operator")
           .containsKey(SandboxPodTemplate.TEMPLATE_HASH_LABEL);
-      assertThat(pod.getMetadata().getOwnerReferences()).singleElement().satisfies(owner -> {
-        assertThat(owner.getKind()).isEqualTo("SandboxProvider");
-        assertThat(owner.getUid()).isEqualTo(uid);
-        assertThat(owner.getController()).isTrue();
-      });
+      assertThat(pod.getMetadata().getOwnerReferences())
+          .singleElement()
+          .satisfies(
+              owner -> {
+                assertThat(owner.getKind()).isEqualTo("SandboxProvider");
+                assertThat(owner.getUid()).isEqualTo(uid);
+                assertThat(owner.getController()).isTrue();
+              });
       PodSpec spec = pod.getSpec();
       assertThat(spec.getRuntimeClassName()).isEqualTo("gvisor");
       assertThat(spec.getAutomountServiceAccountToken()).isFalse();
@@ -148,7 +156,8 @@ class SelfManagedSandboxBackendMockTest {
       assertThat(spec.getTerminationGracePeriodSeconds()).isZero();
       assertThat(spec.getSecurityContext().getRunAsNonRoot()).isTrue();
       assertThat(spec.getSecurityContext().getRunAsUser()).isEqualTo(1000L);
-      assertThat(spec.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+      assertThat(spec.getSecurityContext().getSeccompProfile().getType())
+          .isEqualTo("RuntimeDefault");
       Container container = spec.getContainers().get(0);
       assertThat(container.getImage()).isEqualTo("localhost/sandbox-runtime:v1");
       assertThat(container.getCommand()).containsExactly("sleep", "infinity");
@@ -156,17 +165,22 @@ class SelfManagedSandboxBackendMockTest {
       assertThat(container.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
       assertThat(container.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
       assertThat(container.getSecurityContext().getRunAsNonRoot()).isTrue();
-      assertThat(container.getResources().getLimits()).containsKeys("cpu", "memory", "ephemeral-storage");
+      assertThat(container.getResources().getLimits())
+          .containsKeys("cpu", "memory", "ephemeral-storage");
       assertThat(container.getResources().getLimits().get("memory").toString()).isEqualTo("256Mi");
       // Memory and storage requested in full; CPU only a little, so warm pods don't fill a node.
-      assertThat(container.getResources().getRequests().get("memory")).isEqualTo(container.getResources().getLimits().get("memory"));
+      assertThat(container.getResources().getRequests().get("memory"))
+          .isEqualTo(container.getResources().getLimits().get("memory"));
       assertThat(container.getResources().getRequests().get("ephemeral-storage"))
           .isEqualTo(container.getResources().getLimits().get("ephemeral-storage"));
       assertThat(container.getResources().getLimits().get("cpu").toString()).isEqualTo("1");
       assertThat(container.getResources().getRequests().get("cpu").toString()).isEqualTo("100m");
-      assertThat(container.getVolumeMounts()).singleElement().satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/tmp"));
-      assertThat(spec.getVolumes()).singleElement().satisfies(v ->
-          assertThat(v.getEmptyDir().getSizeLimit().toString()).isEqualTo("64Mi"));
+      assertThat(container.getVolumeMounts())
+          .singleElement()
+          .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/tmp"));
+      assertThat(spec.getVolumes())
+          .singleElement()
+          .satisfies(v -> assertThat(v.getEmptyDir().getSizeLimit().toString()).isEqualTo("64Mi"));
     }
     assertThat(backend.pools()).extracting(PoolStatus::getDesired).containsOnly(2);
   }
@@ -182,8 +196,13 @@ class SelfManagedSandboxBackendMockTest {
     resources.setEphemeralStorage("128Mi");
     selfManaged.setResources(resources);
     selfManaged.setNodeSelector(Map.of("sandbox", "true"));
-    selfManaged.setTolerations(List.of(new io.fabric8.kubernetes.api.model.TolerationBuilder()
-        .withKey("sandbox").withOperator("Exists").withEffect("NoSchedule").build()));
+    selfManaged.setTolerations(
+        List.of(
+            new io.fabric8.kubernetes.api.model.TolerationBuilder()
+                .withKey("sandbox")
+                .withOperator("Exists")
+                .withEffect("NoSchedule")
+                .build()));
     provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "registry.example/python:3")));
     runtimeClass("kata");
     readyBackend(provider);
@@ -191,12 +210,15 @@ class SelfManagedSandboxBackendMockTest {
     Pod pod = awaitPods(this::pods, 1).get(0);
     assertThat(pod.getSpec().getRuntimeClassName()).isEqualTo("kata");
     assertThat(pod.getSpec().getNodeSelector()).containsEntry("sandbox", "true");
-    assertThat(pod.getSpec().getTolerations()).singleElement().satisfies(t -> assertThat(t.getKey()).isEqualTo("sandbox"));
+    assertThat(pod.getSpec().getTolerations())
+        .singleElement()
+        .satisfies(t -> assertThat(t.getKey()).isEqualTo("sandbox"));
     Container container = pod.getSpec().getContainers().get(0);
     assertThat(container.getImage()).isEqualTo("registry.example/python:3");
     assertThat(container.getResources().getLimits().get("cpu").toString()).isEqualTo("500m");
     assertThat(container.getResources().getLimits().get("memory").toString()).isEqualTo("512Mi");
-    assertThat(pod.getSpec().getVolumes().get(0).getEmptyDir().getSizeLimit().toString()).isEqualTo("128Mi");
+    assertThat(pod.getSpec().getVolumes().get(0).getEmptyDir().getSizeLimit().toString())
+        .isEqualTo("128Mi");
   }
 
   @Test
@@ -206,7 +228,10 @@ class SelfManagedSandboxBackendMockTest {
 
     assertThat(backend.probe().ready()).isTrue();
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
-    await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> pods().isEmpty());
+    await()
+        .during(Duration.ofMillis(500))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> pods().isEmpty());
 
     backend.start();
     awaitPods(this::pods, 4);
@@ -221,7 +246,10 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.RUNTIME_CLASS_NOT_FOUND);
     assertThat(probe.message()).contains("RuntimeClass gvisor").contains("does not exist");
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
-    await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> pods().isEmpty());
+    await()
+        .during(Duration.ofMillis(500))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> pods().isEmpty());
 
     runtimeClass("gvisor");
     assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
@@ -231,15 +259,25 @@ class SelfManagedSandboxBackendMockTest {
   @Test
   void aRuntimeClassWhoseHandlerThePolicyDoesNotAllowCreatesNoPod() throws Exception {
     // Named gvisor, but run by plain runc: the name alone must not pass for gVisor.
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
-        .build()).create();
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName("gvisor")
+                .endMetadata()
+                .withHandler("runc")
+                .build())
+        .create();
     SelfManagedSandboxBackend backend = backend(provider("fake-gvisor", 1));
 
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.POLICY_VIOLATION);
-    assertThat(probe.message()).contains("RuntimeClass gvisor").contains("spec.selfManaged.runtimeClassName")
-        .contains("handler runc").contains("allowed handlers: runsc");
+    assertThat(probe.message())
+        .contains("RuntimeClass gvisor")
+        .contains("spec.selfManaged.runtimeClassName")
+        .contains("handler runc")
+        .contains("allowed handlers: runsc");
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     Thread.sleep(500);
     assertThat(pods()).isEmpty();
@@ -247,10 +285,19 @@ class SelfManagedSandboxBackendMockTest {
 
   @Test
   void aHandlerTheClustersOperatorAllowsIsAccepted() {
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
-        .build()).create();
-    OperatorConfig config = OperatorConfig.defaults().withIsolationPolicy(
-        IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName("gvisor")
+                .endMetadata()
+                .withHandler("runc")
+                .build())
+        .create();
+    OperatorConfig config =
+        OperatorConfig.defaults()
+            .withIsolationPolicy(
+                IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
     SelfManagedSandboxBackend backend = backend(provider("runc-allowed", 1), client, config);
     assertThat(backend.startIfReady(backend.probe()).ready()).isTrue();
     await().until(() -> pods().size() == 2);
@@ -262,14 +309,23 @@ class SelfManagedSandboxBackendMockTest {
     provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "localhost/no-such-image:v9")));
     SelfManagedSandboxBackend backend = readyBackend(provider);
     Pod pod = awaitPods(this::pods, 1).get(0);
-    kubelet().markWaiting(pod.getMetadata().getName(), "ImagePullBackOff", "Back-off pulling image \"localhost/no-such-image:v9\"");
+    kubelet()
+        .markWaiting(
+            pod.getMetadata().getName(),
+            "ImagePullBackOff",
+            "Back-off pulling image \"localhost/no-such-image:v9\"");
 
-    await().untilAsserted(() -> {
-      ProbeResult probe = backend.startIfReady(backend.probe());
-      assertThat(probe.ready()).isFalse();
-      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.IMAGE_PULL_FAILED);
-      assertThat(probe.message()).contains("localhost/no-such-image:v9").contains("python").contains("ImagePullBackOff");
-    });
+    await()
+        .untilAsserted(
+            () -> {
+              ProbeResult probe = backend.startIfReady(backend.probe());
+              assertThat(probe.ready()).isFalse();
+              assertThat(probe.reason()).isEqualTo(SandboxProviderReason.IMAGE_PULL_FAILED);
+              assertThat(probe.message())
+                  .contains("localhost/no-such-image:v9")
+                  .contains("python")
+                  .contains("ImagePullBackOff");
+            });
     // The stuck pod fills the pool's slot: no pod storm while it cannot pull.
     assertThat(pods()).hasSize(1);
   }
@@ -280,13 +336,21 @@ class SelfManagedSandboxBackendMockTest {
     Pod pod = awaitPods(this::pods, 2).get(0);
     kubelet().markTerminated(pod.getMetadata().getName(), "Error", 127);
 
-    await().untilAsserted(() -> {
-      ProbeResult probe = backend.startIfReady(backend.probe());
-      assertThat(probe.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
-      assertThat(probe.message()).contains(pod.getMetadata().getName()).contains("exited with code 127");
-    });
-    assertThat(backend.startFailure()).hasValueSatisfying(f -> assertThat(f.error()).contains("exited with code 127"));
-    await().until(() -> client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).get() == null);
+    await()
+        .untilAsserted(
+            () -> {
+              ProbeResult probe = backend.startIfReady(backend.probe());
+              assertThat(probe.reason()).isEqualTo(SandboxProviderReason.SANDBOX_START_FAILING);
+              assertThat(probe.message())
+                  .contains(pod.getMetadata().getName())
+                  .contains("exited with code 127");
+            });
+    assertThat(backend.startFailure())
+        .hasValueSatisfying(f -> assertThat(f.error()).contains("exited with code 127"));
+    await()
+        .until(
+            () ->
+                client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).get() == null);
   }
 
   // ---- claims ----
@@ -299,31 +363,45 @@ class SelfManagedSandboxBackendMockTest {
 
     pods.forEach(p -> kubelet().markReady(p.getMetadata().getName()));
     await().until(() -> capacitySignals.get() >= 2);
-    SandboxLease lease = await().until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent).get();
+    SandboxLease lease =
+        await().until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent).get();
 
-    // The claim PUT runs while the caller writes Started; an execution waits for it before sending code.
-    await().untilAsserted(() -> {
-      Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-      assertThat(claimed.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "claimed");
-      assertThat(claimed.getMetadata().getAnnotations()).containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
-    });
+    // The claim PUT runs while the caller writes Started; an execution waits for it before sending
+    // code.
+    await()
+        .untilAsserted(
+            () -> {
+              Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+              assertThat(claimed.getMetadata().getLabels())
+                  .containsEntry(ApiConstants.STATE_LABEL, "claimed");
+              assertThat(claimed.getMetadata().getAnnotations())
+                  .containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+            });
     awaitPods(this::pythonPods, 3); // refilled ahead of demand
-    await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON)).satisfies(p -> {
-      assertThat(p.getReady()).isEqualTo(1);
-      assertThat(p.getClaimed()).isEqualTo(1);
-      assertThat(p.getDesired()).isEqualTo(2);
-    }));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(pool(backend, Language.PYTHON))
+                    .satisfies(
+                        p -> {
+                          assertThat(p.getReady()).isEqualTo(1);
+                          assertThat(p.getClaimed()).isEqualTo(1);
+                          assertThat(p.getDesired()).isEqualTo(2);
+                        }));
 
     // Unused: back to idle. With the replacement the pool now holds one idle pod more than its
     // size, and the shrink may pick this one (pods created in the same second tie on age); it only
     // deletes pods it saw idle, so either way the pod went back. Claimed, it would be neither.
     lease.release();
-    await().untilAsserted(() -> {
-      Pod released = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-      if (released != null) {
-        assertThat(released.getMetadata().getLabels()).containsEntry(ApiConstants.STATE_LABEL, "idle");
-      }
-    });
+    await()
+        .untilAsserted(
+            () -> {
+              Pod released = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+              if (released != null) {
+                assertThat(released.getMetadata().getLabels())
+                    .containsEntry(ApiConstants.STATE_LABEL, "idle");
+              }
+            });
     await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON).getClaimed()).isZero());
   }
 
@@ -334,8 +412,10 @@ class SelfManagedSandboxBackendMockTest {
     kubelet().start();
     // Two backends of the same provider at once (two replicas, or an old and a new backend): each
     // on its own client, as another process would have, and each claiming only the pods it made.
-    KubernetesClient otherClient = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
-        .withConfig(client.getConfiguration()).build();
+    KubernetesClient otherClient =
+        new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+            .withConfig(client.getConfiguration())
+            .build();
     otherClients.add(otherClient);
     runtimeClass("gvisor");
     SelfManagedSandboxBackend first = backend(provider);
@@ -354,14 +434,19 @@ class SelfManagedSandboxBackendMockTest {
     List<Future<?>> futures = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
       SelfManagedSandboxBackend backend = i % 2 == 0 ? first : second;
-      futures.add(threads.submit(() -> {
-        go.await();
-        backend.tryAcquire(Language.PYTHON).ifPresent(lease -> {
-          all.add(lease.sandboxId());
-          claims.put(lease.sandboxId(), backend);
-        });
-        return null;
-      }));
+      futures.add(
+          threads.submit(
+              () -> {
+                go.await();
+                backend
+                    .tryAcquire(Language.PYTHON)
+                    .ifPresent(
+                        lease -> {
+                          all.add(lease.sandboxId());
+                          claims.put(lease.sandboxId(), backend);
+                        });
+                return null;
+              }));
     }
     go.countDown();
     for (Future<?> future : futures) {
@@ -370,10 +455,21 @@ class SelfManagedSandboxBackendMockTest {
     threads.shutdown();
 
     assertThat(all).doesNotHaveDuplicates().isNotEmpty().hasSizeLessThanOrEqualTo(10);
-    // A lease is handed out at once and its claim PUT runs meanwhile (DESIGN.md): wait for the labels.
+    // A lease is handed out at once and its claim PUT runs meanwhile (DESIGN.md): wait for the
+    // labels.
     for (String name : all) {
-      await().untilAsserted(() -> assertThat(client.pods().inNamespace(NS).withName(name).get().getMetadata().getLabels())
-          .containsEntry(ApiConstants.STATE_LABEL, "claimed"));
+      await()
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          client
+                              .pods()
+                              .inNamespace(NS)
+                              .withName(name)
+                              .get()
+                              .getMetadata()
+                              .getLabels())
+                      .containsEntry(ApiConstants.STATE_LABEL, "claimed"));
     }
   }
 
@@ -393,12 +489,21 @@ class SelfManagedSandboxBackendMockTest {
 
     // Not claimed: a pod of the pool's own is created on demand instead.
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
-    Pod own = await().until(() -> pythonPods().stream()
-        .filter(p -> !p.getMetadata().getName().equals("sbx-victim-py-impostor")).toList(), l -> l.size() == 1).get(0);
+    Pod own =
+        await()
+            .until(
+                () ->
+                    pythonPods().stream()
+                        .filter(p -> !p.getMetadata().getName().equals("sbx-victim-py-impostor"))
+                        .toList(),
+                l -> l.size() == 1)
+            .get(0);
     kubelet().markReady(own.getMetadata().getName());
     SandboxLease lease = claim(backend, Language.PYTHON);
     assertThat(lease.sandboxId()).isEqualTo(own.getMetadata().getName());
-    backend.execute(lease, request(Language.PYTHON, "def main():\n    return 'other users code'\n", "{}", 10),
+    backend.execute(
+        lease,
+        request(Language.PYTHON, "def main():\n    return 'other users code'\n", "{}", 10),
         RunControl.detached());
     assertThat(exec.execedPods).containsExactly(own.getMetadata().getName());
 
@@ -423,7 +528,10 @@ class SelfManagedSandboxBackendMockTest {
 
     SelfManagedSandboxBackend backend = readyBackend(provider);
 
-    await().until(() -> client.pods().inNamespace(NS).withName(left.getMetadata().getName()).get() == null);
+    await()
+        .until(
+            () ->
+                client.pods().inNamespace(NS).withName(left.getMetadata().getName()).get() == null);
     SandboxLease lease = claim(backend, Language.PYTHON);
     assertThat(lease.sandboxId()).isNotEqualTo(left.getMetadata().getName());
   }
@@ -436,19 +544,34 @@ class SelfManagedSandboxBackendMockTest {
     // Deleted and recreated under the same name (a new uid) before the code is sent.
     client.pods().inNamespace(NS).withName(lease.sandboxId()).withGracePeriod(0).delete();
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
-    client.resource(new PodBuilder(original).editMetadata().withUid(null).withResourceVersion(null).endMetadata()
-        .withStatus(null).build()).create();
-    assertThat(client.pods().inNamespace(NS).withName(lease.sandboxId()).get().getMetadata().getUid())
+    client
+        .resource(
+            new PodBuilder(original)
+                .editMetadata()
+                .withUid(null)
+                .withResourceVersion(null)
+                .endMetadata()
+                .withStatus(null)
+                .build())
+        .create();
+    assertThat(
+            client.pods().inNamespace(NS).withName(lease.sandboxId()).get().getMetadata().getUid())
         .isNotEqualTo(original.getMetadata().getUid());
-    await().pollDelay(Duration.ofMillis(500)).until(() -> true); // the pool's informer sees the new pod
+    await()
+        .pollDelay(Duration.ofMillis(500))
+        .until(() -> true); // the pool's informer sees the new pod
 
-    ExecutionOutcome outcome = backend.execute(lease,
-        request(Language.PYTHON, "def main():\n    return 1\n", "{}", 10), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main():\n    return 1\n", "{}", 10),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
     assertThat(outcome.detail()).contains("replaced").contains("did not run");
     assertThat(exec.execedPods).isEmpty();
-    assertThat(client.pods().inNamespace(NS).withName(lease.sandboxId()).get()).isNotNull(); // not ours to delete
+    assertThat(client.pods().inNamespace(NS).withName(lease.sandboxId()).get())
+        .isNotNull(); // not ours to delete
   }
 
   @Test
@@ -474,16 +597,23 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = warmBackend("runs", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
 
-    ExecutionOutcome outcome = backend.execute(lease,
-        request(Language.PYTHON, "import sys\ndef main(name):\n    print('hello', name)\n    print('warn', file=sys.stderr)\n"
-            + "    return {'greeting': 'hi ' + name, 'ok': True}\n", "{\"name\": \"Zoë\"}", UNTIMED),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                "import sys\ndef main(name):\n    print('hello', name)\n    print('warn', file=sys.stderr)\n"
+                    + "    return {'greeting': 'hi ' + name, 'ok': True}\n",
+                "{\"name\": \"Zoë\"}",
+                UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().text()).isEqualTo("hello Zoë\n");
     assertThat(outcome.stderr().text()).isEqualTo("warn\n");
-    assertThat(outcome.report().result()).isEqualTo(JSON.readTree("{\"greeting\":\"hi Zoë\",\"ok\":true}"));
+    assertThat(outcome.report().result())
+        .isEqualTo(JSON.readTree("{\"greeting\":\"hi Zoë\",\"ok\":true}"));
     assertThat(outcome.sandboxId()).isEqualTo(lease.sandboxId());
     assertThat(exec.execedPods).containsExactly(lease.sandboxId());
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
@@ -502,9 +632,15 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(exec.openedPods).contains(pod); // every Ready idle pod gets one, the replacement too
     long pid = exec.waiting.get(pod).process().pid();
 
-    ExecutionOutcome outcome = backend.execute(lease,
-        request(Language.PYTHON, "def main(x):\n    print('hi')\n    return x + 1\n", "{\"x\": 41}", UNTIMED),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                "def main(x):\n    print('hi')\n    return x + 1\n",
+                "{\"x\": 41}",
+                UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     assertThat(outcome.exitCode()).isZero();
@@ -526,8 +662,11 @@ class SelfManagedSandboxBackendMockTest {
     runner.destroyForcibly();
     runner.waitFor(10, TimeUnit.SECONDS);
 
-    ExecutionOutcome outcome = backend.execute(lease,
-        request(Language.PYTHON, "def main():\n    return 'fresh'\n", "{}", UNTIMED), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main():\n    return 'fresh'\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     assertThat(outcome.report().result()).isEqualTo(JSON.readTree("\"fresh\""));
@@ -536,9 +675,9 @@ class SelfManagedSandboxBackendMockTest {
 
   /**
    * Two envelopes race for one pod: the execution through its pre-started runner, and a second
-   * runner exec'd into the same pod at the same moment (what a second operator, or a fallback
-   * exec, would do). The once-only marker lets exactly one read its envelope; the other exits 73
-   * without reading its code. Repeated, so that either side wins some of the rounds.
+   * runner exec'd into the same pod at the same moment (what a second operator, or a fallback exec,
+   * would do). The once-only marker lets exactly one read its envelope; the other exits 73 without
+   * reading its code. Repeated, so that either side wins some of the rounds.
    */
   @Test
   void twoEnvelopesRacingForOnePodRunExactlyOnce() throws Exception {
@@ -552,37 +691,64 @@ class SelfManagedSandboxBackendMockTest {
         String pod = lease.sandboxId();
         await().until(() -> exec.waiting.containsKey(pod));
         java.nio.file.Path ran = runs.resolve(pod);
-        String code = "def main(who):\n    open(" + JSON.writeValueAsString(ran.toString()) + ", 'a').write(who + '\\n')\n"
-            + "    return who\n";
+        String code =
+            "def main(who):\n    open("
+                + JSON.writeValueAsString(ran.toString())
+                + ", 'a').write(who + '\\n')\n"
+                + "    return who\n";
         ByteArrayOutputStreamPair second = new ByteArrayOutputStreamPair();
-        PodExec.Waiting rival = exec.open(NS, pod, SandboxPodTemplate.CONTAINER,
-            PodExecution.runnerCommand(Language.PYTHON, false, 0), second.out, second.err);
+        PodExec.Waiting rival =
+            exec.open(
+                NS,
+                pod,
+                SandboxPodTemplate.CONTAINER,
+                PodExecution.runnerCommand(Language.PYTHON, false, 0),
+                second.out,
+                second.err);
         await().until(() -> exec.waiting.get(pod).process().isAlive() && rival.alive());
         CountDownLatch go = new CountDownLatch(1);
-        Future<ExecutionOutcome> first = threads.submit(() -> {
-          go.await();
-          return backend.execute(lease, request(Language.PYTHON, code, "{\"who\": \"operator\"}", UNTIMED),
-              RunControl.detached());
-        });
-        Future<Integer> other = threads.submit(() -> {
-          go.await();
-          return rival.send(dev.sandboxes.operator.runner.RunnerProgram.envelope(
-              dev.sandboxes.operator.runner.RunnerProgram.newNonce(), ExecutionMode.FUNCTION, "main", code,
-              JSON.readTree("{\"who\": \"rival\"}"))).exitCode().get(60, TimeUnit.SECONDS);
-        });
+        Future<ExecutionOutcome> first =
+            threads.submit(
+                () -> {
+                  go.await();
+                  return backend.execute(
+                      lease,
+                      request(Language.PYTHON, code, "{\"who\": \"operator\"}", UNTIMED),
+                      RunControl.detached());
+                });
+        Future<Integer> other =
+            threads.submit(
+                () -> {
+                  go.await();
+                  return rival
+                      .send(
+                          dev.sandboxes.operator.runner.RunnerProgram.envelope(
+                              dev.sandboxes.operator.runner.RunnerProgram.newNonce(),
+                              ExecutionMode.FUNCTION,
+                              "main",
+                              code,
+                              JSON.readTree("{\"who\": \"rival\"}")))
+                      .exitCode()
+                      .get(60, TimeUnit.SECONDS);
+                });
         go.countDown();
         ExecutionOutcome outcome = first.get(90, TimeUnit.SECONDS);
         int rivalExit = other.get(90, TimeUnit.SECONDS);
 
         List<String> lines = java.nio.file.Files.readAllLines(ran);
-        assertThat(lines).as("round %d: the code ran exactly once in pod %s", round, pod).hasSize(1);
+        assertThat(lines)
+            .as("round %d: the code ran exactly once in pod %s", round, pod)
+            .hasSize(1);
         if (lines.get(0).equals("operator")) {
           assertThat(outcome.exitCode()).isZero();
-          assertThat(rivalExit).isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
-          assertThat(second.err.toString(StandardCharsets.UTF_8)).contains("already received an envelope");
+          assertThat(rivalExit)
+              .isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+          assertThat(second.err.toString(StandardCharsets.UTF_8))
+              .contains("already received an envelope");
         } else {
           assertThat(rivalExit).isZero();
-          assertThat(outcome.exitCode()).isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
+          assertThat(outcome.exitCode())
+              .isEqualTo(dev.sandboxes.operator.runner.RunnerProgram.ALREADY_USED_EXIT_CODE);
           assertThat(outcome.report().finished()).isFalse();
         }
       }
@@ -602,9 +768,15 @@ class SelfManagedSandboxBackendMockTest {
     for (Language language : Language.values()) {
       SandboxLease lease = claim(backend, language);
       await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
-      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(backend.execute(lease,
-          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED),
-          RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(
+          backend.execute(
+              lease,
+              request(
+                  language,
+                  dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language),
+                  "{}",
+                  UNTIMED),
+              RunControl.detached()));
     }
     assertThat(exec.execedPods).as("every run went through its pre-started runner").isEmpty();
   }
@@ -619,12 +791,24 @@ class SelfManagedSandboxBackendMockTest {
   void artifactRecordsComeThroughPodExecWithinTheLimits() {
     SelfManagedSandboxBackend backend = warmBackend("artifacts", 1);
     for (Language language : Language.values()) {
-      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(backend.execute(claim(backend, language),
-          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language), "{}", UNTIMED),
-          RunControl.detached()));
-      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(backend.execute(claim(backend, language),
-          request(language, dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language), "{}", UNTIMED),
-          RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMebibyteAndSymlink(
+          backend.execute(
+              claim(backend, language),
+              request(
+                  language,
+                  dev.sandboxes.operator.testing.ArtifactScenarios.mebibyteAndSymlink(language),
+                  "{}",
+                  UNTIMED),
+              RunControl.detached()));
+      dev.sandboxes.operator.testing.ArtifactScenarios.assertMoreFilesThanTheLimit(
+          backend.execute(
+              claim(backend, language),
+              request(
+                  language,
+                  dev.sandboxes.operator.testing.ArtifactScenarios.moreFilesThanTheLimit(language),
+                  "{}",
+                  UNTIMED),
+              RunControl.detached()));
     }
   }
 
@@ -633,53 +817,85 @@ class SelfManagedSandboxBackendMockTest {
     SandboxProvider provider = provider("pids", 1);
     provider.getSpec().getSelfManaged().setPidsLimit(40);
     kubelet().start();
-    SelfManagedSandboxBackend backend = readyBackend(provider); // RuntimeClass gvisor, handler runsc
-    assertThat(backend.startIfReady(backend.probe()).message()).contains("at most 40 processes per execution");
+    SelfManagedSandboxBackend backend =
+        readyBackend(provider); // RuntimeClass gvisor, handler runsc
+    assertThat(backend.startIfReady(backend.probe()).message())
+        .contains("at most 40 processes per execution");
     SandboxLease lease = claim(backend, Language.PYTHON);
 
     // The real shell and runner, locally: the limit the code sees, and that it cannot lift it.
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
-        "import resource\n"
-            + "def main():\n"
-            + "    limits = resource.getrlimit(resource.RLIMIT_NPROC)\n"
-            + "    try:\n"
-            + "        resource.setrlimit(resource.RLIMIT_NPROC, (100000, 100000))\n"
-            + "        raised = True\n"
-            + "    except (ValueError, OSError):\n"
-            + "        raised = False\n"
-            + "    return {'soft': limits[0], 'hard': limits[1], 'raised': raised}\n", "{}", 10), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                "import resource\n"
+                    + "def main():\n"
+                    + "    limits = resource.getrlimit(resource.RLIMIT_NPROC)\n"
+                    + "    try:\n"
+                    + "        resource.setrlimit(resource.RLIMIT_NPROC, (100000, 100000))\n"
+                    + "        raised = True\n"
+                    + "    except (ValueError, OSError):\n"
+                    + "        raised = False\n"
+                    + "    return {'soft': limits[0], 'hard': limits[1], 'raised': raised}\n",
+                "{}",
+                10),
+            RunControl.detached());
 
-    assertThat(exec.commands).singleElement().satisfies(command ->
-        assertThat(command.subList(0, 2)).containsExactly("sh", "-c"));
+    assertThat(exec.commands)
+        .singleElement()
+        .satisfies(command -> assertThat(command.subList(0, 2)).containsExactly("sh", "-c"));
     assertThat(outcome.report().result().get("soft").asInt()).isEqualTo(40);
     assertThat(outcome.report().result().get("hard").asInt()).isEqualTo(40);
     if (!"root".equals(System.getProperty("user.name"))) {
-      assertThat(outcome.report().result().get("raised").asBoolean()).isFalse(); // root may; sandbox uid 1000 may not
+      assertThat(outcome.report().result().get("raised").asBoolean())
+          .isFalse(); // root may; sandbox uid 1000 may not
     }
   }
 
   @Test
   void withAHandlerThatSharesTheNodesKernelNoPerExecutionLimitIsSet() {
     // Under runc, RLIMIT_NPROC would count every uid-1000 process of the node: not set there.
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor").endMetadata().withHandler("runc")
-        .build()).create();
-    OperatorConfig config = OperatorConfig.defaults().withIsolationPolicy(
-        IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName("gvisor")
+                .endMetadata()
+                .withHandler("runc")
+                .build())
+        .create();
+    OperatorConfig config =
+        OperatorConfig.defaults()
+            .withIsolationPolicy(
+                IsolationPolicy.defaults().alsoAllowing(Set.of(), Set.of(), Set.of("runc")));
     kubelet().start();
     SelfManagedSandboxBackend backend = backend(provider("runc-pids", 1), client, config);
-    assertThat(backend.startIfReady(backend.probe()).message()).contains("limited only by the node's podPidsLimit (handler runc)");
+    assertThat(backend.startIfReady(backend.probe()).message())
+        .contains("limited only by the node's podPidsLimit (handler runc)");
     SandboxLease lease = claim(backend, Language.PYTHON);
-    backend.execute(lease, request(Language.PYTHON, "def main():\n    return 1\n", "{}", 10), RunControl.detached());
-    assertThat(exec.commands).singleElement().satisfies(command -> assertThat(command.get(0)).isEqualTo("python3"));
+    backend.execute(
+        lease,
+        request(Language.PYTHON, "def main():\n    return 1\n", "{}", 10),
+        RunControl.detached());
+    assertThat(exec.commands)
+        .singleElement()
+        .satisfies(command -> assertThat(command.get(0)).isEqualTo("python3"));
   }
 
   @Test
   void javascriptRunsToo() {
     SelfManagedSandboxBackend backend = warmBackend("js", 1);
     SandboxLease lease = claim(backend, Language.JAVASCRIPT);
-    ExecutionOutcome outcome = backend.execute(lease,
-        request(Language.JAVASCRIPT, "async function main(args) { return args.n * 2; }\nmodule.exports = { main };", "{\"n\": 21}", UNTIMED),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.JAVASCRIPT,
+                "async function main(args) { return args.n * 2; }\nmodule.exports = { main };",
+                "{\"n\": 21}",
+                UNTIMED),
+            RunControl.detached());
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.report().result().asInt()).isEqualTo(42);
   }
@@ -688,11 +904,15 @@ class SelfManagedSandboxBackendMockTest {
   void theDeadlineDeletesThePodAndReportsTimedOut() {
     SelfManagedSandboxBackend backend = warmBackend("slow", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> new CompletableFuture<>()); // never ends by itself
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> new CompletableFuture<>()); // never ends by itself
 
     long start = System.nanoTime();
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main():\n    while True: pass\n", "{}", 1),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main():\n    while True: pass\n", "{}", 1),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
@@ -708,18 +928,22 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = warmBackend("slow-exec", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
     CountDownLatch released = new CountDownLatch(1);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      try {
-        released.await(5, TimeUnit.SECONDS); // the upgrade the API server is slow to answer
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return new CompletableFuture<>();
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          try {
+            released.await(5, TimeUnit.SECONDS); // the upgrade the API server is slow to answer
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return new CompletableFuture<>();
+        });
 
     long start = System.nanoTime();
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main():\n    while True: pass\n", "{}", 1),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main():\n    while True: pass\n", "{}", 1),
+            RunControl.detached());
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     released.countDown();
 
@@ -732,28 +956,41 @@ class SelfManagedSandboxBackendMockTest {
   void aPodDeletedMidRunIsASandboxFailureThatSaysSo() {
     SelfManagedSandboxBackend backend = warmBackend("deleted", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      client.pods().inNamespace(NS).withName(pod).withGracePeriod(0).delete();
-      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("websocket closed (1006)", null));
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          client.pods().inNamespace(NS).withName(pod).withGracePeriod(0).delete();
+          return CompletableFuture.failedFuture(
+              new PodExec.StreamBrokenException("websocket closed (1006)", null));
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("sandbox pod " + lease.sandboxId()).contains("was deleted during the execution");
+    assertThat(outcome.detail())
+        .contains("sandbox pod " + lease.sandboxId())
+        .contains("was deleted during the execution");
   }
 
   @Test
   void anOomKilledContainerIsOutOfMemory() {
     SelfManagedSandboxBackend backend = warmBackend("oom", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      kubelet().markTerminated(pod, "OOMKilled", 137);
-      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("the stream closed without an exit status", null));
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          kubelet().markTerminated(pod, "OOMKilled", 137);
+          return CompletableFuture.failedFuture(
+              new PodExec.StreamBrokenException("the stream closed without an exit status", null));
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): x = ' ' * 10**10\n", "{}", UNTIMED),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): x = ' ' * 10**10\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.OUT_OF_MEMORY);
     assertThat(outcome.detail()).contains("memory limit of 256Mi");
@@ -761,30 +998,52 @@ class SelfManagedSandboxBackendMockTest {
 
   /**
    * Issue 18: gVisor's sandbox dies at the memory limit, runsc exec says 128, and a loaded kubelet
-   * reports the OOM kill (runsc-k8s's termination message) well after 15 s (seen in ParityE2E);
-   * the run waits for its pod to say why.
+   * reports the OOM kill (runsc-k8s's termination message) well after 15 s (seen in ParityE2E); the
+   * run waits for its pod to say why.
    */
   @Test
   void aGvisorSandboxThatDiedIsOutOfMemoryEvenWhenTheKubeletIsSlowToSaySo() {
-    sandboxDeathSettleWait = PodExecution.SANDBOX_DEATH_SETTLE_WAIT; // the production wait is what is tested
+    sandboxDeathSettleWait =
+        PodExecution.SANDBOX_DEATH_SETTLE_WAIT; // the production wait is what is tested
     SelfManagedSandboxBackend backend = warmBackend("slow-kubelet", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      CompletableFuture.delayedExecutor(17, TimeUnit.SECONDS).execute(() -> kubelet().setStatus(pod,
-          new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Failed")
-              .addNewContainerStatus().withName("sandbox").withNewState().withNewTerminated().withExitCode(137)
-              .withMessage(SandboxPods.SANDBOX_OOM_MESSAGE + " (the pod's memory cgroup killed gVisor's sandbox)")
-              .endTerminated().endState().endContainerStatus().build()));
-      try { // what runsc exec prints when its sandbox dies under it
-        stderr.write(("waiting on pid 3: urpc method \"containerManager.WaitPID\" failed: EOF\n").getBytes(StandardCharsets.UTF_8));
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-      return CompletableFuture.completedFuture(128);
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          CompletableFuture.delayedExecutor(17, TimeUnit.SECONDS)
+              .execute(
+                  () ->
+                      kubelet()
+                          .setStatus(
+                              pod,
+                              new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                                  .withPhase("Failed")
+                                  .addNewContainerStatus()
+                                  .withName("sandbox")
+                                  .withNewState()
+                                  .withNewTerminated()
+                                  .withExitCode(137)
+                                  .withMessage(
+                                      SandboxPods.SANDBOX_OOM_MESSAGE
+                                          + " (the pod's memory cgroup killed gVisor's sandbox)")
+                                  .endTerminated()
+                                  .endState()
+                                  .endContainerStatus()
+                                  .build()));
+          try { // what runsc exec prints when its sandbox dies under it
+            stderr.write(
+                ("waiting on pid 3: urpc method \"containerManager.WaitPID\" failed: EOF\n")
+                    .getBytes(StandardCharsets.UTF_8));
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+          return CompletableFuture.completedFuture(128);
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).as(outcome.detail()).isEqualTo(Termination.OUT_OF_MEMORY);
   }
@@ -795,25 +1054,32 @@ class SelfManagedSandboxBackendMockTest {
     for (int kills : new int[] {1, 0}) {
       SandboxLease lease = claim(backend, Language.PYTHON);
       List<List<String>> commands = new java.util.concurrent.CopyOnWriteArrayList<>();
-      exec.script((pod, command, stdin, stdout, stderr) -> {
-        commands.add(command);
-        if (command.get(0).equals("cat")) {
-          try {
-            // memory.oom_control as the kernel writes it (cgroup v1)
-            stdout.write(("oom_kill_disable 0\nunder_oom 0\noom_kill " + kills + "\n").getBytes(StandardCharsets.UTF_8));
-          } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-          }
-          return CompletableFuture.completedFuture(0);
-        }
-        return CompletableFuture.completedFuture(137); // the runner, killed; the pod lives on
-      });
+      exec.script(
+          (pod, command, stdin, stdout, stderr) -> {
+            commands.add(command);
+            if (command.get(0).equals("cat")) {
+              try {
+                // memory.oom_control as the kernel writes it (cgroup v1)
+                stdout.write(
+                    ("oom_kill_disable 0\nunder_oom 0\noom_kill " + kills + "\n")
+                        .getBytes(StandardCharsets.UTF_8));
+              } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+              return CompletableFuture.completedFuture(0);
+            }
+            return CompletableFuture.completedFuture(137); // the runner, killed; the pod lives on
+          });
 
-      ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 10),
-          RunControl.detached());
+      ExecutionOutcome outcome =
+          backend.execute(
+              lease,
+              request(Language.PYTHON, "def main(): pass\n", "{}", 10),
+              RunControl.detached());
 
       assertThat(commands).hasSize(2);
-      assertThat(commands.get(1)).contains("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events");
+      assertThat(commands.get(1))
+          .contains("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events");
       if (kills > 0) {
         assertThat(outcome.termination()).isEqualTo(Termination.OUT_OF_MEMORY);
         assertThat(outcome.detail()).contains("OOM killer").contains("memory limit of 256Mi");
@@ -829,49 +1095,93 @@ class SelfManagedSandboxBackendMockTest {
   void anEvictedPodIsASandboxFailureNamingTheEviction() {
     SelfManagedSandboxBackend backend = warmBackend("evicted", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      kubelet().setStatus(pod, new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Failed")
-          .withReason("Evicted").withMessage("The node was low on resource: memory.").build());
-      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("websocket closed (1006)", null));
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          kubelet()
+              .setStatus(
+                  pod,
+                  new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                      .withPhase("Failed")
+                      .withReason("Evicted")
+                      .withMessage("The node was low on resource: memory.")
+                      .build());
+          return CompletableFuture.failedFuture(
+              new PodExec.StreamBrokenException("websocket closed (1006)", null));
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("failed during the execution").contains("Evicted").contains("low on resource");
+    assertThat(outcome.detail())
+        .contains("failed during the execution")
+        .contains("Evicted")
+        .contains("low on resource");
   }
 
   @Test
   void aNodeThatStopsReportingIsNamedWhenTheStreamBreaks() {
     SelfManagedSandboxBackend backend = warmBackend("node-gone", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    client.pods().inNamespace(NS).withName(lease.sandboxId()).edit(p -> {
-      p.getSpec().setNodeName("node-7");
-      return p;
-    });
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      kubelet().setStatus(pod, new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
-          .addNewCondition().withType("Ready").withStatus("False").endCondition().build());
-      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null));
-    });
+    client
+        .pods()
+        .inNamespace(NS)
+        .withName(lease.sandboxId())
+        .edit(
+            p -> {
+              p.getSpec().setNodeName("node-7");
+              return p;
+            });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          kubelet()
+              .setStatus(
+                  pod,
+                  new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                      .withPhase("Running")
+                      .addNewCondition()
+                      .withType("Ready")
+                      .withStatus("False")
+                      .endCondition()
+                      .build());
+          return CompletableFuture.failedFuture(
+              new PodExec.StreamBrokenException("connection reset by peer", null));
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("connection reset by peer").contains("node node-7 may be gone");
+    assertThat(outcome.detail())
+        .contains("connection reset by peer")
+        .contains("node node-7 may be gone");
   }
 
   @Test
   void aBrokenExecStreamIsASandboxFailureWithTheCause() {
     SelfManagedSandboxBackend backend = warmBackend("broken", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) ->
-        CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null)));
+    exec.script(
+        (pod, command, stdin, stdout, stderr) ->
+            CompletableFuture.failedFuture(
+                new PodExec.StreamBrokenException("connection reset by peer", null)));
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
-    assertThat(outcome.detail()).contains("exec stream to sandbox pod").contains("connection reset by peer");
+    assertThat(outcome.detail())
+        .contains("exec stream to sandbox pod")
+        .contains("connection reset by peer");
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
   }
 
@@ -880,13 +1190,23 @@ class SelfManagedSandboxBackendMockTest {
     SelfManagedSandboxBackend backend = warmBackend("reset-after-done", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
     // The real runner runs to the end; then the connection resets before the exit status arrives.
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.start(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>())
-        .thenCompose(code -> CompletableFuture.failedFuture(
-            new PodExec.StreamBrokenException("connection reset by peer", null))));
+    exec.script(
+        (pod, command, stdin, stdout, stderr) ->
+            LocalRunner.start(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>())
+                .thenCompose(
+                    code ->
+                        CompletableFuture.failedFuture(
+                            new PodExec.StreamBrokenException("connection reset by peer", null))));
 
-    ExecutionOutcome outcome = backend.execute(lease,
-        request(Language.PYTHON, "def main(x):\n    print('done')\n    return x * 2\n", "{\"x\": 21}", UNTIMED),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                "def main(x):\n    print('done')\n    return x * 2\n",
+                "{\"x\": 21}",
+                UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     assertThat(outcome.exitCode()).isZero();
@@ -902,7 +1222,8 @@ class SelfManagedSandboxBackendMockTest {
    */
   @ParameterizedTest
   @ValueSource(booleans = {false, true})
-  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction(boolean preStarted) throws Exception {
+  void aBackgroundChildHoldingStdoutDoesNotHoldThePythonFunction(boolean preStarted)
+      throws Exception {
     if (preStarted) {
       exec.preStartLocallyLikeContainerd();
     }
@@ -911,21 +1232,33 @@ class SelfManagedSandboxBackendMockTest {
     if (preStarted) {
       await().until(() -> exec.waiting.containsKey(lease.sandboxId()));
     } else {
-      exec.script((pod, command, stdin, stdout, stderr) ->
-          LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
+      exec.script(
+          (pod, command, stdin, stdout, stderr) ->
+              LocalRunner.startLikeContainerd(
+                  exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
     }
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON,
-        "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n    print('started')\n"
-            + "    return {'child': child.pid}\n", "{}", 60), RunControl.detached());
-    killLocally(outcome.report().result() == null ? -1 : outcome.report().result().get("child").asLong());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                "import subprocess\ndef main():\n    child = subprocess.Popen(['sleep', '120'])\n    print('started')\n"
+                    + "    return {'child': child.pid}\n",
+                "{}",
+                60),
+            RunControl.detached());
+    killLocally(
+        outcome.report().result() == null ? -1 : outcome.report().result().get("child").asLong());
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     assertThat(outcome.exitCode()).isZero();
     assertThat(outcome.stdout().text()).isEqualTo("started\n");
     assertThat(outcome.report().result().has("child")).isTrue();
     assertThat(outcome.detail()).contains("left running were stopped with the sandbox");
-    assertThat(exec.execedPods).as("a fresh exec only without a pre-started runner").hasSize(preStarted ? 0 : 1);
+    assertThat(exec.execedPods)
+        .as("a fresh exec only without a pre-started runner")
+        .hasSize(preStarted ? 0 : 1);
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
   }
 
@@ -933,12 +1266,21 @@ class SelfManagedSandboxBackendMockTest {
   void aBackgroundChildDoesNotHoldAScriptOnceItsMainProgramExited() {
     SelfManagedSandboxBackend backend = warmBackend("bg-script", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
-        new ArrayList<>()));
+    exec.script(
+        (pod, command, stdin, stdout, stderr) ->
+            LocalRunner.startLikeContainerd(
+                exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
-        "import subprocess, sys\nchild = subprocess.Popen(['sleep', '120'])\nprint(child.pid, flush=True)\nsys.exit(4)\n",
-        "{}", 60), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                ExecutionMode.SCRIPT,
+                "import subprocess, sys\nchild = subprocess.Popen(['sleep', '120'])\nprint(child.pid, flush=True)\nsys.exit(4)\n",
+                "{}",
+                60),
+            RunControl.detached());
     killLocally(Long.parseLong(outcome.stdout().text().strip()));
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
@@ -955,16 +1297,26 @@ class SelfManagedSandboxBackendMockTest {
   void theDoneRecordWaitsForAFailedScriptsThreadsBeforeAnythingEnds() {
     SelfManagedSandboxBackend backend = warmBackend("bg-threads", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
-        new ArrayList<>()));
+    exec.script(
+        (pod, command, stdin, stdout, stderr) ->
+            LocalRunner.startLikeContainerd(
+                exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, ExecutionMode.SCRIPT,
-        "import subprocess, threading, time\n"
-            + "child = subprocess.Popen(['sleep', '120'])\n"
-            + "print(child.pid, flush=True)\n"
-            + "def later():\n    time.sleep(4)\n    print('late', flush=True)\n"
-            + "threading.Thread(target=later).start()\n"
-            + "raise ValueError('boom')\n", "{}", 60), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.PYTHON,
+                ExecutionMode.SCRIPT,
+                "import subprocess, threading, time\n"
+                    + "child = subprocess.Popen(['sleep', '120'])\n"
+                    + "print(child.pid, flush=True)\n"
+                    + "def later():\n    time.sleep(4)\n    print('late', flush=True)\n"
+                    + "threading.Thread(target=later).start()\n"
+                    + "raise ValueError('boom')\n",
+                "{}",
+                60),
+            RunControl.detached());
     killLocally(Long.parseLong(outcome.stdout().text().lines().findFirst().orElse("-1").strip()));
 
     assertThat(outcome.exitCode()).isEqualTo(1);
@@ -977,17 +1329,26 @@ class SelfManagedSandboxBackendMockTest {
   void javascriptChildrenLeftRunningDoNotHoldTheFunction() {
     SelfManagedSandboxBackend backend = warmBackend("bg-js", 1);
     SandboxLease lease = claim(backend, Language.JAVASCRIPT);
-    exec.script((pod, command, stdin, stdout, stderr) -> LocalRunner.startLikeContainerd(exec.perPod(pod, command), stdin, stdout, stderr,
-        new ArrayList<>()));
+    exec.script(
+        (pod, command, stdin, stdout, stderr) ->
+            LocalRunner.startLikeContainerd(
+                exec.perPod(pod, command), stdin, stdout, stderr, new ArrayList<>()));
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.JAVASCRIPT,
-        "const cp = require('child_process');\n"
-            + "function main() {\n"
-            + "  const inherit = cp.spawn('sleep', ['120'], { stdio: 'inherit' });\n"
-            + "  const detached = cp.spawn('sleep', ['120'], { stdio: 'inherit', detached: true });\n"
-            + "  detached.unref();\n"
-            + "  return [inherit.pid, detached.pid];\n"
-            + "}\n", "{}", 60), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(
+                Language.JAVASCRIPT,
+                "const cp = require('child_process');\n"
+                    + "function main() {\n"
+                    + "  const inherit = cp.spawn('sleep', ['120'], { stdio: 'inherit' });\n"
+                    + "  const detached = cp.spawn('sleep', ['120'], { stdio: 'inherit', detached: true });\n"
+                    + "  detached.unref();\n"
+                    + "  return [inherit.pid, detached.pid];\n"
+                    + "}\n",
+                "{}",
+                60),
+            RunControl.detached());
     if (outcome.report().result() != null) {
       outcome.report().result().forEach(pid -> killLocally(pid.asLong()));
     }
@@ -1003,20 +1364,24 @@ class SelfManagedSandboxBackendMockTest {
   void aDoneRecordBeforeTheDeadlineIsNotATimeoutWhenOnlyTheExitStatusIsLate() {
     SelfManagedSandboxBackend backend = warmBackend("bg-deadline", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      String nonce = nonceOf(stdin);
-      try {
-        byte[] done = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
-        stdout.write(("\u001eSBX1" + nonce + "d" + String.format("%04x", done.length)).getBytes(StandardCharsets.US_ASCII));
-        stdout.write(done);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-      return new CompletableFuture<>(); // the status never comes
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          String nonce = nonceOf(stdin);
+          try {
+            byte[] done = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
+            stdout.write(
+                ("\u001eSBX1" + nonce + "d" + String.format("%04x", done.length))
+                    .getBytes(StandardCharsets.US_ASCII));
+            stdout.write(done);
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+          return new CompletableFuture<>(); // the status never comes
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 1),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease, request(Language.PYTHON, "def main(): pass\n", "{}", 1), RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     assertThat(outcome.exitCode()).isZero();
@@ -1026,22 +1391,26 @@ class SelfManagedSandboxBackendMockTest {
   void withoutADoneRecordALostExitStatusStillRunsIntoTheDeadline() {
     SelfManagedSandboxBackend backend = warmBackend("bg-no-record", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      String nonce = nonceOf(stdin);
-      try {
-        // A record with another nonce is user output: it ends nothing.
-        byte[] done = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
-        String other = nonce.substring(1) + (nonce.charAt(0) == 'a' ? 'b' : 'a');
-        stdout.write(("\u001eSBX1" + other + "d" + String.format("%04x", done.length)).getBytes(StandardCharsets.US_ASCII));
-        stdout.write(done);
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-      return new CompletableFuture<>();
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          String nonce = nonceOf(stdin);
+          try {
+            // A record with another nonce is user output: it ends nothing.
+            byte[] done = "{\"status\":\"ok\"}".getBytes(StandardCharsets.UTF_8);
+            String other = nonce.substring(1) + (nonce.charAt(0) == 'a' ? 'b' : 'a');
+            stdout.write(
+                ("\u001eSBX1" + other + "d" + String.format("%04x", done.length))
+                    .getBytes(StandardCharsets.US_ASCII));
+            stdout.write(done);
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+          return new CompletableFuture<>();
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 3),
-        RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease, request(Language.PYTHON, "def main(): pass\n", "{}", 3), RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.TIMED_OUT);
   }
@@ -1050,16 +1419,22 @@ class SelfManagedSandboxBackendMockTest {
   void aStreamResetBeforeTheDoneRecordIsStillASandboxFailure() {
     SelfManagedSandboxBackend backend = warmBackend("reset-before-done", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    exec.script((pod, command, stdin, stdout, stderr) -> {
-      try {
-        stdout.write("partial\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-      return CompletableFuture.failedFuture(new PodExec.StreamBrokenException("connection reset by peer", null));
-    });
+    exec.script(
+        (pod, command, stdin, stdout, stderr) -> {
+          try {
+            stdout.write("partial\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+          return CompletableFuture.failedFuture(
+              new PodExec.StreamBrokenException("connection reset by peer", null));
+        });
 
-    ExecutionOutcome outcome = backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED), RunControl.detached());
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main(): pass\n", "{}", UNTIMED),
+            RunControl.detached());
 
     assertThat(outcome.termination()).isEqualTo(Termination.SANDBOX_FAILED);
     assertThat(outcome.detail()).contains("connection reset by peer");
@@ -1071,8 +1446,11 @@ class SelfManagedSandboxBackendMockTest {
     SandboxLease lease = claim(backend, Language.PYTHON);
     exec.script((pod, command, stdin, stdout, stderr) -> new CompletableFuture<>());
     RunControl control = new RunControl(id -> {});
-    CompletableFuture<ExecutionOutcome> outcome = CompletableFuture.supplyAsync(() ->
-        backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 30), control));
+    CompletableFuture<ExecutionOutcome> outcome =
+        CompletableFuture.supplyAsync(
+            () ->
+                backend.execute(
+                    lease, request(Language.PYTHON, "def main(): pass\n", "{}", 30), control));
     await().until(() -> !exec.execedPods.isEmpty());
     control.cancel();
 
@@ -1084,8 +1462,21 @@ class SelfManagedSandboxBackendMockTest {
   void discardDeletesTheRecordedPodOfThisProviderOnly() {
     SelfManagedSandboxBackend backend = warmBackend("discard", 1);
     SandboxLease lease = claim(backend, Language.PYTHON);
-    client.resource(new PodBuilder().withNewMetadata().withName("someone-else").withNamespace(NS).endMetadata()
-        .withNewSpec().addNewContainer().withName("c").withImage("i").endContainer().endSpec().build()).create();
+    client
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName("someone-else")
+                .withNamespace(NS)
+                .endMetadata()
+                .withNewSpec()
+                .addNewContainer()
+                .withName("c")
+                .withImage("i")
+                .endContainer()
+                .endSpec()
+                .build())
+        .create();
 
     backend.discard("cx-uid", lease.sandboxId());
     backend.discard("cx-uid", "someone-else");
@@ -1101,32 +1492,76 @@ class SelfManagedSandboxBackendMockTest {
   @Test
   void idlePodsOfAnOutdatedTemplateAreReplaced() {
     SandboxProvider provider = provider("rolling", 1);
-    provider.getSpec().setRuntimes(List.of(runtime(Language.PYTHON, "localhost/sandbox-runtime:v1")));
+    provider
+        .getSpec()
+        .setRuntimes(List.of(runtime(Language.PYTHON, "localhost/sandbox-runtime:v1")));
     client.resource(provider).update();
     String uid = providerUid("rolling");
     // An idle pod left by an earlier configuration (older image, other hash), and a claimed one.
-    Pod stale = new PodBuilder()
-        .withMetadata(new ObjectMetaBuilder().withName("sbx-rolling-py-old").withNamespace(NS)
-            .withLabels(Map.of(ApiConstants.PROVIDER_UID_LABEL, uid, ApiConstants.LANGUAGE_LABEL, "python",
-                ApiConstants.STATE_LABEL, "idle", SandboxPodTemplate.TEMPLATE_HASH_LABEL, "0000000000000000"))
-            // Made by an earlier backend of this provider, so owned by it as every pool pod is.
-            .withOwnerReferences(new io.fabric8.kubernetes.api.model.OwnerReferenceBuilder()
-                .withApiVersion(ApiConstants.API_VERSION).withKind(ApiConstants.KIND_SANDBOX_PROVIDER)
-                .withName("rolling").withUid(uid).withController(true).build())
-            .build())
-        .withNewSpec().addNewContainer().withName("sandbox").withImage("localhost/sandbox-runtime:v0").endContainer().endSpec()
-        .build();
+    Pod stale =
+        new PodBuilder()
+            .withMetadata(
+                new ObjectMetaBuilder()
+                    .withName("sbx-rolling-py-old")
+                    .withNamespace(NS)
+                    .withLabels(
+                        Map.of(
+                            ApiConstants.PROVIDER_UID_LABEL,
+                            uid,
+                            ApiConstants.LANGUAGE_LABEL,
+                            "python",
+                            ApiConstants.STATE_LABEL,
+                            "idle",
+                            SandboxPodTemplate.TEMPLATE_HASH_LABEL,
+                            "0000000000000000"))
+                    // Made by an earlier backend of this provider, so owned by it as every pool pod
+                    // is.
+                    .withOwnerReferences(
+                        new io.fabric8.kubernetes.api.model.OwnerReferenceBuilder()
+                            .withApiVersion(ApiConstants.API_VERSION)
+                            .withKind(ApiConstants.KIND_SANDBOX_PROVIDER)
+                            .withName("rolling")
+                            .withUid(uid)
+                            .withController(true)
+                            .build())
+                    .build())
+            .withNewSpec()
+            .addNewContainer()
+            .withName("sandbox")
+            .withImage("localhost/sandbox-runtime:v0")
+            .endContainer()
+            .endSpec()
+            .build();
     client.resource(stale).create();
-    client.resource(new PodBuilder(stale).editMetadata().withName("sbx-rolling-py-busy")
-        .addToLabels(ApiConstants.STATE_LABEL, "claimed")
-        .addToAnnotations(SandboxPodTemplate.CLAIMED_AT_ANNOTATION, java.time.Instant.now().toString()).endMetadata().build()).create();
+    client
+        .resource(
+            new PodBuilder(stale)
+                .editMetadata()
+                .withName("sbx-rolling-py-busy")
+                .addToLabels(ApiConstants.STATE_LABEL, "claimed")
+                .addToAnnotations(
+                    SandboxPodTemplate.CLAIMED_AT_ANNOTATION, java.time.Instant.now().toString())
+                .endMetadata()
+                .build())
+        .create();
 
     readyBackend(provider);
 
     await().until(() -> client.pods().inNamespace(NS).withName("sbx-rolling-py-old").get() == null);
-    List<Pod> current = await().until(() -> pods().stream()
-        .filter(p -> "idle".equals(p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL))).toList(), l -> l.size() == 1);
-    assertThat(current.get(0).getSpec().getContainers().get(0).getImage()).isEqualTo("localhost/sandbox-runtime:v1");
+    List<Pod> current =
+        await()
+            .until(
+                () ->
+                    pods().stream()
+                        .filter(
+                            p ->
+                                "idle"
+                                    .equals(
+                                        p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL)))
+                        .toList(),
+                l -> l.size() == 1);
+    assertThat(current.get(0).getSpec().getContainers().get(0).getImage())
+        .isEqualTo("localhost/sandbox-runtime:v1");
     // A pod running an execution is never rolled out from under it.
     assertThat(client.pods().inNamespace(NS).withName("sbx-rolling-py-busy").get()).isNotNull();
   }
@@ -1140,31 +1575,47 @@ class SelfManagedSandboxBackendMockTest {
 
     backend.close();
 
-    await().untilAsserted(() -> assertThat(pods()).extracting(p -> p.getMetadata().getName())
-        .containsExactlyInAnyOrder(lease.sandboxId(), unused.sandboxId()));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(pods())
+                    .extracting(p -> p.getMetadata().getName())
+                    .containsExactlyInAnyOrder(lease.sandboxId(), unused.sandboxId()));
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     // A lease given back after close is not returned to a pool that no longer exists.
     unused.release();
-    await().untilAsserted(() -> assertThat(pods()).extracting(p -> p.getMetadata().getName())
-        .containsExactly(lease.sandboxId()));
+    await()
+        .untilAsserted(
+            () ->
+                assertThat(pods())
+                    .extracting(p -> p.getMetadata().getName())
+                    .containsExactly(lease.sandboxId()));
     // A run that started on a closed backend still has its deadline and still deletes its pod.
     exec.script((pod, command, stdin, stdout, stderr) -> new CompletableFuture<>());
-    assertThat(backend.execute(lease, request(Language.PYTHON, "def main(): pass\n", "{}", 1), RunControl.detached())
-        .termination()).isEqualTo(Termination.TIMED_OUT);
+    assertThat(
+            backend
+                .execute(
+                    lease,
+                    request(Language.PYTHON, "def main(): pass\n", "{}", 1),
+                    RunControl.detached())
+                .termination())
+        .isEqualTo(Termination.TIMED_OUT);
     await().until(() -> pods().isEmpty());
   }
 
   @Test
   void theNetworkPolicyDeniesAllTrafficByDefault() {
     readyBackend(provider("sealed", 1));
-    NetworkPolicy policy = client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-sealed").get();
+    NetworkPolicy policy =
+        client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-sealed").get();
     assertThat(policy).isNotNull();
     assertThat(policy.getSpec().getPodSelector().getMatchLabels())
         .containsExactly(Map.entry(ApiConstants.PROVIDER_UID_LABEL, providerUid("sealed")));
     assertThat(policy.getSpec().getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
     assertThat(policy.getSpec().getIngress()).isNullOrEmpty();
     assertThat(policy.getSpec().getEgress()).isNullOrEmpty();
-    assertThat(policy.getMetadata().getOwnerReferences()).singleElement()
+    assertThat(policy.getMetadata().getOwnerReferences())
+        .singleElement()
         .satisfies(o -> assertThat(o.getUid()).isEqualTo(providerUid("sealed")));
   }
 
@@ -1176,19 +1627,33 @@ class SelfManagedSandboxBackendMockTest {
     egress.setAllowedCidrs(List.of("10.0.0.0/8", "192.168.1.0/24"));
     provider.getSpec().getSelfManaged().setEgress(egress);
     SelfManagedSandboxBackend backend = readyBackend(provider);
-    assertThat(backend.startIfReady(backend.probe()).message()).contains("egress to 10.0.0.0/8, 192.168.1.0/24 only");
+    assertThat(backend.startIfReady(backend.probe()).message())
+        .contains("egress to 10.0.0.0/8, 192.168.1.0/24 only");
 
-    NetworkPolicy policy = client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-egress").get();
+    NetworkPolicy policy =
+        client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-egress").get();
     assertThat(policy.getSpec().getIngress()).isNullOrEmpty();
-    assertThat(policy.getSpec().getEgress()).singleElement().satisfies(rule ->
-        assertThat(rule.getTo()).extracting(peer -> peer.getIpBlock().getCidr()).containsExactly("10.0.0.0/8", "192.168.1.0/24"));
+    assertThat(policy.getSpec().getEgress())
+        .singleElement()
+        .satisfies(
+            rule ->
+                assertThat(rule.getTo())
+                    .extracting(peer -> peer.getIpBlock().getCidr())
+                    .containsExactly("10.0.0.0/8", "192.168.1.0/24"));
   }
 
   @Test
   void anEgressAllowListOnARuntimeClassWithoutPodNetworkIsRefusedAndCreatesNoPod() {
     // The local cluster's gVisor RuntimeClass: runsc --network=none, declared by its annotation.
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName("gvisor")
-        .addToAnnotations(ApiConstants.POD_NETWORK_ANNOTATION, "none").endMetadata().withHandler("runsc").build())
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName("gvisor")
+                .addToAnnotations(ApiConstants.POD_NETWORK_ANNOTATION, "none")
+                .endMetadata()
+                .withHandler("runsc")
+                .build())
         .create();
     SandboxProvider provider = provider("netless", 1);
     EgressSpec egress = new EgressSpec();
@@ -1200,7 +1665,8 @@ class SelfManagedSandboxBackendMockTest {
     ProbeResult probe = backend.startIfReady(backend.probe());
     assertThat(probe.ready()).isFalse();
     assertThat(probe.reason()).isEqualTo(SandboxProviderReason.EGRESS_UNSUPPORTED);
-    assertThat(probe.message()).contains("192.0.2.0/24", "RuntimeClass gvisor", "no network", "Deny");
+    assertThat(probe.message())
+        .contains("192.0.2.0/24", "RuntimeClass gvisor", "no network", "Deny");
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     assertThat(pythonPods()).isEmpty();
 
@@ -1212,13 +1678,29 @@ class SelfManagedSandboxBackendMockTest {
   @Test
   void aHandEditedNetworkPolicyIsPutBack() {
     SelfManagedSandboxBackend backend = readyBackend(provider("tampered", 1));
-    client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-tampered").edit(p -> {
-      p.getSpec().setPolicyTypes(List.of("Ingress"));
-      return p;
-    });
+    client
+        .network()
+        .v1()
+        .networkPolicies()
+        .inNamespace(NS)
+        .withName("sbx-tampered")
+        .edit(
+            p -> {
+              p.getSpec().setPolicyTypes(List.of("Ingress"));
+              return p;
+            });
     backend.startIfReady(backend.probe());
-    assertThat(client.network().v1().networkPolicies().inNamespace(NS).withName("sbx-tampered").get().getSpec()
-        .getPolicyTypes()).containsExactlyInAnyOrder("Ingress", "Egress");
+    assertThat(
+            client
+                .network()
+                .v1()
+                .networkPolicies()
+                .inNamespace(NS)
+                .withName("sbx-tampered")
+                .get()
+                .getSpec()
+                .getPolicyTypes())
+        .containsExactlyInAnyOrder("Ingress", "Egress");
   }
 
   // ---- helpers ----
@@ -1244,14 +1726,24 @@ class SelfManagedSandboxBackendMockTest {
     }
   }
 
-  /** The pool's own template for a provider, as the backend builds it (what a look-alike copies). */
+  /**
+   * The pool's own template for a provider, as the backend builds it (what a look-alike copies).
+   */
   private SandboxPodTemplate template(SandboxProvider provider, Language language) {
-    SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS)
-        .withName(provider.getMetadata().getName()).get();
+    SandboxProvider stored =
+        client
+            .resources(SandboxProvider.class)
+            .inNamespace(NS)
+            .withName(provider.getMetadata().getName())
+            .get();
     stored.setSpec(provider.getSpec());
     ProviderSettings settings = ProviderSettings.of(stored, OperatorConfig.defaults());
-    return new SandboxPodTemplate(settings, stored.getMetadata().getUid(),
-        SelfManagedSettings.of(stored.getSpec().getSelfManaged()), language, settings.runtime(language).orElseThrow().image());
+    return new SandboxPodTemplate(
+        settings,
+        stored.getMetadata().getUid(),
+        SelfManagedSettings.of(stored.getSpec().getSelfManaged()),
+        language,
+        settings.runtime(language).orElseThrow().image());
   }
 
   private static RuntimeSpec runtime(Language language, String image) {
@@ -1262,12 +1754,25 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private void runtimeClass(String name) {
-    client.resource(new RuntimeClassBuilder().withNewMetadata().withName(name).endMetadata().withHandler("runsc").build())
+    client
+        .resource(
+            new RuntimeClassBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .withHandler("runsc")
+                .build())
         .create();
   }
 
   private String providerUid(String name) {
-    return client.resources(SandboxProvider.class).inNamespace(NS).withName(name).get().getMetadata().getUid();
+    return client
+        .resources(SandboxProvider.class)
+        .inNamespace(NS)
+        .withName(name)
+        .get()
+        .getMetadata()
+        .getUid();
   }
 
   private SelfManagedSandboxBackend backend(SandboxProvider provider) {
@@ -1278,19 +1783,38 @@ class SelfManagedSandboxBackendMockTest {
     return backend(provider, client, OperatorConfig.defaults());
   }
 
-  private SelfManagedSandboxBackend backend(SandboxProvider provider, KubernetesClient client, OperatorConfig config) {
-    SandboxProvider stored = client.resources(SandboxProvider.class).inNamespace(NS).withName(provider.getMetadata().getName()).get();
+  private SelfManagedSandboxBackend backend(
+      SandboxProvider provider, KubernetesClient client, OperatorConfig config) {
+    SandboxProvider stored =
+        client
+            .resources(SandboxProvider.class)
+            .inNamespace(NS)
+            .withName(provider.getMetadata().getName())
+            .get();
     stored.setSpec(provider.getSpec());
-    BackendContext context = new BackendContext(stored.getMetadata().getUid(), ProviderSettings.of(stored, config),
-        stored.getSpec(), Map.of(), config, client, capacitySignals::incrementAndGet, ServiceCallListener.NONE);
-    SelfManagedSandboxBackend backend = new SelfManagedSandboxBackend(context, exec, sandboxDeathSettleWait);
+    BackendContext context =
+        new BackendContext(
+            stored.getMetadata().getUid(),
+            ProviderSettings.of(stored, config),
+            stored.getSpec(),
+            Map.of(),
+            config,
+            client,
+            capacitySignals::incrementAndGet,
+            ServiceCallListener.NONE);
+    SelfManagedSandboxBackend backend =
+        new SelfManagedSandboxBackend(context, exec, sandboxDeathSettleWait);
     backends.add(backend);
     return backend;
   }
 
   /** A backend whose RuntimeClass exists and whose first probe passed. */
   private SelfManagedSandboxBackend readyBackend(SandboxProvider provider) {
-    if (client.resources(io.fabric8.kubernetes.api.model.node.v1.RuntimeClass.class).withName("gvisor").get() == null) {
+    if (client
+            .resources(io.fabric8.kubernetes.api.model.node.v1.RuntimeClass.class)
+            .withName("gvisor")
+            .get()
+        == null) {
       runtimeClass("gvisor");
     }
     SelfManagedSandboxBackend backend = backend(provider);
@@ -1310,13 +1834,17 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SandboxLease claim(SelfManagedSandboxBackend backend, Language language) {
-    SandboxLease lease = await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+    SandboxLease lease =
+        await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
     // The claim PUT runs in the background (in production while Started is written): tests that
     // change the pod next wait until it is recorded, as an execution does before it sends code.
-    await().until(() -> {
-      Pod pod = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-      return pod != null && "claimed".equals(pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL));
-    });
+    await()
+        .until(
+            () -> {
+              Pod pod = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
+              return pod != null
+                  && "claimed".equals(pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL));
+            });
     return lease;
   }
 
@@ -1332,7 +1860,10 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private static PoolStatus pool(SelfManagedSandboxBackend backend, Language language) {
-    return backend.pools().stream().filter(p -> p.getLanguage() == language).findFirst().orElseThrow();
+    return backend.pools().stream()
+        .filter(p -> p.getLanguage() == language)
+        .findFirst()
+        .orElseThrow();
   }
 
   /**
@@ -1340,20 +1871,31 @@ class SelfManagedSandboxBackendMockTest {
    * which nothing here undoes: that fails at once instead of at the timeout.
    */
   private static List<Pod> awaitPods(Supplier<List<Pod>> which, int count) {
-    return await().failFast("more than " + count + " pods", () -> which.get().size() > count)
+    return await()
+        .failFast("more than " + count + " pods", () -> which.get().size() > count)
         .until(which::get, list -> list.size() == count);
   }
 
   private List<Pod> pods() {
-    return client.pods().inNamespace(NS).withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE).list().getItems()
-        .stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+    return client
+        .pods()
+        .inNamespace(NS)
+        .withLabel(ApiConstants.MANAGED_BY_LABEL, ApiConstants.MANAGED_BY_VALUE)
+        .list()
+        .getItems()
+        .stream()
+        .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+        .toList();
   }
 
   private List<Pod> pythonPods() {
-    return pods().stream().filter(p -> "python".equals(p.getMetadata().getLabels().get(ApiConstants.LANGUAGE_LABEL))).toList();
+    return pods().stream()
+        .filter(p -> "python".equals(p.getMetadata().getLabels().get(ApiConstants.LANGUAGE_LABEL)))
+        .toList();
   }
 
-  private static ExecutionRequest request(Language language, String code, String argumentsJson, int timeoutSeconds) {
+  private static ExecutionRequest request(
+      Language language, String code, String argumentsJson, int timeoutSeconds) {
     return request(language, ExecutionMode.FUNCTION, code, argumentsJson, timeoutSeconds);
   }
 
@@ -1372,11 +1914,24 @@ class SelfManagedSandboxBackendMockTest {
     }
   }
 
-  private static ExecutionRequest request(Language language, ExecutionMode mode, String code, String argumentsJson,
+  private static ExecutionRequest request(
+      Language language,
+      ExecutionMode mode,
+      String code,
+      String argumentsJson,
       int timeoutSeconds) {
     try {
-      return new ExecutionRequest(NS, "cx", "uid-1", language, mode, "main", code,
-          JSON.readTree(argumentsJson), Duration.ofSeconds(timeoutSeconds), 65536);
+      return new ExecutionRequest(
+          NS,
+          "cx",
+          "uid-1",
+          language,
+          mode,
+          "main",
+          code,
+          JSON.readTree(argumentsJson),
+          Duration.ofSeconds(timeoutSeconds),
+          65536);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

@@ -47,7 +47,8 @@ class WarmRunnersTest {
     runners.ensure(POD, Language.PYTHON);
     await().atMost(Duration.ofSeconds(10)).until(() -> exec.opensStarted.getCount() == 0);
 
-    CompletableFuture<Optional<WarmRunners.Warm>> taken = CompletableFuture.supplyAsync(() -> runners.take(POD), threads);
+    CompletableFuture<Optional<WarmRunners.Warm>> taken =
+        CompletableFuture.supplyAsync(() -> runners.take(POD), threads);
     Thread.sleep(200); // still opening: the taker must be waiting, not falling back
     assertThat(taken).isNotDone();
 
@@ -66,7 +67,8 @@ class WarmRunnersTest {
     runners.ensure(POD, Language.PYTHON);
     await().atMost(Duration.ofSeconds(10)).until(() -> exec.opensStarted.getCount() == 0);
 
-    CompletableFuture<Optional<WarmRunners.Warm>> taken = CompletableFuture.supplyAsync(() -> runners.take(POD), threads);
+    CompletableFuture<Optional<WarmRunners.Warm>> taken =
+        CompletableFuture.supplyAsync(() -> runners.take(POD), threads);
     exec.gate.countDown();
     assertThat(taken.get(10, TimeUnit.SECONDS)).isEmpty();
   }
@@ -79,7 +81,9 @@ class WarmRunnersTest {
 
     assertThat(runners.take(POD)).isEmpty();
     exec.gate.countDown();
-    await().atMost(Duration.ofSeconds(10)).until(() -> exec.opened.size() == 1 && exec.opened.get(0).closed);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> exec.opened.size() == 1 && exec.opened.get(0).closed);
     assertThat(runners.waiting()).isZero();
   }
 
@@ -91,7 +95,9 @@ class WarmRunnersTest {
 
     runners.forget(POD);
     exec.gate.countDown();
-    await().atMost(Duration.ofSeconds(10)).until(() -> exec.opened.size() == 1 && exec.opened.get(0).closed);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> exec.opened.size() == 1 && exec.opened.get(0).closed);
     assertThat(runners.waiting()).isZero();
   }
 
@@ -116,13 +122,24 @@ class WarmRunnersTest {
     volatile boolean failing;
 
     @Override
-    public Running start(String namespace, String pod, String container, List<String> command, byte[] stdin,
-        OutputStream stdout, OutputStream stderr) {
+    public Running start(
+        String namespace,
+        String pod,
+        String container,
+        List<String> command,
+        byte[] stdin,
+        OutputStream stdout,
+        OutputStream stderr) {
       throw new UnsupportedOperationException("no fresh execs here");
     }
 
     @Override
-    public Waiting open(String namespace, String pod, String container, List<String> command, OutputStream stdout,
+    public Waiting open(
+        String namespace,
+        String pod,
+        String container,
+        List<String> command,
+        OutputStream stdout,
         OutputStream stderr) {
       opensStarted.countDown();
       try {
