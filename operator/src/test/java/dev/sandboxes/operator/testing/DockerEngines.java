@@ -12,8 +12,9 @@ import java.util.concurrent.TimeUnit;
  * hack/sandbox-engine (docs/container-engine.md: podman ignores HostConfig.Runtime, so the socket
  * selects it). Found through SANDBOX_DOCKER_HOST_RUNC / _RUNSC, else at the script's default paths;
  * when a socket is absent and the tests run as root, the script starts the services (again: on a
- * shared machine someone else's run may have stopped them since). Otherwise the test is skipped
- * with the reason.
+ * shared machine someone else's run may have stopped them since), but installs nothing: a test run
+ * never installs packages ({@code SANDBOX_ENGINE_NO_INSTALL=1}; hack/test installs them before
+ * Maven starts). Otherwise the test is skipped with the reason.
  */
 public final class DockerEngines {
 
@@ -69,7 +70,9 @@ public final class DockerEngines {
       return;
     }
     try {
-      Process process = new ProcessBuilder(script.toString(), "up").inheritIO().start();
+      ProcessBuilder builder = new ProcessBuilder(script.toString(), "up").inheritIO();
+      builder.environment().put("SANDBOX_ENGINE_NO_INSTALL", "1");
+      Process process = builder.start();
       if (!process.waitFor(30, TimeUnit.MINUTES) || process.exitValue() != 0) {
         fail("hack/sandbox-engine up failed (see its output above)");
       }
