@@ -109,6 +109,7 @@ public final class SelfManagedBenchmark {
     volatile Phase phase;
     volatile String reason;
     volatile String message;
+    volatile String sandbox;
 
     Sample(long created) {
       this.created = created;
@@ -896,6 +897,25 @@ public final class SelfManagedBenchmark {
         percentile(admission, 50),
         percentile(inSandbox, 50),
         percentile(rest, 50));
+    // The p99 of a short series is its slowest sample: say where that one's time went.
+    int slowest = 0;
+    for (int i = 1; i < seen.size(); i++) {
+      if (seen.get(i).millis() > seen.get(slowest).millis()) {
+        slowest = i;
+      }
+    }
+    Sample worst = seen.get(slowest);
+    System.out.printf(
+        Locale.ROOT,
+        "  slowest (#%d of %d, sandbox %s): total_ms=%.1f admission_ms=%.1f in_sandbox_ms=%d"
+            + " rest_ms=%.1f%n",
+        samples.indexOf(worst) + 1,
+        samples.size(),
+        worst.sandbox,
+        worst.millis(),
+        admission.get(slowest),
+        worst.durationMillis,
+        rest.get(slowest));
   }
 
   /** Timestamps the first Running and terminal statuses the watch delivers for each execution. */
@@ -929,6 +949,9 @@ public final class SelfManagedBenchmark {
         sample.phase = cx.getStatus().getPhase();
         sample.reason = Conditions.reason(cx.getStatus().getConditions(), ConditionTypes.SUCCEEDED);
         sample.message = cx.getStatus().getMessage();
+        if (cx.getStatus().getSandbox() != null) {
+          sample.sandbox = cx.getStatus().getSandbox().getId();
+        }
         Long duration = cx.getStatus().getDurationMillis();
         sample.durationMillis = duration != null ? duration : -1;
         sample.terminal = now;
