@@ -1,6 +1,6 @@
 package dev.sandboxes.operator.backend.aliyun;
 
-import dev.sandboxes.operator.backend.saas.Backoff;
+import dev.sandboxes.operator.backend.Backoff;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

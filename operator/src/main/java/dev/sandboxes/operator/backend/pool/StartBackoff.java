@@ -1,5 +1,7 @@
 package dev.sandboxes.operator.backend.pool;
 
+import dev.sandboxes.operator.backend.Backoff;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
@@ -14,6 +16,8 @@ public final class StartBackoff {
   static final long MAX_PAUSE_MILLIS = 30_000;
 
   private final LongSupplier nanoTime;
+  private final Backoff pauses =
+      new Backoff(Duration.ofMillis(FIRST_PAUSE_MILLIS), Duration.ofMillis(MAX_PAUSE_MILLIS));
   private int failuresInARow;
   private boolean paused;
   private long pauseEndsNanos;
@@ -33,9 +37,7 @@ public final class StartBackoff {
   /** A start failed: the pause restarts now, longer; returns the failures in a row. */
   public synchronized int failed() {
     failuresInARow++;
-    long pauseMillis =
-        Math.min(MAX_PAUSE_MILLIS, FIRST_PAUSE_MILLIS << Math.min(failuresInARow - 1, 6));
-    pauseEndsNanos = nanoTime.getAsLong() + TimeUnit.MILLISECONDS.toNanos(pauseMillis);
+    pauseEndsNanos = nanoTime.getAsLong() + pauses.next().toNanos();
     paused = true;
     return failuresInARow;
   }
@@ -46,6 +48,7 @@ public final class StartBackoff {
    */
   public synchronized void succeeded() {
     failuresInARow = 0;
+    pauses.reset();
   }
 
   /** Whether starts must wait now. */

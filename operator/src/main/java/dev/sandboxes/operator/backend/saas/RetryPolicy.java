@@ -1,5 +1,6 @@
 package dev.sandboxes.operator.backend.saas;
 
+import dev.sandboxes.operator.backend.Backoff;
 import java.time.Duration;
 
 /**

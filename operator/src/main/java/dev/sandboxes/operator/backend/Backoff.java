@@ -1,11 +1,11 @@
-package dev.sandboxes.operator.backend.saas;
+package dev.sandboxes.operator.backend;
 
 import java.time.Duration;
 
 /**
  * A wait that doubles each time it is taken, up to a ceiling, and starts over when the service
- * accepts work again: how a provider backs off while its service throttles. Not thread-safe; its
- * owner synchronises.
+ * accepts work again: how a provider backs off while its service throttles, and how a warm pool
+ * pauses after failed starts. Not thread-safe; its owner synchronises.
  */
 public final class Backoff {
 

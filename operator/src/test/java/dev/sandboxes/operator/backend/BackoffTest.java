@@ -1,4 +1,4 @@
-package dev.sandboxes.operator.backend.saas;
+package dev.sandboxes.operator.backend;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
