@@ -16,7 +16,6 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.KubernetesClientTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -25,7 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Runs code through sandbox-operator from Java: {@code execute(code, language, arguments, timeout)}
@@ -128,18 +127,14 @@ public final class SandboxClient {
 
   private CodeExecution await(String name, Duration limit, boolean failFast) {
     try {
-      return client
-          .resources(CodeExecution.class)
-          .inNamespace(namespace)
-          .withName(name)
-          .waitUntilCondition(
-              cx ->
-                  cx == null
-                      || isFinal(cx.getStatus())
-                      || (failFast && providerMissing(cx.getStatus())),
-              limit.toMillis(),
-              TimeUnit.MILLISECONDS);
-    } catch (KubernetesClientTimeoutException e) {
+      return StatusWait.until(
+          client.resources(CodeExecution.class).inNamespace(namespace).withName(name),
+          cx ->
+              cx == null
+                  || isFinal(cx.getStatus())
+                  || (failFast && providerMissing(cx.getStatus())),
+          limit);
+    } catch (TimeoutException e) {
       throw new SandboxExecutionException.SandboxUnavailableException(
           "CodeExecution "
               + namespace

@@ -21,7 +21,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -38,17 +37,6 @@ class SandboxClientMockTest extends OperatorMockTest {
     client
         .resource(TestResources.asDefault(TestResources.aDockerProvider("agents", "sandboxes")))
         .create();
-  }
-
-  @AfterEach
-  void stop() {
-    stopOperator();
-    // The mock server's extension closes the server before the client. With a watch still open (the
-    // client's waitUntilCondition closes its informer asynchronously), the server's close waits for
-    // a WebSocket close handshake and gives up after 10 s: "Unable to close MockWebServer", a
-    // failure after the test passed (fabric8io/kubernetes-client#8131). Closing the client first
-    // closes every watch from the client's side.
-    client.close();
   }
 
   @Test
