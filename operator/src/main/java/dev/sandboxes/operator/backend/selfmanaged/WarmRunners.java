@@ -197,6 +197,11 @@ final class WarmRunners implements AutoCloseable {
     }
   }
 
+  /** Whether this pod's runner is open and waiting now (not being opened, taken or gone). */
+  boolean hasWaiting(String pod) {
+    return byPod.get(pod) instanceof Warm warm && warm.waiting().alive();
+  }
+
   /** Pods with a runner waiting now. */
   int waiting() {
     return (int)

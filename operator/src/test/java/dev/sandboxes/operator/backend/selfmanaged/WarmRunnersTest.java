@@ -114,6 +114,26 @@ class WarmRunnersTest {
     assertThat(exec.opened).hasSize(1);
   }
 
+  @Test
+  void onlyAnOpenLiveUntakenRunnerCountsAsWaiting() {
+    WarmRunners runners = runners(Duration.ofSeconds(30));
+    assertThat(runners.hasWaiting(POD)).isFalse();
+    runners.ensure(POD, Language.PYTHON);
+    await().atMost(Duration.ofSeconds(10)).until(() -> exec.opensStarted.getCount() == 0);
+    assertThat(runners.hasWaiting(POD)).as("still opening").isFalse();
+
+    exec.gate.countDown();
+    await().atMost(Duration.ofSeconds(10)).until(() -> runners.hasWaiting(POD));
+    exec.opened.get(0).closed = true;
+    assertThat(runners.hasWaiting(POD)).as("its stream ended").isFalse();
+
+    runners.forget(POD);
+    runners.ensure(POD, Language.PYTHON);
+    await().atMost(Duration.ofSeconds(10)).until(() -> runners.hasWaiting(POD));
+    assertThat(runners.take(POD)).isPresent();
+    assertThat(runners.hasWaiting(POD)).as("taken").isFalse();
+  }
+
   /** Opens block until the gate opens, as an exec the API server has not upgraded yet. */
   private static final class GatedExec implements PodExec {
     final CountDownLatch gate = new CountDownLatch(1);
