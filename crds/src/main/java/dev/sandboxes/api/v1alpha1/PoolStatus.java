@@ -13,6 +13,11 @@ public class PoolStatus {
   @JsonPropertyDescription("Idle sandboxes ready to take an execution.")
   private Integer ready;
 
+  @JsonPropertyDescription(
+      "Of the ready sandboxes, those whose runner is already loaded and waiting for its code:"
+          + " an execution there skips the interpreter start (SelfManaged pools).")
+  private Integer warm;
+
   @JsonPropertyDescription("Sandboxes running an execution.")
   private Integer claimed;
 
@@ -42,6 +47,14 @@ public class PoolStatus {
 
   public void setReady(Integer ready) {
     this.ready = ready;
+  }
+
+  public Integer getWarm() {
+    return warm;
+  }
+
+  public void setWarm(Integer warm) {
+    this.warm = warm;
   }
 
   public Integer getClaimed() {

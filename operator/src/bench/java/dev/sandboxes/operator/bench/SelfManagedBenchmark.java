@@ -45,6 +45,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.micrometer.core.instrument.Gauge;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -602,7 +603,9 @@ public final class SelfManagedBenchmark {
 
   /**
    * Untimed: waits until the pool holds poolSize Ready idle pods and nothing else (no claimed or
-   * dying pod).
+   * dying pod), each with its pre-started runner loaded (the operator's sandbox_pool_warm): a
+   * one-at-a-time sample then measures a warm pool, not a runner still loading in a pod created a
+   * moment ago.
    */
   private void awaitWarm(String providerUid) {
     awaitTrue(
@@ -625,8 +628,21 @@ public final class SelfManagedBenchmark {
                                   .equals(p.getMetadata().getLabels().get(ApiConstants.STATE_LABEL))
                               && ready(p))
                   .count();
-          return idleReady >= options.poolSize() && pods.size() == idleReady;
+          return idleReady >= options.poolSize()
+              && pods.size() == idleReady
+              && warmRunners() >= options.poolSize();
         });
+  }
+
+  /** Idle pool pods whose runner waits, as the operator's gauge reports them. */
+  private double warmRunners() {
+    Gauge warm =
+        operator
+            .meterRegistry()
+            .find("sandbox.pool.warm")
+            .tags("type", "SelfManaged", "language", "python")
+            .gauge();
+    return warm == null ? 0 : warm.value();
   }
 
   private List<Double> rawExec(String providerUid) throws Exception {

@@ -32,8 +32,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
-import java.util.function.ToIntFunction;
 
 /**
  * The operator's own meters. Tags are bounded: provider type, language and outcome (a condition
@@ -108,6 +108,12 @@ public final class OperatorMetrics {
             "ready",
             PoolStatus::getReady,
             "Idle sandboxes ready to take an execution");
+        pool(
+            type,
+            language,
+            "warm",
+            PoolStatus::getWarm,
+            "Ready idle sandboxes whose runner is loaded and waiting (SelfManaged pools)");
         pool(type, language, "claimed", PoolStatus::getClaimed, "Sandboxes running an execution");
         pool(
             type,
@@ -293,7 +299,7 @@ public final class OperatorMetrics {
       ProviderType type,
       Language language,
       String what,
-      ToIntFunction<PoolStatus> value,
+      Function<PoolStatus, Integer> value,
       String description) {
     gauge(
         "sandbox.pool." + what, description, type, language, m -> m.poolSum(type, language, value));
@@ -351,12 +357,15 @@ public final class OperatorMetrics {
     return sum;
   }
 
-  private double poolSum(ProviderType type, Language language, ToIntFunction<PoolStatus> value) {
+  /** The sum over the type's pools of this language; a pool that does not report it adds 0. */
+  private double poolSum(
+      ProviderType type, Language language, Function<PoolStatus, Integer> value) {
     int sum = 0;
     for (SandboxBackend backend : providers.backends(type)) {
       for (PoolStatus pool : backend.pools()) {
         if (pool.getLanguage() == language) {
-          sum += value.applyAsInt(pool);
+          Integer count = value.apply(pool);
+          sum += count == null ? 0 : count;
         }
       }
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.Language;
+import dev.sandboxes.api.v1alpha1.PoolStatus;
 import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.api.v1alpha1.SandboxProviderStatus;
@@ -187,6 +188,28 @@ class OperatorMetricsTest {
   }
 
   @Test
+  void poolCountsSumOverBackendsAndACountAPoolDoesNotReportAddsNothing() {
+    startDockerProvider();
+    PoolStatus python = new PoolStatus();
+    python.setLanguage(Language.PYTHON);
+    python.setReady(3);
+    python.setWarm(2);
+    python.setClaimed(1);
+    python.setDesired(3);
+    PoolStatus javascript = new PoolStatus();
+    javascript.setLanguage(Language.JAVASCRIPT);
+    javascript.setReady(1); // a pool without pre-started runners reports no warm count
+    backend.pools = List.of(python, javascript);
+    assertThat(prometheus.scrape())
+        .contains("sandbox_pool_ready{language=\"python\",type=\"Docker\"} 3.0")
+        .contains("sandbox_pool_warm{language=\"python\",type=\"Docker\"} 2.0")
+        .contains("sandbox_pool_claimed{language=\"python\",type=\"Docker\"} 1.0")
+        .contains("sandbox_pool_ready{language=\"javascript\",type=\"Docker\"} 1.0")
+        .contains("sandbox_pool_warm{language=\"javascript\",type=\"Docker\"} 0.0")
+        .contains("sandbox_pool_claimed{language=\"javascript\",type=\"Docker\"} 0.0");
+  }
+
+  @Test
   void serviceCallsOfABackendAreCountedByItsTypeAndOutcome() {
     // As the SandboxProvider reconciler builds the context: the calls are counted under the
     // provider's type.
@@ -271,6 +294,7 @@ class OperatorMetricsTest {
   private static final class StubBackend implements SandboxBackend {
     volatile int free;
     volatile Map<Language, Integer> starting = Map.of();
+    volatile List<PoolStatus> pools = List.of();
     volatile ServiceCallListener listener = ServiceCallListener.NONE;
 
     @Override
@@ -315,6 +339,11 @@ class OperatorMetricsTest {
     @Override
     public Map<Language, Integer> startingSandboxes() {
       return starting;
+    }
+
+    @Override
+    public List<PoolStatus> pools() {
+      return pools;
     }
 
     /** Built from a context: reports its service calls to the context's listener. */

@@ -425,6 +425,7 @@ final class PodPool implements AutoCloseable {
     for (SandboxPodTemplate template : templates.values()) {
       Language language = template.language();
       int ready = 0;
+      int warm = 0;
       Set<String> claimed = new HashSet<>();
       for (Pod pod : pods) {
         if (SandboxPods.language(pod).orElse(null) != language || SandboxPods.deleting(pod)) {
@@ -432,6 +433,9 @@ final class PodPool implements AutoCloseable {
         }
         if (usable(pod, template) && SandboxPods.ready(pod)) {
           ready++;
+          if (runnerWaiting(SandboxPods.name(pod))) {
+            warm++;
+          }
         } else if (SandboxPods.claimed(pod) && ownedByProvider(pod)) {
           claimed.add(SandboxPods.name(pod));
         }
@@ -445,6 +449,9 @@ final class PodPool implements AutoCloseable {
       PoolStatus status = new PoolStatus();
       status.setLanguage(language);
       status.setReady(ready);
+      if (warmRunners != null) {
+        status.setWarm(warm);
+      }
       status.setClaimed(claimed.size());
       PoolSizer sizer = sizers.get(language);
       status.setDesired(sizer.target());

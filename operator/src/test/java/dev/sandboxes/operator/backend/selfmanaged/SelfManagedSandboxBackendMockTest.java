@@ -649,6 +649,9 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(exec.execedPods).as("no exec on the hot path").isEmpty();
     assertThat(exec.waiting.get(pod).process().pid()).isEqualTo(pid);
     await().until(() -> client.pods().inNamespace(NS).withName(pod).get() == null);
+    // The idle pods left (the replacement among them) each have their runner waiting: every ready
+    // pod counts as warm.
+    await().until(() -> warm(backend) >= 1 && warm(backend) == ready(backend));
   }
 
   @Test
@@ -1853,6 +1856,10 @@ class SelfManagedSandboxBackendMockTest {
       kubelet = new FakeKubelet(client, NS);
     }
     return kubelet;
+  }
+
+  private static int warm(SelfManagedSandboxBackend backend) {
+    return backend.pools().stream().mapToInt(p -> p.getWarm() == null ? 0 : p.getWarm()).sum();
   }
 
   private static int ready(SelfManagedSandboxBackend backend) {
