@@ -204,7 +204,10 @@ public final class FakeAgentRunServer implements AutoCloseable {
     return this;
   }
 
-  /** The gateway answers 504 when a synchronous command runs longer than this (default 30 s). */
+  /**
+   * The gateway answers 504 when a synchronous command runs longer than this (default 30 s); zero
+   * answers every command so.
+   */
   public FakeAgentRunServer gatewayTimeout(Duration timeout) {
     this.gatewayTimeout = timeout;
     return this;
@@ -1121,7 +1124,10 @@ public final class FakeAgentRunServer implements AutoCloseable {
       // The gateway gives up on a synchronous call at 30 s; the command itself goes on in the
       // sandbox (until the sandbox is deleted). Whether the body's timeout stops it sooner is
       // not documented, so it is recorded and ignored.
-      boolean exited = process.waitFor(gatewayTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      // Zero: the gateway gives up before any command can end, however fast the machine.
+      boolean exited =
+          !gatewayTimeout.isZero()
+              && process.waitFor(gatewayTimeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!exited) {
         stillRunning = true; // deleting the sandbox kills it
         return error(504, "GatewayTimeout", "upstream request timeout");
