@@ -1,7 +1,14 @@
 package dev.sandboxes.operator.backend.docker;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.model.Statistics;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
+import com.github.dockerjava.core.DockerClientConfig;
+import com.github.dockerjava.core.DockerClientConfigDelegate;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.httpclient5.ApacheDockerHttpClient;
 import com.github.dockerjava.transport.SSLConfig;
@@ -34,6 +41,35 @@ final class DockerClients {
     if (tls != null) {
       http.sslConfig((SSLConfig) tls);
     }
-    return DockerClientImpl.getInstance(config, http.build());
+    DockerClientConfig tolerant =
+        new DockerClientConfigDelegate(config) {
+          @Override
+          public ObjectMapper getObjectMapper() {
+            return objectMapper();
+          }
+        };
+    return DockerClientImpl.getInstance(tolerant, http.build());
   }
+
+  /**
+   * docker-java's mapper settings (unknown properties ignored, empty beans allowed) with the
+   * container stats' CPU figures left out. Podman reports them as unsigned 64-bit counters, which
+   * wrap below zero on a fresh container (usage_in_usermode 18446744073707534611 was seen);
+   * docker-java reads them as a long and then fails the whole stats call. The operator reads only
+   * the pids and memory figures (MemoryCgroup); without them, a fork bomb's container waited a
+   * minute and more for its removal. docker-java's own default mapper cannot take the mix-in: it
+   * reads every model through an inner copy of itself (its raw-values module, which the operator
+   * does not use).
+   */
+  static ObjectMapper objectMapper() {
+    return new ObjectMapper()
+        .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
+        .addMixIn(Statistics.class, StatisticsWithoutCpu.class);
+  }
+
+  @JsonIgnoreProperties(
+      value = {"cpu_stats", "precpu_stats"},
+      ignoreUnknown = true)
+  private abstract static class StatisticsWithoutCpu {}
 }

@@ -48,6 +48,29 @@ class MemoryCgroupTest {
   }
 
   @Test
+  void statsWhoseCpuCountersWrappedBelowZeroStillSayThatAForkBombLeftNoRoom() throws Exception {
+    // Podman's counters are unsigned 64-bit; on a fresh container this one wrapped (seen on a
+    // fork bomb's container). Read as a long it failed the whole stats call.
+    String stats =
+        """
+        {"read":"2026-12-07T11:21:05Z","pids_stats":{"current":255},
+         "memory_stats":{"usage":%d,"limit":%d},
+         "cpu_stats":{"cpu_usage":{"total_usage":1200000,"usage_in_usermode":18446744073707534611,
+           "usage_in_kernelmode":900000},"system_cpu_usage":5000000},
+         "precpu_stats":{"cpu_usage":{"usage_in_usermode":18446744073707534611}},"Id":"08ad6a2473f5"}
+        """
+            .formatted(100 * MIB, 256 * MIB);
+    ObjectMapper docker = com.github.dockerjava.core.DockerClientConfig.getDefaultObjectMapper();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> docker.readValue(stats, Statistics.class))
+        .hasMessageContaining("out of range of long");
+
+    Statistics read = DockerClients.objectMapper().readValue(stats, Statistics.class);
+    assertThat(MemoryCgroup.noRoomToProbe(read, 256))
+        .isEqualTo("the code's 255 processes fill the limit of 256, leaving no room for a probe");
+  }
+
+  @Test
   void withoutStatsTheProbeIsTried() throws Exception {
     assertThat(MemoryCgroup.noRoomToProbe(null, 256)).isNull();
     assertThat(MemoryCgroup.noRoomToProbe(JSON.readValue("{}", Statistics.class), 256)).isNull();
