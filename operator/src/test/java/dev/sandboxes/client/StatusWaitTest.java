@@ -90,13 +90,11 @@ class StatusWaitTest {
     ScriptedResource resource = new ScriptedResource();
     resource.current = execution(Phase.RUNNING);
     resource.onWatch =
-        w ->
-            new Thread(
-                    () -> {
-                      w.watcher.eventReceived(Watcher.Action.MODIFIED, execution(Phase.RUNNING));
-                      w.watcher.eventReceived(Watcher.Action.MODIFIED, execution(Phase.SUCCEEDED));
-                    })
-                .start();
+        fromAnotherThread(
+            watcher -> {
+              watcher.eventReceived(Watcher.Action.MODIFIED, execution(Phase.RUNNING));
+              watcher.eventReceived(Watcher.Action.MODIFIED, execution(Phase.SUCCEEDED));
+            });
 
     CodeExecution got = StatusWait.until(resource.proxy(), FINISHED, Duration.ofSeconds(30));
 
@@ -109,10 +107,8 @@ class StatusWaitTest {
     ScriptedResource resource = new ScriptedResource();
     resource.current = execution(Phase.RUNNING);
     resource.onWatch =
-        w ->
-            new Thread(
-                    () -> w.watcher.eventReceived(Watcher.Action.DELETED, execution(Phase.RUNNING)))
-                .start();
+        fromAnotherThread(
+            watcher -> watcher.eventReceived(Watcher.Action.DELETED, execution(Phase.RUNNING)));
 
     assertThat(StatusWait.until(resource.proxy(), FINISHED, Duration.ofSeconds(30))).isNull();
     assertThat(resource.watches).allMatch(w -> w.closed);
@@ -126,7 +122,8 @@ class StatusWaitTest {
         w -> {
           if (resource.watches.size() == 1) {
             // The server ends the first watch (410 Gone) ...
-            new Thread(() -> w.watcher.onClose(new WatcherException("410 Gone"))).start();
+            fromAnotherThread(watcher -> watcher.onClose(new WatcherException("410 Gone")))
+                .accept(w);
           } else {
             // ... and the execution finished in between: only the new read can see it.
             resource.current = execution(Phase.SUCCEEDED);
@@ -147,6 +144,12 @@ class StatusWaitTest {
     assertThatThrownBy(() -> StatusWait.until(resource.proxy(), FINISHED, Duration.ofMillis(100)))
         .isInstanceOf(TimeoutException.class);
     assertThat(resource.watches).hasSize(1).allMatch(w -> w.closed);
+  }
+
+  /** Delivers to each watch as it opens, as the server does: on a thread of its own. */
+  private static Consumer<OpenedWatch> fromAnotherThread(
+      Consumer<Watcher<CodeExecution>> delivery) {
+    return w -> new Thread(() -> delivery.accept(w.watcher)).start();
   }
 
   private static CodeExecution execution(Phase phase) {

@@ -204,8 +204,7 @@ final class WarmRunners implements AutoCloseable {
 
   /** Pods with a runner waiting now. */
   int waiting() {
-    return (int)
-        byPod.values().stream().filter(v -> v instanceof Warm w && w.waiting().alive()).count();
+    return (int) byPod.keySet().stream().filter(this::hasWaiting).count();
   }
 
   @Override
