@@ -327,6 +327,7 @@ public final class SelfManagedBenchmark {
     if (options.sequential() > 0) {
       progress(
           "sequential: %d executions, one at a time, each on a warm pool", options.sequential());
+      Map<String, double[]> phasesBefore = operatorPhases();
       for (int i = 0; i < options.sequential(); i++) {
         awaitWarm(providerUid);
         Sample sample = create(String.format("one-%05d", i));
@@ -339,6 +340,7 @@ public final class SelfManagedBenchmark {
       if (!sequential.isEmpty()) {
         report("created -> terminal, one at a time", sequential);
         reportPhases(sequentialSamples);
+        reportOperatorPhases(phasesBefore, operatorPhases());
       }
       awaitWarm(providerUid);
     }
@@ -932,6 +934,42 @@ public final class SelfManagedBenchmark {
         admission.get(slowest),
         worst.durationMillis,
         rest.get(slowest));
+  }
+
+  private static final List<String> OPERATOR_PHASES = List.of("admit", "run", "record");
+
+  /** The operator's phase timer (sandbox.codeexecution.phase) now: count and total ms per phase. */
+  private Map<String, double[]> operatorPhases() {
+    Map<String, double[]> phases = new java.util.LinkedHashMap<>();
+    for (String phase : OPERATOR_PHASES) {
+      io.micrometer.core.instrument.Timer timer =
+          operator.meterRegistry().find("sandbox.codeexecution.phase").tag("phase", phase).timer();
+      phases.put(
+          phase,
+          timer == null
+              ? new double[] {0, 0}
+              : new double[] {timer.count(), timer.totalTime(TimeUnit.MILLISECONDS)});
+    }
+    return phases;
+  }
+
+  /**
+   * The same executions seen from inside the operator: the mean of each phase of its phase timer
+   * between two readings (admit: decision -> Started stored; run: -> run ended; record: -> final
+   * status stored). What admission and the rest add beyond these is the informer's and the
+   * benchmark's watch deliveries.
+   */
+  private static void reportOperatorPhases(
+      Map<String, double[]> before, Map<String, double[]> after) {
+    StringBuilder line = new StringBuilder("  operator phases (mean over");
+    double count = after.get("run")[0] - before.get("run")[0];
+    line.append(String.format(Locale.ROOT, " %.0f):", count));
+    for (String phase : OPERATOR_PHASES) {
+      double n = after.get(phase)[0] - before.get(phase)[0];
+      double total = after.get(phase)[1] - before.get(phase)[1];
+      line.append(String.format(Locale.ROOT, " %s_ms=%.1f", phase, n == 0 ? Double.NaN : total / n));
+    }
+    System.out.println(line);
   }
 
   /** Timestamps the first Running and terminal statuses the watch delivers for each execution. */

@@ -6,6 +6,7 @@ import dev.sandboxes.api.v1alpha1.CodeExecution;
 import dev.sandboxes.api.v1alpha1.CodeExecutionReason;
 import dev.sandboxes.api.v1alpha1.CodeExecutionStatus;
 import dev.sandboxes.api.v1alpha1.ConditionTypes;
+import dev.sandboxes.api.v1alpha1.ProviderType;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.backend.SandboxLease;
 import dev.sandboxes.operator.common.TriggerEventSource;
@@ -311,6 +312,9 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     if (observed instanceof Observation.Ended ended) {
       CodeExecutionStatus written = writeFinal(cx, context, ended.run(), ended.outcome(), now);
       tracker.forget(uid);
+      if (written != null) {
+        recordPhases(written, ended.run());
+      }
       return written == null
           ? UpdateControl.noUpdate()
           : ttlAfter(UpdateControl.noUpdate(), cx, written, now);
@@ -464,6 +468,7 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
         // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
         recorder.record(cx, context, started);
+        metrics.executionPhase(settings.type(), "admit", Duration.between(now, clock.instant()));
       } catch (RuntimeException e) {
         lease.release();
         queue.release(runtime.uid(), uid);
@@ -487,6 +492,13 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     } finally {
       tracker.endStart();
     }
+  }
+
+  /** The run's two phases after admission, once its final status is stored. */
+  private void recordPhases(CodeExecutionStatus written, ExecutionTracker.Run run) {
+    ProviderType type = written.getSandbox() == null ? null : written.getSandbox().getType();
+    metrics.executionPhase(type, "run", Duration.between(run.handedOver(), run.ended()));
+    metrics.executionPhase(type, "record", Duration.between(run.ended(), clock.instant()));
   }
 
   /**

@@ -41,6 +41,8 @@ public final class ExecutionTracker implements AutoCloseable {
     private final long storedBytesWithoutStatus;
     private volatile String sandboxId;
     private volatile ExecutionOutcome outcome;
+    private final Instant handedOver;
+    private volatile Instant ended;
 
     Run(
         ResourceID id,
@@ -49,8 +51,10 @@ public final class ExecutionTracker implements AutoCloseable {
         ExecutionRequest request,
         String sandboxId,
         long storedBytesWithoutStatus,
+        Instant handedOver,
         Consumer<Run> sandboxAssigned) {
       this.id = id;
+      this.handedOver = handedOver;
       this.executionUid = executionUid;
       this.providerUid = providerUid;
       this.request = request;
@@ -91,6 +95,16 @@ public final class ExecutionTracker implements AutoCloseable {
      */
     public long storedBytesWithoutStatus() {
       return storedBytesWithoutStatus;
+    }
+
+    /** When the run was handed to the tracker: its Started status was stored just before. */
+    public Instant handedOver() {
+      return handedOver;
+    }
+
+    /** When the backend's run ended, once it did, else null. */
+    public Instant ended() {
+      return ended;
     }
 
     /** The outcome once the run ended, else empty. */
@@ -165,6 +179,7 @@ public final class ExecutionTracker implements AutoCloseable {
             request,
             lease.sandboxId(),
             storedBytesWithoutStatus,
+            clock.instant(),
             r -> sandboxAssignedHandler.accept(r));
     runs.put(executionUid, run);
     executor.execute(
@@ -183,6 +198,7 @@ public final class ExecutionTracker implements AutoCloseable {
                     clock.instant(),
                     "The backend failed: " + e.getMessage());
           }
+          run.ended = clock.instant();
           run.outcome = outcome;
           queue.release(providerUid, executionUid);
           trigger.accept(id);

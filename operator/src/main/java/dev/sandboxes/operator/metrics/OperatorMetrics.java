@@ -73,6 +73,13 @@ public final class OperatorMetrics {
     Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofMinutes(5), Duration.ofMinutes(30)
   };
 
+  /** Bucket bounds of the phase histogram: an execution's phases take milliseconds to seconds. */
+  private static final Duration[] PHASE_BUCKETS = {
+    Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100),
+    Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5),
+    Duration.ofSeconds(30)
+  };
+
   /** A provider's readiness as its last status write said. */
   private record ProviderState(ProviderType type, boolean ready, Instant notReadySince) {}
 
@@ -184,6 +191,21 @@ public final class OperatorMetrics {
         .serviceLevelObjectives(LATENCY_BUCKETS)
         .register(registry)
         .record(queueWait.isNegative() ? Duration.ZERO : queueWait);
+  }
+
+  /**
+   * Where an execution's time went in this operator, by phase: {@code admit} (the reconcile's
+   * decision → Started stored: the complete read, admission, the claim, the Started write), {@code
+   * run} (Started stored → the backend's run ended: envelope, code, exit status) and {@code record}
+   * (run ended → final status stored: the reconcile it triggers, artifacts, the final write).
+   */
+  public void executionPhase(ProviderType type, String phase, Duration took) {
+    Timer.builder("sandbox.codeexecution.phase")
+        .description("Time an execution spent in each phase of the operator's work")
+        .tags("type", tag(type), "phase", phase)
+        .serviceLevelObjectives(PHASE_BUCKETS)
+        .register(registry)
+        .record(took.isNegative() ? Duration.ZERO : took);
   }
 
   /** A backend failure: a failed probe or an execution whose sandbox failed. */

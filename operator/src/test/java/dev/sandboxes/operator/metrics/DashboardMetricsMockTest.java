@@ -168,6 +168,7 @@ class DashboardMetricsMockTest extends OperatorMockTest {
         .containsKeys(
             "sandbox_codeexecution_duration_seconds_bucket",
             "sandbox_codeexecution_queue_wait_seconds_bucket",
+            "sandbox_codeexecution_phase_seconds_bucket",
             "sandbox_saas_requests_total",
             "sandbox_pool_starting",
             "sandbox_provider_not_ready_longest_seconds",
@@ -213,6 +214,16 @@ class DashboardMetricsMockTest extends OperatorMockTest {
                 "sandbox_codeexecution_duration_seconds_count",
                 "language=\"python\",outcome=\"Completed\",type=\"Aliyun\""))
         .isEqualTo(1);
+    // Each of the three Aliyun executions that started went through each phase once.
+    for (String phase : List.of("admit", "run", "record")) {
+      assertThat(
+              value(
+                  scrape,
+                  "sandbox_codeexecution_phase_seconds_count",
+                  "phase=\"" + phase + "\",type=\"Aliyun\""))
+          .as(phase)
+          .isEqualTo(3);
+    }
     assertThat(value(scrape, "sandbox_saas_requests_total", "outcome=\"Throttled\",type=\"E2B\""))
         .isGreaterThanOrEqualTo(1);
     assertThat(
