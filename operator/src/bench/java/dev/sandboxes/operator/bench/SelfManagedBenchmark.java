@@ -967,7 +967,8 @@ public final class SelfManagedBenchmark {
     for (String phase : OPERATOR_PHASES) {
       double n = after.get(phase)[0] - before.get(phase)[0];
       double total = after.get(phase)[1] - before.get(phase)[1];
-      line.append(String.format(Locale.ROOT, " %s_ms=%.1f", phase, n == 0 ? Double.NaN : total / n));
+      line.append(
+          String.format(Locale.ROOT, " %s_ms=%.1f", phase, n == 0 ? Double.NaN : total / n));
     }
     System.out.println(line);
   }

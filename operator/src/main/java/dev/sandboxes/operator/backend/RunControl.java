@@ -2,6 +2,7 @@ package dev.sandboxes.operator.backend;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
@@ -12,11 +13,28 @@ public final class RunControl {
 
   private final Consumer<String> sandboxAssigned;
   private final List<Runnable> cancelActions = new ArrayList<>();
+  private final CompletableFuture<Void> outcomeStored = new CompletableFuture<>();
   private boolean cancelled;
   private volatile String cancelReason;
 
+  /** A control whose caller takes the outcome as execute returns it: stored at once. */
   public RunControl(Consumer<String> sandboxAssigned) {
+    this(sandboxAssigned, true);
+  }
+
+  private RunControl(Consumer<String> sandboxAssigned, boolean outcomeStoredAtOnce) {
     this.sandboxAssigned = sandboxAssigned;
+    if (outcomeStoredAtOnce) {
+      outcomeStored.complete(null);
+    }
+  }
+
+  /**
+   * A control whose caller stores the outcome after execute returns and says so with {@link
+   * #markOutcomeStored}.
+   */
+  public static RunControl storedLater(Consumer<String> sandboxAssigned) {
+    return new RunControl(sandboxAssigned, false);
   }
 
   /** A control that records nothing and is never cancelled from outside. */
@@ -69,6 +87,20 @@ public final class RunControl {
       cancelActions.clear();
     }
     actions.forEach(Runnable::run);
+  }
+
+  /**
+   * Completes once the run's outcome is stored, or will never be (cancelled, given up). A backend
+   * may leave the cleanup of a finished run's sandbox until then, bounded by a wait of its own, so
+   * that deleting it and starting its replacement do not compete with the final status write.
+   */
+  public CompletableFuture<Void> outcomeStored() {
+    return outcomeStored.copy();
+  }
+
+  /** The outcome is stored (or will not be): see {@link #outcomeStored}. */
+  public void markOutcomeStored() {
+    outcomeStored.complete(null);
   }
 
   public synchronized boolean isCancelled() {

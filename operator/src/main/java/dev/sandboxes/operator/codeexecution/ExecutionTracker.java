@@ -61,7 +61,7 @@ public final class ExecutionTracker implements AutoCloseable {
       this.storedBytesWithoutStatus = storedBytesWithoutStatus;
       this.sandboxId = sandboxId;
       this.control =
-          new RunControl(
+          RunControl.storedLater(
               assigned -> {
                 this.sandboxId = assigned;
                 sandboxAssigned.accept(this);
@@ -229,7 +229,10 @@ public final class ExecutionTracker implements AutoCloseable {
 
   /** The outcome was written (or the execution is gone): forget the run. */
   public void forget(String executionUid) {
-    runs.remove(executionUid);
+    Run run = runs.remove(executionUid);
+    if (run != null) {
+      run.control.markOutcomeStored();
+    }
   }
 
   /** Cancels a run whose CodeExecution was deleted; the backend destroys the sandbox. */
@@ -237,6 +240,7 @@ public final class ExecutionTracker implements AutoCloseable {
     Run run = runs.remove(executionUid);
     if (run != null) {
       run.control.cancel();
+      run.control.markOutcomeStored();
     }
   }
 
@@ -245,6 +249,7 @@ public final class ExecutionTracker implements AutoCloseable {
     Run run = runs.remove(executionUid);
     if (run != null) {
       run.control.cancel(reason);
+      run.control.markOutcomeStored();
     }
   }
 
@@ -297,6 +302,7 @@ public final class ExecutionTracker implements AutoCloseable {
   @Override
   public void close() {
     active().forEach(run -> run.control.cancel());
+    runs.values().forEach(run -> run.control.markOutcomeStored());
     executor.shutdownNow();
     try {
       executor.awaitTermination(5, TimeUnit.SECONDS);

@@ -105,6 +105,37 @@ class ExecutionTrackerTest {
     assertThat(tracker.beginStart()).isFalse();
   }
 
+  @Test
+  void aRunsOutcomeCountsAsStoredOnceItIsForgottenOrCancelled() throws Exception {
+    FakeSandboxBackend backend = new FakeSandboxBackend(2);
+    ExecutionTracker.Run stored = startedRun(backend, "stored");
+    ExecutionTracker.Run deleted = startedRun(backend, "deleted");
+    await(stored);
+    assertThat(stored.control().outcomeStored()).as("ended, not stored yet").isNotDone();
+
+    tracker.forget("uid-stored");
+    tracker.cancel("uid-deleted");
+
+    assertThat(stored.control().outcomeStored()).isCompleted();
+    assertThat(deleted.control().outcomeStored()).isCompleted();
+  }
+
+  private ExecutionTracker.Run startedRun(FakeSandboxBackend backend, String name) {
+    assertThat(tracker.beginStart()).isTrue();
+    try {
+      return tracker.start(
+          new ResourceID(name, "ns"),
+          "uid-" + name,
+          "provider",
+          backend,
+          backend.tryAcquire(Language.PYTHON).orElseThrow(),
+          request(name),
+          0);
+    } finally {
+      tracker.endStart();
+    }
+  }
+
   private static void await(ExecutionTracker.Run run) throws InterruptedException {
     // The run's thread sets the outcome and then triggers; the trigger list is the latch.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

@@ -118,7 +118,7 @@ class SecondWriterMockTest {
                     Instant.now()));
     await()
         .during(Duration.ofSeconds(2))
-        .atMost(Duration.ofSeconds(5))
+        .atMost(Duration.ofSeconds(30))
         .untilAsserted(
             () -> {
               assertThat(get("contested").getStatus().getCompletionTime())
@@ -157,7 +157,7 @@ class SecondWriterMockTest {
     assertThat(competed).isTrue();
     await()
         .during(Duration.ofSeconds(2))
-        .atMost(Duration.ofSeconds(5))
+        .atMost(Duration.ofSeconds(30))
         .untilAsserted(
             () -> {
               CodeExecution now = get("raced");

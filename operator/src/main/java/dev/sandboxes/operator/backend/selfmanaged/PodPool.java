@@ -41,8 +41,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The warm pods of one SelfManaged provider, all runtimes. An informer (selected by the
  * provider-uid label) shows the pods, a claim is a label update under the pod's resourceVersion (so
- * two claimers, even in two processes, never get the same pod), and a replacement is created as
- * soon as a pod is claimed. See DESIGN.md in this package.
+ * two claimers, even in two processes, never get the same pod), and a claimed pod is deleted and
+ * replaced once its outcome is stored, the replacement at most REPLACEMENT_DELAY after the claim.
+ * See DESIGN.md in this package.
  *
  * <p>Labels are not an identity: anyone who may create pods in the namespace can copy them, and an
  * owner reference too. So the pool claims, counts and deletes only pods it created itself: the uid
@@ -57,6 +58,15 @@ final class PodPool implements AutoCloseable {
   private static final Duration CREATION_VISIBLE_WITHIN = Duration.ofSeconds(60);
 
   private static final Duration MAINTENANCE_INTERVAL = Duration.ofSeconds(5);
+
+  /**
+   * How long a claimed pod's replacement may wait for the pod's release (its run ended and its
+   * outcome stored) while other idle pods remain (see deferredReplacements).
+   */
+  static final Duration REPLACEMENT_DELAY = Duration.ofSeconds(1);
+
+  /** How long a pod whose run ended may wait for its outcome to be stored before it is deleted. */
+  static final Duration RELEASE_WAIT = Duration.ofSeconds(2);
 
   /** A pod being created: counted towards the pool until the informer shows it. */
   private record Creating(Language language, Instant since) {}
@@ -99,7 +109,12 @@ final class PodPool implements AutoCloseable {
   /** Pods this process claimed: the informer may still show them idle for a moment. */
   private final Map<String, Language> claimedHere = new ConcurrentHashMap<>();
 
+  /** When each pod in claimedHere was claimed (this process's clock), for the replacement delay. */
+  private final Map<String, Instant> claimedAt = new ConcurrentHashMap<>();
+
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
+
+  private volatile Duration releaseWait = RELEASE_WAIT;
 
   /**
    * The claim PUT of each pod claimed here, in flight or done: it runs while the caller writes the
@@ -149,6 +164,11 @@ final class PodPool implements AutoCloseable {
     templates
         .keySet()
         .forEach(language -> sizers.put(language, new PoolSizer(poolSize, maxPoolSize, clock)));
+  }
+
+  /** Sets how long a released pod waits for its outcome to be stored (RELEASE_WAIT); for tests. */
+  void releaseWait(Duration wait) {
+    this.releaseWait = wait;
   }
 
   /** Starts watching and filling. Idempotent; blocks until the informer has listed the pods. */
@@ -226,8 +246,10 @@ final class PodPool implements AutoCloseable {
                   "claiming sandbox pod {}/{} failed: {}", namespace, name, error.getMessage());
             }
           });
+      claimedAt.put(name, clock.instant());
       sizers.get(language).claimed();
-      requestMaintenance(); // the replacement, ahead of demand
+      requestMaintenance(); // the replacement, ahead of demand, or once REPLACEMENT_DELAY passed
+      scheduleMaintenance(REPLACEMENT_DELAY);
       return Optional.of(name);
     }
     sizers.get(language).missed();
@@ -332,6 +354,7 @@ final class PodPool implements AutoCloseable {
                 return copy;
               });
       claimedHere.remove(podName);
+      claimedAt.remove(podName);
       claimWrites.remove(podName);
       capacityListener.run();
     } catch (KubernetesClientException e) {
@@ -346,6 +369,23 @@ final class PodPool implements AutoCloseable {
 
   /** A claimed pod that ran an execution: deleted, never reused. */
   void release(String podName) {
+    release(podName, CompletableFuture.completedFuture(null));
+  }
+
+  /**
+   * Deletes a pod whose run ended, and so lets maintenance replace it, once its outcome is stored
+   * ({@code outcomeStored}) or RELEASE_WAIT passed, whichever comes first: on a small node the
+   * pod's teardown and its replacement's start would otherwise compete for the CPUs with the final
+   * status write. Nothing runs in the pod meanwhile but what the code left behind, which has no
+   * network and dies with the pod.
+   */
+  void release(String podName, CompletableFuture<Void> outcomeStored) {
+    outcomeStored
+        .completeOnTimeout(null, releaseWait.toMillis(), TimeUnit.MILLISECONDS)
+        .whenComplete((done, error) -> deleteReleased(podName));
+  }
+
+  private void deleteReleased(String podName) {
     // Off the result path: the outcome is final once the run ended, and the DELETE round trip
     // would otherwise delay the execution's status. Should the delete fail (or never happen,
     // the operator dying now), the pod is no longer held here and the claim sweep removes it.
@@ -356,6 +396,7 @@ final class PodPool implements AutoCloseable {
           claimConfirmed(podName, Duration.ofSeconds(30));
           delete(podName);
           claimedHere.remove(podName);
+          claimedAt.remove(podName);
           claimWrites.remove(podName);
           requestMaintenance();
         };
@@ -369,6 +410,7 @@ final class PodPool implements AutoCloseable {
   /** Drops a claim without touching the pod (it is not the one this pool created). */
   void forget(String podName) {
     claimedHere.remove(podName);
+    claimedAt.remove(podName);
     claimWrites.remove(podName);
     requestMaintenance();
   }
@@ -652,6 +694,14 @@ final class PodPool implements AutoCloseable {
         .build();
   }
 
+  private void scheduleMaintenance(Duration delay) {
+    try {
+      executor.schedule(this::requestMaintenance, delay.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // closed: nothing to maintain
+    }
+  }
+
   private void requestMaintenance() {
     if (!closed && maintenanceQueued.compareAndSet(false, true)) {
       executor.execute(
@@ -769,8 +819,11 @@ final class PodPool implements AutoCloseable {
     int target = sizers.get(language).target();
     long coming = beingCreated.stream().filter(c -> c.language() == language).count();
     long available = all.stream().filter(pod -> usable(pod, template)).count();
-    Refill refill = Refill.plan(target, available, coming, demand.get(language).get());
-    for (int i = 0; i < refill.toStart(); i++) {
+    boolean unserved = demand.get(language).get();
+    Refill refill = Refill.plan(target, available, coming, unserved);
+    long toStart =
+        Math.max(0, refill.toStart() - deferredReplacements(language, available, unserved));
+    for (int i = 0; i < toStart; i++) {
       Pod pod = template.newPod();
       String name = SandboxPods.name(pod);
       creating.put(name, new Creating(language, clock.instant()));
@@ -780,6 +833,36 @@ final class PodPool implements AutoCloseable {
     if (refill.surplus() > 0 && !demand.get(language).get()) {
       shrink(template, all, refill.surplus());
     }
+  }
+
+  private long deferredReplacements(Language language, long available, boolean unserved) {
+    List<Instant> claims =
+        claimedHere.entrySet().stream()
+            .filter(e -> e.getValue() == language)
+            .map(e -> claimedAt.get(e.getKey()))
+            .filter(java.util.Objects::nonNull)
+            .toList();
+    return deferredReplacements(claims, clock.instant(), available, unserved);
+  }
+
+  /**
+   * How many replacements of claimed pods wait: a claimed pod is replaced once it is released (its
+   * run ended and its outcome is stored) or REPLACEMENT_DELAY passed, whichever comes first, as
+   * long as other idle pods remain and no claim went unserved. A replacement's start (a gVisor
+   * sandbox boots on the node's CPUs) would otherwise compete with the execution that just claimed
+   * its pod and with its final status write, on a small node most of all.
+   *
+   * @param claims when each pod claimed here and not yet released was claimed
+   * @param available idle pods left (ready or starting)
+   * @param unserved whether a claim found no pod since the last refill
+   */
+  static long deferredReplacements(
+      Collection<Instant> claims, Instant now, long available, boolean unserved) {
+    if (unserved || available == 0) {
+      return 0;
+    }
+    Instant recent = now.minus(REPLACEMENT_DELAY);
+    return claims.stream().filter(at -> at.isAfter(recent)).count();
   }
 
   /**
@@ -857,11 +940,11 @@ final class PodPool implements AutoCloseable {
   }
 
   private boolean claimExpired(Pod pod, Instant now) {
-    String claimedAt =
+    String annotated =
         pod.getMetadata().getAnnotations() == null
             ? null
             : pod.getMetadata().getAnnotations().get(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
-    String since = claimedAt != null ? claimedAt : pod.getMetadata().getCreationTimestamp();
+    String since = annotated != null ? annotated : pod.getMetadata().getCreationTimestamp();
     try {
       return since != null
           && Duration.between(Instant.parse(since), now).compareTo(claimExpiry) > 0;
@@ -904,6 +987,7 @@ final class PodPool implements AutoCloseable {
       String name = SandboxPods.name(pod);
       deletingHere.remove(name);
       claimedHere.remove(name);
+      claimedAt.remove(name);
       claimWrites.remove(name);
       askedAt.remove(name);
       leftovers.remove(name);

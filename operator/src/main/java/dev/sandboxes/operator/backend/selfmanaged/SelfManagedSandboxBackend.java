@@ -330,7 +330,7 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
           clock.instant(),
           "The sandbox pod " + pod + " failed during the execution: " + PodExecution.describe(e));
     } finally {
-      pool.release(pod);
+      pool.release(pod, control.outcomeStored());
     }
   }
 
@@ -356,6 +356,11 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
     if (pool.ownedByProvider(sandboxId, pod)) {
       pool.delete(sandboxId);
     }
+  }
+
+  /** The pool, for tests that change its timings. */
+  PodPool pool() {
+    return pool;
   }
 
   @Override

@@ -230,7 +230,7 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     await()
         .during(Duration.ofMillis(500))
-        .atMost(Duration.ofSeconds(5))
+        .atMost(Duration.ofSeconds(30))
         .until(() -> pods().isEmpty());
 
     backend.start();
@@ -248,7 +248,7 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(backend.tryAcquire(Language.PYTHON)).isEmpty();
     await()
         .during(Duration.ofMillis(500))
-        .atMost(Duration.ofSeconds(5))
+        .atMost(Duration.ofSeconds(30))
         .until(() -> pods().isEmpty());
 
     runtimeClass("gvisor");
@@ -356,7 +356,7 @@ class SelfManagedSandboxBackendMockTest {
   // ---- claims ----
 
   @Test
-  void aClaimTakesAReadyIdlePodAndTheReplacementIsCreatedAtOnce() {
+  void aClaimTakesAReadyIdlePodAndAReplacementFollows() {
     SelfManagedSandboxBackend backend = readyBackend(provider("claims", 2));
     List<Pod> pods = awaitPods(this::pythonPods, 2);
     assertThat(backend.tryAcquire(Language.PYTHON)).as("no pod is Ready yet").isEmpty();
@@ -377,7 +377,10 @@ class SelfManagedSandboxBackendMockTest {
               assertThat(claimed.getMetadata().getAnnotations())
                   .containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
             });
-    awaitPods(this::pythonPods, 3); // refilled ahead of demand
+    // Refilled ahead of demand: at once for the last idle pod, else (one idle pod is left here)
+    // once
+    // the claimed pod is released or REPLACEMENT_DELAY after the claim.
+    awaitPods(this::pythonPods, 3);
     await()
         .untilAsserted(
             () ->
@@ -617,6 +620,48 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.sandboxId()).isEqualTo(lease.sandboxId());
     assertThat(exec.execedPods).containsExactly(lease.sandboxId());
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+  }
+
+  @Test
+  void aUsedPodIsDeletedAndReplacedOnlyOnceItsOutcomeIsStored() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("stored", 2);
+    backend.pool().releaseWait(Duration.ofMinutes(5));
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    RunControl control = RunControl.storedLater(id -> {});
+
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease, request(Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED), control);
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+
+    // The final status is not stored yet: the used pod stays, and while the other idle pod can take
+    // the next execution the replacement waits too (up to REPLACEMENT_DELAY after the claim).
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() != null);
+
+    control.markOutcomeStored();
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+    await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON).getClaimed()).isZero());
+    await().until(() -> ready(backend) == 4); // replaced
+  }
+
+  @Test
+  void aUsedPodWhoseOutcomeIsNeverStoredIsDeletedAfterTheReleaseWait() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("never-stored", 1);
+    backend.pool().releaseWait(Duration.ofMillis(200));
+    SandboxLease lease = claim(backend, Language.PYTHON);
+
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED),
+            RunControl.storedLater(id -> {}));
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
+    await().until(() -> ready(backend) == 2); // replaced
   }
 
   // ---- pre-started runners and the once-only guard ----
