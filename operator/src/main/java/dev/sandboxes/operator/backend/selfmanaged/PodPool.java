@@ -27,10 +27,12 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -402,7 +404,7 @@ final class PodPool implements AutoCloseable {
         };
     try {
       executor.execute(deletion);
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
+    } catch (RejectedExecutionException closing) {
       deletion.run();
     }
   }
@@ -697,7 +699,7 @@ final class PodPool implements AutoCloseable {
   private void scheduleMaintenance(Duration delay) {
     try {
       executor.schedule(this::requestMaintenance, delay.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
+    } catch (RejectedExecutionException closing) {
       // closed: nothing to maintain
     }
   }
@@ -840,7 +842,7 @@ final class PodPool implements AutoCloseable {
         claimedHere.entrySet().stream()
             .filter(e -> e.getValue() == language)
             .map(e -> claimedAt.get(e.getKey()))
-            .filter(java.util.Objects::nonNull)
+            .filter(Objects::nonNull)
             .toList();
     return deferredReplacements(claims, clock.instant(), available, unserved);
   }
