@@ -27,7 +27,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -108,11 +107,11 @@ final class PodPool implements AutoCloseable {
    */
   private final Set<String> leftovers = ConcurrentHashMap.newKeySet();
 
-  /** Pods this process claimed: the informer may still show them idle for a moment. */
-  private final Map<String, Language> claimedHere = new ConcurrentHashMap<>();
+  /** A claim of this process: the pod's runtime, and when (this process's clock). */
+  private record Claim(Language language, Instant at) {}
 
-  /** When each pod in claimedHere was claimed (this process's clock), for the replacement delay. */
-  private final Map<String, Instant> claimedAt = new ConcurrentHashMap<>();
+  /** Pods this process claimed: the informer may still show them idle for a moment. */
+  private final Map<String, Claim> claimedHere = new ConcurrentHashMap<>();
 
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
 
@@ -229,7 +228,7 @@ final class PodPool implements AutoCloseable {
             .toList();
     for (Pod pod : candidates) {
       String name = SandboxPods.name(pod);
-      if (claimedHere.putIfAbsent(name, language) != null) {
+      if (claimedHere.putIfAbsent(name, new Claim(language, clock.instant())) != null) {
         continue; // another thread of this process has it
       }
       // Cleared before the claim: maintenance running meanwhile must not read the demand this
@@ -248,7 +247,6 @@ final class PodPool implements AutoCloseable {
                   "claiming sandbox pod {}/{} failed: {}", namespace, name, error.getMessage());
             }
           });
-      claimedAt.put(name, clock.instant());
       sizers.get(language).claimed();
       requestMaintenance(); // the replacement, ahead of demand, or once REPLACEMENT_DELAY passed
       scheduleMaintenance(REPLACEMENT_DELAY);
@@ -356,7 +354,6 @@ final class PodPool implements AutoCloseable {
                 return copy;
               });
       claimedHere.remove(podName);
-      claimedAt.remove(podName);
       claimWrites.remove(podName);
       capacityListener.run();
     } catch (KubernetesClientException e) {
@@ -398,7 +395,6 @@ final class PodPool implements AutoCloseable {
           claimConfirmed(podName, Duration.ofSeconds(30));
           delete(podName);
           claimedHere.remove(podName);
-          claimedAt.remove(podName);
           claimWrites.remove(podName);
           requestMaintenance();
         };
@@ -412,7 +408,6 @@ final class PodPool implements AutoCloseable {
   /** Drops a claim without touching the pod (it is not the one this pool created). */
   void forget(String podName) {
     claimedHere.remove(podName);
-    claimedAt.remove(podName);
     claimWrites.remove(podName);
     requestMaintenance();
   }
@@ -485,8 +480,8 @@ final class PodPool implements AutoCloseable {
         }
       }
       claimedHere.forEach(
-          (name, lang) -> {
-            if (lang == language) {
+          (name, claim) -> {
+            if (claim.language() == language) {
               claimed.add(name);
             }
           });
@@ -839,10 +834,9 @@ final class PodPool implements AutoCloseable {
 
   private long deferredReplacements(Language language, long available, boolean unserved) {
     List<Instant> claims =
-        claimedHere.entrySet().stream()
-            .filter(e -> e.getValue() == language)
-            .map(e -> claimedAt.get(e.getKey()))
-            .filter(Objects::nonNull)
+        claimedHere.values().stream()
+            .filter(claim -> claim.language() == language)
+            .map(Claim::at)
             .toList();
     return deferredReplacements(claims, clock.instant(), available, unserved);
   }
@@ -942,11 +936,11 @@ final class PodPool implements AutoCloseable {
   }
 
   private boolean claimExpired(Pod pod, Instant now) {
-    String annotated =
+    String claimedAt =
         pod.getMetadata().getAnnotations() == null
             ? null
             : pod.getMetadata().getAnnotations().get(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
-    String since = annotated != null ? annotated : pod.getMetadata().getCreationTimestamp();
+    String since = claimedAt != null ? claimedAt : pod.getMetadata().getCreationTimestamp();
     try {
       return since != null
           && Duration.between(Instant.parse(since), now).compareTo(claimExpiry) > 0;
@@ -989,7 +983,6 @@ final class PodPool implements AutoCloseable {
       String name = SandboxPods.name(pod);
       deletingHere.remove(name);
       claimedHere.remove(name);
-      claimedAt.remove(name);
       claimWrites.remove(name);
       askedAt.remove(name);
       leftovers.remove(name);
