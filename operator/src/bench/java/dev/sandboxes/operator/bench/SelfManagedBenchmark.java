@@ -30,6 +30,8 @@ import dev.sandboxes.operator.e2e.E2eCluster;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.execution.Termination;
+import dev.sandboxes.operator.metrics.OperatorMetrics;
+import dev.sandboxes.operator.metrics.OperatorMetrics.ExecutionPhase;
 import dev.sandboxes.operator.runner.RunnerProgram;
 import dev.sandboxes.operator.runner.RunnerReport;
 import dev.sandboxes.operator.runner.StreamCapture;
@@ -46,6 +48,7 @@ import io.fabric8.kubernetes.client.dsl.ExecWatch;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -55,6 +58,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -327,7 +331,7 @@ public final class SelfManagedBenchmark {
     if (options.sequential() > 0) {
       progress(
           "sequential: %d executions, one at a time, each on a warm pool", options.sequential());
-      Map<String, double[]> phasesBefore = operatorPhases();
+      Map<ExecutionPhase, double[]> phasesBefore = operatorPhases();
       for (int i = 0; i < options.sequential(); i++) {
         awaitWarm(providerUid);
         Sample sample = create(String.format("one-%05d", i));
@@ -936,14 +940,16 @@ public final class SelfManagedBenchmark {
         rest.get(slowest));
   }
 
-  private static final List<String> OPERATOR_PHASES = List.of("admit", "run", "record");
-
-  /** The operator's phase timer (sandbox.codeexecution.phase) now: count and total ms per phase. */
-  private Map<String, double[]> operatorPhases() {
-    Map<String, double[]> phases = new java.util.LinkedHashMap<>();
-    for (String phase : OPERATOR_PHASES) {
-      io.micrometer.core.instrument.Timer timer =
-          operator.meterRegistry().find("sandbox.codeexecution.phase").tag("phase", phase).timer();
+  /** The operator's phase timer now: count and total ms per phase. */
+  private Map<ExecutionPhase, double[]> operatorPhases() {
+    Map<ExecutionPhase, double[]> phases = new EnumMap<>(ExecutionPhase.class);
+    for (ExecutionPhase phase : ExecutionPhase.values()) {
+      Timer timer =
+          operator
+              .meterRegistry()
+              .find(OperatorMetrics.EXECUTION_PHASE_TIMER)
+              .tag("phase", phase.tag())
+              .timer();
       phases.put(
           phase,
           timer == null
@@ -960,15 +966,15 @@ public final class SelfManagedBenchmark {
    * benchmark's watch deliveries.
    */
   private static void reportOperatorPhases(
-      Map<String, double[]> before, Map<String, double[]> after) {
+      Map<ExecutionPhase, double[]> before, Map<ExecutionPhase, double[]> after) {
     StringBuilder line = new StringBuilder("  operator phases (mean over");
-    double count = after.get("run")[0] - before.get("run")[0];
+    double count = after.get(ExecutionPhase.RUN)[0] - before.get(ExecutionPhase.RUN)[0];
     line.append(String.format(Locale.ROOT, " %.0f):", count));
-    for (String phase : OPERATOR_PHASES) {
+    for (ExecutionPhase phase : ExecutionPhase.values()) {
       double n = after.get(phase)[0] - before.get(phase)[0];
       double total = after.get(phase)[1] - before.get(phase)[1];
       line.append(
-          String.format(Locale.ROOT, " %s_ms=%.1f", phase, n == 0 ? Double.NaN : total / n));
+          String.format(Locale.ROOT, " %s_ms=%.1f", phase.tag(), n == 0 ? Double.NaN : total / n));
     }
     System.out.println(line);
   }

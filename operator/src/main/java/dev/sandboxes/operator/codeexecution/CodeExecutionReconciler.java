@@ -15,6 +15,7 @@ import dev.sandboxes.operator.events.EventRecorder.Type;
 import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
+import dev.sandboxes.operator.metrics.OperatorMetrics.ExecutionPhase;
 import dev.sandboxes.operator.provider.KubernetesReferencedObjects;
 import dev.sandboxes.operator.provider.ProviderSettings;
 import dev.sandboxes.operator.runner.CollectedArtifacts;
@@ -468,7 +469,8 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
         // The write-ahead record: one PUT conditioned on the resourceVersion just read. No code
         // reaches a sandbox before it is stored; if anyone wrote in between, nothing runs here.
         recorder.record(cx, context, started);
-        metrics.executionPhase(settings.type(), "admit", Duration.between(now, clock.instant()));
+        metrics.executionPhase(
+            settings.type(), ExecutionPhase.ADMIT, Duration.between(now, clock.instant()));
       } catch (RuntimeException e) {
         lease.release();
         queue.release(runtime.uid(), uid);
@@ -497,8 +499,10 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
   /** The run's two phases after admission, once its final status is stored. */
   private void recordPhases(CodeExecutionStatus written, ExecutionTracker.Run run) {
     ProviderType type = written.getSandbox() == null ? null : written.getSandbox().getType();
-    metrics.executionPhase(type, "run", Duration.between(run.handedOver(), run.ended()));
-    metrics.executionPhase(type, "record", Duration.between(run.ended(), clock.instant()));
+    metrics.executionPhase(
+        type, ExecutionPhase.RUN, Duration.between(run.handedOver(), run.ended()));
+    metrics.executionPhase(
+        type, ExecutionPhase.RECORD, Duration.between(run.ended(), clock.instant()));
   }
 
   /**

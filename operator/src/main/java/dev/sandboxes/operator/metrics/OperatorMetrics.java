@@ -27,6 +27,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -72,6 +73,9 @@ public final class OperatorMetrics {
     Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10),
     Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofMinutes(5), Duration.ofMinutes(30)
   };
+
+  /** The phase timer's name (exposed as sandbox_codeexecution_phase_seconds). */
+  public static final String EXECUTION_PHASE_TIMER = "sandbox.codeexecution.phase";
 
   /** Bucket bounds of the phase histogram: an execution's phases take milliseconds to seconds. */
   private static final Duration[] PHASE_BUCKETS = {
@@ -193,16 +197,28 @@ public final class OperatorMetrics {
         .record(queueWait.isNegative() ? Duration.ZERO : queueWait);
   }
 
-  /**
-   * Where an execution's time went in this operator, by phase: {@code admit} (the reconcile's
-   * decision → Started stored: the complete read, admission, the claim, the Started write), {@code
-   * run} (Started stored → the backend's run ended: envelope, code, exit status) and {@code record}
-   * (run ended → final status stored: the reconcile it triggers, artifacts, the final write).
-   */
-  public void executionPhase(ProviderType type, String phase, Duration took) {
-    Timer.builder("sandbox.codeexecution.phase")
+  /** The phases of a started execution's time in this operator, the phase timer's tag. */
+  public enum ExecutionPhase {
+    /**
+     * The reconcile's decision → Started stored: complete read, admission, claim, Started write.
+     */
+    ADMIT,
+    /** Started stored → the backend's run ended: envelope, code, exit status. */
+    RUN,
+    /** Run ended → final status stored: the reconcile it triggers, artifacts, the final write. */
+    RECORD;
+
+    /** The tag value: admit, run, record. */
+    public String tag() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  /** Where an execution's time went in this operator, by {@link ExecutionPhase}. */
+  public void executionPhase(ProviderType type, ExecutionPhase phase, Duration took) {
+    Timer.builder(EXECUTION_PHASE_TIMER)
         .description("Time an execution spent in each phase of the operator's work")
-        .tags("type", tag(type), "phase", phase)
+        .tags("type", tag(type), "phase", phase.tag())
         .serviceLevelObjectives(PHASE_BUCKETS)
         .register(registry)
         .record(took.isNegative() ? Duration.ZERO : took);
