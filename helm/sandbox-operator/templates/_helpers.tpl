@@ -90,10 +90,12 @@ app.kubernetes.io/component: operator
   resources: ["events"]
   verbs: ["create"]
 {{- if .Values.rbac.selfManagedPods }}
-# SelfManaged pools: sandbox pods, exec into them, and their NetworkPolicy.
+# SelfManaged pools: sandbox pods, exec into them, and their NetworkPolicy. A claim is recorded with
+# a PUT conditioned on the resourceVersion; an unused claim never left the operator's memory, so
+# nothing patches a pod.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 - apiGroups: [""]
   resources: ["pods/exec"]
   verbs: ["create", "get"]

@@ -457,8 +457,8 @@ class SelfManagedE2E {
         }
         assertThat(sandboxes.values()).allSatisfy(ids -> assertThat(ids).hasSize(1));
         // Every pod an execution recorded is gone, the interrupted ones' too. (A pod the dead
-        // operator claimed but never recorded is swept by the pool after maxTimeoutSeconds + 5
-        // min.)
+        // operator claimed in memory only still says idle: the new operator deletes it as a
+        // leftover.)
         Set<String> recorded = ConcurrentHashMap.newKeySet();
         sandboxes.values().forEach(recorded::addAll);
         await("no recorded sandbox pod left behind")

@@ -234,7 +234,7 @@ class HelmChartTest {
       // Pods: created, watched by the pool's informer, claimed by an update, labelled back,
       // deleted.
       assertThat(verbs(rules, "", "pods"))
-          .containsExactly("get", "list", "watch", "create", "update", "patch", "delete");
+          .containsExactly("get", "list", "watch", "create", "update", "delete");
       // Status: whole-status PUTs on the resourceVersion read; nothing patches it.
       assertThat(verbs(rules, "sandboxes.dev", "codeexecutions/status"))
           .containsExactly("get", "update");

@@ -118,8 +118,8 @@ final class PodPool implements AutoCloseable {
   private volatile Duration releaseWait = RELEASE_WAIT;
 
   /**
-   * The claim PUT of each pod claimed here, in flight or done: it runs while the caller writes the
-   * execution's Started status, and the execution sends its envelope only once it succeeded.
+   * The claim PUT of each pod claimed here whose execution sent its code, in flight or done
+   * (recordClaim).
    */
   private final Map<String, CompletableFuture<Void>> claimWrites = new ConcurrentHashMap<>();
 
@@ -231,22 +231,18 @@ final class PodPool implements AutoCloseable {
       if (claimedHere.putIfAbsent(name, new Claim(language, clock.instant())) != null) {
         continue; // another thread of this process has it
       }
+      if (deletingHere.containsKey(name)) {
+        // Maintenance chose it for deletion meanwhile (it marks first, then looks for a claim,
+        // the reverse of this order, so one of the two always sees the other).
+        claimedHere.remove(name);
+        continue;
+      }
       // Cleared before the claim: maintenance running meanwhile must not read the demand this
       // claim satisfies as a reason to create a pod.
       demand.get(language).set(false);
-      // Taken here at once (only this process claims pods it created, and claimedHere keeps its own
-      // threads apart); the PUT that records it in the API server runs while the caller writes
-      // Started, and the execution waits for it before any code is sent (claimConfirmed).
-      CompletableFuture<Void> write =
-          CompletableFuture.runAsync(() -> writeClaim(pod), ExecutionThreads.engineCalls());
-      claimWrites.put(name, write);
-      write.whenComplete(
-          (ignored, error) -> {
-            if (error != null) {
-              LOG.warn(
-                  "claiming sandbox pod {}/{} failed: {}", namespace, name, error.getMessage());
-            }
-          });
+      // Taken here, in memory only: only this process claims pods it created, and claimedHere keeps
+      // its own threads apart. The API server learns of the claim once the code runs
+      // (recordClaim), off the hot path.
       sizers.get(language).claimed();
       requestMaintenance(); // the replacement, ahead of demand, or once REPLACEMENT_DELAY passed
       scheduleMaintenance(REPLACEMENT_DELAY);
@@ -279,18 +275,19 @@ final class PodPool implements AutoCloseable {
    * if it is still idle and still the pod this pool created: a status update by the kubelet moves
    * the resourceVersion without making the pod anyone else's.
    */
-  private void writeClaim(Pod seen) {
+  private void writeClaim(String name, Pod seen) {
     Pod pod = seen;
     for (int attempt = 0; ; attempt++) {
-      try {
-        client.resource(claimedCopy(pod)).update();
-        return;
-      } catch (KubernetesClientException e) {
-        if (e.getCode() != 409 || attempt >= 2) {
-          throw e;
+      if (pod != null) {
+        try {
+          client.resource(claimedCopy(pod)).update();
+          return;
+        } catch (KubernetesClientException e) {
+          if (e.getCode() != 409 || attempt >= 2) {
+            throw e;
+          }
         }
       }
-      String name = SandboxPods.name(seen);
       Pod fresh = client.pods().inNamespace(namespace).withName(name).get();
       if (fresh == null
           || !SandboxPods.idle(fresh)
@@ -304,9 +301,40 @@ final class PodPool implements AutoCloseable {
   }
 
   /**
-   * Waits for the pod's claim PUT; true once the API server recorded the claim. No code may reach
-   * the pod before: false means the pod was deleted or taken meanwhile.
+   * Records a claim of this process in the API server (the pod's state label, with its
+   * resourceVersion as precondition), in the background: called as the execution sends its code,
+   * which Started already made final. The label keeps a newer operator process from deleting the
+   * pod as an idle leftover while the code runs, and lets the claim sweep find it should this
+   * process die; it is not what keeps two envelopes apart (claimedHere, createdHere and the
+   * runner's once-only marker are). A failed write is logged: the run goes on, and ends as a
+   * sandbox failure if the pod was deleted.
    */
+  void recordClaim(String podName) {
+    if (!claimedHere.containsKey(podName)) {
+      return;
+    }
+    claimWrites.computeIfAbsent(
+        podName,
+        name -> {
+          CompletableFuture<Void> write =
+              CompletableFuture.runAsync(
+                  () -> writeClaim(name, cached(name).orElse(null)),
+                  ExecutionThreads.engineCalls());
+          write.whenComplete(
+              (ignored, error) -> {
+                if (error != null) {
+                  LOG.warn(
+                      "recording the claim of sandbox pod {}/{} failed: {}",
+                      namespace,
+                      name,
+                      error.getMessage());
+                }
+              });
+          return write;
+        });
+  }
+
+  /** Waits for the pod's claim PUT, if one was started; true once the API server recorded it. */
   boolean claimConfirmed(String podName, Duration limit) {
     CompletableFuture<Void> write = claimWrites.get(podName);
     if (write == null) {
@@ -323,47 +351,19 @@ final class PodPool implements AutoCloseable {
     }
   }
 
-  /** A claimed pod that ran no code goes back to the idle set. */
+  /**
+   * A claimed pod that ran no code goes back to the idle set. Its claim never left this process
+   * (recordClaim runs only once code is sent), so the pod is still idle in the API server; a pod
+   * whose execution did send code is deleted instead, never reused.
+   */
   void giveBack(String podName) {
-    if (!claimConfirmed(podName, Duration.ofSeconds(30))) {
-      release(
-          podName); // the claim was not recorded (or is still in flight): delete rather than guess
+    if (closed || claimWrites.containsKey(podName)) {
+      release(podName); // close() already deleted the idle pods; or the pod received code
       return;
     }
-    if (closed) {
-      release(podName); // close() already deleted the idle pods; this one would be left behind
-      return;
-    }
-    try {
-      client
-          .pods()
-          .inNamespace(namespace)
-          .withName(podName)
-          .edit(
-              pod -> {
-                Pod copy = new PodBuilder(pod).build();
-                Map<String, String> labels = new LinkedHashMap<>(copy.getMetadata().getLabels());
-                labels.put(ApiConstants.STATE_LABEL, SandboxPodTemplate.STATE_IDLE);
-                copy.getMetadata().setLabels(labels);
-                if (copy.getMetadata().getAnnotations() != null) {
-                  Map<String, String> annotations =
-                      new LinkedHashMap<>(copy.getMetadata().getAnnotations());
-                  annotations.remove(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
-                  copy.getMetadata().setAnnotations(annotations);
-                }
-                return copy;
-              });
-      claimedHere.remove(podName);
-      claimWrites.remove(podName);
-      capacityListener.run();
-    } catch (KubernetesClientException e) {
-      LOG.debug(
-          "returning sandbox pod {}/{} failed, deleting it: {}",
-          namespace,
-          podName,
-          e.getMessage());
-      release(podName);
-    }
+    claimedHere.remove(podName);
+    capacityListener.run();
+    requestMaintenance();
   }
 
   /** A claimed pod that ran an execution: deleted, never reused. */
@@ -748,17 +748,22 @@ final class PodPool implements AutoCloseable {
               deletingHere.put(name, now);
             }
             // Anything else is not ours: a look-alike is neither claimed, counted nor touched.
+          } else if (claimedHere.containsKey(name)) {
+            // Claimed here; its label says idle until the run records the claim. The run decides
+            // what becomes of it (an ended pod's status classifies the outcome).
           } else if (template == null
               || !template
                   .hash()
                   .equals(SandboxPods.label(pod, SandboxPodTemplate.TEMPLATE_HASH_LABEL))) {
-            LOG.debug("deleting idle sandbox pod {}/{}: its template changed", namespace, name);
-            executor.execute(() -> delete(name));
-            deletingHere.put(name, now);
+            if (markDeleting(name, now)) {
+              LOG.debug("deleting idle sandbox pod {}/{}: its template changed", namespace, name);
+              executor.execute(() -> delete(name));
+            }
           } else if (SandboxPods.ended(pod)) {
-            recordPodFailure(pod);
-            executor.execute(() -> delete(name));
-            deletingHere.put(name, now);
+            if (markDeleting(name, now)) {
+              recordPodFailure(pod);
+              executor.execute(() -> delete(name));
+            }
           } else if (warmRunners != null && usable(pod, template) && SandboxPods.ready(pod)) {
             warmRunners.ensure(
                 name, template.language()); // a runner whose stream ended is replaced
@@ -862,9 +867,23 @@ final class PodPool implements AutoCloseable {
   }
 
   /**
+   * Marks an idle pod of this pool as being deleted here, unless this process claimed it. claim()
+   * records its claim first and then looks for this mark; this marks first and then looks for a
+   * claim: of a claim and a deletion racing for one pod, at most one goes ahead.
+   */
+  private boolean markDeleting(String name, Instant now) {
+    deletingHere.put(name, now);
+    if (claimedHere.containsKey(name)) {
+      deletingHere.remove(name, now);
+      return false;
+    }
+    return true;
+  }
+
+  /**
    * Deletes idle Ready pods above the target (demand fell), newest first: the oldest have their
-   * runners warm the longest. Only pods nobody claimed since the informer saw them (the delete
-   * carries their resourceVersion, so a claim in between keeps the pod).
+   * runners warm the longest. Never a pod claimed here (markDeleting); the delete carries the
+   * resourceVersion the informer saw, so a pod changed meanwhile waits for the next round.
    */
   private void shrink(SandboxPodTemplate template, List<Pod> all, int excess) {
     List<Pod> idle =
@@ -879,7 +898,9 @@ final class PodPool implements AutoCloseable {
     for (Pod pod : idle) {
       String name = SandboxPods.name(pod);
       String version = pod.getMetadata().getResourceVersion();
-      deletingHere.put(name, clock.instant());
+      if (!markDeleting(name, clock.instant())) {
+        continue;
+      }
       if (warmRunners != null) {
         warmRunners.forget(name);
       }

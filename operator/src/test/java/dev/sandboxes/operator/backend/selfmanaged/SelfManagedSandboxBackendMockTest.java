@@ -366,17 +366,12 @@ class SelfManagedSandboxBackendMockTest {
     SandboxLease lease =
         await().until(() -> backend.tryAcquire(Language.PYTHON), Optional::isPresent).get();
 
-    // The claim PUT runs while the caller writes Started; an execution waits for it before sending
-    // code.
+    // Taken in this process's memory only: nothing is written to the API server while the caller
+    // stores Started (the claim is recorded once code is sent).
     await()
-        .untilAsserted(
-            () -> {
-              Pod claimed = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-              assertThat(claimed.getMetadata().getLabels())
-                  .containsEntry(ApiConstants.STATE_LABEL, "claimed");
-              assertThat(claimed.getMetadata().getAnnotations())
-                  .containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
-            });
+        .during(Duration.ofMillis(500))
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "idle".equals(state(lease.sandboxId())));
     // Refilled ahead of demand: at once for the last idle pod, else (one idle pod is left here)
     // once
     // the claimed pod is released or REPLACEMENT_DELAY after the claim.
@@ -392,20 +387,12 @@ class SelfManagedSandboxBackendMockTest {
                           assertThat(p.getDesired()).isEqualTo(2);
                         }));
 
-    // Unused: back to idle. With the replacement the pool now holds one idle pod more than its
-    // size, and the shrink may pick this one (pods created in the same second tie on age); it only
-    // deletes pods it saw idle, so either way the pod went back. Claimed, it would be neither.
+    // Unused: given back in memory, claimable again; with the replacement the pool now holds one
+    // idle pod more than its size, which the shrink may delete. Either way nothing holds it.
     lease.release();
-    await()
-        .untilAsserted(
-            () -> {
-              Pod released = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-              if (released != null) {
-                assertThat(released.getMetadata().getLabels())
-                    .containsEntry(ApiConstants.STATE_LABEL, "idle");
-              }
-            });
     await().untilAsserted(() -> assertThat(pool(backend, Language.PYTHON).getClaimed()).isZero());
+    String released = state(lease.sandboxId());
+    assertThat(released).isIn("idle", null);
   }
 
   @Test
@@ -458,22 +445,10 @@ class SelfManagedSandboxBackendMockTest {
     threads.shutdown();
 
     assertThat(all).doesNotHaveDuplicates().isNotEmpty().hasSizeLessThanOrEqualTo(10);
-    // A lease is handed out at once and its claim PUT runs meanwhile (DESIGN.md): wait for the
-    // labels.
-    for (String name : all) {
-      await()
-          .untilAsserted(
-              () ->
-                  assertThat(
-                          client
-                              .pods()
-                              .inNamespace(NS)
-                              .withName(name)
-                              .get()
-                              .getMetadata()
-                              .getLabels())
-                      .containsEntry(ApiConstants.STATE_LABEL, "claimed"));
-    }
+    // Each backend handed out only pods it created itself.
+    claims.forEach(
+        (name, backend) ->
+            assertThat(backend.pool().stillCreatedHere(name)).as("%s is its own", name).isTrue());
   }
 
   @Test
@@ -662,6 +637,65 @@ class SelfManagedSandboxBackendMockTest {
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
     await().until(() -> client.pods().inNamespace(NS).withName(lease.sandboxId()).get() == null);
     await().until(() -> ready(backend) == 2); // replaced
+  }
+
+  @Test
+  void aClaimIsRecordedInTheApiServerOnceTheCodeIsSentNotBefore() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("recorded", 1);
+    backend.pool().releaseWait(Duration.ofMinutes(5));
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    // No PUT beside the caller's Started write: the pod still says idle.
+    await()
+        .during(Duration.ofMillis(500))
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "idle".equals(state(lease.sandboxId())));
+    RunControl control = RunControl.storedLater(id -> {});
+
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease, request(Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED), control);
+
+    assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+    // Recorded beside the run, for a newer operator process and the claim sweep.
+    await().until(() -> "claimed".equals(state(lease.sandboxId())));
+    assertThat(
+            client
+                .pods()
+                .inNamespace(NS)
+                .withName(lease.sandboxId())
+                .get()
+                .getMetadata()
+                .getAnnotations())
+        .containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
+    control.markOutcomeStored();
+    await().until(() -> state(lease.sandboxId()) == null);
+  }
+
+  @Test
+  void aClaimedPodThatEndsBeforeItsClaimIsRecordedIsLeftToItsRun() {
+    SelfManagedSandboxBackend backend = warmBackend("ends-early", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    // The container is OOM-killed while the caller writes Started: the pod still says idle, but
+    // it is this process's to classify, not a pod that stopped before use.
+    kubelet().markTerminated(lease.sandboxId(), "OOMKilled", 137);
+    await()
+        .during(Duration.ofSeconds(1))
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> state(lease.sandboxId()) != null && backend.startFailure().isEmpty());
+    exec.script(
+        (pod, command, stdin, stdout, stderr) ->
+            CompletableFuture.failedFuture(
+                new PodExec.StreamBrokenException(
+                    "the stream closed without an exit status", null)));
+
+    ExecutionOutcome outcome =
+        backend.execute(
+            lease,
+            request(Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED),
+            RunControl.detached());
+
+    assertThat(outcome.termination()).isEqualTo(Termination.OUT_OF_MEMORY);
+    await().until(() -> state(lease.sandboxId()) == null);
   }
 
   // ---- pre-started runners and the once-only guard ----
@@ -1882,18 +1916,13 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   private SandboxLease claim(SelfManagedSandboxBackend backend, Language language) {
-    SandboxLease lease =
-        await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
-    // The claim PUT runs in the background (in production while Started is written): tests that
-    // change the pod next wait until it is recorded, as an execution does before it sends code.
-    await()
-        .until(
-            () -> {
-              Pod pod = client.pods().inNamespace(NS).withName(lease.sandboxId()).get();
-              return pod != null
-                  && "claimed".equals(pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL));
-            });
-    return lease;
+    return await().until(() -> backend.tryAcquire(language), Optional::isPresent).get();
+  }
+
+  /** The pod's state label in the API server, or null when the pod is gone. */
+  private String state(String podName) {
+    Pod pod = client.pods().inNamespace(NS).withName(podName).get();
+    return pod == null ? null : pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL);
   }
 
   private FakeKubelet kubelet() {
