@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
@@ -68,6 +69,13 @@ final class PodPool implements AutoCloseable {
 
   /** How long a pod whose run ended may wait for its outcome to be stored before it is deleted. */
   static final Duration RELEASE_WAIT = Duration.ofSeconds(2);
+
+  /**
+   * How long a run goes before its pod's claim is recorded in the API server (markUsed). Most runs
+   * end sooner, and their pods are deleted without that write: a label update sets off the
+   * kubelet's pod sync, which under gVisor costs the code's run about 50 ms on a 2-core node.
+   */
+  static final Duration CLAIM_RECORD_DELAY = Duration.ofSeconds(1);
 
   /** A pod being created: counted towards the pool until the informer shows it. */
   private record Creating(Language language, Instant since) {}
@@ -116,10 +124,17 @@ final class PodPool implements AutoCloseable {
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
 
   private volatile Duration releaseWait = RELEASE_WAIT;
+  private volatile Duration claimRecordDelay = CLAIM_RECORD_DELAY;
 
   /**
-   * The claim PUT of each pod claimed here whose execution sent its code, in flight or done
-   * (recordClaim).
+   * Pods this pool created that received an execution's code: never claimable again, whatever their
+   * label says, and deleted until the informer reports them gone.
+   */
+  private final Set<String> usedHere = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The claim record of each pod claimed here whose execution sent its code: scheduled, in flight
+   * or done (markUsed); cancelled when the pod is released first.
    */
   private final Map<String, CompletableFuture<Void>> claimWrites = new ConcurrentHashMap<>();
 
@@ -170,6 +185,11 @@ final class PodPool implements AutoCloseable {
   /** Sets how long a released pod waits for its outcome to be stored (RELEASE_WAIT); for tests. */
   void releaseWait(Duration wait) {
     this.releaseWait = wait;
+  }
+
+  /** Sets how long a run goes before its claim is recorded (CLAIM_RECORD_DELAY); for tests. */
+  void claimRecordDelay(Duration delay) {
+    this.claimRecordDelay = delay;
   }
 
   /** Starts watching and filling. Idempotent; blocks until the informer has listed the pods. */
@@ -242,7 +262,7 @@ final class PodPool implements AutoCloseable {
       demand.get(language).set(false);
       // Taken here, in memory only: only this process claims pods it created, and claimedHere keeps
       // its own threads apart. The API server learns of the claim once the code runs
-      // (recordClaim), off the hot path.
+      // (markUsed), off the hot path.
       sizers.get(language).claimed();
       requestMaintenance(); // the replacement, ahead of demand, or once REPLACEMENT_DELAY passed
       scheduleMaintenance(REPLACEMENT_DELAY);
@@ -301,28 +321,33 @@ final class PodPool implements AutoCloseable {
   }
 
   /**
-   * Records a claim of this process in the API server (the pod's state label, with its
-   * resourceVersion as precondition), in the background: called as the execution sends its code,
-   * which Started already made final. The label keeps a newer operator process from deleting the
-   * pod as an idle leftover while the code runs, and lets the claim sweep find it should this
-   * process die; it is not what keeps two envelopes apart (claimedHere, createdHere and the
-   * runner's once-only marker are). A failed write is logged: the run goes on, and ends as a
-   * sandbox failure if the pod was deleted.
+   * Called as an execution sends its code to a pod claimed here: the pod is used, never claimable
+   * again. If the run is still going CLAIM_RECORD_DELAY later, the claim is recorded in the API
+   * server (the state label, with the pod's resourceVersion as precondition) so that a newer
+   * operator process leaves the pod alone and the claim sweep finds it should this process die. It
+   * is not what keeps two envelopes apart (claimedHere, usedHere, createdHere and the runner's
+   * once-only marker are). A failed write is logged: the run goes on, and ends as a sandbox failure
+   * if the pod was deleted.
    */
-  void recordClaim(String podName) {
+  void markUsed(String podName) {
     if (!claimedHere.containsKey(podName)) {
       return;
     }
+    usedHere.add(podName);
     claimWrites.computeIfAbsent(
         podName,
         name -> {
+          // Skipped when cancelled first (the pod was released before the delay ran out).
           CompletableFuture<Void> write =
               CompletableFuture.runAsync(
                   () -> writeClaim(name, cached(name).orElse(null)),
-                  ExecutionThreads.engineCalls());
+                  CompletableFuture.delayedExecutor(
+                      claimRecordDelay.toMillis(),
+                      TimeUnit.MILLISECONDS,
+                      ExecutionThreads.engineCalls()));
           write.whenComplete(
               (ignored, error) -> {
-                if (error != null) {
+                if (error != null && !(error instanceof CancellationException)) {
                   LOG.warn(
                       "recording the claim of sandbox pod {}/{} failed: {}",
                       namespace,
@@ -334,30 +359,21 @@ final class PodPool implements AutoCloseable {
         });
   }
 
-  /** Waits for the pod's claim PUT, if one was started; true once the API server recorded it. */
-  boolean claimConfirmed(String podName, Duration limit) {
-    CompletableFuture<Void> write = claimWrites.get(podName);
-    if (write == null) {
-      return false;
-    }
-    try {
-      write.get(limit.toMillis(), TimeUnit.MILLISECONDS);
-      return true;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-      return false;
+  /** Cancels the pod's claim record if it has not been sent yet; a write under way goes on. */
+  private void dropClaimRecord(String podName) {
+    CompletableFuture<Void> write = claimWrites.remove(podName);
+    if (write != null) {
+      write.cancel(false);
     }
   }
 
   /**
    * A claimed pod that ran no code goes back to the idle set. Its claim never left this process
-   * (recordClaim runs only once code is sent), so the pod is still idle in the API server; a pod
-   * whose execution did send code is deleted instead, never reused.
+   * (markUsed runs only once code is sent), so the pod is still idle in the API server; a pod that
+   * received code is deleted instead, never reused.
    */
   void giveBack(String podName) {
-    if (closed || claimWrites.containsKey(podName)) {
+    if (closed || usedHere.contains(podName)) {
       release(podName); // close() already deleted the idle pods; or the pod received code
       return;
     }
@@ -390,12 +406,9 @@ final class PodPool implements AutoCloseable {
     // the operator dying now), the pod is no longer held here and the claim sweep removes it.
     Runnable deletion =
         () -> {
-          // After the claim PUT: deleting first could let a late claim write fail noisily, nothing
-          // more.
-          claimConfirmed(podName, Duration.ofSeconds(30));
+          dropClaimRecord(podName); // a write already under way may fail on the deleted pod: fine
           delete(podName);
           claimedHere.remove(podName);
-          claimWrites.remove(podName);
           requestMaintenance();
         };
     try {
@@ -408,7 +421,7 @@ final class PodPool implements AutoCloseable {
   /** Drops a claim without touching the pod (it is not the one this pool created). */
   void forget(String podName) {
     claimedHere.remove(podName);
-    claimWrites.remove(podName);
+    dropClaimRecord(podName);
     requestMaintenance();
   }
 
@@ -643,6 +656,7 @@ final class PodPool implements AutoCloseable {
         && !SandboxPods.deleting(pod)
         && !SandboxPods.ended(pod)
         && !claimedHere.containsKey(name)
+        && !usedHere.contains(name)
         && !deletingHere.containsKey(name);
   }
 
@@ -732,6 +746,12 @@ final class PodPool implements AutoCloseable {
         if (SandboxPods.deleting(pod) || deletingHere.containsKey(name)) {
           continue;
         }
+        if (usedHere.contains(name) && !claimedHere.containsKey(name) && createdHere(pod)) {
+          // Its run is over and its release's delete failed: never reused, deleted again.
+          deletingHere.put(name, now);
+          executor.execute(() -> delete(name));
+          continue;
+        }
         Optional<Language> language = SandboxPods.language(pod);
         SandboxPodTemplate template = language.map(templates::get).orElse(null);
         if (SandboxPods.idle(pod)) {
@@ -749,8 +769,8 @@ final class PodPool implements AutoCloseable {
             }
             // Anything else is not ours: a look-alike is neither claimed, counted nor touched.
           } else if (claimedHere.containsKey(name)) {
-            // Claimed here; its label says idle until the run records the claim. The run decides
-            // what becomes of it (an ended pod's status classifies the outcome).
+            // Claimed here; its label says idle until the run records the claim (if it runs that
+            // long). The run decides what becomes of it (an ended pod's status classifies it).
           } else if (template == null
               || !template
                   .hash()
@@ -1004,7 +1024,8 @@ final class PodPool implements AutoCloseable {
       String name = SandboxPods.name(pod);
       deletingHere.remove(name);
       claimedHere.remove(name);
-      claimWrites.remove(name);
+      dropClaimRecord(name);
+      usedHere.remove(name);
       askedAt.remove(name);
       leftovers.remove(name);
       // Only the pod we made: a look-alike of the same name deleted later must not erase our

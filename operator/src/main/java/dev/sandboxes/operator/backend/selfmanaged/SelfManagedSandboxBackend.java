@@ -294,11 +294,11 @@ public final class SelfManagedSandboxBackend implements SandboxBackend {
               + " was deleted or replaced after it was claimed, before the code was sent;"
               + " the code did not run");
     }
-    // Started is stored, so the code may go now. The claim's label is written beside it, not
-    // before it: no second envelope can reach this pod either way (claimedHere in this process,
-    // createdHere across processes, the runner's once-only marker in the pod), and on a small node
-    // that PUT beside the Started write cost admission about 30-45 ms (DESIGN.md).
-    pool.recordClaim(pod);
+    // Started is stored, so the code may go now, with no API call before it: the pod is marked
+    // used here (never claimable again), and its claim label follows only if the run lasts past
+    // CLAIM_RECORD_DELAY. Beside Started or beside a short run, that PUT cost 30-50 ms on a small
+    // node (DESIGN.md); no second envelope can reach the pod either way.
+    pool.markUsed(pod);
     // The pod's name is the lease's sandbox id, which the write-ahead Started status already
     // recorded: a restarted operator can find and delete it without control.sandboxAssigned.
     try {

@@ -640,7 +640,7 @@ class SelfManagedSandboxBackendMockTest {
   }
 
   @Test
-  void aClaimIsRecordedInTheApiServerOnceTheCodeIsSentNotBefore() throws Exception {
+  void aClaimIsRecordedInTheApiServerOnlyOnceTheRunHasLastedTheDelay() throws Exception {
     SelfManagedSandboxBackend backend = warmBackend("recorded", 1);
     backend.pool().releaseWait(Duration.ofMinutes(5));
     SandboxLease lease = claim(backend, Language.PYTHON);
@@ -656,7 +656,8 @@ class SelfManagedSandboxBackendMockTest {
             lease, request(Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED), control);
 
     assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
-    // Recorded beside the run, for a newer operator process and the claim sweep.
+    // The pod is held (its outcome not stored): CLAIM_RECORD_DELAY after the code was sent, the
+    // claim is recorded for a newer operator process and the claim sweep.
     await().until(() -> "claimed".equals(state(lease.sandboxId())));
     assertThat(
             client
@@ -669,6 +670,68 @@ class SelfManagedSandboxBackendMockTest {
         .containsKey(SandboxPodTemplate.CLAIMED_AT_ANNOTATION);
     control.markOutcomeStored();
     await().until(() -> state(lease.sandboxId()) == null);
+  }
+
+  @Test
+  void aShortRunDeletesItsPodWithoutEverLabellingItClaimed() throws Exception {
+    SelfManagedSandboxBackend backend = warmBackend("short", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    List<String> states = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (io.fabric8.kubernetes.client.Watch watch =
+        client
+            .pods()
+            .inNamespace(NS)
+            .withName(lease.sandboxId())
+            .watch(
+                new io.fabric8.kubernetes.client.Watcher<Pod>() {
+                  @Override
+                  public void eventReceived(Action action, Pod pod) {
+                    states.add(
+                        action + ":" + pod.getMetadata().getLabels().get(ApiConstants.STATE_LABEL));
+                  }
+
+                  @Override
+                  public void onClose(io.fabric8.kubernetes.client.WatcherException cause) {}
+                })) {
+      ExecutionOutcome outcome =
+          backend.execute(
+              lease,
+              request(Language.PYTHON, "def main():\n    return 1\n", "{}", UNTIMED),
+              RunControl.detached());
+
+      assertThat(outcome.termination()).isEqualTo(Termination.EXITED);
+      await().until(() -> states.contains("DELETED:idle"));
+    }
+    assertThat(states).noneMatch(event -> event.endsWith(":claimed"));
+  }
+
+  @Test
+  void aUsedPodThisProcessNoLongerHoldsIsNeverClaimedAgainAndIsDeleted() {
+    SelfManagedSandboxBackend backend = warmBackend("undeletable", 1);
+    SandboxLease lease = claim(backend, Language.PYTHON);
+    String used = lease.sandboxId();
+    // Its code was sent (a short run: the label stays idle), then the claim was dropped without
+    // the pod going: what a release whose delete failed leaves behind.
+    backend.pool().markUsed(used);
+    backend.pool().forget(used);
+
+    // Never handed out, however many pods are asked for, and deleted by maintenance.
+    List<String> handedOut = new ArrayList<>();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              List<SandboxLease> taken = new ArrayList<>();
+              for (Optional<SandboxLease> next = backend.tryAcquire(Language.PYTHON);
+                  next.isPresent();
+                  next = backend.tryAcquire(Language.PYTHON)) {
+                taken.add(next.get());
+                handedOut.add(next.get().sandboxId());
+              }
+              taken.forEach(SandboxLease::release);
+              return state(used) == null;
+            });
+    assertThat(handedOut).doesNotContain(used);
   }
 
   @Test
