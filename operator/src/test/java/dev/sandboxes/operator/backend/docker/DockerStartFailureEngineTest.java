@@ -106,13 +106,13 @@ class DockerStartFailureEngineTest {
           """
           apiVersion: sandboxes.dev/v1alpha1
           kind: SandboxProvider
-          metadata: {name: broken-podman}
+          metadata: {name: %s}
           spec:
             type: Docker
             runtimes: [{language: python, image: localhost/sandbox-runtime:v1}]
             docker: {host: "%s", runtime: runc, poolSize: 1}
           """
-              .formatted(engine.host()));
+              .formatted(BrokenPodmanService.PROVIDER, engine.host()));
       Path execution = dir.resolve("cx.yaml");
       Files.writeString(
           execution,
@@ -170,7 +170,10 @@ class DockerStartFailureEngineTest {
     spec.setDocker(docker);
     SandboxProvider provider = new SandboxProvider();
     provider.setMetadata(
-        new ObjectMetaBuilder().withNamespace("test").withName("broken-podman").build());
+        new ObjectMetaBuilder()
+            .withNamespace("test")
+            .withName(BrokenPodmanService.PROVIDER)
+            .build());
     provider.setSpec(spec);
     OperatorConfig config = OperatorConfig.defaults();
     return new DockerSandboxBackend(
