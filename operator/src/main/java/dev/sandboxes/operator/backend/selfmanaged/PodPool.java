@@ -124,7 +124,6 @@ final class PodPool implements AutoCloseable {
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
 
   private volatile Duration releaseWait = RELEASE_WAIT;
-  private volatile Duration claimRecordDelay = CLAIM_RECORD_DELAY;
 
   /**
    * Pods this pool created that received an execution's code: never claimable again, whatever their
@@ -136,7 +135,7 @@ final class PodPool implements AutoCloseable {
    * The claim record of each pod claimed here whose execution sent its code: scheduled, in flight
    * or done (markUsed); cancelled when the pod is released first.
    */
-  private final Map<String, CompletableFuture<Void>> claimWrites = new ConcurrentHashMap<>();
+  private final Map<String, CompletableFuture<Void>> claimRecords = new ConcurrentHashMap<>();
 
   /** Pods this process asked to delete and the informer still shows. */
   private final Map<String, Instant> deletingHere = new ConcurrentHashMap<>();
@@ -185,11 +184,6 @@ final class PodPool implements AutoCloseable {
   /** Sets how long a released pod waits for its outcome to be stored (RELEASE_WAIT); for tests. */
   void releaseWait(Duration wait) {
     this.releaseWait = wait;
-  }
-
-  /** Sets how long a run goes before its claim is recorded (CLAIM_RECORD_DELAY); for tests. */
-  void claimRecordDelay(Duration delay) {
-    this.claimRecordDelay = delay;
   }
 
   /** Starts watching and filling. Idempotent; blocks until the informer has listed the pods. */
@@ -334,7 +328,7 @@ final class PodPool implements AutoCloseable {
       return;
     }
     usedHere.add(podName);
-    claimWrites.computeIfAbsent(
+    claimRecords.computeIfAbsent(
         podName,
         name -> {
           // Skipped when cancelled first (the pod was released before the delay ran out).
@@ -342,7 +336,7 @@ final class PodPool implements AutoCloseable {
               CompletableFuture.runAsync(
                   () -> writeClaim(name, cached(name).orElse(null)),
                   CompletableFuture.delayedExecutor(
-                      claimRecordDelay.toMillis(),
+                      CLAIM_RECORD_DELAY.toMillis(),
                       TimeUnit.MILLISECONDS,
                       ExecutionThreads.engineCalls()));
           write.whenComplete(
@@ -361,7 +355,7 @@ final class PodPool implements AutoCloseable {
 
   /** Cancels the pod's claim record if it has not been sent yet; a write under way goes on. */
   private void dropClaimRecord(String podName) {
-    CompletableFuture<Void> write = claimWrites.remove(podName);
+    CompletableFuture<Void> write = claimRecords.remove(podName);
     if (write != null) {
       write.cancel(false);
     }
