@@ -125,15 +125,8 @@ public final class BrokenPodmanService implements AutoCloseable {
     if (!Files.exists(socket)) {
       return false;
     }
-    try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-      channel.connect(UnixDomainSocketAddress.of(socket));
-      channel.write(
-          ByteBuffer.wrap(
-              "GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n".getBytes(StandardCharsets.US_ASCII)));
-      ByteBuffer answer = ByteBuffer.allocate(512);
-      channel.read(answer);
-      return new String(answer.array(), 0, answer.position(), StandardCharsets.US_ASCII)
-          .startsWith("HTTP/1.");
+    try {
+      return exchange("GET", "/_ping").startsWith("HTTP/1.");
     } catch (IOException e) {
       return false;
     }
@@ -200,6 +193,20 @@ public final class BrokenPodmanService implements AutoCloseable {
 
   /** One HTTP/1.0 request on the service's socket; the body of a 2xx answer. */
   private String request(String method, String path) throws IOException {
+    String text = exchange(method, path);
+    int headersEnd = text.indexOf("\r\n\r\n");
+    String status = headersEnd < 0 ? text : text.substring(0, text.indexOf('\r'));
+    if (headersEnd < 0 || !status.matches("HTTP/1\\.[01] 2\\d\\d.*")) {
+      throw new IOException(method + " " + path + ": " + status);
+    }
+    return text.substring(headersEnd + 4);
+  }
+
+  /**
+   * One HTTP/1.0 exchange on the service's socket: the whole answer, headers included (the service
+   * closes the connection after it).
+   */
+  private String exchange(String method, String path) throws IOException {
     try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       channel.connect(UnixDomainSocketAddress.of(socket));
       channel.write(
@@ -212,13 +219,7 @@ public final class BrokenPodmanService implements AutoCloseable {
         answer.write(buffer.array(), 0, buffer.position());
         buffer.clear();
       }
-      String text = answer.toString(StandardCharsets.UTF_8);
-      int headersEnd = text.indexOf("\r\n\r\n");
-      String status = text.isEmpty() ? "" : text.substring(0, text.indexOf('\r'));
-      if (headersEnd < 0 || !status.matches("HTTP/1\\.[01] 2\\d\\d.*")) {
-        throw new IOException(method + " " + path + ": " + status);
-      }
-      return text.substring(headersEnd + 4);
+      return answer.toString(StandardCharsets.UTF_8);
     }
   }
 

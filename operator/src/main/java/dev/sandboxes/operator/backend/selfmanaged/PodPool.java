@@ -118,7 +118,10 @@ final class PodPool implements AutoCloseable {
   /** A claim of this process: the pod's runtime, and when (this process's clock). */
   private record Claim(Language language, Instant at) {}
 
-  /** Pods this process claimed: the informer may still show them idle for a moment. */
+  /**
+   * Pods this process claimed: the API server shows them idle until their claim is recorded (only
+   * for runs past CLAIM_RECORD_DELAY), and the informer lags behind that.
+   */
   private final Map<String, Claim> claimedHere = new ConcurrentHashMap<>();
 
   private final Map<String, Creating> creating = new ConcurrentHashMap<>();
