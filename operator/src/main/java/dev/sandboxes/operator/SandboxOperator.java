@@ -90,6 +90,8 @@ public final class SandboxOperator implements AutoCloseable {
         new Operator(
             o -> {
               o.withKubernetesClient(informerClient)
+                  .withResourceCloner(
+                      ExecutionCachePruning.cloner(informerClient.getKubernetesSerialization()))
                   // The reconcilers write status themselves, as whole-status PUTs on the copy's
                   // resourceVersion (common/StatusWriter), never through UpdateControl; SSA stays
                   // off

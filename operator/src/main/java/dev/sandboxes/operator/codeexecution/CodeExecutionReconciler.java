@@ -270,11 +270,14 @@ public class CodeExecutionReconciler implements Reconciler<CodeExecution> {
     if (CodeExecutionStatusCalculator.isStarted(cx.getStatus())) {
       return new Observation.StartedElsewhere();
     }
-    if (!ExecutionCachePruning.isPruned(cx)) {
+    if (ExecutionCachePruning.holdsInputs(cx)) {
+      // A complete read, or a cached copy whose short code is all its inputs: no read before the
+      // start. The Started write is conditioned on its resourceVersion, so a copy that is out of
+      // date only costs a conflict, then the read below.
       return new Observation.Pending(cx);
     }
-    // Starting needs spec.code and spec.arguments, which the cache does not hold, and a copy as
-    // recent as possible, since the Started write is conditioned on its resourceVersion.
+    // Starting needs spec.code and spec.arguments, which this cached copy does not hold, and a copy
+    // as recent as possible, since the Started write is conditioned on its resourceVersion.
     ExecutionStore.Read read = store.read(cx);
     if (read instanceof ExecutionStore.Gone) {
       return new Observation.Vanished();

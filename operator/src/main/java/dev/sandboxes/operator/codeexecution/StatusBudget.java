@@ -40,12 +40,14 @@ public final class StatusBudget {
   public record Fitted(CodeExecutionStatus status, boolean resultDropped, boolean outputCut) {}
 
   /**
-   * The encoded size of a complete object without its status (metadata with managedFields, spec).
+   * The encoded size of an object without its status (metadata with managedFields, spec): a
+   * complete read, or a cached copy that holds its inputs ({@link
+   * ExecutionCachePruning#holdsInputs}), whose skipped managedFields are added as measured.
    */
   public static long storedBytesWithoutStatus(CodeExecution complete) {
     ObjectNode tree = JSON.convertValue(complete, ObjectNode.class);
     tree.remove("status");
-    return EncodedJsonSize.of(tree);
+    return EncodedJsonSize.of(tree) + ExecutionCachePruning.skippedManagedFieldsBytes(complete);
   }
 
   /** Bytes left for the status beside {@code storedBytesWithoutStatus}. */

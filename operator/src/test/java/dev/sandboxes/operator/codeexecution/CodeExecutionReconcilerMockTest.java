@@ -20,11 +20,16 @@ import dev.sandboxes.operator.execution.ExecutionRequest;
 import dev.sandboxes.operator.testing.FakeSandboxBackend;
 import dev.sandboxes.operator.testing.OperatorMockTest;
 import dev.sandboxes.operator.testing.TestResources;
+import io.fabric8.kubernetes.api.model.FieldsV1;
+import io.fabric8.kubernetes.api.model.ManagedFieldsEntryBuilder;
 import io.fabric8.kubernetes.api.model.events.v1.Event;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -37,6 +42,10 @@ import org.junit.jupiter.api.Test;
 class CodeExecutionReconcilerMockTest extends OperatorMockTest {
 
   private final Map<String, FakeSandboxBackend> backends = new ConcurrentHashMap<>();
+
+  /** Set by fabric8's extension: its request log. */
+  KubernetesMockServer server;
+
   private volatile int sandboxes = 4;
 
   @BeforeEach
@@ -53,6 +62,79 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
                     .computeIfAbsent(
                         context.settings().name(), name -> new FakeSandboxBackend(sandboxes))
                     .builtFrom(context));
+  }
+
+  @Test
+  void aWaitingExecutionWhoseCachedCopyHoldsItsInputsStartsWithoutAnotherRead() throws Exception {
+    List<String> codes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    backends.put("fake", new FakeSandboxBackend(sandboxes).beforeRun(r -> codes.add(r.code())));
+    client.resource(aDockerProvider("default", "fake")).create();
+
+    // As the API server has it: managedFields, short code, no arguments.
+    CodeExecution whole = measured(anExecution("default", "whole", "fake"));
+    whole.getSpec().setArguments(null);
+    whole.getSpec().setCode("def main():\n    return 1\n");
+    // The control: arguments are never cached, so this one is read whole before its start.
+    CodeExecution withArguments = measured(anExecution("default", "with-arguments", "fake"));
+    drainRequests();
+    client.resource(whole).create();
+    client.resource(withArguments).create();
+
+    awaitListedPhase("whole", Phase.SUCCEEDED);
+    awaitListedPhase("with-arguments", Phase.SUCCEEDED);
+    List<RecordedRequest> requests = drainRequests();
+    assertThat(codes)
+        .containsExactlyInAnyOrder(whole.getSpec().getCode(), "def main(x):\n    return x\n");
+    assertThat(reads(requests, "whole")).isZero();
+    assertThat(reads(requests, "with-arguments")).isPositive();
+  }
+
+  private static CodeExecution measured(CodeExecution cx) {
+    cx.getMetadata()
+        .setManagedFields(
+            List.of(
+                new ManagedFieldsEntryBuilder()
+                    .withManager("kubectl")
+                    .withOperation("Update")
+                    .withApiVersion("sandboxes.dev/v1alpha1")
+                    .withFieldsType("FieldsV1")
+                    .withFieldsV1(new FieldsV1())
+                    .build()));
+    return cx;
+  }
+
+  /** Waits by listing: a GET of the object itself would count as a read. */
+  private void awaitListedPhase(String name, Phase phase) {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                client
+                    .resources(CodeExecution.class)
+                    .inNamespace(NAMESPACE)
+                    .list()
+                    .getItems()
+                    .stream()
+                    .anyMatch(
+                        cx ->
+                            cx.getMetadata().getName().equals(name)
+                                && cx.getStatus() != null
+                                && phase == cx.getStatus().getPhase()));
+  }
+
+  private List<RecordedRequest> drainRequests() throws InterruptedException {
+    List<RecordedRequest> requests = new java.util.ArrayList<>();
+    for (RecordedRequest r; (r = server.takeRequest(10, TimeUnit.MILLISECONDS)) != null; ) {
+      requests.add(r);
+    }
+    return requests;
+  }
+
+  private static long reads(List<RecordedRequest> requests, String name) {
+    String path = "/apis/sandboxes.dev/v1alpha1/namespaces/default/codeexecutions/" + name;
+    return requests.stream()
+        .filter(r -> r.getMethod().equals("GET") && r.getPath().equals(path))
+        .count();
   }
 
   @Test

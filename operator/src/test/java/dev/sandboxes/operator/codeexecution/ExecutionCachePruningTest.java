@@ -3,6 +3,7 @@ package dev.sandboxes.operator.codeexecution;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sandboxes.api.v1alpha1.CodeExecution;
+import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.SandboxProvider;
 import dev.sandboxes.operator.testing.TestResources;
 import io.fabric8.kubernetes.api.model.KubernetesResourceList;
@@ -132,6 +133,137 @@ class ExecutionCachePruningTest {
     assertThat(read.getMetadata().getManagedFields()).isEmpty();
     assertThat(read.getSpec().getDocker().getHost())
         .isEqualTo(provider.getSpec().getDocker().getHost());
+  }
+
+  @Test
+  void aWaitingExecutionWhoseShortCodeIsAllItsInputsIsHeldWhole() {
+    String json = pendingJson("\"code\":\"print(1)\"", true);
+    CodeExecution cached = pruning.unmarshal(json, CodeExecution.class);
+
+    assertThat(ExecutionCachePruning.isPruned(cached)).isTrue();
+    assertThat(ExecutionCachePruning.holdsInputs(cached)).isTrue();
+    assertThat(cached.getSpec().getCode()).isEqualTo("print(1)");
+    assertThat(cached.getMetadata().getManagedFields()).isEmpty();
+    // The status budget sees the managedFields the cache skipped: never less than the stored ones.
+    CodeExecution full = plain.unmarshal(json, CodeExecution.class);
+    long stored = StatusBudget.storedBytesWithoutStatus(full);
+    assertThat(StatusBudget.storedBytesWithoutStatus(cached)).isBetween(stored, stored + 64);
+  }
+
+  @Test
+  void codeUpToTheLimitIsKeptAndLongerCodeIsSkipped() {
+    String limit = "#".repeat(ExecutionCachePruning.MAX_CACHED_CODE_CHARS);
+    CodeExecution kept =
+        pruning.unmarshal(pendingJson("\"code\":\"" + limit + "\"", true), CodeExecution.class);
+    assertThat(kept.getSpec().getCode()).isEqualTo(limit);
+    assertThat(ExecutionCachePruning.holdsInputs(kept)).isTrue();
+
+    CodeExecution skipped =
+        pruning.unmarshal(pendingJson("\"code\":\"" + limit + "#\"", true), CodeExecution.class);
+    assertThat(skipped.getSpec().getCode()).isNull();
+    assertThat(ExecutionCachePruning.holdsInputs(skipped)).isFalse();
+  }
+
+  @Test
+  void argumentsInEitherFormMeanTheCachedCopyLacksInputs() {
+    for (String arguments :
+        List.of("\"arguments\":{\"x\":1}", "\"argumentsJSON\":\"{\\\"x\\\": 1}\"")) {
+      CodeExecution cached =
+          pruning.unmarshal(
+              pendingJson("\"code\":\"print(1)\"," + arguments, true), CodeExecution.class);
+      assertThat(cached.getSpec().getArguments()).as(arguments).isNull();
+      assertThat(cached.getSpec().getArgumentsJSON()).as(arguments).isNull();
+      assertThat(ExecutionCachePruning.holdsInputs(cached)).as(arguments).isFalse();
+    }
+    // Code from a ConfigMap and no arguments: nothing skipped, the copy is whole.
+    CodeExecution fromConfigMap =
+        pruning.unmarshal(
+            pendingJson("\"codeFrom\":{\"configMapKeyRef\":{\"name\":\"c\",\"key\":\"k\"}}", true),
+            CodeExecution.class);
+    assertThat(ExecutionCachePruning.holdsInputs(fromConfigMap)).isTrue();
+  }
+
+  @Test
+  void withoutManagedFieldsToMeasureTheCachedCopyIsNotTakenAsWhole() {
+    CodeExecution cached =
+        pruning.unmarshal(pendingJson("\"code\":\"print(1)\"", false), CodeExecution.class);
+    assertThat(cached.getSpec().getCode()).isEqualTo("print(1)");
+    assertThat(ExecutionCachePruning.holdsInputs(cached)).isFalse();
+  }
+
+  @Test
+  void anExecutionThatStartedKeepsNoCodeInTheCache() {
+    String started =
+        pendingJson("\"code\":\"print(1)\"", true)
+            .replaceFirst(
+                "}\\s*$",
+                ",\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Started\","
+                    + "\"status\":\"True\",\"reason\":\"Started\",\"lastTransitionTime\":"
+                    + "\"2026-01-01T00:00:00Z\"}]}}");
+    assertThat(plain.unmarshal(started, CodeExecution.class).getStatus().getPhase())
+        .isEqualTo(Phase.RUNNING);
+    CodeExecution cached = pruning.unmarshal(started, CodeExecution.class);
+    assertThat(cached.getSpec().getCode()).isNull();
+    assertThat(ExecutionCachePruning.holdsInputs(cached)).isFalse();
+  }
+
+  @Test
+  void aReencodedCopyIsNeverTakenAsWholeButTheOperatorsClonerCarriesWhatItKnows() {
+    CodeExecution whole =
+        pruning.unmarshal(pendingJson("\"code\":\"print(1)\"", true), CodeExecution.class);
+    assertThat(ExecutionCachePruning.holdsInputs(pruning.clone(whole))).isFalse();
+    CodeExecution cloned = ExecutionCachePruning.cloner(pruning).clone(whole);
+    assertThat(ExecutionCachePruning.holdsInputs(cloned)).isTrue();
+    assertThat(cloned.getSpec().getCode()).isEqualTo("print(1)");
+    assertThat(ExecutionCachePruning.skippedManagedFieldsBytes(cloned))
+        .isEqualTo(ExecutionCachePruning.skippedManagedFieldsBytes(whole))
+        .isPositive();
+
+    // The case that matters: re-encoded, a copy whose arguments were skipped shows none at all.
+    CodeExecution lacking =
+        pruning.unmarshal(
+            pendingJson(
+                "\"codeFrom\":{\"configMapKeyRef\":{\"name\":\"c\",\"key\":\"k\"}},"
+                    + "\"arguments\":{\"x\":1}",
+                true),
+            CodeExecution.class);
+    assertThat(ExecutionCachePruning.holdsInputs(pruning.clone(lacking))).isFalse();
+    assertThat(
+            ExecutionCachePruning.holdsInputs(ExecutionCachePruning.cloner(pruning).clone(lacking)))
+        .isFalse();
+  }
+
+  @Test
+  void aWatchEventsCopyKnowsWhatWasSkippedToo() {
+    WatchEvent whole =
+        pruning.unmarshal(
+            "{\"type\":\"ADDED\",\"object\":" + pendingJson("\"code\":\"pass\"", true) + "}",
+            WatchEvent.class);
+    assertThat(ExecutionCachePruning.holdsInputs((CodeExecution) whole.getObject())).isTrue();
+    WatchEvent lacking =
+        pruning.unmarshal(
+            "{\"type\":\"ADDED\",\"object\":"
+                + pendingJson("\"code\":\"pass\",\"arguments\":{\"x\":1}", true)
+                + "}",
+            WatchEvent.class);
+    assertThat(ExecutionCachePruning.holdsInputs((CodeExecution) lacking.getObject())).isFalse();
+  }
+
+  /** A CodeExecution that waits, as the API server returns it, with these inputs. */
+  static String pendingJson(String inputs, boolean managedFields) {
+    return """
+        {"apiVersion":"sandboxes.dev/v1alpha1","kind":"CodeExecution",
+         "metadata":{"name":"waits","namespace":"ns","uid":"u-2","resourceVersion":"7","generation":1%s},
+         "spec":{"providerRef":{"name":"p"},"language":"python",%s,"timeoutSeconds":7}}
+        """
+        .formatted(
+            managedFields
+                ? ",\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Update\","
+                    + "\"apiVersion\":\"sandboxes.dev/v1alpha1\",\"time\":\"2026-01-01T00:00:00Z\","
+                    + "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:spec\":{\".\":{},"
+                    + "\"f:code\":{},\"f:language\":{},\"f:providerRef\":{\".\":{},\"f:name\":{}}}}}]"
+                : "",
+            inputs);
   }
 
   /** A finished CodeExecution as the API server returns it, with these arguments. */
