@@ -75,16 +75,21 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * hack/bench-selfmanaged: the SelfManaged provider on a real cluster, in one run. An operator runs
  * in-process against KUBECONFIG, watching a fresh namespace with one SelfManaged provider.
- * Measured: raw fabric8 exec of `python3 -c pass` into an idle pod built from a pool pod's spec;
- * CodeExecution created → terminal status (seen by a watch) at a fixed rate with a warm pool;
- * completions per second when a burst drains the pool and only the refill feeds it; and the RSS of
- * the operator jar, run as its own process, with thousands of finished CodeExecutions in its cache.
- * Prints figures; asserts nothing (targets are read by people, not by a timed test).
+ * Measured: raw fabric8 exec of `python3 -c pass` into an idle pod built from a pool pod's spec (30
+ * in a row, and one right before each one-at-a-time execution: the line's raw figures are those
+ * paired ones); CodeExecution created → terminal status (seen by a watch) one at a time and at a
+ * fixed rate with a warm pool; completions per second when a burst drains the pool and only the
+ * refill feeds it; and the RSS of the operator jar, run as its own process, with thousands of
+ * finished CodeExecutions in its cache. Prints figures; asserts nothing (targets are read by
+ * people, not by a timed test).
  */
 public final class SelfManagedBenchmark {
 
   private static final String PROVIDER = "bench-pool";
   private static final String PART_OF = "sandbox-operator-bench";
+
+  /** The pod of the raw execs: a pool pod's spec, outside the pool. */
+  private static final String RAW_POD = "bench-raw-exec";
 
   // Targets from the issue, and the anchor to beat.
   private static final double TARGET_P50_MS = 150;
@@ -95,6 +100,10 @@ public final class SelfManagedBenchmark {
   private final Options options;
   private final KubernetesClient client;
   private final String namespace;
+
+  /** The raw pod's container, once it exists. */
+  private String rawContainer;
+
   private final String rssNamespace;
   private volatile SandboxOperator operator;
   private volatile KubernetesClient operatorClient;
@@ -327,6 +336,7 @@ public final class SelfManagedBenchmark {
     }
     // One at a time on a full, quiet pool: the operator's own cost per execution, without queueing.
     List<Double> sequential = new ArrayList<>();
+    List<Double> paired = new ArrayList<>();
     List<Sample> sequentialSamples = new ArrayList<>();
     if (options.sequential() > 0) {
       progress(
@@ -334,6 +344,9 @@ public final class SelfManagedBenchmark {
       Map<ExecutionPhase, double[]> phasesBefore = operatorPhases();
       for (int i = 0; i < options.sequential(); i++) {
         awaitWarm(providerUid);
+        // Its raw exec right before it, on the same quiet pool: the ratio compares executions
+        // made under the same load, not two phases half a minute apart on a busy node.
+        paired.addAll(timedExecs(rawContainer, List.of("python3", "-c", "pass"), null, 0, 1));
         Sample sample = create(String.format("one-%05d", i));
         awaitAllTerminal(List.of(sample), null);
         if (sample.terminal != 0) {
@@ -342,12 +355,14 @@ public final class SelfManagedBenchmark {
         }
       }
       if (!sequential.isEmpty()) {
+        report("raw exec python3 -c pass, each right before one", paired);
         report("created -> terminal, one at a time", sequential);
         reportPhases(sequentialSamples);
         reportOperatorPhases(phasesBefore, operatorPhases());
       }
-      awaitWarm(providerUid);
     }
+    client.pods().inNamespace(namespace).withName(RAW_POD).withGracePeriod(0).delete();
+    awaitWarm(providerUid);
     double pacedRate = Double.isNaN(capacity) || capacity <= 0 ? options.rate() : 0.5 * capacity;
     progress("paced: %d executions at %.2f/s (0.5 x C)", options.count(), pacedRate);
     List<Sample> paced = paced("paced", options.count(), pacedRate);
@@ -368,8 +383,10 @@ public final class SelfManagedBenchmark {
     // 4. RSS of the operator jar with many finished CodeExecutions in its cache.
     double rssMb = rss();
 
-    double rawP50 = raw.isEmpty() ? Double.NaN : percentile(raw, 50);
-    double rawP99 = raw.isEmpty() ? Double.NaN : percentile(raw, 99);
+    // The paired raw execs when there are any (same load as the samples), else the raw phase's.
+    List<Double> rawBasis = paired.isEmpty() ? raw : paired;
+    double rawP50 = rawBasis.isEmpty() ? Double.NaN : percentile(rawBasis, 50);
+    double rawP99 = rawBasis.isEmpty() ? Double.NaN : percentile(rawBasis, 99);
     double p50 = sequential.isEmpty() ? Double.NaN : percentile(sequential, 50);
     double p99 = sequential.isEmpty() ? Double.NaN : percentile(sequential, 99);
     double pacedP50 = latencies.isEmpty() ? Double.NaN : percentile(latencies, 50);
@@ -660,13 +677,14 @@ public final class SelfManagedBenchmark {
             .list()
             .getItems()
             .get(0);
-    String container = template.getSpec().getContainers().get(0).getName();
+    rawContainer = template.getSpec().getContainers().get(0).getName();
+    String container = rawContainer;
     // The same spec (image, RuntimeClass, security context, resources, /tmp), none of the pool's
     // labels or owner: the pool never sees it.
     Pod rawPod =
         new PodBuilder()
             .withNewMetadata()
-            .withName("bench-raw-exec")
+            .withName(RAW_POD)
             .withNamespace(namespace)
             .addToLabels("app.kubernetes.io/part-of", PART_OF)
             .endMetadata()
@@ -682,9 +700,11 @@ public final class SelfManagedBenchmark {
     awaitTrue(
         "pod bench-raw-exec Ready",
         Duration.ofMinutes(2),
-        () -> ready(client.pods().inNamespace(namespace).withName("bench-raw-exec").get()));
+        () -> ready(client.pods().inNamespace(namespace).withName(RAW_POD).get()));
     int warmup = Math.min(10, options.rawIterations());
-    List<Double> raw = timedExecs(container, List.of("python3", "-c", "pass"), null, warmup);
+    List<Double> raw =
+        timedExecs(
+            container, List.of("python3", "-c", "pass"), null, warmup, options.rawIterations());
     report("raw exec python3 -c pass", raw);
     // The command the operator runs (the runner, the envelope on stdin), still without the
     // operator:
@@ -702,10 +722,14 @@ public final class SelfManagedBenchmark {
             Duration.ofSeconds(30),
             65536);
     List<Double> runner =
-        timedExecs(container, RunnerProgram.command(Language.PYTHON), request, warmup);
+        timedExecs(
+            container,
+            RunnerProgram.command(Language.PYTHON),
+            request,
+            warmup,
+            options.rawIterations());
     report("raw exec of the runner (script pass)", runner);
-    client.pods().inNamespace(namespace).withName("bench-raw-exec").withGracePeriod(0).delete();
-    return raw;
+    return raw; // the pod stays for the execs paired with the one-at-a-time samples
   }
 
   /**
@@ -713,14 +737,13 @@ public final class SelfManagedBenchmark {
    * stdin.
    */
   private List<Double> timedExecs(
-      String container, List<String> command, ExecutionRequest request, int warmup)
+      String container, List<String> command, ExecutionRequest request, int warmup, int timed)
       throws Exception {
     List<Double> millis = new ArrayList<>();
-    for (int i = 0; i < warmup + options.rawIterations(); i++) {
+    for (int i = 0; i < warmup + timed; i++) {
       byte[] stdin = request == null ? null : request.newEnvelope().line();
       long start = System.nanoTime();
-      var target =
-          client.pods().inNamespace(namespace).withName("bench-raw-exec").inContainer(container);
+      var target = client.pods().inNamespace(namespace).withName(RAW_POD).inContainer(container);
       try (ExecWatch exec =
           (stdin == null ? target : target.redirectingInput())
               .writingOutput(OutputStream.nullOutputStream())
@@ -1187,16 +1210,38 @@ public final class SelfManagedBenchmark {
       operator = null;
       operatorClient.close();
     }
+    List<String> deleting = new ArrayList<>();
     for (String ns : List.of(namespace, rssNamespace)) {
       try {
         if (client.namespaces().withName(ns).get() != null) {
           client.namespaces().withName(ns).delete();
-          progress("deleted namespace %s", ns);
+          deleting.add(ns);
         }
       } catch (RuntimeException e) {
         System.out.println("  deleting namespace " + ns + " failed: " + e.getMessage());
       }
     }
+    // Gone before the next run starts: a namespace of a thousand executions and a few gVisor pods
+    // still being deleted would load the next run's capacity and raw measurements.
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+    long lastReport = System.nanoTime();
+    while (!deleting.isEmpty() && System.nanoTime() < deadline) {
+      deleting.removeIf(ns -> client.namespaces().withName(ns).get() == null);
+      if (!deleting.isEmpty() && System.nanoTime() - lastReport > TimeUnit.SECONDS.toNanos(10)) {
+        progress("waiting for namespaces %s to be deleted", deleting);
+        lastReport = System.nanoTime();
+      }
+      try {
+        Thread.sleep(500);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+    progress(
+        deleting.isEmpty()
+            ? "deleted the namespaces"
+            : "namespaces " + deleting + " still being deleted after 3 minutes");
   }
 
   private static boolean ready(Pod pod) {
