@@ -88,6 +88,9 @@ public final class SelfManagedBenchmark {
   private static final String PROVIDER = "bench-pool";
   private static final String PART_OF = "sandbox-operator-bench";
 
+  /** The idle time before each one-at-a-time execution and before its paired raw exec. */
+  private static final Duration PAIR_PAUSE = Duration.ofSeconds(1);
+
   /** The pod of the raw execs: a pool pod's spec, outside the pool. */
   private static final String RAW_POD = "bench-raw-exec";
 
@@ -343,10 +346,14 @@ public final class SelfManagedBenchmark {
           "sequential: %d executions, one at a time, each on a warm pool", options.sequential());
       Map<ExecutionPhase, double[]> phasesBefore = operatorPhases();
       for (int i = 0; i < options.sequential(); i++) {
+        // Its raw exec right before it, on the same quiet pool, and each of the two after the
+        // same pause: the ratio compares executions made under the same load, not two phases
+        // half a minute apart on a busy node. Without the pause the first of the two ran on the
+        // tail of the pool's refill (p50 359 ms for a raw exec, 207 for 30 in a row).
         awaitWarm(providerUid);
-        // Its raw exec right before it, on the same quiet pool: the ratio compares executions
-        // made under the same load, not two phases half a minute apart on a busy node.
+        Thread.sleep(PAIR_PAUSE.toMillis());
         paired.addAll(timedExecs(rawContainer, List.of("python3", "-c", "pass"), null, 0, 1));
+        Thread.sleep(PAIR_PAUSE.toMillis());
         Sample sample = create(String.format("one-%05d", i));
         awaitAllTerminal(List.of(sample), null);
         if (sample.terminal != 0) {
