@@ -63,6 +63,21 @@ final class ProcessProbe {
     return Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
   }
 
+  /** Clock ticks per second of /proc's CPU counters (USER_HZ; 100 on every Linux we run). */
+  static final double TICKS_PER_SECOND = 100.0;
+
+  /** CPU time the whole node spent busy so far (every state of /proc/stat but idle and iowait). */
+  static long nodeBusyTicks() throws IOException {
+    String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+    long busy = 0;
+    for (int i = 1; i < Math.min(cpu.length, 9); i++) {
+      if (i != 4 && i != 5) { // idle, iowait
+        busy += Long.parseLong(cpu[i]);
+      }
+    }
+    return busy;
+  }
+
   /** A field of /proc/pid/status in KiB (VmRSS, VmHWM, ...). */
   static long vmKb(long pid, String field) throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {

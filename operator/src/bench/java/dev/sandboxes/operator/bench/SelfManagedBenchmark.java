@@ -461,6 +461,7 @@ public final class SelfManagedBenchmark {
     progress(
         "churn: %d cycles of create -> Ready -> deleted, %d pods at a time, no operator running",
         options.churnCycles(), options.churnPods());
+    long busyBefore = ProcessProbe.nodeBusyTicks();
     Map<String, java.util.concurrent.CompletableFuture<Void>> readyWaits =
         new java.util.concurrent.ConcurrentHashMap<>();
     Map<String, java.util.concurrent.CompletableFuture<Void>> goneWaits =
@@ -566,11 +567,12 @@ public final class SelfManagedBenchmark {
     }
     System.out.printf(
         Locale.ROOT,
-        "  churn: %d cycles in %.1f s (%d failed): C = %.2f pods/s%n",
+        "  churn: %d cycles in %.1f s (%d failed): C = %.2f pods/s; node CPU %.2f s per pod%n",
         cycles,
         seconds,
         errors.get(),
-        perSecond);
+        perSecond,
+        (ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND / cycles);
     return perSecond;
   }
 
@@ -829,6 +831,8 @@ public final class SelfManagedBenchmark {
         n, options.poolSize());
     ExecutorService creators = Executors.newFixedThreadPool(8);
     List<Future<Sample>> futures = new ArrayList<>();
+    long busyBefore = ProcessProbe.nodeBusyTicks();
+    long jvmBefore = ProcessProbe.cpuTicks(ProcessHandle.current().pid());
     long start = System.nanoTime();
     for (int i = 0; i < n; i++) {
       String name = String.format("burst-%05d", i);
@@ -841,6 +845,12 @@ public final class SelfManagedBenchmark {
     creators.shutdown();
     progress("burst: created in %.1f s", (System.nanoTime() - start) / 1e9);
     awaitAllTerminal(created, "burst");
+    // Where the node's CPU went, per execution, against the churn's per pod: this JVM is the
+    // operator and the benchmark's own creates and watch.
+    double nodeCpu = (ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND;
+    double jvmCpu =
+        (ProcessProbe.cpuTicks(ProcessHandle.current().pid()) - jvmBefore)
+            / ProcessProbe.TICKS_PER_SECOND;
     List<Long> done =
         created.stream().filter(s -> s.terminal != 0).map(s -> s.terminal).sorted().toList();
     long failed =
@@ -855,7 +865,8 @@ public final class SelfManagedBenchmark {
     double steady = (done.size() - 1 - from) / ((done.get(done.size() - 1) - done.get(from)) / 1e9);
     System.out.printf(
         Locale.ROOT,
-        "  burst of %d: %d terminal (%d not Succeeded) in %.1f s; overall %.1f/s; steady (completion %d..%d) %.1f/s%n",
+        "  burst of %d: %d terminal (%d not Succeeded) in %.1f s; overall %.1f/s; steady (completion %d..%d) %.1f/s;"
+            + " node CPU %.2f s per execution, of it this JVM (operator, benchmark) %.2f s%n",
         n,
         done.size(),
         failed,
@@ -863,7 +874,9 @@ public final class SelfManagedBenchmark {
         overall,
         from + 1,
         done.size(),
-        steady);
+        steady,
+        nodeCpu / done.size(),
+        jvmCpu / done.size());
     return steady;
   }
 

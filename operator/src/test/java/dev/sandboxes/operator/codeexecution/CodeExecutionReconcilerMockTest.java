@@ -26,9 +26,11 @@ import io.fabric8.kubernetes.api.model.events.v1.Event;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -66,7 +68,7 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
 
   @Test
   void aWaitingExecutionWhoseCachedCopyHoldsItsInputsStartsWithoutAnotherRead() throws Exception {
-    List<String> codes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> codes = new CopyOnWriteArrayList<>();
     backends.put("fake", new FakeSandboxBackend(sandboxes).beforeRun(r -> codes.add(r.code())));
     client.resource(aDockerProvider("default", "fake")).create();
 
@@ -123,7 +125,7 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
   }
 
   private List<RecordedRequest> drainRequests() throws InterruptedException {
-    List<RecordedRequest> requests = new java.util.ArrayList<>();
+    List<RecordedRequest> requests = new ArrayList<>();
     for (RecordedRequest r; (r = server.takeRequest(10, TimeUnit.MILLISECONDS)) != null; ) {
       requests.add(r);
     }
@@ -535,7 +537,7 @@ class CodeExecutionReconcilerMockTest extends OperatorMockTest {
   void aSecretThatOptedInIsReadAndCodeFromItRunsWithItsSourceHidden() {
     client.resource(aDockerProvider("default", "fake")).create();
     await().until(() -> backends.containsKey("fake"));
-    List<ExecutionRequest> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<ExecutionRequest> requests = new CopyOnWriteArrayList<>();
     backends
         .get("fake")
         .behaviour(
