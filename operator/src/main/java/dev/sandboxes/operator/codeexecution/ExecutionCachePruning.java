@@ -152,7 +152,7 @@ public final class ExecutionCachePruning {
    * Skips the value at the parser's current token, returning about how many bytes it takes in the
    * API server's encoding (separators counted once per value). Iterative, whatever the nesting.
    */
-  static long skipCounting(JsonParser p) throws IOException {
+  private static long skipCounting(JsonParser p) throws IOException {
     long bytes = 0;
     int depth = 0;
     do {

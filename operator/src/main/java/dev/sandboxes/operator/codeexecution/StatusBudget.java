@@ -44,10 +44,10 @@ public final class StatusBudget {
    * complete read, or a cached copy that holds its inputs ({@link
    * ExecutionCachePruning#holdsInputs}), whose skipped managedFields are added as measured.
    */
-  public static long storedBytesWithoutStatus(CodeExecution complete) {
-    ObjectNode tree = JSON.convertValue(complete, ObjectNode.class);
+  public static long storedBytesWithoutStatus(CodeExecution cx) {
+    ObjectNode tree = JSON.convertValue(cx, ObjectNode.class);
     tree.remove("status");
-    return EncodedJsonSize.of(tree) + ExecutionCachePruning.skippedManagedFieldsBytes(complete);
+    return EncodedJsonSize.of(tree) + ExecutionCachePruning.skippedManagedFieldsBytes(cx);
   }
 
   /** Bytes left for the status beside {@code storedBytesWithoutStatus}. */
