@@ -108,6 +108,14 @@ public final class SelfManagedBenchmark {
   private String rawContainer;
 
   private final String rssNamespace;
+  private final String controlPlaneNamespace;
+
+  /** Node CPU seconds per exec of the runner into the raw pod (NaN until measured). */
+  private double runnerExecCpu = Double.NaN;
+
+  /** Node CPU seconds per pod in the churn (NaN until measured). */
+  private double churnCpuPerPod = Double.NaN;
+
   private volatile SandboxOperator operator;
   private volatile KubernetesClient operatorClient;
   private volatile Process operatorProcess;
@@ -234,6 +242,7 @@ public final class SelfManagedBenchmark {
     String suffix = UUID.randomUUID().toString().substring(0, 6);
     this.namespace = "bench-sm-" + suffix;
     this.rssNamespace = "bench-sm-rss-" + suffix;
+    this.controlPlaneNamespace = "bench-sm-api-" + suffix;
   }
 
   public static void main(String[] args) throws Exception {
@@ -385,7 +394,45 @@ public final class SelfManagedBenchmark {
 
     // 3. Sustained: a burst drains the pool; the steady part is paced by the refill.
     awaitWarm(providerUid);
-    double perSecond = burst();
+    Burst burst = burst();
+    double perSecond = burst.perSecond();
+
+    // 3b. The API work no operator can skip, per execution, with no pod: what bounds the
+    //     saturation ratio on a node whose CPU the churn already fills.
+    awaitWarm(providerUid);
+    Thread.sleep(5_000); // the burst's last used pods are still being deleted
+    double controlPlaneCpu = controlPlane();
+    if (!Double.isNaN(burst.nodeCpuPerExecution()) && !Double.isNaN(controlPlaneCpu)) {
+      System.out.printf(
+          Locale.ROOT,
+          "  per execution in the burst: node CPU %.2f s = pod churn %.2f + the execution's API work"
+              + " %.2f (measured with no pod) + the rest %.2f (this JVM's part of which %.2f s: the operator"
+              + " beyond that API work, the benchmark's watch)%n",
+          burst.nodeCpuPerExecution(),
+          churnCpuPerPod,
+          controlPlaneCpu,
+          burst.nodeCpuPerExecution() - churnCpuPerPod - controlPlaneCpu,
+          burst.jvmCpuPerExecution());
+      System.out.printf(
+          Locale.ROOT,
+          "  bound: with the node's CPU full, saturation_ratio <= churn / (churn + API work) ="
+              + " %.2f / %.2f = %.2f for any operator that runs each execution in a fresh pod%n",
+          churnCpuPerPod,
+          churnCpuPerPod + controlPlaneCpu,
+          churnCpuPerPod / (churnCpuPerPod + controlPlaneCpu));
+      if (!Double.isNaN(runnerExecCpu)) {
+        System.out.printf(
+            Locale.ROOT,
+            "  bound with one exec of the runner per execution (%.2f s, the raw phase's): saturation_ratio"
+                + " <= %.2f / (%.2f + %.2f + %.2f) = %.2f%n",
+            runnerExecCpu,
+            churnCpuPerPod,
+            churnCpuPerPod,
+            controlPlaneCpu,
+            runnerExecCpu,
+            churnCpuPerPod / (churnCpuPerPod + controlPlaneCpu + runnerExecCpu));
+      }
+    }
 
     // 4. RSS of the operator jar with many finished CodeExecutions in its cache.
     double rssMb = rss();
@@ -562,6 +609,8 @@ public final class SelfManagedBenchmark {
     double seconds = (System.nanoTime() - start) / 1e9;
     int cycles = options.churnCycles() - errors.get();
     double perSecond = cycles / seconds;
+    churnCpuPerPod =
+        (ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND / cycles;
     if (!startMillis.isEmpty()) {
       report("churn: pod created -> Ready", startMillis);
     }
@@ -572,7 +621,7 @@ public final class SelfManagedBenchmark {
         seconds,
         errors.get(),
         perSecond,
-        (ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND / cycles);
+        churnCpuPerPod);
     return perSecond;
   }
 
@@ -730,14 +779,27 @@ public final class SelfManagedBenchmark {
             null,
             Duration.ofSeconds(30),
             65536);
+    timedExecs(container, RunnerProgram.command(Language.PYTHON), request, warmup, 0);
+    // The node's CPU per exec of the runner, beyond what the idle node (operator, full pool)
+    // spends meanwhile: what the pre-started runner costs each execution.
+    double idlePerSecond = idleCpuPerSecond(Duration.ofSeconds(5));
+    long busyBefore = ProcessProbe.nodeBusyTicks();
+    long start = System.nanoTime();
     List<Double> runner =
         timedExecs(
-            container,
-            RunnerProgram.command(Language.PYTHON),
-            request,
-            warmup,
-            options.rawIterations());
+            container, RunnerProgram.command(Language.PYTHON), request, 0, options.rawIterations());
+    double seconds = (System.nanoTime() - start) / 1e9;
+    runnerExecCpu =
+        ((ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND
+                - idlePerSecond * seconds)
+            / runner.size();
     report("raw exec of the runner (script pass)", runner);
+    System.out.printf(
+        Locale.ROOT,
+        "  raw exec of the runner: node CPU %.3f s per exec (the idle node's %.2f CPU-s/s"
+            + " subtracted)%n",
+        runnerExecCpu,
+        idlePerSecond);
     return raw; // the pod stays for the execs paired with the one-at-a-time samples
   }
 
@@ -824,7 +886,10 @@ public final class SelfManagedBenchmark {
    * Creates the burst as fast as a few threads can; the rate of the steady part is what the refill
    * allows.
    */
-  private double burst() throws Exception {
+  /** The burst's steady completion rate and the CPU it cost per execution (NaN: unmeasured). */
+  private record Burst(double perSecond, double nodeCpuPerExecution, double jvmCpuPerExecution) {}
+
+  private Burst burst() throws Exception {
     int n = options.burst();
     progress(
         "burst: %d executions created at once (pool %d; the rest wait for the refill)",
@@ -857,7 +922,7 @@ public final class SelfManagedBenchmark {
         created.stream().filter(s -> s.terminal != 0 && s.phase != Phase.SUCCEEDED).count();
     printFailures(created);
     if (done.size() < 2) {
-      return Double.NaN;
+      return new Burst(Double.NaN, Double.NaN, Double.NaN);
     }
     double overall = done.size() / ((done.get(done.size() - 1) - start) / 1e9);
     // Steady part: after the warm pool's pods were used, until the last completion.
@@ -877,7 +942,133 @@ public final class SelfManagedBenchmark {
         steady,
         nodeCpu / done.size(),
         jvmCpu / done.size());
-    return steady;
+    return new Burst(steady, nodeCpu / done.size(), jvmCpu / done.size());
+  }
+
+  /** The node's busy CPU seconds per second while this process waits for {@code window}. */
+  private static double idleCpuPerSecond(Duration window) throws IOException, InterruptedException {
+    long before = ProcessProbe.nodeBusyTicks();
+    long start = System.nanoTime();
+    Thread.sleep(window.toMillis());
+    return (ProcessProbe.nodeBusyTicks() - before)
+        / ProcessProbe.TICKS_PER_SECOND
+        / ((System.nanoTime() - start) / 1e9);
+  }
+
+  /**
+   * The API work of one execution that no operator can skip, with no pod and no operator: the
+   * CodeExecution's create, its {@code Started} and final status writes (the statuses the operator
+   * writes), each event delivered to two informers (the operator's and the benchmark's). Runs in a
+   * namespace of its own, {@code burst} lifecycles 4 at a time; the node's idle CPU rate, measured
+   * for 10 s right before, is subtracted. Returns node CPU seconds per lifecycle.
+   */
+  private double controlPlane() throws Exception {
+    int n = Math.max(20, options.burst());
+    createNamespace(controlPlaneNamespace);
+    Map<String, java.util.concurrent.CompletableFuture<Void>> seen = new ConcurrentHashMap<>();
+    ResourceEventHandler<CodeExecution> terminalSeen =
+        new ResourceEventHandler<>() {
+          @Override
+          public void onAdd(CodeExecution cx) {}
+
+          @Override
+          public void onUpdate(CodeExecution old, CodeExecution cx) {
+            if (CodeExecutionStatusCalculator.isTerminal(cx.getStatus())) {
+              var wait = seen.get(cx.getMetadata().getName());
+              if (wait != null) {
+                wait.complete(null);
+              }
+            }
+          }
+
+          @Override
+          public void onDelete(CodeExecution cx, boolean unknown) {}
+        };
+    List<SharedIndexInformer<CodeExecution>> informers = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      informers.add(
+          client
+              .resources(CodeExecution.class)
+              .inNamespace(controlPlaneNamespace)
+              .inform(
+                  i == 0
+                      ? terminalSeen
+                      : new ResourceEventHandler<>() {
+                        @Override
+                        public void onAdd(CodeExecution cx) {}
+
+                        @Override
+                        public void onUpdate(CodeExecution old, CodeExecution cx) {}
+
+                        @Override
+                        public void onDelete(CodeExecution cx, boolean unknown) {}
+                      },
+                  0));
+    }
+    progress(
+        "control plane: measuring the idle node for 10 s, then %d executions' API work with no pod"
+            + " (create, Started, final status; two informers)",
+        n);
+    double idlePerSecond = idleCpuPerSecond(Duration.ofSeconds(10));
+    ExecutorService writers = Executors.newFixedThreadPool(4);
+    long busyBefore = ProcessProbe.nodeBusyTicks();
+    long start = System.nanoTime();
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        String name = String.format("api-%05d", i);
+        seen.put(name, new java.util.concurrent.CompletableFuture<>());
+        futures.add(
+            writers.submit(
+                () -> {
+                  CodeExecution cx =
+                      client.resource(execution(controlPlaneNamespace, name)).create();
+                  Instant started = Instant.now();
+                  String pod = "sbx-" + PROVIDER + "-py-" + name;
+                  cx.setStatus(
+                      CodeExecutionStatusCalculator.started(
+                          cx, PROVIDER, ProviderType.SELF_MANAGED, pod, started));
+                  cx = client.resource(cx).updateStatus();
+                  Instant now = Instant.now();
+                  ExecutionOutcome outcome =
+                      new ExecutionOutcome(
+                          Termination.EXITED,
+                          0,
+                          StreamCapture.EMPTY,
+                          StreamCapture.EMPTY,
+                          RunnerReport.NONE,
+                          pod,
+                          started,
+                          now,
+                          null);
+                  cx.setStatus(
+                      CodeExecutionStatusCalculator.finished(
+                          cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
+                  client.resource(cx).updateStatus();
+                  seen.get(name).get(1, TimeUnit.MINUTES);
+                  return null;
+                }));
+      }
+      for (Future<?> f : futures) {
+        f.get();
+      }
+    } finally {
+      writers.shutdownNow();
+      informers.forEach(SharedIndexInformer::stop);
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    double busy = (ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND;
+    double perExecution = (busy - idlePerSecond * seconds) / n;
+    System.out.printf(
+        Locale.ROOT,
+        "  control plane: %d executions' API work in %.1f s: node CPU %.3f s per execution"
+            + " (%.3f before subtracting the idle node's %.2f CPU-s/s)%n",
+        n,
+        seconds,
+        perExecution,
+        busy / n,
+        idlePerSecond);
+    return perExecution;
   }
 
   private static void printFailures(List<Sample> samples) {
@@ -1231,7 +1422,7 @@ public final class SelfManagedBenchmark {
       operatorClient.close();
     }
     List<String> deleting = new ArrayList<>();
-    for (String ns : List.of(namespace, rssNamespace)) {
+    for (String ns : List.of(namespace, rssNamespace, controlPlaneNamespace)) {
       try {
         if (client.namespaces().withName(ns).get() != null) {
           client.namespaces().withName(ns).delete();
