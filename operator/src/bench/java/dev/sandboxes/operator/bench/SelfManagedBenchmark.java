@@ -401,38 +401,7 @@ public final class SelfManagedBenchmark {
     //     saturation ratio on a node whose CPU the churn already fills.
     awaitWarm(providerUid);
     Thread.sleep(5_000); // the burst's last used pods are still being deleted
-    double controlPlaneCpu = controlPlane();
-    if (!Double.isNaN(burst.nodeCpuPerExecution()) && !Double.isNaN(controlPlaneCpu)) {
-      System.out.printf(
-          Locale.ROOT,
-          "  per execution in the burst: node CPU %.2f s = pod churn %.2f + the execution's API work"
-              + " %.2f (measured with no pod) + the rest %.2f (this JVM's part of which %.2f s: the operator"
-              + " beyond that API work, the benchmark's watch)%n",
-          burst.nodeCpuPerExecution(),
-          churnCpuPerPod,
-          controlPlaneCpu,
-          burst.nodeCpuPerExecution() - churnCpuPerPod - controlPlaneCpu,
-          burst.jvmCpuPerExecution());
-      System.out.printf(
-          Locale.ROOT,
-          "  bound: with the node's CPU full, saturation_ratio <= churn / (churn + API work) ="
-              + " %.2f / %.2f = %.2f for any operator that runs each execution in a fresh pod%n",
-          churnCpuPerPod,
-          churnCpuPerPod + controlPlaneCpu,
-          churnCpuPerPod / (churnCpuPerPod + controlPlaneCpu));
-      if (!Double.isNaN(runnerExecCpu)) {
-        System.out.printf(
-            Locale.ROOT,
-            "  bound with one exec of the runner per execution (%.2f s, the raw phase's): saturation_ratio"
-                + " <= %.2f / (%.2f + %.2f + %.2f) = %.2f%n",
-            runnerExecCpu,
-            churnCpuPerPod,
-            churnCpuPerPod,
-            controlPlaneCpu,
-            runnerExecCpu,
-            churnCpuPerPod / (churnCpuPerPod + controlPlaneCpu + runnerExecCpu));
-      }
-    }
+    reportBounds(burst, controlPlane());
 
     // 4. RSS of the operator jar with many finished CodeExecutions in its cache.
     double rssMb = rss();
@@ -792,7 +761,7 @@ public final class SelfManagedBenchmark {
     runnerExecCpu =
         ((ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND
                 - idlePerSecond * seconds)
-            / runner.size();
+            / Math.max(1, runner.size());
     report("raw exec of the runner (script pass)", runner);
     System.out.printf(
         Locale.ROOT,
@@ -883,12 +852,51 @@ public final class SelfManagedBenchmark {
   }
 
   /**
-   * Creates the burst as fast as a few threads can; the rate of the steady part is what the refill
-   * allows.
+   * Splits the burst's CPU per execution into churn, API work and the rest, and prints the bounds
+   * they set on saturation_ratio when the node's CPU is full.
    */
+  private void reportBounds(Burst burst, double controlPlaneCpu) {
+    if (Double.isNaN(burst.nodeCpuPerExecution()) || Double.isNaN(controlPlaneCpu)) {
+      return;
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "  per execution in the burst: node CPU %.2f s = pod churn %.2f + the execution's API work"
+            + " %.2f (measured with no pod) + the rest %.2f (this JVM's part of which %.2f s: the operator"
+            + " beyond that API work, the benchmark's watch)%n",
+        burst.nodeCpuPerExecution(),
+        churnCpuPerPod,
+        controlPlaneCpu,
+        burst.nodeCpuPerExecution() - churnCpuPerPod - controlPlaneCpu,
+        burst.jvmCpuPerExecution());
+    System.out.printf(
+        Locale.ROOT,
+        "  bound: with the node's CPU full, saturation_ratio <= churn / (churn + API work) ="
+            + " %.2f / %.2f = %.2f for any operator that runs each execution in a fresh pod%n",
+        churnCpuPerPod,
+        churnCpuPerPod + controlPlaneCpu,
+        churnCpuPerPod / (churnCpuPerPod + controlPlaneCpu));
+    if (!Double.isNaN(runnerExecCpu)) {
+      System.out.printf(
+          Locale.ROOT,
+          "  bound with one exec of the runner per execution (%.2f s, the raw phase's): saturation_ratio"
+              + " <= %.2f / (%.2f + %.2f + %.2f) = %.2f%n",
+          runnerExecCpu,
+          churnCpuPerPod,
+          churnCpuPerPod,
+          controlPlaneCpu,
+          runnerExecCpu,
+          churnCpuPerPod / (churnCpuPerPod + controlPlaneCpu + runnerExecCpu));
+    }
+  }
+
   /** The burst's steady completion rate and the CPU it cost per execution (NaN: unmeasured). */
   private record Burst(double perSecond, double nodeCpuPerExecution, double jvmCpuPerExecution) {}
 
+  /**
+   * Creates the burst as fast as a few threads can; the rate of the steady part is what the refill
+   * allows.
+   */
   private Burst burst() throws Exception {
     int n = options.burst();
     progress(
