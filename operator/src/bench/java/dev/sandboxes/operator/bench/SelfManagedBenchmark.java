@@ -759,9 +759,11 @@ public final class SelfManagedBenchmark {
             container, RunnerProgram.command(Language.PYTHON), request, 0, options.rawIterations());
     double seconds = (System.nanoTime() - start) / 1e9;
     runnerExecCpu =
-        ((ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND
-                - idlePerSecond * seconds)
-            / Math.max(1, runner.size());
+        runner.isEmpty()
+            ? Double.NaN
+            : ((ProcessProbe.nodeBusyTicks() - busyBefore) / ProcessProbe.TICKS_PER_SECOND
+                    - idlePerSecond * seconds)
+                / runner.size();
     report("raw exec of the runner (script pass)", runner);
     System.out.printf(
         Locale.ROOT,
