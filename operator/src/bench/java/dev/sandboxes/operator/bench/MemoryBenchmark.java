@@ -403,20 +403,9 @@ public final class MemoryBenchmark {
                 CodeExecution cx =
                     createOrGet(TestResources.anExecution(namespace, name, PROVIDER));
                 Instant now = Instant.now();
-                ExecutionOutcome outcome =
-                    new ExecutionOutcome(
-                        Termination.EXITED,
-                        0,
-                        StreamCapture.EMPTY,
-                        StreamCapture.EMPTY,
-                        RunnerReport.NONE,
-                        "sbx-" + name,
-                        now.minusMillis(120),
-                        now,
-                        null);
                 cx.setStatus(
-                    CodeExecutionStatusCalculator.finished(
-                        cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
+                    FinishedStatuses.succeededQuietly(
+                        cx, "sbx-" + name, now.minusMillis(120), now));
                 try {
                   client.resource(cx).updateStatus();
                 } catch (KubernetesClientException e) {

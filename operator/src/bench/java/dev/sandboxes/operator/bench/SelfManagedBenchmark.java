@@ -11,7 +11,6 @@ import dev.sandboxes.api.v1alpha1.ConditionTypes;
 import dev.sandboxes.api.v1alpha1.ExecutionLimits;
 import dev.sandboxes.api.v1alpha1.ExecutionMode;
 import dev.sandboxes.api.v1alpha1.Language;
-import dev.sandboxes.api.v1alpha1.OutputLimitAction;
 import dev.sandboxes.api.v1alpha1.Phase;
 import dev.sandboxes.api.v1alpha1.ProviderReference;
 import dev.sandboxes.api.v1alpha1.ProviderType;
@@ -27,14 +26,10 @@ import dev.sandboxes.operator.codeexecution.CodeExecutionStatusCalculator;
 import dev.sandboxes.operator.config.IsolationPolicy;
 import dev.sandboxes.operator.config.OperatorConfig;
 import dev.sandboxes.operator.e2e.E2eCluster;
-import dev.sandboxes.operator.execution.ExecutionOutcome;
 import dev.sandboxes.operator.execution.ExecutionRequest;
-import dev.sandboxes.operator.execution.Termination;
 import dev.sandboxes.operator.metrics.OperatorMetrics;
 import dev.sandboxes.operator.metrics.OperatorMetrics.ExecutionPhase;
 import dev.sandboxes.operator.runner.RunnerProgram;
-import dev.sandboxes.operator.runner.RunnerReport;
-import dev.sandboxes.operator.runner.StreamCapture;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -1027,21 +1022,7 @@ public final class SelfManagedBenchmark {
                       CodeExecutionStatusCalculator.started(
                           cx, PROVIDER, ProviderType.SELF_MANAGED, pod, started));
                   cx = client.resource(cx).updateStatus();
-                  Instant now = Instant.now();
-                  ExecutionOutcome outcome =
-                      new ExecutionOutcome(
-                          Termination.EXITED,
-                          0,
-                          StreamCapture.EMPTY,
-                          StreamCapture.EMPTY,
-                          RunnerReport.NONE,
-                          pod,
-                          started,
-                          now,
-                          null);
-                  cx.setStatus(
-                      CodeExecutionStatusCalculator.finished(
-                          cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
+                  cx.setStatus(FinishedStatuses.succeededQuietly(cx, pod, started, Instant.now()));
                   client.resource(cx).updateStatus();
                   seen.get(name).get(1, TimeUnit.MINUTES);
                   return null;
@@ -1275,20 +1256,9 @@ public final class SelfManagedBenchmark {
               () -> {
                 CodeExecution cx = client.resource(execution(rssNamespace, name)).create();
                 Instant now = Instant.now();
-                ExecutionOutcome outcome =
-                    new ExecutionOutcome(
-                        Termination.EXITED,
-                        0,
-                        StreamCapture.EMPTY,
-                        StreamCapture.EMPTY,
-                        RunnerReport.NONE,
-                        "sbx-" + PROVIDER + "-py-" + name,
-                        now.minusMillis(120),
-                        now,
-                        null);
                 cx.setStatus(
-                    CodeExecutionStatusCalculator.finished(
-                        cx, outcome, OutputLimitAction.TRUNCATE, Duration.ofSeconds(10), now));
+                    FinishedStatuses.succeededQuietly(
+                        cx, "sbx-" + PROVIDER + "-py-" + name, now.minusMillis(120), now));
                 client.resource(cx).updateStatus();
                 int w = written.incrementAndGet();
                 if (w % 1000 == 0) {
